@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages tisbackup-c needs to build, test and run
+# its demo. Idempotent: does nothing when everything is already there.
+# Usage: scripts/setup-deps.sh [--quiet]
+set -euo pipefail
+
+pkgs=(
+	# build
+	gcc pkg-config meson ninja-build libsqlite3-dev
+	# tests and developer tools
+	libcmocka-dev gcovr clang-format cppcheck clang
+	# what the product drives, and what the tests start on loopback
+	rsync openssh-client openssh-server sqlite3 procps psmisc
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup-deps: missing packages: ${missing[*]}" >&2
+	echo "setup-deps: run as root (or install them with apt-get) and try again" >&2
+	exit 1
+fi
+echo "setup-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

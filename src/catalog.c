@@ -1,0 +1,620 @@
+/*
+ * The catalog (see catalog.h): the only file with SQL in the project.
+ *
+ * The schema is the original's, byte for byte where SQLite keeps the text,
+ * so a database written here opens in the Python tool and the other way
+ * round. Opening in RW mode creates or upgrades it inside one IMMEDIATE
+ * transaction, and only when something is missing, so concurrent openers
+ * (the web UI, checknagios, several runs) do not queue for the write lock
+ * on every start. Statements are prepared once per connection and reused:
+ * checknagios asks for the last rows of hundreds of jobs in a row, each an
+ * index range scan on idx_stats_backup_name_start.
+ *
+ * Read-only opens go through a "file:...?mode=ro" URI. That reads a WAL
+ * database whether or not its -wal/-shm files exist (SQLite creates them
+ * when the last writer removed them, and uses existing ones read-only),
+ * except when they are missing and cannot be created: a monitoring user
+ * without write access to the log folder. Then no writer is running (it
+ * would hold them), and the open is retried once as immutable, which
+ * SQLite reads without any side file.
+ */
+#include "catalog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#define CATALOG_BUSY_MS 30000
+
+/* The original's CREATE statements, as it wrote them. */
+static const char sql_create_table[] = "create table stats (\n"
+                                       "  backup_name TEXT,\n"
+                                       "  server_name TEXT,\n"
+                                       "  description TEXT,\n"
+                                       "  backup_start TEXT,\n"
+                                       "  backup_end TEXT,\n"
+                                       "  backup_duration NUMERIC,\n"
+                                       "  total_files_count INT,\n"
+                                       "  written_files_count INT,\n"
+                                       "  total_bytes INT,\n"
+                                       "  written_bytes INT,\n"
+                                       "  status TEXT,\n"
+                                       "  log TEXT,\n"
+                                       "  backup_location TEXT,\n"
+                                       "  TYPE TEXT)";
+static const char sql_create_indexes[] =
+    "create index if not exists idx_stats_backup_name on stats(backup_name);"
+    "create index if not exists idx_stats_backup_location on stats(backup_location);"
+    "create index if not exists idx_stats_backup_name_start on stats(backup_name,backup_start);";
+
+#define ROW_COLUMNS                                                                                \
+	"rowid, backup_name, server_name, description, backup_start, backup_end, "                 \
+	"backup_duration, total_files_count, written_files_count, total_bytes, "                   \
+	"written_bytes, status, log, backup_location"
+
+enum { ORDER_START, ORDER_END, ORDER_MAX };
+
+struct catalog {
+	sqlite3 *db;
+	char *path;
+	enum catalog_mode mode;
+	int has_type; /* stats has its TYPE column (always after a RW open) */
+	sqlite3_stmt *insert;
+	sqlite3_stmt *finish;
+	sqlite3_stmt *repair;
+	/* [order column][backup_name given][type given] */
+	sqlite3_stmt *last[ORDER_MAX][2][2];
+};
+
+/* Fill err from the connection's last error, naming the database. */
+static void
+db_error(struct catalog *cat, int rc, struct err *err, const char *what)
+{
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		err_set(err, "catalog %s: %s: database is locked (still busy after %d s)",
+		        cat->path, what, CATALOG_BUSY_MS / 1000);
+		return;
+	}
+	err_set(err, "catalog %s: %s: %s", cat->path, what,
+	        cat->db != NULL ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc));
+}
+
+/* Prepare sql into *stmt unless it is already there. */
+static int
+prepare(struct catalog *cat, sqlite3_stmt **stmt, const char *sql, struct err *err)
+{
+	int rc;
+
+	if (*stmt != NULL) {
+		sqlite3_reset(*stmt);
+		sqlite3_clear_bindings(*stmt);
+		return 0;
+	}
+	rc = sqlite3_prepare_v3(cat->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(cat, rc, err, "preparing a statement");
+		*stmt = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+exec(struct catalog *cat, const char *sql, struct err *err, const char *what)
+{
+	int rc;
+
+	rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(cat, rc, err, what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What the schema lacks: *table = 1 when stats is missing, *type = 1 when
+ * it has no TYPE column, *indexes = how many of the three are missing.
+ */
+static int
+schema_probe(struct catalog *cat, int *table, int *type, int *indexes, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ncols = 0, found = 0, ret = -1;
+
+	*table = *type = 0;
+	*indexes = 3;
+	rc = sqlite3_prepare_v2(cat->db, "SELECT name FROM pragma_table_info('stats')", -1, &st,
+	                        NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		ncols++;
+		if (name != NULL && strcasecmp(name, "TYPE") == 0)
+			found = 1;
+	}
+	if (rc != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	*table = ncols == 0;
+	*type = ncols != 0 && !found;
+
+	rc = sqlite3_prepare_v2(
+	    cat->db,
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+	    "('idx_stats_backup_name', 'idx_stats_backup_location', "
+	    "'idx_stats_backup_name_start')",
+	    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		goto out;
+	*indexes = 3 - sqlite3_column_int(st, 0);
+	ret = 0;
+out:
+	if (ret == -1)
+		db_error(cat, rc, err, "reading the schema");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Create or upgrade the schema, in one transaction, when something is missing. */
+static int
+schema_ensure(struct catalog *cat, struct err *err)
+{
+	int table, type, indexes, ret = -1;
+
+	if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+		return -1;
+	if (!table && !type && indexes == 0)
+		return 0;
+
+	if (exec(cat, "BEGIN IMMEDIATE", err, "starting the schema update") == -1)
+		return -1;
+	/* Another process may have done it while we waited for the lock. */
+	if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+		goto out;
+	if (table && exec(cat, sql_create_table, err, "creating table stats") == -1)
+		goto out;
+	if (type &&
+	    (exec(cat, "alter table stats add column TYPE TEXT", err, "adding column TYPE") == -1 ||
+	     exec(cat, "update stats set TYPE='BACKUP'", err, "setting TYPE") == -1))
+		goto out;
+	if (exec(cat, sql_create_indexes, err, "creating indexes") == -1)
+		goto out;
+	if (exec(cat, "COMMIT", err, "committing the schema update") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1)
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+/* "file:" URI for path, percent-encoding what a URI parser would eat. */
+static char *
+uri_for(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path), len = 0;
+	char *uri = xmalloc(5 + n * 3 + strlen(query) + 2);
+
+	memcpy(uri, "file:", 5);
+	len = 5;
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p == 0x7f) {
+			uri[len++] = '%';
+			uri[len++] = hex[*p >> 4];
+			uri[len++] = hex[*p & 0xf];
+		} else
+			uri[len++] = (char)*p;
+	}
+	uri[len++] = '?';
+	memcpy(uri + len, query, strlen(query) + 1);
+	return uri;
+}
+
+/*
+ * Open the connection; for RO, check it can actually read (a WAL database
+ * may need side files it cannot create) and fall back to immutable.
+ */
+static int
+open_db(struct catalog *cat, struct err *err)
+{
+	static const char *ro_queries[] = { "mode=ro", "mode=ro&immutable=1" };
+	char *uri = NULL;
+	int rc, ret = -1;
+
+	if (cat->mode == CATALOG_RW) {
+		rc = sqlite3_open_v2(cat->path, &cat->db,
+		                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+		if (rc != SQLITE_OK) {
+			db_error(cat, rc, err, "opening");
+			goto out;
+		}
+		sqlite3_busy_timeout(cat->db, CATALOG_BUSY_MS);
+		ret = 0;
+		goto out;
+	}
+
+	for (size_t i = 0; i < sizeof ro_queries / sizeof ro_queries[0]; i++) {
+		free(uri);
+		uri = uri_for(cat->path, ro_queries[i]);
+		if (cat->db != NULL) {
+			sqlite3_close_v2(cat->db);
+			cat->db = NULL;
+		}
+		rc = sqlite3_open_v2(uri, &cat->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+		if (rc != SQLITE_OK) {
+			db_error(cat, rc, err, "opening read-only");
+			continue;
+		}
+		sqlite3_busy_timeout(cat->db, CATALOG_BUSY_MS);
+		/* Reading the schema is the first access that needs the WAL index. */
+		rc = sqlite3_exec(cat->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+		if (rc == SQLITE_OK) {
+			if (i > 0)
+				err_clear(err);
+			ret = 0;
+			goto out;
+		}
+		db_error(cat, rc, err, "reading");
+		/* Only a side file we may not create is worth the retry. */
+		if ((rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN)
+			goto out;
+	}
+out:
+	free(uri);
+	return ret;
+}
+
+int
+catalog_open(const char *path, enum catalog_mode mode, struct catalog **out, struct err *err)
+{
+	struct catalog *cat;
+	struct stat sb;
+	int table, type, indexes, ret = -1;
+
+	*out = NULL;
+	cat = xcalloc(1, sizeof *cat);
+	cat->path = xstrdup(path);
+	cat->mode = mode;
+
+	if (mode == CATALOG_RO && stat(path, &sb) == -1) {
+		int saved = errno;
+
+		err_sys(err, saved, "catalog %s", path);
+		if (err != NULL)
+			err->code = saved;
+		goto out;
+	}
+	if (open_db(cat, err) == -1)
+		goto out;
+
+	if (mode == CATALOG_RW) {
+		/* On a filesystem without shared memory this stays in its old mode. */
+		if (exec(cat, "PRAGMA journal_mode=WAL", err, "setting WAL mode") == -1)
+			goto out;
+		if (schema_ensure(cat, err) == -1)
+			goto out;
+		cat->has_type = 1;
+	} else {
+		if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+			goto out;
+		if (table) {
+			err_set(err, "catalog %s: no table stats", path);
+			goto out;
+		}
+		cat->has_type = !type;
+	}
+	*out = cat;
+	ret = 0;
+out:
+	if (ret == -1)
+		catalog_close(cat);
+	return ret;
+}
+
+void
+catalog_close(struct catalog *cat)
+{
+	if (cat == NULL)
+		return;
+	sqlite3_finalize(cat->insert);
+	sqlite3_finalize(cat->finish);
+	sqlite3_finalize(cat->repair);
+	for (int o = 0; o < ORDER_MAX; o++)
+		for (int i = 0; i < 2; i++)
+			for (int j = 0; j < 2; j++)
+				sqlite3_finalize(cat->last[o][i][j]);
+	sqlite3_close_v2(cat->db);
+	free(cat->path);
+	free(cat);
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static void
+bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == CATALOG_NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void
+bind_double(sqlite3_stmt *st, int i, double v)
+{
+	if (isnan(v))
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+/* Run a bound write statement to completion. */
+static int
+step_done(struct catalog *cat, sqlite3_stmt *st, struct err *err, const char *what)
+{
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		db_error(cat, rc, err, what);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int
+check_rw(struct catalog *cat, struct err *err)
+{
+	if (cat->mode != CATALOG_RW) {
+		err_set(err, "catalog %s: opened read-only", cat->path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+catalog_insert_running(struct catalog *cat, const char *backup_name, const char *server_name,
+                       const char *description, const char *backup_start, const char *type,
+                       const char *backup_location, int64_t *rowid, struct err *err)
+{
+	/*
+	 * Like the original, backup_end starts equal to backup_start, so old
+	 * tools that parse backup_end of every row keep working.
+	 */
+	static const char sql[] =
+	    "INSERT INTO stats (backup_name, server_name, description, backup_start, "
+	    "backup_end, status, log, backup_location, TYPE) "
+	    "VALUES (?1, ?2, ?3, ?4, ?4, 'Running', '', ?5, ?6)";
+
+	if (check_rw(cat, err) == -1 || prepare(cat, &cat->insert, sql, err) == -1)
+		return -1;
+	bind_text(cat->insert, 1, backup_name);
+	bind_text(cat->insert, 2, server_name);
+	bind_text(cat->insert, 3, description != NULL ? description : "");
+	bind_text(cat->insert, 4, backup_start);
+	bind_text(cat->insert, 5, backup_location);
+	bind_text(cat->insert, 6, type);
+	if (step_done(cat, cat->insert, err, "inserting a Running row") == -1)
+		return -1;
+	if (rowid != NULL)
+		*rowid = sqlite3_last_insert_rowid(cat->db);
+	return 0;
+}
+
+int
+catalog_finish(struct catalog *cat, int64_t rowid, const struct catalog_result *res,
+               struct err *err)
+{
+	static const char sql[] =
+	    "UPDATE stats SET total_files_count = ?1, written_files_count = ?2, "
+	    "total_bytes = ?3, written_bytes = ?4, log = ?5, status = ?6, backup_end = ?7, "
+	    "backup_duration = ?8, backup_location = ?9 WHERE rowid = ?10";
+
+	if (check_rw(cat, err) == -1 || prepare(cat, &cat->finish, sql, err) == -1)
+		return -1;
+	bind_int(cat->finish, 1, res->total_files_count);
+	bind_int(cat->finish, 2, res->written_files_count);
+	bind_int(cat->finish, 3, res->total_bytes);
+	bind_int(cat->finish, 4, res->written_bytes);
+	bind_text(cat->finish, 5, res->log);
+	bind_text(cat->finish, 6, res->status);
+	bind_text(cat->finish, 7, res->backup_end);
+	bind_double(cat->finish, 8, res->duration_hours);
+	bind_text(cat->finish, 9, res->backup_location);
+	sqlite3_bind_int64(cat->finish, 10, rowid);
+	if (step_done(cat, cat->finish, err, "recording the end of a run") == -1)
+		return -1;
+	if (sqlite3_changes(cat->db) == 0) {
+		err_set(err, "catalog %s: no row %lld to record the end of a run in", cat->path,
+		        (long long)rowid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+catalog_repair_running(struct catalog *cat, const char *backup_name, const char *log, int *count,
+                       struct err *err)
+{
+	/* julianday() reads both ISO forms; the duration is in hours. */
+	static const char sql[] =
+	    "UPDATE stats SET status = 'ERROR', log = ?1, backup_end = ?2, "
+	    "backup_duration = (julianday(?2) - julianday(backup_start)) * 24.0 "
+	    "WHERE backup_name = ?3 AND status = 'Running'";
+	struct timeval tv;
+	char now[TIME_ISO_LEN + 1];
+
+	if (count != NULL)
+		*count = 0;
+	if (check_rw(cat, err) == -1 || prepare(cat, &cat->repair, sql, err) == -1)
+		return -1;
+	gettimeofday(&tv, NULL);
+	time_iso(&tv, now);
+	bind_text(cat->repair, 1, log);
+	bind_text(cat->repair, 2, now);
+	bind_text(cat->repair, 3, backup_name);
+	if (step_done(cat, cat->repair, err, "repairing Running rows") == -1)
+		return -1;
+	if (count != NULL)
+		*count = sqlite3_changes(cat->db);
+	return 0;
+}
+
+static char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	s = sqlite3_column_text(st, i);
+	return xstrndup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+}
+
+static int64_t
+col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return CATALOG_NULL;
+	return sqlite3_column_int64(st, i);
+}
+
+static void
+row_read(sqlite3_stmt *st, struct catalog_row *r)
+{
+	r->rowid = sqlite3_column_int64(st, 0);
+	r->backup_name = col_text(st, 1);
+	r->server_name = col_text(st, 2);
+	r->description = col_text(st, 3);
+	r->backup_start = col_text(st, 4);
+	r->backup_end = col_text(st, 5);
+	r->backup_duration =
+	    sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6);
+	r->total_files_count = col_int(st, 7);
+	r->written_files_count = col_int(st, 8);
+	r->total_bytes = col_int(st, 9);
+	r->written_bytes = col_int(st, 10);
+	r->status = col_text(st, 11);
+	r->log = col_text(st, 12);
+	r->backup_location = col_text(st, 13);
+	r->type = col_text(st, 14);
+}
+
+int
+catalog_last_rows(struct catalog *cat, const char *backup_name, const char *type,
+                  const char *order_col, int limit, struct catalog_row **rows, size_t *n,
+                  struct err *err)
+{
+	static const char *const order_sql[ORDER_MAX] = { "backup_start", "backup_end" };
+	struct catalog_row *r = NULL;
+	sqlite3_stmt **st;
+	size_t len = 0, cap = 0;
+	int order, hn = backup_name != NULL, ht = type != NULL, rc, ret = -1;
+
+	*rows = NULL;
+	*n = 0;
+	if (order_col == NULL || strcmp(order_col, "backup_start") == 0)
+		order = ORDER_START;
+	else if (strcmp(order_col, "backup_end") == 0)
+		order = ORDER_END;
+	else {
+		err_set(err, "catalog %s: cannot order rows by \"%s\"", cat->path, order_col);
+		return -1;
+	}
+	st = &cat->last[order][hn][ht];
+	if (*st == NULL) {
+		/*
+		 * "backup_name = ? ORDER BY backup_start DESC, rowid DESC" walks
+		 * idx_stats_backup_name_start backwards (rowid is the index's
+		 * last key): no sort, only `limit` rows read. A database still
+		 * without TYPE (opened read-only, never upgraded) reads as
+		 * BACKUP rows, as the upgrade would make them.
+		 */
+		const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
+		char *sql;
+
+		sql = xasprintf("SELECT " ROW_COLUMNS ", %s FROM stats%s%s%s%s "
+		                "ORDER BY %s DESC, rowid DESC LIMIT ?3",
+		                type_col, hn || ht ? " WHERE " : "", hn ? "backup_name = ?1" : "",
+		                hn && ht ? " AND " : "",
+		                ht ? (cat->has_type ? "TYPE = ?2" : "'BACKUP' = ?2") : "",
+		                order_sql[order]);
+		rc = prepare(cat, st, sql, err);
+		free(sql);
+		if (rc == -1)
+			return -1;
+	} else {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+	}
+	if (hn)
+		bind_text(*st, 1, backup_name);
+	if (ht)
+		bind_text(*st, 2, type);
+	sqlite3_bind_int(*st, 3, limit);
+
+	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			r = xrealloc(r, cap * sizeof *r);
+		}
+		row_read(*st, &r[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(cat, rc, err, "reading rows");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_reset(*st);
+	if (ret == -1) {
+		catalog_rows_free(r, len);
+		return -1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
+void
+catalog_rows_free(struct catalog_row *rows, size_t n)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].backup_name);
+		free(rows[i].server_name);
+		free(rows[i].description);
+		free(rows[i].backup_start);
+		free(rows[i].backup_end);
+		free(rows[i].status);
+		free(rows[i].log);
+		free(rows[i].backup_location);
+		free(rows[i].type);
+	}
+	free(rows);
+}

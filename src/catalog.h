@@ -1,0 +1,101 @@
+/*
+ * The catalog: {backup_base_dir}/log/tisbackup.sqlite, the original's
+ * single `stats` table with its exact columns and indexes, so old
+ * databases open unchanged and old tools read new ones. This module is the
+ * only place with SQL. Opened in WAL mode with a busy timeout so the web
+ * UI, checknagios and several runs share it.
+ */
+#ifndef TB_CATALOG_H
+#define TB_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define CATALOG_NULL INT64_MIN /* an INT column holding NULL */
+
+struct catalog;
+
+/* One row of stats. Strings are owned by the row (NULL for SQL NULL). */
+struct catalog_row {
+	int64_t rowid;
+	char *backup_name;
+	char *server_name;
+	char *description;
+	char *backup_start; /* ISO local time */
+	char *backup_end;
+	double backup_duration;    /* hours; NAN when NULL */
+	int64_t total_files_count; /* CATALOG_NULL when NULL */
+	int64_t written_files_count;
+	int64_t total_bytes;
+	int64_t written_bytes;
+	char *status; /* Running, OK, ERROR, ... */
+	char *log;
+	char *backup_location;
+	char *type; /* BACKUP, EXPORT, CLEAN */
+};
+
+/* What catalog_finish() writes into a Running row. */
+struct catalog_result {
+	const char *status;     /* "OK" or "ERROR" */
+	const char *backup_end; /* ISO */
+	double duration_hours;
+	int64_t total_files_count, written_files_count, total_bytes, written_bytes;
+	const char *log;
+	const char *backup_location; /* may be NULL */
+};
+
+enum catalog_mode {
+	CATALOG_RW, /* create the file and the schema when missing */
+	/*
+	 * Never write rows or schema; err->code = ENOENT when the file is
+	 * missing. SQLite may still create the -wal/-shm files of a WAL
+	 * database; where it cannot, the file is read as immutable.
+	 */
+	CATALOG_RO,
+};
+
+/*
+ * Open (and in RW mode create or upgrade: add TYPE to very old databases,
+ * set WAL) the catalog at path. *out is freed with catalog_close().
+ */
+int catalog_open(const char *path, enum catalog_mode mode, struct catalog **out, struct err *err);
+void catalog_close(struct catalog *cat);
+
+/*
+ * Insert a Running row; *rowid receives its rowid. Like the original,
+ * backup_end starts equal to backup_start and log to "" (description NULL
+ * is stored as "").
+ */
+int catalog_insert_running(struct catalog *cat, const char *backup_name, const char *server_name,
+                           const char *description, const char *backup_start, const char *type,
+                           const char *backup_location, int64_t *rowid, struct err *err);
+/*
+ * Update a row with the outcome of its run. CATALOG_NULL counts, a NAN
+ * duration and NULL strings are stored as NULL. -1 if no row has rowid.
+ */
+int catalog_finish(struct catalog *cat, int64_t rowid, const struct catalog_result *res,
+                   struct err *err);
+/*
+ * Mark every Running row of backup_name as ERROR with log, backup_end
+ * now and the duration since its start (the caller holds the job's lock,
+ * so no live process owns them). *count gets how many rows changed (may
+ * be NULL).
+ */
+int catalog_repair_running(struct catalog *cat, const char *backup_name, const char *log,
+                           int *count, struct err *err);
+/*
+ * The last `limit` rows of backup_name (NULL = every job), of the given
+ * TYPE (NULL = any), newest first by order_col ("backup_start" or
+ * "backup_end"; anything else is an error), ties broken by rowid, newest
+ * first. A negative limit means no limit. *rows is freed with
+ * catalog_rows_free(). A database still lacking TYPE (opened read-only,
+ * never upgraded) reads as BACKUP rows.
+ */
+int catalog_last_rows(struct catalog *cat, const char *backup_name, const char *type,
+                      const char *order_col, int limit, struct catalog_row **rows, size_t *n,
+                      struct err *err);
+void catalog_rows_free(struct catalog_row *rows, size_t n);
+
+#endif

@@ -1,0 +1,1003 @@
+/*
+ * The backup configuration (see config.h): an INI reader that behaves
+ * like Python's ConfigParser in strict mode, then a validator driven by
+ * the drivers' key tables.
+ *
+ * Reading follows ConfigParser: a line whose first non-blank character
+ * is ';' or '#' is a comment (there are no inline comments, so
+ * "key = a ; b" has the value "a ; b"); "[name]" opens a section (text
+ * after the last ']' is ignored with a warning, as ConfigParser ignores
+ * it silently); "key = value" or "key: value" splits at the first '=' or
+ * ':'; keys are lower-cased, values trimmed; a line indented deeper than
+ * its key continues the value (joined with '\n', blank lines in between
+ * kept); a duplicate section or key is an error. Values are raw: there is
+ * no interpolation, '%' is an ordinary character, and shell
+ * metacharacters are just data -- nothing here executes or writes
+ * anything.
+ *
+ * Validation reports every problem it finds, one line each, as
+ * "FILE:LINE: [section] key: what is wrong", in file order.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drivers/driver.h"
+#include "exclude.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/strv.h"
+#include "util/xmalloc.h"
+
+#define CONFIG_MAX_SIZE (16u << 20) /* no configuration is anywhere near this */
+#define GLOBAL "global"
+#define SEC_NONE ((size_t)-1) /* before the first section */
+#define SEC_SKIP ((size_t)-2) /* inside a section whose lines are ignored */
+#define SHOW_MAX 80           /* how much of a bad line or value a message quotes */
+
+/*
+ * Keys [global] accepts besides every key some driver knows (those are
+ * defaults for the jobs). The types follow what the original does with
+ * them (getint for bw_limit, compression_level, max_copies).
+ */
+static const struct drv_key global_keys[] = {
+	{ "backup_base_dir", KEY_STR, NULL },
+	{ "backup_retention_time", KEY_INT, NULL },
+	{ "maximum_backup_age", KEY_INT, NULL },
+	{ "bw_limit", KEY_INT, NULL },
+	{ "compression_level", KEY_INT, NULL },
+	{ "start_vm", KEY_BOOL_LOOSE, NULL },
+	{ "max_copies", KEY_INT, NULL },
+	{ "delete_snapshot", KEY_BOOL_LOOSE, NULL },
+	{ NULL, KEY_STR, NULL },
+};
+
+/* Reading and validation state. */
+struct ctx {
+	const char *path;
+	struct err *err;
+	int nproblems;
+	struct config *cfg;
+	size_t cur; /* index of the section being read, or SEC_NONE/SEC_SKIP */
+	size_t nsec_cap;
+	int in_value;      /* the last key line may take continuation lines */
+	int value_skipped; /* ... but that key was a duplicate: drop them */
+	size_t key_indent; /* indentation of that key line */
+	int blanks;        /* blank lines seen since, kept if the value continues */
+	size_t value_len;  /* strlen() of that key's value so far */
+	size_t value_cap;  /* its allocated size */
+};
+
+static void problem(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record one problem line. */
+static void
+problem(struct ctx *c, const char *fmt, ...)
+{
+	char line[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	err_append_line(c->err, "%s", line);
+	c->nproblems++;
+}
+
+static int
+is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f' || ch == '\r' || ch == '\n';
+}
+
+/* Grow an array of n elements of size sz before adding one (8, 16, 32...). */
+static void *
+grow(void *p, size_t n, size_t sz)
+{
+	if (n == 0)
+		return xmalloc(8 * sz);
+	if (n >= 8 && (n & (n - 1)) == 0)
+		return xrealloc(p, 2 * n * sz);
+	return p;
+}
+
+/* --- values --------------------------------------------------------- */
+
+/* A decimal integer in [min, max] with nothing around it. 0 or -1. */
+static int
+parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno == ERANGE || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+config_parse_bool(const char *s, int loose)
+{
+	static const char *const yes[] = { "yes", "true", "1", NULL };
+	static const char *const no[] = { "no", "false", "0", NULL };
+	static const char *const loose_yes[] = { "t", "y", "oui", NULL };
+
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; yes[i] != NULL; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	if (loose)
+		for (size_t i = 0; loose_yes[i] != NULL; i++)
+			if (strcasecmp(s, loose_yes[i]) == 0)
+				return 1;
+	return -1;
+}
+
+/*
+ * Check a non-empty value against its type. 0, or -1 with e saying what
+ * is wrong (without the file/section/key prefix).
+ */
+static int
+check_value(enum drv_key_type type, const char *v, struct err *e)
+{
+	struct strv pats;
+	long n;
+	int rc;
+
+	switch (type) {
+	case KEY_STR:
+	case KEY_FILE: /* readability is config_check_files()'s business */
+		return 0;
+	case KEY_INT:
+		if (parse_int(v, 0, INT_MAX, &n) == 0)
+			return 0;
+		err_set(e, "'%.*s' is not a non-negative integer", SHOW_MAX, v);
+		return -1;
+	case KEY_PORT:
+		if (parse_int(v, 1, 65535, &n) == 0)
+			return 0;
+		err_set(e, "'%.*s' is not a port number (1-65535)", SHOW_MAX, v);
+		return -1;
+	case KEY_BOOL:
+		if (config_parse_bool(v, 0) != -1)
+			return 0;
+		err_set(e, "'%.*s' is not a boolean (use yes/no, true/false or 1/0)", SHOW_MAX, v);
+		return -1;
+	case KEY_BOOL_LOOSE:
+		if (config_parse_bool(v, 1) != -1)
+			return 0;
+		err_set(e, "'%.*s' is not a boolean (use yes/no, true/false, 1/0, t, y or oui)",
+		        SHOW_MAX, v);
+		return -1;
+	case KEY_EXCLUDE:
+		strv_init(&pats);
+		rc = exclude_parse(v, &pats, e);
+		strv_free(&pats);
+		return rc;
+	case KEY_HOSTKEY_POLICY:
+		if (strcmp(v, "accept-new") == 0 || strcmp(v, "strict") == 0)
+			return 0;
+		err_set(e, "'%.*s' is not a host key policy (use accept-new or strict)", SHOW_MAX,
+		        v);
+		return -1;
+	}
+	err_set(e, "unknown key type %d", (int)type);
+	return -1;
+}
+
+/* --- lookups -------------------------------------------------------- */
+
+static const struct cfg_entry *
+sec_entry(const struct cfg_section *sec, const char *key)
+{
+	if (sec == NULL)
+		return NULL;
+	for (size_t i = 0; i < sec->n; i++)
+		if (strcmp(sec->entries[i].key, key) == 0)
+			return &sec->entries[i];
+	return NULL;
+}
+
+static const struct cfg_entry *
+sec_value(const struct cfg_section *sec, const char *key)
+{
+	const struct cfg_entry *e = sec_entry(sec, key);
+
+	return e != NULL && e->value[0] != '\0' ? e : NULL;
+}
+
+static const struct drv_key *
+table_key(const struct drv_key *keys, const char *name)
+{
+	for (; keys->name != NULL; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+/*
+ * Every key a job of drv may set, in driver_key() lookup order without
+ * duplicates (the spec driver_key() returns for each). Caller frees.
+ */
+static const struct drv_key **
+driver_keys(const struct driver *drv, size_t *n)
+{
+	const struct drv_key *tables[] = {
+		drv_common_required,
+		drv->required,
+		drv->optional,
+		drv_common_optional,
+	};
+	const struct drv_key **v;
+	size_t total = 0;
+
+	for (size_t t = 0; t < 4; t++)
+		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++)
+			total++;
+	v = xmalloc(total * sizeof *v);
+	*n = 0;
+	for (size_t t = 0; t < 4; t++) {
+		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++) {
+			size_t i;
+
+			for (i = 0; i < *n; i++)
+				if (strcmp(v[i]->name, k->name) == 0)
+					break;
+			if (i == *n)
+				v[(*n)++] = k;
+		}
+	}
+	return v;
+}
+
+/* "a,b,c": the keys a job of drv may set. Caller frees. */
+static char *
+known_keys(const struct driver *drv)
+{
+	const struct drv_key **keys;
+	struct buf b;
+	size_t n;
+
+	keys = driver_keys(drv, &n);
+	buf_init(&b, 1 << 16);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", keys[i]->name);
+	free(keys);
+	return b.data != NULL ? buf_steal(&b) : xstrdup("");
+}
+
+/* "rsync+ssh,null": every driver name. Caller frees. */
+static char *
+known_types(void)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	for (const struct driver *const *d = driver_table; *d != NULL; d++)
+		buf_printf(&b, "%s%s", d == driver_table ? "" : ",", (*d)->name);
+	return b.data != NULL ? buf_steal(&b) : xstrdup("");
+}
+
+const char *
+job_get(const struct job *job, const char *key)
+{
+	const struct cfg_entry *e;
+	const struct drv_key *k;
+
+	if ((e = sec_value(job->sec, key)) != NULL ||
+	    (e = sec_value(job->cfg->global, key)) != NULL)
+		return e->value;
+	if (job->drv != NULL && (k = driver_key(job->drv, key, NULL)) != NULL && k->def != NULL &&
+	    k->def[0] != '\0')
+		return k->def;
+	return NULL;
+}
+
+const struct cfg_entry *
+job_entry(const struct job *job, const char *key)
+{
+	const struct cfg_entry *e;
+
+	if ((e = sec_value(job->sec, key)) != NULL ||
+	    (e = sec_value(job->cfg->global, key)) != NULL)
+		return e;
+	/* No value anywhere: an empty entry still has a line to point at. */
+	if ((e = sec_entry(job->sec, key)) != NULL)
+		return e;
+	return sec_entry(job->cfg->global, key);
+}
+
+int
+job_get_bool(const struct job *job, const char *key, int def)
+{
+	const char *v = job_get(job, key);
+	const struct drv_key *k;
+	int loose, r;
+
+	if (v == NULL)
+		return def;
+	k = job->drv != NULL ? driver_key(job->drv, key, NULL) : NULL;
+	if (k == NULL)
+		k = table_key(global_keys, key);
+	loose = k != NULL && k->type == KEY_BOOL_LOOSE;
+	r = config_parse_bool(v, loose);
+	return r == -1 ? def : r;
+}
+
+long
+job_get_long(const struct job *job, const char *key, long def)
+{
+	const char *v = job_get(job, key);
+	long n;
+
+	if (v == NULL || parse_int(v, 0, LONG_MAX, &n) == -1)
+		return def;
+	return n;
+}
+
+const struct job *
+config_find_job(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->njobs; i++)
+		if (strcmp(cfg->jobs[i].name, name) == 0)
+			return &cfg->jobs[i];
+	return NULL;
+}
+
+/* --- reading -------------------------------------------------------- */
+
+/* A section name is a folder name under backup_base_dir. */
+static void
+check_section_name(struct ctx *c, const char *name, int line)
+{
+	const char *p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			break;
+	if (*p != '\0' || *name == '\0')
+		problem(c,
+		        "%s:%d: [%.*s]: invalid section name: it names the job's backup "
+		        "folder, so use only letters, digits, '_', '.' and '-'",
+		        c->path, line, SHOW_MAX, name);
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		problem(c,
+		        "%s:%d: [%s]: invalid section name: it would name the backup "
+		        "folder itself or its parent; rename the section",
+		        c->path, line, name);
+	else if (strcmp(name, "log") == 0)
+		problem(c,
+		        "%s:%d: [log]: reserved section name: {backup_base_dir}/log holds "
+		        "the catalog and the run logs; rename the section (e.g. [log-server])",
+		        c->path, line);
+}
+
+/* "[name]" (whole trimmed line s, len > 0, s[0] == '['): returns 0, or -1 if not a header. */
+static int
+read_section(struct ctx *c, const char *s, size_t len, int line)
+{
+	struct config *cfg = c->cfg;
+	struct cfg_section *sec;
+	const char *close = NULL;
+	char *name;
+
+	for (size_t i = len; i > 1; i--)
+		if (s[i - 1] == ']') {
+			close = s + i - 1;
+			break;
+		}
+	if (close == NULL)
+		return -1;
+	name = xstrndup(s + 1, (size_t)(close - s - 1));
+	if (close + 1 < s + len)
+		fprintf(stderr, "tisbackup: warning: %s:%d: [%.*s]: text after ']' ignored\n",
+		        c->path, line, SHOW_MAX, name);
+	c->in_value = 0;
+	if (strcmp(name, "DEFAULT") == 0) {
+		problem(c,
+		        "%s:%d: [DEFAULT]: not supported (ConfigParser copied its keys into "
+		        "every section); put shared defaults in [global]",
+		        c->path, line);
+		c->cur = SEC_SKIP;
+		free(name);
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		if (strcmp(cfg->sections[i].name, name) == 0) {
+			problem(c,
+			        "%s:%d: [%.*s]: duplicate section (first at line %d); merge "
+			        "the two or rename one",
+			        c->path, line, SHOW_MAX, name, cfg->sections[i].line);
+			c->cur = SEC_SKIP;
+			free(name);
+			return 0;
+		}
+	}
+	if (strcmp(name, GLOBAL) != 0)
+		check_section_name(c, name, line);
+	cfg->sections = grow(cfg->sections, cfg->nsections, sizeof *cfg->sections);
+	sec = &cfg->sections[cfg->nsections];
+	sec->name = name;
+	sec->line = line;
+	sec->entries = NULL;
+	sec->n = 0;
+	c->cur = cfg->nsections++;
+	return 0;
+}
+
+/* "key = value" (trimmed line s of len > 0, indented by indent). */
+static void
+read_key(struct ctx *c, const char *s, size_t len, size_t indent, int line)
+{
+	struct cfg_section *sec;
+	struct cfg_entry *e;
+	const char *delim = NULL;
+	int show = len < SHOW_MAX ? (int)len : SHOW_MAX; /* s is not NUL-terminated */
+	size_t klen;
+	char *key;
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '=' || s[i] == ':') {
+			delim = s + i;
+			break;
+		}
+	if (c->cur == SEC_NONE) {
+		problem(c,
+		        "%s:%d: '%.*s' comes before the first [section]; start the file "
+		        "with [global]",
+		        c->path, line, show, s);
+		return;
+	}
+	sec = c->cur == SEC_SKIP ? NULL : &c->cfg->sections[c->cur];
+	if (delim == NULL) {
+		problem(c,
+		        "%s:%d: %s%s%scannot parse '%.*s': expected 'key = value', "
+		        "'[section]' or a ';' comment",
+		        c->path, line, sec ? "[" : "", sec ? sec->name : "", sec ? "] " : "", show,
+		        s);
+		return;
+	}
+	klen = (size_t)(delim - s);
+	while (klen > 0 && is_blank(s[klen - 1]))
+		klen--;
+	if (klen == 0) {
+		problem(c, "%s:%d: %s%s%smissing key name before '%c'", c->path, line,
+		        sec ? "[" : "", sec ? sec->name : "", sec ? "] " : "", *delim);
+		return;
+	}
+	c->in_value = 1;
+	c->key_indent = indent;
+	c->value_skipped = 1;
+	if (sec == NULL)
+		return; /* the lines of a rejected section are ignored */
+	key = xstrndup(s, klen);
+	for (char *p = key; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (size_t i = 0; i < sec->n; i++) {
+		if (strcmp(sec->entries[i].key, key) == 0) {
+			problem(c, "%s:%d: [%s] %s: duplicate key (first at line %d)", c->path,
+			        line, sec->name, key, sec->entries[i].line);
+			free(key);
+			return;
+		}
+	}
+	delim++;
+	while (delim < s + len && is_blank(*delim))
+		delim++;
+	sec->entries = grow(sec->entries, sec->n, sizeof *sec->entries);
+	e = &sec->entries[sec->n++];
+	e->key = key;
+	e->value = xstrndup(delim, (size_t)(s + len - delim));
+	e->line = line;
+	c->value_skipped = 0;
+	c->value_len = strlen(e->value);
+	c->value_cap = c->value_len + 1;
+}
+
+/* Append a continuation line (trimmed s of len > 0) to the last value. */
+static void
+read_continuation(struct ctx *c, const char *s, size_t len)
+{
+	struct cfg_section *sec = &c->cfg->sections[c->cur];
+	struct cfg_entry *e = &sec->entries[sec->n - 1];
+	size_t old = c->value_len, nl = (size_t)c->blanks + 1;
+
+	/* Grow geometrically: a value may have many continuation lines. */
+	if (old + nl + len + 1 > c->value_cap) {
+		c->value_cap = 2 * (old + nl + len + 1);
+		e->value = xrealloc(e->value, c->value_cap);
+	}
+	memset(e->value + old, '\n', nl);
+	memcpy(e->value + old + nl, s, len);
+	c->value_len = old + nl + len;
+	e->value[c->value_len] = '\0';
+	c->blanks = 0;
+}
+
+/* One physical line (without its line ending). */
+static void
+read_line(struct ctx *c, const char *line, size_t len, int lineno)
+{
+	size_t indent = 0;
+
+	if (memchr(line, '\0', len) != NULL) {
+		problem(c, "%s:%d: NUL byte in the line; the file must be text", c->path, lineno);
+		c->in_value = 0;
+		return;
+	}
+	while (indent < len && is_blank(line[indent]))
+		indent++;
+	while (len > indent && is_blank(line[len - 1]))
+		len--;
+	line += indent;
+	len -= indent;
+	if (len == 0) {
+		if (c->in_value)
+			c->blanks++;
+		return;
+	}
+	if (line[0] == ';' || line[0] == '#')
+		return; /* comments do not end a multi-line value */
+	if (c->in_value && indent > c->key_indent) {
+		if (c->value_skipped)
+			return;
+		read_continuation(c, line, len);
+		return;
+	}
+	c->in_value = 0;
+	c->blanks = 0;
+	if (line[0] == '[' && read_section(c, line, len, lineno) == 0)
+		return;
+	read_key(c, line, len, indent, lineno);
+}
+
+/* Split data into lines ("\n", "\r\n" or "\r" endings, like Python). */
+static void
+read_lines(struct ctx *c, const char *data, size_t len)
+{
+	size_t pos = 0;
+	int lineno = 0;
+
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+		pos = 3; /* a UTF-8 byte order mark */
+	while (pos < len) {
+		size_t end = pos;
+
+		while (end < len && data[end] != '\n' && data[end] != '\r')
+			end++;
+		if (lineno < INT_MAX)
+			lineno++;
+		read_line(c, data + pos, end - pos, lineno);
+		if (end + 1 < len && data[end] == '\r' && data[end + 1] == '\n')
+			end++;
+		pos = end + 1;
+	}
+}
+
+/* --- validation ----------------------------------------------------- */
+
+/*
+ * [global]: known keys are type-checked (a key drivers know is checked
+ * as every driver that knows it would read it); an unknown key is only a
+ * warning, so configurations written for other versions keep working.
+ */
+static void
+check_global(struct ctx *c, const struct cfg_section *g)
+{
+	struct err e;
+
+	for (size_t i = 0; i < g->n; i++) {
+		const struct cfg_entry *ent = &g->entries[i];
+		const struct drv_key *k;
+		int known = 0, bad = 0;
+
+		err_clear(&e);
+		if ((k = table_key(global_keys, ent->key)) != NULL) {
+			known = 1;
+			if (ent->value[0] != '\0' && check_value(k->type, ent->value, &e) == -1)
+				bad = 1;
+		}
+		for (const struct driver *const *d = driver_table; *d != NULL && !bad; d++) {
+			if ((k = driver_key(*d, ent->key, NULL)) == NULL)
+				continue;
+			known = 1;
+			if (ent->value[0] != '\0' && check_value(k->type, ent->value, &e) == -1)
+				bad = 1;
+		}
+		if (bad)
+			problem(c, "%s:%d: [%s] %s: %s", c->path, ent->line, GLOBAL, ent->key,
+			        e.msg);
+		else if (!known)
+			fprintf(stderr,
+			        "tisbackup: warning: %s:%d: [%s] %s: unknown key, "
+			        "ignored\n",
+			        c->path, ent->line, GLOBAL, ent->key);
+	}
+}
+
+/* The backup root: -b, else [global] backup_base_dir; must be absolute. */
+static void
+check_base_dir(struct ctx *c, const char *override)
+{
+	const struct cfg_section *g = c->cfg->global;
+	const struct cfg_entry *e;
+
+	if (override != NULL) {
+		if (override[0] != '/') {
+			problem(c, "-b %s: the backup base directory must be an absolute path",
+			        override);
+			return;
+		}
+		c->cfg->backup_base_dir = xstrdup(override);
+		return;
+	}
+	if (g == NULL)
+		return; /* already reported */
+	if ((e = sec_value(g, "backup_base_dir")) == NULL) {
+		e = sec_entry(g, "backup_base_dir");
+		problem(c,
+		        "%s:%d: [%s] backup_base_dir: missing required key (the folder "
+		        "that holds every backup, e.g. /backup/data)",
+		        c->path, e != NULL ? e->line : g->line, GLOBAL);
+		return;
+	}
+	if (e->value[0] != '/') {
+		problem(c, "%s:%d: [%s] backup_base_dir: '%.*s' is not an absolute path", c->path,
+		        e->line, GLOBAL, SHOW_MAX, e->value);
+		return;
+	}
+	c->cfg->backup_base_dir = xstrdup(e->value);
+}
+
+/* Resolve and validate one job section into job. */
+static void
+check_job(struct ctx *c, struct job *job)
+{
+	const struct cfg_section *sec = job->sec;
+	const struct cfg_entry *te;
+	const struct drv_key **keys = NULL;
+	const char *v;
+	char *list = NULL;
+	int before = c->nproblems;
+	size_t nkeys = 0;
+	long n;
+
+	job->description = "";
+	job->remote_user = "root";
+	job->ssh_port = 22;
+	if (c->cfg->backup_base_dir != NULL)
+		job->dir = fs_join(c->cfg->backup_base_dir, job->name);
+
+	if ((te = job_entry(job, "type")) == NULL || te->value[0] == '\0') {
+		list = known_types();
+		problem(c, "%s:%d: [%s] type: missing required key (known types: %s)", c->path,
+		        sec->line, sec->name, list);
+		goto out;
+	}
+	if ((job->drv = driver_find(te->value)) == NULL) {
+		list = known_types();
+		problem(c, "%s:%d: [%s] type: unknown type '%.*s' (known: %s)", c->path, te->line,
+		        sec->name, SHOW_MAX, te->value, list);
+		goto out;
+	}
+
+	/* Each key of the section: known to the driver, and of the right type. */
+	for (size_t i = 0; i < sec->n; i++) {
+		const struct cfg_entry *ent = &sec->entries[i];
+		const struct drv_key *k = driver_key(job->drv, ent->key, NULL);
+		struct err e;
+
+		if (k == NULL) {
+			if (list == NULL)
+				list = known_keys(job->drv);
+			problem(c, "%s:%d: [%s] %s: unknown key for type %s (known: %s)", c->path,
+			        ent->line, sec->name, ent->key, job->drv->name, list);
+			continue;
+		}
+		err_clear(&e);
+		if (ent->value[0] != '\0' && check_value(k->type, ent->value, &e) == -1)
+			problem(c, "%s:%d: [%s] %s: %s", c->path, ent->line, sec->name, ent->key,
+			        e.msg);
+	}
+
+	/* Required keys, from the section, [global] or a default. */
+	keys = driver_keys(job->drv, &nkeys);
+	for (size_t i = 0; i < nkeys; i++) {
+		int req = 0;
+
+		if (driver_key(job->drv, keys[i]->name, &req) == NULL || !req)
+			continue;
+		if (job_get(job, keys[i]->name) == NULL)
+			problem(c,
+			        "%s:%d: [%s] %s: missing required key (set it in the section "
+			        "or in [global])",
+			        c->path, sec->line, sec->name, keys[i]->name);
+	}
+
+	/* preexec/postexec run on server_name over ssh, with the job's key. */
+	job->private_key = job_get(job, "private_key");
+	job->preexec = job_get(job, "preexec");
+	job->postexec = job_get(job, "postexec");
+	if (job->private_key == NULL) {
+		if (job->preexec != NULL)
+			problem(c,
+			        "%s:%d: [%s] preexec: needs private_key (the command runs on "
+			        "server_name over ssh)",
+			        c->path, job_entry(job, "preexec")->line, sec->name);
+		if (job->postexec != NULL)
+			problem(c,
+			        "%s:%d: [%s] postexec: needs private_key (the command runs "
+			        "on server_name over ssh)",
+			        c->path, job_entry(job, "postexec")->line, sec->name);
+	}
+
+	job->server_name = job_get(job, "server_name");
+	if ((v = job_get(job, "description")) != NULL)
+		job->description = v;
+	if ((v = job_get(job, "remote_user")) != NULL)
+		job->remote_user = v;
+	if (parse_int(job_get(job, "ssh_port"), 1, 65535, &n) == 0)
+		job->ssh_port = (int)n;
+	if (parse_int(job_get(job, "backup_retention_time"), 0, INT_MAX, &n) == 0)
+		job->retention_days = (int)n;
+	if (parse_int(job_get(job, "maximum_backup_age"), 0, INT_MAX, &n) == 0)
+		job->max_age_hours = (int)n;
+
+	/* Cross-key checks of the driver, once every key is sound. */
+	if (c->nproblems == before && job->drv->validate != NULL) {
+		struct err e;
+
+		err_clear(&e);
+		if (job->drv->validate(job, &e) == -1)
+			problem(c, "%s:%d: [%s] %s", c->path, sec->line, sec->name,
+			        err_isset(&e) ? e.msg : "invalid configuration");
+	}
+out:
+	free(keys);
+	free(list);
+}
+
+static void
+validate(struct ctx *c, const char *base_dir_override)
+{
+	struct config *cfg = c->cfg;
+	size_t nj = 0;
+
+	for (size_t i = 0; i < cfg->nsections; i++)
+		if (strcmp(cfg->sections[i].name, GLOBAL) == 0)
+			cfg->global = &cfg->sections[i];
+	if (cfg->global == NULL)
+		problem(c,
+		        "%s: no [global] section; add one with at least backup_base_dir = "
+		        "/path/to/backups",
+		        c->path);
+	else
+		check_global(c, cfg->global);
+	check_base_dir(c, base_dir_override);
+
+	cfg->jobs = xcalloc(cfg->nsections, sizeof *cfg->jobs);
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		struct job *job;
+
+		if (&cfg->sections[i] == cfg->global)
+			continue;
+		job = &cfg->jobs[nj++];
+		job->cfg = cfg;
+		job->sec = &cfg->sections[i];
+		job->name = cfg->sections[i].name;
+		cfg->njobs = nj;
+		check_job(c, job);
+	}
+}
+
+int
+config_parse_buffer(const char *name, const char *data, size_t len, const char *base_dir_override,
+                    struct config **out, struct err *err)
+{
+	struct ctx c;
+
+	memset(&c, 0, sizeof c);
+	c.path = name;
+	c.err = err;
+	c.cur = SEC_NONE;
+	c.cfg = xcalloc(1, sizeof *c.cfg);
+	c.cfg->path = xstrdup(name);
+	read_lines(&c, data, len);
+	validate(&c, base_dir_override);
+	if (c.nproblems > 0) {
+		config_free(c.cfg);
+		*out = NULL;
+		return -1;
+	}
+	*out = c.cfg;
+	return 0;
+}
+
+int
+config_load(const char *path, const char *base_dir_override, struct config **out, struct err *err)
+{
+	struct buf b;
+	char chunk[8192];
+	int fd, rc = -1;
+	ssize_t r;
+
+	buf_init(&b, CONFIG_MAX_SIZE);
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		int e = errno;
+
+		err_sys(err, e, "cannot read configuration %s", path);
+		if (err != NULL)
+			err->code = e;
+		goto out;
+	}
+	for (;;) {
+		r = read(fd, chunk, sizeof chunk);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			int e = errno;
+
+			err_sys(err, e, "cannot read configuration %s", path);
+			if (err != NULL)
+				err->code = e;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (buf_append(&b, chunk, (size_t)r) == -1) {
+			err_set(err, "cannot read configuration %s: larger than %u MiB", path,
+			        CONFIG_MAX_SIZE >> 20);
+			if (err != NULL)
+				err->code = EFBIG;
+			goto out;
+		}
+	}
+	rc = config_parse_buffer(path, b.data != NULL ? b.data : "", b.len, base_dir_override, out,
+	                         err);
+out:
+	if (fd != -1)
+		close(fd);
+	buf_free(&b);
+	return rc;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		struct cfg_section *s = &cfg->sections[i];
+
+		for (size_t j = 0; j < s->n; j++) {
+			free(s->entries[j].key);
+			free(s->entries[j].value);
+		}
+		free(s->entries);
+		free(s->name);
+	}
+	for (size_t i = 0; i < cfg->njobs; i++)
+		free(cfg->jobs[i].dir);
+	free(cfg->sections);
+	free(cfg->jobs);
+	free(cfg->backup_base_dir);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* --- after loading -------------------------------------------------- */
+
+int
+config_check_files(const struct job *job, struct err *err)
+{
+	const struct drv_key **keys;
+	size_t n;
+	int rc = 0;
+
+	keys = driver_keys(job->drv, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_entry *e;
+		const char *v;
+		struct stat st;
+		int line;
+
+		if (keys[i]->type != KEY_FILE || (v = job_get(job, keys[i]->name)) == NULL)
+			continue;
+		e = job_entry(job, keys[i]->name);
+		line = e != NULL ? e->line : job->sec->line;
+		if (access(v, R_OK) == -1 || stat(v, &st) == -1) {
+			err_append_line(err, "%s:%d: [%s] %s: cannot read %s: %s", job->cfg->path,
+			                line, job->name, keys[i]->name, v, strerror(errno));
+			rc = -1;
+		} else if (!S_ISREG(st.st_mode)) {
+			err_append_line(err, "%s:%d: [%s] %s: %s is not a regular file",
+			                job->cfg->path, line, job->name, keys[i]->name, v);
+			rc = -1;
+		}
+	}
+	free(keys);
+	return rc;
+}
+
+int
+config_select(const struct config *cfg, const char *csv, const struct job ***out, size_t *n,
+              struct err *err)
+{
+	const struct job **sel;
+	char *want, *list = NULL;
+	size_t nwant = 0, nsel = 0;
+	int unknown = 0, rc = -1;
+
+	sel = xcalloc(cfg->njobs + 1, sizeof *sel);
+	/* want[i] marks job i as selected. */
+	want = xcalloc(cfg->njobs + 1, 1);
+	for (const char *p = csv; p != NULL && *p != '\0';) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *s = p;
+		size_t i;
+
+		p = end != NULL ? end + 1 : p + len;
+		while (len > 0 && is_blank(*s)) {
+			s++;
+			len--;
+		}
+		while (len > 0 && is_blank(s[len - 1]))
+			len--;
+		if (len == 0)
+			continue;
+		nwant++;
+		for (i = 0; i < cfg->njobs; i++)
+			if (strlen(cfg->jobs[i].name) == len &&
+			    strncmp(cfg->jobs[i].name, s, len) == 0)
+				break;
+		if (i < cfg->njobs) {
+			want[i] = 1;
+			continue;
+		}
+		if (list == NULL) {
+			struct buf b;
+
+			buf_init(&b, 1 << 20);
+			for (size_t j = 0; j < cfg->njobs; j++)
+				buf_printf(&b, "%s%s", j ? "," : "", cfg->jobs[j].name);
+			list = b.data != NULL ? buf_steal(&b) : xstrdup("");
+		}
+		err_append_line(err, "unknown section '%.*s' in -s (known: %s)", (int)len, s, list);
+		unknown = 1; /* go on: report every unknown name */
+	}
+	if (unknown)
+		goto out;
+	for (size_t i = 0; i < cfg->njobs; i++)
+		if (nwant == 0 || want[i])
+			sel[nsel++] = &cfg->jobs[i];
+	*out = sel;
+	*n = nsel;
+	sel = NULL;
+	rc = 0;
+out:
+	free(sel);
+	free(want);
+	free(list);
+	return rc;
+}

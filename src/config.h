@@ -1,0 +1,117 @@
+/*
+ * The backup configuration: an INI file as the original's Python
+ * ConfigParser reads it (sections in file order, case-insensitive keys,
+ * "key = value" or "key: value", ';' and '#' comment lines, indented
+ * continuation lines), validated against each driver's key table.
+ *
+ * Loading never touches the disk beyond reading the file: creating job
+ * folders is the caller's business, after validation succeeded.
+ */
+#ifndef TB_CONFIG_H
+#define TB_CONFIG_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct driver;
+
+struct cfg_entry {
+	char *key;   /* lower-cased */
+	char *value; /* trimmed; continuation lines joined with '\n' */
+	int line;    /* 1-based line of the key */
+};
+
+struct cfg_section {
+	char *name;
+	int line;
+	struct cfg_entry *entries;
+	size_t n;
+};
+
+/* One backup job: a non-[global] section, resolved and validated. */
+struct job {
+	const struct config *cfg;
+	const struct cfg_section *sec;
+	const char *name; /* == sec->name */
+	const struct driver *drv;
+	char *dir; /* {backup_base_dir}/{name}, owned */
+	const char *server_name;
+	const char *description; /* "" when unset */
+	const char *preexec;     /* NULL when unset or empty */
+	const char *postexec;
+	const char *private_key;
+	const char *remote_user; /* "root" by default */
+	int ssh_port;            /* 22 by default */
+	int retention_days;      /* from the section or [global] */
+	int max_age_hours;
+};
+
+struct config {
+	char *path;
+	struct cfg_section *sections; /* every section in file order, [global] included */
+	size_t nsections;
+	const struct cfg_section *global;
+	char *backup_base_dir; /* owned; -b overrides the file */
+	struct job *jobs;      /* every job section in file order */
+	size_t njobs;
+};
+
+/*
+ * Read and validate the file at path. base_dir_override (-b) replaces
+ * [global] backup_base_dir when not NULL. On success *out is a config the
+ * caller frees with config_free(). On failure returns -1 and err holds one
+ * line per problem, each naming "file:line: [section] key: what is wrong";
+ * err->code is ENOENT/EACCES when the file itself could not be read.
+ * File-system checks on values (key files) are left to config_check_files().
+ */
+int config_load(const char *path, const char *base_dir_override, struct config **out,
+                struct err *err);
+/*
+ * config_load() on a configuration already in memory: len bytes of data
+ * (not NUL-terminated; a NUL byte is reported as a bad line), with name
+ * standing for the file in messages. Same contract otherwise; it is what
+ * config_load() calls once the file is read, and what the tests and the
+ * fuzzer drive directly.
+ */
+int config_parse_buffer(const char *name, const char *data, size_t len,
+                        const char *base_dir_override, struct config **out, struct err *err);
+void config_free(struct config *cfg);
+
+/*
+ * Checks the values that name local files for a job that is about to run
+ * (private_key readable, ...), for actions that use them. 0 or -1 + err
+ * naming file:line, section and key.
+ */
+int config_check_files(const struct job *job, struct err *err);
+
+/* The job called name, or NULL. */
+const struct job *config_find_job(const struct config *cfg, const char *name);
+
+/*
+ * Resolve a -s value ("a,b"; NULL or "" = every job) into an array of jobs
+ * in config order (caller frees the array, not the jobs). An unknown name
+ * is an error naming it and listing the known ones.
+ */
+int config_select(const struct config *cfg, const char *csv, const struct job ***out, size_t *n,
+                  struct err *err);
+
+/*
+ * A job's value for key: the section's, else [global]'s, else the driver
+ * key table's default, else NULL. Empty values count as unset.
+ */
+const char *job_get(const struct job *job, const char *key);
+/* The entry (for its line number) in the section or [global], or NULL. */
+const struct cfg_entry *job_entry(const struct job *job, const char *key);
+/* job_get() as a boolean (yes/no, true/false, 1/0, any case); def when unset. */
+int job_get_bool(const struct job *job, const char *key, int def);
+/* job_get() as an integer; def when unset. Values were validated at load. */
+long job_get_long(const struct job *job, const char *key, long def);
+
+/*
+ * Parse a boolean as the original accepts it. loose adds copy-vm-xcp's
+ * "t", "y" and "oui". Returns 1, 0, or -1 when it is not a boolean.
+ */
+int config_parse_bool(const char *s, int loose);
+
+#endif

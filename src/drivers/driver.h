@@ -1,0 +1,99 @@
+/*
+ * The driver API. A driver is data plus a function table: its name and
+ * description (what listdrivers prints), its configuration keys with
+ * their types (what the validator enforces), capability bits, and ops.
+ * The core allocates its private state (priv_size bytes, zeroed). Adding
+ * a driver = one file + one line in drivers.c + its tests. See
+ * docs/driver-api.md.
+ */
+#ifndef TB_DRIVER_H
+#define TB_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/err.h"
+
+struct job;
+
+enum drv_key_type {
+	KEY_STR,            /* any string */
+	KEY_INT,            /* integer >= 0 */
+	KEY_PORT,           /* 1..65535 */
+	KEY_BOOL,           /* yes/no, true/false, 1/0 */
+	KEY_BOOL_LOOSE,     /* also t, y, oui (copy-vm-xcp) */
+	KEY_FILE,           /* a local file that must be readable when the job runs */
+	KEY_EXCLUDE,        /* an exclude_list (see exclude.h) */
+	KEY_HOSTKEY_POLICY, /* accept-new | strict */
+};
+
+struct drv_key {
+	const char *name;
+	enum drv_key_type type;
+	const char *def; /* default value, or NULL */
+};
+
+/* Capability bits. */
+#define DRV_CAP_NO_BACKUP 0x1 /* records a server that needs none (null) */
+#define DRV_CAP_SSH 0x2       /* talks to server_name over ssh */
+
+/* What a backup produced; strings are owned by the core (free()d). */
+struct drv_stats {
+	int64_t total_files;
+	int64_t written_files;
+	int64_t total_bytes;
+	int64_t written_bytes;
+	char *location; /* snapshot folder or file */
+	char *log;      /* one line for the catalog */
+	int warnings;   /* finished, but with warnings already logged */
+};
+
+/* One run of a driver. */
+struct drv_run {
+	const struct job *job;
+	const char *stamp; /* YYYYMMDD-HHhMMmSS of the run's start */
+	int dry_run;       /* print what would be done, change nothing */
+	int verbose;       /* echo transfer output */
+	void *priv;        /* priv_size zeroed bytes owned by the core */
+};
+
+struct driver {
+	const char *name;
+	const char *description;
+	const struct drv_key *required; /* driver-specific, name == NULL terminated */
+	const struct drv_key *optional;
+	unsigned caps;
+	size_t priv_size;
+	/* Extra checks across keys after each key's type was validated; may be NULL. */
+	int (*validate)(const struct job *job, struct err *err);
+	/*
+	 * Do the backup. Fill st; 0 on success, -1 + err on failure (the
+	 * core records it). Must leave nothing that looks like a good
+	 * backup when failing.
+	 */
+	int (*backup)(struct drv_run *run, struct drv_stats *st, struct err *err);
+};
+
+/* Keys every job has (validated by the core, printed by listdrivers). */
+extern const struct drv_key drv_common_required[];
+extern const struct drv_key drv_common_optional[];
+
+/* The table of drivers, NULL-terminated, in listdrivers order. */
+extern const struct driver *const driver_table[];
+
+/* The driver called name, or NULL. */
+const struct driver *driver_find(const char *name);
+/*
+ * The key spec called name among the common and the driver's keys, or
+ * NULL. *required (may be NULL) tells whether the job must have it.
+ */
+const struct drv_key *driver_key(const struct driver *drv, const char *name, int *required);
+
+/*
+ * listdrivers: for each driver "type : description", then
+ * " Required params : a,b,..." and " Optional params : ...", then a blank line.
+ */
+void driver_print_list(FILE *out);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * The table of drivers (like tmux's cmd_table) and the configuration keys
+ * every job shares. listdrivers and the config validator read only this.
+ */
+#include "drivers/driver.h"
+
+#include <string.h>
+
+extern const struct driver drv_null;
+extern const struct driver drv_rsync_ssh;
+
+const struct driver *const driver_table[] = {
+	&drv_rsync_ssh,
+	&drv_null,
+	NULL,
+};
+
+/* Every job needs these; retention and age usually come from [global]. */
+const struct drv_key drv_common_required[] = {
+	{ "type", KEY_STR, NULL },
+	{ "server_name", KEY_STR, NULL },
+	{ "backup_retention_time", KEY_INT, NULL },
+	{ "maximum_backup_age", KEY_INT, NULL },
+	{ NULL, KEY_STR, NULL },
+};
+
+const struct drv_key drv_common_optional[] = {
+	{ "preexec", KEY_STR, NULL },
+	{ "postexec", KEY_STR, NULL },
+	{ "description", KEY_STR, NULL },
+	{ "private_key", KEY_FILE, NULL },
+	{ "remote_user", KEY_STR, "root" },
+	{ "ssh_port", KEY_PORT, "22" },
+	{ "known_hosts_file", KEY_STR, NULL },
+	{ "host_key_policy", KEY_HOSTKEY_POLICY, "accept-new" },
+	{ "exec_timeout", KEY_INT, "3600" },
+	{ NULL, KEY_STR, NULL },
+};
+
+static const struct drv_key *
+key_in(const struct drv_key *keys, const char *name)
+{
+	for (; keys != NULL && keys->name != NULL; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+const struct driver *
+driver_find(const char *name)
+{
+	for (const struct driver *const *d = driver_table; *d != NULL; d++)
+		if (strcmp((*d)->name, name) == 0)
+			return *d;
+	return NULL;
+}
+
+const struct drv_key *
+driver_key(const struct driver *drv, const char *name, int *required)
+{
+	const struct drv_key *k;
+	int req = 1;
+
+	if ((k = key_in(drv_common_required, name)) == NULL &&
+	    (k = key_in(drv->required, name)) == NULL) {
+		req = 0;
+		if ((k = key_in(drv->optional, name)) == NULL)
+			k = key_in(drv_common_optional, name);
+	}
+	if (k != NULL && required != NULL)
+		*required = req;
+	return k;
+}
+
+/*
+ * Print the names of common, then own, separated by commas, skipping a name
+ * already printed or listed in skip (a driver's required keys are not
+ * repeated among the optional ones).
+ */
+static void
+print_keys(FILE *out, const struct drv_key *common, const struct drv_key *own,
+           const struct drv_key *skip)
+{
+	const char *sep = "";
+
+	for (const struct drv_key *k = common; k->name != NULL; k++) {
+		if (key_in(skip, k->name) != NULL)
+			continue;
+		fprintf(out, "%s%s", sep, k->name);
+		sep = ",";
+	}
+	for (const struct drv_key *k = own; k != NULL && k->name != NULL; k++) {
+		if (key_in(common, k->name) != NULL || key_in(skip, k->name) != NULL)
+			continue;
+		fprintf(out, "%s%s", sep, k->name);
+		sep = ",";
+	}
+}
+
+void
+driver_print_list(FILE *out)
+{
+	for (const struct driver *const *d = driver_table; *d != NULL; d++) {
+		fprintf(out, "%s : %s\n Required params : ", (*d)->name, (*d)->description);
+		print_keys(out, drv_common_required, (*d)->required, NULL);
+		fprintf(out, "\n Optional params : ");
+		print_keys(out, drv_common_optional, (*d)->optional, (*d)->required);
+		fprintf(out, "\n\n");
+	}
+}

@@ -1,0 +1,177 @@
+/*
+ * One backup run's lifecycle (see job.h). The order matters for crash
+ * safety: the lock is taken before anything is written, Running rows left
+ * by dead runs are repaired only while holding it (a live run would hold
+ * it), and a snapshot becomes visible under its final name only after the
+ * driver synced it.
+ */
+#include "job.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "lock.h"
+#include "log.h"
+#include "spawn.h"
+#include "ssh.h"
+#include "util/fsutil.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+/*
+ * Pick the run's stamp: the current second, or a later one when a
+ * snapshot of that name already exists (two runs within one second).
+ */
+static void
+pick_stamp(const struct job *job, struct timeval *start, char *stamp)
+{
+	for (int tries = 0;; tries++) {
+		char *a, *b;
+		int taken;
+
+		gettimeofday(start, NULL);
+		time_stamp(start->tv_sec, stamp);
+		a = xasprintf("%s/%s", job->dir, stamp);
+		b = xasprintf("%s/%s.rsync", job->dir, stamp);
+		taken = fs_exists(a) || fs_exists(b);
+		free(a);
+		free(b);
+		if (!taken || tries == 5)
+			return;
+		usleep(250 * 1000);
+	}
+}
+
+static void
+stats_free(struct drv_stats *st)
+{
+	free(st->location);
+	free(st->log);
+	memset(st, 0, sizeof *st);
+}
+
+/* Run preexec or postexec when configured. 0 or -1 + err. */
+static int
+run_hook(const struct job *job, const char *what, const char *command, const struct run_opts *o,
+         struct err *err)
+{
+	if (command == NULL)
+		return 0;
+	if (o->dry_run) {
+		log_info(job->name, "dry run: would run %s on %s: %s", what, job->server_name,
+		         command);
+		return 0;
+	}
+	return ssh_run_command(job, what, command, (int)job_get_long(job, "exec_timeout", 3600),
+	                       o->verbose, err);
+}
+
+enum job_outcome
+job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o, struct err *err)
+{
+	struct drv_run run = { .job = job, .dry_run = o->dry_run, .verbose = o->verbose };
+	struct drv_stats st;
+	struct job_lock lk = { .fd = -1 };
+	struct catalog_result res;
+	struct timeval start, end;
+	char stamp[TIME_STAMP_LEN + 1], start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
+	int64_t rowid = -1;
+	int repaired = 0, failed = 1;
+	enum job_outcome outcome = JOB_FAILED;
+	struct err derr;
+
+	memset(&st, 0, sizeof st);
+	err_clear(&derr);
+	if (job->drv->caps & DRV_CAP_NO_BACKUP) {
+		log_info(job->name, "type %s: nothing to back up", job->drv->name);
+		return JOB_OK;
+	}
+	log_info(job->name, "Processing");
+	if (!o->dry_run && fs_mkdir_p(job->dir, 0750, err) == -1)
+		goto fail_early;
+	pick_stamp(job, &start, stamp);
+	run.stamp = stamp;
+	time_iso(&start, start_iso);
+	if (job->drv->priv_size > 0)
+		run.priv = xcalloc(1, job->drv->priv_size);
+
+	if (o->dry_run) {
+		if (run_hook(job, "preexec", job->preexec, o, err) == -1 ||
+		    job->drv->backup(&run, &st, err) == -1 ||
+		    run_hook(job, "postexec", job->postexec, o, err) == -1)
+			goto fail_early;
+		outcome = JOB_OK;
+		goto out;
+	}
+
+	if (lock_acquire(job->dir, stamp, &lk, err) == -1) {
+		if (err->code == LOCK_BUSY) {
+			log_error(job->name, "%s", err->msg);
+			outcome = JOB_BUSY;
+			goto out;
+		}
+		goto fail_early;
+	}
+	if (catalog_repair_running(cat, job->name,
+	                           "interrupted: the run that wrote this row ended without "
+	                           "recording a result (process killed or machine stopped)",
+	                           &repaired, err) == -1)
+		goto fail_early;
+	if (repaired > 0)
+		log_warning(job->name,
+		            "marked %d unfinished run(s) left by a dead process as ERROR",
+		            repaired);
+	if (catalog_insert_running(cat, job->name, job->server_name, job->description, start_iso,
+	                           "BACKUP", NULL, &rowid, err) == -1)
+		goto fail_early;
+
+	if (run_hook(job, "preexec", job->preexec, o, &derr) == 0 &&
+	    job->drv->backup(&run, &st, &derr) == 0 &&
+	    run_hook(job, "postexec", job->postexec, o, &derr) == 0)
+		failed = 0;
+	if (failed && spawn_interrupted())
+		err_wrap(&derr, "interrupted by a signal");
+
+	gettimeofday(&end, NULL);
+	time_iso(&end, end_iso);
+	memset(&res, 0, sizeof res);
+	res.status = failed ? "ERROR" : "OK";
+	res.backup_end = end_iso;
+	res.duration_hours = time_diff(&start, &end) / 3600.0;
+	res.total_files_count = st.total_files;
+	res.written_files_count = st.written_files;
+	res.total_bytes = st.total_bytes;
+	res.written_bytes = st.written_bytes;
+	res.log = failed ? derr.msg : (st.log != NULL ? st.log : "");
+	res.backup_location = st.location;
+	if (catalog_finish(cat, rowid, &res, err) == -1) {
+		err_wrap(err, "recording the result");
+		log_error(job->name, "%s", err->msg);
+		outcome = JOB_FAILED;
+		goto out;
+	}
+	if (failed) {
+		memcpy(err, &derr, sizeof *err);
+		log_error(job->name, "backup failed: %s", err->msg);
+		outcome = JOB_FAILED;
+	} else {
+		log_info(job->name, "backup OK in %.1f s: %s", time_diff(&start, &end), res.log);
+		outcome = JOB_OK;
+	}
+	goto out;
+
+fail_early:
+	log_error(job->name, "backup failed: %s", err->msg);
+	outcome = JOB_FAILED;
+out:
+	lock_release(&lk);
+	stats_free(&st);
+	free(run.priv);
+	return outcome;
+}

@@ -1,0 +1,175 @@
+/*
+ * The per-job lock file, held with flock(2).
+ *
+ * The lock lives on the open file, not on the name, so a run that crashes
+ * leaves at worst a stale file that the next run locks again. The holder
+ * unlinks the file before letting go; a process that opened the old file
+ * just before that may then win flock() on an inode nobody can see any
+ * more, so after locking we check that the path still names our inode and
+ * start again if not.
+ */
+#include "lock.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fsutil.h"
+#include "util/xmalloc.h"
+
+#define LOCK_ATTEMPTS 10
+#define LOCK_FIELD_MAX 64
+
+/*
+ * Copy the value of "key=" at the start of a line of text into out: digits
+ * only, or printable ASCII without spaces; "?" when absent, empty, garbled
+ * or too long.
+ */
+static void
+lock_field(const char *text, const char *key, int digits, char *out, size_t outsz)
+{
+	size_t klen = strlen(key), n;
+	const char *line = text;
+	unsigned char c;
+
+	snprintf(out, outsz, "?");
+	while (strncmp(line, key, klen) != 0) {
+		if ((line = strchr(line, '\n')) == NULL)
+			return;
+		line++;
+	}
+	line += klen;
+	n = strcspn(line, "\n");
+	if (n == 0 || n >= outsz)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		c = (unsigned char)line[i];
+		if (digits ? (c < '0' || c > '9') : (c < 0x21 || c > 0x7e))
+			return; /* garbage: say "?" rather than print it */
+	}
+	memcpy(out, line, n);
+	out[n] = '\0';
+}
+
+/* The "already running" message from the holder's file content. */
+static void
+lock_busy(int fd, struct err *err)
+{
+	char text[512], pid[LOCK_FIELD_MAX], stamp[LOCK_FIELD_MAX];
+	ssize_t n;
+
+	n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	lock_field(text, "pid=", 1, pid, sizeof pid);
+	lock_field(text, "backup_time=", 0, stamp, sizeof stamp);
+	err_set(err, "already running (pid %s, backup %s)", pid, stamp);
+	if (err != NULL)
+		err->code = LOCK_BUSY;
+}
+
+static int
+lock_write(int fd, const char *stamp)
+{
+	char *text;
+	size_t len, done = 0;
+	ssize_t n;
+	int rv = -1, saved;
+
+	text = xasprintf("pid=%ld\nbackup_time=%s\n", (long)getpid(), stamp);
+	len = strlen(text);
+	if (ftruncate(fd, 0) == -1)
+		goto out;
+	while (done < len) {
+		n = pwrite(fd, text + done, len - done, (off_t)done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		if (n <= 0)
+			goto out;
+		done += (size_t)n;
+	}
+	rv = 0;
+out:
+	saved = errno;
+	free(text);
+	errno = saved;
+	return rv;
+}
+
+int
+lock_acquire(const char *dir, const char *stamp, struct job_lock *l, struct err *err)
+{
+	struct stat fst, pst;
+	int fd = -1, rv = -1;
+	char *path;
+
+	l->fd = -1;
+	l->path = NULL;
+	path = fs_join(dir, "lock");
+	if (stamp == NULL)
+		stamp = "";
+
+	for (int attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd == -1) {
+			err_sys(err, errno, "cannot open lock file %s", path);
+			goto out;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno == EWOULDBLOCK)
+				lock_busy(fd, err);
+			else
+				err_sys(err, errno, "cannot lock %s", path);
+			goto out;
+		}
+		if (fstat(fd, &fst) == -1) {
+			err_sys(err, errno, "cannot stat lock file %s", path);
+			goto out;
+		}
+		if (lstat(path, &pst) == 0 && pst.st_ino == fst.st_ino && pst.st_dev == fst.st_dev)
+			break;
+		/* The file we locked was removed (or replaced) meanwhile. */
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		err_set(err, "cannot lock %s: the file keeps being replaced", path);
+		goto out;
+	}
+	if (lock_write(fd, stamp) == -1) {
+		err_sys(err, errno, "cannot write lock file %s", path);
+		unlink(path);
+		goto out;
+	}
+	l->fd = fd;
+	l->path = path;
+	fd = -1;
+	path = NULL;
+	rv = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return rv;
+}
+
+void
+lock_release(struct job_lock *l)
+{
+	if (l->fd != -1) {
+		/* Unlink first: nobody may lock this inode once we let go. */
+		if (l->path != NULL)
+			unlink(l->path);
+		close(l->fd);
+		l->fd = -1;
+	}
+	free(l->path);
+	l->path = NULL;
+}

@@ -1,0 +1,45 @@
+/*
+ * Logging in the original's format, "YYYY-MM-DD HH:MM:SS,mmm LEVEL message",
+ * to stderr and to the run log file. Job messages carry a "[section] "
+ * prefix. Thread-safe: each line is written whole. Formatting is skipped
+ * below the current level.
+ */
+#ifndef TB_LOG_H
+#define TB_LOG_H
+
+#include <stdarg.h>
+
+#include "util/err.h"
+
+enum log_level {
+	LOG_DEBUG = 10,
+	LOG_INFO = 20,
+	LOG_WARNING = 30,
+	LOG_ERROR = 40,
+	LOG_CRITICAL = 50,
+};
+
+/* Parse "debug", "info", "warning", "error", "critical" (any case). 0 or -1. */
+int log_level_parse(const char *s, enum log_level *out);
+/* The upper-case name the log line shows ("INFO"). */
+const char *log_level_name(enum log_level l);
+void log_set_level(enum log_level l);
+/* 1 if a message at level l would be written. */
+int log_enabled(enum log_level l);
+/* Also write to stderr (default on). */
+void log_set_stderr(int on);
+/* Append lines to the file at path as well (created 0640). 0 or -1 + err. */
+int log_open_file(const char *path, struct err *err);
+void log_close_file(void);
+/* Write one line; section may be NULL (no prefix). Embedded newlines are kept. */
+void log_msg(enum log_level l, const char *section, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_level l, const char *section, const char *fmt, va_list ap);
+
+#define log_debug(sec, ...) log_msg(LOG_DEBUG, sec, __VA_ARGS__)
+#define log_info(sec, ...) log_msg(LOG_INFO, sec, __VA_ARGS__)
+#define log_warning(sec, ...) log_msg(LOG_WARNING, sec, __VA_ARGS__)
+#define log_error(sec, ...) log_msg(LOG_ERROR, sec, __VA_ARGS__)
+#define log_critical(sec, ...) log_msg(LOG_CRITICAL, sec, __VA_ARGS__)
+
+#endif

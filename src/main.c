@@ -1,0 +1,407 @@
+/*
+ * tisbackup: argument parsing and action dispatch, nothing else.
+ *
+ * Exit codes (also in the man page and README):
+ *   0  success
+ *   1  one or more jobs failed or were already running
+ *   2  usage error: unknown option, action or section, bad option value,
+ *      missing -x, or an action this version does not implement yet
+ *   3  configuration error: config file missing, unreadable or invalid,
+ *      or a file it names (private_key) unreadable
+ *   4  runtime error: the catalog or the log folder cannot be used
+ * checknagios exits with the monitoring state instead: 0 OK, 1 WARNING,
+ * 2 CRITICAL, 3 UNKNOWN.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "dumpstat.h"
+#include "job.h"
+#include "log.h"
+#include "nagios.h"
+#include "spawn.h"
+#include "util/fsutil.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#define EXIT_JOBS 1
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+#define EXIT_RUNTIME 4
+
+#define DEFAULT_CONFIG "/etc/tis/tisbackup-config.ini"
+
+struct options {
+	const char *config;
+	const char *sections;
+	const char *backupdir;
+	const char *exportdir;
+	int dry_run;
+	int verbose;
+	int len;
+	enum log_level level;
+	const char *action;
+};
+
+static const char *const actions[] = {
+	"backup",      "cleanup",      "checknagios",       "dumpstat", "retryfailed",
+	"listdrivers", "exportbackup", "register_existing", NULL,
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: tisbackup [OPTIONS] ACTION [OPTIONS]\n"
+	        "\n"
+	        "Server-side backup orchestrator, a drop-in replacement for TISBackup: it\n"
+	        "reads the same /etc/tis/tisbackup-config.ini, writes the same backup tree\n"
+	        "and the same catalog ({backup_base_dir}/log/tisbackup.sqlite).\n"
+	        "\n"
+	        "Actions:\n"
+	        "  backup             run every selected job, in config order\n"
+	        "  cleanup            delete backups older than backup_retention_time days\n"
+	        "  checknagios        monitoring check; prints the verdict, exits 0/1/2/3\n"
+	        "  dumpstat           print the last N catalog rows of each selected job\n"
+	        "  retryfailed        re-run the jobs without an OK backup in the last 30 hours\n"
+	        "  listdrivers        list backup types and their configuration keys\n"
+	        "  exportbackup       copy each job's latest good backup to -x DIR\n"
+	        "  register_existing  add catalog rows for backups found on disk\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
+	        "  -s, --sections A,B     only these jobs (config section names)\n"
+	        "  -d, --dry-run          print what would be done, change nothing\n"
+	        "  -v, --verbose          echo transfer output and progress\n"
+	        "  -l, --loglevel LEVEL   debug, info (default), warning, error, critical\n"
+	        "  -n, --len N            rows per job for dumpstat (default 30)\n"
+	        "  -b, --backupdir DIR    use DIR instead of [global] backup_base_dir\n"
+	        "  -x, --exportdir DIR    target folder of exportbackup (required there)\n"
+	        "  -h, --help             this help\n"
+	        "      --version          print the version\n"
+	        "\n"
+	        "Exit codes: 0 success, 1 a job failed, 2 usage error, 3 configuration\n"
+	        "error, 4 catalog or log folder unusable; checknagios: 0 OK, 1 WARNING,\n"
+	        "2 CRITICAL, 3 UNKNOWN.\n"
+	        "\n"
+	        "Examples:\n"
+	        "  tisbackup backup                       back up every job\n"
+	        "  tisbackup -s web1,db1 -v backup        two jobs, showing rsync progress\n"
+	        "  tisbackup -d backup                    show the commands without running them\n"
+	        "  tisbackup checknagios                  for Nagios/Icinga (NRPE)\n"
+	        "  tisbackup -s web1 -n 5 dumpstat        the last five runs of web1\n"
+	        "\n"
+	        "See tisbackup(1) for the configuration keys of each type.\n");
+}
+
+static int
+parse_len(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Parse argv into o; returns -1 after printing a usage error. */
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "sections", required_argument, NULL, 's' },
+		{ "loglevel", required_argument, NULL, 'l' },
+		{ "len", required_argument, NULL, 'n' },
+		{ "backupdir", required_argument, NULL, 'b' },
+		{ "exportdir", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:dvs:l:n:b:x:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'd':
+			o->dry_run = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 's':
+			o->sections = optarg;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &o->level) == -1) {
+				fprintf(stderr,
+				        "tisbackup: -l %s: unknown log level (use debug, "
+				        "info, warning, error or critical)\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'n':
+			if (parse_len(optarg, &o->len) == -1) {
+				fprintf(stderr,
+				        "tisbackup: -n %s: expected a positive number of rows\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'b':
+			o->backupdir = optarg;
+			break;
+		case 'x':
+			o->exportdir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("tisbackup %s (tisbackup-c)\n", TB_VERSION);
+			exit(0);
+		case ':':
+			fprintf(stderr, "tisbackup: option %s needs a value\n", argv[optind - 1]);
+			return -1;
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "tisbackup: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "tisbackup: unknown option %s\n", argv[optind - 1]);
+			fprintf(stderr, "Try 'tisbackup --help'.\n");
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "tisbackup: no action given\n");
+		fprintf(stderr, "Try 'tisbackup --help'.\n");
+		return -1;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "tisbackup: one action at a time (got '%s' and '%s')\n",
+		        argv[optind], argv[optind + 1]);
+		return -1;
+	}
+	o->action = argv[optind];
+	for (const char *const *a = actions; *a != NULL; a++)
+		if (strcmp(*a, o->action) == 0)
+			return 0;
+	fprintf(stderr,
+	        "tisbackup: unknown action '%s' (expected one of: backup, cleanup, "
+	        "checknagios, dumpstat, retryfailed, listdrivers, exportbackup, "
+	        "register_existing)\n",
+	        o->action);
+	return -1;
+}
+
+/* Print a multi-line error, each line prefixed with "tisbackup: ". */
+static void
+print_err(const struct err *err)
+{
+	const char *p = err->msg;
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "tisbackup: %.*s\n", n, p);
+		p += n + (nl != NULL);
+	}
+}
+
+/* Create {base}/log and start the run log there. */
+static int
+open_run_log(const struct config *cfg, struct err *err)
+{
+	char stamp[TIME_STAMP_LEN + 1];
+	char *dir = fs_join(cfg->backup_base_dir, "log");
+	char *path = NULL;
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0750, err) == -1)
+		goto out;
+	time_stamp(time(NULL), stamp);
+	path = xasprintf("%s/tisbackup_%s.log", dir, stamp);
+	if (log_open_file(path, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(dir);
+	free(path);
+	return rc;
+}
+
+static int
+open_catalog(const struct config *cfg, enum catalog_mode mode, struct catalog **cat,
+             struct err *err)
+{
+	char *path = xasprintf("%s/log/tisbackup.sqlite", cfg->backup_base_dir);
+	int rc = catalog_open(path, mode, cat, err);
+
+	free(path);
+	return rc;
+}
+
+static int
+cmd_checknagios(struct config *cfg, const struct job *const *jobs, size_t n)
+{
+	struct catalog *cat = NULL;
+	struct err err;
+	int rc;
+
+	err_clear(&err);
+	if (open_catalog(cfg, CATALOG_RO, &cat, &err) == -1 && err.code != ENOENT) {
+		printf("UNKNOWN : cannot read the catalog: %s\n", err.msg);
+		return 3;
+	}
+	rc = nagios_run(cat, jobs, n, time(NULL), stdout);
+	if (cat != NULL)
+		catalog_close(cat);
+	return rc;
+}
+
+static int
+cmd_dumpstat(struct config *cfg, const struct job *const *jobs, size_t n, int len)
+{
+	struct catalog *cat = NULL;
+	struct err err;
+	int rc = 0;
+
+	err_clear(&err);
+	if (open_catalog(cfg, CATALOG_RO, &cat, &err) == -1) {
+		if (err.code == ENOENT) {
+			printf("No catalog yet in %s/log: no backup has run.\n",
+			       cfg->backup_base_dir);
+			return 0;
+		}
+		print_err(&err);
+		return EXIT_RUNTIME;
+	}
+	if (dumpstat_run(cat, jobs, n, len, stdout, &err) == -1) {
+		print_err(&err);
+		rc = EXIT_RUNTIME;
+	}
+	catalog_close(cat);
+	return rc;
+}
+
+static int
+cmd_backup(struct config *cfg, const struct job *const *jobs, size_t n, const struct options *o)
+{
+	struct run_opts ro = { .dry_run = o->dry_run, .verbose = o->verbose };
+	struct catalog *cat = NULL;
+	struct err err;
+	int bad = 0, rc;
+
+	err_clear(&err);
+	/* Every named file must be usable before anything is written. */
+	for (size_t i = 0; i < n; i++) {
+		struct err ferr;
+
+		err_clear(&ferr);
+		if (config_check_files(jobs[i], &ferr) == -1) {
+			print_err(&ferr);
+			bad = 1;
+		}
+	}
+	if (bad)
+		return EXIT_CONFIG;
+	if (!o->dry_run) {
+		if (open_run_log(cfg, &err) == -1 ||
+		    open_catalog(cfg, CATALOG_RW, &cat, &err) == -1) {
+			print_err(&err);
+			return EXIT_RUNTIME;
+		}
+	}
+	rc = backup_run(cat, jobs, n, &ro);
+	if (cat != NULL)
+		catalog_close(cat);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { .config = DEFAULT_CONFIG, .len = 30, .level = LOG_INFO };
+	struct config *cfg = NULL;
+	const struct job **jobs = NULL;
+	size_t n = 0;
+	struct err err;
+	int rc;
+
+	umask(027);
+	spawn_install_signal_handlers();
+	if (parse_args(argc, argv, &o) == -1)
+		return EXIT_USAGE;
+	log_set_level(o.level);
+	err_clear(&err);
+
+	if (strcmp(o.action, "listdrivers") == 0) {
+		driver_print_list(stdout);
+		return 0;
+	}
+	if (strcmp(o.action, "exportbackup") == 0 && o.exportdir == NULL) {
+		fprintf(stderr, "tisbackup: exportbackup needs the target folder: -x DIR\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(o.action, "cleanup") == 0 || strcmp(o.action, "retryfailed") == 0 ||
+	    strcmp(o.action, "exportbackup") == 0 || strcmp(o.action, "register_existing") == 0) {
+		fprintf(stderr, "tisbackup: %s: not implemented yet in this version\n", o.action);
+		return EXIT_USAGE;
+	}
+
+	if (config_load(o.config, o.backupdir, &cfg, &err) == -1) {
+		if (strcmp(o.action, "checknagios") == 0) {
+			printf("UNKNOWN : configuration error: %s\n", err.msg);
+			return 3;
+		}
+		print_err(&err);
+		return EXIT_CONFIG;
+	}
+	if (config_select(cfg, o.sections, &jobs, &n, &err) == -1) {
+		if (strcmp(o.action, "checknagios") == 0) {
+			printf("UNKNOWN : %s\n", err.msg);
+			rc = 3;
+		} else {
+			print_err(&err);
+			rc = EXIT_USAGE;
+		}
+		goto out;
+	}
+
+	if (strcmp(o.action, "checknagios") == 0) {
+		log_set_level(LOG_CRITICAL);
+		rc = cmd_checknagios(cfg, jobs, n);
+	} else if (strcmp(o.action, "dumpstat") == 0) {
+		rc = cmd_dumpstat(cfg, jobs, n, o.len);
+	} else {
+		rc = cmd_backup(cfg, jobs, n, &o);
+	}
+out:
+	log_close_file();
+	free(jobs);
+	config_free(cfg);
+	return rc;
+}

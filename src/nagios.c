@@ -1,0 +1,313 @@
+/*
+ * checknagios (see nagios.h and SPEC §7): the original's per-job verdicts,
+ * word for word ("disapeared" included, monitoring rules match on them),
+ * and its summary line, with two changes. Each job is judged against its
+ * own maximum_backup_age (the original applied the first job's to all),
+ * and Monitoring-Plugins performance data follows the summary: the age of
+ * each job's newest OK backup, with the job's maximum age as warning and
+ * critical threshold, and its size.
+ *
+ * One catalog query per job, on the (backup_name, backup_start) index;
+ * nothing here touches the disk except one stat(2) of the location that
+ * decides the verdict.
+ */
+#include "nagios.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "util/err.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#ifndef TB_VERSION
+#define TB_VERSION "0.0.0"
+#endif
+
+#define NAGIOS_ROWS 30
+
+/*
+ * 1 if the ISO timestamp s is at or after mindate. A value that does not
+ * parse is compared as a string, like the original compared every value.
+ */
+static int
+at_or_after(const char *s, time_t mindate, const char *mindate_iso)
+{
+	struct timeval tv;
+
+	if (s == NULL)
+		return 0;
+	if (time_parse_iso(s, &tv) == 0)
+		return tv.tv_sec >= mindate;
+	return strcmp(s, mindate_iso) >= 0;
+}
+
+/*
+ * END as the original printed it: str() of a datetime parsed without its
+ * fraction, "YYYY-MM-DD HH:MM:SS"; left as stored if it does not parse.
+ */
+static void
+end_text(const char *end, char *out, size_t outsz)
+{
+	struct timeval tv;
+
+	if (end == NULL)
+		snprintf(out, outsz, "None");
+	else if (time_parse_iso(end, &tv) == 0)
+		snprintf(out, outsz, "%.10s %.8s", end, end + 11);
+	else
+		snprintf(out, outsz, "%s", end);
+}
+
+static void
+verdict(struct nagios_verdict *v, enum nagios_state state, char *message)
+{
+	v->state = state;
+	v->message = message;
+}
+
+/* The verdict on the newest recent OK row b. */
+static void
+eval_ok_row(const char *name, const char *driver_name, const struct catalog_row *b,
+            struct nagios_verdict *v)
+{
+	struct timeval start;
+	struct stat sb;
+	char end[64];
+	const char *log = b->log != NULL ? b->log : "";
+
+	end_text(b->backup_end, end, sizeof end);
+	if (b->total_bytes == 0) {
+		verdict(v, NAGIOS_WARNING,
+		        xasprintf("WARNING : No data to backup was found for %s", name));
+		return;
+	}
+	if (b->backup_location == NULL || b->backup_location[0] == '\0') {
+		verdict(v, NAGIOS_WARNING,
+		        xasprintf("WARNING : No Backup location found for %s finished on (%s) %s",
+		                  name, end, log));
+		return;
+	}
+	if (stat(b->backup_location, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		double ctime_sec = (double)sb.st_ctim.tv_sec + (double)sb.st_ctim.tv_nsec / 1e9;
+
+		/* The original drops the start's fraction before comparing. */
+		if (time_parse_iso(b->backup_start, &start) == -1 ||
+		    ctime_sec + 3600.0 > (double)start.tv_sec)
+			verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
+		else
+			verdict(v, NAGIOS_CRITICAL,
+			        xasprintf("CRITICAL Backup %s (%s), %s seems older than start of "
+			                  "backup",
+			                  name, end, log));
+		return;
+	}
+	if ((stat(b->backup_location, &sb) == 0 && S_ISDIR(sb.st_mode)) ||
+	    (driver_name != NULL && strcmp(driver_name, "copy-vm-xcp") == 0)) {
+		verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
+		return;
+	}
+	verdict(v, NAGIOS_CRITICAL,
+	        xasprintf("CRITICAL Backup %s (%s), %s has disapeared from backup location %s",
+	                  name, end, log, b->backup_location));
+}
+
+void
+nagios_eval(const char *name, const char *driver_name, const struct catalog_row *rows, size_t n,
+            time_t now, int max_age_hours, struct nagios_verdict *v)
+{
+	struct timeval tv;
+	time_t mindate;
+	char mindate_iso[TIME_ISO_LEN + 1];
+
+	v->state = NAGIOS_UNKNOWN;
+	v->message = NULL;
+	v->age_sec = -1;
+	v->bytes = -1;
+
+	if (driver_name != NULL && strcmp(driver_name, "null") == 0) {
+		verdict(v, NAGIOS_OK, xstrdup("No backups needs to be performed"));
+		return;
+	}
+	if (n == 0) {
+		verdict(v, NAGIOS_CRITICAL,
+		        xasprintf("CRITICAL : No backup found for %s in database", name));
+		return;
+	}
+
+	/* Performance data: the newest OK backup, recent or not. */
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *b = &rows[i];
+
+		if (b->status == NULL || strcmp(b->status, "OK") != 0 ||
+		    time_parse_iso(b->backup_end, &tv) == -1)
+			continue;
+		v->age_sec = now > tv.tv_sec ? (long)(now - tv.tv_sec) : 0;
+		v->bytes = b->total_bytes != CATALOG_NULL && b->total_bytes >= 0
+		               ? (long long)b->total_bytes
+		               : -1;
+		break;
+	}
+
+	mindate = now - (time_t)max_age_hours * 3600;
+	tv.tv_sec = mindate;
+	tv.tv_usec = 0;
+	time_iso(&tv, mindate_iso);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *b = &rows[i];
+
+		if (b->status != NULL && strcmp(b->status, "OK") == 0 &&
+		    at_or_after(b->backup_end, mindate, mindate_iso)) {
+			eval_ok_row(name, driver_name, b, v);
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *b = &rows[i];
+		int recent;
+
+		if (b->status == NULL ||
+		    (strcmp(b->status, "Warning") != 0 && strcmp(b->status, "Running") != 0))
+			continue;
+		/* A Running row written by another tool may have no end yet. */
+		if (b->backup_end != NULL)
+			recent = at_or_after(b->backup_end, mindate, mindate_iso);
+		else
+			recent = at_or_after(b->backup_start, mindate, mindate_iso);
+		if (recent) {
+			verdict(v, NAGIOS_WARNING,
+			        xasprintf("WARNING : Backup %s still running or warning. %s", name,
+			                  b->log != NULL ? b->log : ""));
+			return;
+		}
+	}
+	verdict(v, NAGIOS_CRITICAL, xasprintf("CRITICAL : No recent backup for %s", name));
+}
+
+void
+nagios_verdict_free(struct nagios_verdict *v)
+{
+	if (v == NULL)
+		return;
+	free(v->message);
+	v->message = NULL;
+}
+
+/* The driver name nagios_eval() needs: "null" for any no-backup driver. */
+static const char *
+driver_name_of(const struct job *job)
+{
+	if (job->drv == NULL)
+		return NULL;
+	if (job->drv->caps & DRV_CAP_NO_BACKUP)
+		return "null";
+	return job->drv->name;
+}
+
+/* Append the job names in state st, comma separated. */
+static void
+names_in(struct buf *b, const struct job *const *jobs, const struct nagios_verdict *v, size_t n,
+         enum nagios_state st)
+{
+	int first = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].state != st)
+			continue;
+		buf_printf(b, "%s%s", first ? "" : ",", jobs[i]->name);
+		first = 0;
+	}
+}
+
+int
+nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
+{
+	static const enum nagios_state order[] = { NAGIOS_UNKNOWN, NAGIOS_CRITICAL, NAGIOS_WARNING,
+		                                   NAGIOS_OK };
+	static const char *const summary[] = {
+		[NAGIOS_OK] = "ALL backups OK ",
+		[NAGIOS_WARNING] = "WARNING backups ",
+		[NAGIOS_CRITICAL] = "CRITICAL backups ",
+		[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
+	};
+	struct nagios_verdict *v;
+	struct buf line, perf;
+	enum nagios_state worst = NAGIOS_OK;
+	int have[4] = { 0 };
+
+	if (n == 0) {
+		fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n", TB_VERSION);
+		fflush(out);
+		return NAGIOS_UNKNOWN;
+	}
+
+	v = xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		const struct job *job = jobs[i];
+		const char *drv = driver_name_of(job);
+		struct catalog_row *rows = NULL;
+		size_t nrows = 0;
+		struct err err;
+
+		err_clear(&err);
+		if (cat != NULL && (drv == NULL || strcmp(drv, "null") != 0) &&
+		    catalog_last_rows(cat, job->name, "BACKUP", "backup_start", NAGIOS_ROWS, &rows,
+		                      &nrows, &err) == -1) {
+			v[i].state = NAGIOS_UNKNOWN;
+			v[i].message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
+			                         "of %s : %s",
+			                         job->name, err.msg);
+			v[i].age_sec = -1;
+			v[i].bytes = -1;
+		} else
+			nagios_eval(job->name, drv, rows, nrows, now, job->max_age_hours, &v[i]);
+		catalog_rows_free(rows, nrows);
+		have[v[i].state] = 1;
+	}
+	for (size_t k = 0; k < 4; k++) {
+		if (have[order[k]]) {
+			worst = order[k];
+			break;
+		}
+	}
+
+	buf_init(&line, (size_t)1 << 24);
+	buf_init(&perf, (size_t)1 << 24);
+	buf_puts(&line, summary[worst]);
+	names_in(&line, jobs, v, n, worst);
+	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
+	for (size_t i = 0; i < n; i++) {
+		long long limit = (long long)jobs[i]->max_age_hours * 3600;
+
+		if (v[i].age_sec >= 0)
+			buf_printf(&perf, "%s'%s_age'=%lds;%lld;%lld;0", perf.len > 0 ? " " : "",
+			           jobs[i]->name, v[i].age_sec, limit, limit);
+		if (v[i].bytes >= 0)
+			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
+			           jobs[i]->name, v[i].bytes);
+	}
+	if (perf.len > 0)
+		buf_printf(&line, " | %s", buf_str(&perf));
+	fprintf(out, "%s\n", buf_str(&line));
+
+	for (size_t k = 0; k < 4; k++) {
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].state == order[k])
+				fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
+		}
+	}
+	fflush(out);
+
+	for (size_t i = 0; i < n; i++)
+		nagios_verdict_free(&v[i]);
+	free(v);
+	buf_free(&line);
+	buf_free(&perf);
+	return (int)worst;
+}

@@ -1,0 +1,666 @@
+/*
+ * Running programs: the only file in tisbackup that creates processes.
+ *
+ * A child is made with fork() and execve() of an argv array, never through
+ * a shell. Everything the child needs (the resolved program path, /dev/null,
+ * the pipes) is prepared before fork(), so the child only makes system
+ * calls: that keeps it safe when several threads run jobs at once. Every
+ * descriptor we create is close-on-exec and the child closes all but 0-2
+ * anyway, so no job's pipe ends up in another job's child.
+ *
+ * The child leads a new process group and gets SIGKILL if the thread that
+ * forked it dies. Ending a child always means the whole group: SIGTERM, a
+ * grace period, then SIGKILL. The child is reaped only at the very end, so
+ * its pid (and so the group id) cannot be recycled while we may still send
+ * signals to the group.
+ *
+ * Exec failures travel back on a close-on-exec "error pipe" as a stage and
+ * an errno, so the caller gets "cannot run 'x': Permission denied" rather
+ * than an unexplained exit status 127.
+ */
+#include "spawn.h"
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/xmalloc.h"
+
+#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SPAWN_DEFAULT_GRACE 5
+#define SPAWN_DEFAULT_MAX_LINE 8192
+#define SPAWN_POLL_MAX_MS 1000   /* how late a signal in another thread is noticed */
+#define SPAWN_POLL_NOPIDFD_MS 20 /* exit polling on kernels without pidfd_open() */
+#define SPAWN_READ_SIZE 16384
+
+#define NSEC_PER_SEC INT64_C(1000000000)
+#define NSEC_PER_MSEC INT64_C(1000000)
+
+/* Where the child was when it failed, sent back on the error pipe. */
+enum spawn_stage {
+	SPAWN_STAGE_EXEC,
+	SPAWN_STAGE_SETPGID,
+	SPAWN_STAGE_PDEATHSIG,
+	SPAWN_STAGE_FDS,
+	SPAWN_STAGE_CHDIR,
+};
+
+struct spawn_failure {
+	int stage;
+	int errnum;
+};
+
+/* What the child needs, all prepared by the parent before fork(). */
+struct spawn_child {
+	const char *path;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	int in_fd;
+	int out_fd;
+	int err_fd;
+	int report_fd; /* write end of the error pipe */
+	long max_fd;   /* for the close() loop when close_range() is missing */
+	pid_t parent;
+};
+
+/* One pipe from the child, with the line being assembled. */
+struct spawn_pipe {
+	int fd; /* -1 once closed */
+	enum spawn_stream stream;
+	char *line; /* max_line + 1 bytes */
+	size_t len;
+	int after_cr;
+};
+
+/* Bumped by the signal handler; spawn_run() compares it with its start value. */
+static volatile sig_atomic_t spawn_signals;
+
+static pthread_once_t spawn_env_once = PTHREAD_ONCE_INIT;
+static const char *spawn_env[8];
+
+static int64_t
+spawn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static void
+spawn_close(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/*
+ * In the child: report why we could not get to the program and leave. Only
+ * async-signal-safe calls from here on.
+ */
+static _Noreturn void
+spawn_child_fail(int report_fd, enum spawn_stage stage, int errnum)
+{
+	struct spawn_failure f;
+	ssize_t n;
+
+	f.stage = stage;
+	f.errnum = errnum;
+	do
+		n = write(report_fd, &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	_exit(127);
+}
+
+/* In the child: close every descriptor from 3 up except keep. */
+static void
+spawn_child_close_from3(int keep, long max_fd)
+{
+	int r = 0;
+
+	if (keep > 3)
+		r = close_range(3, (unsigned)keep - 1, 0);
+	if (r == 0)
+		r = close_range((unsigned)keep + 1, ~0U, 0);
+	if (r == 0)
+		return;
+	for (long fd = 3; fd < max_fd; fd++) {
+		if (fd != keep)
+			close((int)fd);
+	}
+}
+
+/*
+ * In the child: become the program. Signals are all blocked on entry (see
+ * spawn_run()), so no handler of ours can run here.
+ */
+static _Noreturn void
+spawn_child_exec(const struct spawn_child *c)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int report, in, out, errout;
+
+	report = c->report_fd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL); /* fails harmlessly on reserved ones */
+	}
+
+	if (setpgid(0, 0) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_SETPGID, errno);
+	/*
+	 * SIGTERM rather than SIGKILL: a child that can still run its handler
+	 * takes its own children down with it (rsync kills its receiver, and
+	 * ssh loses its pipes), where SIGKILL would orphan them mid-transfer.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_PDEATHSIG, errno);
+	if (getppid() != c->parent)
+		_exit(127); /* the parent died before PDEATHSIG was armed */
+
+	/*
+	 * Move everything above 2 first: a source may itself be 0, 1 or 2
+	 * (when tisbackup was started with those closed), and dup2() onto a
+	 * different number is what clears close-on-exec.
+	 */
+	if ((report = fcntl(report, F_DUPFD_CLOEXEC, 3)) == -1)
+		spawn_child_fail(c->report_fd, SPAWN_STAGE_FDS, errno);
+	if ((in = fcntl(c->in_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+	if ((out = fcntl(c->out_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+	errout = out;
+	if (c->err_fd != c->out_fd && (errout = fcntl(c->err_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(errout, 2) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+	spawn_child_close_from3(report, c->max_fd);
+
+	if (c->cwd != NULL && chdir(c->cwd) == -1)
+		spawn_child_fail(report, SPAWN_STAGE_CHDIR, errno);
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(c->path, c->argv, c->envp);
+	spawn_child_fail(report, SPAWN_STAGE_EXEC, errno);
+}
+
+/*
+ * The program to execve(): name itself when it holds a '/', else the first
+ * executable regular file named name in a directory of envp's PATH (the
+ * default PATH if envp has none). Relative PATH entries are skipped. Returns
+ * a string the caller frees, or NULL when not found.
+ */
+static char *
+spawn_resolve(const char *name, const char *const *envp)
+{
+	const char *pathvar = SPAWN_DEFAULT_PATH, *p, *end;
+	struct stat st;
+	char *cand;
+
+	if (strchr(name, '/') != NULL)
+		return xstrdup(name);
+	if (*name == '\0')
+		return NULL;
+	for (const char *const *e = envp; *e != NULL; e++) {
+		if (strncmp(*e, "PATH=", 5) == 0) {
+			pathvar = *e + 5;
+			break;
+		}
+	}
+	for (p = pathvar;; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (*p == '/') {
+			cand = xasprintf("%.*s/%s", (int)(end - p), p, name);
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+				return cand;
+			free(cand);
+		}
+		if (*end == '\0')
+			return NULL;
+	}
+}
+
+static void
+spawn_deliver(const struct spawn_opts *o, struct spawn_pipe *p)
+{
+	p->line[p->len] = '\0';
+	if (o->on_line != NULL)
+		o->on_line(o->ctx, p->stream, p->line, p->len);
+	p->len = 0;
+}
+
+/* Split n bytes of output into lines: '\n', '\r' and "\r\n" end one. */
+static void
+spawn_feed(const struct spawn_opts *o, struct spawn_pipe *p, size_t max_line, const char *data,
+           size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = data[i];
+
+		if (p->after_cr) {
+			p->after_cr = 0;
+			if (c == '\n')
+				continue;
+		}
+		if (c == '\n' || c == '\r') {
+			spawn_deliver(o, p);
+			p->after_cr = (c == '\r');
+			continue;
+		}
+		if (p->len == max_line)
+			spawn_deliver(o, p);
+		p->line[p->len++] = c;
+	}
+}
+
+/* Deliver what is left of an unterminated last line and close the pipe. */
+static void
+spawn_pipe_end(const struct spawn_opts *o, struct spawn_pipe *p)
+{
+	if (p->fd == -1)
+		return;
+	if (p->len > 0)
+		spawn_deliver(o, p);
+	spawn_close(&p->fd);
+}
+
+/* Read what is available; 1 if bytes arrived, 0 if not, -1 at EOF/error. */
+static int
+spawn_pipe_read(const struct spawn_opts *o, struct spawn_pipe *p, size_t max_line)
+{
+	char chunk[SPAWN_READ_SIZE];
+	ssize_t n;
+
+	n = read(p->fd, chunk, sizeof chunk);
+	if (n > 0) {
+		spawn_feed(o, p, max_line, chunk, (size_t)n);
+		return 1;
+	}
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	spawn_pipe_end(o, p);
+	return -1;
+}
+
+static void
+spawn_group_kill(pid_t pgid, int sig)
+{
+	kill(-pgid, sig);
+}
+
+static int64_t
+spawn_earlier(int64_t a, int64_t b)
+{
+	return b < a ? b : a;
+}
+
+/*
+ * Read the child's output until its pipes close and it has exited, ending
+ * its group when a timeout passes, when we are interrupted, or when the
+ * child exited but others in its group keep the pipes open.
+ */
+static void
+spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, size_t npipes,
+            size_t max_line, sig_atomic_t signals_at_start, struct spawn_result *res)
+{
+	struct pollfd pfd[3];
+	struct spawn_pipe *slot[3];
+	siginfo_t si;
+	int64_t now, start, last_out, grace, exit_at = 0, kill_at = 0, abandon_at = 0;
+	int64_t next, wait_ns, limit = 0, idle = 0, cap;
+	int pidfd = -1, exited = 0, term_sent = 0, kill_sent = 0;
+	size_t nfds, open_pipes;
+
+#ifdef SYS_pidfd_open
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by itself */
+#endif
+	grace = o->kill_grace_sec > 0 ? o->kill_grace_sec : SPAWN_DEFAULT_GRACE;
+	grace *= NSEC_PER_SEC;
+	if (o->timeout_sec > 0)
+		limit = (int64_t)o->timeout_sec * NSEC_PER_SEC;
+	if (o->idle_timeout_sec > 0 && npipes > 0)
+		idle = (int64_t)o->idle_timeout_sec * NSEC_PER_SEC;
+	start = last_out = spawn_now();
+
+	for (;;) {
+		if (!exited) {
+			memset(&si, 0, sizeof si);
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
+				if (errno != EINTR)
+					exited = 1; /* reaped elsewhere; waitpid() will say */
+			} else if (si.si_pid == pid)
+				exited = 1;
+			if (exited) {
+				exit_at = spawn_now();
+				spawn_close(&pidfd);
+			}
+		}
+		open_pipes = 0;
+		for (size_t i = 0; i < npipes; i++)
+			open_pipes += pipes[i].fd != -1;
+		if (open_pipes == 0 && exited)
+			break;
+
+		now = spawn_now();
+		if (!term_sent) {
+			if (spawn_signals != signals_at_start)
+				res->interrupted = 1;
+			else if (limit > 0 && now - start >= limit)
+				res->timed_out = 1;
+			else if (idle > 0 && now - last_out >= idle)
+				res->timed_out = 1;
+			if (res->interrupted || res->timed_out ||
+			    (exited && open_pipes > 0 && now - exit_at >= grace)) {
+				spawn_group_kill(pid, SIGTERM);
+				term_sent = 1;
+				kill_at = now + grace;
+			}
+		}
+		if (term_sent && !kill_sent && now >= kill_at) {
+			spawn_group_kill(pid, SIGKILL);
+			kill_sent = 1;
+			abandon_at = now + grace;
+		}
+		if (kill_sent && open_pipes > 0 && now >= abandon_at) {
+			/* Whoever holds them left the group: stop reading. */
+			for (size_t i = 0; i < npipes; i++)
+				spawn_pipe_end(o, &pipes[i]);
+			continue;
+		}
+
+		/*
+		 * Without a pidfd, the exit that follows the end of output is
+		 * only seen by asking again: do so soon.
+		 */
+		cap = SPAWN_POLL_MAX_MS;
+		if (pidfd == -1 && open_pipes == 0)
+			cap = SPAWN_POLL_NOPIDFD_MS;
+		next = now + cap * NSEC_PER_MSEC;
+		if (!term_sent) {
+			if (limit > 0)
+				next = spawn_earlier(next, start + limit);
+			if (idle > 0)
+				next = spawn_earlier(next, last_out + idle);
+			if (exited && open_pipes > 0)
+				next = spawn_earlier(next, exit_at + grace);
+		} else if (!kill_sent)
+			next = spawn_earlier(next, kill_at);
+		else if (open_pipes > 0)
+			next = spawn_earlier(next, abandon_at);
+		wait_ns = next > now ? next - now : 0;
+
+		nfds = 0;
+		for (size_t i = 0; i < npipes; i++) {
+			if (pipes[i].fd == -1)
+				continue;
+			pfd[nfds].fd = pipes[i].fd;
+			pfd[nfds].events = POLLIN;
+			slot[nfds++] = &pipes[i];
+		}
+		if (pidfd != -1) {
+			pfd[nfds].fd = pidfd;
+			pfd[nfds].events = POLLIN;
+			slot[nfds++] = NULL;
+		}
+		if (poll(pfd, nfds, (int)((wait_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC)) <= 0)
+			continue; /* timeout, or EINTR: re-check everything */
+		for (size_t i = 0; i < nfds; i++) {
+			if (slot[i] == NULL || pfd[i].revents == 0)
+				continue;
+			if (spawn_pipe_read(o, slot[i], max_line) == 1)
+				last_out = spawn_now();
+		}
+	}
+	spawn_close(&pidfd);
+}
+
+static const char *
+spawn_stage_name(int stage)
+{
+	switch (stage) {
+	case SPAWN_STAGE_SETPGID:
+		return "setpgid";
+	case SPAWN_STAGE_PDEATHSIG:
+		return "prctl";
+	case SPAWN_STAGE_FDS:
+		return "setting up descriptors";
+	default:
+		return "exec";
+	}
+}
+
+void
+spawn_opts_init(struct spawn_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->stdin_fd = -1;
+	o->stdout_fd = -1;
+}
+
+int
+spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
+{
+	const char *const *envp;
+	const char *name;
+	struct spawn_child c;
+	struct spawn_pipe pipes[2];
+	struct spawn_failure f;
+	sigset_t all, old;
+	size_t npipes = 0, max_line;
+	ssize_t n;
+	pid_t pid = -1, w;
+	sig_atomic_t signals_at_start;
+	int devnull = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int status, saved, rv = -1;
+	char *path = NULL;
+
+	assert(o->argv != NULL && o->argv[0] != NULL);
+	memset(res, 0, sizeof *res);
+	memset(pipes, 0, sizeof pipes);
+	pipes[0].fd = pipes[1].fd = -1;
+	name = o->argv[0];
+	envp = o->envp != NULL ? o->envp : spawn_default_env();
+	max_line = o->max_line > 0 ? o->max_line : SPAWN_DEFAULT_MAX_LINE;
+
+	if ((path = spawn_resolve(name, envp)) == NULL) {
+		err_set(err, "cannot run '%s': not found in PATH", name);
+		goto out;
+	}
+	if (o->stdin_fd == -1 && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		err_sys(err, errno, "cannot run '%s': /dev/null", name);
+		goto out;
+	}
+	if ((o->stdout_fd == -1 && pipe2(outp, O_CLOEXEC) == -1) ||
+	    (!o->merge_stderr && pipe2(errp, O_CLOEXEC) == -1) || pipe2(rep, O_CLOEXEC) == -1) {
+		err_sys(err, errno, "cannot run '%s': pipe", name);
+		goto out;
+	}
+
+	c.path = path;
+	c.argv = (char *const *)o->argv;
+	c.envp = (char *const *)envp;
+	c.cwd = o->cwd;
+	c.in_fd = o->stdin_fd != -1 ? o->stdin_fd : devnull;
+	c.out_fd = o->stdout_fd != -1 ? o->stdout_fd : outp[1];
+	c.err_fd = o->merge_stderr ? c.out_fd : errp[1];
+	c.report_fd = rep[1];
+	c.max_fd = sysconf(_SC_OPEN_MAX);
+	if (c.max_fd <= 0 || c.max_fd > 65536)
+		c.max_fd = 65536;
+	c.parent = getpid();
+
+	signals_at_start = spawn_signals;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		spawn_child_exec(&c);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		err_sys(err, saved, "cannot run '%s': fork", name);
+		goto out;
+	}
+	setpgid(pid, pid); /* also here, so the group exists before we signal it */
+
+	spawn_close(&devnull);
+	spawn_close(&outp[1]);
+	spawn_close(&errp[1]);
+	spawn_close(&rep[1]);
+
+	do
+		n = read(rep[0], &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	spawn_close(&rep[0]);
+	if (n == (ssize_t)sizeof f) {
+		if (f.stage == SPAWN_STAGE_EXEC)
+			err_sys(err, f.errnum, "cannot run '%s'", name);
+		else if (f.stage == SPAWN_STAGE_CHDIR)
+			err_sys(err, f.errnum, "cannot run '%s': cannot change directory to '%s'",
+			        name, o->cwd);
+		else
+			err_sys(err, f.errnum, "cannot run '%s': %s", name,
+			        spawn_stage_name(f.stage));
+		goto reap;
+	}
+
+	if (outp[0] != -1) {
+		pipes[npipes].fd = outp[0];
+		pipes[npipes++].stream = SPAWN_STDOUT;
+		outp[0] = -1;
+	}
+	if (errp[0] != -1) {
+		pipes[npipes].fd = errp[0];
+		pipes[npipes++].stream = SPAWN_STDERR;
+		errp[0] = -1;
+	}
+	for (size_t i = 0; i < npipes; i++) {
+		fcntl(pipes[i].fd, F_SETFL, O_NONBLOCK);
+		pipes[i].line = xmalloc(max_line + 1);
+	}
+	spawn_watch(o, pid, pipes, npipes, max_line, signals_at_start, res);
+	rv = 0;
+
+reap:
+	do
+		w = waitpid(pid, &status, 0);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		err_sys(err, errno, "waiting for '%s'", name);
+		rv = -1;
+	} else if (rv == 0) {
+		if (WIFEXITED(status)) {
+			res->exited = 1;
+			res->code = WEXITSTATUS(status);
+		} else if (WIFSIGNALED(status))
+			res->signal = WTERMSIG(status);
+	}
+
+out:
+	for (size_t i = 0; i < 2; i++) {
+		spawn_close(&pipes[i].fd);
+		free(pipes[i].line);
+	}
+	spawn_close(&devnull);
+	spawn_close(&outp[0]);
+	spawn_close(&outp[1]);
+	spawn_close(&errp[0]);
+	spawn_close(&errp[1]);
+	spawn_close(&rep[0]);
+	spawn_close(&rep[1]);
+	free(path);
+	return rv;
+}
+
+static void
+spawn_env_build(void)
+{
+	static const char *const pass[] = { "HOME", "USER", "LOGNAME", "TZ", "TMPDIR" };
+	size_t n = 0;
+	const char *v;
+
+	spawn_env[n++] = "PATH=" SPAWN_DEFAULT_PATH;
+	spawn_env[n++] = "LC_ALL=C";
+	for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++) {
+		if ((v = getenv(pass[i])) != NULL)
+			spawn_env[n++] = xasprintf("%s=%s", pass[i], v);
+	}
+	spawn_env[n] = NULL;
+}
+
+const char *const *
+spawn_default_env(void)
+{
+	pthread_once(&spawn_env_once, spawn_env_build);
+	return spawn_env;
+}
+
+void
+spawn_describe(const struct spawn_result *res, char *out, size_t outsz)
+{
+	const char *abbrev;
+
+	if (res->interrupted)
+		snprintf(out, outsz, "interrupted");
+	else if (res->timed_out)
+		snprintf(out, outsz, "timed out");
+	else if (res->exited)
+		snprintf(out, outsz, "exit code %d", res->code);
+	else if ((abbrev = sigabbrev_np(res->signal)) != NULL)
+		snprintf(out, outsz, "killed by signal %d (SIG%s)", res->signal, abbrev);
+	else
+		snprintf(out, outsz, "killed by signal %d", res->signal);
+}
+
+static void
+spawn_on_signal(int sig)
+{
+	(void)sig;
+	if (spawn_signals < SIG_ATOMIC_MAX)
+		spawn_signals = spawn_signals + 1;
+}
+
+void
+spawn_install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = spawn_on_signal; /* no SA_RESTART: poll() returns EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+int
+spawn_interrupted(void)
+{
+	return spawn_signals != 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * The only place that creates processes. A command is an argv array (never
+ * a shell string) run with an explicit environment, stdin from /dev/null
+ * unless a descriptor is given, in a new process group, every other
+ * descriptor closed. The child gets SIGTERM when the thread that started it
+ * dies (PR_SET_PDEATHSIG), even by SIGKILL: TERM, so that rsync and the like
+ * still end their own children; a child that ignores TERM would survive. Output is read line by
+ * line into a callback with a bounded line length; a timeout TERMs then
+ * KILLs the whole group; SIGINT/SIGTERM received by tisbackup end the
+ * group too (see spawn_install_signal_handlers()).
+ */
+#ifndef TB_SPAWN_H
+#define TB_SPAWN_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+enum spawn_stream { SPAWN_STDOUT = 1, SPAWN_STDERR = 2 };
+
+/*
+ * Called for each line (without its '\n'; a '\r' also ends a line, and
+ * "\r\n" counts as one end). line[len] is '\0' for convenience, but the
+ * line may itself hold NUL bytes: len is what counts. A line longer than
+ * max_line comes in pieces of max_line bytes; an unterminated last line is
+ * delivered at end of output. line is only valid during the call.
+ */
+typedef void (*spawn_line_fn)(void *ctx, enum spawn_stream stream, const char *line, size_t len);
+
+struct spawn_opts {
+	/* argv[0] without '/' is looked up in the PATH of envp (absolute entries only) */
+	const char *const *argv;
+	const char *const *envp; /* NULL: spawn_default_env() */
+	const char *cwd;         /* NULL: unchanged (a relative argv[0] is taken from here) */
+	int stdin_fd;            /* -1: /dev/null */
+	int stdout_fd;           /* -1: piped to on_line; else the child writes there */
+	/* stderr lines reported as SPAWN_STDOUT, in order (or into stdout_fd) */
+	int merge_stderr;
+	int timeout_sec; /* 0: none. Whole-run limit */
+	/*
+	 * 0: none. Ended when no output arrives for this long. Only piped
+	 * output counts: with stdout_fd only stderr is watched, and with
+	 * stdout_fd plus merge_stderr there is nothing to watch and it is
+	 * ignored.
+	 */
+	int idle_timeout_sec;
+	int kill_grace_sec;    /* TERM -> KILL delay; 0 means 5 */
+	size_t max_line;       /* longer lines are cut into pieces; 0 means 8192 */
+	spawn_line_fn on_line; /* may be NULL: output is discarded */
+	void *ctx;
+};
+
+struct spawn_result {
+	int exited; /* 1 if it exited normally, then `code` is its exit status */
+	int code;
+	int signal;      /* the signal that ended it, when !exited */
+	int timed_out;   /* ended by timeout_sec or idle_timeout_sec */
+	int interrupted; /* ended because tisbackup received SIGINT/SIGTERM */
+};
+
+/* Set opts to defaults (stdin /dev/null, output discarded, no timeouts). */
+void spawn_opts_init(struct spawn_opts *o);
+
+/*
+ * Run to completion. Returns 0 when the child ran (whatever its exit
+ * status: look at *res), -1 with err when it could not be started (the
+ * message names argv[0]: "cannot run 'x': not found in PATH", "cannot run
+ * 'x': Permission denied") or waiting failed.
+ *
+ * Ending the child (timeout, interruption) means SIGTERM to its whole
+ * process group, then SIGKILL after kill_grace_sec. When the child exits
+ * but other members of its group keep the output pipes open, they get the
+ * same treatment kill_grace_sec later (res then reports the child's own
+ * exit); background processes that do not hold the pipes are left alone.
+ * If a pipe is still open kill_grace_sec after the SIGKILL (its holder left
+ * the group), it is abandoned. Blocks the calling thread throughout (the
+ * child gets SIGTERM if that thread dies); safe to call from several
+ * threads at once.
+ */
+int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err);
+
+/*
+ * The environment children get by default: a fixed PATH, LC_ALL=C (so
+ * tools print numbers and messages we can parse), and HOME, USER,
+ * LOGNAME, TZ, TMPDIR passed through. NULL-terminated, static storage,
+ * built once (thread-safe) from the environment as it is at the first call.
+ */
+const char *const *spawn_default_env(void);
+
+/*
+ * Describe a result for a log line: "interrupted", "timed out", "exit code
+ * 23" or "killed by signal 9 (SIGKILL)", in that order of precedence.
+ */
+void spawn_describe(const struct spawn_result *res, char *out, size_t outsz);
+
+/*
+ * Install SIGINT/SIGTERM/SIGHUP handlers that make running spawn_run()
+ * calls end their process groups and return with res->interrupted set
+ * (noticed within a second in every thread). A child started after the
+ * signal is not ended by it, so cleanup commands can still run; a further
+ * signal ends those too. SIGPIPE is ignored (children get it back at its
+ * default, like every other signal). Call once at start-up.
+ */
+void spawn_install_signal_handlers(void);
+/* 1 once a terminating signal has been received. */
+int spawn_interrupted(void);
+
+#endif

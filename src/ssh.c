@@ -1,0 +1,163 @@
+/*
+ * The OpenSSH client as our transport (see ssh.h). We use the system ssh
+ * rather than a library so the admin's ~/.ssh/config (ProxyJump, ciphers,
+ * ControlMaster) keeps applying, exactly as with the original.
+ */
+#include "ssh.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "spawn.h"
+#include "util/buf.h"
+#include "util/xmalloc.h"
+
+/*
+ * ssh_config values are split on whitespace (with "double quotes") and
+ * expand %-tokens: quote what needs it.
+ */
+static char *
+ssh_config_value(const char *v)
+{
+	struct buf b;
+	int quote = strpbrk(v, " \t") != NULL;
+
+	buf_init(&b, 1 << 16);
+	if (quote)
+		buf_putc(&b, '"');
+	for (; *v != '\0'; v++) {
+		if (*v == '%')
+			buf_putc(&b, '%');
+		buf_putc(&b, *v);
+	}
+	if (quote)
+		buf_putc(&b, '"');
+	return buf_steal(&b);
+}
+
+void
+ssh_base_argv(const struct job *job, struct strv *out)
+{
+	const char *khf = job_get(job, "known_hosts_file");
+	const char *policy = job_get(job, "host_key_policy");
+	const char *cipher = job_get(job, "cipher_spec");
+
+	strv_push(out, "ssh");
+	strv_push(out, "-o");
+	strv_push(out, "BatchMode=yes");
+	strv_push(out, "-o");
+	strv_push(out, "ConnectTimeout=30");
+	strv_push(out, "-o");
+	strv_push(out, "ServerAliveInterval=30");
+	strv_push(out, "-o");
+	strv_push(out, "ServerAliveCountMax=4");
+	strv_push(out, "-o");
+	if (policy != NULL && strcmp(policy, "strict") == 0)
+		strv_push(out, "StrictHostKeyChecking=yes");
+	else
+		strv_push(out, "StrictHostKeyChecking=accept-new");
+	if (khf != NULL) {
+		char *v = ssh_config_value(khf);
+
+		strv_push(out, "-o");
+		strv_pushf(out, "UserKnownHostsFile=%s", v);
+		free(v);
+	}
+	if (job->private_key != NULL) {
+		strv_push(out, "-o");
+		strv_push(out, "IdentitiesOnly=yes");
+		strv_push(out, "-i");
+		strv_push(out, job->private_key);
+	}
+	if (job->ssh_port != 22) {
+		strv_push(out, "-p");
+		strv_pushf(out, "%d", job->ssh_port);
+	}
+	if (cipher != NULL) {
+		strv_push(out, "-c");
+		strv_push(out, cipher);
+	}
+}
+
+char *
+ssh_destination(const struct job *job)
+{
+	return xasprintf("%s@%s", job->remote_user, job->server_name);
+}
+
+/* Keeps the last few output lines of a command for its error message. */
+struct cmd_tail {
+	const struct job *job;
+	const char *what;
+	int verbose;
+	char *lines[5];
+	size_t next;
+};
+
+static void
+cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct cmd_tail *t = ctx;
+
+	(void)stream;
+	log_msg(t->verbose ? LOG_INFO : LOG_DEBUG, t->job->name, "%s: %.*s", t->what, (int)len,
+	        line);
+	free(t->lines[t->next]);
+	t->lines[t->next] = xstrndup(line, len);
+	t->next = (t->next + 1) % 5;
+}
+
+int
+ssh_run_command(const struct job *job, const char *what, const char *command, int timeout_sec,
+                int verbose, struct err *err)
+{
+	struct cmd_tail tail = { .job = job, .what = what, .verbose = verbose };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct strv av;
+	char *dest = ssh_destination(job);
+	char desc[128];
+	int rc = -1;
+
+	strv_init(&av);
+	ssh_base_argv(job, &av);
+	strv_push(&av, "--");
+	strv_push(&av, dest);
+	strv_push(&av, command);
+
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.merge_stderr = 1;
+	so.timeout_sec = timeout_sec;
+	so.on_line = cmd_on_line;
+	so.ctx = &tail;
+	log_info(job->name, "running %s on %s", what, job->server_name);
+	if (spawn_run(&so, &res, err) == -1) {
+		err_wrap(err, "%s", what);
+		goto out;
+	}
+	if (res.exited && res.code == 0) {
+		rc = 0;
+		goto out;
+	}
+	spawn_describe(&res, desc, sizeof desc);
+	err_set(err, "%s failed on %s (%s)", what, job->server_name, desc);
+	if (res.exited && res.code == 255)
+		err_append_line(
+		    err, "(exit code 255 is ssh's own: connection or authentication failed)");
+	for (size_t i = 0; i < 5; i++) {
+		const char *l = tail.lines[(tail.next + i) % 5];
+
+		if (l != NULL)
+			err_append_line(err, "%s", l);
+	}
+out:
+	for (size_t i = 0; i < 5; i++)
+		free(tail.lines[i]);
+	free(dest);
+	strv_free(&av);
+	return rc;
+}

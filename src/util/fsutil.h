@@ -1,0 +1,27 @@
+/*
+ * Filesystem helpers used by the core and the drivers.
+ */
+#ifndef TB_FSUTIL_H
+#define TB_FSUTIL_H
+
+#include "util/err.h"
+
+/* mkdir -p with the given mode for created components. 0 or -1 + err. */
+int fs_mkdir_p(const char *path, unsigned mode, struct err *err);
+/* fsync(2) a directory by path. 0 or -1 + err. */
+int fs_fsync_dir(const char *path, struct err *err);
+/*
+ * syncfs(2) the filesystem holding path: every file and directory of a tree
+ * just written (by rsync, which does not fsync) reaches the disk, so a crash
+ * after a later rename never exposes a snapshot whose contents are not
+ * there. One call instead of one fsync per file. 0 or -1 + err.
+ */
+int fs_sync_tree(const char *path, struct err *err);
+/* 1 if path is an existing directory, 0 otherwise. */
+int fs_is_dir(const char *path);
+/* 1 if path exists (lstat), 0 otherwise. */
+int fs_exists(const char *path);
+/* Join a and b with exactly one '/', into a new string the caller frees. */
+char *fs_join(const char *a, const char *b);
+
+#endif

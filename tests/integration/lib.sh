@@ -1,0 +1,640 @@
+# shellcheck shell=bash
+#
+# Shared helpers for the integration tests, sourced by every
+# tests/integration/test_*.sh. Provides:
+#   - TAP output without an up-front plan (t_ok, t_eq, t_match, ..., t_done);
+#   - a per-test temporary directory cleaned on exit (tb_tmp);
+#   - a real OpenSSH server on loopback with its own keys (sshd_start);
+#   - config writers (cfg_global, cfg_job, make_config), a sample tree full
+#     of awkward names (make_tree) and a tree comparison (tree_equal);
+#   - wrappers to run the binary under test and query its catalog.
+#
+# Environment: TISBACKUP (the binary, set by meson), TB_SOURCE_ROOT (the
+# repository), TB_KEEP=1 keeps the temporary directory for post-mortems,
+# TB_VERBOSE=1 echoes every tisbackup invocation and its output as
+# diagnostics.
+
+# shellcheck disable=SC2034,SC2010 # variables for the tests; stamp names are plain
+set -u
+
+TB_SOURCE_ROOT=${TB_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TISBACKUP=${TISBACKUP:-$TB_SOURCE_ROOT/build/tisbackup}
+
+# ---------------------------------------------------------------- TAP
+
+_T_N=0
+_T_FAILED=0
+
+# Print each line of the arguments as a TAP diagnostic.
+t_diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+t_pass() {
+	_T_N=$((_T_N + 1))
+	printf 'ok %d - %s\n' "$_T_N" "$1"
+}
+
+# t_fail DESC [DIAG...]
+t_fail() {
+	local desc=$1
+	shift
+	_T_N=$((_T_N + 1))
+	_T_FAILED=$((_T_FAILED + 1))
+	printf 'not ok %d - %s\n' "$_T_N" "$desc"
+	# The first frame outside this file is the test's line.
+	local i caller='?'
+	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+		if [ "${BASH_SOURCE[i]##*/}" != lib.sh ]; then
+			caller=${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]}
+			break
+		fi
+	done
+	t_diag "at $caller"
+	local a
+	for a in "$@"; do t_diag "$a"; done
+	return 0
+}
+
+t_skip() {
+	_T_N=$((_T_N + 1))
+	printf 'ok %d - %s # SKIP %s\n' "$_T_N" "$1" "${2:-}"
+}
+
+# t_check DESC STATUS [DIAG...]: pass when STATUS is 0.
+t_check() {
+	local desc=$1 st=$2
+	shift 2
+	if [ "$st" -eq 0 ]; then t_pass "$desc"; else t_fail "$desc" "$@"; fi
+}
+
+# t_ok DESC CMD...: passes when CMD exits 0; its output becomes diagnostics.
+t_ok() {
+	local desc=$1 out st
+	shift
+	out=$("$@" 2>&1)
+	st=$?
+	if [ $st -eq 0 ]; then
+		t_pass "$desc"
+	else
+		t_fail "$desc" "command failed ($st): $*" "$out"
+	fi
+}
+
+# t_not DESC CMD...: passes when CMD exits non-zero.
+t_not() {
+	local desc=$1 out st
+	shift
+	out=$("$@" 2>&1)
+	st=$?
+	if [ $st -ne 0 ]; then
+		t_pass "$desc"
+	else
+		t_fail "$desc" "command unexpectedly succeeded: $*" "$out"
+	fi
+}
+
+# t_eq EXPECTED ACTUAL DESC
+t_eq() {
+	if [ "$1" == "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "expected: '$1'" "     got: '$2'"
+	fi
+}
+
+t_ne() {
+	if [ "$1" != "$2" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "both are: '$1'"
+	fi
+}
+
+# t_match REGEX TEXT DESC: some line of TEXT matches the extended REGEX.
+t_match() {
+	if printf '%s\n' "$2" | grep -Eq -- "$1"; then
+		t_pass "$3"
+	else
+		t_fail "$3" "no line matches /$1/ in:" "$(_t_excerpt "$2")"
+	fi
+}
+
+# t_imatch: t_match ignoring case.
+t_imatch() {
+	if printf '%s\n' "$2" | grep -Eiq -- "$1"; then
+		t_pass "$3"
+	else
+		t_fail "$3" "no line matches /$1/i in:" "$(_t_excerpt "$2")"
+	fi
+}
+
+# t_nomatch REGEX TEXT DESC: no line of TEXT matches.
+t_nomatch() {
+	local hits
+	hits=$(printf '%s\n' "$2" | grep -E -- "$1")
+	if [ -z "$hits" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "unexpected lines matching /$1/:" "$(_t_excerpt "$hits")"
+	fi
+}
+
+# t_num_ge MIN ACTUAL DESC (integers)
+t_num_ge() {
+	if [[ $2 =~ ^-?[0-9]+$ ]] && [ "$2" -ge "$1" ]; then
+		t_pass "$3"
+	else
+		t_fail "$3" "expected an integer >= $1, got '$2'"
+	fi
+}
+
+_t_excerpt() {
+	local text=$1
+	if [ -z "$text" ]; then
+		echo "(empty)"
+	else
+		printf '%s\n' "$text" | head -n 40 | cat -v
+		[ "$(printf '%s\n' "$text" | wc -l)" -gt 40 ] && echo "... (truncated)"
+	fi
+	return 0
+}
+
+# Print the trailing plan and exit: 0 when every test passed.
+t_done() {
+	printf '1..%d\n' "$_T_N"
+	if [ "$_T_FAILED" -gt 0 ]; then
+		t_diag "$_T_FAILED of $_T_N tests failed"
+		exit 1
+	fi
+	exit 0
+}
+
+t_bail() {
+	printf 'Bail out! %s\n' "$*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- temp dir
+
+TMPD=
+_TB_BG_PIDS=()
+
+_tb_cleanup() {
+	local st=$?
+	sshd_stop 2>/dev/null
+	local p
+	for p in "${_TB_BG_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ -n "$TMPD" ] && [ -d "$TMPD" ]; then
+		# Processes we started indirectly (rsync, ssh) that still refer to
+		# our private directory: end them by id before removing it.
+		local pids
+		pids=$(pgrep -f -- "$TMPD" 2>/dev/null)
+		for p in $pids; do
+			[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
+		done
+		if [ "${TB_KEEP:-0}" = 1 ]; then
+			echo "# kept $TMPD"
+		else
+			rm -rf -- "$TMPD"
+		fi
+	fi
+	return $st
+}
+
+# Create the per-test temporary directory in $TMPD (once) and install the
+# cleanup trap. Also fixes the markers used by the injection checks.
+tb_tmp() {
+	if [ -z "$TMPD" ]; then
+		TMPD=$(mktemp -d /tmp/tbit.XXXXXXXX) || t_bail "mktemp failed"
+		chmod 755 "$TMPD"
+		trap _tb_cleanup EXIT
+		trap 'exit 130' INT TERM
+		TB_ID=${TMPD##*.}
+		BASE=$TMPD/backups
+		CATALOG=$BASE/log/tisbackup.sqlite
+		CONF=$TMPD/tisbackup.ini
+	fi
+}
+
+# Remember a background pid so the cleanup kills it.
+tb_track() {
+	_TB_BG_PIDS+=("$1")
+}
+
+# ---------------------------------------------------------------- requirements
+
+# Check the tools the tests need; bail out early with a clear reason.
+tb_require() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || t_bail "required tool '$t' is not installed"
+	done
+}
+
+tb_require_binary() {
+	[ -x "$TISBACKUP" ] || t_bail "TISBACKUP=$TISBACKUP is not an executable (build first)"
+}
+
+# ---------------------------------------------------------------- sshd
+
+SSHD_PID=
+SSHD_PORT=
+SSHD_DIR=
+
+# Is something listening on 127.0.0.1:port?
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# A loopback port nobody listens on (not reserved: only for "closed port" tests).
+free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		port_open "$p" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# Generate the sshd host key (again, for the host-key-change test).
+_sshd_hostkey() {
+	rm -f "$SSHD_DIR/host_ed25519" "$SSHD_DIR/host_ed25519.pub"
+	ssh-keygen -q -t ed25519 -N '' -C tb-host -f "$SSHD_DIR/host_ed25519" || return 1
+}
+
+_sshd_write_config() {
+	cat >"$SSHD_DIR/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $1
+HostKey $SSHD_DIR/host_ed25519
+PidFile $SSHD_DIR/sshd.pid
+AuthorizedKeysFile $SSHD_DIR/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+PrintMotd no
+MaxStartups 50:30:100
+MaxSessions 50
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+EOF
+}
+
+# Try to run sshd on port $1; 0 once it accepts connections.
+_sshd_try_port() {
+	local port=$1 i
+	_sshd_write_config "$port"
+	: >"$SSHD_DIR/sshd.log"
+	/usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
+	SSHD_PID=$!
+	for i in $(seq 1 100); do
+		if ! kill -0 "$SSHD_PID" 2>/dev/null; then
+			wait "$SSHD_PID" 2>/dev/null
+			SSHD_PID=
+			return 1
+		fi
+		if grep -q "Server listening on 127.0.0.1 port $port" "$SSHD_DIR/sshd.log" &&
+			port_open "$port"; then
+			SSHD_PORT=$port
+			return 0
+		fi
+		sleep 0.1
+	done
+	kill "$SSHD_PID" 2>/dev/null
+	wait "$SSHD_PID" 2>/dev/null
+	SSHD_PID=
+	return 1
+}
+
+# sshd_start [KEYTYPE]: start /usr/sbin/sshd on a free loopback port with
+# its own host key and a fresh client key of KEYTYPE (ed25519 by default,
+# rsa or ecdsa). Exports SSHD_PORT, CLIENT_KEY, KNOWN_HOSTS (absent until a
+# client records the host), SSHD_LOG.
+sshd_start() {
+	local ktype=${1:-ed25519} i port
+	tb_tmp
+	SSHD_DIR=$TMPD/sshd
+	mkdir -p "$SSHD_DIR" /run/sshd
+	chmod 700 "$SSHD_DIR"
+	_sshd_hostkey || t_bail "ssh-keygen (host key) failed"
+	CLIENT_KEY=$SSHD_DIR/client_$ktype
+	case $ktype in
+	rsa) ssh-keygen -q -t rsa -b 3072 -N '' -C tb-client -f "$CLIENT_KEY" ;;
+	*) ssh-keygen -q -t "$ktype" -N '' -C tb-client -f "$CLIENT_KEY" ;;
+	esac || t_bail "ssh-keygen (client key) failed"
+	cp "$CLIENT_KEY.pub" "$SSHD_DIR/authorized_keys"
+	KNOWN_HOSTS=$SSHD_DIR/known_hosts
+	SSHD_LOG=$SSHD_DIR/sshd.log
+	for i in $(seq 1 20); do
+		port=$(free_port) || continue
+		_sshd_try_port "$port" && break
+	done
+	[ -n "$SSHD_PORT" ] || t_bail "could not start sshd: $(tail -n 5 "$SSHD_DIR/sshd.log" 2>/dev/null)"
+	export SSHD_PORT CLIENT_KEY KNOWN_HOSTS SSHD_LOG
+}
+
+# sshd_add_client_key TYPE: another authorized client key (rsa, ecdsa,
+# ed25519); prints its path.
+sshd_add_client_key() {
+	local k=$SSHD_DIR/client2_$1
+	rm -f "$k" "$k.pub"
+	case $1 in
+	rsa) ssh-keygen -q -t rsa -b 3072 -N '' -C tb-client2 -f "$k" ;;
+	*) ssh-keygen -q -t "$1" -N '' -C tb-client2 -f "$k" ;;
+	esac >/dev/null || return 1
+	cat "$k.pub" >>"$SSHD_DIR/authorized_keys"
+	echo "$k"
+}
+
+sshd_stop() {
+	if [ -n "${SSHD_PID:-}" ]; then
+		kill "$SSHD_PID" 2>/dev/null
+		wait "$SSHD_PID" 2>/dev/null
+		SSHD_PID=
+	fi
+}
+
+# Restart sshd on the same port with a brand-new host key.
+sshd_restart_newkey() {
+	local port=$SSHD_PORT i
+	sshd_stop
+	_sshd_hostkey || return 1
+	SSHD_PORT=
+	for i in $(seq 1 50); do
+		_sshd_try_port "$port" && return 0
+		sleep 0.2
+	done
+	SSHD_PORT=$port
+	return 1
+}
+
+# The ssh command line tisbackup is expected to use, for bare rsync/ssh.
+ssh_cmd() {
+	echo "ssh -i $CLIENT_KEY -p $SSHD_PORT -o BatchMode=yes -o IdentitiesOnly=yes -o UserKnownHostsFile=$KNOWN_HOSTS -o StrictHostKeyChecking=accept-new"
+}
+
+# ---------------------------------------------------------------- configs
+
+# cfg_global FILE [key=value...]: start FILE with a [global] section.
+cfg_global() {
+	local f=$1 kv
+	shift
+	{
+		echo "[global]"
+		echo "backup_base_dir = $BASE"
+		echo "backup_retention_time = 30"
+		echo "maximum_backup_age = 30"
+		for kv in "$@"; do echo "$kv"; done
+		echo
+	} >"$f"
+}
+
+# cfg_job FILE NAME REMOTE_DIR [key=value...]: append an rsync+ssh job
+# talking to our sshd. An extra "key = value" replaces the default of the
+# same key (ssh_port, private_key, known_hosts_file, ...).
+cfg_job() {
+	local f=$1 name=$2 dir=$3 kv k
+	shift 3
+	local -A extra=()
+	for kv in "$@"; do
+		k=${kv%%=*}
+		k=${k//[[:space:]]/}
+		extra[$k]=1
+	done
+	{
+		echo "[$name]"
+		echo "type = rsync+ssh"
+		echo "server_name = 127.0.0.1"
+		[ -n "${extra[ssh_port]:-}" ] || echo "ssh_port = ${SSHD_PORT:-22}"
+		[ -n "${extra[private_key]:-}" ] || echo "private_key = ${CLIENT_KEY:-/nonexistent}"
+		[ -n "${extra[known_hosts_file]:-}" ] || echo "known_hosts_file = ${KNOWN_HOSTS:-$TMPD/known_hosts}"
+		echo "remote_dir = $dir"
+		for kv in "$@"; do echo "$kv"; done
+		echo
+	} >>"$f"
+}
+
+# cfg_null FILE NAME: append a null job.
+cfg_null() {
+	printf '[%s]\ntype = null\nserver_name = %s\n\n' "$2" "$2" >>"$1"
+}
+
+# make_config FILE JOB REMOTE_DIR [key=value...]: [global] plus one job.
+make_config() {
+	local f=$1 name=$2 dir=$3
+	shift 3
+	cfg_global "$f"
+	cfg_job "$f" "$name" "$dir" "$@"
+}
+
+# ---------------------------------------------------------------- trees
+
+# Owner ids that have no passwd/group entry.
+GHOST_UID=1234
+GHOST_GID=5678
+
+# make_tree DIR: a sample tree with every kind of awkward entry.
+make_tree() {
+	local d=$1
+	tb_tmp
+	mkdir -p "$d/sub/deeper" "$d/dir with space" "$d/private"
+	printf 'hello\n' >"$d/plain.txt"
+	printf 'spaces\n' >"$d/name with spaces.txt"
+	printf 'single\n' >"$d/single'quote"
+	printf 'double\n' >"$d/double\"quote"
+	# Names that run commands if anything evaluates them in a shell. They
+	# contain no '/', so the marker lands in the evaluating shell's cwd or
+	# in $HOME: no_markers looks in both.
+	printf 'dollar\n' >"$d/\$(cd;touch tb_pwned_$TB_ID)"
+	printf 'backtick\n' >"$d/\`cd;touch tb_pwned_$TB_ID\`"
+	printf 'semicolon\n' >"$d/x;touch tb_pwned_$TB_ID;y"
+	printf 'newline\n' >"$d/new"$'\n'"line"
+	printf 'latin1\n' >"$d/bad"$'\xff\xfe'"utf8"
+	printf 'star\n' >"$d/star*question?[bracket]"
+	printf 'dash\n' >"$d/-dash-first"
+	ln -s plain.txt "$d/rel_link"
+	ln -s /etc/hostname "$d/abs_link"
+	ln -s does/not/exist "$d/dangling"
+	printf 'hard\n' >"$d/hl_a"
+	ln "$d/hl_a" "$d/hl_b"
+	printf 'secret\n' >"$d/private/secret"
+	chmod 0600 "$d/private/secret"
+	chmod 0750 "$d/private"
+	printf 'ghost\n' >"$d/owned_by_ghost"
+	chown "$GHOST_UID:$GHOST_GID" "$d/owned_by_ghost"
+	mkdir -p "$d/ghost_dir"
+	printf 'ghost2\n' >"$d/ghost_dir/f"
+	chown -R 4321:8765 "$d/ghost_dir"
+	printf 'suid\n' >"$d/suid_file"
+	chmod 4755 "$d/suid_file"
+	: >"$d/empty"
+	head -c 1048576 /dev/urandom >"$d/big.bin"
+	mkfifo "$d/fifo"
+	printf 'deep\n' >"$d/sub/deeper/deep.txt"
+	printf 'a\n' >"$d/sub/a.txt"
+	printf 'in space dir\n' >"$d/dir with space/f.txt"
+	touch -d '2020-01-02 03:04:05.123456789' "$d/plain.txt"
+	touch -h -d '2019-05-06 07:08:09' "$d/rel_link"
+}
+
+# The sorted listing tree_equal compares: path, type, mode, numeric uid,
+# gid, and size + mtime for regular files, target for symlinks. Names are
+# NUL-separated while sorting; embedded newlines are shown as "\n".
+tree_list() {
+	(
+		cd "$1" || exit 1
+		find . -mindepth 1 \
+			\( -type f -printf '%P\tf\t%m\t%U\t%G\t%s\t%T@\0' \) -o \
+			\( -type l -printf '%P\tl\t%U\t%G\t-> %l\0' \) -o \
+			\( -printf '%P\t%y\t%m\t%U\t%G\0' \)
+	) | LC_ALL=C sort -z | sed -z 's/\n/\\n/g' | tr '\0' '\n'
+}
+
+# tree_equal A B: same entries, types, modes, owners, symlink targets,
+# regular-file sizes, mtimes and contents. Prints the differences.
+tree_equal() {
+	local a=$1 b=$2 la lb st=0 f
+	la=$(tree_list "$a") || return 1
+	lb=$(tree_list "$b") || return 1
+	if [ "$la" != "$lb" ]; then
+		echo "listings differ (< $a, > $b):"
+		diff <(printf '%s\n' "$la") <(printf '%s\n' "$lb") | head -n 40
+		st=1
+	fi
+	while IFS= read -r -d '' f; do
+		if ! cmp -s -- "$a/$f" "$b/$f"; then
+			printf 'content differs: %q\n' "$f"
+			st=1
+		fi
+	done < <(cd "$a" && find . -type f -print0)
+	return $st
+}
+
+# no_markers: 0 when no injected command ran, i.e. no tb_pwned_$TB_ID
+# file exists in the places an evaluating shell could have written it.
+no_markers() {
+	local hits
+	hits=$(
+		{
+			find "$TMPD" -name "tb_pwned_$TB_ID*" ! -name '*(*' ! -name '*`*' ! -name '*;*' 2>/dev/null
+			for dir in "$HOME" / /tmp /root "$PWD" "$TB_SOURCE_ROOT"; do
+				ls -d "$dir"/tb_pwned_"$TB_ID"* 2>/dev/null
+				ls -d "$dir"/PWNED* 2>/dev/null
+			done
+		} | sort -u
+	)
+	if [ -n "$hits" ]; then
+		echo "marker files found: $hits"
+		return 1
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- running tisbackup
+
+T_OUT=
+T_ERR=
+T_RC=
+
+# tb_run ARGS...: run the binary; sets T_RC, T_OUT (stdout), T_ERR (stderr).
+tb_run() {
+	tb_tmp
+	timeout -k 5 300 "$TISBACKUP" "$@" >"$TMPD/.out" 2>"$TMPD/.err" </dev/null
+	T_RC=$?
+	T_OUT=$(cat "$TMPD/.out")
+	T_ERR=$(cat "$TMPD/.err")
+	if [ "${TB_VERBOSE:-0}" = 1 ]; then
+		t_diag "\$ tisbackup $* -> $T_RC"
+		t_diag "stdout: $T_OUT"
+		t_diag "stderr: $T_ERR"
+	fi
+}
+
+# Show the last invocation as diagnostics (after a failure).
+tb_show() {
+	t_diag "last tisbackup exit code: $T_RC"
+	t_diag "stdout:"
+	t_diag "$(_t_excerpt "$T_OUT")"
+	t_diag "stderr:"
+	t_diag "$(_t_excerpt "$T_ERR")"
+}
+
+# t_rc EXPECTED DESC: the last tb_run exited with EXPECTED.
+t_rc() {
+	if [ "$T_RC" = "$1" ]; then
+		t_pass "$2"
+	else
+		t_fail "$2" "expected exit code $1, got $T_RC"
+		tb_show
+	fi
+}
+
+# ---------------------------------------------------------------- catalog & snapshots
+
+# sql DB QUERY: run a query with the sqlite3 CLI, '|'-separated.
+sql() {
+	sqlite3 -batch -noheader -separator '|' "$1" "$2"
+}
+
+# csql QUERY: query the catalog under the current $BASE.
+csql() {
+	sql "$BASE/log/tisbackup.sqlite" "$1"
+}
+
+STAMP_RE='^[0-9]{8}-[0-9]{2}h[0-9]{2}m[0-9]{2}$'
+
+# snapshots JOBDIR: finished snapshot names, oldest first.
+snapshots() {
+	ls -1 "$1" 2>/dev/null | grep -E "$STAMP_RE" | sort
+}
+
+# partials JOBDIR: unfinished STAMP.rsync names.
+partials() {
+	ls -1 "$1" 2>/dev/null | grep -E '^[0-9]{8}-[0-9]{2}h[0-9]{2}m[0-9]{2}\.rsync$' | sort
+}
+
+# Number of run logs.
+log_count() {
+	ls -1 "$BASE/log" 2>/dev/null | grep -c '^tisbackup_.*\.log$'
+}
+
+# Wait until the wall-clock second changes (stamps have 1 s resolution).
+wait_next_second() {
+	local s
+	s=$(date +%s)
+	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
+}
+
+# wait_until TIMEOUT_SEC CMD...: poll CMD every 0.1 s; 0 once it succeeds.
+wait_until() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# iso_ago SECONDS [FRACTION]: local ISO time SECONDS ago, like the catalog.
+iso_ago() {
+	local t
+	t=$(($(date +%s) - $1))
+	if [ $# -ge 2 ]; then
+		echo "$(date -d "@$t" +%Y-%m-%dT%H:%M:%S).$2"
+	else
+		date -d "@$t" +%Y-%m-%dT%H:%M:%S
+	fi
+}
+
+# Log line prefix: "YYYY-MM-DD HH:MM:SS,mmm LEVEL ".
+LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) '

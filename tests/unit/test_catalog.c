@@ -1,0 +1,832 @@
+/*
+ * Unit tests for catalog.c: the exact schema of a new database, the
+ * in-place upgrade of a database without TYPE, the row lifecycle (insert,
+ * finish, repair) with NULLs, ordering of both ISO forms the original
+ * writes, the index-backed speed checknagios needs, and read-only opens of
+ * missing and WAL databases (side files absent, present, or impossible to
+ * create). Every test works in its own temporary folder.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "catalog.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+struct fixture {
+	char dir[64];
+	char *db;
+};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/tb_catalog.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	chmod(f->dir, 0700);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->db);
+	free(f);
+	return 0;
+}
+
+/* Run sql on a raw connection to path (the test's view of the file). */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* First column of the rows of sql joined with '|'. Caller frees. */
+static char *
+raw_query(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *res = xstrdup(""), *tmp;
+	int first = 1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+
+		tmp = xasprintf("%s%s%s", res, first ? "" : "|", v != NULL ? v : "NULL");
+		free(res);
+		res = tmp;
+		first = 0;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return res;
+}
+
+/* Lower-case, one space between words, none around punctuation. */
+static char *
+normalize_sql(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1);
+	size_t n = 0;
+	int space = 0;
+
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			space = 1;
+			continue;
+		}
+		if (space && n > 0 && strchr("(),", out[n - 1]) == NULL && strchr("(),", c) == NULL)
+			out[n++] = ' ';
+		space = 0;
+		out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static const char canonical_table[] =
+    "create table stats(backup_name text,server_name text,description text,"
+    "backup_start text,backup_end text,backup_duration numeric,total_files_count int,"
+    "written_files_count int,total_bytes int,written_bytes int,status text,log text,"
+    "backup_location text,type text)";
+
+static void
+assert_schema(const char *path)
+{
+	char *s, *norm;
+
+	s = raw_query(path, "SELECT sql FROM sqlite_master WHERE type = 'table'");
+	norm = normalize_sql(s);
+	assert_string_equal(norm, canonical_table);
+	free(norm);
+	free(s);
+
+	s = raw_query(path, "SELECT name || ':' || type FROM pragma_table_info('stats') "
+	                    "ORDER BY cid");
+	assert_string_equal(s, "backup_name:TEXT|server_name:TEXT|description:TEXT|"
+	                       "backup_start:TEXT|backup_end:TEXT|backup_duration:NUMERIC|"
+	                       "total_files_count:INT|written_files_count:INT|total_bytes:INT|"
+	                       "written_bytes:INT|status:TEXT|log:TEXT|backup_location:TEXT|"
+	                       "TYPE:TEXT");
+	free(s);
+
+	s = raw_query(path, "SELECT m.name || '(' || (SELECT group_concat(name) FROM "
+	                    "pragma_index_info(m.name)) || ')' FROM sqlite_master m "
+	                    "WHERE m.type = 'index' ORDER BY m.name");
+	assert_string_equal(s, "idx_stats_backup_location(backup_location)|"
+	                       "idx_stats_backup_name(backup_name)|"
+	                       "idx_stats_backup_name_start(backup_name,backup_start)");
+	free(s);
+
+	s = raw_query(path, "SELECT sql FROM sqlite_master WHERE type = 'index' ORDER BY name");
+	norm = normalize_sql(s);
+	assert_string_equal(norm, "create index idx_stats_backup_location on "
+	                          "stats(backup_location)|create index idx_stats_backup_name on "
+	                          "stats(backup_name)|create index idx_stats_backup_name_start on "
+	                          "stats(backup_name,backup_start)");
+	free(norm);
+	free(s);
+}
+
+static void
+test_create_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	char *s;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+	assert_schema(f->db);
+	s = raw_query(f->db, "PRAGMA journal_mode");
+	assert_string_equal(s, "wal");
+	free(s);
+
+	/* Opening again changes nothing. */
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+	assert_schema(f->db);
+}
+
+static void
+test_upgrade_old_db(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct err err;
+	size_t n;
+	char *s;
+
+	/* A very old install: no TYPE, one index only, rollback journal. */
+	raw_exec(f->db, "create table stats (backup_name TEXT, server_name TEXT, description TEXT, "
+	                "backup_start TEXT, backup_end TEXT, backup_duration NUMERIC, "
+	                "total_files_count INT, written_files_count INT, total_bytes INT, "
+	                "written_bytes INT, status TEXT, log TEXT, backup_location TEXT);"
+	                "create index idx_stats_backup_name on stats(backup_name);"
+	                "insert into stats values ('srv1', 'host1', '', '2013-05-01T01:00:00', "
+	                "'2013-05-01T01:10:00', 0.1666, 10, 5, 2048, 1024, 'OK', 'done', "
+	                "'/backup/srv1/20130501-01h00m00');"
+	                "insert into stats values ('srv2', 'host2', NULL, '2013-05-02T01:00:00.5', "
+	                "NULL, NULL, NULL, NULL, NULL, NULL, 'ERROR', 'failed', NULL);");
+
+	/* Read-only: the file stays old, rows read as BACKUP. */
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	assert_int_equal(
+	    catalog_last_rows(cat, "srv1", "BACKUP", "backup_start", 30, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].type, "BACKUP");
+	catalog_rows_free(rows, n);
+	catalog_close(cat);
+	s = raw_query(f->db, "SELECT count(*) FROM pragma_table_info('stats')");
+	assert_string_equal(s, "13");
+	free(s);
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+
+	s = raw_query(f->db, "SELECT backup_name || ':' || TYPE FROM stats ORDER BY rowid");
+	assert_string_equal(s, "srv1:BACKUP|srv2:BACKUP");
+	free(s);
+	s = raw_query(f->db, "SELECT name || ':' || type FROM pragma_table_info('stats') "
+	                     "WHERE cid = 13");
+	assert_string_equal(s, "TYPE:TEXT");
+	free(s);
+	s = raw_query(f->db, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master "
+	                     "WHERE type = 'index' ORDER BY name)");
+	assert_string_equal(s, "idx_stats_backup_location,idx_stats_backup_name,"
+	                       "idx_stats_backup_name_start");
+	free(s);
+
+	/* The old rows read back unchanged. */
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(
+	    catalog_last_rows(cat, NULL, "BACKUP", "backup_start", 30, &rows, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].backup_name, "srv2");
+	assert_null(rows[0].description);
+	assert_null(rows[0].backup_end);
+	assert_true(isnan(rows[0].backup_duration));
+	assert_true(rows[0].total_bytes == CATALOG_NULL);
+	assert_null(rows[0].backup_location);
+	assert_string_equal(rows[1].backup_name, "srv1");
+	assert_string_equal(rows[1].backup_location, "/backup/srv1/20130501-01h00m00");
+	assert_true(rows[1].total_bytes == 2048);
+	assert_true(fabs(rows[1].backup_duration - 0.1666) < 1e-9);
+	catalog_rows_free(rows, n);
+	catalog_close(cat);
+	/* And the upgraded schema reads as a new one, TYPE appended last. */
+	s = raw_query(f->db, "SELECT sql FROM sqlite_master WHERE type = 'table'");
+	{
+		char *norm = normalize_sql(s);
+
+		assert_string_equal(norm, canonical_table);
+		free(norm);
+	}
+	free(s);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct catalog_result res;
+	struct err err;
+	int64_t id1, id2;
+	size_t n;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "web1", "web1.lan", "the web",
+	                                        "2026-11-26T03:20:57.000100", "BACKUP", NULL, &id1,
+	                                        &err),
+	                 0);
+	assert_int_equal(catalog_insert_running(cat, "web1", "web1.lan", NULL,
+	                                        "2026-11-27T03:20:57", "BACKUP", "/b/web1/x", &id2,
+	                                        &err),
+	                 0);
+	assert_true(id2 == id1 + 1);
+
+	assert_int_equal(catalog_last_rows(cat, "web1", NULL, "backup_start", 30, &rows, &n, &err),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_true(rows[0].rowid == id2);
+	assert_string_equal(rows[0].description, "");
+	assert_string_equal(rows[0].backup_location, "/b/web1/x");
+	assert_true(rows[1].rowid == id1);
+	assert_string_equal(rows[1].backup_name, "web1");
+	assert_string_equal(rows[1].server_name, "web1.lan");
+	assert_string_equal(rows[1].description, "the web");
+	assert_string_equal(rows[1].backup_start, "2026-11-26T03:20:57.000100");
+	/* Like the original, a Running row's end starts at its start. */
+	assert_string_equal(rows[1].backup_end, "2026-11-26T03:20:57.000100");
+	assert_true(isnan(rows[1].backup_duration));
+	assert_true(rows[1].total_files_count == CATALOG_NULL);
+	assert_true(rows[1].written_files_count == CATALOG_NULL);
+	assert_true(rows[1].total_bytes == CATALOG_NULL);
+	assert_true(rows[1].written_bytes == CATALOG_NULL);
+	assert_string_equal(rows[1].status, "Running");
+	assert_string_equal(rows[1].log, "");
+	assert_null(rows[1].backup_location);
+	assert_string_equal(rows[1].type, "BACKUP");
+	catalog_rows_free(rows, n);
+
+	memset(&res, 0, sizeof res);
+	res.status = "OK";
+	res.backup_end = "2026-11-26T04:50:57.000100";
+	res.duration_hours = 1.5;
+	res.total_files_count = 1234567;
+	res.written_files_count = 0;
+	res.total_bytes = 20457472;
+	res.written_bytes = 5000000000LL;
+	res.log = "rsync ok";
+	res.backup_location = "/b/web1/20261126-03h20m57";
+	assert_int_equal(catalog_finish(cat, id1, &res, &err), 0);
+
+	res.status = "ERROR";
+	res.backup_end = "2026-11-27T03:21:00";
+	res.duration_hours = NAN;
+	res.total_files_count = CATALOG_NULL;
+	res.written_files_count = CATALOG_NULL;
+	res.total_bytes = CATALOG_NULL;
+	res.written_bytes = CATALOG_NULL;
+	res.log = NULL;
+	res.backup_location = NULL;
+	assert_int_equal(catalog_finish(cat, id2, &res, &err), 0);
+
+	assert_int_equal(
+	    catalog_last_rows(cat, "web1", "BACKUP", "backup_start", 30, &rows, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[1].status, "OK");
+	assert_string_equal(rows[1].backup_end, "2026-11-26T04:50:57.000100");
+	assert_true(rows[1].backup_duration == 1.5);
+	assert_true(rows[1].total_files_count == 1234567);
+	assert_true(rows[1].written_files_count == 0);
+	assert_true(rows[1].total_bytes == 20457472);
+	assert_true(rows[1].written_bytes == 5000000000LL);
+	assert_string_equal(rows[1].log, "rsync ok");
+	assert_string_equal(rows[1].backup_location, "/b/web1/20261126-03h20m57");
+	assert_string_equal(rows[0].status, "ERROR");
+	assert_true(isnan(rows[0].backup_duration));
+	assert_true(rows[0].total_files_count == CATALOG_NULL);
+	assert_true(rows[0].written_bytes == CATALOG_NULL);
+	assert_null(rows[0].log);
+	assert_null(rows[0].backup_location);
+	catalog_rows_free(rows, n);
+
+	/* A whole number of hours comes back as a number too (NUMERIC affinity). */
+	res.duration_hours = 2.0;
+	assert_int_equal(catalog_finish(cat, id2, &res, &err), 0);
+	assert_int_equal(catalog_last_rows(cat, "web1", NULL, "backup_start", 1, &rows, &n, &err),
+	                 0);
+	assert_int_equal(n, 1);
+	assert_true(rows[0].backup_duration == 2.0);
+	catalog_rows_free(rows, n);
+
+	/* Finishing a row that does not exist is an error naming the file. */
+	assert_int_equal(catalog_finish(cat, id2 + 100, &res, &err), -1);
+	assert_non_null(strstr(err.msg, f->db));
+	assert_non_null(strstr(err.msg, "no row"));
+
+	/* Unknown order column. */
+	assert_int_equal(catalog_last_rows(cat, "web1", NULL, "status; drop", 1, &rows, &n, &err),
+	                 -1);
+	assert_null(rows);
+	catalog_close(cat);
+}
+
+static void
+test_repair_running(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct catalog_result res;
+	struct timeval tv;
+	struct err err;
+	int64_t ok_id, id;
+	size_t n;
+	int count = -1;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-01T00:00:00", "BACKUP",
+	                                        NULL, &ok_id, &err),
+	                 0);
+	memset(&res, 0, sizeof res);
+	res.status = "OK";
+	res.backup_end = "2026-01-01T01:00:00";
+	res.duration_hours = 1;
+	res.log = "fine";
+	assert_int_equal(catalog_finish(cat, ok_id, &res, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-02T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-03T00:00:00", "EXPORT",
+	                                        NULL, &id, &err),
+	                 0);
+	assert_int_equal(catalog_insert_running(cat, "b", "h", "", "2026-01-02T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+
+	assert_int_equal(catalog_repair_running(cat, "a", "interrupted", &count, &err), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(catalog_repair_running(cat, "a", "interrupted", &count, &err), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(catalog_repair_running(cat, "nobody", "x", NULL, &err), 0);
+
+	assert_int_equal(catalog_last_rows(cat, "a", NULL, "backup_start", 30, &rows, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(rows[i].status, "ERROR");
+		assert_string_equal(rows[i].log, "interrupted");
+		assert_int_equal(strlen(rows[i].backup_end), TIME_ISO_LEN);
+		assert_int_equal(time_parse_iso(rows[i].backup_end, &tv), 0);
+		assert_true(labs((long)(tv.tv_sec - time(NULL))) < 60);
+		/* Hours from the row's start to now: months, so far above 0. */
+		assert_true(rows[i].backup_duration > 24.0);
+	}
+	assert_string_equal(rows[2].status, "OK");
+	assert_string_equal(rows[2].log, "fine");
+	assert_string_equal(rows[2].backup_end, "2026-01-01T01:00:00");
+	catalog_rows_free(rows, n);
+
+	assert_int_equal(catalog_last_rows(cat, "b", NULL, "backup_start", 30, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].status, "Running");
+	catalog_rows_free(rows, n);
+	catalog_close(cat);
+}
+
+static void
+insert_finished(struct catalog *cat, const char *name, const char *start, const char *end,
+                const char *type)
+{
+	struct catalog_result res;
+	struct err err;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_insert_running(cat, name, "h", "", start, type, NULL, &id, &err),
+	                 0);
+	memset(&res, 0, sizeof res);
+	res.status = "OK";
+	res.backup_end = end;
+	res.duration_hours = NAN;
+	res.log = start; /* to recognise the row */
+	assert_int_equal(catalog_finish(cat, id, &res, &err), 0);
+}
+
+/* The log (= start) of each row, joined with '|'. */
+static char *
+logs_of(struct catalog *cat, const char *name, const char *type, const char *order, int limit)
+{
+	struct catalog_row *rows;
+	struct err err;
+	size_t n;
+	char *res = xstrdup(""), *tmp;
+
+	err_clear(&err);
+	assert_int_equal(catalog_last_rows(cat, name, type, order, limit, &rows, &n, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		tmp = xasprintf("%s%s%s", res, i == 0 ? "" : "|", rows[i].log);
+		free(res);
+		res = tmp;
+	}
+	catalog_rows_free(rows, n);
+	return res;
+}
+
+static void
+test_ordering(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	char *s;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	/* Python omits ".000000"; both forms must sort by time. */
+	insert_finished(cat, "j", "2026-11-26T03:20:57", "2026-11-26T05:00:00", "BACKUP");
+	insert_finished(cat, "j", "2026-11-26T03:20:57.123456", "2026-11-26T04:00:00", "BACKUP");
+	insert_finished(cat, "j", "2026-11-26T03:20:56.999999", "2026-11-26T06:00:00", "BACKUP");
+	insert_finished(cat, "j", "2026-11-27T00:00:00", "2026-11-27T00:00:01", "EXPORT");
+	insert_finished(cat, "k", "2026-11-28T00:00:00", "2026-11-28T00:00:01", "BACKUP");
+
+	s = logs_of(cat, "j", NULL, "backup_start", 30);
+	assert_string_equal(s, "2026-11-27T00:00:00|2026-11-26T03:20:57.123456|"
+	                       "2026-11-26T03:20:57|2026-11-26T03:20:56.999999");
+	free(s);
+	s = logs_of(cat, "j", "BACKUP", "backup_start", 30);
+	assert_string_equal(s, "2026-11-26T03:20:57.123456|2026-11-26T03:20:57|"
+	                       "2026-11-26T03:20:56.999999");
+	free(s);
+	s = logs_of(cat, "j", "BACKUP", "backup_start", 2);
+	assert_string_equal(s, "2026-11-26T03:20:57.123456|2026-11-26T03:20:57");
+	free(s);
+	s = logs_of(cat, "j", "BACKUP", "backup_end", 30);
+	assert_string_equal(s, "2026-11-26T03:20:56.999999|2026-11-26T03:20:57|"
+	                       "2026-11-26T03:20:57.123456");
+	free(s);
+	s = logs_of(cat, NULL, NULL, "backup_start", 2);
+	assert_string_equal(s, "2026-11-28T00:00:00|2026-11-27T00:00:00");
+	free(s);
+	s = logs_of(cat, NULL, "BACKUP", "backup_end", 2);
+	assert_string_equal(s, "2026-11-28T00:00:00|2026-11-26T03:20:56.999999");
+	free(s);
+	s = logs_of(cat, "nobody", "BACKUP", "backup_start", 30);
+	assert_string_equal(s, "");
+	free(s);
+	/* Equal starts come newest row first. */
+	insert_finished(cat, "k", "2026-11-28T00:00:00", "2026-11-28T00:00:02", "BACKUP");
+	{
+		struct catalog_row *rows;
+		size_t n;
+
+		assert_int_equal(
+		    catalog_last_rows(cat, "k", "BACKUP", "backup_start", 30, &rows, &n, &err), 0);
+		assert_int_equal(n, 2);
+		assert_string_equal(rows[0].backup_end, "2026-11-28T00:00:02");
+		catalog_rows_free(rows, n);
+	}
+	catalog_close(cat);
+}
+
+/* checknagios reads 30 rows of 200 jobs over 100k rows: index, not scans. */
+static void
+test_last_rows_speed(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct timespec a, b;
+	struct err err;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t n;
+	double ms;
+	char name[32], start[32];
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "INSERT INTO stats (backup_name, backup_start, "
+	                                    "backup_end, status, log, TYPE) "
+	                                    "VALUES (?, ?, ?, 'OK', 'log', 'BACKUP')",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	for (int d = 0; d < 500; d++) {
+		for (int j = 0; j < 200; j++) {
+			snprintf(name, sizeof name, "job%03d", j);
+			snprintf(start, sizeof start, "2025-%02d-%02dT03:%02d:00.123456",
+			         1 + d / 28 % 12, 1 + d % 28, j % 60);
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, start, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, start, -1, SQLITE_STATIC);
+			assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int j = 0; j < 200; j++) {
+		snprintf(name, sizeof name, "job%03d", j);
+		assert_int_equal(
+		    catalog_last_rows(cat, name, "BACKUP", "backup_start", 30, &rows, &n, &err), 0);
+		assert_int_equal(n, 30);
+		catalog_rows_free(rows, n);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	print_message("# 200 x last 30 rows over 100000: %.2f ms\n", ms);
+	/*
+	 * A scan per job takes seconds; the index walk takes a few ms (the
+	 * bound leaves room for sanitizers and loaded machines).
+	 */
+	assert_true(ms < 300.0);
+	catalog_close(cat);
+}
+
+static void
+test_ro_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat = (struct catalog *)1;
+	struct err err;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), -1);
+	assert_null(cat);
+	assert_int_equal(err.code, ENOENT);
+	assert_non_null(strstr(err.msg, f->db));
+	/* Nothing was created. */
+	assert_int_equal(access(f->db, F_OK), -1);
+}
+
+static void
+test_rw_error_names_path(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	char *path = xasprintf("%s/missing/dir/tisbackup.sqlite", f->dir);
+	char *want = xasprintf("catalog %s: opening: unable to open database file", path);
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(path, CATALOG_RW, &cat, &err), -1);
+	assert_string_equal(err.msg, want);
+	free(want);
+	free(path);
+}
+
+static int
+count_rows(struct catalog *cat)
+{
+	struct catalog_row *rows;
+	struct err err;
+	size_t n;
+
+	err_clear(&err);
+	if (catalog_last_rows(cat, NULL, NULL, "backup_start", -1, &rows, &n, &err) == -1)
+		return -1;
+	catalog_rows_free(rows, n);
+	return (int)n;
+}
+
+static int
+side_file(const char *db, const char *suffix)
+{
+	char *p = xasprintf("%s%s", db, suffix);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+static void
+test_ro_wal_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat, *ro;
+	struct err err;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-01T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	catalog_close(cat);
+	/* The last writer checkpointed and removed its side files. */
+	assert_false(side_file(f->db, "-wal"));
+	assert_false(side_file(f->db, "-shm"));
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	assert_int_equal(count_rows(ro), 1);
+	/* Writes are refused. */
+	assert_int_equal(catalog_insert_running(ro, "a", "h", "", "2026-01-01T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 -1);
+	assert_non_null(strstr(err.msg, "read-only"));
+	assert_int_equal(catalog_repair_running(ro, "a", "x", NULL, &err), -1);
+	catalog_close(ro);
+}
+
+static void
+test_ro_wal_live(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat, *ro;
+	struct err err;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-01T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	assert_true(side_file(f->db, "-wal"));
+	assert_true(side_file(f->db, "-shm"));
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	assert_int_equal(count_rows(ro), 1);
+	/* A later commit, still only in the -wal, is seen by the reader. */
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-02T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	assert_int_equal(count_rows(ro), 2);
+	catalog_close(ro);
+	catalog_close(cat);
+}
+
+/*
+ * A monitoring user without write access to the log folder: the side
+ * files cannot be created when missing, but the catalog must still read.
+ * Runs in a child as "nobody" when the tests run as root.
+ */
+static int
+ro_in_child(const char *path, int expect_rows)
+{
+	struct catalog *ro;
+	struct err err;
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1))
+			_exit(10);
+		err_clear(&err);
+		if (catalog_open(path, CATALOG_RO, &ro, &err) == -1) {
+			fprintf(stderr, "# %s\n", err.msg);
+			_exit(11);
+		}
+		if (count_rows(ro) != expect_rows)
+			_exit(12);
+		catalog_close(ro);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+static void
+test_ro_unwritable_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-01T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	catalog_close(cat);
+	assert_false(side_file(f->db, "-wal"));
+	assert_int_equal(chmod(f->db, 0644), 0);
+	assert_int_equal(chmod(f->dir, 0555), 0);
+
+	/* No side files, none can be created: the immutable retry reads. */
+	assert_int_equal(ro_in_child(f->db, 1), 0);
+	assert_false(side_file(f->db, "-wal"));
+	assert_false(side_file(f->db, "-shm"));
+
+	/* A writer is running: its side files are used read-only. */
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "h", "", "2026-01-02T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	assert_int_equal(chmod(f->dir, 0555), 0);
+	assert_int_equal(ro_in_child(f->db, 2), 0);
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	catalog_close(cat);
+}
+
+static void
+test_ro_not_a_catalog(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	FILE *fp;
+
+	raw_exec(f->db, "create table other (a)");
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), -1);
+	assert_non_null(strstr(err.msg, "no table stats"));
+
+	fp = fopen(f->db, "w");
+	assert_non_null(fp);
+	fputs("this is not a database, just some text long enough to be a header......\n"
+	      "and a second line\n",
+	      fp);
+	fclose(fp);
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), -1);
+	assert_non_null(strstr(err.msg, f->db));
+	assert_non_null(strstr(err.msg, "not a database"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_old_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ordering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_rows_speed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rw_error_names_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_wal_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_wal_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_unwritable_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ro_not_a_catalog, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
