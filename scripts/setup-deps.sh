@@ -11,6 +11,7 @@ pkgs=(
 	libcmocka-dev gcovr clang-format cppcheck clang
 	# what the product drives, and what the tests start on loopback
 	rsync openssh-client openssh-server sqlite3 procps psmisc
+	e2fsprogs util-linux mount iproute2
 )
 
 missing=()

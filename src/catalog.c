@@ -30,6 +30,7 @@
 #include <sys/time.h>
 
 #include "util/timefmt.h"
+#include "util/buf.h"
 #include "util/xmalloc.h"
 
 #define CATALOG_BUSY_MS 30000
@@ -617,4 +618,205 @@ catalog_rows_free(struct catalog_row *rows, size_t n)
 		free(rows[i].type);
 	}
 	free(rows);
+}
+
+/* The WHERE clause of f, with ?N parameters bound by filter_bind(). */
+static void
+filter_sql(const struct catalog *cat, const struct catalog_filter *f, struct buf *b)
+{
+	const char *sep = " WHERE ";
+
+	if (f->backup_name != NULL) {
+		buf_printf(b, "%sbackup_name = ?1", sep);
+		sep = " AND ";
+	}
+	if (f->type != NULL) {
+		buf_printf(b, "%s%s = ?2", sep, cat->has_type ? "TYPE" : "'BACKUP'");
+		sep = " AND ";
+	}
+	if (f->status != NULL) {
+		buf_printf(b, "%sstatus = ?3", sep);
+		sep = " AND ";
+	}
+	if (f->start_since != NULL) {
+		buf_printf(b, "%sbackup_start >= ?4", sep);
+		sep = " AND ";
+	}
+	if (f->start_before != NULL) {
+		buf_printf(b, "%sbackup_start < ?5", sep);
+		sep = " AND ";
+	}
+	if (f->with_location)
+		buf_printf(b, "%sbackup_location IS NOT NULL AND backup_location != ''", sep);
+}
+
+static void
+filter_bind(sqlite3_stmt *st, const struct catalog_filter *f)
+{
+	if (f->backup_name != NULL)
+		bind_text(st, 1, f->backup_name);
+	if (f->type != NULL)
+		bind_text(st, 2, f->type);
+	if (f->status != NULL)
+		bind_text(st, 3, f->status);
+	if (f->start_since != NULL)
+		bind_text(st, 4, f->start_since);
+	if (f->start_before != NULL)
+		bind_text(st, 5, f->start_before);
+}
+
+int
+catalog_find(struct catalog *cat, const struct catalog_filter *f, struct catalog_row **rows,
+             size_t *n, struct err *err)
+{
+	struct catalog_row *r = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len = 0, cap = 0;
+	struct buf sql;
+	int rc, ret = -1;
+
+	*rows = NULL;
+	*n = 0;
+	buf_init(&sql, 4096);
+	buf_printf(&sql, "SELECT " ROW_COLUMNS ", %s FROM stats",
+	           cat->has_type ? "TYPE" : "'BACKUP'");
+	filter_sql(cat, f, &sql);
+	buf_printf(&sql, " ORDER BY backup_start %s, rowid %s LIMIT ?6 OFFSET ?7",
+	           f->oldest_first ? "ASC" : "DESC", f->oldest_first ? "ASC" : "DESC");
+	if (prepare(cat, &st, buf_str(&sql), err) == -1)
+		goto out;
+	filter_bind(st, f);
+	sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int(st, 7, f->offset > 0 ? f->offset : 0);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			r = xrealloc(r, cap * sizeof *r);
+		}
+		row_read(st, &r[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(cat, rc, err, "reading rows");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_free(&sql);
+	if (ret == -1) {
+		catalog_rows_free(r, len);
+		return -1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
+int
+catalog_count(struct catalog *cat, const struct catalog_filter *f, int64_t *count, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct buf sql;
+	int rc, ret = -1;
+
+	buf_init(&sql, 4096);
+	buf_puts(&sql, "SELECT count(*) FROM stats");
+	filter_sql(cat, f, &sql);
+	if (prepare(cat, &st, buf_str(&sql), err) == -1)
+		goto out;
+	filter_bind(st, f);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		db_error(cat, rc, err, "counting rows");
+		goto out;
+	}
+	*count = sqlite3_column_int64(st, 0);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_free(&sql);
+	return ret;
+}
+
+int
+catalog_insert_row(struct catalog *cat, const struct catalog_row *r, int64_t *rowid,
+                   struct err *err)
+{
+	static const char sql[] =
+	    "INSERT INTO stats (backup_name, server_name, description, backup_start, backup_end, "
+	    "backup_duration, total_files_count, written_files_count, total_bytes, written_bytes, "
+	    "status, log, backup_location, TYPE) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (check_rw(cat, err) == -1 || prepare(cat, &st, sql, err) == -1)
+		return -1;
+	bind_text(st, 1, r->backup_name);
+	bind_text(st, 2, r->server_name);
+	bind_text(st, 3, r->description);
+	bind_text(st, 4, r->backup_start);
+	bind_text(st, 5, r->backup_end);
+	bind_double(st, 6, r->backup_duration);
+	bind_int(st, 7, r->total_files_count);
+	bind_int(st, 8, r->written_files_count);
+	bind_int(st, 9, r->total_bytes);
+	bind_int(st, 10, r->written_bytes);
+	bind_text(st, 11, r->status);
+	bind_text(st, 12, r->log);
+	bind_text(st, 13, r->backup_location);
+	bind_text(st, 14, r->type);
+	if (step_done(cat, st, err, "inserting a row") == -1)
+		goto out;
+	if (rowid != NULL)
+		*rowid = sqlite3_last_insert_rowid(cat->db);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (check_rw(cat, err) == -1 ||
+	    prepare(cat, &st, "UPDATE stats SET TYPE = ?1 WHERE rowid = ?2", err) == -1)
+		return -1;
+	bind_text(st, 1, type);
+	sqlite3_bind_int64(st, 2, rowid);
+	if (step_done(cat, st, err, "changing a row's TYPE") == -1)
+		goto out;
+	if (sqlite3_changes(cat->db) == 0) {
+		err_set(err, "catalog %s: no row %lld", cat->path, (long long)rowid);
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+catalog_location_known(struct catalog *cat, const char *location, int *known, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	/* Uses idx_stats_backup_location. */
+	if (prepare(cat, &st, "SELECT 1 FROM stats WHERE backup_location = ?1 LIMIT 1", err) == -1)
+		return -1;
+	bind_text(st, 1, location);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(cat, rc, err, "looking up a location");
+		goto out;
+	}
+	*known = rc == SQLITE_ROW;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
 }

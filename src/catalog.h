@@ -15,6 +15,13 @@
 
 #define CATALOG_NULL INT64_MIN /* an INT column holding NULL */
 
+/*
+ * The schema has no column for "finished, but incomplete": an OK row whose
+ * log contains this text (rsync exit 23) is a partial backup, which
+ * cleanup never counts as the one good backup to keep.
+ */
+#define CATALOG_LOG_PARTIAL "(partial transfer)"
+
 struct catalog;
 
 /* One row of stats. Strings are owned by the row (NULL for SQL NULL). */
@@ -97,5 +104,36 @@ int catalog_last_rows(struct catalog *cat, const char *backup_name, const char *
                       const char *order_col, int limit, struct catalog_row **rows, size_t *n,
                       struct err *err);
 void catalog_rows_free(struct catalog_row *rows, size_t n);
+
+/*
+ * Which rows catalog_find() and catalog_count() return. NULL / 0 fields
+ * do not filter. Times are ISO strings compared as the catalog stores
+ * them (string order is time order).
+ */
+struct catalog_filter {
+	const char *backup_name;
+	const char *type; /* TYPE */
+	const char *status;
+	const char *start_since;  /* backup_start >= */
+	const char *start_before; /* backup_start < */
+	int with_location;        /* only rows with a backup_location */
+	int limit;                /* 0 = no limit */
+	int offset;
+	int oldest_first; /* default: newest backup_start first */
+};
+
+/* Rows matching f; *rows is freed with catalog_rows_free(). 0 or -1 + err. */
+int catalog_find(struct catalog *cat, const struct catalog_filter *f, struct catalog_row **rows,
+                 size_t *n, struct err *err);
+/* How many rows match f (limit and offset ignored). 0 or -1 + err. */
+int catalog_count(struct catalog *cat, const struct catalog_filter *f, int64_t *count,
+                  struct err *err);
+/* Insert a complete row (register_existing); *rowid may be NULL. 0 or -1 + err. */
+int catalog_insert_row(struct catalog *cat, const struct catalog_row *r, int64_t *rowid,
+                       struct err *err);
+/* Set the TYPE of one row (cleanup marks removed backups CLEAN). 0 or -1 + err. */
+int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err);
+/* *known = 1 if some row has backup_location == location. 0 or -1 + err. */
+int catalog_location_known(struct catalog *cat, const char *location, int *known, struct err *err);
 
 #endif

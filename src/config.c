@@ -58,6 +58,7 @@ static const struct drv_key global_keys[] = {
 	{ "compression_level", KEY_INT, NULL },
 	{ "start_vm", KEY_BOOL_LOOSE, NULL },
 	{ "max_copies", KEY_INT, NULL },
+	{ "max_parallel", KEY_INT, NULL }, /* jobs run at once (-j overrides) */
 	{ "delete_snapshot", KEY_BOOL_LOOSE, NULL },
 	{ NULL, KEY_STR, NULL },
 };
@@ -762,8 +763,11 @@ check_job(struct ctx *c, struct job *job)
 	if (parse_int(job_get(job, "maximum_backup_age"), 0, INT_MAX, &n) == 0)
 		job->max_age_hours = (int)n;
 
-	/* Cross-key checks of the driver, once every key is sound. */
-	if (c->nproblems == before && job->drv->validate != NULL) {
+	/*
+	 * Cross-key checks of the driver, once every key is sound. Its
+	 * message is reported under the section header's line.
+	 */
+	if (c->nproblems == before && job->dir != NULL && job->drv->validate != NULL) {
 		struct err e;
 
 		err_clear(&e);

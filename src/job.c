@@ -72,6 +72,24 @@ run_hook(const struct job *job, const char *what, const char *command, const str
 	                       o->verbose, err);
 }
 
+/*
+ * postexec_on_failure = yes: run postexec after a failed preexec or
+ * backup too (typically to restart a service preexec stopped). Its own
+ * failure is added to the job's error; the job stays failed either way.
+ */
+static void
+run_postexec_after_failure(const struct job *job, const struct run_opts *o, struct err *jerr)
+{
+	struct err perr;
+
+	err_clear(&perr);
+	log_info(job->name, "running postexec after the failure (postexec_on_failure = yes)");
+	if (run_hook(job, "postexec", job->postexec, o, &perr) == -1) {
+		log_error(job->name, "%s", perr.msg);
+		err_append_line(jerr, "%s", perr.msg);
+	}
+}
+
 enum job_outcome
 job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o, struct err *err)
 {
@@ -135,6 +153,9 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	    job->drv->backup(&run, &st, &derr) == 0 &&
 	    run_hook(job, "postexec", job->postexec, o, &derr) == 0)
 		failed = 0;
+	else if (job->postexec != NULL && job_get_bool(job, "postexec_on_failure", 0) &&
+	         strstr(derr.msg, "postexec") != derr.msg)
+		run_postexec_after_failure(job, o, &derr);
 	if (failed && spawn_interrupted())
 		err_wrap(&derr, "interrupted by a signal");
 

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup.h"
+#include "actions.h"
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
@@ -34,11 +34,6 @@
 #include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
-
-#define EXIT_JOBS 1
-#define EXIT_USAGE 2
-#define EXIT_CONFIG 3
-#define EXIT_RUNTIME 4
 
 #define DEFAULT_CONFIG "/etc/tis/tisbackup-config.ini"
 
@@ -216,6 +211,22 @@ parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
+/*
+ * Actions whose implementation has landed. The others answer "not
+ * implemented yet" with EXIT_USAGE.
+ */
+static int
+action_implemented(const char *action)
+{
+	static const char *const pending[] = { "cleanup", "retryfailed", "exportbackup",
+		                               "register_existing", NULL };
+
+	for (const char *const *p = pending; *p != NULL; p++)
+		if (strcmp(*p, action) == 0)
+			return 0;
+	return 1;
+}
+
 /* Print a multi-line error, each line prefixed with "tisbackup: ". */
 static void
 print_err(const struct err *err)
@@ -307,16 +318,12 @@ cmd_dumpstat(struct config *cfg, const struct job *const *jobs, size_t n, int le
 	return rc;
 }
 
+/* Every file a job names must be usable before anything is written. */
 static int
-cmd_backup(struct config *cfg, const struct job *const *jobs, size_t n, const struct options *o)
+check_job_files(const struct job *const *jobs, size_t n)
 {
-	struct run_opts ro = { .dry_run = o->dry_run, .verbose = o->verbose };
-	struct catalog *cat = NULL;
-	struct err err;
-	int bad = 0, rc;
+	int bad = 0;
 
-	err_clear(&err);
-	/* Every named file must be usable before anything is written. */
 	for (size_t i = 0; i < n; i++) {
 		struct err ferr;
 
@@ -326,18 +333,92 @@ cmd_backup(struct config *cfg, const struct job *const *jobs, size_t n, const st
 			bad = 1;
 		}
 	}
-	if (bad)
-		return EXIT_CONFIG;
-	if (!o->dry_run) {
-		if (open_run_log(cfg, &err) == -1 ||
-		    open_catalog(cfg, CATALOG_RW, &cat, &err) == -1) {
-			print_err(&err);
-			return EXIT_RUNTIME;
+	return bad ? -1 : 0;
+}
+
+/*
+ * The actions that change things: backup, cleanup, retryfailed,
+ * exportbackup, register_existing. Opens the run log and the catalog
+ * (not in a dry run) and calls the action.
+ */
+static int
+cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const struct options *o)
+{
+	struct action_ctx a = {
+		.cfg = cfg,
+		.jobs = jobs,
+		.njobs = n,
+		.dry_run = o->dry_run,
+		.verbose = o->verbose,
+		.max_parallel = 1,
+		.exportdir = o->exportdir,
+	};
+	const struct job **retry = NULL;
+	char *catalog_path = xasprintf("%s/log/tisbackup.sqlite", cfg->backup_base_dir);
+	struct catalog *cat = NULL;
+	struct err err;
+	int rc;
+
+	err_clear(&err);
+	a.catalog_path = catalog_path;
+	if (strcmp(o->action, "backup") == 0 || strcmp(o->action, "retryfailed") == 0 ||
+	    strcmp(o->action, "exportbackup") == 0) {
+		if (check_job_files(jobs, n) == -1) {
+			rc = EXIT_CONFIG;
+			goto out;
 		}
 	}
-	rc = backup_run(cat, jobs, n, &ro);
+	if (!o->dry_run || strcmp(o->action, "retryfailed") == 0) {
+		if ((!o->dry_run && open_run_log(cfg, &err) == -1) ||
+		    catalog_open(catalog_path, o->dry_run ? CATALOG_RO : CATALOG_RW, &cat, &err) ==
+		        -1) {
+			if (!(o->dry_run && err.code == ENOENT)) {
+				print_err(&err);
+				rc = EXIT_RUNTIME;
+				goto out;
+			}
+		}
+	}
+	a.cat = o->dry_run ? NULL : cat;
+	if (strcmp(o->action, "backup") == 0) {
+		rc = backup_run(&a);
+	} else if (strcmp(o->action, "retryfailed") == 0) {
+		size_t nretry = 0;
+
+		if (cat == NULL) {
+			/* No catalog yet: every job counts as failed. */
+			a.cat = NULL;
+			rc = backup_run(&a);
+			goto out;
+		}
+		if (retry_select(
+		        &(struct action_ctx){ .cfg = cfg, .jobs = jobs, .njobs = n, .cat = cat },
+		        time(NULL), &retry, &nretry, &err) == -1) {
+			print_err(&err);
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+		if (nretry == 0) {
+			log_info(NULL,
+			         "retryfailed: every job has a good backup from the last 30 hours");
+			rc = 0;
+			goto out;
+		}
+		a.jobs = retry;
+		a.njobs = nretry;
+		rc = backup_run(&a);
+	} else if (strcmp(o->action, "cleanup") == 0) {
+		rc = cleanup_run(&a);
+	} else if (strcmp(o->action, "exportbackup") == 0) {
+		rc = export_run(&a);
+	} else {
+		rc = register_run(&a);
+	}
+out:
 	if (cat != NULL)
 		catalog_close(cat);
+	free(retry);
+	free(catalog_path);
 	return rc;
 }
 
@@ -366,8 +447,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tisbackup: exportbackup needs the target folder: -x DIR\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(o.action, "cleanup") == 0 || strcmp(o.action, "retryfailed") == 0 ||
-	    strcmp(o.action, "exportbackup") == 0 || strcmp(o.action, "register_existing") == 0) {
+	if (!action_implemented(o.action)) {
 		fprintf(stderr, "tisbackup: %s: not implemented yet in this version\n", o.action);
 		return EXIT_USAGE;
 	}
@@ -397,7 +477,7 @@ main(int argc, char **argv)
 	} else if (strcmp(o.action, "dumpstat") == 0) {
 		rc = cmd_dumpstat(cfg, jobs, n, o.len);
 	} else {
-		rc = cmd_backup(cfg, jobs, n, &o);
+		rc = cmd_action(cfg, jobs, n, &o);
 	}
 out:
 	log_close_file();

@@ -65,7 +65,11 @@ struct driver {
 	const struct drv_key *optional;
 	unsigned caps;
 	size_t priv_size;
-	/* Extra checks across keys after each key's type was validated; may be NULL. */
+	/*
+	 * Extra checks across keys after each key's type was validated; may
+	 * be NULL. The message starts with the key ("server_name: ..."):
+	 * the loader prefixes "FILE:LINE: [section] ".
+	 */
 	int (*validate)(const struct job *job, struct err *err);
 	/*
 	 * Do the backup. Fill st; 0 on success, -1 + err on failure (the

@@ -34,6 +34,12 @@ const struct drv_key drv_common_optional[] = {
 	{ "known_hosts_file", KEY_STR, NULL },
 	{ "host_key_policy", KEY_HOSTKEY_POLICY, "accept-new" },
 	{ "exec_timeout", KEY_INT, "3600" },
+	{ "stall_timeout", KEY_INT, "1800" },
+	{ "max_runtime", KEY_INT, NULL },
+	{ "max_per_server", KEY_INT, "1" },
+	{ "partial_is_error", KEY_BOOL, "no" },
+	{ "postexec_on_failure", KEY_BOOL, "no" },
+	{ "ssh_connection_sharing", KEY_BOOL, "yes" },
 	{ NULL, KEY_STR, NULL },
 };
 

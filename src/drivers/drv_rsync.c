@@ -234,7 +234,7 @@ rsync_common_argv(const struct job *job, const char *job_dir, const char *stamp,
 	if (verbose)
 		strv_push(av, "--info=progress2");
 	if (excl != NULL && exclude_parse(excl, &excludes, err) == -1) {
-		err_wrap(err, "[%s] exclude_list", job->name);
+		err_wrap(err, "exclude_list");
 		goto out;
 	}
 	for (size_t i = 0; i < excludes.n; i++)
@@ -320,20 +320,17 @@ rsync_ssh_validate(const struct job *job, struct err *err)
 
 	/* These go to ssh/rsync as words: an option-looking host or user is refused. */
 	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "[%s] server_name: '%s' is not a host name", job->name,
-		        job->server_name);
+		err_set(err, "server_name: '%s' is not a host name", job->server_name);
 		return -1;
 	}
 	for (p = job->remote_user; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL) {
-			err_set(err, "[%s] remote_user: '%s' is not a user name", job->name,
-			        job->remote_user);
+			err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
 			return -1;
 		}
 	}
 	if (job->remote_user[0] == '-') {
-		err_set(err, "[%s] remote_user: '%s' is not a user name", job->name,
-		        job->remote_user);
+		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
 		return -1;
 	}
 	return 0;

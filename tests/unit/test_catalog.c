@@ -810,11 +810,112 @@ test_ro_not_a_catalog(void **state)
 	assert_non_null(strstr(err.msg, "not a database"));
 }
 
+/* Insert a finished row the way register_existing does. */
+static void
+put_row(struct catalog *cat, const char *name, const char *start, const char *status,
+        const char *type, const char *location, int64_t *id)
+{
+	struct catalog_row r = {
+		.backup_name = (char *)name,
+		.server_name = (char *)"srv",
+		.description = (char *)"",
+		.backup_start = (char *)start,
+		.backup_end = (char *)start,
+		.backup_duration = 0.5,
+		.total_files_count = 10,
+		.written_files_count = CATALOG_NULL,
+		.total_bytes = 1000,
+		.written_bytes = 0,
+		.status = (char *)status,
+		.log = (char *)"registered",
+		.backup_location = (char *)location,
+		.type = (char *)type,
+	};
+	struct err err;
+
+	err_clear(&err);
+	assert_int_equal(catalog_insert_row(cat, &r, id, &err), 0);
+}
+
+static void
+test_find_count_set_type(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog_filter flt;
+	struct catalog_row *rows;
+	struct catalog *cat;
+	struct err err;
+	int64_t id[6], count;
+	size_t n;
+	int known;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	put_row(cat, "a", "2026-11-01T01:00:00", "OK", "BACKUP", "/b/a/1", &id[0]);
+	put_row(cat, "a", "2026-11-02T01:00:00.5", "ERROR", "BACKUP", NULL, &id[1]);
+	put_row(cat, "a", "2026-11-03T01:00:00", "OK", "BACKUP", "/b/a/3", &id[2]);
+	put_row(cat, "a", "2026-11-04T01:00:00", "OK", "EXPORT", "/x/a", &id[3]);
+	put_row(cat, "b", "2026-11-02T01:00:00", "OK", "BACKUP", "/b/b/2", &id[4]);
+	put_row(cat, "b", "2026-11-05T01:00:00", "OK", "BACKUP", "", &id[5]);
+
+	/* Every BACKUP of a started before Nov 3 with a location, oldest first. */
+	memset(&flt, 0, sizeof flt);
+	flt.backup_name = "a";
+	flt.type = "BACKUP";
+	flt.start_before = "2026-11-03T00:00:00";
+	flt.with_location = 1;
+	flt.oldest_first = 1;
+	assert_int_equal(catalog_find(cat, &flt, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].rowid, id[0]);
+	assert_string_equal(rows[0].log, "registered");
+	assert_int_equal(rows[0].written_files_count, CATALOG_NULL);
+	assert_true(rows[0].backup_duration == 0.5);
+	catalog_rows_free(rows, n);
+
+	/* Paging over every row, newest first; count ignores paging. */
+	memset(&flt, 0, sizeof flt);
+	flt.limit = 2;
+	flt.offset = 1;
+	assert_int_equal(catalog_find(cat, &flt, &rows, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].rowid, id[3]);
+	assert_int_equal(rows[1].rowid, id[2]);
+	catalog_rows_free(rows, n);
+	assert_int_equal(catalog_count(cat, &flt, &count, &err), 0);
+	assert_int_equal(count, 6);
+
+	/* Status and since filters. */
+	memset(&flt, 0, sizeof flt);
+	flt.status = "OK";
+	flt.start_since = "2026-11-02T01:00:00";
+	flt.type = "BACKUP";
+	assert_int_equal(catalog_count(cat, &flt, &count, &err), 0);
+	assert_int_equal(count, 3); /* a/3, b/2, b/5 */
+
+	/* set_type, and the location index lookup. */
+	assert_int_equal(catalog_set_type(cat, id[0], "CLEAN", &err), 0);
+	memset(&flt, 0, sizeof flt);
+	flt.type = "CLEAN";
+	assert_int_equal(catalog_find(cat, &flt, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].type, "CLEAN");
+	catalog_rows_free(rows, n);
+	assert_int_equal(catalog_set_type(cat, 9999, "CLEAN", &err), -1);
+	assert_non_null(strstr(err.msg, "9999"));
+	assert_int_equal(catalog_location_known(cat, "/b/b/2", &known, &err), 0);
+	assert_int_equal(known, 1);
+	assert_int_equal(catalog_location_known(cat, "/b/b/9", &known, &err), 0);
+	assert_int_equal(known, 0);
+	catalog_close(cat);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_old_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_running, setup, teardown),

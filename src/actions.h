@@ -1,0 +1,57 @@
+/*
+ * What the CLI hands every action, and the actions' entry points. Each
+ * action lives in its own file (backup.c, retention.c, register.c,
+ * export.c, retry.c); main.c only parses options, loads the config, opens
+ * the run log and the catalog, and calls one of these.
+ */
+#ifndef TB_ACTIONS_H
+#define TB_ACTIONS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "util/err.h"
+
+struct catalog;
+struct config;
+struct job;
+
+/* Exit codes shared by every action (see main.c and the man page). */
+#define EXIT_JOBS 1    /* one or more jobs failed or were already running */
+#define EXIT_USAGE 2   /* bad command line */
+#define EXIT_CONFIG 3  /* bad configuration */
+#define EXIT_RUNTIME 4 /* catalog or log folder unusable */
+
+struct action_ctx {
+	const struct config *cfg;
+	const struct job *const *jobs; /* the -s selection, in config order */
+	size_t njobs;
+	struct catalog *cat;      /* read-write catalog; NULL in a dry run */
+	const char *catalog_path; /* for threads that open their own connection */
+	int dry_run;
+	int verbose;
+	int max_parallel;      /* jobs at once: -j, else [global] max_parallel */
+	const char *exportdir; /* -x */
+};
+
+/* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */
+int backup_run(const struct action_ctx *a);
+
+/* cleanup (retention.c): SPEC §6 for every job. 0, EXIT_JOBS or EXIT_RUNTIME. */
+int cleanup_run(const struct action_ctx *a);
+
+/* register_existing (register.c): SPEC §9 for every job. 0, EXIT_JOBS or EXIT_RUNTIME. */
+int register_run(const struct action_ctx *a);
+
+/* exportbackup (export.c): SPEC §8 into a->exportdir. 0, EXIT_JOBS, EXIT_USAGE or EXIT_RUNTIME. */
+int export_run(const struct action_ctx *a);
+
+/*
+ * retryfailed (retry.c): the jobs of a->jobs, except type null, with no OK
+ * BACKUP row started in the 30 hours before now, in config order, into
+ * *out (caller frees the array). 0 or -1 + err.
+ */
+int retry_select(const struct action_ctx *a, time_t now, const struct job ***out, size_t *n,
+                 struct err *err);
+
+#endif
