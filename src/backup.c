@@ -1,7 +1,7 @@
 /*
- * The `backup` action: run every selected job in config order; a failing
- * job is logged and does not stop the others; a summary line at the end
- * like the original's.
+ * The `backup` action (also what retryfailed runs): every selected job,
+ * several at once under the runner's limits; a failing job is logged and
+ * does not stop the others; a summary line at the end like the original's.
  */
 #include <stdlib.h>
 
@@ -9,35 +9,41 @@
 #include "config.h"
 #include "job.h"
 #include "log.h"
-#include "spawn.h"
+#include "runner.h"
 #include "util/buf.h"
+#include "util/xmalloc.h"
+
+static int
+backup_one(void *ctx, struct catalog *cat, const struct job *job, struct err *err)
+{
+	const struct run_opts *o = ctx;
+
+	return job_backup(cat, job, o, err) == JOB_OK ? 0 : -1;
+}
 
 int
 backup_run(const struct action_ctx *a)
 {
 	struct run_opts o = { .dry_run = a->dry_run, .verbose = a->verbose };
+	struct runner_opts ro = {
+		.max_parallel = a->max_parallel,
+		.catalog_path = a->dry_run ? NULL : a->catalog_path,
+	};
+	int *results = xcalloc(a->njobs + 1, sizeof *results);
 	struct buf ok, failed;
 	int rc = 0;
 
 	buf_init(&ok, 1 << 20);
 	buf_init(&failed, 1 << 20);
+	if (a->max_parallel > 1 && a->njobs > 1)
+		log_info(NULL, "running %zu jobs, at most %d at once", a->njobs, a->max_parallel);
+	runner_run(a->jobs, a->njobs, &ro, backup_one, &o, results);
 	for (size_t i = 0; i < a->njobs; i++) {
-		const struct job *job = a->jobs[i];
-		struct err err;
+		struct buf *b = results[i] == 0 ? &ok : &failed;
 
-		err_clear(&err);
-		if (spawn_interrupted()) {
-			log_warning(NULL, "interrupted: not starting [%s]", job->name);
-			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
+		buf_printf(b, "%s%s", b->len ? "," : "", a->jobs[i]->name);
+		if (results[i] != 0)
 			rc = EXIT_JOBS;
-			continue;
-		}
-		if (job_backup(a->cat, job, &o, &err) == JOB_OK) {
-			buf_printf(&ok, "%s%s", ok.len ? "," : "", job->name);
-		} else {
-			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
-			rc = EXIT_JOBS;
-		}
 	}
 	if (ok.len == 0 && failed.len == 0)
 		log_critical(NULL, "No backup properly finished or processed");
@@ -47,5 +53,6 @@ backup_run(const struct action_ctx *a)
 		log_error(NULL, "Backup processed with errors: %s", buf_str(&failed));
 	buf_free(&ok);
 	buf_free(&failed);
+	free(results);
 	return rc;
 }

@@ -313,6 +313,14 @@ job_get(const struct job *job, const char *key)
 	return NULL;
 }
 
+const char *
+config_global_get(const struct config *cfg, const char *key)
+{
+	const struct cfg_entry *e = sec_value(cfg->global, key);
+
+	return e != NULL ? e->value : NULL;
+}
+
 const struct cfg_entry *
 job_entry(const struct job *job, const char *key)
 {

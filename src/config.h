@@ -101,6 +101,9 @@ int config_select(const struct config *cfg, const char *csv, const struct job **
  * key table's default, else NULL. Empty values count as unset.
  */
 const char *job_get(const struct job *job, const char *key);
+/* The [global] value of key (validated at load), or NULL when unset or empty. */
+const char *config_global_get(const struct config *cfg, const char *key);
+
 /* The entry (for its line number) in the section or [global], or NULL. */
 const struct cfg_entry *job_entry(const struct job *job, const char *key);
 /* job_get() as a boolean (yes/no, true/false, 1/0, any case); def when unset. */

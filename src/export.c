@@ -1,9 +1,559 @@
-/* Placeholder until this action lands; main.c still answers "not implemented yet". */
+/*
+ * exportbackup (SPEC §8): for each selected job, rsync its newest good
+ * backup into {exportdir}/{section}/ and record the outcome in a catalog
+ * row of TYPE EXPORT. The target is usually a USB disk that leaves the
+ * site, so it is checked before any job runs, rsync deletes what the
+ * source no longer has as it goes (--delete: space is freed before new
+ * files arrive), and an export counts as OK only once syncfs(2) put it on
+ * the disk. The options and their reasons are in docs/architecture.md.
+ */
+#include "export.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include "actions.h"
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "drivers/rsync.h"
+#include "log.h"
+#include "quote.h"
+#include "spawn.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/strv.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#define TAIL_LINES 8 /* rsync output lines kept for an error message */
+
+/* What one rsync run told us, filled by export_on_line(). */
+struct export_out {
+	const char *section;
+	int verbose;
+	struct rsync_stats st;
+	char *tail[TAIL_LINES];     /* last output lines */
+	char *problems[TAIL_LINES]; /* last lines rsync wrote about a problem */
+	size_t next_tail, next_problem;
+};
+
+int
+export_check_dir(const char *dir, char **abs, struct err *err)
+{
+	char cwd[PATH_MAX];
+	char *path = NULL;
+	struct stat sb;
+	size_t len;
+	int rc = -1;
+
+	*abs = NULL;
+	if (dir[0] == '\0') {
+		err_set(err, "export folder: empty path");
+		goto out;
+	}
+	/*
+	 * Absolute, so rsync never reads "host:path" in it and the EXPORT
+	 * rows name a folder that means something later.
+	 */
+	if (dir[0] == '/') {
+		path = xstrdup(dir);
+	} else {
+		if (getcwd(cwd, sizeof cwd) == NULL) {
+			err_sys(err, errno, "export folder %s: finding the current folder", dir);
+			goto out;
+		}
+		path = fs_join(cwd, dir);
+	}
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			err_set(err, "export folder %s does not exist", path);
+		else
+			err_sys(err, errno, "export folder %s", path);
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		err_set(err, "export folder %s is not a folder", path);
+		goto out;
+	}
+	if (access(path, W_OK | X_OK) == -1) {
+		err_sys(err, errno, "export folder %s is not writable", path);
+		goto out;
+	}
+	*abs = path;
+	path = NULL;
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+/* 1 if rsync wrote line to report a problem (logged as a warning). */
+static int
+export_is_problem(const char *line)
+{
+	static const char *const prefixes[] = {
+		"rsync: ",
+		"rsync error: ",
+		"file has vanished: ",
+		"IO error encountered",
+		"ERROR: ",
+		"WARNING: ",
+		NULL,
+	};
+
+	for (const char *const *p = prefixes; *p != NULL; p++)
+		if (strncmp(line, *p, strlen(*p)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remember line in a ring of TAIL_LINES strings. */
+static void
+ring_push(char **ring, size_t *next, const char *line)
+{
+	free(ring[*next]);
+	ring[*next] = xstrdup(line);
+	*next = (*next + 1) % TAIL_LINES;
+}
+
+static void
+ring_free(char **ring)
+{
+	for (size_t i = 0; i < TAIL_LINES; i++)
+		free(ring[i]);
+}
+
+static void
+export_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct export_out *eo = ctx;
+	enum log_level level = eo->verbose ? LOG_INFO : LOG_DEBUG;
+	char *copy = xstrndup(line, len);
+
+	(void)stream;
+	if (!rsync_stats_feed(&eo->st, copy) && copy[0] != '\0') {
+		ring_push(eo->tail, &eo->next_tail, copy);
+		if (export_is_problem(copy)) {
+			ring_push(eo->problems, &eo->next_problem, copy);
+			level = LOG_WARNING;
+		}
+	}
+	log_msg(level, eo->section, "rsync: %s", copy);
+	free(copy);
+}
+
+/*
+ * Add rsync's own words to err: the lines where it reported problems, or
+ * its last lines when it reported none.
+ */
+static void
+append_tail(struct err *err, const struct export_out *eo)
+{
+	char *const *ring = eo->problems[0] != NULL ? eo->problems : eo->tail;
+	size_t next = eo->problems[0] != NULL ? eo->next_problem : eo->next_tail;
+
+	for (size_t i = 0; i < TAIL_LINES; i++) {
+		const char *l = ring[(next + i) % TAIL_LINES];
+
+		if (l != NULL)
+			err_append_line(err, "%s", l);
+	}
+}
+
+/*
+ * An rsync filter pattern matching exactly the entry called name at the
+ * root of the transfer. rsync reads '\' as an escape only in patterns with
+ * a wildcard character, so only those get escaped. Caller frees.
+ */
+static char *
+anchored_pattern(const char *name)
+{
+	int wild = strpbrk(name, "*?[") != NULL;
+	struct buf b;
+
+	buf_init(&b, 2 * strlen(name) + 2);
+	buf_putc(&b, '/');
+	for (const char *p = name; *p != '\0'; p++) {
+		if (wild && strchr("*?[\\", *p) != NULL)
+			buf_putc(&b, '\\');
+		buf_putc(&b, *p);
+	}
+	return buf_steal(&b);
+}
+
+/*
+ * The newest OK BACKUP row's location of job, checked on disk: *loc gets
+ * it without trailing '/' (caller frees), *is_dir whether it is a folder.
+ */
+static int
+export_source(struct catalog *cat, const struct job *job, char **loc, int *is_dir, struct err *err)
+{
+	struct catalog_filter f = {
+		.backup_name = job->name, .type = "BACKUP", .status = "OK", .limit = 1
+	};
+	struct catalog_row *rows = NULL;
+	struct stat sb;
+	size_t n = 0, len;
+	const char *l;
+	int rc = -1;
+
+	*loc = NULL;
+	if (catalog_find(cat, &f, &rows, &n, err) == -1) {
+		err_wrap(err, "finding the latest good backup");
+		goto out;
+	}
+	if (n == 0) {
+		err_set(err, "no good backup to export: the catalog has no OK backup of %s",
+		        job->name);
+		goto out;
+	}
+	l = rows[0].backup_location;
+	if (l == NULL || l[0] == '\0') {
+		err_set(err,
+		        "no good backup to export: the latest OK backup (started %s) has "
+		        "no location",
+		        rows[0].backup_start != NULL ? rows[0].backup_start : "?");
+		goto out;
+	}
+	if (l[0] != '/') {
+		err_set(err, "the latest OK backup's location %s is not an absolute path", l);
+		goto out;
+	}
+	if (stat(l, &sb) == -1) {
+		if (errno == ENOENT)
+			err_set(err, "the latest OK backup (started %s), %s, is gone from disk",
+			        rows[0].backup_start != NULL ? rows[0].backup_start : "?", l);
+		else
+			err_sys(err, errno, "the latest OK backup %s", l);
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode)) {
+		err_set(err, "the latest OK backup %s is neither a folder nor a file", l);
+		goto out;
+	}
+	*is_dir = S_ISDIR(sb.st_mode);
+	*loc = xstrdup(l);
+	len = strlen(*loc);
+	while (len > 1 && (*loc)[len - 1] == '/')
+		(*loc)[--len] = '\0';
+	rc = 0;
+out:
+	catalog_rows_free(rows, n);
+	return rc;
+}
+
+/* 1 if path is dir or lies inside it (both absolute, resolved, no trailing '/'). */
+static int
+path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * rsync --delete makes dest a copy of the source, deleting the rest: refuse
+ * a dest that holds the backup tree (-x pointing at backup_base_dir would
+ * replace a job's snapshots with one of them) or overlaps the source.
+ * Symlinks are resolved first. 0 or -1 + err.
+ */
+static int
+export_check_overlap(const struct job *job, const char *exportdir, const char *loc, struct err *err)
+{
+	char *dir = NULL, *src = NULL, *base = NULL, *dest = NULL;
+	int rc = -1;
+
+	if ((dir = realpath(exportdir, NULL)) == NULL) {
+		err_sys(err, errno, "resolving %s", exportdir);
+		goto out;
+	}
+	if ((src = realpath(loc, NULL)) == NULL) {
+		err_sys(err, errno, "resolving %s", loc);
+		goto out;
+	}
+	dest = fs_join(dir, job->name);
+	base = realpath(job->cfg->backup_base_dir, NULL);
+	if (path_within(dest, src) || path_within(src, dest)) {
+		err_set(err,
+		        "refusing to export %s into %s: one lies inside the other, and the "
+		        "copy deletes what the source lacks",
+		        loc, dest);
+		goto out;
+	}
+	if (base != NULL && path_within(base, dest)) {
+		err_set(err,
+		        "refusing to export into %s: it holds the backup folder %s, which the "
+		        "copy would overwrite",
+		        dest, base);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(dir);
+	free(src);
+	free(base);
+	free(dest);
+	return rc;
+}
+
+/*
+ * The rsync command copying loc into dest. A folder's contents go into
+ * dest/ ("loc/"). A file keeps its name: the transfer is its folder with
+ * a filter letting only that name through, so that --delete-excluded
+ * also removes the files earlier exports left there (plain rsync FILE
+ * DIR/ deletes nothing), and dest holds one backup either way.
+ */
+static void
+export_argv(const char *loc, int is_dir, const char *dest, int verbose, struct strv *av)
+{
+	strv_push(av, "rsync");
+	strv_push(av, "-a");
+	strv_push(av, "--delete");
+	strv_push(av, "--numeric-ids");
+	strv_push(av, "--partial");
+	strv_push(av, "--stats");
+	if (verbose)
+		strv_push(av, "--info=progress2");
+	if (is_dir) {
+		strv_push(av, "--");
+		strv_pushf(av, "%s/", loc);
+	} else {
+		const char *slash = strrchr(loc, '/');
+		char *pat = anchored_pattern(slash + 1);
+
+		strv_push(av, "--delete-excluded");
+		strv_pushf(av, "--include=%s", pat);
+		strv_push(av, "--exclude=*");
+		strv_push(av, "--");
+		if (slash == loc)
+			strv_push(av, "/");
+		else
+			strv_pushf(av, "%.*s/", (int)(slash - loc), loc);
+		free(pat);
+	}
+	strv_pushf(av, "%s/", dest);
+}
+
+/*
+ * Find the source and rsync it into dest; fills eo. On success *logline
+ * is the catalog's one-line summary (caller frees). 0 or -1 + err.
+ */
+static int
+export_copy(struct catalog *cat, const struct job *job, const char *exportdir, const char *dest,
+            int dry_run, struct export_out *eo, char **logline, struct err *err)
+{
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct stat sb;
+	struct strv av;
+	char *loc = NULL;
+	char desc[128];
+	int is_dir = 0, rc = -1;
+
+	strv_init(&av);
+	if (export_source(cat, job, &loc, &is_dir, err) == -1)
+		goto out;
+	if (lstat(dest, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+		err_set(err, "%s exists and is not a folder", dest);
+		goto out;
+	}
+	if (export_check_overlap(job, exportdir, loc, err) == -1)
+		goto out;
+	export_argv(loc, is_dir, dest, eo->verbose, &av);
+	if (dry_run) {
+		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
+
+		log_info(job->name, "dry run: would run %s", shown);
+		free(shown);
+		rc = 0;
+		goto out;
+	}
+	if (mkdir(dest, 0750) == -1 && errno != EEXIST) {
+		err_sys(err, errno, "creating %s", dest);
+		goto out;
+	}
+	log_info(job->name, "export of %s to %s", loc, dest);
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.merge_stderr = 1;
+	so.on_line = export_on_line;
+	so.ctx = eo;
+	if (spawn_run(&so, &res, err) == -1)
+		goto out;
+	spawn_describe(&res, desc, sizeof desc);
+	if (!res.exited || (res.code != 0 && res.code != 23 && res.code != 24)) {
+		err_set(err, "rsync of %s to %s failed (%s)", loc, dest, desc);
+		append_tail(err, eo);
+		goto out;
+	}
+	if (res.code == 24)
+		log_warning(job->name, "rsync: some files vanished before they could be exported");
+	else if (res.code == 23)
+		log_warning(job->name, "rsync: partial transfer (exit code 23), some files or "
+		                       "attributes were not exported; see the lines above");
+	/* The disk may be unplugged next: OK means the data is on it. */
+	if (fs_sync_tree(dest, err) == -1)
+		goto out;
+	*logline = xasprintf("export of %s to %s OK%s, %lld bytes written for %lld changed files",
+	                     loc, dest, res.code == 23 ? " " CATALOG_LOG_PARTIAL : "",
+	                     (long long)eo->st.written_bytes, (long long)eo->st.written_files);
+	rc = 0;
+out:
+	free(loc);
+	strv_free(&av);
+	return rc;
+}
+
+int
+export_job(struct catalog *cat, const struct job *job, const char *exportdir, int dry_run,
+           int verbose, struct err *err)
+{
+	struct export_out eo = { .section = job->name, .verbose = verbose };
+	struct catalog_result res;
+	struct timeval start, end;
+	char start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
+	char *dest = NULL, *logline = NULL;
+	int64_t rowid = -1;
+	int failed, rc = -1;
+	struct err xerr;
+
+	assert(exportdir[0] == '/');
+	err_clear(&xerr);
+	if (job->drv->caps & DRV_CAP_NO_BACKUP) {
+		log_info(job->name, "type %s: nothing to export", job->drv->name);
+		return 0;
+	}
+	dest = fs_join(exportdir, job->name);
+	log_info(job->name, "Exporting to %s", dest);
+	gettimeofday(&start, NULL);
+	time_iso(&start, start_iso);
+	if (!dry_run && catalog_insert_running(cat, job->name, job->server_name, job->description,
+	                                       start_iso, "EXPORT", NULL, &rowid, err) == -1) {
+		err_wrap(err, "recording the export");
+		log_error(job->name, "export failed: %s", err->msg);
+		goto out;
+	}
+	failed = export_copy(cat, job, exportdir, dest, dry_run, &eo, &logline, &xerr) == -1;
+	if (failed && spawn_interrupted())
+		err_wrap(&xerr, "interrupted by a signal");
+	if (dry_run) {
+		rc = failed ? -1 : 0;
+		if (failed) {
+			memcpy(err, &xerr, sizeof *err);
+			log_error(job->name, "export failed: %s", err->msg);
+		}
+		goto out;
+	}
+
+	gettimeofday(&end, NULL);
+	time_iso(&end, end_iso);
+	memset(&res, 0, sizeof res);
+	res.status = failed ? "ERROR" : "OK";
+	res.backup_end = end_iso;
+	res.duration_hours = time_diff(&start, &end) / 3600.0;
+	res.total_files_count = eo.st.total_files;
+	res.written_files_count = eo.st.written_files;
+	res.total_bytes = eo.st.total_bytes;
+	res.written_bytes = eo.st.written_bytes;
+	res.log = failed ? xerr.msg : logline;
+	res.backup_location = dest;
+	if (catalog_finish(cat, rowid, &res, err) == -1) {
+		err_wrap(err, "recording the export's result");
+		log_error(job->name, "%s", err->msg);
+		goto out;
+	}
+	if (failed) {
+		memcpy(err, &xerr, sizeof *err);
+		log_error(job->name, "export failed: %s", err->msg);
+		goto out;
+	}
+	log_info(job->name, "export OK in %.1f s: %s", time_diff(&start, &end), logline);
+	rc = 0;
+out:
+	ring_free(eo.tail);
+	ring_free(eo.problems);
+	free(logline);
+	free(dest);
+	return rc;
+}
 
 int
 export_run(const struct action_ctx *a)
 {
-	(void)a;
-	return EXIT_USAGE;
+	struct catalog *cat = a->cat, *ro = NULL;
+	struct buf ok, failed;
+	char *dir = NULL;
+	struct err err;
+	int rc = 0;
+
+	err_clear(&err);
+	buf_init(&ok, 1 << 20);
+	buf_init(&failed, 1 << 20);
+	if (export_check_dir(a->exportdir, &dir, &err) == -1) {
+		log_error(NULL, "exportbackup: %s", err.msg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (a->dry_run) {
+		/* main.c opens no catalog for a dry run: read it, never write. */
+		if (catalog_open(a->catalog_path, CATALOG_RO, &ro, &err) == -1) {
+			if (err.code == ENOENT) {
+				log_error(NULL, "exportbackup: no catalog at %s: nothing to export",
+				          a->catalog_path);
+				rc = EXIT_JOBS;
+			} else {
+				log_error(NULL, "exportbackup: %s", err.msg);
+				rc = EXIT_RUNTIME;
+			}
+			goto out;
+		}
+		cat = ro;
+	}
+	assert(cat != NULL);
+	for (size_t i = 0; i < a->njobs; i++) {
+		const struct job *job = a->jobs[i];
+
+		err_clear(&err);
+		if (job->drv->caps & DRV_CAP_NO_BACKUP) {
+			log_info(job->name, "type %s: nothing to export", job->drv->name);
+			continue;
+		}
+		if (spawn_interrupted()) {
+			log_warning(NULL, "interrupted: not exporting [%s]", job->name);
+			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
+			rc = EXIT_JOBS;
+			continue;
+		}
+		if (export_job(cat, job, dir, a->dry_run, a->verbose, &err) == 0) {
+			buf_printf(&ok, "%s%s", ok.len ? "," : "", job->name);
+		} else {
+			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
+			rc = EXIT_JOBS;
+		}
+	}
+	if (ok.len == 0 && failed.len == 0)
+		log_warning(NULL, "No export processed: no selected job has backups");
+	if (ok.len > 0)
+		log_info(NULL, "Export processed : %s", buf_str(&ok));
+	if (failed.len > 0)
+		log_error(NULL, "Export processed with errors: %s", buf_str(&failed));
+out:
+	if (ro != NULL)
+		catalog_close(ro);
+	free(dir);
+	buf_free(&ok);
+	buf_free(&failed);
+	return rc;
 }

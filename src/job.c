@@ -20,6 +20,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "ssh.h"
+#include "watchdog.h"
 #include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
@@ -111,6 +112,7 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		return JOB_OK;
 	}
 	log_info(job->name, "Processing");
+	watchdog_job_begin(job);
 	if (!o->dry_run && fs_mkdir_p(job->dir, 0750, err) == -1)
 		goto fail_early;
 	pick_stamp(job, &start, stamp);

@@ -36,6 +36,7 @@
 #include "util/xmalloc.h"
 
 #define DEFAULT_CONFIG "/etc/tis/tisbackup-config.ini"
+#define DEFAULT_PARALLEL 4 /* jobs at once, when neither -j nor max_parallel says */
 
 struct options {
 	const char *config;
@@ -45,6 +46,7 @@ struct options {
 	int dry_run;
 	int verbose;
 	int len;
+	int jobs; /* -j; 0 = [global] max_parallel, else DEFAULT_PARALLEL */
 	enum log_level level;
 	const char *action;
 };
@@ -81,6 +83,9 @@ usage(FILE *out)
 	        "  -v, --verbose          echo transfer output and progress\n"
 	        "  -l, --loglevel LEVEL   debug, info (default), warning, error, critical\n"
 	        "  -n, --len N            rows per job for dumpstat (default 30)\n"
+	        "  -j, --jobs N           run up to N jobs at once (default: [global]\n"
+	        "                         max_parallel, else 4); one job per server at a\n"
+	        "                         time unless max_per_server says more\n"
 	        "  -b, --backupdir DIR    use DIR instead of [global] backup_base_dir\n"
 	        "  -x, --exportdir DIR    target folder of exportbackup (required there)\n"
 	        "  -h, --help             this help\n"
@@ -125,6 +130,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "sections", required_argument, NULL, 's' },
 		{ "loglevel", required_argument, NULL, 'l' },
 		{ "len", required_argument, NULL, 'n' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "backupdir", required_argument, NULL, 'b' },
 		{ "exportdir", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
@@ -134,7 +140,7 @@ parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:dvs:l:n:b:x:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:dvs:l:n:j:b:x:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -161,6 +167,14 @@ parse_args(int argc, char **argv, struct options *o)
 			if (parse_len(optarg, &o->len) == -1) {
 				fprintf(stderr,
 				        "tisbackup: -n %s: expected a positive number of rows\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'j':
+			if (parse_len(optarg, &o->jobs) == -1) {
+				fprintf(stderr,
+				        "tisbackup: -j %s: expected a positive number of jobs\n",
 				        optarg);
 				return -1;
 			}
@@ -218,8 +232,7 @@ parse_args(int argc, char **argv, struct options *o)
 static int
 action_implemented(const char *action)
 {
-	static const char *const pending[] = { "cleanup", "retryfailed", "exportbackup",
-		                               "register_existing", NULL };
+	static const char *const pending[] = { NULL };
 
 	for (const char *const *p = pending; *p != NULL; p++)
 		if (strcmp(*p, action) == 0)
@@ -350,7 +363,7 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 		.njobs = n,
 		.dry_run = o->dry_run,
 		.verbose = o->verbose,
-		.max_parallel = 1,
+		.max_parallel = o->jobs,
 		.exportdir = o->exportdir,
 	};
 	const struct job **retry = NULL;
@@ -361,6 +374,13 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 
 	err_clear(&err);
 	a.catalog_path = catalog_path;
+	if (a.max_parallel == 0) {
+		const char *mp = config_global_get(cfg, "max_parallel");
+
+		a.max_parallel = mp != NULL ? (int)strtol(mp, NULL, 10) : DEFAULT_PARALLEL;
+		if (a.max_parallel < 1)
+			a.max_parallel = 1;
+	}
 	if (strcmp(o->action, "backup") == 0 || strcmp(o->action, "retryfailed") == 0 ||
 	    strcmp(o->action, "exportbackup") == 0) {
 		if (check_job_files(jobs, n) == -1) {
@@ -368,15 +388,27 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 			goto out;
 		}
 	}
+	if (!o->dry_run && open_run_log(cfg, &err) == -1) {
+		if (strcmp(o->action, "cleanup") != 0) {
+			print_err(&err);
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+		/* SPEC §1: a full disk must not stop the cleanup that frees it. */
+		log_warning(NULL, "cleanup: logging to stderr only, no run log file: %s", err.msg);
+		err_clear(&err);
+	}
 	if (!o->dry_run || strcmp(o->action, "retryfailed") == 0) {
-		if ((!o->dry_run && open_run_log(cfg, &err) == -1) ||
-		    catalog_open(catalog_path, o->dry_run ? CATALOG_RO : CATALOG_RW, &cat, &err) ==
-		        -1) {
-			if (!(o->dry_run && err.code == ENOENT)) {
+		if (catalog_open(catalog_path, o->dry_run ? CATALOG_RO : CATALOG_RW, &cat, &err) ==
+		        -1 &&
+		    !(o->dry_run && err.code == ENOENT)) {
+			if (strcmp(o->action, "cleanup") != 0) {
 				print_err(&err);
 				rc = EXIT_RUNTIME;
 				goto out;
 			}
+			/* cleanup_run() plans read-only and retries after the removals. */
+			log_warning(NULL, "cleanup: %s", err.msg);
 		}
 	}
 	a.cat = o->dry_run ? NULL : cat;

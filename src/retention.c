@@ -1,9 +1,885 @@
-/* Placeholder until this action lands; main.c still answers "not implemented yet". */
+/*
+ * The cleanup action (SPEC §6): retention. For each selected job, the
+ * backups started before midnight today minus backup_retention_time days
+ * are removed from disk and their rows marked CLEAN, but only while the
+ * newest good backup (OK, not a partial transfer) started since that
+ * cutoff is still on disk, so cleanup never leaves a job with nothing.
+ * Unfinished STAMP.rsync folders that no row records (runs killed before
+ * writing a location) expire under the same rule.
+ *
+ * A location is removed only when it lies strictly inside the job's own
+ * folder once symlinks and ".." in its parent are resolved; the removal
+ * itself then goes through a descriptor of that resolved parent and never
+ * follows the last component (a symlink is unlinked, not followed).
+ * Anything else is warned about and its row left as it is.
+ *
+ * Work happens in three passes so every expired tree of every job is
+ * removed by one pool of threads (rmtree_many): plan each job (catalog
+ * queries, path checks), remove everything, then record the outcome in
+ * the catalog and log each job's summary in config order. A crash between
+ * removal and record leaves rows naming nothing, which the next cleanup
+ * marks CLEAN ("already gone").
+ */
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "actions.h"
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "lock.h"
+#include "log.h"
+#include "spawn.h"
+#include "util/buf.h"
+#include "util/rmtree.h"
+#include "util/strv.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#define ORPHAN_SUFFIX ".rsync"
+#define THREADS_MAX 8             /* removals at once, whatever -j says */
+#define LOG_SPACE_MIN (64 * 1024) /* below this, a disk counts as full for the run log */
+
+enum victim_state {
+	VICTIM_REMOVE, /* on disk, inside the job folder: remove it */
+	VICTIM_GONE,   /* nothing on disk any more: only mark the row */
+	VICTIM_SAME,   /* the same path as an earlier victim */
+};
+
+/* One expired location (a catalog row's, or an orphan folder). */
+struct victim {
+	size_t job;       /* index into the plans */
+	int64_t rowid;    /* -1 for an orphan folder */
+	char *location;   /* as recorded (or the orphan's path), for messages */
+	char *path;       /* resolved: realpath(parent) + "/" + name */
+	const char *name; /* last component, points into path */
+	int dirfd;        /* realpath(parent), open while VICTIM_REMOVE */
+	int own_fd;       /* dirfd is this victim's to close (else shared) */
+	int is_link;      /* a symlink: only the link goes */
+	enum victim_state state;
+	size_t task;    /* VICTIM_REMOVE: index into the tasks */
+	size_t same_as; /* VICTIM_SAME: index of the earlier victim */
+};
+
+/* What cleanup decided and did for one job. */
+struct plan {
+	const struct job *job;
+	char cutoff[11]; /* YYYY-MM-DD */
+	int skipped;     /* null type */
+	int failed;
+	int kept;        /* BACKUP rows with a location left as BACKUP */
+	int removed;     /* rows whose location went (or was gone) */
+	int orphans;     /* unrecorded .rsync folders removed */
+	int not_removed; /* removals that failed */
+};
+
+struct cleanup {
+	const struct action_ctx *a;
+	struct catalog *cat;
+	struct plan *plans;
+	struct victim *v;
+	size_t nv, capv;
+};
+
+/* Midnight today minus days, local time. */
+static time_t
+cutoff_time(time_t now, int days)
+{
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_mday -= days;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
+static int
+is_backup(const struct catalog_row *r)
+{
+	return r->type != NULL && strcmp(r->type, "BACKUP") == 0;
+}
+
+static int
+has_location(const struct catalog_row *r)
+{
+	return r->backup_location != NULL && r->backup_location[0] != '\0';
+}
+
+/* An OK row that is not a partial transfer: the kind of backup to keep. */
+static int
+is_good(const struct catalog_row *r)
+{
+	return is_backup(r) && r->status != NULL && strcmp(r->status, "OK") == 0 &&
+	       (r->log == NULL || strstr(r->log, CATALOG_LOG_PARTIAL) == NULL);
+}
+
+/* path without trailing slashes (a lone "/" stays), in a new string. */
+static char *
+strip_slashes(const char *path)
+{
+	char *p = xstrdup(path);
+	size_t len = strlen(p);
+
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+	return p;
+}
+
+/* 1 if path is dir or below it, comparing the strings only. */
+static int
+under(const char *path, const char *dir, int strictly)
+{
+	size_t len = strlen(dir);
+
+	if (strncmp(path, dir, len) != 0)
+		return 0;
+	if (path[len] == '\0')
+		return !strictly;
+	return path[len] == '/' || (len > 0 && dir[len - 1] == '/');
+}
+
+/* 1 if path has a "." or ".." component. */
+static int
+has_dot_component(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "/.")) != NULL; p++)
+		if (p[2] == '/' || p[2] == '\0' || (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))
+			return 1;
+	return 0;
+}
+
+enum where {
+	WHERE_INSIDE,  /* on disk inside the job folder; *dirfd and *path set */
+	WHERE_GONE,    /* would be inside the job folder, but nothing is there */
+	WHERE_OUTSIDE, /* not inside the job folder: never touched; err says why */
+	WHERE_ERROR,   /* could not tell; err says why */
+};
+
+/*
+ * Where location lies relative to the job folder, whose realpath is
+ * jobreal (NULL when the folder does not exist). The parent of location
+ * is resolved (symlinks, "..") and must be jobreal or below it; the last
+ * component is taken as it is, never followed, and must be a real name.
+ * On WHERE_INSIDE, *path is realpath(parent)/name (caller frees), *dirfd
+ * that parent, open (caller closes), and *is_link 1 if name is a symlink.
+ */
+static enum where
+locate(const struct job *job, const char *jobreal, const char *location, char **path, int *dirfd,
+       int *is_link, struct err *err)
+{
+	char *loc = strip_slashes(location), *parent = NULL, *real = NULL, *slash, *name;
+	char proc[64], back[PATH_MAX];
+	enum where w = WHERE_ERROR;
+	struct stat sb;
+	ssize_t n;
+	int fd = -1;
+
+	*path = NULL;
+	*dirfd = -1;
+	if (loc[0] != '/') {
+		err_set(err, "not an absolute path");
+		w = WHERE_OUTSIDE;
+		goto out;
+	}
+	slash = strrchr(loc, '/');
+	name = slash + 1;
+	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		err_set(err, "does not name an entry of a folder");
+		w = WHERE_OUTSIDE;
+		goto out;
+	}
+	parent = slash == loc ? xstrdup("/") : xstrndup(loc, (size_t)(slash - loc));
+	if ((real = realpath(parent, NULL)) == NULL) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			err_sys(err, errno, "resolving %s", parent);
+			goto out;
+		}
+		/* Its folder is gone: judge by the name alone. */
+		if (!has_dot_component(loc) &&
+		    (under(loc, job->dir, 1) || (jobreal != NULL && under(loc, jobreal, 1)))) {
+			w = WHERE_GONE;
+		} else {
+			err_set(err, "its folder %s does not exist", parent);
+			w = WHERE_OUTSIDE;
+		}
+		goto out;
+	}
+	if (jobreal == NULL || !under(real, jobreal, 0)) {
+		char *full = strcmp(real, "/") == 0 ? xasprintf("/%s", name)
+		                                    : xasprintf("%s/%s", real, name);
+
+		if (jobreal != NULL && strcmp(full, jobreal) == 0)
+			err_set(err, "it is the job folder itself");
+		else
+			err_set(err, "it resolves to %s", full);
+		free(full);
+		w = WHERE_OUTSIDE;
+		goto out;
+	}
+	fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		err_sys(err, errno, "opening %s", real);
+		goto out;
+	}
+	/* The folder opened is the one checked (nothing swapped meanwhile). */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	n = readlink(proc, back, sizeof back - 1);
+	if (n != -1) {
+		back[n] = '\0';
+		if (strcmp(back, real) != 0) {
+			err_set(err, "%s changed while it was being checked", real);
+			goto out;
+		}
+	}
+	if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT) {
+			err_sys(err, errno, "checking %s/%s", real, name);
+			goto out;
+		}
+		w = WHERE_GONE;
+		goto out;
+	}
+	*path = strcmp(real, "/") == 0 ? xasprintf("/%s", name) : xasprintf("%s/%s", real, name);
+	*is_link = S_ISLNK(sb.st_mode);
+	*dirfd = fd;
+	fd = -1;
+	w = WHERE_INSIDE;
+out:
+	if (fd != -1)
+		close(fd);
+	free(loc);
+	free(parent);
+	free(real);
+	return w;
+}
+
+static struct victim *
+victim_add(struct cleanup *c, size_t job, int64_t rowid, const char *location)
+{
+	struct victim *v;
+
+	if (c->nv == c->capv) {
+		c->capv = c->capv == 0 ? 16 : c->capv * 2;
+		c->v = xrealloc(c->v, c->capv * sizeof *c->v);
+	}
+	v = &c->v[c->nv++];
+	memset(v, 0, sizeof *v);
+	v->job = job;
+	v->rowid = rowid;
+	v->location = xstrdup(location);
+	v->dirfd = -1;
+	return v;
+}
+
+/*
+ * Resolve one expired location and queue it. protect holds the resolved
+ * locations of the job's backups inside the window: a location that is
+ * one of them, or holds one, is left alone. Returns -1 when the job
+ * should count as failed.
+ */
+static int
+plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
+              const char *location, const struct strv *protect)
+{
+	const struct job *job = c->plans[ji].job;
+	struct victim *v;
+	struct err err;
+	char *path;
+	int dirfd, is_link = 0;
+
+	err_clear(&err);
+	switch (locate(job, jobreal, location, &path, &dirfd, &is_link, &err)) {
+	case WHERE_OUTSIDE:
+		log_warning(job->name,
+		            "%s is not inside the job folder %s (%s): left alone, its row "
+		            "is kept",
+		            location, job->dir, err.msg);
+		return 0;
+	case WHERE_ERROR:
+		log_error(job->name, "cannot check %s: %s", location, err.msg);
+		return -1;
+	case WHERE_GONE:
+		v = victim_add(c, ji, rowid, location);
+		v->state = VICTIM_GONE;
+		return 0;
+	case WHERE_INSIDE:
+		break;
+	}
+	for (size_t i = 0; i < protect->n; i++) {
+		if (under(protect->v[i], path, 0)) {
+			log_warning(job->name,
+			            "%s is also where a backup newer than the cutoff lives (%s): "
+			            "left alone, its row is kept",
+			            location, protect->v[i]);
+			free(path);
+			close(dirfd);
+			return 0;
+		}
+	}
+	v = victim_add(c, ji, rowid, location);
+	v->path = path;
+	v->name = strrchr(path, '/') + 1;
+	v->dirfd = dirfd;
+	v->own_fd = 1;
+	v->is_link = is_link;
+	v->state = VICTIM_REMOVE;
+	for (size_t i = 0; i + 1 < c->nv; i++) {
+		const struct victim *o = &c->v[i];
+
+		if (o->state == VICTIM_REMOVE && strcmp(o->path, path) == 0) {
+			/* Two rows naming one folder: remove it once. */
+			close(v->dirfd);
+			v->dirfd = -1;
+			v->own_fd = 0;
+			v->state = VICTIM_SAME;
+			v->same_as = i;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i + 1 < c->nv; i++) {
+		const struct victim *o = &c->v[i];
+		size_t plen = (size_t)(v->name - v->path);
+
+		if (o->own_fd && (size_t)(o->name - o->path) == plen &&
+		    strncmp(o->path, path, plen) == 0) {
+			/* One descriptor per folder, however many expired entries. */
+			close(v->dirfd);
+			v->dirfd = o->dirfd;
+			v->own_fd = 0;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* 1 if some row of the job records a location whose last component is name. */
+static int
+name_recorded(const struct catalog_row *rows, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *loc;
+		const char *base;
+		int same;
+
+		if (!has_location(&rows[i]))
+			continue;
+		loc = strip_slashes(rows[i].backup_location);
+		base = strrchr(loc, '/') != NULL ? strrchr(loc, '/') + 1 : loc;
+		same = strcmp(base, name) == 0;
+		free(loc);
+		if (same)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The unfinished STAMP.rsync folders of the job folder started before
+ * cutoff that no row records, into *names. 0 or -1 + err.
+ */
+static int
+find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct catalog_row *rows,
+             size_t n, struct strv *names, struct err *err)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = -1;
+
+	if ((d = opendir(jobreal)) == NULL) {
+		err_sys(err, errno, "reading %s", jobreal);
+		return -1;
+	}
+	for (;;) {
+		const char *name;
+		struct stat sb;
+		char *full;
+		time_t t;
+		int known = 0;
+
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		name = de->d_name;
+		if (strlen(name) != TIME_STAMP_LEN + strlen(ORPHAN_SUFFIX) ||
+		    strcmp(name + TIME_STAMP_LEN, ORPHAN_SUFFIX) != 0 ||
+		    time_parse_stamp(name, &t) == -1 || t >= cutoff)
+			continue;
+		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
+			continue;
+		if (name_recorded(rows, n, name))
+			continue;
+		full = xasprintf("%s/%s", jobreal, name);
+		if (catalog_location_known(c->cat, full, &known, err) == -1) {
+			free(full);
+			goto out;
+		}
+		free(full);
+		if (!known)
+			strv_push(names, name);
+	}
+	if (errno != 0) {
+		err_sys(err, errno, "reading %s", jobreal);
+		goto out;
+	}
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+/*
+ * 1 if a backup of the job is running right now (its lock is held). The
+ * probe takes the lock for an instant when it is free; a backup starting
+ * in that instant would write a new, in-window stamp anyway.
+ */
+static int
+backup_running(const struct job *job)
+{
+	struct job_lock lk = { .fd = -1 };
+	char stamp[TIME_STAMP_LEN + 1];
+	struct err err;
+
+	err_clear(&err);
+	time_stamp(time(NULL), stamp);
+	if (lock_acquire(job->dir, stamp, &lk, &err) == -1)
+		return err.code == LOCK_BUSY;
+	lock_release(&lk);
+	return 0;
+}
+
+/* Decide what to remove for job ji. -1 when the job counts as failed. */
+static int
+plan_job(struct cleanup *c, size_t ji)
+{
+	struct plan *p = &c->plans[ji];
+	const struct job *job = p->job;
+	struct catalog_filter f = { .backup_name = job->name };
+	struct catalog_row *rows = NULL, *good = NULL;
+	struct strv protect, orphans;
+	time_t cutoff, good_t = 0;
+	size_t n = 0, expired = 0, first = c->nv;
+	char *jobreal = NULL;
+	int running = 0, busy_probe = 0, partial = 0, rc = -1;
+	struct err err;
+	struct stat sb;
+	struct tm tm;
+
+	err_clear(&err);
+	strv_init(&protect);
+	strv_init(&orphans);
+	cutoff = cutoff_time(time(NULL), job->retention_days);
+	localtime_r(&cutoff, &tm);
+	strftime(p->cutoff, sizeof p->cutoff, "%Y-%m-%d", &tm);
+	log_info(job->name, "Processing cleanup: backups started before %s 00:00 expire",
+	         p->cutoff);
+
+	if (c->cat != NULL && catalog_find(c->cat, &f, &rows, &n, &err) == -1) {
+		log_error(job->name, "cleanup: %s", err.msg);
+		goto out;
+	}
+	if ((jobreal = realpath(job->dir, NULL)) == NULL && errno != ENOENT) {
+		log_error(job->name, "cleanup: resolving the job folder %s: %s", job->dir,
+		          strerror(errno));
+		goto out;
+	}
+
+	/* The newest good backup inside the window, and what it protects. */
+	for (size_t i = 0; i < n; i++) {
+		struct catalog_row *r = &rows[i];
+		struct timeval tv;
+		char *real;
+
+		if (!is_backup(r) || !has_location(r))
+			continue;
+		if (time_parse_iso(r->backup_start, &tv) == -1) {
+			log_warning(job->name,
+			            "row %lld: unreadable backup_start '%s': %s left alone",
+			            (long long)r->rowid, r->backup_start ? r->backup_start : "",
+			            r->backup_location);
+			continue;
+		}
+		if (tv.tv_sec < cutoff) {
+			expired++;
+			if (r->status != NULL && strcmp(r->status, "Running") == 0)
+				running = 1;
+			continue;
+		}
+		if ((real = realpath(r->backup_location, NULL)) != NULL) {
+			strv_push(&protect, real);
+			free(real);
+		}
+		if (is_good(r) && (good == NULL || tv.tv_sec > good_t)) {
+			good = r;
+			good_t = tv.tv_sec;
+		} else if (is_backup(r) && r->status != NULL && strcmp(r->status, "OK") == 0) {
+			partial = 1;
+		}
+	}
+	if (jobreal != NULL && find_orphans(c, jobreal, cutoff, rows, n, &orphans, &err) == -1) {
+		log_error(job->name, "cleanup: %s", err.msg);
+		goto out;
+	}
+	if (expired == 0 && orphans.n == 0) {
+		log_info(job->name, "nothing older than %s to remove", p->cutoff);
+		rc = 0;
+		goto out;
+	}
+	if (good == NULL) {
+		log_warning(job->name,
+		            "nothing removed: no recent good backup exists (%s since %s), and "
+		            "cleanup always keeps one",
+		            partial ? "only partial transfers" : "none OK", p->cutoff);
+		rc = 0;
+		goto out;
+	}
+	if (stat(good->backup_location, &sb) == -1) {
+		log_warning(job->name,
+		            "nothing removed: no recent good backup exists (the newest OK since "
+		            "%s, %s, is missing from disk), and cleanup always keeps one",
+		            p->cutoff, good->backup_location);
+		rc = 0;
+		goto out;
+	}
+	log_debug(job->name, "keeping at least %s (started %s)", good->backup_location,
+	          good->backup_start);
+
+	/* A live run's rows and folder are not ours to remove. */
+	if ((running || orphans.n > 0) && !c->a->dry_run && jobreal != NULL &&
+	    backup_running(job)) {
+		busy_probe = 1;
+		if (orphans.n > 0)
+			log_info(job->name, "a backup is running: unfinished folders are left "
+			                    "alone this time");
+		strv_free(&orphans);
+	}
+
+	rc = 0;
+	for (size_t i = n; i-- > 0;) {
+		struct catalog_row *r = &rows[i];
+		struct timeval tv;
+
+		if (!is_backup(r) || !has_location(r) ||
+		    time_parse_iso(r->backup_start, &tv) == -1 || tv.tv_sec >= cutoff)
+			continue;
+		if (busy_probe && r->status != NULL && strcmp(r->status, "Running") == 0) {
+			log_info(job->name, "row %lld is still running: left alone",
+			         (long long)r->rowid);
+			continue;
+		}
+		if (plan_location(c, ji, jobreal, r->rowid, r->backup_location, &protect) == -1)
+			rc = -1;
+	}
+	for (size_t i = 0; i < orphans.n; i++) {
+		char *full = xasprintf("%s/%s", jobreal, orphans.v[i]);
+
+		if (plan_location(c, ji, jobreal, -1, full, &protect) == -1)
+			rc = -1;
+		free(full);
+	}
+	for (size_t i = first; i < c->nv; i++) {
+		const struct victim *v = &c->v[i];
+
+		if (!c->a->dry_run)
+			continue;
+		if (v->state == VICTIM_GONE)
+			log_info(job->name, "dry run: %s is already gone, would mark its row CLEAN",
+			         v->location);
+		else
+			log_info(job->name, "dry run: would remove %s%s", v->location,
+			         v->rowid == -1 ? " (unfinished, unrecorded)" : "");
+	}
+out:
+	/* Rows with a location that stay BACKUP, before this run's removals. */
+	for (size_t i = 0; i < n; i++)
+		if (is_backup(&rows[i]) && has_location(&rows[i]))
+			p->kept++;
+	catalog_rows_free(rows, n);
+	strv_free(&protect);
+	strv_free(&orphans);
+	free(jobreal);
+	return rc;
+}
+
+/* Mark a victim's row CLEAN; counts it. -1 after logging a catalog error. */
+static int
+record(struct cleanup *c, const struct victim *v)
+{
+	struct plan *p = &c->plans[v->job];
+	struct err err;
+
+	err_clear(&err);
+	if (v->rowid == -1) {
+		p->orphans++;
+		return 0;
+	}
+	if (!c->a->dry_run) {
+		if (c->cat == NULL) {
+			log_error(p->job->name, "%s: cannot mark its row CLEAN without the catalog",
+			          v->location);
+			return -1;
+		}
+		if (catalog_set_type(c->cat, v->rowid, "CLEAN", &err) == -1) {
+			log_error(p->job->name, "cannot mark the row of %s CLEAN: %s", v->location,
+			          err.msg);
+			return -1;
+		}
+	}
+	p->removed++;
+	p->kept--;
+	return 0;
+}
+
+/*
+ * Removal threads: -j / max_parallel (the load the administrator allows),
+ * at most THREADS_MAX; 0 lets rmtree_many() pick.
+ */
+static int
+threads(const struct action_ctx *a)
+{
+	if (a->max_parallel <= 0)
+		return 0;
+	return a->max_parallel < THREADS_MAX ? a->max_parallel : THREADS_MAX;
+}
+
+/* Remove every VICTIM_REMOVE at once; *tasks receives the outcomes. */
+static void
+remove_all(struct cleanup *c, struct rmtree_task **tasks)
+{
+	size_t ntasks = 0;
+
+	*tasks = xcalloc(c->nv + 1, sizeof **tasks);
+	for (size_t i = 0; i < c->nv; i++) {
+		struct victim *v = &c->v[i];
+
+		if (v->state != VICTIM_REMOVE)
+			continue;
+		v->task = ntasks;
+		(*tasks)[ntasks].dirfd = v->dirfd;
+		(*tasks)[ntasks].name = v->name;
+		ntasks++;
+	}
+	if (c->a->dry_run || ntasks == 0)
+		return;
+	log_info(NULL, "cleanup: removing %zu expired backup%s", ntasks, ntasks == 1 ? "" : "s");
+	rmtree_many(*tasks, ntasks, threads(c->a), spawn_interrupted);
+}
+
+/* Log each victim's outcome and mark its row, in plan order. */
+static void
+record_all(struct cleanup *c, const struct rmtree_task *tasks)
+{
+	for (size_t i = 0; i < c->nv; i++) {
+		const struct victim *v = &c->v[i];
+		struct plan *p = &c->plans[v->job];
+		const struct rmtree_task *t;
+
+		switch (v->state) {
+		case VICTIM_GONE:
+			if (!c->a->dry_run)
+				log_info(p->job->name,
+				         "%s is already gone from disk: marking it CLEAN",
+				         v->location);
+			break;
+		case VICTIM_SAME:
+		case VICTIM_REMOVE:
+			t = &tasks[c->v[v->state == VICTIM_SAME ? v->same_as : i].task];
+			if (t->rc == -1) {
+				log_error(p->job->name, "cannot remove %s: %s", v->location,
+				          t->err.msg);
+				p->not_removed++;
+				p->failed = 1;
+				continue;
+			}
+			if (!c->a->dry_run)
+				log_info(p->job->name, "removed %s%s", v->location,
+				         v->is_link ? " (a symlink: its target is left alone)"
+				                    : "");
+			break;
+		}
+		if (record(c, v) == -1)
+			p->failed = 1;
+	}
+}
+
+/* The summary of one job, like the original's last cleanup line. */
+static void
+summarize(const struct cleanup *c, const struct plan *p)
+{
+	const char *would = c->a->dry_run ? "would remove" : "removed";
+	struct buf b;
+
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s %d backup%s", would, p->removed, p->removed == 1 ? "" : "s");
+	if (p->orphans > 0)
+		buf_printf(&b, " and %d unfinished folder%s", p->orphans,
+		           p->orphans == 1 ? "" : "s");
+	buf_printf(&b, " older than %s, kept %d", p->cutoff, p->kept);
+	if (p->not_removed > 0)
+		buf_printf(&b, ", %d could not be removed", p->not_removed);
+	if (p->failed)
+		log_error(p->job->name, "cleanup finished with errors: %s", buf_str(&b));
+	else
+		log_info(p->job->name, "%s", buf_str(&b));
+	buf_free(&b);
+}
+
+/*
+ * SPEC §1: on a full disk the run log is skipped with a warning: writes to
+ * it would fail silently, and what room is left (root's reserve) belongs
+ * to the catalog. Full is what df(1) says: less than LOG_SPACE_MIN bytes,
+ * or no inode, available to ordinary users.
+ */
+static void
+check_log_space(const char *catalog_path)
+{
+	char *dir = xstrdup(catalog_path), *slash = strrchr(dir, '/');
+	struct statvfs sv;
+
+	if (slash != NULL)
+		*slash = '\0';
+	if (statvfs(slash != NULL ? dir : ".", &sv) == 0 &&
+	    ((unsigned long long)sv.f_bavail * sv.f_frsize < LOG_SPACE_MIN || sv.f_favail == 0)) {
+		log_close_file();
+		log_warning(NULL,
+		            "cleanup: the disk holding %s is full: file logging skipped, messages "
+		            "go to stderr only",
+		            dir);
+	}
+	free(dir);
+}
+
+/*
+ * The catalog to plan with when main.c could not open it read-write (a
+ * full disk: SQLite cannot grow its side files). Read-only works; the
+ * read-write open is retried once the removals made room.
+ */
+static int
+open_for_planning(struct cleanup *c, struct catalog **own)
+{
+	struct err err;
+
+	err_clear(&err);
+	if (catalog_open(c->a->catalog_path, CATALOG_RO, own, &err) == 0) {
+		c->cat = *own;
+		return 0;
+	}
+	if (err.code == ENOENT) {
+		log_info(NULL, "cleanup: no catalog yet (%s): no backup to expire",
+		         c->a->catalog_path);
+		return 1;
+	}
+	log_error(NULL, "cleanup: %s", err.msg);
+	return -1;
+}
 
 int
 cleanup_run(const struct action_ctx *a)
 {
-	(void)a;
-	return EXIT_USAGE;
+	struct cleanup c = { .a = a, .cat = a->cat };
+	struct rmtree_task *tasks = NULL;
+	struct catalog *own = NULL;
+	struct buf ok, failed;
+	struct err err;
+	int rc = 0, reopen;
+
+	err_clear(&err);
+	buf_init(&ok, 1 << 20);
+	buf_init(&failed, 1 << 20);
+	if (!a->dry_run && a->catalog_path != NULL)
+		check_log_space(a->catalog_path);
+	/* Not a dry run without a catalog: main.c could not open it read-write. */
+	reopen = !a->dry_run && c.cat == NULL;
+	if (c.cat == NULL) {
+		if (a->catalog_path == NULL) {
+			log_error(NULL, "cleanup: no catalog");
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+		switch (open_for_planning(&c, &own)) {
+		case -1:
+			rc = EXIT_RUNTIME;
+			goto out;
+		case 1:
+			goto out;
+		}
+	}
+	c.plans = xcalloc(a->njobs + 1, sizeof *c.plans);
+	for (size_t i = 0; i < a->njobs; i++) {
+		c.plans[i].job = a->jobs[i];
+		if (a->jobs[i]->drv->caps & DRV_CAP_NO_BACKUP) {
+			log_info(a->jobs[i]->name, "type %s: no backups to clean",
+			         a->jobs[i]->drv->name);
+			c.plans[i].skipped = 1;
+			continue;
+		}
+		if (spawn_interrupted()) {
+			log_warning(NULL, "interrupted: not cleaning [%s]", a->jobs[i]->name);
+			c.plans[i].failed = 1;
+			continue;
+		}
+		if (plan_job(&c, i) == -1)
+			c.plans[i].failed = 1;
+	}
+	remove_all(&c, &tasks);
+	if (reopen) {
+		catalog_close(own);
+		own = NULL;
+		c.cat = NULL;
+		if (catalog_open(a->catalog_path, CATALOG_RW, &own, &err) == -1) {
+			log_error(
+			    NULL,
+			    "cleanup: the catalog is still not writable (%s): rows of removed "
+			    "backups stay BACKUP until the next cleanup marks them CLEAN",
+			    err.msg);
+			rc = EXIT_RUNTIME;
+		}
+		c.cat = own;
+	}
+	record_all(&c, tasks);
+	for (size_t i = 0; i < a->njobs; i++) {
+		struct plan *p = &c.plans[i];
+
+		if (p->skipped)
+			continue;
+		summarize(&c, p);
+		if (p->failed) {
+			buf_printf(&failed, "%s%s", failed.len ? "," : "", p->job->name);
+			if (rc == 0)
+				rc = EXIT_JOBS;
+		} else {
+			buf_printf(&ok, "%s%s", ok.len ? "," : "", p->job->name);
+		}
+	}
+	if (ok.len == 0 && failed.len == 0)
+		log_warning(NULL, "No cleanup properly finished or processed");
+	if (ok.len > 0)
+		log_info(NULL, "Cleanup processed : %s", buf_str(&ok));
+	if (failed.len > 0)
+		log_error(NULL, "Cleanup processed with errors: %s", buf_str(&failed));
+out:
+	for (size_t i = 0; i < c.nv; i++) {
+		if (c.v[i].own_fd)
+			close(c.v[i].dirfd);
+		free(c.v[i].location);
+		free(c.v[i].path);
+	}
+	free(c.v);
+	free(c.plans);
+	free(tasks);
+	if (own != NULL)
+		catalog_close(own);
+	buf_free(&ok);
+	buf_free(&failed);
+	return rc;
 }

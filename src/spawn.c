@@ -49,6 +49,7 @@
 #define SPAWN_READ_SIZE 16384
 
 #define NSEC_PER_SEC INT64_C(1000000000)
+#define SPAWN_PROBE_MAX (5 * NSEC_PER_SEC) /* longest gap between progress() calls */
 #define NSEC_PER_MSEC INT64_C(1000000)
 
 /* Where the child was when it failed, sent back on the error pipe. */
@@ -331,7 +332,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	struct spawn_pipe *slot[3];
 	siginfo_t si;
 	int64_t now, start, last_out, grace, exit_at = 0, kill_at = 0, abandon_at = 0;
-	int64_t next, wait_ns, limit = 0, idle = 0, cap;
+	int64_t next, wait_ns, limit = 0, idle = 0, cap, probe_every = 0, next_probe = 0;
+	long long progress = 0;
 	int pidfd = -1, exited = 0, term_sent = 0, kill_sent = 0;
 	size_t nfds, open_pipes;
 
@@ -342,9 +344,17 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	grace *= NSEC_PER_SEC;
 	if (o->timeout_sec > 0)
 		limit = (int64_t)o->timeout_sec * NSEC_PER_SEC;
-	if (o->idle_timeout_sec > 0 && npipes > 0)
+	if (o->idle_timeout_sec > 0 && (npipes > 0 || o->progress != NULL))
 		idle = (int64_t)o->idle_timeout_sec * NSEC_PER_SEC;
 	start = last_out = spawn_now();
+	if (idle > 0 && o->progress != NULL) {
+		/* Probe often enough to notice progress well within the limit. */
+		probe_every = idle / 4 < SPAWN_PROBE_MAX ? idle / 4 : SPAWN_PROBE_MAX;
+		if (probe_every < NSEC_PER_SEC / 4)
+			probe_every = NSEC_PER_SEC / 4;
+		progress = o->progress(o->progress_ctx);
+		next_probe = start + probe_every;
+	}
 
 	for (;;) {
 		if (!exited) {
@@ -366,13 +376,22 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			break;
 
 		now = spawn_now();
+		if (probe_every > 0 && !term_sent && now >= next_probe) {
+			long long p = o->progress(o->progress_ctx);
+
+			if (p != progress) {
+				progress = p;
+				last_out = now;
+			}
+			next_probe = now + probe_every;
+		}
 		if (!term_sent) {
 			if (spawn_signals != signals_at_start)
 				res->interrupted = 1;
 			else if (limit > 0 && now - start >= limit)
 				res->timed_out = 1;
 			else if (idle > 0 && now - last_out >= idle)
-				res->timed_out = 1;
+				res->timed_out = res->stalled = 1;
 			if (res->interrupted || res->timed_out ||
 			    (exited && open_pipes > 0 && now - exit_at >= grace)) {
 				spawn_group_kill(pid, SIGTERM);
@@ -405,6 +424,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 				next = spawn_earlier(next, start + limit);
 			if (idle > 0)
 				next = spawn_earlier(next, last_out + idle);
+			if (probe_every > 0)
+				next = spawn_earlier(next, next_probe);
 			if (exited && open_pipes > 0)
 				next = spawn_earlier(next, exit_at + grace);
 		} else if (!kill_sent)
@@ -626,6 +647,8 @@ spawn_describe(const struct spawn_result *res, char *out, size_t outsz)
 
 	if (res->interrupted)
 		snprintf(out, outsz, "interrupted");
+	else if (res->stalled)
+		snprintf(out, outsz, "stalled: no output and no progress for its stall timeout");
 	else if (res->timed_out)
 		snprintf(out, outsz, "timed out");
 	else if (res->exited)

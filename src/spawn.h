@@ -38,12 +38,19 @@ struct spawn_opts {
 	int merge_stderr;
 	int timeout_sec; /* 0: none. Whole-run limit */
 	/*
-	 * 0: none. Ended when no output arrives for this long. Only piped
-	 * output counts: with stdout_fd only stderr is watched, and with
-	 * stdout_fd plus merge_stderr there is nothing to watch and it is
-	 * ignored.
+	 * 0: none. Ended as stalled when, for this long, no output arrives
+	 * and progress() (when set) returns the same value. Only piped output
+	 * counts: with stdout_fd only stderr is watched, and with stdout_fd
+	 * plus merge_stderr only progress() is (ignored without it).
 	 */
 	int idle_timeout_sec;
+	/*
+	 * May be NULL. A number that changes while the child makes progress
+	 * other than by printing (bytes or inodes used where it writes);
+	 * called from the waiting thread every few seconds with progress_ctx.
+	 */
+	long long (*progress)(void *progress_ctx);
+	void *progress_ctx;
 	int kill_grace_sec;    /* TERM -> KILL delay; 0 means 5 */
 	size_t max_line;       /* longer lines are cut into pieces; 0 means 8192 */
 	spawn_line_fn on_line; /* may be NULL: output is discarded */
@@ -55,6 +62,7 @@ struct spawn_result {
 	int code;
 	int signal;      /* the signal that ended it, when !exited */
 	int timed_out;   /* ended by timeout_sec or idle_timeout_sec */
+	int stalled;     /* ... by idle_timeout_sec (timed_out is set too) */
 	int interrupted; /* ended because tisbackup received SIGINT/SIGTERM */
 };
 

@@ -6,12 +6,19 @@
 #include "ssh.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "spawn.h"
+#include "watchdog.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
@@ -36,6 +43,77 @@ ssh_config_value(const char *v)
 	if (quote)
 		buf_putc(&b, '"');
 	return buf_steal(&b);
+}
+
+static pthread_once_t control_once = PTHREAD_ONCE_INIT;
+static char control_dir[64]; /* "" when connection sharing is unavailable */
+
+/*
+ * A private folder for ControlMaster sockets: /run/tisbackup/ssh for root,
+ * /tmp/tisbackup-ssh-UID otherwise, ours and mode 0700 or not used at all
+ * (another user's socket there could impersonate a server).
+ */
+static void
+control_dir_init(void)
+{
+	struct stat st;
+	char dir[64];
+
+	if (geteuid() == 0) {
+		mkdir("/run/tisbackup", 0700);
+		snprintf(dir, sizeof dir, "/run/tisbackup/ssh");
+	} else {
+		snprintf(dir, sizeof dir, "/tmp/tisbackup-ssh-%u", (unsigned)geteuid());
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		goto off;
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0)
+		goto off;
+	snprintf(control_dir, sizeof control_dir, "%s", dir);
+	return;
+off:
+	log_debug(NULL, "ssh connection sharing disabled: %s is not a private folder", dir);
+	control_dir[0] = '\0';
+}
+
+/* FNV-1a over s, continuing from h. */
+static uint64_t
+fnv1a(uint64_t h, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h * 0x100000001b3ULL; /* separator */
+}
+
+/*
+ * Sharing options: one master connection per server, user, port *and*
+ * identity (key, known_hosts, policy, cipher), kept 60 s after its last
+ * use so preexec, the transfer, postexec and the next job of that server
+ * reuse it. %C is ssh's hash of host, port and user.
+ */
+static void
+ssh_sharing_argv(const struct job *job, struct strv *out)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!job_get_bool(job, "ssh_connection_sharing", 1))
+		return;
+	pthread_once(&control_once, control_dir_init);
+	if (control_dir[0] == '\0')
+		return;
+	h = fnv1a(h, job->private_key);
+	h = fnv1a(h, job_get(job, "known_hosts_file"));
+	h = fnv1a(h, job_get(job, "host_key_policy"));
+	h = fnv1a(h, job_get(job, "cipher_spec"));
+	strv_push(out, "-o");
+	strv_push(out, "ControlMaster=auto");
+	strv_push(out, "-o");
+	strv_pushf(out, "ControlPath=%s/%%C-%016llx", control_dir, (unsigned long long)h);
+	strv_push(out, "-o");
+	strv_push(out, "ControlPersist=60");
 }
 
 void
@@ -80,6 +158,7 @@ ssh_base_argv(const struct job *job, struct strv *out)
 		strv_push(out, "-c");
 		strv_push(out, cipher);
 	}
+	ssh_sharing_argv(job, out);
 }
 
 char *
@@ -132,6 +211,7 @@ ssh_run_command(const struct job *job, const char *what, const char *command, in
 	so.argv = (const char *const *)strv_argv(&av);
 	so.merge_stderr = 1;
 	so.timeout_sec = timeout_sec;
+	watchdog_apply(job, &so);
 	so.on_line = cmd_on_line;
 	so.ctx = &tail;
 	log_info(job->name, "running %s on %s", what, job->server_name);

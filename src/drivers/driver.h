@@ -77,6 +77,19 @@ struct driver {
 	 * backup when failing.
 	 */
 	int (*backup)(struct drv_run *run, struct drv_stats *st, struct err *err);
+	/*
+	 * register_existing (register.c): 1 if name, an entry of the job's
+	 * folder, is one of this driver's finished backups, with the stamp
+	 * of its start ("20261126-03h20m57") copied into stamp_out, which
+	 * has room for TIME_STAMP_LEN + 1 bytes (util/timefmt.h); else 0.
+	 * Only the name is judged: the core offers entries that are folders
+	 * or regular files, never symlinks. A driver writing files such as
+	 * "VM-STAMP.xva" or "DB-STAMP.sql.gz" sets its own matcher (check the
+	 * suffix, then time_parse_stamp() on the 17 characters before it);
+	 * names of unfinished work (".rsync", ".part") must not match.
+	 * NULL means the rsync layout: a folder whose whole name is a STAMP.
+	 */
+	int (*backup_name_match)(const char *name, char *stamp_out);
 };
 
 /* Keys every job has (validated by the core, printed by listdrivers). */

@@ -7,9 +7,11 @@
 #include <string.h>
 
 extern const struct driver drv_null;
+extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
 
 const struct driver *const driver_table[] = {
+	&drv_rsync,
 	&drv_rsync_ssh,
 	&drv_null,
 	NULL,

@@ -1,10 +1,15 @@
 /*
- * rsync+ssh: pull remote_user@server:remote_dir/ over ssh into
- * {job}/STAMP.rsync, hardlinked (--link-dest) against the previous
- * snapshots, then sync the filesystem and rename it to {job}/STAMP, so a
- * name without ".rsync" always means a complete snapshot. Also the rsync
- * pieces the other rsync drivers share: option building, the --stats
- * parser, the link-dest choice and the exit-code policy.
+ * The two rsync drivers, thin descriptors over one implementation:
+ *  - rsync+ssh pulls remote_user@server:remote_dir/ over ssh;
+ *  - rsync pulls remote_user@server::module/remote_dir/ from an rsync
+ *    daemon, authenticating with a password file rsync reads itself.
+ * Both write {job}/STAMP.rsync, hardlinked (--link-dest) against the
+ * previous snapshots, then sync the filesystem and rename it to
+ * {job}/STAMP, so a name without ".rsync" always means a complete
+ * snapshot. What differs between them is the transport (how the argv
+ * reaches the server) and the word starting the catalog log line; the
+ * options, the --stats parser, the link-dest choice and the exit-code
+ * policy are shared (see rsync.h).
  */
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
@@ -18,16 +23,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h" /* CATALOG_LOG_PARTIAL only: the text cleanup looks for */
 #include "config.h"
 #include "exclude.h"
 #include "log.h"
 #include "quote.h"
 #include "spawn.h"
 #include "ssh.h"
+#include "watchdog.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
 
-#define LINK_DEST_MAX 20 /* rsync refuses more --link-dest options */
+#define LINK_DEST_MAX 20          /* rsync refuses more --link-dest options */
+#define DAEMON_CONNECT_TIMEOUT 30 /* like ssh's ConnectTimeout */
+#define TAIL_LINES 8              /* rsync output lines kept for an error message */
+
+/* What differs between the rsync drivers. */
+struct rsync_flavour {
+	enum rsync_transport transport;
+	const char *log_name; /* first words of the catalog log line */
+};
+
+static const struct rsync_flavour flavour_ssh = { RSYNC_OVER_SSH, "ssh+rsync" };
+static const struct rsync_flavour flavour_daemon = { RSYNC_DAEMON, "rsync" };
 
 static const struct drv_key rsync_ssh_required[] = {
 	{ "remote_user", KEY_STR, "root" },
@@ -45,6 +63,25 @@ static const struct drv_key rsync_ssh_optional[] = {
 	{ "protect_args", KEY_BOOL, "yes" },
 	{ "overload_args", KEY_STR, NULL },
 	{ "cipher_spec", KEY_STR, NULL },
+	{ NULL, KEY_STR, NULL },
+};
+
+static const struct drv_key rsync_daemon_required[] = {
+	{ "remote_user", KEY_STR, "root" },
+	{ "remote_dir", KEY_STR, NULL },
+	{ "rsync_module", KEY_STR, NULL },
+	{ "password_file", KEY_FILE, NULL },
+	{ NULL, KEY_STR, NULL },
+};
+
+static const struct drv_key rsync_daemon_optional[] = {
+	{ "compressionlevel", KEY_INT, NULL },
+	{ "compression", KEY_BOOL, "no" },
+	{ "bwlimit", KEY_INT, NULL },
+	{ "exclude_list", KEY_EXCLUDE, NULL },
+	{ "protect_args", KEY_BOOL, "yes" },
+	{ "overload_args", KEY_STR, NULL },
+	{ "rsync_port", KEY_PORT, "873" }, /* an addition: the original had no way to set it */
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -196,22 +233,52 @@ push_words(struct strv *av, const char *s)
 	}
 }
 
-/*
- * The rsync options the rsync drivers share (SPEC §10), without source
- * and destination. 0 or -1 + err (bad exclude_list).
- */
-static int
-rsync_common_argv(const struct job *job, const char *job_dir, const char *stamp, int verbose,
-                  struct strv *av, struct err *err)
+char *
+rsync_source(const struct job *job, enum rsync_transport t)
+{
+	const char *dir = job_get(job, "remote_dir");
+	const char *slash;
+
+	if (dir == NULL)
+		dir = "";
+	slash = dir[0] != '\0' && dir[strlen(dir) - 1] == '/' ? "" : "/";
+	if (t == RSYNC_DAEMON) {
+		if (dir[0] == '/')
+			dir++;
+		if (dir[0] == '\0')
+			slash = "";
+		return xasprintf("%s@%s::%s/%s%s", job->remote_user, job->server_name,
+		                 job_get(job, "rsync_module"), dir, slash);
+	}
+	return xasprintf("%s@%s:%s%s", job->remote_user, job->server_name, dir, slash);
+}
+
+/* A job's value for key, else [global]'s legacy spelling of it; 0 when unset. */
+static long
+long_or_global(const struct job *job, const char *key, const char *global_key)
+{
+	long v = job_get_long(job, key, 0);
+
+	return v > 0 ? v : job_get_long(job, global_key, 0);
+}
+
+int
+rsync_build_argv(const struct job *job, enum rsync_transport t, const char *stamp, int verbose,
+                 struct strv *av, struct err *err)
 {
 	const char *remote_dir = job_get(job, "remote_dir");
 	const char *overload = job_get(job, "overload_args");
 	const char *excl = job_get(job, "exclude_list");
-	struct strv excludes, links;
+	long level = long_or_global(job, "compressionlevel", "compression_level");
+	long bwlimit = long_or_global(job, "bwlimit", "bw_limit");
+	long stall = job_get_long(job, "stall_timeout", 1800);
+	struct strv excludes, links, sshv;
+	char *rsh = NULL, *source = NULL;
 	int rc = -1;
 
 	strv_init(&excludes);
 	strv_init(&links);
+	strv_init(&sshv);
 	strv_push(av, "rsync");
 	strv_push(av, "-rt");
 	strv_push(av, "--stats");
@@ -227,10 +294,12 @@ rsync_common_argv(const struct job *job, const char *job_dir, const char *stamp,
 		strv_push(av, "--protect-args");
 	if (job_get_bool(job, "compression", 0))
 		strv_push(av, "-z");
-	if (job_get(job, "compressionlevel") != NULL)
-		strv_pushf(av, "--compress-level=%ld", job_get_long(job, "compressionlevel", 0));
-	if (job_get(job, "bwlimit") != NULL)
-		strv_pushf(av, "--bwlimit=%ld", job_get_long(job, "bwlimit", 0));
+	if (level > 0)
+		strv_pushf(av, "--compress-level=%ld", level);
+	if (bwlimit > 0)
+		strv_pushf(av, "--bwlimit=%ld", bwlimit);
+	if (stall > 0)
+		strv_pushf(av, "--timeout=%ld", stall);
 	if (verbose)
 		strv_push(av, "--info=progress2");
 	if (excl != NULL && exclude_parse(excl, &excludes, err) == -1) {
@@ -239,23 +308,160 @@ rsync_common_argv(const struct job *job, const char *job_dir, const char *stamp,
 	}
 	for (size_t i = 0; i < excludes.n; i++)
 		strv_pushf(av, "--exclude=%s", excludes.v[i]);
-	if (rsync_link_dests(job_dir, stamp, &links, err) == -1)
+	/* A dry run of a new job: no folder yet, so no history either. */
+	if (fs_is_dir(job->dir) && rsync_link_dests(job->dir, stamp, &links, err) == -1)
 		goto out;
 	for (size_t i = 0; i < links.n; i++)
-		strv_pushf(av, "--link-dest=%s/%s/", job_dir, links.v[i]);
+		strv_pushf(av, "--link-dest=%s/%s/", job->dir, links.v[i]);
+	if (t == RSYNC_DAEMON) {
+		strv_pushf(av, "--port=%ld", job_get_long(job, "rsync_port", 873));
+		strv_pushf(av, "--contimeout=%d", DAEMON_CONNECT_TIMEOUT);
+		strv_pushf(av, "--password-file=%s", job_get(job, "password_file"));
+	} else {
+		ssh_base_argv(job, &sshv);
+		rsh = quote_rsh_argv((const char *const *)strv_argv(&sshv));
+		strv_push(av, "-e");
+		strv_push(av, rsh);
+	}
+	strv_push(av, "--");
+	source = rsync_source(job, t);
+	strv_push(av, source);
+	strv_pushf(av, "%s/%s.rsync/", job->dir, stamp);
 	rc = 0;
 out:
+	free(rsh);
+	free(source);
 	strv_free(&excludes);
 	strv_free(&links);
+	strv_free(&sshv);
 	return rc;
+}
+
+int
+rsync_check_password_file(const char *path, struct err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		err_sys(err, errno, "password_file %s", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, "password_file %s is not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH) {
+		err_set(err, "password_file %s must not be readable by other users: chmod 600 %s",
+		        path, path);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		err_set(err, "password_file %s must not be writable by other users: chmod 600 %s",
+		        path, path);
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_uid != 0) {
+		err_set(err,
+		        "password_file %s must be owned by root when tisbackup runs as root "
+		        "(rsync refuses it otherwise): chown root %s",
+		        path, path);
+		return -1;
+	}
+	return 0;
+}
+
+enum rsync_verdict
+rsync_verdict(int exited, int code, int64_t total_files, int partial_is_error)
+{
+	if (!exited)
+		return RSYNC_FAILED;
+	switch (code) {
+	case 0:
+		return RSYNC_DONE;
+	case 24:
+		return RSYNC_VANISHED;
+	case 23:
+		/*
+		 * Not a single file means the source folder itself could not
+		 * be read (missing remote_dir, permissions): an empty snapshot
+		 * is no backup, whatever the original recorded.
+		 */
+		if (total_files == 0)
+			return RSYNC_NO_SOURCE;
+		return partial_is_error ? RSYNC_PARTIAL_ERR : RSYNC_PARTIAL;
+	default:
+		return RSYNC_FAILED;
+	}
+}
+
+/* What some exit codes mean in practice, beyond rsync's own words. */
+static const char *
+exit_hint(int code, enum rsync_transport t)
+{
+	switch (code) {
+	case 5:
+		return t == RSYNC_DAEMON ? "(exit code 5: the rsync daemon refused the session: "
+		                           "check rsync_module, remote_user and the password)"
+		                         : "(exit code 5: error starting the rsync protocol)";
+	case 10:
+		return t == RSYNC_DAEMON ? "(exit code 10: the rsync daemon could not be reached: "
+		                           "check server_name and rsync_port)"
+		                         : NULL;
+	case 12:
+		return "(exit code 12: the connection or the remote rsync ended unexpectedly)";
+	case 35:
+		return "(exit code 35: no answer from the rsync daemon)";
+	case 255:
+		return t == RSYNC_OVER_SSH ? "(exit code 255: the ssh connection failed)" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* The last TAIL_LINES lines of something, oldest overwritten first. */
+struct line_ring {
+	char *v[TAIL_LINES];
+	size_t next;
+};
+
+static void
+ring_push(struct line_ring *r, const char *line)
+{
+	free(r->v[r->next]);
+	r->v[r->next] = xstrdup(line);
+	r->next = (r->next + 1) % TAIL_LINES;
+}
+
+/* Append the lines of r, oldest first, to err. 0 if r was empty. */
+static int
+ring_append(const struct line_ring *r, struct err *err)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < TAIL_LINES; i++) {
+		const char *l = r->v[(r->next + i) % TAIL_LINES];
+
+		if (l != NULL) {
+			err_append_line(err, "%s", l);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void
+ring_free(struct line_ring *r)
+{
+	for (size_t i = 0; i < TAIL_LINES; i++)
+		free(r->v[i]);
 }
 
 struct rsync_out {
 	const struct job *job;
 	struct rsync_stats st;
 	int verbose;
-	char *tail[8]; /* last lines, for the error message */
-	size_t next;
+	struct line_ring problems; /* rsync's complaints, for the error message */
+	struct line_ring tail;     /* any last lines, when it did not complain */
 };
 
 /* 1 if rsync wrote line to report a problem (shown without -v). */
@@ -269,6 +475,7 @@ rsync_is_problem(const char *line)
 		"IO error encountered",
 		"ERROR: ",
 		"WARNING: ",
+		"@ERROR",
 		"ssh: ",
 		"Host key verification failed",
 		"Permission denied",
@@ -279,7 +486,17 @@ rsync_is_problem(const char *line)
 	for (const char *const *p = prefixes; *p != NULL; p++)
 		if (strncmp(line, *p, strlen(*p)) == 0)
 			return 1;
-	return 0;
+	/* "[Receiver] io timeout after 5 seconds -- exiting" */
+	return strstr(line, "io timeout after") != NULL;
+}
+
+/* 1 for a --info=progress2 line ("  1,234  45%  1.2MB/s  0:00:01 ..."). */
+static int
+rsync_is_progress(const char *line)
+{
+	while (*line == ' ')
+		line++;
+	return isdigit((unsigned char)*line) && strchr(line, '%') != NULL;
 }
 
 static void
@@ -290,35 +507,201 @@ rsync_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	enum log_level level = ro->verbose ? LOG_INFO : LOG_DEBUG;
 
 	(void)stream;
+	if (rsync_is_progress(copy)) {
+		/* -v shows the overall progress; without it, it is noise. */
+		if (ro->verbose)
+			log_info(ro->job->name, "rsync: %s", copy);
+		free(copy);
+		return;
+	}
 	if (!rsync_stats_feed(&ro->st, copy) && len > 0) {
-		free(ro->tail[ro->next]);
-		ro->tail[ro->next] = xstrdup(copy);
-		ro->next = (ro->next + 1) % 8;
-		if (rsync_is_problem(copy))
+		ring_push(&ro->tail, copy);
+		if (rsync_is_problem(copy)) {
+			ring_push(&ro->problems, copy);
 			level = LOG_WARNING;
+		}
 	}
 	log_msg(level, ro->job->name, "rsync: %s", copy);
 	free(copy);
 }
 
-/* Add rsync's last output lines to err: its own words for what went wrong. */
+/*
+ * Add rsync's own words for what went wrong to err: its last complaints,
+ * else its last lines.
+ */
 static void
 append_tail(struct err *err, const struct rsync_out *ro)
 {
-	for (size_t i = 0; i < 8; i++) {
-		const char *l = ro->tail[(ro->next + i) % 8];
-
-		if (l != NULL)
-			err_append_line(err, "%s", l);
-	}
+	if (ring_append(&ro->problems, err) == 0)
+		ring_append(&ro->tail, err);
 }
 
+/*
+ * Turn what rsync did into the job's outcome: 0 when the snapshot may be
+ * kept (warnings logged and st->warnings set), else -1 + err.
+ */
 static int
-rsync_ssh_validate(const struct job *job, struct err *err)
+judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *source,
+           const struct spawn_result *res, const struct rsync_out *ro, int *partial,
+           struct drv_stats *st, struct err *err)
+{
+	long stall = job_get_long(job, "stall_timeout", 1800);
+	int pie = job_get_bool(job, "partial_is_error", 0);
+	const char *hint;
+	char desc[128];
+
+	*partial = 0;
+	spawn_describe(res, desc, sizeof desc);
+	/* Ended by the watchdog (no output, nothing written) or by max_runtime. */
+	if (res->stalled) {
+		err_set(err,
+		        "rsync from %s failed: no data for %ld s: the transfer stalled "
+		        "(stall_timeout = %ld)",
+		        source, stall, stall);
+		append_tail(err, ro);
+		return -1;
+	}
+	if (res->timed_out) {
+		err_set(err,
+		        "rsync from %s failed (timed out): the job's time limit was "
+		        "reached (max_runtime = %ld s)",
+		        source, job_get_long(job, "max_runtime", 0));
+		append_tail(err, ro);
+		return -1;
+	}
+	switch (rsync_verdict(res->exited, res->code, ro->st.total_files, pie)) {
+	case RSYNC_DONE:
+		return 0;
+	case RSYNC_VANISHED:
+		log_warning(job->name,
+		            "rsync: some files vanished before they could be transferred");
+		st->warnings = 1;
+		return 0;
+	case RSYNC_PARTIAL:
+		log_warning(job->name,
+		            "rsync: partial transfer (exit code 23), some files or attributes "
+		            "were not transferred; see the lines above. The backup is recorded "
+		            "as partial (set partial_is_error = yes to fail it instead)");
+		st->warnings = 1;
+		*partial = 1;
+		return 0;
+	case RSYNC_PARTIAL_ERR:
+		err_set(err,
+		        "rsync from %s: partial transfer (exit code 23), some files or attributes "
+		        "were not transferred, and partial_is_error = yes",
+		        source);
+		break;
+	case RSYNC_NO_SOURCE:
+		err_set(err,
+		        "rsync from %s transferred nothing (%s): the source folder could "
+		        "not be read",
+		        source, desc);
+		break;
+	case RSYNC_FAILED:
+		/* rsync's own --timeout=stall_timeout */
+		if (res->exited && res->code == 30 && stall > 0) {
+			err_set(err,
+			        "rsync from %s failed: no data for %ld s: the transfer stalled "
+			        "(exit code 30, stall_timeout = %ld)",
+			        source, stall, stall);
+			break;
+		}
+		err_set(err, "rsync from %s failed (%s)", source, desc);
+		if (res->exited && (hint = exit_hint(res->code, fl->transport)) != NULL)
+			err_append_line(err, "%s", hint);
+		break;
+	}
+	append_tail(err, ro);
+	return -1;
+}
+
+/* The backup of both drivers; fl says which. */
+static int
+rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_stats *st,
+             struct err *err)
+{
+	const struct job *job = run->job;
+	struct rsync_out ro = { .job = job, .verbose = run->verbose };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct strv av;
+	char *partial_dir = NULL, *final = NULL, *source = NULL;
+	int rc = -1, partial = 0;
+
+	strv_init(&av);
+	partial_dir = xasprintf("%s/%s.rsync", job->dir, run->stamp);
+	final = xasprintf("%s/%s", job->dir, run->stamp);
+	source = rsync_source(job, fl->transport);
+	if (fl->transport == RSYNC_DAEMON &&
+	    rsync_check_password_file(job_get(job, "password_file"), err) == -1)
+		goto out;
+	if (rsync_build_argv(job, fl->transport, run->stamp, run->verbose, &av, err) == -1)
+		goto out;
+
+	if (run->dry_run) {
+		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
+
+		log_info(job->name, "dry run: would run %s", shown);
+		log_info(job->name, "dry run: then rename %s to %s", partial_dir, final);
+		free(shown);
+		rc = 0;
+		goto out;
+	}
+
+	if (mkdir(partial_dir, 0750) == -1 && errno != EEXIST) {
+		err_sys(err, errno, "creating %s", partial_dir);
+		goto out;
+	}
+	st->location = xstrdup(partial_dir);
+	log_info(job->name, "rsync from %s into %s", source, partial_dir);
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.merge_stderr = 1;
+	so.on_line = rsync_on_line;
+	so.ctx = &ro;
+	watchdog_apply(job, &so);
+	if (spawn_run(&so, &res, err) == -1)
+		goto out;
+	if (judge_exit(job, fl, source, &res, &ro, &partial, st, err) == -1)
+		goto out;
+
+	if (fs_sync_tree(partial_dir, err) == -1)
+		goto out;
+	if (rename(partial_dir, final) == -1) {
+		err_sys(err, errno, "renaming %s to %s", partial_dir, final);
+		goto out;
+	}
+	/* The original sets the snapshot's mtime to the end of the backup. */
+	utimensat(AT_FDCWD, final, NULL, 0);
+	if (fs_fsync_dir(job->dir, err) == -1)
+		goto out;
+	free(st->location);
+	st->location = xstrdup(final);
+	st->total_files = ro.st.total_files;
+	st->written_files = ro.st.written_files;
+	st->total_bytes = ro.st.total_bytes;
+	st->written_bytes = ro.st.written_bytes;
+	st->log = xasprintf("%s backup from %s OK, %lld bytes written for %lld changed files%s%s",
+	                    fl->log_name, source, (long long)ro.st.written_bytes,
+	                    (long long)ro.st.written_files, partial ? " " : "",
+	                    partial ? CATALOG_LOG_PARTIAL : "");
+	rc = 0;
+out:
+	ring_free(&ro.problems);
+	ring_free(&ro.tail);
+	free(partial_dir);
+	free(final);
+	free(source);
+	strv_free(&av);
+	return rc;
+}
+
+/* server_name and remote_user go to ssh/rsync as words: refuse option-looking ones. */
+static int
+validate_host_user(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	/* These go to ssh/rsync as words: an option-looking host or user is refused. */
 	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
 		err_set(err, "server_name: '%s' is not a host name", job->server_name);
 		return -1;
@@ -337,119 +720,37 @@ rsync_ssh_validate(const struct job *job, struct err *err)
 }
 
 static int
+rsync_ssh_validate(const struct job *job, struct err *err)
+{
+	return validate_host_user(job, err);
+}
+
+static int
+rsync_daemon_validate(const struct job *job, struct err *err)
+{
+	const char *module = job_get(job, "rsync_module");
+
+	if (validate_host_user(job, err) == -1)
+		return -1;
+	/* The first path element after "::" is the module. */
+	if (module[0] == '-' || strchr(module, '/') != NULL || strpbrk(module, "\t\n\r") != NULL) {
+		err_set(err, "rsync_module: '%s' is not a module name (no '/', no leading '-')",
+		        module);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 rsync_ssh_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
-	const struct job *job = run->job;
-	struct rsync_out ro = { .job = job, .verbose = run->verbose };
-	struct spawn_opts so;
-	struct spawn_result res;
-	struct strv av, sshv;
-	char *partial = NULL, *final = NULL, *source = NULL, *rsh = NULL, *dest = NULL;
-	const char *remote_dir = job_get(job, "remote_dir");
-	char desc[128];
-	int rc = -1;
+	return rsync_backup(run, &flavour_ssh, st, err);
+}
 
-	strv_init(&av);
-	strv_init(&sshv);
-	partial = xasprintf("%s/%s.rsync", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
-	source = xasprintf("%s@%s:%s%s", job->remote_user, job->server_name, remote_dir,
-	                   remote_dir[strlen(remote_dir) - 1] == '/' ? "" : "/");
-	if (rsync_common_argv(job, job->dir, run->stamp, run->verbose, &av, err) == -1)
-		goto out;
-	ssh_base_argv(job, &sshv);
-	rsh = quote_rsh_argv((const char *const *)strv_argv(&sshv));
-	strv_push(&av, "-e");
-	strv_push(&av, rsh);
-	strv_push(&av, "--");
-	strv_push(&av, source);
-	dest = xasprintf("%s/", partial);
-	strv_push(&av, dest);
-
-	if (run->dry_run) {
-		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
-
-		log_info(job->name, "dry run: would run %s", shown);
-		log_info(job->name, "dry run: then rename %s to %s", partial, final);
-		free(shown);
-		rc = 0;
-		goto out;
-	}
-
-	if (mkdir(partial, 0750) == -1 && errno != EEXIST) {
-		err_sys(err, errno, "creating %s", partial);
-		goto out;
-	}
-	st->location = xstrdup(partial);
-	log_info(job->name, "rsync from %s into %s", source, partial);
-	spawn_opts_init(&so);
-	so.argv = (const char *const *)strv_argv(&av);
-	so.merge_stderr = 1;
-	so.on_line = rsync_on_line;
-	so.ctx = &ro;
-	if (spawn_run(&so, &res, err) == -1)
-		goto out;
-	spawn_describe(&res, desc, sizeof desc);
-	/*
-	 * Exit 23 with no file at all means the source folder itself could not
-	 * be read (missing remote_dir, permissions): an empty snapshot is no
-	 * backup, whatever the original recorded.
-	 */
-	if (res.exited && res.code == 23 && ro.st.total_files == 0) {
-		err_set(err,
-		        "rsync from %s transferred nothing (%s): the source folder could "
-		        "not be read",
-		        source, desc);
-		append_tail(err, &ro);
-		goto out;
-	}
-	if (!res.exited || (res.code != 0 && res.code != 23 && res.code != 24)) {
-		err_set(err, "rsync from %s failed (%s)", source, desc);
-		if (res.exited && res.code == 255)
-			err_append_line(err, "(exit code 255: the ssh connection failed)");
-		append_tail(err, &ro);
-		goto out;
-	}
-	if (res.code == 24) {
-		log_warning(job->name,
-		            "rsync: some files vanished before they could be transferred");
-		st->warnings = 1;
-	} else if (res.code == 23) {
-		log_warning(job->name, "rsync: partial transfer (exit code 23), some files or "
-		                       "attributes were not transferred; see the lines above");
-		st->warnings = 1;
-	}
-	if (fs_sync_tree(partial, err) == -1)
-		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	/* The original sets the snapshot's mtime to the end of the backup. */
-	utimensat(AT_FDCWD, final, NULL, 0);
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	free(st->location);
-	st->location = xstrdup(final);
-	st->total_files = ro.st.total_files;
-	st->written_files = ro.st.written_files;
-	st->total_bytes = ro.st.total_bytes;
-	st->written_bytes = ro.st.written_bytes;
-	st->log =
-	    xasprintf("ssh+rsync backup from %s OK, %lld bytes written for %lld changed files",
-	              source, (long long)ro.st.written_bytes, (long long)ro.st.written_files);
-	rc = 0;
-out:
-	for (size_t i = 0; i < 8; i++)
-		free(ro.tail[i]);
-	free(partial);
-	free(final);
-	free(source);
-	free(rsh);
-	free(dest);
-	strv_free(&av);
-	strv_free(&sshv);
-	return rc;
+static int
+rsync_daemon_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
+{
+	return rsync_backup(run, &flavour_daemon, st, err);
 }
 
 const struct driver drv_rsync_ssh = {
@@ -461,4 +762,15 @@ const struct driver drv_rsync_ssh = {
 	.caps = DRV_CAP_SSH,
 	.validate = rsync_ssh_validate,
 	.backup = rsync_ssh_backup,
+};
+
+const struct driver drv_rsync = {
+	.name = "rsync",
+	.description = "Pulls a folder from an rsync daemon module (password file "
+	               "authentication) into a dated snapshot, hardlinked against the "
+	               "previous one.",
+	.required = rsync_daemon_required,
+	.optional = rsync_daemon_optional,
+	.validate = rsync_daemon_validate,
+	.backup = rsync_daemon_backup,
 };

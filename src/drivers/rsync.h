@@ -1,6 +1,8 @@
 /*
- * What the rsync-based drivers share: the rsync argv (options, excludes,
- * link-dest history), its --stats parser and exit-code policy.
+ * What the rsync-based drivers share: the rsync command line (options,
+ * excludes, link-dest history, the transport: ssh or an rsync daemon), its
+ * --stats parser and the exit-code policy. rsync+ssh and rsync are two
+ * descriptors over this one implementation (drv_rsync.c).
  */
 #ifndef TB_RSYNC_H
 #define TB_RSYNC_H
@@ -9,6 +11,14 @@
 
 #include "util/err.h"
 #include "util/strv.h"
+
+struct job;
+
+/* How rsync reaches the server. */
+enum rsync_transport {
+	RSYNC_OVER_SSH, /* user@server:remote_dir/ through ssh (rsync -e) */
+	RSYNC_DAEMON,   /* user@server::module/remote_dir/ from an rsync daemon */
+};
 
 struct rsync_stats {
 	int64_t total_files;
@@ -29,8 +39,62 @@ int rsync_stats_feed(struct rsync_stats *st, const char *line);
  * The snapshots to hardlink against, as the original picks them: every
  * unfinished STAMP.rsync newer than the newest finished STAMP, then that
  * finished one; only names before `current`. At most 20 (rsync's limit),
- * newest first, as bare names appended to out.
+ * newest first, as bare names appended to out. -1 + err if job_dir cannot
+ * be listed.
  */
 int rsync_link_dests(const char *job_dir, const char *current, struct strv *out, struct err *err);
+
+/*
+ * The source rsync pulls, always ending in '/': "user@server:remote_dir/"
+ * over ssh, "user@server::module/remote_dir/" from a daemon (one '/'
+ * between module and remote_dir, whether remote_dir starts with one or
+ * not). The caller frees it.
+ */
+char *rsync_source(const struct job *job, enum rsync_transport t);
+
+/*
+ * The whole rsync argv for one run of job (a validated rsync or rsync+ssh
+ * job) into {job->dir}/{stamp}.rsync/, appended to av (SPEC §10):
+ *   rsync -rt --stats --delete-excluded --numeric-ids --delete-after
+ *   --partial, then overload_args split on white space or -lpgoD (not for
+ *   a remote_dir containing "cygdrive"), --protect-args unless
+ *   protect_args = no, -z, --compress-level=N and --bwlimit=N when above
+ *   0 (falling back to [global] compression_level and bw_limit),
+ *   --timeout=stall_timeout unless 0, --info=progress2 when verbose,
+ *   --exclude=P per exclude_list pattern, --link-dest=DIR/ per
+ *   rsync_link_dests() (none while job->dir does not exist);
+ *   over ssh: -e and the ssh command of ssh_base_argv() quoted for rsync;
+ *   from a daemon: --port=rsync_port, --contimeout=30 and
+ *   --password-file=password_file (the path: rsync reads the password
+ *   itself, it never appears in an argv or the environment);
+ *   then "--", the source and the destination.
+ * 0, or -1 + err (a malformed exclude_list, an unreadable job folder).
+ */
+int rsync_build_argv(const struct job *job, enum rsync_transport t, const char *stamp, int verbose,
+                     struct strv *av, struct err *err);
+
+/*
+ * rsync refuses a password file other users may read or write (and, when
+ * run as root, one root does not own): check it first, so the message
+ * says what to do ("password_file F must not be readable by other users:
+ * chmod 600 F"). 0, or -1 + err.
+ */
+int rsync_check_password_file(const char *path, struct err *err);
+
+/* What an rsync exit means for the snapshot. */
+enum rsync_verdict {
+	RSYNC_DONE,        /* exit 0 */
+	RSYNC_VANISHED,    /* exit 24: files vanished on the sender; OK with a warning */
+	RSYNC_PARTIAL,     /* exit 23: some files or attributes missing; OK, flagged partial */
+	RSYNC_FAILED,      /* anything else, or not exited at all */
+	RSYNC_PARTIAL_ERR, /* exit 23 with partial_is_error = yes */
+	RSYNC_NO_SOURCE,   /* exit 23 without a single file: the source could not be read */
+};
+
+/*
+ * The exit-code policy. exited/code as from waitpid, total_files as
+ * parsed from --stats, partial_is_error the job's setting.
+ */
+enum rsync_verdict rsync_verdict(int exited, int code, int64_t total_files, int partial_is_error);
 
 #endif

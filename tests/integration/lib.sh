@@ -355,11 +355,36 @@ sshd_add_client_key() {
 	echo "$k"
 }
 
+# tb_descendants PID: every descendant of PID, children before their own.
+tb_descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$c"
+		tb_descendants "$c"
+	done
+}
+
+# Connections to our sshd still open (by anyone: tisbackup's shared ssh
+# master connections included).
+_sshd_connections() {
+	ss -Htn state established "( dport = :$1 )" 2>/dev/null | grep -q .
+}
+
+# Stop sshd like a server going down: the listener and every session it
+# started, so ssh connection sharing (ControlMaster) on the client side
+# cannot keep using a connection to the old server.
 sshd_stop() {
 	if [ -n "${SSHD_PID:-}" ]; then
+		local kids
+		kids=$(tb_descendants "$SSHD_PID")
 		kill "$SSHD_PID" 2>/dev/null
+		# shellcheck disable=SC2086 # a list of pids
+		[ -n "$kids" ] && kill $kids 2>/dev/null
 		wait "$SSHD_PID" 2>/dev/null
 		SSHD_PID=
+		if [ -n "${SSHD_PORT:-}" ] && command -v ss >/dev/null 2>&1; then
+			wait_until 5 eval '! _sshd_connections "$SSHD_PORT"'
+		fi
 	fi
 }
 
@@ -400,7 +425,8 @@ cfg_global() {
 
 # cfg_job FILE NAME REMOTE_DIR [key=value...]: append an rsync+ssh job
 # talking to our sshd. An extra "key = value" replaces the default of the
-# same key (ssh_port, private_key, known_hosts_file, ...).
+# same key (type, server_name, ssh_port, private_key, known_hosts_file,
+# remote_dir), so no key is ever written twice.
 cfg_job() {
 	local f=$1 name=$2 dir=$3 kv k
 	shift 3
@@ -408,16 +434,19 @@ cfg_job() {
 	for kv in "$@"; do
 		k=${kv%%=*}
 		k=${k//[[:space:]]/}
-		extra[$k]=1
+		extra[${k,,}]=1
 	done
+	_cfg_default() {
+		[ -n "${extra[$1]:-}" ] || echo "$1 = $2"
+	}
 	{
 		echo "[$name]"
-		echo "type = rsync+ssh"
-		echo "server_name = 127.0.0.1"
-		[ -n "${extra[ssh_port]:-}" ] || echo "ssh_port = ${SSHD_PORT:-22}"
-		[ -n "${extra[private_key]:-}" ] || echo "private_key = ${CLIENT_KEY:-/nonexistent}"
-		[ -n "${extra[known_hosts_file]:-}" ] || echo "known_hosts_file = ${KNOWN_HOSTS:-$TMPD/known_hosts}"
-		echo "remote_dir = $dir"
+		_cfg_default type rsync+ssh
+		_cfg_default server_name 127.0.0.1
+		_cfg_default ssh_port "${SSHD_PORT:-22}"
+		_cfg_default private_key "${CLIENT_KEY:-/nonexistent}"
+		_cfg_default known_hosts_file "${KNOWN_HOSTS:-$TMPD/known_hosts}"
+		_cfg_default remote_dir "$dir"
 		for kv in "$@"; do echo "$kv"; done
 		echo
 	} >>"$f"

@@ -1,7 +1,9 @@
 /*
  * The rsync pieces the drivers share: --stats parsing in its variants
- * (rsync 2.x and 3.x wording, ',' and '.' grouping) and the choice of
- * --link-dest snapshots.
+ * (rsync 2.x and 3.x wording, ',' and '.' grouping), the choice of
+ * --link-dest snapshots, the whole command line of both drivers (rsync+ssh
+ * and the rsync daemon one) built from a configuration, the password file
+ * check and the exit-code policy.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "drivers/rsync.h"
+#include "util/xmalloc.h"
 
 static void
 test_stats_rsync3(void **state)
@@ -185,6 +189,477 @@ test_link_dests_missing_dir(void **state)
 	strv_free(&out);
 }
 
+/* --- the command line ------------------------------------------------ */
+
+/*
+ * Parse "[global]" (backup_base_dir = base, and global_extra) plus one job
+ * section [j] made of the lines in job.
+ */
+static struct config *
+load_job(const char *base, const char *global_extra, const char *job)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	char *text;
+
+	text = xasprintf("[global]\nbackup_base_dir = %s\nbackup_retention_time = 30\n"
+	                 "maximum_backup_age = 30\n%s\n[j]\n%s",
+	                 base, global_extra, job);
+	err_clear(&err);
+	if (config_parse_buffer("t.ini", text, strlen(text), NULL, &cfg, &err) == -1)
+		fail_msg("config refused:\n%s\n---\n%s", text, err.msg);
+	free(text);
+	assert_int_equal(cfg->njobs, 1);
+	return cfg;
+}
+
+#define SSH_JOB                                                                                    \
+	"type = rsync+ssh\nserver_name = web1\nremote_dir = /srv/data\n"                           \
+	"private_key = /keys/id\nssh_connection_sharing = no\n"
+#define DAEMON_JOB                                                                                 \
+	"type = rsync\nserver_name = files1\nremote_user = backup\nrsync_module = data\n"          \
+	"remote_dir = /srv\npassword_file = /etc/tis/rsync.pw\n"
+
+/* The argv of job (rsync+ssh or rsync, from its type), for stamp. */
+static void
+build(struct config *cfg, int verbose, struct strv *av)
+{
+	const struct job *job = &cfg->jobs[0];
+	enum rsync_transport t =
+	    strcmp(job_get(job, "type"), "rsync") == 0 ? RSYNC_DAEMON : RSYNC_OVER_SSH;
+	struct err err;
+
+	strv_init(av);
+	err_clear(&err);
+	if (rsync_build_argv(job, t, "20261123-22h00m00", verbose, av, &err) == -1)
+		fail_msg("rsync_build_argv: %s", err.msg);
+}
+
+/* Index of the element equal to s, or -1. */
+static int
+at(const struct strv *av, const char *s)
+{
+	for (size_t i = 0; i < av->n; i++)
+		if (strcmp(av->v[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Number of elements starting with prefix. */
+static int
+count_prefix(const struct strv *av, const char *prefix)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < av->n; i++)
+		n += strncmp(av->v[i], prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+static void
+test_argv_ssh_defaults(void **state)
+{
+	static const char *const want[] = {
+		"rsync",
+		"-rt",
+		"--stats",
+		"--delete-excluded",
+		"--numeric-ids",
+		"--delete-after",
+		"--partial",
+		"-lpgoD",
+		"--protect-args",
+		"--timeout=1800",
+		"-e",
+	};
+	struct config *cfg = load_job("/b", "", SSH_JOB);
+	struct strv av;
+	size_t n = sizeof want / sizeof want[0];
+
+	(void)state;
+	build(cfg, 0, &av);
+	assert_true(av.n == n + 4);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(av.v[i], want[i]);
+	assert_string_equal(av.v[n + 1], "--");
+	assert_string_equal(av.v[n + 2], "root@web1:/srv/data/");
+	assert_string_equal(av.v[n + 3], "/b/j/20261123-22h00m00.rsync/");
+	assert_null(av.v[av.n]);
+	/* Nothing optional unless asked for. */
+	assert_int_equal(at(&av, "-z"), -1);
+	assert_int_equal(count_prefix(&av, "--compress-level"), 0);
+	assert_int_equal(count_prefix(&av, "--bwlimit"), 0);
+	assert_int_equal(count_prefix(&av, "--exclude"), 0);
+	assert_int_equal(count_prefix(&av, "--link-dest"), 0); /* /b/j does not exist */
+	assert_int_equal(count_prefix(&av, "--info"), 0);
+	assert_int_equal(count_prefix(&av, "--password-file"), 0);
+	assert_int_equal(count_prefix(&av, "--port"), 0);
+	strv_free(&av);
+	config_free(cfg);
+}
+
+static void
+test_argv_options(void **state)
+{
+	struct config *cfg;
+	struct strv av;
+
+	(void)state;
+	cfg = load_job("/b", "",
+	               SSH_JOB "protect_args = no\ncompression = yes\n"
+	                       "compressionlevel = 7\nbwlimit = 250\nstall_timeout = 42\n");
+	build(cfg, 1, &av);
+	assert_int_equal(at(&av, "--protect-args"), -1);
+	assert_true(at(&av, "-z") > 0);
+	assert_true(at(&av, "--compress-level=7") > 0);
+	assert_true(at(&av, "--bwlimit=250") > 0);
+	assert_true(at(&av, "--timeout=42") > 0);
+	assert_true(at(&av, "--info=progress2") > 0);
+	strv_free(&av);
+	config_free(cfg);
+
+	/* 0 means off, as in the original; stall_timeout = 0: no --timeout. */
+	cfg = load_job("/b", "", SSH_JOB "compressionlevel = 0\nbwlimit = 0\nstall_timeout = 0\n");
+	build(cfg, 0, &av);
+	assert_int_equal(count_prefix(&av, "--compress-level"), 0);
+	assert_int_equal(count_prefix(&av, "--bwlimit"), 0);
+	assert_int_equal(count_prefix(&av, "--timeout"), 0);
+	strv_free(&av);
+	config_free(cfg);
+
+	/* [global] bw_limit and compression_level are the original's defaults. */
+	cfg = load_job("/b", "bw_limit = 300\ncompression_level = 4\n", SSH_JOB);
+	build(cfg, 0, &av);
+	assert_true(at(&av, "--bwlimit=300") > 0);
+	assert_true(at(&av, "--compress-level=4") > 0);
+	strv_free(&av);
+	config_free(cfg);
+	cfg = load_job("/b", "bw_limit = 300\n", SSH_JOB "bwlimit = 20\n");
+	build(cfg, 0, &av);
+	assert_true(at(&av, "--bwlimit=20") > 0);
+	assert_int_equal(count_prefix(&av, "--bwlimit"), 1);
+	strv_free(&av);
+	config_free(cfg);
+}
+
+static void
+test_argv_cygdrive_and_overload(void **state)
+{
+	struct config *cfg;
+	struct strv av;
+	int i;
+
+	(void)state;
+	cfg = load_job("/b", "",
+	               "type = rsync+ssh\nserver_name = win1\nremote_dir = /cygdrive/c/Users\n"
+	               "private_key = /keys/id\nssh_connection_sharing = no\n");
+	build(cfg, 0, &av);
+	assert_int_equal(at(&av, "-lpgoD"), -1);
+	assert_string_equal(av.v[av.n - 2], "root@win1:/cygdrive/c/Users/");
+	strv_free(&av);
+	config_free(cfg);
+
+	/* overload_args replaces -lpgoD, split into words, never through a shell. */
+	cfg =
+	    load_job("/b", "", SSH_JOB "overload_args =  -rlt\t--chmod=ugo=rwX   --no-perms ;x\n");
+	build(cfg, 0, &av);
+	assert_int_equal(at(&av, "-lpgoD"), -1);
+	i = at(&av, "-rlt");
+	assert_true(i > 0);
+	assert_string_equal(av.v[i + 1], "--chmod=ugo=rwX");
+	assert_string_equal(av.v[i + 2], "--no-perms");
+	assert_string_equal(av.v[i + 3], ";x");
+	strv_free(&av);
+	config_free(cfg);
+}
+
+static void
+test_argv_excludes(void **state)
+{
+	struct config *cfg;
+	struct strv av;
+	int i;
+
+	(void)state;
+	cfg = load_job("/b", "",
+	               SSH_JOB "exclude_list = \"/proc/**\",\"*.tmp\", '/dir with space'\n");
+	build(cfg, 0, &av);
+	i = at(&av, "--exclude=/proc/**");
+	assert_true(i > 0);
+	assert_string_equal(av.v[i + 1], "--exclude=*.tmp");
+	assert_string_equal(av.v[i + 2], "--exclude=/dir with space");
+	assert_int_equal(count_prefix(&av, "--exclude"), 3);
+	strv_free(&av);
+	config_free(cfg);
+
+	cfg = load_job("/b", "",
+	               DAEMON_JOB
+	               "exclude_list = --exclude /proc --exclude=*.bak --exclude \"*.c\"\n");
+	build(cfg, 0, &av);
+	i = at(&av, "--exclude=/proc");
+	assert_true(i > 0);
+	assert_string_equal(av.v[i + 1], "--exclude=*.bak");
+	assert_string_equal(av.v[i + 2], "--exclude=*.c");
+	assert_int_equal(count_prefix(&av, "--exclude"), 3);
+	strv_free(&av);
+	config_free(cfg);
+}
+
+static void
+test_argv_link_dest(void **state)
+{
+	char *base = mkjob();
+	char *jobdir = xasprintf("%s/j", base);
+	char *want;
+	struct config *cfg;
+	struct strv av;
+	int i;
+
+	(void)state;
+	assert_int_equal(mkdir(jobdir, 0755), 0);
+	mk(jobdir, "20261121-03h00m00");
+	mk(jobdir, "20261122-03h00m00");
+	mk(jobdir, "20261122-04h00m00.rsync");
+	cfg = load_job(base, "", SSH_JOB);
+	build(cfg, 0, &av);
+	assert_int_equal(count_prefix(&av, "--link-dest="), 2);
+	want = xasprintf("--link-dest=%s/20261122-04h00m00.rsync/", jobdir);
+	i = at(&av, want);
+	assert_true(i > 0);
+	free(want);
+	want = xasprintf("--link-dest=%s/20261122-03h00m00/", jobdir);
+	assert_int_equal(at(&av, want), i + 1);
+	free(want);
+	want = xasprintf("%s/20261123-22h00m00.rsync/", jobdir);
+	assert_string_equal(av.v[av.n - 1], want);
+	free(want);
+	strv_free(&av);
+	config_free(cfg);
+	free(jobdir);
+	rmjob(base);
+}
+
+static void
+test_argv_ssh_command_quoting(void **state)
+{
+	struct config *cfg;
+	struct strv av;
+	const char *rsh;
+	int i;
+
+	(void)state;
+	cfg = load_job("/b", "",
+	               "type = rsync+ssh\nserver_name = web1\nremote_dir = /srv\n"
+	               "private_key = /keys/my key/it's \"the\" key\nssh_port = 2222\n"
+	               "cipher_spec = aes256-ctr\nssh_connection_sharing = no\n"
+	               "remote_user = backup\n");
+	build(cfg, 0, &av);
+	i = at(&av, "-e");
+	assert_true(i > 0);
+	rsh = av.v[i + 1];
+	/* rsync splits -e itself: every word in '...', a ' doubled inside. */
+	assert_true(strncmp(rsh, "'ssh' '-o' 'BatchMode=yes' ", 27) == 0);
+	assert_non_null(strstr(rsh, " '-i' '/keys/my key/it''s \"the\" key'"));
+	assert_non_null(strstr(rsh, " '-p' '2222'"));
+	assert_non_null(strstr(rsh, " '-c' 'aes256-ctr'"));
+	assert_null(strstr(rsh, "ControlMaster")); /* ssh_connection_sharing = no */
+	assert_string_equal(av.v[i + 2], "--");
+	assert_string_equal(av.v[i + 3], "backup@web1:/srv/");
+	strv_free(&av);
+	config_free(cfg);
+}
+
+static void
+test_argv_daemon(void **state)
+{
+	char *dir = mkjob();
+	char *pw = xasprintf("%s/pw", dir);
+	struct config *cfg;
+	struct strv av;
+	FILE *f;
+	char *text;
+	int i;
+
+	(void)state;
+	f = fopen(pw, "w");
+	assert_non_null(f);
+	fputs("S3cr3t-never-in-argv\n", f);
+	fclose(f);
+	text = xasprintf("type = rsync\nserver_name = files1\nremote_user = backup\n"
+	                 "rsync_module = data\nremote_dir = /srv/www\npassword_file = %s\n",
+	                 pw);
+	cfg = load_job("/b", "", text);
+	build(cfg, 0, &av);
+	assert_int_equal(at(&av, "-e"), -1);
+	assert_true(at(&av, "--port=873") > 0);
+	assert_true(at(&av, "--contimeout=30") > 0);
+	free(text);
+	text = xasprintf("--password-file=%s", pw);
+	assert_true(at(&av, text) > 0);
+	assert_true(at(&av, "--protect-args") > 0);
+	assert_true(at(&av, "-lpgoD") > 0);
+	assert_true(at(&av, "--timeout=1800") > 0);
+	i = at(&av, "--");
+	assert_int_equal(i, (int)av.n - 3);
+	assert_string_equal(av.v[i + 1], "backup@files1::data/srv/www/");
+	assert_string_equal(av.v[i + 2], "/b/j/20261123-22h00m00.rsync/");
+	/* rsync reads the password itself: never an argument. */
+	for (size_t k = 0; k < av.n; k++)
+		assert_null(strstr(av.v[k], "S3cr3t"));
+	strv_free(&av);
+	config_free(cfg);
+	free(text);
+
+	cfg = load_job("/b", "", DAEMON_JOB "rsync_port = 8873\nprotect_args = no\n");
+	build(cfg, 0, &av);
+	assert_true(at(&av, "--port=8873") > 0);
+	assert_int_equal(count_prefix(&av, "--port"), 1);
+	assert_int_equal(at(&av, "--protect-args"), -1);
+	assert_true(at(&av, "--password-file=/etc/tis/rsync.pw") > 0);
+	strv_free(&av);
+	config_free(cfg);
+	free(pw);
+	rmjob(dir);
+}
+
+static void
+test_source(void **state)
+{
+	static const struct {
+		const char *dir;
+		const char *daemon;
+		const char *ssh;
+	} cases[] = {
+		{ "/", "u@h::m/", "u@h:/" },
+		{ "/srv", "u@h::m/srv/", "u@h:/srv/" },
+		{ "/srv/", "u@h::m/srv/", "u@h:/srv/" },
+		{ "srv/a b", "u@h::m/srv/a b/", "u@h:srv/a b/" },
+		{ "C:/cygdrive/c", "u@h::m/C:/cygdrive/c/", "u@h:C:/cygdrive/c/" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = xasprintf("type = rsync\nserver_name = h\nremote_user = u\n"
+		                       "rsync_module = m\nremote_dir = %s\npassword_file = /p\n",
+		                       cases[i].dir);
+		struct config *cfg = load_job("/b", "", text);
+		char *s;
+
+		s = rsync_source(&cfg->jobs[0], RSYNC_DAEMON);
+		assert_string_equal(s, cases[i].daemon);
+		free(s);
+		s = rsync_source(&cfg->jobs[0], RSYNC_OVER_SSH);
+		assert_string_equal(s, cases[i].ssh);
+		free(s);
+		config_free(cfg);
+		free(text);
+	}
+}
+
+/* A daemon job with these server_name, remote_user, rsync_module. */
+#define DJ(server, user, module)                                                                   \
+	"type = rsync\nserver_name = " server "\nremote_user = " user "\nrsync_module = " module   \
+	"\nremote_dir = /\npassword_file = /p\n"
+
+static void
+test_daemon_validation(void **state)
+{
+	static const struct {
+		const char *job;
+		const char *msg;
+	} bad[] = {
+		{ DJ("files1", "backup", "a/b") "", "rsync_module: 'a/b' is not a module name" },
+		{ DJ("files1", "backup", "-x") "", "rsync_module: '-x' is not a module name" },
+		{ DJ("-oProxyCommand=x", "backup", "m") "", "server_name: '-oProxyCommand=x'" },
+		{ DJ("files1", "a b", "m") "", "remote_user: 'a b' is not a user name" },
+		{ DJ("files1", "backup", "m") "rsync_port = 0\n", "rsync_port: " },
+		{ "type = rsync\nserver_name = h\nrsync_module = m\nremote_dir = /\n",
+		  "password_file: missing required key" },
+		{ "type = rsync\nserver_name = h\npassword_file = /p\nremote_dir = /\n",
+		  "rsync_module: missing required key" },
+		{ DAEMON_JOB "cipher_spec = x\n", "cipher_spec: unknown key for type rsync" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *text = xasprintf("[global]\nbackup_base_dir = /b\nbackup_retention_time = 1\n"
+		                       "maximum_backup_age = 1\n[j]\n%s",
+		                       bad[i].job);
+		struct config *cfg = NULL;
+		struct err err;
+
+		err_clear(&err);
+		if (config_parse_buffer("t.ini", text, strlen(text), NULL, &cfg, &err) != -1)
+			fail_msg("accepted:\n%s", text);
+		if (strstr(err.msg, bad[i].msg) == NULL)
+			fail_msg("message:\n%s\n--- lacks: %s", err.msg, bad[i].msg);
+		free(text);
+	}
+}
+
+static void
+test_password_file_check(void **state)
+{
+	char *dir = mkjob();
+	char *pw = xasprintf("%s/pw", dir);
+	struct err err;
+	FILE *f;
+
+	(void)state;
+	f = fopen(pw, "w");
+	assert_non_null(f);
+	fputs("x\n", f);
+	fclose(f);
+	assert_int_equal(chmod(pw, 0600), 0);
+	err_clear(&err);
+	assert_int_equal(rsync_check_password_file(pw, &err), 0);
+	assert_int_equal(chmod(pw, 0640), 0);
+	assert_int_equal(rsync_check_password_file(pw, &err), 0);
+
+	assert_int_equal(chmod(pw, 0644), 0);
+	assert_int_equal(rsync_check_password_file(pw, &err), -1);
+	{
+		char *want = xasprintf("password_file %s must not be readable by other users: "
+		                       "chmod 600 %s",
+		                       pw, pw);
+
+		assert_string_equal(err.msg, want);
+		free(want);
+	}
+	assert_int_equal(chmod(pw, 0602), 0);
+	err_clear(&err);
+	assert_int_equal(rsync_check_password_file(pw, &err), -1);
+	assert_non_null(strstr(err.msg, "must not be writable by other users: chmod 600"));
+
+	err_clear(&err);
+	assert_int_equal(rsync_check_password_file(dir, &err), -1);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	err_clear(&err);
+	assert_int_equal(rsync_check_password_file("/nonexistent/pw", &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/pw"));
+	free(pw);
+	rmjob(dir);
+}
+
+static void
+test_exit_policy(void **state)
+{
+	(void)state;
+	assert_int_equal(rsync_verdict(1, 0, 10, 0), RSYNC_DONE);
+	assert_int_equal(rsync_verdict(1, 24, 10, 0), RSYNC_VANISHED);
+	assert_int_equal(rsync_verdict(1, 24, 10, 1), RSYNC_VANISHED);
+	assert_int_equal(rsync_verdict(1, 23, 10, 0), RSYNC_PARTIAL);
+	assert_int_equal(rsync_verdict(1, 23, 10, 1), RSYNC_PARTIAL_ERR);
+	assert_int_equal(rsync_verdict(1, 23, 0, 0), RSYNC_NO_SOURCE);
+	assert_int_equal(rsync_verdict(1, 23, 0, 1), RSYNC_NO_SOURCE);
+	for (int code = 1; code < 256; code++)
+		if (code != 23 && code != 24)
+			assert_int_equal(rsync_verdict(1, code, 10, 0), RSYNC_FAILED);
+	/* Killed by a signal: whatever the code field says. */
+	assert_int_equal(rsync_verdict(0, 0, 10, 0), RSYNC_FAILED);
+	assert_int_equal(rsync_verdict(0, 24, 10, 0), RSYNC_FAILED);
+}
+
 int
 main(void)
 {
@@ -196,6 +671,17 @@ main(void)
 		cmocka_unit_test(test_link_dests),
 		cmocka_unit_test(test_link_dests_empty_and_cap),
 		cmocka_unit_test(test_link_dests_missing_dir),
+		cmocka_unit_test(test_argv_ssh_defaults),
+		cmocka_unit_test(test_argv_options),
+		cmocka_unit_test(test_argv_cygdrive_and_overload),
+		cmocka_unit_test(test_argv_excludes),
+		cmocka_unit_test(test_argv_link_dest),
+		cmocka_unit_test(test_argv_ssh_command_quoting),
+		cmocka_unit_test(test_argv_daemon),
+		cmocka_unit_test(test_source),
+		cmocka_unit_test(test_daemon_validation),
+		cmocka_unit_test(test_password_file_check),
+		cmocka_unit_test(test_exit_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

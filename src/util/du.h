@@ -1,0 +1,33 @@
+/*
+ * The size of a tree as `du -sb` prints it, without running du: the
+ * original shells out to `du -sb` once per snapshot it registers, which
+ * costs a process per entry and a shell string built from a path.
+ */
+#ifndef TB_DU_H
+#define TB_DU_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+/*
+ * Walk the tree at path and add up what GNU `du -sb path` (coreutils 9.1,
+ * --apparent-size --block-size=1) prints: the st_size of every entry,
+ * directories and symlinks included, path itself included; a file with
+ * several hard links inside the tree counted once (by device and inode).
+ * Symlinks are never followed, path itself included; the walk crosses into
+ * other filesystems, like du. A path that is not a folder is its own size.
+ * *files gets the number of regular-file names (each link counts, as in
+ * rsync's statistics). Opens at most three descriptors at any depth.
+ *
+ * Returns 0 when every entry was read. Returns 1 when some entry could not
+ * be (an unreadable folder, an entry gone between listing and stat, a
+ * folder moved during the walk, a directory cycle): the walk goes on where
+ * it can, the totals count what was read (an unreadable folder's own size
+ * included, like du), and err names the first problem and how many others
+ * there were. Returns -1 + err (err->code = errno) when path itself cannot
+ * be examined; the totals are then 0.
+ */
+int du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err);
+
+#endif
