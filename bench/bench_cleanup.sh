@@ -83,7 +83,7 @@ RM_CMD="rm -rf '$RMDIR'/s*"
 # Check once that cleanup removes what it should.
 bash "$TMPD/prep_tb.sh" || { echo "preparation failed" >&2; exit 1; }
 bash -c "$TB_CMD" || { echo "tisbackup cleanup failed" >&2; exit 1; }
-left=$(ls "$J" | wc -l)
+left=$(find "$J" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$left" -eq 1 ] || { echo "cleanup left $left entries in $J (expected 1)" >&2; exit 1; }
 
 median() {

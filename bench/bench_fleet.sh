@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #
-# Fleet: 40 small rsync+ssh jobs, each on its own "host" (127.0.0.2-41,
-# aliases of loopback served by one sshd), backed up by one `tisbackup
+# Fleet: 40 small rsync+ssh jobs spread over 16 "hosts" (127.0.0.1-16,
+# aliases of loopback served by one sshd, which listens on at most 16
+# addresses; one job per host at a time), backed up by one `tisbackup
 # backup` with its default parallelism, against the same 40 jobs run one
 # after another (-j 1, the original's behaviour). Each run starts from an
 # empty backup tree. Goal: parallel / sequential <= 0.30 (medians).
@@ -22,7 +23,7 @@ tb_require rsync ssh ssh-keygen sshd
 tb_tmp
 sshd_start
 sshd_stop
-for i in $(seq 2 $((NJOBS + 1))); do echo "ListenAddress 127.0.0.$i" >>"$SSHD_DIR/sshd_config"; done
+for i in $(seq 2 16); do echo "ListenAddress 127.0.0.$i" >>"$SSHD_DIR/sshd_config"; done
 /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
 SSHD_PID=$!
 wait_until 10 port_open "$SSHD_PORT" || t_bail "sshd did not come back"
@@ -36,7 +37,7 @@ for i in $(seq 1 $NJOBS); do
 	mkdir -p "$src/etc" "$src/www"
 	for f in $(seq 1 50); do echo "host $i file $f" >"$src/www/p$f.html"; done
 	echo "conf $i" >"$src/etc/app.conf"
-	cfg_job "$CONF" "host$i" "$src" "server_name = 127.0.0.$((i + 1))"
+	cfg_job "$CONF" "host$i" "$src" "server_name = 127.0.0.$((1 + i % 16))"
 done
 # Record every host key once, so both variants pay the same ssh costs.
 "$TISBACKUP" -c "$CONF" -j "$J" backup >/dev/null 2>&1

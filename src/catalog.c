@@ -14,9 +14,9 @@
  * database whether or not its -wal/-shm files exist (SQLite creates them
  * when the last writer removed them, and uses existing ones read-only),
  * except when they are missing and cannot be created: a monitoring user
- * without write access to the log folder. Then no writer is running (it
- * would hold them), and the open is retried once as immutable, which
- * SQLite reads without any side file.
+ * without write access to the log folder, or a disk full even for root.
+ * Then no writer is running (it would hold them), and the open is retried
+ * once as immutable, which SQLite reads without any side file.
  */
 #include "catalog.h"
 
@@ -271,8 +271,14 @@ open_db(struct catalog *cat, struct err *err)
 			goto out;
 		}
 		db_error(cat, rc, err, "reading");
-		/* Only a side file we may not create is worth the retry. */
-		if ((rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN)
+		/*
+		 * Only a side file we may not create is worth the retry: no
+		 * permission (READONLY, CANTOPEN), or no room for it on a full
+		 * disk (IOERR). Either way it does not exist, so no writer has
+		 * the database open and an immutable read is consistent.
+		 */
+		if ((rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN &&
+		    (rc & 0xff) != SQLITE_IOERR)
 			goto out;
 	}
 out:

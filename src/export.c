@@ -25,6 +25,7 @@
 #include "drivers/rsync.h"
 #include "log.h"
 #include "quote.h"
+#include "runner.h"
 #include "spawn.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -489,10 +490,33 @@ out:
 	return rc;
 }
 
+/* What every export of one run shares, for the runner's callback. */
+struct export_ctx {
+	const char *exportdir;
+	int dry_run;
+	int verbose;
+};
+
+static int
+export_one(void *ctx, struct catalog *cat, const struct job *job, struct err *err)
+{
+	const struct export_ctx *e = ctx;
+
+	if (spawn_interrupted()) {
+		log_warning(job->name, "interrupted: not exported");
+		return -1;
+	}
+	return export_job(cat, job, e->exportdir, e->dry_run, e->verbose, err);
+}
+
 int
 export_run(const struct action_ctx *a)
 {
 	struct catalog *cat = a->cat, *ro = NULL;
+	struct export_ctx ectx;
+	const struct job **jobs = NULL;
+	int *results = NULL;
+	size_t n = 0;
 	struct buf ok, failed;
 	char *dir = NULL;
 	struct err err;
@@ -522,26 +546,37 @@ export_run(const struct action_ctx *a)
 		cat = ro;
 	}
 	assert(cat != NULL);
+	/* Jobs with backups; null ones are skipped like the original does. */
+	jobs = xcalloc(a->njobs + 1, sizeof *jobs);
+	results = xcalloc(a->njobs + 1, sizeof *results);
 	for (size_t i = 0; i < a->njobs; i++) {
-		const struct job *job = a->jobs[i];
+		if (a->jobs[i]->drv->caps & DRV_CAP_NO_BACKUP)
+			log_info(a->jobs[i]->name, "type %s: nothing to export",
+			         a->jobs[i]->drv->name);
+		else
+			jobs[n++] = a->jobs[i];
+	}
+	ectx.exportdir = dir;
+	ectx.dry_run = a->dry_run;
+	ectx.verbose = a->verbose;
+	if (a->dry_run) {
+		/* One read-only connection, one job after the other. */
+		for (size_t i = 0; i < n; i++)
+			results[i] = export_one(&ectx, cat, jobs[i], &err);
+	} else {
+		struct runner_opts ro_opts = {
+			.max_parallel = a->max_parallel,
+			.catalog_path = a->catalog_path,
+		};
 
-		err_clear(&err);
-		if (job->drv->caps & DRV_CAP_NO_BACKUP) {
-			log_info(job->name, "type %s: nothing to export", job->drv->name);
-			continue;
-		}
-		if (spawn_interrupted()) {
-			log_warning(NULL, "interrupted: not exporting [%s]", job->name);
-			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
+		runner_run(jobs, n, &ro_opts, export_one, &ectx, results);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct buf *b = results[i] == 0 ? &ok : &failed;
+
+		buf_printf(b, "%s%s", b->len ? "," : "", jobs[i]->name);
+		if (results[i] != 0)
 			rc = EXIT_JOBS;
-			continue;
-		}
-		if (export_job(cat, job, dir, a->dry_run, a->verbose, &err) == 0) {
-			buf_printf(&ok, "%s%s", ok.len ? "," : "", job->name);
-		} else {
-			buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
-			rc = EXIT_JOBS;
-		}
 	}
 	if (ok.len == 0 && failed.len == 0)
 		log_warning(NULL, "No export processed: no selected job has backups");
@@ -552,6 +587,8 @@ export_run(const struct action_ctx *a)
 out:
 	if (ro != NULL)
 		catalog_close(ro);
+	free(jobs);
+	free(results);
 	free(dir);
 	buf_free(&ok);
 	buf_free(&failed);

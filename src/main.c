@@ -225,21 +225,6 @@ parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-/*
- * Actions whose implementation has landed. The others answer "not
- * implemented yet" with EXIT_USAGE.
- */
-static int
-action_implemented(const char *action)
-{
-	static const char *const pending[] = { NULL };
-
-	for (const char *const *p = pending; *p != NULL; p++)
-		if (strcmp(*p, action) == 0)
-			return 0;
-	return 1;
-}
-
 /* Print a multi-line error, each line prefixed with "tisbackup: ". */
 static void
 print_err(const struct err *err)
@@ -477,10 +462,6 @@ main(int argc, char **argv)
 	}
 	if (strcmp(o.action, "exportbackup") == 0 && o.exportdir == NULL) {
 		fprintf(stderr, "tisbackup: exportbackup needs the target folder: -x DIR\n");
-		return EXIT_USAGE;
-	}
-	if (!action_implemented(o.action)) {
-		fprintf(stderr, "tisbackup: %s: not implemented yet in this version\n", o.action);
 		return EXIT_USAGE;
 	}
 

@@ -163,6 +163,7 @@ enum where {
 	WHERE_INSIDE,  /* on disk inside the job folder; *dirfd and *path set */
 	WHERE_GONE,    /* would be inside the job folder, but nothing is there */
 	WHERE_OUTSIDE, /* not inside the job folder: never touched; err says why */
+	WHERE_REFUSED, /* inside, but not to be removed; err says why */
 	WHERE_ERROR,   /* could not tell; err says why */
 };
 
@@ -170,7 +171,8 @@ enum where {
  * Where location lies relative to the job folder, whose realpath is
  * jobreal (NULL when the folder does not exist). The parent of location
  * is resolved (symlinks, "..") and must be jobreal or below it; the last
- * component is taken as it is, never followed, and must be a real name.
+ * component is taken as it is, never followed, and must be a real name
+ * on the same filesystem as its parent (not a mount point).
  * On WHERE_INSIDE, *path is realpath(parent)/name (caller frees), *dirfd
  * that parent, open (caller closes), and *is_link 1 if name is a symlink.
  */
@@ -181,7 +183,7 @@ locate(const struct job *job, const char *jobreal, const char *location, char **
 	char *loc = strip_slashes(location), *parent = NULL, *real = NULL, *slash, *name;
 	char proc[64], back[PATH_MAX];
 	enum where w = WHERE_ERROR;
-	struct stat sb;
+	struct stat sb, psb;
 	ssize_t n;
 	int fd = -1;
 
@@ -250,6 +252,12 @@ locate(const struct job *job, const char *jobreal, const char *location, char **
 		w = WHERE_GONE;
 		goto out;
 	}
+	if (S_ISDIR(sb.st_mode) && (fstat(fd, &psb) == -1 || psb.st_dev != sb.st_dev)) {
+		/* Emptying a mounted filesystem is never what expiring means. */
+		err_set(err, "a mount point (another filesystem)");
+		w = WHERE_REFUSED;
+		goto out;
+	}
 	*path = strcmp(real, "/") == 0 ? xasprintf("/%s", name) : xasprintf("%s/%s", real, name);
 	*is_link = S_ISLNK(sb.st_mode);
 	*dirfd = fd;
@@ -285,7 +293,7 @@ victim_add(struct cleanup *c, size_t job, int64_t rowid, const char *location)
 /*
  * Resolve one expired location and queue it. protect holds the resolved
  * locations of the job's backups inside the window: a location that is
- * one of them, or holds one, is left alone. Returns -1 when the job
+ * one of them, holds one or lies inside one is left alone. Returns -1 when the job
  * should count as failed.
  */
 static int
@@ -306,6 +314,9 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
 		            "is kept",
 		            location, job->dir, err.msg);
 		return 0;
+	case WHERE_REFUSED:
+		log_warning(job->name, "%s is %s: left alone, its row is kept", location, err.msg);
+		return 0;
 	case WHERE_ERROR:
 		log_error(job->name, "cannot check %s: %s", location, err.msg);
 		return -1;
@@ -317,10 +328,10 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
 		break;
 	}
 	for (size_t i = 0; i < protect->n; i++) {
-		if (under(protect->v[i], path, 0)) {
+		if (under(protect->v[i], path, 0) || under(path, protect->v[i], 0)) {
 			log_warning(job->name,
-			            "%s is also where a backup newer than the cutoff lives (%s): "
-			            "left alone, its row is kept",
+			            "%s overlaps a backup newer than the cutoff (%s): left alone, "
+			            "its row is kept",
 			            location, protect->v[i]);
 			free(path);
 			close(dirfd);

@@ -126,20 +126,5 @@ tb_run -c "$CONF" -b "$BASE" -s srv1 checknagios
 t_rc 3 "catalog is not a database: checknagios is UNKNOWN (3)"
 t_match '^UNKNOWN' "$T_OUT" "catalog is not a database: checknagios prints UNKNOWN"
 
-# ---- not implemented yet (delete this block once these actions exist) ----
-# Contract while an action is missing: "not implemented yet" on stderr and
-# exit 2. An action that no longer says so is being implemented: its check
-# is skipped (its own test covers it).
-for act in cleanup retryfailed register_existing "exportbackup -x $TMPD/export"; do
-	# shellcheck disable=SC2086 # $act carries its arguments
-	tb_run -c "$CONF" $act
-	if ! printf '%s\n' "$T_ERR" | grep -qi 'not implemented'; then
-		t_skip "${act%% *} is not implemented yet: exit 2" "implemented now"
-		continue
-	fi
-	t_rc 2 "${act%% *} is not implemented yet: exit 2"
-	t_nomatch "$LOG_RE" "$T_ERR" "${act%% *} (not implemented) runs nothing"
-done
-# ---- end of the not-implemented block ----
 
 t_done

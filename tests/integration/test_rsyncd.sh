@@ -73,8 +73,8 @@ module() {
 
 # Start `rsync --daemon` on a free loopback port.
 rsyncd_start() {
-	local i port
-	for i in $(seq 1 20); do
+	local port _
+	for _ in $(seq 1 20); do
 		port=$(free_port) || continue
 		rm -f "$RSYNCD_DIR/rsyncd.pid"
 		rsync --daemon --no-detach --config="$RSYNCD_DIR/rsyncd.conf" --port="$port" \
@@ -228,7 +228,8 @@ t_match "password_file $OPENPW must not be readable by other users: chmod 600 $O
 	"$(last_row openpw log)" "password file readable by others: says what to do"
 t_eq "$nconn" "$(grep -c 'connect from' "$RSYNCD_DIR/rsyncd.log")" \
 	"password file readable by others: the daemon was never contacted"
-t_eq "" "$(ls "$BASE/openpw" 2>/dev/null | grep -v '^lock$')" "password file readable by others: nothing written"
+t_eq "" "$(find "$BASE/openpw" -mindepth 1 ! -name lock 2>/dev/null)" \
+	"password file readable by others: nothing written"
 
 # ---- configuration errors
 CBAD=$TMPD/bad.ini
@@ -259,7 +260,7 @@ t_match 'rsync_port' "$(last_row down log)" "closed daemon port: the row log hin
 
 # ================================================================ the password stays secret
 cfg_rjob "$CONF" slowpw smod / "bwlimit = 1000"
-"$TISBACKUP" -c "$CONF" -s slowpw backup >"$TMPD/slowpw.out" 2>"$TMPD/slowpw.err" </dev/null &
+timeout -k 5 120 "$TISBACKUP" -c "$CONF" -s slowpw backup >"$TMPD/slowpw.out" 2>"$TMPD/slowpw.err" </dev/null &
 BG=$!
 tb_track "$BG"
 samples=0 leaks=0 seen_rsync=0 words=()
@@ -322,6 +323,17 @@ t_match '\.rsync$' "$(last_row parterr backup_location)" "partial_is_error: the 
 # stalled job a tmpfs of its own so other writers cannot keep it alive.
 SBASE=$TMPD/stallbase
 mkdir -p "$SBASE"
+kids=
+# shellcheck disable=SC2317 # called through wait_until
+started() { [ -n "$(partials "$SBASE/stalled")" ] && [ -n "$(pgrep -P "$RSYNCD_PID")" ]; }
+# shellcheck disable=SC2317 # called through wait_until
+kids_gone() {
+	local p
+	for p in $kids; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
 if mount -t tmpfs -o size=64m tbrsyncd "$SBASE" 2>/dev/null; then
 	trap 'umount -l "$SBASE" 2>/dev/null; _tb_cleanup' EXIT
 	CSTALL=$TMPD/stall.ini
@@ -333,10 +345,9 @@ if mount -t tmpfs -o size=64m tbrsyncd "$SBASE" 2>/dev/null; then
 		echo
 	} >"$CSTALL"
 	cfg_rjob "$CSTALL" stalled smod / "bwlimit = 100" "stall_timeout = 5"
-	"$TISBACKUP" -c "$CSTALL" backup >"$TMPD/stall.out" 2>"$TMPD/stall.err" </dev/null &
+	timeout -k 5 120 "$TISBACKUP" -c "$CSTALL" backup >"$TMPD/stall.out" 2>"$TMPD/stall.err" </dev/null &
 	BG=$!
 	tb_track "$BG"
-	started() { [ -n "$(partials "$SBASE/stalled")" ] && [ -n "$(pgrep -P "$RSYNCD_PID")" ]; }
 	wait_until 30 started || t_fail "the stalled job started transferring" "$(cat "$TMPD/stall.err")"
 	sleep 1
 	kids=$(tb_descendants "$RSYNCD_PID")
@@ -360,13 +371,6 @@ if mount -t tmpfs -o size=64m tbrsyncd "$SBASE" 2>/dev/null; then
 	t_eq "" "$(snapshots "$SBASE/stalled")" "stalled daemon: no finished snapshot"
 	sleep 1
 	t_eq "" "$(pgrep -f -- "$SBASE/stalled")" "stalled daemon: no local rsync left running"
-	kids_gone() {
-		local p
-		for p in $kids; do
-			kill -0 "$p" 2>/dev/null && return 1
-		done
-		return 0
-	}
 	t_ok "stalled daemon: the stopped daemon process is gone" wait_until 10 kids_gone
 	umount -l "$SBASE"
 	trap _tb_cleanup EXIT

@@ -602,6 +602,9 @@ test_password_file_check(void **state)
 {
 	char *dir = mkjob();
 	char *pw = xasprintf("%s/pw", dir);
+	char *want = xasprintf("password_file %s must not be readable by other users: "
+	                       "chmod 600 %s",
+	                       pw, pw);
 	struct err err;
 	FILE *f;
 
@@ -618,14 +621,7 @@ test_password_file_check(void **state)
 
 	assert_int_equal(chmod(pw, 0644), 0);
 	assert_int_equal(rsync_check_password_file(pw, &err), -1);
-	{
-		char *want = xasprintf("password_file %s must not be readable by other users: "
-		                       "chmod 600 %s",
-		                       pw, pw);
-
-		assert_string_equal(err.msg, want);
-		free(want);
-	}
+	assert_string_equal(err.msg, want);
 	assert_int_equal(chmod(pw, 0602), 0);
 	err_clear(&err);
 	assert_int_equal(rsync_check_password_file(pw, &err), -1);
@@ -637,6 +633,7 @@ test_password_file_check(void **state)
 	err_clear(&err);
 	assert_int_equal(rsync_check_password_file("/nonexistent/pw", &err), -1);
 	assert_non_null(strstr(err.msg, "/nonexistent/pw"));
+	free(want);
 	free(pw);
 	rmjob(dir);
 }
