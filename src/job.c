@@ -70,7 +70,7 @@ run_hook(const struct job *job, const char *what, const char *command, const str
 		return 0;
 	}
 	return ssh_run_command(job, what, command, (int)job_get_long(job, "exec_timeout", 3600),
-	                       o->verbose, err);
+	                       err);
 }
 
 /*
@@ -102,6 +102,7 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	char stamp[TIME_STAMP_LEN + 1], start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
 	int64_t rowid = -1;
 	int repaired = 0, failed = 1;
+	const char *failed_step = NULL; /* "preexec", "backup" or "postexec" */
 	enum job_outcome outcome = JOB_FAILED;
 	struct err derr;
 
@@ -151,12 +152,16 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	                           "BACKUP", NULL, &rowid, err) == -1)
 		goto fail_early;
 
-	if (run_hook(job, "preexec", job->preexec, o, &derr) == 0 &&
-	    job->drv->backup(&run, &st, &derr) == 0 &&
-	    run_hook(job, "postexec", job->postexec, o, &derr) == 0)
-		failed = 0;
-	else if (job->postexec != NULL && job_get_bool(job, "postexec_on_failure", 0) &&
-	         strstr(derr.msg, "postexec") != derr.msg)
+	if (run_hook(job, "preexec", job->preexec, o, &derr) == -1)
+		failed_step = "preexec";
+	else if (job->drv->backup(&run, &st, &derr) == -1)
+		failed_step = "backup";
+	else if (run_hook(job, "postexec", job->postexec, o, &derr) == -1)
+		failed_step = "postexec";
+	failed = failed_step != NULL;
+	/* postexec did not run yet when an earlier step failed. */
+	if (failed && strcmp(failed_step, "postexec") != 0 && job->postexec != NULL &&
+	    job_get_bool(job, "postexec_on_failure", 0))
 		run_postexec_after_failure(job, o, &derr);
 	if (failed && spawn_interrupted())
 		err_wrap(&derr, "interrupted by a signal");

@@ -352,7 +352,7 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		probe_every = idle / 4 < SPAWN_PROBE_MAX ? idle / 4 : SPAWN_PROBE_MAX;
 		if (probe_every < NSEC_PER_SEC / 4)
 			probe_every = NSEC_PER_SEC / 4;
-		progress = o->progress(o->progress_ctx);
+		progress = o->progress(o->progress_ctx, pid);
 		next_probe = start + probe_every;
 	}
 
@@ -377,7 +377,7 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 
 		now = spawn_now();
 		if (probe_every > 0 && !term_sent && now >= next_probe) {
-			long long p = o->progress(o->progress_ctx);
+			long long p = o->progress(o->progress_ctx, pid);
 
 			if (p != progress) {
 				progress = p;

@@ -13,6 +13,7 @@
 #define TB_SPAWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -46,10 +47,11 @@ struct spawn_opts {
 	int idle_timeout_sec;
 	/*
 	 * May be NULL. A number that changes while the child makes progress
-	 * other than by printing (bytes or inodes used where it writes);
-	 * called from the waiting thread every few seconds with progress_ctx.
+	 * other than by printing (bytes its processes read, a file's size);
+	 * called from the waiting thread every few seconds with progress_ctx
+	 * and the child's pid (which is also its process group id).
 	 */
-	long long (*progress)(void *progress_ctx);
+	long long (*progress)(void *progress_ctx, pid_t pid);
 	void *progress_ctx;
 	int kill_grace_sec;    /* TERM -> KILL delay; 0 means 5 */
 	size_t max_line;       /* longer lines are cut into pieces; 0 means 8192 */

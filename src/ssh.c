@@ -171,7 +171,6 @@ ssh_destination(const struct job *job)
 struct cmd_tail {
 	const struct job *job;
 	const char *what;
-	int verbose;
 	char *lines[5];
 	size_t next;
 };
@@ -182,8 +181,8 @@ cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	struct cmd_tail *t = ctx;
 
 	(void)stream;
-	log_msg(t->verbose ? LOG_INFO : LOG_DEBUG, t->job->name, "%s: %.*s", t->what, (int)len,
-	        line);
+	/* A hook's output is the admin's own: always in the run log. */
+	log_msg(LOG_INFO, t->job->name, "%s: %.*s", t->what, (int)len, line);
 	free(t->lines[t->next]);
 	t->lines[t->next] = xstrndup(line, len);
 	t->next = (t->next + 1) % 5;
@@ -191,9 +190,9 @@ cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 
 int
 ssh_run_command(const struct job *job, const char *what, const char *command, int timeout_sec,
-                int verbose, struct err *err)
+                struct err *err)
 {
-	struct cmd_tail tail = { .job = job, .what = what, .verbose = verbose };
+	struct cmd_tail tail = { .job = job, .what = what };
 	struct spawn_opts so;
 	struct spawn_result res;
 	struct strv av;

@@ -21,11 +21,12 @@ char *ssh_destination(const struct job *job);
 
 /*
  * Run `command`, a shell command line written by the admin (preexec,
- * postexec), on the job's host. Output is logged under the job's name.
+ * postexec), on the job's host. Its output is logged at INFO under the
+ * job's name.
  * Returns 0 on exit status 0; else -1 and err holds the exit status and
  * the last lines of output. `what` names the step in messages.
  */
 int ssh_run_command(const struct job *job, const char *what, const char *command, int timeout_sec,
-                    int verbose, struct err *err);
+                    struct err *err);
 
 #endif

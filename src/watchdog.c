@@ -1,14 +1,18 @@
 /*
- * The job watchdog (see watchdog.h). Progress is measured as the used
- * blocks and inodes of the filesystem holding the job folder: cheap
- * (statvfs) whatever the size of the tree, and it moves as soon as the
- * transfer writes anything. Another job writing to the same filesystem can
- * only make a stalled job look alive longer, never kill a live one; rsync's
- * own --timeout catches a stalled peer in that case.
+ * The job watchdog (see watchdog.h). Progress is what the job's own
+ * processes read: the sum of rchar (/proc/PID/io) over the command's
+ * process group, ssh excepted. rsync reads the data arriving from the
+ * server and the files it compares, so the sum moves while the transfer
+ * lives and stops when the peer stalls; ssh is left out because its
+ * keep-alives move it forever. Per job, so jobs running beside it (or
+ * anything else writing to the same disk) cannot keep a stalled one alive.
+ * A command that is ssh itself (preexec) is judged by its output alone.
  */
 #include "watchdog.h"
 
-#include <sys/statvfs.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "config.h"
@@ -27,16 +31,55 @@ watchdog_job_begin(const struct job *job)
 	wd_start = ts.tv_sec;
 }
 
+/*
+ * rchar of process n if it belongs to process group pgid and is not ssh,
+ * else 0. Processes that vanish meanwhile count 0.
+ */
 static long long
-fs_progress(void *ctx)
+proc_rchar(const char *n, pid_t pgid)
 {
-	const struct job *job = ctx;
-	struct statvfs sv;
+	char path[64], buf[512], *p;
+	long long v = 0;
+	FILE *f;
+	long grp;
 
-	if (statvfs(job->dir, &sv) == -1)
+	snprintf(path, sizeof path, "/proc/%s/stat", n);
+	if ((f = fopen(path, "re")) == NULL)
 		return 0;
-	return (long long)(sv.f_blocks - sv.f_bfree) * 1000003LL +
-	       (long long)(sv.f_files - sv.f_ffree);
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	/* "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'. */
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return 0;
+	if (sscanf(p + 1, " %*c %*d %ld", &grp) != 1 || grp != (long)pgid)
+		return 0;
+	if (strncmp(strchr(buf, '(') + 1, "ssh)", 4) == 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%s/io", n);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof buf, f) != NULL)
+		if (sscanf(buf, "rchar: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static long long
+group_progress(void *ctx, pid_t pgid)
+{
+	struct dirent *de;
+	long long sum = 0;
+	DIR *d;
+
+	(void)ctx;
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+			sum += proc_rchar(de->d_name, pgid);
+	closedir(d);
+	return sum;
 }
 
 void
@@ -48,8 +91,8 @@ watchdog_apply(const struct job *job, struct spawn_opts *so)
 
 	if (stall > 0) {
 		so->idle_timeout_sec = (int)stall;
-		so->progress = fs_progress;
-		so->progress_ctx = (void *)job;
+		so->progress = group_progress;
+		so->progress_ctx = NULL;
 	}
 	if (max_runtime > 0) {
 		long left = max_runtime;

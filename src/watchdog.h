@@ -1,7 +1,7 @@
 /*
  * The job watchdog: every command a job runs is ended when it stalls (no
- * output and no growth of the job's filesystem for stall_timeout seconds)
- * or when the job has run longer than max_runtime seconds. Drivers apply
+ * output, and its processes read nothing, for stall_timeout seconds) or
+ * when the job has run longer than max_runtime seconds. Drivers apply
  * it to their spawn options; job.c marks the start of each job.
  */
 #ifndef TB_WATCHDOG_H
@@ -14,8 +14,9 @@ struct spawn_opts;
 void watchdog_job_begin(const struct job *job);
 
 /*
- * Set so's stall detection (idle_timeout_sec + a progress probe on the
- * filesystem of job->dir) and whole-run limit (the rest of max_runtime, or
+ * Set so's stall detection (idle_timeout_sec + a progress probe summing
+ * what the command's processes read, ssh excepted; a driver may replace
+ * so->progress afterwards with a better measure) and whole-run limit (the rest of max_runtime, or
  * an earlier timeout_sec already set) for a command of job.
  */
 void watchdog_apply(const struct job *job, struct spawn_opts *so);
