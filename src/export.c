@@ -33,18 +33,6 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
-#define TAIL_LINES 8 /* rsync output lines kept for an error message */
-
-/* What one rsync run told us, filled by export_on_line(). */
-struct export_out {
-	const char *section;
-	int verbose;
-	struct rsync_stats st;
-	char *tail[TAIL_LINES];     /* last output lines */
-	char *problems[TAIL_LINES]; /* last lines rsync wrote about a problem */
-	size_t next_tail, next_problem;
-};
-
 int
 export_check_dir(const char *dir, char **abs, struct err *err)
 {
@@ -96,79 +84,6 @@ export_check_dir(const char *dir, char **abs, struct err *err)
 out:
 	free(path);
 	return rc;
-}
-
-/* 1 if rsync wrote line to report a problem (logged as a warning). */
-static int
-export_is_problem(const char *line)
-{
-	static const char *const prefixes[] = {
-		"rsync: ",
-		"rsync error: ",
-		"file has vanished: ",
-		"IO error encountered",
-		"ERROR: ",
-		"WARNING: ",
-		NULL,
-	};
-
-	for (const char *const *p = prefixes; *p != NULL; p++)
-		if (strncmp(line, *p, strlen(*p)) == 0)
-			return 1;
-	return 0;
-}
-
-/* Remember line in a ring of TAIL_LINES strings. */
-static void
-ring_push(char **ring, size_t *next, const char *line)
-{
-	free(ring[*next]);
-	ring[*next] = xstrdup(line);
-	*next = (*next + 1) % TAIL_LINES;
-}
-
-static void
-ring_free(char **ring)
-{
-	for (size_t i = 0; i < TAIL_LINES; i++)
-		free(ring[i]);
-}
-
-static void
-export_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
-{
-	struct export_out *eo = ctx;
-	enum log_level level = eo->verbose ? LOG_INFO : LOG_DEBUG;
-	char *copy = xstrndup(line, len);
-
-	(void)stream;
-	if (!rsync_stats_feed(&eo->st, copy) && copy[0] != '\0') {
-		ring_push(eo->tail, &eo->next_tail, copy);
-		if (export_is_problem(copy)) {
-			ring_push(eo->problems, &eo->next_problem, copy);
-			level = LOG_WARNING;
-		}
-	}
-	log_msg(level, eo->section, "rsync: %s", copy);
-	free(copy);
-}
-
-/*
- * Add rsync's own words to err: the lines where it reported problems, or
- * its last lines when it reported none.
- */
-static void
-append_tail(struct err *err, const struct export_out *eo)
-{
-	char *const *ring = eo->problems[0] != NULL ? eo->problems : eo->tail;
-	size_t next = eo->problems[0] != NULL ? eo->next_problem : eo->next_tail;
-
-	for (size_t i = 0; i < TAIL_LINES; i++) {
-		const char *l = ring[(next + i) % TAIL_LINES];
-
-		if (l != NULL)
-			err_append_line(err, "%s", l);
-	}
 }
 
 /*
@@ -353,7 +268,7 @@ export_argv(const char *loc, int is_dir, const char *dest, int verbose, struct s
  */
 static int
 export_copy(struct catalog *cat, const struct job *job, const char *exportdir, const char *dest,
-            int dry_run, struct export_out *eo, char **logline, struct err *err)
+            int dry_run, struct rsync_output *eo, char **logline, struct err *err)
 {
 	struct spawn_opts so;
 	struct spawn_result res;
@@ -389,14 +304,14 @@ export_copy(struct catalog *cat, const struct job *job, const char *exportdir, c
 	spawn_opts_init(&so);
 	so.argv = (const char *const *)strv_argv(&av);
 	so.merge_stderr = 1;
-	so.on_line = export_on_line;
+	so.on_line = rsync_output_line;
 	so.ctx = eo;
 	if (spawn_run(&so, &res, err) == -1)
 		goto out;
 	spawn_describe(&res, desc, sizeof desc);
 	if (!res.exited || (res.code != 0 && res.code != 23 && res.code != 24)) {
 		err_set(err, "rsync of %s to %s failed (%s)", loc, dest, desc);
-		append_tail(err, eo);
+		rsync_output_explain(eo, err);
 		goto out;
 	}
 	if (res.code == 24)
@@ -421,7 +336,7 @@ int
 export_job(struct catalog *cat, const struct job *job, const char *exportdir, int dry_run,
            int verbose, struct err *err)
 {
-	struct export_out eo = { .section = job->name, .verbose = verbose };
+	struct rsync_output eo = { .name = job->name, .verbose = verbose };
 	struct catalog_result res;
 	struct timeval start, end;
 	char start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
@@ -483,8 +398,7 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 	log_info(job->name, "export OK in %.1f s: %s", time_diff(&start, &end), logline);
 	rc = 0;
 out:
-	ring_free(eo.tail);
-	ring_free(eo.problems);
+	rsync_output_free(&eo);
 	free(logline);
 	free(dest);
 	return rc;

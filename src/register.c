@@ -173,7 +173,8 @@ list_unregistered(const struct job *job, struct catalog *cat, struct reg_list *l
 		err_sys(err, errno, "reading %s", job->dir);
 		goto out;
 	}
-	qsort(l->v, l->n, sizeof *l->v, cmp_entry);
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof *l->v, cmp_entry);
 	rc = 0;
 out:
 	closedir(d);

@@ -36,7 +36,6 @@
 
 #define LINK_DEST_MAX 20          /* rsync refuses more --link-dest options */
 #define DAEMON_CONNECT_TIMEOUT 30 /* like ssh's ConnectTimeout */
-#define TAIL_LINES 8              /* rsync output lines kept for an error message */
 
 /* What differs between the rsync drivers. */
 struct rsync_flavour {
@@ -418,28 +417,22 @@ exit_hint(int code, enum rsync_transport t)
 	}
 }
 
-/* The last TAIL_LINES lines of something, oldest overwritten first. */
-struct line_ring {
-	char *v[TAIL_LINES];
-	size_t next;
-};
-
 static void
-ring_push(struct line_ring *r, const char *line)
+ring_push(struct rsync_line_ring *r, const char *line)
 {
 	free(r->v[r->next]);
 	r->v[r->next] = xstrdup(line);
-	r->next = (r->next + 1) % TAIL_LINES;
+	r->next = (r->next + 1) % RSYNC_TAIL_LINES;
 }
 
 /* Append the lines of r, oldest first, to err. 0 if r was empty. */
 static int
-ring_append(const struct line_ring *r, struct err *err)
+ring_append(const struct rsync_line_ring *r, struct err *err)
 {
 	int n = 0;
 
-	for (size_t i = 0; i < TAIL_LINES; i++) {
-		const char *l = r->v[(r->next + i) % TAIL_LINES];
+	for (size_t i = 0; i < RSYNC_TAIL_LINES; i++) {
+		const char *l = r->v[(r->next + i) % RSYNC_TAIL_LINES];
 
 		if (l != NULL) {
 			err_append_line(err, "%s", l);
@@ -450,19 +443,13 @@ ring_append(const struct line_ring *r, struct err *err)
 }
 
 static void
-ring_free(struct line_ring *r)
+ring_free(struct rsync_line_ring *r)
 {
-	for (size_t i = 0; i < TAIL_LINES; i++)
+	for (size_t i = 0; i < RSYNC_TAIL_LINES; i++) {
 		free(r->v[i]);
+		r->v[i] = NULL;
+	}
 }
-
-struct rsync_out {
-	const struct job *job;
-	struct rsync_stats st;
-	int verbose;
-	struct line_ring problems; /* rsync's complaints, for the error message */
-	struct line_ring tail;     /* any last lines, when it did not complain */
-};
 
 /* 1 if rsync wrote line to report a problem (shown without -v). */
 static int
@@ -486,8 +473,28 @@ rsync_is_problem(const char *line)
 	for (const char *const *p = prefixes; *p != NULL; p++)
 		if (strncmp(line, *p, strlen(*p)) == 0)
 			return 1;
-	/* "[Receiver] io timeout after 5 seconds -- exiting" */
-	return strstr(line, "io timeout after") != NULL;
+	/*
+	 * "[Receiver] io timeout after 5 seconds -- exiting", and ssh's own
+	 * words for a failed connection, which say why rsync got nothing.
+	 */
+	static const char *const anywhere[] = {
+		"io timeout after",
+		"kex_exchange_identification",
+		"Connection refused",
+		"Connection reset",
+		"Connection timed out",
+		"Connection closed by",
+		"Could not resolve hostname",
+		"No route to host",
+		"REMOTE HOST IDENTIFICATION HAS CHANGED",
+		"No such file or directory",
+		NULL,
+	};
+
+	for (const char *const *p = anywhere; *p != NULL; p++)
+		if (strstr(line, *p) != NULL)
+			return 1;
+	return 0;
 }
 
 /* 1 for a --info=progress2 line ("  1,234  45%  1.2MB/s  0:00:01 ..."). */
@@ -499,10 +506,10 @@ rsync_is_progress(const char *line)
 	return isdigit((unsigned char)*line) && strchr(line, '%') != NULL;
 }
 
-static void
-rsync_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+void
+rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 {
-	struct rsync_out *ro = ctx;
+	struct rsync_output *ro = ctx;
 	char *copy = xstrndup(line, len);
 	enum log_level level = ro->verbose ? LOG_INFO : LOG_DEBUG;
 
@@ -510,7 +517,7 @@ rsync_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	if (rsync_is_progress(copy)) {
 		/* -v shows the overall progress; without it, it is noise. */
 		if (ro->verbose)
-			log_info(ro->job->name, "rsync: %s", copy);
+			log_info(ro->name, "rsync: %s", copy);
 		free(copy);
 		return;
 	}
@@ -521,19 +528,22 @@ rsync_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 			level = LOG_WARNING;
 		}
 	}
-	log_msg(level, ro->job->name, "rsync: %s", copy);
+	log_msg(level, ro->name, "rsync: %s", copy);
 	free(copy);
 }
 
-/*
- * Add rsync's own words for what went wrong to err: its last complaints,
- * else its last lines.
- */
-static void
-append_tail(struct err *err, const struct rsync_out *ro)
+void
+rsync_output_explain(const struct rsync_output *ro, struct err *err)
 {
 	if (ring_append(&ro->problems, err) == 0)
 		ring_append(&ro->tail, err);
+}
+
+void
+rsync_output_free(struct rsync_output *ro)
+{
+	ring_free(&ro->problems);
+	ring_free(&ro->tail);
 }
 
 /*
@@ -542,7 +552,7 @@ append_tail(struct err *err, const struct rsync_out *ro)
  */
 static int
 judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *source,
-           const struct spawn_result *res, const struct rsync_out *ro, int *partial,
+           const struct spawn_result *res, const struct rsync_output *ro, int *partial,
            struct drv_stats *st, struct err *err)
 {
 	long stall = job_get_long(job, "stall_timeout", 1800);
@@ -558,7 +568,7 @@ judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *so
 		        "rsync from %s failed: no data for %ld s: the transfer stalled "
 		        "(stall_timeout = %ld)",
 		        source, stall, stall);
-		append_tail(err, ro);
+		rsync_output_explain(ro, err);
 		return -1;
 	}
 	if (res->timed_out) {
@@ -566,7 +576,7 @@ judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *so
 		        "rsync from %s failed (timed out): the job's time limit was "
 		        "reached (max_runtime = %ld s)",
 		        source, job_get_long(job, "max_runtime", 0));
-		append_tail(err, ro);
+		rsync_output_explain(ro, err);
 		return -1;
 	}
 	switch (rsync_verdict(res->exited, res->code, ro->st.total_files, pie)) {
@@ -611,7 +621,7 @@ judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *so
 			err_append_line(err, "%s", hint);
 		break;
 	}
-	append_tail(err, ro);
+	rsync_output_explain(ro, err);
 	return -1;
 }
 
@@ -621,7 +631,7 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
              struct err *err)
 {
 	const struct job *job = run->job;
-	struct rsync_out ro = { .job = job, .verbose = run->verbose };
+	struct rsync_output ro = { .name = job->name, .verbose = run->verbose };
 	struct spawn_opts so;
 	struct spawn_result res;
 	struct strv av;
@@ -657,7 +667,7 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 	spawn_opts_init(&so);
 	so.argv = (const char *const *)strv_argv(&av);
 	so.merge_stderr = 1;
-	so.on_line = rsync_on_line;
+	so.on_line = rsync_output_line;
 	so.ctx = &ro;
 	watchdog_apply(job, &so);
 	if (spawn_run(&so, &res, err) == -1)
@@ -687,8 +697,7 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 	                    partial ? CATALOG_LOG_PARTIAL : "");
 	rc = 0;
 out:
-	ring_free(&ro.problems);
-	ring_free(&ro.tail);
+	rsync_output_free(&ro);
 	free(partial_dir);
 	free(final);
 	free(source);

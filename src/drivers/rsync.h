@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "spawn.h"
 #include "util/strv.h"
 
 struct job;
@@ -26,6 +27,37 @@ struct rsync_stats {
 	int64_t total_bytes;
 	int64_t written_bytes;
 };
+
+#define RSYNC_TAIL_LINES 8 /* output lines kept for an error message */
+
+/* The last RSYNC_TAIL_LINES lines of something, oldest overwritten first. */
+struct rsync_line_ring {
+	char *v[RSYNC_TAIL_LINES];
+	size_t next;
+};
+
+/*
+ * What one rsync run told us: its statistics, and its words for an error
+ * message. Filled by rsync_output_line(), used by every caller of rsync
+ * (the rsync drivers, exportbackup). Zero-initialise, set name and verbose.
+ */
+struct rsync_output {
+	const char *name; /* the job, for log lines */
+	int verbose;      /* transfer lines at INFO (else DEBUG), progress shown */
+	struct rsync_stats st;
+	struct rsync_line_ring problems; /* rsync's complaints */
+	struct rsync_line_ring tail;     /* any last lines */
+};
+
+/*
+ * A spawn line callback (ctx is a struct rsync_output): feeds the stats
+ * parser, logs the line (rsync's complaints at WARNING, --info=progress2
+ * lines only when verbose) and remembers it for rsync_output_explain().
+ */
+void rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t len);
+/* Append rsync's own words to err: its last complaints, else its last lines. */
+void rsync_output_explain(const struct rsync_output *ro, struct err *err);
+void rsync_output_free(struct rsync_output *ro);
 
 /*
  * Feed one output line of `rsync --stats`; recognised lines add to st:

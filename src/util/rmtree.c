@@ -412,7 +412,8 @@ rmtree(const char *path, struct err *err)
 		}
 	}
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "/") == 0) {
-		err_set(err, "removing %s: refusing to remove '%s'", path, name);
+		/* (name is ".", ".." or "/": not repeated, which also calms gcc -O2.) */
+		err_set(err, "removing %s: refusing to remove '.', '..' or '/'", path);
 		err->code = EINVAL;
 		goto out;
 	}
