@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -284,6 +285,54 @@ known_keys(const struct driver *drv)
 		buf_printf(&b, "%s%s", i ? "," : "", keys[i]->name);
 	free(keys);
 	return b.data != NULL ? buf_steal(&b) : xstrdup("");
+}
+
+/* Edit distance between a and b, capped: keys are short. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof *prev);
+	}
+	return prev[lb];
+}
+
+/*
+ * " (did you mean 'bwlimit'?)" when a known key of drv is within two
+ * edits of key, else "". Static storage.
+ */
+static const char *
+key_suggestion(const struct driver *drv, const char *key)
+{
+	static __thread char out[96];
+	const struct drv_key **keys;
+	size_t n, best = 3;
+
+	out[0] = '\0';
+	keys = driver_keys(drv, &n);
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(key, keys[i]->name);
+
+		if (d < best) {
+			best = d;
+			snprintf(out, sizeof out, " (did you mean '%s'?)", keys[i]->name);
+		}
+	}
+	free(keys);
+	return out;
 }
 
 /* "rsync+ssh,null": every driver name. Caller frees. */
@@ -718,8 +767,9 @@ check_job(struct ctx *c, struct job *job)
 		if (k == NULL) {
 			if (list == NULL)
 				list = known_keys(job->drv);
-			problem(c, "%s:%d: [%s] %s: unknown key for type %s (known: %s)", c->path,
-			        ent->line, sec->name, ent->key, job->drv->name, list);
+			problem(c, "%s:%d: [%s] %s: unknown key for type %s%s (known: %s)", c->path,
+			        ent->line, sec->name, ent->key, job->drv->name,
+			        key_suggestion(job->drv, ent->key), list);
 			continue;
 		}
 		err_clear(&e);

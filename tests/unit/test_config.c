@@ -635,7 +635,8 @@ test_unknown_keys(void **state)
 	                     "server_name = n\n"
 	                     "remote_dir = /\n",
 	           3, &err); /* 15 */
-	assert_has(err.msg, ":10: [a] remotedir: unknown key for type rsync+ssh (known: "
+	assert_has(err.msg, ":10: [a] remotedir: unknown key for type rsync+ssh "
+	                    "(did you mean 'remote_dir'?) (known: "
 	                    "type,server_name,backup_retention_time,maximum_backup_age,");
 	assert_contains(err.msg, ",remote_dir,");
 	assert_contains(err.msg, ",exclude_list,");
