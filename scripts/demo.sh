@@ -41,7 +41,16 @@ StrictModes no
 CONF
 mkdir -p /run/sshd
 /usr/sbin/sshd -f "$demo/ssh/sshd_config" -E "$demo/ssh/sshd.log"
-trap 'kill "$(cat "$demo/ssh/sshd.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+# At exit: the sshd and its session processes (tisbackup's shared ssh
+# connection would otherwise linger for its 60 s persistence).
+stop_sshd() {
+	local pid
+	pid=$(cat "$demo/ssh/sshd.pid" 2>/dev/null) || return 0
+	pkill -P "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	return 0
+}
+trap stop_sshd EXIT
 for _ in $(seq 50); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 	sleep 0.1
