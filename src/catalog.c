@@ -826,3 +826,24 @@ out:
 	sqlite3_finalize(st);
 	return ret;
 }
+
+int
+catalog_begin(struct catalog *cat, struct err *err)
+{
+	if (check_rw(cat, err) == -1)
+		return -1;
+	return exec(cat, "BEGIN IMMEDIATE", err, "starting a transaction");
+}
+
+int
+catalog_commit(struct catalog *cat, struct err *err)
+{
+	return exec(cat, "COMMIT", err, "committing");
+}
+
+void
+catalog_rollback(struct catalog *cat)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}

@@ -131,6 +131,16 @@ int catalog_count(struct catalog *cat, const struct catalog_filter *f, int64_t *
 /* Insert a complete row (register_existing); *rowid may be NULL. 0 or -1 + err. */
 int catalog_insert_row(struct catalog *cat, const struct catalog_row *r, int64_t *rowid,
                        struct err *err);
+/*
+ * Group several writes into one transaction (one fsync instead of one per
+ * row): catalog_begin() takes the write lock (waiting up to the busy
+ * timeout), catalog_commit() makes them durable, catalog_rollback()
+ * drops them. 0 or -1 + err.
+ */
+int catalog_begin(struct catalog *cat, struct err *err);
+int catalog_commit(struct catalog *cat, struct err *err);
+void catalog_rollback(struct catalog *cat);
+
 /* Set the TYPE of one row (cleanup marks removed backups CLEAN). 0 or -1 + err. */
 int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err);
 /* *known = 1 if some row has backup_location == location. 0 or -1 + err. */

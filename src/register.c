@@ -268,7 +268,7 @@ register_job(const struct action_ctx *a, struct catalog *cat, const struct job *
 	struct job_lock lk = { .fd = -1 };
 	struct reg_list l = { 0 };
 	char stamp[TIME_STAMP_LEN + 1];
-	int known = 0, rc = -1;
+	int known = 0, rc = -1, in_tx = 0;
 
 	*count = 0;
 	if (!fs_is_dir(job->dir)) {
@@ -295,6 +295,10 @@ register_job(const struct action_ctx *a, struct catalog *cat, const struct job *
 		goto out;
 	}
 	compute_sizes(&l);
+	/* One transaction for the job's rows: one fsync, and all or nothing. */
+	if (l.n > 0 && catalog_begin(cat, err) == -1)
+		goto out;
+	in_tx = l.n > 0;
 	for (size_t i = 0; i < l.n; i++) {
 		const struct reg_entry *e = &l.v[i];
 
@@ -309,8 +313,15 @@ register_job(const struct action_ctx *a, struct catalog *cat, const struct job *
 			goto out;
 		(*count)++;
 	}
+	if (in_tx && catalog_commit(cat, err) == -1)
+		goto out;
+	in_tx = 0;
 	rc = 0;
 out:
+	if (in_tx) {
+		catalog_rollback(cat);
+		*count = 0;
+	}
 	lock_release(&lk);
 	list_free(&l);
 	return rc;

@@ -910,12 +910,51 @@ test_find_count_set_type(void **state)
 	catalog_close(cat);
 }
 
+static void
+test_transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog_filter flt = { 0 };
+	struct catalog *cat, *other;
+	struct err err;
+	int64_t count;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	/* Rolled back: nothing stays. */
+	assert_int_equal(catalog_begin(cat, &err), 0);
+	put_row(cat, "t", "2026-11-01T01:00:00", "OK", "BACKUP", "/b/t/1", NULL);
+	put_row(cat, "t", "2026-11-02T01:00:00", "OK", "BACKUP", "/b/t/2", NULL);
+	catalog_rollback(cat);
+	assert_int_equal(catalog_count(cat, &flt, &count, &err), 0);
+	assert_int_equal(count, 0);
+	/* Committed: both rows, and another connection sees them only then. */
+	assert_int_equal(catalog_begin(cat, &err), 0);
+	put_row(cat, "t", "2026-11-01T01:00:00", "OK", "BACKUP", "/b/t/1", NULL);
+	put_row(cat, "t", "2026-11-02T01:00:00", "OK", "BACKUP", "/b/t/2", NULL);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &other, &err), 0);
+	assert_int_equal(catalog_count(other, &flt, &count, &err), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(catalog_commit(cat, &err), 0);
+	assert_int_equal(catalog_count(other, &flt, &count, &err), 0);
+	assert_int_equal(count, 2);
+	catalog_rollback(cat); /* no transaction open: harmless */
+	catalog_close(other);
+	/* A read-only catalog cannot start one. */
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &other, &err), 0);
+	assert_int_equal(catalog_begin(other, &err), -1);
+	assert_non_null(strstr(err.msg, "read-only"));
+	catalog_close(other);
+	catalog_close(cat);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_old_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_running, setup, teardown),
