@@ -266,7 +266,7 @@ static int
 open_catalog(const struct config *cfg, enum catalog_mode mode, struct catalog **cat,
              struct err *err)
 {
-	char *path = xasprintf("%s/log/tisbackup.sqlite", cfg->backup_base_dir);
+	char *path = fs_join(cfg->backup_base_dir, "log/tisbackup.sqlite");
 	int rc = catalog_open(path, mode, cat, err);
 
 	free(path);
@@ -352,7 +352,7 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 		.exportdir = o->exportdir,
 	};
 	const struct job **retry = NULL;
-	char *catalog_path = xasprintf("%s/log/tisbackup.sqlite", cfg->backup_base_dir);
+	char *catalog_path = fs_join(cfg->backup_base_dir, "log/tisbackup.sqlite");
 	struct catalog *cat = NULL;
 	struct err err;
 	int rc;
