@@ -6,12 +6,13 @@ set -euo pipefail
 
 pkgs=(
 	# build
-	gcc pkg-config meson ninja-build libsqlite3-dev
+	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev
 	# tests and developer tools
 	libcmocka-dev gcovr clang-format cppcheck clang
 	# what the product drives, and what the tests start on loopback
 	rsync openssh-client openssh-server sqlite3 procps psmisc
 	e2fsprogs util-linux mount iproute2
+	mariadb-server mariadb-client postgresql postgresql-client
 )
 
 missing=()

@@ -4,7 +4,8 @@
  * are removed from disk and their rows marked CLEAN, but only while the
  * newest good backup (OK, not a partial transfer) started since that
  * cutoff is still on disk, so cleanup never leaves a job with nothing.
- * Unfinished STAMP.rsync folders that no row records (runs killed before
+ * Unfinished STAMP.rsync (rsync) and STAMP.partial (dump drivers) folders
+ * that no row records (runs killed before
  * writing a location) expire under the same rule.
  *
  * A location is removed only when it lies strictly inside the job's own
@@ -46,7 +47,8 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
-#define ORPHAN_SUFFIX ".rsync"
+/* Unfinished work: rsync's STAMP.rsync, the dump drivers' STAMP.partial. */
+static const char *const orphan_suffixes[] = { ".rsync", ".partial", NULL };
 #define THREADS_MAX 8             /* removals at once, whatever -j says */
 #define LOG_SPACE_MIN (64 * 1024) /* below this, a disk counts as full for the run log */
 
@@ -399,6 +401,18 @@ name_recorded(const struct catalog_row *rows, size_t n, const char *name)
  * The unfinished STAMP.rsync folders of the job folder started before
  * cutoff that no row records, into *names. 0 or -1 + err.
  */
+/* 1 if name is STAMP followed by one of orphan_suffixes. */
+static int
+is_orphan_name(const char *name)
+{
+	if (strlen(name) <= TIME_STAMP_LEN)
+		return 0;
+	for (const char *const *sfx = orphan_suffixes; *sfx != NULL; sfx++)
+		if (strcmp(name + TIME_STAMP_LEN, *sfx) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct catalog_row *rows,
              size_t n, struct strv *names, struct err *err)
@@ -422,9 +436,7 @@ find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct
 		if ((de = readdir(d)) == NULL)
 			break;
 		name = de->d_name;
-		if (strlen(name) != TIME_STAMP_LEN + strlen(ORPHAN_SUFFIX) ||
-		    strcmp(name + TIME_STAMP_LEN, ORPHAN_SUFFIX) != 0 ||
-		    time_parse_stamp(name, &t) == -1 || t >= cutoff)
+		if (!is_orphan_name(name) || time_parse_stamp(name, &t) == -1 || t >= cutoff)
 			continue;
 		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
 			continue;

@@ -87,6 +87,7 @@ struct spawn_pipe {
 	char *line; /* max_line + 1 bytes */
 	size_t len;
 	int after_cr;
+	int raw; /* chunks go to on_data, not split into lines */
 };
 
 /* Bumped by the signal handler; spawn_run() compares it with its start value. */
@@ -298,7 +299,10 @@ spawn_pipe_read(const struct spawn_opts *o, struct spawn_pipe *p, size_t max_lin
 
 	n = read(p->fd, chunk, sizeof chunk);
 	if (n > 0) {
-		spawn_feed(o, p, max_line, chunk, (size_t)n);
+		if (p->raw)
+			o->on_data(o->ctx, chunk, (size_t)n);
+		else
+			spawn_feed(o, p, max_line, chunk, (size_t)n);
 		return 1;
 	}
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
@@ -571,6 +575,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 
 	if (outp[0] != -1) {
 		pipes[npipes].fd = outp[0];
+		pipes[npipes].raw = o->on_data != NULL && !o->merge_stderr;
 		pipes[npipes++].stream = SPAWN_STDOUT;
 		outp[0] = -1;
 	}

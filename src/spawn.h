@@ -57,6 +57,14 @@ struct spawn_opts {
 	size_t max_line;       /* longer lines are cut into pieces; 0 means 8192 */
 	spawn_line_fn on_line; /* may be NULL: output is discarded */
 	void *ctx;
+	/*
+	 * May be NULL. When set (with stdout_fd == -1 and merge_stderr == 0),
+	 * the child's stdout is not split into lines: each chunk read is
+	 * passed as is (any bytes, NUL included, in order) to on_data with
+	 * ctx, and it counts as activity for idle_timeout_sec. stderr still
+	 * goes line by line to on_line. data is only valid during the call.
+	 */
+	void (*on_data)(void *ctx, const char *data, size_t len);
 };
 
 struct spawn_result {

@@ -6,16 +6,23 @@
 
 #include <string.h>
 
+extern const struct driver drv_mysql;
 extern const struct driver drv_null;
+extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
 
+/* One driver per line. */
+/* clang-format off */
 const struct driver *const driver_table[] = {
 	&drv_rsync,
 	&drv_rsync_ssh,
+	&drv_mysql,
+	&drv_pgsql,
 	&drv_null,
 	NULL,
 };
+/* clang-format on */
 
 /* Every job needs these; retention and age usually come from [global]. */
 const struct drv_key drv_common_required[] = {

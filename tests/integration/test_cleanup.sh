@@ -144,6 +144,8 @@ E6=$J/$(day_stamp 9)
 O_OLD=$J/$(day_stamp 12).rsync
 O_NEW=$J/$(day_stamp 1 01:00:00).rsync
 O_FILE=$J/$(day_stamp 14).rsync
+P_OLD=$J/$(day_stamp 13).partial        # a dump driver's unfinished folder
+P_NEW=$J/$(day_stamp 1 02:00:00).partial
 mksnap "$F1"
 mksnap "$B5"
 mksnap "$E1"
@@ -154,6 +156,8 @@ mksnap "$E4"
 mksnap "$E6"
 mksnap "$O_OLD"
 mksnap "$O_NEW"
+mksnap "$P_OLD"
+mksnap "$P_NEW"
 printf 'not a folder\n' >"$O_FILE"
 mkdir -p "$J/notes"
 mkdir -p "$TMPD/export/main"
@@ -229,7 +233,7 @@ t_rc 0 "dry run: exit 0"
 t_match "\[main\] dry run: would remove $E1\$" "$T_ERR" "dry run: lists an expired snapshot"
 t_match "\[main\] dry run: would remove $O_OLD \(unfinished, unrecorded\)" "$T_ERR" \
 	"dry run: lists the unrecorded .rsync folder"
-t_match "\[main\] would remove 6 backups and 1 unfinished folder older than $CUTDAY, kept 2" \
+t_match "\[main\] would remove 6 backups and 2 unfinished folders older than $CUTDAY, kept 2" \
 	"$T_ERR" "dry run: the summary says what would go"
 t_eq "$before" "$(state "$BASE" "$OUT" "$TMPD/export")" "dry run: no file and no row changed"
 t_eq "$nlogs" "$(log_count)" "dry run: no run log written"
@@ -241,7 +245,7 @@ tb_run -c "$CONF" -s main,unsafe,onlyold,gonegood,partial,busy,nulljob cleanup
 exec 9>&-
 t_rc 0 "cleanup: exit 0 (warnings are not failures)"
 t_eq $((nlogs + 1)) "$(log_count)" "cleanup writes a run log"
-t_match "$LOG_RE\[main\] removed 6 backups and 1 unfinished folder older than $CUTDAY, kept 2\$" \
+t_match "$LOG_RE\[main\] removed 6 backups and 2 unfinished folders older than $CUTDAY, kept 2\$" \
 	"$T_ERR" "main: summary line"
 
 # -- main
@@ -253,6 +257,8 @@ t_ok "main: the fresh snapshot is kept" test -d "$F1/etc/sub"
 t_eq "deep" "$(cat "$F1/etc/sub/deep" 2>&1)" "main: data hardlinked with an expired snapshot survives"
 t_eq "1" "$(stat -c %h "$F1/etc/sub/deep")" "main: its extra link is gone"
 t_ok "main: the fresh unrecorded .rsync is kept" test -d "$O_NEW"
+t_not "main: the expired unrecorded .partial (dump driver) is removed" test -e "$P_OLD"
+t_ok "main: the fresh unrecorded .partial is kept" test -d "$P_NEW"
 t_ok "main: a file shaped like an .rsync folder is kept" test -f "$O_FILE"
 t_ok "main: an unrelated folder is kept" test -d "$BASE/main/notes"
 for r in r_e1 r_e2 r_e3 r_e4 r_e5 r_e6; do

@@ -1380,6 +1380,97 @@ teardown(void **state)
 	return 0;
 }
 
+/* on_data: stdout arrives raw (NUL bytes, no line splitting), stderr by line. */
+struct raw_capture {
+	unsigned char *data;
+	size_t len;
+	int err_lines;
+	int out_lines;
+};
+
+static void
+raw_on_data(void *ctx, const char *data, size_t len)
+{
+	struct raw_capture *c = ctx;
+
+	c->data = xrealloc(c->data, c->len + len);
+	memcpy(c->data + c->len, data, len);
+	c->len += len;
+}
+
+static void
+raw_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct raw_capture *c = ctx;
+
+	(void)line;
+	(void)len;
+	if (stream == SPAWN_STDERR)
+		c->err_lines++;
+	else
+		c->out_lines++;
+}
+
+static void
+test_on_data_raw_stdout(void **state)
+{
+	/* 256 KiB: every byte value, NULs and newlines included, in a known order. */
+	char path[] = "/tmp/tb_test_rawXXXXXX";
+	const char *const argv[] = { "/bin/sh", "-c", "echo before >&2; cat \"$1\"; echo after >&2",
+		                     "sh",      path, NULL };
+	const char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct raw_capture c = { 0 };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct err err;
+	unsigned char pattern[256];
+	int fd;
+
+	(void)state;
+	for (int b = 0; b < 256; b++)
+		pattern[b] = (unsigned char)b;
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	for (int i = 0; i < 1024; i++)
+		assert_int_equal(write(fd, pattern, sizeof pattern), (ssize_t)sizeof pattern);
+	close(fd);
+	err_clear(&err);
+	spawn_opts_init(&so);
+	so.argv = argv;
+	so.envp = envp;
+	so.on_data = raw_on_data;
+	so.on_line = raw_on_line;
+	so.ctx = &c;
+	so.idle_timeout_sec = 30;
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_true(res.exited);
+	assert_int_equal(res.code, 0);
+	assert_int_equal(c.len, 1024 * 256);
+	for (size_t i = 0; i < c.len; i++) {
+		if (c.data[i] != (unsigned char)(i % 256))
+			fail_msg("byte %zu is %u, expected %zu", i, c.data[i], i % 256);
+	}
+	assert_int_equal(c.err_lines, 2);
+	assert_int_equal(c.out_lines, 0);
+	free(c.data);
+	unlink(path);
+
+	/* Raw output counts as activity: 2.4 s of a byte every 0.3 s, idle limit 1 s. */
+	const char *const slow[] = { "/bin/sh", "-c",
+		                     "for i in 1 2 3 4 5 6 7 8; do printf x; sleep 0.3; done",
+		                     NULL };
+	memset(&c, 0, sizeof c);
+	so.argv = slow;
+	so.idle_timeout_sec = 1;
+	assert_int_equal(spawn_run(&so, &res, &err), 0);
+	assert_false(res.stalled);
+	assert_true(res.exited);
+	assert_int_equal(res.code, 0);
+	assert_int_equal(c.len, 8);
+	assert_memory_equal(c.data, "xxxxxxxx", 8);
+	free(c.data);
+}
+
 int
 main(void)
 {
@@ -1421,6 +1512,7 @@ main(void)
 		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_child_dies_with_parent),
 		cmocka_unit_test(test_parent_with_std_fds_closed),
+		cmocka_unit_test(test_on_data_raw_stdout),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,387 @@
+/*
+ * mysql+ssh: mysqldump run on the server over ssh, one gzip file per
+ * database in {job}/STAMP/DB.sql.gz.
+ *
+ * The password never appears in an argv, here or on the server: the
+ * remote mysqldump (and mysql, to list the databases) is told
+ * --defaults-extra-file=/dev/stdin, and we send a MySQL option file
+ * ("[client]", user, password, host, port) on ssh's stdin through a pipe
+ * that is closed right after, so nothing is written to the server's disk
+ * either. The dump comes back raw on ssh's stdout and is compressed here
+ * (dumpfile.c) as it arrives; stderr lines are logged and the last ones
+ * explain a failure.
+ *
+ * The files are written into {job}/STAMP.partial/ and the folder is
+ * renamed to {job}/STAMP once every database is dumped and synced, so a
+ * STAMP folder is always a complete backup; on any failure the .partial
+ * folder is removed. An empty db_name means every database the server
+ * lists except information_schema, performance_schema and sys (views of
+ * the server's state, which mysqldump cannot or should not restore);
+ * `mysql`, which holds the accounts, is kept.
+ */
+#include "drivers/driver.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drivers/remote_cmd.h"
+#include "dumpfile.h"
+#include "log.h"
+#include "quote.h"
+#include "spawn.h"
+#include "ssh.h"
+#include "watchdog.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/rmtree.h"
+#include "util/strv.h"
+#include "util/xmalloc.h"
+
+#define MYSQL_OPTFILE_MAX 16384 /* fits a pipe's buffer: written before the child runs */
+
+static const struct drv_key mysql_required[] = {
+	{ "db_user", KEY_STR, NULL },
+	{ "db_passwd", KEY_STR, NULL },
+	{ "private_key", KEY_FILE, NULL },
+	{ NULL, KEY_STR, NULL },
+};
+
+static const struct drv_key mysql_optional[] = {
+	{ "db_name", KEY_STR, NULL },
+	/* additions: the original always used the server's default socket */
+	{ "db_host", KEY_STR, "localhost" },
+	{ "db_port", KEY_PORT, "3306" },
+	{ NULL, KEY_STR, NULL },
+};
+
+/*
+ * Append s to b as a MySQL option-file value: in double quotes, with the
+ * escapes the option-file reader undoes (\\ \" \n \r \t).
+ */
+static int
+mysql_opt_value(struct buf *b, const char *s)
+{
+	if (buf_putc(b, '"') == -1)
+		return -1;
+	for (; *s != '\0'; s++) {
+		const char *esc = NULL;
+
+		switch (*s) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		}
+		if (esc != NULL ? buf_puts(b, esc) == -1 : buf_putc(b, *s) == -1)
+			return -1;
+	}
+	return buf_putc(b, '"');
+}
+
+/*
+ * A pipe whose read end (returned in *rfd) yields the option file with the
+ * job's credentials, then EOF. 0 or -1 + err.
+ */
+static int
+mysql_optfile_pipe(const struct job *job, int *rfd, struct err *err)
+{
+	struct buf b;
+	const char *data;
+	size_t len;
+	ssize_t n;
+	int p[2] = { -1, -1 }, rc = -1;
+
+	buf_init(&b, MYSQL_OPTFILE_MAX);
+	if (buf_puts(&b, "[client]\nuser=") == -1 ||
+	    mysql_opt_value(&b, job_get(job, "db_user")) == -1 ||
+	    buf_puts(&b, "\npassword=") == -1 ||
+	    mysql_opt_value(&b, job_get(job, "db_passwd")) == -1 || buf_puts(&b, "\nhost=") == -1 ||
+	    mysql_opt_value(&b, job_get(job, "db_host")) == -1 ||
+	    buf_printf(&b, "\nport=%ld\n", job_get_long(job, "db_port", 3306)) == -1) {
+		err_set(err, "db_user/db_passwd/db_host: too long");
+		goto out;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		err_sys(err, errno, "pipe");
+		goto out;
+	}
+	data = buf_str(&b);
+	len = strlen(data);
+	while (len > 0) {
+		n = write(p[1], data, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_sys(err, errno, "writing the option file to a pipe");
+			goto out;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	*rfd = p[0];
+	p[0] = -1;
+	rc = 0;
+out:
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+	/* The buffer held the password: do not leave it in freed memory. */
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Run remote on the server with the option file on its stdin (see
+ * remote_cmd_run()). 0 or -1 + err.
+ */
+static int
+mysql_run(const struct job *job, const char *const *remote, const char *what, struct remote_cmd *c,
+          struct err *err)
+{
+	int in = -1, rc;
+
+	if (mysql_optfile_pipe(job, &in, err) == -1)
+		return -1;
+	c->stdin_fd = in;
+	rc = remote_cmd_run(job, remote, what, c, err);
+	close(in);
+	c->stdin_fd = -1;
+	return rc;
+}
+
+/* Undo mysql --batch escaping (\n \t \\ \0) in place. */
+static void
+mysql_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' && s[1] != '\0') {
+			s++;
+			*w++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s == '0' ? '\0' : *s;
+			if (w[-1] == '\0')
+				break; /* a NUL ends the name */
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
+/* The databases to dump: db_name, or what the server lists. 0 or -1 + err. */
+static int
+mysql_databases(const struct job *job, struct strv *dbs, struct err *err)
+{
+	static const char *const skip[] = { "information_schema", "performance_schema", "sys",
+		                            NULL };
+	const char *const remote[] = { "mysql", "--defaults-extra-file=/dev/stdin",
+		                       "-N",    "-B",
+		                       "-e",    "SHOW DATABASES",
+		                       NULL };
+	const char *name = job_get(job, "db_name");
+	struct remote_cmd c = { .name = job->name, .tool = "mysql" };
+	struct strv lines;
+	char *what = NULL;
+	int rc = -1;
+
+	if (name != NULL && name[0] != '\0') {
+		strv_push(dbs, name);
+		return 0;
+	}
+	strv_init(&lines);
+	c.lines = &lines;
+	what = xasprintf("listing the databases of %s", job->server_name);
+	if (mysql_run(job, remote, what, &c, err) == -1)
+		goto out;
+	if (lines.n > REMOTE_CMD_MAX_LINES) {
+		err_set(err, "%s: more than %d databases", what, REMOTE_CMD_MAX_LINES);
+		goto out;
+	}
+	for (size_t i = 0; i < lines.n; i++) {
+		int skipped = 0;
+
+		mysql_unescape(lines.v[i]);
+		for (const char *const *s = skip; *s != NULL; s++)
+			skipped |= strcmp(lines.v[i], *s) == 0;
+		if (!skipped && lines.v[i][0] != '\0')
+			strv_push(dbs, lines.v[i]);
+	}
+	if (dbs->n == 0) {
+		err_set(err, "%s: the server lists no database to back up", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	remote_cmd_free(&c);
+	strv_free(&lines);
+	free(what);
+	return rc;
+}
+
+/* A database name usable as a file name in the snapshot folder. */
+static int
+mysql_check_db_name(const char *db, struct err *err)
+{
+	if (strcmp(db, ".") == 0 || strcmp(db, "..") == 0 || strchr(db, '/') != NULL) {
+		err_set(err, "database '%s': its name cannot be used as a file name", db);
+		return -1;
+	}
+	return 0;
+}
+
+/* Dump db into dir/db.sql.gz; adds the compressed size to *bytes. */
+static int
+mysql_dump_one(const struct job *job, const char *dir, const char *db, int64_t *bytes,
+               struct err *err)
+{
+	const char *const remote[] = { "mysqldump",
+		                       "--defaults-extra-file=/dev/stdin",
+		                       "--single-transaction",
+		                       "--routines",
+		                       "--events",
+		                       "--triggers",
+		                       "--",
+		                       db,
+		                       NULL };
+	struct remote_cmd c = { .name = job->name, .tool = "mysqldump" };
+	char *path = NULL, *what = NULL;
+	int rc = -1;
+
+	if (mysql_check_db_name(db, err) == -1)
+		return -1;
+	path = xasprintf("%s/%s.sql.gz", dir, db);
+	what = xasprintf("mysqldump of database '%s' on %s", db, job->server_name);
+	if (dumpfile_open(path, 6, &c.df, err) == -1)
+		goto out;
+	log_info(job->name, "dumping database '%s' from %s into %s", db, job->server_name, path);
+	if (mysql_run(job, remote, what, &c, err) == -1)
+		goto out;
+	if (dumpfile_commit(c.df, err) == -1)
+		goto out;
+	*bytes += (int64_t)dumpfile_bytes_out(c.df);
+	log_info(job->name, "database '%s': %llu bytes, %llu compressed", db,
+	         (unsigned long long)dumpfile_bytes_in(c.df),
+	         (unsigned long long)dumpfile_bytes_out(c.df));
+	rc = 0;
+out:
+	dumpfile_abort(c.df);
+	remote_cmd_free(&c);
+	free(path);
+	free(what);
+	return rc;
+}
+
+static int
+mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
+{
+	const struct job *job = run->job;
+	struct strv dbs;
+	struct err rmerr;
+	char *partial = NULL, *final = NULL;
+	int64_t bytes = 0;
+	int rc = -1, made = 0;
+
+	strv_init(&dbs);
+	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
+	final = xasprintf("%s/%s", job->dir, run->stamp);
+	if (run->dry_run) {
+		const char *name = job_get(job, "db_name");
+
+		log_info(job->name,
+		         "dry run: would dump %s from %s with mysqldump over ssh into %s, "
+		         "then rename it to %s",
+		         name != NULL && name[0] != '\0' ? name : "every database",
+		         job->server_name, partial, final);
+		rc = 0;
+		goto out;
+	}
+	if (mysql_databases(job, &dbs, err) == -1)
+		goto out;
+	if (mkdir(partial, 0750) == -1) {
+		err_sys(err, errno, "creating %s", partial);
+		goto out;
+	}
+	made = 1;
+	for (size_t i = 0; i < dbs.n; i++)
+		if (mysql_dump_one(job, partial, dbs.v[i], &bytes, err) == -1)
+			goto out;
+	if (fs_fsync_dir(partial, err) == -1)
+		goto out;
+	if (rename(partial, final) == -1) {
+		err_sys(err, errno, "renaming %s to %s", partial, final);
+		goto out;
+	}
+	made = 0;
+	if (fs_fsync_dir(job->dir, err) == -1)
+		goto out;
+	st->location = xstrdup(final);
+	st->total_files = st->written_files = (int64_t)dbs.n;
+	st->total_bytes = st->written_bytes = bytes;
+	st->log = xasprintf("mysql backup of %zu database%s from %s OK, %lld bytes written", dbs.n,
+	                    dbs.n == 1 ? "" : "s", job->server_name, (long long)bytes);
+	rc = 0;
+out:
+	if (made && rmtree(partial, &rmerr) == -1)
+		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
+	strv_free(&dbs);
+	free(partial);
+	free(final);
+	return rc;
+}
+
+static int
+mysql_validate(const struct job *job, struct err *err)
+{
+	const char *p;
+
+	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
+		err_set(err, "server_name: '%s' is not a host name", job->server_name);
+		return -1;
+	}
+	for (p = job->remote_user; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL) {
+			err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
+			return -1;
+		}
+	}
+	if (job->remote_user[0] == '-') {
+		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
+		return -1;
+	}
+	if ((p = job_get(job, "db_name")) != NULL && p[0] != '\0' &&
+	    mysql_check_db_name(p, err) == -1) {
+		err_wrap(err, "db_name");
+		return -1;
+	}
+	return 0;
+}
+
+const struct driver drv_mysql = {
+	.name = "mysql+ssh",
+	.description = "Dumps MySQL/MariaDB databases with mysqldump over ssh, one gzip "
+	               "file per database in a dated folder.",
+	.required = mysql_required,
+	.optional = mysql_optional,
+	.caps = DRV_CAP_SSH,
+	.validate = mysql_validate,
+	.backup = mysql_backup,
+};

@@ -1,0 +1,48 @@
+/*
+ * Writing a gzip file safely, for drivers that stream a dump (mysqldump,
+ * pg_dump) into the backup folder. The data goes into "PATH.partial";
+ * only dumpfile_commit() gives the file its final name, after the gzip
+ * trailer is written and the file and its folder are fsync()ed, so a name
+ * without ".partial" is always a complete gzip stream. A stale
+ * "PATH.partial" (left by a crash) is unlinked and created again.
+ */
+#ifndef TB_DUMPFILE_H
+#define TB_DUMPFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct dumpfile;
+
+/*
+ * Create path + ".partial" (mode 0640, O_EXCL after removing a stale one)
+ * and start a gzip stream at zlib level (1..9; 0 or out of range means 6).
+ * Returns 0 and *out (release it with dumpfile_abort()), or -1 + err
+ * naming the file.
+ */
+int dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *err);
+
+/* Compress and write len bytes. 0 or -1 + err (call dumpfile_abort() then). */
+int dumpfile_write(struct dumpfile *df, const void *data, size_t len, struct err *err);
+
+/*
+ * Finish the stream, fsync the file, rename it to its final path and fsync
+ * the folder. 0, or -1 + err (the file keeps its .partial name, which
+ * dumpfile_abort() removes). df stays valid for the byte counters.
+ */
+int dumpfile_commit(struct dumpfile *df, struct err *err);
+
+/*
+ * Release df: close the file and, unless dumpfile_commit() succeeded,
+ * unlink the .partial file. NULL is a no-op.
+ */
+void dumpfile_abort(struct dumpfile *df);
+
+/* Bytes given to dumpfile_write() so far. */
+uint64_t dumpfile_bytes_in(const struct dumpfile *df);
+/* Compressed bytes written to the file so far (all of them after commit). */
+uint64_t dumpfile_bytes_out(const struct dumpfile *df);
+
+#endif

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+#
+# mysql+ssh (SPEC §10) against a real MariaDB server started on loopback
+# with its own data folder, reached through the lib.sh sshd: one
+# DB.sql.gz per database in {job}/STAMP/, each restored into a fresh
+# database and compared with its source; every database but the
+# information/performance/sys schemas when db_name is empty; the password
+# (full of quotes, backslashes, '#', '$', a tab, UTF-8) never in any
+# process's argv or environment, and no file left in /tmp; a wrong
+# password, an unknown database, a missing mysqldump, the server dying
+# mid-dump and a changed host key each give an ERROR row with the tool's
+# own words, leave no STAMP.partial, and leave earlier backups untouched.
+
+# Listings of our own plain names; literal SQL and ssh text; T_* are read by lib.sh.
+# shellcheck disable=SC2010,SC2012,SC2016,SC2034
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tb_require_binary
+tb_require sqlite3 ssh ssh-keygen gzip sha256sum
+for t in mariadbd mariadb-install-db mariadb mysqldump; do
+	command -v "$t" >/dev/null 2>&1 || { t_skip "mysql+ssh tests" "$t is not installed"; t_done; }
+done
+tb_tmp
+sshd_start
+
+MY=$TMPD/mysql
+mkdir -p "$MY"
+MYPORT=$(free_port)
+MYSOCK=$MY/sock
+
+my_start() {
+	mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
+		--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
+		--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
+		</dev/null >/dev/null 2>&1 &
+	tb_track $!
+	MYPID=$!
+	wait_until 60 mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1
+}
+# root, through the server's socket.
+myq() {
+	mariadb --no-defaults --default-character-set=utf8mb4 -S "$MYSOCK" -uroot -N -B "$@"
+}
+
+mariadb-install-db --no-defaults --datadir="$MY/data" --user=root \
+	--auth-root-authentication-method=normal --skip-test-db >"$MY/install.log" 2>&1 ||
+	t_bail "mariadb-install-db failed: $(tail -5 "$MY/install.log")"
+my_start || t_bail "mariadbd did not start: $(tail -20 "$MY/error.log")"
+
+# The password: characters every layer could mangle, and a unique
+# sentinel to look for in /proc.
+SENT="sentinel-$TB_ID-pw"
+PW="Q'\"\\ #;\$(touch tb_pwned_$TB_ID)"$'\t'"é€-$SENT"
+printf '%s\n' "$SENT" >"$MY/sentinel"
+sqlstr() {
+	local s=${1//\\/\\\\}
+	s=${s//\'/\\\'}
+	printf "'%s'" "$s"
+}
+
+myq <<EOF || t_bail "creating the test data failed"
+CREATE USER 'tbuser'@'127.0.0.1' IDENTIFIED BY $(sqlstr "$PW");
+GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT, EXECUTE, RELOAD, PROCESS ON *.* TO 'tbuser'@'127.0.0.1';
+CREATE DATABASE d1 CHARACTER SET utf8mb4;
+CREATE TABLE d1.t (id INT PRIMARY KEY, n BIGINT, s TEXT, b BLOB, f DOUBLE, d DATETIME) CHARACTER SET utf8mb4;
+INSERT INTO d1.t VALUES
+ (1, -9223372036854775808, 'it''s "quoted" \\\\ back\\\\slash', X'00FF0A0D27225C1A', 3.25, '2026-01-02 03:04:05'),
+ (2, 42, 'multi\nline\r\nand\ttab', X'', -0.5, NULL),
+ (3, NULL, 'UTF-8: é ü 日本語 🎉', NULL, 1e300, '1999-12-31 23:59:59'),
+ (4, 0, '', X'DEADBEEF', 0, '2000-02-29 00:00:00');
+CREATE TABLE d1.other (k VARCHAR(20) PRIMARY KEY, v INT);
+INSERT INTO d1.other VALUES ('a', 1), ('b', 2);
+CREATE VIEW d1.v AS SELECT id, s FROM d1.t WHERE id > 1;
+CREATE PROCEDURE d1.p() SELECT COUNT(*) FROM d1.t;
+CREATE DATABASE \`we're db\`;
+CREATE TABLE \`we're db\`.x (i INT PRIMARY KEY, t VARCHAR(50));
+INSERT INTO \`we're db\`.x VALUES (1, 'one'), (2, '\$(touch tb_pwned_$TB_ID)');
+CREATE DATABASE big;
+CREATE TABLE big.rows (id INT PRIMARY KEY, h VARCHAR(200));
+INSERT INTO big.rows SELECT seq, CONCAT(MD5(seq), SHA1(seq), MD5(seq * 7), SHA1(seq * 3)) FROM big.seq_1_to_600000;
+EOF
+
+# A comparable, deterministic dump of a database through root.
+canon() {
+	mysqldump --no-defaults -S "$MY/sock" -uroot --skip-comments --skip-dump-date \
+		--routines --events --triggers -- "$1" 2>&1 | grep -v '^/\*M!999999'
+}
+# restore_check GZ SRC_DB: load GZ into a fresh database, compare with SRC_DB.
+restore_check() {
+	local gz=$1 src=$2 tmpdb="restored_$RANDOM$RANDOM"
+	myq -e "CREATE DATABASE \`$tmpdb\`" || return 1
+	gzip -dc "$gz" | mariadb --no-defaults --default-character-set=utf8mb4 -S "$MYSOCK" -uroot -- "$tmpdb" || return 1
+	# Views and routines name their database: compare with it renamed.
+	if ! diff <(canon "$src") <(canon "$tmpdb" | sed "s/\`$tmpdb\`/\`$src\`/g"); then
+		return 1
+	fi
+	myq -e "DROP DATABASE \`$tmpdb\`"
+}
+
+last_row() {
+	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
+}
+partial_dirs() {
+	ls -1 "$1" 2>/dev/null | grep -E '\.partial$'
+}
+
+cfg_global "$CONF"
+# db_passwd: a tab inside is kept; the value has no leading/trailing blanks.
+# myjob NAME [key = value...]: a mysql+ssh job; extra keys replace these defaults.
+myjob() {
+	local name=$1 kv k d
+	shift
+	local -a keys=("type = mysql+ssh" "server_name = 127.0.0.1" "ssh_port = $SSHD_PORT"
+		"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS"
+		"db_user = tbuser" "db_passwd = $PW" "db_host = 127.0.0.1" "db_port = $MYPORT")
+	local -a out=()
+	for d in "${keys[@]}"; do
+		k=${d%% *}
+		for kv in "$@"; do
+			[ "${kv%% *}" = "$k" ] && continue 2
+		done
+		out+=("$d")
+	done
+	{
+		echo "[$name]"
+		for kv in "${out[@]}" "$@"; do echo "$kv"; done
+		echo
+	} >>"$CONF"
+}
+myjob all
+myjob one "db_name = we're db"
+myjob badpw "db_passwd = not-the-password"
+myjob nodb "db_name = no_such_db"
+
+t_match '^mysql\+ssh : ' "$("$TISBACKUP" -c "$CONF" listdrivers 2>&1)" "listdrivers shows mysql+ssh"
+t_match 'db_host,db_port' "$("$TISBACKUP" -c "$CONF" listdrivers 2>&1)" \
+	"listdrivers lists the optional db_host and db_port"
+
+# ================================================================ every database
+# The scan finds the sentinel when a process does show it (control).
+(exec -a "sleep-$SENT" sleep 30) &
+CONTROL=$!
+tb_track $CONTROL
+wait_until 10 grep -qaF -f "$MY/sentinel" "/proc/$CONTROL/cmdline"
+t_match "^/proc/$CONTROL/cmdline\$" \
+	"$(grep -laF -f "$MY/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null)" \
+	"control: the /proc scan sees a password in an argv"
+kill "$CONTROL"
+wait "$CONTROL" 2>/dev/null
+touch "$MY/before"
+# Sample every process's argv and environment while the backup runs.
+(
+	while [ ! -e "$MY/stop_scan" ]; do
+		grep -laF -f "$MY/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null
+		echo scan >>"$MY/scans"
+	done >"$MY/leaks"
+) &
+SCANNER=$!
+tb_track $SCANNER
+tb_run -c "$CONF" -s all backup
+touch "$MY/stop_scan"
+wait $SCANNER
+t_rc 0 "backup of every database: exit 0"
+t_eq OK "$(last_row all status)" "OK row"
+S1=$(snapshots "$BASE/all" | tail -n 1)
+t_ne "" "$S1" "a STAMP folder was made"
+t_eq "$(printf '%s\n' big.sql.gz d1.sql.gz mysql.sql.gz "we're db.sql.gz")" \
+	"$(ls -1 "$BASE/all/$S1" | sort)" \
+	"one DB.sql.gz per database; information_schema, performance_schema and sys skipped"
+t_eq "" "$(partial_dirs "$BASE/all")" "no STAMP.partial left"
+t_eq "$BASE/all/$S1" "$(last_row all backup_location)" "backup_location is the STAMP folder"
+t_eq 4 "$(last_row all total_files_count)" "total_files = number of databases"
+t_eq 4 "$(last_row all written_files_count)" "written_files = number of databases"
+t_eq "$(cat "$BASE/all/$S1"/*.gz | wc -c)" "$(last_row all written_bytes)" \
+	"written_bytes = compressed bytes"
+t_match '^mysql backup of 4 databases from 127\.0\.0\.1 OK' "$(last_row all log)" "catalog log line"
+for db in d1 "we're db" big; do
+	t_ok "gzip -t $db.sql.gz" gzip -t "$BASE/all/$S1/$db.sql.gz"
+	t_ok "$db restored into a fresh database equals its source" \
+		restore_check "$BASE/all/$S1/$db.sql.gz" "$db"
+done
+t_match 'CREATE TABLE `user`|CREATE TABLE `db`' "$(gzip -dc "$BASE/all/$S1/mysql.sql.gz")" \
+	"the mysql database (accounts) is dumped"
+t_num_ge 3 "$(wc -l <"$MY/scans")" "argv/environ of every process sampled during the dump"
+t_eq "" "$(cat "$MY/leaks")" "the password never appeared in any argv or environment"
+leaked=$(find /tmp -xdev -newer "$MY/before" -type f ! -path "$TMPD/*" -size -50M -print0 2>/dev/null |
+	xargs -0 -r grep -laF -f "$MY/sentinel" 2>/dev/null)
+t_eq "" "$leaked" "no file holding the password was written in /tmp"
+t_nomatch "$SENT" "$(cat "$BASE"/log/tisbackup_*.log)" "the password is not in the run log"
+t_ok "no injected command ran" no_markers
+sha_before=$(cd "$BASE/all/$S1" && sha256sum -- * | sort)
+
+# ================================================================ one database, second run
+wait_next_second
+tb_run -c "$CONF" -s one backup
+t_rc 0 "db_name = we're db: exit 0"
+S2=$(snapshots "$BASE/one" | tail -n 1)
+t_eq "we're db.sql.gz" "$(ls -1 "$BASE/one/$S2")" "db_name: only that database"
+t_eq 1 "$(last_row one total_files_count)" "db_name: total_files = 1"
+t_ok "we're db restored equals its source" restore_check "$BASE/one/$S2/we're db.sql.gz" "we're db"
+
+# ================================================================ failures
+# check_failed JOB DESC REGEX: ERROR row whose log matches, nothing left.
+check_failed() {
+	local job=$1 desc=$2 re=$3
+	t_rc 1 "$desc: exit 1"
+	t_eq ERROR "$(last_row "$job" status)" "$desc: ERROR row"
+	t_imatch "$re" "$(last_row "$job" log)" "$desc: the log has the real cause"
+	t_eq "" "$(snapshots "$BASE/$job")" "$desc: no STAMP folder"
+	t_eq "" "$(partial_dirs "$BASE/$job")" "$desc: no STAMP.partial left"
+	t_eq "" "$(find "$BASE/$job" -name '*.partial' 2>/dev/null)" "$desc: no .partial file"
+}
+
+tb_run -c "$CONF" -s badpw backup
+check_failed badpw "wrong password" 'Access denied for user'
+
+tb_run -c "$CONF" -s nodb backup
+check_failed nodb "unknown database" "Unknown database 'no_such_db'"
+
+# mysqldump missing on the server: a key whose sessions get an empty PATH.
+k=$TMPD/nopath_key
+ssh-keygen -q -t ed25519 -N '' -f "$k" >/dev/null
+printf 'command="PATH=/nonexistent; eval \\"$SSH_ORIGINAL_COMMAND\\"" %s\n' "$(cat "$k.pub")" \
+	>>"$SSHD_DIR/authorized_keys"
+myjob notool "db_name = d1" "private_key = $k" "ssh_connection_sharing = no"
+tb_run -c "$CONF" -s notool backup
+check_failed notool "mysqldump missing" 'mysqldump.*not found'
+
+# The server dies in the middle of a big dump.
+myjob midway "db_name = big"
+tb_run_bg() {
+	timeout -k 5 300 "$TISBACKUP" "$@" >"$TMPD/.out" 2>"$TMPD/.err" </dev/null
+	echo $? >"$TMPD/.rc"
+}
+rm -f "$TMPD/.rc"
+tb_run_bg -c "$CONF" -s midway backup &
+BG=$!
+tb_track $BG
+grown() {
+	local f
+	f=$(find "$BASE/midway" -name 'big.sql.gz.partial' -size +200k 2>/dev/null | head -n 1)
+	[ -n "$f" ]
+}
+if wait_until 60 grown; then
+	kill -9 "$MYPID"
+	wait $BG
+	T_RC=$(cat "$TMPD/.rc")
+	T_OUT=$(cat "$TMPD/.out")
+	T_ERR=$(cat "$TMPD/.err")
+	check_failed midway "server killed mid-dump" 'mysqldump of database .big. on 127\.0\.0\.1 failed'
+	t_imatch 'Lost connection|Error 20[0-9][0-9]' "$(last_row midway log)" \
+		"server killed mid-dump: mysqldump's own words are in the log"
+else
+	wait $BG
+	t_fail "the big dump never reached 200 KiB" "$(cat "$TMPD/.err")"
+fi
+
+# The host key changed (the server is down now: ssh refuses first).
+sshd_restart_newkey
+wait_next_second
+tb_run -c "$CONF" -s one backup
+t_rc 1 "host key changed: exit 1"
+t_eq ERROR "$(last_row one status)" "host key changed: ERROR row"
+t_imatch 'REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed' \
+	"$(last_row one log)" "host key changed: ssh's words are in the log"
+t_eq "$S2" "$(snapshots "$BASE/one")" "host key changed: the earlier backup is still the only one"
+t_eq "" "$(partial_dirs "$BASE/one")" "host key changed: no STAMP.partial left"
+
+t_eq "$sha_before" "$(cd "$BASE/all/$S1" && sha256sum -- * | sort)" \
+	"the first backup's files are untouched by the failures"
+t_eq "" "$(cat "$MY/leaks")" "still no password leak"
+
+t_done

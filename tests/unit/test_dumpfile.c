@@ -1,0 +1,327 @@
+/*
+ * dumpfile: what is written comes back from zlib's gzip reader byte for
+ * byte, the final name appears only at commit, abort leaves nothing, a
+ * stale .partial is replaced (and a symlink in its place is not followed),
+ * and a failed commit leaves neither the final name nor the .partial.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "dumpfile.h"
+#include "util/rmtree.h"
+#include "util/xmalloc.h"
+
+static char dir[] = "/tmp/tb_test_dumpfileXXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct err err;
+
+	(void)state;
+	return rmtree(dir, &err);
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Decompress path with zlib's gz reader into a new buffer; *len its size. */
+static unsigned char *
+gunzip(const char *path, size_t *len)
+{
+	gzFile gz = gzopen(path, "rb");
+	unsigned char *data = NULL;
+	size_t cap = 0;
+	int n;
+
+	assert_non_null(gz);
+	*len = 0;
+	for (;;) {
+		if (cap - *len < 65536) {
+			cap = cap * 2 + 65536;
+			data = xrealloc(data, cap);
+		}
+		n = gzread(gz, data + *len, 65536);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	assert_int_equal(gzclose(gz), Z_OK);
+	return data;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	char *path = xasprintf("%s/db.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	size_t total = 3 * 1024 * 1024 + 17, len, off = 0;
+	unsigned char *src = xmalloc(total), *back;
+	struct dumpfile *df;
+	struct stat st;
+	struct err err;
+	uint32_t x = 12345;
+
+	(void)state;
+	/* Half pseudo-random (incompressible), half text, NULs included. */
+	for (size_t i = 0; i < total; i++) {
+		x = x * 1103515245 + 12345;
+		src[i] =
+		    i < total / 2 ? (unsigned char)(x >> 16) : (unsigned char)("ab\0c\n"[i % 5]);
+	}
+	err_clear(&err);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), 0);
+	assert_true(exists(partial));
+	assert_false(exists(path));
+	while (off < total) {
+		size_t n = (x = x * 1103515245 + 12345) % 100000;
+
+		if (n > total - off)
+			n = total - off;
+		assert_int_equal(dumpfile_write(df, src + off, n, &err), 0);
+		off += n;
+	}
+	assert_int_equal(dumpfile_write(df, src, 0, &err), 0);
+	assert_false(exists(path));
+	assert_int_equal(dumpfile_commit(df, &err), 0);
+	assert_true(exists(path));
+	assert_false(exists(partial));
+	assert_int_equal(dumpfile_bytes_in(df), total);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, dumpfile_bytes_out(df));
+	assert_int_equal(st.st_mode & 07777, 0640);
+	dumpfile_abort(df); /* after commit: only frees */
+	assert_true(exists(path));
+
+	back = gunzip(path, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, src, total);
+	free(back);
+	free(src);
+	unlink(path);
+	free(path);
+	free(partial);
+}
+
+static void
+test_empty_stream(void **state)
+{
+	char *path = xasprintf("%s/empty.sql.gz", dir);
+	unsigned char *back;
+	struct dumpfile *df;
+	struct err err;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(dumpfile_open(path, 0, &df, &err), 0);
+	assert_int_equal(dumpfile_commit(df, &err), 0);
+	dumpfile_abort(df);
+	back = gunzip(path, &len);
+	assert_int_equal(len, 0);
+	free(back);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_abort_leaves_nothing(void **state)
+{
+	char *path = xasprintf("%s/aborted.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	struct dumpfile *df;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(dumpfile_open(path, 1, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "CREATE TABLE t;\n", 16, &err), 0);
+	assert_true(exists(partial));
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_false(exists(path));
+	dumpfile_abort(NULL);
+	free(path);
+	free(partial);
+}
+
+static void
+test_stale_partial_replaced(void **state)
+{
+	char *path = xasprintf("%s/stale.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	char *victim = xasprintf("%s/victim", dir);
+	unsigned char *back;
+	struct dumpfile *df;
+	struct err err;
+	size_t len;
+	int fd;
+
+	(void)state;
+	/* A regular leftover with old content. */
+	fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, "old junk", 8), 8);
+	close(fd);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "new", 3, &err), 0);
+	assert_int_equal(dumpfile_commit(df, &err), 0);
+	dumpfile_abort(df);
+	back = gunzip(path, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(back, "new", 3);
+	free(back);
+	unlink(path);
+
+	/* A symlink in its place: removed, never written through. */
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_int_equal(symlink(victim, partial), 0);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "data", 4, &err), 0);
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	back = gunzip(victim, &len); /* gzread passes plain files through */
+	assert_int_equal(len, 4);
+	assert_memory_equal(back, "keep", 4);
+	free(back);
+	unlink(victim);
+	free(path);
+	free(partial);
+	free(victim);
+}
+
+static void
+test_open_failure(void **state)
+{
+	char *path = xasprintf("%s/no/such/dir/x.sql.gz", dir);
+	struct dumpfile *df = (struct dumpfile *)1;
+	struct err err;
+
+	(void)state;
+	err_clear(&err);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), -1);
+	assert_null(df);
+	assert_non_null(strstr(err.msg, "x.sql.gz.partial"));
+	free(path);
+}
+
+/*
+ * Commit fails when the final name cannot be taken (here a non-empty
+ * folder holds it): -1 with the reason, the .partial removed by abort,
+ * and what held the name untouched.
+ */
+static void
+test_commit_failure(void **state)
+{
+	char *path = xasprintf("%s/taken.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	char *inside = xasprintf("%s/file", path);
+	struct dumpfile *df;
+	struct err err;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkdir(path, 0700), 0);
+	fd = open(inside, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd != -1);
+	close(fd);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "x", 1, &err), 0);
+	err_clear(&err);
+	assert_int_equal(dumpfile_commit(df, &err), -1);
+	assert_non_null(strstr(err.msg, "renaming"));
+	assert_true(exists(partial));
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_true(exists(inside));
+	unlink(inside);
+	rmdir(path);
+	free(path);
+	free(partial);
+	free(inside);
+}
+
+/*
+ * A write error is reported with its errno and leaves nothing: the file
+ * size limit (SIGXFSZ ignored) makes write() fail with EFBIG, as a full
+ * disk would with ENOSPC.
+ */
+static void
+test_write_failure(void **state)
+{
+	char *path = xasprintf("%s/big.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	size_t total = 1024 * 1024;
+	unsigned char *src = xmalloc(total);
+	struct rlimit old, lim;
+	struct dumpfile *df;
+	struct err err;
+	uint32_t x = 7;
+	int rc;
+
+	(void)state;
+	for (size_t i = 0; i < total; i++) {
+		x = x * 1103515245 + 12345;
+		src[i] = (unsigned char)(x >> 16);
+	}
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(dumpfile_open(path, 6, &df, &err), 0);
+	err_clear(&err);
+	rc = dumpfile_write(df, src, total, &err);
+	if (rc == 0)
+		rc = dumpfile_commit(df, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err.msg, "big.sql.gz.partial"));
+	assert_non_null(strstr(err.msg, strerror(EFBIG)));
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_false(exists(path));
+	free(src);
+	free(path);
+	free(partial);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_empty_stream),
+		cmocka_unit_test(test_abort_leaves_nothing),
+		cmocka_unit_test(test_stale_partial_replaced),
+		cmocka_unit_test(test_open_failure),
+		cmocka_unit_test(test_commit_failure),
+		cmocka_unit_test(test_write_failure),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
