@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-scripts/setup-deps.sh
+scripts/setup-deps.sh --demo
 if [ ! -f build/build.ninja ]; then
 	meson setup build >/dev/null
 fi

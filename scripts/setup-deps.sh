@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages tisbackup-c needs to build, test and run
 # its demo. Idempotent: does nothing when everything is already there.
-# Usage: scripts/setup-deps.sh [--quiet]
+# Usage: scripts/setup-deps.sh [--demo]
+#   --demo  only what building and the demo need (no test servers, no
+#           developer tools)
 set -euo pipefail
 
 pkgs=(
 	# build
-	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev
-	# tests and developer tools
-	libcmocka-dev gcovr clang-format cppcheck clang
-	# what the product drives, and what the tests start on loopback
-	rsync openssh-client openssh-server sqlite3 procps psmisc
-	e2fsprogs util-linux mount iproute2
-	mariadb-server mariadb-client postgresql postgresql-client
+	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
+	# what the product drives, and what the demo starts on loopback
+	rsync openssh-client openssh-server sqlite3 procps
 )
+if [ "${1:-}" != "--demo" ]; then
+	pkgs+=(
+		# tests and developer tools
+		gcovr clang-format cppcheck clang psmisc
+		# what the tests start or use on loopback
+		e2fsprogs util-linux mount iproute2
+		mariadb-server mariadb-client postgresql postgresql-client
+	)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
