@@ -812,7 +812,11 @@ check_job(struct ctx *c, struct job *job)
 	job->server_name = job_get(job, "server_name");
 	if ((v = job_get(job, "description")) != NULL)
 		job->description = v;
-	if ((v = job_get(job, "remote_user")) != NULL)
+	if ((job->drv->caps & DRV_CAP_USERNAME_IS_LOGIN) &&
+	    ((te = job_entry(job, "remote_user")) == NULL || te->value[0] == '\0') &&
+	    (v = job_get(job, "username")) != NULL)
+		job->remote_user = v; /* sqlserver+ssh: the original's ssh login key */
+	else if ((v = job_get(job, "remote_user")) != NULL)
 		job->remote_user = v;
 	if (parse_int(job_get(job, "ssh_port"), 1, 65535, &n) == 0)
 		job->ssh_port = (int)n;

@@ -37,6 +37,8 @@ struct drv_key {
 /* Capability bits. */
 #define DRV_CAP_NO_BACKUP 0x1 /* records a server that needs none (null) */
 #define DRV_CAP_SSH 0x2       /* talks to server_name over ssh */
+/* The original's `username` key is the ssh login (used when remote_user is unset). */
+#define DRV_CAP_USERNAME_IS_LOGIN 0x4
 
 /* What a backup produced; strings are owned by the core (free()d). */
 struct drv_stats {

@@ -11,6 +11,8 @@ extern const struct driver drv_null;
 extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
+extern const struct driver drv_sqlserver;
+extern const struct driver drv_xcp_metadata;
 
 /* One driver per line. */
 /* clang-format off */
@@ -19,6 +21,8 @@ const struct driver *const driver_table[] = {
 	&drv_rsync_ssh,
 	&drv_mysql,
 	&drv_pgsql,
+	&drv_sqlserver,
+	&drv_xcp_metadata,
 	&drv_null,
 	NULL,
 };
