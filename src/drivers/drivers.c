@@ -8,6 +8,7 @@
 
 extern const struct driver drv_mysql;
 extern const struct driver drv_null;
+extern const struct driver drv_oracle;
 extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
@@ -23,6 +24,7 @@ const struct driver *const driver_table[] = {
 	&drv_pgsql,
 	&drv_sqlserver,
 	&drv_xcp_metadata,
+	&drv_oracle,
 	&drv_null,
 	NULL,
 };
