@@ -18,7 +18,7 @@ if [ "${1:-}" != "--demo" ]; then
 		gcovr clang-format cppcheck clang psmisc
 		# what the tests start or use on loopback
 		e2fsprogs util-linux mount iproute2
-		mariadb-server mariadb-client postgresql postgresql-client
+		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
 	)
 fi
 

@@ -12,6 +12,7 @@ extern const struct driver drv_oracle;
 extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
+extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
 extern const struct driver drv_xcp_metadata;
 
@@ -25,6 +26,7 @@ const struct driver *const driver_table[] = {
 	&drv_sqlserver,
 	&drv_xcp_metadata,
 	&drv_oracle,
+	&drv_samba4,
 	&drv_null,
 	NULL,
 };
