@@ -35,6 +35,7 @@
 
 #include "drivers/driver.h"
 #include "exclude.h"
+#include "ssh.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/strv.h"
@@ -829,11 +830,12 @@ check_job(struct ctx *c, struct job *job)
 	 * Cross-key checks of the driver, once every key is sound. Its
 	 * message is reported under the section header's line.
 	 */
-	if (c->nproblems == before && job->dir != NULL && job->drv->validate != NULL) {
+	if (c->nproblems == before && job->dir != NULL) {
 		struct err e;
 
 		err_clear(&e);
-		if (job->drv->validate(job, &e) == -1)
+		if (((job->drv->caps & DRV_CAP_SSH) && ssh_check_target(job, &e) == -1) ||
+		    (job->drv->validate != NULL && job->drv->validate(job, &e) == -1))
 			problem(c, "%s:%d: [%s] %s", c->path, sec->line, sec->name,
 			        err_isset(&e) ? e.msg : "invalid configuration");
 	}

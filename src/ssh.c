@@ -161,6 +161,27 @@ ssh_base_argv(const struct job *job, struct strv *out)
 	ssh_sharing_argv(job, out);
 }
 
+int
+ssh_check_target(const struct job *job, struct err *err)
+{
+	const char *p;
+
+	if (job->server_name[0] == '\0' || job->server_name[0] == '-' ||
+	    strpbrk(job->server_name, " \t\n@:/") != NULL) {
+		err_set(err, "server_name: '%s' is not a host name", job->server_name);
+		return -1;
+	}
+	if (job->remote_user[0] == '\0' || job->remote_user[0] == '-')
+		goto bad_user;
+	for (p = job->remote_user; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL)
+			goto bad_user;
+	return 0;
+bad_user:
+	err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
+	return -1;
+}
+
 char *
 ssh_destination(const struct job *job)
 {

@@ -16,6 +16,15 @@ struct job;
 
 /* Append "ssh" and its options for job (not the destination) to out. */
 void ssh_base_argv(const struct job *job, struct strv *out);
+/*
+ * Check that server_name and remote_user are safe words for ssh and rsync
+ * (a leading '-' would be taken as an option): a host name without
+ * spaces, '@', ':' or '/'; a user name of letters, digits and . _ - $ \.
+ * Called by the config loader for every driver with DRV_CAP_SSH. 0 or
+ * -1 + err ("server_name: ..." / "remote_user: ...").
+ */
+int ssh_check_target(const struct job *job, struct err *err);
+
 /* "user@server" for job, into a string the caller frees. */
 char *ssh_destination(const struct job *job);
 

@@ -20,6 +20,7 @@
  * `mysql`, which holds the accounts, is kept.
  */
 #include "drivers/driver.h"
+#include "drivers/snapdir.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -38,8 +39,6 @@
 #include "ssh.h"
 #include "watchdog.h"
 #include "util/buf.h"
-#include "util/fsutil.h"
-#include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -103,10 +102,7 @@ static int
 mysql_optfile_pipe(const struct job *job, int *rfd, struct err *err)
 {
 	struct buf b;
-	const char *data;
-	size_t len;
-	ssize_t n;
-	int p[2] = { -1, -1 }, rc = -1;
+	int rc = -1;
 
 	buf_init(&b, MYSQL_OPTFILE_MAX);
 	if (buf_puts(&b, "[client]\nuser=") == -1 ||
@@ -118,31 +114,10 @@ mysql_optfile_pipe(const struct job *job, int *rfd, struct err *err)
 		err_set(err, "db_user/db_passwd/db_host: too long");
 		goto out;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		err_sys(err, errno, "pipe");
+	if (remote_secret_pipe(b.data, b.len, rfd, err) == -1)
 		goto out;
-	}
-	data = buf_str(&b);
-	len = strlen(data);
-	while (len > 0) {
-		n = write(p[1], data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "writing the option file to a pipe");
-			goto out;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	*rfd = p[0];
-	p[0] = -1;
 	rc = 0;
 out:
-	if (p[0] != -1)
-		close(p[0]);
-	if (p[1] != -1)
-		close(p[1]);
 	/* The buffer held the password: do not leave it in freed memory. */
 	if (b.data != NULL)
 		explicit_bzero(b.data, b.len);
@@ -295,14 +270,12 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
 	struct strv dbs;
-	struct err rmerr;
-	char *partial = NULL, *final = NULL;
+	struct snapdir sd;
 	int64_t bytes = 0;
-	int rc = -1, made = 0;
+	int rc = -1;
 
 	strv_init(&dbs);
-	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
+	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		const char *name = job_get(job, "db_name");
 
@@ -310,41 +283,28 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		         "dry run: would dump %s from %s with mysqldump over ssh into %s, "
 		         "then rename it to %s",
 		         name != NULL && name[0] != '\0' ? name : "every database",
-		         job->server_name, partial, final);
+		         job->server_name, sd.partial, sd.final);
 		rc = 0;
 		goto out;
 	}
 	if (mysql_databases(job, &dbs, err) == -1)
 		goto out;
-	if (mkdir(partial, 0750) == -1) {
-		err_sys(err, errno, "creating %s", partial);
+	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	}
-	made = 1;
 	for (size_t i = 0; i < dbs.n; i++)
-		if (mysql_dump_one(job, partial, dbs.v[i], &bytes, err) == -1)
+		if (mysql_dump_one(job, sd.partial, dbs.v[i], &bytes, err) == -1)
 			goto out;
-	if (fs_fsync_dir(partial, err) == -1)
+	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	made = 0;
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	st->location = xstrdup(final);
+	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = (int64_t)dbs.n;
 	st->total_bytes = st->written_bytes = bytes;
 	st->log = xasprintf("mysql backup of %zu database%s from %s OK, %lld bytes written", dbs.n,
 	                    dbs.n == 1 ? "" : "s", job->server_name, (long long)bytes);
 	rc = 0;
 out:
-	if (made && rmtree(partial, &rmerr) == -1)
-		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
+	snapdir_free(&sd, job);
 	strv_free(&dbs);
-	free(partial);
-	free(final);
 	return rc;
 }
 
@@ -353,20 +313,6 @@ mysql_validate(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
-	for (p = job->remote_user; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL) {
-			err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-			return -1;
-		}
-	}
-	if (job->remote_user[0] == '-') {
-		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-		return -1;
-	}
 	if ((p = job_get(job, "db_name")) != NULL && p[0] != '\0' &&
 	    mysql_check_db_name(p, err) == -1) {
 		err_wrap(err, "db_name");

@@ -21,6 +21,8 @@
  * and the folder is renamed to {job}/STAMP once both are synced.
  */
 #include "drivers/driver.h"
+#include "drivers/remote_cmd.h"
+#include "drivers/snapdir.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,8 +41,6 @@
 #include "ssh.h"
 #include "watchdog.h"
 #include "util/buf.h"
-#include "util/fsutil.h"
-#include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -147,10 +147,7 @@ static int
 ora_parfile_pipe(const struct job *job, int *rfd, struct err *err)
 {
 	struct buf b;
-	const char *data;
-	size_t len;
-	ssize_t n;
-	int p[2] = { -1, -1 }, rc = -1;
+	int rc = -1;
 
 	buf_init(&b, ORA_PARFILE_MAX);
 	if (buf_puts(&b, "userid=") == -1 || buf_puts(&b, job_get(job, "userid")) == -1 ||
@@ -158,31 +155,10 @@ ora_parfile_pipe(const struct job *job, int *rfd, struct err *err)
 		err_set(err, "userid: too long");
 		goto out;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		err_sys(err, errno, "pipe");
+	if (remote_secret_pipe(b.data, b.len, rfd, err) == -1)
 		goto out;
-	}
-	data = buf_str(&b);
-	len = strlen(data);
-	while (len > 0) {
-		n = write(p[1], data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "writing the parameter file to a pipe");
-			goto out;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	*rfd = p[0];
-	p[0] = -1;
 	rc = 0;
 out:
-	if (p[0] != -1)
-		close(p[0]);
-	if (p[1] != -1)
-		close(p[1]);
 	/* The buffer held the password: do not leave it in freed memory. */
 	if (b.data != NULL)
 		explicit_bzero(b.data, b.len);
@@ -445,39 +421,27 @@ static int
 oracle_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
-	struct err rmerr;
-	char *partial = NULL, *final = NULL;
+	struct snapdir sd;
 	int64_t bytes = 0;
-	int rc = -1, made = 0, warnings = 0;
+	int rc = -1, warnings = 0;
 
-	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
+	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		log_info(job->name,
 		         "dry run: would export %s from %s with exp over ssh as %s into %s, "
 		         "then rename it to %s",
 		         job_get(job, "db_name"), job->server_name, job_get(job, "username"),
-		         partial, final);
+		         sd.partial, sd.final);
 		rc = 0;
 		goto out;
 	}
-	if (mkdir(partial, 0750) == -1) {
-		err_sys(err, errno, "creating %s", partial);
+	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	}
-	made = 1;
-	if (ora_export(job, partial, &bytes, &warnings, err) == -1)
+	if (ora_export(job, sd.partial, &bytes, &warnings, err) == -1)
 		goto out;
-	if (fs_fsync_dir(partial, err) == -1)
+	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	made = 0;
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	st->location = xstrdup(final);
+	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = 2;
 	st->total_bytes = st->written_bytes = bytes;
 	st->warnings = warnings > 0;
@@ -486,10 +450,7 @@ oracle_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	                    warnings > 0 ? " with ignored exp warnings" : "", (long long)bytes);
 	rc = 0;
 out:
-	if (made && rmtree(partial, &rmerr) == -1)
-		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
-	free(partial);
-	free(final);
+	snapdir_free(&sd, job);
 	return rc;
 }
 
@@ -498,10 +459,6 @@ oracle_validate(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
 	p = job_get(job, "db_name");
 	if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0 || strchr(p, '/') != NULL || p[0] == '-' ||
 	    strchr(p, '\n') != NULL) {

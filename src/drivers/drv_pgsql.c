@@ -17,6 +17,7 @@
  * a template and accepts connections.
  */
 #include "drivers/driver.h"
+#include "drivers/snapdir.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,8 +34,6 @@
 #include "spawn.h"
 #include "ssh.h"
 #include "watchdog.h"
-#include "util/fsutil.h"
-#include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -184,14 +183,12 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
 	struct strv dbs;
-	struct err rmerr;
-	char *partial = NULL, *final = NULL;
+	struct snapdir sd;
 	int64_t bytes = 0;
-	int rc = -1, made = 0;
+	int rc = -1;
 
 	strv_init(&dbs);
-	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
+	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		const char *name = job_get(job, "db_name");
 
@@ -199,41 +196,28 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		         "dry run: would dump %s from %s with pg_dump over ssh into %s, "
 		         "then rename it to %s",
 		         name != NULL && name[0] != '\0' ? name : "every database",
-		         job->server_name, partial, final);
+		         job->server_name, sd.partial, sd.final);
 		rc = 0;
 		goto out;
 	}
 	if (pgsql_databases(job, &dbs, err) == -1)
 		goto out;
-	if (mkdir(partial, 0750) == -1) {
-		err_sys(err, errno, "creating %s", partial);
+	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	}
-	made = 1;
 	for (size_t i = 0; i < dbs.n; i++)
-		if (pgsql_dump_one(job, partial, run->stamp, dbs.v[i], &bytes, err) == -1)
+		if (pgsql_dump_one(job, sd.partial, run->stamp, dbs.v[i], &bytes, err) == -1)
 			goto out;
-	if (fs_fsync_dir(partial, err) == -1)
+	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	made = 0;
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	st->location = xstrdup(final);
+	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = (int64_t)dbs.n;
 	st->total_bytes = st->written_bytes = bytes;
 	st->log = xasprintf("pgsql backup of %zu database%s from %s OK, %lld bytes written", dbs.n,
 	                    dbs.n == 1 ? "" : "s", job->server_name, (long long)bytes);
 	rc = 0;
 out:
-	if (made && rmtree(partial, &rmerr) == -1)
-		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
+	snapdir_free(&sd, job);
 	strv_free(&dbs);
-	free(partial);
-	free(final);
 	return rc;
 }
 
@@ -242,20 +226,6 @@ pgsql_validate(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
-	for (p = job->remote_user; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL) {
-			err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-			return -1;
-		}
-	}
-	if (job->remote_user[0] == '-') {
-		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-		return -1;
-	}
 	if ((p = job_get(job, "db_name")) != NULL && p[0] != '\0' &&
 	    pgsql_check_db_name(p, err) == -1) {
 		err_wrap(err, "db_name");

@@ -705,41 +705,16 @@ out:
 	return rc;
 }
 
-/* server_name and remote_user go to ssh/rsync as words: refuse option-looking ones. */
-static int
-validate_host_user(const struct job *job, struct err *err)
-{
-	const char *p;
-
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
-	for (p = job->remote_user; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL) {
-			err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-			return -1;
-		}
-	}
-	if (job->remote_user[0] == '-') {
-		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-rsync_ssh_validate(const struct job *job, struct err *err)
-{
-	return validate_host_user(job, err);
-}
-
 static int
 rsync_daemon_validate(const struct job *job, struct err *err)
 {
 	const char *module = job_get(job, "rsync_module");
 
-	if (validate_host_user(job, err) == -1)
+	/*
+	 * No ssh here, but server_name and remote_user still reach rsync as
+	 * words: the same check the loader runs for the ssh drivers.
+	 */
+	if (ssh_check_target(job, err) == -1)
 		return -1;
 	/* The first path element after "::" is the module. */
 	if (module[0] == '-' || strchr(module, '/') != NULL || strpbrk(module, "\t\n\r") != NULL) {
@@ -769,7 +744,6 @@ const struct driver drv_rsync_ssh = {
 	.required = rsync_ssh_required,
 	.optional = rsync_ssh_optional,
 	.caps = DRV_CAP_SSH,
-	.validate = rsync_ssh_validate,
 	.backup = rsync_ssh_backup,
 };
 

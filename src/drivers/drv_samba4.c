@@ -27,6 +27,7 @@
  * the file), checked to start like a bzip2 stream and synced.
  */
 #include "drivers/driver.h"
+#include "drivers/snapdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,6 @@
 #include "spawn.h"
 #include "ssh.h"
 #include "watchdog.h"
-#include "util/fsutil.h"
-#include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -368,19 +367,17 @@ static int
 samba_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
-	struct err rmerr;
-	char *partial = NULL, *final = NULL;
+	struct snapdir sd;
 	int64_t files = 0, bytes = 0;
-	int rc = -1, made = 0, offline;
+	int rc = -1, offline;
 
 	offline = strcmp(job_get(job, "samba_backup_mode"), "offline") == 0;
-	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
+	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run && offline) {
 		log_info(job->name,
 		         "dry run: would run samba-tool domain backup offline on %s over ssh "
 		         "into %s/%s, then rename it to %s",
-		         job->server_name, partial, SMB_OFFLINE_FILE, final);
+		         job->server_name, sd.partial, SMB_OFFLINE_FILE, sd.final);
 		rc = 0;
 		goto out;
 	}
@@ -388,31 +385,21 @@ samba_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		log_info(job->name,
 		         "dry run: would run tdbbackup on %s/private/sam.ldb.d/*.ldb on %s over "
 		         "ssh into %s, then rename it to %s",
-		         job_get(job, "root_dir_samba"), job->server_name, partial, final);
+		         job_get(job, "root_dir_samba"), job->server_name, sd.partial, sd.final);
 		rc = 0;
 		goto out;
 	}
-	if (mkdir(partial, 0750) == -1) {
-		err_sys(err, errno, "creating %s", partial);
+	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	}
-	made = 1;
 	if (offline) {
-		if (smb_offline(job, partial, &bytes, err) == -1)
+		if (smb_offline(job, sd.partial, &bytes, err) == -1)
 			goto out;
 		files = 1;
-	} else if (smb_tdbbackup(job, partial, &files, &bytes, err) == -1)
+	} else if (smb_tdbbackup(job, sd.partial, &files, &bytes, err) == -1)
 		goto out;
-	if (fs_fsync_dir(partial, err) == -1)
+	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	made = 0;
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	st->location = xstrdup(final);
+	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = files;
 	st->total_bytes = st->written_bytes = bytes;
 	st->log = xasprintf("samba4 %s backup of %s OK, %lld files, %lld bytes written",
@@ -420,10 +407,7 @@ samba_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	                    (long long)bytes);
 	rc = 0;
 out:
-	if (made && rmtree(partial, &rmerr) == -1)
-		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
-	free(partial);
-	free(final);
+	snapdir_free(&sd, job);
 	return rc;
 }
 
@@ -432,10 +416,6 @@ samba_validate(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
 	p = job_get(job, "root_dir_samba");
 	if (p == NULL || p[0] != '/' || strchr(p, '\n') != NULL) {
 		err_set(err, "root_dir_samba: '%s' is not an absolute path", p != NULL ? p : "");

@@ -22,6 +22,7 @@
  * is refused, so a configuration cannot silently log in as someone else.
  */
 #include "drivers/driver.h"
+#include "drivers/snapdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +35,6 @@
 #include "drivers/remote_cmd.h"
 #include "dumpfile.h"
 #include "log.h"
-#include "util/fsutil.h"
-#include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -136,10 +135,8 @@ sqlsrv_password_pipe(const struct job *job, int *rfd, struct err *err)
 {
 	const char *pw = job_get(job, "db_password");
 	char *data = NULL;
-	const char *p;
 	size_t len;
-	ssize_t n;
-	int fds[2] = { -1, -1 }, rc = -1;
+	int rc = -1;
 
 	data = xasprintf("%s\n", pw != NULL ? pw : "");
 	len = strlen(data);
@@ -147,29 +144,10 @@ sqlsrv_password_pipe(const struct job *job, int *rfd, struct err *err)
 		err_set(err, "db_password: too long");
 		goto out;
 	}
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		err_sys(err, errno, "pipe");
+	if (remote_secret_pipe(data, len, rfd, err) == -1)
 		goto out;
-	}
-	for (p = data; len > 0;) {
-		n = write(fds[1], p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "writing the password to a pipe");
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	*rfd = fds[0];
-	fds[0] = -1;
 	rc = 0;
 out:
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
 	/* It held the password: do not leave it in freed memory. */
 	explicit_bzero(data, strlen(data));
 	free(data);
@@ -287,13 +265,12 @@ static int
 sqlsrv_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
-	struct err rmerr;
-	char *partial = NULL, *final = NULL, *bak = NULL;
+	struct snapdir sd;
+	char *bak = NULL;
 	int64_t bytes = 0;
-	int rc = -1, made = 0, attempted = 0;
+	int rc = -1, attempted = 0;
 
-	partial = xasprintf("%s/%s.partial", job->dir, run->stamp);
-	final = xasprintf("%s/%s", job->dir, run->stamp);
+	snapdir_init(&sd, job, run->stamp);
 	bak = sqlsrv_remote_path(job, run->stamp);
 	if (run->dry_run) {
 		log_info(job->name,
@@ -301,30 +278,20 @@ sqlsrv_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		         "into %s and remove it from the server",
 		         job_get(job, "db_name"), job->server_name,
 		         job_get_bool(job, "sqlserver_before_2005", 0) ? "osql" : "sqlcmd", bak,
-		         final);
+		         sd.final);
 		rc = 0;
 		goto out;
 	}
-	if (mkdir(partial, 0750) == -1) {
-		err_sys(err, errno, "creating %s", partial);
+	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	}
-	made = 1;
 	attempted = 1;
 	if (sqlsrv_run_backup(job, bak, err) == -1)
 		goto out;
-	if (sqlsrv_fetch(job, bak, partial, run->stamp, &bytes, err) == -1)
+	if (sqlsrv_fetch(job, bak, sd.partial, run->stamp, &bytes, err) == -1)
 		goto out;
-	if (fs_fsync_dir(partial, err) == -1)
+	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
-	if (rename(partial, final) == -1) {
-		err_sys(err, errno, "renaming %s to %s", partial, final);
-		goto out;
-	}
-	made = 0;
-	if (fs_fsync_dir(job->dir, err) == -1)
-		goto out;
-	st->location = xstrdup(final);
+	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = 1;
 	st->total_bytes = st->written_bytes = bytes;
 	st->log = xasprintf("sqlserver backup of database '%s' from %s OK, %lld bytes written",
@@ -333,10 +300,7 @@ sqlsrv_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 out:
 	if (attempted && sqlsrv_remove(job, bak) == -1 && rc == 0)
 		st->warnings = 1;
-	if (made && rmtree(partial, &rmerr) == -1)
-		log_warning(job->name, "cleaning up after the failure: %s", rmerr.msg);
-	free(partial);
-	free(final);
+	snapdir_free(&sd, job);
 	free(bak);
 	return rc;
 }
@@ -356,14 +320,6 @@ sqlsrv_validate(const struct job *job, struct err *err)
 {
 	const char *db = job_get(job, "db_name"), *v;
 
-	if (job->server_name[0] == '-' || strpbrk(job->server_name, " \t\n@:/") != NULL) {
-		err_set(err, "server_name: '%s' is not a host name", job->server_name);
-		return -1;
-	}
-	if (job->remote_user[0] == '-' || sqlsrv_clean(job->remote_user, " @:/\"'") == -1) {
-		err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
-		return -1;
-	}
 	if ((v = job_get(job, "username")) != NULL && strcmp(v, job->remote_user) != 0) {
 		err_set(err,
 		        "username: '%s' differs from remote_user '%s', the ssh user; "

@@ -3,8 +3,11 @@
  */
 #include "drivers/remote_cmd.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dumpfile.h"
@@ -149,5 +152,40 @@ out:
 	free(dest);
 	free(quoted);
 	strv_free(&av);
+	return rc;
+}
+
+int
+remote_secret_pipe(const char *data, size_t len, int *rfd, struct err *err)
+{
+	int p[2] = { -1, -1 }, rc = -1;
+	ssize_t n;
+
+	if (len >= 65536) {
+		err_set(err, "a secret of %zu bytes does not fit in a pipe", len);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		err_sys(err, errno, "pipe");
+		return -1;
+	}
+	while (len > 0) {
+		n = write(p[1], data, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_sys(err, errno, "writing a secret to a pipe");
+			goto out;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	*rfd = p[0];
+	p[0] = -1;
+	rc = 0;
+out:
+	if (p[0] != -1)
+		close(p[0]);
+	close(p[1]);
 	return rc;
 }

@@ -43,6 +43,15 @@ struct remote_cmd {
  */
 int remote_cmd_run(const struct job *job, const char *const *remote, const char *what,
                    struct remote_cmd *c, struct err *err);
+/*
+ * A pipe whose read end (*rfd, for remote_cmd.stdin_fd; caller closes)
+ * yields the len bytes of data, then EOF: how a secret (an option file, a
+ * parameter file, a password) reaches the remote tool without ever being
+ * in a command line or a file. len must stay below the pipe's capacity
+ * (64 KiB), since it is written before anyone reads. 0 or -1 + err.
+ */
+int remote_secret_pipe(const char *data, size_t len, int *rfd, struct err *err);
+
 /* Free what c collected (not df or lines). */
 void remote_cmd_free(struct remote_cmd *c);
 

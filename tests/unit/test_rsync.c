@@ -19,6 +19,8 @@
 
 #include "config.h"
 #include "drivers/rsync.h"
+#include "config.h"
+#include "ssh.h"
 #include "util/xmalloc.h"
 
 static void
@@ -657,10 +659,51 @@ test_exit_policy(void **state)
 	assert_int_equal(rsync_verdict(0, 24, 10, 0), RSYNC_FAILED);
 }
 
+/* The loader's host/user check for every ssh driver (ssh_check_target). */
+static void
+test_ssh_check_target(void **state)
+{
+	static const struct {
+		const char *host, *user;
+		const char *want; /* NULL: accepted */
+	} cases[] = {
+		{ "files1.example.lan", "root", NULL },
+		{ "10.0.0.5", "backup_user-1", NULL },
+		{ "srv", "DOMAIN\\admin", NULL },
+		{ "-oProxyCommand=x", "root",
+		  "server_name: '-oProxyCommand=x' is not a host name" },
+		{ "a b", "root", "server_name: 'a b' is not a host name" },
+		{ "u@h", "root", "server_name: 'u@h' is not a host name" },
+		{ "", "root", "server_name: '' is not a host name" },
+		{ "srv", "-l", "remote_user: '-l' is not a user name" },
+		{ "srv", "a b", "remote_user: 'a b' is not a user name" },
+		{ "srv", "it's", "remote_user: 'it's' is not a user name" },
+		{ "srv", "", "remote_user: '' is not a user name" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct job job;
+		struct err err;
+
+		memset(&job, 0, sizeof job);
+		job.server_name = cases[i].host;
+		job.remote_user = cases[i].user;
+		err_clear(&err);
+		if (cases[i].want == NULL) {
+			assert_int_equal(ssh_check_target(&job, &err), 0);
+		} else {
+			assert_int_equal(ssh_check_target(&job, &err), -1);
+			assert_string_equal(err.msg, cases[i].want);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ssh_check_target),
 		cmocka_unit_test(test_stats_rsync3),
 		cmocka_unit_test(test_stats_old_wording_and_dots),
 		cmocka_unit_test(test_stats_ignores_lookalikes),
