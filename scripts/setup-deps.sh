@@ -9,6 +9,8 @@ set -euo pipefail
 pkgs=(
 	# build
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
+	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-openssl-dev
+	libblkid-dev
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps
 )
@@ -19,6 +21,7 @@ if [ "${1:-}" != "--demo" ]; then
 		# what the tests start or use on loopback
 		e2fsprogs util-linux mount iproute2
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
+		redis-server curl wrk chromium python3
 	)
 fi
 

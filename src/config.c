@@ -877,9 +877,10 @@ validate(struct ctx *c, const char *base_dir_override)
 	}
 }
 
-int
-config_parse_buffer(const char *name, const char *data, size_t len, const char *base_dir_override,
-                    struct config **out, struct err *err)
+/* Read data into sections; validate them too unless raw. */
+static int
+parse_buffer(const char *name, const char *data, size_t len, const char *base_dir_override, int raw,
+             struct config **out, struct err *err)
 {
 	struct ctx c;
 
@@ -890,7 +891,8 @@ config_parse_buffer(const char *name, const char *data, size_t len, const char *
 	c.cfg = xcalloc(1, sizeof *c.cfg);
 	c.cfg->path = xstrdup(name);
 	read_lines(&c, data, len);
-	validate(&c, base_dir_override);
+	if (!raw)
+		validate(&c, base_dir_override);
 	if (c.nproblems > 0) {
 		config_free(c.cfg);
 		*out = NULL;
@@ -901,7 +903,16 @@ config_parse_buffer(const char *name, const char *data, size_t len, const char *
 }
 
 int
-config_load(const char *path, const char *base_dir_override, struct config **out, struct err *err)
+config_parse_buffer(const char *name, const char *data, size_t len, const char *base_dir_override,
+                    struct config **out, struct err *err)
+{
+	return parse_buffer(name, data, len, base_dir_override, 0, out, err);
+}
+
+/* Read path whole (at most CONFIG_MAX_SIZE) and parse it. */
+static int
+load_file(const char *path, const char *base_dir_override, int raw, struct config **out,
+          struct err *err)
 {
 	struct buf b;
 	char chunk[8192];
@@ -940,13 +951,34 @@ config_load(const char *path, const char *base_dir_override, struct config **out
 			goto out;
 		}
 	}
-	rc = config_parse_buffer(path, b.data != NULL ? b.data : "", b.len, base_dir_override, out,
-	                         err);
+	rc = parse_buffer(path, b.data != NULL ? b.data : "", b.len, base_dir_override, raw, out,
+	                  err);
 out:
 	if (fd != -1)
 		close(fd);
 	buf_free(&b);
 	return rc;
+}
+
+int
+config_load(const char *path, const char *base_dir_override, struct config **out, struct err *err)
+{
+	return load_file(path, base_dir_override, 0, out, err);
+}
+
+int
+config_read_ini(const char *path, struct config **out, struct err *err)
+{
+	return load_file(path, NULL, 1, out, err);
+}
+
+const struct cfg_section *
+config_section(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nsections; i++)
+		if (strcmp(cfg->sections[i].name, name) == 0)
+			return &cfg->sections[i];
+	return NULL;
 }
 
 void

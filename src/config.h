@@ -79,6 +79,17 @@ int config_parse_buffer(const char *name, const char *data, size_t len,
 void config_free(struct config *cfg);
 
 /*
+ * Read any INI file with the same syntax rules (comments, continuation
+ * lines, duplicate sections and keys refused, errors naming file:line)
+ * but no tisbackup validation: only cfg->path and cfg->sections are set.
+ * Used for tisbackup_gui.ini. *out is freed with config_free(); err->code
+ * is the errno when the file cannot be read.
+ */
+int config_read_ini(const char *path, struct config **out, struct err *err);
+/* The section called name, or NULL. */
+const struct cfg_section *config_section(const struct config *cfg, const char *name);
+
+/*
  * Checks the values that name local files for a job that is about to run
  * (private_key readable, ...), for actions that use them. 0 or -1 + err
  * naming file:line, section and key.

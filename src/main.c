@@ -24,8 +24,10 @@
 
 #include "actions.h"
 #include "catalog.h"
+#include "commands.h"
 #include "config.h"
 #include "drivers/driver.h"
+#include "guiconf.h"
 #include "dumpstat.h"
 #include "job.h"
 #include "log.h"
@@ -49,11 +51,20 @@ struct options {
 	int jobs; /* -j; 0 = [global] max_parallel, else DEFAULT_PARALLEL */
 	enum log_level level;
 	const char *action;
+	int config_given;
+	const char *gui_config; /* --gui-config */
+	const char *role;       /* --role (user add) */
+	char **args;            /* words after a command that takes them */
+	int nargs;
 };
 
+/* Commands that are not backup actions (commands.h); they take words after them. */
+static const char *const commands[] = { "serve", "worker", "user", NULL };
+
 static const char *const actions[] = {
-	"backup",      "cleanup",      "checknagios",       "dumpstat", "retryfailed",
-	"listdrivers", "exportbackup", "register_existing", NULL,
+	"backup",      "cleanup",     "checknagios",  "dumpstat",
+	"retryfailed", "listdrivers", "exportbackup", "register_existing",
+	"serve",       "worker",      "user",         NULL,
 };
 
 static void
@@ -75,6 +86,11 @@ usage(FILE *out)
 	        "  listdrivers        list backup types and their configuration keys\n"
 	        "  exportbackup       copy each job's latest good backup to -x DIR\n"
 	        "  register_existing  add catalog rows for backups found on disk\n"
+	        "  serve              web UI, REST API, scheduler and queue worker\n"
+	        "  worker             run queued runs (for other hosts); stops on SIGTERM\n"
+	        "  user add|passwd|del NAME [--role admin|viewer]\n"
+	        "                     manage the web users (password read from stdin\n"
+	        "                     when it is not a terminal)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
@@ -88,6 +104,8 @@ usage(FILE *out)
 	        "                         time unless max_per_server says more\n"
 	        "  -b, --backupdir DIR    use DIR instead of [global] backup_base_dir\n"
 	        "  -x, --exportdir DIR    target folder of exportbackup (required there)\n"
+	        "      --gui-config FILE  web/queue settings (default " GUICONF_DEFAULT_PATH ")\n"
+	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
 	        "      --version          print the version\n"
 	        "\n"
@@ -135,6 +153,8 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "exportdir", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "gui-config", required_argument, NULL, 'G' },
+		{ "role", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -144,6 +164,13 @@ parse_args(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'c':
 			o->config = optarg;
+			o->config_given = 1;
+			break;
+		case 'G':
+			o->gui_config = optarg;
+			break;
+		case 'R':
+			o->role = optarg;
 			break;
 		case 'd':
 			o->dry_run = 1;
@@ -208,19 +235,25 @@ parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "Try 'tisbackup --help'.\n");
 		return -1;
 	}
+	o->action = argv[optind];
+	for (const char *const *a = commands; *a != NULL; a++)
+		if (strcmp(*a, o->action) == 0) {
+			o->args = argv + optind + 1;
+			o->nargs = argc - optind - 1;
+			return 0;
+		}
 	if (optind + 1 < argc) {
 		fprintf(stderr, "tisbackup: one action at a time (got '%s' and '%s')\n",
 		        argv[optind], argv[optind + 1]);
 		return -1;
 	}
-	o->action = argv[optind];
 	for (const char *const *a = actions; *a != NULL; a++)
 		if (strcmp(*a, o->action) == 0)
 			return 0;
 	fprintf(stderr,
 	        "tisbackup: unknown action '%s' (expected one of: backup, cleanup, "
 	        "checknagios, dumpstat, retryfailed, listdrivers, exportbackup, "
-	        "register_existing)\n",
+	        "register_existing, serve, worker, user)\n",
 	        o->action);
 	return -1;
 }
@@ -456,6 +489,31 @@ main(int argc, char **argv)
 	log_set_level(o.level);
 	err_clear(&err);
 
+	if (strcmp(o.action, "serve") == 0 || strcmp(o.action, "worker") == 0 ||
+	    strcmp(o.action, "user") == 0) {
+		struct cli c = { .config = o.config,
+			         .config_given = o.config_given,
+			         .gui_config =
+			             o.gui_config != NULL ? o.gui_config : GUICONF_DEFAULT_PATH,
+			         .backupdir = o.backupdir,
+			         .jobs = o.jobs,
+			         .role = o.role,
+			         .verbose = o.verbose,
+			         .level = o.level,
+			         .args = o.args,
+			         .nargs = o.nargs };
+
+		if (strcmp(o.action, "serve") == 0)
+			return cmd_serve(&c);
+		if (strcmp(o.action, "worker") == 0)
+			return cmd_worker(&c);
+		return cmd_user(&c);
+	}
+	if (o.nargs > 0 || o.role != NULL) {
+		fprintf(stderr, "tisbackup: %s takes no %s\n", o.action,
+		        o.role != NULL ? "--role" : "extra words");
+		return EXIT_USAGE;
+	}
 	if (strcmp(o.action, "listdrivers") == 0) {
 		driver_print_list(stdout);
 		return 0;

@@ -1,0 +1,139 @@
+/*
+ * The durable run queue: what the web UI, the API and the scheduler ask
+ * for, and what workers (embedded in serve, or `tisbackup worker` on
+ * other hosts) execute. Two backends behind this one interface, chosen by
+ * [queue] backend in tisbackup_gui.ini: SQLite (default; a database next
+ * to the catalog, {backup_base_dir}/log/tisbackup-queue.sqlite) and Redis
+ * (hiredis). A run is one action on a list of job sections.
+ *
+ * Lifecycle: queued -> running (claimed with a lease, renewed by
+ * heartbeats) -> done | failed | cancelled. A running run whose lease
+ * expires goes back to queued (its worker died) until max_attempts, then
+ * failed. At most one active (queued or running) run per action and
+ * section set: enqueueing the same request again returns the active one.
+ *
+ * A struct queue is used by one thread at a time; threads open their own.
+ */
+#ifndef TB_QUEUE_H
+#define TB_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct guiconf;
+
+enum queue_state {
+	QUEUE_QUEUED,
+	QUEUE_RUNNING,
+	QUEUE_DONE,
+	QUEUE_FAILED,
+	QUEUE_CANCELLED,
+};
+
+/* "queued", "running", "done", "failed", "cancelled". */
+const char *queue_state_name(enum queue_state s);
+
+struct queue_request {
+	const char *action;          /* "backup", "cleanup" or "export" */
+	const char *const *sections; /* job section names, nsections >= 1 */
+	size_t nsections;
+	const char *exportdir;    /* export only; NULL = the USB disk */
+	const char *config;       /* the tisbackup config file the run uses */
+	const char *requested_by; /* user name, "scheduler", ... */
+};
+
+/* One run as stored. Every string is owned by the run. */
+struct queue_run {
+	char *id; /* printable, unique, never reused */
+	char *action;
+	char **sections; /* NULL-terminated */
+	size_t nsections;
+	char *exportdir; /* NULL = USB disk (export only) */
+	char *config;
+	char *requested_by;
+	enum queue_state state;
+	int attempts;        /* claims so far */
+	int64_t created;     /* epoch seconds */
+	int64_t started;     /* of the current/last attempt, 0 = never */
+	int64_t finished;    /* 0 while active */
+	int64_t lease_until; /* running only */
+	char *worker;        /* the claiming worker's id, or NULL */
+	int exit_code;       /* the run's exit code, -1 while unknown */
+	char *error;         /* why it failed or was cancelled, or NULL */
+	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
+	int cancel_requested;
+};
+
+void queue_run_free(struct queue_run *r);
+void queue_runs_free(struct queue_run *runs, size_t n);
+
+struct queue;
+
+/*
+ * Open the backend gc says. catalog_dir is {backup_base_dir}/log (where
+ * the SQLite backend keeps its database). Errors name the backend and
+ * its address ("redis://127.0.0.1:6379/0: Connection refused").
+ */
+int queue_open(const struct guiconf *gc, const char *catalog_dir, struct queue **out,
+               struct err *err);
+void queue_close(struct queue *q);
+
+/*
+ * Add a run. *id (caller frees) is the new run's id, or the id of the
+ * active run with the same action and section set, in which case
+ * *existed = 1 (may be NULL). 0 or -1 + err.
+ */
+int queue_enqueue(struct queue *q, const struct queue_request *req, char **id, int *existed,
+                  struct err *err);
+
+/*
+ * Take the oldest queued run for worker, with a lease of lease_s
+ * seconds; first re-queue (or fail, after max_attempts) runs whose lease
+ * expired. Waits up to wait_ms for one to arrive without busy polling;
+ * *out = NULL when none came. 0 or -1 + err.
+ */
+int queue_claim(struct queue *q, const char *worker, int lease_s, int wait_ms,
+                struct queue_run **out, struct err *err);
+
+/*
+ * Renew the lease of a run worker holds. *cancel = 1 when a cancel was
+ * requested (the worker stops the run and calls queue_finish with
+ * QUEUE_CANCELLED). -1 + err also when the run is no longer worker's.
+ */
+int queue_heartbeat(struct queue *q, const char *id, const char *worker, int lease_s, int *cancel,
+                    struct err *err);
+
+/* Append output to the run's log (the backend keeps the last 1 MiB). */
+int queue_append_log(struct queue *q, const char *id, const char *text, struct err *err);
+
+/*
+ * End a run worker holds: state is QUEUE_DONE, QUEUE_FAILED or
+ * QUEUE_CANCELLED; error may be NULL.
+ */
+int queue_finish(struct queue *q, const char *id, const char *worker, enum queue_state state,
+                 int exit_code, const char *error, struct err *err);
+
+/* Hand a running run back to the queue (worker shutting down); no attempt is counted. */
+int queue_release(struct queue *q, const char *id, const char *worker, struct err *err);
+
+/*
+ * Cancel: a queued run becomes cancelled at once; a running one gets
+ * cancel_requested for its worker. *found = 0 for an unknown id, *state
+ * the state afterwards. 0 or -1 + err.
+ */
+int queue_cancel(struct queue *q, const char *id, int *found, enum queue_state *state,
+                 struct err *err);
+
+/* The run with id, or *out = NULL. 0 or -1 + err. */
+int queue_get(struct queue *q, const char *id, struct queue_run **out, struct err *err);
+
+/*
+ * Runs newest first: only the active ones when active_only; at most
+ * limit (> 0). *runs is freed with queue_runs_free(). 0 or -1 + err.
+ */
+int queue_list(struct queue *q, int active_only, int limit, struct queue_run **runs, size_t *n,
+               struct err *err);
+
+#endif
