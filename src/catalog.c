@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include "queue_backend.h"
 #include "util/timefmt.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -63,6 +64,24 @@ static const char sql_create_indexes[] =
 
 enum { ORDER_START, ORDER_END, ORDER_MAX };
 
+/* The queue store's statements (see the section at the end). */
+enum {
+	QSTMT_FIND_ACTIVE,
+	QSTMT_INSERT,
+	QSTMT_PENDING,
+	QSTMT_EXPIRE,
+	QSTMT_CLAIM,
+	QSTMT_HEARTBEAT,
+	QSTMT_APPEND,
+	QSTMT_FINISH,
+	QSTMT_RELEASE,
+	QSTMT_CANCEL,
+	QSTMT_GET,
+	QSTMT_LIST,
+	QSTMT_LIST_ACTIVE,
+	QSTMT_MAX
+};
+
 struct catalog {
 	sqlite3 *db;
 	char *path;
@@ -73,6 +92,7 @@ struct catalog {
 	sqlite3_stmt *repair;
 	/* [order column][backup_name given][type given] */
 	sqlite3_stmt *last[ORDER_MAX][2][2];
+	sqlite3_stmt *queue[QSTMT_MAX];
 };
 
 /* Fill err from the connection's last error, naming the database. */
@@ -345,6 +365,8 @@ catalog_close(struct catalog *cat)
 		for (int i = 0; i < 2; i++)
 			for (int j = 0; j < 2; j++)
 				sqlite3_finalize(cat->last[o][i][j]);
+	for (int i = 0; i < QSTMT_MAX; i++)
+		sqlite3_finalize(cat->queue[i]);
 	sqlite3_close_v2(cat->db);
 	free(cat->path);
 	free(cat);
@@ -846,4 +868,437 @@ catalog_rollback(struct catalog *cat)
 {
 	if (!sqlite3_get_autocommit(cat->db))
 		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * ---- The run queue's store (see catalog.h and docs/queue.md) ----
+ *
+ * One table in its own database. The partial unique index on run_key
+ * makes "one active run per action and section set" a constraint, not
+ * only a check; the claim is a single UPDATE ... RETURNING inside an
+ * IMMEDIATE transaction, so two workers never take the same run.
+ */
+
+static const char sql_queue_schema[] =
+    "CREATE TABLE IF NOT EXISTS queue_runs (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  action TEXT NOT NULL,\n"
+    "  sections TEXT NOT NULL,\n"
+    "  run_key TEXT NOT NULL,\n"
+    "  exportdir TEXT,\n"
+    "  config TEXT NOT NULL,\n"
+    "  requested_by TEXT,\n"
+    "  state TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  started INTEGER NOT NULL DEFAULT 0,\n"
+    "  finished INTEGER NOT NULL DEFAULT 0,\n"
+    "  lease_until INTEGER NOT NULL DEFAULT 0,\n"
+    "  worker TEXT,\n"
+    "  exit_code INTEGER NOT NULL DEFAULT -1,\n"
+    "  error TEXT,\n"
+    "  log TEXT NOT NULL DEFAULT '',\n"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0);\n"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_queue_runs_active ON queue_runs(run_key)\n"
+    "  WHERE state IN ('queued', 'running');\n"
+    "CREATE INDEX IF NOT EXISTS idx_queue_runs_state ON queue_runs(state, id);\n";
+
+#define QUEUE_COLUMNS                                                                              \
+	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
+	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested"
+
+int
+catalog_queue_open(const char *path, struct catalog **out, struct err *err)
+{
+	struct catalog *cat;
+	sqlite3_stmt *st = NULL;
+	int rc, have = 0, ret = -1;
+
+	*out = NULL;
+	cat = xcalloc(1, sizeof *cat);
+	cat->path = xstrdup(path);
+	cat->mode = CATALOG_RW;
+	if (open_db(cat, err) == -1)
+		goto out;
+	if (exec(cat, "PRAGMA journal_mode=WAL", err, "setting WAL mode") == -1)
+		goto out;
+	/* synchronous=NORMAL is durable across process crashes in WAL mode. */
+	if (exec(cat, "PRAGMA synchronous=NORMAL", err, "setting synchronous") == -1)
+		goto out;
+	rc = sqlite3_prepare_v2(cat->db,
+	                        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+	                        "name IN ('idx_queue_runs_active', 'idx_queue_runs_state')",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		db_error(cat, rc, err, "reading the schema");
+		goto out;
+	}
+	have = sqlite3_column_int(st, 0) == 2;
+	if (!have) {
+		if (exec(cat, "BEGIN IMMEDIATE", err, "starting the schema update") == -1)
+			goto out;
+		if (exec(cat, sql_queue_schema, err, "creating table queue_runs") == -1 ||
+		    exec(cat, "COMMIT", err, "committing the schema update") == -1) {
+			catalog_rollback(cat);
+			goto out;
+		}
+	}
+	*out = cat;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret == -1)
+		catalog_close(cat);
+	return ret;
+}
+
+/* The current row of st (QUEUE_COLUMNS) as a new run. */
+static struct queue_run *
+queue_row_read(sqlite3_stmt *st, struct queue_run *r)
+{
+	const char *sections = (const char *)sqlite3_column_text(st, 2);
+	const char *state = (const char *)sqlite3_column_text(st, 6);
+
+	memset(r, 0, sizeof *r);
+	r->id = xasprintf("%lld", (long long)sqlite3_column_int64(st, 0));
+	r->action = col_text(st, 1);
+	queue_run_set_sections(r, sections != NULL ? sections : "");
+	r->exportdir = col_text(st, 3);
+	r->config = col_text(st, 4);
+	r->requested_by = col_text(st, 5);
+	if (queue_state_parse(state, &r->state) == -1)
+		r->state = QUEUE_FAILED;
+	r->attempts = sqlite3_column_int(st, 7);
+	r->created = sqlite3_column_int64(st, 8);
+	r->started = sqlite3_column_int64(st, 9);
+	r->finished = sqlite3_column_int64(st, 10);
+	r->lease_until = sqlite3_column_int64(st, 11);
+	r->worker = col_text(st, 12);
+	r->exit_code = sqlite3_column_int(st, 13);
+	r->error = col_text(st, 14);
+	r->log = col_text(st, 15);
+	if (r->log == NULL)
+		r->log = xstrdup("");
+	r->cancel_requested = sqlite3_column_int(st, 16);
+	return r;
+}
+
+/* Step a statement that returns at most one row: 1 row read into *out (if set), 0 none, -1. */
+static int
+queue_step_one(struct catalog *cat, sqlite3_stmt *st, struct queue_run **out, int64_t *val,
+               struct err *err, const char *what)
+{
+	int rc, found = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (found++)
+			continue;
+		if (out != NULL)
+			*out = queue_row_read(st, xmalloc(sizeof **out));
+		if (val != NULL)
+			*val = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		if (out != NULL) {
+			queue_run_free(*out);
+			*out = NULL;
+		}
+		db_error(cat, rc, err, what);
+		return -1;
+	}
+	return found > 0;
+}
+
+int
+catalog_queue_enqueue(struct catalog *cat, const struct queue_request *req, const char *key,
+                      int64_t now, int64_t *id, int *existed, struct err *err)
+{
+	sqlite3_stmt **find = &cat->queue[QSTMT_FIND_ACTIVE], **ins = &cat->queue[QSTMT_INSERT];
+	struct buf sections;
+	int rc, ret = -1;
+
+	buf_init(&sections, (size_t)-1);
+	for (size_t i = 0; i < req->nsections; i++)
+		buf_printf(&sections, "%s%s", i > 0 ? "," : "", req->sections[i]);
+	if (prepare(
+	        cat, find,
+	        "SELECT id FROM queue_runs WHERE run_key = ?1 AND state IN ('queued', 'running')",
+	        err) == -1 ||
+	    prepare(cat, ins,
+	            "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
+	            "requested_by, state, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7) "
+	            "RETURNING id",
+	            err) == -1)
+		goto out;
+	if (exec(cat, "BEGIN IMMEDIATE", err, "starting to enqueue") == -1)
+		goto out;
+	bind_text(*find, 1, key);
+	rc = queue_step_one(cat, *find, NULL, id, err, "looking for an active run");
+	if (rc == -1)
+		goto out;
+	*existed = rc;
+	if (!rc) {
+		bind_text(*ins, 1, req->action);
+		bind_text(*ins, 2, buf_str(&sections));
+		bind_text(*ins, 3, key);
+		bind_text(*ins, 4, req->exportdir);
+		bind_text(*ins, 5, req->config);
+		bind_text(*ins, 6, req->requested_by);
+		sqlite3_bind_int64(*ins, 7, now);
+		if (queue_step_one(cat, *ins, NULL, id, err, "adding a run") != 1)
+			goto out;
+	}
+	if (exec(cat, "COMMIT", err, "committing a new run") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1)
+		catalog_rollback(cat);
+	buf_free(&sections);
+	return ret;
+}
+
+int
+catalog_queue_pending(struct catalog *cat, int64_t now, int *pending, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_PENDING];
+	int64_t v = 0;
+
+	if (prepare(cat, st,
+	            "SELECT EXISTS (SELECT 1 FROM queue_runs WHERE state = 'queued') OR "
+	            "EXISTS (SELECT 1 FROM queue_runs WHERE state = 'running' AND "
+	            "lease_until < ?1)",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, now);
+	if (queue_step_one(cat, *st, NULL, &v, err, "looking for queued runs") == -1)
+		return -1;
+	*pending = v != 0;
+	return 0;
+}
+
+int
+catalog_queue_claim(struct catalog *cat, const char *worker, int lease_s, int max_attempts,
+                    int64_t now, struct queue_run **out, struct err *err)
+{
+	sqlite3_stmt **expire = &cat->queue[QSTMT_EXPIRE], **claim = &cat->queue[QSTMT_CLAIM];
+	int ret = -1;
+
+	*out = NULL;
+	if (prepare(cat, expire,
+	            "UPDATE queue_runs SET "
+	            "state = CASE WHEN cancel_requested THEN 'cancelled' "
+	            "  WHEN attempts >= ?2 THEN 'failed' ELSE 'queued' END, "
+	            "error = CASE WHEN cancel_requested THEN 'cancelled (its worker was lost)' "
+	            "  WHEN attempts >= ?2 THEN printf('worker lost %d times', attempts) "
+	            "  ELSE error END, "
+	            "finished = CASE WHEN cancel_requested OR attempts >= ?2 THEN ?1 ELSE 0 END, "
+	            "worker = NULL, lease_until = 0 "
+	            "WHERE state = 'running' AND lease_until < ?1",
+	            err) == -1 ||
+	    prepare(cat, claim,
+	            "UPDATE queue_runs SET state = 'running', attempts = attempts + 1, "
+	            "started = ?1, lease_until = ?1 + ?3, worker = ?2, exit_code = -1, "
+	            "error = NULL, cancel_requested = 0 "
+	            "WHERE id = (SELECT id FROM queue_runs WHERE state = 'queued' "
+	            "ORDER BY id LIMIT 1) RETURNING " QUEUE_COLUMNS,
+	            err) == -1)
+		return -1;
+	if (exec(cat, "BEGIN IMMEDIATE", err, "starting a claim") == -1)
+		return -1;
+	sqlite3_bind_int64(*expire, 1, now);
+	sqlite3_bind_int(*expire, 2, max_attempts);
+	if (step_done(cat, *expire, err, "re-queueing runs whose lease expired") == -1)
+		goto out;
+	sqlite3_bind_int64(*claim, 1, now);
+	bind_text(*claim, 2, worker);
+	sqlite3_bind_int(*claim, 3, lease_s);
+	if (queue_step_one(cat, *claim, out, NULL, err, "claiming a run") == -1)
+		goto out;
+	if (exec(cat, "COMMIT", err, "committing a claim") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1) {
+		catalog_rollback(cat);
+		queue_run_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+int
+catalog_queue_heartbeat(struct catalog *cat, int64_t id, const char *worker, int lease_s,
+                        int64_t now, int *held, int *cancel, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_HEARTBEAT];
+	int64_t v = 0;
+	int rc;
+
+	if (prepare(cat, st,
+	            "UPDATE queue_runs SET lease_until = ?3 + ?4 WHERE id = ?1 AND worker = ?2 "
+	            "AND state = 'running' RETURNING cancel_requested",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	bind_text(*st, 2, worker);
+	sqlite3_bind_int64(*st, 3, now);
+	sqlite3_bind_int(*st, 4, lease_s);
+	rc = queue_step_one(cat, *st, NULL, &v, err, "renewing a lease");
+	if (rc == -1)
+		return -1;
+	*held = rc;
+	*cancel = rc && v != 0;
+	return 0;
+}
+
+int
+catalog_queue_append_log(struct catalog *cat, int64_t id, const char *text, size_t max, int *found,
+                         struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_APPEND];
+
+	/* Byte lengths (blobs): the tail kept is the last max bytes. */
+	if (prepare(cat, st,
+	            "UPDATE queue_runs SET log = CASE "
+	            "WHEN length(CAST(log AS BLOB)) + length(CAST(?2 AS BLOB)) > ?3 "
+	            "THEN CAST(substr(CAST(log || ?2 AS BLOB), -?3) AS TEXT) "
+	            "ELSE log || ?2 END WHERE id = ?1",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	bind_text(*st, 2, text);
+	sqlite3_bind_int64(*st, 3, (int64_t)max);
+	if (step_done(cat, *st, err, "appending to a run's log") == -1)
+		return -1;
+	*found = sqlite3_changes(cat->db) > 0;
+	return 0;
+}
+
+int
+catalog_queue_finish(struct catalog *cat, int64_t id, const char *worker, enum queue_state state,
+                     int exit_code, const char *error, int64_t now, int *held, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_FINISH];
+
+	if (prepare(cat, st,
+	            "UPDATE queue_runs SET state = ?3, exit_code = ?4, error = ?5, finished = ?6, "
+	            "lease_until = 0 WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	bind_text(*st, 2, worker);
+	bind_text(*st, 3, queue_state_name(state));
+	sqlite3_bind_int(*st, 4, exit_code);
+	bind_text(*st, 5, error);
+	sqlite3_bind_int64(*st, 6, now);
+	if (step_done(cat, *st, err, "finishing a run") == -1)
+		return -1;
+	*held = sqlite3_changes(cat->db) > 0;
+	return 0;
+}
+
+int
+catalog_queue_release(struct catalog *cat, int64_t id, const char *worker, int64_t now, int *held,
+                      struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_RELEASE];
+
+	if (prepare(cat, st,
+	            "UPDATE queue_runs SET "
+	            "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
+	            "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
+	            "error = CASE WHEN cancel_requested THEN 'cancelled' ELSE error END, "
+	            "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
+	            "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	bind_text(*st, 2, worker);
+	sqlite3_bind_int64(*st, 3, now);
+	if (step_done(cat, *st, err, "handing a run back") == -1)
+		return -1;
+	*held = sqlite3_changes(cat->db) > 0;
+	return 0;
+}
+
+int
+catalog_queue_cancel(struct catalog *cat, int64_t id, int64_t now, int *found,
+                     enum queue_state *state, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_CANCEL];
+	struct queue_run *r = NULL;
+	int rc;
+
+	if (prepare(cat, st,
+	            "UPDATE queue_runs SET "
+	            "state = CASE state WHEN 'queued' THEN 'cancelled' ELSE state END, "
+	            "finished = CASE state WHEN 'queued' THEN ?2 ELSE finished END, "
+	            "error = CASE state WHEN 'queued' THEN 'cancelled before it started' "
+	            "  ELSE error END, "
+	            "cancel_requested = CASE state WHEN 'running' THEN 1 "
+	            "  ELSE cancel_requested END "
+	            "WHERE id = ?1 RETURNING " QUEUE_COLUMNS,
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlite3_bind_int64(*st, 2, now);
+	rc = queue_step_one(cat, *st, &r, NULL, err, "cancelling a run");
+	if (rc == -1)
+		return -1;
+	*found = rc;
+	if (r != NULL && state != NULL)
+		*state = r->state;
+	queue_run_free(r);
+	return 0;
+}
+
+int
+catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_GET];
+
+	*out = NULL;
+	if (prepare(cat, st, "SELECT " QUEUE_COLUMNS " FROM queue_runs WHERE id = ?1", err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	return queue_step_one(cat, *st, out, NULL, err, "reading a run") == -1 ? -1 : 0;
+}
+
+int
+catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue_run **runs,
+                   size_t *n, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[active_only ? QSTMT_LIST_ACTIVE : QSTMT_LIST];
+	struct queue_run *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	if (prepare(cat, st,
+	            active_only ? "SELECT " QUEUE_COLUMNS " FROM queue_runs WHERE state IN "
+	                          "('queued', 'running') ORDER BY id DESC LIMIT ?1"
+	                        : "SELECT " QUEUE_COLUMNS " FROM queue_runs ORDER BY id DESC "
+	                          "LIMIT ?1",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int(*st, 1, limit);
+	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		queue_row_read(*st, &v[len++]);
+	}
+	sqlite3_reset(*st);
+	if (rc != SQLITE_DONE) {
+		queue_runs_free(v, len);
+		db_error(cat, rc, err, "listing runs");
+		return -1;
+	}
+	*runs = v;
+	*n = len;
+	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue.h"
 #include "util/err.h"
 
 #define CATALOG_NULL INT64_MIN /* an INT column holding NULL */
@@ -145,5 +146,58 @@ void catalog_rollback(struct catalog *cat);
 int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err);
 /* *known = 1 if some row has backup_location == location. 0 or -1 + err. */
 int catalog_location_known(struct catalog *cat, const char *location, int *known, struct err *err);
+
+/*
+ * ---- The run queue's store ----
+ *
+ * The SQLite queue backend (queue_sqlite.c) keeps its runs in their own
+ * database, {catalog_dir}/tisbackup-queue.sqlite (table queue_runs), so
+ * the busy queue never contends with the stats table; its SQL lives here
+ * with the rest. A struct catalog opened with catalog_queue_open() only
+ * takes the catalog_queue_* calls. Times are epoch seconds given by the
+ * caller; ids are the table's AUTOINCREMENT rowids (never reused).
+ * "held" outputs are 0 when the run is not running under worker.
+ */
+
+/* Open (creating the table and indexes when missing; WAL) the queue database at path. */
+int catalog_queue_open(const char *path, struct catalog **out, struct err *err);
+/*
+ * In one IMMEDIATE transaction: the active run with key, else a new
+ * queued run of req (*existed says which). 0 or -1 + err.
+ */
+int catalog_queue_enqueue(struct catalog *cat, const struct queue_request *req, const char *key,
+                          int64_t now, int64_t *id, int *existed, struct err *err);
+/* *pending = 1 when a run is queued or a lease has expired (a read; no lock). */
+int catalog_queue_pending(struct catalog *cat, int64_t now, int *pending, struct err *err);
+/*
+ * In one IMMEDIATE transaction: runs whose lease expired go back to
+ * queued (failed "worker lost N times" after max_attempts claims,
+ * cancelled when a cancel was pending), then the oldest queued run
+ * becomes worker's with a lease until now + lease_s (one UPDATE ...
+ * RETURNING). *out = NULL when none is queued. 0 or -1 + err.
+ */
+int catalog_queue_claim(struct catalog *cat, const char *worker, int lease_s, int max_attempts,
+                        int64_t now, struct queue_run **out, struct err *err);
+/* Renew worker's lease on id; *cancel = cancel_requested. */
+int catalog_queue_heartbeat(struct catalog *cat, int64_t id, const char *worker, int lease_s,
+                            int64_t now, int *held, int *cancel, struct err *err);
+/* Append text to id's log, keeping its last max bytes; *found = 0 for no such run. */
+int catalog_queue_append_log(struct catalog *cat, int64_t id, const char *text, size_t max,
+                             int *found, struct err *err);
+/* End worker's run id in state (done, failed, cancelled). */
+int catalog_queue_finish(struct catalog *cat, int64_t id, const char *worker,
+                         enum queue_state state, int exit_code, const char *error, int64_t now,
+                         int *held, struct err *err);
+/* Hand worker's run id back: queued again, its attempt not counted (cancelled if one was asked). */
+int catalog_queue_release(struct catalog *cat, int64_t id, const char *worker, int64_t now,
+                          int *held, struct err *err);
+/* queue_cancel() on the store. */
+int catalog_queue_cancel(struct catalog *cat, int64_t id, int64_t now, int *found,
+                         enum queue_state *state, struct err *err);
+/* The run id, or *out = NULL. */
+int catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, struct err *err);
+/* queue_list() on the store. */
+int catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue_run **runs,
+                       size_t *n, struct err *err);
 
 #endif

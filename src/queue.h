@@ -34,6 +34,8 @@ enum queue_state {
 
 /* "queued", "running", "done", "failed", "cancelled". */
 const char *queue_state_name(enum queue_state s);
+/* The state named name (as queue_state_name() writes it): 0, or -1 when unknown. */
+int queue_state_parse(const char *name, enum queue_state *out);
 
 struct queue_request {
 	const char *action;          /* "backup", "cleanup" or "export" */

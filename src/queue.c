@@ -1,0 +1,290 @@
+/*
+ * The queue's front (see queue.h): checks every request, computes the
+ * key that makes active runs unique, and dispatches to the backend
+ * gc->queue_backend names through its const ops table (queue_sqlite.c,
+ * queue_redis.c). Also the helpers both backends share.
+ */
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "guiconf.h"
+#include "queue_backend.h"
+#include "util/buf.h"
+#include "util/xmalloc.h"
+
+struct queue {
+	const struct queue_ops *ops;
+	void *be;
+};
+
+static const char *const state_names[] = {
+	[QUEUE_QUEUED] = "queued", [QUEUE_RUNNING] = "running",     [QUEUE_DONE] = "done",
+	[QUEUE_FAILED] = "failed", [QUEUE_CANCELLED] = "cancelled",
+};
+
+const char *
+queue_state_name(enum queue_state s)
+{
+	if ((size_t)s >= sizeof state_names / sizeof state_names[0])
+		return "unknown";
+	return state_names[s];
+}
+
+int
+queue_state_parse(const char *name, enum queue_state *out)
+{
+	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
+		if (name != NULL && strcmp(name, state_names[i]) == 0) {
+			*out = (enum queue_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+void
+queue_run_set_sections(struct queue_run *r, const char *csv)
+{
+	size_t n = 1, i = 0;
+	const char *p;
+
+	for (p = csv; *p != '\0'; p++)
+		n += *p == ',';
+	r->sections = xcalloc(n + 1, sizeof *r->sections);
+	for (p = csv;; i++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		r->sections[i] = xstrndup(p, len);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	r->nsections = i + 1;
+}
+
+/* Free what r owns (not r itself). */
+static void
+run_clear(struct queue_run *r)
+{
+	free(r->id);
+	free(r->action);
+	for (size_t k = 0; r->sections != NULL && r->sections[k] != NULL; k++)
+		free(r->sections[k]);
+	free(r->sections);
+	free(r->exportdir);
+	free(r->config);
+	free(r->requested_by);
+	free(r->worker);
+	free(r->error);
+	free(r->log);
+}
+
+void
+queue_run_free(struct queue_run *r)
+{
+	if (r == NULL)
+		return;
+	run_clear(r);
+	free(r);
+}
+
+void
+queue_runs_free(struct queue_run *runs, size_t n)
+{
+	if (runs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		run_clear(&runs[i]);
+	free(runs);
+}
+
+int
+queue_open(const struct guiconf *gc, const char *catalog_dir, struct queue **out, struct err *err)
+{
+	struct queue *q = xcalloc(1, sizeof *q);
+	int rc;
+
+	*out = NULL;
+	switch (gc->queue_backend) {
+	case GUICONF_QUEUE_SQLITE:
+		q->ops = &queue_sqlite_ops;
+		rc = queue_sqlite_open(gc, catalog_dir, &q->be, err);
+		break;
+	case GUICONF_QUEUE_REDIS:
+		q->ops = &queue_redis_ops;
+		rc = queue_redis_open(gc, &q->be, err);
+		break;
+	default:
+		err_set(err, "queue: unknown backend %d", (int)gc->queue_backend);
+		rc = -1;
+		break;
+	}
+	if (rc == -1) {
+		free(q);
+		return -1;
+	}
+	*out = q;
+	return 0;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	q->ops->close(q->be);
+	free(q);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Check req; 0 or -1 + err naming what is wrong. */
+static int
+request_check(const struct queue_request *req, struct err *err)
+{
+	if (req->action == NULL ||
+	    (strcmp(req->action, "backup") != 0 && strcmp(req->action, "cleanup") != 0 &&
+	     strcmp(req->action, "export") != 0)) {
+		err_set(err, "queue: unknown action '%s' (expected backup, cleanup or export)",
+		        req->action != NULL ? req->action : "");
+		return -1;
+	}
+	if (req->nsections == 0 || req->sections == NULL) {
+		err_set(err, "queue: a run needs at least one job section");
+		return -1;
+	}
+	for (size_t i = 0; i < req->nsections; i++) {
+		const char *s = req->sections[i];
+
+		if (s == NULL || *s == '\0' || strpbrk(s, ",\n\r\x1f") != NULL) {
+			err_set(err, "queue: invalid section name '%s'", s != NULL ? s : "");
+			return -1;
+		}
+	}
+	if (req->config == NULL || *req->config == '\0') {
+		err_set(err, "queue: a run needs its tisbackup config file");
+		return -1;
+	}
+	if (req->exportdir != NULL && strcmp(req->action, "export") != 0) {
+		err_set(err, "queue: only an export takes an export folder");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The dedupe key: action, config and the sorted set of sections
+ * ("backup\x1f/etc/tis/tisbackup-config.ini\x1fa,b"). Caller frees.
+ */
+static char *
+request_key(const struct queue_request *req)
+{
+	const char **v = xcalloc(req->nsections, sizeof *v);
+	struct buf b;
+
+	memcpy(v, req->sections, req->nsections * sizeof *v);
+	qsort(v, req->nsections, sizeof *v, cmp_str);
+	buf_init(&b, (size_t)-1);
+	buf_printf(&b, "%s\x1f%s\x1f", req->action, req->config);
+	for (size_t i = 0; i < req->nsections; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		if (i > 0)
+			buf_putc(&b, ',');
+		buf_puts(&b, v[i]);
+	}
+	free(v);
+	return buf_steal(&b);
+}
+
+int
+queue_enqueue(struct queue *q, const struct queue_request *req, char **id, int *existed,
+              struct err *err)
+{
+	char *key;
+	int rc, ex = 0;
+
+	*id = NULL;
+	if (request_check(req, err) == -1)
+		return -1;
+	key = request_key(req);
+	rc = q->ops->enqueue(q->be, req, key, id, &ex, err);
+	free(key);
+	if (existed != NULL)
+		*existed = ex;
+	return rc;
+}
+
+int
+queue_claim(struct queue *q, const char *worker, int lease_s, int wait_ms, struct queue_run **out,
+            struct err *err)
+{
+	*out = NULL;
+	return q->ops->claim(q->be, worker, lease_s, wait_ms, out, err);
+}
+
+int
+queue_heartbeat(struct queue *q, const char *id, const char *worker, int lease_s, int *cancel,
+                struct err *err)
+{
+	*cancel = 0;
+	return q->ops->heartbeat(q->be, id, worker, lease_s, cancel, err);
+}
+
+int
+queue_append_log(struct queue *q, const char *id, const char *text, struct err *err)
+{
+	if (text == NULL || *text == '\0')
+		return 0;
+	return q->ops->append_log(q->be, id, text, err);
+}
+
+int
+queue_finish(struct queue *q, const char *id, const char *worker, enum queue_state state,
+             int exit_code, const char *error, struct err *err)
+{
+	if (state != QUEUE_DONE && state != QUEUE_FAILED && state != QUEUE_CANCELLED) {
+		err_set(err, "queue: run %s: cannot finish as %s", id, queue_state_name(state));
+		return -1;
+	}
+	return q->ops->finish(q->be, id, worker, state, exit_code, error, err);
+}
+
+int
+queue_release(struct queue *q, const char *id, const char *worker, struct err *err)
+{
+	return q->ops->release(q->be, id, worker, err);
+}
+
+int
+queue_cancel(struct queue *q, const char *id, int *found, enum queue_state *state, struct err *err)
+{
+	*found = 0;
+	return q->ops->cancel(q->be, id, found, state, err);
+}
+
+int
+queue_get(struct queue *q, const char *id, struct queue_run **out, struct err *err)
+{
+	*out = NULL;
+	return q->ops->get(q->be, id, out, err);
+}
+
+int
+queue_list(struct queue *q, int active_only, int limit, struct queue_run **runs, size_t *n,
+           struct err *err)
+{
+	*runs = NULL;
+	*n = 0;
+	if (limit <= 0) {
+		err_set(err, "queue: list limit must be positive");
+		return -1;
+	}
+	return q->ops->list(q->be, active_only, limit, runs, n, err);
+}

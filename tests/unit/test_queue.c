@@ -1,0 +1,624 @@
+/*
+ * Unit tests for the run queue (queue.h), one suite run against each
+ * backend: SQLite in a temporary folder always, Redis when TB_REDIS_URL
+ * names a server the test may wipe (tests/integration/test_queue.sh
+ * starts one on loopback and sets it). Covers the request checks, dedupe
+ * of active runs, FIFO claims, leases that expire (re-queued, then failed
+ * after max_attempts), heartbeats and cancels, release, the 1 MiB log
+ * tail, listing, two threads sharing a queue, and a claim that waits and
+ * wakes when a run arrives.
+ */
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "guiconf.h"
+#include "queue.h"
+#include "util/xmalloc.h"
+
+struct fixture {
+	char dir[64];
+	struct guiconf gc;
+	struct queue *q;
+};
+
+static enum guiconf_queue_backend backend;
+static const char *redis_url;
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Empty the Redis database of redis_url (host:port/db only). */
+static void
+redis_flush(void)
+{
+	char host[256] = "127.0.0.1";
+	int port = 6379, db = 0;
+	redisContext *c;
+	redisReply *r;
+
+	sscanf(redis_url, "redis://%255[^:/]:%d/%d", host, &port, &db);
+	c = redisConnect(host, port);
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	r = redisCommand(c, "SELECT %d", db);
+	freeReplyObject(r);
+	r = redisCommand(c, "FLUSHDB");
+	assert_non_null(r);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+	struct err err;
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/tb_queue.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->gc.queue_backend = backend;
+	f->gc.redis_url = (char *)(redis_url != NULL ? redis_url : "redis://127.0.0.1:1/0");
+	f->gc.lease_seconds = 60;
+	f->gc.max_attempts = 2;
+	f->gc.workers = 2;
+	if (backend == GUICONF_QUEUE_REDIS)
+		redis_flush();
+	if (queue_open(&f->gc, f->dir, &f->q, &err) == -1) {
+		fprintf(stderr, "# %s\n", err.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	queue_close(f->q);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static char *
+enqueue(struct queue *q, const char *action, const char *const *sections, size_t n, int *existed)
+{
+	struct queue_request req = { .action = action,
+		                     .sections = sections,
+		                     .nsections = n,
+		                     .config = "/etc/tis/tisbackup-config.ini",
+		                     .requested_by = "alice" };
+	struct err err;
+	char *id = NULL;
+
+	if (queue_enqueue(q, &req, &id, existed, &err) == -1)
+		fail_msg("enqueue: %s", err.msg);
+	return id;
+}
+
+static struct queue_run *
+get(struct queue *q, const char *id)
+{
+	struct queue_run *r = NULL;
+	struct err err;
+
+	if (queue_get(q, id, &r, &err) == -1)
+		fail_msg("get: %s", err.msg);
+	return r;
+}
+
+static struct queue_run *
+claim(struct queue *q, const char *worker, int lease, int wait_ms)
+{
+	struct queue_run *r = NULL;
+	struct err err;
+
+	if (queue_claim(q, worker, lease, wait_ms, &r, &err) == -1)
+		fail_msg("claim: %s", err.msg);
+	return r;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+test_states_names(void **state)
+{
+	enum queue_state s;
+
+	(void)state;
+	assert_string_equal(queue_state_name(QUEUE_CANCELLED), "cancelled");
+	assert_int_equal(queue_state_parse("running", &s), 0);
+	assert_int_equal(s, QUEUE_RUNNING);
+	assert_int_equal(queue_state_parse("bogus", &s), -1);
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct fixture *f = *state;
+	const char *ok[] = { "a" }, *comma[] = { "a,b" }, *empty[] = { "" };
+	struct queue_request req = {
+		.action = "restore", .sections = ok, .nsections = 1, .config = "/c.ini"
+	};
+	struct err err;
+	char *id = NULL;
+
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "unknown action 'restore'"));
+	req.action = "backup";
+	req.nsections = 0;
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	req.nsections = 1;
+	req.sections = comma;
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "invalid section name 'a,b'"));
+	req.sections = empty;
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	req.sections = ok;
+	req.exportdir = "/mnt/x";
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	assert_null(id);
+}
+
+static void
+test_enqueue_get_dedupe(void **state)
+{
+	struct fixture *f = *state;
+	const char *ab[] = { "web1", "db1" }, *ba[] = { "db1", "web1", "db1" }, *a[] = { "web1" };
+	struct queue_run *r;
+	struct err err;
+	char *id1, *id2, *id3, *id4, *id5;
+	int existed = -1;
+
+	id1 = enqueue(f->q, "backup", ab, 2, &existed);
+	assert_int_equal(existed, 0);
+	/* Same set in another order (and a repeat): the active run. */
+	id2 = enqueue(f->q, "backup", ba, 3, &existed);
+	assert_int_equal(existed, 1);
+	assert_string_equal(id1, id2);
+	/* Another action, another set: new runs. */
+	id3 = enqueue(f->q, "cleanup", ab, 2, &existed);
+	assert_int_equal(existed, 0);
+	assert_string_not_equal(id3, id1);
+	id4 = enqueue(f->q, "backup", a, 1, &existed);
+	assert_int_equal(existed, 0);
+
+	r = get(f->q, id1);
+	assert_non_null(r);
+	assert_string_equal(r->id, id1);
+	assert_string_equal(r->action, "backup");
+	assert_int_equal(r->nsections, 2);
+	assert_string_equal(r->sections[0], "web1");
+	assert_string_equal(r->sections[1], "db1");
+	assert_null(r->sections[2]);
+	assert_null(r->exportdir);
+	assert_string_equal(r->config, "/etc/tis/tisbackup-config.ini");
+	assert_string_equal(r->requested_by, "alice");
+	assert_int_equal(r->state, QUEUE_QUEUED);
+	assert_int_equal(r->attempts, 0);
+	assert_true(r->created > 0 && r->created <= time(NULL));
+	assert_int_equal(r->finished, 0);
+	assert_int_equal(r->exit_code, -1);
+	assert_null(r->worker);
+	assert_string_equal(r->log, "");
+	queue_run_free(r);
+
+	/* Once it ends, the same request makes a new run with a new id. */
+	r = claim(f->q, "w1", 60, 0);
+	assert_string_equal(r->id, id1);
+	assert_int_equal(queue_finish(f->q, r->id, "w1", QUEUE_DONE, 0, NULL, &err), 0);
+	queue_run_free(r);
+	id5 = enqueue(f->q, "backup", ba, 2, &existed);
+	assert_int_equal(existed, 0);
+	assert_string_not_equal(id5, id1);
+
+	assert_null(get(f->q, "999999"));
+	assert_null(get(f->q, "nonsense"));
+	free(id1);
+	free(id2);
+	free(id3);
+	free(id4);
+	free(id5);
+}
+
+static void
+test_claim_fifo_finish(void **state)
+{
+	struct fixture *f = *state;
+	const char *s1[] = { "a" }, *s2[] = { "b" };
+	struct queue_run *r, *r2;
+	struct err err;
+	char *id1 = enqueue(f->q, "backup", s1, 1, NULL);
+	char *id2 = enqueue(f->q, "backup", s2, 1, NULL);
+	time_t before = time(NULL);
+
+	r = claim(f->q, "w1", 30, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, id1);
+	assert_int_equal(r->state, QUEUE_RUNNING);
+	assert_int_equal(r->attempts, 1);
+	assert_string_equal(r->worker, "w1");
+	assert_true(r->started >= before);
+	assert_true(r->lease_until >= r->started + 30);
+	r2 = claim(f->q, "w2", 30, 0);
+	assert_string_equal(r2->id, id2);
+	assert_null(claim(f->q, "w3", 30, 0));
+
+	/* Only the holder may end it. */
+	assert_int_equal(queue_finish(f->q, r->id, "w2", QUEUE_DONE, 0, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "not running under worker w2"));
+	assert_int_equal(queue_finish(f->q, r->id, "w1", QUEUE_RUNNING, 0, NULL, &err), -1);
+	assert_int_equal(queue_finish(f->q, r->id, "w1", QUEUE_DONE, 0, NULL, &err), 0);
+	assert_int_equal(queue_finish(f->q, r2->id, "w2", QUEUE_FAILED, 4, "boom", &err), 0);
+	assert_int_equal(queue_finish(f->q, r2->id, "w2", QUEUE_DONE, 0, NULL, &err), -1);
+	queue_run_free(r);
+	queue_run_free(r2);
+
+	r = get(f->q, id1);
+	assert_int_equal(r->state, QUEUE_DONE);
+	assert_int_equal(r->exit_code, 0);
+	assert_true(r->finished >= before);
+	assert_null(r->error);
+	queue_run_free(r);
+	r = get(f->q, id2);
+	assert_int_equal(r->state, QUEUE_FAILED);
+	assert_int_equal(r->exit_code, 4);
+	assert_string_equal(r->error, "boom");
+	queue_run_free(r);
+	free(id1);
+	free(id2);
+}
+
+static void
+test_lease_expiry_attempts(void **state)
+{
+	struct fixture *f = *state;
+	const char *s[] = { "slow" };
+	struct queue_run *r;
+	struct err err;
+	int cancel;
+	char *id = enqueue(f->q, "backup", s, 1, NULL);
+
+	/* A lease of 0 s expires at the next second; the claim waits for it. */
+	r = claim(f->q, "dead1", 0, 0);
+	assert_string_equal(r->id, id);
+	queue_run_free(r);
+	r = claim(f->q, "dead2", 0, 4000);
+	assert_non_null(r);
+	assert_string_equal(r->id, id);
+	assert_int_equal(r->attempts, 2);
+	assert_string_equal(r->worker, "dead2");
+	queue_run_free(r);
+	/* The first worker lost it. */
+	assert_int_equal(queue_heartbeat(f->q, id, "dead1", 30, &cancel, &err), -1);
+	/* max_attempts = 2: the next expiry fails it. */
+	assert_null(claim(f->q, "w3", 30, 2500));
+	r = get(f->q, id);
+	assert_int_equal(r->state, QUEUE_FAILED);
+	assert_string_equal(r->error, "worker lost 2 times");
+	assert_true(r->finished > 0);
+	queue_run_free(r);
+	free(id);
+}
+
+static void
+test_heartbeat_cancel(void **state)
+{
+	struct fixture *f = *state;
+	const char *s1[] = { "a" }, *s2[] = { "b" };
+	struct queue_run *r;
+	enum queue_state st;
+	struct err err;
+	int cancel = -1, found = -1;
+	char *id1 = enqueue(f->q, "backup", s1, 1, NULL);
+	char *id2 = enqueue(f->q, "backup", s2, 1, NULL);
+
+	r = claim(f->q, "w1", 5, 0);
+	assert_int_equal(queue_heartbeat(f->q, id1, "w1", 100, &cancel, &err), 0);
+	assert_int_equal(cancel, 0);
+	queue_run_free(r);
+	r = get(f->q, id1);
+	assert_true(r->lease_until >= time(NULL) + 99);
+	queue_run_free(r);
+	assert_int_equal(queue_heartbeat(f->q, id1, "w2", 100, &cancel, &err), -1);
+	assert_int_equal(queue_heartbeat(f->q, id2, "w1", 100, &cancel, &err), -1);
+
+	/* Queued: cancelled at once. Running: flagged for its worker. */
+	assert_int_equal(queue_cancel(f->q, id2, &found, &st, &err), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(st, QUEUE_CANCELLED);
+	assert_int_equal(queue_cancel(f->q, id1, &found, &st, &err), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(st, QUEUE_RUNNING);
+	assert_int_equal(queue_heartbeat(f->q, id1, "w1", 100, &cancel, &err), 0);
+	assert_int_equal(cancel, 1);
+	r = get(f->q, id1);
+	assert_int_equal(r->cancel_requested, 1);
+	queue_run_free(r);
+	assert_int_equal(queue_finish(f->q, id1, "w1", QUEUE_CANCELLED, -1, "cancelled", &err), 0);
+	assert_int_equal(queue_cancel(f->q, id1, &found, &st, &err), 0);
+	assert_int_equal(st, QUEUE_CANCELLED);
+	assert_int_equal(queue_cancel(f->q, "424242", &found, &st, &err), 0);
+	assert_int_equal(found, 0);
+	assert_null(claim(f->q, "w1", 5, 0));
+	r = get(f->q, id2);
+	assert_int_equal(r->state, QUEUE_CANCELLED);
+	assert_true(r->finished > 0);
+	queue_run_free(r);
+	free(id1);
+	free(id2);
+}
+
+static void
+test_release(void **state)
+{
+	struct fixture *f = *state;
+	const char *s[] = { "a" };
+	struct queue_run *r;
+	struct err err;
+	char *id = enqueue(f->q, "export", s, 1, NULL);
+
+	r = claim(f->q, "w1", 30, 0);
+	assert_null(r->exportdir);
+	queue_run_free(r);
+	assert_int_equal(queue_release(f->q, id, "w2", &err), -1);
+	assert_int_equal(queue_release(f->q, id, "w1", &err), 0);
+	r = get(f->q, id);
+	assert_int_equal(r->state, QUEUE_QUEUED);
+	assert_int_equal(r->attempts, 0);
+	assert_null(r->worker);
+	queue_run_free(r);
+	r = claim(f->q, "w2", 30, 0);
+	assert_string_equal(r->id, id);
+	assert_int_equal(r->attempts, 1);
+	queue_run_free(r);
+	free(id);
+}
+
+static void
+test_log_tail(void **state)
+{
+	struct fixture *f = *state;
+	const char *s[] = { "a" };
+	size_t big = 700 * 1024;
+	char *text = xmalloc(big + 1);
+	struct queue_run *r;
+	struct err err;
+	char *id = enqueue(f->q, "backup", s, 1, NULL);
+
+	assert_int_equal(queue_append_log(f->q, id, "line 1\n", &err), 0);
+	assert_int_equal(queue_append_log(f->q, id, "line 2\n", &err), 0);
+	r = get(f->q, id);
+	assert_string_equal(r->log, "line 1\nline 2\n");
+	queue_run_free(r);
+	memset(text, 'x', big);
+	text[big] = '\0';
+	assert_int_equal(queue_append_log(f->q, id, text, &err), 0);
+	text[big - 1] = 'E';
+	assert_int_equal(queue_append_log(f->q, id, text, &err), 0);
+	r = get(f->q, id);
+	assert_int_equal(strlen(r->log), 1024 * 1024);
+	assert_int_equal(r->log[1024 * 1024 - 1], 'E');
+	assert_null(strstr(r->log, "line 1"));
+	queue_run_free(r);
+	assert_int_equal(queue_append_log(f->q, "777777", "x", &err), -1);
+	free(text);
+	free(id);
+}
+
+static void
+test_list(void **state)
+{
+	struct fixture *f = *state;
+	const char *s1[] = { "a" }, *s2[] = { "b" }, *s3[] = { "c" };
+	struct queue_run *runs, *r;
+	struct err err;
+	size_t n;
+	char *id1 = enqueue(f->q, "backup", s1, 1, NULL);
+	char *id2 = enqueue(f->q, "backup", s2, 1, NULL);
+	char *id3 = enqueue(f->q, "backup", s3, 1, NULL);
+
+	r = claim(f->q, "w", 30, 0);
+	assert_int_equal(queue_finish(f->q, r->id, "w", QUEUE_DONE, 0, NULL, &err), 0);
+	queue_run_free(r);
+	assert_int_equal(queue_list(f->q, 0, 10, &runs, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(runs[0].id, id3);
+	assert_string_equal(runs[1].id, id2);
+	assert_string_equal(runs[2].id, id1);
+	assert_int_equal(runs[2].state, QUEUE_DONE);
+	queue_runs_free(runs, n);
+	assert_int_equal(queue_list(f->q, 1, 10, &runs, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(runs[0].id, id3);
+	assert_string_equal(runs[1].id, id2);
+	queue_runs_free(runs, n);
+	assert_int_equal(queue_list(f->q, 0, 1, &runs, &n, &err), 0);
+	assert_int_equal(n, 1);
+	queue_runs_free(runs, n);
+	assert_int_equal(queue_list(f->q, 0, 0, &runs, &n, &err), -1);
+	free(id1);
+	free(id2);
+	free(id3);
+}
+
+#define SHARED_RUNS 40
+
+struct sharer {
+	struct fixture *f;
+	const char *name;
+	char *ids[SHARED_RUNS];
+	int n;
+};
+
+static void *
+share_main(void *arg)
+{
+	struct sharer *s = arg;
+	struct queue *q;
+	struct queue_run *r;
+	struct err err;
+
+	if (queue_open(&s->f->gc, s->f->dir, &q, &err) == -1)
+		return NULL;
+	while (queue_claim(q, s->name, 30, 0, &r, &err) == 0 && r != NULL) {
+		s->ids[s->n++] = xstrdup(r->id);
+		queue_finish(q, r->id, s->name, QUEUE_DONE, 0, NULL, &err);
+		queue_run_free(r);
+	}
+	queue_close(q);
+	return NULL;
+}
+
+static void
+test_two_threads_share(void **state)
+{
+	struct fixture *f = *state;
+	struct sharer a = { .f = f, .name = "ta" }, b = { .f = f, .name = "tb" };
+	char *ids[SHARED_RUNS];
+	pthread_t ta, tb;
+	int seen;
+
+	for (int i = 0; i < SHARED_RUNS; i++) {
+		char name[16];
+		const char *s[] = { name };
+
+		snprintf(name, sizeof name, "job%d", i);
+		ids[i] = enqueue(f->q, "backup", s, 1, NULL);
+	}
+	pthread_create(&ta, NULL, share_main, &a);
+	pthread_create(&tb, NULL, share_main, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.n + b.n, SHARED_RUNS);
+	for (int i = 0; i < SHARED_RUNS; i++) {
+		seen = 0;
+		for (int k = 0; k < a.n; k++)
+			seen += strcmp(a.ids[k], ids[i]) == 0;
+		for (int k = 0; k < b.n; k++)
+			seen += strcmp(b.ids[k], ids[i]) == 0;
+		assert_int_equal(seen, 1);
+	}
+	for (int i = 0; i < SHARED_RUNS; i++)
+		free(ids[i]);
+	for (int k = 0; k < a.n; k++)
+		free(a.ids[k]);
+	for (int k = 0; k < b.n; k++)
+		free(b.ids[k]);
+}
+
+struct late {
+	struct fixture *f;
+	int delay_ms;
+};
+
+static void *
+late_main(void *arg)
+{
+	struct late *l = arg;
+	struct timespec ts = { 0, (long)l->delay_ms * 1000000L };
+	struct queue *q;
+	struct err err;
+	const char *s[] = { "late" };
+	char *id;
+
+	nanosleep(&ts, NULL);
+	if (queue_open(&l->f->gc, l->f->dir, &q, &err) == -1)
+		return NULL;
+	id = enqueue(q, "backup", s, 1, NULL);
+	free(id);
+	queue_close(q);
+	return NULL;
+}
+
+static void
+test_claim_waits_and_wakes(void **state)
+{
+	struct fixture *f = *state;
+	struct late l = { .f = f, .delay_ms = 300 };
+	struct queue_run *r;
+	pthread_t t;
+	int64_t t0, dt;
+
+	t0 = mono_ms();
+	assert_null(claim(f->q, "w", 30, 400));
+	dt = mono_ms() - t0;
+	assert_true(dt >= 380 && dt < 1500);
+
+	pthread_create(&t, NULL, late_main, &l);
+	t0 = mono_ms();
+	r = claim(f->q, "w", 30, 5000);
+	dt = mono_ms() - t0;
+	pthread_join(t, NULL);
+	assert_non_null(r);
+	assert_string_equal(r->sections[0], "late");
+	/* Woken by the write, not by the 1 s idle poll. */
+	assert_true(dt >= 250 && dt < 900);
+	queue_run_free(r);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static int
+run_suite(const char *name)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_states_names),
+		T(test_bad_requests),
+		T(test_enqueue_get_dedupe),
+		T(test_claim_fifo_finish),
+		T(test_lease_expiry_attempts),
+		T(test_heartbeat_cancel),
+		T(test_release),
+		T(test_log_tail),
+		T(test_list),
+		T(test_two_threads_share),
+		T(test_claim_waits_and_wakes),
+	};
+
+	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
+
+int
+main(void)
+{
+	int rc;
+
+	backend = GUICONF_QUEUE_SQLITE;
+	rc = run_suite("queue_sqlite");
+	redis_url = getenv("TB_REDIS_URL");
+	if (redis_url != NULL && *redis_url != '\0') {
+		backend = GUICONF_QUEUE_REDIS;
+		rc |= run_suite("queue_redis");
+	}
+	return rc;
+}
