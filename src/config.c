@@ -35,6 +35,7 @@
 
 #include "drivers/driver.h"
 #include "exclude.h"
+#include "schedule.h"
 #include "ssh.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -202,6 +203,11 @@ check_value(enum drv_key_type type, const char *v, struct err *e)
 		err_set(e, "'%.*s' is not a host key policy (use accept-new or strict)", SHOW_MAX,
 		        v);
 		return -1;
+	case KEY_SCHEDULE: {
+		struct schedule sched;
+
+		return schedule_parse(v, &sched, e);
+	}
 	}
 	err_set(e, "unknown key type %d", (int)type);
 	return -1;

@@ -58,6 +58,7 @@ static const struct key keys[] = {
 	{ "alerts", "webhook_url", K_STR, F(webhook_url), 0, 0 },
 	{ "alerts", "alert_interval", K_INT, F(alert_interval), 0, 30L * 86400 },
 	{ "scheduler", "enabled", K_BOOL, F(scheduler_enabled), 0, 0 },
+	{ "scheduler", "catch_up", K_INT, F(scheduler_catch_up), 0, 7L * 86400 },
 	{ NULL, NULL, K_STR, 0, 0, 0 },
 };
 
@@ -125,6 +126,7 @@ set_defaults(struct guiconf *gc)
 	gc->mail_to = xcalloc(1, sizeof *gc->mail_to);
 	gc->alert_interval = 3600;
 	gc->scheduler_enabled = 1;
+	gc->scheduler_catch_up = 43200;
 }
 
 static void

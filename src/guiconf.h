@@ -70,6 +70,7 @@ struct guiconf {
 
 	/* [scheduler] */
 	int scheduler_enabled; /* enabled = yes (default) */
+	int scheduler_catch_up; /* catch_up: seconds a slot missed while down still runs, default 43200 */
 };
 
 /*

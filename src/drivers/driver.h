@@ -26,6 +26,7 @@ enum drv_key_type {
 	KEY_FILE,           /* a local file that must be readable when the job runs */
 	KEY_EXCLUDE,        /* an exclude_list (see exclude.h) */
 	KEY_HOSTKEY_POLICY, /* accept-new | strict */
+	KEY_SCHEDULE,       /* a schedule for serve (see schedule.h) */
 };
 
 struct drv_key {

@@ -57,6 +57,8 @@ const struct drv_key drv_common_optional[] = {
 	{ "partial_is_error", KEY_BOOL, "no" },
 	{ "postexec_on_failure", KEY_BOOL, "no" },
 	{ "ssh_connection_sharing", KEY_BOOL, "yes" },
+	{ "schedule", KEY_SCHEDULE, NULL },         /* backups started by serve */
+	{ "cleanup_schedule", KEY_SCHEDULE, NULL }, /* cleanups started by serve */
 	{ NULL, KEY_STR, NULL },
 };
 
