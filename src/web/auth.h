@@ -17,6 +17,7 @@
 #define TB_WEB_AUTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "util/err.h"
@@ -53,6 +54,54 @@ int auth_user_del(const char *path, const char *name, struct err *err);
 /* Number of users in the file (0 when it does not exist). -1 + err on a bad file. */
 int auth_user_count(const char *path, struct err *err);
 
+/*
+ * argon2id cost of new hashes (verification reads the cost from each
+ * hash): AUTH_ARGON2_T passes over AUTH_ARGON2_M_KIB KiB with
+ * AUTH_ARGON2_P lane, a 16-byte salt from getrandom(2), a 32-byte hash.
+ */
+#define AUTH_ARGON2_T 3
+#define AUTH_ARGON2_M_KIB (64 * 1024)
+#define AUTH_ARGON2_P 1
+/* Lower the cost of new hashes (tests only; call before any thread starts). */
+void auth_set_hash_cost(uint32_t t_cost, uint32_t m_kib);
+
+/* One parsed users-file line. */
+struct auth_user {
+	char *name;
+	enum auth_role role;
+	char *hash; /* "$argon2id$..." */
+	int line;   /* 1-based line number in the file */
+};
+
+/* A parsed users file; owned arrays, freed with auth_users_free(). */
+struct auth_users {
+	struct auth_user *v;
+	size_t n;
+};
+
+/*
+ * Parse a users file's contents (len bytes, need not be NUL-terminated);
+ * file names the source in errors ("file:line: ..."; a line's content is
+ * never quoted, it might hold a secret). Every bad line is reported. On
+ * success *out holds the users in file order (free with auth_users_free),
+ * on failure it is empty. 0 or -1 + err.
+ */
+int auth_users_parse(const char *file, const char *data, size_t len, struct auth_users *out,
+                     struct err *err);
+void auth_users_free(struct auth_users *u);
+/* The user called name, or NULL. */
+const struct auth_user *auth_users_find(const struct auth_users *u, const char *name);
+
+/*
+ * Decode an "Authorization: Basic ..." header value into user (at most
+ * usize - 1 bytes) and password (at most psize - 1 bytes), both
+ * NUL-terminated. -1 for anything malformed: another scheme, bad or
+ * overlong base64 (AUTH_BASIC_MAX characters), no colon, a NUL byte, a
+ * part too long for its buffer.
+ */
+#define AUTH_BASIC_MAX 1024
+int auth_basic_decode(const char *header, char *user, size_t usize, char *pass, size_t psize);
+
 /* --- the server's state ----------------------------------------------- */
 
 struct auth;
@@ -60,6 +109,8 @@ struct auth;
 /* Reads gc's users file (reloaded when it changes). 0 or -1 + err. */
 int auth_new(const struct guiconf *gc, struct auth **out, struct err *err);
 void auth_free(struct auth *a);
+/* Number of users currently in the users file (reloaded if it changed). */
+size_t auth_nusers(struct auth *a);
 
 enum auth_result {
 	AUTH_OK,
