@@ -1,0 +1,168 @@
+/*
+ * Last backups: the catalog rows from /api/v1/backups with server-side
+ * filters (job, status, type, dates) and paging, sorting by any column
+ * within the page, and the totals of duration and written bytes of the
+ * rows shown (as the original's /last_backups page).
+ */
+import { api } from './api.js';
+import { h, replace } from './dom.js';
+import * as fmt from './fmt.js';
+
+const COLS = [
+	{ key: 'backup_start', label: 'Start', fmt: fmt.date },
+	{ key: 'backup_name', label: 'Job' },
+	{ key: 'server_name', label: 'Server' },
+	{ key: 'status', label: 'Status' },
+	{ key: 'backup_duration', label: 'Duration', num: true, fmt: (v) => fmt.duration(Number(v) * 3600) },
+	{ key: 'written_files_count', label: 'Written files', num: true, fmt: fmt.count },
+	{ key: 'total_files_count', label: 'Total files', num: true, fmt: fmt.count },
+	{ key: 'written_bytes', label: 'Written', num: true, fmt: fmt.bytes },
+	{ key: 'total_bytes', label: 'Total size', num: true, fmt: fmt.bytes },
+	{ key: 'backup_location', label: 'Location', mono: true },
+];
+
+const state = { job: '', status: '', type: 'BACKUP', since: '', until: '', limit: 50, offset: 0, sort: 'backup_start', desc: true };
+
+function cmp(a, b, col) {
+	const x = a[col.key];
+	const y = b[col.key];
+	if (col.num) return (Number(x) || 0) - (Number(y) || 0);
+	return String(x ?? '').localeCompare(String(y ?? ''));
+}
+
+function select(id, label, options, value, onchange) {
+	const el = h('select', { id, onchange }, options.map(([v, t]) => h('option', { value: v, selected: v === value, text: t })));
+	return h('div', { class: 'field' }, h('label', { for: id, text: label }), el);
+}
+
+export async function render(main) {
+	const jobs = await api('/api/v1/jobs').catch(() => ({ items: [] }));
+	const names = (jobs.items || []).map((j) => j.name).sort();
+	const table = h('div', { class: 'table-wrap' });
+	const pager = h('div', { class: 'pager' });
+	const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+	let rows = [];
+	let total = 0;
+
+	const set = (k) => (ev) => {
+		state[k] = ev.currentTarget.value;
+		state.offset = 0;
+		load();
+	};
+
+	function draw() {
+		const col = COLS.find((c) => c.key === state.sort) || COLS[0];
+		const sorted = [...rows].sort((a, b) => (state.desc ? -1 : 1) * cmp(a, b, col));
+		let dur = 0;
+		let wb = 0;
+		for (const r of rows) {
+			dur += Number(r.backup_duration) || 0;
+			wb += Number(r.written_bytes) || 0;
+		}
+		const head = COLS.map((c) => {
+			const active = c.key === state.sort;
+			return h(
+				'th',
+				{ scope: 'col', class: c.num ? 'num' : null, 'aria-sort': active ? (state.desc ? 'descending' : 'ascending') : 'none' },
+				h(
+					'button',
+					{
+						type: 'button',
+						class: 'sort',
+						onclick: () => {
+							state.desc = active ? !state.desc : c.key === 'backup_start';
+							state.sort = c.key;
+							draw();
+						},
+					},
+					c.label,
+					h('span', { class: 'sort-mark', 'aria-hidden': 'true', text: active ? (state.desc ? ' ▼' : ' ▲') : '' }),
+				),
+			);
+		});
+		replace(
+			table,
+			h(
+				'table',
+				{ class: 'backups' },
+				h('thead', {}, h('tr', {}, head)),
+				h(
+					'tbody',
+					{},
+					sorted.length === 0
+						? h('tr', {}, h('td', { colspan: String(COLS.length), class: 'muted', text: 'No row matches.' }))
+						: sorted.map((r) =>
+								h(
+									'tr',
+									{ dataset: { job: r.backup_name } },
+									COLS.map((c) => {
+										const v = r[c.key];
+										const text = c.fmt ? c.fmt(v) : (v ?? '—');
+										const cls = [c.num ? 'num' : '', c.mono ? 'mono truncate' : '', c.key === 'status' ? `status-text health-${v === 'OK' ? 'ok' : v === 'Running' ? 'running' : 'critical'}` : ''].join(' ').trim();
+										return h('td', { 'data-label': c.label, class: cls || null, title: c.mono ? String(v ?? '') : null }, c.key === 'backup_name' ? h('a', { href: `#/job/${encodeURIComponent(v)}`, text: v }) : String(text));
+									}),
+								),
+							),
+				),
+				h(
+					'tfoot',
+					{},
+					h(
+						'tr',
+						{},
+						h('th', { scope: 'row', colspan: '4', text: `Totals of the ${rows.length} rows shown` }),
+						h('td', { class: 'num', id: 'total-duration', text: fmt.duration(dur * 3600) }),
+						h('td', { colspan: '2' }),
+						h('td', { class: 'num', id: 'total-written', text: fmt.bytes(wb) }),
+						h('td', { colspan: '2' }),
+					),
+				),
+			),
+		);
+		const from = total === 0 ? 0 : state.offset + 1;
+		const to = state.offset + rows.length;
+		replace(
+			pager,
+			h('button', { type: 'button', class: 'btn', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - state.limit); load(); } }, '← Newer'),
+			h('span', { class: 'muted', text: `${from}–${to} of ${total}` }),
+			h('button', { type: 'button', class: 'btn', disabled: to >= total, onclick: () => { state.offset += state.limit; load(); } }, 'Older →'),
+		);
+	}
+
+	async function load() {
+		const q = new URLSearchParams();
+		for (const k of ['job', 'status', 'type', 'since', 'until']) if (state[k]) q.set(k, state[k]);
+		q.set('limit', String(state.limit));
+		q.set('offset', String(state.offset));
+		try {
+			const data = await api(`/api/v1/backups?${q}`);
+			rows = data.items || [];
+			total = data.total ?? rows.length;
+			err.hidden = true;
+		} catch (e) {
+			if (e.status === 401) return;
+			err.textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+			err.hidden = false;
+			rows = [];
+			total = 0;
+		}
+		draw();
+	}
+
+	const form = h(
+		'form',
+		{ class: 'toolbar filters', onsubmit: (ev) => ev.preventDefault(), 'aria-label': 'Filters' },
+		select('f-job', 'Job', [['', 'All jobs'], ...names.map((n) => [n, n])], state.job, set('job')),
+		select('f-status', 'Status', [['', 'Any'], ['OK', 'OK'], ['ERROR', 'Error'], ['Running', 'Running']], state.status, set('status')),
+		select('f-type', 'Type', [['BACKUP', 'Backups'], ['EXPORT', 'Exports']], state.type, set('type')),
+		h('div', { class: 'field' }, h('label', { for: 'f-since', text: 'Since' }), h('input', { type: 'date', id: 'f-since', value: state.since, onchange: set('since') })),
+		h('div', { class: 'field' }, h('label', { for: 'f-until', text: 'Until' }), h('input', { type: 'date', id: 'f-until', value: state.until, onchange: set('until') })),
+		select('f-limit', 'Per page', [['20', '20'], ['50', '50'], ['100', '100'], ['500', '500']], String(state.limit), (ev) => {
+			state.limit = Number(ev.currentTarget.value);
+			state.offset = 0;
+			load();
+		}),
+	);
+	replace(main, h('div', { class: 'title-row' }, h('h1', { text: 'Last backups' })), h('section', { class: 'panel' }, form, err, table, pager));
+	await load();
+}

@@ -1,0 +1,232 @@
+/*
+ * Dashboard: the jobs of the current config grouped by type, with their
+ * health, the age of the last good backup and sizes; a search box that
+ * filters by job, server or target as you type; the config switcher; and
+ * (admins) "Run now" / "Cleanup" buttons whose runs are shown live.
+ */
+import { api, isAdmin } from './api.js';
+import { h, replace, toast } from './dom.js';
+import * as fmt from './fmt.js';
+import { launch, onRunChange, runFor } from './runs.js';
+
+export const HEALTH = {
+	ok: 'OK',
+	warning: 'Warning',
+	critical: 'Critical',
+	running: 'Running',
+	unknown: 'Unknown',
+};
+const HEALTH_ORDER = ['critical', 'warning', 'running', 'unknown', 'ok'];
+
+let query = '';
+
+export function healthBadge(job) {
+	const hl = HEALTH[job.health] ? job.health : 'unknown';
+	const tip =
+		job.age_hours === null || job.age_hours === undefined
+			? 'no successful backup recorded'
+			: `last good backup ${fmt.age(job.age_hours)}; maximum age ${job.maximum_backup_age ?? '?'} h`;
+	return h('span', { class: `badge health-${hl}`, title: tip }, h('span', { class: 'dot', 'aria-hidden': 'true' }), HEALTH[hl]);
+}
+
+export function runBadge(run) {
+	if (!run) return null;
+	const label = `${run.action === 'cleanup' ? 'cleanup' : 'backup'} ${run.state}`;
+	return h('span', { class: `badge run run-${run.state}`, dataset: { runState: run.state }, title: `run ${run.id}` }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), label);
+}
+
+/* The "Run now" / "Cleanup" buttons for a job (admins only), or null. */
+export function runButtons(name, onDone) {
+	if (!isAdmin()) return null;
+	const busy = !!runFor(name);
+	const go = (action) => async (ev) => {
+		const btn = ev.currentTarget;
+		btn.disabled = true;
+		try {
+			const run = await launch(action, name);
+			const ok = run.state === 'done';
+			toast(`${action === 'backup' ? 'Backup' : 'Cleanup'} of ${name}: ${run.state}${run.error ? ` — ${run.error}` : ''}`, ok ? 'ok' : 'error');
+		} catch (e) {
+			toast(`${action} of ${name}: ${e.message}`, 'error');
+		} finally {
+			btn.disabled = false;
+			if (onDone) onDone();
+		}
+	};
+	return h(
+		'span',
+		{ class: 'actions' },
+		h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-action': 'backup', disabled: busy, 'aria-label': `Run backup of ${name} now`, onclick: go('backup') }, 'Run now'),
+		h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'cleanup', disabled: busy, 'aria-label': `Clean up old backups of ${name}`, onclick: go('cleanup') }, 'Cleanup'),
+	);
+}
+
+function jobRow(job) {
+	const run = runFor(job.name);
+	const search = `${job.name} ${job.server_name || ''} ${job.target || ''}`.toLowerCase();
+	return h(
+		'tr',
+		{ dataset: { job: job.name, health: job.health || 'unknown', search } },
+		h('td', { 'data-label': 'Status', class: 'cell-status' }, healthBadge(job), runBadge(run)),
+		h('td', { 'data-label': 'Job', class: 'cell-name' }, h('a', { href: `#/job/${encodeURIComponent(job.name)}`, text: job.name })),
+		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
+		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
+		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '', text: fmt.age(job.age_hours) }),
+		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
+		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
+		h('td', { 'data-label': 'Size', class: 'num', text: fmt.bytes(job.last_total_bytes) }),
+		isAdmin() ? h('td', { 'data-label': 'Actions', class: 'cell-actions' }, runButtons(job.name)) : null,
+	);
+}
+
+function groupTable(type, jobs) {
+	return h(
+		'section',
+		{ class: 'group panel', dataset: { type } },
+		h('h2', {}, type, h('span', { class: 'count', text: String(jobs.length) })),
+		h(
+			'table',
+			{ class: 'jobs' },
+			h(
+				'thead',
+				{},
+				h(
+					'tr',
+					{},
+					['Status', 'Job', 'Server', 'Target', 'Last good', 'Duration', 'Written', 'Size'].map((c) => h('th', { scope: 'col', text: c })),
+					isAdmin() ? h('th', { scope: 'col', text: 'Actions' }) : null,
+				),
+			),
+			h('tbody', {}, jobs.map(jobRow)),
+		),
+	);
+}
+
+function summary(jobs) {
+	const n = {};
+	for (const j of jobs) n[j.health || 'unknown'] = (n[j.health || 'unknown'] || 0) + 1;
+	return h(
+		'ul',
+		{ class: 'summary', 'aria-label': 'Jobs by status' },
+		HEALTH_ORDER.filter((k) => n[k]).map((k) => h('li', { class: `chip health-${k}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', { text: String(n[k]) }), ` ${HEALTH[k]}`)),
+	);
+}
+
+function applyFilter(root) {
+	const q = query.trim().toLowerCase();
+	let shown = 0;
+	for (const g of root.querySelectorAll('section.group')) {
+		let n = 0;
+		for (const tr of g.querySelectorAll('tbody tr')) {
+			const hit = !q || tr.dataset.search.includes(q);
+			tr.hidden = !hit;
+			if (hit) n++;
+		}
+		g.hidden = n === 0;
+		shown += n;
+	}
+	const empty = root.querySelector('.no-match');
+	if (empty) empty.hidden = shown > 0;
+	const status = root.querySelector('#search-status');
+	if (status) status.textContent = q ? `${shown} job${shown === 1 ? '' : 's'} shown` : '';
+}
+
+function configSwitcher(cfg, reload) {
+	if (!cfg || !cfg.configs || cfg.configs.length < 2) return null;
+	const sel = h(
+		'select',
+		{
+			id: 'config-select',
+			onchange: async () => {
+				try {
+					await api('/api/v1/configs/current', { method: 'POST', body: { config_number: Number(sel.value) } });
+					await reload();
+				} catch (e) {
+					toast(`switching config: ${e.message}`, 'error');
+				}
+			},
+		},
+		cfg.configs.map((p, i) => h('option', { value: String(i), selected: i === cfg.current, title: p, text: p.split('/').pop() })),
+	);
+	return h('div', { class: 'field' }, h('label', { for: 'config-select', text: 'Configuration' }), sel);
+}
+
+export async function render(main) {
+	let cfg = null;
+	const list = h('div', { class: 'groups' });
+	const head = h('div', { class: 'toolbar' });
+	const sum = h('div', { class: 'summary-box' });
+	const search = h('input', {
+		type: 'search',
+		id: 'job-search',
+		placeholder: 'Job, server or folder…',
+		autocomplete: 'off',
+		value: query,
+		oninput: () => {
+			query = search.value;
+			applyFilter(list);
+		},
+	});
+
+	async function load() {
+		const [jobs, c] = await Promise.all([api('/api/v1/jobs'), api('/api/v1/configs').catch(() => null)]);
+		cfg = c;
+		const items = jobs.items || [];
+		const byType = new Map();
+		for (const j of [...items].sort((a, b) => a.name.localeCompare(b.name))) {
+			if (!byType.has(j.type)) byType.set(j.type, []);
+			byType.get(j.type).push(j);
+		}
+		const types = [...byType.keys()].sort();
+		replace(sum, summary(items));
+		replace(
+			head,
+			h('div', { class: 'title' }, h('h1', { text: 'Backup jobs' }), h('span', { class: 'muted', text: `${items.length} job${items.length === 1 ? '' : 's'}` })),
+			h('div', { class: 'tools' }, configSwitcher(cfg, load), h('div', { class: 'field search' }, h('label', { for: 'job-search', text: 'Search' }), search, h('span', { id: 'search-status', class: 'sr-only', 'aria-live': 'polite' }))),
+		);
+		replace(
+			list,
+			items.length === 0 ? h('div', { class: 'panel empty', text: 'This configuration has no jobs.' }) : types.map((t) => groupTable(t, byType.get(t))),
+			h('div', { class: 'panel empty no-match', hidden: true, text: 'No job matches the search.' }),
+		);
+		applyFilter(list);
+	}
+
+	async function refreshJob(name) {
+		try {
+			const j = await api(`/api/v1/jobs/${encodeURIComponent(name)}`);
+			const old = list.querySelector(`tr[data-job="${CSS.escape(name)}"]`);
+			if (old) {
+				const row = jobRow(j);
+				old.replaceWith(row);
+				applyFilter(list);
+			}
+		} catch {
+			/* the next periodic refresh will tell */
+		}
+	}
+
+	await load();
+	replace(main, head, sum, list);
+
+	const off = onRunChange((run, finished) => {
+		for (const name of run.sections || []) {
+			if (finished) refreshJob(name);
+			else {
+				const tr = list.querySelector(`tr[data-job="${CSS.escape(name)}"]`);
+				if (!tr) continue;
+				const cell = tr.querySelector('.cell-status');
+				cell.querySelector('.run')?.remove();
+				cell.append(runBadge(run));
+				for (const b of tr.querySelectorAll('.cell-actions button')) b.disabled = true;
+			}
+		}
+	});
+	const timer = setInterval(() => {
+		if (document.visibilityState === 'visible' && document.activeElement !== search) load().catch(() => {});
+	}, 30000);
+	return () => {
+		off();
+		clearInterval(timer);
+	};
+}

@@ -1,0 +1,328 @@
+/*
+ * Real-browser test of the tisbackup web UI: Playwright (playwright-core
+ * only, no bundled browser) drives Debian's /usr/bin/chromium, headless,
+ * against a running `tisbackup serve` started by
+ * tests/integration/test_browser.sh. Prints TAP lines ("ok N - ...").
+ *
+ * Environment:
+ *   TB_URL        base URL of the server (http://127.0.0.1:PORT)
+ *   TB_ADMIN      admin user name; TB_ADMIN_PW its password
+ *   TB_VIEWER     viewer user name; TB_VIEWER_PW its password (optional)
+ *   TB_RSYNC_JOB  an rsync job that backs up successfully
+ *   TB_NULL_JOBS  comma-separated null jobs
+ *   TB_XSS_JOB    a job whose last log contains <script>alert(1)</script>
+ *   TB_SHOT_DIR   where to save screenshots
+ *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
+ *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (k, d) => {
+	const v = process.env[k] ?? d;
+	if (v === undefined) {
+		console.log(`Bail out! ${k} is not set`);
+		process.exit(1);
+	}
+	return v;
+};
+const BASE = env('TB_URL');
+const ADMIN = env('TB_ADMIN');
+const ADMIN_PW = env('TB_ADMIN_PW');
+const VIEWER = process.env.TB_VIEWER;
+const VIEWER_PW = process.env.TB_VIEWER_PW;
+const RSYNC_JOB = env('TB_RSYNC_JOB');
+const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
+const XSS_JOB = env('TB_XSS_JOB');
+const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
+const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
+
+let n = 0;
+let failed = 0;
+function ok(cond, desc, ...diag) {
+	n++;
+	if (cond) console.log(`ok ${n} - ${desc}`);
+	else {
+		failed++;
+		console.log(`not ok ${n} - ${desc}`);
+		for (const d of diag) for (const line of String(d).split('\n')) console.log(`# ${line}`);
+	}
+	return cond;
+}
+/* Run fn; a thrown error is a failed test with the message as diagnostic. */
+async function step(desc, fn) {
+	try {
+		const r = await fn();
+		if (r === false) return ok(false, desc);
+		if (typeof r === 'string') return ok(false, desc, r);
+		return ok(true, desc);
+	} catch (e) {
+		return ok(false, desc, e.message.split('\n').slice(0, 8).join('\n'));
+	}
+}
+
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
+const ctx = await chromium.launchPersistentContext(profile, {
+	executablePath: env('TB_CHROMIUM', '/usr/bin/chromium'),
+	headless: true,
+	viewport: { width: 1280, height: 900 },
+	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+ctx.setDefaultTimeout(10000);
+const page = ctx.pages()[0] || (await ctx.newPage());
+const dialogs = [];
+const problems = [];
+page.on('dialog', (d) => {
+	dialogs.push(d.message());
+	d.dismiss().catch(() => {});
+});
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+	if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+});
+
+const row = (name) => page.locator(`tr[data-job="${name}"]`);
+
+async function login(user, pw) {
+	await page.goto(`${BASE}/login`);
+	await page.fill('#username', user);
+	await page.fill('#password', pw);
+	await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('#login-form button[type=submit]')]);
+}
+
+try {
+	// ------------------------------------------------------------ anonymous
+	await step('anonymous visit of / lands on the login page', async () => {
+		await page.goto(`${BASE}/`);
+		await page.waitForSelector('#login-form');
+		return new URL(page.url()).pathname === '/login' || `url is ${page.url()}`;
+	});
+	await step('login page has labelled user name and password fields', async () => {
+		const u = await page.locator('label[for=username]').count();
+		const p = await page.locator('label[for=password]').count();
+		return (u === 1 && p === 1) || 'missing labels';
+	});
+	await step('a wrong password shows an error on the login page', async () => {
+		await page.fill('#username', ADMIN);
+		await page.fill('#password', `${ADMIN_PW}-wrong`);
+		await page.click('#login-form button[type=submit]');
+		await page.waitForSelector('#login-message:not([hidden])');
+		const t = await page.textContent('#login-message');
+		return /wrong|invalid|incorrect/i.test(t) || `message: ${t}`;
+	});
+
+	// ------------------------------------------------------------ dashboard
+	await step('admin logs in and sees the dashboard', async () => {
+		await login(ADMIN, ADMIN_PW);
+		await page.waitForSelector('tr[data-job]');
+		const who = await page.textContent('#user-name');
+		return who === ADMIN || `user shown: ${who}`;
+	});
+	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS];
+	await step(`dashboard lists every job (${all.join(', ')})`, async () => {
+		const names = await page.locator('tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
+		const missing = all.filter((x) => !names.includes(x));
+		return missing.length === 0 || `missing ${missing.join(', ')}; shown ${names.join(', ')}`;
+	});
+	await step('jobs are grouped by type (rsync+ssh and null groups)', async () => {
+		const types = await page.locator('section.group').evaluateAll((g) => g.map((x) => x.dataset.type));
+		return (types.includes('rsync+ssh') && types.includes('null')) || `groups: ${types.join(', ')}`;
+	});
+	await step(`${RSYNC_JOB} shows health OK with an age and a size`, async () => {
+		const h = await row(RSYNC_JOB).getAttribute('data-health');
+		const age = await row(RSYNC_JOB).locator('td[data-label="Last good"]').textContent();
+		const size = await row(RSYNC_JOB).locator('td[data-label="Size"]').textContent();
+		return (h === 'ok' && /ago|just now/.test(age) && /B$/.test(size)) || `health=${h} age=${age} size=${size}`;
+	});
+	await step(`${XSS_JOB} (failed last run, never good) is not OK`, async () => {
+		const h = await row(XSS_JOB).getAttribute('data-health');
+		return (h === 'critical' || h === 'warning') || `health=${h}`;
+	});
+	await step('admin sees Run now / Cleanup buttons', async () => {
+		const c = await row(RSYNC_JOB).locator('button[data-action=backup]').count();
+		return c === 1 || `found ${c}`;
+	});
+
+	// ------------------------------------------------------------ search
+	await step('search box narrows the list as you type (null jobs only)', async () => {
+		await page.fill('#job-search', 'null');
+		const vis = await page.locator('tr[data-job]:visible').evaluateAll((rs) => rs.map((r) => r.dataset.job));
+		return (vis.length === NULL_JOBS.length && NULL_JOBS.every((x) => vis.includes(x))) || `visible: ${vis.join(', ')}`;
+	});
+	await step('search by exact job name leaves one row, its group only', async () => {
+		await page.fill('#job-search', RSYNC_JOB);
+		const vis = await page.locator('tr[data-job]:visible').count();
+		const groups = await page.locator('section.group:visible').count();
+		return (vis === 1 && groups === 1) || `rows ${vis}, groups ${groups}`;
+	});
+	await step('a search matching nothing says so', async () => {
+		await page.fill('#job-search', 'no-such-job-zzz');
+		return (await page.locator('.no-match:visible').count()) === 1 || 'no "no match" message';
+	});
+	await page.fill('#job-search', '');
+	await page.screenshot({ path: path.join(SHOTS, 'browser-dashboard.png'), fullPage: true });
+
+	// ------------------------------------------------------------ job page
+	let histBefore = 0;
+	await step(`opening ${RSYNC_JOB} shows its page`, async () => {
+		await row(RSYNC_JOB).locator('td.cell-name a').click();
+		await page.waitForSelector('.job-head h1');
+		const t = await page.textContent('.job-head h1');
+		return (t === RSYNC_JOB && page.url().endsWith(`#/job/${encodeURIComponent(RSYNC_JOB)}`)) || `title ${t} url ${page.url()}`;
+	});
+	await step('job page has an SVG chart of durations with one point per run', async () => {
+		histBefore = await page.locator('table.history tbody tr').count();
+		const pts = await page.locator('#chart-duration svg circle').count();
+		const axes = await page.locator('#chart-duration svg .chart-unit').allTextContents();
+		return (histBefore >= 2 && pts === histBefore && axes.some((a) => /\((s|min|h)\)/.test(a))) || `history ${histBefore}, points ${pts}, axes ${axes.join('|')}`;
+	});
+	await step('job page has an SVG chart of written bytes with units', async () => {
+		const pts = await page.locator('#chart-written svg circle').count();
+		const axes = await page.locator('#chart-written svg .chart-unit').allTextContents();
+		return (pts === histBefore && axes.some((a) => /B\)/.test(a))) || `points ${pts}, axes ${axes.join('|')}`;
+	});
+	await step('chart points carry a tooltip with date and value', async () => {
+		const t = await page.locator('#chart-written svg circle title').first().textContent();
+		return /\d{4}-\d{2}-\d{2} .*B/.test(t) || `tooltip: ${t}`;
+	});
+	await step('job page shows the last run log', async () => {
+		const t = await page.textContent('#last-log');
+		return /OK|written/.test(t) || `log: ${t}`;
+	});
+	await page.screenshot({ path: path.join(SHOTS, 'browser-job.png'), fullPage: true });
+
+	// ------------------------------------------------------------ XSS as text
+	await step(`${XSS_JOB}'s log with <script>alert(1)</script> is shown as text`, async () => {
+		await page.goto(`${BASE}/#/job/${encodeURIComponent(XSS_JOB)}`);
+		await page.waitForSelector('#last-log');
+		const t = await page.textContent('#last-log');
+		const kids = await page.locator('#last-log *').count();
+		return (t.includes('<script>alert(1)</script>') && kids === 0) || `children ${kids}, text ${t}`;
+	});
+	await step('no script from the data ran (no dialog)', async () => {
+		await page.waitForTimeout(300);
+		return dialogs.length === 0 || `dialogs: ${dialogs.join(', ')}`;
+	});
+
+	// ------------------------------------------------------------ run now
+	await page.goto(`${BASE}/#/`);
+	await page.waitForSelector(`tr[data-job="${RSYNC_JOB}"]`);
+	const postP = page.waitForResponse((r) => r.url().endsWith('/api/v1/runs') && r.request().method() === 'POST');
+	await row(RSYNC_JOB).locator('button[data-action=backup]').click();
+	let post = null;
+	await step('"Run now" posts a backup run with the CSRF token (202)', async () => {
+		post = await postP;
+		const hdr = post.request().headers()['x-csrf-token'];
+		const body = post.request().postDataJSON();
+		return (post.status() === 202 && !!hdr && body.action === 'backup' && body.sections[0] === RSYNC_JOB) || `status ${post.status()} csrf ${hdr} body ${JSON.stringify(body)}`;
+	});
+	await step('the run state is shown live in the job row', async () => {
+		await row(RSYNC_JOB).locator('.run').first().waitFor({ timeout: 5000 });
+		return true;
+	});
+	let final = null;
+	await step('the backup started from the UI finishes and the row turns OK', async () => {
+		const done = page.waitForResponse(async (r) => {
+			if (!/\/api\/v1\/runs\/[^/]+$/.test(r.url())) return false;
+			const j = await r.json().catch(() => null);
+			if (j && ['done', 'failed', 'cancelled'].includes(j.state)) {
+				final = j;
+				return true;
+			}
+			return false;
+		}, { timeout: RUN_TIMEOUT });
+		try {
+			await done;
+		} catch (e) {
+			const st = await row(RSYNC_JOB).locator('.run').first().getAttribute('data-run-state').catch(() => '?');
+			return `no end within ${RUN_TIMEOUT / 1000}s; run state shown: ${st} (is a worker running in serve?)`;
+		}
+		await page.waitForFunction((name) => {
+			const r = document.querySelector(`tr[data-job="${name}"]`);
+			return r && !r.querySelector('.run');
+		}, RSYNC_JOB);
+		const h = await row(RSYNC_JOB).getAttribute('data-health');
+		return (final.state === 'done' && h === 'ok') || `run ${JSON.stringify(final)}; health ${h}`;
+	});
+	await step('the job page now shows one more run in its history and chart', async () => {
+		await page.goto(`${BASE}/#/job/${encodeURIComponent(RSYNC_JOB)}`);
+		await page.waitForSelector('#chart-duration svg');
+		const rows = await page.locator('table.history tbody tr').count();
+		const pts = await page.locator('#chart-duration svg circle').count();
+		return (rows === histBefore + 1 && pts === rows) || `history ${histBefore} -> ${rows}, points ${pts}`;
+	});
+
+	// ------------------------------------------------------------ last backups
+	await step('last backups view lists catalog rows with totals', async () => {
+		await page.click('nav.main-nav a[data-nav=backups]');
+		await page.waitForSelector('table.backups tbody tr[data-job]');
+		const rows = await page.locator('table.backups tbody tr[data-job]').count();
+		const tot = await page.textContent('#total-written');
+		return (rows >= 3 && /B$/.test(tot)) || `rows ${rows} total ${tot}`;
+	});
+	await step('clicking a column header sorts by it', async () => {
+		const th = page.locator('table.backups thead th', { hasText: 'Job' });
+		await th.locator('button').click();
+		const s1 = await th.getAttribute('aria-sort');
+		const names = await page.locator('table.backups tbody tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
+		const sorted = [...names].sort((a, b) => a.localeCompare(b));
+		return (s1 === 'ascending' && JSON.stringify(names) === JSON.stringify(sorted)) || `aria-sort ${s1}, order ${names.join(',')}`;
+	});
+	await step('filtering by job shows only that job', async () => {
+		await page.selectOption('#f-job', RSYNC_JOB);
+		await page.waitForFunction((name) => {
+			const rs = [...document.querySelectorAll('table.backups tbody tr[data-job]')];
+			return rs.length > 0 && rs.every((r) => r.dataset.job === name);
+		}, RSYNC_JOB);
+		return true;
+	});
+
+	// ------------------------------------------------------------ export page
+	await step('export page lists the jobs and both targets', async () => {
+		await page.click('nav.main-nav a[data-nav=export]');
+		await page.waitForSelector('#export-start');
+		const boxes = await page.locator('input.section-box').count();
+		const usb = await page.locator('#target-usb').count();
+		return (boxes === all.length && usb === 1) || `boxes ${boxes}`;
+	});
+
+	await step('no CSP violation or script error on any page', async () => problems.length === 0 || problems.join('\n'));
+
+	// ------------------------------------------------------------ logout
+	await step('log out returns to the login page', async () => {
+		await page.goto(`${BASE}/#/`);
+		await page.waitForSelector('#logout');
+		await Promise.all([page.waitForURL((u) => u.pathname === '/login'), page.click('#logout')]);
+		return true;
+	});
+	await step('after logout the dashboard redirects to the login page', async () => {
+		await page.goto(`${BASE}/`);
+		await page.waitForSelector('#login-form');
+		return new URL(page.url()).pathname === '/login' || page.url();
+	});
+	await step('after logout the API answers 401', async () => {
+		const r = await page.request.get(`${BASE}/api/v1/jobs`);
+		return r.status() === 401 || `status ${r.status()}`;
+	});
+
+	// ------------------------------------------------------------ viewer
+	if (VIEWER) {
+		await step('a viewer sees the jobs but no Run now / Cleanup buttons', async () => {
+			await login(VIEWER, VIEWER_PW);
+			await page.waitForSelector('tr[data-job]');
+			const b = await page.locator('button[data-action]').count();
+			const role = await page.textContent('#user-role');
+			return (b === 0 && role === 'viewer') || `buttons ${b}, role ${role}`;
+		});
+	}
+} catch (e) {
+	ok(false, 'browser session', e.stack || e.message);
+} finally {
+	await ctx.close().catch(() => {});
+	fs.rmSync(profile, { recursive: true, force: true });
+}
+console.log(`# screenshots in ${SHOTS}`);
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
