@@ -47,6 +47,16 @@ int register_run(const struct action_ctx *a);
 int export_run(const struct action_ctx *a);
 
 /*
+ * exportbackup --usb (export_usb.c): export_run() into the partition
+ * labelled tisbackup (usb.h; any: [export] device_filter = any), mounted
+ * under {mount_base}/TISBACKUP-<epoch> for the run and unmounted, mount
+ * point removed, whatever its outcome. a->exportdir is ignored. A dry run
+ * only looks for the disk. 0, EXIT_JOBS (no usable disk, mounting or
+ * unmounting failed, or a job failed), EXIT_USAGE or EXIT_RUNTIME.
+ */
+int export_usb_run(const struct action_ctx *a, int any, const char *mount_base);
+
+/*
  * retryfailed (retry.c): the jobs of a->jobs, except type null, with no OK
  * BACKUP row started in the 30 hours before now, in config order, into
  * *out (caller frees the array). 0 or -1 + err.

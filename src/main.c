@@ -45,6 +45,7 @@ struct options {
 	const char *sections;
 	const char *backupdir;
 	const char *exportdir;
+	int usb; /* --usb: exportbackup to the USB disk */
 	int dry_run;
 	int verbose;
 	int len;
@@ -84,7 +85,9 @@ usage(FILE *out)
 	        "  dumpstat           print the last N catalog rows of each selected job\n"
 	        "  retryfailed        re-run the jobs without an OK backup in the last 30 hours\n"
 	        "  listdrivers        list backup types and their configuration keys\n"
-	        "  exportbackup       copy each job's latest good backup to -x DIR\n"
+	        "  exportbackup       copy each job's latest good backup to -x DIR, or with\n"
+	        "                     --usb to the USB disk labelled tisbackup (mounted\n"
+	        "                     for the run, then unmounted)\n"
 	        "  register_existing  add catalog rows for backups found on disk\n"
 	        "  serve              web UI, REST API, scheduler and queue worker\n"
 	        "  worker             run queued runs (for other hosts); stops on SIGTERM\n"
@@ -103,7 +106,9 @@ usage(FILE *out)
 	        "                         max_parallel, else 4); one job per server at a\n"
 	        "                         time unless max_per_server says more\n"
 	        "  -b, --backupdir DIR    use DIR instead of [global] backup_base_dir\n"
-	        "  -x, --exportdir DIR    target folder of exportbackup (required there)\n"
+	        "  -x, --exportdir DIR    target folder of exportbackup (or --usb)\n"
+	        "      --usb              exportbackup: to the USB disk; [export] in the\n"
+	        "                         --gui-config file chooses the disks and mount folder\n"
 	        "      --gui-config FILE  web/queue settings (default " GUICONF_DEFAULT_PATH ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
@@ -155,6 +160,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ "gui-config", required_argument, NULL, 'G' },
 		{ "role", required_argument, NULL, 'R' },
+		{ "usb", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -171,6 +177,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'R':
 			o->role = optarg;
+			break;
+		case 'U':
+			o->usb = 1;
 			break;
 		case 'd':
 			o->dry_run = 1;
@@ -459,6 +468,17 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 		rc = backup_run(&a);
 	} else if (strcmp(o->action, "cleanup") == 0) {
 		rc = cleanup_run(&a);
+	} else if (strcmp(o->action, "exportbackup") == 0 && o->usb) {
+		struct guiconf *gc = NULL;
+
+		if (guiconf_load(o->gui_config != NULL ? o->gui_config : GUICONF_DEFAULT_PATH, 1,
+		                 &gc, &err) == -1) {
+			print_err(&err);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
+		rc = export_usb_run(&a, gc->device_filter_any, gc->mount_base);
+		guiconf_free(gc);
 	} else if (strcmp(o->action, "exportbackup") == 0) {
 		rc = export_run(&a);
 	} else {
@@ -489,6 +509,11 @@ main(int argc, char **argv)
 	log_set_level(o.level);
 	err_clear(&err);
 
+	if (o.usb && strcmp(o.action, "exportbackup") != 0) {
+		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
+		return EXIT_USAGE;
+	}
+
 	if (strcmp(o.action, "serve") == 0 || strcmp(o.action, "worker") == 0 ||
 	    strcmp(o.action, "user") == 0) {
 		struct cli c = { .config = o.config,
@@ -518,8 +543,13 @@ main(int argc, char **argv)
 		driver_print_list(stdout);
 		return 0;
 	}
-	if (strcmp(o.action, "exportbackup") == 0 && o.exportdir == NULL) {
-		fprintf(stderr, "tisbackup: exportbackup needs the target folder: -x DIR\n");
+	if (o.usb && o.exportdir != NULL) {
+		fprintf(stderr, "tisbackup: exportbackup: -x DIR or --usb, not both\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(o.action, "exportbackup") == 0 && o.exportdir == NULL && !o.usb) {
+		fprintf(stderr,
+		        "tisbackup: exportbackup needs the target folder: -x DIR (or --usb)\n");
 		return EXIT_USAGE;
 	}
 

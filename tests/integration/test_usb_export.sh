@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+#
+# exportbackup --usb (the GUI's USB export, SPEC §8) with loop devices
+# standing in for USB disks ([export] device_filter = any): a real
+# rsync+ssh backup exported end to end (found, mounted under mount_base,
+# exported, unmounted, mount point removed, EXPORT row, files on the
+# disk); the original's four errors (no disk, no partition, no such
+# label, more than one); a labelled disk already mounted; a failing
+# export and an interrupted one that still unmount; a dry run; option
+# errors. The error cases scan a fake sysfs tree (TB_SYSFS_ROOT) holding
+# only this test's loop devices, so that other disks of the machine
+# cannot change their outcome.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tb_require_binary
+tb_require sqlite3 rsync ssh ssh-keygen mkfs.ext4 mkfs.ext3 losetup mount umount
+if [ "$(id -u)" != 0 ] || [ ! -e /dev/loop-control ]; then
+	echo "1..0 # SKIP needs root and loop devices"
+	exit 0
+fi
+tb_tmp
+sshd_start
+
+LOOPS=()
+MOUNTS=()
+# shellcheck disable=SC2317 # run by the EXIT trap
+_usb_cleanup() {
+	local m l
+	for m in "${MOUNTS[@]}" "$TMPD"/mnt/TISBACKUP-*; do
+		[ -d "$m" ] || continue
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for l in "${LOOPS[@]}"; do
+		losetup -d "$l" 2>/dev/null
+	done
+	return 0
+}
+trap 'st=$?; _usb_cleanup; (exit $st); _tb_cleanup' EXIT
+
+# mkloop NAME TYPE LABEL: a 16 MiB image with filesystem TYPE (ext4,
+# ext3, or none) labelled LABEL, attached to a loop device; prints it.
+mkloop() {
+	local img=$TMPD/$1.img dev
+	dd if=/dev/zero of="$img" bs=1M count=16 status=none || return 1
+	case $2 in
+	none) ;;
+	*) "mkfs.$2" -q -F -L "$3" "$img" >/dev/null || return 1 ;;
+	esac
+	dev=$(losetup -f --show "$img") || return 1
+	echo "$dev"
+}
+
+# fakesys NAME DEV...: a sysfs root whose class/block holds only DEVs
+# (links to the real entries); prints its path.
+fakesys() {
+	local root=$TMPD/sys-$1 d
+	shift
+	mkdir -p "$root/class/block"
+	for d in "$@"; do
+		ln -s "/sys/class/block/${d#/dev/}" "$root/class/block/${d#/dev/}"
+	done
+	echo "$root"
+}
+
+MNT=$TMPD/mnt
+mkdir -p "$MNT"
+GUI=$TMPD/gui.ini
+printf '[export]\ndevice_filter = any\nmount_base = %s\n' "$MNT" >"$GUI"
+GUI_USB=$TMPD/gui-usb.ini
+printf '[export]\ndevice_filter = usb\nmount_base = %s\n' "$MNT" >"$GUI_USB"
+
+# No TISBACKUP- mount anywhere, and no folder left in mount_base.
+no_mount_left() {
+	! grep -q ' [^ ]*/TISBACKUP-[0-9]* ' /proc/self/mountinfo &&
+		[ -z "$(ls -A "$MNT")" ]
+}
+
+SRC=$TMPD/src
+make_tree "$SRC"
+cfg_global "$CONF"
+cfg_job "$CONF" web "$SRC"
+cfg_job "$CONF" nobackup "$TMPD/unused"
+cfg_null "$CONF" nulljob
+tb_run -c "$CONF" -s web backup
+t_rc 0 "a real rsync+ssh backup of web to export"
+S1=$(snapshots "$BASE/web" | tail -n 1)
+[ -n "$S1" ] || t_bail "no snapshot of web: $(tb_show)"
+
+A=$(mkloop a ext4 tisbackup) || t_bail "cannot set up a loop device"
+LOOPS+=("$A")
+
+# ================================================================ end to end
+tb_run -c "$CONF" --gui-config "$GUI" -s web,nulljob exportbackup --usb
+t_rc 0 "exportbackup --usb exits 0"
+t_match "mounted $A \(ext4\) at $MNT/TISBACKUP-[0-9]+$" "$T_ERR" \
+	"the labelled loop device is mounted under mount_base/TISBACKUP-<epoch>"
+MP=$(printf '%s\n' "$T_ERR" | sed -n "s|.*mounted $A (ext4) at \(.*\)$|\1|p" | head -n 1)
+t_match "unmounted $A and removed $MP: the disk can be unplugged" "$T_ERR" "then unmounted"
+t_ok "the mount point is removed and nothing is mounted" no_mount_left
+t_eq "OK|$MP/web" "$(csql "select status, backup_location from stats where backup_name = 'web' and TYPE = 'EXPORT'")" \
+	"an OK EXPORT row names {mountpoint}/web"
+mkdir -p "$TMPD/check"
+if mount -o ro "$A" "$TMPD/check"; then
+	MOUNTS+=("$TMPD/check")
+	t_ok "the disk holds the latest backup of web" tree_equal "$BASE/web/$S1" "$TMPD/check/web"
+	t_ok "and nothing for the null job" test ! -e "$TMPD/check/nulljob"
+	umount "$TMPD/check"
+else
+	t_fail "mounting $A to check its contents"
+fi
+
+# ================================================================ option errors
+tb_run -c "$CONF" --gui-config "$GUI" -x "$TMPD" exportbackup --usb
+t_rc 2 "-x with --usb is a usage error"
+t_match 'not both' "$T_ERR" "and says so"
+tb_run -c "$CONF" --gui-config "$GUI" --usb backup
+t_rc 2 "--usb with another action is a usage error"
+printf '[export]\ndevice_filter = floppy\n' >"$TMPD/badgui.ini"
+tb_run -c "$CONF" --gui-config "$TMPD/badgui.ini" exportbackup --usb
+t_rc 3 "a bad device_filter is a configuration error"
+t_match 'device_filter' "$T_ERR" "naming the key"
+
+# ================================================================ dry run
+tb_run -c "$CONF" --gui-config "$GUI" -d -s web exportbackup --usb
+t_rc 0 "a dry run exits 0"
+t_match "dry run: would mount $A \(ext4\) at $MNT/TISBACKUP-<epoch>" "$T_ERR" "and names the disk"
+t_ok "and mounts nothing" no_mount_left
+
+# ================================================================ the four errors
+rows0=$(csql "select count(*) from stats")
+
+EMPTY=$(fakesys empty)
+TB_SYSFS_ROOT=$EMPTY tb_run -c "$CONF" --gui-config "$GUI_USB" -s web exportbackup --usb
+t_rc 1 "no disk: exit 1"
+t_match 'ERROR exportbackup --usb: cannot find any external USB disk: plug the USB disk into the server' \
+	"$T_ERR" "no disk: says to plug the USB disk in"
+ONLYA=$(fakesys onlya "$A")
+TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI_USB" -s web exportbackup --usb
+t_rc 1 "device_filter = usb: a loop device is no USB disk"
+t_match 'cannot find any external USB disk' "$T_ERR" "device_filter = usb: no disk"
+
+B=$(mkloop b none) || t_bail "cannot set up a loop device"
+LOOPS+=("$B")
+TB_SYSFS_ROOT=$(fakesys nofs "$B") tb_run -c "$CONF" --gui-config "$GUI" -s web exportbackup --usb
+t_rc 1 "no partition: exit 1"
+t_match "the disk $B has no partition: create one ext4 partition labelled tisbackup" "$T_ERR" \
+	"no partition: names the disk and says what to create"
+
+C=$(mkloop c ext4 photos) || t_bail "cannot set up a loop device"
+LOOPS+=("$C")
+TB_SYSFS_ROOT=$(fakesys nolabel "$B" "$C") tb_run -c "$CONF" --gui-config "$GUI" -s web exportbackup --usb
+t_rc 1 "no such label: exit 1"
+t_match "no partition labelled tisbackup on the disk $B, $C" "$T_ERR" "no such label: names the disks"
+t_match "found $C: ext4, label 'photos'" "$T_ERR" "and lists what it found"
+
+D=$(mkloop d ext3 TISBACKUP) || t_bail "cannot set up a loop device"
+LOOPS+=("$D")
+TB_SYSFS_ROOT=$(fakesys two "$A" "$C" "$D") tb_run -c "$CONF" --gui-config "$GUI" -s web exportbackup --usb
+t_rc 1 "two labelled partitions: exit 1"
+t_match "there are 2 partitions labelled tisbackup \($A, $D\): unplug all the disks but one" "$T_ERR" \
+	"more than one: lists both (ext3 and an upper-case label count too)"
+
+mkdir -p "$TMPD/busy"
+if mount "$A" "$TMPD/busy"; then
+	MOUNTS+=("$TMPD/busy")
+	TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI" -s web exportbackup --usb
+	t_rc 1 "a labelled disk mounted elsewhere: exit 1"
+	t_match "$A is labelled tisbackup but already mounted at $TMPD/busy: unmount it first" \
+		"$T_ERR" "and says where it is mounted"
+	umount "$TMPD/busy"
+else
+	t_fail "mounting $A elsewhere"
+fi
+t_eq "$rows0" "$(csql "select count(*) from stats")" "no disk, no export: no catalog row"
+t_ok "every failed search left no mount point" no_mount_left
+
+printf '[export]\ndevice_filter = any\nmount_base = %s\n' "$TMPD/nomnt" >"$TMPD/gui-nomnt.ini"
+TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$TMPD/gui-nomnt.ini" -s web exportbackup --usb
+t_rc 1 "a missing mount_base: exit 1"
+t_match "creating the mount point $TMPD/nomnt/TISBACKUP-[0-9]+: No such file or directory" "$T_ERR" \
+	"and names the mount point"
+
+# ================================================================ failing exports unmount
+TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI" -s web,nobackup exportbackup --usb
+t_rc 1 "an export with a job that has no backup exits 1"
+t_match '\[nobackup\] export failed: no good backup to export' "$T_ERR" "the job's error is logged"
+t_match "unmounted $A and removed" "$T_ERR" "the disk is still unmounted"
+t_ok "and the mount point removed" no_mount_left
+t_eq "ERROR" "$(csql "select status from stats where backup_name = 'nobackup' and TYPE = 'EXPORT'")" \
+	"an ERROR EXPORT row for the failed job"
+
+# SIGTERM in the middle of the rsync: the export stops, the disk is
+# unmounted. rsync is slowed down with a popt alias in its $HOME/.popt
+# (spawn passes HOME through; the export's own options stay as they are).
+mkdir -p "$BASE/web/20250101-01h00m00" "$TMPD/home"
+head -c $((6 * 1048576)) /dev/urandom >"$BASE/web/20250101-01h00m00/big.bin"
+csql "update stats set backup_location = '$BASE/web/20250101-01h00m00' where backup_name = 'web' and TYPE = 'BACKUP'"
+echo 'rsync alias --partial --bwlimit=500 --inplace' >"$TMPD/home/.popt"
+(
+	cd "$TMPD" || exit 1
+	TB_SYSFS_ROOT=$ONLYA HOME=$TMPD/home exec "$TISBACKUP" -c "$CONF" --gui-config "$GUI" \
+		-s web exportbackup --usb >"$TMPD/term.out" 2>"$TMPD/term.err"
+) &
+TPID=$!
+tb_track "$TPID"
+if wait_until 20 grep -qs 'export of .* to ' "$TMPD/term.err"; then
+	kill -TERM "$TPID"
+	wait "$TPID"
+	trc=$?
+	t_ne 0 "$trc" "an interrupted USB export exits non-zero"
+	t_match "unmounted $A and removed" "$(cat "$TMPD/term.err")" "an interrupted export still unmounts"
+	t_ok "and removes the mount point" no_mount_left
+else
+	t_fail "the slowed export did not start" "$(cat "$TMPD/term.err")"
+	kill -TERM "$TPID"
+	wait "$TPID"
+fi
+
+t_done
