@@ -23,6 +23,11 @@ if [ "${1:-}" != "--demo" ]; then
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
 		redis-server curl wrk chromium python3
 	)
+	# the browser test's runner (Playwright); a newer node already on PATH
+	# (e.g. from NodeSource) is kept
+	if ! command -v node >/dev/null 2>&1; then
+		pkgs+=(nodejs npm)
+	fi
 fi
 
 missing=()
