@@ -20,12 +20,12 @@ export_usb_run(const struct action_ctx *a, int any, const char *mount_base)
 	int rc;
 
 	err_clear(&err);
-	if (usb_find(any, &devnode, &fstype, &err) == -1) {
-		log_error(NULL, "exportbackup --usb: %s", err.msg);
-		rc = EXIT_JOBS;
-		goto out;
-	}
 	if (a->dry_run) {
+		if (usb_find(any, &devnode, &fstype, &err) == -1) {
+			log_error(NULL, "exportbackup --usb: %s", err.msg);
+			rc = EXIT_JOBS;
+			goto out;
+		}
 		log_info(NULL,
 		         "dry run: would mount %s (%s) at %s/" USB_MOUNT_PREFIX
 		         "<epoch>, export into it and unmount it",
@@ -33,12 +33,12 @@ export_usb_run(const struct action_ctx *a, int any, const char *mount_base)
 		rc = 0;
 		goto out;
 	}
-	if (usb_mount(devnode, fstype, mount_base, &mp, &err) == -1) {
+	if (usb_attach(any, mount_base, &devnode, &mp, &err) == -1) {
 		log_error(NULL, "exportbackup --usb: %s", err.msg);
 		rc = EXIT_JOBS;
 		goto out;
 	}
-	log_info(NULL, "mounted %s (%s) at %s", devnode, fstype, mp);
+	log_info(NULL, "mounted %s at %s", devnode, mp);
 	b.exportdir = mp;
 	rc = export_run(&b);
 	if (usb_unmount(mp, &err) == -1) {

@@ -462,7 +462,12 @@ explain_labelled(const struct usb_scan *s, struct err *err)
 
 		if (!has_label(v))
 			continue;
-		if (v->mountpoint != NULL)
+		if (v->mountpoint != NULL && strstr(v->mountpoint, "/" USB_MOUNT_PREFIX) != NULL)
+			err_append_line(err,
+			                "%s is labelled %s but already mounted at %s: another USB "
+			                "export is running (wait for it to end)",
+			                v->devnode, v->label, v->mountpoint);
+		else if (v->mountpoint != NULL)
 			err_append_line(
 			    err, "%s is labelled %s but already mounted at %s: unmount it first",
 			    v->devnode, v->label, v->mountpoint);
@@ -664,5 +669,25 @@ usb_unmount(const char *mountpoint, struct err *err)
 		err_sys(err, errno, "removing the mount point %s", mountpoint);
 		return -1;
 	}
+	return rc;
+}
+
+int
+usb_attach(int any, const char *mount_base, char **devnode, char **mountpoint, struct err *err)
+{
+	char *fstype = NULL;
+	int rc = -1;
+
+	*mountpoint = NULL;
+	if (usb_find(any, devnode, &fstype, err) == -1)
+		return -1;
+	if (usb_mount(*devnode, fstype, mount_base, mountpoint, err) == -1) {
+		free(*devnode);
+		*devnode = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(fstype);
 	return rc;
 }

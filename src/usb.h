@@ -111,4 +111,17 @@ int usb_mount(const char *devnode, const char *fstype, const char *mount_base, c
  */
 int usb_unmount(const char *mountpoint, struct err *err);
 
+/*
+ * usb_find + usb_mount, for a caller that exports through another
+ * process (the queue worker runs `tisbackup -c CFG -s A,B -x MOUNTPOINT
+ * exportbackup` and must call usb_unmount(*mountpoint) afterwards, when
+ * the child failed or was cancelled too). any is [export] device_filter
+ * = any, mount_base [export] mount_base. On success *devnode and
+ * *mountpoint are set (caller frees both); on failure both are NULL and
+ * err is one of usb_find's or usb_mount's errors (when another USB export
+ * holds the disk: "... already mounted at .../TISBACKUP-...: another USB
+ * export is running").
+ */
+int usb_attach(int any, const char *mount_base, char **devnode, char **mountpoint, struct err *err);
+
 #endif

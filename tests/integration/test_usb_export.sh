@@ -7,7 +7,7 @@
 # disk); the original's four errors (no disk, no partition, no such
 # label, more than one); a labelled disk already mounted; a failing
 # export and an interrupted one that still unmount; a dry run; option
-# errors. The error cases scan a fake sysfs tree (TB_SYSFS_ROOT) holding
+# errors, a second export while one runs. The error cases scan a fake sysfs tree (TB_SYSFS_ROOT) holding
 # only this test's loop devices, so that other disks of the machine
 # cannot change their outcome.
 
@@ -94,9 +94,9 @@ LOOPS+=("$A")
 # ================================================================ end to end
 tb_run -c "$CONF" --gui-config "$GUI" -s web,nulljob exportbackup --usb
 t_rc 0 "exportbackup --usb exits 0"
-t_match "mounted $A \(ext4\) at $MNT/TISBACKUP-[0-9]+$" "$T_ERR" \
+t_match "mounted $A at $MNT/TISBACKUP-[0-9]+$" "$T_ERR" \
 	"the labelled loop device is mounted under mount_base/TISBACKUP-<epoch>"
-MP=$(printf '%s\n' "$T_ERR" | sed -n "s|.*mounted $A (ext4) at \(.*\)$|\1|p" | head -n 1)
+MP=$(printf '%s\n' "$T_ERR" | sed -n "s|.*mounted $A at \(.*\)$|\1|p" | head -n 1)
 t_match "unmounted $A and removed $MP: the disk can be unplugged" "$T_ERR" "then unmounted"
 t_ok "the mount point is removed and nothing is mounted" no_mount_left
 t_eq "OK|$MP/web" "$(csql "select status, backup_location from stats where backup_name = 'web' and TYPE = 'EXPORT'")" \
@@ -206,6 +206,13 @@ echo 'rsync alias --partial --bwlimit=500 --inplace' >"$TMPD/home/.popt"
 TPID=$!
 tb_track "$TPID"
 if wait_until 20 grep -qs 'export of .* to ' "$TMPD/term.err"; then
+	# A second export while this one runs: refused, the first one untouched.
+	TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI" -s web exportbackup --usb
+	t_rc 1 "a second USB export while one runs: exit 1"
+	t_match "$A is labelled tisbackup but already mounted at $MNT/TISBACKUP-[0-9]+: another USB export is running" \
+		"$T_ERR" "and says another USB export is running"
+	t_eq 1 "$(ls "$MNT" | wc -l)" "the second export mounted nothing more"
+	t_ok "the first export is still running" kill -0 "$TPID"
 	kill -TERM "$TPID"
 	wait "$TPID"
 	trc=$?

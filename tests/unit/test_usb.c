@@ -300,12 +300,13 @@ test_choose_no_label(void **state)
 		{ "sdb3", "vfat", "TISBACKUP", NULL, 0 },
 		{ "sdb4", "ext4", "tisbackup", "/media/x y", 1 },
 		{ "sdb5", "ext4", "Tisbackup", NULL, 1 },
+		{ "sdb6", "ext4", "tisbackup", "/mnt/TISBACKUP-1795675059", 1 },
 	};
 	struct err err;
 	char *c;
 
 	(void)state;
-	assert_int_equal(choose(0, disks, v, 5, &c, &err), -1);
+	assert_int_equal(choose(0, disks, v, 6, &c, &err), -1);
 	assert_null(c);
 	assert_non_null(
 	    strstr(err.msg, "no partition labelled tisbackup on the USB disk /dev/sdb"));
@@ -316,6 +317,9 @@ test_choose_no_label(void **state)
 	assert_non_null(
 	    strstr(err.msg, "\n/dev/sdb4 is labelled tisbackup but already mounted at /media/x y"));
 	assert_non_null(strstr(err.msg, "\n/dev/sdb5 is labelled Tisbackup but in use"));
+	assert_non_null(strstr(err.msg,
+	                       "\n/dev/sdb6 is labelled tisbackup but already mounted at "
+	                       "/mnt/TISBACKUP-1795675059: another USB export is running"));
 }
 
 static void
