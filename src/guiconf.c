@@ -51,7 +51,7 @@ static const struct key keys[] = {
 	{ "queue", "max_attempts", K_INT, F(max_attempts), 1, 100 },
 	{ "queue", "workers", K_INT, F(workers), 1, 64 },
 	{ "export", "device_filter", K_SPECIAL, 0, 0, 0 },
-	{ "export", "mount_base", K_STR, F(mount_base), 0, 0 },
+	{ "export", "mount_base", K_SPECIAL, 0, 0, 0 },
 	{ "alerts", "smtp_url", K_STR, F(smtp_url), 0, 0 },
 	{ "alerts", "mail_from", K_STR, F(mail_from), 0, 0 },
 	{ "alerts", "mail_to", K_LIST, F(mail_to), 0, 0 },
@@ -239,6 +239,14 @@ set_special(struct guiconf *gc, const char *key, const char *v, const char **why
 		}
 		free(gc->redis_url);
 		gc->redis_url = xstrdup(v);
+	} else if (strcmp(key, "mount_base") == 0) {
+		/* usb_mount() creates {mount_base}/TISBACKUP-<epoch> in it. */
+		if (v[0] != '/') {
+			*why = "expected an absolute folder (the USB disk is mounted inside it)";
+			return -1;
+		}
+		free(gc->mount_base);
+		gc->mount_base = xstrdup(v);
 	} else if (strcmp(key, "device_filter") == 0) {
 		if (strcmp(v, "usb") == 0)
 			gc->device_filter_any = 0;

@@ -597,11 +597,15 @@ int
 usb_mount(const char *devnode, const char *fstype, const char *mount_base, char **mountpoint,
           struct err *err)
 {
-	char *mp =
-	    xasprintf("%s%s" USB_MOUNT_PREFIX "%lld", mount_base,
-	              mount_base[strlen(mount_base) - 1] == '/' ? "" : "/", (long long)time(NULL));
+	char *mp;
 
 	*mountpoint = NULL;
+	if (mount_base[0] != '/') {
+		err_set(err, "mount_base '%s' is not an absolute folder", mount_base);
+		return -1;
+	}
+	mp = xasprintf("%s%s" USB_MOUNT_PREFIX "%lld", mount_base,
+	               mount_base[strlen(mount_base) - 1] == '/' ? "" : "/", (long long)time(NULL));
 	if (mkdir(mp, 0700) == -1) {
 		if (errno == EEXIST)
 			err_set(err,

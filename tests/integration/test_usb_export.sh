@@ -121,6 +121,10 @@ printf '[export]\ndevice_filter = floppy\n' >"$TMPD/badgui.ini"
 tb_run -c "$CONF" --gui-config "$TMPD/badgui.ini" exportbackup --usb
 t_rc 3 "a bad device_filter is a configuration error"
 t_match 'device_filter' "$T_ERR" "naming the key"
+printf '[export]\nmount_base = mnt\n' >"$TMPD/badgui2.ini"
+tb_run -c "$CONF" --gui-config "$TMPD/badgui2.ini" exportbackup --usb
+t_rc 3 "a relative mount_base is a configuration error"
+t_match 'mount_base: expected an absolute folder' "$T_ERR" "naming the key"
 
 # ================================================================ dry run
 tb_run -c "$CONF" --gui-config "$GUI" -d -s web exportbackup --usb
