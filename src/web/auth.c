@@ -292,7 +292,7 @@ auth_users_find(const struct auth_users *u, const char *name)
 	return NULL;
 }
 
-/* The shape of an encoded argon2id hash: prefix, printable, five '$'. */
+/* The shape of an encoded argon2id hash: prefix, [A-Za-z0-9$=,+/], five '$'. */
 static int
 hash_ok_n(const char *s, size_t n)
 {
@@ -302,7 +302,9 @@ hash_ok_n(const char *s, size_t n)
 	if (n < sizeof prefix - 1 || n > HASH_MAX || memcmp(s, prefix, sizeof prefix - 1) != 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] <= ' ' || s[i] > '~')
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] != '\0' && strchr("$=,+/", s[i]) != NULL)))
 			return 0;
 		dollars += s[i] == '$';
 	}
