@@ -1,0 +1,342 @@
+/*
+ * Runs through the queue (src/queue.h): POST /api/v1/runs queues a
+ * backup, cleanup or export of sections of the current config; GET lists
+ * them or shows one with its log; DELETE cancels. The export of the
+ * compatible /export_backup page goes through runs_submit() too. When the
+ * queue cannot be reached these answer 503 naming its address, while the
+ * read-only pages keep working.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "util/xmalloc.h"
+#include "web/json.h"
+#include "web/routes.h"
+
+/* 1 if the two section lists hold the same names (order ignored). */
+static int
+same_sections(char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++) {
+		size_t j;
+
+		for (j = 0; j < nb && strcmp(a[i], b[j]) != 0; j++)
+			;
+		if (j == nb)
+			return 0;
+	}
+	return 1;
+}
+
+int
+runs_submit(struct req *r, struct reply *out, const char *action, const char *const *sections,
+            size_t n, const char *exportdir, char **id, int *existed)
+{
+	const struct config *cfg = req_config(r, NULL);
+	struct queue_run *runs = NULL;
+	size_t nruns = 0;
+	struct queue *q;
+	struct err err;
+	int ret = -1;
+
+	err_clear(&err);
+	*id = NULL;
+	if (cfg == NULL) {
+		reply_error(r, out, 500, NULL, "the current configuration did not load");
+		return -1;
+	}
+	q = req_queue(r, out, &err);
+	if (q == NULL)
+		return -1;
+	if (strcmp(action, "export") == 0) {
+		if (queue_list(q, 1, 1000, &runs, &nruns, &err) == -1)
+			goto qfail;
+		for (size_t i = 0; i < nruns; i++) {
+			if (strcmp(runs[i].action, "export") == 0 &&
+			    !same_sections(runs[i].sections, runs[i].nsections, sections, n)) {
+				reply_error(r, out, 409, "sections",
+				            "another export (run %s) is in progress", runs[i].id);
+				goto out;
+			}
+		}
+	}
+	if (queue_enqueue(q,
+	                  &(struct queue_request){ .action = action,
+	                                           .sections = sections,
+	                                           .nsections = n,
+	                                           .exportdir = exportdir,
+	                                           .config = cfg->path,
+	                                           .requested_by = r->id.user },
+	                  id, existed, &err) == -1)
+		goto qfail;
+	log_info(NULL, "serve: %s queued %s of %zu section(s): run %s%s", r->id.user, action, n,
+	         *id, *existed ? " (already queued)" : "");
+	ret = 0;
+	goto out;
+qfail:
+	reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
+out:
+	queue_runs_free(runs, nruns);
+	req_queue_put(r, q);
+	return ret;
+}
+
+static void
+run_json(struct buf *b, const struct queue_run *run, int with_log)
+{
+	buf_puts(b, "{\"id\":");
+	json_str(b, run->id);
+	buf_puts(b, ",\"action\":");
+	json_str(b, run->action);
+	buf_puts(b, ",\"sections\":[");
+	for (size_t i = 0; i < run->nsections; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		json_str(b, run->sections[i]);
+	}
+	buf_puts(b, "],\"exportdir\":");
+	json_str(b, run->exportdir);
+	buf_puts(b, ",\"state\":");
+	json_str(b, queue_state_name(run->state));
+	buf_printf(b, ",\"attempts\":%d,\"created\":", run->attempts);
+	json_time(b, run->created);
+	buf_puts(b, ",\"started\":");
+	json_time(b, run->started);
+	buf_puts(b, ",\"finished\":");
+	json_time(b, run->finished);
+	buf_puts(b, ",\"exit_code\":");
+	json_int(b, run->exit_code < 0 ? INT64_MIN : run->exit_code);
+	buf_puts(b, ",\"error\":");
+	json_str(b, run->error);
+	buf_puts(b, ",\"requested_by\":");
+	json_str(b, run->requested_by);
+	buf_printf(b, ",\"cancel_requested\":%s", run->cancel_requested ? "true" : "false");
+	if (with_log) {
+		buf_puts(b, ",\"log\":");
+		json_str(b, run->log != NULL ? run->log : "");
+	}
+	buf_putc(b, '}');
+}
+
+/* The sections of a POST body: every job when missing or empty. 0, or -1 with 400 set. */
+static int
+body_sections(struct req *r, struct reply *out, json_t *v, const char ***names, size_t *n)
+{
+	const struct config *cfg = req_config(r, NULL);
+	size_t i;
+	json_t *e;
+
+	*names = NULL;
+	*n = 0;
+	if (cfg == NULL) {
+		reply_error(r, out, 500, NULL, "the current configuration did not load");
+		return -1;
+	}
+	if (v == NULL || (json_is_array(v) && json_array_size(v) == 0)) {
+		*names = xcalloc(cfg->njobs + 1, sizeof **names);
+		for (i = 0; i < cfg->njobs; i++)
+			(*names)[i] = cfg->jobs[i].name;
+		*n = cfg->njobs;
+		if (*n == 0) {
+			reply_error(r, out, 400, "sections", "the configuration has no job");
+			free(*names);
+			*names = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_array(v) || json_array_size(v) > 10000) {
+		reply_error(r, out, 400, "sections", "sections: a list of job names");
+		return -1;
+	}
+	*names = xcalloc(json_array_size(v) + 1, sizeof **names);
+	json_array_foreach(v, i, e)
+	{
+		const struct job *job;
+
+		if (!json_is_string(e)) {
+			reply_error(r, out, 400, "sections", "sections: a list of job names");
+			goto bad;
+		}
+		job = config_find_job(cfg, json_string_value(e));
+		if (job == NULL) {
+			reply_error(r, out, 400, "sections", "unknown section: %s",
+			            json_string_value(e));
+			goto bad;
+		}
+		for (size_t k = 0; k < *n; k++)
+			if (strcmp((*names)[k], job->name) == 0)
+				goto next;
+		(*names)[(*n)++] = job->name;
+	next:;
+	}
+	return 0;
+bad:
+	free(*names);
+	*names = NULL;
+	*n = 0;
+	return -1;
+}
+
+void
+api_runs_post(struct req *r, struct reply *out)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(r->body, r->body_len, 0, &jerr);
+	const char *action, *exportdir = NULL, *key;
+	const char **names = NULL;
+	char *id = NULL;
+	size_t n = 0;
+	int existed = 0;
+	json_t *v;
+	struct buf b;
+
+	if (root == NULL || !json_is_object(root)) {
+		reply_error(r, out, 400, NULL, "malformed JSON body: %s",
+		            root == NULL ? jerr.text : "not an object");
+		goto out;
+	}
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "action") != 0 && strcmp(key, "sections") != 0 &&
+		    strcmp(key, "exportdir") != 0) {
+			reply_error(r, out, 400, key, "unknown field %s", key);
+			goto out;
+		}
+	}
+	v = json_object_get(root, "action");
+	action = json_is_string(v) ? json_string_value(v) : "";
+	if (strcmp(action, "backup") != 0 && strcmp(action, "cleanup") != 0 &&
+	    strcmp(action, "export") != 0) {
+		reply_error(r, out, 400, "action", "action: backup, cleanup or export");
+		goto out;
+	}
+	v = json_object_get(root, "exportdir");
+	if (v != NULL && !json_is_null(v)) {
+		exportdir = json_is_string(v) ? json_string_value(v) : "";
+		if (strcmp(action, "export") != 0 || exportdir[0] != '/' ||
+		    strstr(exportdir, "/../") != NULL || strlen(exportdir) > 4000) {
+			reply_error(r, out, 400, "exportdir",
+			            "exportdir: an absolute folder, for an export only");
+			goto out;
+		}
+	}
+	if (body_sections(r, out, json_object_get(root, "sections"), &names, &n) == -1)
+		goto out;
+	if (runs_submit(r, out, action, names, n, exportdir, &id, &existed) == -1)
+		goto out;
+	buf_init(&b, 4096);
+	buf_puts(&b, "{\"id\":");
+	json_str(&b, id);
+	buf_printf(&b, ",\"existing\":%s}\n", existed ? "true" : "false");
+	reply_json(out, 202, &b);
+out:
+	free(id);
+	free(names);
+	json_decref(root);
+}
+
+void
+api_runs_list(struct req *r, struct reply *out)
+{
+	const char *active = req_arg(r, "active");
+	const char *ls = req_arg(r, "limit");
+	struct queue_run *runs = NULL;
+	size_t n = 0;
+	struct queue *q;
+	struct err err;
+	struct buf b;
+	int limit = 50;
+
+	if (ls != NULL) {
+		char *end;
+		long l = strtol(ls, &end, 10);
+
+		if (*ls == '\0' || *end != '\0' || l < 1 || l > 1000) {
+			reply_error(r, out, 400, "limit", "limit: an integer from 1 to 1000");
+			return;
+		}
+		limit = (int)l;
+	}
+	if (active != NULL && strcmp(active, "0") != 0 && strcmp(active, "1") != 0) {
+		reply_error(r, out, 400, "active", "active: 0 or 1");
+		return;
+	}
+	err_clear(&err);
+	q = req_queue(r, out, &err);
+	if (q == NULL)
+		return;
+	if (queue_list(q, active != NULL && strcmp(active, "1") == 0, limit, &runs, &n, &err) ==
+	    -1) {
+		reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
+		goto out;
+	}
+	buf_init(&b, (size_t)1 << 26);
+	buf_puts(&b, "{\"items\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		run_json(&b, &runs[i], 0);
+	}
+	buf_puts(&b, "]}\n");
+	reply_json(out, 200, &b);
+out:
+	queue_runs_free(runs, n);
+	req_queue_put(r, q);
+}
+
+/* GET (cancel = 0) or DELETE (cancel = 1) of /api/v1/runs/ID. */
+static void
+run_one(struct req *r, struct reply *out, int cancel)
+{
+	const char *id = r->url + strlen("/api/v1/runs/");
+	struct queue_run *run = NULL;
+	enum queue_state st;
+	struct queue *q;
+	struct err err;
+	int found = 1;
+	struct buf b;
+
+	err_clear(&err);
+	q = req_queue(r, out, &err);
+	if (q == NULL)
+		return;
+	if ((cancel && queue_cancel(q, id, &found, &st, &err) == -1) ||
+	    (found && queue_get(q, id, &run, &err) == -1)) {
+		reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
+		goto out;
+	}
+	if (!found || run == NULL) {
+		reply_error(r, out, 404, NULL, "no run %s", id);
+		goto out;
+	}
+	if (cancel)
+		log_info(NULL, "serve: %s cancelled run %s", r->id.user, id);
+	buf_init(&b, (size_t)1 << 24);
+	run_json(&b, run, 1);
+	buf_putc(&b, '\n');
+	reply_json(out, cancel ? 202 : 200, &b);
+out:
+	if (run != NULL)
+		queue_run_free(run);
+	req_queue_put(r, q);
+}
+
+void
+api_run_get(struct req *r, struct reply *out)
+{
+	run_one(r, out, 0);
+}
+
+void
+api_run_delete(struct req *r, struct reply *out)
+{
+	run_one(r, out, 1);
+}

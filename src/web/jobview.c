@@ -1,0 +1,194 @@
+/*
+ * Job summaries for the web (see jobview.h). Each job costs one index
+ * range scan of idx_stats_backup_name_start (its last 30 rows), plus one
+ * more only when none of those is OK; 200 jobs answer in milliseconds.
+ */
+#include "web/jobview.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "config.h"
+#include "drivers/driver.h"
+#include "util/timefmt.h"
+#include "web/json.h"
+
+#define VIEW_ROWS 30
+
+const char *
+jobview_target(const struct job *job)
+{
+	static const char *const keys[] = { "remote_dir", "db_name" };
+	const char *v;
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if ((v = job_get(job, keys[i])) != NULL)
+			return v;
+	return "";
+}
+
+double
+jobview_epoch(const char *iso)
+{
+	struct timeval tv;
+
+	if (iso == NULL || time_parse_iso(iso, &tv) == -1)
+		return -1;
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+int
+jobview_load(struct catalog *cat, const struct job *job, time_t now, struct job_view *jv,
+             struct err *err)
+{
+	memset(jv, 0, sizeof *jv);
+	jv->job = job;
+	jv->now = now;
+	if (cat != NULL) {
+		if (catalog_last_rows(cat, job->name, "BACKUP", "backup_start", VIEW_ROWS,
+		                      &jv->rows, &jv->n, err) == -1)
+			return -1;
+		for (size_t i = 0; i < jv->n && jv->last_ok == NULL; i++)
+			if (jv->rows[i].status != NULL && strcmp(jv->rows[i].status, "OK") == 0)
+				jv->last_ok = &jv->rows[i];
+		if (jv->last_ok == NULL && jv->n == VIEW_ROWS) {
+			struct catalog_filter f = { .backup_name = job->name,
+				                    .type = "BACKUP",
+				                    .status = "OK",
+				                    .limit = 1 };
+
+			if (catalog_find(cat, &f, &jv->ok_rows, &jv->nok, err) == -1)
+				return -1;
+			if (jv->nok > 0)
+				jv->last_ok = &jv->ok_rows[0];
+		}
+	}
+	jv->last = jv->n > 0 ? &jv->rows[0] : NULL;
+	nagios_eval(job->name, job->drv->name, jv->rows, jv->n, now, job->max_age_hours,
+	            &jv->verdict);
+	if (jv->last != NULL && jv->last->status != NULL &&
+	    strcmp(jv->last->status, "Running") == 0)
+		jv->health = "running";
+	else if (jv->n == 0 && strcmp(job->drv->name, "null") != 0)
+		jv->health = "unknown";
+	else
+		switch (jv->verdict.state) {
+		case NAGIOS_OK:
+			jv->health = "ok";
+			break;
+		case NAGIOS_WARNING:
+			jv->health = "warning";
+			break;
+		case NAGIOS_CRITICAL:
+			jv->health = "critical";
+			break;
+		default:
+			jv->health = "unknown";
+			break;
+		}
+	return 0;
+}
+
+void
+jobview_free(struct job_view *jv)
+{
+	catalog_rows_free(jv->rows, jv->n);
+	catalog_rows_free(jv->ok_rows, jv->nok);
+	nagios_verdict_free(&jv->verdict);
+	memset(jv, 0, sizeof *jv);
+}
+
+void
+jobview_json(struct buf *b, const struct job_view *jv)
+{
+	const struct job *job = jv->job;
+	const struct catalog_row *l = jv->last;
+	const char *st = NULL;
+
+	if (l != NULL && l->status != NULL)
+		st = strcmp(l->status, "OK") == 0 || strcmp(l->status, "Running") == 0 ? l->status
+		                                                                       : "ERROR";
+	buf_putc(b, '{');
+	json_key(b, "name");
+	json_str(b, job->name);
+	buf_putc(b, ',');
+	json_key(b, "server_name");
+	json_str(b, job->server_name);
+	buf_putc(b, ',');
+	json_key(b, "type");
+	json_str(b, job->drv->name);
+	buf_putc(b, ',');
+	json_key(b, "target");
+	json_str(b, jobview_target(job));
+	buf_putc(b, ',');
+	json_key(b, "last_status");
+	json_str(b, st);
+	buf_putc(b, ',');
+	json_key(b, "last_start");
+	json_str(b, l != NULL ? l->backup_start : NULL);
+	buf_putc(b, ',');
+	json_key(b, "last_end");
+	json_str(b, l != NULL ? l->backup_end : NULL);
+	buf_putc(b, ',');
+	json_key(b, "last_duration_s");
+	json_num(b, l != NULL ? l->backup_duration * 3600.0 : NAN);
+	buf_putc(b, ',');
+	json_key(b, "last_ok_end");
+	json_str(b, jv->last_ok != NULL ? jv->last_ok->backup_end : NULL);
+	buf_putc(b, ',');
+	json_key(b, "age_hours");
+	if (jv->last_ok != NULL && jobview_epoch(jv->last_ok->backup_end) >= 0)
+		json_num(b,
+		         round(((double)jv->now - jobview_epoch(jv->last_ok->backup_end)) / 36.0) /
+		             100.0);
+	else
+		buf_puts(b, "null");
+	buf_putc(b, ',');
+	json_key(b, "last_written_bytes");
+	json_int(b, l != NULL ? l->written_bytes : CATALOG_NULL);
+	buf_putc(b, ',');
+	json_key(b, "last_total_bytes");
+	json_int(b, l != NULL ? l->total_bytes : CATALOG_NULL);
+	buf_putc(b, ',');
+	json_key(b, "maximum_backup_age");
+	json_int(b, job->max_age_hours);
+	buf_putc(b, ',');
+	json_key(b, "health");
+	json_str(b, jv->health);
+	buf_putc(b, '}');
+}
+
+void
+jobview_row_json(struct buf *b, const struct catalog_row *r)
+{
+	buf_puts(b, "{\"backup_name\":");
+	json_str(b, r->backup_name);
+	buf_puts(b, ",\"server_name\":");
+	json_str(b, r->server_name);
+	buf_puts(b, ",\"description\":");
+	json_str(b, r->description);
+	buf_puts(b, ",\"backup_start\":");
+	json_str(b, r->backup_start);
+	buf_puts(b, ",\"backup_end\":");
+	json_str(b, r->backup_end);
+	buf_puts(b, ",\"backup_duration\":");
+	json_num(b, r->backup_duration);
+	buf_puts(b, ",\"total_files_count\":");
+	json_int(b, r->total_files_count);
+	buf_puts(b, ",\"written_files_count\":");
+	json_int(b, r->written_files_count);
+	buf_puts(b, ",\"total_bytes\":");
+	json_int(b, r->total_bytes);
+	buf_puts(b, ",\"written_bytes\":");
+	json_int(b, r->written_bytes);
+	buf_puts(b, ",\"status\":");
+	json_str(b, r->status);
+	buf_puts(b, ",\"log\":");
+	json_str(b, r->log);
+	buf_puts(b, ",\"backup_location\":");
+	json_str(b, r->backup_location);
+	buf_puts(b, ",\"TYPE\":");
+	json_str(b, r->type);
+	buf_putc(b, '}');
+}

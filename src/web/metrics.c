@@ -1,0 +1,164 @@
+/*
+ * GET /metrics: Prometheus text exposition of every job of the current
+ * config (last success time, last duration, bytes, state) and of the
+ * queue (runs in progress, queued). Label values are escaped as the
+ * format says (backslash, double quote, newline).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "drivers/driver.h"
+#include "queue.h"
+#include "util/xmalloc.h"
+#include "web/jobview.h"
+#include "web/routes.h"
+
+static void
+label(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_putc(b, '\\');
+		if (*s == '\n')
+			buf_puts(b, "\\n");
+		else
+			buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+static void
+labels(struct buf *b, const struct job *j)
+{
+	buf_puts(b, "{job=");
+	label(b, j->name);
+	buf_puts(b, ",server=");
+	label(b, j->server_name);
+	buf_puts(b, ",type=");
+	label(b, j->drv->name);
+}
+
+static void
+help(struct buf *b, const char *name, const char *type, const char *text)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+void
+metrics_get(struct req *r, struct reply *out)
+{
+	static const char *const states[] = { "ok", "error", "running", "never" };
+	const struct config *cfg = req_config(r, NULL);
+	struct job_view *views = NULL;
+	struct queue_run *runs = NULL;
+	struct catalog *cat = NULL;
+	size_t nruns = 0, nv = 0;
+	time_t now = time(NULL);
+	struct queue *q = NULL;
+	struct err err;
+	struct buf *b = &out->body;
+
+	err_clear(&err);
+	if (cfg == NULL) {
+		reply_error(r, out, 500, NULL, "the current configuration did not load");
+		return;
+	}
+	if (req_catalog(r, &cat, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		return;
+	}
+	views = xcalloc(cfg->njobs + 1, sizeof *views);
+	for (nv = 0; nv < cfg->njobs; nv++) {
+		if (jobview_load(cat, &cfg->jobs[nv], now, &views[nv], &err) == -1) {
+			jobview_free(&views[nv]);
+			reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+			goto out;
+		}
+	}
+	out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+	help(b, "tisbackup_job_last_success_timestamp_seconds", "gauge",
+	     "End of the last OK backup (seconds since the epoch).");
+	for (size_t i = 0; i < nv; i++) {
+		double t =
+		    views[i].last_ok != NULL ? jobview_epoch(views[i].last_ok->backup_end) : -1;
+
+		if (t < 0)
+			continue;
+		buf_puts(b, "tisbackup_job_last_success_timestamp_seconds");
+		labels(b, views[i].job);
+		buf_printf(b, "} %.3f\n", t);
+	}
+	help(b, "tisbackup_job_last_duration_seconds", "gauge", "Duration of the last backup.");
+	for (size_t i = 0; i < nv; i++) {
+		const struct catalog_row *l = views[i].last;
+
+		if (l == NULL || isnan(l->backup_duration))
+			continue;
+		buf_puts(b, "tisbackup_job_last_duration_seconds");
+		labels(b, views[i].job);
+		buf_printf(b, "} %.3f\n", l->backup_duration * 3600.0);
+	}
+	help(b, "tisbackup_job_last_written_bytes", "gauge", "Bytes written by the last backup.");
+	for (size_t i = 0; i < nv; i++) {
+		const struct catalog_row *l = views[i].last;
+
+		if (l == NULL || l->written_bytes == CATALOG_NULL)
+			continue;
+		buf_puts(b, "tisbackup_job_last_written_bytes");
+		labels(b, views[i].job);
+		buf_printf(b, "} %lld\n", (long long)l->written_bytes);
+	}
+	help(b, "tisbackup_job_last_total_bytes", "gauge", "Size of the last backup.");
+	for (size_t i = 0; i < nv; i++) {
+		const struct catalog_row *l = views[i].last;
+
+		if (l == NULL || l->total_bytes == CATALOG_NULL)
+			continue;
+		buf_puts(b, "tisbackup_job_last_total_bytes");
+		labels(b, views[i].job);
+		buf_printf(b, "} %lld\n", (long long)l->total_bytes);
+	}
+	help(b, "tisbackup_job_state", "gauge", "State of the last backup: 1 for the current one.");
+	for (size_t i = 0; i < nv; i++) {
+		const struct catalog_row *l = views[i].last;
+		const char *st = "never";
+
+		if (l != NULL && l->status != NULL)
+			st = strcmp(l->status, "OK") == 0        ? "ok"
+			     : strcmp(l->status, "Running") == 0 ? "running"
+			                                         : "error";
+		for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+			buf_puts(b, "tisbackup_job_state");
+			labels(b, views[i].job);
+			buf_printf(b, ",state=\"%s\"} %d\n", states[k], strcmp(st, states[k]) == 0);
+		}
+	}
+	q = req_queue(r, NULL, &err);
+	if (q != NULL && queue_list(q, 1, 100000, &runs, &nruns, &err) == 0) {
+		size_t running = 0;
+
+		for (size_t i = 0; i < nruns; i++)
+			running += runs[i].state == QUEUE_RUNNING;
+		help(b, "tisbackup_runs_in_progress", "gauge", "Runs being executed by a worker.");
+		buf_printf(b, "tisbackup_runs_in_progress %zu\n", running);
+		help(b, "tisbackup_runs_queued", "gauge", "Runs waiting for a worker.");
+		buf_printf(b, "tisbackup_runs_queued %zu\n", nruns - running);
+		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
+		buf_puts(b, "tisbackup_queue_up 1\n");
+	} else {
+		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
+		buf_puts(b, "tisbackup_queue_up 0\n");
+	}
+out:
+	queue_runs_free(runs, nruns);
+	req_queue_put(r, q);
+	for (size_t i = 0; i < nv; i++)
+		jobview_free(&views[i]);
+	free(views);
+	req_catalog_put(r, cat);
+}

@@ -1,0 +1,822 @@
+/*
+ * The libmicrohttpd daemon of `serve` (see server.h): listening, limits,
+ * the access handler (body collection, authentication, CSRF, roles,
+ * dispatch), security headers, and the pools of catalog and queue
+ * connections the handler threads share.
+ */
+#include "web/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "guiconf.h"
+#include "log.h"
+#include "queue.h"
+#include "util/fsutil.h"
+#include "util/xmalloc.h"
+#include "web/html.h"
+#include "web/json.h"
+#include "web/routes.h"
+
+#define POOL_MAX 16
+#define CHOICES_MAX 4096
+#define CONN_TIMEOUT_S 15
+#define CONN_MEMORY (32 * 1024)
+#define POOL_THREADS 4
+
+static const char csp[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                          "script-src 'self'; frame-ancestors 'none'";
+
+struct pooled_cat {
+	char *path;
+	struct catalog *cat;
+};
+
+/* Which config a session (or Basic/proxy user) looks at. */
+struct choice {
+	char key[80];
+	size_t cfg;
+	time_t used;
+};
+
+struct server {
+	const struct server_opts *o;
+	struct MHD_Daemon *d;
+	char *tls_cert, *tls_key;
+
+	pthread_mutex_t mu; /* guards everything below */
+	struct pooled_cat cats[POOL_MAX];
+	size_t ncats;
+	struct queue *queues[POOL_MAX];
+	size_t nqueues;
+	struct choice *choices;
+	size_t nchoices;
+};
+
+/* Per-request state between the calls of the access handler. */
+struct ctx {
+	struct buf body;
+	int too_large;
+};
+
+/* --- request helpers --------------------------------------------------- */
+
+const char *
+req_arg(const struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode n bytes of form-urlencoded text into a new string. */
+static char *
+form_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+		           hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+req_form(const struct req *r, const char *name)
+{
+	const char *p = r->body, *end = r->body + r->body_len;
+	size_t nl = strlen(name);
+
+	while (p != NULL && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *fe = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(fe - p));
+
+		if (eq != NULL && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
+			return form_decode(eq + 1, (size_t)(fe - eq - 1));
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+const struct server_opts *
+req_opts(const struct req *r)
+{
+	return r->srv->o;
+}
+
+/* The key under which this request's config choice is kept, or "" (none). */
+static void
+choice_key(const struct req *r, char *key, size_t sz)
+{
+	if (r->by_session)
+		snprintf(key, sz, "s:%s", r->sid);
+	else if (r->authed)
+		snprintf(key, sz, "u:%s", r->id.user);
+	else
+		key[0] = '\0';
+}
+
+const struct config *
+req_config(struct req *r, size_t *index)
+{
+	struct server *s = r->srv;
+	char key[sizeof s->choices[0].key];
+	size_t n = 0;
+
+	choice_key(r, key, sizeof key);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; key[0] != '\0' && i < s->nchoices; i++) {
+		if (strcmp(s->choices[i].key, key) == 0) {
+			n = s->choices[i].cfg;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (n >= s->o->ncfgs)
+		n = 0;
+	if (index != NULL)
+		*index = n;
+	return s->o->cfgs[n];
+}
+
+int
+req_set_config(struct req *r, size_t n)
+{
+	struct server *s = r->srv;
+	struct choice *c = NULL;
+	char key[sizeof s->choices[0].key];
+
+	if (n >= s->o->ncfgs)
+		return -1;
+	choice_key(r, key, sizeof key);
+	if (key[0] == '\0')
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nchoices && c == NULL; i++)
+		if (strcmp(s->choices[i].key, key) == 0)
+			c = &s->choices[i];
+	if (c == NULL && s->nchoices < CHOICES_MAX) {
+		s->choices = xrealloc(s->choices, (s->nchoices + 1) * sizeof *s->choices);
+		c = &s->choices[s->nchoices++];
+	} else if (c == NULL) {
+		/* Full: forget the least recently used choice. */
+		c = &s->choices[0];
+		for (size_t i = 1; i < s->nchoices; i++)
+			if (s->choices[i].used < c->used)
+				c = &s->choices[i];
+	}
+	snprintf(c->key, sizeof c->key, "%s", key);
+	c->cfg = n;
+	c->used = time(NULL);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+char *
+server_catalog_path(const struct config *cfg)
+{
+	return fs_join(cfg->backup_base_dir, "log/tisbackup.sqlite");
+}
+
+int
+req_catalog(struct req *r, struct catalog **cat, struct err *err)
+{
+	struct server *s = r->srv;
+	const struct config *cfg = req_config(r, NULL);
+	char *path;
+
+	*cat = NULL;
+	if (cfg == NULL)
+		return 0;
+	path = server_catalog_path(cfg);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = s->ncats; i-- > 0;) {
+		if (strcmp(s->cats[i].path, path) == 0) {
+			*cat = s->cats[i].cat;
+			free(s->cats[i].path);
+			s->cats[i] = s->cats[--s->ncats];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (*cat == NULL && catalog_open(path, CATALOG_RO, cat, err) == -1) {
+		*cat = NULL;
+		if (err->code == ENOENT) {
+			free(path);
+			err_clear(err);
+			return 0;
+		}
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+void
+req_catalog_put(struct req *r, struct catalog *cat)
+{
+	struct server *s = r->srv;
+	const struct config *cfg = req_config(r, NULL);
+
+	if (cat == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->ncats < POOL_MAX && cfg != NULL) {
+		s->cats[s->ncats].path = server_catalog_path(cfg);
+		s->cats[s->ncats++].cat = cat;
+		cat = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (cat != NULL)
+		catalog_close(cat);
+}
+
+/* The {backup_base_dir}/log of the first config: where the SQLite queue lives. */
+static char *
+queue_dir(const struct server_opts *o)
+{
+	for (size_t i = 0; i < o->ncfgs; i++)
+		if (o->cfgs[i] != NULL)
+			return fs_join(o->cfgs[i]->backup_base_dir, "log");
+	return NULL;
+}
+
+struct queue *
+req_queue(struct req *r, struct reply *out, struct err *err)
+{
+	struct server *s = r->srv;
+	struct queue *q = NULL;
+	char *dir;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->nqueues > 0)
+		q = s->queues[--s->nqueues];
+	pthread_mutex_unlock(&s->mu);
+	if (q != NULL)
+		return q;
+	dir = queue_dir(s->o);
+	if (dir == NULL) {
+		err_set(err, "no valid configuration");
+	} else if (queue_open(s->o->gc, dir, &q, err) == -1) {
+		log_warning(NULL, "serve: queue %s: %s", s->o->queue_addr, err->msg);
+		q = NULL;
+	}
+	if (q == NULL && out != NULL)
+		reply_error(r, out, 503, NULL, "queue unavailable (%s): %s", s->o->queue_addr,
+		            err->msg);
+	free(dir);
+	return q;
+}
+
+void
+req_queue_put(struct req *r, struct queue *q)
+{
+	struct server *s = r->srv;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->nqueues < POOL_MAX) {
+		s->queues[s->nqueues++] = q;
+		q = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (q != NULL)
+		queue_close(q);
+}
+
+/* --- replies ------------------------------------------------------------- */
+
+void
+reply_json(struct reply *out, int status, struct buf *body)
+{
+	out->status = status;
+	out->content_type = "application/json";
+	buf_free(&out->body);
+	out->body = *body;
+	buf_init(body, body->limit);
+}
+
+void
+reply_error(const struct req *r, struct reply *out, int status, const char *field, const char *fmt,
+            ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	buf_reset(&out->body);
+	out->status = status;
+	out->static_data = NULL;
+	if (r != NULL && r->html) {
+		out->content_type = "text/html; charset=utf-8";
+		html_error_page(&out->body, status, msg);
+		return;
+	}
+	out->content_type = "application/json";
+	buf_puts(&out->body, "{\"error\":");
+	json_str(&out->body, msg);
+	buf_puts(&out->body, ",\"field\":");
+	json_str(&out->body, field);
+	buf_puts(&out->body, "}\n");
+}
+
+void
+reply_redirect(struct reply *out, const char *location)
+{
+	out->status = 303;
+	free(out->location);
+	out->location = xstrdup(location);
+}
+
+/* --- authentication gate ------------------------------------------------- */
+
+static int
+is_safe_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* Who is calling: fills r->id; 429 or 401 replies for bad Basic credentials. */
+static int
+identify(struct req *r, struct reply *out)
+{
+	struct server *s = r->srv;
+	const struct guiconf *gc = s->o->gc;
+	const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "tb_session");
+	const char *authz = req_header(r, "Authorization");
+	time_t now = time(NULL);
+
+	if ((gc->providers & GUICONF_AUTH_LOCAL) && cookie != NULL &&
+	    strlen(cookie) == AUTH_ID_LEN && auth_session(s->o->auth, cookie, now, &r->id) == 1) {
+		r->authed = 1;
+		r->by_session = 1;
+		memcpy(r->sid, cookie, AUTH_ID_LEN + 1);
+		return 0;
+	}
+	if ((gc->providers & GUICONF_AUTH_BASIC) && authz != NULL &&
+	    strncasecmp(authz, "Basic ", 6) == 0) {
+		switch (auth_basic(s->o->auth, r->ip, authz, now, &r->id)) {
+		case AUTH_OK:
+			r->authed = 1;
+			return 0;
+		case AUTH_LIMITED:
+			reply_error(r, out, 429, NULL, "too many failed logins: try again later");
+			return -1;
+		case AUTH_DENIED:
+			reply_error(r, out, 401, NULL, "wrong user name or password");
+			return -1;
+		}
+	}
+	if ((gc->providers & GUICONF_AUTH_PROXY) && gc->proxy_header != NULL) {
+		const char *u = req_header(r, gc->proxy_header);
+
+		if (u != NULL && auth_proxy(s->o->auth, r->ip, u, &r->id) == AUTH_OK) {
+			r->authed = 1;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The CSRF rule of api.md for a state-changing request; 0 or -1 with 403 set. */
+static int
+check_csrf(struct req *r, struct reply *out, int query_token)
+{
+	const char *tok;
+	char *form = NULL;
+	int ok;
+
+	if (!r->by_session) {
+		const char *xrw = req_header(r, "X-Requested-With");
+		const char *ct = req_header(r, "Content-Type");
+
+		if ((xrw != NULL && strcmp(xrw, "tisbackup") == 0) ||
+		    (ct != NULL && strncasecmp(ct, "application/json", 16) == 0))
+			ok = 1;
+		else
+			ok = 0;
+		if (!ok)
+			reply_error(r, out, 403, NULL,
+			            "send X-Requested-With: tisbackup or a JSON body");
+		return ok ? 0 : -1;
+	}
+	tok = req_header(r, "X-CSRF-Token");
+	if (tok == NULL && query_token)
+		tok = req_arg(r, "csrf_token");
+	if (tok == NULL)
+		tok = form = req_form(r, "csrf_token");
+	ok = tok != NULL && auth_csrf_ok(&r->id, tok);
+	free(form);
+	if (!ok)
+		reply_error(r, out, 403, "csrf_token", "missing or wrong CSRF token");
+	return ok ? 0 : -1;
+}
+
+int
+req_check_state(struct req *r, struct reply *out)
+{
+	if (r->id.role != AUTH_ROLE_ADMIN) {
+		reply_error(r, out, 403, NULL, "admin role required");
+		return -1;
+	}
+	return check_csrf(r, out, 1);
+}
+
+int
+req_tls(const struct req *r)
+{
+	return r->srv->tls_cert != NULL;
+}
+
+/* Route r and run its handler into out. */
+static void
+dispatch(struct req *r, struct reply *out)
+{
+	const struct guiconf *gc = r->srv->o->gc;
+	const struct route *rt;
+	int allowed, anon;
+
+	rt = route_find(r->method, r->url, &allowed);
+	if (rt == NULL) {
+		r->html = strncmp(r->url, "/api/", 5) != 0 && strcmp(r->url, "/metrics") != 0 &&
+		          strstr(r->url, ".json") == NULL;
+		/* Nothing about the server's paths leaks to anonymous callers. */
+		if (identify(r, out) == -1)
+			return;
+		if (!r->authed && !r->html && strncmp(r->url, "/static/", 8) != 0) {
+			reply_error(r, out, 401, NULL, "authentication required");
+			return;
+		}
+		if (allowed)
+			reply_error(r, out, 405, NULL, "method %s not allowed on %s", r->method,
+			            r->url);
+		else
+			reply_error(r, out, 404, NULL, "not found");
+		return;
+	}
+	r->html = (rt->flags & ROUTE_HTML) != 0;
+	anon = (rt->flags & ROUTE_ANON) || ((rt->flags & ROUTE_METRICS) && gc->metrics_public);
+	if (identify(r, out) == -1)
+		return;
+	if (!r->authed && !anon) {
+		if (r->html) {
+			char *loc = NULL;
+			struct buf b;
+
+			buf_init(&b, 8192);
+			buf_puts(&b, "/login?next=");
+			html_url_encode(&b, r->url);
+			loc = buf_steal(&b);
+			reply_redirect(out, loc);
+			free(loc);
+			buf_free(&b);
+			return;
+		}
+		reply_error(r, out, 401, NULL, "authentication required");
+		return;
+	}
+	if (r->authed && (!is_safe_method(r->method) || (rt->flags & ROUTE_STATE)) &&
+	    !(rt->flags & ROUTE_NOCSRF)) {
+		if (check_csrf(r, out, (rt->flags & ROUTE_STATE) != 0) == -1)
+			return;
+	}
+	if ((rt->flags & ROUTE_ADMIN) && r->id.role != AUTH_ROLE_ADMIN) {
+		reply_error(r, out, 403, NULL, "admin role required");
+		return;
+	}
+	rt->fn(r, out);
+}
+
+/* --- libmicrohttpd glue -------------------------------------------------- */
+
+static void
+client_ip(struct MHD_Connection *c, char *ip, size_t sz)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	socklen_t len = 0;
+
+	snprintf(ip, sz, "?");
+	if (sa == NULL)
+		return;
+	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(sa, len, ip, (socklen_t)sz, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(ip, sz, "?");
+	/* IPv4-mapped addresses read as plain IPv4. */
+	if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL)
+		memmove(ip, ip + 7, strlen(ip + 7) + 1);
+}
+
+static void
+add_common_headers(struct MHD_Response *resp, const struct server *s)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	if (s->tls_cert != NULL)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+}
+
+static enum MHD_Result
+send_reply(struct server *s, struct MHD_Connection *c, struct reply *out)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (out->static_data != NULL) {
+		resp = MHD_create_response_from_buffer(out->static_len, (void *)out->static_data,
+		                                       MHD_RESPMEM_PERSISTENT);
+	} else {
+		size_t len = out->body.len;
+		char *data = buf_steal(&out->body);
+
+		resp = MHD_create_response_from_buffer(len, data != NULL ? data : xstrdup(""),
+		                                       MHD_RESPMEM_MUST_FREE);
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	add_common_headers(resp, s);
+	if (out->content_type != NULL)
+		MHD_add_response_header(resp, "Content-Type", out->content_type);
+	MHD_add_response_header(resp, "Cache-Control",
+	                        out->cache_control != NULL ? out->cache_control : "no-store");
+	if (out->etag != NULL)
+		MHD_add_response_header(resp, "ETag", out->etag);
+	if (out->location != NULL)
+		MHD_add_response_header(resp, "Location", out->location);
+	if (out->set_cookie != NULL)
+		MHD_add_response_header(resp, "Set-Cookie", out->set_cookie);
+	if (out->status == 401 && (s->o->gc->providers & GUICONF_AUTH_BASIC) &&
+	    out->content_type != NULL && strncmp(out->content_type, "application/json", 16) == 0)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"tisbackup\"");
+	ret = MHD_queue_response(c, (unsigned)out->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void
+reply_init(struct reply *out)
+{
+	memset(out, 0, sizeof *out);
+	out->status = 200;
+	buf_init(&out->body, (size_t)1 << 30);
+}
+
+static void
+reply_free(struct reply *out)
+{
+	buf_free(&out->body);
+	free(out->location);
+	free(out->set_cookie);
+}
+
+/* An error response outside any route (body too large). */
+static enum MHD_Result
+send_plain_error(struct server *s, struct MHD_Connection *c, int status, const char *msg)
+{
+	struct reply out;
+	enum MHD_Result ret;
+
+	reply_init(&out);
+	reply_error(NULL, &out, status, NULL, "%s", msg);
+	ret = send_reply(s, c, &out);
+	reply_free(&out);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct ctx *x = *con_cls;
+	struct reply out;
+	struct req r;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (x == NULL) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+		if (cl != NULL && strtoull(cl, NULL, 10) > SERVER_MAX_BODY)
+			return send_plain_error(s, c, 413, "request body too large (limit 64 KiB)");
+		x = xcalloc(1, sizeof *x);
+		buf_init(&x->body, SERVER_MAX_BODY);
+		*con_cls = x;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!x->too_large && buf_append(&x->body, upload, *upload_size) == -1)
+			x->too_large = 1;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (x->too_large)
+		return send_plain_error(s, c, 413, "request body too large (limit 64 KiB)");
+
+	memset(&r, 0, sizeof r);
+	r.srv = s;
+	r.conn = c;
+	r.method = method;
+	r.url = url;
+	r.body = x->body.data != NULL ? x->body.data : "";
+	r.body_len = x->body.len;
+	client_ip(c, r.ip, sizeof r.ip);
+	reply_init(&out);
+	dispatch(&r, &out);
+	ret = send_reply(s, c, &out);
+	reply_free(&out);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+	struct ctx *x = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (x == NULL)
+		return;
+	buf_free(&x->body);
+	free(x);
+	*con_cls = NULL;
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug(NULL, "serve: libmicrohttpd: %s", msg);
+}
+
+/* Read a PEM file whole (caller frees). */
+static char *
+read_pem(const char *path, struct err *err)
+{
+	FILE *f = fopen(path, "r");
+	struct buf b;
+	char chunk[4096];
+	size_t got;
+
+	if (f == NULL) {
+		err_sys(err, errno, "%s", path);
+		return NULL;
+	}
+	buf_init(&b, 1 << 20);
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (buf_append(&b, chunk, got) == -1) {
+			err_set(err, "%s: larger than 1 MiB", path);
+			fclose(f);
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	fclose(f);
+	return buf_steal(&b);
+}
+
+int
+server_start(const struct server_opts *o, struct server **out, struct err *err)
+{
+	const struct guiconf *gc = o->gc;
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct server *s;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	char port[16];
+	int rc;
+
+	s = xcalloc(1, sizeof *s);
+	s->o = o;
+	pthread_mutex_init(&s->mu, NULL);
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof port, "%d", gc->listen_port);
+	rc = getaddrinfo(gc->listen_host, port, &hints, &ai);
+	if (rc != 0) {
+		err_set(err, "[web] listen %s: %s", gc->listen_host, gai_strerror(rc));
+		goto fail;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (gc->tls_cert != NULL) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			err_set(err, "[web] tls_cert: this libmicrohttpd has no TLS support");
+			goto fail;
+		}
+		s->tls_cert = read_pem(gc->tls_cert, err);
+		s->tls_key = s->tls_cert != NULL ? read_pem(gc->tls_key, err) : NULL;
+		if (s->tls_key == NULL) {
+			err_wrap(err, "[web] TLS");
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (s->tls_cert != NULL)
+		s->d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_HTTPS_MEM_CERT,
+		    s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+	if (s->d == NULL) {
+		err_set(err, "cannot listen on %s%s%s:%d (address in use, or not local?)",
+		        ai->ai_family == AF_INET6 ? "[" : "", gc->listen_host,
+		        ai->ai_family == AF_INET6 ? "]" : "", gc->listen_port);
+		goto fail;
+	}
+	freeaddrinfo(ai);
+	*out = s;
+	return 0;
+fail:
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	free(s->tls_cert);
+	free(s->tls_key);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	return -1;
+}
+
+void
+server_stop(struct server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->d);
+	for (size_t i = 0; i < s->ncats; i++) {
+		catalog_close(s->cats[i].cat);
+		free(s->cats[i].path);
+	}
+	for (size_t i = 0; i < s->nqueues; i++)
+		queue_close(s->queues[i]);
+	free(s->choices);
+	free(s->tls_cert);
+	free(s->tls_key);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}

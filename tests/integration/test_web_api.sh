@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# tisbackup serve: every compatible endpoint's JSON shape, the REST API's
+# filters, paging, totals and input errors, /metrics, escaping of catalog
+# text in HTML, and a backup run through POST /api/v1/runs. A real server
+# on a free loopback port, a catalog with rows inserted by sqlite3 and
+# written by real backups.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/web.sh"
+tb_require curl python3 sqlite3
+tb_require_binary
+tb_tmp
+
+web_conf_jobs 5
+fill_catalog 1000
+# A log with markup, in the newest row of job001.
+sqlite3 "$CATALOG" "UPDATE stats SET log = '<script>alert(1)</script> & done',
+  backup_start = strftime('%Y-%m-%dT%H:%M:%f000', 'now', 'localtime', '+1 seconds')
+  WHERE rowid = (SELECT max(rowid) FROM stats WHERE backup_name = 'job001')"
+sqlite3 "$CATALOG" "UPDATE stats SET status = 'ERROR'
+  WHERE rowid = (SELECT rowid FROM stats WHERE backup_name = 'job004' ORDER BY backup_start DESC LIMIT 1)"
+# Two export rows and one old BACKUP row at a fixed date.
+sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, backup_end,
+  backup_duration, status, log, TYPE) VALUES
+  ('job002', 'srv002', '2020-01-15T10:00:00.000000', '2020-01-15T10:01:00.000000', 0.01, 'OK', 'x', 'EXPORT'),
+  ('job002', 'srv002', '2020-01-16T10:00:00.000000', '2020-01-16T10:01:00.000000', 0.01, 'OK', 'x', 'EXPORT'),
+  ('job003', 'srv003', '2020-01-15T12:00:00.000000', '2020-01-15T12:30:00.000000', 0.5, 'OK', 'old', 'BACKUP')"
+
+# A second config for /config_number and /all_json.
+CONF2=$TMPD/second.ini
+cfg_global "$CONF2"
+printf '[other]\ntype = null\nserver_name = elsewhere\n' >>"$CONF2"
+web_config
+sed -i "s|^config_tisbackup = .*|config_tisbackup = $CONF,$CONF2|" "$GUI"
+
+web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
+web_user victor viewer 'victor-pw-1'
+web_start
+A=(-u alice:alice-pw-1)
+
+# --- health and session --------------------------------------------------
+r=$(hcurl "$WEB/api/v1/health")
+t_eq 200 "$(st_of "$r")" "anonymous health answers"
+t_eq '{"status": "ok"}' "$(body_of "$r" | jq_py 'd')" "anonymous health says only ok"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/health")
+t_eq '0.1.0 ok' "$(body_of "$r" | jq_py 'd["version"]+" "+d["queue"]')" "authenticated health has version and queue"
+JAR=$TMPD/jar
+web_login alice alice-pw-1 "$JAR"
+r=$(hcurl -b "$JAR" "$WEB/api/v1/session")
+t_eq 'alice admin 43' "$(body_of "$r" | jq_py 'd["user"]+" "+d["role"]+" "+str(len(d["csrf"]))')" "session: user, role and a CSRF token"
+
+# --- compatible endpoints --------------------------------------------------
+r=$(hcurl "${A[@]}" "$WEB/json")
+t_eq 200 "$(st_of "$r")" "/json answers"
+t_eq '[["localhost", "nulljob", "null", ""], ["srv000", "job000", "rsync+ssh", "/srv/data0"]]' \
+	"$(body_of "$r" | jq_py 'd[:2]')" "/json: [server, name, type, dir] in config order"
+t_eq 6 "$(body_of "$r" | jq_py 'len(d)')" "/json lists every job"
+r=$(hcurl "${A[@]}" "$WEB/all_json")
+t_eq 7 "$(body_of "$r" | jq_py 'len(d)')" "/all_json covers both config files of base_config_dir"
+t_match '"other"' "$(body_of "$r")" "/all_json has the second config's job"
+
+r=$(hcurl "${A[@]}" "$WEB/backups.json")
+t_eq 200 "$(st_of "$r")" "/backups.json answers"
+t_eq 1001 "$(body_of "$r" | jq_py 'len(d)')" "/backups.json: every BACKUP row (EXPORT rows excluded)"
+t_eq '["TYPE", "backup_duration", "backup_end", "backup_location", "backup_name", "backup_start", "description", "log", "server_name", "status", "total_bytes", "total_files_count", "written_bytes", "written_files_count"]' \
+	"$(body_of "$r" | jq_py 'sorted(d[0].keys())')" "/backups.json rows are keyed by the catalog columns"
+t_eq true "$(body_of "$r" | jq_py 'all(d[i]["backup_start"] >= d[i+1]["backup_start"] for i in range(len(d)-1))')" \
+	"/backups.json is newest first"
+t_eq 'job001' "$(body_of "$r" | jq_py 'd[0]["backup_name"]')" "newest row first"
+
+r=$(hcurl "${A[@]}" "$WEB/last_backups")
+t_eq 200 "$(st_of "$r")" "/last_backups answers"
+t_eq 20 "$(body_of "$r" | grep -c '^<tr><td>')" "/last_backups: the last 20 BACKUP rows"
+t_match '&lt;script&gt;alert\(1\)&lt;/script&gt; &amp; done' "$(body_of "$r")" "a log with <script> is escaped"
+t_nomatch '<script>alert' "$(body_of "$r")" "no raw <script> from the catalog"
+t_match 'id="totals">Total duration: 0.1667 h, written: [0-9]+ bytes' "$(body_of "$r")" "/last_backups totals duration and written bytes"
+
+r=$(hcurl "${A[@]}" "$WEB/status.json")
+t_eq 200 "$(st_of "$r")" "/status.json answers"
+t_eq '[[], true, ""]' "$(body_of "$r" | jq_py '[d["data"], d["finish"], d["error"]]')" \
+	"/status.json with no export: no data, finished, no error"
+r=$(hcurl "${A[@]}" "$WEB/export_backup")
+t_eq 200 "$(st_of "$r")" "/export_backup page answers"
+t_match 'value="job004"' "$(body_of "$r")" "/export_backup lists the sections"
+
+r=$(hcurl -b "$JAR" "$WEB/config_number/1")
+t_eq '{"configs": ["'"$CONF"'", "'"$CONF2"'"], "config_number": 1}' "$(body_of "$r" | jq_py 'd')" \
+	"/config_number/1 returns configs and the number"
+t_eq '[["elsewhere", "other", "null", ""]]' "$(curl -s -b "$JAR" "$WEB/json" | jq_py 'd')" \
+	"/json follows the session's config"
+t_eq 6 "$(curl -s "${A[@]}" "$WEB/json" | jq_py 'len(d)')" "another client still sees config 0"
+r=$(hcurl -b "$JAR" "$WEB/config_number/7")
+t_eq '400 config_number' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "/config_number out of range: 400"
+r=$(hcurl -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+	-d '{"config_number": 0}' "$WEB/api/v1/configs/current")
+t_eq '200 0' "$(st_of "$r") $(body_of "$r" | jq_py 'd["current"]')" "POST /api/v1/configs/current switches back"
+t_eq 2 "$(curl -s -b "$JAR" "$WEB/api/v1/configs" | jq_py 'len(d["configs"])')" "/api/v1/configs lists both"
+
+# --- jobs ------------------------------------------------------------------
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs")
+t_eq 200 "$(st_of "$r")" "/api/v1/jobs answers"
+t_eq '["age_hours", "health", "last_duration_s", "last_end", "last_ok_end", "last_start", "last_status", "last_total_bytes", "last_written_bytes", "maximum_backup_age", "name", "server_name", "target", "type"]' \
+	"$(body_of "$r" | jq_py 'sorted(d["items"][0].keys())')" "job objects have api.md's fields"
+t_eq 'job001 OK 30 30' "$(body_of "$r" | jq_py '" ".join(str(x) for x in [d["items"][2]["name"], d["items"][2]["last_status"], d["items"][2]["last_duration_s"], d["items"][2]["maximum_backup_age"]])')" \
+	"job001: last status, duration in seconds, max age"
+t_eq 'ERROR critical' "$(body_of "$r" | jq_py '" ".join([[j["last_status"], j["health"]] for j in d["items"] if j["name"]=="job004"][0])')" \
+	"a job whose last row failed: ERROR, and critical (its backups are gone from disk)"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/job001")
+t_eq 200 "$(st_of "$r")" "/api/v1/jobs/NAME answers"
+t_eq '10 True' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+str(d["history"][0]["start"] < d["history"][-1]["start"])')" \
+	"history: the job's rows, oldest first"
+t_eq '<script>alert(1)</script> & done' "$(body_of "$r" | jq_py 'd["last_log"]')" "last_log is the newest row's log"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/nope")
+t_eq 404 "$(st_of "$r")" "unknown job: 404"
+
+# --- backups: filters, paging, totals, errors -------------------------------
+q() { curl -s "${A[@]}" "$WEB/api/v1/backups?$1"; }
+t_eq '100 1001 100 0' "$(q '' | jq_py '" ".join(str(x) for x in [len(d["items"]), d["total"], d["limit"], d["offset"]])')" \
+	"default: 100 newest BACKUP rows, total of all"
+t_eq '10 10' "$(q 'job=job005' | jq_py 'str(d["total"])+" "+str(len(d["items"]))')" "job filter"
+t_eq '101 ERROR' "$(q 'status=ERROR&limit=1000' | jq_py 'str(d["total"])+" "+",".join(set(i["status"] for i in d["items"]))')" \
+	"status filter"
+t_eq '2 EXPORT' "$(q 'type=EXPORT' | jq_py 'str(d["total"])+" "+d["items"][0]["TYPE"]')" "type filter"
+t_eq '1 old' "$(q 'since=2020-01-15&until=2020-01-15' | jq_py 'str(d["total"])+" "+d["items"][0]["log"]')" \
+	"since/until dates (until inclusive of the day)"
+t_eq 0 "$(q 'since=2020-01-15%2012:00:01&until=2020-01-16' | jq_py 'd["total"]')" "since with a time"
+p1=$(q 'limit=5&offset=0' | jq_py '[i["backup_start"] for i in d["items"]]')
+p2=$(q 'limit=5&offset=5' | jq_py '[i["backup_start"] for i in d["items"]]')
+p12=$(q 'limit=10' | jq_py '[i["backup_start"] for i in d["items"]]')
+t_eq "$p12" "$(python3 -c "import json,sys; print(json.dumps(json.loads(sys.argv[1])+json.loads(sys.argv[2])))" "$p1" "$p2")" \
+	"paging: two pages of 5 are the first 10"
+t_eq '0 1001' "$(q 'offset=5000' | jq_py 'str(len(d["items"]))+" "+str(d["total"])')" "offset past the end: no items, same total"
+for bad in 'limit=0:limit' 'limit=1001:limit' 'limit=abc:limit' 'offset=-1:offset' \
+	'since=2020-13-01:since' 'until=2020-02-30:until' 'since=yesterday:since' \
+	'type=FOO:type' "job=a'b:job"; do
+	r=$(hcurl "${A[@]}" "$WEB/api/v1/backups?${bad%%:*}")
+	t_eq "400 ${bad##*:}" "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "bad ${bad%%:*}: 400 naming the field"
+done
+
+# --- runs: input errors ------------------------------------------------------
+post() { hcurl "${A[@]}" -H 'Content-Type: application/json' -d "$1" "$WEB/api/v1/runs"; }
+r=$(post '{"action": "backup", "sections": [')
+t_eq '400 null' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "malformed JSON: 400"
+t_match 'malformed JSON' "$(body_of "$r")" "the error says the JSON is malformed"
+r=$(post '{"action": "backup", "sections": ["job000", "nosuch"]}')
+t_eq '400 sections' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "unknown section: 400 field sections"
+t_match 'nosuch' "$(body_of "$r")" "the error names the unknown section"
+r=$(post '{"action": "destroy", "sections": ["job000"]}')
+t_eq '400 action' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "unknown action: 400 field action"
+r=$(post '{"action": "backup", "sections": ["job000"], "exportdir": "/tmp"}')
+t_eq '400 exportdir' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "exportdir outside an export: 400"
+r=$(post '{"action": "backup", "sectoins": ["job000"]}')
+t_eq '400 sectoins' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "unknown field: 400 naming it"
+
+# --- runs: queued, then cancelled --------------------------------------------
+r=$(post '{"action": "cleanup", "sections": ["job000"]}')
+t_eq 202 "$(st_of "$r")" "POST /api/v1/runs: 202"
+ID=$(body_of "$r" | jq_py 'd["id"]')
+t_eq false "$(body_of "$r" | jq_py 'd["existing"]')" "a new run"
+r=$(post '{"action": "cleanup", "sections": ["job000"]}')
+t_eq "True $ID" "$(body_of "$r" | jq_py 'str(d["existing"])+" "+d["id"]')" "the same request returns the active run"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/$ID")
+t_eq "queued cleanup alice" "$(body_of "$r" | jq_py 'd["state"]+" "+d["action"]+" "+d["requested_by"]')" "GET /api/v1/runs/ID"
+t_eq 1 "$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'len(d["items"])')" "active runs listed"
+r=$(hcurl "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$ID")
+t_eq '202 cancelled' "$(st_of "$r") $(body_of "$r" | jq_py 'd["state"]')" "DELETE cancels a queued run"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/nosuchid")
+t_eq 404 "$(st_of "$r")" "unknown run: 404"
+r=$(post '{"action": "export", "sections": ["job000"], "exportdir": "'"$TMPD"'/exp1"}')
+t_eq 202 "$(st_of "$r")" "an export is queued"
+r=$(post '{"action": "export", "sections": ["job001"], "exportdir": "'"$TMPD"'/exp2"}')
+t_eq '409 sections' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "another export of other sections: 409"
+EXP=$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'd["items"][0]["id"]')
+curl -s -o /dev/null "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$EXP"
+
+# --- /metrics ------------------------------------------------------------------
+r=$(hcurl "${A[@]}" "$WEB/metrics")
+t_eq 200 "$(st_of "$r")" "/metrics answers"
+m=$(body_of "$r")
+t_match '^tisbackup_job_last_success_timestamp_seconds\{job="job001",server="srv001",type="rsync\+ssh"\} [0-9]+\.[0-9]+$' "$m" "last success timestamp per job"
+t_match '^tisbackup_job_last_duration_seconds\{job="job001",server="srv001",type="rsync\+ssh"\} 30\.000$' "$m" "last duration in seconds"
+t_match '^tisbackup_job_last_written_bytes\{job="job001",.*\} [0-9]+$' "$m" "last written bytes"
+t_match '^tisbackup_job_last_total_bytes\{job="job001",.*\} [0-9]+$' "$m" "last total bytes"
+t_match '^tisbackup_job_state\{job="job001",server="srv001",type="rsync\+ssh",state="ok"\} 1$' "$m" "job state ok = 1"
+t_match '^tisbackup_job_state\{job="nulljob",.*state="never"\} 1$' "$m" "a job without rows: never"
+t_match '^tisbackup_runs_in_progress 0$' "$m" "runs in progress"
+t_match '^tisbackup_runs_queued 0$' "$m" "runs queued"
+t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/metrics")" "/metrics needs auth by default"
+
+# --- a real backup through the queue --------------------------------------------
+if "$TISBACKUP" worker --help >/dev/null 2>&1 || grep -q 'embedded worker' "$TMPD/serve.err"; then
+	:
+fi
+web_stop
+t_eq 0 "$?" "SIGTERM stops serve with exit 0"
+t_done
