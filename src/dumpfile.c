@@ -9,6 +9,13 @@
  * same job (the job lock excludes a live one): it is unlinked, then the
  * file is created with O_EXCL, so we never write through a symlink or into
  * a file someone else holds open.
+ *
+ * dumpfile_open_gzip() turns the z_stream around: it inflates what it is
+ * given into a scratch buffer that is thrown away, only so that zlib
+ * checks every member's header, CRC-32 and length (ISIZE), while the bytes
+ * themselves go to the file unchanged. When a member ends and more bytes
+ * follow, inflateReset() starts on the next member; bytes that do not
+ * start one (trailing garbage) fail like any corrupt data.
  */
 #include "dumpfile.h"
 
@@ -33,6 +40,8 @@ struct dumpfile {
 	int fd;
 	int created; /* we made the .partial file (so we may remove it) */
 	int committed;
+	int verify; /* dumpfile_open_gzip(): zs inflates, to check */
+	int at_end; /* verify: the last byte given ended a member */
 	z_stream zs;
 	int zs_live;
 	uint64_t in;
@@ -81,15 +90,12 @@ dumpfile_deflate(struct dumpfile *df, int flush, struct err *err)
 	return 0;
 }
 
-int
-dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *err)
+/* Create df's .partial file (a stale one is removed first). 0 or -1 + err. */
+static struct dumpfile *
+dumpfile_create(const char *path, struct err *err)
 {
-	struct dumpfile *df;
+	struct dumpfile *df = xcalloc(1, sizeof *df);
 
-	*out = NULL;
-	if (level < 1 || level > 9)
-		level = DUMPFILE_DEFAULT_LEVEL;
-	df = xcalloc(1, sizeof *df);
 	df->fd = -1;
 	df->path = xstrdup(path);
 	df->partial = xasprintf("%s.partial", path);
@@ -103,17 +109,88 @@ dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *er
 		goto fail;
 	}
 	df->created = 1;
+	return df;
+fail:
+	dumpfile_abort(df);
+	return NULL;
+}
+
+int
+dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *err)
+{
+	struct dumpfile *df;
+
+	*out = NULL;
+	if (level < 1 || level > 9)
+		level = DUMPFILE_DEFAULT_LEVEL;
+	if ((df = dumpfile_create(path, err)) == NULL)
+		return -1;
 	/* 15 + 16: the largest window, with a gzip header and trailer. */
 	if (deflateInit2(&df->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		err_set(err, "compressing %s: cannot initialise zlib", df->partial);
-		goto fail;
+		dumpfile_abort(df);
+		return -1;
 	}
 	df->zs_live = 1;
 	*out = df;
 	return 0;
-fail:
-	dumpfile_abort(df);
-	return -1;
+}
+
+int
+dumpfile_open_gzip(const char *path, struct dumpfile **out, struct err *err)
+{
+	struct dumpfile *df;
+
+	*out = NULL;
+	if ((df = dumpfile_create(path, err)) == NULL)
+		return -1;
+	df->verify = 1;
+	/* 15 + 16: any window size, gzip wrapper only (no zlib or raw deflate). */
+	if (inflateInit2(&df->zs, 15 + 16) != Z_OK) {
+		err_set(err, "checking %s: cannot initialise zlib", df->partial);
+		dumpfile_abort(df);
+		return -1;
+	}
+	df->zs_live = 1;
+	*out = df;
+	return 0;
+}
+
+/*
+ * Inflate len bytes of df's gzip stream into the scratch buffer, counting
+ * what comes out: 0, or -1 + err when they are not valid gzip.
+ */
+static int
+dumpfile_check(struct dumpfile *df, const unsigned char *p, size_t len, struct err *err)
+{
+	int zr;
+
+	df->zs.next_in = (Bytef *)(uintptr_t)p;
+	df->zs.avail_in = (uInt)len;
+	while (df->zs.avail_in > 0) {
+		if (df->at_end) {
+			/* Another member follows the one that ended. */
+			if (inflateReset(&df->zs) != Z_OK) {
+				err_set(err, "checking %s: zlib stream error", df->partial);
+				return -1;
+			}
+			df->at_end = 0;
+		}
+		df->zs.next_out = df->buf;
+		df->zs.avail_out = sizeof df->buf;
+		zr = inflate(&df->zs, Z_NO_FLUSH);
+		df->in += sizeof df->buf - df->zs.avail_out;
+		if (zr == Z_STREAM_END) {
+			df->at_end = 1;
+		} else if (zr == Z_BUF_ERROR && df->zs.avail_in == 0) {
+			break; /* wants more input */
+		} else if (zr != Z_OK) {
+			err_set(err, "%s: the gzip stream received is not valid (%s)", df->partial,
+			        df->zs.msg != NULL ? df->zs.msg : "zlib error");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -121,6 +198,18 @@ dumpfile_write(struct dumpfile *df, const void *data, size_t len, struct err *er
 {
 	const unsigned char *p = data;
 
+	if (df->verify) {
+		while (len > 0) {
+			size_t chunk = len > (size_t)UINT32_MAX / 2 ? UINT32_MAX / 2 : len;
+
+			if (dumpfile_check(df, p, chunk, err) == -1 ||
+			    dumpfile_put(df, p, chunk, err) == -1)
+				return -1;
+			p += chunk;
+			len -= chunk;
+		}
+		return 0;
+	}
 	while (len > 0) {
 		uInt chunk = len > (size_t)UINT32_MAX / 2 ? UINT32_MAX / 2 : (uInt)len;
 
@@ -141,10 +230,24 @@ dumpfile_commit(struct dumpfile *df, struct err *err)
 	char *dir = NULL, *slash;
 	int rc = -1;
 
-	df->zs.next_in = NULL;
-	df->zs.avail_in = 0;
-	if (dumpfile_deflate(df, Z_FINISH, err) == -1)
-		goto out;
+	if (df->verify) {
+		if (df->out == 0) {
+			err_set(err, "%s: no data was received", df->partial);
+			goto out;
+		}
+		if (!df->at_end) {
+			err_set(err,
+			        "%s: the gzip stream received is truncated (it stops inside a "
+			        "member, after %llu bytes)",
+			        df->partial, (unsigned long long)df->out);
+			goto out;
+		}
+	} else {
+		df->zs.next_in = NULL;
+		df->zs.avail_in = 0;
+		if (dumpfile_deflate(df, Z_FINISH, err) == -1)
+			goto out;
+	}
 	if (fsync(df->fd) == -1) {
 		err_sys(err, errno, "syncing %s", df->partial);
 		goto out;
@@ -181,7 +284,9 @@ dumpfile_abort(struct dumpfile *df)
 {
 	if (df == NULL)
 		return;
-	if (df->zs_live)
+	if (df->zs_live && df->verify)
+		inflateEnd(&df->zs);
+	else if (df->zs_live)
 		deflateEnd(&df->zs);
 	if (df->fd != -1)
 		close(df->fd);

@@ -5,6 +5,11 @@
  * trailer is written and the file and its folder are fsync()ed, so a name
  * without ".partial" is always a complete gzip stream. A stale
  * "PATH.partial" (left by a crash) is unlinked and created again.
+ *
+ * Two ways in: dumpfile_open() compresses what it is given;
+ * dumpfile_open_gzip() is given a gzip stream already made (pg_dump -Z on
+ * the server) and stores it as it comes, inflating it on the way only to
+ * check it, so a truncated or corrupt stream never gets the final name.
  */
 #ifndef TB_DUMPFILE_H
 #define TB_DUMPFILE_H
@@ -24,7 +29,20 @@ struct dumpfile;
  */
 int dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *err);
 
-/* Compress and write len bytes. 0 or -1 + err (call dumpfile_abort() then). */
+/*
+ * Create path + ".partial" like dumpfile_open(), for bytes that are
+ * already a gzip stream (one or more members, as `cat a.gz b.gz` makes):
+ * dumpfile_write() stores them unchanged and inflates them to check each
+ * member's header, CRC-32 and length; the first invalid byte makes it fail
+ * (zlib's reason in err), and dumpfile_commit() refuses a stream that is
+ * empty or stops inside a member. 0 and *out, or -1 + err.
+ */
+int dumpfile_open_gzip(const char *path, struct dumpfile **out, struct err *err);
+
+/*
+ * Compress and write len bytes (dumpfile_open_gzip(): check and write
+ * them). 0 or -1 + err (call dumpfile_abort() then).
+ */
 int dumpfile_write(struct dumpfile *df, const void *data, size_t len, struct err *err);
 
 /*
@@ -40,7 +58,10 @@ int dumpfile_commit(struct dumpfile *df, struct err *err);
  */
 void dumpfile_abort(struct dumpfile *df);
 
-/* Bytes given to dumpfile_write() so far. */
+/*
+ * Uncompressed bytes so far: given to dumpfile_write(), or, for
+ * dumpfile_open_gzip(), inflated from what it was given.
+ */
 uint64_t dumpfile_bytes_in(const struct dumpfile *df);
 /* Compressed bytes written to the file so far (all of them after commit). */
 uint64_t dumpfile_bytes_out(const struct dumpfile *df);

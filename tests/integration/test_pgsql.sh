@@ -8,6 +8,10 @@
 # empty; an unknown database, a missing pg_dump and the server stopping
 # mid-dump each give an ERROR row with the tool's own words, leave no
 # .partial and leave earlier backups untouched.
+# Compression: by default pg_dump gzips on the server (--compress=1) and
+# the stream is stored as received after a check; compression_level
+# reaches pg_dump; compress_on = local sends plain SQL and gzips here; a
+# stream cut short or followed by garbage with exit status 0 is an ERROR.
 
 # Listings of our own plain names; literal SQL and ssh text; T_* are read by lib.sh.
 # shellcheck disable=SC2010,SC2012,SC2016,SC2034
@@ -152,6 +156,66 @@ t_eq "we're db-$S2.sql.gz" "$(ls -1 "$BASE/one/$S2")" "db_name: only that databa
 t_match "^SET client_encoding = 'LATIN1';" "$(gzip -dc "$BASE/one/$S2/we're db-$S2.sql.gz")" \
 	"encoding = LATIN1 reaches pg_dump"
 
+# ================================================================ compression
+# A key whose forced command records the remote command line, then runs it.
+reckey() {
+	local k=$TMPD/${1}_key
+	ssh-keygen -q -t ed25519 -N '' -f "$k" >/dev/null
+	printf 'command="%s" %s\n' "$2" "$(cat "$k.pub")" >>"$SSHD_DIR/authorized_keys"
+	echo "$k"
+}
+# gzip header byte 8 (XFL): 04 = zlib's fastest level (1), 02 = its best (9).
+xfl() {
+	od -An -tx1 -j8 -N1 "$1" | tr -d ' '
+}
+t_eq 04 "$(xfl "$BASE/all/$S1/p1-$S1.sql.gz")" "default: gzip level 1 (XFL 04)"
+k=$(reckey rec 'echo \"$SSH_ORIGINAL_COMMAND\" >>'"$TMPD"'/cmds; eval \"$SSH_ORIGINAL_COMMAND\"')
+pgjob nine "db_name = p1" "compression_level = 9" "private_key = $k" "ssh_connection_sharing = no"
+pgjob local "db_name = p1" "compress_on = local" "compression_level = 2" "private_key = $k" \
+	"ssh_connection_sharing = no"
+: >"$TMPD/cmds"
+tb_run -c "$CONF" -s nine backup
+t_rc 0 "compression_level = 9: exit 0"
+SN=$(snapshots "$BASE/nine" | tail -n 1)
+t_match "'pg_dump' .*'--compress=9' '--' 'p1'" "$(grep pg_dump "$TMPD/cmds")" \
+	"server side: pg_dump runs with --compress=9"
+t_eq 02 "$(xfl "$BASE/nine/$SN/p1-$SN.sql.gz")" "server side: the file is pg_dump's level 9 gzip"
+t_ok "server side, level 9: restored equals its source" \
+	restore_check "$BASE/nine/$SN/p1-$SN.sql.gz" p1
+: >"$TMPD/cmds"
+tb_run -c "$CONF" -s local backup
+t_rc 0 "compress_on = local: exit 0"
+SL=$(snapshots "$BASE/local" | tail -n 1)
+t_match "'pg_dump' .*'--' 'p1'" "$(grep pg_dump "$TMPD/cmds")" "compress_on = local: pg_dump ran"
+t_nomatch "compress" "$(grep pg_dump "$TMPD/cmds")" "compress_on = local: no --compress"
+t_ok "compress_on = local: gzip -t" gzip -t "$BASE/local/$SL/p1-$SL.sql.gz"
+t_ok "compress_on = local: restored equals its source" \
+	restore_check "$BASE/local/$SL/p1-$SL.sql.gz" p1
+t_eq "$(gzip -dc "$BASE/local/$SL/p1-$SL.sql.gz" | grep -vE '^\\(un)?restrict' | sha256sum)" \
+	"$(gzip -dc "$BASE/nine/$SN/p1-$SN.sql.gz" | grep -vE '^\\(un)?restrict' | sha256sum)" \
+	"local and server side hold the same SQL"
+
+cfg_global "$TMPD/bad.ini"
+cat >>"$TMPD/bad.ini" <<EOF
+[badwhere]
+type = pgsql+ssh
+server_name = 127.0.0.1
+private_key = $CLIENT_KEY
+compress_on = nowhere
+
+[badlevel]
+type = pgsql+ssh
+server_name = 127.0.0.1
+private_key = $CLIENT_KEY
+compression_level = 10
+EOF
+tb_run -c "$TMPD/bad.ini" -s badwhere backup
+t_ne 0 "$T_RC" "compress_on = nowhere: refused"
+t_match "compress_on: 'nowhere' is neither 'server' nor 'local'" "$T_OUT$T_ERR" \
+	"compress_on = nowhere: the message says why"
+t_match "compression_level: 10 is not a gzip level" "$T_OUT$T_ERR" \
+	"compression_level = 10: the message says why"
+
 # ================================================================ failures
 check_failed() {
 	local job=$1 desc=$2 re=$3
@@ -174,6 +238,20 @@ printf 'command="PATH=/nonexistent; eval \\"$SSH_ORIGINAL_COMMAND\\"" %s\n' "$(c
 pgjob notool "db_name = p1" "private_key = $k" "ssh_connection_sharing = no"
 tb_run -c "$CONF" -s notool backup
 check_failed notool "runuser/pg_dump missing" 'runuser.*not found'
+
+# Exit status 0, but the gzip stream is cut short / followed by garbage.
+k=$(reckey cut 'eval \"$SSH_ORIGINAL_COMMAND\" | head -c 300000')
+pgjob cut "db_name = big" "private_key = $k" "ssh_connection_sharing = no"
+tb_run -c "$CONF" -s cut backup
+check_failed cut "gzip stream cut short (exit 0)" "gzip stream received is truncated"
+k=$(reckey junk 'eval \"$SSH_ORIGINAL_COMMAND\"; echo trailing junk')
+pgjob junk "db_name = p1" "private_key = $k" "ssh_connection_sharing = no"
+tb_run -c "$CONF" -s junk backup
+check_failed junk "garbage after the gzip stream (exit 0)" "gzip stream received is not valid"
+pgjob nodblocal "db_name = no_such_db" "compress_on = local"
+tb_run -c "$CONF" -s nodblocal backup
+check_failed nodblocal "compress_on = local, unknown database" \
+	'database "no_such_db" does not exist'
 
 pgjob midway "db_name = big"
 tb_run_bg() {

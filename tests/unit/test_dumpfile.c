@@ -3,6 +3,10 @@
  * byte, the final name appears only at commit, abort leaves nothing, a
  * stale .partial is replaced (and a symlink in its place is not followed),
  * and a failed commit leaves neither the final name nor the .partial.
+ * dumpfile_open_gzip(): a gzip stream (several members too) is stored byte
+ * for byte and counted inflated; a truncated, corrupt (CRC, length, data),
+ * non-gzip or empty stream, or garbage after a member, is refused and
+ * leaves nothing.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -310,6 +314,163 @@ test_write_failure(void **state)
 	free(partial);
 }
 
+/* A gzip member of len bytes of src at level, appended to *out (*out_len). */
+static void
+gzip_member(const unsigned char *src, size_t len, int level, unsigned char **out, size_t *out_len)
+{
+	z_stream zs;
+	size_t cap = *out_len + len + len / 100 + 1024;
+
+	memset(&zs, 0, sizeof zs);
+	assert_int_equal(deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
+	*out = xrealloc(*out, cap);
+	zs.next_in = (Bytef *)(uintptr_t)src;
+	zs.avail_in = (uInt)len;
+	zs.next_out = *out + *out_len;
+	zs.avail_out = (uInt)(cap - *out_len);
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	*out_len = cap - zs.avail_out;
+	deflateEnd(&zs);
+}
+
+/* Text and noise, as a dump has (NULs included). */
+static unsigned char *
+sample(size_t total)
+{
+	unsigned char *src = xmalloc(total);
+	uint32_t x = 99;
+
+	for (size_t i = 0; i < total; i++) {
+		x = x * 1103515245 + 12345;
+		src[i] = i % 3 == 0 ? (unsigned char)(x >> 16) : (unsigned char)("ab\0c\n"[i % 5]);
+	}
+	return src;
+}
+
+/* Store gz (gz_len bytes) through dumpfile_open_gzip() in chunks of step. */
+static int
+store_gzip(const char *path, const unsigned char *gz, size_t gz_len, size_t step,
+           struct dumpfile **df, struct err *err)
+{
+	err_clear(err);
+	assert_int_equal(dumpfile_open_gzip(path, df, err), 0);
+	for (size_t off = 0; off < gz_len; off += step)
+		if (dumpfile_write(*df, gz + off, off + step > gz_len ? gz_len - off : step, err) ==
+		    -1)
+			return -1;
+	return dumpfile_commit(*df, err);
+}
+
+/*
+ * Three members (levels 1, 9, 1; the last empty) given in odd chunk
+ * sizes, one byte at a time included: the file holds exactly those bytes,
+ * zlib's reader gives the concatenated data back, bytes_in is its length.
+ */
+static void
+test_gzip_passthrough(void **state)
+{
+	char *path = xasprintf("%s/server.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	size_t total = 2 * 1024 * 1024 + 5, gz_len = 0, len;
+	unsigned char *src = sample(total), *gz = NULL, *back;
+	const size_t steps[] = { 1, 7, 4096, 65536 + 3, 1 << 22 };
+	struct dumpfile *df;
+	struct stat st;
+	struct err err;
+
+	(void)state;
+	gzip_member(src, total / 3, 1, &gz, &gz_len);
+	gzip_member(src + total / 3, total - total / 3, 9, &gz, &gz_len);
+	gzip_member(src, 0, 1, &gz, &gz_len);
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		/* One byte at a time only over the first 100 KiB: enough, and quick. */
+		size_t n = steps[i] == 1 ? 100 * 1024 : gz_len;
+
+		if (steps[i] == 1) {
+			assert_int_equal(dumpfile_open_gzip(path, &df, &err), 0);
+			for (size_t off = 0; off < n; off++)
+				assert_int_equal(dumpfile_write(df, gz + off, 1, &err), 0);
+			assert_int_equal(dumpfile_write(df, gz + n, gz_len - n, &err), 0);
+			assert_int_equal(dumpfile_commit(df, &err), 0);
+		} else {
+			assert_int_equal(store_gzip(path, gz, gz_len, steps[i], &df, &err), 0);
+		}
+		assert_false(exists(partial));
+		assert_int_equal(dumpfile_bytes_in(df), total);
+		assert_int_equal(dumpfile_bytes_out(df), gz_len);
+		dumpfile_abort(df);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal((uint64_t)st.st_size, gz_len);
+		assert_int_equal(st.st_mode & 07777, 0640);
+		back = gunzip(path, &len);
+		assert_int_equal(len, total);
+		assert_memory_equal(back, src, total);
+		free(back);
+		unlink(path);
+	}
+	free(gz);
+	free(src);
+	free(path);
+	free(partial);
+}
+
+/* A refused stream: -1 with want in the message, nothing left behind. */
+static void
+expect_refused(const unsigned char *gz, size_t gz_len, const char *want)
+{
+	char *path = xasprintf("%s/bad.sql.gz", dir), *partial = xasprintf("%s.partial", path);
+	struct dumpfile *df;
+	struct err err;
+
+	assert_int_equal(store_gzip(path, gz, gz_len, 10000, &df, &err), -1);
+	if (strstr(err.msg, want) == NULL)
+		fail_msg("'%s' does not say '%s'", err.msg, want);
+	assert_non_null(strstr(err.msg, "bad.sql.gz.partial"));
+	assert_false(exists(path));
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_false(exists(path));
+	free(path);
+	free(partial);
+}
+
+static void
+test_gzip_refused(void **state)
+{
+	size_t total = 300000, gz_len = 0, one;
+	unsigned char *src = sample(total), *gz = NULL, *bad = xmalloc(total * 2);
+
+	(void)state;
+	gzip_member(src, total / 2, 1, &gz, &gz_len);
+	one = gz_len;
+	gzip_member(src + total / 2, total - total / 2, 1, &gz, &gz_len);
+
+	/* Truncated: in the last member's data, in its trailer, after one member's header. */
+	expect_refused(gz, gz_len - 1000, "truncated");
+	expect_refused(gz, gz_len - 3, "truncated");
+	expect_refused(gz, one + 10, "truncated");
+	/* The CRC-32, then the length (ISIZE) of the first member altered. */
+	memcpy(bad, gz, gz_len);
+	bad[one - 8] ^= 0x01;
+	expect_refused(bad, gz_len, "incorrect data check");
+	memcpy(bad, gz, gz_len);
+	bad[one - 4] ^= 0x01;
+	expect_refused(bad, gz_len, "incorrect length check");
+	/* A byte of compressed data altered. */
+	memcpy(bad, gz, gz_len);
+	bad[one / 2] ^= 0xff;
+	expect_refused(bad, gz_len, "not valid");
+	/* Garbage after a complete stream; plain text; nothing at all. */
+	memcpy(bad, gz, gz_len);
+	memcpy(bad + gz_len, "trailing\n", 9);
+	expect_refused(bad, gz_len + 9, "not valid");
+	expect_refused((const unsigned char *)"CREATE TABLE t (i int);\n", 24, "not valid");
+	expect_refused(gz, 0, "no data");
+	free(bad);
+	free(gz);
+	free(src);
+}
+
 int
 main(void)
 {
@@ -321,6 +482,8 @@ main(void)
 		cmocka_unit_test(test_open_failure),
 		cmocka_unit_test(test_commit_failure),
 		cmocka_unit_test(test_write_failure),
+		cmocka_unit_test(test_gzip_passthrough),
+		cmocka_unit_test(test_gzip_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
