@@ -14,6 +14,7 @@
 
 struct catalog;
 struct config;
+struct guiconf;
 struct job;
 
 /* Exit codes shared by every action (see main.c and the man page). */
@@ -30,8 +31,9 @@ struct action_ctx {
 	const char *catalog_path; /* for threads that open their own connection */
 	int dry_run;
 	int verbose;
-	int max_parallel;      /* jobs at once: -j, else [global] max_parallel */
-	const char *exportdir; /* -x */
+	int max_parallel;          /* jobs at once: -j, else [global] max_parallel */
+	const char *exportdir;     /* -x */
+	const struct guiconf *gui; /* --gui-config, for [alerts]; NULL = no alerts */
 };
 
 /* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */

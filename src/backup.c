@@ -24,7 +24,11 @@ backup_one(void *ctx, struct catalog *cat, const struct job *job, struct err *er
 int
 backup_run(const struct action_ctx *a)
 {
-	struct run_opts o = { .dry_run = a->dry_run, .verbose = a->verbose };
+	struct run_opts o = {
+		.dry_run = a->dry_run,
+		.verbose = a->verbose,
+		.alerts = a->dry_run ? NULL : a->gui,
+	};
 	struct runner_opts ro = {
 		.max_parallel = a->max_parallel,
 		.catalog_path = a->dry_run ? NULL : a->catalog_path,

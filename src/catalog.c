@@ -93,6 +93,7 @@ struct catalog {
 	/* [order column][backup_name given][type given] */
 	sqlite3_stmt *last[ORDER_MAX][2][2];
 	sqlite3_stmt *queue[QSTMT_MAX];
+	int has_alerts; /* the alerts table exists (checked once per connection) */
 };
 
 /* Fill err from the connection's last error, naming the database. */
@@ -1301,4 +1302,97 @@ catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue
 	*runs = v;
 	*n = len;
 	return 0;
+}
+
+/*
+ * ---------------------------------------------------------------- alerts
+ * The alert state (alert.c): our own table next to the original's stats,
+ * created on first use so that opening a catalog never changes the schema
+ * old tools see beyond what they already know. Only these functions touch
+ * it.
+ */
+
+static int
+alerts_ensure(struct catalog *cat, struct err *err)
+{
+	if (cat->has_alerts)
+		return 0;
+	if (check_rw(cat, err) == -1 ||
+	    exec(cat,
+	         "CREATE TABLE IF NOT EXISTS alerts (backup_name TEXT PRIMARY KEY, "
+	         "last_state TEXT NOT NULL, last_sent_epoch INTEGER NOT NULL)",
+	         err, "creating table alerts") == -1)
+		return -1;
+	cat->has_alerts = 1;
+	return 0;
+}
+
+int
+catalog_alert_get(struct catalog *cat, const char *backup_name, char **state, int64_t *sent,
+                  struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	*state = NULL;
+	*sent = 0;
+	if (alerts_ensure(cat, err) == -1 ||
+	    prepare(cat, &st,
+	            "SELECT last_state, last_sent_epoch FROM alerts WHERE backup_name = ?1",
+	            err) == -1)
+		return -1;
+	bind_text(st, 1, backup_name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*state = col_text(st, 0);
+		*sent = sqlite3_column_int64(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		db_error(cat, rc, err, "reading the alert state");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+catalog_alert_swap(struct catalog *cat, const char *backup_name, const char *old_state,
+                   int64_t old_sent, const char *new_state, int64_t new_sent, int *swapped,
+                   struct err *err)
+{
+	const char *sql;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	*swapped = 0;
+	if (old_state == NULL && new_state == NULL)
+		return 0;
+	if (old_state == NULL)
+		sql = "INSERT INTO alerts (backup_name, last_state, last_sent_epoch) "
+		      "VALUES (?1, ?4, ?5) ON CONFLICT (backup_name) DO NOTHING";
+	else if (new_state == NULL)
+		sql = "DELETE FROM alerts WHERE backup_name = ?1 AND last_state = ?2 AND "
+		      "last_sent_epoch = ?3";
+	else
+		sql = "UPDATE alerts SET last_state = ?4, last_sent_epoch = ?5 "
+		      "WHERE backup_name = ?1 AND last_state = ?2 AND last_sent_epoch = ?3";
+	if (alerts_ensure(cat, err) == -1 || prepare(cat, &st, sql, err) == -1)
+		return -1;
+	bind_text(st, 1, backup_name);
+	if (old_state != NULL) {
+		bind_text(st, 2, old_state);
+		sqlite3_bind_int64(st, 3, old_sent);
+	}
+	if (new_state != NULL) {
+		bind_text(st, 4, new_state);
+		sqlite3_bind_int64(st, 5, new_sent);
+	}
+	if (step_done(cat, st, err, "recording the alert state") == -1)
+		goto out;
+	*swapped = sqlite3_changes(cat->db) > 0;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
 }

@@ -200,4 +200,30 @@ int catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, s
 int catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue_run **runs,
                        size_t *n, struct err *err);
 
+/*
+ * ---- Alert state (alert.c) ----
+ * A table of our own, `alerts(backup_name TEXT PRIMARY KEY, last_state
+ * TEXT, last_sent_epoch INTEGER)`, created on first use next to the
+ * original's `stats`, which stays untouched (old tools ignore the extra
+ * table). last_state is the last event sent: "failed" or "recovered".
+ */
+
+/*
+ * The state of backup_name: *state gets a copy of last_state (caller
+ * frees) or NULL when the job has no row, *sent its last_sent_epoch (0
+ * when none). 0 or -1 + err.
+ */
+int catalog_alert_get(struct catalog *cat, const char *backup_name, char **state, int64_t *sent,
+                      struct err *err);
+/*
+ * Compare-and-swap: set backup_name's state to (new_state, new_sent) only
+ * if it still is (old_state, old_sent); old_state NULL means "no row yet",
+ * new_state NULL deletes the row. *swapped = 1 when the row changed, 0
+ * when another writer got there first. One statement, so atomic across
+ * threads and processes. 0 or -1 + err.
+ */
+int catalog_alert_swap(struct catalog *cat, const char *backup_name, const char *old_state,
+                       int64_t old_sent, const char *new_state, int64_t new_sent, int *swapped,
+                       struct err *err);
+
 #endif

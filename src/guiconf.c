@@ -55,6 +55,8 @@ static const struct key keys[] = {
 	{ "alerts", "smtp_url", K_STR, F(smtp_url), 0, 0 },
 	{ "alerts", "mail_from", K_STR, F(mail_from), 0, 0 },
 	{ "alerts", "mail_to", K_LIST, F(mail_to), 0, 0 },
+	{ "alerts", "smtp_user", K_STR, F(smtp_user), 0, 0 },
+	{ "alerts", "smtp_password_file", K_STR, F(smtp_password_file), 0, 0 },
 	{ "alerts", "webhook_url", K_STR, F(webhook_url), 0, 0 },
 	{ "alerts", "alert_interval", K_INT, F(alert_interval), 0, 30L * 86400 },
 	{ "scheduler", "enabled", K_BOOL, F(scheduler_enabled), 0, 0 },
@@ -390,6 +392,27 @@ guiconf_load(const char *path, int missing_ok, struct guiconf **out, struct err 
 		err_append_line(&e, "%s: [web] tls_cert and tls_key: set both or neither", path);
 		bad = 1;
 	}
+	if (gc->smtp_url != NULL && strncmp(gc->smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(gc->smtp_url, "smtps://", 8) != 0) {
+		err_append_line(&e,
+		                "%s: [alerts] smtp_url: expected smtp://HOST[:PORT] or "
+		                "smtps://HOST[:PORT]",
+		                path);
+		bad = 1;
+	}
+	if (gc->webhook_url != NULL && strncmp(gc->webhook_url, "http://", 7) != 0 &&
+	    strncmp(gc->webhook_url, "https://", 8) != 0) {
+		err_append_line(&e, "%s: [alerts] webhook_url: expected an http:// or https:// URL",
+		                path);
+		bad = 1;
+	}
+	if ((gc->smtp_user == NULL) != (gc->smtp_password_file == NULL)) {
+		err_append_line(&e,
+		                "%s: [alerts] smtp_user and smtp_password_file: set both or "
+		                "neither",
+		                path);
+		bad = 1;
+	}
 	if (gc->nmail_to == 0 && gc->admin_email != NULL) {
 		free_list(gc->mail_to);
 		gc->mail_to = xcalloc(2, sizeof *gc->mail_to);
@@ -428,6 +451,8 @@ guiconf_free(struct guiconf *gc)
 	free(gc->smtp_url);
 	free(gc->mail_from);
 	free_list(gc->mail_to);
+	free(gc->smtp_user);
+	free(gc->smtp_password_file);
 	free(gc->webhook_url);
 	free(gc);
 }

@@ -61,12 +61,14 @@ struct guiconf {
 	char *mount_base;      /* default /mnt; mount points are {mount_base}/TISBACKUP-<epoch> */
 
 	/* [alerts] */
-	char *smtp_url;  /* smtp://host:port or smtps://..., NULL = no mail */
+	char *smtp_url;  /* smtp://host:port or smtps://..., NULL = no mail (validated) */
 	char *mail_from; /* default tisbackup@<hostname> */
 	char **mail_to;  /* default { admin_email }; NULL-terminated (may be empty) */
 	size_t nmail_to;
-	char *webhook_url;  /* NULL = no webhook */
-	int alert_interval; /* seconds between two alerts of one job, default 3600 */
+	char *smtp_user;          /* SMTP AUTH user name, NULL = no AUTH */
+	char *smtp_password_file; /* its password: first line of this file, read at send time */
+	char *webhook_url;        /* http:// or https://, NULL = no webhook */
+	int alert_interval;       /* seconds between two alerts of one job, default 3600 */
 
 	/* [scheduler] */
 	int scheduler_enabled; /* enabled = yes (default) */

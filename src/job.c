@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
@@ -183,6 +184,23 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		log_error(job->name, "%s", err->msg);
 		outcome = JOB_FAILED;
 		goto out;
+	}
+	if (o->alerts != NULL) {
+		char host[256] = "localhost";
+		struct alert_run ar = {
+			.job = job->name,
+			.server = job->server_name,
+			.type = job->drv->name,
+			.status = res.status,
+			.start = start_iso,
+			.end = end_iso,
+			.duration_s = time_diff(&start, &end),
+			.log = res.log,
+			.host = host,
+		};
+
+		gethostname(host, sizeof host - 1);
+		alert_after_run(o->alerts, cat, rowid, &ar, end.tv_sec);
 	}
 	if (failed) {
 		memcpy(err, &derr, sizeof *err);

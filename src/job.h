@@ -10,11 +10,13 @@
 #include "util/err.h"
 
 struct catalog;
+struct guiconf;
 struct job;
 
 struct run_opts {
 	int dry_run;
 	int verbose;
+	const struct guiconf *alerts; /* [alerts] settings; NULL = no alerts */
 };
 
 enum job_outcome {

@@ -394,6 +394,7 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 		.exportdir = o->exportdir,
 	};
 	const struct job **retry = NULL;
+	struct guiconf *gui = NULL;
 	char *catalog_path = fs_join(cfg->backup_base_dir, "log/tisbackup.sqlite");
 	struct catalog *cat = NULL;
 	struct err err;
@@ -439,6 +440,17 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 		}
 	}
 	a.cat = o->dry_run ? NULL : cat;
+	if (!o->dry_run &&
+	    (strcmp(o->action, "backup") == 0 || strcmp(o->action, "retryfailed") == 0)) {
+		/* [alerts] of the gui ini; a missing file means no alerts. */
+		const char *gp = o->gui_config != NULL ? o->gui_config : GUICONF_DEFAULT_PATH;
+
+		if (guiconf_load(gp, 1, &gui, &err) == -1) {
+			log_warning(NULL, "alerts disabled: %s", err.msg);
+			err_clear(&err);
+		}
+		a.gui = gui;
+	}
 	if (strcmp(o->action, "backup") == 0) {
 		rc = backup_run(&a);
 	} else if (strcmp(o->action, "retryfailed") == 0) {
@@ -487,6 +499,7 @@ cmd_action(struct config *cfg, const struct job *const *jobs, size_t n, const st
 out:
 	if (cat != NULL)
 		catalog_close(cat);
+	guiconf_free(gui);
 	free(retry);
 	free(catalog_path);
 	return rc;
