@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -360,6 +361,61 @@ test_choose_one(void **state)
 	free(c);
 }
 
+static void
+test_mount_relative_base(void **state)
+{
+	struct err err;
+	char *mp = (char *)"unset";
+
+	(void)state;
+	err_clear(&err);
+	assert_int_equal(usb_mount("/dev/null", "ext4", "mnt", &mp, &err), -1);
+	assert_null(mp);
+	assert_string_equal(err.msg, "mount_base 'mnt' is not an absolute folder");
+}
+
+static void
+test_mount_point_exists(void **state)
+{
+	struct err err;
+	char *base = xasprintf("%s/mnt", root), *mp = NULL, *stale;
+
+	(void)state;
+	err_clear(&err);
+	assert_int_equal(mkdir(base, 0755), 0);
+	/* Fill the next few seconds' names: the one usb_mount picks is taken. */
+	for (long t = (long)time(NULL); t < (long)time(NULL) + 5; t++) {
+		stale = xasprintf("%s/" USB_MOUNT_PREFIX "%ld", base, t);
+		(void)mkdir(stale, 0700);
+		free(stale);
+	}
+	assert_int_equal(usb_mount("/dev/null", "ext4", base, &mp, &err), -1);
+	assert_null(mp);
+	assert_non_null(strstr(err.msg, "already exists"));
+	assert_non_null(strstr(err.msg, "not reusing it"));
+	free(base);
+}
+
+/* A folder that is not a mount point is just removed; a missing one is fine. */
+static void
+test_unmount_plain_folder(void **state)
+{
+	struct err err;
+	char *dir = xasprintf("%s/" USB_MOUNT_PREFIX "1", root);
+
+	(void)state;
+	if (geteuid() != 0) {
+		free(dir);
+		skip(); /* umount2 says EPERM, not EINVAL, to others */
+	}
+	err_clear(&err);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(usb_unmount(dir, &err), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(usb_unmount(dir, &err), 0);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -372,6 +428,9 @@ main(void)
 		cmocka_unit_test(test_choose_no_partition),
 		cmocka_unit_test(test_choose_no_label),
 		cmocka_unit_test(test_choose_many),
+		cmocka_unit_test(test_mount_relative_base),
+		cmocka_unit_test(test_mount_point_exists),
+		cmocka_unit_test(test_unmount_plain_folder),
 		cmocka_unit_test(test_choose_one),
 	};
 
