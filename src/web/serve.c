@@ -1,7 +1,7 @@
 /*
  * tisbackup serve: load tisbackup_gui.ini and the backup configs it
- * names, open the users file, check the queue, start the HTTP server
- * (server.c), then wait for SIGTERM/SIGINT and stop gracefully: the
+ * names, open the users file, check the queue, start the scheduler
+ * thread ([scheduler] enabled) and the HTTP server (server.c), then wait for SIGTERM/SIGINT and stop gracefully: the
  * requests in progress finish, new connections are refused.
  *
  * A queue that cannot be reached at start (Redis down) does not stop the
@@ -19,6 +19,7 @@
 #include "guiconf.h"
 #include "log.h"
 #include "queue.h"
+#include "scheduler.h"
 #include "spawn.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
@@ -76,6 +77,7 @@ cmd_serve(const struct cli *c)
 	struct server *srv = NULL;
 	struct auth *auth = NULL;
 	struct queue *q = NULL;
+	struct scheduler *sched = NULL;
 	char *qdir = NULL;
 	struct err err;
 	int rc = EXIT_CONFIG, users;
@@ -122,10 +124,23 @@ cmd_serve(const struct cli *c)
 		queue_close(q);
 	}
 	/*
-	 * TODO(worker, scheduler): start the embedded worker (src/worker.h)
-	 * and the scheduler thread (src/scheduler.c) here once they land, and
-	 * stop them after server_stop() below.
+	 * TODO(worker): start the embedded worker (src/worker.h, h3) here
+	 * once it lands, and stop it after server_stop() below; until then
+	 * runs wait for a `tisbackup worker`.
 	 */
+	if (gc->scheduler_enabled) {
+		struct scheduler_conf sc = { .gc = gc,
+			                     .queue_dir = qdir,
+			                     .configs = (const char *const *)gc->configs,
+			                     .nconfigs = gc->nconfigs,
+			                     .catch_up = gc->scheduler_catch_up };
+
+		if (scheduler_start(&sc, &sched, &err) == -1) {
+			fprintf(stderr, "tisbackup: serve: scheduler: %s\n", err.msg);
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+	}
 	if (server_start(&o, &srv, &err) == -1) {
 		fprintf(stderr, "tisbackup: serve: %s\n", err.msg);
 		rc = EXIT_RUNTIME;
@@ -141,6 +156,7 @@ cmd_serve(const struct cli *c)
 	server_stop(srv);
 	rc = 0;
 out:
+	scheduler_stop(sched);
 	auth_free(auth);
 	free_configs(&o);
 	free(o.queue_addr);

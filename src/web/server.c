@@ -688,6 +688,31 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Percent-decoding of the path and query (in place): like
+ * libmicrohttpd's, except that "%00" stays as it is, so no decoded string
+ * is cut short by a NUL ("/static/app.js%00.html" is not app.js).
+ */
+static size_t
+on_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *o = s;
+
+	(void)cls;
+	(void)c;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (p[0] == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0 &&
+		    (p[1] != '0' || p[2] != '0')) {
+			*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return (size_t)(o - s);
+}
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -772,8 +797,9 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_HTTPS_MEM_CERT,
-		    s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
+		    on_unescape, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+		    MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
 	else
 		s->d = MHD_start_daemon(
 		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -782,7 +808,8 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
+		    on_unescape, s, MHD_OPTION_END);
 	if (s->d == NULL) {
 		err_set(err, "cannot listen on %s%s%s:%d (address in use, or not local?)",
 		        ai->ai_family == AF_INET6 ? "[" : "", gc->listen_host,
