@@ -7,9 +7,10 @@
 # disk); the original's four errors (no disk, no partition, no such
 # label, more than one); a labelled disk already mounted; a failing
 # export and an interrupted one that still unmount; a dry run; option
-# errors, a second export while one runs. The error cases scan a fake sysfs tree (TB_SYSFS_ROOT) holding
-# only this test's loop devices, so that other disks of the machine
-# cannot change their outcome.
+# errors, a second export while one runs. Apart from one dry run on
+# the machine's own /sys, the runs scan a fake sysfs tree (TB_SYSFS_ROOT)
+# holding only this test's loop devices, so that other disks of the
+# machine (another test's loop devices) cannot change their outcome.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -91,8 +92,10 @@ S1=$(snapshots "$BASE/web" | tail -n 1)
 A=$(mkloop a ext4 tisbackup) || t_bail "cannot set up a loop device"
 LOOPS+=("$A")
 
+ONLYA=$(fakesys onlya "$A")
+
 # ================================================================ end to end
-tb_run -c "$CONF" --gui-config "$GUI" -s web,nulljob exportbackup --usb
+TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI" -s web,nulljob exportbackup --usb
 t_rc 0 "exportbackup --usb exits 0"
 t_match "mounted $A at $MNT/TISBACKUP-[0-9]+$" "$T_ERR" \
 	"the labelled loop device is mounted under mount_base/TISBACKUP-<epoch>"
@@ -126,11 +129,24 @@ tb_run -c "$CONF" --gui-config "$TMPD/badgui2.ini" exportbackup --usb
 t_rc 3 "a relative mount_base is a configuration error"
 t_match 'mount_base: expected an absolute folder' "$T_ERR" "naming the key"
 
-# ================================================================ dry run
-tb_run -c "$CONF" --gui-config "$GUI" -d -s web exportbackup --usb
-t_rc 0 "a dry run exits 0"
-t_match "dry run: would mount $A \(ext4\) at $MNT/TISBACKUP-<epoch>" "$T_ERR" "and names the disk"
-t_ok "and mounts nothing" no_mount_left
+# ================================================================ dry run, real sysfs
+# The machine's own /sys: the loop device is found among every block
+# device, the disk holding / is not. (Another test's labelled loop device
+# may exist at the same moment: then both are listed as "more than one".)
+ROOTDEV=$(findmnt -n -o SOURCE / 2>/dev/null)
+tb_run -c "$CONF" --gui-config "$GUI" -l debug -d -s web exportbackup --usb
+if [ "$T_RC" = 0 ]; then
+	t_match "dry run: would mount $A \(ext4\) at $MNT/TISBACKUP-<epoch>" "$T_ERR" \
+		"a dry run on the real /sys names the loop device"
+else
+	t_match "there are [0-9]+ partitions labelled tisbackup \(.*$A[,)]" "$T_ERR" \
+		"a dry run on the real /sys finds the loop device (and another test's)"
+fi
+case $ROOTDEV in
+/dev/*) t_nomatch "usb: $ROOTDEV[0-9p]* on" "$T_ERR" "the disk holding / is no candidate volume (debug log)" ;;
+*) t_skip "the disk holding / is no candidate volume" "/ is on $ROOTDEV" ;;
+esac
+t_ok "a dry run mounts nothing" no_mount_left
 
 # ================================================================ the four errors
 rows0=$(csql "select count(*) from stats")
@@ -140,7 +156,6 @@ TB_SYSFS_ROOT=$EMPTY tb_run -c "$CONF" --gui-config "$GUI_USB" -s web exportback
 t_rc 1 "no disk: exit 1"
 t_match 'ERROR exportbackup --usb: cannot find any external USB disk: plug the USB disk into the server' \
 	"$T_ERR" "no disk: says to plug the USB disk in"
-ONLYA=$(fakesys onlya "$A")
 TB_SYSFS_ROOT=$ONLYA tb_run -c "$CONF" --gui-config "$GUI_USB" -s web exportbackup --usb
 t_rc 1 "device_filter = usb: a loop device is no USB disk"
 t_match 'cannot find any external USB disk' "$T_ERR" "device_filter = usb: no disk"
