@@ -935,6 +935,9 @@ catalog_queue_open(const char *path, struct catalog **out, struct err *err)
 		goto out;
 	}
 	have = sqlite3_column_int(st, 0) == 2;
+	/* Done reading before asking for the write lock (else: busy at once, no wait). */
+	sqlite3_finalize(st);
+	st = NULL;
 	if (!have) {
 		if (exec(cat, "BEGIN IMMEDIATE", err, "starting the schema update") == -1)
 			goto out;

@@ -55,6 +55,7 @@ struct guiconf {
 	int lease_seconds; /* default 60 */
 	int max_attempts;  /* default 3 */
 	int workers;       /* runs at once in one worker, default 2 */
+	int stop_grace; /* seconds a run may finish after SIGTERM before it is handed back, default 30 */
 
 	/* [export] */
 	int device_filter_any; /* device_filter = usb (0, default) | any (1) */

@@ -337,6 +337,7 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	siginfo_t si;
 	int64_t now, start, last_out, grace, exit_at = 0, kill_at = 0, abandon_at = 0;
 	int64_t next, wait_ns, limit = 0, idle = 0, cap, probe_every = 0, next_probe = 0;
+	int64_t tick_every = 0, next_tick = 0;
 	long long progress = 0;
 	int pidfd = -1, exited = 0, term_sent = 0, kill_sent = 0;
 	size_t nfds, open_pipes;
@@ -358,6 +359,11 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			probe_every = NSEC_PER_SEC / 4;
 		progress = o->progress(o->progress_ctx, pid);
 		next_probe = start + probe_every;
+	}
+
+	if (o->tick != NULL) {
+		tick_every = (int64_t)(o->tick_ms > 0 ? o->tick_ms : 1000) * NSEC_PER_MSEC;
+		next_tick = start + tick_every;
 	}
 
 	for (;;) {
@@ -389,14 +395,19 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			}
 			next_probe = now + probe_every;
 		}
+		if (tick_every > 0 && !term_sent && !exited && now >= next_tick) {
+			if (o->tick(o->tick_ctx, pid) == 1)
+				res->stopped = 1;
+			next_tick = spawn_now() + tick_every;
+		}
 		if (!term_sent) {
-			if (spawn_signals != signals_at_start)
+			if (spawn_signals != signals_at_start && !o->ignore_signals)
 				res->interrupted = 1;
 			else if (limit > 0 && now - start >= limit)
 				res->timed_out = 1;
 			else if (idle > 0 && now - last_out >= idle)
 				res->timed_out = res->stalled = 1;
-			if (res->interrupted || res->timed_out ||
+			if (res->interrupted || res->timed_out || res->stopped ||
 			    (exited && open_pipes > 0 && now - exit_at >= grace)) {
 				spawn_group_kill(pid, SIGTERM);
 				term_sent = 1;
@@ -430,6 +441,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 				next = spawn_earlier(next, last_out + idle);
 			if (probe_every > 0)
 				next = spawn_earlier(next, next_probe);
+			if (tick_every > 0 && !exited)
+				next = spawn_earlier(next, next_tick);
 			if (exited && open_pipes > 0)
 				next = spawn_earlier(next, exit_at + grace);
 		} else if (!kill_sent)
@@ -652,6 +665,8 @@ spawn_describe(const struct spawn_result *res, char *out, size_t outsz)
 
 	if (res->interrupted)
 		snprintf(out, outsz, "interrupted");
+	else if (res->stopped)
+		snprintf(out, outsz, "stopped");
 	else if (res->stalled)
 		snprintf(out, outsz, "stalled: no output and no progress for its stall timeout");
 	else if (res->timed_out)

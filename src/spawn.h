@@ -65,6 +65,21 @@ struct spawn_opts {
 	 * goes line by line to on_line. data is only valid during the call.
 	 */
 	void (*on_data)(void *ctx, const char *data, size_t len);
+	/*
+	 * May be NULL. Called from the waiting thread about every tick_ms
+	 * (0 means 1000) with tick_ctx and the child's pid (its process
+	 * group id) until the group is being ended; returning 1 ends the
+	 * group like a timeout does (TERM, KILL after kill_grace_sec) and
+	 * sets res->stopped. The queue worker's heartbeats and cancels.
+	 */
+	int (*tick)(void *tick_ctx, pid_t pid);
+	void *tick_ctx;
+	int tick_ms;
+	/*
+	 * 1: a SIGINT/SIGTERM received by tisbackup does not end this child;
+	 * the caller decides when (through tick). The worker's graceful stop.
+	 */
+	int ignore_signals;
 };
 
 struct spawn_result {
@@ -74,6 +89,7 @@ struct spawn_result {
 	int timed_out;   /* ended by timeout_sec or idle_timeout_sec */
 	int stalled;     /* ... by idle_timeout_sec (timed_out is set too) */
 	int interrupted; /* ended because tisbackup received SIGINT/SIGTERM */
+	int stopped;     /* ended because tick() asked */
 };
 
 /* Set opts to defaults (stdin /dev/null, output discarded, no timeouts). */
@@ -106,8 +122,9 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *
 const char *const *spawn_default_env(void);
 
 /*
- * Describe a result for a log line: "interrupted", "timed out", "exit code
- * 23" or "killed by signal 9 (SIGKILL)", in that order of precedence.
+ * Describe a result for a log line: "interrupted", "stopped", "timed out",
+ * "exit code 23" or "killed by signal 9 (SIGKILL)", in that order of
+ * precedence.
  */
 void spawn_describe(const struct spawn_result *res, char *out, size_t outsz);
 

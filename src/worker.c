@@ -1,16 +1,483 @@
 /*
- * tisbackup worker: placeholder until the command lands; it answers like
- * any action this version does not implement yet (exit 2).
+ * The queue worker (see worker.h): gc->workers threads, each with its own
+ * queue connection, claiming one run at a time and running it as a child
+ * tisbackup process through spawn.c. While the child runs, spawn's tick
+ * (every WORKER_TICK_MS, in the thread that owns the connection) flushes
+ * the batched output into the run's log, renews the lease every
+ * lease_seconds / 3, and ends the child when a cancel arrives or a stop's
+ * grace period is over. The child ignores the worker's own SIGTERM
+ * (spawn's ignore_signals): a stop lets it finish first.
+ *
+ * Also cmd_worker(): `tisbackup worker`, the same threads in a process of
+ * their own, until SIGTERM or SIGINT.
  */
+#include "worker.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "actions.h"
 #include "commands.h"
+#include "config.h"
+#include "guiconf.h"
+#include "log.h"
+#include "queue.h"
+#include "spawn.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/strv.h"
+#include "util/xmalloc.h"
+
+#define WORKER_TICK_MS 250
+#define WORKER_FLUSH_MS 1000          /* output reaches the run's log this often */
+#define WORKER_BATCH_MAX (256 * 1024) /* or sooner, when this much is waiting */
+#define WORKER_CLAIM_WAIT_MS 1000     /* how soon a stop is noticed while idle */
+#define WORKER_RETRY_MS 2000          /* after a queue error */
+
+struct worker;
+
+struct slot {
+	struct worker *w;
+	pthread_t thread;
+	char *id; /* "PREFIX/N" */
+	int started;
+};
+
+struct worker {
+	const struct worker_conf *wc;
+	char *exe;
+	int grace_sec;
+	int nslots;
+	struct slot *slots;
+	atomic_int stopping;
+	_Atomic int64_t stop_at; /* monotonic ms of the stop */
+};
+
+/* One run being executed. */
+struct exec {
+	struct worker *w;
+	struct queue *q;
+	const struct queue_run *run;
+	const char *wid;
+	struct buf batch;
+	int64_t last_flush, last_beat;
+	int cancelled, lost, handed_back;
+	char last_error[1024];
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep ms, or less when the worker is stopping. */
+static void
+nap(struct worker *w, int ms)
+{
+	for (int64_t until = mono_ms() + ms; !atomic_load(&w->stopping) && mono_ms() < until;) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void
+flush_log(struct exec *x)
+{
+	struct err err;
+
+	x->last_flush = mono_ms();
+	if (x->batch.len == 0)
+		return;
+	if (queue_append_log(x->q, x->run->id, buf_str(&x->batch), &err) == -1)
+		log_warning(NULL, "worker %s: run %s: %s", x->wid, x->run->id, err.msg);
+	buf_reset(&x->batch);
+}
+
+/* Remember the line when it reports an error (tisbackup's log format or its own errors). */
+static void
+note_error(struct exec *x, const char *line, size_t len)
+{
+	static const char *const marks[] = { " ERROR ", " CRITICAL " };
+	const char *msg = NULL;
+
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0] && msg == NULL; i++) {
+		const char *p = strstr(line, marks[i]);
+
+		if (p != NULL)
+			msg = p + strlen(marks[i]);
+	}
+	if (msg == NULL && strncmp(line, "tisbackup: ", 11) == 0)
+		msg = line + 11;
+	if (msg == NULL)
+		return;
+	len -= (size_t)(msg - line);
+	if (len >= sizeof x->last_error)
+		len = sizeof x->last_error - 1;
+	memcpy(x->last_error, msg, len);
+	x->last_error[len] = '\0';
+}
+
+static void
+on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct exec *x = ctx;
+
+	(void)stream;
+	note_error(x, line, len);
+	if (x->batch.len + len + 1 > WORKER_BATCH_MAX)
+		flush_log(x);
+	if (len + 1 > WORKER_BATCH_MAX)
+		len = WORKER_BATCH_MAX - 1;
+	buf_append(&x->batch, line, len);
+	buf_putc(&x->batch, '\n');
+}
+
+/* The run is gone from us when it is no longer running under our id. */
+static int
+run_lost(struct exec *x)
+{
+	struct queue_run *r = NULL;
+	struct err err;
+	int lost;
+
+	if (queue_get(x->q, x->run->id, &r, &err) == -1)
+		return 0; /* the queue is unreachable: keep going, try again later */
+	lost = r == NULL || r->state != QUEUE_RUNNING || r->worker == NULL ||
+	       strcmp(r->worker, x->wid) != 0;
+	queue_run_free(r);
+	return lost;
+}
+
+/* spawn's tick: log, lease, cancel, stop. 1 ends the child. */
+static int
+on_tick(void *ctx, pid_t pid)
+{
+	struct exec *x = ctx;
+	struct worker *w = x->w;
+	int64_t now = mono_ms();
+	int lease = w->wc->gc->lease_seconds;
+
+	(void)pid;
+	if (now - x->last_flush >= WORKER_FLUSH_MS)
+		flush_log(x);
+	if (now - x->last_beat >= (int64_t)lease * 1000 / 3) {
+		struct err err;
+		int cancel = 0;
+
+		x->last_beat = now;
+		if (queue_heartbeat(x->q, x->run->id, x->wid, lease, &cancel, &err) == -1) {
+			log_warning(NULL, "worker %s: run %s: %s", x->wid, x->run->id, err.msg);
+			if (run_lost(x)) {
+				x->lost = 1;
+				return 1;
+			}
+		} else if (cancel) {
+			log_info(NULL, "worker %s: run %s: cancel requested, ending it", x->wid,
+			         x->run->id);
+			x->cancelled = 1;
+			return 1;
+		}
+	}
+	if (atomic_load(&w->stopping) &&
+	    now >= atomic_load(&w->stop_at) + (int64_t)w->grace_sec * 1000) {
+		log_info(NULL,
+		         "worker %s: run %s: still running %d s after the stop, handing it back",
+		         x->wid, x->run->id, w->grace_sec);
+		x->handed_back = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* NULL when the run may go ahead, else why not. */
+static const char *
+run_refused(const struct worker *w, const struct queue_run *run)
+{
+	const struct guiconf *gc = w->wc->gc;
+	int listed = 0;
+
+	for (size_t i = 0; i < gc->nconfigs; i++)
+		listed |= strcmp(gc->configs[i], run->config) == 0;
+	if (!listed)
+		return "its config file is not listed in tisbackup_gui.ini (config_tisbackup)";
+	if (strcmp(run->action, "export") == 0 && run->exportdir == NULL)
+		return "USB export not available";
+	return NULL;
+}
+
+/* The child's command line. */
+static void
+run_argv(const struct worker *w, const struct queue_run *run, struct strv *av)
+{
+	strv_push(av, w->exe);
+	strv_push(av, "-c");
+	strv_push(av, run->config);
+	strv_push(av, "-s");
+	strv_pushf(av, "%s", run->sections[0]);
+	for (size_t i = 1; i < run->nsections; i++) {
+		char *joined = xasprintf("%s,%s", av->v[av->n - 1], run->sections[i]);
+
+		free(av->v[av->n - 1]);
+		av->v[av->n - 1] = joined;
+	}
+	if (w->wc->jobs > 0)
+		strv_pushf(av, "-j%d", w->wc->jobs);
+	if (strcmp(run->action, "export") == 0) {
+		strv_push(av, "-x");
+		strv_push(av, run->exportdir);
+		strv_push(av, "exportbackup");
+	} else
+		strv_push(av, run->action);
+}
+
+static void
+end_run(struct exec *x, enum queue_state state, int code, const char *error)
+{
+	struct err err;
+
+	if (queue_finish(x->q, x->run->id, x->wid, state, code, error, &err) == -1)
+		log_error(NULL, "worker %s: %s", x->wid, err.msg);
+	else
+		log_info(NULL, "worker %s: run %s (%s) %s%s%s", x->wid, x->run->id, x->run->action,
+		         queue_state_name(state), error != NULL ? ": " : "",
+		         error != NULL ? error : "");
+}
+
+static void
+execute(struct worker *w, struct queue *q, const char *wid, const struct queue_run *run)
+{
+	struct exec x = { .w = w, .q = q, .run = run, .wid = wid };
+	struct spawn_opts o;
+	struct spawn_result res;
+	struct strv av;
+	struct err err;
+	const char *why;
+	char desc[128];
+
+	log_info(NULL, "worker %s: run %s: %s of %zu section(s), attempt %d", wid, run->id,
+	         run->action, run->nsections, run->attempts);
+	if ((why = run_refused(w, run)) != NULL) {
+		end_run(&x, QUEUE_FAILED, -1, why);
+		return;
+	}
+	strv_init(&av);
+	run_argv(w, run, &av);
+	buf_init(&x.batch, WORKER_BATCH_MAX);
+	x.last_flush = x.last_beat = mono_ms();
+
+	spawn_opts_init(&o);
+	o.argv = (const char *const *)strv_argv(&av);
+	o.merge_stderr = 1;
+	o.on_line = on_line;
+	o.ctx = &x;
+	o.tick = on_tick;
+	o.tick_ctx = &x;
+	o.tick_ms = WORKER_TICK_MS;
+	o.ignore_signals = 1;
+	if (spawn_run(&o, &res, &err) == -1) {
+		flush_log(&x);
+		end_run(&x, QUEUE_FAILED, -1, err.msg);
+		goto out;
+	}
+	flush_log(&x);
+	if (x.lost) {
+		log_warning(NULL, "worker %s: run %s was taken from this worker (lease lost)", wid,
+		            run->id);
+	} else if (x.handed_back) {
+		if (queue_release(q, run->id, wid, &err) == -1)
+			log_error(NULL, "worker %s: %s", wid, err.msg);
+		else
+			log_info(NULL, "worker %s: run %s handed back to the queue", wid, run->id);
+	} else if (x.cancelled) {
+		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, "cancelled");
+	} else if (res.exited && res.code == 0) {
+		end_run(&x, QUEUE_DONE, 0, NULL);
+	} else {
+		spawn_describe(&res, desc, sizeof desc);
+		end_run(&x, QUEUE_FAILED, res.exited ? res.code : -1,
+		        x.last_error[0] != '\0' ? x.last_error : desc);
+	}
+out:
+	buf_free(&x.batch);
+	strv_free(&av);
+}
+
+static void *
+slot_main(void *arg)
+{
+	struct slot *s = arg;
+	struct worker *w = s->w;
+	const struct guiconf *gc = w->wc->gc;
+	struct queue *q = NULL;
+	struct queue_run *run;
+	struct err err;
+
+	while (!atomic_load(&w->stopping)) {
+		if (q == NULL && queue_open(gc, w->wc->catalog_dir, &q, &err) == -1) {
+			log_error(NULL, "worker %s: %s", s->id, err.msg);
+			nap(w, WORKER_RETRY_MS);
+			continue;
+		}
+		if (queue_claim(q, s->id, gc->lease_seconds, WORKER_CLAIM_WAIT_MS, &run, &err) ==
+		    -1) {
+			log_error(NULL, "worker %s: %s", s->id, err.msg);
+			nap(w, WORKER_RETRY_MS);
+			continue;
+		}
+		if (run == NULL)
+			continue;
+		execute(w, q, s->id, run);
+		queue_run_free(run);
+	}
+	queue_close(q);
+	return NULL;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		free(w->slots[i].id);
+	free(w->slots);
+	free(w->exe);
+	free(w);
+}
+
+int
+worker_start(const struct worker_conf *wc, struct worker **out, struct err *err)
+{
+	struct worker *w = xcalloc(1, sizeof *w);
+	char host[HOST_NAME_MAX + 1] = "localhost";
+	char exe[PATH_MAX];
+	struct queue *q;
+	char *prefix;
+
+	*out = NULL;
+	w->wc = wc;
+	w->grace_sec = wc->gc->stop_grace;
+	if (wc->exe != NULL)
+		w->exe = xstrdup(wc->exe);
+	else {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+		if (n <= 0) {
+			err_sys(err, errno,
+			        "worker: finding the tisbackup binary (/proc/self/exe)");
+			free(w);
+			return -1;
+		}
+		exe[n] = '\0';
+		w->exe = xstrdup(exe);
+	}
+	/* Fail now, clearly, when the queue cannot be reached. */
+	if (queue_open(wc->gc, wc->catalog_dir, &q, err) == -1) {
+		worker_free(w);
+		return -1;
+	}
+	queue_close(q);
+
+	gethostname(host, sizeof host - 1);
+	prefix = wc->name != NULL ? xstrdup(wc->name) : xasprintf("%s:%ld", host, (long)getpid());
+	w->nslots = wc->gc->workers > 0 ? wc->gc->workers : 1;
+	w->slots = xcalloc((size_t)w->nslots, sizeof *w->slots);
+	for (int i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+
+		s->w = w;
+		s->id = xasprintf("%s/%d", prefix, i + 1);
+		if (pthread_create(&s->thread, NULL, slot_main, s) != 0) {
+			err_set(err, "worker: cannot start thread %d", i + 1);
+			free(prefix);
+			worker_stop(w);
+			return -1;
+		}
+		s->started = 1;
+	}
+	log_info(NULL, "worker %s: %d slot(s), %s queue, lease %d s", prefix, w->nslots,
+	         wc->gc->queue_backend == GUICONF_QUEUE_REDIS ? "redis" : "sqlite",
+	         wc->gc->lease_seconds);
+	free(prefix);
+	*out = w;
+	return 0;
+}
+
+void
+worker_stop(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	atomic_store(&w->stop_at, mono_ms());
+	atomic_store(&w->stopping, 1);
+	for (int i = 0; i < w->nslots; i++)
+		if (w->slots[i].started)
+			pthread_join(w->slots[i].thread, NULL);
+	worker_free(w);
+}
 
 int
 cmd_worker(const struct cli *c)
 {
-	(void)c;
-	fprintf(stderr, "tisbackup: worker: not implemented in this version yet\n");
-	return EXIT_USAGE;
+	struct guiconf *gc = NULL;
+	struct config *first = NULL;
+	struct worker_conf wc = { 0 };
+	struct worker *w = NULL;
+	char *catalog_dir = NULL;
+	struct err err;
+	int rc = EXIT_CONFIG;
+
+	err_clear(&err);
+	if (c->nargs > 0 || c->role != NULL) {
+		fprintf(stderr, "tisbackup: worker takes no %s\n",
+		        c->role != NULL ? "--role" : "extra words");
+		return EXIT_USAGE;
+	}
+	if (guiconf_load(c->gui_config, 1, &gc, &err) == -1)
+		goto fail;
+	/* Every config a run may name is checked now, not at its first run. */
+	for (size_t i = 0; i < gc->nconfigs; i++) {
+		struct config *cfg;
+
+		if (config_load(gc->configs[i], c->backupdir, &cfg, &err) == -1)
+			goto fail;
+		if (first == NULL)
+			first = cfg;
+		else
+			config_free(cfg);
+	}
+	catalog_dir = fs_join(first->backup_base_dir, "log");
+	wc.gc = gc;
+	wc.catalog_dir = catalog_dir;
+	wc.jobs = c->jobs;
+	if (worker_start(&wc, &w, &err) == -1) {
+		rc = EXIT_RUNTIME;
+		goto fail;
+	}
+	while (!spawn_interrupted()) {
+		struct timespec ts = { 0, 200 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	log_info(NULL, "worker: stopping (runs still going get up to %d s)", gc->stop_grace);
+	worker_stop(w);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "tisbackup: worker: %s\n", err.msg);
+out:
+	free(catalog_dir);
+	config_free(first);
+	guiconf_free(gc);
+	return rc;
 }

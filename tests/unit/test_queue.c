@@ -1,8 +1,9 @@
 /*
  * Unit tests for the run queue (queue.h), one suite run against each
- * backend: SQLite in a temporary folder always, Redis when TB_REDIS_URL
- * names a server the test may wipe (tests/integration/test_queue.sh
- * starts one on loopback and sets it). Covers the request checks, dedupe
+ * backend: SQLite in a temporary folder (no argument), Redis with the
+ * argument "redis" at TB_REDIS_URL, a server whose database the test may
+ * wipe (tests/integration/test_queue.sh starts one on loopback and runs
+ * this so). Covers the request checks, dedupe
  * of active runs, FIFO claims, leases that expire (re-queued, then failed
  * after max_attempts), heartbeats and cancels, release, the 1 MiB log
  * tail, listing, two threads sharing a queue, and a claim that waits and
@@ -608,17 +609,19 @@ run_suite(const char *name)
 	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }
 
+/* No argument: SQLite. "redis": Redis at TB_REDIS_URL (which must be set). */
 int
-main(void)
+main(int argc, char **argv)
 {
-	int rc;
-
-	backend = GUICONF_QUEUE_SQLITE;
-	rc = run_suite("queue_sqlite");
-	redis_url = getenv("TB_REDIS_URL");
-	if (redis_url != NULL && *redis_url != '\0') {
+	if (argc > 1 && strcmp(argv[1], "redis") == 0) {
+		redis_url = getenv("TB_REDIS_URL");
+		if (redis_url == NULL || *redis_url == '\0') {
+			fprintf(stderr, "test_queue redis: set TB_REDIS_URL\n");
+			return 2;
+		}
 		backend = GUICONF_QUEUE_REDIS;
-		rc |= run_suite("queue_redis");
+		return run_suite("queue_redis");
 	}
-	return rc;
+	backend = GUICONF_QUEUE_SQLITE;
+	return run_suite("queue_sqlite");
 }

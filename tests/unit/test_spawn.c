@@ -1096,6 +1096,73 @@ run_interrupted(int process_wide, int sig)
 	assert_int_equal(res.code, 7);
 }
 
+struct ticker {
+	int calls;
+	int raise_at; /* raise SIGTERM at this call (0 = never) */
+	int stop_at;  /* return 1 at this call */
+};
+
+static int
+tick_cb(void *ctx, pid_t pid)
+{
+	struct ticker *t = ctx;
+
+	assert_true(pid > 0);
+	t->calls++;
+	if (t->calls == t->raise_at)
+		raise(SIGTERM);
+	return t->calls >= t->stop_at;
+}
+
+/* tick() is called about every tick_ms and ends the group when it says so. */
+static void
+run_ticked(int raise_at)
+{
+	const char *argv[] = { SH, "-c", "echo $$; sleep 100 & sleep 100", NULL };
+	struct ticker t = { .raise_at = raise_at, .stop_at = 4 };
+	struct spawn_opts o;
+	struct spawn_result res;
+	struct capture c;
+	char desc[64];
+	double t0, dt;
+
+	spawn_opts_init(&o);
+	o.kill_grace_sec = 2;
+	o.tick = tick_cb;
+	o.tick_ctx = &t;
+	o.tick_ms = 100;
+	o.ignore_signals = 1;
+	cap_init(&c);
+	t0 = now_sec();
+	run(argv, &o, &c, &res);
+	dt = now_sec() - t0;
+	assert_int_equal(t.calls, 4);
+	assert_true(dt >= 0.35 && dt < 5);
+	assert_int_equal(res.stopped, 1);
+	assert_int_equal(res.interrupted, 0);
+	assert_int_equal(res.timed_out, 0);
+	assert_int_equal(res.signal, SIGTERM);
+	spawn_describe(&res, desc, sizeof desc);
+	assert_string_equal(desc, "stopped");
+	assert_group_gone(parse_pid(c.v[0].data));
+	cap_free(&c);
+}
+
+static void
+test_tick_stops_group(void **state)
+{
+	(void)state;
+	run_ticked(0);
+}
+
+/* With ignore_signals, our SIGTERM leaves the child to tick(). */
+static void
+test_tick_ignore_signals(void **state)
+{
+	(void)state;
+	run_ticked(1);
+}
+
 static void
 test_interrupt_thread_directed(void **state)
 {
@@ -1508,6 +1575,8 @@ main(void)
 		cmocka_unit_test(test_background_not_holding_pipe_left_alone),
 		cmocka_unit_test(test_interrupt_thread_directed),
 		cmocka_unit_test(test_interrupt_process_directed),
+		cmocka_unit_test(test_tick_stops_group),
+		cmocka_unit_test(test_tick_ignore_signals),
 		cmocka_unit_test(test_no_pipe_leaks_between_threads),
 		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_child_dies_with_parent),

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The run queue with real workers, against each backend (SQLite, and
+# Redis on a redis-server this test starts on loopback with appendonly):
+# two `tisbackup worker` processes share 30 rsync+ssh runs and each runs
+# exactly once (one OK catalog row per job); kill -9 of the worker holding
+# a slow run (preexec sleep on the sshd "host") -> the run is claimed again
+# after its lease expires and completes elsewhere; SIGTERM to a worker
+# hands its run back; a Redis restart mid-way loses no queued run; bad
+# [queue] settings fail clearly. Also runs the queue unit suite against
+# this Redis (TB_REDIS_URL).
+. "$(dirname "$0")/lib.sh"
+tb_require_binary
+tb_require sqlite3 redis-server redis-cli
+QCTL=$(dirname "$TISBACKUP")/tests/tb_queuectl
+UNIT=$(dirname "$TISBACKUP")/tests/test_queue
+[ -x "$QCTL" ] || t_bail "$QCTL missing (build first)"
+sshd_start
+
+NJOBS=30
+CONF=$TMPD/queue.ini
+cfg_global "$CONF" "max_parallel = 2"
+for i in $(seq 0 $((NJOBS - 1))); do
+	mkdir -p "$TMPD/src/j$i"
+	echo "job $i" >"$TMPD/src/j$i/file"
+	cfg_job "$CONF" "j$i" "$TMPD/src/j$i" "max_per_server = 8"
+done
+mkdir -p "$TMPD/src/slow"
+echo slow >"$TMPD/src/slow/file"
+cfg_job "$CONF" slow "$TMPD/src/slow" "preexec = sleep 4" "max_per_server = 8"
+
+# ---------------------------------------------------------------- redis
+REDIS_DIR=$TMPD/redis
+REDIS_PORT=
+REDIS_PID=
+mkdir -p "$REDIS_DIR"
+redis_start() {
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" \
+		--appendonly yes --appendfsync always --save '' --daemonize no \
+		--logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+	REDIS_PID=$!
+	tb_track "$REDIS_PID"
+	wait_until 10 port_open "$REDIS_PORT"
+}
+for _ in 1 2 3 4 5; do
+	REDIS_PORT=$(free_port)
+	redis_start && break
+	REDIS_PORT=
+done
+[ -n "$REDIS_PORT" ] || t_bail "could not start redis-server"
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+
+# ---------------------------------------------------------------- helpers
+WPIDS=()
+# gui_ini FILE BACKEND: a tisbackup_gui.ini for the test.
+gui_ini() {
+	{
+		echo "[general]"
+		echo "config_tisbackup = $CONF"
+		echo "[queue]"
+		echo "backend = $2"
+		echo "redis_url = $REDIS_URL"
+		echo "lease_seconds = 5"
+		echo "max_attempts = 3"
+		echo "workers = 2"
+		echo "stop_grace = 1"
+	} >"$1"
+}
+# worker_start NAME: a `tisbackup worker` in the background; sets WPID.
+worker_start() {
+	"$TISBACKUP" --gui-config "$GUI" worker >"$TMPD/$1.log" 2>&1 </dev/null &
+	WPID=$!
+	tb_track "$WPID"
+}
+q() { "$QCTL" "$GUI" "$BASE/log" "$@"; }
+# state ID: "STATE ATTEMPTS WORKER"
+state() { q get "$1" | head -n1 | awk '{print $2, $3, $5}'; }
+is_state() { [ "$(state "$1" | cut -d' ' -f1)" = "$2" ]; }
+no_active() { [ -z "$(q list active)" ]; }
+enqueue() { q enqueue "$CONF" backup "$1" | cut -d' ' -f1; }
+# holder_pid ID: the pid of the worker process running ID (from its id HOST:PID/N).
+holder_pid() { state "$1" | awk '{print $3}' | sed 's/.*:\([0-9]*\)\/.*/\1/'; }
+
+suite() {
+	local b=$1 ids=() i id w1 w2 out bad rows slow pid other rc
+	BASE=$TMPD/base_$b
+	GUI=$TMPD/gui_$b.ini
+	sed -i "s|^backup_base_dir = .*|backup_base_dir = $BASE|" "$CONF"
+	mkdir -p "$BASE/log"
+	gui_ini "$GUI" "$b"
+
+	# 30 runs, two workers.
+	worker_start "${b}_w1"
+	w1=$WPID
+	worker_start "${b}_w2"
+	w2=$WPID
+	for i in $(seq 0 $((NJOBS - 1))); do ids+=("$(enqueue "j$i")"); done
+	t_eq "$NJOBS" "$(q list | wc -l)" "$b: $NJOBS runs queued"
+	if [ "$b" = redis ]; then
+		# Restart redis mid-way: nothing queued may be lost.
+		redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1
+		wait "$REDIS_PID" 2>/dev/null
+		redis_start || t_bail "redis did not come back"
+		t_pass "$b: redis restarted with runs still queued"
+	fi
+	wait_until 120 no_active || t_diag "still active: $(q list active | head -n3)"
+	out=$(q list)
+	t_eq "$NJOBS" "$(echo "$out" | grep -c ' done 1 ')" "$b: every run done, in one attempt"
+	rows=$(sql "$BASE/log/tisbackup.sqlite" \
+		"select count(*), count(distinct backup_name) from stats where status='OK' and TYPE='BACKUP'")
+	t_eq "$NJOBS|$NJOBS" "$rows" "$b: exactly one OK catalog row per job"
+	t_eq 2 "$(echo "$out" | awk '{print $5}' | sed 's|/.*||' | sort -u | wc -l)" \
+		"$b: both worker processes took runs"
+	bad=0
+	for id in "${ids[@]}"; do [ "$(q get "$id" | head -n1 | cut -d' ' -f2)" = done ] || bad=1; done
+	t_eq 0 "$bad" "$b: each enqueued id ended done"
+
+	# Dedupe: the same request while active returns the active run.
+	slow=$(enqueue slow)
+	t_eq "$slow existed" "$(q enqueue "$CONF" backup slow)" "$b: same section again -> the active run"
+
+	# kill -9 the worker running the slow run: retried by the other one.
+	wait_until 20 is_state "$slow" running || t_fail "$b: slow run started" "$(state "$slow")"
+	pid=$(holder_pid "$slow")
+	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	wait_until 40 is_state "$slow" done
+	out=$(state "$slow")
+	t_match "^done 2 [^ ]*:$other/" "$out" "$b: killed mid-run -> claimed again after the lease, done by the other worker"
+	t_eq 1 "$(sql "$BASE/log/tisbackup.sqlite" "select count(*) from stats where backup_name='slow' and status='OK'")" \
+		"$b: the retried run recorded its backup"
+	worker_start "${b}_w3"
+	w1=$WPID
+
+	# SIGTERM hands the current run back (stop_grace = 1 s).
+	slow=$(enqueue slow)
+	wait_until 20 is_state "$slow" running || t_fail "$b: slow run started again" "$(state "$slow")"
+	pid=$(holder_pid "$slow")
+	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	t_eq 0 "$rc" "$b: SIGTERM: the worker exits 0"
+	t_match "handed back" "$(cat "$TMPD"/${b}_w*.log)" "$b: SIGTERM: the run is handed back"
+	wait_until 40 is_state "$slow" done
+	t_match "^done 1 [^ ]*:$other/" "$(state "$slow")" "$b: the handed-back run is done by the other worker (attempt not counted)"
+
+	kill -TERM "$other"
+	rc=0
+	wait "$other" || rc=$?
+	t_eq 0 "$rc" "$b: an idle worker stops on SIGTERM with exit 0"
+}
+
+for b in ${TB_QUEUE_BACKENDS:-sqlite}; do suite "$b"; done
+
+# ---------------------------------------------------------------- unit suite on redis
+if [ -x "$UNIT" ] && [[ " ${TB_QUEUE_BACKENDS:-sqlite} " == *" redis "* ]]; then
+	out=$(TB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/3 CMOCKA_MESSAGE_OUTPUT=stdout "$UNIT" redis 2>&1)
+	rc=$?
+	t_eq 0 "$rc" "queue unit suite passes against redis"
+	[ "$rc" = 0 ] || t_diag "$(echo "$out" | tail -n 20)"
+fi
+
+# ---------------------------------------------------------------- bad input
+GUI=$TMPD/bad.ini
+printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = mongodb\n' "$CONF" >"$GUI"
+tb_run --gui-config "$GUI" worker
+t_rc 3 "unknown backend: exit 3"
+t_match "bad.ini:4: \[queue\] backend: unknown queue backend" "$T_ERR" "unknown backend: names file:line, section and key"
+t_done
