@@ -30,6 +30,7 @@
 #include "log.h"
 #include "queue.h"
 #include "spawn.h"
+#include "usb.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/strv.h"
@@ -212,14 +213,13 @@ run_refused(const struct worker *w, const struct queue_run *run)
 		listed |= strcmp(gc->configs[i], run->config) == 0;
 	if (!listed)
 		return "its config file is not listed in tisbackup_gui.ini (config_tisbackup)";
-	if (strcmp(run->action, "export") == 0 && run->exportdir == NULL)
-		return "USB export not available";
 	return NULL;
 }
 
-/* The child's command line. */
+/* The child's command line; exportdir is where an export writes. */
 static void
-run_argv(const struct worker *w, const struct queue_run *run, struct strv *av)
+run_argv(const struct worker *w, const struct queue_run *run, const char *exportdir,
+         struct strv *av)
 {
 	strv_push(av, w->exe);
 	strv_push(av, "-c");
@@ -236,7 +236,7 @@ run_argv(const struct worker *w, const struct queue_run *run, struct strv *av)
 		strv_pushf(av, "-j%d", w->wc->jobs);
 	if (strcmp(run->action, "export") == 0) {
 		strv_push(av, "-x");
-		strv_push(av, run->exportdir);
+		strv_push(av, exportdir);
 		strv_push(av, "exportbackup");
 	} else
 		strv_push(av, run->action);
@@ -264,6 +264,7 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 	struct strv av;
 	struct err err;
 	const char *why;
+	char *devnode = NULL, *mountpoint = NULL;
 	char desc[128];
 
 	log_info(NULL, "worker %s: run %s: %s of %zu section(s), attempt %d", wid, run->id,
@@ -273,8 +274,20 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 		return;
 	}
 	strv_init(&av);
-	run_argv(w, run, &av);
 	buf_init(&x.batch, WORKER_BATCH_MAX);
+	/* An export without a folder goes to the USB disk, mounted for this run only. */
+	if (strcmp(run->action, "export") == 0 && run->exportdir == NULL) {
+		const struct guiconf *gc = w->wc->gc;
+
+		if (usb_attach(gc->device_filter_any, gc->mount_base, &devnode, &mountpoint,
+		               &err) == -1) {
+			end_run(&x, QUEUE_FAILED, -1, err.msg);
+			goto out;
+		}
+		log_info(NULL, "worker %s: run %s: %s mounted at %s", wid, run->id, devnode,
+		         mountpoint);
+	}
+	run_argv(w, run, mountpoint != NULL ? mountpoint : run->exportdir, &av);
 	x.last_flush = x.last_beat = mono_ms();
 
 	spawn_opts_init(&o);
@@ -292,6 +305,16 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 		goto out;
 	}
 	flush_log(&x);
+	if (mountpoint != NULL && usb_unmount(mountpoint, &err) == -1) {
+		/* The export may be incomplete: say so, whatever the child said. */
+		log_error(NULL, "worker %s: run %s: %s", wid, run->id, err.msg);
+		free(mountpoint);
+		mountpoint = NULL;
+		if (!x.lost && !x.handed_back && !x.cancelled) {
+			end_run(&x, QUEUE_FAILED, res.exited ? res.code : -1, err.msg);
+			goto out;
+		}
+	}
 	if (x.lost) {
 		log_warning(NULL, "worker %s: run %s was taken from this worker (lease lost)", wid,
 		            run->id);
@@ -310,6 +333,10 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 		        x.last_error[0] != '\0' ? x.last_error : desc);
 	}
 out:
+	if (mountpoint != NULL && fs_exists(mountpoint) && usb_unmount(mountpoint, &err) == -1)
+		log_error(NULL, "worker %s: run %s: %s", wid, run->id, err.msg);
+	free(devnode);
+	free(mountpoint);
 	buf_free(&x.batch);
 	strv_free(&av);
 }
