@@ -1262,13 +1262,11 @@ auth_login(struct auth *a, const char *ip, const char *user, const char *passwor
            char sid[AUTH_ID_LEN + 1], struct auth_identity *id)
 {
 	enum auth_result r = check_password(a, ip, user, password, now, 0, id);
-	char addr[INET6_ADDRSTRLEN + 1];
 	struct session *s;
 
 	sid[0] = '\0';
 	if (r != AUTH_OK)
 		return r;
-	addr_text(ip, addr, sizeof addr);
 	s = xcalloc(1, sizeof *s);
 	if (random_id(s->id) == -1 || random_id(s->csrf) == -1) {
 		log_error(NULL, "getrandom: %s", strerror(errno));
@@ -1287,8 +1285,7 @@ auth_login(struct auth *a, const char *ip, const char *user, const char *passwor
 	pthread_mutex_unlock(&a->mu);
 	memcpy(sid, s->id, AUTH_ID_LEN + 1);
 	memcpy(id->csrf, s->csrf, AUTH_ID_LEN + 1);
-	log_info(NULL, "login of %s (%s) from %s", id->user, auth_role_name(id->role), addr);
-	return AUTH_OK;
+	return AUTH_OK; /* the HTTP layer logs the login */
 }
 
 int
