@@ -185,7 +185,8 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		outcome = JOB_FAILED;
 		goto out;
 	}
-	if (o->alerts != NULL) {
+	/* An interrupted run is being stopped on purpose: no alert, no delay. */
+	if (o->alerts != NULL && !spawn_interrupted()) {
 		char host[256] = "localhost";
 		struct alert_run ar = {
 			.job = job->name,

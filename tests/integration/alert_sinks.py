@@ -7,7 +7,9 @@
     alert_sinks.py http DIR   -- each POST body goes to DIR/N.json, its headers to DIR/N.hdr;
                                  answers with the status code in DIR/status (default 200)
 
-Both listen on 127.0.0.1 port 0 and write the port chosen to DIR/port once ready.
+    alert_sinks.py blackhole DIR -- accepts connections and never answers (a hung server)
+
+All listen on 127.0.0.1 port 0 and write the port chosen to DIR/port once ready.
 """
 import base64
 import http.server
@@ -119,8 +121,16 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
 
+class Blackhole(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(1 << 16)  # until the client gives up
+        threading.Event().wait(120)
+
+
 if sys.argv[1] == "smtp":
     srv = Server(("127.0.0.1", 0), SMTPHandler)
+elif sys.argv[1] == "blackhole":
+    srv = Server(("127.0.0.1", 0), Blackhole)
 else:
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HTTPHandler)
 write(os.path.join(DIR, "port"), str(srv.server_address[1]).encode())

@@ -211,6 +211,24 @@ t_match "WARNING \[web3\] alerts: recovered alert not sent" "$(runlog)" "SMTP do
 tb_run -c "$CONF" --gui-config "$GUI" -s web3 backup
 t_match 'RECOVERED$' "$(tr -d '\r' <"$(lastmail)" | grep '^Subject:')" "SMTP back: the recovered alert goes out on the next OK run"
 
+# ================================================================ SMTP server hung
+# It accepts the connection and never greets: libcurl's connect timeout
+# (10 s, which covers the SMTP greeting) ends the wait.
+HUNG=$TMPD/hung
+mkdir -p "$HUNG"
+HUNG_PORT=$(start_sink blackhole "$HUNG")
+sed "s#^smtp_url.*#smtp_url = smtp://127.0.0.1:$HUNG_PORT#; /^webhook_url/d" "$GUI" >"$TMPD/gui_hung.ini"
+rm "$FLAGS/web5"
+t0=$(date +%s%N)
+tb_run -c "$CONF" --gui-config "$TMPD/gui_hung.ini" -s web5 backup
+t1=$(date +%s%N)
+t_rc 1 "SMTP hung, failing job: exit 1 (the job's result)"
+t_match "WARNING \[web5\] alerts: failed alert not sent: .*timed out" "$(runlog)" "SMTP hung: a timeout warning"
+ms=$(((t1 - t0) / 1000000))
+t_check "SMTP hung: the run ends within the timeout ($ms ms, between 9 and 25 s)" \
+	$((ms >= 9000 && ms < 25000 ? 0 : 1))
+touch "$FLAGS/web5"
+
 # ================================================================ webhook answering 500
 echo 500 >"$HOOK/status"
 rm "$FLAGS/web4"
