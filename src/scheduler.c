@@ -42,6 +42,7 @@ struct entry {
 	char *text;         /* the schedule as written, NULL while only known from the state */
 	struct schedule sched;
 	time_t last; /* last slot handled (run or skipped); 0 = not seen yet */
+	time_t due;  /* schedule_next(last), 0 = to compute */
 	int seen;    /* found in the latest read of its config */
 };
 
@@ -179,6 +180,8 @@ state_save(struct scheduler *s, struct err *err)
 	int fd, rc = -1;
 
 	snprintf(tmp, len, "%s.tmp", s->state_path);
+	if (fs_mkdir_p(s->queue_dir, 0750, err) == -1)
+		goto out;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) == -1 ||
 	    (f = fdopen(fd, "w")) == NULL) {
 		err_sys(err, errno, "cannot write %s", tmp);
@@ -259,9 +262,10 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 			if (e->text == NULL || strcmp(e->text, text) != 0) {
 				free(e->text);
 				e->text = xstrdup(text);
-				log_info(job->name, "scheduled %s: %s", actions[a], text);
+				log_debug(job->name, "scheduled %s: %s", actions[a], text);
 			}
 			e->sched = sched;
+			e->due = 0;
 			e->seen = 1;
 		}
 	}
@@ -271,6 +275,17 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 			s->dirty = 1;
 		}
 	}
+}
+
+/* How many schedules of config path are in force. */
+static size_t
+count_of(const struct scheduler *s, const char *path)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nentries; i++)
+		n += strcmp(s->entries[i].config, path) == 0 && !s->entries[i].sched.never;
+	return n;
 }
 
 /* Re-read each config file that changed since the last pass. */
@@ -304,6 +319,7 @@ reload_configs(struct scheduler *s, time_t now)
 		}
 		take_schedules(s, cfg, cf->path, now);
 		config_free(cfg);
+		log_info(LOG_SEC, "scheduler: %s: %zu schedules", cf->path, count_of(s, cf->path));
 	}
 }
 
@@ -368,18 +384,21 @@ static time_t
 consider(struct scheduler *s, struct entry *e, time_t now)
 {
 	time_t window = s->conf.catch_up > GRACE_S ? s->conf.catch_up : GRACE_S;
-	time_t first, from, slot, t;
+	time_t from, slot, t;
 
 	if (e->sched.never)
 		return 0;
 	if (e->last == 0) {
 		e->last = now; /* first seen: count from now */
+		e->due = 0;
 		s->dirty = 1;
 	}
-	if (schedule_next(&e->sched, e->last, &first) == -1)
+	if (e->due == 0 && schedule_next(&e->sched, e->last, &e->due) == -1) {
+		e->due = 0;
 		return 0;
-	if (first > now)
-		return first;
+	}
+	if (e->due > now)
+		return e->due;
 	/* Missed or due: the latest slot <= now within the window, if any. */
 	from = now - window - 1 > e->last ? now - window - 1 : e->last;
 	if (schedule_next(&e->sched, from, &slot) == -1 || slot > now) {
@@ -388,16 +407,17 @@ consider(struct scheduler *s, struct entry *e, time_t now)
 		            "([scheduler] catch_up)",
 		            e->action, (long long)window);
 		e->last = now;
-		s->dirty = 1;
 	} else {
 		while (schedule_next(&e->sched, slot, &t) == 0 && t <= now)
 			slot = t;
 		if (fire(s, e, slot, now) == -1)
-			return first; /* still due: retried at the next wake */
+			return e->due; /* still due: retried at the next wake */
 		e->last = slot;
-		s->dirty = 1;
 	}
-	return schedule_next(&e->sched, e->last, &t) == 0 ? t : 0;
+	s->dirty = 1;
+	if (schedule_next(&e->sched, e->last, &e->due) == -1)
+		e->due = 0;
+	return e->due;
 }
 
 /* One pass at now: returns the earliest due time, or 0 when nothing is scheduled. */

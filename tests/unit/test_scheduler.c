@@ -465,6 +465,38 @@ test_queue_unavailable(void **state)
 	scheduler_stop(s);
 }
 
+static void
+test_guiconf_keys(void **state)
+{
+	char path[600], sample[1024];
+	struct guiconf *g = NULL;
+	const char *root = getenv("TB_SOURCE_ROOT");
+	struct err e;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/gui.ini", tmpdir);
+	write_file(path, "[scheduler]\nenabled = no\ncatch_up = 3600\n");
+	err_clear(&e);
+	assert_int_equal(guiconf_load(path, 0, &g, &e), 0);
+	assert_int_equal(g->scheduler_enabled, 0);
+	assert_int_equal(g->scheduler_catch_up, 3600);
+	guiconf_free(g);
+	assert_int_equal(gc->scheduler_enabled, 1);
+	assert_int_equal(gc->scheduler_catch_up, 43200);
+	write_file(path, "[scheduler]\n\ncatch_up = 12h\n");
+	err_clear(&e);
+	assert_int_equal(guiconf_load(path, 0, &g, &e), -1);
+	assert_non_null(strstr(e.msg, "gui.ini:3: [scheduler] catch_up: expected a number from 0 "
+	                              "to 604800, got '12h'"));
+	/* the sample loads */
+	snprintf(sample, sizeof sample, "%s/samples/tisbackup_gui.ini", root != NULL ? root : ".");
+	err_clear(&e);
+	if (guiconf_load(sample, 0, &g, &e) == -1)
+		fail_msg("%s: %s", sample, e.msg);
+	assert_int_equal(g->scheduler_catch_up, 43200);
+	guiconf_free(g);
+}
+
 int
 main(void)
 {
@@ -474,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_catch_up_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_unavailable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guiconf_keys, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
