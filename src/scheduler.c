@@ -56,6 +56,7 @@ struct cfgfile {
 struct scheduler {
 	struct scheduler_conf conf; /* strings below are our copies */
 	char *queue_dir;
+	char *base_dir; /* NULL = none */
 	char *state_path;
 	struct cfgfile *files;
 	size_t nfiles;
@@ -311,7 +312,7 @@ reload_configs(struct scheduler *s, time_t now)
 		cf->st = st;
 		cf->have_st = 1;
 		err_clear(&e);
-		if (config_load(cf->path, NULL, &cfg, &e) == -1) {
+		if (config_load(cf->path, s->base_dir, &cfg, &e) == -1) {
 			log_warning(LOG_SEC,
 			            "scheduler: %s does not load, its schedules are unchanged:\n%s",
 			            cf->path, e.msg);
@@ -515,6 +516,7 @@ free_scheduler(struct scheduler *s)
 	if (s->q != NULL)
 		queue_close(s->q);
 	free(s->queue_dir);
+	free(s->base_dir);
 	free(s->state_path);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
@@ -533,6 +535,8 @@ scheduler_start(const struct scheduler_conf *conf, struct scheduler **out, struc
 	s->queue_dir = xstrdup(conf->queue_dir);
 	s->conf.queue_dir = s->queue_dir;
 	s->conf.configs = NULL;
+	s->base_dir = conf->base_dir != NULL ? xstrdup(conf->base_dir) : NULL;
+	s->conf.base_dir = s->base_dir;
 	s->state_path = fs_join(conf->queue_dir, STATE_FILE);
 	s->files = xcalloc(conf->nconfigs + 1, sizeof *s->files);
 	for (size_t i = 0; i < conf->nconfigs; i++)

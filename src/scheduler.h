@@ -37,6 +37,8 @@ struct scheduler_conf {
 	const char *const *configs; /* tisbackup config files */
 	size_t nconfigs;
 	int catch_up; /* seconds (gc->scheduler_catch_up) */
+	const char
+	    *base_dir; /* -b: replaces [global] backup_base_dir when reading configs, or NULL */
 	/* Tests: the wall clock (NULL = the real one) and its argument. */
 	time_t (*clock)(void *arg);
 	/* Tests: called before each wait with the wall time the thread means to wake at. */

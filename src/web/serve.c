@@ -133,7 +133,8 @@ cmd_serve(const struct cli *c)
 			                     .queue_dir = qdir,
 			                     .configs = (const char *const *)gc->configs,
 			                     .nconfigs = gc->nconfigs,
-			                     .catch_up = gc->scheduler_catch_up };
+			                     .catch_up = gc->scheduler_catch_up,
+			                     .base_dir = c->backupdir };
 
 		if (scheduler_start(&sc, &sched, &err) == -1) {
 			fprintf(stderr, "tisbackup: serve: scheduler: %s\n", err.msg);

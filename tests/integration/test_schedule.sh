@@ -4,12 +4,18 @@
 # `cleanup_schedule` (in a job or in [global]) makes every action refuse
 # the configuration with exit code 3 and a line naming FILE:LINE, the
 # section, the key and what is wrong; valid schedules in every form are
-# accepted; the sample cron file names real commands.
+# accepted; the sample cron file names real commands; `serve` with
+# [scheduler] enabled catches up a missed slot once at start (and not a
+# slot older than catch_up), into its real queue, and not again after a
+# restart.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 
 tb_require_binary
+tb_require curl sqlite3
 tb_tmp
 
 N=0
@@ -92,5 +98,66 @@ cfg_global "$CONF" "schedule = $(awk '!/^#/ && / backup/ {print $1, $2, $3, $4, 
 cfg_null "$CONF" srv1
 tb_run -c "$CONF" checknagios
 t_ne 3 "$T_RC" "the sample's cron times are valid schedule keys"
+
+# ---- serve: the scheduler thread, the state file, the real queue
+new_case
+BASE=$TMPD/serve_base
+CONF=$TMPD/serve.ini
+NOW=$(date +%s)
+hm() { date -d "@$1" +%H:%M; }
+cfg_global "$CONF"
+# recent: its slot passed 30 min ago, after its last recorded run -> caught up once
+printf '[recent]\ntype = null\nserver_name = recent\nschedule = daily %s\n\n' \
+	"$(hm $((NOW - 1800)))" >>"$CONF"
+# old: its slot passed 13 h ago, more than catch_up (12 h) -> skipped
+printf '[old]\ntype = null\nserver_name = old\nschedule = daily %s\n\n' \
+	"$(hm $((NOW - 13 * 3600)))" >>"$CONF"
+# fresh: never seen before -> counts from now, nothing caught up
+printf '[fresh]\ntype = null\nserver_name = fresh\nschedule = daily %s\n\n' \
+	"$(hm $((NOW - 600)))" >>"$CONF"
+cfg_null "$CONF" manual
+mkdir -p "$BASE/log"
+STATE=$BASE/log/tisbackup-scheduler.state
+{
+	echo "# written by the test"
+	echo "$((NOW - 2 * 86400)) backup recent $CONF"
+	echo "$((NOW - 2 * 86400)) backup old $CONF"
+} >"$STATE"
+web_config
+sed -i 's/^enabled = no$/enabled = yes/' "$GUI"
+QDB=$BASE/log/tisbackup-queue.sqlite
+runs_of() { # runs_of SECTION: scheduled backup runs of SECTION
+	sqlite3 "$QDB" "SELECT count(*) FROM queue_runs WHERE action = 'backup'
+	  AND requested_by = 'scheduler' AND sections LIKE '%$1%'" 2>/dev/null
+}
+has_run() { [ "$(runs_of "$1")" = 1 ]; }
+state_has() { grep -q " backup $1 " "$STATE"; }
+web_start
+wait_until 10 has_run recent
+t_eq 1 "$(runs_of recent)" "serve: a slot missed 30 min ago runs once at start (catch-up)"
+wait_until 10 state_has fresh
+t_eq 0 "$(runs_of old)" "serve: a slot missed 13 h ago (> catch_up) is skipped"
+t_eq 0 "$(runs_of fresh)" "serve: a job never seen before is not caught up"
+t_eq 0 "$(runs_of manual)" "serve: a job without a schedule is never queued"
+t_eq "$CONF" "$(sqlite3 "$QDB" "SELECT config FROM queue_runs WHERE requested_by = 'scheduler' LIMIT 1")" \
+	"serve: the run names the config file of the job"
+t_match "\[recent\] scheduled backup: queued run .*catching up" "$(cat "$TMPD/serve.err")" \
+	"serve: the catch-up is logged"
+t_match "\[old\] scheduled backup: slot missed more than 43200 s ago, skipped" \
+	"$(cat "$TMPD/serve.err")" "serve: the skipped slot is logged"
+SLOT=$(awk '$2 == "backup" && $3 == "recent" {print $1}' "$STATE")
+t_ok "serve: the state file records the slot handled" test "${SLOT:-0}" -gt $((NOW - 1900)) -a "${SLOT:-0}" -le "$NOW"
+web_stop
+t_eq 0 "$?" "serve with the scheduler stops on SIGTERM with exit 0"
+
+# A restart right after, with one more job: nothing is run again. The new
+# job enters the state file at the end of the first pass.
+printf '[fresh2]\ntype = null\nserver_name = fresh2\nschedule = daily %s\n\n' \
+	"$(hm $((NOW - 600)))" >>"$CONF"
+web_start
+wait_until 10 state_has fresh2
+t_eq 1 "$(runs_of recent)" "serve restarted: the slot already handled is not run again"
+t_eq 0 "$(runs_of old)" "serve restarted: still nothing for the skipped slot"
+web_stop
 
 t_done
