@@ -222,6 +222,11 @@ run_argv(const struct worker *w, const struct queue_run *run, const char *export
          struct strv *av)
 {
 	strv_push(av, w->exe);
+	/* The child reads [alerts] from the same gui ini as this worker. */
+	if (w->wc->gc->path != NULL) {
+		strv_push(av, "--gui-config");
+		strv_push(av, w->wc->gc->path);
+	}
 	strv_push(av, "-c");
 	strv_push(av, run->config);
 	strv_push(av, "-s");

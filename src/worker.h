@@ -1,6 +1,6 @@
 /*
  * The queue worker: threads that claim runs from the queue and execute
- * each as a child `tisbackup -c CONFIG -s SECTIONS ACTION` (the binary
+ * each as a child `tisbackup --gui-config GUI -c CONFIG -s SECTIONS ACTION` (the binary
  * itself), so job locks, the catalog and the parallel and per-server
  * limits apply exactly as on the command line. Embedded in `serve`, and
  * on its own as `tisbackup worker` (cmd_worker(), commands.h).

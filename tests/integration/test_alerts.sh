@@ -266,6 +266,34 @@ t_eq 0 "$(grep -c -- "$PW" "$TMPD/argv")" "the SMTP password is in no process's 
 t_eq 0 "$(cat "$TMPD/auth.out" "$BASE"/log/*.log | grep -c -- "$PW")" "the SMTP password is in no log"
 t_eq 0 "$(cat "$TMPD/auth.out" "$BASE"/log/*.log | grep -c -- secret-token-42)" "the webhook URL's path (a token) is in no log"
 
+# ================================================================ queue worker
+# `tisbackup worker` runs each queued run as a child tisbackup, which reads
+# [alerts] from the worker's own --gui-config.
+QCTL=$(dirname "$TISBACKUP")/tests/tb_queuectl
+if [ -x "$QCTL" ]; then
+	GUI_Q=$TMPD/gui_queue.ini
+	{
+		sed '/^\[alerts\]/,$d' "$GUI"
+		printf 'config_tisbackup = %s\n\n[queue]\nbackend = sqlite\nworkers = 1\n\n' "$CONF"
+		sed -n '/^\[alerts\]/,$p' "$GUI"
+	} >"$GUI_Q"
+	"$TISBACKUP" --gui-config "$GUI_Q" worker >"$TMPD/worker.log" 2>&1 </dev/null &
+	wpid=$!
+	tb_track "$wpid"
+	rm "$FLAGS/web4" 2>/dev/null
+	cfg_job "$CONF" queued "$SRC" "preexec = test -e $FLAGS/queued || { echo 'flag queued missing'; exit 7; }"
+	before=$(nmail)
+	"$QCTL" "$GUI_Q" "$BASE/log" enqueue "$CONF" backup queued >/dev/null
+	wait_until 30 eval '[ "$(nmail)" -gt "$before" ]'
+	t_match '^Subject: \[tisbackup\] queued on 127\.0\.0\.1: FAILED$' "$(tr -d '\r' <"$(lastmail)")" \
+		"a run executed by the queue worker sends its alert"
+	t_eq 0 "$(grep -c -- secret-token-42 "$TMPD/worker.log")" "worker log: no webhook token"
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+else
+	t_skip "a run executed by the queue worker sends its alert" "tb_queuectl not built"
+fi
+
 # ================================================================ bad [alerts] settings
 printf '[alerts]\nsmtp_url = ftp://x\n' >"$TMPD/bad.ini"
 touch "$FLAGS/web5"
