@@ -284,7 +284,8 @@ if [ -x "$QCTL" ]; then
 	cfg_job "$CONF" queued "$SRC" "preexec = test -e $FLAGS/queued || { echo 'flag queued missing'; exit 7; }"
 	before=$(nmail)
 	"$QCTL" "$GUI_Q" "$BASE/log" enqueue "$CONF" backup queued >/dev/null
-	wait_until 30 eval '[ "$(nmail)" -gt "$before" ]'
+	more_mail() { [ "$(nmail)" -gt "$before" ]; }
+	wait_until 30 more_mail
 	t_match '^Subject: \[tisbackup\] queued on 127\.0\.0\.1: FAILED$' "$(tr -d '\r' <"$(lastmail)")" \
 		"a run executed by the queue worker sends its alert"
 	t_eq 0 "$(grep -c -- secret-token-42 "$TMPD/worker.log")" "worker log: no webhook token"
