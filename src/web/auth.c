@@ -877,12 +877,13 @@ users_refresh(struct auth *a)
 	    st.st_mtim.tv_nsec == a->st.st_mtim.tv_nsec)
 		return;
 	err_clear(&err);
-	if (read_file(a->users_path, &data, &len, &st, &err) == -1) {
+	/* Remember this version even if it cannot be used: one message per change. */
+	a->have_stat = 1;
+	a->st = st;
+	if (read_file(a->users_path, &data, &len, NULL, &err) == -1) {
 		log_warning(NULL, "%s: keeping the previous users: %s", a->users_path, err.msg);
 		return;
 	}
-	a->have_stat = 1;
-	a->st = st;
 	if (auth_users_parse(a->users_path, data, len, &u, &err) == -1) {
 		log_error(NULL, "users file changed but is invalid, keeping the previous users: %s",
 		          err.msg);

@@ -580,6 +580,31 @@ test_proxy(void **state)
 	guiconf_free(gc);
 }
 
+static void
+test_reload_bad_file_keeps_users(void **state)
+{
+	char sid[AUTH_ID_LEN + 1];
+	struct auth_identity id;
+	struct auth *a;
+
+	(void)state;
+	unlink(users);
+	add("lena", "password1", AUTH_ROLE_ADMIN);
+	a = new_auth(NULL);
+	assert_int_equal(auth_login(a, "::1", "lena", "password1", 1000, sid, &id), AUTH_OK);
+	/* a hand edit breaks the file while serving: the previous users stay */
+	put(users, "lena:admin:not-a-hash\n");
+	assert_int_equal(auth_nusers(a), 1);
+	assert_int_equal(auth_session(a, sid, 1001, &id), 1);
+	assert_int_equal(auth_login(a, "::1", "lena", "password1", 1002, sid, &id), AUTH_OK);
+	/* the file removed: nobody */
+	unlink(users);
+	assert_int_equal(auth_nusers(a), 0);
+	assert_int_equal(auth_session(a, sid, 1003, &id), 0);
+	assert_int_equal(auth_login(a, "::2", "lena", "password1", 1004, sid, &id), AUTH_DENIED);
+	auth_free(a);
+}
+
 static int
 setup(void **state)
 {
@@ -624,6 +649,7 @@ main(void)
 		cmocka_unit_test(test_basic_decode),
 		cmocka_unit_test(test_basic_auth),
 		cmocka_unit_test(test_proxy),
+		cmocka_unit_test(test_reload_bad_file_keeps_users),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
