@@ -13,6 +13,7 @@
  *   TB_XSS_JOB    a job whose last log contains <script>alert(1)</script>
  *   TB_SHOT_DIR   where to save screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
+ *   TB_EXPORT_DIR  when set, export TB_RSYNC_JOB to this folder from the UI
  *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
  */
 import fs from 'node:fs';
@@ -37,6 +38,7 @@ const RSYNC_JOB = env('TB_RSYNC_JOB');
 const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
 const XSS_JOB = env('TB_XSS_JOB');
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
+const EXPORT_DIR = process.env.TB_EXPORT_DIR;
 const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
 
 let n = 0;
@@ -287,6 +289,35 @@ try {
 		const usb = await page.locator('#target-usb').count();
 		return (boxes === all.length && usb === 1) || `boxes ${boxes}`;
 	});
+
+	if (EXPORT_DIR) {
+		await step(`an export of ${RSYNC_JOB} to a folder runs and shows its progress`, async () => {
+			await page.uncheck('#sec-all');
+			await page.check(`#sec-${RSYNC_JOB}`);
+			await page.check('#target-dir');
+			await page.fill('#export-dir', EXPORT_DIR);
+			const postE = page.waitForResponse((r) => r.url().endsWith('/api/v1/runs') && r.request().method() === 'POST');
+			await page.click('#export-start');
+			const r = await postE;
+			const body = r.request().postDataJSON();
+			if (r.status() !== 202) return `POST ${r.status()} ${await r.text()}`;
+			if (body.exportdir !== EXPORT_DIR || body.sections.join() !== RSYNC_JOB) return `body ${JSON.stringify(body)}`;
+			const badge = page.locator('.export-progress .run');
+			await badge.waitFor();
+			try {
+				await page.waitForFunction(() => {
+					const b = document.querySelector('.export-progress .run');
+					return b && ['done', 'failed', 'cancelled'].includes(b.dataset.runState);
+				}, null, { timeout: RUN_TIMEOUT });
+			} catch {
+				return `export not finished within ${RUN_TIMEOUT / 1000}s; state ${await badge.getAttribute('data-run-state')}`;
+			}
+			const st = await badge.getAttribute('data-run-state');
+			const rows = await page.locator('.export-progress table.export-rows tbody tr').allTextContents();
+			return (st === 'done' && rows.some((t) => t.includes(RSYNC_JOB) && t.includes('OK'))) || `state ${st}; rows ${rows.join(' | ')}`;
+		});
+		await page.screenshot({ path: path.join(SHOTS, 'browser-export.png'), fullPage: true });
+	}
 
 	await step('no CSP violation or script error on any page', async () => problems.length === 0 || problems.join('\n'));
 

@@ -39,6 +39,7 @@ export function secondUnit(max) {
 
 function dayLabel(d, span) {
 	const p = (x) => String(x).padStart(2, '0');
+	if (span < 10 * 60e3) return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 	if (span < 2 * 86400e3) return `${p(d.getHours())}:${p(d.getMinutes())}`;
 	return `${p(d.getDate())}/${p(d.getMonth() + 1)}`;
 }
@@ -70,10 +71,10 @@ export function lineChart(points, opts) {
 	const yMax = Math.ceil(top / step) * step || step;
 	let t0 = Math.min(...pts.map((p) => p.t.getTime()));
 	let t1 = Math.max(...pts.map((p) => p.t.getTime()));
-	if (t1 - t0 < 60e3) {
-		t0 -= 30e3;
-		t1 += 30e3;
-	}
+	/* 4 % of the span on each side keeps the first and last points off the axes. */
+	const pad = t1 === t0 ? 30e3 : Math.max((t1 - t0) * 0.04, 500);
+	t0 -= pad;
+	t1 += pad;
 	const x = (t) => M.left + ((t - t0) / (t1 - t0)) * iw;
 	const y = (v) => M.top + ih - (v / unit.div / yMax) * ih;
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+#
+# The web UI in a real browser: a config with an rsync+ssh job against
+# our sshd, a job whose failing preexec writes <script>alert(1)</script>
+# into its log, and null jobs, with history from real backups; `tisbackup
+# serve` on a free port with its own users file (an admin and a viewer);
+# then tests/browser/ui.test.mjs drives /usr/bin/chromium through
+# Playwright (login, dashboard, search, job page + charts, run a backup,
+# the log shown as text, last backups, export page, logout, viewer).
+# Each browser step is one TAP line here. Screenshots go to
+# $TB_BUILD_ROOT/meson-logs (or the temporary directory, printed).
+#
+# Needs node + npm; installs tests/browser/node_modules with `npm ci`
+# when missing (fails, does not skip, when npm cannot install).
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tb_require_binary
+tb_require sqlite3 rsync ssh ssh-keygen curl node npm
+[ -x "${TB_CHROMIUM:-/usr/bin/chromium}" ] || t_bail "no chromium at ${TB_CHROMIUM:-/usr/bin/chromium}"
+tb_tmp
+
+BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
+if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
+	if ! (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1); then
+		t_diag "$(tail -n 20 "$TMPD/npm.log")"
+		t_bail "npm ci in tests/browser failed (offline?): cannot run the browser test"
+	fi
+fi
+t_ok "playwright-core is installed in tests/browser" test -f "$BROWSER_DIR/node_modules/playwright-core/package.json"
+
+# ---------------------------------------------------------------- data
+sshd_start
+SRC=$TMPD/src
+mkdir -p "$SRC/sub"
+printf 'index\n' >"$SRC/index.html"
+head -c 200000 /dev/urandom >"$SRC/sub/data.bin"
+cfg_global "$CONF"
+cfg_job "$CONF" web-files "$SRC" "description = the web server's files"
+cfg_job "$CONF" xss-job "$SRC" "preexec = echo '<script>alert(1)</script>'; exit 3"
+cfg_null "$CONF" null-alpha
+cfg_null "$CONF" null-beta
+
+for i in 1 2 3; do
+	[ "$i" -gt 1 ] && wait_next_second
+	tb_run -c "$CONF" backup
+	printf 'more %s\n' "$i" >>"$SRC/index.html"
+done
+t_eq 3 "$(csql "select count(*) from stats where backup_name='web-files' and status='OK'")" \
+	"three real backups of web-files in the catalog"
+t_match 'alert\(1\)' "$(csql "select log from stats where backup_name='xss-job' order by rowid desc limit 1")" \
+	"xss-job's catalog log holds the <script> line"
+
+# ---------------------------------------------------------------- server
+PORT=$(free_port) || t_bail "no free port"
+GUI=$TMPD/tisbackup_gui.ini
+cat >"$GUI" <<EOF
+[general]
+config_tisbackup = $CONF
+
+[web]
+listen = 127.0.0.1:$PORT
+
+[auth]
+users_file = $TMPD/users
+EOF
+ADMIN_PW="adm-$TB_ID-pw"
+VIEWER_PW="view-$TB_ID-pw"
+printf '%s\n' "$ADMIN_PW" | "$TISBACKUP" --gui-config "$GUI" user add admin --role admin >"$TMPD/user.log" 2>&1
+t_check "tisbackup user add admin --role admin" $? "$(cat "$TMPD/user.log")"
+printf '%s\n' "$VIEWER_PW" | "$TISBACKUP" --gui-config "$GUI" user add watcher --role viewer >>"$TMPD/user.log" 2>&1
+t_check "tisbackup user add watcher --role viewer" $? "$(cat "$TMPD/user.log")"
+
+"$TISBACKUP" -c "$CONF" --gui-config "$GUI" serve >"$TMPD/serve.log" 2>&1 </dev/null &
+SERVE_PID=$!
+tb_track "$SERVE_PID"
+health() { curl -fsS "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; }
+if ! wait_until 15 health; then
+	t_diag "$(tail -n 30 "$TMPD/serve.log")"
+	t_bail "tisbackup serve did not answer on 127.0.0.1:$PORT"
+fi
+t_pass "tisbackup serve answers on 127.0.0.1:$PORT"
+
+# ---------------------------------------------------------------- browser
+SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
+SHOT_DIR=${SHOT_DIR:-$TMPD}
+mkdir -p "$SHOT_DIR" "$TMPD/export"
+(
+	cd "$BROWSER_DIR" &&
+		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
+			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
+			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_NULL_JOBS=null-alpha,null-beta \
+			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
+) >"$TMPD/ui.tap" 2>&1
+node_rc=$?
+steps=0
+while IFS= read -r line; do
+	case $line in
+	"ok "*)
+		steps=$((steps + 1))
+		t_pass "browser: ${line#ok * - }"
+		;;
+	"not ok "*)
+		steps=$((steps + 1))
+		t_fail "browser: ${line#not ok * - }"
+		;;
+	"# "*) echo "$line" ;;
+	1..*) ;;
+	*) [ -n "$line" ] && t_diag "$line" ;;
+	esac
+done <"$TMPD/ui.tap"
+t_num_ge 25 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
+[ "$node_rc" -eq 0 ] || t_diag "serve log tail:" "$(tail -n 20 "$TMPD/serve.log")"
+t_ok "the export started in the UI copied web-files' newest backup into the folder" \
+	cmp "$SRC/index.html" "$TMPD/export/web-files/index.html"
+t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYPE='BACKUP' and status='OK'")" \
+	"the backup started in the UI added a fourth OK row"
+t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
+echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
+
+t_done
