@@ -13,6 +13,7 @@
  *   TB_XSS_JOB    a job whose last log contains <script>alert(1)</script>
  *   TB_SHOT_DIR   where to save screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
+ *   TB_OTHER_JOB  the only job of the second config file (switcher test)
  *   TB_EXPORT_DIR  when set, export TB_RSYNC_JOB to this folder from the UI
  *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
  */
@@ -38,6 +39,7 @@ const RSYNC_JOB = env('TB_RSYNC_JOB');
 const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
 const XSS_JOB = env('TB_XSS_JOB');
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
+const OTHER_JOB = process.env.TB_OTHER_JOB;
 const EXPORT_DIR = process.env.TB_EXPORT_DIR;
 const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
 
@@ -164,6 +166,21 @@ try {
 		return (await page.locator('.no-match:visible').count()) === 1 || 'no "no match" message';
 	});
 	await page.fill('#job-search', '');
+	if (OTHER_JOB) {
+		await step('the config switcher shows the second config and its jobs', async () => {
+			const opts = await page.locator('#config-select option').count();
+			if (opts !== 2) return `${opts} configs in the switcher`;
+			await page.selectOption('#config-select', '1');
+			await page.waitForSelector(`tr[data-job="${OTHER_JOB}"]`);
+			const names = await page.locator('tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
+			return names.join() === OTHER_JOB || `jobs shown: ${names.join(', ')}`;
+		});
+		await step('switching back to the first config shows its jobs again', async () => {
+			await page.selectOption('#config-select', '0');
+			await page.waitForSelector(`tr[data-job="${RSYNC_JOB}"]`);
+			return (await page.locator(`tr[data-job="${OTHER_JOB}"]`).count()) === 0 || 'other config job still shown';
+		});
+	}
 	await page.screenshot({ path: path.join(SHOTS, 'browser-dashboard.png'), fullPage: true });
 
 	// ------------------------------------------------------------ job page

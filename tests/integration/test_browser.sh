@@ -41,6 +41,10 @@ cfg_job "$CONF" web-files "$SRC" "description = the web server's files"
 cfg_job "$CONF" xss-job "$SRC" "preexec = echo '<script>alert(1)</script>'; exit 3"
 cfg_null "$CONF" null-alpha
 cfg_null "$CONF" null-beta
+# a second config file, for the config switcher
+CONF2=$TMPD/other.ini
+cfg_global "$CONF2"
+cfg_null "$CONF2" other-null
 
 for i in 1 2 3; do
 	[ "$i" -gt 1 ] && wait_next_second
@@ -57,7 +61,7 @@ PORT=$(free_port) || t_bail "no free port"
 GUI=$TMPD/tisbackup_gui.ini
 cat >"$GUI" <<EOF
 [general]
-config_tisbackup = $CONF
+config_tisbackup = $CONF, $CONF2
 
 [web]
 listen = 127.0.0.1:$PORT
@@ -72,7 +76,7 @@ t_check "tisbackup user add admin --role admin" $? "$(cat "$TMPD/user.log")"
 printf '%s\n' "$VIEWER_PW" | "$TISBACKUP" --gui-config "$GUI" user add watcher --role viewer >>"$TMPD/user.log" 2>&1
 t_check "tisbackup user add watcher --role viewer" $? "$(cat "$TMPD/user.log")"
 
-"$TISBACKUP" -c "$CONF" --gui-config "$GUI" serve >"$TMPD/serve.log" 2>&1 </dev/null &
+"$TISBACKUP" --gui-config "$GUI" serve >"$TMPD/serve.log" 2>&1 </dev/null &
 SERVE_PID=$!
 tb_track "$SERVE_PID"
 health() { curl -fsS "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; }
@@ -90,7 +94,7 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 	cd "$BROWSER_DIR" &&
 		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
-			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_NULL_JOBS=null-alpha,null-beta \
+			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1
 node_rc=$?
@@ -118,5 +122,7 @@ t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYP
 	"the backup started in the UI added a fourth OK row"
 t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
 echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
+kill "$SERVE_PID" 2>/dev/null
+wait "$SERVE_PID" 2>/dev/null
 
 t_done
