@@ -4,6 +4,7 @@
 # our sshd, a job whose failing preexec writes <script>alert(1)</script>
 # into its log, and null jobs, with history from real backups; `tisbackup
 # serve` on a free port with its own users file (an admin and a viewer);
+# plus a `tisbackup worker` on its queue;
 # then tests/browser/ui.test.mjs drives /usr/bin/chromium through
 # Playwright (login, dashboard, search, job page + charts, run a backup,
 # the log shown as text, last backups, export page, logout, viewer).
@@ -85,6 +86,12 @@ if ! wait_until 15 health; then
 	t_bail "tisbackup serve did not answer on 127.0.0.1:$PORT"
 fi
 t_pass "tisbackup serve answers on 127.0.0.1:$PORT"
+# A worker on the same queue runs what the UI asks for (serve does not
+# embed one yet: see the TODO(worker) in src/web/serve.c; with both, the
+# queue's atomic claim gives each run to exactly one of them).
+"$TISBACKUP" --gui-config "$GUI" worker >"$TMPD/worker.log" 2>&1 </dev/null &
+WORKER_PID=$!
+tb_track "$WORKER_PID"
 
 # ---------------------------------------------------------------- browser
 SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
@@ -115,14 +122,17 @@ while IFS= read -r line; do
 	esac
 done <"$TMPD/ui.tap"
 t_num_ge 25 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
-[ "$node_rc" -eq 0 ] || t_diag "serve log tail:" "$(tail -n 20 "$TMPD/serve.log")"
+if [ "$node_rc" -ne 0 ]; then
+	t_diag "serve log tail:" "$(tail -n 20 "$TMPD/serve.log")"
+	t_diag "worker log tail:" "$(tail -n 20 "$TMPD/worker.log")"
+fi
 t_ok "the export started in the UI copied web-files' newest backup into the folder" \
 	cmp "$SRC/index.html" "$TMPD/export/web-files/index.html"
 t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYPE='BACKUP' and status='OK'")" \
 	"the backup started in the UI added a fourth OK row"
 t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
 echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
-kill "$SERVE_PID" 2>/dev/null
-wait "$SERVE_PID" 2>/dev/null
+kill "$SERVE_PID" "$WORKER_PID" 2>/dev/null
+wait "$SERVE_PID" "$WORKER_PID" 2>/dev/null
 
 t_done
