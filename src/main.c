@@ -109,7 +109,8 @@ usage(FILE *out)
 	        "  -x, --exportdir DIR    target folder of exportbackup (or --usb)\n"
 	        "      --usb              exportbackup: to the USB disk; [export] in the\n"
 	        "                         --gui-config file chooses the disks and mount folder\n"
-	        "      --gui-config FILE  web/queue settings (default " GUICONF_DEFAULT_PATH ")\n"
+	        "      --gui-config FILE  web/queue/alerts settings (default " GUICONF_DEFAULT_PATH
+	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
 	        "      --version          print the version\n"

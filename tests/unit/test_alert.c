@@ -3,8 +3,8 @@
  * table at every transition with an injected clock (rate limit edges
  * included), the mail's headers and body (CRLF, line length, header
  * injection, RFC 2047 subject, invalid UTF-8, bounded log), the webhook
- * JSON, the compare-and-swap of the stored state, and alert_after_run()'s
- * roll-back when nothing could be sent.
+ * JSON, the [alerts] keys' validation, the compare-and-swap of the stored
+ * state, and alert_after_run()'s roll-back when nothing could be sent.
  */
 #include <ftw.h>
 #include <jansson.h>
@@ -393,6 +393,47 @@ test_after_run_rollback(void **state)
 	log_set_stderr(1);
 }
 
+/* A bad smtp_url is refused without echoing it (it may hold a password). */
+static void
+test_guiconf_keys(void **state)
+{
+	char dir[] = "/tmp/tb_alert_gui.XXXXXX";
+	char *path;
+	struct guiconf *gc = NULL;
+	struct err err;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/gui.ini", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[alerts]\nsmtp_url = ftp://user:hunter2@mail\n", f);
+	fclose(f);
+	err_clear(&err);
+	assert_int_equal(guiconf_load(path, 0, &gc, &err), -1);
+	assert_non_null(strstr(err.msg, "[alerts] smtp_url"));
+	assert_null(strstr(err.msg, "hunter2"));
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[general]\nADMIN_EMAIL = root@example.org\n[alerts]\n"
+	      "smtp_url = smtps://mail:465\nsmtp_user = u\nsmtp_password_file = /p\n"
+	      "webhook_url = https://hook.example.org/x\n",
+	      f);
+	fclose(f);
+	assert_int_equal(guiconf_load(path, 0, &gc, &err), 0);
+	assert_int_equal(gc->nmail_to, 1);
+	assert_string_equal(gc->mail_to[0], "root@example.org");
+	assert_string_equal(gc->smtp_user, "u");
+	assert_string_equal(gc->smtp_password_file, "/p");
+	assert_int_equal(gc->alert_interval, 3600);
+	guiconf_free(gc);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -402,6 +443,7 @@ main(void)
 		cmocka_unit_test(test_format_mail),
 		cmocka_unit_test(test_format_mail_hostile),
 		cmocka_unit_test(test_format_json),
+		cmocka_unit_test(test_guiconf_keys),
 		cmocka_unit_test_setup_teardown(test_catalog_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_run_rollback, setup, teardown),
 	};

@@ -260,6 +260,9 @@ test_bad_values(void **state)
 		{ "[export]\ndevice_filter = sata\n",
 		  { ":2: [export] device_filter:", "usb or any" } },
 		{ "[alerts]\nalert_interval = -1\n", { ":2: [alerts] alert_interval:" } },
+		{ "[alerts]\nsmtp_url = ftp://mail\n", { "[alerts] smtp_url:", "smtps://" } },
+		{ "[alerts]\nwebhook_url = file:///etc/passwd\n", { "[alerts] webhook_url:" } },
+		{ "[alerts]\nsmtp_user = u\n", { "smtp_user and smtp_password_file" } },
 		{ "[scheduler]\nenabled = 2\n", { ":2: [scheduler] enabled:" } },
 		{ "[general]\nconfig_tisbackup = ,\n", { ":2: [general] config_tisbackup:" } },
 		/* several problems: all reported */
