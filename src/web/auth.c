@@ -1007,7 +1007,8 @@ limit_tripped(struct auth *a, const char *key, time_t now)
 	return l != NULL && now - l->start < a->window && l->count >= a->max_failures;
 }
 
-static void
+/* Count a failure; 1 when it is the one that trips the limit. */
+static int
 limit_fail(struct auth *a, const char *key, time_t now)
 {
 	struct limit *l = limit_find(a, key);
@@ -1030,7 +1031,7 @@ limit_fail(struct auth *a, const char *key, time_t now)
 		l->start = now;
 		l->count = 0;
 	}
-	l->count++;
+	return ++l->count == a->max_failures;
 }
 
 static void
@@ -1123,6 +1124,7 @@ check_password(struct auth *a, const char *ip, const char *user, const char *pas
 	char ipkey[80], userkey[80], addr[INET6_ADDRSTRLEN + 1];
 	const struct auth_user *u;
 	int valid = auth_user_name_ok(user);
+	int known, tripped_ip = 0, tripped_user = 0;
 	size_t plen = password != NULL ? strnlen(password, PASSWORD_MAX + 1) : 0;
 	unsigned char tag[32];
 	int have_tag = 0;
@@ -1139,20 +1141,19 @@ check_password(struct auth *a, const char *ip, const char *user, const char *pas
 
 	pthread_mutex_lock(&a->mu);
 	users_refresh(a);
+	/* Refused quietly: the limit was logged when it tripped. */
 	if (limit_tripped(a, ipkey, now) || (valid && limit_tripped(a, userkey, now))) {
 		pthread_mutex_unlock(&a->mu);
-		log_warning(NULL, "login of %s from %s refused: too many failures",
-		            valid ? user : "(invalid name)", addr);
 		return AUTH_LIMITED;
 	}
 	u = valid ? auth_users_find(&a->users, user) : NULL;
-	hash = xstrdup(u != NULL ? u->hash : a->dummy_hash);
-	if (u != NULL)
+	known = u != NULL;
+	hash = xstrdup(known ? u->hash : a->dummy_hash);
+	if (known)
 		role = u->role;
 	pthread_mutex_unlock(&a->mu);
 
-	if (use_cache && u != NULL && plen <= PASSWORD_MAX &&
-	    basic_tag(a, password, plen, tag) == 0) {
+	if (use_cache && known && plen <= PASSWORD_MAX && basic_tag(a, password, plen, tag) == 0) {
 		have_tag = 1;
 		pthread_mutex_lock(&a->mu);
 		ok = basic_cached(a, user, hash, tag, now);
@@ -1162,13 +1163,12 @@ check_password(struct auth *a, const char *ip, const char *user, const char *pas
 	}
 	/* Always one full verification, so timing does not tell whether the user exists. */
 	ok = verify_throttled(a, hash, password, plen <= PASSWORD_MAX ? plen : 0);
-	ok = ok && u != NULL && plen <= PASSWORD_MAX;
+	ok = ok && known && plen <= PASSWORD_MAX;
 done:
 	pthread_mutex_lock(&a->mu);
 	if (!ok) {
-		limit_fail(a, ipkey, now);
-		if (valid)
-			limit_fail(a, userkey, now);
+		tripped_ip = limit_fail(a, ipkey, now);
+		tripped_user = valid && limit_fail(a, userkey, now);
 	} else {
 		limit_reset(a, userkey);
 		if (have_tag)
@@ -1180,6 +1180,12 @@ done:
 	if (!ok) {
 		log_info(NULL, "login failed for %s from %s", valid ? user : "(invalid name)",
 		         addr);
+		if (tripped_ip)
+			log_warning(NULL, "%d failed logins from %s: refused for %d s",
+			            a->max_failures, addr, a->window);
+		if (tripped_user)
+			log_warning(NULL, "%d failed logins for %s: refused for %d s",
+			            a->max_failures, user, a->window);
 		return AUTH_DENIED;
 	}
 	snprintf(id->user, sizeof id->user, "%s", user);
