@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317,SC2012,SC2119 # helpers run through wait_until and t_ok; ls of folders the test made
 #
 # exportbackup --usb (the GUI's USB export, SPEC §8) with loop devices
 # standing in for USB disks ([export] device_filter = any): a real
@@ -7,7 +8,10 @@
 # disk); the original's four errors (no disk, no partition, no such
 # label, more than one); a labelled disk already mounted; a failing
 # export and an interrupted one that still unmount; a dry run; option
-# errors, a second export while one runs. Apart from one dry run on
+# errors, a second export while one runs. Then the same through the
+# queue (serve's POST /api/v1/runs without exportdir, `tisbackup
+# worker`): done, failed, a second export refused with 409 and the same
+# one deduplicated, a cancelled run, no disk. Apart from one dry run on
 # the machine's own /sys, the runs scan a fake sysfs tree (TB_SYSFS_ROOT)
 # holding only this test's loop devices, so that other disks of the
 # machine (another test's loop devices) cannot change their outcome.
@@ -38,6 +42,7 @@ _usb_cleanup() {
 	done
 	return 0
 }
+# shellcheck disable=SC2154 # st is assigned inside the trap string
 trap 'st=$?; _usb_cleanup; (exit $st); _tb_cleanup' EXIT
 
 # mkloop NAME TYPE LABEL: a 16 MiB image with filesystem TYPE (ext4,
@@ -139,11 +144,11 @@ if [ "$T_RC" = 0 ]; then
 	t_match "dry run: would mount $A \(ext4\) at $MNT/TISBACKUP-<epoch>" "$T_ERR" \
 		"a dry run on the real /sys names the loop device"
 else
-	t_match "there are [0-9]+ partitions labelled tisbackup \(.*$A[,)]" "$T_ERR" \
+	t_match "there are [0-9]+ partitions labelled tisbackup \(.*${A}[,)]" "$T_ERR" \
 		"a dry run on the real /sys finds the loop device (and another test's)"
 fi
 case $ROOTDEV in
-/dev/*) t_nomatch "usb: $ROOTDEV[0-9p]* on" "$T_ERR" "the disk holding / is no candidate volume (debug log)" ;;
+/dev/*) t_nomatch "usb: ${ROOTDEV}[0-9p]* on" "$T_ERR" "the disk holding / is no candidate volume (debug log)" ;;
 *) t_skip "the disk holding / is no candidate volume" "/ is on $ROOTDEV" ;;
 esac
 t_ok "a dry run mounts nothing" no_mount_left
@@ -243,5 +248,90 @@ else
 	kill -TERM "$TPID"
 	wait "$TPID"
 fi
+
+# ================================================================ through the queue
+# POST /api/v1/runs {"action": "export"} without "exportdir": the worker
+# mounts the disk (usb_attach), runs the export into it, and unmounts it
+# whatever happens. serve answers the API; `tisbackup worker` runs the runs.
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
+tb_require curl python3
+web_config "queue.stop_grace = 1" "queue.workers = 2" "queue.lease_seconds = 5"
+printf '\n[export]\ndevice_filter = any\nmount_base = %s\n' "$MNT" >>"$GUI"
+web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
+web_start
+AU=(-u alice:alice-pw-1)
+post() { hcurl "${AU[@]}" -H 'Content-Type: application/json' -d "$1" "$WEB/api/v1/runs"; }
+run_state() { curl -s "${AU[@]}" "$WEB/api/v1/runs/$1" | jq_py 'd["state"]'; }
+run_field() { curl -s "${AU[@]}" "$WEB/api/v1/runs/$1" | jq_py "d[\"$2\"]"; }
+run_ended() { case $(run_state "$1") in done | failed | cancelled) return 0 ;; esac; return 1; }
+QW=
+# qworker SYSFS HOME: (re)start `tisbackup worker` scanning SYSFS, with HOME.
+qworker() {
+	if [ -n "$QW" ]; then
+		kill -TERM "$QW" 2>/dev/null
+		wait "$QW" 2>/dev/null
+	fi
+	TB_SYSFS_ROOT=$1 HOME=$2 "$TISBACKUP" --gui-config "$GUI" worker \
+		>>"$TMPD/worker.log" 2>&1 </dev/null &
+	QW=$!
+	tb_track "$QW"
+}
+mkdir -p "$TMPD/home-fast"
+qworker "$ONLYA" "$TMPD/home-fast"
+
+r=$(post '{"action": "export", "sections": ["web"]}')
+t_eq 202 "$(st_of "$r")" "queue: an export without exportdir is accepted (202)"
+ID=$(body_of "$r" | jq_py 'd["id"]')
+t_eq null "$(run_field "$ID" exportdir)" "queue: the run has no exportdir (the USB disk)"
+wait_until 60 run_ended "$ID"
+t_eq "done" "$(run_state "$ID")" "queue: the USB export run is done" "$(run_field "$ID" log)"
+t_match "mounted at $MNT/TISBACKUP-[0-9]+" "$(cat "$TMPD/worker.log")" "queue: the worker mounted the disk"
+t_ok "queue: unmounted, mount point removed" no_mount_left
+t_match "^OK\|$MNT/TISBACKUP-[0-9]+/web$" \
+	"$(csql "select status, backup_location from stats where backup_name = 'web' and TYPE = 'EXPORT' order by rowid desc limit 1")" \
+	"queue: an OK EXPORT row on the mounted disk"
+
+r=$(post '{"action": "export", "sections": ["nobackup"]}')
+ID=$(body_of "$r" | jq_py 'd["id"]')
+wait_until 60 run_ended "$ID"
+t_eq failed "$(run_state "$ID")" "queue: an export whose job has no backup fails"
+t_ok "queue: and still unmounts and removes the mount point" no_mount_left
+
+# A second export while one runs: 409 for other sections, the same run for
+# the same ones; then the running one is cancelled and still unmounts.
+qworker "$ONLYA" "$TMPD/home"
+# New contents, so that the slowed rsync has 6 MiB to copy again.
+head -c $((6 * 1048576)) /dev/urandom >"$BASE/web/20250101-01h00m00/big.bin"
+r=$(post '{"action": "export", "sections": ["web"]}')
+ID=$(body_of "$r" | jq_py 'd["id"]')
+mounted() { [ -n "$(ls -A "$MNT")" ] && [ "$(run_state "$ID")" = running ]; }
+if wait_until 30 mounted; then
+	r=$(post '{"action": "export", "sections": ["nulljob"]}')
+	t_eq '409 sections' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" \
+		"queue: a second export of other sections while one runs: 409"
+	t_match 'another export' "$(body_of "$r")" "queue: and the error says another export is in progress"
+	r=$(post '{"action": "export", "sections": ["web"]}')
+	t_eq "True $ID" "$(body_of "$r" | jq_py 'str(d["existing"])+" "+d["id"]')" \
+		"queue: the same export again returns the running run"
+	t_eq 1 "$(ls "$MNT" | wc -l)" "queue: one mount point only"
+	hcurl "${AU[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$ID" >/dev/null
+	wait_until 30 run_ended "$ID"
+	t_eq cancelled "$(run_state "$ID")" "queue: the running export is cancelled"
+	t_ok "queue: a cancelled export unmounts and removes the mount point" no_mount_left
+else
+	t_fail "queue: the slowed export did not start" "$(tail -n 20 "$TMPD/worker.log")"
+fi
+
+qworker "$(fakesys none)" "$TMPD/home-fast"
+r=$(post '{"action": "export", "sections": ["web"]}')
+ID=$(body_of "$r" | jq_py 'd["id"]')
+wait_until 60 run_ended "$ID"
+t_eq failed "$(run_state "$ID")" "queue: no disk: the run fails"
+t_match 'cannot find any external disk' "$(run_field "$ID" error)" "queue: with the reason as its error"
+t_ok "queue: nothing mounted" no_mount_left
+kill -TERM "$QW" 2>/dev/null
+wait "$QW" 2>/dev/null
+web_stop
 
 t_done
