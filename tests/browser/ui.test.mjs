@@ -14,6 +14,7 @@
  *   TB_SHOT_DIR   where to save screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
  *   TB_OTHER_JOB  the only job of the second config file (switcher test)
+ *   TB_NOUSERS_URL a second server whose users file is empty (optional)
  *   TB_EXPORT_DIR  when set, export TB_RSYNC_JOB to this folder from the UI
  *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
  */
@@ -40,6 +41,7 @@ const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
 const XSS_JOB = env('TB_XSS_JOB');
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
 const OTHER_JOB = process.env.TB_OTHER_JOB;
+const NOUSERS_URL = process.env.TB_NOUSERS_URL;
 const EXPORT_DIR = process.env.TB_EXPORT_DIR;
 const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
 
@@ -365,6 +367,30 @@ try {
 			return (b === 0 && role === 'viewer') || `buttons ${b}, role ${role}`;
 		});
 	}
+	// ------------------------------------------------------------ login messages
+	if (NOUSERS_URL) {
+		await step('with no users yet the login page says how to create one', async () => {
+			await page.goto(`${NOUSERS_URL}/login`);
+			await page.waitForSelector('#login-message:not([hidden])');
+			const t = await page.textContent('#login-message');
+			return /no users yet/i.test(t) && t.includes('tisbackup user add NAME --role admin') ? true : `message: ${t}`;
+		});
+	}
+	await step('repeated wrong passwords trip the rate limit and the page says so', async () => {
+		let last = '';
+		for (let i = 0; i < 12; i++) {
+			await page.goto(`${BASE}/login`);
+			await page.fill('#username', `nobody${i}`);
+			await page.fill('#password', 'wrong');
+			const resp = page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST');
+			await page.click('#login-form button[type=submit]');
+			const r = await resp;
+			await page.waitForSelector('#login-message:not([hidden])');
+			last = await page.textContent('#login-message');
+			if (r.status() === 429) return /too many/i.test(last) || `429 but message: ${last}`;
+		}
+		return `no 429 after 12 failures; last message: ${last}`;
+	});
 } catch (e) {
 	ok(false, 'browser session', e.stack || e.message);
 } finally {

@@ -93,6 +93,18 @@ t_pass "tisbackup serve answers on 127.0.0.1:$PORT"
 WORKER_PID=$!
 tb_track "$WORKER_PID"
 
+# A second server with nobody in its users file: the login page tells how
+# to create the first user.
+PORT2=$(free_port) || t_bail "no free port"
+sed -e "s|^listen = .*|listen = 127.0.0.1:$PORT2|" -e "s|^users_file = .*|users_file = $TMPD/no-users|" \
+	"$GUI" >"$TMPD/gui-nousers.ini"
+"$TISBACKUP" --gui-config "$TMPD/gui-nousers.ini" serve >"$TMPD/serve2.log" 2>&1 </dev/null &
+SERVE2_PID=$!
+tb_track "$SERVE2_PID"
+health2() { curl -fsS "http://127.0.0.1:$PORT2/api/v1/health" >/dev/null 2>&1; }
+wait_until 15 health2 || t_diag "second serve: $(tail -n 5 "$TMPD/serve2.log")"
+t_match 'no users yet' "$(cat "$TMPD/serve2.log")" "serve without users says 'no users yet'"
+
 # ---------------------------------------------------------------- browser
 SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
 SHOT_DIR=${SHOT_DIR:-$TMPD}
@@ -102,6 +114,7 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
 			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
+			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1
 node_rc=$?
@@ -132,7 +145,7 @@ t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYP
 	"the backup started in the UI added a fourth OK row"
 t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
 echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
-kill "$SERVE_PID" "$WORKER_PID" 2>/dev/null
-wait "$SERVE_PID" "$WORKER_PID" 2>/dev/null
+kill "$SERVE_PID" "$SERVE2_PID" "$WORKER_PID" 2>/dev/null
+wait "$SERVE_PID" "$SERVE2_PID" "$WORKER_PID" 2>/dev/null
 
 t_done
