@@ -147,5 +147,9 @@ t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/brow
 echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
 kill "$SERVE_PID" "$SERVE2_PID" "$WORKER_PID" 2>/dev/null
 wait "$SERVE_PID" "$SERVE2_PID" "$WORKER_PID" 2>/dev/null
+# Under ASan/UBSan a report from the background processes would go
+# unnoticed otherwise.
+t_nomatch 'Sanitizer|runtime error:' "$(cat "$TMPD/serve.log" "$TMPD/serve2.log" "$TMPD/worker.log")" \
+	"no sanitizer report from serve or the worker"
 
 t_done
