@@ -370,6 +370,13 @@ slot_main(void *arg)
 		}
 		if (run == NULL)
 			continue;
+		if (atomic_load(&w->stopping)) {
+			/* Claimed while stopping: straight back, no attempt counted. */
+			if (queue_release(q, run->id, s->id, &err) == -1)
+				log_error(NULL, "worker %s: %s", s->id, err.msg);
+			queue_run_free(run);
+			break;
+		}
 		execute(w, q, s->id, run);
 		queue_run_free(run);
 	}

@@ -97,6 +97,7 @@ suite() {
 	t_eq "$NJOBS" "$(q list | wc -l)" "$b: $NJOBS runs queued"
 	if [ "$b" = redis ]; then
 		# Restart redis mid-way: nothing queued may be lost.
+		t_num_ge 10 "$(q list active | wc -l)" "$b: runs still queued when redis goes down"
 		redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1
 		wait "$REDIS_PID" 2>/dev/null
 		redis_start || t_bail "redis did not come back"
@@ -130,7 +131,7 @@ suite() {
 	t_eq 1 "$(sql "$BASE/log/tisbackup.sqlite" "select count(*) from stats where backup_name='slow' and status='OK'")" \
 		"$b: the retried run recorded its backup"
 	worker_start "${b}_w3"
-	w1=$WPID
+	if [ "$pid" = "$w1" ]; then w1=$WPID; else w2=$WPID; fi
 
 	# SIGTERM hands the current run back (stop_grace = 1 s).
 	slow=$(enqueue slow)
@@ -151,10 +152,10 @@ suite() {
 	t_eq 0 "$rc" "$b: an idle worker stops on SIGTERM with exit 0"
 }
 
-for b in ${TB_QUEUE_BACKENDS:-sqlite}; do suite "$b"; done
+for b in ${TB_QUEUE_BACKENDS:-sqlite redis}; do suite "$b"; done
 
 # ---------------------------------------------------------------- unit suite on redis
-if [ -x "$UNIT" ] && [[ " ${TB_QUEUE_BACKENDS:-sqlite} " == *" redis "* ]]; then
+if [ -x "$UNIT" ] && [[ " ${TB_QUEUE_BACKENDS:-redis} " == *" redis "* ]]; then
 	out=$(TB_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/3 CMOCKA_MESSAGE_OUTPUT=stdout "$UNIT" redis 2>&1)
 	rc=$?
 	t_eq 0 "$rc" "queue unit suite passes against redis"
@@ -167,4 +168,12 @@ printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = mongodb\n' "$CONF" 
 tb_run --gui-config "$GUI" worker
 t_rc 3 "unknown backend: exit 3"
 t_match "bad.ini:4: \[queue\] backend: unknown queue backend" "$T_ERR" "unknown backend: names file:line, section and key"
+port=$(free_port)
+printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = redis\nredis_url = redis://127.0.0.1:%s/0\n' "$CONF" "$port" >"$GUI"
+tb_run --gui-config "$GUI" worker
+t_rc 4 "unreachable redis: exit 4"
+t_match "redis://127.0.0.1:$port/0: .*[Cc]onnection refused" "$T_ERR" "unreachable redis: names the address and the cause"
+
+redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
+wait "$REDIS_PID" 2>/dev/null
 t_done
