@@ -153,7 +153,14 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	                           "BACKUP", NULL, &rowid, err) == -1)
 		goto fail_early;
 
-	if (run_hook(job, "preexec", job->preexec, o, &derr) == -1)
+	/*
+	 * A signal that came before preexec started would not end it (spawn
+	 * spares children started after a signal, for cleanups): stop here.
+	 */
+	if (spawn_interrupted()) {
+		err_set(&derr, "stopped before preexec");
+		failed_step = "preexec";
+	} else if (run_hook(job, "preexec", job->preexec, o, &derr) == -1)
 		failed_step = "preexec";
 	else if (job->drv->backup(&run, &st, &derr) == -1)
 		failed_step = "backup";
