@@ -41,6 +41,7 @@
 #define WORKER_BATCH_MAX (256 * 1024) /* or sooner, when this much is waiting */
 #define WORKER_CLAIM_WAIT_MS 1000     /* how soon a stop is noticed while idle */
 #define WORKER_RETRY_MS 2000          /* after a queue error */
+#define WORKER_SETTLE_S 60            /* how long recording a run's end is retried */
 
 struct worker;
 
@@ -247,14 +248,39 @@ run_argv(const struct worker *w, const struct queue_run *run, const char *export
 		strv_push(av, run->action);
 }
 
+/*
+ * Record the run's end: finished in state, or handed back (release).
+ * While the queue is unreachable (a Redis restart) it retries every
+ * second for up to WORKER_SETTLE_S, so a run that ended is not run again
+ * once its lease expires; it stops at once when the run is no longer
+ * ours. 0 when recorded.
+ */
+static int
+settle(struct exec *x, int release, enum queue_state state, int code, const char *error)
+{
+	int64_t until = mono_ms() + (int64_t)WORKER_SETTLE_S * 1000;
+	struct err err;
+
+	for (;;) {
+		struct timespec ts = { 1, 0 };
+		int rc = release ? queue_release(x->q, x->run->id, x->wid, &err)
+		                 : queue_finish(x->q, x->run->id, x->wid, state, code, error, &err);
+
+		if (rc == 0)
+			return 0;
+		if (mono_ms() >= until || run_lost(x)) {
+			log_error(NULL, "worker %s: %s", x->wid, err.msg);
+			return -1;
+		}
+		log_warning(NULL, "worker %s: %s; trying again", x->wid, err.msg);
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void
 end_run(struct exec *x, enum queue_state state, int code, const char *error)
 {
-	struct err err;
-
-	if (queue_finish(x->q, x->run->id, x->wid, state, code, error, &err) == -1)
-		log_error(NULL, "worker %s: %s", x->wid, err.msg);
-	else
+	if (settle(x, 0, state, code, error) == 0)
 		log_info(NULL, "worker %s: run %s (%s) %s%s%s", x->wid, x->run->id, x->run->action,
 		         queue_state_name(state), error != NULL ? ": " : "",
 		         error != NULL ? error : "");
@@ -324,9 +350,7 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 		log_warning(NULL, "worker %s: run %s was taken from this worker (lease lost)", wid,
 		            run->id);
 	} else if (x.handed_back) {
-		if (queue_release(q, run->id, wid, &err) == -1)
-			log_error(NULL, "worker %s: %s", wid, err.msg);
-		else
+		if (settle(&x, 1, QUEUE_QUEUED, -1, NULL) == 0)
 			log_info(NULL, "worker %s: run %s handed back to the queue", wid, run->id);
 	} else if (x.cancelled) {
 		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, "cancelled");

@@ -77,6 +77,11 @@ state() { q get "$1" | head -n1 | awk '{print $2, $3, $5}'; }
 is_state() { [ "$(state "$1" | cut -d' ' -f1)" = "$2" ]; }
 no_active() { [ -z "$(q list active)" ]; }
 enqueue() { q enqueue "$CONF" backup "$1" | cut -d' ' -f1; }
+# The slow run is in its preexec: running, with a Running catalog row.
+slow_running() {
+	is_state "$slow" running &&
+		[ "$(sql "$BASE/log/tisbackup.sqlite" "select count(*) from stats where backup_name='slow' and status='Running'" 2>/dev/null)" = 1 ]
+}
 # holder_pid ID: the pid of the worker process running ID (from its id HOST:PID/N).
 holder_pid() { state "$1" | awk '{print $3}' | sed 's/.*:\([0-9]*\)\/.*/\1/'; }
 
@@ -119,8 +124,8 @@ suite() {
 	slow=$(enqueue slow)
 	t_eq "$slow existed" "$(q enqueue "$CONF" backup slow)" "$b: same section again -> the active run"
 
-	# kill -9 the worker running the slow run: retried by the other one.
-	wait_until 20 is_state "$slow" running || t_fail "$b: slow run started" "$(state "$slow")"
+	# kill -9 the worker running the slow run (in its preexec): retried by the other one.
+	wait_until 20 slow_running || t_fail "$b: slow run started" "$(state "$slow")"
 	pid=$(holder_pid "$slow")
 	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
 	kill -9 "$pid"
@@ -135,7 +140,7 @@ suite() {
 
 	# SIGTERM hands the current run back (stop_grace = 1 s).
 	slow=$(enqueue slow)
-	wait_until 20 is_state "$slow" running || t_fail "$b: slow run started again" "$(state "$slow")"
+	wait_until 20 slow_running || t_fail "$b: slow run started again" "$(state "$slow")"
 	pid=$(holder_pid "$slow")
 	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
 	kill -TERM "$pid"
