@@ -280,7 +280,7 @@ static void
 test_runs_when_due(void **state)
 {
 	struct scheduler *s;
-	unsigned long passes0, passes1;
+	unsigned long passes0, passes1, enq;
 
 	(void)state;
 	write_config("[a]\ntype = null\nserver_name = a\nschedule = daily 22:30\n"
@@ -310,9 +310,11 @@ test_runs_when_due(void **state)
 	/* the next wake is b's next slot */
 	assert_int_equal(__atomic_load_n(&slept_until, __ATOMIC_SEQ_CST),
 	                 lt("2026-01-10 10:16:00"));
-	/* later in the same slot: nothing again */
+	/* later in the same slot: nothing again (not even a request the queue dedupes) */
 	advance(s, lt("2026-01-10 10:15:40"));
 	assert_int_equal(count_all(), 1);
+	scheduler_stats(s, NULL, &enq);
+	assert_int_equal(enq, 1);
 
 	/* 12:30: a's cleanup; b is still queued from 10:15, so the queue keeps one */
 	advance(s, lt("2026-01-10 12:30:02"));
@@ -465,6 +467,64 @@ test_queue_unavailable(void **state)
 	scheduler_stop(s);
 }
 
+static time_t
+utc(int y, int mo, int d, int h, int mi)
+{
+	struct tm t;
+
+	memset(&t, 0, sizeof t);
+	t.tm_year = y - 1900;
+	t.tm_mon = mo - 1;
+	t.tm_mday = d;
+	t.tm_hour = h;
+	t.tm_min = mi;
+	return timegm(&t);
+}
+
+/* The thread across DST changes (TZ=Europe/Paris): one run per day. */
+static void
+test_dst(void **state)
+{
+	struct scheduler *s;
+	unsigned long enq;
+
+	(void)state;
+	write_config("[d]\ntype = null\nserver_name = d\nschedule = daily 02:30\n");
+	/* spring forward: 02:30 does not exist on 2026-03-29; it runs at 03:00 CEST */
+	set_now(lt("2026-03-28 12:00"));
+	s = start(43200);
+	wait_passes(s, 0);
+	advance(s, utc(2026, 3, 29, 0, 59)); /* 01:59 CET */
+	assert_int_equal(count_all(), 0);
+	advance(s, utc(2026, 3, 29, 1, 0)); /* 03:00 CEST */
+	assert_int_equal(count_runs("backup", "d"), 1);
+	drain();
+	advance(s, utc(2026, 3, 29, 1, 45));
+	assert_int_equal(count_all(), 1);
+	advance(s, utc(2026, 3, 30, 0, 30)); /* 02:30 CEST the next day */
+	assert_int_equal(count_runs("backup", "d"), 2);
+	drain();
+	/* seven months later (the 2026-10-24 02:30 slot is caught up once), then fall back:
+	 * 02:30 comes twice on 2026-10-25 and runs at the first only */
+	advance(s, lt("2026-10-24 12:00"));
+	assert_int_equal(count_runs("backup", "d"), 3);
+	drain();
+	advance(s, utc(2026, 10, 25, 0, 29));
+	assert_int_equal(count_runs("backup", "d"), 3);
+	advance(s, utc(2026, 10, 25, 0, 30)); /* 02:30 CEST */
+	assert_int_equal(count_runs("backup", "d"), 4);
+	drain();
+	advance(s, utc(2026, 10, 25, 1, 30)); /* 02:30 CET, the second time */
+	assert_int_equal(count_runs("backup", "d"), 4);
+	scheduler_stats(s, NULL, &enq);
+	assert_int_equal(enq, 4);
+	advance(s, utc(2026, 10, 26, 1, 29));
+	assert_int_equal(count_runs("backup", "d"), 4);
+	advance(s, utc(2026, 10, 26, 1, 30)); /* 02:30 CET the next day */
+	assert_int_equal(count_runs("backup", "d"), 5);
+	scheduler_stop(s);
+}
+
 static void
 test_guiconf_keys(void **state)
 {
@@ -506,6 +566,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_catch_up_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_unavailable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guiconf_keys, setup, teardown),
 	};
 
