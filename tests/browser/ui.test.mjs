@@ -10,6 +10,7 @@
  *   TB_VIEWER     viewer user name; TB_VIEWER_PW its password (optional)
  *   TB_RSYNC_JOB  an rsync job that backs up successfully
  *   TB_NULL_JOBS  comma-separated null jobs
+ *   TB_SLOW_JOB   a job that runs long enough to be cancelled
  *   TB_XSS_JOB    a job whose last log contains <script>alert(1)</script>
  *   TB_SHOT_DIR   where to save screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
@@ -39,6 +40,7 @@ const VIEWER_PW = process.env.TB_VIEWER_PW;
 const RSYNC_JOB = env('TB_RSYNC_JOB');
 const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
 const XSS_JOB = env('TB_XSS_JOB');
+const SLOW_JOB = process.env.TB_SLOW_JOB;
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
 const OTHER_JOB = process.env.TB_OTHER_JOB;
 const NOUSERS_URL = process.env.TB_NOUSERS_URL;
@@ -126,7 +128,7 @@ try {
 		const who = await page.textContent('#user-name');
 		return who === ADMIN || `user shown: ${who}`;
 	});
-	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS];
+	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS, ...(SLOW_JOB ? [SLOW_JOB] : [])];
 	await step(`dashboard lists every job (${all.join(', ')})`, async () => {
 		const names = await page.locator('tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
 		const missing = all.filter((x) => !names.includes(x));
@@ -274,6 +276,34 @@ try {
 		const pts = await page.locator('#chart-duration svg circle').count();
 		return (rows === histBefore + 1 && pts === rows) || `history ${histBefore} -> ${rows}, points ${pts}`;
 	});
+
+	// ------------------------------------------------------------ cancel
+	if (SLOW_JOB) {
+		await page.goto(`${BASE}/#/`);
+		await row(SLOW_JOB).waitFor();
+		await step(`a running backup of ${SLOW_JOB} shows a Cancel button`, async () => {
+			await row(SLOW_JOB).locator('button[data-action=backup]').click();
+			await row(SLOW_JOB).locator('.run[data-run-state=running]').waitFor({ timeout: RUN_TIMEOUT });
+			return (await row(SLOW_JOB).locator('button[data-action=cancel]').count()) === 1 || 'no Cancel button';
+		});
+		await step('Cancel sends DELETE with the CSRF token and the run ends cancelled', async () => {
+			const delP = page.waitForResponse((r) => r.request().method() === 'DELETE');
+			const endP = page.waitForResponse(async (r) => {
+				if (!/\/api\/v1\/runs\/[^/]+$/.test(r.url()) || r.request().method() !== 'GET') return false;
+				const j = await r.json().catch(() => null);
+				return !!j && ['done', 'failed', 'cancelled'].includes(j.state);
+			}, { timeout: RUN_TIMEOUT });
+			await row(SLOW_JOB).locator('button[data-action=cancel]').click();
+			const del = await delP;
+			if (del.status() !== 202 || !del.request().headers()['x-csrf-token']) return `DELETE ${del.status()}`;
+			const end = await (await endP).json();
+			await page.waitForFunction((name) => {
+				const r = document.querySelector(`tr[data-job="${name}"]`);
+				return r && !r.querySelector('.run');
+			}, SLOW_JOB);
+			return end.state === 'cancelled' || `run ended ${end.state}`;
+		});
+	}
 
 	// ------------------------------------------------------------ last backups
 	await step('last backups view lists catalog rows with totals', async () => {

@@ -6,8 +6,10 @@
 # serve` on a free port with its own users file (an admin and a viewer);
 # plus a `tisbackup worker` on its queue;
 # then tests/browser/ui.test.mjs drives /usr/bin/chromium through
-# Playwright (login, dashboard, search, job page + charts, run a backup,
-# the log shown as text, last backups, export page, logout, viewer).
+# Playwright (login and its messages, dashboard, search, config switcher,
+# job page + charts, run a backup, cancel a running one (slow-job's
+# preexec sleeps), the log shown as text, last backups, export to a
+# folder, logout, viewer).
 # Each browser step is one TAP line here. Screenshots go to
 # $TB_BUILD_ROOT/meson-logs (or the temporary directory, printed).
 #
@@ -40,6 +42,7 @@ head -c 200000 /dev/urandom >"$SRC/sub/data.bin"
 cfg_global "$CONF"
 cfg_job "$CONF" web-files "$SRC" "description = the web server's files"
 cfg_job "$CONF" xss-job "$SRC" "preexec = echo '<script>alert(1)</script>'; exit 3"
+cfg_job "$CONF" slow-job "$SRC" "preexec = sleep 60"
 cfg_null "$CONF" null-alpha
 cfg_null "$CONF" null-beta
 # a second config file, for the config switcher
@@ -49,7 +52,7 @@ cfg_null "$CONF2" other-null
 
 for i in 1 2 3; do
 	[ "$i" -gt 1 ] && wait_next_second
-	tb_run -c "$CONF" backup
+	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta backup
 	printf 'more %s\n' "$i" >>"$SRC/index.html"
 done
 t_eq 3 "$(csql "select count(*) from stats where backup_name='web-files' and status='OK'")" \
@@ -69,6 +72,10 @@ listen = 127.0.0.1:$PORT
 
 [auth]
 users_file = $TMPD/users
+
+[queue]
+# heartbeats every 2 s, so a cancel reaches a running run quickly
+lease_seconds = 6
 EOF
 ADMIN_PW="adm-$TB_ID-pw"
 VIEWER_PW="view-$TB_ID-pw"
@@ -113,7 +120,7 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 	cd "$BROWSER_DIR" &&
 		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
-			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
+			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
 			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1

@@ -7,7 +7,7 @@
 import { api, isAdmin } from './api.js';
 import { h, replace, toast } from './dom.js';
 import * as fmt from './fmt.js';
-import { launch, onRunChange, runFor } from './runs.js';
+import { cancelRun, launch, onRunChange, runFor } from './runs.js';
 
 export const HEALTH = {
 	ok: 'OK',
@@ -29,10 +29,44 @@ export function healthBadge(job) {
 	return h('span', { class: `badge health-${hl}`, title: tip }, h('span', { class: 'dot', 'aria-hidden': 'true' }), HEALTH[hl]);
 }
 
+/* What a redraw of a run's badge depends on. */
+export function runKey(run) {
+	return `${run.id}:${run.state}:${run.cancel_requested ? 1 : 0}`;
+}
+
+/* The live state of a run, with a Cancel button for admins while it is active. */
 export function runBadge(run) {
 	if (!run) return null;
-	const label = `${run.action === 'cleanup' ? 'cleanup' : 'backup'} ${run.state}`;
-	return h('span', { class: `badge run run-${run.state}`, dataset: { runState: run.state }, title: `run ${run.id}` }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), label);
+	const what = run.action === 'cleanup' ? 'cleanup' : 'backup';
+	const stopping = run.cancel_requested && (run.state === 'queued' || run.state === 'running');
+	const badge = h(
+		'span',
+		{ class: `badge run run-${run.state}`, dataset: { runState: run.state }, title: `run ${run.id}` },
+		h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+		stopping ? `${what} cancelling` : `${what} ${run.state}`,
+	);
+	if (!isAdmin() || stopping || !(run.state === 'queued' || run.state === 'running') || !run.id) return badge;
+	const btn = h(
+		'button',
+		{
+			type: 'button',
+			class: 'btn btn-small btn-cancel',
+			'data-action': 'cancel',
+			'aria-label': `Cancel the ${what} run ${run.id}`,
+			onclick: async () => {
+				btn.disabled = true;
+				try {
+					await cancelRun(run.id);
+					toast(`Cancel of run ${run.id} requested`);
+				} catch (e) {
+					btn.disabled = false;
+					toast(`cancel: ${e.message}`, 'error');
+				}
+			},
+		},
+		'Cancel',
+	);
+	return h('span', { class: 'run-box' }, badge, btn);
 }
 
 /* The "Run now" / "Cleanup" buttons for a job (admins only), or null. */
@@ -216,6 +250,10 @@ export async function render(main) {
 				const tr = list.querySelector(`tr[data-job="${CSS.escape(name)}"]`);
 				if (!tr) continue;
 				const cell = tr.querySelector('.cell-status');
+				const key = runKey(run);
+				if (cell.dataset.runKey === key) continue;
+				cell.dataset.runKey = key;
+				cell.querySelector('.run-box')?.remove();
 				cell.querySelector('.run')?.remove();
 				cell.append(runBadge(run));
 				for (const b of tr.querySelectorAll('.cell-actions button')) b.disabled = true;

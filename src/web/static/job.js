@@ -6,7 +6,7 @@
  */
 import { api } from './api.js';
 import { lineChart, byteUnit, secondUnit } from './chart.js';
-import { healthBadge, runBadge, runButtons } from './dashboard.js';
+import { healthBadge, runBadge, runButtons, runKey } from './dashboard.js';
 import { h, replace } from './dom.js';
 import * as fmt from './fmt.js';
 import { onRunChange, runFor } from './runs.js';
@@ -111,7 +111,10 @@ export async function render(main, name) {
 		if (finished) load().catch(() => {});
 		else {
 			const slot = box.querySelector('.run-slot');
-			if (slot) replace(slot, runBadge(run));
+			if (slot && slot.dataset.runKey !== runKey(run)) {
+				slot.dataset.runKey = runKey(run);
+				replace(slot, runBadge(run));
+			}
 			for (const b of box.querySelectorAll('.job-head .actions button')) b.disabled = true;
 		}
 	});

@@ -47,6 +47,11 @@ export async function launch(action, name) {
 	return final;
 }
 
+/* Ask the server to cancel run id (admins); the poller sees it end. */
+export async function cancelRun(id) {
+	return api(`/api/v1/runs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
 /* Pick up the backup/cleanup runs already queued or running (once per page). */
 export async function loadActive() {
 	let data;
