@@ -74,10 +74,20 @@ struct scheduler {
 	unsigned long passes, enqueued;
 };
 
+/*
+ * The wall clock: the injected one, else CLOCK_REALTIME -- the clock the
+ * wait is computed from (time() may lag it by a tick, which would make
+ * the thread wake just before a slot and loop until time() caught up).
+ */
 static time_t
 now_of(const struct scheduler *s)
 {
-	return s->conf.clock != NULL ? s->conf.clock(s->conf.hook_arg) : time(NULL);
+	struct timespec ts;
+
+	if (s->conf.clock != NULL)
+		return s->conf.clock(s->conf.hook_arg);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
 }
 
 static struct entry *
