@@ -21,6 +21,8 @@
 #include "web/routes.h"
 
 #define HISTORY_ROWS 100
+/* Seconds a cached job list may be old (its ages and health depend on the time). */
+#define VIEW_MAX_AGE 5
 
 void
 api_health(struct req *r, struct reply *out)
@@ -125,6 +127,8 @@ api_jobs(struct req *r, struct reply *out)
 		reply_error(r, out, 500, NULL, "the current configuration did not load");
 		return;
 	}
+	if (req_cache_get(r, "jobs", VIEW_MAX_AGE, out))
+		return;
 	if (req_catalog(r, &cat, &err) == -1) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		return;
@@ -147,6 +151,7 @@ api_jobs(struct req *r, struct reply *out)
 	}
 	buf_puts(&b, "]}\n");
 	reply_json(out, 200, &b);
+	req_cache_put(r, "jobs", out);
 out:
 	req_catalog_put(r, cat);
 }
@@ -317,6 +322,7 @@ api_backups(struct req *r, struct reply *out)
 	struct catalog_row *rows = NULL;
 	struct catalog *cat = NULL;
 	char since[32], until[32];
+	char *key = NULL;
 	int64_t total = 0;
 	size_t n = 0;
 	struct err err;
@@ -340,6 +346,10 @@ api_backups(struct req *r, struct reply *out)
 	}
 	f.start_since = since[0] != '\0' ? since : NULL;
 	f.start_before = until[0] != '\0' ? until : NULL;
+	key = xasprintf("backups %s|%s|%s|%s|%s|%d|%d", f.backup_name != NULL ? f.backup_name : "",
+	                f.status != NULL ? f.status : "", f.type, since, until, f.limit, f.offset);
+	if (req_cache_get(r, key, 0, out))
+		goto out;
 	if (req_catalog(r, &cat, &err) == -1 ||
 	    (cat != NULL && (catalog_count(cat, &f, &total, &err) == -1 ||
 	                     catalog_find(cat, &f, &rows, &n, &err) == -1))) {
@@ -356,7 +366,9 @@ api_backups(struct req *r, struct reply *out)
 	buf_printf(&b, "],\"total\":%lld,\"limit\":%d,\"offset\":%d}\n", (long long)total, f.limit,
 	           f.offset);
 	reply_json(out, 200, &b);
+	req_cache_put(r, key, out);
 out:
+	free(key);
 	catalog_rows_free(rows, n);
 	req_catalog_put(r, cat);
 }

@@ -167,6 +167,8 @@ compat_backups_json(struct req *r, struct reply *out)
 	struct buf b;
 
 	err_clear(&err);
+	if (req_cache_get(r, "backups.json", 0, out))
+		return;
 	if (req_catalog(r, &cat, &err) == -1 ||
 	    (cat != NULL && catalog_find(cat, &f, &rows, &n, &err) == -1)) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
@@ -181,6 +183,7 @@ compat_backups_json(struct req *r, struct reply *out)
 	}
 	buf_puts(&b, "]\n");
 	reply_json(out, 200, &b);
+	req_cache_put(r, "backups.json", out);
 out:
 	catalog_rows_free(rows, n);
 	req_catalog_put(r, cat);

@@ -16,6 +16,9 @@
 #include "web/jobview.h"
 #include "web/routes.h"
 
+/* Seconds a cached exposition may be old (the queue gauges are not in the catalog). */
+#define METRICS_MAX_AGE 2
+
 static void
 label(struct buf *b, const char *s)
 {
@@ -67,6 +70,8 @@ metrics_get(struct req *r, struct reply *out)
 		reply_error(r, out, 500, NULL, "the current configuration did not load");
 		return;
 	}
+	if (req_cache_get(r, "metrics", METRICS_MAX_AGE, out))
+		return;
 	if (req_catalog(r, &cat, &err) == -1) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		return;
@@ -154,6 +159,7 @@ metrics_get(struct req *r, struct reply *out)
 		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
 		buf_puts(b, "tisbackup_queue_up 0\n");
 	}
+	req_cache_put(r, "metrics", out);
 out:
 	queue_runs_free(runs, nruns);
 	req_queue_put(r, q);

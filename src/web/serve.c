@@ -1,7 +1,8 @@
 /*
  * tisbackup serve: load tisbackup_gui.ini and the backup configs it
- * names, open the users file, check the queue, start the scheduler
- * thread ([scheduler] enabled) and the HTTP server (server.c), then wait for SIGTERM/SIGINT and stop gracefully: the
+ * names, open the users file, check the queue, start the embedded queue
+ * worker (worker.h), the scheduler thread ([scheduler] enabled) and the
+ * HTTP server (server.c), then wait for SIGTERM/SIGINT and stop gracefully: the
  * requests in progress finish, new connections are refused.
  *
  * A queue that cannot be reached at start (Redis down) does not stop the
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
+#include "worker.h"
 #include "spawn.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
@@ -78,6 +80,7 @@ cmd_serve(const struct cli *c)
 	struct auth *auth = NULL;
 	struct queue *q = NULL;
 	struct scheduler *sched = NULL;
+	struct worker *wrk = NULL;
 	char *qdir = NULL;
 	struct err err;
 	int rc = EXIT_CONFIG, users;
@@ -123,11 +126,18 @@ cmd_serve(const struct cli *c)
 		o.queue_ok = 1;
 		queue_close(q);
 	}
-	/*
-	 * TODO(worker): start the embedded worker (src/worker.h, h3) here
-	 * once it lands, and stop it after server_stop() below; until then
-	 * runs wait for a `tisbackup worker`.
-	 */
+	if (o.queue_ok) {
+		struct worker_conf wc = { .gc = gc, .catalog_dir = qdir, .jobs = c->jobs };
+
+		if (worker_start(&wc, &wrk, &err) == -1) {
+			log_warning(
+			    NULL,
+			    "serve: no embedded worker (runs wait for `tisbackup worker`): %s",
+			    err.msg);
+			err_clear(&err);
+			wrk = NULL;
+		}
+	}
 	if (gc->scheduler_enabled) {
 		struct scheduler_conf sc = { .gc = gc,
 			                     .queue_dir = qdir,
@@ -157,6 +167,7 @@ cmd_serve(const struct cli *c)
 	server_stop(srv);
 	rc = 0;
 out:
+	worker_stop(wrk);
 	scheduler_stop(sched);
 	auth_free(auth);
 	free_configs(&o);

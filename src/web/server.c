@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "catalog.h"
@@ -34,6 +35,8 @@
 #define CONN_TIMEOUT_S 15
 #define CONN_MEMORY (32 * 1024)
 #define POOL_THREADS 4
+#define CACHE_ENTRIES 32
+#define CACHE_BYTES ((size_t)96 << 20)
 
 static const char csp[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                           "script-src 'self'; frame-ancestors 'none'";
@@ -50,6 +53,22 @@ struct choice {
 	time_t used;
 };
 
+/* A response body shared by the cache and the responses being sent. */
+struct blob {
+	int refs; /* atomic */
+	size_t len;
+	char data[];
+};
+
+struct cache_entry {
+	char *key; /* config index, handler key */
+	char state[160];
+	time_t made;
+	const char *content_type;
+	struct blob *blob;
+	unsigned long used; /* LRU clock */
+};
+
 struct server {
 	const struct server_opts *o;
 	struct MHD_Daemon *d;
@@ -62,6 +81,9 @@ struct server {
 	size_t nqueues;
 	struct choice *choices;
 	size_t nchoices;
+	struct cache_entry cache[CACHE_ENTRIES];
+	size_t cache_bytes;
+	unsigned long cache_clock;
 };
 
 /* Per-request state between the calls of the access handler. */
@@ -323,6 +345,147 @@ req_queue_put(struct req *r, struct queue *q)
 		queue_close(q);
 }
 
+/* --- response cache ----------------------------------------------------- */
+
+static void
+blob_unref(void *p)
+{
+	struct blob *b = p;
+
+	if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(b);
+}
+
+/* The state of the current config's catalog files, "" when it has none. */
+static void
+catalog_state(struct req *r, char *out, size_t sz)
+{
+	const struct config *cfg = req_config(r, NULL);
+	struct stat db, wal;
+	char *path, *walpath;
+
+	out[0] = '\0';
+	if (cfg == NULL)
+		return;
+	path = server_catalog_path(cfg);
+	walpath = xasprintf("%s-wal", path);
+	if (stat(path, &db) == 0) {
+		if (stat(walpath, &wal) != 0)
+			memset(&wal, 0, sizeof wal);
+		snprintf(out, sz, "%lu:%lu:%lld:%lld.%ld|%lu:%lld:%lld.%ld",
+		         (unsigned long)db.st_dev, (unsigned long)db.st_ino, (long long)db.st_size,
+		         (long long)db.st_mtim.tv_sec, db.st_mtim.tv_nsec,
+		         (unsigned long)wal.st_ino, (long long)wal.st_size,
+		         (long long)wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec);
+	}
+	free(path);
+	free(walpath);
+}
+
+static char *
+cache_key(struct req *r, const char *key)
+{
+	size_t n;
+
+	req_config(r, &n);
+	return xasprintf("%zu %s", n, key);
+}
+
+int
+req_cache_get(struct req *r, const char *key, int max_age, struct reply *out)
+{
+	struct server *s = r->srv;
+	char state[sizeof s->cache[0].state];
+	char *k = cache_key(r, key);
+	time_t now = time(NULL);
+	int hit = 0;
+
+	catalog_state(r, state, sizeof state);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < CACHE_ENTRIES; i++) {
+		struct cache_entry *e = &s->cache[i];
+
+		if (e->key == NULL || strcmp(e->key, k) != 0)
+			continue;
+		if (strcmp(e->state, state) == 0 && (max_age == 0 || now - e->made < max_age)) {
+			__atomic_add_fetch(&e->blob->refs, 1, __ATOMIC_ACQ_REL);
+			out->shared = e->blob;
+			out->status = 200;
+			out->content_type = e->content_type;
+			e->used = ++s->cache_clock;
+			hit = 1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(k);
+	return hit;
+}
+
+void
+req_cache_put(struct req *r, const char *key, struct reply *out)
+{
+	struct server *s = r->srv;
+	struct cache_entry *e = NULL;
+	char state[sizeof s->cache[0].state];
+	struct blob *b;
+	char *k;
+
+	if (out->status != 200 || out->shared != NULL || out->static_data != NULL ||
+	    out->body.len > CACHE_BYTES / 2)
+		return;
+	b = xmalloc(sizeof *b + out->body.len + 1);
+	b->refs = 2; /* the cache and this reply */
+	b->len = out->body.len;
+	memcpy(b->data, buf_str(&out->body), out->body.len + 1);
+	buf_free(&out->body);
+	buf_init(&out->body, 1);
+	out->shared = b;
+	k = cache_key(r, key);
+	catalog_state(r, state, sizeof state); /* before the lock: it takes it too */
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < CACHE_ENTRIES && e == NULL; i++)
+		if (s->cache[i].key != NULL && strcmp(s->cache[i].key, k) == 0)
+			e = &s->cache[i];
+	for (size_t i = 0; i < CACHE_ENTRIES && e == NULL; i++)
+		if (s->cache[i].key == NULL)
+			e = &s->cache[i];
+	if (e == NULL) {
+		e = &s->cache[0];
+		for (size_t i = 1; i < CACHE_ENTRIES; i++)
+			if (s->cache[i].used < e->used)
+				e = &s->cache[i];
+	}
+	if (e->key != NULL) {
+		s->cache_bytes -= e->blob->len;
+		blob_unref(e->blob);
+		free(e->key);
+	}
+	e->key = k;
+	e->blob = b;
+	e->made = time(NULL);
+	e->content_type = out->content_type;
+	e->used = ++s->cache_clock;
+	memcpy(e->state, state, sizeof state);
+	s->cache_bytes += b->len;
+	/* Over budget: drop the least recently used others. */
+	while (s->cache_bytes > CACHE_BYTES) {
+		struct cache_entry *old = NULL;
+
+		for (size_t i = 0; i < CACHE_ENTRIES; i++)
+			if (s->cache[i].key != NULL && &s->cache[i] != e &&
+			    (old == NULL || s->cache[i].used < old->used))
+				old = &s->cache[i];
+		if (old == NULL)
+			break;
+		s->cache_bytes -= old->blob->len;
+		blob_unref(old->blob);
+		free(old->key);
+		old->key = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* --- replies ------------------------------------------------------------- */
 
 void
@@ -346,6 +509,8 @@ reply_error(const struct req *r, struct reply *out, int status, const char *fiel
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	buf_reset(&out->body);
+	blob_unref(out->shared);
+	out->shared = NULL;
 	out->status = status;
 	out->static_data = NULL;
 	if (r != NULL && r->html) {
@@ -569,6 +734,11 @@ send_reply(struct server *s, struct MHD_Connection *c, struct reply *out)
 	if (out->static_data != NULL) {
 		resp = MHD_create_response_from_buffer(out->static_len, (void *)out->static_data,
 		                                       MHD_RESPMEM_PERSISTENT);
+	} else if (out->shared != NULL) {
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		    out->shared->len, out->shared->data, blob_unref, out->shared);
+		if (resp != NULL)
+			out->shared = NULL; /* the response holds the reference now */
 	} else {
 		size_t len = out->body.len;
 		char *data = buf_steal(&out->body);
@@ -608,6 +778,7 @@ reply_init(struct reply *out)
 static void
 reply_free(struct reply *out)
 {
+	blob_unref(out->shared);
 	buf_free(&out->body);
 	free(out->location);
 	free(out->set_cookie);
@@ -841,6 +1012,12 @@ server_stop(struct server *s)
 	}
 	for (size_t i = 0; i < s->nqueues; i++)
 		queue_close(s->queues[i]);
+	for (size_t i = 0; i < CACHE_ENTRIES; i++) {
+		if (s->cache[i].key != NULL) {
+			blob_unref(s->cache[i].blob);
+			free(s->cache[i].key);
+		}
+	}
 	free(s->choices);
 	free(s->tls_cert);
 	free(s->tls_key);

@@ -37,6 +37,8 @@ struct server_opts {
 };
 
 struct server;
+struct req;
+struct blob;
 
 /* A response being built by a handler. */
 struct reply {
@@ -49,7 +51,22 @@ struct reply {
 	char *set_cookie;          /* owned */
 	const char *etag;          /* static */
 	const char *cache_control; /* static; default no-store */
+	struct blob *shared;       /* instead of body: a cached body (a reference) */
 };
+
+/*
+ * Response cache. Answers that only depend on the catalog (and the
+ * request) are kept, keyed by the request's config, a key the handler
+ * builds from its validated parameters, and the catalog files' state
+ * (device, inode, size and mtime of the database and its -wal file): any
+ * write to the catalog changes the state, so nothing stale is served.
+ * max_age (seconds, 0 = no limit) bounds answers that also depend on the
+ * time (ages, health).
+ */
+/* 1 and out set from the cache, or 0. */
+int req_cache_get(struct req *r, const char *key, int max_age, struct reply *out);
+/* Keep out's body (a 200 reply) under key; out then refers to the cached copy. */
+void req_cache_put(struct req *r, const char *key, struct reply *out);
 
 /* One request as the handlers see it. */
 struct req {

@@ -6,11 +6,20 @@
 # written by real backups.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web.sh"
-tb_require curl python3 sqlite3
+tb_require curl python3 sqlite3 rsync ssh ssh-keygen
 tb_require_binary
 tb_tmp
+sshd_start
 
 web_conf_jobs 5
+# One job that really backs up, from our sshd.
+SRC=$TMPD/src
+mkdir -p "$SRC/sub"
+echo one >"$SRC/a.txt"
+echo two >"$SRC/sub/b.txt"
+cfg_job "$CONF" live "$SRC"
+# Holds serve's only worker ([queue] workers = 1) while the queue tests run.
+cfg_job "$CONF" slow "$SRC" "preexec = sleep 4"
 fill_catalog 1000
 # A log with markup, in the newest row of job001.
 sqlite3 "$CATALOG" "UPDATE stats SET log = '<script>alert(1)</script> & done',
@@ -29,7 +38,7 @@ sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, b
 CONF2=$TMPD/second.ini
 cfg_global "$CONF2"
 printf '[other]\ntype = null\nserver_name = elsewhere\n' >>"$CONF2"
-web_config
+web_config 'queue.workers = 1'
 sed -i "s|^config_tisbackup = .*|config_tisbackup = $CONF,$CONF2|" "$GUI"
 
 web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
@@ -53,9 +62,9 @@ r=$(hcurl "${A[@]}" "$WEB/json")
 t_eq 200 "$(st_of "$r")" "/json answers"
 t_eq '[["localhost", "nulljob", "null", ""], ["srv000", "job000", "rsync+ssh", "/srv/data0"]]' \
 	"$(body_of "$r" | jq_py 'd[:2]')" "/json: [server, name, type, dir] in config order"
-t_eq 6 "$(body_of "$r" | jq_py 'len(d)')" "/json lists every job"
+t_eq 8 "$(body_of "$r" | jq_py 'len(d)')" "/json lists every job"
 r=$(hcurl "${A[@]}" "$WEB/all_json")
-t_eq 7 "$(body_of "$r" | jq_py 'len(d)')" "/all_json covers both config files of base_config_dir"
+t_eq 9 "$(body_of "$r" | jq_py 'len(d)')" "/all_json covers both config files of base_config_dir"
 t_match '"other"' "$(body_of "$r")" "/all_json has the second config's job"
 
 r=$(hcurl "${A[@]}" "$WEB/backups.json")
@@ -87,7 +96,7 @@ t_eq '{"configs": ["'"$CONF"'", "'"$CONF2"'"], "config_number": 1}' "$(body_of "
 	"/config_number/1 returns configs and the number"
 t_eq '[["elsewhere", "other", "null", ""]]' "$(curl -s -b "$JAR" "$WEB/json" | jq_py 'd')" \
 	"/json follows the session's config"
-t_eq 6 "$(curl -s "${A[@]}" "$WEB/json" | jq_py 'len(d)')" "another client still sees config 0"
+t_eq 8 "$(curl -s "${A[@]}" "$WEB/json" | jq_py 'len(d)')" "another client still sees config 0"
 r=$(hcurl -b "$JAR" "$WEB/config_number/7")
 t_eq '400 config_number' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "/config_number out of range: 400"
 r=$(hcurl -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
@@ -152,6 +161,12 @@ r=$(post '{"action": "backup", "sectoins": ["job000"]}')
 t_eq '400 sectoins' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "unknown field: 400 naming it"
 
 # --- runs: queued, then cancelled --------------------------------------------
+# The worker is busy with the slow job: the next runs stay queued.
+r=$(post '{"action": "backup", "sections": ["slow"]}')
+SLOW=$(body_of "$r" | jq_py 'd["id"]')
+slow_running() { [ "$(curl -s "${A[@]}" "$WEB/api/v1/runs/$SLOW" | jq_py 'd["state"]')" = running ]; }
+wait_until 30 slow_running
+t_ok "the slow run is running" slow_running
 r=$(post '{"action": "cleanup", "sections": ["job000"]}')
 t_eq 202 "$(st_of "$r")" "POST /api/v1/runs: 202"
 ID=$(body_of "$r" | jq_py 'd["id"]')
@@ -160,7 +175,7 @@ r=$(post '{"action": "cleanup", "sections": ["job000"]}')
 t_eq "True $ID" "$(body_of "$r" | jq_py 'str(d["existing"])+" "+d["id"]')" "the same request returns the active run"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/$ID")
 t_eq "queued cleanup alice" "$(body_of "$r" | jq_py 'd["state"]+" "+d["action"]+" "+d["requested_by"]')" "GET /api/v1/runs/ID"
-t_eq 1 "$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'len(d["items"])')" "active runs listed"
+t_eq 2 "$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'len(d["items"])')" "active runs listed (slow, cleanup)"
 r=$(hcurl "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$ID")
 t_eq '202 cancelled' "$(st_of "$r") $(body_of "$r" | jq_py 'd["state"]')" "DELETE cancels a queued run"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/nosuchid")
@@ -169,8 +184,11 @@ r=$(post '{"action": "export", "sections": ["job000"], "exportdir": "'"$TMPD"'/e
 t_eq 202 "$(st_of "$r")" "an export is queued"
 r=$(post '{"action": "export", "sections": ["job001"], "exportdir": "'"$TMPD"'/exp2"}')
 t_eq '409 sections' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "another export of other sections: 409"
-EXP=$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'd["items"][0]["id"]')
+EXP=$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py '[i["id"] for i in d["items"] if i["action"] == "export"][0]')
 curl -s -o /dev/null "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$EXP"
+slow_done() { [ "$(curl -s "${A[@]}" "$WEB/api/v1/runs/$SLOW" | jq_py 'd["state"]')" = done ]; }
+wait_until 60 slow_done
+t_ok "the slow run ends done" slow_done
 
 # --- /metrics ------------------------------------------------------------------
 r=$(hcurl "${A[@]}" "$WEB/metrics")
@@ -186,10 +204,44 @@ t_match '^tisbackup_runs_in_progress 0$' "$m" "runs in progress"
 t_match '^tisbackup_runs_queued 0$' "$m" "runs queued"
 t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/metrics")" "/metrics needs auth by default"
 
-# --- a real backup through the queue --------------------------------------------
-if "$TISBACKUP" worker --help >/dev/null 2>&1 || grep -q 'embedded worker' "$TMPD/serve.err"; then
-	:
-fi
+# --- a real backup through the queue and serve's embedded worker ---------------------
+r=$(post '{"action": "backup", "sections": ["live"]}')
+t_eq 202 "$(st_of "$r")" "POST a backup of the live job: 202"
+ID=$(body_of "$r" | jq_py 'd["id"]')
+run_state() { curl -s "${A[@]}" "$WEB/api/v1/runs/$ID" | jq_py 'd["state"]'; }
+first=$(run_state)
+t_match '^(queued|running|done)$' "$first" "the run is first queued or running ($first)"
+states=$first
+run_ended() {
+	local s
+	s=$(run_state)
+	[ "$s" != "${states##* }" ] && states="$states $s"
+	[ "$s" = done ] || [ "$s" = failed ] || [ "$s" = cancelled ]
+}
+wait_until 90 run_ended
+t_eq done "${states##* }" "the run ends done (states seen: $states)"
+r=$(curl -s "${A[@]}" "$WEB/api/v1/runs/$ID")
+t_eq '0 backup live' "$(printf '%s' "$r" | jq_py '" ".join([str(d["exit_code"]), d["action"], d["sections"][0]])')" \
+	"the run: exit code 0, its action and section"
+t_ne '' "$(printf '%s' "$r" | jq_py 'd["log"]')" "the run has its output as log"
+t_eq '1 OK' "$(q 'job=live' | jq_py 'str(d["total"])+" "+d["items"][0]["status"]')" "its catalog row appears, OK"
+t_eq 'OK ok' "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["last_status"]+" "+d["health"]')" \
+	"the job reads OK and healthy"
+t_num_ge 3 "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["history"][0]["total_files"]')" "its history counts the files"
+
 web_stop
 t_eq 0 "$?" "SIGTERM stops serve with exit 0"
+
+# --- the queue unreachable: read-only pages work, runs answer 503 -------------------
+DEAD=$(free_port)
+sed -i "s|^\[queue\]$|[queue]\nbackend = redis\nredis_url = redis://127.0.0.1:$DEAD/0|" "$GUI"
+web_start
+t_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "${A[@]}" "$WEB/api/v1/jobs")" "queue down: /api/v1/jobs still answers"
+t_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "${A[@]}" "$WEB/backups.json")" "queue down: /backups.json still answers"
+r=$(post '{"action": "backup", "sections": ["live"]}')
+t_eq 503 "$(st_of "$r")" "queue down: POST /api/v1/runs answers 503"
+t_match "redis://127.0.0.1:$DEAD/0" "$(body_of "$r" | jq_py 'd["error"]')" "the 503 names the queue address"
+t_match "^unavailable: redis://127.0.0.1:$DEAD/0" "$(curl -s "${A[@]}" "$WEB/api/v1/health" | jq_py 'd["queue"]')" \
+	"health says the queue is unavailable"
+web_stop
 t_done
