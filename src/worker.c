@@ -240,6 +240,10 @@ run_argv(const struct worker *w, const struct queue_run *run, const char *export
 	}
 	if (w->wc->jobs > 0)
 		strv_pushf(av, "-j%d", w->wc->jobs);
+	if (w->wc->base_dir != NULL) {
+		strv_push(av, "-b");
+		strv_push(av, w->wc->base_dir);
+	}
 	if (strcmp(run->action, "export") == 0) {
 		strv_push(av, "-x");
 		strv_push(av, exportdir);
@@ -523,6 +527,7 @@ cmd_worker(const struct cli *c)
 	wc.gc = gc;
 	wc.catalog_dir = catalog_dir;
 	wc.jobs = c->jobs;
+	wc.base_dir = c->backupdir;
 	if (worker_start(&wc, &w, &err) == -1) {
 		rc = EXIT_RUNTIME;
 		goto fail;

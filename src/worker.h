@@ -18,6 +18,7 @@ struct worker_conf {
 	const char *name;         /* worker id prefix; NULL = "HOSTNAME:PID" */
 	const char *exe;          /* the tisbackup binary to run; NULL = /proc/self/exe */
 	int jobs;                 /* -j handed to each run; 0 = the config's max_parallel */
+	const char *base_dir;     /* -b handed to each run, or NULL */
 };
 
 struct worker;
