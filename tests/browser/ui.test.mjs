@@ -368,6 +368,24 @@ try {
 		await page.screenshot({ path: path.join(SHOTS, 'browser-export.png'), fullPage: true });
 	}
 
+	// ------------------------------------------------------------ runs view
+	await step('the Runs view lists the runs started from the UI with their states', async () => {
+		await page.click('nav.main-nav a[data-nav=runs]');
+		await page.waitForSelector('table.runs tbody tr');
+		const rows = await page.locator('table.runs tbody tr').evaluateAll((rs) => rs.map((r) => `${r.cells[1].textContent}:${r.cells[2].textContent}:${r.dataset.state}`));
+		const want = [`backup:${RSYNC_JOB}:done`, ...(SLOW_JOB ? [`backup:${SLOW_JOB}:cancelled`] : []), ...(EXPORT_DIR ? [`export:${RSYNC_JOB}:done`] : [])];
+		const missing = want.filter((w) => !rows.includes(w));
+		return missing.length === 0 || `missing ${missing.join(', ')}; rows ${rows.join(' | ')}`;
+	});
+	await step('selecting a run shows its log as text', async () => {
+		const id = await page.locator('table.runs tbody tr[data-state=done]', { hasText: 'backup' }).first().getAttribute('data-run');
+		await page.locator(`table.runs tbody tr[data-run="${id}"] button.link`).click();
+		await page.waitForSelector('#run-log');
+		const t = await page.textContent('#run-log');
+		return t.includes(RSYNC_JOB) || `log: ${t.slice(0, 300)}`;
+	});
+	await page.screenshot({ path: path.join(SHOTS, 'browser-runs.png'), fullPage: true });
+
 	await step('no CSP violation or script error on any page', async () => problems.length === 0 || problems.join('\n'));
 
 	// ------------------------------------------------------------ logout

@@ -1,6 +1,6 @@
 /*
  * The single-page UI behind `/`: a hash router (#/, #/job/NAME,
- * #/backups, #/export) so the server only serves `/`, the header (user,
+ * #/backups, #/export, #/runs) so the server only serves `/`, the header (user,
  * role, logout) and the views, each a module exporting
  * render(main, ...args) -> cleanup function.
  */
@@ -11,6 +11,7 @@ import * as dashboard from './dashboard.js';
 import * as job from './job.js';
 import * as backups from './backups.js';
 import * as exportView from './export.js';
+import * as runsView from './runsview.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -20,6 +21,7 @@ const routes = [
 	{ re: /^#\/job\/(.+)$/, view: job, nav: 'dashboard', title: 'Job' },
 	{ re: /^#\/backups$/, view: backups, nav: 'backups', title: 'Last backups' },
 	{ re: /^#\/export$/, view: exportView, nav: 'export', title: 'Export' },
+	{ re: /^#\/runs$/, view: runsView, nav: 'runs', title: 'Runs' },
 ];
 
 async function route() {

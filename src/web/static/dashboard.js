@@ -79,7 +79,7 @@ export function runButtons(name, onDone) {
 		try {
 			const run = await launch(action, name);
 			const ok = run.state === 'done';
-			toast(`${action === 'backup' ? 'Backup' : 'Cleanup'} of ${name}: ${run.state}${run.error ? ` — ${run.error}` : ''}`, ok ? 'ok' : 'error');
+			toast(`${action === 'backup' ? 'Backup' : 'Cleanup'} of ${name}: ${run.state}${run.error && run.error !== run.state ? ` — ${run.error}` : ''}`, ok ? 'ok' : 'error');
 		} catch (e) {
 			toast(`${action} of ${name}: ${e.message}`, 'error');
 		} finally {
