@@ -386,6 +386,27 @@ try {
 	});
 	await page.screenshot({ path: path.join(SHOTS, 'browser-runs.png'), fullPage: true });
 
+	// ------------------------------------------------------------ narrow screen
+	await step('on a phone-sized screen the dashboard has no horizontal scroll', async () => {
+		await page.setViewportSize({ width: 390, height: 844 });
+		await page.goto(`${BASE}/#/`);
+		await page.waitForSelector('tr[data-job]');
+		const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+		await page.screenshot({ path: path.join(SHOTS, 'browser-mobile.png'), fullPage: true });
+		await page.setViewportSize({ width: 1280, height: 900 });
+		return sw <= w || `scrollWidth ${sw} > ${w}`;
+	});
+	await step('the dashboard loads in under 2 s (navigation to job rows shown)', async () => {
+		await page.goto('about:blank');
+		const t0 = Date.now();
+		await page.goto(`${BASE}/#/`);
+		await page.waitForSelector('tr[data-job]');
+		const ms = Date.now() - t0;
+		const res = await page.evaluate(() => performance.getEntriesByType('resource').length + 1);
+		console.log(`# dashboard: ${ms} ms from navigation to the job rows, ${res} requests`);
+		return ms < 2000 || `${ms} ms`;
+	});
+
 	await step('no CSP violation or script error on any page', async () => problems.length === 0 || problems.join('\n'));
 
 	// ------------------------------------------------------------ logout
