@@ -81,6 +81,7 @@ cmd_serve(const struct cli *c)
 	struct queue *q = NULL;
 	struct scheduler *sched = NULL;
 	struct worker *wrk = NULL;
+	struct worker_conf wc; /* must outlive the worker */
 	char *qdir = NULL;
 	struct err err;
 	int rc = EXIT_CONFIG, users;
@@ -127,8 +128,7 @@ cmd_serve(const struct cli *c)
 		queue_close(q);
 	}
 	if (o.queue_ok) {
-		struct worker_conf wc = { .gc = gc, .catalog_dir = qdir, .jobs = c->jobs };
-
+		wc = (struct worker_conf){ .gc = gc, .catalog_dir = qdir, .jobs = c->jobs };
 		if (worker_start(&wc, &wrk, &err) == -1) {
 			log_warning(
 			    NULL,
