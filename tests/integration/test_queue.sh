@@ -151,6 +151,19 @@ suite() {
 	wait_until 40 is_state "$slow" done
 	t_match "^done 1 [^ ]*:$other/" "$(state "$slow")" "$b: the handed-back run is done by the other worker (attempt not counted)"
 
+	# The run's output is in its log.
+	t_match "\[slow\] Processing" "$(q get "$slow")" "$b: the run's log holds the child's output"
+
+	# Cancel a running run: its worker ends the child and records it.
+	slow=$(enqueue slow)
+	wait_until 20 slow_running || t_fail "$b: slow run started for cancel" "$(state "$slow")"
+	t_eq running "$(q cancel "$slow")" "$b: cancel of a running run: still running, cancel requested"
+	wait_until 15 is_state "$slow" cancelled
+	t_match "^cancelled 1 " "$(state "$slow")" "$b: the worker ended the cancelled run"
+	wait_until 10 bash -c "[ \"\$(sqlite3 '$BASE/log/tisbackup.sqlite' \"select status from stats where backup_name='slow' order by rowid desc limit 1\")\" = ERROR ]"
+	t_eq ERROR "$(sql "$BASE/log/tisbackup.sqlite" "select status from stats where backup_name='slow' order by rowid desc limit 1")" \
+		"$b: the cancelled run's job was interrupted (ERROR row)"
+
 	kill -TERM "$other"
 	rc=0
 	wait "$other" || rc=$?
