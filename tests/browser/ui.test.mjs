@@ -88,7 +88,7 @@ page.on('dialog', (d) => {
 });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('console', (m) => {
-	if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
+	if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
 });
 
 const row = (name) => page.locator(`tr[data-job="${name}"]`);
@@ -215,6 +215,12 @@ try {
 		return /OK|written/.test(t) || `log: ${t}`;
 	});
 	await page.screenshot({ path: path.join(SHOTS, 'browser-job.png'), fullPage: true });
+
+	await step('an unknown job shows "Not found"', async () => {
+		await page.goto(`${BASE}/#/job/no-such-job`);
+		await page.waitForSelector('.panel.error h1');
+		return (await page.textContent('.panel.error h1')) === 'Not found' || 'no Not found panel';
+	});
 
 	// ------------------------------------------------------------ XSS as text
 	await step(`${XSS_JOB}'s log with <script>alert(1)</script> is shown as text`, async () => {
