@@ -128,7 +128,9 @@ cmd_serve(const struct cli *c)
 		queue_close(q);
 	}
 	if (o.queue_ok) {
-		wc = (struct worker_conf){ .gc = gc, .catalog_dir = qdir, .jobs = c->jobs };
+		wc = (struct worker_conf){
+			.gc = gc, .catalog_dir = qdir, .jobs = c->jobs, .base_dir = c->backupdir
+		};
 		if (worker_start(&wc, &wrk, &err) == -1) {
 			log_warning(
 			    NULL,
