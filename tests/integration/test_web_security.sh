@@ -149,4 +149,22 @@ t_eq 429 "$(code -u mallory:mallory-pw-1 "$WEB/api/v1/jobs")" "Basic for a limit
 
 web_stop
 t_eq 0 "$?" "SIGTERM stops serve cleanly"
+
+# --- TLS ---------------------------------------------------------------------------------
+if command -v openssl >/dev/null 2>&1; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+		-keyout "$TMPD/tls.key" -out "$TMPD/tls.crt" >/dev/null 2>&1
+	sed -i "s|^\[web\]$|[web]\ntls_cert = $TMPD/tls.crt\ntls_key = $TMPD/tls.key|" "$GUI"
+	WEB=https://127.0.0.1:$WEB_PORT
+	web_up() { curl -sk -o /dev/null "$WEB/api/v1/health"; }
+	web_start
+	t_eq 200 "$(curl -sk -o /dev/null -w '%{http_code}' "$WEB/api/v1/health")" "TLS: serve answers over https"
+	t_eq 000 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/api/v1/health")" "TLS: no plain http"
+	hdr=$(curl -sk -D - -o /dev/null --data-urlencode username=victor --data-urlencode 'password=victor-pw-1' "$WEB/login" | tr -d '\r')
+	t_match '^Set-Cookie: tb_session=.*; Secure$' "$hdr" "TLS: the session cookie is Secure"
+	t_match '^Strict-Transport-Security: max-age=' "$hdr" "TLS: HSTS"
+	web_stop
+else
+	t_skip "TLS" "openssl is not installed"
+fi
 t_done
