@@ -441,6 +441,15 @@ try {
 			const role = await page.textContent('#user-role');
 			return (b === 0 && role === 'viewer') || `buttons ${b}, role ${role}`;
 		});
+		await step('a viewer gets no Start export button nor run buttons on a job page', async () => {
+			await page.goto(`${BASE}/#/export`);
+			await page.waitForSelector('.export-form');
+			const start = await page.locator('#export-start').count();
+			await page.goto(`${BASE}/#/job/${encodeURIComponent(RSYNC_JOB)}`);
+			await page.waitForSelector('.job-head h1');
+			const b = await page.locator('button[data-action]').count();
+			return (start === 0 && b === 0) || `start ${start}, buttons ${b}`;
+		});
 	}
 	// ------------------------------------------------------------ login messages
 	if (NOUSERS_URL) {
