@@ -36,11 +36,16 @@ echo "idle VmRSS after start: $(rss)"
 size=$(curl -s -H "Cookie: $COOKIE" "$WEB/backups.json" | wc -c)
 echo "/backups.json: $size bytes"
 
-for path in /backups.json '/api/v1/backups?limit=100' /api/v1/jobs /metrics; do
-	echo "== wrk -t2 -c16 -d${DURATION}s $path"
-	wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "$WEB$path" |
+bench() {
+	echo "== wrk -t2 -c16 -d${DURATION}s $*"
+	wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "$@" |
 		grep -E 'Requests/sec|Transfer/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
+}
+for path in /backups.json '/api/v1/backups?limit=100' /api/v1/jobs /metrics; do
+	bench "$WEB$path"
 done
+# What a browser asks for: the cached answer gzipped.
+bench -H 'Accept-Encoding: gzip' "$WEB/backups.json"
 sleep 2
 echo "VmRSS after the load: $(rss)"
 web_stop

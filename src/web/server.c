@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -37,6 +38,7 @@
 #define POOL_THREADS 4
 #define CACHE_ENTRIES 32
 #define CACHE_BYTES ((size_t)96 << 20)
+#define GZIP_MIN 1024 /* smaller cached bodies are sent as they are */
 
 static const char csp[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                           "script-src 'self'; frame-ancestors 'none'";
@@ -66,6 +68,7 @@ struct cache_entry {
 	time_t made;
 	const char *content_type;
 	struct blob *blob;
+	struct blob *gz;    /* blob gzipped, made at the first hit that accepts it, or NULL */
 	unsigned long used; /* LRU clock */
 };
 
@@ -382,6 +385,94 @@ catalog_state(struct req *r, char *out, size_t sz)
 	free(walpath);
 }
 
+/* b gzipped (level 1) as a new blob with one reference, or NULL. */
+static struct blob *
+blob_gzip(const struct blob *b)
+{
+	z_stream z = { 0 };
+	struct blob *g;
+	size_t cap;
+
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	cap = deflateBound(&z, b->len) + 32;
+	g = xmalloc(sizeof *g + cap);
+	z.next_in = (Bytef *)b->data;
+	z.avail_in = (uInt)b->len;
+	z.next_out = (Bytef *)g->data;
+	z.avail_out = (uInt)cap;
+	if (b->len > UINT32_MAX / 2 || deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(g);
+		return NULL;
+	}
+	g->len = z.total_out;
+	g->refs = 1;
+	deflateEnd(&z);
+	return g;
+}
+
+/* 1 if the request's Accept-Encoding takes gzip. */
+static int
+accepts_gzip(const struct req *r)
+{
+	const char *ae = req_header(r, "Accept-Encoding");
+	const char *g = ae != NULL ? strstr(ae, "gzip") : NULL;
+
+	return g != NULL && strncmp(g, "gzip;q=0", 8) != 0;
+}
+
+/* Replace out's cached body by its gzipped form (made once per entry). */
+static void
+cache_gzip(struct req *r, struct reply *out)
+{
+	struct server *s = r->srv;
+	struct blob *plain = out->shared, *gz = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < CACHE_ENTRIES && gz == NULL; i++)
+		if (s->cache[i].key != NULL && s->cache[i].blob == plain &&
+		    s->cache[i].gz != NULL) {
+			gz = s->cache[i].gz;
+			__atomic_add_fetch(&gz->refs, 1, __ATOMIC_ACQ_REL);
+		}
+	pthread_mutex_unlock(&s->mu);
+	if (gz == NULL) {
+		gz = blob_gzip(plain); /* outside the lock: 38 MB take a while */
+		if (gz == NULL)
+			return;
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < CACHE_ENTRIES; i++) {
+			if (s->cache[i].key != NULL && s->cache[i].blob == plain &&
+			    s->cache[i].gz == NULL) {
+				s->cache[i].gz = gz;
+				s->cache_bytes += gz->len;
+				__atomic_add_fetch(&gz->refs, 1, __ATOMIC_ACQ_REL);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	blob_unref(plain);
+	out->shared = gz;
+	out->content_encoding = "gzip";
+}
+
+/* Drop a cache entry's blobs and key (the lock is held). */
+static void
+cache_drop(struct server *s, struct cache_entry *e)
+{
+	s->cache_bytes -= e->blob->len;
+	blob_unref(e->blob);
+	if (e->gz != NULL) {
+		s->cache_bytes -= e->gz->len;
+		blob_unref(e->gz);
+	}
+	free(e->key);
+	e->key = NULL;
+	e->blob = e->gz = NULL;
+}
+
 static char *
 cache_key(struct req *r, const char *key)
 {
@@ -419,6 +510,8 @@ req_cache_get(struct req *r, const char *key, int max_age, struct reply *out)
 	}
 	pthread_mutex_unlock(&s->mu);
 	free(k);
+	if (hit && out->shared->len >= GZIP_MIN && accepts_gzip(r))
+		cache_gzip(r, out);
 	return hit;
 }
 
@@ -456,11 +549,8 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 			if (s->cache[i].used < e->used)
 				e = &s->cache[i];
 	}
-	if (e->key != NULL) {
-		s->cache_bytes -= e->blob->len;
-		blob_unref(e->blob);
-		free(e->key);
-	}
+	if (e->key != NULL)
+		cache_drop(s, e);
 	e->key = k;
 	e->blob = b;
 	e->made = time(NULL);
@@ -478,10 +568,7 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 				old = &s->cache[i];
 		if (old == NULL)
 			break;
-		s->cache_bytes -= old->blob->len;
-		blob_unref(old->blob);
-		free(old->key);
-		old->key = NULL;
+		cache_drop(s, old);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -511,6 +598,7 @@ reply_error(const struct req *r, struct reply *out, int status, const char *fiel
 	buf_reset(&out->body);
 	blob_unref(out->shared);
 	out->shared = NULL;
+	out->content_encoding = NULL;
 	out->status = status;
 	out->static_data = NULL;
 	if (r != NULL && r->html) {
@@ -759,6 +847,10 @@ send_reply(struct server *s, struct MHD_Connection *c, struct reply *out)
 		MHD_add_response_header(resp, "Location", out->location);
 	if (out->set_cookie != NULL)
 		MHD_add_response_header(resp, "Set-Cookie", out->set_cookie);
+	if (out->content_encoding != NULL)
+		MHD_add_response_header(resp, "Content-Encoding", out->content_encoding);
+	if (out->shared != NULL || out->content_encoding != NULL)
+		MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 	if (out->status == 401 && (s->o->gc->providers & GUICONF_AUTH_BASIC) &&
 	    out->content_type != NULL && strncmp(out->content_type, "application/json", 16) == 0)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"tisbackup\"");
@@ -1012,12 +1104,9 @@ server_stop(struct server *s)
 	}
 	for (size_t i = 0; i < s->nqueues; i++)
 		queue_close(s->queues[i]);
-	for (size_t i = 0; i < CACHE_ENTRIES; i++) {
-		if (s->cache[i].key != NULL) {
-			blob_unref(s->cache[i].blob);
-			free(s->cache[i].key);
-		}
-	}
+	for (size_t i = 0; i < CACHE_ENTRIES; i++)
+		if (s->cache[i].key != NULL)
+			cache_drop(s, &s->cache[i]);
 	free(s->choices);
 	free(s->tls_cert);
 	free(s->tls_key);

@@ -47,11 +47,12 @@ struct reply {
 	struct buf body;
 	const unsigned char *static_data; /* instead of body: embedded data */
 	size_t static_len;
-	char *location;            /* Location header (303), owned */
-	char *set_cookie;          /* owned */
-	const char *etag;          /* static */
-	const char *cache_control; /* static; default no-store */
-	struct blob *shared;       /* instead of body: a cached body (a reference) */
+	char *location;               /* Location header (303), owned */
+	char *set_cookie;             /* owned */
+	const char *etag;             /* static */
+	const char *cache_control;    /* static; default no-store */
+	struct blob *shared;          /* instead of body: a cached body (a reference) */
+	const char *content_encoding; /* "gzip" when shared is compressed */
 };
 
 /*

@@ -76,6 +76,11 @@ t_eq true "$(body_of "$r" | jq_py 'all(d[i]["backup_start"] >= d[i+1]["backup_st
 	"/backups.json is newest first"
 t_eq 'job001' "$(body_of "$r" | jq_py 'd[0]["backup_name"]')" "newest row first"
 
+plain=$(curl -s "${A[@]}" "$WEB/backups.json" | md5sum)
+enc=$(curl -s -D - -o "$TMPD/gz" "${A[@]}" -H 'Accept-Encoding: gzip' "$WEB/backups.json" | tr -d '\r')
+t_match '^Content-Encoding: gzip$' "$enc" "a cached /backups.json is sent gzipped to clients that accept it"
+t_eq "$plain" "$(gzip -dc "$TMPD/gz" | md5sum)" "the gzipped body is the same JSON"
+
 r=$(hcurl "${A[@]}" "$WEB/last_backups")
 t_eq 200 "$(st_of "$r")" "/last_backups answers"
 t_eq 20 "$(body_of "$r" | grep -c '^<tr><td>')" "/last_backups: the last 20 BACKUP rows"
