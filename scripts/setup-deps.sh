@@ -22,6 +22,8 @@ if [ "${1:-}" != "--demo" ]; then
 		e2fsprogs util-linux mount iproute2
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
 		redis-server curl wrk chromium python3
+		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
+		python3-paramiko
 	)
 	# the browser test's runner (Playwright); a newer node already on PATH
 	# (e.g. from NodeSource) is kept
