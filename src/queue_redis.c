@@ -219,7 +219,7 @@ parse_url(struct rd *r, const char *url, struct err *err)
 		goto bad;
 	return 0;
 bad:
-	err_set(err, "queue %s: expected redis://HOST[:PORT][/DB]", url);
+	err_set(err, "queue %s: expected redis://[:PASSWORD@]HOST[:PORT][/DB]", r->url);
 	return -1;
 }
 
@@ -307,6 +307,18 @@ rd_eval(struct rd *r, const char *script, const char *const *args, struct err *e
 	return rd_cmd(r, n, av, NULL, err);
 }
 
+/* url for messages: a password in it becomes "***" (secrets never reach a log). */
+static char *
+redact_url(const char *url)
+{
+	const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+	const char *at = strchr(p, '@'), *slash = strchr(p, '/');
+
+	if (at == NULL || (slash != NULL && slash < at))
+		return xstrdup(url);
+	return xasprintf("%.*s:***%s", (int)(p - url), url, at);
+}
+
 int
 queue_redis_open(const struct guiconf *gc, void **be, struct err *err)
 {
@@ -315,7 +327,7 @@ queue_redis_open(const struct guiconf *gc, void **be, struct err *err)
 	const char *ping[] = { "PING" };
 
 	*be = NULL;
-	r->url = xstrdup(gc->redis_url);
+	r->url = redact_url(gc->redis_url);
 	r->max_attempts = gc->max_attempts;
 	if (parse_url(r, gc->redis_url, err) == -1 || rd_connect(r, err) == -1 ||
 	    (rep = rd_cmd(r, 1, ping, NULL, err)) == NULL) {

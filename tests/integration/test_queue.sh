@@ -191,6 +191,11 @@ printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = redis\nredis_url = 
 tb_run --gui-config "$GUI" worker
 t_rc 4 "unreachable redis: exit 4"
 t_match "redis://127.0.0.1:$port/0: .*[Cc]onnection refused" "$T_ERR" "unreachable redis: names the address and the cause"
+printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = redis\nredis_url = redis://:s3cretpw@127.0.0.1:%s/0\n' "$CONF" "$port" >"$GUI"
+tb_run --gui-config "$GUI" worker
+t_rc 4 "unreachable redis with a password: exit 4"
+t_match "redis://:\*\*\*@127.0.0.1:$port/0: " "$T_ERR" "the address is shown with the password masked"
+t_nomatch "s3cretpw" "$T_ERR" "the password never reaches the output"
 
 redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
 wait "$REDIS_PID" 2>/dev/null
