@@ -79,6 +79,7 @@ enum {
 	QSTMT_GET,
 	QSTMT_LIST,
 	QSTMT_LIST_ACTIVE,
+	QSTMT_PRUNE,
 	QSTMT_MAX
 };
 
@@ -1268,6 +1269,23 @@ catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, struc
 		return -1;
 	sqlite3_bind_int64(*st, 1, id);
 	return queue_step_one(cat, *st, out, NULL, err, "reading a run") == -1 ? -1 : 0;
+}
+
+int
+catalog_queue_prune(struct catalog *cat, int64_t before, int *n, struct err *err)
+{
+	sqlite3_stmt **st = &cat->queue[QSTMT_PRUNE];
+
+	if (prepare(cat, st,
+	            "DELETE FROM queue_runs WHERE state IN ('done', 'failed', 'cancelled') "
+	            "AND finished < ?1",
+	            err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, before);
+	if (step_done(cat, *st, err, "deleting old runs") == -1)
+		return -1;
+	*n = sqlite3_changes(cat->db);
+	return 0;
 }
 
 int

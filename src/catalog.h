@@ -196,6 +196,8 @@ int catalog_queue_cancel(struct catalog *cat, int64_t id, int64_t now, int *foun
                          enum queue_state *state, struct err *err);
 /* The run id, or *out = NULL. */
 int catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, struct err *err);
+/* Delete ended runs (done, failed, cancelled) that finished before before; *n = how many. */
+int catalog_queue_prune(struct catalog *cat, int64_t before, int *n, struct err *err);
 /* queue_list() on the store. */
 int catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue_run **runs,
                        size_t *n, struct err *err);

@@ -31,6 +31,12 @@ struct queue_ops {
 
 /* The most log a run keeps (its tail), in both backends. */
 #define QUEUE_LOG_MAX (1024 * 1024)
+/*
+ * Ended runs are deleted this long after they finished (their history is
+ * in the catalog); each connection looks once an hour, when it claims.
+ */
+#define QUEUE_KEEP_SECONDS (30 * 86400)
+#define QUEUE_PRUNE_EVERY 3600
 
 /* Open the SQLite backend: {catalog_dir}/tisbackup-queue.sqlite. */
 int queue_sqlite_open(const struct guiconf *gc, const char *catalog_dir, void **be,

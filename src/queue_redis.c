@@ -9,6 +9,7 @@
  *   tb:running      sorted set: running ids scored by lease deadline
  *   tb:active       hash: dedupe key -> id of the active run
  *   tb:all          sorted set of every id (listing, newest first)
+ *   tb:finished     sorted set: ended ids scored by end time (pruning)
  *
  * Every step that touches more than one key is one Lua script (EVAL), so
  * it is atomic: enqueue with dedupe, claim (re-queue expired leases, then
@@ -49,6 +50,7 @@ struct rd {
 	int db;
 	char *password; /* NULL: no AUTH */
 	int max_attempts;
+	int64_t last_prune; /* monotonic s of this connection's last prune */
 	redisContext *c;
 };
 
@@ -85,10 +87,12 @@ static const char lua_claim[] = LUA_NOW
     "    redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
     "'error', 'cancelled (its worker was lost)')\n"
     "    redis.call('HDEL', 'tb:active', h[3])\n"
+    "    redis.call('ZADD', 'tb:finished', now, id)\n"
     "  elseif att >= max then\n"
     "    redis.call('HSET', k, 'state', 'failed', 'finished', now, "
     "'error', 'worker lost ' .. att .. ' times')\n"
     "    redis.call('HDEL', 'tb:active', h[3])\n"
+    "    redis.call('ZADD', 'tb:finished', now, id)\n"
     "  else\n"
     "    redis.call('HSET', k, 'state', 'queued')\n"
     "    redis.call('RPUSH', 'tb:queued', id)\n"
@@ -134,6 +138,7 @@ static const char lua_finish[] =
             "else redis.call('HDEL', k, 'error') end\n"
             "redis.call('ZREM', 'tb:running', ARGV[1])\n"
             "redis.call('HDEL', 'tb:active', h[3])\n"
+            "redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
             "return 1\n";
 
 static const char lua_release[] =
@@ -149,6 +154,7 @@ static const char lua_release[] =
             "if h[4] == '1' then\n"
             "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, 'error', 'cancelled')\n"
             "  redis.call('HDEL', 'tb:active', h[3])\n"
+            "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
             "else\n"
             "  redis.call('HSET', k, 'state', 'queued')\n"
             "  redis.call('RPUSH', 'tb:queued', ARGV[1])\n"
@@ -165,11 +171,23 @@ static const char lua_cancel[] =
             "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
             "'error', 'cancelled before it started')\n"
             "  redis.call('HDEL', 'tb:active', h[2])\n"
+            "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
             "  return 'cancelled'\n"
             "elseif h[1] == 'running' then\n"
             "  redis.call('HSET', k, 'cancel_requested', 1)\n"
             "end\n"
             "return h[1]\n";
+
+/* ARGV[1] = seconds to keep ended runs; deletes at most 1000 at a time. */
+static const char lua_prune[] =
+    LUA_NOW "local ids = redis.call('ZRANGEBYSCORE', 'tb:finished', '-inf', "
+            "'(' .. (now - tonumber(ARGV[1])), 'LIMIT', 0, 1000)\n"
+            "for _, id in ipairs(ids) do\n"
+            "  redis.call('DEL', 'tb:run:' .. id)\n"
+            "  redis.call('ZREM', 'tb:all', id)\n"
+            "  redis.call('ZREM', 'tb:finished', id)\n"
+            "end\n"
+            "return #ids\n";
 
 /* Parse redis://[[user]:password@]host[:port][/db]; 0 or -1 + err. */
 static int
@@ -492,6 +510,17 @@ rd_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 
 	snprintf(max, sizeof max, "%d", r->max_attempts);
 	snprintf(lease, sizeof lease, "%d", lease_s);
+	if (r->last_prune == 0 || mono_ms() / 1000 - r->last_prune >= QUEUE_PRUNE_EVERY) {
+		char keep[24];
+		const char *pargs[] = { keep, NULL };
+		redisReply *rep;
+
+		r->last_prune = mono_ms() / 1000;
+		snprintf(keep, sizeof keep, "%d", QUEUE_KEEP_SECONDS);
+		if ((rep = rd_eval(r, lua_prune, pargs, err)) == NULL)
+			return -1;
+		freeReplyObject(rep);
+	}
 	for (;;) {
 		redisReply *rep = rd_eval(r, lua_claim, args, err);
 		int64_t left;

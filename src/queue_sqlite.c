@@ -34,7 +34,8 @@ struct sq {
 	struct catalog *cat;
 	char *path;
 	int max_attempts;
-	int ifd; /* inotify on the folder, or -1 */
+	int ifd;            /* inotify on the folder, or -1 */
+	int64_t last_prune; /* when this connection last deleted old runs */
 };
 
 static int64_t
@@ -177,6 +178,16 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 
 	if (s->ifd != -1)
 		drain_events(s);
+	if (now_s() - s->last_prune >= QUEUE_PRUNE_EVERY) {
+		int n;
+
+		s->last_prune = now_s();
+		if (catalog_queue_prune(s->cat, s->last_prune - QUEUE_KEEP_SECONDS, &n, err) ==
+		    -1) {
+			err_wrap(err, "queue (sqlite)");
+			return -1;
+		}
+	}
 	for (;;) {
 		int64_t left;
 

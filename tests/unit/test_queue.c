@@ -6,8 +6,8 @@
  * this so). Covers the request checks, dedupe
  * of active runs, FIFO claims, leases that expire (re-queued, then failed
  * after max_attempts), heartbeats and cancels, release, the 1 MiB log
- * tail, listing, two threads sharing a queue, and a claim that waits and
- * wakes when a run arrives.
+ * tail, listing, two threads sharing a queue, a claim that waits and
+ * wakes when a run arrives, and the deletion of runs ended 30 days ago.
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
+#include <sqlite3.h>
 
 #include "guiconf.h"
 #include "queue.h"
@@ -472,6 +473,78 @@ test_list(void **state)
 	free(id3);
 }
 
+/* Make run id look as if it ended secs earlier, behind the queue's back. */
+static void
+age_finished(struct fixture *f, const char *id, long secs)
+{
+	if (backend == GUICONF_QUEUE_SQLITE) {
+		char *path = xasprintf("%s/tisbackup-queue.sqlite", f->dir);
+		char *sql = xasprintf(
+		    "UPDATE queue_runs SET finished = finished - %ld WHERE id = %s", secs, id);
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		free(sql);
+		free(path);
+	} else {
+		char host[256] = "127.0.0.1";
+		int port = 6379, db = 0;
+		redisContext *c;
+		redisReply *r;
+
+		sscanf(redis_url, "redis://%255[^:/]:%d/%d", host, &port, &db);
+		c = redisConnect(host, port);
+		assert_non_null(c);
+		freeReplyObject(redisCommand(c, "SELECT %d", db));
+		r = redisCommand(c, "ZINCRBY tb:finished %ld %s", -secs, id);
+		assert_non_null(r);
+		freeReplyObject(r);
+		redisFree(c);
+	}
+}
+
+/* Runs that ended more than 30 days ago are deleted (at a connection's first claim). */
+static void
+test_prune_old_runs(void **state)
+{
+	struct fixture *f = *state;
+	const char *s1[] = { "old" }, *s2[] = { "recent" }, *s3[] = { "waiting" };
+	struct queue_run *r;
+	struct queue *q2;
+	struct err err;
+	char *id1 = enqueue(f->q, "backup", s1, 1, NULL), *id2, *id3;
+
+	r = claim(f->q, "w", 30, 0);
+	assert_int_equal(queue_finish(f->q, r->id, "w", QUEUE_DONE, 0, NULL, &err), 0);
+	queue_run_free(r);
+	id2 = enqueue(f->q, "backup", s2, 1, NULL);
+	r = claim(f->q, "w", 30, 0);
+	assert_int_equal(queue_finish(f->q, r->id, "w", QUEUE_FAILED, 1, "x", &err), 0);
+	queue_run_free(r);
+	age_finished(f, id1, 31L * 86400);
+	age_finished(f, id2, 29L * 86400);
+	id3 = enqueue(f->q, "backup", s3, 1, NULL);
+	/* Not ended: never pruned (Redis: an active run is not in tb:finished at all). */
+	if (backend == GUICONF_QUEUE_SQLITE)
+		age_finished(f, id3, 60L * 86400);
+
+	assert_int_equal(queue_open(&f->gc, f->dir, &q2, &err), 0);
+	r = claim(q2, "w2", 30, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, id3);
+	queue_run_free(r);
+	queue_close(q2);
+	assert_null(get(f->q, id1));
+	r = get(f->q, id2);
+	assert_non_null(r);
+	queue_run_free(r);
+	free(id1);
+	free(id2);
+	free(id3);
+}
+
 #define SHARED_RUNS 40
 
 struct sharer {
@@ -604,6 +677,7 @@ run_suite(const char *name)
 		T(test_list),
 		T(test_two_threads_share),
 		T(test_claim_waits_and_wakes),
+		T(test_prune_old_runs),
 	};
 
 	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
