@@ -7,7 +7,8 @@
  *
  * A queue that cannot be reached at start (Redis down) does not stop the
  * server: read-only pages keep working and the run endpoints answer 503
- * until it comes back (each request tries again).
+ * until it comes back (each request tries again; the embedded worker is
+ * started then, tried every 10 s).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,24 @@ load_configs(const struct cli *c, struct guiconf *gc, struct server_opts *o)
 	return 0;
 }
 
+/* Start the embedded worker into *w; a failure is logged when loud (else at debug level). */
+static void
+start_worker(const struct worker_conf *wc, struct worker **w, int loud)
+{
+	struct err err;
+
+	err_clear(&err);
+	if (worker_start(wc, w, &err) == 0) {
+		if (!loud)
+			log_info(NULL, "serve: the queue is back: embedded worker started");
+		return;
+	}
+	*w = NULL;
+	log_msg(loud ? LOG_WARNING : LOG_DEBUG, NULL,
+	        "serve: no embedded worker (runs wait for `tisbackup worker` or the queue): %s",
+	        err.msg);
+}
+
 int
 cmd_serve(const struct cli *c)
 {
@@ -127,19 +146,11 @@ cmd_serve(const struct cli *c)
 		o.queue_ok = 1;
 		queue_close(q);
 	}
-	if (o.queue_ok) {
-		wc = (struct worker_conf){
-			.gc = gc, .catalog_dir = qdir, .jobs = c->jobs, .base_dir = c->backupdir
-		};
-		if (worker_start(&wc, &wrk, &err) == -1) {
-			log_warning(
-			    NULL,
-			    "serve: no embedded worker (runs wait for `tisbackup worker`): %s",
-			    err.msg);
-			err_clear(&err);
-			wrk = NULL;
-		}
-	}
+	wc = (struct worker_conf){
+		.gc = gc, .catalog_dir = qdir, .jobs = c->jobs, .base_dir = c->backupdir
+	};
+	if (o.queue_ok)
+		start_worker(&wc, &wrk, 1);
 	if (gc->scheduler_enabled) {
 		struct scheduler_conf sc = { .gc = gc,
 			                     .queue_dir = qdir,
@@ -163,8 +174,12 @@ cmd_serve(const struct cli *c)
 	         gc->tls_cert != NULL ? "https" : "http",
 	         strchr(gc->listen_host, ':') != NULL ? "[" : "", gc->listen_host,
 	         strchr(gc->listen_host, ':') != NULL ? "]" : "", gc->listen_port);
-	while (!spawn_interrupted())
+	for (unsigned long tick = 1; !spawn_interrupted(); tick++) {
 		usleep(100 * 1000);
+		/* The queue was down at start: try again every 10 s. */
+		if (wrk == NULL && tick % 100 == 0)
+			start_worker(&wc, &wrk, 0);
+	}
 	log_info(NULL, "serve: stopping");
 	server_stop(srv);
 	rc = 0;

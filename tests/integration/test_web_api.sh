@@ -248,5 +248,30 @@ t_eq 503 "$(st_of "$r")" "queue down: POST /api/v1/runs answers 503"
 t_match "redis://127.0.0.1:$DEAD/0" "$(body_of "$r" | jq_py 'd["error"]')" "the 503 names the queue address"
 t_match "^unavailable: redis://127.0.0.1:$DEAD/0" "$(curl -s "${A[@]}" "$WEB/api/v1/health" | jq_py 'd["queue"]')" \
 	"health says the queue is unavailable"
+# The queue comes back: runs are accepted and the embedded worker starts.
+if command -v redis-server >/dev/null 2>&1; then
+	redis-server --port "$DEAD" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+	REDIS=$!
+	tb_track "$REDIS"
+	wait_until 10 port_open "$DEAD"
+	r=$(post '{"action": "backup", "sections": ["live"]}')
+	t_eq 202 "$(st_of "$r")" "queue back: POST /api/v1/runs is accepted"
+	ID=$(body_of "$r" | jq_py 'd["id"]')
+	states=queued
+	wait_until 60 run_ended
+	t_eq done "${states##* }" "queue back: the embedded worker starts and runs it (states: $states)"
+else
+	t_skip "queue back" "redis-server is not installed"
+fi
+web_stop
+[ -n "${REDIS:-}" ] && kill "$REDIS" && wait "$REDIS" 2>/dev/null
+
+# --- first start: no users yet ----------------------------------------------------------
+sed -i "s|^users_file = .*|users_file = $TMPD/nobody|" "$GUI"
+web_start
+t_match '^no users yet: create one with: tisbackup user add NAME --role admin$' "$(cat "$TMPD/serve.out")" \
+	"first start: serve says how to create a user"
+t_match 'data-state="nousers"' "$(curl -s "$WEB/login")" "first start: the login page says so"
+t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/api/v1/jobs")" "first start: still nothing without a user"
 web_stop
 t_done
