@@ -234,6 +234,19 @@ t_eq 'OK ok' "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["last_statu
 	"the job reads OK and healthy"
 t_num_ge 3 "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["history"][0]["total_files"]')" "its history counts the files"
 
+# --- the compatible export page starts a queued export; /status.json follows it ---------
+web_login alice alice-pw-1 "$JAR"
+r=$(hcurl -b "$JAR" "$WEB/export_backup?start=true&sections=job000&csrf_token=$CSRF")
+t_eq 202 "$(st_of "$r")" "/export_backup?start=true (admin, CSRF token): 202"
+t_match 'id="export_started">Export queued: run <code>[^<]+</code>' "$(body_of "$r")" "the page names the run"
+export_finished() { [ "$(curl -s -b "$JAR" "$WEB/status.json" | jq_py 'd["finish"]')" = true ]; }
+wait_until 60 export_finished
+r=$(curl -s -b "$JAR" "$WEB/status.json")
+t_eq 'true' "$(printf '%s' "$r" | jq_py 'd["finish"]')" "/status.json: the export finished"
+t_ne '' "$(printf '%s' "$r" | jq_py 'd["error"]')" "/status.json: without a USB disk it reports an error"
+t_eq '[]' "$(printf '%s' "$r" | jq_py 'd["data"]')" "/status.json: no EXPORT row was written"
+r=$(hcurl -X PUT "${A[@]}" -H 'X-Requested-With: tisbackup' "$WEB/api/v1/jobs")
+t_eq '405 method PUT not allowed on /api/v1/jobs' "$(st_of "$r") $(body_of "$r" | jq_py 'd["error"]')" "PUT on a GET route: 405"
 web_stop
 t_eq 0 "$?" "SIGTERM stops serve with exit 0"
 
