@@ -151,6 +151,12 @@ suite() {
 	wait_until 40 is_state "$slow" done
 	t_match "^done 1 [^ ]*:$other/" "$(state "$slow")" "$b: the handed-back run is done by the other worker (attempt not counted)"
 
+	# A config the gui ini does not list is refused.
+	id=$(q enqueue "$TMPD/other.ini" backup j0 | cut -d' ' -f1)
+	wait_until 10 is_state "$id" failed
+	t_match "^$id failed 1 .* its config file is not listed in tisbackup_gui.ini" "$(q get "$id" | head -n1)" \
+		"$b: a run naming an unlisted config fails without running"
+
 	# The run's output is in its log.
 	t_match "\[slow\] Processing" "$(q get "$slow")" "$b: the run's log holds the child's output"
 
