@@ -16,6 +16,7 @@
 #include "guiconf.h"
 #include "queue.h"
 #include "util/xmalloc.h"
+#include "web/form.h"
 #include "web/jobview.h"
 #include "web/json.h"
 #include "web/routes.h"
@@ -249,47 +250,10 @@ static int
 date_param(struct req *r, struct reply *out, const char *name, int end_of_day, char *iso, size_t sz)
 {
 	const char *s = req_arg(r, name);
-	int y, mo, d, h = 0, mi = 0, se = 0, used = 0;
-	struct tm tm = { 0 };
-	size_t len;
 
 	iso[0] = '\0';
-	if (s == NULL)
+	if (s == NULL || form_date(s, end_of_day, iso, sz) == 0)
 		return 0;
-	len = strlen(s);
-	if (len == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10) {
-		/* a date */
-	} else if (len == 19 && (s[10] == ' ' || s[10] == 'T') &&
-	           sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &used) ==
-	               6 &&
-	           used == 19) {
-		end_of_day = 0;
-	} else {
-		goto bad;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 &&
-		    !isdigit((unsigned char)s[i]))
-			goto bad;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d + (end_of_day ? 1 : 0);
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		goto bad;
-	{
-		struct tm check = tm;
-
-		check.tm_mday = d;
-		if (timegm(&check) == (time_t)-1 || check.tm_mday != d)
-			goto bad; /* 2026-02-30 */
-	}
-	timegm(&tm);
-	strftime(iso, sz, "%Y-%m-%dT%H:%M:%S", &tm);
-	return 0;
-bad:
 	reply_error(r, out, 400, name, "%s: a date YYYY-MM-DD or YYYY-MM-DD HH:MM:SS", name);
 	return -1;
 }

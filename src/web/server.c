@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
+#include "web/form.h"
 #include "web/html.h"
 #include "web/json.h"
 #include "web/routes.h"
@@ -109,55 +110,10 @@ req_header(const struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode n bytes of form-urlencoded text into a new string. */
-static char *
-form_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		           hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 char *
 req_form(const struct req *r, const char *name)
 {
-	const char *p = r->body, *end = r->body + r->body_len;
-	size_t nl = strlen(name);
-
-	while (p != NULL && p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *fe = amp != NULL ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(fe - p));
-
-		if (eq != NULL && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0)
-			return form_decode(eq + 1, (size_t)(fe - eq - 1));
-		p = amp != NULL ? amp + 1 : NULL;
-	}
-	return NULL;
+	return form_get(r->body, r->body_len, name);
 }
 
 const struct server_opts *
@@ -951,29 +907,13 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-/*
- * Percent-decoding of the path and query (in place): like
- * libmicrohttpd's, except that "%00" stays as it is, so no decoded string
- * is cut short by a NUL ("/static/app.js%00.html" is not app.js).
- */
+/* Percent-decoding of the path and query: form_unescape() keeps "%00". */
 static size_t
 on_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-	char *o = s;
-
 	(void)cls;
 	(void)c;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (p[0] == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0 &&
-		    (p[1] != '0' || p[2] != '0')) {
-			*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-			p += 2;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return (size_t)(o - s);
+	return form_unescape(s);
 }
 
 static void

@@ -1,8 +1,8 @@
 /*
  * What the web server writes: JSON strings escaped for JSON and for
  * embedding in HTML (invalid UTF-8 replaced), numbers and nulls, HTML
- * escaping, URL encoding, and the embedded asset lookup refusing any
- * name that was not a file of src/web/static/.
+ * escaping, URL encoding, the embedded asset lookup refusing any name
+ * that was not a file of src/web/static/, and the request input parsers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +11,11 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
+#include "web/form.h"
 #include "web/html.h"
 #include "web/json.h"
 #include "web/static.h"
@@ -115,14 +117,53 @@ test_static_lookup(void **state)
 		assert_true(strcmp(static_files[i - 1].path, static_files[i].path) < 0);
 }
 
+static void
+test_form(void **state)
+{
+	static const char body[] = "username=al+ice&password=p%40ss%00&next=%2F%23x&bad=%zz%4";
+	char path[] = "/static/..%2fx%00.html%41";
+	char iso[32], *v;
+
+	(void)state;
+	v = form_get(body, strlen(body), "username");
+	assert_string_equal(v, "al ice");
+	free(v);
+	v = form_get(body, strlen(body), "password");
+	assert_string_equal(v, "p@ss%00");
+	free(v);
+	v = form_get(body, strlen(body), "next");
+	assert_string_equal(v, "/#x");
+	free(v);
+	v = form_get(body, strlen(body), "bad");
+	assert_string_equal(v, "%zz%4");
+	free(v);
+	assert_null(form_get(body, strlen(body), "user"));
+	assert_int_equal(form_unescape(path), strlen("/static/../x%00.htmlA"));
+	assert_string_equal(path, "/static/../x%00.htmlA");
+
+	assert_int_equal(form_date("2026-02-28", 0, iso, sizeof iso), 0);
+	assert_string_equal(iso, "2026-02-28T00:00:00");
+	assert_int_equal(form_date("2026-02-28", 1, iso, sizeof iso), 0);
+	assert_string_equal(iso, "2026-03-01T00:00:00");
+	assert_int_equal(form_date("2026-12-31 23:59:59", 1, iso, sizeof iso), 0);
+	assert_string_equal(iso, "2026-12-31T23:59:59");
+	assert_int_equal(form_date("2026-12-31T08:00:00", 0, iso, sizeof iso), 0);
+	assert_int_equal(form_date("2026-02-30", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("2026-13-01", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("2026-1-01", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("+026-01-01", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("2026-01-01 24:00:00", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("2026-01-01x00:00:00", 0, iso, sizeof iso), -1);
+	assert_int_equal(form_date("yesterday", 0, iso, sizeof iso), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_str),
-		cmocka_unit_test(test_json_numbers),
-		cmocka_unit_test(test_html),
-		cmocka_unit_test(test_static_lookup),
+		cmocka_unit_test(test_json_str), cmocka_unit_test(test_json_numbers),
+		cmocka_unit_test(test_html),     cmocka_unit_test(test_static_lookup),
+		cmocka_unit_test(test_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
