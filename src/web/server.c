@@ -586,9 +586,14 @@ is_safe_method(const char *m)
 	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
-/* Who is calling: fills r->id; 429 or 401 replies for bad Basic credentials. */
+/*
+ * Who is calling: fills r->id; 429 or 401 replies for bad Basic
+ * credentials, except on routes open to anonymous callers (anon), which
+ * are then answered as for an anonymous caller (a browser with stale
+ * Basic credentials still reaches the login page).
+ */
 static int
-identify(struct req *r, struct reply *out)
+identify(struct req *r, struct reply *out, int anon)
 {
 	struct server *s = r->srv;
 	const struct guiconf *gc = s->o->gc;
@@ -610,9 +615,15 @@ identify(struct req *r, struct reply *out)
 			r->authed = 1;
 			return 0;
 		case AUTH_LIMITED:
+			memset(&r->id, 0, sizeof r->id);
+			if (anon)
+				return 0;
 			reply_error(r, out, 429, NULL, "too many failed logins: try again later");
 			return -1;
 		case AUTH_DENIED:
+			memset(&r->id, 0, sizeof r->id);
+			if (anon)
+				return 0;
 			reply_error(r, out, 401, NULL, "wrong user name or password");
 			return -1;
 		}
@@ -691,7 +702,7 @@ dispatch(struct req *r, struct reply *out)
 		r->html = strncmp(r->url, "/api/", 5) != 0 && strcmp(r->url, "/metrics") != 0 &&
 		          strstr(r->url, ".json") == NULL;
 		/* Nothing about the server's paths leaks to anonymous callers. */
-		if (identify(r, out) == -1)
+		if (identify(r, out, 0) == -1)
 			return;
 		if (!r->authed && !r->html && strncmp(r->url, "/static/", 8) != 0) {
 			reply_error(r, out, 401, NULL, "authentication required");
@@ -706,7 +717,7 @@ dispatch(struct req *r, struct reply *out)
 	}
 	r->html = (rt->flags & ROUTE_HTML) != 0;
 	anon = (rt->flags & ROUTE_ANON) || ((rt->flags & ROUTE_METRICS) && gc->metrics_public);
-	if (identify(r, out) == -1)
+	if (identify(r, out, anon) == -1)
 		return;
 	if (!r->authed && !anon) {
 		if (r->html) {
