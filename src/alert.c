@@ -13,7 +13,6 @@
  */
 #include "alert.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "curlload.h"
 #include "guiconf.h"
 #include "log.h"
 #include "util/buf.h"
@@ -399,14 +399,6 @@ alert_format_json(const struct alert_run *r, enum alert_event ev)
 
 /* ---------------------------------------------------------------- senders */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* "scheme://host[:port]" of url, without user info, path or query. Caller frees. */
 static char *
 url_redacted(const char *url)
@@ -451,12 +443,12 @@ discard_cb(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 static void
-curl_common(CURL *c, char *errbuf)
+curl_common(const struct curl_api *cu, CURL *c, char *errbuf)
 {
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)ALERT_CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)ALERT_TOTAL_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)ALERT_CONNECT_TIMEOUT);
+	cu->easy_setopt(c, CURLOPT_TIMEOUT, (long)ALERT_TOTAL_TIMEOUT);
+	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	errbuf[0] = '\0';
 }
 
@@ -490,7 +482,8 @@ send_mail(const struct guiconf *gc, const char *from, const char *message, struc
 	char errbuf[CURL_ERROR_SIZE];
 	char *mail_from = xasprintf("<%s>", from);
 	char *password = NULL;
-	CURL *c;
+	const struct curl_api *cu;
+	CURL *c = NULL;
 	CURLcode rc;
 	int ret = -1;
 
@@ -499,8 +492,9 @@ send_mail(const struct guiconf *gc, const char *from, const char *message, struc
 		free(mail_from);
 		return -1;
 	}
-	pthread_once(&curl_once, curl_init_once);
-	c = curl_easy_init();
+	if ((cu = curlload_get(err)) == NULL)
+		goto out;
+	c = cu->easy_init();
 	if (c == NULL) {
 		err_set(err, "cannot start libcurl");
 		goto out;
@@ -508,37 +502,38 @@ send_mail(const struct guiconf *gc, const char *from, const char *message, struc
 	for (size_t i = 0; i < gc->nmail_to; i++) {
 		char *r = xasprintf("<%s>", gc->mail_to[i]);
 
-		rcpt = curl_slist_append(rcpt, r);
+		rcpt = cu->slist_append(rcpt, r);
 		free(r);
 	}
-	curl_common(c, errbuf);
-	curl_easy_setopt(c, CURLOPT_URL, gc->smtp_url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-	curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-	curl_easy_setopt(c, RCPT_ALLOWFAILS, 1L);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(c, CURLOPT_READDATA, &rd);
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_common(cu, c, errbuf);
+	cu->easy_setopt(c, CURLOPT_URL, gc->smtp_url);
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	cu->easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	cu->easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
+	cu->easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	cu->easy_setopt(c, RCPT_ALLOWFAILS, 1L);
+	cu->easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+	cu->easy_setopt(c, CURLOPT_READDATA, &rd);
+	cu->easy_setopt(c, CURLOPT_UPLOAD, 1L);
 	if (gc->smtp_user != NULL)
-		curl_easy_setopt(c, CURLOPT_USERNAME, gc->smtp_user);
+		cu->easy_setopt(c, CURLOPT_USERNAME, gc->smtp_user);
 	if (password != NULL)
-		curl_easy_setopt(c, CURLOPT_PASSWORD, password);
-	rc = curl_easy_perform(c);
+		cu->easy_setopt(c, CURLOPT_PASSWORD, password);
+	rc = cu->easy_perform(c);
 	if (rc != CURLE_OK) {
 		char *where = url_redacted(gc->smtp_url);
 
 		err_set(err, "mail through %s: %s", where,
-		        errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		        errbuf[0] != '\0' ? errbuf : cu->easy_strerror(rc));
 		free(where);
 		goto out;
 	}
 	ret = 0;
 out:
 	if (c != NULL)
-		curl_easy_cleanup(c);
-	curl_slist_free_all(rcpt);
+		cu->easy_cleanup(c);
+	if (rcpt != NULL)
+		cu->slist_free_all(rcpt);
 	free(mail_from);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
@@ -555,32 +550,34 @@ send_webhook(const struct guiconf *gc, const char *json, struct err *err)
 	char errbuf[CURL_ERROR_SIZE];
 	char *where = url_redacted(gc->webhook_url);
 	long code = 0;
-	CURL *c;
+	const struct curl_api *cu;
+	CURL *c = NULL;
 	CURLcode rc;
 	int ret = -1;
 
-	pthread_once(&curl_once, curl_init_once);
-	c = curl_easy_init();
+	if ((cu = curlload_get(err)) == NULL)
+		goto out;
+	c = cu->easy_init();
 	if (c == NULL) {
 		err_set(err, "cannot start libcurl");
 		goto out;
 	}
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	curl_common(c, errbuf);
-	curl_easy_setopt(c, CURLOPT_URL, gc->webhook_url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "tisbackup/" TB_VERSION);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
-	rc = curl_easy_perform(c);
+	headers = cu->slist_append(headers, "Content-Type: application/json");
+	curl_common(cu, c, errbuf);
+	cu->easy_setopt(c, CURLOPT_URL, gc->webhook_url);
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	cu->easy_setopt(c, CURLOPT_USERAGENT, "tisbackup/" TB_VERSION);
+	cu->easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	rc = cu->easy_perform(c);
 	if (rc != CURLE_OK) {
 		err_set(err, "webhook %s: %s", where,
-		        errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		        errbuf[0] != '\0' ? errbuf : cu->easy_strerror(rc));
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (code < 200 || code > 299) {
 		err_set(err, "webhook %s: answered HTTP %ld", where, code);
 		goto out;
@@ -588,8 +585,9 @@ send_webhook(const struct guiconf *gc, const char *json, struct err *err)
 	ret = 0;
 out:
 	if (c != NULL)
-		curl_easy_cleanup(c);
-	curl_slist_free_all(headers);
+		cu->easy_cleanup(c);
+	if (headers != NULL)
+		cu->slist_free_all(headers);
 	free(where);
 	return ret;
 }

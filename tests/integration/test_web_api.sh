@@ -45,6 +45,8 @@ web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
 web_user victor viewer 'victor-pw-1'
 web_start
 A=(-u alice:alice-pw-1)
+# Only the alert senders use libcurl, in the processes that finish jobs.
+t_not "serve does not map libcurl (loaded on first use)" grep -q libcurl "/proc/$WEB_PID/maps"
 
 # --- health and session --------------------------------------------------
 r=$(hcurl "$WEB/api/v1/health")
