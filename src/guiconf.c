@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{ "queue", "lease_seconds", K_INT, F(lease_seconds), 5, 86400 },
 	{ "queue", "max_attempts", K_INT, F(max_attempts), 1, 100 },
 	{ "queue", "workers", K_INT, F(workers), 1, 64 },
+	{ "queue", "embedded_worker", K_BOOL, F(embedded_worker), 0, 0 },
 	{ "queue", "stop_grace", K_INT, F(stop_grace), 0, 86400 },
 	{ "export", "device_filter", K_SPECIAL, 0, 0, 0 },
 	{ "export", "mount_base", K_SPECIAL, 0, 0, 0 },
@@ -125,6 +126,7 @@ set_defaults(struct guiconf *gc)
 	gc->lease_seconds = 60;
 	gc->max_attempts = 3;
 	gc->workers = 2;
+	gc->embedded_worker = 1;
 	gc->stop_grace = 30;
 	gc->mount_base = xstrdup("/mnt");
 	gc->mail_to = xcalloc(1, sizeof *gc->mail_to);

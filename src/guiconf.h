@@ -51,10 +51,11 @@ struct guiconf {
 
 	/* [queue] */
 	enum guiconf_queue_backend queue_backend; /* default sqlite */
-	char *redis_url;   /* redis://host:port/db, default redis://127.0.0.1:6379/0 */
-	int lease_seconds; /* default 60 */
-	int max_attempts;  /* default 3 */
-	int workers;       /* runs at once in one worker, default 2 */
+	char *redis_url;     /* redis://host:port/db, default redis://127.0.0.1:6379/0 */
+	int lease_seconds;   /* default 60 */
+	int max_attempts;    /* default 3 */
+	int workers;         /* runs at once in one worker, default 2 */
+	int embedded_worker; /* serve runs a worker itself: embedded_worker = yes (default) */
 	int stop_grace; /* seconds a run may finish after SIGTERM before it is handed back, default 30 */
 
 	/* [export] */

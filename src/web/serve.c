@@ -149,7 +149,10 @@ cmd_serve(const struct cli *c)
 	wc = (struct worker_conf){
 		.gc = gc, .catalog_dir = qdir, .jobs = c->jobs, .base_dir = c->backupdir
 	};
-	if (o.queue_ok)
+	if (!gc->embedded_worker)
+		log_info(NULL, "serve: no embedded worker ([queue] embedded_worker = no): runs "
+		               "wait for `tisbackup worker`");
+	else if (o.queue_ok)
 		start_worker(&wc, &wrk, 1);
 	if (gc->scheduler_enabled) {
 		struct scheduler_conf sc = { .gc = gc,
@@ -174,10 +177,14 @@ cmd_serve(const struct cli *c)
 	         gc->tls_cert != NULL ? "https" : "http",
 	         strchr(gc->listen_host, ':') != NULL ? "[" : "", gc->listen_host,
 	         strchr(gc->listen_host, ':') != NULL ? "]" : "", gc->listen_port);
+	/*
+	 * Idle: one wake a second (a signal ends the sleep at once when it
+	 * lands on this thread; on another, within the second).
+	 */
 	for (unsigned long tick = 1; !spawn_interrupted(); tick++) {
-		usleep(100 * 1000);
+		sleep(1);
 		/* The queue was down at start: try again every 10 s. */
-		if (wrk == NULL && tick % 100 == 0)
+		if (gc->embedded_worker && wrk == NULL && tick % 10 == 0)
 			start_worker(&wc, &wrk, 0);
 	}
 	log_info(NULL, "serve: stopping");

@@ -256,7 +256,9 @@ fi
 # shellcheck source=web.sh
 . "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 tb_require curl python3
-web_config "queue.stop_grace = 1" "queue.workers = 2" "queue.lease_seconds = 5"
+# serve's own worker would scan the real /sys: only `tisbackup worker` runs the runs.
+web_config "queue.stop_grace = 1" "queue.workers = 2" "queue.lease_seconds = 5" \
+	"queue.embedded_worker = no"
 printf '\n[export]\ndevice_filter = any\nmount_base = %s\n' "$MNT" >>"$GUI"
 web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
 web_start

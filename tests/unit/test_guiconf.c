@@ -104,6 +104,7 @@ test_defaults(void **state)
 	assert_int_equal(gc->lease_seconds, 60);
 	assert_int_equal(gc->max_attempts, 3);
 	assert_int_equal(gc->workers, 2);
+	assert_int_equal(gc->embedded_worker, 1);
 	assert_int_equal(gc->device_filter_any, 0);
 	assert_string_equal(gc->mount_base, "/mnt");
 	assert_null(gc->smtp_url);
@@ -153,6 +154,7 @@ test_every_key(void **state)
 	             "lease_seconds = 30\n"
 	             "max_attempts = 5\n"
 	             "workers = 4\n"
+	             "embedded_worker = no\n"
 	             "[export]\n"
 	             "device_filter = any\n"
 	             "mount_base = /media\n"
@@ -193,6 +195,7 @@ test_every_key(void **state)
 	assert_int_equal(gc->lease_seconds, 30);
 	assert_int_equal(gc->max_attempts, 5);
 	assert_int_equal(gc->workers, 4);
+	assert_int_equal(gc->embedded_worker, 0);
 	assert_int_equal(gc->device_filter_any, 1);
 	assert_string_equal(gc->mount_base, "/media");
 	assert_string_equal(gc->smtp_url, "smtp://mail:25");
