@@ -3,9 +3,15 @@
 # installing Debian packages): builds tisbackup, starts a throwaway sshd on
 # 127.0.0.1 with keys generated under ./demo, writes a config, backs up a
 # sample tree twice (the second run hardlinks unchanged files), then shows
-# checknagios and dumpstat. The sshd is stopped at the end; ./demo stays
-# for you to look at (remove it with rm -rf demo).
+# checknagios and dumpstat, then starts the web UI (`tisbackup serve`) with
+# a generated admin password and runs a backup through its API. The sshd
+# and serve are stopped at the end; ./demo stays for you to look at
+# (remove it with rm -rf demo).
+# Usage: scripts/demo.sh [--serve]   (--serve: keep the web UI running
+# until Ctrl-C, to look at it in a browser)
 set -euo pipefail
+keep_serving=0
+[ "${1:-}" = "--serve" ] && keep_serving=1
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/setup-deps.sh --demo
@@ -43,8 +49,10 @@ mkdir -p /run/sshd
 /usr/sbin/sshd -f "$demo/ssh/sshd_config" -E "$demo/ssh/sshd.log"
 # At exit: the sshd and its session processes (tisbackup's shared ssh
 # connection would otherwise linger for its 60 s persistence).
+serve_pid=
 stop_sshd() {
 	local pid
+	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
 	pid=$(cat "$demo/ssh/sshd.pid" 2>/dev/null) || return 0
 	pkill -P "$pid" 2>/dev/null
 	kill "$pid" 2>/dev/null
@@ -114,4 +122,53 @@ set -e
 step "tisbackup dumpstat"
 "$tb" -c "$demo/tisbackup-config.ini" -s demo-www dumpstat
 
-step "Done. Everything is under $demo (backups/, backups/log/ holds the catalog and run logs)."
+step "Web UI and API: tisbackup serve"
+webport=$(( 20000 + RANDOM % 20000 ))
+cat >"$demo/tisbackup_gui.ini" <<CONF
+[general]
+config_tisbackup = $demo/tisbackup-config.ini
+
+[web]
+listen = 127.0.0.1:$webport
+
+[auth]
+users_file = $demo/tisbackup-users
+CONF
+password=$(head -c 12 /dev/urandom | base64 | tr '+/' '-_')
+# The password goes on stdin, never on a command line.
+printf '%s\n' "$password" | "$tb" --gui-config "$demo/tisbackup_gui.ini" user add admin --role admin
+"$tb" --gui-config "$demo/tisbackup_gui.ini" serve 2>"$demo/serve.log" &
+serve_pid=$!
+for _ in $(seq 50); do
+	curl -s -o /dev/null "http://127.0.0.1:$webport/api/v1/health" && break
+	sleep 0.1
+done
+echo "serve listening on http://127.0.0.1:$webport (log: $demo/serve.log)"
+printf 'admin:%s\n' "$password" >"$demo/web-credentials"
+chmod 600 "$demo/web-credentials"
+auth=(-u "admin:$password")
+echo "GET /api/v1/jobs:"
+curl -s "${auth[@]}" "http://127.0.0.1:$webport/api/v1/jobs" | python3 -m json.tool 2>/dev/null | head -n 40 ||
+	curl -s "${auth[@]}" "http://127.0.0.1:$webport/api/v1/jobs"
+echo
+echo "POST /api/v1/runs (a backup of demo-www through the queue):"
+run=$(curl -s "${auth[@]}" -H 'Content-Type: application/json' \
+	-d '{"action": "backup", "sections": ["demo-www"]}' "http://127.0.0.1:$webport/api/v1/runs")
+echo "$run"
+id=$(printf '%s' "$run" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p')
+state=
+for _ in $(seq 300); do
+	state=$(curl -s "${auth[@]}" "http://127.0.0.1:$webport/api/v1/runs/$id" |
+		sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p')
+	case $state in done | failed | cancelled) break ;; esac
+	sleep 0.2
+done
+echo "run $id: $state"
+
+if [ "$keep_serving" = 1 ]; then
+	step "Web UI at http://127.0.0.1:$webport/  user admin, password $password (also in $demo/web-credentials). Ctrl-C stops it."
+	wait "$serve_pid" || true
+	serve_pid=
+fi
+
+step "Done. Everything is under $demo (backups/, backups/log/ holds the catalog and run logs). See the web UI with: scripts/demo.sh --serve"

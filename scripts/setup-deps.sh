@@ -12,7 +12,7 @@ pkgs=(
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev
 	libblkid-dev
 	# what the product drives, and what the demo starts on loopback
-	rsync openssh-client openssh-server sqlite3 procps
+	rsync openssh-client openssh-server sqlite3 procps curl
 )
 if [ "${1:-}" != "--demo" ]; then
 	pkgs+=(
