@@ -12,9 +12,10 @@
 #      after its CRC and length are checked, nothing staged);
 #  (c) the same job with compress_on = local (plain SQL over ssh, gzip
 #      level 1 here);
-#  (f) with BENCH_FLOOR=1, a floor: pg_dump alone, plain, into /dev/null on
-#      the server (no ssh, no compression, no file) -- no method that runs
-#      pg_dump can take less.
+#  (f) with BENCH_FLOOR=1, a reference: pg_dump alone, plain, into
+#      /dev/null on the server (no ssh, no compression, no file): what
+#      pg_dump's own work costs (not a strict floor: pg_dump -Z1 writes in
+#      fewer, larger pieces and can take less).
 # The methods run interleaved (a p b c a p b c ...) so that load from other
 # work on the machine falls on all of them alike; medians are reported
 # with every run.
@@ -329,7 +330,7 @@ label() {
 	p) echo "(p) pg_dump -Z9 + paramiko" ;;
 	b) echo "(b) tisbackup (default)" ;;
 	c) echo "(c) tisbackup local gzip" ;;
-	f) echo "(f) floor: pg_dump >/dev/null" ;;
+	f) echo "(f) pg_dump alone >/dev/null" ;;
 	esac
 }
 

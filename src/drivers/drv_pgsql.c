@@ -19,8 +19,8 @@
  * is staged. compress_on = local sends the plain dump and compresses it
  * here (for a pg_dump built without zlib, or a server short of CPU).
  * compression_level (default 1) is the gzip level either way: on
- * pg_dump's output level 1 is within a few per cent of level 9's size at
- * a quarter of its time (bench/README.md). Files go into {job}/STAMP.partial/,
+ * pg_dump's output level 1 is within a few per cent of level 9's size in
+ * a quarter to 60 % of its time (bench/README.md). Files go into {job}/STAMP.partial/,
  * renamed {job}/STAMP when every database is dumped; any failure removes
  * the .partial folder. An empty db_name means every database that is not
  * a template and accepts connections.
