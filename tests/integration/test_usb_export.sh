@@ -280,12 +280,16 @@ qworker() {
 	tb_track "$QW"
 }
 mkdir -p "$TMPD/home-fast"
-qworker "$ONLYA" "$TMPD/home-fast"
 
 r=$(post '{"action": "export", "sections": ["web"]}')
 t_eq 202 "$(st_of "$r")" "queue: an export without exportdir is accepted (202)"
 ID=$(body_of "$r" | jq_py 'd["id"]')
 t_eq null "$(run_field "$ID" exportdir)" "queue: the run has no exportdir (the USB disk)"
+# With embedded_worker = no, serve claims nothing (a worker's claim wakes
+# at once on the queue's WAL): the run waits for `tisbackup worker`.
+sleep 2
+t_eq queued "$(run_state "$ID")" "queue: embedded_worker = no: serve leaves the run queued"
+qworker "$ONLYA" "$TMPD/home-fast"
 wait_until 60 run_ended "$ID"
 t_eq "done" "$(run_state "$ID")" "queue: the USB export run is done" "$(run_field "$ID" log)"
 t_match "mounted at $MNT/TISBACKUP-[0-9]+" "$(cat "$TMPD/worker.log")" "queue: the worker mounted the disk"
