@@ -95,13 +95,9 @@ run_json(struct buf *b, const struct queue_run *run, int with_log)
 	json_str(b, run->id);
 	buf_puts(b, ",\"action\":");
 	json_str(b, run->action);
-	buf_puts(b, ",\"sections\":[");
-	for (size_t i = 0; i < run->nsections; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		json_str(b, run->sections[i]);
-	}
-	buf_puts(b, "],\"exportdir\":");
+	buf_puts(b, ",\"sections\":");
+	json_str_array(b, run->sections, run->nsections);
+	buf_puts(b, ",\"exportdir\":");
 	json_str(b, run->exportdir);
 	buf_puts(b, ",\"state\":");
 	json_str(b, queue_state_name(run->state));

@@ -79,13 +79,9 @@ api_configs(struct req *r, struct reply *out)
 
 	req_config(r, &cur);
 	buf_init(&b, 1 << 20);
-	buf_puts(&b, "{\"configs\":[");
-	for (size_t i = 0; i < o->ncfgs; i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		json_str(&b, o->gc->configs[i]);
-	}
-	buf_printf(&b, "],\"current\":%zu}\n", cur);
+	buf_puts(&b, "{\"configs\":");
+	json_str_array(&b, o->gc->configs, o->ncfgs);
+	buf_printf(&b, ",\"current\":%zu}\n", cur);
 	reply_json(out, 200, &b);
 }
 

@@ -146,13 +146,9 @@ compat_config_number(struct req *r, struct reply *out)
 	}
 	req_set_config(r, n);
 	buf_init(&b, 1 << 20);
-	buf_puts(&b, "{\"configs\":[");
-	for (size_t i = 0; i < o->ncfgs; i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		json_str(&b, o->gc->configs[i]);
-	}
-	buf_printf(&b, "],\"config_number\":%lu}\n", n);
+	buf_puts(&b, "{\"configs\":");
+	json_str_array(&b, o->gc->configs, o->ncfgs);
+	buf_printf(&b, ",\"config_number\":%lu}\n", n);
 	reply_json(out, 200, &b);
 }
 

@@ -88,6 +88,18 @@ json_str(struct buf *b, const char *s)
 }
 
 void
+json_str_array(struct buf *b, char *const *v, size_t n)
+{
+	buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		json_str(b, v[i]);
+	}
+	buf_putc(b, ']');
+}
+
+void
 json_int(struct buf *b, int64_t v)
 {
 	if (v == INT64_MIN)

@@ -9,12 +9,15 @@
 #ifndef TB_WEB_JSON_H
 #define TB_WEB_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
 
 /* A JSON string, or null when s is NULL. */
 void json_str(struct buf *b, const char *s);
+/* A JSON array of the n strings of v. */
+void json_str_array(struct buf *b, char *const *v, size_t n);
 /* An integer, or null when v is INT64_MIN (CATALOG_NULL). */
 void json_int(struct buf *b, int64_t v);
 /* A number, or null when v is NaN or infinite. */
