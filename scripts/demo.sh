@@ -32,7 +32,7 @@ step "Generating keys and starting sshd on 127.0.0.1"
 ssh-keygen -q -t ed25519 -N '' -f "$demo/ssh/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$demo/ssh/client_key"
 cp "$demo/ssh/client_key.pub" "$demo/ssh/authorized_keys"
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(( 20000 + RANDOM % 12000 ))  # below the ephemeral range (32768+)
 cat >"$demo/ssh/sshd_config" <<CONF
 ListenAddress 127.0.0.1
 Port $port
@@ -123,7 +123,7 @@ step "tisbackup dumpstat"
 "$tb" -c "$demo/tisbackup-config.ini" -s demo-www dumpstat
 
 step "Web UI and API: tisbackup serve"
-webport=$(( 20000 + RANDOM % 20000 ))
+webport=$(( 20000 + RANDOM % 12000 ))  # below the ephemeral range (32768+)
 cat >"$demo/tisbackup_gui.ini" <<CONF
 [general]
 config_tisbackup = $demo/tisbackup-config.ini

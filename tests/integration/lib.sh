@@ -253,10 +253,16 @@ port_open() {
 }
 
 # A loopback port nobody listens on (not reserved: only for "closed port" tests).
+# Picked below the kernel's ephemeral range (ip_local_port_range, 32768 up
+# on Debian), where the many outgoing connections of tests running side
+# by side (curl, wrk, ssh, Chromium) take their source ports: a port from
+# that range can be taken between this check and the server's bind.
 free_port() {
-	local p i
+	local p i lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || lo=32768
+	[ "${lo:-0}" -gt 12000 ] || lo=32768
 	for i in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
 		port_open "$p" || { echo "$p"; return 0; }
 	done
 	return 1
