@@ -184,6 +184,13 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	res.written_files_count = st.written_files;
 	res.total_bytes = st.total_bytes;
 	res.written_bytes = st.written_bytes;
+	if (!failed && st.partial) {
+		/* The catalog's only mark of an incomplete backup (catalog.h). */
+		char *l = xasprintf("%s %s", st.log != NULL ? st.log : "", CATALOG_LOG_PARTIAL);
+
+		free(st.log);
+		st.log = l;
+	}
 	res.log = failed ? derr.msg : (st.log != NULL ? st.log : "");
 	res.backup_location = st.location;
 	if (catalog_finish(cat, rowid, &res, err) == -1) {

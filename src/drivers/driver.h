@@ -50,6 +50,13 @@ struct drv_stats {
 	char *location; /* snapshot folder or file */
 	char *log;      /* one line for the catalog */
 	int warnings;   /* finished, but with warnings already logged */
+	/*
+	 * Finished, but incomplete (rsync exit 23): recorded OK, yet never
+	 * the one good backup cleanup keeps. The core writes it into the
+	 * catalog (the schema has no column: CATALOG_LOG_PARTIAL in the log);
+	 * drivers only set the flag.
+	 */
+	int partial;
 };
 
 /* One run of a driver. */

@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "catalog.h" /* CATALOG_LOG_PARTIAL only: the text cleanup looks for */
 #include "config.h"
 #include "exclude.h"
 #include "log.h"
@@ -691,10 +690,10 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 	st->written_files = ro.st.written_files;
 	st->total_bytes = ro.st.total_bytes;
 	st->written_bytes = ro.st.written_bytes;
-	st->log = xasprintf("%s backup from %s OK, %lld bytes written for %lld changed files%s%s",
+	st->partial = partial;
+	st->log = xasprintf("%s backup from %s OK, %lld bytes written for %lld changed files",
 	                    fl->log_name, source, (long long)ro.st.written_bytes,
-	                    (long long)ro.st.written_files, partial ? " " : "",
-	                    partial ? CATALOG_LOG_PARTIAL : "");
+	                    (long long)ro.st.written_files);
 	rc = 0;
 out:
 	rsync_output_free(&ro);
