@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
+#include "drivers/gui_compat.h"
 #include "guiconf.h"
 #include "log.h"
 #include "queue.h"
@@ -21,33 +23,58 @@
 #include "web/json.h"
 #include "web/routes.h"
 
-/* [[server_name, backup_name, type, target], ...] of cfg, without the brackets. */
+/*
+ * [[server_name, backup_name, type, target], ...] of the jobs of cfgs,
+ * with the brackets, as the original lists them: grouped by driver
+ * family in its order, types it does not know left out, "*" for a
+ * database dump of every database (drivers/gui_compat.h). Within a
+ * family, config order (first config first).
+ */
 static void
-jobs_list(struct buf *b, const struct config *cfg, int *first)
+jobs_list(struct buf *b, struct config *const *cfgs, size_t ncfgs)
 {
-	for (size_t i = 0; i < cfg->njobs; i++) {
-		const struct job *j = &cfg->jobs[i];
+	int first = 1;
 
-		if (!*first)
-			buf_putc(b, ',');
-		*first = 0;
-		buf_putc(b, '[');
-		json_str(b, j->server_name);
-		buf_putc(b, ',');
-		json_str(b, j->name);
-		buf_putc(b, ',');
-		json_str(b, j->drv->name);
-		buf_putc(b, ',');
-		json_str(b, jobview_target(j));
-		buf_putc(b, ']');
+	buf_putc(b, '[');
+	for (int rank = 1;; rank++) {
+		int more = 0;
+
+		for (size_t c = 0; c < ncfgs; c++) {
+			for (size_t i = 0; i < cfgs[c]->njobs; i++) {
+				const struct job *j = &cfgs[c]->jobs[i];
+				const char *empty = "", *target;
+				int jr = driver_gui_rank(j->drv, &empty);
+
+				more |= jr > rank;
+				if (jr != rank)
+					continue;
+				target = jobview_target(j);
+				if (target[0] == '\0')
+					target = empty;
+				if (!first)
+					buf_putc(b, ',');
+				first = 0;
+				buf_putc(b, '[');
+				json_str(b, j->server_name);
+				buf_putc(b, ',');
+				json_str(b, j->name);
+				buf_putc(b, ',');
+				json_str(b, j->drv->name);
+				buf_putc(b, ',');
+				json_str(b, target);
+				buf_putc(b, ']');
+			}
+		}
+		if (!more)
+			break;
 	}
+	buf_puts(b, "]\n");
 }
 
 void
 compat_json(struct req *r, struct reply *out)
 {
-	const struct config *cfg = req_config(r, NULL);
-	int first = 1;
+	struct config *cfg = (struct config *)req_config(r, NULL);
 	struct buf b;
 
 	if (cfg == NULL) {
@@ -55,26 +82,40 @@ compat_json(struct req *r, struct reply *out)
 		return;
 	}
 	buf_init(&b, (size_t)1 << 26);
-	buf_putc(&b, '[');
-	jobs_list(&b, cfg, &first);
-	buf_puts(&b, "]\n");
+	jobs_list(&b, &cfg, 1);
 	reply_json(out, 200, &b);
 }
 
-/* 1 if the file at path starts with the line "[global]". */
+/*
+ * 1 if the file at path is a configuration: a regular file whose first
+ * line is "[global]", allowing what the loader allows (a UTF-8 byte
+ * order mark, white space around it, CRLF).
+ */
 static int
 starts_with_global(const char *path)
 {
-	char line[64] = "";
-	FILE *f = fopen(path, "r");
+	char line[256] = "";
+	const char *p = line;
+	size_t len;
+	struct stat sb;
+	FILE *f;
 
+	if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return 0;
+	f = fopen(path, "r");
 	if (f == NULL)
 		return 0;
 	if (fgets(line, sizeof line, f) == NULL)
 		line[0] = '\0';
 	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	return strcmp(line, "[global]") == 0;
+	if (memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	len = strlen(p);
+	while (len > 0 && isspace((unsigned char)p[len - 1]))
+		len--;
+	return len == 8 && memcmp(p, "[global]", 8) == 0;
 }
 
 static int
@@ -89,8 +130,9 @@ compat_all_json(struct req *r, struct reply *out)
 	const char *dir = req_opts(r)->gc->base_config_dir;
 	char **names = NULL;
 	size_t n = 0;
+	struct config **cfgs = NULL;
+	size_t ncfgs = 0;
 	struct dirent *de;
-	int first = 1;
 	struct buf b;
 	DIR *d;
 
@@ -108,24 +150,25 @@ compat_all_json(struct req *r, struct reply *out)
 	closedir(d);
 	if (n > 0)
 		qsort(names, n, sizeof *names, by_name);
-	buf_init(&b, (size_t)1 << 28);
-	buf_putc(&b, '[');
+	cfgs = xcalloc(n > 0 ? n : 1, sizeof *cfgs);
 	for (size_t i = 0; i < n; i++) {
-		struct config *cfg = NULL;
 		struct err err;
 
 		err_clear(&err);
 		if (starts_with_global(names[i])) {
-			if (config_load(names[i], NULL, &cfg, &err) == 0)
-				jobs_list(&b, cfg, &first);
+			if (config_load(names[i], NULL, &cfgs[ncfgs], &err) == 0)
+				ncfgs++;
 			else
 				log_warning(NULL, "serve: /all_json: %s", err.msg);
-			config_free(cfg);
 		}
 		free(names[i]);
 	}
 	free(names);
-	buf_puts(&b, "]\n");
+	buf_init(&b, (size_t)1 << 28);
+	jobs_list(&b, cfgs, ncfgs);
+	for (size_t i = 0; i < ncfgs; i++)
+		config_free(cfgs[i]);
+	free(cfgs);
 	reply_json(out, 200, &b);
 }
 
@@ -134,17 +177,24 @@ compat_config_number(struct req *r, struct reply *out)
 {
 	const char *s = r->url + strlen("/config_number/");
 	const struct server_opts *o = req_opts(r);
-	char *end;
-	unsigned long n;
+	char *end = NULL;
+	unsigned long n = 0;
+	size_t cur = 0;
 	struct buf b;
 
-	n = strtoul(s, &end, 10);
-	if (!isdigit((unsigned char)*s) || *end != '\0' || n >= o->ncfgs) {
-		reply_error(r, out, 400, "config_number", "config_number: an integer from 0 to %zu",
-		            o->ncfgs - 1);
-		return;
+	if (*s == '\0') {
+		/* The original's page calls it bare: the current config, unchanged. */
+		req_config(r, &cur);
+		n = cur;
+	} else {
+		n = strtoul(s, &end, 10);
+		if (!isdigit((unsigned char)*s) || *end != '\0' || n >= o->ncfgs) {
+			reply_error(r, out, 400, "config_number",
+			            "config_number: an integer from 0 to %zu", o->ncfgs - 1);
+			return;
+		}
+		req_set_config(r, n);
 	}
-	req_set_config(r, n);
 	buf_init(&b, 1 << 20);
 	buf_puts(&b, "{\"configs\":");
 	json_str_array(&b, o->gc->configs, o->ncfgs);

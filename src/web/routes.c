@@ -16,6 +16,7 @@ static const struct route routes[] = {
 
 	{ "GET", "/json", 0, compat_json },
 	{ "GET", "/all_json", 0, compat_all_json },
+	{ "GET", "/config_number/", 0, compat_config_number }, /* bare: the current one */
 	{ "GET", "/config_number/", ROUTE_PREFIX, compat_config_number },
 	{ "GET", "/last_backups", ROUTE_HTML, page_last_backups },
 	{ "GET", "/backups.json", 0, compat_backups_json },

@@ -192,4 +192,20 @@ t_ok "old db: the snapshot went under -b" test -n "$(snapshots "$B2/fresh")"
 tb_run -c "$C2" -b "$B2" -s legacy1 checknagios
 t_rc 0 "old db: checknagios still OK after the upgrade"
 
+# ================================================================ dumpstat order
+# The original orders dumpstat by backup_end: a long run that started
+# first but ended last is listed first.
+LONG_START=$(iso_ago 36000)   # 10 h ago, ended 1 h ago
+LONG_END=$(iso_ago 3600)
+SHORT_START=$(iso_ago 18000)  # 5 h ago, ended 4 h ago
+SHORT_END=$(iso_ago 14400)
+sql "$DB1" "insert into stats (backup_name,server_name,backup_start,backup_end,backup_duration,status,log,TYPE)
+ values ('legacy2','srv-old','$LONG_START','$LONG_END',9,'OK','long run','BACKUP'),
+        ('legacy2','srv-old','$SHORT_START','$SHORT_END',1,'OK','short run','BACKUP')" >/dev/null
+tb_run -c "$C1" -s legacy2 dumpstat
+rows=$(printf '%s\n' "$T_OUT" | grep -E '(^|[ |])legacy2([ |]|$)' | grep -v backup_name)
+t_match "$(short "$LONG_START")" "$(printf '%s\n' "$rows" | sed -n 1p)" \
+	"dumpstat: newest end first (the run that ended last, though it started first)"
+t_match "$(short "$SHORT_START")" "$(printf '%s\n' "$rows" | sed -n 2p)" "dumpstat: then the one that ended before it"
+
 t_done

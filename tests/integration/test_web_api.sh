@@ -62,12 +62,32 @@ t_eq 'alice admin 43' "$(body_of "$r" | jq_py 'd["user"]+" "+d["role"]+" "+str(l
 # --- compatible endpoints --------------------------------------------------
 r=$(hcurl "${A[@]}" "$WEB/json")
 t_eq 200 "$(st_of "$r")" "/json answers"
-t_eq '[["localhost", "nulljob", "null", ""], ["srv000", "job000", "rsync+ssh", "/srv/data0"]]' \
-	"$(body_of "$r" | jq_py 'd[:2]')" "/json: [server, name, type, dir] in config order"
+t_eq '[["srv000", "job000", "rsync+ssh", "/srv/data0"], ["srv001", "job001", "rsync+ssh", "/srv/data1"]]' \
+	"$(body_of "$r" | jq_py 'd[:2]')" "/json: [server, name, type, dir], rsync+ssh jobs in config order"
+t_eq '["localhost", "nulljob", "null", ""]' "$(body_of "$r" | jq_py 'd[-1]')" \
+	"/json: null jobs after rsync+ssh ones, as the original groups them"
 t_eq 8 "$(body_of "$r" | jq_py 'len(d)')" "/json lists every job"
 r=$(hcurl "${A[@]}" "$WEB/all_json")
 t_eq 9 "$(body_of "$r" | jq_py 'len(d)')" "/all_json covers both config files of base_config_dir"
 t_match '"other"' "$(body_of "$r")" "/all_json has the second config's job"
+# A third config as editors leave them: a byte order mark, trailing spaces
+# and CRLF on its [global] line; jobs the original groups, or leaves out.
+CONF3=$TMPD/third.ini
+{
+	printf '\xef\xbb\xbf[global]  \r\nbackup_base_dir = %s\r\nbackup_retention_time = 30\r\n' "$BASE"
+	printf 'maximum_backup_age = 30\r\n\r\n'
+	printf '[dc1]\r\ntype = samba4\r\nserver_name = dc1\r\nprivate_key = %s\r\n\r\n' "$TMPD/id_none"
+	printf '[my1]\r\ntype = mysql+ssh\r\nserver_name = db1\r\ndb_user = root\r\ndb_passwd = x\r\n'
+	printf 'private_key = %s\r\n\r\n' "$TMPD/id_none"
+	printf '[pg1]\r\ntype = pgsql+ssh\r\nserver_name = db2\r\ndb_name = app\r\nprivate_key = %s\r\n\r\n' "$TMPD/id_none"
+	printf '[files3]\r\ntype = rsync+ssh\r\nserver_name = fs3\r\nremote_dir = /home\r\n'
+	printf 'private_key = %s\r\n' "$TMPD/id_none"
+} >"$CONF3"
+t_ok "the third config is valid" "$TISBACKUP" -c "$CONF3" -s pg1 -d backup
+r=$(hcurl "${A[@]}" "$WEB/all_json")
+t_eq '12 files3 pg1 my1 * other' "$(body_of "$r" | jq_py '" ".join([str(len(d)), d[0][1], d[8][1], d[9][1], d[9][3], d[10][1]])')" \
+	"/all_json: a [global] line with a BOM and trailing spaces counts; rsync+ssh, pgsql, mysql (no db_name: *), null; samba4 left out"
+rm -f "$CONF3"
 
 r=$(hcurl "${A[@]}" "$WEB/backups.json")
 t_eq 200 "$(st_of "$r")" "/backups.json answers"
@@ -104,6 +124,8 @@ t_eq '{"configs": ["'"$CONF"'", "'"$CONF2"'"], "config_number": 1}' "$(body_of "
 t_eq '[["elsewhere", "other", "null", ""]]' "$(curl -s -b "$JAR" "$WEB/json" | jq_py 'd')" \
 	"/json follows the session's config"
 t_eq 8 "$(curl -s "${A[@]}" "$WEB/json" | jq_py 'len(d)')" "another client still sees config 0"
+t_eq '{"configs": ["'"$CONF"'", "'"$CONF2"'"], "config_number": 1}' \
+	"$(curl -s -b "$JAR" "$WEB/config_number/" | jq_py 'd')" "/config_number/ (no number, as the original's page calls it): the current config"
 r=$(hcurl -b "$JAR" "$WEB/config_number/7")
 t_eq '400 config_number' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "/config_number out of range: 400"
 r=$(hcurl -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
