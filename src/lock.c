@@ -13,8 +13,11 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +74,68 @@ lock_busy(int fd, struct err *err)
 	err_set(err, "already running (pid %s, backup %s)", pid, stamp);
 	if (err != NULL)
 		err->code = LOCK_BUSY;
+}
+
+/*
+ * 1 if pid is a live process of the original TISBackup: not us, not a
+ * process of this executable (ours hold the flock instead), and its
+ * command line names tisbackup (the original runs as "python3
+ * .../tisbackup.py" or "tisbackup.py"). A stale file of ours whose pid
+ * the kernel gave to an unrelated process is not held.
+ */
+static int
+legacy_holder_alive(long pid)
+{
+	char path[64], cmd[4096];
+	struct stat self, other;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || pid == (long)getpid() || pid > (long)INT32_MAX)
+		return 0;
+	if (kill((pid_t)pid, 0) == -1 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+	if (stat(path, &other) == 0 && stat("/proc/self/exe", &self) == 0 &&
+	    other.st_dev == self.st_dev && other.st_ino == self.st_ino)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	n = read(fd, cmd, sizeof cmd - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		cmd[i] = cmd[i] == '\0' ? ' ' : (char)tolower((unsigned char)cmd[i]);
+	cmd[n] = '\0';
+	return strstr(cmd, "tisbackup") != NULL;
+}
+
+/*
+ * After flock() succeeded: -1 + LOCK_BUSY when the file was written by a
+ * live run of the original TISBackup, which takes no flock.
+ */
+static int
+legacy_lock_check(int fd, struct err *err)
+{
+	char text[512], pid[LOCK_FIELD_MAX], stamp[LOCK_FIELD_MAX];
+	ssize_t n;
+
+	n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	lock_field(text, "pid=", 1, pid, sizeof pid);
+	if (strcmp(pid, "?") == 0 || !legacy_holder_alive(strtol(pid, NULL, 10)))
+		return 0;
+	lock_field(text, "backup_time=", 0, stamp, sizeof stamp);
+	err_set(err,
+	        "already running (pid %s, backup %s): a lock file written by another program, "
+	        "the original TISBackup? It is left alone; this job runs once pid %s ends",
+	        pid, stamp, pid);
+	if (err != NULL)
+		err->code = LOCK_BUSY;
+	return -1;
 }
 
 static int
@@ -133,8 +198,13 @@ lock_acquire(const char *dir, const char *stamp, struct job_lock *l, struct err 
 			err_sys(err, errno, "cannot stat lock file %s", path);
 			goto out;
 		}
-		if (lstat(path, &pst) == 0 && pst.st_ino == fst.st_ino && pst.st_dev == fst.st_dev)
+		if (lstat(path, &pst) == 0 && pst.st_ino == fst.st_ino &&
+		    pst.st_dev == fst.st_dev) {
+			/* Ours now, unless the original (no flock) is using it. */
+			if (legacy_lock_check(fd, err) == -1)
+				goto out;
 			break;
+		}
 		/* The file we locked was removed (or replaced) meanwhile. */
 		close(fd);
 		fd = -1;

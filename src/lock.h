@@ -3,6 +3,11 @@
  * leaves a stale lock (the kernel drops it with the process). The file
  * holds "pid=N\nbackup_time=STAMP" like the original's, for humans and for
  * the message a second run prints.
+ *
+ * The original TISBackup takes no flock: it writes the same file and
+ * trusts its pid. So a file we could lock that names a live process of
+ * the original (not this executable, "tisbackup" in its command line) is
+ * held too, and left as it is.
  */
 #ifndef TB_LOCK_H
 #define TB_LOCK_H
@@ -18,8 +23,9 @@ struct job_lock {
 
 /*
  * Take the lock of the job folder dir without waiting. On success fills l
- * and returns 0. When held elsewhere returns -1, err->code = LOCK_BUSY and
- * the message says "already running (pid N, backup STAMP)".
+ * and returns 0. When held elsewhere (by flock, or by a live run of the
+ * original) returns -1, err->code = LOCK_BUSY and the message says
+ * "already running (pid N, backup STAMP)".
  */
 int lock_acquire(const char *dir, const char *stamp, struct job_lock *l, struct err *err);
 /* Remove the lock file and release the lock. Safe on a lock not held. */
