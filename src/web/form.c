@@ -84,7 +84,7 @@ form_unescape(char *s)
 int
 form_date(const char *s, int end_of_day, char *iso, size_t sz)
 {
-	int y, mo, d, h = 0, mi = 0, se = 0, used = 0;
+	int y, mo, d, h = 0, mi = 0, se = 0, used = 0, n;
 	struct tm tm = { 0 }, check;
 	size_t len = strlen(s);
 
@@ -118,7 +118,20 @@ form_date(const char *s, int end_of_day, char *iso, size_t sz)
 		return -1; /* 2026-02-30 */
 	tm.tm_mday += end_of_day ? 1 : 0;
 	timegm(&tm);
-	if (strftime(iso, sz, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+	if (tm.tm_year + 1900 > 9999) {
+		/*
+		 * The day after 9999-12-31: the catalog compares ISO text, and
+		 * this bound sorts after every time of that last day.
+		 */
+		n = snprintf(iso, sz, "9999-12-31T24:00:00");
+	} else {
+		/* Zero-padded: year 26 is "0026", which sorts before "1000". */
+		n = snprintf(iso, sz, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+		             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	if (n < 0 || (size_t)n >= sz) {
+		iso[0] = '\0';
 		return -1;
+	}
 	return 0;
 }

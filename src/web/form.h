@@ -26,7 +26,10 @@ size_t form_unescape(char *s);
  * Parse a date "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (or with 'T') into
  * the catalog's form "YYYY-MM-DDTHH:MM:SS" in iso (sz >= 20). With
  * end_of_day, a bare date becomes the next day's midnight (an inclusive
- * "until"). 0, or -1 for anything else (including 2026-02-30).
+ * "until"). Years 0001-9999, zero-padded ("0026-..."), so the catalog's
+ * text comparison stays time order; the day after 9999-12-31 is written
+ * "9999-12-31T24:00:00", which sorts after every time of that day. 0, or
+ * -1 for anything else (including 2026-02-30, or sz too small).
  */
 int form_date(const char *s, int end_of_day, char *iso, size_t sz);
 

@@ -161,6 +161,8 @@ t_eq '2 EXPORT' "$(q 'type=EXPORT' | jq_py 'str(d["total"])+" "+d["items"][0]["T
 t_eq '1 old' "$(q 'since=2020-01-15&until=2020-01-15' | jq_py 'str(d["total"])+" "+d["items"][0]["log"]')" \
 	"since/until dates (until inclusive of the day)"
 t_eq 0 "$(q 'since=2020-01-15%2012:00:01&until=2020-01-16' | jq_py 'd["total"]')" "since with a time"
+t_eq "$(q '' | jq_py 'd["total"]')" "$(q 'since=0026-01-01&until=9999-12-31' | jq_py 'd["total"]')" \
+	"since=0026-01-01 and until=9999-12-31 (years outside 1000-9999) filter nothing out"
 p1=$(q 'limit=5&offset=0' | jq_py '[i["backup_start"] for i in d["items"]]')
 p2=$(q 'limit=5&offset=5' | jq_py '[i["backup_start"] for i in d["items"]]')
 p12=$(q 'limit=10' | jq_py '[i["backup_start"] for i in d["items"]]')

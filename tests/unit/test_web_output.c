@@ -155,6 +155,20 @@ test_form(void **state)
 	assert_int_equal(form_date("2026-01-01 24:00:00", 0, iso, sizeof iso), -1);
 	assert_int_equal(form_date("2026-01-01x00:00:00", 0, iso, sizeof iso), -1);
 	assert_int_equal(form_date("yesterday", 0, iso, sizeof iso), -1);
+	/* years outside 1000-9999 keep the catalog's shape, so text order is time order */
+	assert_int_equal(form_date("0026-01-01", 0, iso, sizeof iso), 0);
+	assert_string_equal(iso, "0026-01-01T00:00:00");
+	assert_int_equal(form_date("0026-12-31T23:59:59", 0, iso, sizeof iso), 0);
+	assert_string_equal(iso, "0026-12-31T23:59:59");
+	assert_int_equal(form_date("0001-01-01", 1, iso, sizeof iso), 0);
+	assert_string_equal(iso, "0001-01-02T00:00:00");
+	assert_int_equal(form_date("9999-12-31", 1, iso, sizeof iso), 0);
+	assert_true(strcmp(iso, "9999-12-31T23:59:59.999999") > 0);
+	assert_int_equal(strlen(iso), 19);
+	assert_int_equal(form_date("0000-01-01", 0, iso, sizeof iso), -1);
+	/* too small a buffer is an error, never a cut string */
+	assert_int_equal(form_date("2026-02-28", 0, iso, 19), -1);
+	assert_string_equal(iso, "");
 }
 
 int
