@@ -689,6 +689,37 @@ req_tls(const struct req *r)
 	return r->srv->tls_cert != NULL;
 }
 
+/*
+ * The answer to a caller who is not logged in: a redirect to the login
+ * page for pages, 401 for the rest.
+ */
+static void
+deny_anonymous(struct req *r, struct reply *out)
+{
+	char *loc = NULL;
+	struct buf b;
+
+	if (!r->html) {
+		reply_error(r, out, 401, NULL, "authentication required");
+		return;
+	}
+	buf_init(&b, 8192);
+	buf_puts(&b, "/login?next=");
+	html_url_encode(&b, r->url);
+	loc = buf_steal(&b);
+	reply_redirect(out, loc);
+	free(loc);
+	buf_free(&b);
+}
+
+/* 1 for the paths anybody may reach: the login page, static assets, health. */
+static int
+public_path(const char *url)
+{
+	return strcmp(url, "/login") == 0 || strncmp(url, "/static/", 8) == 0 ||
+	       strcmp(url, "/api/v1/health") == 0;
+}
+
 /* Route r and run its handler into out. */
 static void
 dispatch(struct req *r, struct reply *out)
@@ -701,11 +732,15 @@ dispatch(struct req *r, struct reply *out)
 	if (rt == NULL) {
 		r->html = strncmp(r->url, "/api/", 5) != 0 && strcmp(r->url, "/metrics") != 0 &&
 		          strstr(r->url, ".json") == NULL;
-		/* Nothing about the server's paths leaks to anonymous callers. */
 		if (identify(r, out, 0) == -1)
 			return;
-		if (!r->authed && !r->html && strncmp(r->url, "/static/", 8) != 0) {
-			reply_error(r, out, 401, NULL, "authentication required");
+		/*
+		 * Nothing about the server's paths leaks to anonymous callers:
+		 * an unknown path or a wrong method gets what any protected
+		 * route gets (only public paths say 404 or 405).
+		 */
+		if (!r->authed && !public_path(r->url)) {
+			deny_anonymous(r, out);
 			return;
 		}
 		if (allowed)
@@ -720,20 +755,7 @@ dispatch(struct req *r, struct reply *out)
 	if (identify(r, out, anon) == -1)
 		return;
 	if (!r->authed && !anon) {
-		if (r->html) {
-			char *loc = NULL;
-			struct buf b;
-
-			buf_init(&b, 8192);
-			buf_puts(&b, "/login?next=");
-			html_url_encode(&b, r->url);
-			loc = buf_steal(&b);
-			reply_redirect(out, loc);
-			free(loc);
-			buf_free(&b);
-			return;
-		}
-		reply_error(r, out, 401, NULL, "authentication required");
+		deny_anonymous(r, out);
 		return;
 	}
 	if (r->authed && (!is_safe_method(r->method) || (rt->flags & ROUTE_STATE)) &&

@@ -34,6 +34,18 @@ done
 t_eq 401 "$(code -X POST -H 'Content-Type: application/json' -d '{"action":"backup"}' "$WEB/api/v1/runs")" "anonymous POST /api/v1/runs: 401"
 t_eq 401 "$(code -X DELETE "$WEB/api/v1/runs/x")" "anonymous DELETE: 401"
 t_eq 401 "$(code -X POST -d '{"config_number":0}' "$WEB/api/v1/configs/current")" "anonymous config switch: 401"
+# Unknown paths and wrong methods tell an anonymous caller nothing either.
+for p in /nope /last_backups/x /static.html /metrics/x; do
+	loc=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$WEB$p")
+	t_match "^303 $WEB/login\\?next=/" "$loc" "anonymous GET $p (no such page): 303, as for a real page"
+done
+for m in POST PUT DELETE PATCH; do
+	t_eq 303 "$(code -X "$m" "$WEB/last_backups")" "anonymous $m /last_backups (a GET page): 303, not 405"
+	t_eq 401 "$(code -X "$m" "$WEB/backups.json")" "anonymous $m /backups.json: 401, not 405"
+done
+t_eq 401 "$(code "$WEB/api/v1/health/x")" "anonymous GET /api/v1/health/x: 401, not 404"
+t_eq 401 "$(code -X POST "$WEB/api/v1/nosuch")" "anonymous POST /api/v1/nosuch: 401"
+t_eq 404 "$(code "$WEB/static/nosuch.js")" "a missing static asset is a public 404"
 t_eq 200 "$(code "$WEB/login")" "the login page is public"
 t_eq 200 "$(code "$WEB/static/app.js")" "static assets are public"
 t_eq '{"status": "ok"}' "$(curl -s "$WEB/api/v1/health" | jq_py 'd')" "anonymous health tells nothing more"
