@@ -114,6 +114,13 @@ parse_grouped(const char *p, int64_t *v)
 	return 0;
 }
 
+/* *acc += v (both >= 0), saturating at INT64_MAX instead of overflowing. */
+static void
+add_saturated(int64_t *acc, int64_t v)
+{
+	*acc = v > INT64_MAX - *acc ? INT64_MAX : *acc + v;
+}
+
 int
 rsync_stats_feed(struct rsync_stats *st, const char *line)
 {
@@ -128,26 +135,26 @@ rsync_stats_feed(struct rsync_stats *st, const char *line)
 	if (strncmp(line, files, sizeof files - 1) == 0) {
 		if (parse_grouped(line + sizeof files - 1, &v) == -1)
 			return 0;
-		st->total_files += v;
+		add_saturated(&st->total_files, v);
 		return 1;
 	}
 	if (strncmp(line, number_of, sizeof number_of - 1) == 0 &&
 	    (p = strstr(line, transferred)) != NULL) {
 		if (parse_grouped(p + sizeof transferred - 1, &v) == -1)
 			return 0;
-		st->written_files += v;
+		add_saturated(&st->written_files, v);
 		return 1;
 	}
 	if (strncmp(line, size, sizeof size - 1) == 0) {
 		if (parse_grouped(line + sizeof size - 1, &v) == -1)
 			return 0;
-		st->total_bytes += v;
+		add_saturated(&st->total_bytes, v);
 		return 1;
 	}
 	if (strncmp(line, tsize, sizeof tsize - 1) == 0) {
 		if (parse_grouped(line + sizeof tsize - 1, &v) == -1)
 			return 0;
-		st->written_bytes += v;
+		add_saturated(&st->written_bytes, v);
 		return 1;
 	}
 	return 0;

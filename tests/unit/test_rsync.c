@@ -73,6 +73,23 @@ test_stats_old_wording_and_dots(void **state)
 	assert_int_equal(st.written_bytes, 999);
 }
 
+/* Two huge values of one counter saturate instead of overflowing (UBSan). */
+static void
+test_stats_saturate(void **state)
+{
+	struct rsync_stats st = { 0 };
+
+	(void)state;
+	assert_int_equal(rsync_stats_feed(&st, "Total transferred file size: 9223372036854775000"),
+	                 1);
+	assert_int_equal(rsync_stats_feed(&st, "Total transferred file size: 9223372036854775000"),
+	                 1);
+	assert_true(st.written_bytes == INT64_MAX);
+	assert_int_equal(rsync_stats_feed(&st, "Number of files: 9,223,372,036,854,775,000"), 1);
+	assert_int_equal(rsync_stats_feed(&st, "Number of files: 1000"), 1);
+	assert_true(st.total_files == INT64_MAX);
+}
+
 static void
 test_stats_ignores_lookalikes(void **state)
 {
@@ -706,6 +723,7 @@ main(void)
 		cmocka_unit_test(test_ssh_check_target),
 		cmocka_unit_test(test_stats_rsync3),
 		cmocka_unit_test(test_stats_old_wording_and_dots),
+		cmocka_unit_test(test_stats_saturate),
 		cmocka_unit_test(test_stats_ignores_lookalikes),
 		cmocka_unit_test(test_stats_trailing_separator),
 		cmocka_unit_test(test_link_dests),
