@@ -21,7 +21,7 @@ if [ "${1:-}" != "--demo" ]; then
 		# what the tests start or use on loopback
 		e2fsprogs util-linux mount iproute2
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
-		redis-server curl wrk chromium python3 openssl
+		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
 	)

@@ -37,6 +37,7 @@ static const struct key keys[] = {
 	{ "web", "tls_cert", K_STR, F(tls_cert), 0, 0 },
 	{ "web", "tls_key", K_STR, F(tls_key), 0, 0 },
 	{ "web", "metrics_public", K_BOOL, F(metrics_public), 0, 0 },
+	{ "web", "metrics_token_file", K_STR, F(metrics_token_file), 0, 0 },
 	{ "web", "session_timeout", K_INT, F(session_timeout), 60, 30L * 86400 },
 	{ "auth", "providers", K_SPECIAL, 0, 0, 0 },
 	{ "auth", "users_file", K_STR, F(users_file), 0, 0 },
@@ -446,6 +447,7 @@ guiconf_free(struct guiconf *gc)
 	free(gc->listen_host);
 	free(gc->tls_cert);
 	free(gc->tls_key);
+	free(gc->metrics_token_file);
 	free(gc->users_file);
 	free_list(gc->trusted_proxies);
 	free(gc->proxy_header);

@@ -36,7 +36,9 @@ struct guiconf {
 	int listen_port;   /* default 8080 */
 	char *tls_cert;    /* both or neither */
 	char *tls_key;
-	int metrics_public;  /* metrics_public = yes: /metrics without auth (default no) */
+	int metrics_public; /* metrics_public = yes: /metrics without auth (default no) */
+	/* a file holding a token: "Authorization: Bearer TOKEN" may read /metrics (scrapers) */
+	char *metrics_token_file;
 	int session_timeout; /* seconds of inactivity, default 28800 */
 
 	/* [auth] */

@@ -1,14 +1,18 @@
 /*
  * GET /metrics: Prometheus text exposition of every job of the current
- * config (last success time, last duration, bytes, state) and of the
- * queue (runs in progress, queued). Label values are escaped as the
- * format says (backslash, double quote, newline).
+ * config (last success time, last duration, bytes, state, runs by
+ * result), of the queue (runs in progress, queued) and of the build.
+ * The job's label is backup_job (Prometheus sets its own "job" label on
+ * every scraped series, and would rename ours exported_job). Label
+ * values are escaped as the format says (backslash, double quote,
+ * newline).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "queue.h"
@@ -37,7 +41,7 @@ label(struct buf *b, const char *s)
 static void
 labels(struct buf *b, const struct job *j)
 {
-	buf_puts(b, "{job=");
+	buf_puts(b, "{backup_job=");
 	label(b, j->name);
 	buf_puts(b, ",server=");
 	label(b, j->server_name);
@@ -49,6 +53,45 @@ static void
 help(struct buf *b, const char *name, const char *type, const char *text)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/*
+ * tisbackup_job_runs_total: the job's finished backup runs by result,
+ * from its BACKUP rows and the CLEAN rows cleanup left of them (so the
+ * count never goes down). 0 or -1 + err.
+ */
+static int
+runs_by_result(struct buf *b, struct catalog *cat, const struct job_view *views, size_t nv,
+               struct err *err)
+{
+	static const char *const types[] = { "BACKUP", "CLEAN" };
+	static const struct {
+		const char *status, *result;
+	} results[] = { { "OK", "ok" }, { "ERROR", "error" } };
+
+	help(b, "tisbackup_job_runs_total", "counter",
+	     "Finished backup runs of the job, by result (ok, error).");
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t k = 0; k < sizeof results / sizeof results[0]; k++) {
+			int64_t total = 0;
+
+			for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+				struct catalog_filter f = { .backup_name = views[i].job->name,
+					                    .type = types[t],
+					                    .status = results[k].status };
+				int64_t c = 0;
+
+				if (catalog_count(cat, &f, &c, err) == -1)
+					return -1;
+				total += c;
+			}
+			buf_puts(b, "tisbackup_job_runs_total");
+			labels(b, views[i].job);
+			buf_printf(b, ",result=\"%s\"} %lld\n", results[k].result,
+			           (long long)total);
+		}
+	}
+	return 0;
 }
 
 void
@@ -86,6 +129,10 @@ metrics_get(struct req *r, struct reply *out)
 	}
 	out->content_type = "text/plain; version=0.0.4; charset=utf-8";
 
+	help(b, "tisbackup_build_info", "gauge", "The running version: always 1.");
+	buf_puts(b, "tisbackup_build_info{version=");
+	label(b, TB_VERSION);
+	buf_puts(b, "} 1\n");
 	help(b, "tisbackup_job_last_success_timestamp_seconds", "gauge",
 	     "End of the last OK backup (seconds since the epoch).");
 	for (size_t i = 0; i < nv; i++) {
@@ -142,6 +189,10 @@ metrics_get(struct req *r, struct reply *out)
 			labels(b, views[i].job);
 			buf_printf(b, ",state=\"%s\"} %d\n", states[k], strcmp(st, states[k]) == 0);
 		}
+	}
+	if (runs_by_result(b, cat, views, nv, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		goto out;
 	}
 	q = req_queue(r, NULL, &err);
 	if (q != NULL && queue_list(q, 1, 100000, &runs, &nruns, &err) == 0) {

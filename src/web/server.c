@@ -77,6 +77,7 @@ struct server {
 	const struct server_opts *o;
 	struct MHD_Daemon *d;
 	char *tls_cert, *tls_key;
+	char *metrics_token; /* [web] metrics_token_file's token, or NULL */
 
 	pthread_mutex_t mu; /* guards everything below */
 	struct pooled_cat cats[POOL_MAX];
@@ -689,6 +690,24 @@ req_tls(const struct req *r)
 	return r->srv->tls_cert != NULL;
 }
 
+/* 1 if r carries "Authorization: Bearer T" with T the metrics token (compared in constant time). */
+static int
+metrics_bearer_ok(struct req *r)
+{
+	const char *tok = r->srv->metrics_token, *authz = req_header(r, "Authorization");
+	size_t n, want;
+	unsigned char diff = 0;
+
+	if (tok == NULL || authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return 0;
+	authz += 7;
+	n = strlen(authz);
+	want = strlen(tok);
+	for (size_t i = 0; i < want; i++)
+		diff |= (unsigned char)(tok[i] ^ (i < n ? authz[i] : 0));
+	return diff == 0 && n == want;
+}
+
 /*
  * The answer to a caller who is not logged in: a redirect to the login
  * page for pages, 401 for the rest.
@@ -751,7 +770,8 @@ dispatch(struct req *r, struct reply *out)
 		return;
 	}
 	r->html = (rt->flags & ROUTE_HTML) != 0;
-	anon = (rt->flags & ROUTE_ANON) || ((rt->flags & ROUTE_METRICS) && gc->metrics_public);
+	anon = (rt->flags & ROUTE_ANON) ||
+	       ((rt->flags & ROUTE_METRICS) && (gc->metrics_public || metrics_bearer_ok(r)));
 	if (identify(r, out, anon) == -1)
 		return;
 	if (!r->authed && !anon) {
@@ -989,6 +1009,41 @@ read_pem(const char *path, struct err *err)
 	return buf_steal(&b);
 }
 
+/*
+ * The token in the file at path: its first line without surrounding white
+ * space, at least 16 characters; a file others may read is refused. NULL
+ * + err otherwise.
+ */
+static char *
+read_token(const char *path, struct err *err)
+{
+	struct stat sb;
+	char *text, *p, *end;
+
+	if (stat(path, &sb) == -1) {
+		err_sys(err, errno, "%s", path);
+		return NULL;
+	}
+	if (sb.st_mode & S_IROTH) {
+		err_set(err, "%s: readable by every user: chmod o-r it", path);
+		return NULL;
+	}
+	if ((text = read_pem(path, err)) == NULL)
+		return NULL;
+	p = text + strspn(text, " \t\r\n");
+	end = p + strcspn(p, "\r\n");
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = '\0';
+	if (strlen(p) < 16) {
+		err_set(err, "%s: the token must be at least 16 characters", path);
+		free(text);
+		return NULL;
+	}
+	memmove(text, p, strlen(p) + 1);
+	return text;
+}
+
 int
 server_start(const struct server_opts *o, struct server **out, struct err *err)
 {
@@ -1025,6 +1080,11 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 		}
 		flags |= MHD_USE_TLS;
 	}
+	if (gc->metrics_token_file != NULL &&
+	    (s->metrics_token = read_token(gc->metrics_token_file, err)) == NULL) {
+		err_wrap(err, "[web] metrics_token_file");
+		goto fail;
+	}
 	if (s->tls_cert != NULL)
 		s->d = MHD_start_daemon(
 		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
@@ -1060,6 +1120,7 @@ fail:
 		freeaddrinfo(ai);
 	free(s->tls_cert);
 	free(s->tls_key);
+	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 	return -1;
@@ -1083,6 +1144,7 @@ server_stop(struct server *s)
 	free(s->choices);
 	free(s->tls_cert);
 	free(s->tls_key);
+	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -18,8 +18,11 @@ mkdir -p "$SRC/sub"
 echo one >"$SRC/a.txt"
 echo two >"$SRC/sub/b.txt"
 cfg_job "$CONF" live "$SRC"
-# Holds serve's only worker ([queue] workers = 1) while the queue tests run.
-cfg_job "$CONF" slow "$SRC" "preexec = sleep 4"
+# Holds serve's only worker ([queue] workers = 1) while the queue tests run:
+# its preexec waits (at most 120 s) for the gate file the test creates when
+# it is done with them, so a loaded machine cannot end it early.
+GATE=$TMPD/slow.gate
+cfg_job "$CONF" slow "$SRC" "preexec = timeout 120 sh -c 'until [ -e $GATE ]; do sleep 0.1; done'"
 fill_catalog 1000
 # A log with markup, in the newest row of job001.
 sqlite3 "$CATALOG" "UPDATE stats SET log = '<script>alert(1)</script> & done',
@@ -38,7 +41,11 @@ sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, b
 CONF2=$TMPD/second.ini
 cfg_global "$CONF2"
 printf '[other]\ntype = null\nserver_name = elsewhere\n' >>"$CONF2"
-web_config 'queue.workers = 1'
+# A bearer token for Prometheus scrapers (0640: not world-readable).
+TOKEN=scrape-token-0123456789abcdef
+printf '%s\n' "$TOKEN" >"$TMPD/metrics.token"
+chmod 0640 "$TMPD/metrics.token"
+web_config 'queue.workers = 1' "web.metrics_token_file = $TMPD/metrics.token"
 sed -i "s|^config_tisbackup = .*|config_tisbackup = $CONF,$CONF2|" "$GUI"
 
 web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
@@ -217,6 +224,7 @@ r=$(post '{"action": "export", "sections": ["job001"], "exportdir": "'"$TMPD"'/e
 t_eq '409 sections' "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "another export of other sections: 409"
 EXP=$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py '[i["id"] for i in d["items"] if i["action"] == "export"][0]')
 curl -s -o /dev/null "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$EXP"
+: >"$GATE"
 slow_done() { [ "$(curl -s "${A[@]}" "$WEB/api/v1/runs/$SLOW" | jq_py 'd["state"]')" = done ]; }
 wait_until 60 slow_done
 t_ok "the slow run ends done" slow_done
@@ -225,15 +233,35 @@ t_ok "the slow run ends done" slow_done
 r=$(hcurl "${A[@]}" "$WEB/metrics")
 t_eq 200 "$(st_of "$r")" "/metrics answers"
 m=$(body_of "$r")
-t_match '^tisbackup_job_last_success_timestamp_seconds\{job="job001",server="srv001",type="rsync\+ssh"\} [0-9]+\.[0-9]+$' "$m" "last success timestamp per job"
-t_match '^tisbackup_job_last_duration_seconds\{job="job001",server="srv001",type="rsync\+ssh"\} 30\.000$' "$m" "last duration in seconds"
-t_match '^tisbackup_job_last_written_bytes\{job="job001",.*\} [0-9]+$' "$m" "last written bytes"
-t_match '^tisbackup_job_last_total_bytes\{job="job001",.*\} [0-9]+$' "$m" "last total bytes"
-t_match '^tisbackup_job_state\{job="job001",server="srv001",type="rsync\+ssh",state="ok"\} 1$' "$m" "job state ok = 1"
-t_match '^tisbackup_job_state\{job="nulljob",.*state="never"\} 1$' "$m" "a job without rows: never"
+t_match '^tisbackup_job_last_success_timestamp_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh"\} [0-9]+\.[0-9]+$' "$m" "last success timestamp per job (label backup_job, not Prometheus' own job)"
+t_match '^tisbackup_job_last_duration_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh"\} 30\.000$' "$m" "last duration in seconds"
+t_match '^tisbackup_job_last_written_bytes\{backup_job="job001",.*\} [0-9]+$' "$m" "last written bytes"
+t_match '^tisbackup_job_last_total_bytes\{backup_job="job001",.*\} [0-9]+$' "$m" "last total bytes"
+t_match '^tisbackup_job_state\{backup_job="job001",server="srv001",type="rsync\+ssh",state="ok"\} 1$' "$m" "job state ok = 1"
+t_match '^tisbackup_job_state\{backup_job="nulljob",.*state="never"\} 1$' "$m" "a job without rows: never"
 t_match '^tisbackup_runs_in_progress 0$' "$m" "runs in progress"
 t_match '^tisbackup_runs_queued 0$' "$m" "runs queued"
+t_match '^tisbackup_build_info\{version="0\.1\.0"\} 1$' "$m" "build info with the version"
+want_ok=$(sqlite3 "$CATALOG" "select count(*) from stats where backup_name='job004' and status='OK' and TYPE in ('BACKUP','CLEAN')")
+want_err=$(sqlite3 "$CATALOG" "select count(*) from stats where backup_name='job004' and status='ERROR' and TYPE in ('BACKUP','CLEAN')")
+t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"ok\"\\} $want_ok\$" "$m" "runs counter, ok ($want_ok)"
+t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"error\"\\} $want_err\$" "$m" "runs counter, error ($want_err)"
+# An independent parser of the text format (Debian's python3-prometheus-client).
+t_eq "ok" "$(printf '%s' "$m" | /usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
+assert fams["tisbackup_job_runs"].type == "counter", fams["tisbackup_job_runs"].type
+assert all("job" not in s.labels for f in fams.values() for s in f.samples)
+assert len(fams["tisbackup_job_state"].samples) == 4 * 8
+print("ok")' 2>&1)" "/metrics parses as Prometheus text format, counters typed, no job label"
 t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$WEB/metrics")" "/metrics needs auth by default"
+t_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$WEB/metrics")" \
+	"/metrics with the scrape token (Authorization: Bearer)"
+t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN}x" "$WEB/metrics")" \
+	"/metrics with a wrong token: 401"
+t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$WEB/api/v1/jobs")" \
+	"the scrape token opens /metrics only"
 
 # --- a real backup through the queue and serve's embedded worker ---------------------
 r=$(post '{"action": "backup", "sections": ["live"]}')
