@@ -50,12 +50,17 @@ mkdir -p /run/sshd
 # At exit: the sshd and its session processes (tisbackup's shared ssh
 # connection would otherwise linger for its 60 s persistence).
 serve_pid=
+# Every step may fail (nothing left to stop) without ending the handler:
+# it runs under set -e.
 stop_sshd() {
 	local pid
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+	if [ -n "$serve_pid" ]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
 	pid=$(cat "$demo/ssh/sshd.pid" 2>/dev/null) || return 0
-	pkill -P "$pid" 2>/dev/null
-	kill "$pid" 2>/dev/null
+	pkill -P "$pid" 2>/dev/null || true
+	kill "$pid" 2>/dev/null || true
 	return 0
 }
 trap stop_sshd EXIT
