@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "util/xmalloc.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -339,6 +340,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	int64_t next, wait_ns, limit = 0, idle = 0, cap, probe_every = 0, next_probe = 0;
 	int64_t tick_every = 0, next_tick = 0;
 	long long progress = 0;
+	int64_t deadline = 0;
+	enum progress_state wst;
 	int pidfd = -1, exited = 0, term_sent = 0, kill_sent = 0;
 	size_t nfds, open_pipes;
 
@@ -351,6 +354,12 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		limit = (int64_t)o->timeout_sec * NSEC_PER_SEC;
 	if (o->idle_timeout_sec > 0 && (npipes > 0 || o->progress != NULL))
 		idle = (int64_t)o->idle_timeout_sec * NSEC_PER_SEC;
+	else if (o->watch != NULL && o->watch->stall_ns > 0 && (npipes > 0 || o->progress != NULL))
+		idle = o->watch->stall_ns;
+	if (o->watch != NULL) {
+		deadline = o->watch->deadline_ns;
+		progress_feed(o->watch, 0); /* a command starting is progress */
+	}
 	start = last_out = spawn_now();
 	if (idle > 0 && o->progress != NULL) {
 		/* Probe often enough to notice progress well within the limit. */
@@ -392,6 +401,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			if (p != progress) {
 				progress = p;
 				last_out = now;
+				if (o->watch != NULL)
+					progress_feed(o->watch, 0);
 			}
 			next_probe = now + probe_every;
 		}
@@ -401,9 +412,12 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			next_tick = spawn_now() + tick_every;
 		}
 		if (!term_sent) {
+			wst = o->watch != NULL ? progress_check(o->watch, now) : PROGRESS_OK;
 			if (spawn_signals != signals_at_start && !o->ignore_signals)
 				res->interrupted = 1;
-			else if (limit > 0 && now - start >= limit)
+			else if (wst == PROGRESS_INTERRUPTED)
+				res->stopped = 1;
+			else if ((limit > 0 && now - start >= limit) || wst == PROGRESS_DEADLINE)
 				res->timed_out = 1;
 			else if (idle > 0 && now - last_out >= idle)
 				res->timed_out = res->stalled = 1;
@@ -437,6 +451,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		if (!term_sent) {
 			if (limit > 0)
 				next = spawn_earlier(next, start + limit);
+			if (deadline > 0)
+				next = spawn_earlier(next, deadline);
 			if (idle > 0)
 				next = spawn_earlier(next, last_out + idle);
 			if (probe_every > 0)
@@ -469,8 +485,11 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		for (size_t i = 0; i < nfds; i++) {
 			if (slot[i] == NULL || pfd[i].revents == 0)
 				continue;
-			if (spawn_pipe_read(o, slot[i], max_line) == 1)
+			if (spawn_pipe_read(o, slot[i], max_line) == 1) {
 				last_out = spawn_now();
+				if (o->watch != NULL)
+					progress_feed(o->watch, 0);
+			}
 		}
 	}
 	spawn_close(&pidfd);
@@ -700,6 +719,12 @@ spawn_install_signal_handlers(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+unsigned long
+spawn_signal_count(void)
+{
+	return (unsigned long)spawn_signals;
 }
 
 int

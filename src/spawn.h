@@ -17,6 +17,8 @@
 
 #include "util/err.h"
 
+struct progress;
+
 enum spawn_stream { SPAWN_STDOUT = 1, SPAWN_STDERR = 2 };
 
 /*
@@ -80,6 +82,14 @@ struct spawn_opts {
 	 * the caller decides when (through tick). The worker's graceful stop.
 	 */
 	int ignore_signals;
+	/*
+	 * May be NULL. The run's progress object (progress.h): the child's
+	 * output and progress() changes feed it; its interrupt ends the group
+	 * like tick() does (res->stopped); its deadline ends the group like
+	 * timeout_sec (res->timed_out); its stall limit applies like
+	 * idle_timeout_sec when that is 0. Not owned; must outlive the call.
+	 */
+	struct progress *watch;
 };
 
 struct spawn_result {
@@ -137,6 +147,12 @@ void spawn_describe(const struct spawn_result *res, char *out, size_t outsz);
  * default, like every other signal). Call once at start-up.
  */
 void spawn_install_signal_handlers(void);
+/*
+ * How many terminating signals have been received so far. An in-process
+ * transfer notes it when it starts and ends itself when it changes, as
+ * spawn_run() does for its child.
+ */
+unsigned long spawn_signal_count(void);
 /* 1 once a terminating signal has been received. */
 int spawn_interrupted(void);
 
