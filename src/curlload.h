@@ -1,6 +1,6 @@
 /*
- * libcurl, loaded on first use. Only the alert senders need it, and they
- * run in the processes that finish jobs; `serve`, `worker`, checknagios
+ * libcurl, loaded on first use. Only the alert senders and the HTTP client
+ * (http.c) need it, and they run in the processes that run jobs; `serve`, `worker`, checknagios
  * and every other command never pay for mapping libcurl and its TLS,
  * Kerberos, LDAP and SSH libraries (about 2.5 MiB of resident memory in
  * an idle serve). The API is curl's own, called through this table.
@@ -19,6 +19,7 @@ struct curl_api {
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	const char *(*easy_strerror)(CURLcode code);
 	void (*easy_cleanup)(CURL *c);
+	void (*easy_reset)(CURL *c);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
 };
