@@ -123,6 +123,29 @@ void spawn_opts_init(struct spawn_opts *o);
  */
 int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err);
 
+struct spawn_proc;
+
+/*
+ * Start o->argv (with o's envp and cwd; the other fields are ignored) on a
+ * new pseudo-terminal: its stdin, stdout and stderr, and its controlling
+ * terminal (so ssh asks for a password there), 200 columns by 48 rows. The
+ * child leads a new session (so a new process group), with the same
+ * PDEATHSIG as spawn_run(). 0 with *out and *master_fd (the terminal's
+ * other side, to read what the child prints and write what it reads: hand
+ * it to dialog_fd_transport() without closing it), or -1 + err as
+ * spawn_run(). Every *out must go to spawn_finish().
+ */
+int spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master_fd,
+                    struct err *err);
+
+/*
+ * End a child of spawn_start_pty(): close the terminal (the child gets a
+ * hangup), give it kill_grace_sec to exit, then TERM its group, and KILL
+ * it kill_grace_sec later (res->timed_out set if it had to be ended).
+ * Reaps it, fills res, releases p. 0, or -1 + err when waiting failed.
+ */
+int spawn_finish(struct spawn_proc *p, struct spawn_result *res, struct err *err);
+
 /*
  * The environment children get by default: a fixed PATH, LC_ALL=C (so
  * tools print numbers and messages we can parse), and HOME, USER,

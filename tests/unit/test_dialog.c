@@ -8,6 +8,7 @@
  * pager with erase sequences (output whole, pager gone), '#' inside the
  * configuration not taken for a prompt, a silent device (timeout), a
  * closed connection, the run's interrupt, 0xFF escaped both ways, and
+ * a session over a spawned program's pseudo-terminal, and
  * the terminal model (backspaces, carriage returns, erase in line, CSI
  * colours, OSC titles).
  */
@@ -30,6 +31,7 @@
 
 #include "dialog.h"
 #include "progress.h"
+#include "spawn.h"
 #include "telnet.h"
 #include "util/xmalloc.h"
 
@@ -407,6 +409,88 @@ test_terminal_model(void **state)
 	}
 }
 
+/*
+ * Over a spawned program's pseudo-terminal (how an ssh session is held):
+ * a script that reads a password with echo off, as ssh does, on its
+ * controlling terminal, then answers commands.
+ */
+static void
+test_pty_session(void **state)
+{
+	static const char script[] =
+	        "test -t 0 && test -t 1 || exit 3\n"
+	        "stty -echo; printf 'Password: '; IFS= read -r pw; stty echo\n"
+	        "printf '\\r\\nlength %s\\r\\nsw# ' \"${#pw}\"\n"
+	        "while IFS= read -r cmd; do\n"
+	        "  case \"$cmd\" in exit*) exit 0;; esac\n"
+	        "  printf 'you said %s\\r\\nsw# ' \"$cmd\"\n"
+	        "done\n";
+	const char *argv[] = { "sh", "-c", script, NULL };
+	static const struct dialog_pattern pw[] = { { "Password:", 0 } };
+	/* A terminal's Enter is "\r" (the pty makes it "\n" for the program). */
+	struct dialog_opts o = { .timeout_sec = 30, .eol = "\r" };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct spawn_proc *proc;
+	struct dialog_transport tr;
+	struct dialog *d;
+	char *out;
+	int master;
+	struct err err;
+
+	(void)state;
+	spawn_opts_init(&so);
+	so.argv = argv;
+	so.kill_grace_sec = 5;
+	assert_int_equal(spawn_start_pty(&so, &proc, &master, &err), 0);
+	tr = dialog_fd_transport(master, master, 0);
+	d = dialog_new(&tr, &o);
+	if (dialog_expect(d, pw, 1, NULL, NULL, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_int_equal(dialog_send_secret(d, PASSWORD, &err), 0);
+	assert_int_equal(dialog_expect(d, prompt, 1, NULL, &out, &err), 0);
+	assert_string_equal(out, "\nlength 12\n");
+	free(out);
+	assert_int_equal(dialog_command(d, "show version", prompt, 1, &out, &err), 0);
+	assert_string_equal(out, "you said show version\n");
+	free(out);
+	assert_null(strstr(dialog_transcript(d), PASSWORD));
+	assert_int_equal(dialog_send(d, "exit", &err), 0);
+	assert_int_equal(dialog_expect(d, prompt, 1, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "connection closed"));
+	dialog_free(d);
+	assert_int_equal(spawn_finish(proc, &res, &err), 0);
+	assert_true(res.exited);
+	assert_int_equal(res.code, 0);
+	assert_false(res.timed_out);
+
+	/* A child that ignores the hangup is ended. */
+	{
+		const char *stubborn[] = { "sh", "-c", "trap '' HUP; printf 'ready> '; sleep 60",
+			                   NULL };
+		static const struct dialog_pattern ready[] = { { "ready>", 0 } };
+
+		so.argv = stubborn;
+		so.kill_grace_sec = 1;
+		assert_int_equal(spawn_start_pty(&so, &proc, &master, &err), 0);
+		tr = dialog_fd_transport(master, master, 0);
+		d = dialog_new(&tr, &o);
+		assert_int_equal(dialog_expect(d, ready, 1, NULL, NULL, &err), 0);
+		dialog_free(d);
+		assert_int_equal(spawn_finish(proc, &res, &err), 0);
+		assert_true(res.timed_out);
+		assert_false(res.exited && res.code == 0);
+	}
+	/* Not found: the same message as spawn_run(). */
+	{
+		const char *none[] = { "tb-no-such-program", NULL };
+
+		so.argv = none;
+		assert_int_equal(spawn_start_pty(&so, &proc, &master, &err), -1);
+		assert_string_equal(err.msg, "cannot run 'tb-no-such-program': not found in PATH");
+	}
+}
+
 int
 main(void)
 {
@@ -415,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_timeout_and_eof),
 		cmocka_unit_test(test_telnet),
 		cmocka_unit_test(test_terminal_model),
+		cmocka_unit_test(test_pty_session),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as tisbackup does (spawn_install_signal_handlers) */
