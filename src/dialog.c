@@ -392,16 +392,17 @@ dialog_expect(struct dialog *d, const struct dialog_pattern *pats, size_t n, siz
 			}
 		}
 		if (progress_now() >= deadline) {
-			err_set(err, "no prompt after %d s; last line received: '%s'", d->timeout_sec,
-			        line_for_message(d));
+			err_set(err, "no prompt after %d s; last line received: '%s'",
+			        d->timeout_sec, line_for_message(d));
 			goto out;
 		}
 		got = d->tr.recv(d->tr.t, chunk, sizeof chunk, DIALOG_POLL_MS, err);
 		if (got == -1)
 			goto out;
 		if (got == -2) {
-			err_set(err, "the connection closed while waiting for a prompt; last line "
-			             "received: '%s'",
+			err_set(err,
+			        "the connection closed while waiting for a prompt; last line "
+			        "received: '%s'",
 			        line_for_message(d));
 			goto out;
 		}
@@ -463,7 +464,8 @@ dialog_command(struct dialog *d, const char *cmd, const struct dialog_pattern *p
 	size_t first, cl = strlen(cmd);
 
 	*out = NULL;
-	if (dialog_send(d, cmd, err) == -1 || dialog_expect(d, prompts, n, NULL, &text, err) == -1) {
+	if (dialog_send(d, cmd, err) == -1 ||
+	    dialog_expect(d, prompts, n, NULL, &text, err) == -1) {
 		err_wrap(err, "command '%s'", cmd);
 		return -1;
 	}

@@ -59,11 +59,11 @@ struct dialog_pager {
 extern const struct dialog_pager dialog_default_pagers[];
 
 struct dialog_opts {
-	int timeout_sec;                    /* per expect; 0 means 30 */
-	const char *eol;                    /* sent after each line; NULL means "\r\n" */
-	const struct dialog_pager *pagers;  /* NULL: dialog_default_pagers; text NULL ends */
-	struct progress *progress;          /* the run's (bytes feed it; its limits apply); may be NULL */
-	size_t max_output;                  /* per expect; 0 means 16 MiB */
+	int timeout_sec;                   /* per expect; 0 means 30 */
+	const char *eol;                   /* sent after each line; NULL means "\r\n" */
+	const struct dialog_pager *pagers; /* NULL: dialog_default_pagers; text NULL ends */
+	struct progress *progress; /* the run's (bytes feed it; its limits apply); may be NULL */
+	size_t max_output;         /* per expect; 0 means 16 MiB */
 };
 
 struct dialog;

@@ -43,10 +43,10 @@ struct dumpfile {
 	int fd;
 	int created; /* we made the .partial file (so we may remove it) */
 	int committed;
-	int verify; /* dumpfile_open_gzip(): zs inflates, to check */
-	int raw;    /* dumpfile_open_raw(): bytes stored as given */
+	int verify;     /* dumpfile_open_gzip(): zs inflates, to check */
+	int raw;        /* dumpfile_open_raw(): bytes stored as given */
 	int64_t expect; /* raw: the size commit requires; -1: any */
-	int at_end; /* verify: the last byte given ended a member */
+	int at_end;     /* verify: the last byte given ended a member */
 	z_stream zs;
 	int zs_live;
 	uint64_t in;

@@ -114,7 +114,8 @@ read_credentials(const char *path, int want_user, char **user, char **password, 
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
-		err_set(err, "password_file %s: must be a regular file of ours with mode 0600", path);
+		err_set(err, "password_file %s: must be a regular file of ours with mode 0600",
+		        path);
 		goto out;
 	}
 	do
@@ -227,8 +228,9 @@ pin_to_curl(const char *pin, struct err *err)
 	base64_32(digest, enc);
 	return xasprintf("sha256//%s", enc);
 bad:
-	err_set(err, "TLS pin '%s': expected the SHA-256 of the server's public key, as 64 hex "
-	             "digits or sha256//BASE64",
+	err_set(err,
+	        "TLS pin '%s': expected the SHA-256 of the server's public key, as 64 hex "
+	        "digits or sha256//BASE64",
 	        pin);
 	return NULL;
 }
@@ -265,7 +267,7 @@ http_client_new(const struct http_opts *o, struct http_client **out, struct err 
 	c->cookies = o->cookies;
 	c->no_proxy = o->no_proxy;
 	c->connect_timeout =
-	        o->connect_timeout_sec > 0 ? o->connect_timeout_sec : HTTP_DEFAULT_CONNECT_TIMEOUT;
+	    o->connect_timeout_sec > 0 ? o->connect_timeout_sec : HTTP_DEFAULT_CONNECT_TIMEOUT;
 	if ((c->h = c->cu->easy_init()) == NULL) {
 		err_set(err, "cannot start libcurl");
 		goto fail;
@@ -415,7 +417,8 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	}
 	if (x->resp->status >= 400) {
 		/* Keep the start of an error body for the message; drop the rest. */
-		size_t room = x->body.len < HTTP_ERROR_BODY_MAX ? HTTP_ERROR_BODY_MAX - x->body.len : 0;
+		size_t room =
+		    x->body.len < HTTP_ERROR_BODY_MAX ? HTTP_ERROR_BODY_MAX - x->body.len : 0;
 
 		buf_append(&x->body, data, len < room ? len : room);
 		x->resp->bytes += len;
@@ -574,16 +577,16 @@ set_options(struct http_client *c, const struct http_request *rq, struct http_xf
 		cu->easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		cu->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		cu->easy_setopt(h, CURLOPT_READDATA, x);
-		cu->easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-		                (curl_off_t)(rq->source != NULL ? rq->source_len
-		                                                : (int64_t)rq->body_len));
+		cu->easy_setopt(
+		    h, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)(rq->source != NULL ? rq->source_len : (int64_t)rq->body_len));
 	} else if (strcmp(method, "POST") == 0) {
 		cu->easy_setopt(h, CURLOPT_POST, 1L);
 		cu->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		cu->easy_setopt(h, CURLOPT_READDATA, x);
-		cu->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		                (curl_off_t)(rq->source != NULL ? rq->source_len
-		                                                : (int64_t)rq->body_len));
+		cu->easy_setopt(
+		    h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(rq->source != NULL ? rq->source_len : (int64_t)rq->body_len));
 	} else if (strcmp(method, "GET") == 0) {
 		cu->easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -652,12 +655,14 @@ http_request(struct http_client *c, const struct http_request *rq, struct http_r
 		        x.body_limit);
 		err->code = HTTP_ERR_TOO_BIG;
 	} else if (rc == CURLE_UNSUPPORTED_PROTOCOL && resp->status >= 300 && resp->status < 400) {
-		err_set(err, "%s %s: redirect refused (HTTP %ld to another scheme; https is never "
-		             "followed to http)",
+		err_set(err,
+		        "%s %s: redirect refused (HTTP %ld to another scheme; https is never "
+		        "followed to http)",
 		        method, masked, resp->status);
 		err->code = HTTP_ERR_TRANSPORT;
 	} else if (rc != CURLE_OK) {
-		err_set(err, "%s %s: %s", method, masked, errbuf[0] != '\0' ? errbuf : cu->easy_strerror(rc));
+		err_set(err, "%s %s: %s", method, masked,
+		        errbuf[0] != '\0' ? errbuf : cu->easy_strerror(rc));
 		err->code = HTTP_ERR_TRANSPORT;
 	} else if (resp->status >= 400) {
 		body_excerpt(resp->body != NULL ? resp->body : "", resp->body_len, excerpt,

@@ -77,18 +77,18 @@ typedef int (*http_sink_fn)(void *ctx, const void *data, size_t len, struct err 
 typedef ssize_t (*http_source_fn)(void *ctx, void *buf, size_t len, struct err *err);
 
 struct http_request {
-	const char *method;          /* "GET" (or NULL), "POST", "PUT", "DELETE" */
-	const char *url;             /* http:// or https:// only; no credentials in it */
-	const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-	const void *body;            /* upload from memory (body_len bytes), or */
+	const char *method;         /* "GET" (or NULL), "POST", "PUT", "DELETE" */
+	const char *url;            /* http:// or https:// only; no credentials in it */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+	const void *body;           /* upload from memory (body_len bytes), or */
 	size_t body_len;
-	http_source_fn source;       /* upload from a callback (with source_ctx) */
+	http_source_fn source; /* upload from a callback (with source_ctx) */
 	void *source_ctx;
-	int64_t source_len;          /* source's size, -1 unknown (chunked) */
-	http_sink_fn sink;           /* NULL: the body is collected in resp->body */
+	int64_t source_len; /* source's size, -1 unknown (chunked) */
+	http_sink_fn sink;  /* NULL: the body is collected in resp->body */
 	void *sink_ctx;
-	size_t max_body;             /* collected body limit; 0 means 1 MiB */
-	struct progress *progress;   /* the run's; may be NULL */
+	size_t max_body;           /* collected body limit; 0 means 1 MiB */
+	struct progress *progress; /* the run's; may be NULL */
 };
 
 struct http_response {
@@ -96,8 +96,8 @@ struct http_response {
 	int64_t content_length; /* announced by the final response; -1 unknown */
 	char *body;             /* collected body (no sink), NUL-terminated; else NULL */
 	size_t body_len;
-	uint64_t bytes;         /* body bytes received (to the sink or collected) */
-	char **headers;         /* "name\0value" pairs of the final response */
+	uint64_t bytes; /* body bytes received (to the sink or collected) */
+	char **headers; /* "name\0value" pairs of the final response */
 	size_t nheaders;
 };
 

@@ -80,7 +80,7 @@ struct spawn_child {
 	int report_fd; /* write end of the error pipe */
 	long max_fd;   /* for the close() loop when close_range() is missing */
 	pid_t parent;
-	int pty;       /* in/out/err are a pty's slave: a new session, its controlling tty */
+	int pty; /* in/out/err are a pty's slave: a new session, its controlling tty */
 };
 
 /* One pipe from the child, with the line being assembled. */
@@ -678,7 +678,7 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
                 struct err *err)
 {
 	const char *const *envp = o->envp != NULL ? o->envp : spawn_default_env();
-	const char *name = o->argv[0];
+	const char *name;
 	struct winsize ws = { .ws_row = 48, .ws_col = 200 };
 	struct spawn_failure f;
 	struct spawn_child c;
@@ -690,6 +690,7 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 	pid_t pid;
 
 	assert(o->argv != NULL && o->argv[0] != NULL);
+	name = o->argv[0];
 	*out = NULL;
 	*master_fd = -1;
 	if ((path = spawn_resolve(name, envp)) == NULL) {

@@ -78,7 +78,8 @@ tn_negotiate(struct telnet *tn, unsigned char verb, unsigned char opt, struct er
 		return 0;
 	tn->answered[side][opt / 8] |= bit;
 	if (verb == TELNET_WILL)
-		reply[1] = opt == TELNET_OPT_ECHO || opt == TELNET_OPT_SGA ? TELNET_DO : TELNET_DONT;
+		reply[1] =
+		    opt == TELNET_OPT_ECHO || opt == TELNET_OPT_SGA ? TELNET_DO : TELNET_DONT;
 	else if (verb == TELNET_DO)
 		reply[1] = TELNET_WONT;
 	else

@@ -117,8 +117,10 @@ device(void *arg)
 		/* WILL ECHO, WILL SGA, DO TTYPE, a subnegotiation, a doubled 0xFF in data. */
 		dev_put(dv, "\xff\xfb\x01\xff\xfb\x03\xff\xfd\x18\xff\xfa\x18\x01\xff\xf0");
 	}
-	dev_put(dv, "\x1b[2J\x1b[1;1H\x1b]0;ProCurve\x07Welcome to the \x1b[1mProCurve\x1b[0m switch\r\n"
-	            "\x1b[?25lPress any key to continue");
+	dev_put(
+	    dv,
+	    "\x1b[2J\x1b[1;1H\x1b]0;ProCurve\x07Welcome to the \x1b[1mProCurve\x1b[0m switch\r\n"
+	    "\x1b[?25lPress any key to continue");
 	if (dev_byte(dv) == -1)
 		goto out;
 	dev_put(dv, "\r\x1b[K\r\nUsername: ");
@@ -153,8 +155,9 @@ device(void *arg)
 				snprintf(l, sizeof l, "vlan %d\r\n", i);
 				dev_put(dv, l);
 				if (i % 10 == 0 && i < CONFIG_LINES) {
-					dev_put(dv, "-- MORE --, next page: Space, next line: Enter, "
-					            "quit: Control-C");
+					dev_put(dv,
+					        "-- MORE --, next page: Space, next line: Enter, "
+					        "quit: Control-C");
 					int k;
 
 					while ((k = dev_byte(dv)) == '\n')
@@ -164,8 +167,9 @@ device(void *arg)
 					if (i == 10)
 						dev_put(dv, "\r\x1b[K");
 					else
-						dev_put(dv, "\r                                        "
-						            "                            \r");
+						dev_put(dv,
+						        "\r                                        "
+						        "                            \r");
 				}
 			}
 			dev_put(dv, "end\r\n\r\nswitch# ");
@@ -417,14 +421,13 @@ test_terminal_model(void **state)
 static void
 test_pty_session(void **state)
 {
-	static const char script[] =
-	        "test -t 0 && test -t 1 || exit 3\n"
-	        "stty -echo; printf 'Password: '; IFS= read -r pw; stty echo\n"
-	        "printf '\\r\\nlength %s\\r\\nsw# ' \"${#pw}\"\n"
-	        "while IFS= read -r cmd; do\n"
-	        "  case \"$cmd\" in exit*) exit 0;; esac\n"
-	        "  printf 'you said %s\\r\\nsw# ' \"$cmd\"\n"
-	        "done\n";
+	static const char script[] = "test -t 0 && test -t 1 || exit 3\n"
+	                             "stty -echo; printf 'Password: '; IFS= read -r pw; stty echo\n"
+	                             "printf '\\r\\nlength %s\\r\\nsw# ' \"${#pw}\"\n"
+	                             "while IFS= read -r cmd; do\n"
+	                             "  case \"$cmd\" in exit*) exit 0;; esac\n"
+	                             "  printf 'you said %s\\r\\nsw# ' \"$cmd\"\n"
+	                             "done\n";
 	const char *argv[] = { "sh", "-c", script, NULL };
 	static const struct dialog_pattern pw[] = { { "Password:", 0 } };
 	/* A terminal's Enter is "\r" (the pty makes it "\n" for the program). */
@@ -495,10 +498,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fd_session),
-		cmocka_unit_test(test_timeout_and_eof),
-		cmocka_unit_test(test_telnet),
-		cmocka_unit_test(test_terminal_model),
+		cmocka_unit_test(test_fd_session),  cmocka_unit_test(test_timeout_and_eof),
+		cmocka_unit_test(test_telnet),      cmocka_unit_test(test_terminal_model),
 		cmocka_unit_test(test_pty_session),
 	};
 

@@ -509,8 +509,8 @@ test_raw_roundtrip(void **state)
 	assert_int_equal(dumpfile_open_raw(path, (int64_t)total, &df, &err), 0);
 	assert_true(exists(partial));
 	for (size_t off = 0; off < total; off += 100000)
-		assert_int_equal(dumpfile_write(df, src + off, total - off < 100000 ? total - off : 100000,
-		                                &err),
+		assert_int_equal(dumpfile_write(df, src + off,
+		                                total - off < 100000 ? total - off : 100000, &err),
 		                 0);
 	assert_false(exists(path));
 	assert_int_equal(dumpfile_commit(df, &err), 0);

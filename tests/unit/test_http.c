@@ -120,7 +120,7 @@ reply(struct MHD_Connection *conn, unsigned status, const char *body, const char
       const char *hvalue)
 {
 	struct MHD_Response *r =
-	        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (hname != NULL)
@@ -196,8 +196,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		const char *ck = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "sess");
 
 		return ck != NULL && strcmp(ck, "abc123") == 0
-		               ? reply(conn, 200, "session ok", NULL, NULL)
-		               : reply(conn, 403, "no session", NULL, NULL);
+		           ? reply(conn, 200, "session ok", NULL, NULL)
+		           : reply(conn, 403, "no session", NULL, NULL);
 	}
 	return reply(conn, 404, "unknown", NULL, NULL);
 }
@@ -224,8 +224,8 @@ start(int use_tls, unsigned *port)
 		                     MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT,
 		                     cert_pem, MHD_OPTION_END);
 	else
-		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-		                     done, NULL, MHD_OPTION_END);
+		d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+		                     MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
 	assert_non_null(d);
 	*port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
 	return d;
@@ -279,12 +279,27 @@ make_cert(const char *name, char *pin)
 {
 	char *key = xasprintf("%s/%s.key", dir, name), *crt = xasprintf("%s/%s.pem", dir, name);
 	char *der = xasprintf("%s/%s.der", dir, name);
-	const char *req[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-		              "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
-		              "-days", "2", "-subj", "/CN=localhost", "-addext",
-		              "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
-	const char *pub[] = { "openssl", "pkey", "-in", key, "-pubout", "-outform", "der",
-		              "-out", der, NULL };
+	const char *req[] = { "openssl",
+		              "req",
+		              "-x509",
+		              "-newkey",
+		              "ec",
+		              "-pkeyopt",
+		              "ec_paramgen_curve:prime256v1",
+		              "-nodes",
+		              "-keyout",
+		              key,
+		              "-out",
+		              crt,
+		              "-days",
+		              "2",
+		              "-subj",
+		              "/CN=localhost",
+		              "-addext",
+		              "subjectAltName=DNS:localhost,IP:127.0.0.1",
+		              NULL };
+	const char *pub[] = { "openssl",  "pkey", "-in",  key, "-pubout",
+		              "-outform", "der",  "-out", der, NULL };
 	const char *dgst[] = { "openssl", "dgst", "-sha256", "-r", der, NULL };
 
 	run(req);
@@ -318,7 +333,9 @@ setup(void **state)
 	{
 		/* The same pin in curl's form: base64 of the raw digest. */
 		char *bin = xasprintf("%s/pin.bin", dir), *der = xasprintf("%s/server.der", dir);
-		const char *dg[] = { "openssl", "dgst", "-sha256", "-binary", "-out", bin, der, NULL };
+		const char *dg[] = {
+			"openssl", "dgst", "-sha256", "-binary", "-out", bin, der, NULL
+		};
 		const char *b64[] = { "openssl", "base64", "-A", "-in", bin, NULL };
 
 		run(dg);
@@ -362,8 +379,8 @@ teardown(void **state)
 static char *
 url(int https, const char *path)
 {
-	return xasprintf("%s://127.0.0.1:%u%s", https ? "https" : "http", https ? tls_port : plain_port,
-	                 path);
+	return xasprintf("%s://127.0.0.1:%u%s", https ? "https" : "http",
+	                 https ? tls_port : plain_port, path);
 }
 
 static struct http_client *
@@ -483,10 +500,14 @@ test_upload(void **state)
 	struct http_client *c = client(&o);
 	char *u = url(0, "/upload");
 	uint64_t left = 5u << 20;
-	struct http_request put = { .method = "PUT", .url = u, .source = gen_source,
-		                    .source_ctx = &left, .source_len = 5 << 20 };
-	struct http_request post = { .method = "POST", .url = u, .body = "<x>12345</x>",
-		                     .body_len = 12 };
+	struct http_request put = { .method = "PUT",
+		                    .url = u,
+		                    .source = gen_source,
+		                    .source_ctx = &left,
+		                    .source_len = 5 << 20 };
+	struct http_request post = {
+		.method = "POST", .url = u, .body = "<x>12345</x>", .body_len = 12
+	};
 	static const char *const hdrs[] = { "Content-Type: text/xml", NULL };
 	struct http_response resp;
 	struct err err;
@@ -650,7 +671,8 @@ test_status_errors(void **state)
 	http_response_free(&resp);
 	assert_int_equal(get(&o, boom, &resp, &err), -1);
 	assert_int_equal(resp.status, 500);
-	assert_non_null(strstr(err.msg, "HTTP 500 Internal Server Error: <html>internal boom</html>"));
+	assert_non_null(
+	    strstr(err.msg, "HTTP 500 Internal Server Error: <html>internal boom</html>"));
 	http_response_free(&resp);
 	free(nf);
 	free(boom);
