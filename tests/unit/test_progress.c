@@ -11,12 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "progress.h"
 #include "spawn.h"
+#include "watchdog.h"
 
 #define SEC INT64_C(1000000000)
 
@@ -161,6 +164,81 @@ test_spawn_output_feeds(void **state)
 	assert_int_equal(progress_check(&p, progress_now()), PROGRESS_OK);
 }
 
+static struct config *
+make_cfg(void)
+{
+	static const char ini[] =
+	    "[global]\nbackup_base_dir = /nonexistent/tb\nbackup_retention_time = 1\n"
+	    "maximum_backup_age = 1\n"
+	    "[limited]\ntype = null\nserver_name = h\n"
+	    "stall_timeout = 7\nmax_runtime = 100\n"
+	    "[plain]\ntype = null\nserver_name = h\n";
+	struct config *cfg = NULL;
+	struct err err;
+
+	if (config_parse_buffer("t.ini", ini, sizeof ini - 1, NULL, &cfg, &err) == -1)
+		fail_msg("%s", err.msg);
+	return cfg;
+}
+
+/*
+ * The watchdog: limits from the job's keys; the run's object found by
+ * job (not by thread) so max_runtime counts from the run's start; an
+ * earlier timeout kept; defaults (stall 1800 s, no deadline).
+ */
+static void
+test_watchdog(void **state)
+{
+	struct config *cfg = make_cfg();
+	const struct job **jobs = NULL, *limited, *plain;
+	struct spawn_opts so;
+	struct progress *p, own;
+	struct err err;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(config_select(cfg, NULL, &jobs, &n, &err), 0);
+	assert_int_equal(n, 2);
+	limited = strcmp(jobs[0]->name, "limited") == 0 ? jobs[0] : jobs[1];
+	plain = limited == jobs[0] ? jobs[1] : jobs[0];
+
+	/* No run begun: the limits alone, counted from now. */
+	spawn_opts_init(&so);
+	watchdog_apply(limited, &so);
+	assert_int_equal(so.idle_timeout_sec, 7);
+	assert_int_equal(so.timeout_sec, 100);
+	assert_null(so.watch);
+	assert_non_null(so.progress);
+
+	p = watchdog_job_begin(limited);
+	assert_ptr_equal(watchdog_job_progress(limited), p);
+	assert_null(watchdog_job_progress(plain));
+	assert_true(p->deadline_ns - p->start_ns == 100 * SEC);
+	p->deadline_ns -= 60 * SEC; /* as if the run had been going for 60 s */
+	spawn_opts_init(&so);
+	watchdog_apply(limited, &so);
+	assert_ptr_equal(so.watch, p);
+	assert_true(so.timeout_sec >= 1 && so.timeout_sec <= 40);
+	spawn_opts_init(&so);
+	so.timeout_sec = 5;
+	watchdog_apply(limited, &so);
+	assert_int_equal(so.timeout_sec, 5);
+	watchdog_job_end(limited);
+	assert_null(watchdog_job_progress(limited));
+	watchdog_job_end(limited);
+
+	watchdog_arm(&own, plain);
+	assert_true(own.stall_ns == 1800 * SEC);
+	assert_true(own.deadline_ns == 0);
+	spawn_opts_init(&so);
+	watchdog_spawn(&own, &so);
+	assert_int_equal(so.idle_timeout_sec, 1800);
+	assert_int_equal(so.timeout_sec, 0);
+	assert_ptr_equal(so.watch, &own);
+	free(jobs);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -171,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_spawn_deadline_shared),
 		cmocka_unit_test(test_spawn_stall),
 		cmocka_unit_test(test_spawn_output_feeds),
+		cmocka_unit_test(test_watchdog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
