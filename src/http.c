@@ -1,8 +1,8 @@
 /*
  * The HTTP(S) client (see http.h). One libcurl easy handle per client,
- * reset before each request (curl_easy_reset() keeps the connection and
- * the cookies) and given every option again, so nothing leaks from one
- * request into the next.
+ * so its connection and cookies persist: the client's options are set
+ * once, and each request sets every per-request option (its neutral value
+ * when unused), so nothing carries over from one request to the next.
  *
  * The header callback follows the status lines: each new one (a redirect
  * followed, a "100 Continue") starts a new header set, so what is kept at
@@ -73,6 +73,8 @@ struct http_xfer {
 	int sink_failed;
 	struct err cb_err; /* the sink's or source's error */
 };
+
+static void client_options(struct http_client *c);
 
 int
 http_check_available(struct err *err)
@@ -272,6 +274,7 @@ http_client_new(const struct http_opts *o, struct http_client **out, struct err 
 		err_set(err, "cannot start libcurl");
 		goto fail;
 	}
+	client_options(c);
 	*out = c;
 	return 0;
 fail:
@@ -522,37 +525,32 @@ scrub(struct err *e, const char *secret)
 	}
 }
 
+/*
+ * The options that stay for the client's life: TLS, credentials, proxy,
+ * the cookie engine, the callbacks. Set once, on a fresh handle (we never
+ * curl_easy_reset(): libcurl 7.88 leaks the cookie engine's file list
+ * there).
+ */
 static void
-set_options(struct http_client *c, const struct http_request *rq, struct http_xfer *x,
-            struct curl_slist *hdrs, char *errbuf)
+client_options(struct http_client *c)
 {
 	const struct curl_api *cu = c->cu;
 	CURL *h = c->h;
-	const char *method = rq->method != NULL ? rq->method : "GET";
-	int https = strncasecmp(rq->url, "https:", 6) == 0;
 
-	cu->easy_setopt(h, CURLOPT_URL, rq->url);
 	cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	cu->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	cu->easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
-	cu->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
 	cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
 	cu->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	cu->easy_setopt(h, CURLOPT_HEADERDATA, x);
 	cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	cu->easy_setopt(h, CURLOPT_WRITEDATA, x);
+	cu->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 	cu->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	cu->easy_setopt(h, CURLOPT_XFERINFODATA, x);
 	cu->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	if (hdrs != NULL)
-		cu->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (c->cookies)
 		cu->easy_setopt(h, CURLOPT_COOKIEFILE, ""); /* the engine on, in memory */
 	if (c->no_proxy)
 		cu->easy_setopt(h, CURLOPT_NOPROXY, "*");
-
 	if (c->insecure) {
 		cu->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		cu->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -572,24 +570,43 @@ set_options(struct http_client *c, const struct http_request *rq, struct http_xf
 		cu->easy_setopt(h, CURLOPT_USERNAME, c->username);
 		cu->easy_setopt(h, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
 	}
+}
 
+/*
+ * The options of one request, every one of them given each time (with
+ * its neutral value when unused) so nothing carries over from the last.
+ */
+static void
+request_options(struct http_client *c, const struct http_request *rq, struct http_xfer *x,
+                struct curl_slist *hdrs, char *errbuf)
+{
+	const struct curl_api *cu = c->cu;
+	CURL *h = c->h;
+	const char *method = rq->method != NULL ? rq->method : "GET";
+	int https = strncasecmp(rq->url, "https:", 6) == 0;
+	curl_off_t size = (curl_off_t)(rq->source != NULL ? rq->source_len : (int64_t)rq->body_len);
+
+	cu->easy_setopt(h, CURLOPT_URL, rq->url);
+	cu->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	cu->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+	cu->easy_setopt(h, CURLOPT_HEADERDATA, x);
+	cu->easy_setopt(h, CURLOPT_WRITEDATA, x);
+	cu->easy_setopt(h, CURLOPT_READDATA, x);
+	cu->easy_setopt(h, CURLOPT_XFERINFODATA, x);
+	cu->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	cu->easy_setopt(h, CURLOPT_UPLOAD, 0L);
+	cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+	cu->easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
+	cu->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	cu->easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	if (strcmp(method, "PUT") == 0) {
 		cu->easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		cu->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		cu->easy_setopt(h, CURLOPT_READDATA, x);
-		cu->easy_setopt(
-		    h, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)(rq->source != NULL ? rq->source_len : (int64_t)rq->body_len));
+		cu->easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
 	} else if (strcmp(method, "POST") == 0) {
 		cu->easy_setopt(h, CURLOPT_POST, 1L);
-		cu->easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		cu->easy_setopt(h, CURLOPT_READDATA, x);
-		cu->easy_setopt(
-		    h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)(rq->source != NULL ? rq->source_len : (int64_t)rq->body_len));
-	} else if (strcmp(method, "GET") == 0) {
-		cu->easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else {
+		cu->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, size);
+	} else if (strcmp(method, "GET") != 0) {
 		cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
 }
@@ -628,8 +645,7 @@ http_request(struct http_client *c, const struct http_request *rq, struct http_r
 	}
 	for (const char *const *hl = rq->headers; hl != NULL && *hl != NULL; hl++)
 		hdrs = cu->slist_append(hdrs, *hl);
-	cu->easy_reset(c->h);
-	set_options(c, rq, &x, hdrs, errbuf);
+	request_options(c, rq, &x, hdrs, errbuf);
 	if (rq->progress != NULL)
 		progress_feed(rq->progress, 0); /* a transfer starting is progress */
 	rc = cu->easy_perform(c->h);
