@@ -56,7 +56,6 @@ load(void)
 	    sym(lib, "curl_easy_getinfo", &api.easy_getinfo) == -1 ||
 	    sym(lib, "curl_easy_strerror", &api.easy_strerror) == -1 ||
 	    sym(lib, "curl_easy_cleanup", &api.easy_cleanup) == -1 ||
-	    sym(lib, "curl_easy_reset", &api.easy_reset) == -1 ||
 	    sym(lib, "curl_slist_append", &api.slist_append) == -1 ||
 	    sym(lib, "curl_slist_free_all", &api.slist_free_all) == -1)
 		return; /* the library stays mapped: harmless, and rare */

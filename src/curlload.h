@@ -19,7 +19,6 @@ struct curl_api {
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	const char *(*easy_strerror)(CURLcode code);
 	void (*easy_cleanup)(CURL *c);
-	void (*easy_reset)(CURL *c);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
 };
