@@ -1,7 +1,7 @@
 /*
  * Lazy loading of libcurl (see curlload.h): dlopen() of the first
  * library name that exists, dlsym() of the handful of functions the
- * alert senders call, once per process under pthread_once().
+ * alert senders and http.c call, once per process under pthread_once().
  */
 #include <dlfcn.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
- * libcurl, loaded on first use. Only the alert senders need it, and they
- * run in the processes that finish jobs; `serve`, `worker`, checknagios
+ * libcurl, loaded on first use. Only the alert senders and the HTTP client
+ * (http.c) need it, and they run in the processes that run jobs; `serve`, `worker`, checknagios
  * and every other command never pay for mapping libcurl and its TLS,
  * Kerberos, LDAP and SSH libraries (about 2.5 MiB of resident memory in
  * an idle serve). The API is curl's own, called through this table.

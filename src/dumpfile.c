@@ -10,6 +10,9 @@
  * file is created with O_EXCL, so we never write through a symlink or into
  * a file someone else holds open.
  *
+ * dumpfile_open_raw() stores the bytes as they come (an XVA export, a
+ * switch's configuration): the same .partial, fsync and rename, no zlib.
+ *
  * dumpfile_open_gzip() turns the z_stream around: it inflates what it is
  * given into a scratch buffer that is thrown away, only so that zlib
  * checks every member's header, CRC-32 and length (ISIZE), while the bytes
@@ -40,8 +43,10 @@ struct dumpfile {
 	int fd;
 	int created; /* we made the .partial file (so we may remove it) */
 	int committed;
-	int verify; /* dumpfile_open_gzip(): zs inflates, to check */
-	int at_end; /* verify: the last byte given ended a member */
+	int verify;     /* dumpfile_open_gzip(): zs inflates, to check */
+	int raw;        /* dumpfile_open_raw(): bytes stored as given */
+	int64_t expect; /* raw: the size commit requires; -1: any */
+	int at_end;     /* verify: the last byte given ended a member */
 	z_stream zs;
 	int zs_live;
 	uint64_t in;
@@ -156,6 +161,20 @@ dumpfile_open_gzip(const char *path, struct dumpfile **out, struct err *err)
 	return 0;
 }
 
+int
+dumpfile_open_raw(const char *path, int64_t expect, struct dumpfile **out, struct err *err)
+{
+	struct dumpfile *df;
+
+	*out = NULL;
+	if ((df = dumpfile_create(path, err)) == NULL)
+		return -1;
+	df->raw = 1;
+	df->expect = expect < 0 ? -1 : expect;
+	*out = df;
+	return 0;
+}
+
 /*
  * Inflate len bytes of df's gzip stream into the scratch buffer, counting
  * what comes out: 0, or -1 + err when they are not valid gzip.
@@ -198,6 +217,12 @@ dumpfile_write(struct dumpfile *df, const void *data, size_t len, struct err *er
 {
 	const unsigned char *p = data;
 
+	if (df->raw) {
+		if (dumpfile_put(df, p, len, err) == -1)
+			return -1;
+		df->in += len;
+		return 0;
+	}
 	if (df->verify) {
 		while (len > 0) {
 			size_t chunk = len > (size_t)UINT32_MAX / 2 ? UINT32_MAX / 2 : len;
@@ -230,7 +255,15 @@ dumpfile_commit(struct dumpfile *df, struct err *err)
 	char *dir = NULL, *slash;
 	int rc = -1;
 
-	if (df->verify) {
+	if (df->raw) {
+		if (df->expect >= 0 && df->out != (uint64_t)df->expect) {
+			err_set(err,
+			        "%s: the data received is truncated (%llu bytes of the %lld "
+			        "announced)",
+			        df->partial, (unsigned long long)df->out, (long long)df->expect);
+			goto out;
+		}
+	} else if (df->verify) {
 		if (df->out == 0) {
 			err_set(err, "%s: no data was received", df->partial);
 			goto out;

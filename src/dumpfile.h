@@ -6,10 +6,11 @@
  * without ".partial" is always a complete gzip stream. A stale
  * "PATH.partial" (left by a crash) is unlinked and created again.
  *
- * Two ways in: dumpfile_open() compresses what it is given;
+ * Three ways in: dumpfile_open() compresses what it is given;
  * dumpfile_open_gzip() is given a gzip stream already made (pg_dump -Z on
  * the server) and stores it as it comes, inflating it on the way only to
- * check it, so a truncated or corrupt stream never gets the final name.
+ * check it, so a truncated or corrupt stream never gets the final name;
+ * dumpfile_open_raw() stores any bytes unchanged (an XVA, a switch config).
  */
 #ifndef TB_DUMPFILE_H
 #define TB_DUMPFILE_H
@@ -40,8 +41,18 @@ int dumpfile_open(const char *path, int level, struct dumpfile **out, struct err
 int dumpfile_open_gzip(const char *path, struct dumpfile **out, struct err *err);
 
 /*
+ * Create path + ".partial" like dumpfile_open(), for bytes stored as they
+ * are (no compression, no check of their format). expect >= 0 is the size
+ * the stream announced (an HTTP Content-Length): dumpfile_commit() then
+ * refuses a file of any other size, so a transfer cut short never gets the
+ * final name; -1 accepts any size (the caller must then know the stream
+ * ended properly before committing). 0 and *out, or -1 + err.
+ */
+int dumpfile_open_raw(const char *path, int64_t expect, struct dumpfile **out, struct err *err);
+
+/*
  * Compress and write len bytes (dumpfile_open_gzip(): check and write
- * them). 0 or -1 + err (call dumpfile_abort() then).
+ * them; dumpfile_open_raw(): write them). 0 or -1 + err (call dumpfile_abort() then).
  */
 int dumpfile_write(struct dumpfile *df, const void *data, size_t len, struct err *err);
 

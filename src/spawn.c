@@ -20,6 +20,7 @@
  */
 #include "spawn.h"
 
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -39,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "util/xmalloc.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -78,6 +80,7 @@ struct spawn_child {
 	int report_fd; /* write end of the error pipe */
 	long max_fd;   /* for the close() loop when close_range() is missing */
 	pid_t parent;
+	int pty; /* in/out/err are a pty's slave: a new session, its controlling tty */
 };
 
 /* One pipe from the child, with the line being assembled. */
@@ -171,7 +174,15 @@ spawn_child_exec(const struct spawn_child *c)
 			sigaction(sig, &sa, NULL); /* fails harmlessly on reserved ones */
 	}
 
-	if (setpgid(0, 0) == -1)
+	/*
+	 * A new session also makes a new process group (pgid == pid), so
+	 * ending the group works the same; it is needed to take the pty as
+	 * controlling terminal (ssh asks for passwords on /dev/tty).
+	 */
+	if (c->pty) {
+		if (setsid() == -1 || ioctl(c->in_fd, TIOCSCTTY, 0) == -1)
+			spawn_child_fail(report, SPAWN_STAGE_SETPGID, errno);
+	} else if (setpgid(0, 0) == -1)
 		spawn_child_fail(report, SPAWN_STAGE_SETPGID, errno);
 	/*
 	 * SIGTERM rather than SIGKILL: a child that can still run its handler
@@ -339,6 +350,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	int64_t next, wait_ns, limit = 0, idle = 0, cap, probe_every = 0, next_probe = 0;
 	int64_t tick_every = 0, next_tick = 0;
 	long long progress = 0;
+	int64_t deadline = 0;
+	enum progress_state wst;
 	int pidfd = -1, exited = 0, term_sent = 0, kill_sent = 0;
 	size_t nfds, open_pipes;
 
@@ -351,6 +364,12 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		limit = (int64_t)o->timeout_sec * NSEC_PER_SEC;
 	if (o->idle_timeout_sec > 0 && (npipes > 0 || o->progress != NULL))
 		idle = (int64_t)o->idle_timeout_sec * NSEC_PER_SEC;
+	else if (o->watch != NULL && o->watch->stall_ns > 0 && (npipes > 0 || o->progress != NULL))
+		idle = o->watch->stall_ns;
+	if (o->watch != NULL) {
+		deadline = o->watch->deadline_ns;
+		progress_feed(o->watch, 0); /* a command starting is progress */
+	}
 	start = last_out = spawn_now();
 	if (idle > 0 && o->progress != NULL) {
 		/* Probe often enough to notice progress well within the limit. */
@@ -392,6 +411,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			if (p != progress) {
 				progress = p;
 				last_out = now;
+				if (o->watch != NULL)
+					progress_feed(o->watch, 0);
 			}
 			next_probe = now + probe_every;
 		}
@@ -401,9 +422,12 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			next_tick = spawn_now() + tick_every;
 		}
 		if (!term_sent) {
+			wst = o->watch != NULL ? progress_check(o->watch, now) : PROGRESS_OK;
 			if (spawn_signals != signals_at_start && !o->ignore_signals)
 				res->interrupted = 1;
-			else if (limit > 0 && now - start >= limit)
+			else if (wst == PROGRESS_INTERRUPTED)
+				res->stopped = 1;
+			else if ((limit > 0 && now - start >= limit) || wst == PROGRESS_DEADLINE)
 				res->timed_out = 1;
 			else if (idle > 0 && now - last_out >= idle)
 				res->timed_out = res->stalled = 1;
@@ -437,6 +461,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		if (!term_sent) {
 			if (limit > 0)
 				next = spawn_earlier(next, start + limit);
+			if (deadline > 0)
+				next = spawn_earlier(next, deadline);
 			if (idle > 0)
 				next = spawn_earlier(next, last_out + idle);
 			if (probe_every > 0)
@@ -469,8 +495,11 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		for (size_t i = 0; i < nfds; i++) {
 			if (slot[i] == NULL || pfd[i].revents == 0)
 				continue;
-			if (spawn_pipe_read(o, slot[i], max_line) == 1)
+			if (spawn_pipe_read(o, slot[i], max_line) == 1) {
 				last_out = spawn_now();
+				if (o->watch != NULL)
+					progress_feed(o->watch, 0);
+			}
 		}
 	}
 	spawn_close(&pidfd);
@@ -490,6 +519,14 @@ spawn_stage_name(int stage)
 		return "exec";
 	}
 }
+
+/* The parent's half of a child started with spawn_start_pty(). */
+struct spawn_proc {
+	pid_t pid;
+	int master;
+	int grace;
+	char *name;
+};
 
 void
 spawn_opts_init(struct spawn_opts *o)
@@ -550,6 +587,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	if (c.max_fd <= 0 || c.max_fd > 65536)
 		c.max_fd = 65536;
 	c.parent = getpid();
+	c.pty = 0;
 
 	signals_at_start = spawn_signals;
 	sigfillset(&all);
@@ -635,6 +673,147 @@ out:
 	return rv;
 }
 
+int
+spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master_fd,
+                struct err *err)
+{
+	const char *const *envp = o->envp != NULL ? o->envp : spawn_default_env();
+	const char *name;
+	struct winsize ws = { .ws_row = 48, .ws_col = 200 };
+	struct spawn_failure f;
+	struct spawn_child c;
+	struct spawn_proc *p;
+	sigset_t all, old;
+	char slave_name[128], *path = NULL;
+	int master = -1, slave = -1, rep[2] = { -1, -1 }, saved, status;
+	ssize_t n;
+	pid_t pid;
+
+	assert(o->argv != NULL && o->argv[0] != NULL);
+	name = o->argv[0];
+	*out = NULL;
+	*master_fd = -1;
+	if ((path = spawn_resolve(name, envp)) == NULL) {
+		err_set(err, "cannot run '%s': not found in PATH", name);
+		return -1;
+	}
+	if ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 || grantpt(master) == -1 ||
+	    unlockpt(master) == -1 || ptsname_r(master, slave_name, sizeof slave_name) != 0 ||
+	    (slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		err_sys(err, errno, "cannot run '%s': pseudo-terminal", name);
+		goto fail;
+	}
+	ioctl(master, TIOCSWINSZ, &ws);
+	if (pipe2(rep, O_CLOEXEC) == -1) {
+		err_sys(err, errno, "cannot run '%s': pipe", name);
+		goto fail;
+	}
+	memset(&c, 0, sizeof c);
+	c.path = path;
+	c.argv = (char *const *)o->argv;
+	c.envp = (char *const *)envp;
+	c.cwd = o->cwd;
+	c.in_fd = c.out_fd = c.err_fd = slave;
+	c.report_fd = rep[1];
+	c.max_fd = sysconf(_SC_OPEN_MAX);
+	if (c.max_fd <= 0 || c.max_fd > 65536)
+		c.max_fd = 65536;
+	c.parent = getpid();
+	c.pty = 1;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		spawn_child_exec(&c);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		err_sys(err, saved, "cannot run '%s': fork", name);
+		goto fail;
+	}
+	spawn_close(&slave);
+	spawn_close(&rep[1]);
+	do
+		n = read(rep[0], &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	spawn_close(&rep[0]);
+	if (n == (ssize_t)sizeof f) {
+		err_sys(err, f.errnum, "cannot run '%s'%s%s", name,
+		        f.stage == SPAWN_STAGE_EXEC ? "" : ": ",
+		        f.stage == SPAWN_STAGE_EXEC ? "" : spawn_stage_name(f.stage));
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		goto fail;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->pid = pid;
+	p->master = master;
+	p->grace = o->kill_grace_sec > 0 ? o->kill_grace_sec : SPAWN_DEFAULT_GRACE;
+	p->name = xstrdup(name);
+	free(path);
+	*out = p;
+	*master_fd = master;
+	return 0;
+fail:
+	spawn_close(&master);
+	spawn_close(&slave);
+	spawn_close(&rep[0]);
+	spawn_close(&rep[1]);
+	free(path);
+	return -1;
+}
+
+/* Wait up to ns for pid to exit (without reaping it); 1 if it did. */
+static int
+spawn_wait_exit(pid_t pid, int64_t ns)
+{
+	int64_t until = spawn_now() + ns;
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+			return errno != EINTR;
+		if (si.si_pid == pid)
+			return 1;
+		if (spawn_now() >= until)
+			return 0;
+		poll(NULL, 0, SPAWN_POLL_NOPIDFD_MS);
+	}
+}
+
+int
+spawn_finish(struct spawn_proc *p, struct spawn_result *res, struct err *err)
+{
+	int64_t grace = (int64_t)p->grace * NSEC_PER_SEC;
+	int status, rv = 0;
+	pid_t w;
+
+	memset(res, 0, sizeof *res);
+	spawn_close(&p->master); /* the child sees a hangup */
+	if (!spawn_wait_exit(p->pid, grace)) {
+		spawn_group_kill(p->pid, SIGTERM);
+		res->timed_out = 1;
+		if (!spawn_wait_exit(p->pid, grace))
+			spawn_group_kill(p->pid, SIGKILL);
+	}
+	do
+		w = waitpid(p->pid, &status, 0);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		err_sys(err, errno, "waiting for '%s'", p->name);
+		rv = -1;
+	} else if (WIFEXITED(status)) {
+		res->exited = 1;
+		res->code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status))
+		res->signal = WTERMSIG(status);
+	free(p->name);
+	free(p);
+	return rv;
+}
+
 static void
 spawn_env_build(void)
 {
@@ -700,6 +879,12 @@ spawn_install_signal_handlers(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+unsigned long
+spawn_signal_count(void)
+{
+	return (unsigned long)spawn_signals;
 }
 
 int

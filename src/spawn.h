@@ -17,6 +17,8 @@
 
 #include "util/err.h"
 
+struct progress;
+
 enum spawn_stream { SPAWN_STDOUT = 1, SPAWN_STDERR = 2 };
 
 /*
@@ -80,6 +82,14 @@ struct spawn_opts {
 	 * the caller decides when (through tick). The worker's graceful stop.
 	 */
 	int ignore_signals;
+	/*
+	 * May be NULL. The run's progress object (progress.h): the child's
+	 * output and progress() changes feed it; its interrupt ends the group
+	 * like tick() does (res->stopped); its deadline ends the group like
+	 * timeout_sec (res->timed_out); its stall limit applies like
+	 * idle_timeout_sec when that is 0. Not owned; must outlive the call.
+	 */
+	struct progress *watch;
 };
 
 struct spawn_result {
@@ -113,6 +123,29 @@ void spawn_opts_init(struct spawn_opts *o);
  */
 int spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err);
 
+struct spawn_proc;
+
+/*
+ * Start o->argv (with o's envp and cwd; the other fields are ignored) on a
+ * new pseudo-terminal: its stdin, stdout and stderr, and its controlling
+ * terminal (so ssh asks for a password there), 200 columns by 48 rows. The
+ * child leads a new session (so a new process group), with the same
+ * PDEATHSIG as spawn_run(). 0 with *out and *master_fd (the terminal's
+ * other side, to read what the child prints and write what it reads: hand
+ * it to dialog_fd_transport() without closing it), or -1 + err as
+ * spawn_run(). Every *out must go to spawn_finish().
+ */
+int spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master_fd,
+                    struct err *err);
+
+/*
+ * End a child of spawn_start_pty(): close the terminal (the child gets a
+ * hangup), give it kill_grace_sec to exit, then TERM its group, and KILL
+ * it kill_grace_sec later (res->timed_out set if it had to be ended).
+ * Reaps it, fills res, releases p. 0, or -1 + err when waiting failed.
+ */
+int spawn_finish(struct spawn_proc *p, struct spawn_result *res, struct err *err);
+
 /*
  * The environment children get by default: a fixed PATH, LC_ALL=C (so
  * tools print numbers and messages we can parse), and HOME, USER,
@@ -137,6 +170,12 @@ void spawn_describe(const struct spawn_result *res, char *out, size_t outsz);
  * default, like every other signal). Call once at start-up.
  */
 void spawn_install_signal_handlers(void);
+/*
+ * How many terminating signals have been received so far. An in-process
+ * transfer notes it when it starts and ends itself when it changes, as
+ * spawn_run() does for its child.
+ */
+unsigned long spawn_signal_count(void);
 /* 1 once a terminating signal has been received. */
 int spawn_interrupted(void);
 

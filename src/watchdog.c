@@ -7,29 +7,30 @@
  * keep-alives move it forever. Per job, so jobs running beside it (or
  * anything else writing to the same disk) cannot keep a stalled one alive.
  * A command that is ssh itself (preexec) is judged by its output alone.
+ * The limits themselves are the run's progress object's (progress.c).
  */
 #include "watchdog.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
+#include "progress.h"
 #include "spawn.h"
+#include "util/xmalloc.h"
 
-static __thread const struct job *wd_job;
-static __thread time_t wd_start;
+/* The transition table: the run of each job begun, keyed by the job. */
+struct wd_run {
+	const struct job *job;
+	struct progress p;
+	struct wd_run *next;
+};
 
-void
-watchdog_job_begin(const struct job *job)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	wd_job = job;
-	wd_start = ts.tv_sec;
-}
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wd_run *wd_runs;
 
 /*
  * rchar of process n if it belongs to process group pgid and is not ssh,
@@ -83,27 +84,87 @@ group_progress(void *ctx, pid_t pgid)
 }
 
 void
-watchdog_apply(const struct job *job, struct spawn_opts *so)
+watchdog_arm(struct progress *p, const struct job *job)
 {
-	long stall = job_get_long(job, "stall_timeout", 1800);
-	long max_runtime = job_get_long(job, "max_runtime", 0);
-	struct timespec ts;
+	progress_init(p, job_get_long(job, "stall_timeout", 1800),
+	              job_get_long(job, "max_runtime", 0));
+}
 
-	if (stall > 0) {
-		so->idle_timeout_sec = (int)stall;
+void
+watchdog_spawn(struct progress *p, struct spawn_opts *so)
+{
+	long left;
+
+	if (p == NULL)
+		return;
+	so->watch = p;
+	if (p->stall_ns > 0) {
+		so->idle_timeout_sec = (int)(p->stall_ns / 1000000000);
 		so->progress = group_progress;
 		so->progress_ctx = NULL;
 	}
-	if (max_runtime > 0) {
-		long left = max_runtime;
+	if ((left = progress_seconds_left(p)) > 0 &&
+	    (so->timeout_sec == 0 || so->timeout_sec > left))
+		so->timeout_sec = (int)left;
+}
 
-		if (wd_job == job) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			left = max_runtime - (long)(ts.tv_sec - wd_start);
-		}
-		if (left < 1)
-			left = 1;
-		if (so->timeout_sec == 0 || so->timeout_sec > left)
-			so->timeout_sec = (int)left;
+struct progress *
+watchdog_job_begin(const struct job *job)
+{
+	struct wd_run *r;
+
+	pthread_mutex_lock(&wd_lock);
+	for (r = wd_runs; r != NULL && r->job != job; r = r->next)
+		;
+	if (r == NULL) {
+		r = xcalloc(1, sizeof *r);
+		r->job = job;
+		r->next = wd_runs;
+		wd_runs = r;
 	}
+	watchdog_arm(&r->p, job);
+	pthread_mutex_unlock(&wd_lock);
+	return &r->p;
+}
+
+struct progress *
+watchdog_job_progress(const struct job *job)
+{
+	struct wd_run *r;
+
+	pthread_mutex_lock(&wd_lock);
+	for (r = wd_runs; r != NULL && r->job != job; r = r->next)
+		;
+	pthread_mutex_unlock(&wd_lock);
+	return r != NULL ? &r->p : NULL;
+}
+
+void
+watchdog_job_end(const struct job *job)
+{
+	struct wd_run **rp, *r;
+
+	pthread_mutex_lock(&wd_lock);
+	for (rp = &wd_runs; *rp != NULL && (*rp)->job != job; rp = &(*rp)->next)
+		;
+	if ((r = *rp) != NULL)
+		*rp = r->next;
+	pthread_mutex_unlock(&wd_lock);
+	free(r);
+}
+
+void
+watchdog_apply(const struct job *job, struct spawn_opts *so)
+{
+	struct progress *p = watchdog_job_progress(job);
+	struct progress fresh;
+
+	if (p != NULL) {
+		watchdog_spawn(p, so);
+		return;
+	}
+	/* No run begun: the limits alone, counted from now (so->watch unset). */
+	watchdog_arm(&fresh, job);
+	watchdog_spawn(&fresh, so);
+	so->watch = NULL;
 }

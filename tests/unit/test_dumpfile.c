@@ -6,7 +6,8 @@
  * dumpfile_open_gzip(): a gzip stream (several members too) is stored byte
  * for byte and counted inflated; a truncated, corrupt (CRC, length, data),
  * non-gzip or empty stream, or garbage after a member, is refused and
- * leaves nothing.
+ * leaves nothing. dumpfile_open_raw(): bytes stored unchanged; a stream
+ * shorter or longer than announced never gets the final name.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -471,6 +472,108 @@ test_gzip_refused(void **state)
 	free(src);
 }
 
+/* Read path whole into a new buffer; *len its size. */
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *data;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	data = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+/* Raw: bytes (NUL and all) stored unchanged, final name only at commit. */
+static void
+test_raw_roundtrip(void **state)
+{
+	char *path = xasprintf("%s/vm.xva", dir), *partial = xasprintf("%s.partial", path);
+	size_t total = 3 * 100000 + 17, len;
+	unsigned char *src = xmalloc(total), *back;
+	struct dumpfile *df;
+	struct err err;
+	struct stat st;
+
+	(void)state;
+	for (size_t i = 0; i < total; i++)
+		src[i] = (unsigned char)(i * 7 + i / 251);
+	assert_int_equal(dumpfile_open_raw(path, (int64_t)total, &df, &err), 0);
+	assert_true(exists(partial));
+	for (size_t off = 0; off < total; off += 100000)
+		assert_int_equal(dumpfile_write(df, src + off,
+		                                total - off < 100000 ? total - off : 100000, &err),
+		                 0);
+	assert_false(exists(path));
+	assert_int_equal(dumpfile_commit(df, &err), 0);
+	assert_false(exists(partial));
+	assert_int_equal(dumpfile_bytes_in(df), total);
+	assert_int_equal(dumpfile_bytes_out(df), total);
+	dumpfile_abort(df);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	back = slurp(path, &len);
+	assert_int_equal(len, total);
+	assert_memory_equal(back, src, total);
+	free(back);
+	free(src);
+	unlink(path);
+	free(path);
+	free(partial);
+}
+
+/*
+ * Raw, truncated: fewer bytes than announced are refused at commit and
+ * leave nothing (neither name) once aborted; more bytes too; with no size
+ * announced, an aborted transfer leaves nothing either.
+ */
+static void
+test_raw_truncated(void **state)
+{
+	char *path = xasprintf("%s/cut.xva", dir), *partial = xasprintf("%s.partial", path);
+	struct dumpfile *df;
+	struct err err;
+
+	(void)state;
+	assert_int_equal(dumpfile_open_raw(path, 1000, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "0123456789", 10, &err), 0);
+	assert_int_equal(dumpfile_commit(df, &err), -1);
+	assert_non_null(strstr(err.msg, "truncated (10 bytes of the 1000 announced)"));
+	assert_false(exists(path));
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_false(exists(path));
+
+	assert_int_equal(dumpfile_open_raw(path, 4, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "0123456789", 10, &err), 0);
+	assert_int_equal(dumpfile_commit(df, &err), -1);
+	dumpfile_abort(df);
+	assert_false(exists(path));
+
+	assert_int_equal(dumpfile_open_raw(path, -1, &df, &err), 0);
+	assert_int_equal(dumpfile_write(df, "01234", 5, &err), 0);
+	dumpfile_abort(df);
+	assert_false(exists(partial));
+	assert_false(exists(path));
+
+	/* Any size, including none, when none was announced. */
+	assert_int_equal(dumpfile_open_raw(path, -1, &df, &err), 0);
+	assert_int_equal(dumpfile_commit(df, &err), 0);
+	dumpfile_abort(df);
+	assert_true(exists(path));
+	unlink(path);
+	free(path);
+	free(partial);
+}
+
 int
 main(void)
 {
@@ -484,6 +587,8 @@ main(void)
 		cmocka_unit_test(test_write_failure),
 		cmocka_unit_test(test_gzip_passthrough),
 		cmocka_unit_test(test_gzip_refused),
+		cmocka_unit_test(test_raw_roundtrip),
+		cmocka_unit_test(test_raw_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
