@@ -24,7 +24,7 @@ runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, cons
 	rr->cat = cat;
 	rr->name = job->name;
 	rr->rowid = -1;
-	for (i = 0; type[i] != '\0' && i < sizeof rr->what - 1; i++)
+	for (i = 0; i < sizeof rr->what - 1 && type[i] != '\0'; i++)
 		rr->what[i] = (char)tolower((unsigned char)type[i]);
 	if (start != NULL)
 		rr->start = *start;

@@ -100,8 +100,8 @@ last_row(const struct fixture *f, const char *name)
 	struct err err;
 
 	err_clear(&err);
-	assert_int_equal(
-	    catalog_last_rows(f->cat, name, NULL, "backup_start", 1, &rows, &n, &err), 0);
+	assert_int_equal(catalog_last_rows(f->cat, name, NULL, "backup_start", 1, &rows, &n, &err),
+	                 0);
 	assert_int_equal(n, 1);
 	return rows;
 }
@@ -211,7 +211,9 @@ static void
 test_failed_run_recorded(void **state)
 {
 	struct fixture *f = *state;
-	struct drv_stats st = { .total_files = 5, .written_files = 1, .location = "/b/web1/S.rsync" };
+	struct drv_stats st = { .total_files = 5,
+		                .written_files = 1,
+		                .location = "/b/web1/S.rsync" };
 	struct catalog_row *r;
 	struct runrec rr;
 	struct err err;
@@ -368,7 +370,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_run_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_error_survives_vanished_row, setup,
 		                                teardown),
-		cmocka_unit_test_setup_teardown(test_success_survives_refused_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_success_survives_refused_write, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_long_run_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_dead, setup, teardown),
 	};
