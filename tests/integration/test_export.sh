@@ -323,6 +323,7 @@ add_row stalljob OK BACKUP "$BASE/stalljob/20250101-01h00m00" 3600
 XST=$TMPD/xstall
 loopfs 8 "$XST/stalljob" || t_bail "cannot set up a loop-mounted ext4 at $XST/stalljob"
 # rsync_in STATE: some process of the export's rsync is in STATE (D, T).
+# shellcheck disable=SC2317 # run by wait_until
 rsync_in() {
 	local p
 	for p in $(pgrep -f -- "$XST/stalljob/"); do
@@ -352,6 +353,7 @@ t_match "rsync of $BASE/stalljob/20250101-01h00m00 to $XST/stalljob failed: no d
 	"$(export_row stalljob log)" "stalled export: the row says the transfer stalled"
 t_match "\[stalljob\] export failed: .*the transfer stalled" "$(cat "$TMPD/stall.err")" \
 	"stalled export: logged"
+# shellcheck disable=SC2317 # run by wait_until
 no_rsync_left() {
 	! pgrep -f -- "$XST/stalljob/" >/dev/null
 }
