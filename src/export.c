@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "actions.h"
@@ -26,11 +25,12 @@
 #include "log.h"
 #include "quote.h"
 #include "runner.h"
+#include "runrec.h"
 #include "spawn.h"
+#include "watchdog.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/strv.h"
-#include "util/timefmt.h"
 #include "util/xmalloc.h"
 
 int
@@ -263,20 +263,22 @@ export_argv(const char *loc, int is_dir, const char *dest, int verbose, struct s
 }
 
 /*
- * Find the source and rsync it into dest; fills eo. On success *logline
- * is the catalog's one-line summary (caller frees). 0 or -1 + err.
+ * Find the source and rsync it into dest, under the job's watchdog and
+ * the rsync exit-code policy for exports. On success st->log is the
+ * catalog's one-line summary (caller frees) and st->partial is set after
+ * an exit 23. eo gets rsync's counts either way. 0 or -1 + err.
  */
 static int
 export_copy(struct catalog *cat, const struct job *job, const char *exportdir, const char *dest,
-            int dry_run, struct rsync_output *eo, char **logline, struct err *err)
+            int dry_run, struct rsync_output *eo, struct drv_stats *st, struct err *err)
 {
 	struct spawn_opts so;
 	struct spawn_result res;
+	struct rsync_call call = { .job = job, .purpose = RSYNC_FOR_EXPORT };
 	struct stat sb;
 	struct strv av;
-	char *loc = NULL;
-	char desc[128];
-	int is_dir = 0, rc = -1;
+	char *loc = NULL, *what = NULL;
+	int is_dir = 0, warned = 0, rc = -1;
 
 	strv_init(&av);
 	if (export_source(cat, job, &loc, &is_dir, err) == -1)
@@ -306,28 +308,24 @@ export_copy(struct catalog *cat, const struct job *job, const char *exportdir, c
 	so.merge_stderr = 1;
 	so.on_line = rsync_output_line;
 	so.ctx = eo;
+	/* stall_timeout and max_runtime, as for the job's backups. */
+	watchdog_apply(job, &so);
 	if (spawn_run(&so, &res, err) == -1)
 		goto out;
-	spawn_describe(&res, desc, sizeof desc);
-	if (!res.exited || (res.code != 0 && res.code != 23 && res.code != 24)) {
-		err_set(err, "rsync of %s to %s failed (%s)", loc, dest, desc);
-		rsync_output_explain(eo, err);
+	what = xasprintf("rsync of %s to %s", loc, dest);
+	call.what = what;
+	if (rsync_judge(&call, &res, eo, &st->partial, &warned, err) == -1)
 		goto out;
-	}
-	if (res.code == 24)
-		log_warning(job->name, "rsync: some files vanished before they could be exported");
-	else if (res.code == 23)
-		log_warning(job->name, "rsync: partial transfer (exit code 23), some files or "
-		                       "attributes were not exported; see the lines above");
+	st->warnings = warned;
 	/* The disk may be unplugged next: OK means the data is on it. */
 	if (fs_sync_tree(dest, err) == -1)
 		goto out;
-	*logline = xasprintf("export of %s to %s OK%s, %lld bytes written for %lld changed files",
-	                     loc, dest, res.code == 23 ? " " CATALOG_LOG_PARTIAL : "",
-	                     (long long)eo->st.written_bytes, (long long)eo->st.written_files);
+	st->log = xasprintf("export of %s to %s OK, %lld bytes written for %lld changed files", loc,
+	                    dest, (long long)eo->st.written_bytes, (long long)eo->st.written_files);
 	rc = 0;
 out:
 	free(loc);
+	free(what);
 	strv_free(&av);
 	return rc;
 }
@@ -337,31 +335,29 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
            int verbose, struct err *err)
 {
 	struct rsync_output eo = { .name = job->name, .verbose = verbose };
-	struct catalog_result res;
-	struct timeval start, end;
-	char start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
-	char *dest = NULL, *logline = NULL;
-	int64_t rowid = -1;
+	struct drv_stats st;
+	struct runrec rr = { 0 };
+	char *dest = NULL;
 	int failed, rc = -1;
 	struct err xerr;
 
 	assert(exportdir[0] == '/');
+	memset(&st, 0, sizeof st);
 	err_clear(&xerr);
 	if (job->drv->caps & DRV_CAP_NO_BACKUP) {
 		log_info(job->name, "type %s: nothing to export", job->drv->name);
 		return 0;
 	}
+	/* max_runtime counts from here. */
+	watchdog_job_begin(job);
 	dest = fs_join(exportdir, job->name);
 	log_info(job->name, "Exporting to %s", dest);
-	gettimeofday(&start, NULL);
-	time_iso(&start, start_iso);
-	if (!dry_run && catalog_insert_running(cat, job->name, job->server_name, job->description,
-	                                       start_iso, "EXPORT", NULL, &rowid, err) == -1) {
+	if (!dry_run && runrec_begin(&rr, cat, job, "EXPORT", NULL, NULL, err) == -1) {
 		err_wrap(err, "recording the export");
 		log_error(job->name, "export failed: %s", err->msg);
 		goto out;
 	}
-	failed = export_copy(cat, job, exportdir, dest, dry_run, &eo, &logline, &xerr) == -1;
+	failed = export_copy(cat, job, exportdir, dest, dry_run, &eo, &st, &xerr) == -1;
 	if (failed && spawn_interrupted())
 		err_wrap(&xerr, "interrupted by a signal");
 	if (dry_run) {
@@ -373,20 +369,13 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 		goto out;
 	}
 
-	gettimeofday(&end, NULL);
-	time_iso(&end, end_iso);
-	memset(&res, 0, sizeof res);
-	res.status = failed ? "ERROR" : "OK";
-	res.backup_end = end_iso;
-	res.duration_hours = time_diff(&start, &end) / 3600.0;
-	res.total_files_count = eo.st.total_files;
-	res.written_files_count = eo.st.written_files;
-	res.total_bytes = eo.st.total_bytes;
-	res.written_bytes = eo.st.written_bytes;
-	res.log = failed ? xerr.msg : logline;
-	res.backup_location = dest;
-	if (catalog_finish(cat, rowid, &res, err) == -1) {
-		err_wrap(err, "recording the export's result");
+	st.total_files = eo.st.total_files;
+	st.written_files = eo.st.written_files;
+	st.total_bytes = eo.st.total_bytes;
+	st.written_bytes = eo.st.written_bytes;
+	st.location = dest;
+	/* Recording may fail: err then says that and what the export did. */
+	if (runrec_finish(&rr, &st, failed ? &xerr : NULL, err) == -1) {
 		log_error(job->name, "%s", err->msg);
 		goto out;
 	}
@@ -395,11 +384,13 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 		log_error(job->name, "export failed: %s", err->msg);
 		goto out;
 	}
-	log_info(job->name, "export OK in %.1f s: %s", time_diff(&start, &end), logline);
+	log_info(job->name, "export OK in %.1f s: %s", runrec_seconds(&rr), rr.log);
 	rc = 0;
 out:
+	watchdog_job_end(job);
 	rsync_output_free(&eo);
-	free(logline);
+	runrec_free(&rr);
+	free(st.log);
 	free(dest);
 	return rc;
 }

@@ -37,13 +37,19 @@ int export_check_dir(const char *dir, char **abs, struct err *err);
  * export only reads the snapshot, and cleanup never removes the newest
  * good one).
  *
+ * rsync runs under the job's watchdog (stall_timeout, max_runtime from
+ * the start of this export) and its exit is judged by the rsync drivers'
+ * policy for an export (rsync_verdict(), RSYNC_FOR_EXPORT).
+ *
  * Returns 0 when the export succeeded (rsync exit 23/24 included, with a
- * warning), -1 with err otherwise: no good backup, its location gone,
- * a destination that overlaps the backup or holds the backup tree (rsync
- * --delete would destroy it), rsync failed (err ends with rsync's own
- * last lines). Either way the
- * outcome is already logged under the job's name and, outside a dry run,
- * stored in the EXPORT row.
+ * warning; 23 marks the row's log partial), -1 with err otherwise: no
+ * good backup, its location gone, a destination that overlaps the backup
+ * or holds the backup tree (rsync --delete would destroy it), rsync
+ * failed or stalled (err ends with rsync's own last lines), or the
+ * outcome could not be recorded (err then says that and what the export
+ * itself did). Either way the outcome is already logged under the job's
+ * name and, outside a dry run, stored in the EXPORT row when the catalog
+ * took it.
  */
 int export_job(struct catalog *cat, const struct job *job, const char *exportdir, int dry_run,
                int verbose, struct err *err);

@@ -7,18 +7,17 @@
  */
 #include "job.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "alert.h"
-#include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "lock.h"
 #include "log.h"
+#include "runrec.h"
 #include "spawn.h"
 #include "ssh.h"
 #include "watchdog.h"
@@ -98,11 +97,10 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	struct drv_run run = { .job = job, .dry_run = o->dry_run, .verbose = o->verbose };
 	struct drv_stats st;
 	struct job_lock lk = { .fd = -1 };
-	struct catalog_result res;
-	struct timeval start, end;
-	char stamp[TIME_STAMP_LEN + 1], start_iso[TIME_ISO_LEN + 1], end_iso[TIME_ISO_LEN + 1];
-	int64_t rowid = -1;
-	int repaired = 0, failed = 1;
+	struct runrec rr = { 0 };
+	struct timeval start;
+	char stamp[TIME_STAMP_LEN + 1];
+	int failed = 1;
 	const char *failed_step = NULL; /* "preexec", "backup" or "postexec" */
 	enum job_outcome outcome = JOB_FAILED;
 	struct err derr;
@@ -119,7 +117,6 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		goto fail_early;
 	pick_stamp(job, &start, stamp);
 	run.stamp = stamp;
-	time_iso(&start, start_iso);
 	if (job->drv->priv_size > 0)
 		run.priv = xcalloc(1, job->drv->priv_size);
 
@@ -140,17 +137,9 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		}
 		goto fail_early;
 	}
-	if (catalog_repair_running(cat, job->name,
-	                           "interrupted: the run that wrote this row ended without "
-	                           "recording a result (process killed or machine stopped)",
-	                           &repaired, err) == -1)
+	if (runrec_repair_dead(cat, job, err) == -1)
 		goto fail_early;
-	if (repaired > 0)
-		log_warning(job->name,
-		            "marked %d unfinished run(s) left by a dead process as ERROR",
-		            repaired);
-	if (catalog_insert_running(cat, job->name, job->server_name, job->description, start_iso,
-	                           "BACKUP", NULL, &rowid, err) == -1)
+	if (runrec_begin(&rr, cat, job, "BACKUP", &start, NULL, err) == -1)
 		goto fail_early;
 
 	/*
@@ -174,27 +163,8 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	if (failed && spawn_interrupted())
 		err_wrap(&derr, "interrupted by a signal");
 
-	gettimeofday(&end, NULL);
-	time_iso(&end, end_iso);
-	memset(&res, 0, sizeof res);
-	res.status = failed ? "ERROR" : "OK";
-	res.backup_end = end_iso;
-	res.duration_hours = time_diff(&start, &end) / 3600.0;
-	res.total_files_count = st.total_files;
-	res.written_files_count = st.written_files;
-	res.total_bytes = st.total_bytes;
-	res.written_bytes = st.written_bytes;
-	if (!failed && st.partial) {
-		/* The catalog's only mark of an incomplete backup (catalog.h). */
-		char *l = xasprintf("%s %s", st.log != NULL ? st.log : "", CATALOG_LOG_PARTIAL);
-
-		free(st.log);
-		st.log = l;
-	}
-	res.log = failed ? derr.msg : (st.log != NULL ? st.log : "");
-	res.backup_location = st.location;
-	if (catalog_finish(cat, rowid, &res, err) == -1) {
-		err_wrap(err, "recording the result");
+	/* Recording may fail: err then says that and what the backup did. */
+	if (runrec_finish(&rr, &st, failed ? &derr : NULL, err) == -1) {
 		log_error(job->name, "%s", err->msg);
 		outcome = JOB_FAILED;
 		goto out;
@@ -206,23 +176,23 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 			.job = job->name,
 			.server = job->server_name,
 			.type = job->drv->name,
-			.status = res.status,
-			.start = start_iso,
-			.end = end_iso,
-			.duration_s = time_diff(&start, &end),
-			.log = res.log,
+			.status = rr.status,
+			.start = rr.start_iso,
+			.end = rr.end_iso,
+			.duration_s = runrec_seconds(&rr),
+			.log = rr.log,
 			.host = host,
 		};
 
 		gethostname(host, sizeof host - 1);
-		alert_after_run(o->alerts, cat, rowid, &ar, end.tv_sec);
+		alert_after_run(o->alerts, cat, rr.rowid, &ar, rr.end.tv_sec);
 	}
 	if (failed) {
 		memcpy(err, &derr, sizeof *err);
 		log_error(job->name, "backup failed: %s", err->msg);
 		outcome = JOB_FAILED;
 	} else {
-		log_info(job->name, "backup OK in %.1f s: %s", time_diff(&start, &end), res.log);
+		log_info(job->name, "backup OK in %.1f s: %s", runrec_seconds(&rr), rr.log);
 		outcome = JOB_OK;
 	}
 	goto out;
@@ -231,7 +201,9 @@ fail_early:
 	log_error(job->name, "backup failed: %s", err->msg);
 	outcome = JOB_FAILED;
 out:
+	watchdog_job_end(job);
 	lock_release(&lk);
+	runrec_free(&rr);
 	stats_free(&st);
 	free(run.priv);
 	return outcome;

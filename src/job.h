@@ -2,7 +2,7 @@
  * One backup run's lifecycle (SPEC §5): stamp, job lock, repair of
  * Running rows left by dead runs, the Running row, preexec, the driver,
  * postexec, the final row. The only code that turns a driver's outcome
- * into catalog state.
+ * into catalog state (through runrec.h, the run-record lifecycle).
  */
 #ifndef TB_JOB_H
 #define TB_JOB_H
@@ -28,7 +28,8 @@ enum job_outcome {
 /*
  * Back up one job. Returns its outcome; on JOB_FAILED/JOB_BUSY err says
  * why (already logged under the job's name and, for JOB_FAILED, stored in
- * the catalog row).
+ * the catalog row). When the result could not be recorded, JOB_FAILED and
+ * err says both that and what the backup itself did (runrec_finish()).
  */
 enum job_outcome job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
                             struct err *err);

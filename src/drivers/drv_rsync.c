@@ -375,54 +375,6 @@ rsync_check_password_file(const char *path, struct err *err)
 	return 0;
 }
 
-enum rsync_verdict
-rsync_verdict(int exited, int code, int64_t total_files, int partial_is_error)
-{
-	if (!exited)
-		return RSYNC_FAILED;
-	switch (code) {
-	case 0:
-		return RSYNC_DONE;
-	case 24:
-		return RSYNC_VANISHED;
-	case 23:
-		/*
-		 * Not a single file means the source folder itself could not
-		 * be read (missing remote_dir, permissions): an empty snapshot
-		 * is no backup, whatever the original recorded.
-		 */
-		if (total_files == 0)
-			return RSYNC_NO_SOURCE;
-		return partial_is_error ? RSYNC_PARTIAL_ERR : RSYNC_PARTIAL;
-	default:
-		return RSYNC_FAILED;
-	}
-}
-
-/* What some exit codes mean in practice, beyond rsync's own words. */
-static const char *
-exit_hint(int code, enum rsync_transport t)
-{
-	switch (code) {
-	case 5:
-		return t == RSYNC_DAEMON ? "(exit code 5: the rsync daemon refused the session: "
-		                           "check rsync_module, remote_user and the password)"
-		                         : "(exit code 5: error starting the rsync protocol)";
-	case 10:
-		return t == RSYNC_DAEMON ? "(exit code 10: the rsync daemon could not be reached: "
-		                           "check server_name and rsync_port)"
-		                         : NULL;
-	case 12:
-		return "(exit code 12: the connection or the remote rsync ended unexpectedly)";
-	case 35:
-		return "(exit code 35: no answer from the rsync daemon)";
-	case 255:
-		return t == RSYNC_OVER_SSH ? "(exit code 255: the ssh connection failed)" : NULL;
-	default:
-		return NULL;
-	}
-}
-
 static void
 ring_push(struct rsync_line_ring *r, const char *line)
 {
@@ -553,82 +505,26 @@ rsync_output_free(struct rsync_output *ro)
 }
 
 /*
- * Turn what rsync did into the job's outcome: 0 when the snapshot may be
- * kept (warnings logged and st->warnings set), else -1 + err.
+ * Turn what rsync did into the job's outcome with the shared policy
+ * (rsync_judge()): 0 when the snapshot may be kept (warnings logged and
+ * st->warnings set), else -1 + err.
  */
 static int
 judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *source,
            const struct spawn_result *res, const struct rsync_output *ro, int *partial,
            struct drv_stats *st, struct err *err)
 {
-	long stall = job_get_long(job, "stall_timeout", 1800);
-	int pie = job_get_bool(job, "partial_is_error", 0);
-	const char *hint;
-	char desc[128];
+	char *what = xasprintf("rsync from %s", source);
+	struct rsync_call c = {
+		.job = job, .purpose = RSYNC_FOR_BACKUP, .transport = fl->transport, .what = what
+	};
+	int warned = 0, rc;
 
-	*partial = 0;
-	spawn_describe(res, desc, sizeof desc);
-	/* Ended by the watchdog (no output, nothing written) or by max_runtime. */
-	if (res->stalled) {
-		err_set(err,
-		        "rsync from %s failed: no data for %ld s: the transfer stalled "
-		        "(stall_timeout = %ld)",
-		        source, stall, stall);
-		rsync_output_explain(ro, err);
-		return -1;
-	}
-	if (res->timed_out) {
-		err_set(err,
-		        "rsync from %s failed (timed out): the job's time limit was "
-		        "reached (max_runtime = %ld s)",
-		        source, job_get_long(job, "max_runtime", 0));
-		rsync_output_explain(ro, err);
-		return -1;
-	}
-	switch (rsync_verdict(res->exited, res->code, ro->st.total_files, pie)) {
-	case RSYNC_DONE:
-		return 0;
-	case RSYNC_VANISHED:
-		log_warning(job->name,
-		            "rsync: some files vanished before they could be transferred");
+	rc = rsync_judge(&c, res, ro, partial, &warned, err);
+	if (warned)
 		st->warnings = 1;
-		return 0;
-	case RSYNC_PARTIAL:
-		log_warning(job->name,
-		            "rsync: partial transfer (exit code 23), some files or attributes "
-		            "were not transferred; see the lines above. The backup is recorded "
-		            "as partial (set partial_is_error = yes to fail it instead)");
-		st->warnings = 1;
-		*partial = 1;
-		return 0;
-	case RSYNC_PARTIAL_ERR:
-		err_set(err,
-		        "rsync from %s: partial transfer (exit code 23), some files or attributes "
-		        "were not transferred, and partial_is_error = yes",
-		        source);
-		break;
-	case RSYNC_NO_SOURCE:
-		err_set(err,
-		        "rsync from %s transferred nothing (%s): the source folder could "
-		        "not be read",
-		        source, desc);
-		break;
-	case RSYNC_FAILED:
-		/* rsync's own --timeout=stall_timeout */
-		if (res->exited && res->code == 30 && stall > 0) {
-			err_set(err,
-			        "rsync from %s failed: no data for %ld s: the transfer stalled "
-			        "(exit code 30, stall_timeout = %ld)",
-			        source, stall, stall);
-			break;
-		}
-		err_set(err, "rsync from %s failed (%s)", source, desc);
-		if (res->exited && (hint = exit_hint(res->code, fl->transport)) != NULL)
-			err_append_line(err, "%s", hint);
-		break;
-	}
-	rsync_output_explain(ro, err);
-	return -1;
+	free(what);
+	return rc;
 }
 
 /* The backup of both drivers; fl says which. */

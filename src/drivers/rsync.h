@@ -2,7 +2,8 @@
  * What the rsync-based drivers share: the rsync command line (options,
  * excludes, link-dest history, the transport: ssh or an rsync daemon), its
  * --stats parser and the exit-code policy. rsync+ssh and rsync are two
- * descriptors over this one implementation (drv_rsync.c).
+ * descriptors over this one implementation (drv_rsync.c); the exit-code
+ * policy (rsync_policy.c) is exportbackup's too.
  */
 #ifndef TB_RSYNC_H
 #define TB_RSYNC_H
@@ -113,20 +114,53 @@ int rsync_build_argv(const struct job *job, enum rsync_transport t, const char *
  */
 int rsync_check_password_file(const char *path, struct err *err);
 
-/* What an rsync exit means for the snapshot. */
+/* Why rsync runs: the exit-code policy differs in one place (rsync_verdict()). */
+enum rsync_purpose {
+	RSYNC_FOR_BACKUP, /* a driver pulls a snapshot from a server */
+	RSYNC_FOR_EXPORT, /* exportbackup copies a finished local backup */
+};
+
+/* What an rsync exit means for the run. */
 enum rsync_verdict {
 	RSYNC_DONE,        /* exit 0 */
 	RSYNC_VANISHED,    /* exit 24: files vanished on the sender; OK with a warning */
 	RSYNC_PARTIAL,     /* exit 23: some files or attributes missing; OK, flagged partial */
 	RSYNC_FAILED,      /* anything else, or not exited at all */
-	RSYNC_PARTIAL_ERR, /* exit 23 with partial_is_error = yes */
-	RSYNC_NO_SOURCE,   /* exit 23 without a single file: the source could not be read */
+	RSYNC_PARTIAL_ERR, /* backup: exit 23 with partial_is_error = yes */
+	RSYNC_NO_SOURCE,   /* backup: exit 23 without a single file: the source could not be read */
 };
 
 /*
- * The exit-code policy. exited/code as from waitpid, total_files as
- * parsed from --stats, partial_is_error the job's setting.
+ * The exit-code policy, the one table every caller of rsync uses.
+ * exited/code as from waitpid, total_files as parsed from --stats,
+ * partial_is_error the job's setting. A backup: 0 done, 24 vanished, 23
+ * no source when total_files is 0, else partial (an error with
+ * partial_is_error), anything else failed. An export copies a local
+ * backup that exists: 23 is always partial, whatever total_files and
+ * partial_is_error (a setting of the backup, SPEC §8). Not exited (a
+ * signal, the watchdog) is always failed.
  */
-enum rsync_verdict rsync_verdict(int exited, int code, int64_t total_files, int partial_is_error);
+enum rsync_verdict rsync_verdict(enum rsync_purpose purpose, int exited, int code,
+                                 int64_t total_files, int partial_is_error);
+
+/* One ended rsync, as rsync_judge() needs it. */
+struct rsync_call {
+	const struct job *job; /* stall_timeout, max_runtime, partial_is_error; log lines */
+	enum rsync_purpose purpose;
+	enum rsync_transport transport; /* a backup's: which exit-code hints apply */
+	const char *what; /* the transfer in messages: "rsync from SRC", "rsync of A to B" */
+};
+
+/*
+ * Turn an ended rsync (res, its output ro) into the run's outcome with
+ * rsync_verdict(). 0 when the result may be kept: 24 and 23 log a
+ * warning under the job's name and set *warned, 23 sets *partial too.
+ * -1 + err otherwise: "WHAT failed: no data for N s: the transfer
+ * stalled" (the watchdog, or a backup's exit 30), "WHAT failed (timed
+ * out)" (max_runtime), "WHAT failed (exit code N)" with a hint for some
+ * codes of a backup, ...; err ends with rsync's own last lines.
+ */
+int rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
+                const struct rsync_output *ro, int *partial, int *warned, struct err *err);
 
 #endif

@@ -28,6 +28,7 @@ MOUNTS=()
 _export_cleanup() {
 	local m l
 	for m in "${MOUNTS[@]}"; do
+		fsfreeze -u "$m" 2>/dev/null
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	for l in "${LOOPS[@]}"; do
@@ -308,5 +309,73 @@ t_match "rsync of $BASE/bigjob/20250101-01h00m00 to $TINY/bigjob failed \(exit c
 	"$(export_row bigjob log)" "disk full: the log says which copy failed and how"
 t_eq "$before" "$(backup_rows)" "BACKUP rows unchanged by the failed export"
 t_eq 0 "$(csql "select count(*) from stats where status = 'Running'")" "no Running row left"
+
+# ================================================================ a stalled export
+# The export's rsync runs under the job's watchdog: an rsync that stops
+# (no output, nothing read) is ended after stall_timeout and the export
+# is ERROR. To stop it at a known point, its destination is a filesystem
+# of its own, frozen: rsync blocks on its first write there (state D);
+# the test then SIGSTOPs rsync's process group and thaws the filesystem.
+cfg_job "$CONF" stalljob "$TMPD/unused" "stall_timeout = 3"
+mkdir -p "$BASE/stalljob/20250101-01h00m00"
+echo x >"$BASE/stalljob/20250101-01h00m00/f"
+add_row stalljob OK BACKUP "$BASE/stalljob/20250101-01h00m00" 3600
+XST=$TMPD/xstall
+loopfs 8 "$XST/stalljob" || t_bail "cannot set up a loop-mounted ext4 at $XST/stalljob"
+# rsync_in STATE: some process of the export's rsync is in STATE (D, T).
+# shellcheck disable=SC2317 # run by wait_until
+rsync_in() {
+	local p
+	for p in $(pgrep -f -- "$XST/stalljob/"); do
+		[ "$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)" = "$1" ] && return 0
+	done
+	return 1
+}
+fsfreeze -f "$XST/stalljob" || t_bail "cannot freeze $XST/stalljob"
+timeout -k 5 120 "$TISBACKUP" -c "$CONF" -s stalljob -x "$XST" exportbackup \
+	>"$TMPD/stall.out" 2>"$TMPD/stall.err" </dev/null &
+BG=$!
+tb_track "$BG"
+if wait_until 60 rsync_in D; then
+	pg=$(ps -o pgid= -p "$(pgrep -f -- "$XST/stalljob/" | head -n 1)" | tr -d ' ')
+	kill -STOP -- "-$pg"
+	fsfreeze -u "$XST/stalljob"
+	t_ok "stalled export: rsync stopped" wait_until 60 rsync_in T
+else
+	fsfreeze -u "$XST/stalljob"
+	t_fail "stalled export: rsync blocked on the frozen destination"
+fi
+wait "$BG"
+rc=$?
+t_eq 1 "$rc" "stalled export: ended by the watchdog, exit 1 (124: never ended)"
+t_eq ERROR "$(export_row stalljob status)" "stalled export: ERROR EXPORT row"
+t_match "rsync of $BASE/stalljob/20250101-01h00m00 to $XST/stalljob failed: no data for 3 s: the transfer stalled \(stall_timeout = 3\)" \
+	"$(export_row stalljob log)" "stalled export: the row says the transfer stalled"
+t_match "\[stalljob\] export failed: .*the transfer stalled" "$(cat "$TMPD/stall.err")" \
+	"stalled export: logged"
+# shellcheck disable=SC2317 # run by wait_until
+no_rsync_left() {
+	! pgrep -f -- "$XST/stalljob/" >/dev/null
+}
+t_ok "stalled export: no rsync left" wait_until 10 no_rsync_left
+
+# ================================================================ recording fails
+# The catalog refuses to record the result: the run's own outcome is
+# still told, beside the recording failure, for an export and a backup.
+csql "create trigger refuse before update on stats begin select raise(abort, 'disk on fire'); end"
+tb_run -c "$CONF" -s nobackup -x "$EXP" exportbackup
+t_rc 1 "export whose result cannot be recorded exits 1"
+t_match "\[nobackup\] recording the export's result failed: .*disk on fire.*; the export itself failed: no good backup to export" \
+	"$T_ERR" "failed export, recording refused: both errors logged"
+tb_run -c "$CONF" -s filejob -x "$EXP" exportbackup
+t_rc 1 "successful export whose result cannot be recorded exits 1"
+t_match "\[filejob\] recording the export's result failed: .*disk on fire.*; the export itself succeeded: export of $F2 to $EXP/filejob OK" \
+	"$T_ERR" "successful export, recording refused: the success is told too"
+tb_run -c "$CONF" -s srv1 backup
+t_rc 1 "backup whose result cannot be recorded exits 1"
+t_match "\[srv1\] recording the backup's result failed: .*disk on fire.*; the backup itself succeeded: ssh\+rsync backup from .* OK" \
+	"$T_ERR" "successful backup, recording refused: the success is told too"
+csql "drop trigger refuse"
+csql "delete from stats where status = 'Running'"
 
 t_done

@@ -657,23 +657,181 @@ test_password_file_check(void **state)
 	rmjob(dir);
 }
 
+/*
+ * The exit-code policy, the whole table: every exit code, both purposes,
+ * partial_is_error off and on, with and without files, exited or not.
+ */
 static void
 test_exit_policy(void **state)
 {
+	static const struct {
+		enum rsync_purpose purpose;
+		int code;
+		int64_t files;
+		int pie;
+		enum rsync_verdict want;
+	} rows[] = {
+		{ RSYNC_FOR_BACKUP, 0, 10, 0, RSYNC_DONE },
+		{ RSYNC_FOR_BACKUP, 0, 10, 1, RSYNC_DONE },
+		{ RSYNC_FOR_BACKUP, 0, 0, 0, RSYNC_DONE },
+		{ RSYNC_FOR_BACKUP, 0, 0, 1, RSYNC_DONE },
+		{ RSYNC_FOR_BACKUP, 24, 10, 0, RSYNC_VANISHED },
+		{ RSYNC_FOR_BACKUP, 24, 10, 1, RSYNC_VANISHED },
+		{ RSYNC_FOR_BACKUP, 24, 0, 0, RSYNC_VANISHED },
+		{ RSYNC_FOR_BACKUP, 24, 0, 1, RSYNC_VANISHED },
+		{ RSYNC_FOR_BACKUP, 23, 10, 0, RSYNC_PARTIAL },
+		{ RSYNC_FOR_BACKUP, 23, 10, 1, RSYNC_PARTIAL_ERR },
+		{ RSYNC_FOR_BACKUP, 23, 0, 0, RSYNC_NO_SOURCE },
+		{ RSYNC_FOR_BACKUP, 23, 0, 1, RSYNC_NO_SOURCE },
+		{ RSYNC_FOR_EXPORT, 0, 10, 0, RSYNC_DONE },
+		{ RSYNC_FOR_EXPORT, 0, 10, 1, RSYNC_DONE },
+		{ RSYNC_FOR_EXPORT, 0, 0, 0, RSYNC_DONE },
+		{ RSYNC_FOR_EXPORT, 0, 0, 1, RSYNC_DONE },
+		{ RSYNC_FOR_EXPORT, 24, 10, 0, RSYNC_VANISHED },
+		{ RSYNC_FOR_EXPORT, 24, 10, 1, RSYNC_VANISHED },
+		{ RSYNC_FOR_EXPORT, 24, 0, 0, RSYNC_VANISHED },
+		{ RSYNC_FOR_EXPORT, 24, 0, 1, RSYNC_VANISHED },
+		/* An export's source is a local backup that exists. */
+		{ RSYNC_FOR_EXPORT, 23, 10, 0, RSYNC_PARTIAL },
+		{ RSYNC_FOR_EXPORT, 23, 10, 1, RSYNC_PARTIAL },
+		{ RSYNC_FOR_EXPORT, 23, 0, 0, RSYNC_PARTIAL },
+		{ RSYNC_FOR_EXPORT, 23, 0, 1, RSYNC_PARTIAL },
+	};
+	static const enum rsync_purpose purposes[] = { RSYNC_FOR_BACKUP, RSYNC_FOR_EXPORT };
+
 	(void)state;
-	assert_int_equal(rsync_verdict(1, 0, 10, 0), RSYNC_DONE);
-	assert_int_equal(rsync_verdict(1, 24, 10, 0), RSYNC_VANISHED);
-	assert_int_equal(rsync_verdict(1, 24, 10, 1), RSYNC_VANISHED);
-	assert_int_equal(rsync_verdict(1, 23, 10, 0), RSYNC_PARTIAL);
-	assert_int_equal(rsync_verdict(1, 23, 10, 1), RSYNC_PARTIAL_ERR);
-	assert_int_equal(rsync_verdict(1, 23, 0, 0), RSYNC_NO_SOURCE);
-	assert_int_equal(rsync_verdict(1, 23, 0, 1), RSYNC_NO_SOURCE);
-	for (int code = 1; code < 256; code++)
-		if (code != 23 && code != 24)
-			assert_int_equal(rsync_verdict(1, code, 10, 0), RSYNC_FAILED);
-	/* Killed by a signal: whatever the code field says. */
-	assert_int_equal(rsync_verdict(0, 0, 10, 0), RSYNC_FAILED);
-	assert_int_equal(rsync_verdict(0, 24, 10, 0), RSYNC_FAILED);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		enum rsync_verdict got =
+		    rsync_verdict(rows[i].purpose, 1, rows[i].code, rows[i].files, rows[i].pie);
+
+		if (got != rows[i].want)
+			fail_msg("row %zu (purpose %d, exit %d, %lld files, partial_is_error %d): "
+			         "verdict %d, want %d",
+			         i, (int)rows[i].purpose, rows[i].code, (long long)rows[i].files,
+			         rows[i].pie, (int)got, (int)rows[i].want);
+	}
+	for (size_t p = 0; p < 2; p++) {
+		for (int code = 0; code < 256; code++) {
+			for (int pie = 0; pie < 2; pie++) {
+				for (int64_t files = 0; files <= 10; files += 10) {
+					/* Killed by a signal: whatever the code field says. */
+					assert_int_equal(
+					    rsync_verdict(purposes[p], 0, code, files, pie),
+					    RSYNC_FAILED);
+					if (code == 0 || code == 23 || code == 24)
+						continue;
+					assert_int_equal(
+					    rsync_verdict(purposes[p], 1, code, files, pie),
+					    RSYNC_FAILED);
+				}
+			}
+		}
+	}
+}
+
+/* rsync_judge() for an ended rsync of the one job of a config of job_lines. */
+struct judged {
+	int rc, partial, warned;
+	struct err err;
+};
+
+static struct judged
+judge(const char *job_lines, enum rsync_purpose purpose, const struct spawn_result *res,
+      int64_t files)
+{
+	struct config *cfg = load_job("/b", "", job_lines);
+	struct rsync_output ro = { .name = "j" };
+	const char *line = "rsync: [sender] read errors mapping \"f\": Input/output error (5)";
+	struct rsync_call c = {
+		.job = &cfg->jobs[0],
+		.purpose = purpose,
+		.transport = RSYNC_OVER_SSH,
+		.what = purpose == RSYNC_FOR_BACKUP ? "rsync from web1:/srv/data/"
+		                                    : "rsync of /b/j/S to /x/j",
+	};
+	struct judged j;
+
+	ro.st.total_files = files;
+	rsync_output_line(&ro, SPAWN_STDOUT, line, strlen(line));
+	err_clear(&j.err);
+	j.partial = j.warned = -1;
+	j.rc = rsync_judge(&c, res, &ro, &j.partial, &j.warned, &j.err);
+	rsync_output_free(&ro);
+	config_free(cfg);
+	return j;
+}
+
+/* The words and flags of the shared judgement, for a backup and an export. */
+static void
+test_judge(void **state)
+{
+	const char *pie = SSH_JOB "partial_is_error = yes\nstall_timeout = 4\nmax_runtime = 9\n";
+	struct spawn_result res;
+	struct judged j;
+
+	(void)state;
+	memset(&res, 0, sizeof res);
+	res.exited = 1;
+	res.code = 0;
+	j = judge(SSH_JOB, RSYNC_FOR_BACKUP, &res, 10);
+	assert_int_equal(j.rc, 0);
+	assert_int_equal(j.partial, 0);
+	assert_int_equal(j.warned, 0);
+
+	res.code = 24;
+	j = judge(SSH_JOB, RSYNC_FOR_EXPORT, &res, 10);
+	assert_int_equal(j.rc, 0);
+	assert_int_equal(j.partial, 0);
+	assert_int_equal(j.warned, 1);
+
+	/* 23 without files: a failed backup, a partial export. */
+	res.code = 23;
+	j = judge(SSH_JOB, RSYNC_FOR_BACKUP, &res, 0);
+	assert_int_equal(j.rc, -1);
+	assert_non_null(strstr(j.err.msg, "rsync from web1:/srv/data/ transferred nothing "
+	                                  "(exit code 23): the source folder could not be read"));
+	assert_non_null(strstr(j.err.msg, "read errors mapping"));
+	j = judge(pie, RSYNC_FOR_EXPORT, &res, 0);
+	assert_int_equal(j.rc, 0);
+	assert_int_equal(j.partial, 1);
+	assert_int_equal(j.warned, 1);
+	j = judge(pie, RSYNC_FOR_BACKUP, &res, 10);
+	assert_int_equal(j.rc, -1);
+	assert_non_null(strstr(j.err.msg, "and partial_is_error = yes"));
+	j = judge(SSH_JOB, RSYNC_FOR_BACKUP, &res, 10);
+	assert_int_equal(j.rc, 0);
+	assert_int_equal(j.partial, 1);
+
+	/* The watchdog and max_runtime, in the purpose's words. */
+	res.code = 0;
+	res.exited = 0;
+	res.signal = 15;
+	res.stalled = res.timed_out = 1;
+	j = judge(pie, RSYNC_FOR_EXPORT, &res, 10);
+	assert_int_equal(j.rc, -1);
+	assert_non_null(strstr(j.err.msg, "rsync of /b/j/S to /x/j failed: no data for 4 s: the "
+	                                  "transfer stalled (stall_timeout = 4)"));
+	res.stalled = 0;
+	j = judge(pie, RSYNC_FOR_BACKUP, &res, 10);
+	assert_int_equal(j.rc, -1);
+	assert_non_null(strstr(j.err.msg, "rsync from web1:/srv/data/ failed (timed out): the "
+	                                  "job's time limit was reached (max_runtime = 9 s)"));
+
+	/* 30 is rsync's own --timeout only where the backup passes it; hints are a backup's. */
+	memset(&res, 0, sizeof res);
+	res.exited = 1;
+	res.code = 30;
+	j = judge(pie, RSYNC_FOR_BACKUP, &res, 10);
+	assert_non_null(strstr(j.err.msg, "no data for 4 s: the transfer stalled (exit code 30"));
+	j = judge(pie, RSYNC_FOR_EXPORT, &res, 10);
+	assert_non_null(strstr(j.err.msg, "rsync of /b/j/S to /x/j failed (exit code 30)"));
+	res.code = 255;
+	j = judge(SSH_JOB, RSYNC_FOR_BACKUP, &res, 10);
+	assert_non_null(strstr(j.err.msg, "(exit code 255: the ssh connection failed)"));
+	j = judge(SSH_JOB, RSYNC_FOR_EXPORT, &res, 10);
+	assert_int_equal(j.rc, -1);
+	assert_null(strstr(j.err.msg, "ssh connection"));
+	assert_non_null(strstr(j.err.msg, "read errors mapping"));
 }
 
 /* The loader's host/user check for every ssh driver (ssh_check_target). */
@@ -740,6 +898,7 @@ main(void)
 		cmocka_unit_test(test_daemon_validation),
 		cmocka_unit_test(test_password_file_check),
 		cmocka_unit_test(test_exit_policy),
+		cmocka_unit_test(test_judge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

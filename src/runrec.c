@@ -1,0 +1,116 @@
+/*
+ * One run's catalog record (see runrec.h): the only code that turns a
+ * run's outcome into a catalog row, for every kind of run.
+ */
+#include "runrec.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "log.h"
+#include "util/xmalloc.h"
+
+int
+runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, const char *type,
+             const struct timeval *start, const char *location, struct err *err)
+{
+	size_t i;
+
+	memset(rr, 0, sizeof *rr);
+	rr->cat = cat;
+	rr->name = job->name;
+	rr->rowid = -1;
+	for (i = 0; i < sizeof rr->what - 1 && type[i] != '\0'; i++)
+		rr->what[i] = (char)tolower((unsigned char)type[i]);
+	if (start != NULL)
+		rr->start = *start;
+	else
+		gettimeofday(&rr->start, NULL);
+	time_iso(&rr->start, rr->start_iso);
+	return catalog_insert_running(cat, job->name, job->server_name, job->description,
+	                              rr->start_iso, type, location, &rr->rowid, err);
+}
+
+int
+runrec_finish(struct runrec *rr, const struct drv_stats *st, const struct err *run_err,
+              struct err *err)
+{
+	static const struct drv_stats none = {
+		.total_files = CATALOG_NULL,
+		.written_files = CATALOG_NULL,
+		.total_bytes = CATALOG_NULL,
+		.written_bytes = CATALOG_NULL,
+	};
+	struct catalog_result res;
+	struct err rerr, cerr;
+	int failed = run_err != NULL && err_isset(run_err);
+
+	/* err may be run_err: keep the run's error apart from the catalog's. */
+	err_clear(&rerr);
+	if (failed)
+		rerr = *run_err;
+	err_clear(&cerr);
+	if (st == NULL)
+		st = &none;
+	runrec_free(rr);
+	gettimeofday(&rr->end, NULL);
+	time_iso(&rr->end, rr->end_iso);
+	rr->status = failed ? "ERROR" : "OK";
+	if (failed)
+		rr->log = xstrdup(rerr.msg);
+	else if (st->partial)
+		rr->log = xasprintf("%s %s", st->log != NULL ? st->log : "", CATALOG_LOG_PARTIAL);
+	else
+		rr->log = xstrdup(st->log != NULL ? st->log : "");
+
+	memset(&res, 0, sizeof res);
+	res.status = rr->status;
+	res.backup_end = rr->end_iso;
+	res.duration_hours = runrec_seconds(rr) / 3600.0;
+	res.total_files_count = st->total_files;
+	res.written_files_count = st->written_files;
+	res.total_bytes = st->total_bytes;
+	res.written_bytes = st->written_bytes;
+	res.log = rr->log;
+	res.backup_location = st->location;
+	if (catalog_finish(rr->cat, rr->rowid, &res, &cerr) == 0)
+		return 0;
+	err_set(err, "recording the %s's result failed: %s; the %s itself %s: %s", rr->what,
+	        cerr.msg, rr->what, failed ? "failed" : "succeeded", rr->log);
+	err->code = rerr.code;
+	return -1;
+}
+
+double
+runrec_seconds(const struct runrec *rr)
+{
+	return time_diff(&rr->start, &rr->end);
+}
+
+void
+runrec_free(struct runrec *rr)
+{
+	free(rr->log);
+	rr->log = NULL;
+}
+
+int
+runrec_repair_dead(struct catalog *cat, const struct job *job, struct err *err)
+{
+	int repaired = 0;
+
+	if (catalog_repair_running(cat, job->name,
+	                           "interrupted: the run that wrote this row ended without "
+	                           "recording a result (process killed or machine stopped)",
+	                           &repaired, err) == -1)
+		return -1;
+	if (repaired > 0)
+		log_warning(job->name,
+		            "marked %d unfinished run(s) left by a dead process as ERROR",
+		            repaired);
+	return 0;
+}
