@@ -849,7 +849,8 @@ summarize(const struct cleanup *c, const struct plan *p)
 	buf_init(&b, 4096);
 	buf_printf(&b, "%s %d backup%s", would, p->removed, p->removed == 1 ? "" : "s");
 	if (p->orphans > 0)
-		buf_printf(&b, " and %d unfinished folder%s", p->orphans,
+		buf_printf(&b, " and %d unfinished %s%s", p->orphans,
+		           (p->job->drv->caps & DRV_CAP_FILE) ? "file" : "folder",
 		           p->orphans == 1 ? "" : "s");
 	buf_printf(&b, " older than %s, kept %d", p->cutoff, p->kept);
 	if (p->not_removed > 0)
