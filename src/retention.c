@@ -537,9 +537,9 @@ policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
 		/* An orphan's start is the stamp in its name. */
 		m[k] = (size_t)-1;
 		rr[k].state = RETENTION_ORPHAN;
-		rr[k].start_ok = driver_layout(job->drv)->classify(orphans->v[i], stamp) ==
-		                         DRV_ENTRY_STAGING &&
-		                 time_parse_stamp(stamp, &rr[k].start) == 0;
+		rr[k].start_ok =
+		    driver_layout(job->drv)->classify(orphans->v[i], stamp) == DRV_ENTRY_STAGING &&
+		    time_parse_stamp(stamp, &rr[k].start) == 0;
 		k++;
 	}
 	*map = m;

@@ -133,9 +133,8 @@ static const select_fn policies[] = {
 };
 
 void
-retention_select(const struct retention_row *rows, size_t n,
-                 const struct retention_policy *policy, time_t now,
-                 struct retention_decision *out, struct retention_summary *sum)
+retention_select(const struct retention_row *rows, size_t n, const struct retention_policy *policy,
+                 time_t now, struct retention_decision *out, struct retention_summary *sum)
 {
 	struct retention_summary local;
 

@@ -70,8 +70,7 @@ check_local(const struct job *job, const char *location, struct drv_check *out, 
 }
 
 int
-driver_check(const struct job *job, const char *location, struct drv_check *out,
-             struct err *err)
+driver_check(const struct job *job, const char *location, struct drv_check *out, struct err *err)
 {
 	if (job->drv->check != NULL)
 		return job->drv->check(job, location, out, err);

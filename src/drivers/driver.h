@@ -1,10 +1,14 @@
 /*
- * The driver API. A driver is data plus a function table: its name and
+ * The driver contract. A driver is a const descriptor plus a table of
+ * hooks (curl's protocol handlers are the model): its name and
  * description (what listdrivers prints), its configuration keys with
- * their types (what the validator enforces), capability bits, and ops.
- * The core allocates its private state (priv_size bytes, zeroed). Adding
- * a driver = one file + one line in drivers.c + its tests. See
- * docs/driver-api.md.
+ * their types (what the validator enforces), capability bits (what the
+ * core may assume about its backups), and hooks: backup (mandatory), then
+ * optional layout, expire, check, register_existing and restore, each
+ * documented below where it is declared, each with a core default when
+ * NULL. The core allocates the driver's private state (priv_size bytes,
+ * zeroed) and never tests a driver's name. Adding a driver = one file +
+ * one line in drivers.c + its tests. See docs/driver-api.md.
  */
 #ifndef TB_DRIVER_H
 #define TB_DRIVER_H
@@ -158,8 +162,8 @@ struct drv_check {
 
 /* One backup found by the register hook. */
 struct drv_found {
-	const char *location; /* what backup_location will hold */
-	const char *stamp;    /* the stamp of its run ("20261126-03h20m57") */
+	const char *location;  /* what backup_location will hold */
+	const char *stamp;     /* the stamp of its run ("20261126-03h20m57") */
 	struct timespec mtime; /* when it was last written; becomes backup_end when later */
 	int64_t bytes, files;  /* -1, -1: unknown, the core measures a local tree */
 };
@@ -304,7 +308,6 @@ int driver_check(const struct job *job, const char *location, struct drv_check *
  * folder (see struct driver). A missing job folder finds nothing.
  * 0, or -1 + err.
  */
-int driver_register_existing(const struct job *job, drv_found_fn found, void *arg,
-                             struct err *err);
+int driver_register_existing(const struct job *job, drv_found_fn found, void *arg, struct err *err);
 
 #endif

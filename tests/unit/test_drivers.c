@@ -161,8 +161,8 @@ test_layout_names(void **state)
 			enum drv_entry got = l->classify(c->name, stamp);
 
 			if (got != c->want)
-				fail_msg("%s: '%s' classified %d, want %d", layouts[i].type, c->name,
-				         got, c->want);
+				fail_msg("%s: '%s' classified %d, want %d", layouts[i].type,
+				         c->name, got, c->want);
 			if (got != DRV_ENTRY_OTHER)
 				assert_string_equal(stamp, S);
 		}

@@ -34,12 +34,15 @@ local(int y, int mo, int d, int h, int mi)
 }
 
 /* Keep/delete shorthands for the tables. */
+/* clang-format off */
 #define K_UNREAD { 0, RETENTION_KEEP_UNREADABLE }
 #define K_RECENT { 0, RETENTION_KEEP_RECENT }
 #define K_NEWEST { 0, RETENTION_KEEP_NEWEST_GOOD }
 #define K_NOGOOD { 0, RETENTION_KEEP_NO_GOOD }
 #define D_EXPIRED { 1, RETENTION_DELETE_EXPIRED }
 #define D_EXTRA { 1, RETENTION_DELETE_EXTRA }
+
+/* clang-format on */
 
 /* A row started h hours after the cutoff (negative: before it). */
 struct in_row {
@@ -65,6 +68,7 @@ struct pcase {
 #define R RETENTION_RUNNING
 #define O RETENTION_ORPHAN
 
+/* clang-format off */
 static const struct pcase cases[] = {
 	{ "no rows", 0, 0, { { 0 } }, { { 0 } }, -1, 0, 0, 0, 0 },
 	{ "one recent good, one expired good: the expired goes",
@@ -153,6 +157,7 @@ static const struct pcase cases[] = {
 	  { K_NEWEST, K_RECENT },
 	  0, 0, 0, 0, 0 },
 };
+/* clang-format on */
 
 static void
 run_case(const struct pcase *c, time_t now, time_t cutoff, int days)
@@ -180,7 +185,8 @@ run_case(const struct pcase *c, time_t now, time_t cutoff, int days)
 	for (size_t i = 0; i < c->n; i++) {
 		if (out[i].del != c->want[i].del || out[i].reason != c->want[i].reason)
 			fail_msg("%s: row %zu: got %s (%s), want %s (%s)", c->name, i,
-			         out[i].del ? "delete" : "keep", retention_reason_text(out[i].reason),
+			         out[i].del ? "delete" : "keep",
+			         retention_reason_text(out[i].reason),
 			         c->want[i].del ? "delete" : "keep",
 			         retention_reason_text(c->want[i].reason));
 	}
