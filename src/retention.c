@@ -754,7 +754,6 @@ expire_with_hook(const struct cleanup *c, const struct victim *v, struct rmtree_
 		.dirfd = v->dirfd,
 		.name = v->name,
 		.other_fs = v->other_fs,
-		.dry_run = c->a->dry_run,
 	};
 
 	err_clear(&t->err);

@@ -144,7 +144,6 @@ struct drv_expire {
 	int dirfd;
 	const char *name;
 	int other_fs;
-	int dry_run; /* say what would go, remove nothing */
 };
 
 /* What the check hook found at a backup's location. */
@@ -224,7 +223,7 @@ struct driver {
 	/*
 	 * The names of the driver's backups in the job folder. NULL: the
 	 * snapshot-folder layout of the dump drivers, final "STAMP", staging
-	 * "STAMP.partial" (drivers/snapdir.h: driver_layout_snapdir).
+	 * "STAMP.partial" (driver_layout_snapdir, in drivers/snapdir.c).
 	 */
 	const struct drv_layout *layout;
 	/*
@@ -240,8 +239,9 @@ struct driver {
 	int (*expire)(const struct drv_expire *x, struct err *err);
 	/*
 	 * Whether the backup recorded at location is still there
-	 * (checknagios, the web job view). Fills out; 0, or -1 + err when it
-	 * cannot tell. Must be cheap: it is called once per job per check.
+	 * (checknagios and the web job view on the newest recent good backup,
+	 * cleanup on the one it keeps). Fills out; 0, or -1 + err when it
+	 * cannot tell (checknagios: UNKNOWN; cleanup: removes nothing). Must be cheap: it is called once per job per check.
 	 * NULL: one stat(2) of location (a regular file or a folder), and for
 	 * DRV_CAP_REMOTE an absent local path counts as DRV_ELSEWHERE.
 	 */
