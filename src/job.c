@@ -26,26 +26,23 @@
 #include "util/xmalloc.h"
 
 /*
- * Pick the run's stamp: the current second, or a later one when a
- * snapshot of that name already exists (two runs within one second).
+ * Pick the run's stamp: the current second, or a later one while any name
+ * the driver's layout gives that stamp (final or staging) already exists,
+ * so two runs within one second never rename over each other. Waits for
+ * the next second at most PICK_STAMP_TRIES - 1 times, then takes the
+ * current one anyway.
  */
+#define PICK_STAMP_TRIES 8
 static void
 pick_stamp(const struct job *job, struct timeval *start, char *stamp)
 {
-	for (int tries = 0;; tries++) {
-		char *a, *b;
-		int taken;
-
+	for (int tries = 1;; tries++) {
 		gettimeofday(start, NULL);
 		time_stamp(start->tv_sec, stamp);
-		a = xasprintf("%s/%s", job->dir, stamp);
-		b = xasprintf("%s/%s.rsync", job->dir, stamp);
-		taken = fs_exists(a) || fs_exists(b);
-		free(a);
-		free(b);
-		if (!taken || tries == 5)
+		if (tries == PICK_STAMP_TRIES || !driver_stamp_taken(job, stamp))
 			return;
-		usleep(250 * 1000);
+		/* Sleep to just past the next second boundary. */
+		usleep((useconds_t)(1000000 - start->tv_usec) + 1000);
 	}
 }
 

@@ -8,14 +8,14 @@
  * critical threshold, and its size.
  *
  * One catalog query per job, on the (backup_name, backup_start) index;
- * nothing here touches the disk except one stat(2) of the location that
- * decides the verdict.
+ * nothing here touches the disk: whether the newest good backup is still
+ * there is the driver's check hook (by default one stat(2) of its
+ * location, driver_check()).
  */
 #include "nagios.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "catalog.h"
@@ -73,11 +73,12 @@ verdict(struct nagios_verdict *v, enum nagios_state state, char *message)
 
 /* The verdict on the newest recent OK row b. */
 static void
-eval_ok_row(const char *name, const char *driver_name, const struct catalog_row *b,
-            struct nagios_verdict *v)
+eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_verdict *v)
 {
+	const char *name = job->name;
 	struct timeval start;
-	struct stat sb;
+	struct drv_check chk;
+	struct err err;
 	char end[64];
 	const char *log = b->log != NULL ? b->log : "";
 
@@ -93,8 +94,16 @@ eval_ok_row(const char *name, const char *driver_name, const struct catalog_row 
 		                  name, end, log));
 		return;
 	}
-	if (stat(b->backup_location, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		double ctime_sec = (double)sb.st_ctim.tv_sec + (double)sb.st_ctim.tv_nsec / 1e9;
+	err_clear(&err);
+	if (driver_check(job, b->backup_location, &chk, &err) == -1) {
+		verdict(v, NAGIOS_UNKNOWN,
+		        xasprintf("UNKNOWN : cannot check the backup of %s at %s: %s", name,
+		                  b->backup_location, err.msg));
+		return;
+	}
+	switch (chk.presence) {
+	case DRV_FILE: {
+		double ctime_sec = (double)chk.ctime.tv_sec + (double)chk.ctime.tv_nsec / 1e9;
 
 		/* The original drops the start's fraction before comparing. */
 		if (time_parse_iso(b->backup_start, &start) == -1 ||
@@ -107,10 +116,12 @@ eval_ok_row(const char *name, const char *driver_name, const struct catalog_row 
 			                  name, end, log));
 		return;
 	}
-	if ((stat(b->backup_location, &sb) == 0 && S_ISDIR(sb.st_mode)) ||
-	    (driver_name != NULL && strcmp(driver_name, "copy-vm-xcp") == 0)) {
+	case DRV_FOLDER:
+	case DRV_ELSEWHERE:
 		verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
 		return;
+	case DRV_GONE:
+		break;
 	}
 	verdict(v, NAGIOS_CRITICAL,
 	        xasprintf("CRITICAL Backup %s (%s), %s has disapeared from backup location %s",
@@ -118,9 +129,10 @@ eval_ok_row(const char *name, const char *driver_name, const struct catalog_row 
 }
 
 void
-nagios_eval(const char *name, const char *driver_name, const struct catalog_row *rows, size_t n,
-            time_t now, int max_age_hours, struct nagios_verdict *v)
+nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+            struct nagios_verdict *v)
 {
+	const char *name = job->name;
 	struct timeval tv;
 	time_t mindate;
 	char mindate_iso[TIME_ISO_LEN + 1];
@@ -130,7 +142,7 @@ nagios_eval(const char *name, const char *driver_name, const struct catalog_row 
 	v->age_sec = -1;
 	v->bytes = -1;
 
-	if (driver_name != NULL && strcmp(driver_name, "null") == 0) {
+	if (job->drv->caps & DRV_CAP_NO_BACKUP) {
 		verdict(v, NAGIOS_OK, xstrdup("No backups needs to be performed"));
 		return;
 	}
@@ -154,7 +166,7 @@ nagios_eval(const char *name, const char *driver_name, const struct catalog_row 
 		break;
 	}
 
-	mindate = now - (time_t)max_age_hours * 3600;
+	mindate = now - (time_t)job->max_age_hours * 3600;
 	tv.tv_sec = mindate;
 	tv.tv_usec = 0;
 	time_iso(&tv, mindate_iso);
@@ -164,7 +176,7 @@ nagios_eval(const char *name, const char *driver_name, const struct catalog_row 
 
 		if (b->status != NULL && strcmp(b->status, "OK") == 0 &&
 		    at_or_after(b->backup_end, mindate, mindate_iso)) {
-			eval_ok_row(name, driver_name, b, v);
+			eval_ok_row(job, b, v);
 			return;
 		}
 	}
@@ -197,17 +209,6 @@ nagios_verdict_free(struct nagios_verdict *v)
 		return;
 	free(v->message);
 	v->message = NULL;
-}
-
-/* The driver name nagios_eval() needs: "null" for any no-backup driver. */
-static const char *
-driver_name_of(const struct job *job)
-{
-	if (job->drv == NULL)
-		return NULL;
-	if (job->drv->caps & DRV_CAP_NO_BACKUP)
-		return "null";
-	return job->drv->name;
 }
 
 /* Append the job names in state st, comma separated. */
@@ -250,13 +251,12 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	v = xcalloc(n, sizeof *v);
 	for (size_t i = 0; i < n; i++) {
 		const struct job *job = jobs[i];
-		const char *drv = driver_name_of(job);
 		struct catalog_row *rows = NULL;
 		size_t nrows = 0;
 		struct err err;
 
 		err_clear(&err);
-		if (cat != NULL && (drv == NULL || strcmp(drv, "null") != 0) &&
+		if (cat != NULL && !(job->drv->caps & DRV_CAP_NO_BACKUP) &&
 		    catalog_last_rows(cat, job->name, "BACKUP", "backup_start", NAGIOS_ROWS, &rows,
 		                      &nrows, &err) == -1) {
 			v[i].state = NAGIOS_UNKNOWN;
@@ -266,7 +266,7 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 			v[i].age_sec = -1;
 			v[i].bytes = -1;
 		} else
-			nagios_eval(job->name, drv, rows, nrows, now, job->max_age_hours, &v[i]);
+			nagios_eval(job, rows, nrows, now, &v[i]);
 		catalog_rows_free(rows, nrows);
 		have[v[i].state] = 1;
 	}

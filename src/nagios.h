@@ -32,12 +32,14 @@ struct nagios_verdict {
 };
 
 /*
- * Judge one job from rows (its BACKUP rows, newest start first), at time
- * now with the job's maximum age in hours. Looks at the backup location on
- * disk as SPEC §7 says. driver_name decides null / copy-vm-xcp rules.
+ * Judge job (its name, driver and maximum_backup_age are used) from rows
+ * (its BACKUP rows, newest start first) at time now. Whether the newest
+ * good backup is still there is asked of the driver's check hook
+ * (driver_check(), SPEC §7); a driver without data (DRV_CAP_NO_BACKUP) is
+ * always OK. v->message is owned by the caller (nagios_verdict_free()).
  */
-void nagios_eval(const char *name, const char *driver_name, const struct catalog_row *rows,
-                 size_t n, time_t now, int max_age_hours, struct nagios_verdict *v);
+void nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+                 struct nagios_verdict *v);
 void nagios_verdict_free(struct nagios_verdict *v);
 
 /*

@@ -1,9 +1,10 @@
 /*
  * register_existing (SPEC §9): give a catalog row to every finished backup
  * found in a job's folder that no row references, e.g. after the catalog
- * was lost or snapshots were copied in from another server. Which names
- * are backups is the driver's call (driver.h, backup_name_match); by
- * default a folder named exactly STAMP. A registered row is an OK BACKUP
+ * was lost or snapshots were copied in from another server. Which entries
+ * are backups is the driver's call (driver.h, the register_existing hook;
+ * by default the FINAL names of its layout in the job folder). A
+ * registered row is an OK BACKUP
  * whose start comes from the name, whose end is the entry's mtime when
  * later, and whose size is the tree's apparent size (du.h) — the original
  * runs `du -sb` per entry through a shell. written_files_count and
@@ -18,11 +19,7 @@
  * the walk waits on the disk for each inode, and parallel walks keep more
  * requests in flight.
  */
-#include <sys/stat.h>
-
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +42,11 @@
 
 /* One entry of a job folder that is a backup nobody registered. */
 struct reg_entry {
-	char *name;
-	char *path; /* job->dir + "/" + name */
+	char *path; /* its location: job->dir + "/" + name for local backups */
 	char stamp[TIME_STAMP_LEN + 1];
 	struct timespec mtime;
-	/* Filled by the size walk. */
+	int measure; /* the size is unknown: walk the local tree */
+	/* Filled by the driver, or by the size walk. */
 	int64_t bytes, files;
 	int du_rc; /* du_tree()'s return */
 	struct err du_err;
@@ -67,44 +64,67 @@ struct reg_work {
 	pthread_mutex_t mtx;
 };
 
-/*
- * The default naming (struct driver's backup_name_match == NULL): the
- * whole name is a stamp, "20261126-03h20m57". "STAMP.rsync" (unfinished)
- * and anything longer never match.
- */
-static int
-register_match_stamp(const char *name, char *stamp_out)
-{
-	time_t t;
-
-	if (strlen(name) != TIME_STAMP_LEN || time_parse_stamp(name, &t) == -1)
-		return 0;
-	memcpy(stamp_out, name, TIME_STAMP_LEN + 1);
-	return 1;
-}
-
 static int
 cmp_entry(const void *a, const void *b)
 {
 	const struct reg_entry *x = a, *y = b;
 	int c = strcmp(x->stamp, y->stamp);
 
-	return c != 0 ? c : strcmp(x->name, y->name);
+	return c != 0 ? c : strcmp(x->path, y->path);
 }
 
 static void
 list_free(struct reg_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
+	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].path);
-	}
 	free(l->v);
 	memset(l, 0, sizeof *l);
 }
 
+/* What list_unregistered's callback needs. */
+struct reg_scan {
+	const struct job *job;
+	struct catalog *cat; /* NULL: nothing is registered */
+	struct reg_list *list;
+	int known;
+};
+
+/* drv_found_fn: keep one backup the driver found unless a row references it. */
+static int
+reg_found(void *arg, const struct drv_found *f, struct err *err)
+{
+	struct reg_scan *s = arg;
+	struct reg_list *l = s->list;
+	struct reg_entry *e;
+	int is_known = 0;
+
+	if (s->cat != NULL && catalog_location_known(s->cat, f->location, &is_known, err) == -1)
+		return -1;
+	if (is_known) {
+		log_debug(s->job->name, "%s: already registered", f->location);
+		s->known++;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof *e);
+	e->path = xstrdup(f->location);
+	memcpy(e->stamp, f->stamp, TIME_STAMP_LEN);
+	e->stamp[TIME_STAMP_LEN] = '\0';
+	e->mtime = f->mtime;
+	e->bytes = f->bytes;
+	e->files = f->files;
+	e->measure = f->bytes < 0;
+	return 0;
+}
+
 /*
- * The entries of job->dir that the driver calls finished backups and that
+ * The finished backups of job that the driver finds (driver.h,
+ * register_existing; by default its layout's names in job->dir) and that
  * no catalog row references (cat may be NULL: none does), oldest first.
  * *known counts the ones already registered. 0 or -1 + err.
  */
@@ -112,73 +132,15 @@ static int
 list_unregistered(const struct job *job, struct catalog *cat, struct reg_list *l, int *known,
                   struct err *err)
 {
-	int (*match)(const char *, char *) = job->drv->backup_name_match;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int rc = -1;
+	struct reg_scan s = { .job = job, .cat = cat, .list = l };
 
 	*known = 0;
-	if ((d = opendir(job->dir)) == NULL) {
-		err_sys(err, errno, "reading %s", job->dir);
+	if (driver_register_existing(job, reg_found, &s, err) == -1)
 		return -1;
-	}
-	for (;;) {
-		char stamp[TIME_STAMP_LEN + 1];
-		struct reg_entry *e;
-		char *path;
-		int is_known = 0;
-
-		errno = 0;
-		if ((de = readdir(d)) == NULL)
-			break;
-		if (!(match ? match(de->d_name, stamp) : register_match_stamp(de->d_name, stamp)))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno == ENOENT)
-				continue; /* removed since it was listed */
-			err_sys(err, errno, "examining %s/%s", job->dir, de->d_name);
-			goto out;
-		}
-		/* Symlinks, devices and fifos are never backups. */
-		if (!S_ISDIR(st.st_mode) && (match == NULL || !S_ISREG(st.st_mode))) {
-			log_debug(job->name, "%s/%s: named like a backup, but not a %s: skipped",
-			          job->dir, de->d_name,
-			          match == NULL ? "folder" : "folder or file");
-			continue;
-		}
-		path = fs_join(job->dir, de->d_name);
-		if (cat != NULL && catalog_location_known(cat, path, &is_known, err) == -1) {
-			free(path);
-			goto out;
-		}
-		if (is_known) {
-			log_debug(job->name, "%s: already registered", path);
-			(*known)++;
-			free(path);
-			continue;
-		}
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 16;
-			l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-		}
-		e = &l->v[l->n++];
-		memset(e, 0, sizeof *e);
-		e->name = xstrdup(de->d_name);
-		e->path = path;
-		memcpy(e->stamp, stamp, sizeof e->stamp);
-		e->mtime = st.st_mtim;
-	}
-	if (errno != 0) {
-		err_sys(err, errno, "reading %s", job->dir);
-		goto out;
-	}
+	*known = s.known;
 	if (l->n > 0)
 		qsort(l->v, l->n, sizeof *l->v, cmp_entry);
-	rc = 0;
-out:
-	closedir(d);
-	return rc;
+	return 0;
 }
 
 static void *
@@ -195,7 +157,8 @@ size_worker(void *arg)
 		if (e == NULL)
 			return NULL;
 		err_clear(&e->du_err);
-		e->du_rc = du_tree(e->path, &e->bytes, &e->files, &e->du_err);
+		if (e->measure)
+			e->du_rc = du_tree(e->path, &e->bytes, &e->files, &e->du_err);
 	}
 }
 

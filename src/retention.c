@@ -1,18 +1,23 @@
 /*
- * The cleanup action (SPEC §6): retention. For each selected job, the
- * backups started before midnight today minus backup_retention_time days
- * are removed from disk and their rows marked CLEAN, but only while the
- * newest good backup (OK, not a partial transfer) started since that
- * cutoff is still on disk, so cleanup never leaves a job with nothing.
- * Unfinished STAMP.rsync (rsync) and STAMP.partial (dump drivers) folders
- * that no row records (runs killed before
- * writing a location) expire under the same rule.
+ * The cleanup action (SPEC §6): the executor of retention. What to keep
+ * and what to delete is the pure policy of retention_policy.c (backups
+ * started before midnight today minus backup_retention_time days expire,
+ * but only while the newest good backup, OK and not a partial transfer,
+ * started since that cutoff is still there, so cleanup never leaves a job
+ * with nothing). Here: read the job's rows, find its unfinished work that
+ * no row records (runs killed before writing a location: the staging
+ * names of the driver's layout, e.g. STAMP.rsync, STAMP.partial,
+ * SERVER-STAMP.dump.gz.partial), which expires under the same rule, check
+ * every path, remove, and record.
  *
  * A location is removed only when it lies strictly inside the job's own
  * folder once symlinks and ".." in its parent are resolved; the removal
  * itself then goes through a descriptor of that resolved parent and never
  * follows the last component (a symlink is unlinked, not followed).
- * Anything else is warned about and its row left as it is.
+ * Anything else is warned about and its row left as it is. The removal is
+ * the driver's expire hook when it has one (a subvolume, a remote copy),
+ * else the local removal below, which also refuses a folder on another
+ * filesystem than the job folder (a mount point).
  *
  * Work happens in three passes so every expired tree of every job is
  * removed by one pool of threads (rmtree_many): plan each job (catalog
@@ -40,6 +45,7 @@
 #include "drivers/driver.h"
 #include "lock.h"
 #include "log.h"
+#include "retention_policy.h"
 #include "spawn.h"
 #include "util/buf.h"
 #include "util/rmtree.h"
@@ -47,8 +53,6 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
-/* Unfinished work: rsync's STAMP.rsync, the dump drivers' STAMP.partial. */
-static const char *const orphan_suffixes[] = { ".rsync", ".partial", NULL };
 #define THREADS_MAX 8             /* removals at once, whatever -j says */
 #define LOG_SPACE_MIN (64 * 1024) /* below this, a disk counts as full for the run log */
 
@@ -68,6 +72,8 @@ struct victim {
 	int dirfd;        /* realpath(parent), open while VICTIM_REMOVE */
 	int own_fd;       /* dirfd is this victim's to close (else shared) */
 	int is_link;      /* a symlink: only the link goes */
+	int other_fs;     /* a folder on another filesystem (for the expire hook) */
+	int hook;         /* removed by the driver's expire hook */
 	enum victim_state state;
 	size_t task;    /* VICTIM_REMOVE: index into the tasks */
 	size_t same_as; /* VICTIM_SAME: index of the earlier victim */
@@ -81,7 +87,7 @@ struct plan {
 	int failed;
 	int kept;        /* BACKUP rows with a location left as BACKUP */
 	int removed;     /* rows whose location went (or was gone) */
-	int orphans;     /* unrecorded .rsync folders removed */
+	int orphans;     /* unrecorded unfinished work removed */
 	int not_removed; /* removals that failed */
 };
 
@@ -92,19 +98,6 @@ struct cleanup {
 	struct victim *v;
 	size_t nv, capv;
 };
-
-/* Midnight today minus days, local time. */
-static time_t
-cutoff_time(time_t now, int days)
-{
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_mday -= days;
-	tm.tm_isdst = -1;
-	return mktime(&tm);
-}
 
 static int
 is_backup(const struct catalog_row *r)
@@ -118,12 +111,19 @@ has_location(const struct catalog_row *r)
 	return r->backup_location != NULL && r->backup_location[0] != '\0';
 }
 
-/* An OK row that is not a partial transfer: the kind of backup to keep. */
-static int
-is_good(const struct catalog_row *r)
+/* What a BACKUP row is to the retention policy. */
+static enum retention_state
+row_state(const struct catalog_row *r)
 {
-	return is_backup(r) && r->status != NULL && strcmp(r->status, "OK") == 0 &&
-	       (r->log == NULL || strstr(r->log, CATALOG_LOG_PARTIAL) == NULL);
+	if (r->status == NULL)
+		return RETENTION_FAILED;
+	if (strcmp(r->status, "Running") == 0)
+		return RETENTION_RUNNING;
+	if (strcmp(r->status, "OK") != 0)
+		return RETENTION_FAILED;
+	if (r->log != NULL && strstr(r->log, CATALOG_LOG_PARTIAL) != NULL)
+		return RETENTION_PARTIAL;
+	return RETENTION_GOOD;
 }
 
 /* path without trailing slashes (a lone "/" stays), in a new string. */
@@ -173,14 +173,16 @@ enum where {
  * Where location lies relative to the job folder, whose realpath is
  * jobreal (NULL when the folder does not exist). The parent of location
  * is resolved (symlinks, "..") and must be jobreal or below it; the last
- * component is taken as it is, never followed, and must be a real name
- * on the same filesystem as its parent (not a mount point).
+ * component is taken as it is, never followed, and must be a real name;
+ * a folder on another filesystem than its parent (a mount point, or a
+ * subvolume) is WHERE_REFUSED unless allow_other_fs (the driver's own
+ * expire decides), then *other_fs says so.
  * On WHERE_INSIDE, *path is realpath(parent)/name (caller frees), *dirfd
  * that parent, open (caller closes), and *is_link 1 if name is a symlink.
  */
 static enum where
-locate(const struct job *job, const char *jobreal, const char *location, char **path, int *dirfd,
-       int *is_link, struct err *err)
+locate(const struct job *job, const char *jobreal, const char *location, int allow_other_fs,
+       char **path, int *dirfd, int *is_link, int *other_fs, struct err *err)
 {
 	char *loc = strip_slashes(location), *parent = NULL, *real = NULL, *slash, *name;
 	char proc[64], back[PATH_MAX];
@@ -191,6 +193,7 @@ locate(const struct job *job, const char *jobreal, const char *location, char **
 
 	*path = NULL;
 	*dirfd = -1;
+	*other_fs = 0;
 	if (loc[0] != '/') {
 		err_set(err, "not an absolute path");
 		w = WHERE_OUTSIDE;
@@ -255,10 +258,13 @@ locate(const struct job *job, const char *jobreal, const char *location, char **
 		goto out;
 	}
 	if (S_ISDIR(sb.st_mode) && (fstat(fd, &psb) == -1 || psb.st_dev != sb.st_dev)) {
-		/* Emptying a mounted filesystem is never what expiring means. */
-		err_set(err, "a mount point (another filesystem)");
-		w = WHERE_REFUSED;
-		goto out;
+		if (!allow_other_fs) {
+			/* Emptying a mounted filesystem is never what expiring means. */
+			err_set(err, "a mount point (another filesystem)");
+			w = WHERE_REFUSED;
+			goto out;
+		}
+		*other_fs = 1;
 	}
 	*path = strcmp(real, "/") == 0 ? xasprintf("/%s", name) : xasprintf("%s/%s", real, name);
 	*is_link = S_ISLNK(sb.st_mode);
@@ -303,13 +309,28 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
               const char *location, const struct strv *protect)
 {
 	const struct job *job = c->plans[ji].job;
+	int hook = job->drv->expire != NULL;
 	struct victim *v;
 	struct err err;
 	char *path;
-	int dirfd, is_link = 0;
+	int dirfd, is_link = 0, other_fs = 0;
 
 	err_clear(&err);
-	switch (locate(job, jobreal, location, &path, &dirfd, &is_link, &err)) {
+	if (job->drv->caps & DRV_CAP_REMOTE) {
+		/* Not a local path: only the driver knows how it goes. */
+		if (!hook) {
+			log_warning(job->name,
+			            "%s is a remote backup and its driver cannot expire it: left "
+			            "alone, its row is kept",
+			            location);
+			return 0;
+		}
+		v = victim_add(c, ji, rowid, location);
+		v->hook = 1;
+		v->state = VICTIM_REMOVE;
+		return 0;
+	}
+	switch (locate(job, jobreal, location, hook, &path, &dirfd, &is_link, &other_fs, &err)) {
 	case WHERE_OUTSIDE:
 		log_warning(job->name,
 		            "%s is not inside the job folder %s (%s): left alone, its row "
@@ -346,11 +367,13 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
 	v->dirfd = dirfd;
 	v->own_fd = 1;
 	v->is_link = is_link;
+	v->other_fs = other_fs;
+	v->hook = hook;
 	v->state = VICTIM_REMOVE;
 	for (size_t i = 0; i + 1 < c->nv; i++) {
 		const struct victim *o = &c->v[i];
 
-		if (o->state == VICTIM_REMOVE && strcmp(o->path, path) == 0) {
+		if (o->state == VICTIM_REMOVE && o->path != NULL && strcmp(o->path, path) == 0) {
 			/* Two rows naming one folder: remove it once. */
 			close(v->dirfd);
 			v->dirfd = -1;
@@ -398,25 +421,17 @@ name_recorded(const struct catalog_row *rows, size_t n, const char *name)
 }
 
 /*
- * The unfinished STAMP.rsync folders of the job folder started before
- * cutoff that no row records, into *names. 0 or -1 + err.
+ * The unfinished work in the job folder started before cutoff that no row
+ * records: entries the driver's layout calls DRV_ENTRY_STAGING, folders
+ * (or regular files for DRV_CAP_FILE drivers), never symlinks; their
+ * names into *names. 0 or -1 + err.
  */
-/* 1 if name is STAMP followed by one of orphan_suffixes. */
 static int
-is_orphan_name(const char *name)
+find_orphans(struct cleanup *c, const struct job *job, const char *jobreal, time_t cutoff,
+             const struct catalog_row *rows, size_t n, struct strv *names, struct err *err)
 {
-	if (strlen(name) <= TIME_STAMP_LEN)
-		return 0;
-	for (const char *const *sfx = orphan_suffixes; *sfx != NULL; sfx++)
-		if (strcmp(name + TIME_STAMP_LEN, *sfx) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct catalog_row *rows,
-             size_t n, struct strv *names, struct err *err)
-{
+	enum drv_entry (*classify)(const char *, char *) = driver_layout(job->drv)->classify;
+	int files = (job->drv->caps & DRV_CAP_FILE) != 0;
 	struct dirent *de;
 	DIR *d;
 	int rc = -1;
@@ -426,6 +441,7 @@ find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct
 		return -1;
 	}
 	for (;;) {
+		char stamp[TIME_STAMP_LEN + 1];
 		const char *name;
 		struct stat sb;
 		char *full;
@@ -436,9 +452,11 @@ find_orphans(struct cleanup *c, const char *jobreal, time_t cutoff, const struct
 		if ((de = readdir(d)) == NULL)
 			break;
 		name = de->d_name;
-		if (!is_orphan_name(name) || time_parse_stamp(name, &t) == -1 || t >= cutoff)
+		if (classify(name, stamp) != DRV_ENTRY_STAGING ||
+		    time_parse_stamp(stamp, &t) == -1 || t >= cutoff)
 			continue;
-		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
+		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !(files ? S_ISREG(sb.st_mode) : S_ISDIR(sb.st_mode)))
 			continue;
 		if (name_recorded(rows, n, name))
 			continue;
@@ -481,6 +499,54 @@ backup_running(const struct job *job)
 	return 0;
 }
 
+/*
+ * The policy's table for job ji: one entry per BACKUP row with a location
+ * (*map gets the index of its catalog row), then one per orphan, in the
+ * order of orphans (map entry (size_t)-1). Unreadable starts are warned
+ * about here.
+ */
+static struct retention_row *
+policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
+            const struct strv *orphans, size_t **map, size_t *nr)
+{
+	struct retention_row *rr = xcalloc(n + orphans->n + 1, sizeof *rr);
+	size_t *m = xcalloc(n + orphans->n + 1, sizeof *m), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *r = &rows[i];
+		struct timeval tv;
+
+		if (!is_backup(r) || !has_location(r))
+			continue;
+		m[k] = i;
+		rr[k].state = row_state(r);
+		if (time_parse_iso(r->backup_start, &tv) == -1) {
+			log_warning(job->name,
+			            "row %lld: unreadable backup_start '%s': %s left alone",
+			            (long long)r->rowid, r->backup_start ? r->backup_start : "",
+			            r->backup_location);
+		} else {
+			rr[k].start = tv.tv_sec;
+			rr[k].start_ok = 1;
+		}
+		k++;
+	}
+	for (size_t i = 0; i < orphans->n; i++) {
+		char stamp[TIME_STAMP_LEN + 1];
+
+		/* An orphan's start is the stamp in its name. */
+		m[k] = (size_t)-1;
+		rr[k].state = RETENTION_ORPHAN;
+		rr[k].start_ok =
+		    driver_layout(job->drv)->classify(orphans->v[i], stamp) == DRV_ENTRY_STAGING &&
+		    time_parse_stamp(stamp, &rr[k].start) == 0;
+		k++;
+	}
+	*map = m;
+	*nr = k;
+	return rr;
+}
+
 /* Decide what to remove for job ji. -1 when the job counts as failed. */
 static int
 plan_job(struct cleanup *c, size_t ji)
@@ -488,20 +554,24 @@ plan_job(struct cleanup *c, size_t ji)
 	struct plan *p = &c->plans[ji];
 	const struct job *job = p->job;
 	struct catalog_filter f = { .backup_name = job->name };
-	struct catalog_row *rows = NULL, *good = NULL;
+	struct retention_policy pol = { .kind = RETENTION_AGE, .days = job->retention_days };
+	struct retention_decision *dec = NULL;
+	struct retention_summary sum;
+	struct retention_row *rr = NULL;
+	struct catalog_row *rows = NULL, *good;
 	struct strv protect, orphans;
-	time_t cutoff, good_t = 0;
-	size_t n = 0, expired = 0, first = c->nv;
+	struct drv_check chk;
+	time_t cutoff, now = time(NULL);
+	size_t n = 0, nr = 0, first = c->nv, *map = NULL;
 	char *jobreal = NULL;
-	int running = 0, busy_probe = 0, partial = 0, rc = -1;
+	int running = 0, busy_probe = 0, rc = -1;
 	struct err err;
-	struct stat sb;
 	struct tm tm;
 
 	err_clear(&err);
 	strv_init(&protect);
 	strv_init(&orphans);
-	cutoff = cutoff_time(time(NULL), job->retention_days);
+	cutoff = retention_cutoff(&pol, now);
 	localtime_r(&cutoff, &tm);
 	strftime(p->cutoff, sizeof p->cutoff, "%Y-%m-%d", &tm);
 	log_info(job->name, "Processing cleanup: backups started before %s 00:00 expire",
@@ -516,57 +586,33 @@ plan_job(struct cleanup *c, size_t ji)
 		          strerror(errno));
 		goto out;
 	}
-
-	/* The newest good backup inside the window, and what it protects. */
-	for (size_t i = 0; i < n; i++) {
-		struct catalog_row *r = &rows[i];
-		struct timeval tv;
-		char *real;
-
-		if (!is_backup(r) || !has_location(r))
-			continue;
-		if (time_parse_iso(r->backup_start, &tv) == -1) {
-			log_warning(job->name,
-			            "row %lld: unreadable backup_start '%s': %s left alone",
-			            (long long)r->rowid, r->backup_start ? r->backup_start : "",
-			            r->backup_location);
-			continue;
-		}
-		if (tv.tv_sec < cutoff) {
-			expired++;
-			if (r->status != NULL && strcmp(r->status, "Running") == 0)
-				running = 1;
-			continue;
-		}
-		if ((real = realpath(r->backup_location, NULL)) != NULL) {
-			strv_push(&protect, real);
-			free(real);
-		}
-		if (is_good(r) && (good == NULL || tv.tv_sec > good_t)) {
-			good = r;
-			good_t = tv.tv_sec;
-		} else if (is_backup(r) && r->status != NULL && strcmp(r->status, "OK") == 0) {
-			partial = 1;
-		}
-	}
-	if (jobreal != NULL && find_orphans(c, jobreal, cutoff, rows, n, &orphans, &err) == -1) {
+	if (jobreal != NULL &&
+	    find_orphans(c, job, jobreal, cutoff, rows, n, &orphans, &err) == -1) {
 		log_error(job->name, "cleanup: %s", err.msg);
 		goto out;
 	}
-	if (expired == 0 && orphans.n == 0) {
+
+	/* The policy decides; the rest of this function carries it out. */
+	rr = policy_rows(job, rows, n, &orphans, &map, &nr);
+	dec = xcalloc(nr + 1, sizeof *dec);
+	retention_select(rr, nr, &pol, now, dec, &sum);
+
+	if (sum.expired == 0 && sum.orphans_expired == 0 && sum.extra == 0) {
 		log_info(job->name, "nothing older than %s to remove", p->cutoff);
 		rc = 0;
 		goto out;
 	}
-	if (good == NULL) {
+	if (sum.keeper < 0) {
 		log_warning(job->name,
 		            "nothing removed: no recent good backup exists (%s since %s), and "
 		            "cleanup always keeps one",
-		            partial ? "only partial transfers" : "none OK", p->cutoff);
+		            sum.partial_only ? "only partial transfers" : "none OK", p->cutoff);
 		rc = 0;
 		goto out;
 	}
-	if (stat(good->backup_location, &sb) == -1) {
+	good = &rows[map[sum.keeper]];
+	if (driver_check(job, good->backup_location, &chk, &err) == -1 ||
+	    chk.presence == DRV_GONE) {
 		log_warning(job->name,
 		            "nothing removed: no recent good backup exists (the newest OK since "
 		            "%s, %s, is missing from disk), and cleanup always keeps one",
@@ -577,6 +623,22 @@ plan_job(struct cleanup *c, size_t ji)
 	log_debug(job->name, "keeping at least %s (started %s)", good->backup_location,
 	          good->backup_start);
 
+	/* What is kept protects what it holds or lies in. */
+	for (size_t k = 0; k < nr; k++) {
+		char *real;
+
+		if (map[k] == (size_t)-1)
+			continue;
+		if (dec[k].del && rr[k].state == RETENTION_RUNNING)
+			running = 1;
+		if (dec[k].del || !rr[k].start_ok)
+			continue;
+		if ((real = realpath(rows[map[k]].backup_location, NULL)) != NULL) {
+			strv_push(&protect, real);
+			free(real);
+		}
+	}
+
 	/* A live run's rows and folder are not ours to remove. */
 	if ((running || orphans.n > 0) && !c->a->dry_run && jobreal != NULL &&
 	    backup_running(job)) {
@@ -584,28 +646,31 @@ plan_job(struct cleanup *c, size_t ji)
 		if (orphans.n > 0)
 			log_info(job->name, "a backup is running: unfinished folders are left "
 			                    "alone this time");
-		strv_free(&orphans);
 	}
 
 	rc = 0;
-	for (size_t i = n; i-- > 0;) {
-		struct catalog_row *r = &rows[i];
-		struct timeval tv;
+	for (size_t k = nr; k-- > 0;) {
+		const struct catalog_row *r;
 
-		if (!is_backup(r) || !has_location(r) ||
-		    time_parse_iso(r->backup_start, &tv) == -1 || tv.tv_sec >= cutoff)
+		if (map[k] == (size_t)-1 || !dec[k].del)
 			continue;
-		if (busy_probe && r->status != NULL && strcmp(r->status, "Running") == 0) {
+		r = &rows[map[k]];
+		if (busy_probe && rr[k].state == RETENTION_RUNNING) {
 			log_info(job->name, "row %lld is still running: left alone",
 			         (long long)r->rowid);
 			continue;
 		}
+		log_debug(job->name, "%s: %s", r->backup_location,
+		          retention_reason_text(dec[k].reason));
 		if (plan_location(c, ji, jobreal, r->rowid, r->backup_location, &protect) == -1)
 			rc = -1;
 	}
-	for (size_t i = 0; i < orphans.n; i++) {
-		char *full = xasprintf("%s/%s", jobreal, orphans.v[i]);
+	for (size_t k = 0; k < nr; k++) {
+		char *full;
 
+		if (map[k] != (size_t)-1 || !dec[k].del || busy_probe)
+			continue;
+		full = xasprintf("%s/%s", jobreal, orphans.v[k - (nr - orphans.n)]);
 		if (plan_location(c, ji, jobreal, -1, full, &protect) == -1)
 			rc = -1;
 		free(full);
@@ -630,6 +695,9 @@ out:
 	catalog_rows_free(rows, n);
 	strv_free(&protect);
 	strv_free(&orphans);
+	free(rr);
+	free(map);
+	free(dec);
 	free(jobreal);
 	return rc;
 }
@@ -675,27 +743,62 @@ threads(const struct action_ctx *a)
 	return a->max_parallel < THREADS_MAX ? a->max_parallel : THREADS_MAX;
 }
 
-/* Remove every VICTIM_REMOVE at once; *tasks receives the outcomes. */
+/* The driver's expire hook on victim v; the outcome goes into t. */
+static void
+expire_with_hook(const struct cleanup *c, const struct victim *v, struct rmtree_task *t)
+{
+	const struct job *job = c->plans[v->job].job;
+	struct drv_expire x = {
+		.job = job,
+		.location = v->location,
+		.dirfd = v->dirfd,
+		.name = v->name,
+		.other_fs = v->other_fs,
+	};
+
+	err_clear(&t->err);
+	if (spawn_interrupted()) {
+		err_set(&t->err, "interrupted");
+		t->err.code = EINTR;
+		t->rc = -1;
+		return;
+	}
+	t->rc = job->drv->expire(&x, &t->err);
+}
+
+/*
+ * Remove every VICTIM_REMOVE: the local removals all at once (rmtree_many),
+ * then the ones the drivers' expire hooks remove, one by one. *tasks
+ * receives the outcomes (the hooks' ones at the end).
+ */
 static void
 remove_all(struct cleanup *c, struct rmtree_task **tasks)
 {
-	size_t ntasks = 0;
+	size_t ntasks = 0, nlocal;
 
 	*tasks = xcalloc(c->nv + 1, sizeof **tasks);
-	for (size_t i = 0; i < c->nv; i++) {
-		struct victim *v = &c->v[i];
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < c->nv; i++) {
+			struct victim *v = &c->v[i];
 
-		if (v->state != VICTIM_REMOVE)
-			continue;
-		v->task = ntasks;
-		(*tasks)[ntasks].dirfd = v->dirfd;
-		(*tasks)[ntasks].name = v->name;
-		ntasks++;
+			if (v->state != VICTIM_REMOVE || v->hook != pass)
+				continue;
+			v->task = ntasks;
+			(*tasks)[ntasks].dirfd = v->dirfd;
+			(*tasks)[ntasks].name = v->name;
+			ntasks++;
+		}
+		if (pass == 0)
+			nlocal = ntasks;
 	}
 	if (c->a->dry_run || ntasks == 0)
 		return;
 	log_info(NULL, "cleanup: removing %zu expired backup%s", ntasks, ntasks == 1 ? "" : "s");
-	rmtree_many(*tasks, ntasks, threads(c->a), spawn_interrupted);
+	if (nlocal > 0)
+		rmtree_many(*tasks, nlocal, threads(c->a), spawn_interrupted);
+	for (size_t i = 0; i < c->nv; i++)
+		if (c->v[i].state == VICTIM_REMOVE && c->v[i].hook)
+			expire_with_hook(c, &c->v[i], &(*tasks)[c->v[i].task]);
 }
 
 /* Log each victim's outcome and mark its row, in plan order. */
@@ -745,7 +848,8 @@ summarize(const struct cleanup *c, const struct plan *p)
 	buf_init(&b, 4096);
 	buf_printf(&b, "%s %d backup%s", would, p->removed, p->removed == 1 ? "" : "s");
 	if (p->orphans > 0)
-		buf_printf(&b, " and %d unfinished folder%s", p->orphans,
+		buf_printf(&b, " and %d unfinished %s%s", p->orphans,
+		           (p->job->drv->caps & DRV_CAP_FILE) ? "file" : "folder",
 		           p->orphans == 1 ? "" : "s");
 	buf_printf(&b, " older than %s, kept %d", p->cutoff, p->kept);
 	if (p->not_removed > 0)

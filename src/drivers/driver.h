@@ -1,10 +1,14 @@
 /*
- * The driver API. A driver is data plus a function table: its name and
+ * The driver contract. A driver is a const descriptor plus a table of
+ * hooks (curl's protocol handlers are the model): its name and
  * description (what listdrivers prints), its configuration keys with
- * their types (what the validator enforces), capability bits, and ops.
- * The core allocates its private state (priv_size bytes, zeroed). Adding
- * a driver = one file + one line in drivers.c + its tests. See
- * docs/driver-api.md.
+ * their types (what the validator enforces), capability bits (what the
+ * core may assume about its backups), and hooks: backup (mandatory), then
+ * optional layout, expire, check, register_existing and restore, each
+ * documented below where it is declared, each with a core default when
+ * NULL. The core allocates the driver's private state (priv_size bytes,
+ * zeroed) and never tests a driver's name. Adding a driver = one file +
+ * one line in drivers.c + its tests. See docs/driver-api.md.
  */
 #ifndef TB_DRIVER_H
 #define TB_DRIVER_H
@@ -12,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "util/err.h"
 
@@ -35,11 +40,31 @@ struct drv_key {
 	const char *def; /* default value, or NULL */
 };
 
-/* Capability bits. */
-#define DRV_CAP_NO_BACKUP 0x1 /* records a server that needs none (null) */
+/*
+ * Capability bits: what the core may assume about a driver's backups
+ * without knowing the driver. A new driver states them; the core never
+ * tests a driver's name.
+ */
+#define DRV_CAP_NO_BACKUP 0x1 /* records a server that needs none: no data (null) */
 #define DRV_CAP_SSH 0x2       /* talks to server_name over ssh */
 /* The original's `username` key is the ssh login (used when remote_user is unset). */
 #define DRV_CAP_USERNAME_IS_LOGIN 0x4
+/*
+ * The backup lives elsewhere (a VM copy on a remote pool, an object in a
+ * bucket): backup_location names a remote object, not a local path. The
+ * default check then calls a backup with no local path present (it
+ * cannot tell); cleanup expires such a backup only through the driver's
+ * own expire hook, never with the local removal.
+ */
+#define DRV_CAP_REMOTE 0x8
+/*
+ * Each backup is a subvolume (btrfs): another st_dev than the job folder.
+ * The default expire refuses to empty what looks like a mount point, so
+ * a driver with this bit brings its own expire.
+ */
+#define DRV_CAP_SUBVOLUME 0x10
+/* Each backup is one regular file in the job folder (else a folder). */
+#define DRV_CAP_FILE 0x20
 
 /* What a backup produced; strings are owned by the core (free()d). */
 struct drv_stats {
@@ -68,6 +93,110 @@ struct drv_run {
 	void *priv;        /* priv_size zeroed bytes owned by the core */
 };
 
+/* What an entry of a job folder is to the driver that owns the folder. */
+enum drv_entry {
+	DRV_ENTRY_OTHER = 0, /* not the driver's: never touched, never registered */
+	DRV_ENTRY_FINAL,     /* a finished backup (register_existing may record it) */
+	DRV_ENTRY_STAGING,   /* unfinished work of a run (cleanup sweeps it once expired) */
+};
+
+/* The most names one run may create in the job folder (final + staging). */
+#define DRV_LAYOUT_NAMES 4
+
+/*
+ * How a driver's backups are named in the job folder {backup_base_dir}/{job}.
+ * Both functions are pure (no I/O), so the core can call them per entry of
+ * a large folder, and unit tests can call them on plain strings.
+ */
+struct drv_layout {
+	/*
+	 * Classify name, one entry of the job folder (a single component).
+	 * For DRV_ENTRY_FINAL and DRV_ENTRY_STAGING, copy the stamp of the
+	 * run that made it ("20261126-03h20m57", TIME_STAMP_LEN + 1 bytes,
+	 * util/timefmt.h) into stamp_out; the stamp must parse with
+	 * time_parse_stamp(). Anything else is DRV_ENTRY_OTHER.
+	 * Folders or files: DRV_CAP_FILE says which the core expects.
+	 */
+	enum drv_entry (*classify)(const char *name, char *stamp_out);
+	/*
+	 * The entry names (single components, not paths) a run of job started
+	 * at stamp creates in the job folder, into names[] (each malloc()ed,
+	 * the caller frees them): the final name first, then every staging
+	 * name. Returns how many (1..DRV_LAYOUT_NAMES). The core calls a
+	 * stamp taken when any of them exists (two runs in one second must
+	 * not rename over each other).
+	 */
+	size_t (*names)(const struct job *job, const char *stamp, char **names);
+};
+
+/* Arguments of the expire hook: one expired backup of a job. */
+struct drv_expire {
+	const struct job *job;
+	const char *location; /* backup_location as recorded (or an orphan's path) */
+	/*
+	 * Local backups only (no DRV_CAP_REMOTE): the location resolved by the
+	 * core, already checked to lie strictly inside the job folder after
+	 * resolving symlinks and "..". dirfd is its parent folder, open; name
+	 * its last component, never followed. other_fs is 1 when name is a
+	 * folder on another st_dev than dirfd (a mount point, or a subvolume).
+	 * For DRV_CAP_REMOTE: dirfd -1, name NULL, other_fs 0.
+	 */
+	int dirfd;
+	const char *name;
+	int other_fs;
+};
+
+/* What the check hook found at a backup's location. */
+enum drv_presence {
+	DRV_GONE = 0,  /* nothing there: the backup disappeared */
+	DRV_FILE,      /* a regular file; ctime is set */
+	DRV_FOLDER,    /* a folder */
+	DRV_ELSEWHERE, /* present somewhere the core cannot look (remote) */
+};
+
+struct drv_check {
+	enum drv_presence presence;
+	struct timespec ctime; /* DRV_FILE: the file's status change time */
+};
+
+/* One backup found by the register hook. */
+struct drv_found {
+	const char *location;  /* what backup_location will hold */
+	const char *stamp;     /* the stamp of its run ("20261126-03h20m57") */
+	struct timespec mtime; /* when it was last written; becomes backup_end when later */
+	int64_t bytes, files;  /* -1, -1: unknown, the core measures a local tree */
+};
+
+/*
+ * Called by the register hook for each finished backup it finds; returns
+ * 0 to go on, -1 + err to stop (the hook then returns -1 with that err).
+ */
+typedef int (*drv_found_fn)(void *arg, const struct drv_found *f, struct err *err);
+
+/*
+ * Arguments of the restore hook (declared here, implemented by no driver
+ * yet: the restore issue adds it). Restore puts the backup recorded at
+ * location (a FINAL entry of the driver's layout, or a remote object) back
+ * onto target: a folder on the server (rsync drivers), a database name
+ * (dump drivers) or a remote object. Contract:
+ * - Nothing that exists on target is overwritten unless overwrite is 1.
+ * - dry_run: say what would be done, change nothing.
+ * - The hook streams through spawn.c / the transport layer and applies
+ *   the job's watchdog like a backup does; secrets as for backups.
+ * - Fill st with what was restored (files, bytes; location = target).
+ * - Return 0, or -1 + err with the tool's own words; the core records the
+ *   run (a RESTORE row) and logs the error once.
+ */
+struct drv_restore {
+	const struct job *job;
+	const char *location; /* the backup to restore, as recorded in the catalog */
+	const char *target;   /* where to; NULL: where it was taken from */
+	int overwrite;
+	int dry_run;
+	int verbose;
+	void *priv; /* priv_size zeroed bytes owned by the core */
+};
+
 struct driver {
 	const char *name;
 	const char *description;
@@ -84,22 +213,51 @@ struct driver {
 	/*
 	 * Do the backup. Fill st; 0 on success, -1 + err on failure (the
 	 * core records it). Must leave nothing that looks like a good
-	 * backup when failing.
+	 * backup when failing: write under a staging name of the layout and
+	 * rename to the final name at the end.
 	 */
 	int (*backup)(struct drv_run *run, struct drv_stats *st, struct err *err);
+
+	/* Optional hooks: NULL means the core's default, described at each. */
+
 	/*
-	 * register_existing (register.c): 1 if name, an entry of the job's
-	 * folder, is one of this driver's finished backups, with the stamp
-	 * of its start ("20261126-03h20m57") copied into stamp_out, which
-	 * has room for TIME_STAMP_LEN + 1 bytes (util/timefmt.h); else 0.
-	 * Only the name is judged: the core offers entries that are folders
-	 * or regular files, never symlinks. A driver writing files such as
-	 * "VM-STAMP.xva" or "DB-STAMP.sql.gz" sets its own matcher (check the
-	 * suffix, then time_parse_stamp() on the 17 characters before it);
-	 * names of unfinished work (".rsync", ".part") must not match.
-	 * NULL means the rsync layout: a folder whose whole name is a STAMP.
+	 * The names of the driver's backups in the job folder. NULL: the
+	 * snapshot-folder layout of the dump drivers, final "STAMP", staging
+	 * "STAMP.partial" (driver_layout_snapdir, in drivers/snapdir.c).
 	 */
-	int (*backup_name_match)(const char *name, char *stamp_out);
+	const struct drv_layout *layout;
+	/*
+	 * Remove one expired backup (cleanup). 0, or -1 + err (logged by the
+	 * core, the row stays BACKUP). Called only for backups the retention
+	 * policy deleted, after the core checked the location (struct
+	 * drv_expire); in a dry run it is not called. NULL: the local
+	 * removal: the tree or file at dirfd/name is removed without following
+	 * symlinks (several at once, util/rmtree.h), and a folder on another
+	 * filesystem (other_fs) is refused as a mount point. A driver whose
+	 * backups are subvolumes or remote objects brings its own.
+	 */
+	int (*expire)(const struct drv_expire *x, struct err *err);
+	/*
+	 * Whether the backup recorded at location is still there
+	 * (checknagios and the web job view on the newest recent good backup,
+	 * cleanup on the one it keeps). Fills out; 0, or -1 + err when it
+	 * cannot tell (checknagios: UNKNOWN; cleanup: removes nothing). Must be cheap: it is called once per job per check.
+	 * NULL: one stat(2) of location (a regular file or a folder), and for
+	 * DRV_CAP_REMOTE an absent local path counts as DRV_ELSEWHERE.
+	 */
+	int (*check)(const struct job *job, const char *location, struct drv_check *out,
+	             struct err *err);
+	/*
+	 * register_existing: call found() for every finished backup of job,
+	 * recorded or not (the core skips the ones the catalog knows). 0, or
+	 * -1 + err. NULL: scan the job folder with the layout's classify,
+	 * taking DRV_ENTRY_FINAL entries that are folders (or regular files
+	 * with DRV_CAP_FILE), never symlinks.
+	 */
+	int (*register_existing)(const struct job *job, drv_found_fn found, void *arg,
+	                         struct err *err);
+	/* Restore one backup (struct drv_restore). NULL: the driver cannot restore. */
+	int (*restore)(struct drv_restore *r, struct drv_stats *st, struct err *err);
 };
 
 /* Keys every job has (validated by the core, printed by listdrivers). */
@@ -122,5 +280,34 @@ const struct drv_key *driver_key(const struct driver *drv, const char *name, int
  * " Required params : a,b,..." and " Optional params : ...", then a blank line.
  */
 void driver_print_list(FILE *out);
+
+/*
+ * The layout of drv: its own, or the snapshot-folder default (final
+ * "STAMP", staging "STAMP.partial"). Never NULL.
+ */
+const struct drv_layout *driver_layout(const struct driver *drv);
+/* The default layout: a folder named STAMP, staged as STAMP.partial. */
+extern const struct drv_layout driver_layout_snapdir;
+
+/*
+ * 1 if a run of job started at stamp would meet an entry of the job
+ * folder already there (any name of the layout's names()), else 0. One
+ * lstat(2) per name.
+ */
+int driver_stamp_taken(const struct job *job, const char *stamp);
+
+/*
+ * The check hook of job's driver, or the default (see struct driver).
+ * 0, or -1 + err.
+ */
+int driver_check(const struct job *job, const char *location, struct drv_check *out,
+                 struct err *err);
+
+/*
+ * The register hook of job's driver, or the default scan of the job
+ * folder (see struct driver). A missing job folder finds nothing.
+ * 0, or -1 + err.
+ */
+int driver_register_existing(const struct job *job, drv_found_fn found, void *arg, struct err *err);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
+#include "drivers/snapdir.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -627,6 +628,22 @@ rsync_daemon_validate(const struct job *job, struct err *err)
 	return 0;
 }
 
+/* A run of stamp writes STAMP.rsync, renamed to STAMP when complete. */
+static size_t
+rsync_names(const struct job *job, const char *stamp, char **names)
+{
+	(void)job;
+	names[0] = xstrdup(stamp);
+	names[1] = xasprintf("%s.rsync", stamp);
+	return 2;
+}
+
+/* Snapshot folders (drivers/snapdir.h), staged under ".rsync". */
+static const struct drv_layout rsync_layout = {
+	.classify = snapdir_classify,
+	.names = rsync_names,
+};
+
 static int
 rsync_ssh_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
@@ -647,6 +664,7 @@ const struct driver drv_rsync_ssh = {
 	.optional = rsync_ssh_optional,
 	.caps = DRV_CAP_SSH,
 	.backup = rsync_ssh_backup,
+	.layout = &rsync_layout,
 };
 
 const struct driver drv_rsync = {
@@ -658,4 +676,5 @@ const struct driver drv_rsync = {
 	.optional = rsync_daemon_optional,
 	.validate = rsync_daemon_validate,
 	.backup = rsync_daemon_backup,
+	.layout = &rsync_layout,
 };

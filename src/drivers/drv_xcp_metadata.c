@@ -14,7 +14,8 @@
  * The original named its files inconsistently (it wrote
  * "xen_metadata-STAMP.dump", gzipped, and registered "SERVER-STAMP.dump.gz");
  * we write the second and register any "NAME-STAMP.dump.gz" or
- * "NAME-STAMP.dump".
+ * "NAME-STAMP.dump". Its layout (xcp_layout) tells cleanup that
+ * "NAME-STAMP.dump.gz.partial" is a crashed run's leftover.
  */
 #include "drivers/driver.h"
 
@@ -39,6 +40,9 @@
 	"xe pool-dump-database file-name=\"$f\" && cat -- \"$f\"; "                                \
 	"rc=$?; rm -f -- \"$f\"; exit $rc"
 
+/* What dumpfile.c appends to the name of the file it is writing. */
+#define XCP_STAGING ".partial"
+
 static const struct drv_key xcp_required[] = {
 	{ "private_key", KEY_FILE, NULL },
 	{ NULL, KEY_STR, NULL },
@@ -48,17 +52,23 @@ static const struct drv_key xcp_optional[] = {
 	{ NULL, KEY_STR, NULL },
 };
 
+static size_t xcp_names(const struct job *job, const char *stamp, char **names);
+
 static int
 xcp_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
 	struct remote_cmd c = { .name = job->name, .tool = "xe" };
 	const char *remote[] = { "sh", "-c", XCP_SCRIPT, NULL };
-	char *path = NULL, *what = NULL;
+	char *path = NULL, *what = NULL, *names[DRV_LAYOUT_NAMES];
+	size_t nnames;
 	int64_t bytes;
 	int rc = -1;
 
-	path = xasprintf("%s/%s-%s.dump.gz", job->dir, job->server_name, run->stamp);
+	nnames = xcp_names(job, run->stamp, names);
+	path = xasprintf("%s/%s", job->dir, names[0]);
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
 	if (run->dry_run) {
 		log_info(job->name,
 		         "dry run: would run xe pool-dump-database on %s over ssh into %s",
@@ -94,20 +104,21 @@ out:
 }
 
 /*
- * register_existing: "NAME-STAMP.dump.gz" or "NAME-STAMP.dump", NAME not
- * empty (ours is the server name, the original's was "xen_metadata").
+ * 1 if name is "NAME-STAMP.dump.gz" or "NAME-STAMP.dump", NAME not empty
+ * (ours is the server name, the original's was "xen_metadata"), with the
+ * stamp copied into stamp_out. len is how much of name to judge.
  */
 static int
-xcp_name_match(const char *name, char *stamp_out)
+xcp_final_name(const char *name, size_t len, char *stamp_out)
 {
 	static const char *const suffixes[] = { ".dump.gz", ".dump" };
 	char stamp[TIME_STAMP_LEN + 1];
-	size_t len = strlen(name), sl;
+	size_t sl;
 	time_t t;
 
 	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
 		sl = strlen(suffixes[i]);
-		if (len < sl + TIME_STAMP_LEN + 2 || strcmp(name + len - sl, suffixes[i]) != 0)
+		if (len < sl + TIME_STAMP_LEN + 2 || strncmp(name + len - sl, suffixes[i], sl) != 0)
 			continue;
 		if (name[len - sl - TIME_STAMP_LEN - 1] != '-')
 			continue;
@@ -120,6 +131,36 @@ xcp_name_match(const char *name, char *stamp_out)
 	}
 	return 0;
 }
+
+/*
+ * A finished dump is NAME-STAMP.dump.gz (or .dump); dumpfile.c stages it
+ * as the same name + ".partial", which a crash leaves behind.
+ */
+static enum drv_entry
+xcp_classify(const char *name, char *stamp_out)
+{
+	static const char staging[] = XCP_STAGING;
+	size_t len = strlen(name), sl = sizeof staging - 1;
+
+	if (len > sl && strcmp(name + len - sl, staging) == 0)
+		return xcp_final_name(name, len - sl, stamp_out) ? DRV_ENTRY_STAGING
+		                                                 : DRV_ENTRY_OTHER;
+	return xcp_final_name(name, len, stamp_out) ? DRV_ENTRY_FINAL : DRV_ENTRY_OTHER;
+}
+
+/* A run of stamp writes SERVER-STAMP.dump.gz, staged by dumpfile.c. */
+static size_t
+xcp_names(const struct job *job, const char *stamp, char **names)
+{
+	names[0] = xasprintf("%s-%s.dump.gz", job->server_name, stamp);
+	names[1] = xasprintf("%s" XCP_STAGING, names[0]);
+	return 2;
+}
+
+static const struct drv_layout xcp_layout = {
+	.classify = xcp_classify,
+	.names = xcp_names,
+};
 
 static int
 xcp_validate(const struct job *job, struct err *err)
@@ -139,8 +180,8 @@ const struct driver drv_xcp_metadata = {
 	               "pool-dump-database over ssh into one gzip file.",
 	.required = xcp_required,
 	.optional = xcp_optional,
-	.caps = DRV_CAP_SSH,
+	.caps = DRV_CAP_SSH | DRV_CAP_FILE,
 	.validate = xcp_validate,
 	.backup = xcp_backup,
-	.backup_name_match = xcp_name_match,
+	.layout = &xcp_layout,
 };

@@ -8,9 +8,13 @@
 #ifndef TB_SNAPDIR_H
 #define TB_SNAPDIR_H
 
+#include "drivers/driver.h"
 #include "util/err.h"
 
 struct job;
+
+/* The staging suffix of a snapshot folder. */
+#define SNAPDIR_STAGING ".partial"
 
 struct snapdir {
 	char *partial; /* {job}/STAMP.partial, owned */
@@ -26,5 +30,15 @@ int snapdir_create(struct snapdir *sd, struct err *err);
 int snapdir_commit(struct snapdir *sd, const struct job *job, struct err *err);
 /* Remove the .partial folder if the run did not commit (a failure is logged), free the paths. */
 void snapdir_free(struct snapdir *sd, const struct job *job);
+
+/*
+ * The layout of snapshot folders, shared by the dump drivers (staged as
+ * STAMP.partial) and the rsync drivers (staged as STAMP.rsync): a folder
+ * named exactly STAMP is DRV_ENTRY_FINAL; STAMP.partial and STAMP.rsync
+ * are DRV_ENTRY_STAGING whichever driver the job has now (a job whose
+ * type changed still gets the other's leftovers swept); anything else is
+ * DRV_ENTRY_OTHER. Pure: looks at the name only.
+ */
+enum drv_entry snapdir_classify(const char *name, char *stamp_out);
 
 #endif

@@ -65,12 +65,11 @@ jobview_load(struct catalog *cat, const struct job *job, time_t now, struct job_
 		}
 	}
 	jv->last = jv->n > 0 ? &jv->rows[0] : NULL;
-	nagios_eval(job->name, job->drv->name, jv->rows, jv->n, now, job->max_age_hours,
-	            &jv->verdict);
+	nagios_eval(job, jv->rows, jv->n, now, &jv->verdict);
 	if (jv->last != NULL && jv->last->status != NULL &&
 	    strcmp(jv->last->status, "Running") == 0)
 		jv->health = "running";
-	else if (jv->n == 0 && strcmp(job->drv->name, "null") != 0)
+	else if (jv->n == 0 && !(job->drv->caps & DRV_CAP_NO_BACKUP))
 		jv->health = "unknown";
 	else
 		switch (jv->verdict.state) {

@@ -5,8 +5,11 @@
 # file {job}/SERVER-STAMP.dump.gz whose content is what xe wrote; the
 # remote temp file is removed; an xe failure and a missing xe each give an
 # ERROR row with xe's own words, leave no file that looks complete and
-# leave the earlier backup untouched; register_existing recognises our
-# name and the original's "xen_metadata-STAMP.dump(.gz)".
+# leave the earlier backup untouched; a run whose stamp's file already
+# exists (two runs in one second) waits for a free stamp instead of
+# renaming over it; cleanup sweeps a crashed run's expired
+# SERVER-STAMP.dump.gz.partial and keeps a fresh one; register_existing
+# recognises our name and the original's "xen_metadata-STAMP.dump(.gz)".
 
 # Listings of our own plain names; literal shell text in heredocs.
 # shellcheck disable=SC2010,SC2012,SC2016
@@ -181,6 +184,48 @@ tb_run -c "$CONF" -s pool -d backup
 t_rc 0 "dry run: exit 0"
 t_eq "$n" "$(wc -l <"$STUB/xe.files")" "dry run: xe not run"
 t_eq "$F1" "$(dumps "$BASE/pool")" "dry run: no file"
+
+# ================================================================ a stamp already taken
+# Files of the next four seconds' stamps already exist (as a second run in
+# the same second meets the first one's file): the run must pick a stamp
+# none of them has, and leave them as they are.
+wait_next_second
+T=$(date +%s)
+PLANTED=()
+for s in 0 1 2 3; do
+	f=$BASE/pool/127.0.0.1-$(date -d "@$((T + s))" +%Y%m%d-%Hh%Mm%S).dump.gz
+	echo "planted $s" | gzip >"$f"
+	PLANTED+=("$f")
+done
+tb_run -c "$CONF" -s pool backup
+t_rc 0 "stamp taken: exit 0"
+NEWLOC=$(last_row pool backup_location)
+for s in 0 1 2 3; do
+	t_eq "planted $s" "$(gzip -dc "${PLANTED[s]}" 2>&1)" \
+		"stamp taken: the file of second +$s is not overwritten"
+	t_ne "${PLANTED[s]}" "$NEWLOC" "stamp taken: the new backup is not the file of second +$s"
+done
+t_ok "stamp taken: the new backup is on disk" test -f "$NEWLOC"
+rm -f "${PLANTED[@]}"
+
+# ================================================================ cleanup of a crashed run's .partial
+# backup_retention_time is 30 days: a .partial of 40 days ago is expired
+# unfinished work, one of yesterday is not yet; the recent good backup
+# lets cleanup remove.
+P_OLD=$BASE/pool/127.0.0.1-$(date -d "$(date -d '-40 days' +%F) 12:00:00" +%Y%m%d-%Hh%Mm%S).dump.gz.partial
+P_NEW=$BASE/pool/127.0.0.1-$(date -d "$(date -d '-1 days' +%F) 12:00:00" +%Y%m%d-%Hh%Mm%S).dump.gz.partial
+echo partial >"$P_OLD"
+echo partial >"$P_NEW"
+mkdir -p "$BASE/pool/x.dump.gz.partial"
+tb_run -c "$CONF" -s pool cleanup
+t_rc 0 "cleanup: exit 0"
+t_not "cleanup: the expired unrecorded .dump.gz.partial is removed" test -e "$P_OLD"
+t_ok "cleanup: the fresh .dump.gz.partial is kept" test -f "$P_NEW"
+t_ok "cleanup: the good backup is kept" test -f "$BASE/pool/$F1"
+t_ok "cleanup: a name that is not the driver's is kept" test -d "$BASE/pool/x.dump.gz.partial"
+t_match '\[pool\] removed 0 backups and 1 unfinished file older than' "$T_ERR" \
+	"cleanup: the summary counts the unfinished file"
+rm -rf "$P_NEW" "$BASE/pool/x.dump.gz.partial"
 
 # ================================================================ register_existing
 mkdir -p "$BASE/old"

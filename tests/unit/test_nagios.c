@@ -34,8 +34,25 @@
 #endif
 
 static const struct driver drv_rsync = { .name = "rsync+ssh" };
-static const struct driver drv_xcp = { .name = "copy-vm-xcp" };
+static const struct driver drv_mysql = { .name = "mysql+ssh" };
+/* A driver whose backups live elsewhere (copy-vm-xcp): only its capability counts. */
+static const struct driver drv_xcp = { .name = "copy-vm-xcp", .caps = DRV_CAP_REMOTE };
 static const struct driver drv_null = { .name = "null", .caps = DRV_CAP_NO_BACKUP };
+
+/* nagios_eval() on a job called name whose driver is the test driver called drv. */
+static void
+eval(const char *name, const char *drv, const struct catalog_row *rows, size_t n, time_t now,
+     struct nagios_verdict *v)
+{
+	static const struct driver *const all[] = { &drv_rsync, &drv_mysql, &drv_xcp, &drv_null };
+	struct job job = { .name = name, .max_age_hours = 30 };
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(all[i]->name, drv) == 0)
+			job.drv = all[i];
+	assert_non_null(job.drv);
+	nagios_eval(&job, rows, n, now, v);
+}
 
 struct fixture {
 	char dir[64];
@@ -135,7 +152,7 @@ expect(const char *name, const char *drv, struct catalog_row *rows, size_t n, ti
 {
 	struct nagios_verdict v;
 
-	nagios_eval(name, drv, rows, n, now, 30, &v);
+	eval(name, drv, rows, n, now, &v);
 	assert_string_equal(v.message, message);
 	assert_int_equal(v.state, state);
 	nagios_verdict_free(&v);
@@ -149,7 +166,7 @@ test_eval_null_and_empty(void **state)
 	struct nagios_verdict v;
 	struct catalog_row *rows = xcalloc(1, sizeof *rows);
 
-	nagios_eval("srv", "null", NULL, 0, f->now, 30, &v);
+	eval("srv", "null", NULL, 0, f->now, &v);
 	assert_int_equal(v.state, NAGIOS_OK);
 	assert_string_equal(v.message, "No backups needs to be performed");
 	assert_int_equal(v.age_sec, -1);
@@ -161,7 +178,7 @@ test_eval_null_and_empty(void **state)
 	expect("srv", "null", rows, 1, f->now, NAGIOS_OK, "No backups needs to be performed");
 	catalog_rows_free(rows, 1);
 
-	nagios_eval("web", "rsync+ssh", NULL, 0, f->now, 30, &v);
+	eval("web", "rsync+ssh", NULL, 0, f->now, &v);
 	assert_int_equal(v.state, NAGIOS_CRITICAL);
 	assert_string_equal(v.message, "CRITICAL : No backup found for web in database");
 	assert_int_equal(v.age_sec, -1);
@@ -217,7 +234,7 @@ test_eval_file(void **state)
 	      f->file, "dump ok");
 	end = end_at(f->now, -60);
 	msg = xasprintf("OK Backup web (%s), dump ok", end);
-	nagios_eval("web", "mysql+ssh", rows, 1, f->now, 30, &v);
+	eval("web", "mysql+ssh", rows, 1, f->now, &v);
 	assert_int_equal(v.state, NAGIOS_OK);
 	assert_string_equal(v.message, msg);
 	assert_int_equal(v.age_sec, 60);
@@ -311,7 +328,7 @@ test_eval_running_warning_old(void **state)
 	/* A stale Running row does not count: no recent backup, but the old OK gives perf data. */
 	free(rows[0].backup_start);
 	rows[0].backup_start = iso_at(f->now, -max_age - 10, 0);
-	nagios_eval("web", "rsync+ssh", rows, 3, f->now, 30, &v);
+	eval("web", "rsync+ssh", rows, 3, f->now, &v);
 	assert_int_equal(v.state, NAGIOS_CRITICAL);
 	assert_string_equal(v.message, "CRITICAL : No recent backup for web");
 	assert_int_equal(v.age_sec, max_age + 1);
