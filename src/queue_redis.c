@@ -225,16 +225,20 @@ rd_connect(struct rd *r, struct err *err)
 		const char *av[] = { "AUTH", r->addr.user != NULL ? r->addr.user : r->addr.password,
 			             r->addr.password };
 
-		if ((rep = rd_cmd(r, r->addr.user != NULL ? 3 : 2, av, NULL, err)) == NULL)
+		if ((rep = rd_cmd(r, r->addr.user != NULL ? 3 : 2, av, NULL, err)) == NULL) {
+			rd_disconnect(r); /* never keep an unauthenticated connection */
 			return -1;
+		}
 		freeReplyObject(rep);
 	}
 	if (r->addr.db != 0) {
 		const char *av[] = { "SELECT", db };
 
 		snprintf(db, sizeof db, "%d", r->addr.db);
-		if ((rep = rd_cmd(r, 2, av, NULL, err)) == NULL)
+		if ((rep = rd_cmd(r, 2, av, NULL, err)) == NULL) {
+			rd_disconnect(r); /* nor one on the wrong database */
 			return -1;
+		}
 		freeReplyObject(rep);
 	}
 	return 0;
