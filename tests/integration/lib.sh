@@ -427,6 +427,7 @@ ssh_cmd() {
 REDIS_DIR=
 REDIS_PORT=
 REDIS_PID=
+REDIS_URL=
 # redis_start [redis-server OPTION...]: a redis-server in $TMPD/redis with
 # appendonly and fsync on every write (a restart loses nothing). Sets
 # REDIS_PORT (a free port; set it beforehand to choose one, and a restart
@@ -614,7 +615,7 @@ _kv_trim() {
 
 # cfg_null FILE NAME: append a null job.
 cfg_null() {
-	printf '[%s]\ntype = null\nserver_name = %s\n\n' "$2" "$2" >>"$1"
+	job_section "$1" "$2" type=null "server_name=$2"
 }
 
 # make_config FILE JOB REMOTE_DIR [key=value...]: [global] plus one job.
