@@ -68,7 +68,8 @@ wait_passes(struct scheduler *s, unsigned long n)
 int
 main(int argc, char **argv)
 {
-	int njobs = argc > 1 ? atoi(argv[1]) : 200, secs = argc > 2 ? atoi(argv[2]) : 30;
+	int njobs = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200;
+	int secs = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 30;
 	char dir[] = "/tmp/tb_bench_scheduler.XXXXXX", cfg[256], qdir[256];
 	const char *configs[1] = { cfg };
 	struct scheduler_conf conf;

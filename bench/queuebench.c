@@ -108,8 +108,8 @@ main(int argc, char **argv)
 	}
 	b.gc = gc;
 	b.dir = argv[2];
-	b.n = atoi(argv[3]);
-	w = atoi(argv[4]);
+	b.n = (int)strtol(argv[3], NULL, 10);
+	w = (int)strtol(argv[4], NULL, 10);
 	if (b.n < 1 || w < 1) {
 		fprintf(stderr, "tb_queuebench: N and WORKERS must be positive\n");
 		return 2;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint: clang-format must agree with every C file, cppcheck must find
-# nothing. Run from CI and by `ninja -C build lint`.
+# nothing, no banned function is called (scripts/check-banned.sh). Run
+# from CI and by `ninja -C build lint`.
 set -uo pipefail
 root=${1:-$(dirname "$0")/..}
 cd "$root"
@@ -17,5 +18,6 @@ if ! cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portabilit
 	echo "lint: cppcheck found problems"
 	rc=1
 fi
+scripts/check-banned.sh "$PWD" || rc=1
 [ $rc -eq 0 ] && echo "lint: clean (${#files[@]} files)"
 exit $rc

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "guiconf.h"
+#include "redis_url.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -239,13 +240,6 @@ set_special(struct guiconf *gc, const char *key, const char *v, const char **why
 			*why = "unknown queue backend (expected sqlite or redis)";
 			return -1;
 		}
-	} else if (strcmp(key, "redis_url") == 0) {
-		if (strncmp(v, "redis://", 8) != 0 || v[8] == '\0') {
-			*why = "expected redis://HOST[:PORT][/DB]";
-			return -1;
-		}
-		free(gc->redis_url);
-		gc->redis_url = xstrdup(v);
 	} else if (strcmp(key, "mount_base") == 0) {
 		/* usb_mount() creates {mount_base}/TISBACKUP-<epoch> in it. */
 		if (v[0] != '/') {
@@ -282,6 +276,26 @@ known_section(const char *name)
 	for (const struct key *k = keys; k->section != NULL; k++)
 		if (strcmp(k->section, name) == 0)
 			return 1;
+	return 0;
+}
+
+/* [queue] redis_url: parsed now, so a bad port or database number is a
+ * configuration error naming the key; the reason never holds the password. */
+static int
+set_redis_url(struct guiconf *gc, const char *path, const char *sec, const struct cfg_entry *e,
+              struct err *err)
+{
+	struct redis_url u;
+	struct err why;
+
+	err_clear(&why);
+	if (redis_url_parse(e->value, &u, &why) == -1) {
+		err_append_line(err, "%s:%d: [%s] %s: %s", path, e->line, sec, e->key, why.msg);
+		return -1;
+	}
+	redis_url_free(&u);
+	free(gc->redis_url);
+	gc->redis_url = xstrdup(e->value);
 	return 0;
 }
 
@@ -347,6 +361,8 @@ apply(struct guiconf *gc, const char *path, const char *sec, const struct cfg_en
 		break;
 	}
 	case K_SPECIAL:
+		if (strcmp(e->key, "redis_url") == 0) /* may hold a password: never echoed */
+			return set_redis_url(gc, path, sec, e, err);
 		if (set_special(gc, e->key, v, &why) == -1) {
 			err_append_line(err, "%s:%d: [%s] %s: %s, got '%s'", path, e->line, sec,
 			                e->key, why, v);

@@ -37,6 +37,7 @@
 
 #include "guiconf.h"
 #include "queue_backend.h"
+#include "redis_url.h"
 #include "util/xmalloc.h"
 
 #define RD_CONNECT_TIMEOUT_S 5
@@ -44,11 +45,8 @@
 #define RD_IDLE_MS 1000
 
 struct rd {
-	char *url;
-	char *host;
-	int port;
-	int db;
-	char *password; /* NULL: no AUTH */
+	char *url;             /* redacted: for messages */
+	struct redis_url addr; /* host, port, db, user, password */
 	int max_attempts;
 	int64_t last_prune; /* monotonic s of this connection's last prune */
 	redisContext *c;
@@ -189,58 +187,6 @@ static const char lua_prune[] =
             "end\n"
             "return #ids\n";
 
-/* Parse redis://[[user]:password@]host[:port][/db]; 0 or -1 + err. */
-static int
-parse_url(struct rd *r, const char *url, struct err *err)
-{
-	const char *p = url + strlen("redis://"), *at, *end, *slash;
-	char *hostport;
-
-	if (strncmp(url, "redis://", 8) != 0)
-		goto bad;
-	slash = strchr(p, '/');
-	end = slash != NULL ? slash : p + strlen(p);
-	at = memchr(p, '@', (size_t)(end - p));
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-
-		if (colon == NULL)
-			goto bad;
-		r->password = xstrndup(colon + 1, (size_t)(at - colon - 1));
-		p = at + 1;
-	}
-	hostport = xstrndup(p, (size_t)(end - p));
-	r->port = 6379;
-	if (hostport[0] == '[') {
-		char *close = strchr(hostport, ']');
-
-		if (close == NULL) {
-			free(hostport);
-			goto bad;
-		}
-		r->host = xstrndup(hostport + 1, (size_t)(close - hostport - 1));
-		if (close[1] == ':')
-			r->port = atoi(close + 2);
-	} else {
-		char *colon = strrchr(hostport, ':');
-
-		if (colon != NULL) {
-			r->port = atoi(colon + 1);
-			*colon = '\0';
-		}
-		r->host = xstrdup(hostport);
-	}
-	free(hostport);
-	if (slash != NULL && slash[1] != '\0')
-		r->db = atoi(slash + 1);
-	if (*r->host == '\0' || r->port <= 0 || r->port > 65535 || r->db < 0)
-		goto bad;
-	return 0;
-bad:
-	err_set(err, "queue %s: expected redis://[:PASSWORD@]HOST[:PORT][/DB]", r->url);
-	return -1;
-}
-
 static void
 rd_disconnect(struct rd *r)
 {
@@ -248,6 +194,8 @@ rd_disconnect(struct rd *r)
 		redisFree(r->c);
 	r->c = NULL;
 }
+
+static void rd_close(void *be);
 
 /* Run one command (argv form); the reply (caller frees) or NULL + err. */
 static redisReply *rd_cmd(struct rd *r, int argc, const char **argv, const size_t *lens,
@@ -262,7 +210,7 @@ rd_connect(struct rd *r, struct err *err)
 
 	if (r->c != NULL)
 		return 0;
-	r->c = redisConnectWithTimeout(r->host, r->port, tv);
+	r->c = redisConnectWithTimeout(r->addr.host, r->addr.port, tv);
 	if (r->c == NULL || r->c->err) {
 		err_set(err, "queue %s: %s", r->url, r->c != NULL ? r->c->errstr : "out of memory");
 		rd_disconnect(r);
@@ -270,19 +218,27 @@ rd_connect(struct rd *r, struct err *err)
 	}
 	tv.tv_sec = RD_COMMAND_TIMEOUT_S;
 	redisSetTimeout(r->c, tv);
-	if (r->password != NULL) {
-		const char *av[] = { "AUTH", r->password };
+	if (r->addr.password != NULL) {
+		/* AUTH USER PASSWORD (an ACL user, Redis 6+) or AUTH PASSWORD
+		 * (the default user); the reply to a wrong password names
+		 * neither. */
+		const char *av[] = { "AUTH", r->addr.user != NULL ? r->addr.user : r->addr.password,
+			             r->addr.password };
 
-		if ((rep = rd_cmd(r, 2, av, NULL, err)) == NULL)
+		if ((rep = rd_cmd(r, r->addr.user != NULL ? 3 : 2, av, NULL, err)) == NULL) {
+			rd_disconnect(r); /* never keep an unauthenticated connection */
 			return -1;
+		}
 		freeReplyObject(rep);
 	}
-	if (r->db != 0) {
+	if (r->addr.db != 0) {
 		const char *av[] = { "SELECT", db };
 
-		snprintf(db, sizeof db, "%d", r->db);
-		if ((rep = rd_cmd(r, 2, av, NULL, err)) == NULL)
+		snprintf(db, sizeof db, "%d", r->addr.db);
+		if ((rep = rd_cmd(r, 2, av, NULL, err)) == NULL) {
+			rd_disconnect(r); /* nor one on the wrong database */
 			return -1;
+		}
 		freeReplyObject(rep);
 	}
 	return 0;
@@ -325,18 +281,6 @@ rd_eval(struct rd *r, const char *script, const char *const *args, struct err *e
 	return rd_cmd(r, n, av, NULL, err);
 }
 
-/* url for messages: a password in it becomes "***" (secrets never reach a log). */
-static char *
-redact_url(const char *url)
-{
-	const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
-	const char *at = strchr(p, '@'), *slash = strchr(p, '/');
-
-	if (at == NULL || (slash != NULL && slash < at))
-		return xstrdup(url);
-	return xasprintf("%.*s:***%s", (int)(p - url), url, at);
-}
-
 int
 queue_redis_open(const struct guiconf *gc, void **be, struct err *err)
 {
@@ -345,15 +289,15 @@ queue_redis_open(const struct guiconf *gc, void **be, struct err *err)
 	const char *ping[] = { "PING" };
 
 	*be = NULL;
-	r->url = redact_url(gc->redis_url);
+	r->url = redis_url_redact(gc->redis_url);
 	r->max_attempts = gc->max_attempts;
-	if (parse_url(r, gc->redis_url, err) == -1 || rd_connect(r, err) == -1 ||
-	    (rep = rd_cmd(r, 1, ping, NULL, err)) == NULL) {
-		rd_disconnect(r);
-		free(r->url);
-		free(r->host);
-		free(r->password);
-		free(r);
+	if (redis_url_parse(gc->redis_url, &r->addr, err) == -1) {
+		err_wrap(err, "queue %s: redis_url", r->url);
+		rd_close(r);
+		return -1;
+	}
+	if (rd_connect(r, err) == -1 || (rep = rd_cmd(r, 1, ping, NULL, err)) == NULL) {
+		rd_close(r);
 		return -1;
 	}
 	freeReplyObject(rep);
@@ -368,8 +312,7 @@ rd_close(void *be)
 
 	rd_disconnect(r);
 	free(r->url);
-	free(r->host);
-	free(r->password);
+	redis_url_free(&r->addr);
 	free(r);
 }
 
@@ -456,10 +399,13 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 	for (size_t i = 0; i < req->nsections; i++)
 		len += strlen(req->sections[i]) + 1;
 	sections = xcalloc(1, len);
-	for (size_t i = 0; i < req->nsections; i++) {
+	for (size_t i = 0, at = 0; i < req->nsections; i++) {
+		size_t n = strlen(req->sections[i]);
+
 		if (i > 0)
-			strcat(sections, ",");
-		strcat(sections, req->sections[i]);
+			sections[at++] = ',';
+		memcpy(sections + at, req->sections[i], n + 1);
+		at += n;
 	}
 	{
 		const char *args[] = { key,

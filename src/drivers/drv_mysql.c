@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "drivers/mysql_unescape.h"
 #include "drivers/remote_cmd.h"
 #include "dumpfile.h"
 #include "log.h"
@@ -142,24 +143,6 @@ mysql_run(const struct job *job, const char *const *remote, const char *what, st
 	close(in);
 	c->stdin_fd = -1;
 	return rc;
-}
-
-/* Undo mysql --batch escaping (\n \t \\ \0) in place. */
-static void
-mysql_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' && s[1] != '\0') {
-			s++;
-			*w++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s == '0' ? '\0' : *s;
-			if (w[-1] == '\0')
-				break; /* a NUL ends the name */
-		} else
-			*w++ = *s;
-	}
-	*w = '\0';
 }
 
 /* The databases to dump: db_name, or what the server lists. 0 or -1 + err. */

@@ -538,8 +538,10 @@ write_file_atomic(const char *path, const char *data, size_t len, struct err *er
 		slash[1] = '\0';
 	else if (slash != NULL)
 		*slash = '\0';
-	else
-		strcpy(dir, "."); /* "." fits: dir holds at least one character */
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
 	rc = fs_fsync_dir(dir, err);
 	goto out;
 fail:

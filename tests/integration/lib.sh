@@ -5,9 +5,12 @@
 #   - TAP output without an up-front plan (t_ok, t_eq, t_match, ..., t_done);
 #   - a per-test temporary directory cleaned on exit (tb_tmp);
 #   - a real OpenSSH server on loopback with its own keys (sshd_start);
-#   - config writers (cfg_global, cfg_job, make_config), a sample tree full
-#     of awkward names (make_tree) and a tree comparison (tree_equal);
-#   - wrappers to run the binary under test and query its catalog.
+#   - real servers on loopback, each torn down on exit: redis_start,
+#     mariadb_start, pg_start, rsyncd_start;
+#   - config writers (cfg_global, cfg_job, job_section, make_config), a
+#     sample tree full of awkward names (make_tree) and a tree comparison
+#     (tree_equal);
+#   - wrappers to run the binary under test and query its catalog (last_row).
 #
 # Environment: TISBACKUP (the binary, set by meson), TB_SOURCE_ROOT (the
 # repository), TB_KEEP=1 keeps the temporary directory for post-mortems,
@@ -413,6 +416,137 @@ ssh_cmd() {
 	echo "ssh -i $CLIENT_KEY -p $SSHD_PORT -o BatchMode=yes -o IdentitiesOnly=yes -o UserKnownHostsFile=$KNOWN_HOSTS -o StrictHostKeyChecking=accept-new"
 }
 
+# ---------------------------------------------------------------- servers
+#
+# Each X_start starts a real server on 127.0.0.1 (or a socket) with its
+# data under $TMPD, waits until it answers (never a fixed sleep), and
+# registers its pid so the cleanup on exit kills it. A new server = one
+# more function here, in the same shape: pick a port with free_port, start
+# in the foreground under `&`, tb_track the pid, wait_until it is ready.
+
+REDIS_DIR=
+REDIS_PORT=
+REDIS_PID=
+REDIS_URL=
+# redis_start [redis-server OPTION...]: a redis-server in $TMPD/redis with
+# appendonly and fsync on every write (a restart loses nothing). Sets
+# REDIS_PORT (a free port; set it beforehand to choose one, and a restart
+# after redis_stop reuses it), REDIS_PID, REDIS_DIR, REDIS_URL (db 0).
+redis_start() {
+	local port _
+	tb_tmp
+	REDIS_DIR=$TMPD/redis
+	mkdir -p "$REDIS_DIR"
+	for _ in 1 2 3 4 5; do
+		port=${REDIS_PORT:-$(free_port)} || continue
+		redis-server --port "$port" --bind 127.0.0.1 --dir "$REDIS_DIR" \
+			--appendonly yes --appendfsync always --save '' --daemonize no \
+			--logfile "$REDIS_DIR/redis.log" "$@" </dev/null >/dev/null 2>&1 &
+		REDIS_PID=$!
+		tb_track "$REDIS_PID"
+		if wait_until 10 port_open "$port"; then
+			REDIS_PORT=$port
+			REDIS_URL=redis://127.0.0.1:$port/0
+			return 0
+		fi
+		kill "$REDIS_PID" 2>/dev/null
+		wait "$REDIS_PID" 2>/dev/null
+		[ -n "$REDIS_PORT" ] && break # a chosen port: no other try
+	done
+	return 1
+}
+# redis_stop [nosave]: shut the server down and wait for it.
+redis_stop() {
+	redis-cli -p "$REDIS_PORT" shutdown "$@" >/dev/null 2>&1
+	wait "$REDIS_PID" 2>/dev/null
+}
+
+MY=
+MYPORT=
+MYSOCK=
+MYPID=
+# mariadb_start: a MariaDB server in $TMPD/mysql (its data folder created
+# on the first call, kept on a restart), root through the socket with no
+# password. Sets MY, MYPORT, MYSOCK, MYPID; 0 once it answers a ping.
+mariadb_start() {
+	tb_tmp
+	MY=$TMPD/mysql
+	MYSOCK=$MY/sock
+	if [ ! -d "$MY/data" ]; then
+		mkdir -p "$MY"
+		MYPORT=$(free_port) || return 1
+		mariadb-install-db --no-defaults --datadir="$MY/data" --user=root \
+			--auth-root-authentication-method=normal --skip-test-db >"$MY/install.log" 2>&1 ||
+			{ t_diag "mariadb-install-db failed: $(tail -5 "$MY/install.log")"; return 1; }
+	fi
+	mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
+		--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
+		--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
+		</dev/null >/dev/null 2>&1 &
+	MYPID=$!
+	tb_track "$MYPID"
+	wait_until 60 mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1 ||
+		{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
+}
+
+PG=
+PGBIN=
+PGPORT=
+PGPID=
+# pg_find: sets PGBIN to the newest /usr/lib/postgresql/*/bin; 1 when the
+# server, pg_dump or the postgres system user is missing.
+pg_find() {
+	PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] && getent passwd postgres >/dev/null &&
+		command -v pg_dump >/dev/null
+}
+# pg_start: a PostgreSQL server run as the postgres user in $TMPD/pg,
+# listening only on its socket folder $PG/sock (peer authentication).
+# Sets PG, PGBIN, PGPORT, PGPID.
+pg_start() {
+	tb_tmp
+	[ -n "$PGBIN" ] || pg_find || return 1
+	PG=$TMPD/pg
+	mkdir -p "$PG/sock"
+	chown -R postgres "$PG"
+	PGPORT=$(free_port) || return 1
+	runuser -u postgres -- "$PGBIN/initdb" -D "$PG/data" -U postgres --auth-local=peer \
+		--auth-host=reject -E UTF8 --locale=C.UTF-8 >"$PG/initdb.log" 2>&1 ||
+		{ t_diag "initdb failed: $(tail -5 "$PG/initdb.log")"; return 1; }
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
+		-o "-k $PG/sock -p $PGPORT -c listen_addresses=" start >/dev/null 2>&1 ||
+		{ t_diag "postgres did not start: $(tail -20 "$PG/server.log")"; return 1; }
+	PGPID=$(head -n 1 "$PG/data/postmaster.pid")
+	tb_track "$PGPID"
+}
+
+RSYNCD_DIR=
+RSYNCD_PORT=
+RSYNCD_PID=
+# rsyncd_start CONF: `rsync --daemon` with the configuration file CONF on
+# a free loopback port. Sets RSYNCD_PORT, RSYNCD_PID. (RSYNCD_DIR,
+# $TMPD/rsyncd, is where a test puts CONF, its secrets and its logs.)
+rsyncd_start() {
+	local conf=$1 port _
+	tb_tmp
+	RSYNCD_DIR=$TMPD/rsyncd
+	mkdir -p "$RSYNCD_DIR"
+	for _ in $(seq 1 20); do
+		port=$(free_port) || continue
+		rsync --daemon --no-detach --config="$conf" --port="$port" \
+			--address=127.0.0.1 </dev/null >>"$RSYNCD_DIR/stdout.log" 2>&1 &
+		RSYNCD_PID=$!
+		tb_track "$RSYNCD_PID"
+		if wait_until 5 port_open "$port"; then
+			RSYNCD_PORT=$port
+			return 0
+		fi
+		kill "$RSYNCD_PID" 2>/dev/null
+		wait "$RSYNCD_PID" 2>/dev/null
+	done
+	return 1
+}
+
 # ---------------------------------------------------------------- configs
 
 # cfg_global FILE [key=value...]: start FILE with a [global] section.
@@ -458,9 +592,30 @@ cfg_job() {
 	} >>"$f"
 }
 
+# job_section FILE NAME KEY=VALUE...: append a job section with exactly
+# these keys, in this order ("key=value" or "key = value"; the value may
+# hold '=' and blanks). The generic writer: cfg_job and friends add
+# defaults for one driver, this one adds none.
+job_section() {
+	local f=$1 name=$2 kv
+	shift 2
+	{
+		echo "[$name]"
+		for kv in "$@"; do
+			printf '%s = %s\n' "$(_kv_trim "${kv%%=*}")" "$(_kv_trim "${kv#*=}")"
+		done
+		echo
+	} >>"$f"
+}
+_kv_trim() {
+	local s=$1
+	s=${s#"${s%%[![:space:]]*}"}
+	printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
+
 # cfg_null FILE NAME: append a null job.
 cfg_null() {
-	printf '[%s]\ntype = null\nserver_name = %s\n\n' "$2" "$2" >>"$1"
+	job_section "$1" "$2" type=null "server_name=$2"
 }
 
 # make_config FILE JOB REMOTE_DIR [key=value...]: [global] plus one job.
@@ -626,6 +781,16 @@ csql() {
 }
 
 STAMP_RE='^[0-9]{8}-[0-9]{2}h[0-9]{2}m[0-9]{2}$'
+
+# last_row JOB COLUMNS: COLUMNS of JOB's newest catalog row ('|'-separated).
+last_row() {
+	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
+}
+
+# partial_dirs JOBDIR: names ending in .partial (unfinished dumps).
+partial_dirs() {
+	ls -1 "$1" 2>/dev/null | grep -E '\.partial$'
+}
 
 # snapshots JOBDIR: finished snapshot names, oldest first.
 snapshots() {

@@ -23,9 +23,6 @@ printf 'more\n' >"$SRC/sub/more.txt"
 M=$TMPD/markers
 mkdir -p "$M"
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
 runlog() {
 	cat "$BASE"/log/tisbackup_*.log 2>/dev/null
 }

@@ -24,29 +24,12 @@ done
 tb_tmp
 sshd_start
 
-MY=$TMPD/mysql
-mkdir -p "$MY"
-MYPORT=$(free_port)
-MYSOCK=$MY/sock
-
-my_start() {
-	mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
-		--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
-		--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
-		</dev/null >/dev/null 2>&1 &
-	tb_track $!
-	MYPID=$!
-	wait_until 60 mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1
-}
+mariadb_start || t_bail "could not start MariaDB"
 # root, through the server's socket.
 myq() {
 	mariadb --no-defaults --default-character-set=utf8mb4 -S "$MYSOCK" -uroot -N -B "$@"
 }
 
-mariadb-install-db --no-defaults --datadir="$MY/data" --user=root \
-	--auth-root-authentication-method=normal --skip-test-db >"$MY/install.log" 2>&1 ||
-	t_bail "mariadb-install-db failed: $(tail -5 "$MY/install.log")"
-my_start || t_bail "mariadbd did not start: $(tail -20 "$MY/error.log")"
 
 # The password: characters every layer could mangle, and a unique
 # sentinel to look for in /proc.
@@ -98,12 +81,6 @@ restore_check() {
 	myq -e "DROP DATABASE \`$tmpdb\`"
 }
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
-partial_dirs() {
-	ls -1 "$1" 2>/dev/null | grep -E '\.partial$'
-}
 
 cfg_global "$CONF"
 # db_passwd: a tab inside is kept; the value has no leading/trailing blanks.

@@ -127,12 +127,6 @@ echo "SetEnv PATH=$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 SSHD_PID=$!
 wait_until 10 port_open "$SSHD_PORT" || t_bail "sshd did not come back"
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
-partial_dirs() {
-	ls -1 "$1" 2>/dev/null | grep -E '\.partial$'
-}
 remote_left() {
 	find "$RBD" -mindepth 1 2>/dev/null
 }

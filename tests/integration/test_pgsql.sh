@@ -20,19 +20,14 @@
 
 tb_require_binary
 tb_require sqlite3 ssh ssh-keygen gzip sha256sum runuser
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ] || ! getent passwd postgres >/dev/null ||
-	! command -v pg_dump >/dev/null; then
+if ! pg_find; then
 	t_skip "pgsql+ssh tests" "PostgreSQL server, client or the postgres user is missing"
 	t_done
 fi
 tb_tmp
 sshd_start
 
-PG=$TMPD/pg
-mkdir -p "$PG/sock"
-chown -R postgres "$PG"
-PGPORT=$(free_port)
+pg_start || t_bail "could not start PostgreSQL"
 asp() {
 	runuser -u postgres -- "$@"
 }
@@ -40,14 +35,6 @@ asp() {
 pq() {
 	asp "$PGBIN/psql" --no-psqlrc -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
 }
-
-asp "$PGBIN/initdb" -D "$PG/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 \
-	--locale=C.UTF-8 >"$PG/initdb.log" 2>&1 || t_bail "initdb failed: $(tail -5 "$PG/initdb.log")"
-asp "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
-	-o "-k $PG/sock -p $PGPORT -c listen_addresses=" start >/dev/null 2>&1 ||
-	t_bail "postgres did not start: $(tail -20 "$PG/server.log")"
-PGPID=$(head -n 1 "$PG/data/postmaster.pid")
-tb_track "$PGPID"
 
 pq -d postgres <<'EOF' >/dev/null || t_bail "creating the test data failed"
 CREATE DATABASE p1;
@@ -86,12 +73,6 @@ restore_check() {
 	pq -d postgres -c "DROP DATABASE \"$tmpdb\"" >/dev/null
 }
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
-partial_dirs() {
-	ls -1 "$1" 2>/dev/null | grep -E '\.partial$'
-}
 
 cfg_global "$CONF"
 # pgjob NAME [key = value...]: a pgsql+ssh job; extra keys replace these defaults.

@@ -29,25 +29,7 @@ echo slow >"$TMPD/src/slow/file"
 cfg_job "$CONF" slow "$TMPD/src/slow" "preexec = sleep 4" "max_per_server = 8"
 
 # ---------------------------------------------------------------- redis
-REDIS_DIR=$TMPD/redis
-REDIS_PORT=
-REDIS_PID=
-mkdir -p "$REDIS_DIR"
-redis_start() {
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" \
-		--appendonly yes --appendfsync always --save '' --daemonize no \
-		--logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
-	REDIS_PID=$!
-	tb_track "$REDIS_PID"
-	wait_until 10 port_open "$REDIS_PORT"
-}
-for _ in 1 2 3 4 5; do
-	REDIS_PORT=$(free_port)
-	redis_start && break
-	REDIS_PORT=
-done
-[ -n "$REDIS_PORT" ] || t_bail "could not start redis-server"
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+redis_start || t_bail "could not start redis-server"
 
 # ---------------------------------------------------------------- helpers
 WPIDS=()
@@ -103,8 +85,7 @@ suite() {
 	if [ "$b" = redis ]; then
 		# Restart redis mid-way: nothing queued may be lost.
 		t_num_ge 10 "$(q list active | wc -l)" "$b: runs still queued when redis goes down"
-		redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1
-		wait "$REDIS_PID" 2>/dev/null
+		redis_stop
 		redis_start || t_bail "redis did not come back"
 		t_pass "$b: redis restarted with runs still queued"
 	fi
@@ -186,6 +167,51 @@ if [ -x "$UNIT" ] && [[ " ${TB_QUEUE_BACKENDS:-redis} " == *" redis "* ]]; then
 	[ "$rc" = 0 ] || t_diag "$(echo "$out" | tail -n 20)"
 fi
 
+# ---------------------------------------------------------------- redis ACL user
+# redis://USER:PASSWORD@HOST authenticates as USER (AUTH USER PASSWORD), not
+# as the default user (whose password here is another one); '@', '/' and
+# ':' in the password work raw or percent-encoded, as with redis-cli -u.
+if [[ " ${TB_QUEUE_BACKENDS:-redis} " == *" redis "* ]]; then
+	APW='p@ss/w:rd'
+	rcli() { redis-cli -p "$REDIS_PORT" --no-auth-warning "$@"; }
+	rcli ACL SETUSER alice on ">$APW" '~*' '&*' '+@all' >/dev/null
+	rcli ACL SETUSER default resetpass '>not-alices-pw' >/dev/null
+	BASE=$TMPD/base_acl
+	mkdir -p "$BASE/log"
+	sed -i "s|^backup_base_dir = .*|backup_base_dir = $BASE|" "$CONF"
+	GUI=$TMPD/gui_acl.ini
+	for REDIS_URL in "redis://alice:p%40ss%2Fw%3Ard@127.0.0.1:$REDIS_PORT/5" \
+		"redis://alice:$APW@127.0.0.1:$REDIS_PORT/5"; do
+		how=encoded
+		[[ $REDIS_URL == *%40* ]] || how=raw
+		gui_ini "$GUI" redis
+		id=$(enqueue j0)
+		t_match '^[0-9]+$' "$id" "ACL user alice, password $how: a run is queued"
+		worker_start "acl_$how"
+		wait_until 60 is_state "$id" done
+		t_match "^done 1 " "$(state "$id")" "ACL user alice, password $how: a worker runs it"
+		t_match "cmd=blmove user=alice" "$(rcli --user alice --pass "$APW" CLIENT LIST)" \
+			"ACL user alice, password $how: the idle worker waits as alice"
+		kill -TERM "$WPID"
+		wait "$WPID" 2>/dev/null
+	done
+	REDIS_URL="redis://alice:wrong-$APW@127.0.0.1:$REDIS_PORT/5"
+	gui_ini "$GUI" redis
+	tb_run --gui-config "$GUI" worker
+	t_rc 4 "ACL user with a wrong password: exit 4"
+	t_match "redis://alice:\*\*\*@127.0.0.1:$REDIS_PORT/5: AUTH: WRONGPASS" "$T_ERR" \
+		"a wrong password: the server's refusal, the address with the password masked"
+	t_nomatch "wrong-|ss/w" "$T_ERR" "a wrong password never reaches the output"
+	REDIS_URL="redis://alice:$APW@127.0.0.1:x/5"
+	gui_ini "$GUI" redis
+	tb_run --gui-config "$GUI" worker
+	t_rc 3 "redis_url with a bad port: exit 3 (configuration)"
+	t_match "gui_acl.ini:[0-9]+: \[queue\] redis_url: bad port 'x'" "$T_ERR" \
+		"a bad port names file:line, section and key"
+	t_nomatch "ss/w" "$T_ERR" "the password is not in the configuration error"
+	rcli --user alice --pass "$APW" ACL SETUSER default nopass >/dev/null
+fi
+
 # ---------------------------------------------------------------- bad input
 GUI=$TMPD/bad.ini
 printf '[general]\nconfig_tisbackup = %s\n[queue]\nbackend = mongodb\n' "$CONF" >"$GUI"
@@ -203,6 +229,5 @@ t_rc 4 "unreachable redis with a password: exit 4"
 t_match "redis://:\*\*\*@127.0.0.1:$port/0: " "$T_ERR" "the address is shown with the password masked"
 t_nomatch "s3cretpw" "$T_ERR" "the password never reaches the output"
 
-redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
-wait "$REDIS_PID" 2>/dev/null
+redis_stop nosave
 t_done

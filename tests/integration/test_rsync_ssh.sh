@@ -27,9 +27,6 @@ iso_epoch() {
 	date -d "$(echo "${1:0:19}" | tr T ' ')" +%s
 }
 # last_row JOB COLUMNS: the newest row of JOB.
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
 
 # ================================================================ full backup
 t0=$(date +%s)

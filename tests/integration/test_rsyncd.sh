@@ -14,9 +14,7 @@ tb_require_binary
 tb_require sqlite3 rsync
 tb_tmp
 
-RSYNCD_DIR=$TMPD/rsyncd
-RSYNCD_PID=
-RSYNCD_PORT=
+RSYNCD_DIR=$TMPD/rsyncd # rsyncd_start's folder: the configuration, secrets and logs
 mkdir -p "$RSYNCD_DIR"
 chmod 700 "$RSYNCD_DIR"
 
@@ -72,25 +70,7 @@ module() {
 } >"$RSYNCD_DIR/rsyncd.conf"
 
 # Start `rsync --daemon` on a free loopback port.
-rsyncd_start() {
-	local port _
-	for _ in $(seq 1 20); do
-		port=$(free_port) || continue
-		rm -f "$RSYNCD_DIR/rsyncd.pid"
-		rsync --daemon --no-detach --config="$RSYNCD_DIR/rsyncd.conf" --port="$port" \
-			--address=127.0.0.1 </dev/null >>"$RSYNCD_DIR/stdout.log" 2>&1 &
-		RSYNCD_PID=$!
-		tb_track "$RSYNCD_PID"
-		if wait_until 5 port_open "$port"; then
-			RSYNCD_PORT=$port
-			return 0
-		fi
-		kill "$RSYNCD_PID" 2>/dev/null
-		wait "$RSYNCD_PID" 2>/dev/null
-	done
-	return 1
-}
-rsyncd_start || t_bail "could not start rsync --daemon: $(tail -n 5 "$RSYNCD_DIR/rsyncd.log" "$RSYNCD_DIR/stdout.log" 2>/dev/null)"
+rsyncd_start "$RSYNCD_DIR/rsyncd.conf" || t_bail "could not start rsync --daemon: $(tail -n 5 "$RSYNCD_DIR/rsyncd.log" "$RSYNCD_DIR/stdout.log" 2>/dev/null)"
 
 # cfg_rjob FILE NAME MODULE REMOTE_DIR [key=value...]: an rsync daemon job;
 # an extra key replaces the default of the same name.
@@ -118,9 +98,6 @@ cfg_rjob() {
 	} >>"$f"
 }
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
 
 cfg_global "$CONF"
 cfg_rjob "$CONF" d1 mod /

@@ -139,9 +139,6 @@ cp "$STUB/sqlcmd" "$STUB/osql"
 
 WIN="$TMPD/win bak's"
 mkdir -p "$WIN"
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
 # remote_baks: .bak files still on the "server".
 remote_baks() {
 	ls -1 "$WIN" 2>/dev/null

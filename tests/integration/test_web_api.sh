@@ -317,10 +317,8 @@ t_match "^unavailable: redis://127.0.0.1:$DEAD/0" "$(curl -s "${A[@]}" "$WEB/api
 	"health says the queue is unavailable"
 # The queue comes back: runs are accepted and the embedded worker starts.
 if command -v redis-server >/dev/null 2>&1; then
-	redis-server --port "$DEAD" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
-	REDIS=$!
-	tb_track "$REDIS"
-	wait_until 10 port_open "$DEAD"
+	REDIS_PORT=$DEAD
+	redis_start --appendonly no || t_fail "redis-server on port $DEAD"
 	r=$(post '{"action": "backup", "sections": ["live"]}')
 	t_eq 202 "$(st_of "$r")" "queue back: POST /api/v1/runs is accepted"
 	ID=$(body_of "$r" | jq_py 'd["id"]')
@@ -331,7 +329,7 @@ else
 	t_skip "queue back" "redis-server is not installed"
 fi
 web_stop
-[ -n "${REDIS:-}" ] && kill "$REDIS" && wait "$REDIS" 2>/dev/null
+[ -n "$REDIS_PID" ] && redis_stop nosave
 
 # --- first start: no users yet ----------------------------------------------------------
 sed -i "s|^users_file = .*|users_file = $TMPD/nobody|" "$GUI"

@@ -83,9 +83,6 @@ cp "$file" "$d/xe.last"
 EOF
 chmod 755 "$STUB/xe"
 
-last_row() {
-	csql "select $2 from stats where backup_name='$1' order by rowid desc limit 1"
-}
 dumps() {
 	ls -1 "$1" 2>/dev/null | grep -E '\.dump(\.gz)?$' | sort
 }

@@ -6,7 +6,6 @@
  * JSON, the [alerts] keys' validation, the compare-and-swap of the stored
  * state, and alert_after_run()'s roll-back when nothing could be sent.
  */
-#include <ftw.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "alert.h"
 #include "catalog.h"
 #include "guiconf.h"
@@ -251,27 +251,17 @@ test_format_json(void **state)
 /* ---------------------------------------------------------------- catalog */
 
 struct fixture {
-	char dir[64];
+	char dir[TB_TMPDIR_MAX];
 	char *db;
 	struct catalog *cat;
 };
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/tb_alert.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tb_tmpdir_make(f->dir, sizeof f->dir, "alert") == -1)
 		return -1;
 	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
 	if (catalog_open(f->db, CATALOG_RW, &f->cat, NULL) == -1)
@@ -286,7 +276,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	catalog_close(f->cat);
-	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	tb_tmpdir_remove(f->dir);
 	free(f->db);
 	free(f);
 	return 0;
@@ -397,14 +387,14 @@ test_after_run_rollback(void **state)
 static void
 test_guiconf_keys(void **state)
 {
-	char dir[] = "/tmp/tb_alert_gui.XXXXXX";
+	char dir[TB_TMPDIR_MAX];
 	char *path;
 	struct guiconf *gc = NULL;
 	struct err err;
 	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tb_tmpdir_make(dir, sizeof dir, "alert-gui"), 0);
 	path = xasprintf("%s/gui.ini", dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
@@ -429,8 +419,7 @@ test_guiconf_keys(void **state)
 	assert_string_equal(gc->smtp_password_file, "/p");
 	assert_int_equal(gc->alert_interval, 3600);
 	guiconf_free(gc);
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(tb_tmpdir_remove(dir), 0);
 	free(path);
 }
 

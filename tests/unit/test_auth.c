@@ -21,12 +21,13 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "guiconf.h"
 #include "log.h"
 #include "util/xmalloc.h"
 #include "web/auth.h"
 
-static char dir[] = "/tmp/tb-test-auth.XXXXXX";
+static char dir[TB_TMPDIR_MAX];
 static char users[sizeof dir + 16];
 static char ini[sizeof dir + 16];
 
@@ -609,7 +610,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (tb_tmpdir_make(dir, sizeof dir, "auth") == -1)
 		return -1;
 	snprintf(users, sizeof users, "%s/users", dir);
 	snprintf(ini, sizeof ini, "%s/gui.ini", dir);
@@ -621,16 +622,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char *p;
-
 	(void)state;
-	unlink(users);
-	unlink(ini);
-	p = xasprintf("%s.lock", users);
-	unlink(p);
-	free(p);
-	rmdir(dir);
-	return 0;
+	return tb_tmpdir_remove(dir);
 }
 
 int

@@ -21,12 +21,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "util/du.h"
 #include "util/xmalloc.h"
 
-#define ROOT_TEMPLATE "/tmp/tb-test-du.XXXXXX"
-
-static char root[sizeof ROOT_TEMPLATE];
+static char root[TB_TMPDIR_MAX];
 
 /*
  * What `du -sb path` prints as the total (path has no shell metacharacters),
@@ -130,19 +129,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	memcpy(root, ROOT_TEMPLATE, sizeof root);
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(tb_tmpdir_make(root, sizeof root, "du"), 0);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char *cmd = xasprintf("chmod -R u+rwx '%s'; rm -rf '%s'", root, root);
-
 	(void)state;
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(tb_tmpdir_remove(root), 0);
 	return 0;
 }
 

@@ -5,7 +5,6 @@
  * dumpstat_run over a real catalog (newest start first, limit, all TYPEs,
  * a blank line between jobs).
  */
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "catalog.h"
 #include "config.h"
 #include "dumpstat.h"
@@ -118,15 +118,6 @@ test_format_nulls_and_newlines(void **state)
 	buf_free(&b);
 }
 
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 add(struct catalog *cat, const char *name, const char *start, const char *type, const char *log)
 {
@@ -153,7 +144,7 @@ add(struct catalog *cat, const char *name, const char *start, const char *type, 
 static void
 test_run(void **state)
 {
-	char dir[] = "/tmp/tb_dumpstat.XXXXXX";
+	char dir[TB_TMPDIR_MAX];
 	struct catalog *cat;
 	struct err err;
 	sqlite3 *raw;
@@ -166,7 +157,7 @@ test_run(void **state)
 	const struct job *jobs[] = { &ja, &jc, &jb };
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tb_tmpdir_make(dir, sizeof dir, "dumpstat"), 0);
 	db = xasprintf("%s/tisbackup.sqlite", dir);
 	err_clear(&err);
 	assert_int_equal(catalog_open(db, CATALOG_RW, &cat, &err), 0);
@@ -215,7 +206,7 @@ test_run(void **state)
 		free(want);
 	}
 	catalog_close(cat);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(tb_tmpdir_remove(dir), 0);
 	free(db);
 }
 

@@ -17,10 +17,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "guiconf.h"
 #include "util/xmalloc.h"
 
-static char dir[] = "/tmp/tb-test-guiconf.XXXXXX";
+static char dir[TB_TMPDIR_MAX];
 static char path[sizeof dir + 16];
 static char errpath[sizeof dir + 16];
 
@@ -257,6 +258,12 @@ test_bad_values(void **state)
 		{ "[auth]\nlogin_window = 86401\n", { ":2: [auth] login_window:" } },
 		{ "[queue]\nbackend = kafka\n", { ":2: [queue] backend:", "sqlite or redis" } },
 		{ "[queue]\nredis_url = http://x\n", { ":2: [queue] redis_url:" } },
+		{ "[queue]\nredis_url = redis://h:x\n",
+		  { ":2: [queue] redis_url:", "bad port 'x'" } },
+		{ "[queue]\nredis_url = redis://h:70000/0\n",
+		  { ":2: [queue] redis_url:", "bad port '70000'" } },
+		{ "[queue]\nredis_url = redis://:s3cr3t@h/db\n",
+		  { ":2: [queue] redis_url:", "bad database number 'db'" } },
 		{ "[queue]\nlease_seconds = 4\n", { ":2: [queue] lease_seconds:" } },
 		{ "[queue]\nmax_attempts = 101\n", { ":2: [queue] max_attempts:" } },
 		{ "[queue]\nworkers = 0\n", { ":2: [queue] workers:" } },
@@ -283,6 +290,28 @@ test_bad_values(void **state)
 		needles[n] = NULL;
 		load_bad(cases[i].text, needles);
 	}
+}
+
+/* A rejected redis_url never echoes its password (it reaches logs). */
+static void
+test_redis_url_secret(void **state)
+{
+	struct guiconf *gc = (struct guiconf *)1;
+	struct err err;
+
+	(void)state;
+	put("[queue]\nredis_url = redis://alice:s3cr3t@h:x/0\n");
+	err_clear(&err);
+	assert_int_equal(guiconf_load(path, 0, &gc, &err), -1);
+	assert_non_null(strstr(err.msg, "[queue] redis_url: bad port 'x'"));
+	assert_null(strstr(err.msg, "s3cr3t"));
+	put("[queue]\nredis_url = redis://alice:s3%zzcr3t@h\n");
+	assert_int_equal(guiconf_load(path, 0, &gc, &err), -1);
+	assert_non_null(strstr(err.msg, "percent-encoding in the password"));
+	assert_null(strstr(err.msg, "zzcr3t"));
+	gc = load_ok("[queue]\nredis_url = redis://alice:p%40ss/w@h:6380/2\n");
+	assert_string_equal(gc->redis_url, "redis://alice:p%40ss/w@h:6380/2");
+	guiconf_free(gc);
 }
 
 static void
@@ -351,7 +380,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (tb_tmpdir_make(dir, sizeof dir, "guiconf") == -1)
 		return -1;
 	snprintf(path, sizeof path, "%s/gui.ini", dir);
 	snprintf(errpath, sizeof errpath, "%s/stderr", dir);
@@ -362,23 +391,17 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	unlink(path);
-	unlink(errpath);
-	rmdir(dir);
-	return 0;
+	return tb_tmpdir_remove(dir);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_admin_email),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_tls_pair),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_unknown_section_warns),
+		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_admin_email),  cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_tls_pair),     cmocka_unit_test(test_redis_url_secret),
+		cmocka_unit_test(test_unknown_key),  cmocka_unit_test(test_unknown_section_warns),
 		cmocka_unit_test(test_syntax_error),
 	};
 

@@ -23,12 +23,13 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "lock.h"
 #include "util/xmalloc.h"
 
 #define STAMP "20261126-03h20m57"
 
-static char dir[] = "/tmp/tb-test-lock.XXXXXX";
+static char dir[TB_TMPDIR_MAX];
 static char lockpath[sizeof dir + 8];
 
 static char *
@@ -367,7 +368,7 @@ setup(void **state)
 {
 	(void)state;
 	umask(022);
-	if (mkdtemp(dir) == NULL)
+	if (tb_tmpdir_make(dir, sizeof dir, "lock") == -1)
 		return -1;
 	snprintf(lockpath, sizeof lockpath, "%s/lock", dir);
 	return 0;
@@ -377,9 +378,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	unlink(lockpath);
-	rmdir(dir);
-	return 0;
+	return tb_tmpdir_remove(dir);
 }
 
 int

@@ -20,13 +20,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "quote.h"
 #include "spawn.h"
 #include "util/buf.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
-static char tmpdir[] = "/tmp/tb-test-quote.XXXXXX";
+static char tmpdir[TB_TMPDIR_MAX];
 static char all_bytes[256]; /* every byte from 1 to 255 */
 
 static const char *words[] = {
@@ -487,26 +488,14 @@ setup(void **state)
 	(void)state;
 	for (int i = 1; i < 256; i++)
 		all_bytes[i - 1] = (char)i;
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	return 0;
+	return tb_tmpdir_make(tmpdir, sizeof tmpdir, "quote");
 }
 
 static int
 teardown(void **state)
 {
-	static const char *const files[] = { "out", "args", "fake-ssh", NULL };
-	char *path;
-
 	(void)state;
-	/* what a failed test may have left */
-	for (size_t i = 0; files[i] != NULL; i++) {
-		path = xasprintf("%s/%s", tmpdir, files[i]);
-		unlink(path);
-		free(path);
-	}
-	rmdir(tmpdir);
-	return 0;
+	return tb_tmpdir_remove(tmpdir);
 }
 
 int

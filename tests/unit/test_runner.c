@@ -41,7 +41,7 @@ static int
 fake_job(void *ctx, struct catalog *cat, const struct job *job, struct err *err)
 {
 	struct probe *p = ctx;
-	int s = server_index(job), idx = atoi(job->name + 1);
+	int s = server_index(job), idx = (int)strtol(job->name + 1, NULL, 10);
 
 	(void)cat;
 	(void)err;

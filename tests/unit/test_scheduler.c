@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,12 @@
 #include <unistd.h>
 
 #include "guiconf.h"
+#include "fixture.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "util/err.h"
 
-static char tmpdir[] = "/tmp/tb_test_scheduler.XXXXXX";
+static char tmpdir[TB_TMPDIR_MAX];
 static char cfgpath[512], qdir[512], statepath[600];
 static time_t fake_now;
 static time_t slept_until;
@@ -96,22 +96,12 @@ write_config(const char *jobs)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct err e;
 
 	(void)state;
-	strcpy(tmpdir, "/tmp/tb_test_scheduler.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tb_tmpdir_make(tmpdir, sizeof tmpdir, "scheduler") == -1)
 		return -1;
 	snprintf(cfgpath, sizeof cfgpath, "%s/tisbackup.ini", tmpdir);
 	snprintf(qdir, sizeof qdir, "%s/log", tmpdir);
@@ -131,7 +121,7 @@ teardown(void **state)
 	(void)state;
 	guiconf_free(gc);
 	gc = NULL;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tb_tmpdir_remove(tmpdir);
 }
 
 static struct scheduler *
@@ -270,7 +260,7 @@ state_slot(const char *action, const char *job)
 		char *sp = strchr(line, ' ');
 
 		if (sp != NULL && strcmp(sp, want) == 0)
-			v = atoll(line);
+			v = strtoll(line, NULL, 10);
 	}
 	fclose(f);
 	return v;

@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "usb.h"
-#include "util/rmtree.h"
 #include "util/xmalloc.h"
 
-static char root[] = "/tmp/tb-test-usb.XXXXXX";
+static char root[TB_TMPDIR_MAX];
 
 static void
 put(const char *dir, const char *file, const char *text)
@@ -95,7 +95,7 @@ setup(void **state)
 	char rootdev[32], *sdc_holder;
 
 	(void)state;
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(tb_tmpdir_make(root, sizeof root, "usb"), 0);
 	/* sda: the system disk, its partition carries the device number of "/". */
 	assert_int_equal(stat("/", &sb), 0);
 	snprintf(rootdev, sizeof rootdev, "%u:%u\n", major(sb.st_dev), minor(sb.st_dev));
@@ -124,7 +124,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return rmtree(root, NULL);
+	return tb_tmpdir_remove(root);
 }
 
 static void

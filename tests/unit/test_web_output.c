@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ js(const char *s)
 
 	buf_init(&b, sizeof out - 1);
 	json_str(&b, s);
-	strcpy(out, buf_str(&b));
+	snprintf(out, sizeof out, "%s", buf_str(&b));
 	buf_free(&b);
 	return out;
 }
