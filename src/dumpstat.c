@@ -199,8 +199,8 @@ dumpstat_run(struct catalog *cat, const struct job *const *jobs, size_t n, int l
 	for (size_t i = 0; i < n; i++) {
 		rows = NULL;
 		nrows = 0;
-		if (cat != NULL && catalog_last_rows(cat, jobs[i]->name, NULL, "backup_end",
-		                                     limit, &rows, &nrows, err) == -1) {
+		if (cat != NULL && catalog_last_rows(cat, jobs[i]->name, NULL, "backup_end", limit,
+		                                     &rows, &nrows, err) == -1) {
 			err_wrap(err, "[%s] dumpstat", jobs[i]->name);
 			goto out;
 		}

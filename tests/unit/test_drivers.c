@@ -8,7 +8,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,33 +25,25 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
+#include "fixture.h"
+
 #define S "20261126-03h20m57"
 
-static char base[] = "/tmp/tb-test-drivers.XXXXXX";
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+static char base[TB_TMPDIR_MAX];
 
 /* An empty job folder for each test. */
 static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(base, "/tmp/tb-test-drivers.XXXXXX");
-	return mkdtemp(base) == NULL ? -1 : 0;
+	return tb_tmpdir_make(base, sizeof base, "drivers");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tb_tmpdir_remove(base);
 }
 
 static void

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,7 +33,9 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
-static char base[] = "/tmp/tb-test-retention.XXXXXX";
+#include "fixture.h"
+
+static char base[TB_TMPDIR_MAX];
 
 /* What the expire hooks saw. */
 #define MAXCALLS 8
@@ -122,22 +123,12 @@ struct fixture {
 };
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
 	struct err err;
 
-	strcpy(base, "/tmp/tb-test-retention.XXXXXX");
-	if (mkdtemp(base) == NULL)
+	if (tb_tmpdir_make(base, sizeof base, "retention") == -1)
 		return -1;
 	f->catpath = xasprintf("%s/tisbackup.sqlite", base);
 	err_clear(&err);
@@ -158,7 +149,7 @@ teardown(void **state)
 	catalog_close(f->cat);
 	free(f->catpath);
 	free(f);
-	return nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tb_tmpdir_remove(base);
 }
 
 /* Stamp and ISO start of days ago at noon, local time. */
