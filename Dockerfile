@@ -54,5 +54,5 @@ EXPOSE 8080
 # [queue] stop_grace) and reaps orphans.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/tisbackup-entrypoint"]
 CMD ["serve"]
-HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=3s --timeout=3s --start-period=30s --retries=3 \
   CMD ["/usr/bin/tisbackup-entrypoint", "healthcheck"]

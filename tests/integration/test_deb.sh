@@ -78,7 +78,9 @@ t_eq "$(printf '/etc/logrotate.d/tisbackup\n/etc/tis/tisbackup-config.ini\n/etc/
 	"$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xOf - ./conffiles | sort)" "conffiles: logrotate and /etc/tis"
 
 lint=$(lintian --fail-on error,warning "$DEB" 2>&1)
-t_check "lintian: no error or warning" $? "$lint"
+lst=$?
+lint=$(grep -v 'running with root privileges' <<<"$lint")
+t_check "lintian: no error or warning" $lst "$lint"
 [ -n "$lint" ] && t_diag "lintian (info/pedantic): $lint"
 
 # --- a clean Debian 12 root ----------------------------------------------------
@@ -96,7 +98,7 @@ inroot() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root D
 out=$(inroot apt-get update -q 2>&1)
 t_check "apt-get update in the chroot" $? "$(printf '%s\n' "$out" | tail -n 5)"
 t0=$(date +%s)
-out=$(inroot apt-get install -y -q "/tmp/${DEB##*/}" 2>&1)
+out=$(inroot apt-get install -y -q --no-install-recommends "/tmp/${DEB##*/}" rsync openssh-client 2>&1)
 t_check "apt-get install ./tisbackup_*.deb into the clean root ($(($(date +%s) - t0)) s)" $? "$(printf '%s\n' "$out" | tail -n 15)"
 cp -n "$ROOT"/var/cache/apt/archives/*.deb "$PKG_CACHE/apt-archives/" 2>/dev/null
 
@@ -104,9 +106,9 @@ t_match "^tisbackup ${VERSION%%-*}( |\$)" "$(inroot tisbackup --version 2>&1)" "
 drv=$(inroot tisbackup listdrivers 2>&1)
 t_eq 9 "$(printf '%s\n' "$drv" | grep -c '^[a-z0-9+-]* : ')" "listdrivers lists the 9 types"
 t_ok "the tisbackup group exists" inroot getent group tisbackup
-t_eq "750 root tisbackup" "$(stat -c '%a %U %G' "$ROOT/var/lib/tisbackup")" "/var/lib/tisbackup: 0750 root:tisbackup"
+t_eq "750 root tisbackup" "$(inroot stat -c '%a %U %G' /var/lib/tisbackup)" "/var/lib/tisbackup: 0750 root:tisbackup"
 t_ok "systemd-tmpfiles makes /run/tisbackup" systemd-tmpfiles --root="$ROOT" --create tisbackup.conf
-t_eq "750 root tisbackup" "$(stat -c '%a %U %G' "$ROOT/run/tisbackup" 2>&1)" "/run/tisbackup: 0750 root:tisbackup"
+t_eq "750 root tisbackup" "$(inroot stat -c '%a %U %G' /run/tisbackup 2>&1)" "/run/tisbackup: 0750 root:tisbackup"
 t_ok "the shipped configuration checks (no job, dry run)" inroot tisbackup -d backup
 
 # --- a backup of the loopback sshd's tree, from inside the chroot ---------------

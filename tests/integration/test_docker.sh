@@ -32,6 +32,18 @@ STACK=$TMPD/stack
 PROJECT=tbit${TB_ID,,}
 DOCKERD_PID=
 
+# wait_for SECONDS CMD...: poll CMD until it succeeds, for at most SECONDS
+# of wall time (docker commands are slow on a loaded machine).
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt $end ]; do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 compose() { (cd "$STACK" && docker-compose -p "$PROJECT" "$@"); }
 docker_cleanup() {
 	if [ -f "$STACK/docker-compose.yml" ]; then
@@ -51,7 +63,9 @@ if $DOCKER info >/dev/null 2>&1; then
 else
 	dockerd >"$TMPD/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!
-	if ! wait_until 60 eval "$DOCKER info >/dev/null 2>&1"; then
+	# Until it answers, or dies (no cgroups, no iptables, no privileges).
+	wait_for 60 eval "$DOCKER info >/dev/null 2>&1 || ! kill -0 $DOCKERD_PID 2>/dev/null"
+	if ! $DOCKER info >/dev/null 2>&1; then
 		t_skip "Docker image and stack" "dockerd cannot start here: $(tail -n 3 "$TMPD/dockerd.log" | tr '\n' ' ')"
 		t_done
 	fi
@@ -106,23 +120,25 @@ tb_require ssh-keygen /usr/sbin/sshd
 sshd_start
 make_tree "$TMPD/src"
 mkdir -p "$STACK/config" "$STACK/backups" "$STACK/ssh"
-cp "$TB_SOURCE_ROOT/docker-compose.yml" "$STACK/"
 cp "$CLIENT_KEY" "$STACK/ssh/client_key"
 WPORT=$(free_port)
 RPORT=$(free_port)
 WEB=http://127.0.0.1:$WPORT
-# Host networking: the sshd fixture listens on the host's loopback.
-cat >"$STACK/docker-compose.override.yml" <<YML
-version: "3.7"
-services:
-  serve:
-    network_mode: host
-  worker:
-    network_mode: host
-  redis:
-    network_mode: host
-    command: ["redis-server", "--bind", "127.0.0.1", "--port", "$RPORT", "--dir", "/data", "--appendonly", "yes"]
-YML
+# Host networking (the sshd fixture listens on the host's loopback): the
+# shipped file with network_mode host, no published port, redis on a free
+# port.
+python3 - "$TB_SOURCE_ROOT/docker-compose.yml" "$STACK/docker-compose.yml" "$RPORT" <<'PY2' ||
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c.pop("x-tisbackup", None)
+for name, svc in c["services"].items():
+    svc["network_mode"] = "host"
+    svc.pop("ports", None)
+c["services"]["redis"]["command"] = ["redis-server", "--bind", "127.0.0.1", "--port", sys.argv[3],
+    "--dir", "/data", "--appendonly", "yes"]
+yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)
+PY2
+	t_bail "cannot write the test's compose file"
 cat >"$STACK/.env" <<ENV
 TISBACKUP_IMAGE=$IMG
 TISBACKUP_REDIS_IMAGE=$RIMG
@@ -149,13 +165,16 @@ known_hosts_file = /root/.ssh/known_hosts
 remote_dir = $TMPD/src
 INI
 
-health() { $DOCKER inspect -f '{{.State.Health.Status}}' "$(compose ps -q serve)" 2>/dev/null; }
+SERVE=
+health() { $DOCKER inspect -f '{{.State.Health.Status}}' "$SERVE" 2>/dev/null; }
 t0=$(date +%s.%N)
 out=$(compose up -d --no-build 2>&1)
 t_check "docker-compose up -d" $? "$out"
-wait_until 60 eval '[ "$(health)" = healthy ]'
+SERVE=$(compose ps -q serve)
+wait_for 60 eval '[ "$(health)" = healthy ]'
 t1=$(date +%s.%N)
 t_eq healthy "$(health)" "serve is healthy (/api/v1/health from its healthcheck)"
+[ "$(health)" = healthy ] || t_bail "serve is not healthy: $(compose logs --no-color --tail 20 2>&1 | tail -n 20)"
 t_diag "docker-compose up to healthy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 t_eq 1 "$(compose ps -q worker | wc -l)" "one worker container"
 
@@ -174,7 +193,7 @@ run_ended() {
 	s=$(run_state)
 	[ "$s" = done ] || [ "$s" = failed ] || [ "$s" = cancelled ]
 }
-wait_until 180 run_ended
+wait_for 180 run_ended
 t_eq done "$(run_state)" "the run ends done"
 snap=$(snapshots "$STACK/backups/srv" | tail -n 1)
 t_ne "" "$snap" "a snapshot in the backup volume ($snap)"
@@ -185,11 +204,11 @@ t_eq 'OK' "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/srv" | jq_py 'd["last_status"]'
 out=$(compose up -d --no-build --no-recreate --scale worker=2 2>&1)
 t_check "docker-compose up --scale worker=2" $? "$out"
 running() { $DOCKER ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" | wc -l; }
-wait_until 30 eval '[ "$(running worker)" = 2 ]'
+wait_for 60 eval '[ "$(running worker)" = 2 ]'
 t_eq 2 "$(running worker)" "two worker containers run"
 r=$(hcurl "${A[@]}" -H 'Content-Type: application/json' -d '{"action": "backup", "sections": ["srv"]}' "$WEB/api/v1/runs")
 ID=$(body_of "$r" | jq_py 'd["id"]')
-wait_until 180 run_ended
+wait_for 180 run_ended
 t_eq done "$(run_state)" "a second backup with two workers ends done"
 
 ids=$(compose ps -q)
