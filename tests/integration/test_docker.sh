@@ -114,6 +114,12 @@ t_diag "image size: $((size / 1000000)) MB ($size bytes)"
 t_num_ge 0 $((120000000 - size)) "the image is at most 120 MB ($((size / 1000000)) MB)"
 t_match '^tisbackup ' "$($DOCKER run --rm "$IMG" --version 2>&1)" "the image runs tisbackup --version"
 t_eq "0" "$($DOCKER image inspect -f '{{.Config.User}}' "$RIMG" | grep -c root)" "redis runs as a non-root user"
+# An empty /etc/tis volume gets the image's defaults on first start.
+mkdir -p "$TMPD/etc0"
+out=$($DOCKER run --rm -v "$TMPD/etc0:/etc/tis" "$IMG" -d backup 2>&1)
+t_check "first start on an empty /etc/tis: the defaults check (dry run)" $? "$out"
+t_match '^backup_base_dir = /backup$' "$(cat "$TMPD/etc0/tisbackup-config.ini" 2>&1)" "the default config backs up into /backup"
+t_match '^redis_url = redis://redis:6379/0$' "$(cat "$TMPD/etc0/tisbackup_gui.ini" 2>&1)" "the default gui.ini uses the redis service"
 
 # --- the stack ----------------------------------------------------------------------------
 tb_require ssh-keygen /usr/sbin/sshd
