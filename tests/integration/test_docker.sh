@@ -175,7 +175,7 @@ SERVE=
 health() { $DOCKER inspect -f '{{.State.Health.Status}}' "$SERVE" 2>/dev/null; }
 t0=$(date +%s.%N)
 out=$(compose up -d --no-build 2>&1)
-t_check "docker-compose up -d" $? "$out"
+t_check "docker-compose up -d ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)" $? "$out"
 SERVE=$(compose ps -q serve)
 wait_for 60 eval '[ "$(health)" = healthy ]'
 t1=$(date +%s.%N)
