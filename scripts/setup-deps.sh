@@ -24,6 +24,11 @@ if [ "${1:-}" != "--demo" ]; then
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
+		# packaging tests: the .deb in a debootstrap chroot, the Docker
+		# stack, the units (tests/integration/test_deb.sh, test_docker.sh,
+		# test_dist.sh)
+		debhelper dpkg-dev fakeroot lintian debootstrap docker.io docker-compose
+		systemd man-db bash-completion
 	)
 	# the browser test's runner (Playwright); a newer node already on PATH
 	# (e.g. from NodeSource) is kept
