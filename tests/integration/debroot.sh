@@ -5,8 +5,7 @@
 #                          (empty: they run)
 #   debroot_tarball        prints the path of a cached tarball of a
 #                          `debootstrap --variant=minbase bookworm` root
-#                          (made once per build folder, under
-#                          $TB_BUILD_ROOT/cache/)
+#                          (made once per machine, under $PKG_CACHE)
 #
 # Environment: TB_BUILD_ROOT (meson's build folder), TB_DEBIAN_MIRROR
 # (default http://deb.debian.org/debian), TB_PACKAGING_TESTS=0 skips them
@@ -15,7 +14,16 @@
 # tested once).
 
 TB_DEBIAN_MIRROR=${TB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PKG_CACHE=${TB_BUILD_ROOT:-$TB_SOURCE_ROOT/build}/cache
+# The cache outlives the build folder (CI builds in a fresh clone each
+# time): /var/cache/tisbackup-tests when we may write there, else the
+# build folder. TB_PKG_CACHE overrides both.
+if [ -n "${TB_PKG_CACHE:-}" ]; then
+	PKG_CACHE=$TB_PKG_CACHE
+elif mkdir -p /var/cache/tisbackup-tests 2>/dev/null && [ -w /var/cache/tisbackup-tests ]; then
+	PKG_CACHE=/var/cache/tisbackup-tests
+else
+	PKG_CACHE=${TB_BUILD_ROOT:-$TB_SOURCE_ROOT/build}/cache
+fi
 
 # Empty when the packaging tests should run, else the reason they do not.
 pkg_skip_reason() {
