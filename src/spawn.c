@@ -8,11 +8,11 @@
  * descriptor we create is close-on-exec and the child closes all but 0-2
  * anyway, so no job's pipe ends up in another job's child.
  *
- * The child leads a new process group and gets SIGKILL if the thread that
- * forked it dies. Ending a child always means the whole group: SIGTERM, a
- * grace period, then SIGKILL. The child is reaped only at the very end, so
- * its pid (and so the group id) cannot be recycled while we may still send
- * signals to the group.
+ * The child leads a new process group and gets SIGTERM if the thread that
+ * forked it dies, even by SIGKILL (PR_SET_PDEATHSIG). Ending a child
+ * always means the whole group: SIGTERM, a grace period, then SIGKILL.
+ * The child is reaped only at the very end, so its pid (and so the group
+ * id) cannot be recycled while we may still send signals to the group.
  *
  * Exec failures travel back on a close-on-exec "error pipe" as a stage and
  * an errno, so the caller gets "cannot run 'x': Permission denied" rather
