@@ -180,6 +180,31 @@ path_within(const char *path, const char *dir)
 }
 
 /*
+ * An export folder inside the backup tree ({base}/log, {base}/JOB, or
+ * base itself) would mix copies into what cleanup, register_existing and
+ * the next backups own, and rsync --delete could remove snapshots: refuse
+ * it, symlinks resolved. A base that does not exist yet holds nothing.
+ * 0 or -1 + err.
+ */
+static int
+export_check_outside(const char *dir, const char *base_dir, struct err *err)
+{
+	char *d = realpath(dir, NULL), *base = realpath(base_dir, NULL);
+	int rc = 0;
+
+	if (d != NULL && base != NULL && path_within(d, base)) {
+		err_set(err,
+		        "refusing to export into %s: it lies inside backup_base_dir %s; choose a "
+		        "folder on another disk, outside the backup tree",
+		        dir, base_dir);
+		rc = -1;
+	}
+	free(d);
+	free(base);
+	return rc;
+}
+
+/*
  * rsync --delete makes dest a copy of the source, deleting the rest: refuse
  * a dest that holds the backup tree (-x pointing at backup_base_dir would
  * replace a job's snapshots with one of them) or overlaps the source.
@@ -430,7 +455,8 @@ export_run(const struct action_ctx *a)
 	err_clear(&err);
 	buf_init(&ok, 1 << 20);
 	buf_init(&failed, 1 << 20);
-	if (export_check_dir(a->exportdir, &dir, &err) == -1) {
+	if (export_check_dir(a->exportdir, &dir, &err) == -1 ||
+	    export_check_outside(dir, a->cfg->backup_base_dir, &err) == -1) {
 		log_error(NULL, "exportbackup: %s", err.msg);
 		rc = EXIT_USAGE;
 		goto out;

@@ -170,26 +170,24 @@ t_match "no catalog at $TMPD/nobase/log/tisbackup.sqlite" "$T_ERR" "and says the
 t_ok "and creates none" test ! -e "$TMPD/nobase/log/tisbackup.sqlite"
 
 # ================================================================ dangerous targets
-# -x backup_base_dir: {exportdir}/srv1 is srv1's own folder, which
-# --delete would reduce to one snapshot's contents.
+# Any target inside backup_base_dir is refused before anything runs
+# (exit 2, no row): -x backup_base_dir would make {exportdir}/srv1 srv1's
+# own folder, which --delete would reduce to one snapshot's contents;
+# {base}/log and a job folder would mix copies into what cleanup owns.
 snaps_before=$(ls -A "$BASE/srv1")
-tb_run -c "$CONF" -s srv1 -x "$BASE" exportbackup
-t_rc 1 "-x backup_base_dir: the job fails (exit 1)"
-t_match "\[srv1\] export failed: refusing to export $BASE/srv1/$S1 into $BASE/srv1" "$T_ERR" \
-	"-x backup_base_dir: refused, naming the backup and the destination"
-t_eq "$snaps_before" "$(ls -A "$BASE/srv1")" "-x backup_base_dir: srv1's folder untouched"
-t_ok "-x backup_base_dir: snapshot intact" tree_equal "$SRC" "$BASE/srv1/$S1"
-tb_run -c "$CONF" -s srv1 -x "$BASE/srv1/$S1" exportbackup
-t_rc 1 "-x inside the snapshot itself: the job fails"
-t_match 'refusing to export' "$T_ERR" "-x inside the snapshot: refused"
-t_ok "-x inside the snapshot: nothing created there" test ! -e "$BASE/srv1/$S1/srv1"
+rows_before=$(csql "select count(*) from stats")
 ln -s "$BASE" "$TMPD/baselink"
-tb_run -c "$CONF" -s srv1 -x "$TMPD/baselink" exportbackup
-t_rc 1 "-x through a symlink to backup_base_dir: refused too"
-t_eq "$snaps_before" "$(ls -A "$BASE/srv1")" "srv1's folder still untouched"
-t_eq 3 "$(csql "select count(*) from stats where backup_name = 'srv1' and TYPE = 'EXPORT' and status = 'ERROR'")" \
-	"each refusal is an ERROR EXPORT row"
-csql "delete from stats where backup_name = 'srv1' and TYPE = 'EXPORT'"
+for x in "$BASE" "$BASE/log" "$BASE/srv1" "$BASE/srv1/$S1" "$TMPD/baselink" "$TMPD/baselink/log"; do
+	tb_run -c "$CONF" -s srv1 -x "$x" exportbackup
+	t_rc 2 "-x $x (inside backup_base_dir): usage error, exit 2"
+	t_match "refusing to export into $x: it lies inside backup_base_dir" "$T_ERR" \
+		"-x $x: the message names the folder and backup_base_dir"
+done
+t_eq "$snaps_before" "$(ls -A "$BASE/srv1")" "srv1's folder untouched"
+t_ok "the snapshot is intact" tree_equal "$SRC" "$BASE/srv1/$S1"
+t_ok "nothing created inside the snapshot" test ! -e "$BASE/srv1/$S1/srv1"
+t_ok "nothing created in the log folder" test ! -e "$BASE/log/srv1"
+t_eq "$rows_before" "$(csql "select count(*) from stats")" "a refused target records no row"
 
 # ================================================================ export
 before=$(backup_rows)
