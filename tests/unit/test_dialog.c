@@ -132,7 +132,8 @@ device(void *arg)
 			goto out;
 		/* A badly configured device echoes the password. */
 		dev_put(dv, line);
-		snprintf(dv->received_password, sizeof dv->received_password, "%s", line);
+		snprintf(dv->received_password, sizeof dv->received_password, "%.*s",
+		         (int)sizeof dv->received_password - 1, line);
 		if (strcmp(line, PASSWORD) == 0 || ++tries > 3)
 			break;
 		dev_put(dv, "\r\nInvalid password\r\n");
