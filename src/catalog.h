@@ -1,9 +1,14 @@
 /*
- * The catalog: {backup_base_dir}/log/tisbackup.sqlite, the original's
- * single `stats` table with its exact columns and indexes, so old
- * databases open unchanged and old tools read new ones. This module is the
- * only place with SQL. Opened in WAL mode with a busy timeout so the web
- * UI, checknagios and several runs share it.
+ * The catalog: the record of every run, the original's single `stats`
+ * table with its exact columns and indexes, so old databases open
+ * unchanged and old tools read new ones; plus the alert state.
+ *
+ * This header is the catalog's whole interface; catalog.c dispatches each
+ * call to a backend picked by the address given to catalog_open(): a
+ * plain path or a "sqlite:" URI opens the SQLite backend
+ * (catalog_sqlite.c, {backup_base_dir}/log/tisbackup.sqlite in WAL mode
+ * with a busy timeout, so the web UI, checknagios and several runs share
+ * it). SQL lives only in the backends; see docs/catalog.md.
  */
 #ifndef TB_CATALOG_H
 #define TB_CATALOG_H
@@ -11,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "queue.h"
 #include "util/err.h"
 
 #define CATALOG_NULL INT64_MIN /* an INT column holding NULL */
@@ -66,9 +70,15 @@ enum catalog_mode {
 
 /*
  * Open (and in RW mode create or upgrade: add TYPE to very old databases,
- * set WAL) the catalog at path. *out is freed with catalog_close().
+ * set WAL) the catalog at address: a plain path (of an SQLite file), or a
+ * URI whose scheme names the backend: "sqlite:/path", "sqlite:///path"
+ * (percent-escapes decoded). Whatever starts like a scheme ("word:") is
+ * a URI, so a relative path with a colon is written "./a:b". An unknown
+ * scheme is an error naming it and the known ones (never the rest of the
+ * address, which may hold a password). *out is freed with catalog_close().
  */
-int catalog_open(const char *path, enum catalog_mode mode, struct catalog **out, struct err *err);
+int catalog_open(const char *address, enum catalog_mode mode, struct catalog **out,
+                 struct err *err);
 void catalog_close(struct catalog *cat);
 
 /*
@@ -148,59 +158,15 @@ int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struc
 int catalog_location_known(struct catalog *cat, const char *location, int *known, struct err *err);
 
 /*
- * ---- The run queue's store ----
- *
- * The SQLite queue backend (queue_sqlite.c) keeps its runs in their own
- * database, {catalog_dir}/tisbackup-queue.sqlite (table queue_runs), so
- * the busy queue never contends with the stats table; its SQL lives here
- * with the rest. A struct catalog opened with catalog_queue_open() only
- * takes the catalog_queue_* calls. Times are epoch seconds given by the
- * caller; ids are the table's AUTOINCREMENT rowids (never reused).
- * "held" outputs are 0 when the run is not running under worker.
+ * A number that changes whenever the catalog's content may have changed
+ * since the previous call on this handle: a commit by any other process
+ * or connection, and this handle's own writes. Reads change nothing.
+ * Values compare only between calls on the same open handle (another
+ * handle, or this one reopened, counts differently); a change may be
+ * spurious (a write rolled back), a commit is never missed. The web UI
+ * keys its response cache on it. 0 or -1 + err.
  */
-
-/* Open (creating the table and indexes when missing; WAL) the queue database at path. */
-int catalog_queue_open(const char *path, struct catalog **out, struct err *err);
-/*
- * In one IMMEDIATE transaction: the active run with key, else a new
- * queued run of req (*existed says which). 0 or -1 + err.
- */
-int catalog_queue_enqueue(struct catalog *cat, const struct queue_request *req, const char *key,
-                          int64_t now, int64_t *id, int *existed, struct err *err);
-/* *pending = 1 when a run is queued or a lease has expired (a read; no lock). */
-int catalog_queue_pending(struct catalog *cat, int64_t now, int *pending, struct err *err);
-/*
- * In one IMMEDIATE transaction: runs whose lease expired go back to
- * queued (failed "worker lost N times" after max_attempts claims,
- * cancelled when a cancel was pending), then the oldest queued run
- * becomes worker's with a lease until now + lease_s (one UPDATE ...
- * RETURNING). *out = NULL when none is queued. 0 or -1 + err.
- */
-int catalog_queue_claim(struct catalog *cat, const char *worker, int lease_s, int max_attempts,
-                        int64_t now, struct queue_run **out, struct err *err);
-/* Renew worker's lease on id; *cancel = cancel_requested. */
-int catalog_queue_heartbeat(struct catalog *cat, int64_t id, const char *worker, int lease_s,
-                            int64_t now, int *held, int *cancel, struct err *err);
-/* Append text to id's log, keeping its last max bytes; *found = 0 for no such run. */
-int catalog_queue_append_log(struct catalog *cat, int64_t id, const char *text, size_t max,
-                             int *found, struct err *err);
-/* End worker's run id in state (done, failed, cancelled). */
-int catalog_queue_finish(struct catalog *cat, int64_t id, const char *worker,
-                         enum queue_state state, int exit_code, const char *error, int64_t now,
-                         int *held, struct err *err);
-/* Hand worker's run id back: queued again, its attempt not counted (cancelled if one was asked). */
-int catalog_queue_release(struct catalog *cat, int64_t id, const char *worker, int64_t now,
-                          int *held, struct err *err);
-/* queue_cancel() on the store. */
-int catalog_queue_cancel(struct catalog *cat, int64_t id, int64_t now, int *found,
-                         enum queue_state *state, struct err *err);
-/* The run id, or *out = NULL. */
-int catalog_queue_get(struct catalog *cat, int64_t id, struct queue_run **out, struct err *err);
-/* Delete ended runs (done, failed, cancelled) that finished before before; *n = how many. */
-int catalog_queue_prune(struct catalog *cat, int64_t before, int *n, struct err *err);
-/* queue_list() on the store. */
-int catalog_queue_list(struct catalog *cat, int active_only, int limit, struct queue_run **runs,
-                       size_t *n, struct err *err);
+int catalog_version(struct catalog *cat, uint64_t *version, struct err *err);
 
 /*
  * ---- Alert state (alert.c) ----

@@ -1,7 +1,9 @@
 /*
- * The SQLite queue backend: {catalog_dir}/tisbackup-queue.sqlite, its SQL
- * in catalog.c (the queue store section). What lives here is the part
- * that is not SQL: ids as text, the lease arithmetic, and waiting.
+ * The SQLite queue backend: {catalog_dir}/tisbackup-queue.sqlite, a
+ * database of its own (table queue_runs) so the busy queue never contends
+ * with the catalog's stats table. Its SQL is here, in the store section;
+ * the rest is what is not SQL: ids as text, the lease arithmetic, and
+ * waiting.
  *
  * Waiting for a run without busy polling: the worker watches the catalog
  * folder with inotify and wakes when the queue's WAL file is written (any
@@ -21,22 +23,499 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
 #include "guiconf.h"
 #include "queue_backend.h"
+#include "sqlite_util.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
 
 #define QUEUE_SQLITE_FILE "tisbackup-queue.sqlite"
 #define QUEUE_SQLITE_IDLE_MS 1000
 
+/* The store's statements, prepared once per connection. */
+enum {
+	QSTMT_FIND_ACTIVE,
+	QSTMT_INSERT,
+	QSTMT_PENDING,
+	QSTMT_EXPIRE,
+	QSTMT_CLAIM,
+	QSTMT_HEARTBEAT,
+	QSTMT_APPEND,
+	QSTMT_FINISH,
+	QSTMT_RELEASE,
+	QSTMT_CANCEL,
+	QSTMT_GET,
+	QSTMT_LIST,
+	QSTMT_LIST_ACTIVE,
+	QSTMT_PRUNE,
+	QSTMT_MAX
+};
+
 struct sq {
-	struct catalog *cat;
-	char *path;
+	struct sqlu_db c; /* c.path: the queue database */
+	sqlite3_stmt *st[QSTMT_MAX];
 	int max_attempts;
 	int ifd;            /* inotify on the folder, or -1 */
 	int64_t last_prune; /* when this connection last deleted old runs */
 };
+
+/*
+ * ---- The store: SQL ----
+ *
+ * One table in its own database. The partial unique index on run_key
+ * makes "one active run per action and section set" a constraint, not
+ * only a check; the claim is a single UPDATE ... RETURNING inside an
+ * IMMEDIATE transaction, so two workers never take the same run. Times
+ * are epoch seconds given by the caller; ids are the table's
+ * AUTOINCREMENT rowids (never reused). "held" outputs are 0 when the run
+ * is not running under worker.
+ */
+
+static const char sql_queue_schema[] =
+    "CREATE TABLE IF NOT EXISTS queue_runs (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  action TEXT NOT NULL,\n"
+    "  sections TEXT NOT NULL,\n"
+    "  run_key TEXT NOT NULL,\n"
+    "  exportdir TEXT,\n"
+    "  config TEXT NOT NULL,\n"
+    "  requested_by TEXT,\n"
+    "  state TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  started INTEGER NOT NULL DEFAULT 0,\n"
+    "  finished INTEGER NOT NULL DEFAULT 0,\n"
+    "  lease_until INTEGER NOT NULL DEFAULT 0,\n"
+    "  worker TEXT,\n"
+    "  exit_code INTEGER NOT NULL DEFAULT -1,\n"
+    "  error TEXT,\n"
+    "  log TEXT NOT NULL DEFAULT '',\n"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0);\n"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_queue_runs_active ON queue_runs(run_key)\n"
+    "  WHERE state IN ('queued', 'running');\n"
+    "CREATE INDEX IF NOT EXISTS idx_queue_runs_state ON queue_runs(state, id);\n";
+
+#define QUEUE_COLUMNS                                                                              \
+	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
+	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested"
+
+/* Open s->c (creating the table and indexes when missing; WAL). */
+static int
+store_open(struct sq *s, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, have, ret = -1;
+
+	if (sqlu_open_rw(&s->c, err) == -1)
+		return -1;
+	if (sqlu_exec(&s->c, "PRAGMA journal_mode=WAL", err, "setting WAL mode") == -1)
+		return -1;
+	/* synchronous=NORMAL is durable across process crashes in WAL mode. */
+	if (sqlu_exec(&s->c, "PRAGMA synchronous=NORMAL", err, "setting synchronous") == -1)
+		return -1;
+	rc = sqlite3_prepare_v2(s->c.db,
+	                        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+	                        "name IN ('idx_queue_runs_active', 'idx_queue_runs_state')",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlu_error(&s->c, rc, err, "reading the schema");
+		goto out;
+	}
+	have = sqlite3_column_int(st, 0) == 2;
+	/* Done reading before asking for the write lock (else: busy at once, no wait). */
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!have) {
+		if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting the schema update") == -1)
+			goto out;
+		if (sqlu_exec(&s->c, sql_queue_schema, err, "creating table queue_runs") == -1 ||
+		    sqlu_exec(&s->c, "COMMIT", err, "committing the schema update") == -1) {
+			sqlu_rollback(&s->c);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The current row of st (QUEUE_COLUMNS) as a new run. */
+static struct queue_run *
+queue_row_read(sqlite3_stmt *st, struct queue_run *r)
+{
+	const char *sections = (const char *)sqlite3_column_text(st, 2);
+	const char *state = (const char *)sqlite3_column_text(st, 6);
+
+	memset(r, 0, sizeof *r);
+	r->id = xasprintf("%lld", (long long)sqlite3_column_int64(st, 0));
+	r->action = sqlu_col_text(st, 1);
+	queue_run_set_sections(r, sections != NULL ? sections : "");
+	r->exportdir = sqlu_col_text(st, 3);
+	r->config = sqlu_col_text(st, 4);
+	r->requested_by = sqlu_col_text(st, 5);
+	if (queue_state_parse(state, &r->state) == -1)
+		r->state = QUEUE_FAILED;
+	r->attempts = sqlite3_column_int(st, 7);
+	r->created = sqlite3_column_int64(st, 8);
+	r->started = sqlite3_column_int64(st, 9);
+	r->finished = sqlite3_column_int64(st, 10);
+	r->lease_until = sqlite3_column_int64(st, 11);
+	r->worker = sqlu_col_text(st, 12);
+	r->exit_code = sqlite3_column_int(st, 13);
+	r->error = sqlu_col_text(st, 14);
+	r->log = sqlu_col_text(st, 15);
+	if (r->log == NULL)
+		r->log = xstrdup("");
+	r->cancel_requested = sqlite3_column_int(st, 16);
+	return r;
+}
+
+/* Step a statement that returns at most one row: 1 row read into *out (if set), 0 none, -1. */
+static int
+step_one(struct sq *s, sqlite3_stmt *st, struct queue_run **out, int64_t *val, struct err *err,
+         const char *what)
+{
+	int rc, found = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (found++)
+			continue;
+		if (out != NULL)
+			*out = queue_row_read(st, xmalloc(sizeof **out));
+		if (val != NULL)
+			*val = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		if (out != NULL) {
+			queue_run_free(*out);
+			*out = NULL;
+		}
+		sqlu_error(&s->c, rc, err, what);
+		return -1;
+	}
+	return found > 0;
+}
+
+static int
+store_enqueue(struct sq *s, const struct queue_request *req, const char *key, int64_t now,
+              int64_t *id, int *existed, struct err *err)
+{
+	sqlite3_stmt **find = &s->st[QSTMT_FIND_ACTIVE], **ins = &s->st[QSTMT_INSERT];
+	struct buf sections;
+	int rc, ret = -1;
+
+	buf_init(&sections, (size_t)-1);
+	for (size_t i = 0; i < req->nsections; i++)
+		buf_printf(&sections, "%s%s", i > 0 ? "," : "", req->sections[i]);
+	if (sqlu_prepare(
+	        &s->c, find,
+	        "SELECT id FROM queue_runs WHERE run_key = ?1 AND state IN ('queued', 'running')",
+	        err) == -1 ||
+	    sqlu_prepare(
+	        &s->c, ins,
+	        "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
+	        "requested_by, state, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7) "
+	        "RETURNING id",
+	        err) == -1)
+		goto out;
+	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting to enqueue") == -1)
+		goto out;
+	sqlu_bind_text(*find, 1, key);
+	rc = step_one(s, *find, NULL, id, err, "looking for an active run");
+	if (rc == -1)
+		goto out;
+	*existed = rc;
+	if (!rc) {
+		sqlu_bind_text(*ins, 1, req->action);
+		sqlu_bind_text(*ins, 2, buf_str(&sections));
+		sqlu_bind_text(*ins, 3, key);
+		sqlu_bind_text(*ins, 4, req->exportdir);
+		sqlu_bind_text(*ins, 5, req->config);
+		sqlu_bind_text(*ins, 6, req->requested_by);
+		sqlite3_bind_int64(*ins, 7, now);
+		if (step_one(s, *ins, NULL, id, err, "adding a run") != 1)
+			goto out;
+	}
+	if (sqlu_exec(&s->c, "COMMIT", err, "committing a new run") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1)
+		sqlu_rollback(&s->c);
+	buf_free(&sections);
+	return ret;
+}
+
+static int
+store_pending(struct sq *s, int64_t now, int *pending, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_PENDING];
+	int64_t v = 0;
+
+	if (sqlu_prepare(&s->c, st,
+	                 "SELECT EXISTS (SELECT 1 FROM queue_runs WHERE state = 'queued') OR "
+	                 "EXISTS (SELECT 1 FROM queue_runs WHERE state = 'running' AND "
+	                 "lease_until < ?1)",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, now);
+	if (step_one(s, *st, NULL, &v, err, "looking for queued runs") == -1)
+		return -1;
+	*pending = v != 0;
+	return 0;
+}
+
+static int
+store_claim(struct sq *s, const char *worker, int lease_s, int max_attempts, int64_t now,
+            struct queue_run **out, struct err *err)
+{
+	sqlite3_stmt **expire = &s->st[QSTMT_EXPIRE], **claim = &s->st[QSTMT_CLAIM];
+	int ret = -1;
+
+	*out = NULL;
+	if (sqlu_prepare(
+	        &s->c, expire,
+	        "UPDATE queue_runs SET "
+	        "state = CASE WHEN cancel_requested THEN 'cancelled' "
+	        "  WHEN attempts >= ?2 THEN 'failed' ELSE 'queued' END, "
+	        "error = CASE WHEN cancel_requested THEN 'cancelled (its worker was lost)' "
+	        "  WHEN attempts >= ?2 THEN printf('worker lost %d times', attempts) "
+	        "  ELSE error END, "
+	        "finished = CASE WHEN cancel_requested OR attempts >= ?2 THEN ?1 ELSE 0 END, "
+	        "worker = NULL, lease_until = 0 "
+	        "WHERE state = 'running' AND lease_until < ?1",
+	        err) == -1 ||
+	    sqlu_prepare(&s->c, claim,
+	                 "UPDATE queue_runs SET state = 'running', attempts = attempts + 1, "
+	                 "started = ?1, lease_until = ?1 + ?3, worker = ?2, exit_code = -1, "
+	                 "error = NULL, cancel_requested = 0 "
+	                 "WHERE id = (SELECT id FROM queue_runs WHERE state = 'queued' "
+	                 "ORDER BY id LIMIT 1) RETURNING " QUEUE_COLUMNS,
+	                 err) == -1)
+		return -1;
+	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting a claim") == -1)
+		return -1;
+	sqlite3_bind_int64(*expire, 1, now);
+	sqlite3_bind_int(*expire, 2, max_attempts);
+	if (sqlu_step_done(&s->c, *expire, err, "re-queueing runs whose lease expired") == -1)
+		goto out;
+	sqlite3_bind_int64(*claim, 1, now);
+	sqlu_bind_text(*claim, 2, worker);
+	sqlite3_bind_int(*claim, 3, lease_s);
+	if (step_one(s, *claim, out, NULL, err, "claiming a run") == -1)
+		goto out;
+	if (sqlu_exec(&s->c, "COMMIT", err, "committing a claim") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1) {
+		sqlu_rollback(&s->c);
+		queue_run_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+static int
+store_heartbeat(struct sq *s, int64_t id, const char *worker, int lease_s, int64_t now, int *held,
+                int *cancel, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_HEARTBEAT];
+	int64_t v = 0;
+	int rc;
+
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "UPDATE queue_runs SET lease_until = ?3 + ?4 WHERE id = ?1 AND worker = ?2 "
+	        "AND state = 'running' RETURNING cancel_requested",
+	        err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlu_bind_text(*st, 2, worker);
+	sqlite3_bind_int64(*st, 3, now);
+	sqlite3_bind_int(*st, 4, lease_s);
+	rc = step_one(s, *st, NULL, &v, err, "renewing a lease");
+	if (rc == -1)
+		return -1;
+	*held = rc;
+	*cancel = rc && v != 0;
+	return 0;
+}
+
+static int
+store_append_log(struct sq *s, int64_t id, const char *text, size_t max, int *found,
+                 struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_APPEND];
+
+	/* Byte lengths (blobs): the tail kept is the last max bytes. */
+	if (sqlu_prepare(&s->c, st,
+	                 "UPDATE queue_runs SET log = CASE "
+	                 "WHEN length(CAST(log AS BLOB)) + length(CAST(?2 AS BLOB)) > ?3 "
+	                 "THEN CAST(substr(CAST(log || ?2 AS BLOB), -?3) AS TEXT) "
+	                 "ELSE log || ?2 END WHERE id = ?1",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlu_bind_text(*st, 2, text);
+	sqlite3_bind_int64(*st, 3, (int64_t)max);
+	if (sqlu_step_done(&s->c, *st, err, "appending to a run's log") == -1)
+		return -1;
+	*found = sqlite3_changes(s->c.db) > 0;
+	return 0;
+}
+
+static int
+store_finish(struct sq *s, int64_t id, const char *worker, enum queue_state state, int exit_code,
+             const char *error, int64_t now, int *held, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_FINISH];
+
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "UPDATE queue_runs SET state = ?3, exit_code = ?4, error = ?5, finished = ?6, "
+	        "lease_until = 0 WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	        err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlu_bind_text(*st, 2, worker);
+	sqlu_bind_text(*st, 3, queue_state_name(state));
+	sqlite3_bind_int(*st, 4, exit_code);
+	sqlu_bind_text(*st, 5, error);
+	sqlite3_bind_int64(*st, 6, now);
+	if (sqlu_step_done(&s->c, *st, err, "finishing a run") == -1)
+		return -1;
+	*held = sqlite3_changes(s->c.db) > 0;
+	return 0;
+}
+
+static int
+store_release(struct sq *s, int64_t id, const char *worker, int64_t now, int *held, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_RELEASE];
+
+	if (sqlu_prepare(&s->c, st,
+	                 "UPDATE queue_runs SET "
+	                 "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
+	                 "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
+	                 "error = CASE WHEN cancel_requested THEN 'cancelled' ELSE error END, "
+	                 "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
+	                 "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlu_bind_text(*st, 2, worker);
+	sqlite3_bind_int64(*st, 3, now);
+	if (sqlu_step_done(&s->c, *st, err, "handing a run back") == -1)
+		return -1;
+	*held = sqlite3_changes(s->c.db) > 0;
+	return 0;
+}
+
+static int
+store_cancel(struct sq *s, int64_t id, int64_t now, int *found, enum queue_state *state,
+             struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_CANCEL];
+	struct queue_run *r = NULL;
+	int rc;
+
+	if (sqlu_prepare(&s->c, st,
+	                 "UPDATE queue_runs SET "
+	                 "state = CASE state WHEN 'queued' THEN 'cancelled' ELSE state END, "
+	                 "finished = CASE state WHEN 'queued' THEN ?2 ELSE finished END, "
+	                 "error = CASE state WHEN 'queued' THEN 'cancelled before it started' "
+	                 "  ELSE error END, "
+	                 "cancel_requested = CASE state WHEN 'running' THEN 1 "
+	                 "  ELSE cancel_requested END "
+	                 "WHERE id = ?1 RETURNING " QUEUE_COLUMNS,
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	sqlite3_bind_int64(*st, 2, now);
+	rc = step_one(s, *st, &r, NULL, err, "cancelling a run");
+	if (rc == -1)
+		return -1;
+	*found = rc;
+	if (r != NULL && state != NULL)
+		*state = r->state;
+	queue_run_free(r);
+	return 0;
+}
+
+static int
+store_get(struct sq *s, int64_t id, struct queue_run **out, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_GET];
+
+	*out = NULL;
+	if (sqlu_prepare(&s->c, st, "SELECT " QUEUE_COLUMNS " FROM queue_runs WHERE id = ?1",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, id);
+	return step_one(s, *st, out, NULL, err, "reading a run") == -1 ? -1 : 0;
+}
+
+static int
+store_prune(struct sq *s, int64_t before, int *n, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_PRUNE];
+
+	if (sqlu_prepare(&s->c, st,
+	                 "DELETE FROM queue_runs WHERE state IN ('done', 'failed', 'cancelled') "
+	                 "AND finished < ?1",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, before);
+	if (sqlu_step_done(&s->c, *st, err, "deleting old runs") == -1)
+		return -1;
+	*n = sqlite3_changes(s->c.db);
+	return 0;
+}
+
+static int
+store_list(struct sq *s, int active_only, int limit, struct queue_run **runs, size_t *n,
+           struct err *err)
+{
+	sqlite3_stmt **st = &s->st[active_only ? QSTMT_LIST_ACTIVE : QSTMT_LIST];
+	struct queue_run *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	if (sqlu_prepare(&s->c, st,
+	                 active_only ? "SELECT " QUEUE_COLUMNS " FROM queue_runs WHERE state IN "
+	                               "('queued', 'running') ORDER BY id DESC LIMIT ?1"
+	                             : "SELECT " QUEUE_COLUMNS " FROM queue_runs ORDER BY id DESC "
+	                               "LIMIT ?1",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int(*st, 1, limit);
+	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		queue_row_read(*st, &v[len++]);
+	}
+	sqlite3_reset(*st);
+	if (rc != SQLITE_DONE) {
+		queue_runs_free(v, len);
+		sqlu_error(&s->c, rc, err, "listing runs");
+		return -1;
+	}
+	*runs = v;
+	*n = len;
+	return 0;
+}
+
+/*
+ * ---- The backend ----
+ */
 
 static int64_t
 now_s(void)
@@ -63,27 +542,41 @@ parse_id(const struct sq *s, const char *id, int64_t *out, struct err *err)
 	errno = 0;
 	v = id != NULL ? strtoll(id, &end, 10) : 0;
 	if (id == NULL || errno != 0 || end == id || *end != '\0' || v <= 0) {
-		err_set(err, "queue %s: no run '%s'", s->path, id != NULL ? id : "");
+		err_set(err, "queue %s: no run '%s'", s->c.path, id != NULL ? id : "");
 		return -1;
 	}
 	*out = v;
 	return 0;
 }
 
+static void
+sq_close(void *be)
+{
+	struct sq *s = be;
+
+	for (int i = 0; i < QSTMT_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlu_close(&s->c);
+	if (s->ifd != -1)
+		close(s->ifd);
+	free(s);
+}
+
 int
 queue_sqlite_open(const struct guiconf *gc, const char *catalog_dir, void **be, struct err *err)
 {
 	struct sq *s = xcalloc(1, sizeof *s);
+	char *path;
 
 	*be = NULL;
 	s->ifd = -1;
 	s->max_attempts = gc->max_attempts;
-	s->path = fs_join(catalog_dir, QUEUE_SQLITE_FILE);
-	if (fs_mkdir_p(catalog_dir, 0750, err) == -1 ||
-	    catalog_queue_open(s->path, &s->cat, err) == -1) {
+	path = fs_join(catalog_dir, QUEUE_SQLITE_FILE);
+	sqlu_init(&s->c, "queue", path);
+	free(path);
+	if (fs_mkdir_p(catalog_dir, 0750, err) == -1 || store_open(s, err) == -1) {
 		err_wrap(err, "queue (sqlite)");
-		free(s->path);
-		free(s);
+		sq_close(s);
 		return -1;
 	}
 	s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -96,18 +589,6 @@ queue_sqlite_open(const struct guiconf *gc, const char *catalog_dir, void **be, 
 	return 0;
 }
 
-static void
-sq_close(void *be)
-{
-	struct sq *s = be;
-
-	catalog_close(s->cat);
-	if (s->ifd != -1)
-		close(s->ifd);
-	free(s->path);
-	free(s);
-}
-
 static int
 sq_enqueue(void *be, const struct queue_request *req, const char *key, char **id, int *existed,
            struct err *err)
@@ -115,7 +596,7 @@ sq_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 	struct sq *s = be;
 	int64_t v;
 
-	if (catalog_queue_enqueue(s->cat, req, key, now_s(), &v, existed, err) == -1)
+	if (store_enqueue(s, req, key, now_s(), &v, existed, err) == -1)
 		return -1;
 	*id = xasprintf("%lld", (long long)v);
 	return 0;
@@ -182,8 +663,7 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 		int n;
 
 		s->last_prune = now_s();
-		if (catalog_queue_prune(s->cat, s->last_prune - QUEUE_KEEP_SECONDS, &n, err) ==
-		    -1) {
+		if (store_prune(s, s->last_prune - QUEUE_KEEP_SECONDS, &n, err) == -1) {
 			err_wrap(err, "queue (sqlite)");
 			return -1;
 		}
@@ -192,8 +672,8 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 		int64_t left;
 
 		if (pending) {
-			if (catalog_queue_claim(s->cat, worker, lease_s, s->max_attempts, now_s(),
-			                        out, err) == -1) {
+			if (store_claim(s, worker, lease_s, s->max_attempts, now_s(), out, err) ==
+			    -1) {
 				err_wrap(err, "queue (sqlite)");
 				return -1;
 			}
@@ -204,7 +684,7 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 		if (left <= 0)
 			return 0;
 		wait_change(s, left < QUEUE_SQLITE_IDLE_MS ? (int)left : QUEUE_SQLITE_IDLE_MS);
-		if (catalog_queue_pending(s->cat, now_s(), &pending, err) == -1) {
+		if (store_pending(s, now_s(), &pending, err) == -1) {
 			err_wrap(err, "queue (sqlite)");
 			return -1;
 		}
@@ -214,7 +694,7 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 static int
 not_held(const struct sq *s, const char *id, const char *worker, struct err *err)
 {
-	err_set(err, "queue %s: run %s is not running under worker %s", s->path, id, worker);
+	err_set(err, "queue %s: run %s is not running under worker %s", s->c.path, id, worker);
 	return -1;
 }
 
@@ -227,7 +707,7 @@ sq_heartbeat(void *be, const char *id, const char *worker, int lease_s, int *can
 	int held;
 
 	if (parse_id(s, id, &v, err) == -1 ||
-	    catalog_queue_heartbeat(s->cat, v, worker, lease_s, now_s(), &held, cancel, err) == -1)
+	    store_heartbeat(s, v, worker, lease_s, now_s(), &held, cancel, err) == -1)
 		return -1;
 	return held ? 0 : not_held(s, id, worker, err);
 }
@@ -240,10 +720,10 @@ sq_append_log(void *be, const char *id, const char *text, struct err *err)
 	int found;
 
 	if (parse_id(s, id, &v, err) == -1 ||
-	    catalog_queue_append_log(s->cat, v, text, QUEUE_LOG_MAX, &found, err) == -1)
+	    store_append_log(s, v, text, QUEUE_LOG_MAX, &found, err) == -1)
 		return -1;
 	if (!found) {
-		err_set(err, "queue %s: no run '%s'", s->path, id);
+		err_set(err, "queue %s: no run '%s'", s->c.path, id);
 		return -1;
 	}
 	return 0;
@@ -258,8 +738,7 @@ sq_finish(void *be, const char *id, const char *worker, enum queue_state state, 
 	int held;
 
 	if (parse_id(s, id, &v, err) == -1 ||
-	    catalog_queue_finish(s->cat, v, worker, state, exit_code, error, now_s(), &held, err) ==
-	        -1)
+	    store_finish(s, v, worker, state, exit_code, error, now_s(), &held, err) == -1)
 		return -1;
 	return held ? 0 : not_held(s, id, worker, err);
 }
@@ -272,7 +751,7 @@ sq_release(void *be, const char *id, const char *worker, struct err *err)
 	int held;
 
 	if (parse_id(s, id, &v, err) == -1 ||
-	    catalog_queue_release(s->cat, v, worker, now_s(), &held, err) == -1)
+	    store_release(s, v, worker, now_s(), &held, err) == -1)
 		return -1;
 	return held ? 0 : not_held(s, id, worker, err);
 }
@@ -286,7 +765,7 @@ sq_cancel(void *be, const char *id, int *found, enum queue_state *state, struct 
 
 	if (parse_id(s, id, &v, &ignored) == -1)
 		return 0; /* not an id of ours: not found */
-	return catalog_queue_cancel(s->cat, v, now_s(), found, state, err);
+	return store_cancel(s, v, now_s(), found, state, err);
 }
 
 static int
@@ -298,7 +777,7 @@ sq_get(void *be, const char *id, struct queue_run **out, struct err *err)
 
 	if (parse_id(s, id, &v, &ignored) == -1)
 		return 0;
-	return catalog_queue_get(s->cat, v, out, err);
+	return store_get(s, v, out, err);
 }
 
 static int
@@ -306,7 +785,7 @@ sq_list(void *be, int active_only, int limit, struct queue_run **runs, size_t *n
 {
 	struct sq *s = be;
 
-	return catalog_queue_list(s->cat, active_only, limit, runs, n, err);
+	return store_list(s, active_only, limit, runs, n, err);
 }
 
 const struct queue_ops queue_sqlite_ops = {

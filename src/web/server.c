@@ -49,6 +49,17 @@ struct pooled_cat {
 	struct catalog *cat;
 };
 
+/*
+ * The handle the response cache asks for a catalog's version: one per
+ * catalog, used for nothing else, because versions compare only between
+ * calls on one handle. gen names the handle in the cache's state.
+ */
+struct version_probe {
+	char *path;
+	struct catalog *cat; /* NULL until the catalog can be opened */
+	uint64_t gen;
+};
+
 /* Which config a session (or Basic/proxy user) looks at. */
 struct choice {
 	char key[80];
@@ -65,7 +76,7 @@ struct blob {
 
 struct cache_entry {
 	char *key; /* config index, handler key */
-	char state[160];
+	char state[REQ_CACHE_STATE_MAX];
 	time_t made;
 	const char *content_type;
 	struct blob *blob;
@@ -89,6 +100,11 @@ struct server {
 	struct cache_entry cache[CACHE_ENTRIES];
 	size_t cache_bytes;
 	unsigned long cache_clock;
+
+	pthread_mutex_t vmu; /* guards the probes, apart: asking a version is I/O */
+	struct version_probe probes[POOL_MAX];
+	size_t nprobes;
+	uint64_t probe_gen; /* last handle or failure number given out */
 };
 
 /* Per-request state between the calls of the access handler. */
@@ -316,30 +332,70 @@ blob_unref(void *p)
 		free(b);
 }
 
-/* The state of the current config's catalog files, "" when it has none. */
+/* The probe of path, made (without a handle yet) when missing (vmu is held). */
+static struct version_probe *
+probe_for(struct server *s, const char *path)
+{
+	struct version_probe *p;
+
+	for (size_t i = 0; i < s->nprobes; i++)
+		if (strcmp(s->probes[i].path, path) == 0)
+			return &s->probes[i];
+	if (s->nprobes == POOL_MAX) {
+		/* More catalogs than slots (never with sane configs): forget the first. */
+		catalog_close(s->probes[0].cat);
+		free(s->probes[0].path);
+		s->probes[0] = s->probes[--s->nprobes];
+	}
+	p = &s->probes[s->nprobes++];
+	p->path = xstrdup(path);
+	p->cat = NULL;
+	p->gen = 0;
+	return p;
+}
+
+/*
+ * The state of the current config's catalog, which a cached answer must
+ * match: "GEN:VERSION", its catalog_version() on the probe handle GEN;
+ * "" when the config has no catalog yet; a never repeated "!N" when the
+ * catalog cannot be read (so nothing is answered from the cache then).
+ */
 static void
 catalog_state(struct req *r, char *out, size_t sz)
 {
+	struct server *s = r->srv;
 	const struct config *cfg = req_config(r, NULL);
-	struct stat db, wal;
-	char *path, *walpath;
+	struct version_probe *p;
+	struct err err;
+	uint64_t v;
+	char *path;
 
 	out[0] = '\0';
 	if (cfg == NULL)
 		return;
 	path = server_catalog_path(cfg);
-	walpath = xasprintf("%s-wal", path);
-	if (stat(path, &db) == 0) {
-		if (stat(walpath, &wal) != 0)
-			memset(&wal, 0, sizeof wal);
-		snprintf(out, sz, "%lu:%lu:%lld:%lld.%ld|%lu:%lld:%lld.%ld",
-		         (unsigned long)db.st_dev, (unsigned long)db.st_ino, (long long)db.st_size,
-		         (long long)db.st_mtim.tv_sec, db.st_mtim.tv_nsec,
-		         (unsigned long)wal.st_ino, (long long)wal.st_size,
-		         (long long)wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec);
+	err_clear(&err);
+	pthread_mutex_lock(&s->vmu);
+	p = probe_for(s, path);
+	if (p->cat == NULL) {
+		if (catalog_open(p->path, CATALOG_RO, &p->cat, &err) == -1) {
+			p->cat = NULL;
+			if (err.code != ENOENT)
+				snprintf(out, sz, "!%llu", (unsigned long long)++s->probe_gen);
+			goto out;
+		}
+		p->gen = ++s->probe_gen;
 	}
+	if (catalog_version(p->cat, &v, &err) == -1) {
+		catalog_close(p->cat);
+		p->cat = NULL;
+		snprintf(out, sz, "!%llu", (unsigned long long)++s->probe_gen);
+		goto out;
+	}
+	snprintf(out, sz, "%llu:%llu", (unsigned long long)p->gen, (unsigned long long)v);
+out:
+	pthread_mutex_unlock(&s->vmu);
 	free(path);
-	free(walpath);
 }
 
 /* b gzipped (level 1) as a new blob with one reference, or NULL. */
@@ -443,19 +499,25 @@ int
 req_cache_get(struct req *r, const char *key, int max_age, struct reply *out)
 {
 	struct server *s = r->srv;
-	char state[sizeof s->cache[0].state];
 	char *k = cache_key(r, key);
 	time_t now = time(NULL);
 	int hit = 0;
 
-	catalog_state(r, state, sizeof state);
+	/*
+	 * Taken before the handler reads the catalog, and kept for
+	 * req_cache_put(): a commit while the answer is built then makes it
+	 * miss next time, never stay as if current.
+	 */
+	catalog_state(r, r->cache_state, sizeof r->cache_state);
+	r->cache_state_set = 1;
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < CACHE_ENTRIES; i++) {
 		struct cache_entry *e = &s->cache[i];
 
 		if (e->key == NULL || strcmp(e->key, k) != 0)
 			continue;
-		if (strcmp(e->state, state) == 0 && (max_age == 0 || now - e->made < max_age)) {
+		if (strcmp(e->state, r->cache_state) == 0 &&
+		    (max_age == 0 || now - e->made < max_age)) {
 			__atomic_add_fetch(&e->blob->refs, 1, __ATOMIC_ACQ_REL);
 			out->shared = e->blob;
 			out->status = 200;
@@ -477,7 +539,7 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 {
 	struct server *s = r->srv;
 	struct cache_entry *e = NULL;
-	char state[sizeof s->cache[0].state];
+	char state[REQ_CACHE_STATE_MAX];
 	struct blob *b;
 	char *k;
 
@@ -492,7 +554,10 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 	buf_init(&out->body, 1);
 	out->shared = b;
 	k = cache_key(r, key);
-	catalog_state(r, state, sizeof state); /* before the lock: it takes it too */
+	if (r->cache_state_set)
+		memcpy(state, r->cache_state, sizeof state);
+	else
+		catalog_state(r, state, sizeof state); /* before the lock: it takes vmu */
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < CACHE_ENTRIES && e == NULL; i++)
 		if (s->cache[i].key != NULL && strcmp(s->cache[i].key, k) == 0)
@@ -1057,6 +1122,7 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 	s = xcalloc(1, sizeof *s);
 	s->o = o;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->vmu, NULL);
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%d", gc->listen_port);
@@ -1122,6 +1188,7 @@ fail:
 	free(s->tls_key);
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->vmu);
 	free(s);
 	return -1;
 }
@@ -1138,6 +1205,10 @@ server_stop(struct server *s)
 	}
 	for (size_t i = 0; i < s->nqueues; i++)
 		queue_close(s->queues[i]);
+	for (size_t i = 0; i < s->nprobes; i++) {
+		catalog_close(s->probes[i].cat);
+		free(s->probes[i].path);
+	}
 	for (size_t i = 0; i < CACHE_ENTRIES; i++)
 		if (s->cache[i].key != NULL)
 			cache_drop(s, &s->cache[i]);
@@ -1146,5 +1217,6 @@ server_stop(struct server *s)
 	free(s->tls_key);
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->vmu);
 	free(s);
 }

@@ -69,6 +69,9 @@ int req_cache_get(struct req *r, const char *key, int max_age, struct reply *out
 /* Keep out's body (a 200 reply) under key; out then refers to the cached copy. */
 void req_cache_put(struct req *r, const char *key, struct reply *out);
 
+/* Room for the catalog state a cached answer is keyed on ("GEN:VERSION"). */
+#define REQ_CACHE_STATE_MAX 48
+
 /* One request as the handlers see it. */
 struct req {
 	struct server *srv;
@@ -83,6 +86,9 @@ struct req {
 	char sid[AUTH_ID_LEN + 1];
 	struct auth_identity id;
 	int html; /* the route answers HTML (errors too) */
+	/* The catalog's state when req_cache_get() looked, for req_cache_put(). */
+	char cache_state[REQ_CACHE_STATE_MAX];
+	int cache_state_set;
 };
 
 /* --- for the handlers ---------------------------------------------------- */

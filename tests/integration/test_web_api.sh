@@ -264,6 +264,9 @@ t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TO
 	"the scrape token opens /metrics only"
 
 # --- a real backup through the queue and serve's embedded worker ---------------------
+# /backups.json is cached from here; the backup's row must show in it (the cache
+# is keyed on the catalog's version, which another process's commit moves).
+NBACKUPS=$(curl -s "${A[@]}" "$WEB/backups.json" | jq_py 'len(d)')
 r=$(post '{"action": "backup", "sections": ["live"]}')
 t_eq 202 "$(st_of "$r")" "POST a backup of the live job: 202"
 ID=$(body_of "$r" | jq_py 'd["id"]')
@@ -284,6 +287,8 @@ t_eq '0 backup live' "$(printf '%s' "$r" | jq_py '" ".join([str(d["exit_code"]),
 	"the run: exit code 0, its action and section"
 t_ne '' "$(printf '%s' "$r" | jq_py 'd["log"]')" "the run has its output as log"
 t_eq '1 OK' "$(q 'job=live' | jq_py 'str(d["total"])+" "+d["items"][0]["status"]')" "its catalog row appears, OK"
+t_eq "$((NBACKUPS + 1))" "$(curl -s "${A[@]}" "$WEB/backups.json" | jq_py 'len(d)')" \
+	"the cached /backups.json has the new row"
 t_eq 'OK ok' "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["last_status"]+" "+d["health"]')" \
 	"the job reads OK and healthy"
 t_num_ge 3 "$(curl -s "${A[@]}" "$WEB/api/v1/jobs/live" | jq_py 'd["history"][0]["total_files"]')" "its history counts the files"

@@ -4,7 +4,9 @@
  * finish, repair) with NULLs, ordering of both ISO forms the original
  * writes, the index-backed speed checknagios needs, and read-only opens of
  * missing and WAL databases (side files absent, present, or impossible to
- * create). Every test works in its own temporary folder.
+ * create), the version that keys the web cache, and the addresses
+ * catalog_open() takes (plain path, sqlite: URIs, unknown schemes). Every
+ * test works in its own temporary folder.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -720,13 +722,16 @@ test_ro_wal_live(void **state)
 /*
  * A monitoring user without write access to the log folder: the side
  * files cannot be created when missing, but the catalog must still read.
- * Runs in a child as "nobody" when the tests run as root.
+ * Runs in a child as "nobody" when the tests run as root. immutable: the
+ * open has to fall back to an immutable read, which cannot see commits,
+ * so its version must change at every call (never a stale one).
  */
 static int
-ro_in_child(const char *path, int expect_rows)
+ro_in_child(const char *path, int expect_rows, int immutable)
 {
 	struct catalog *ro;
 	struct err err;
+	uint64_t v1, v2;
 	pid_t pid;
 	int status;
 
@@ -743,6 +748,10 @@ ro_in_child(const char *path, int expect_rows)
 		}
 		if (count_rows(ro) != expect_rows)
 			_exit(12);
+		if (catalog_version(ro, &v1, &err) == -1 || catalog_version(ro, &v2, &err) == -1)
+			_exit(13);
+		if ((v1 != v2) != immutable)
+			_exit(14);
 		catalog_close(ro);
 		_exit(0);
 	}
@@ -769,7 +778,7 @@ test_ro_unwritable_dir(void **state)
 	assert_int_equal(chmod(f->dir, 0555), 0);
 
 	/* No side files, none can be created: the immutable retry reads. */
-	assert_int_equal(ro_in_child(f->db, 1), 0);
+	assert_int_equal(ro_in_child(f->db, 1, 1), 0);
 	assert_false(side_file(f->db, "-wal"));
 	assert_false(side_file(f->db, "-shm"));
 
@@ -780,7 +789,7 @@ test_ro_unwritable_dir(void **state)
 	                                        NULL, &id, &err),
 	                 0);
 	assert_int_equal(chmod(f->dir, 0555), 0);
-	assert_int_equal(ro_in_child(f->db, 2), 0);
+	assert_int_equal(ro_in_child(f->db, 2, 0), 0);
 	assert_int_equal(chmod(f->dir, 0755), 0);
 	catalog_close(cat);
 }
@@ -948,6 +957,223 @@ test_transactions(void **state)
 	catalog_close(cat);
 }
 
+/* The handle's version now. */
+static uint64_t
+version_of(struct catalog *cat)
+{
+	struct err err;
+	uint64_t v = 0;
+
+	err_clear(&err);
+	if (catalog_version(cat, &v, &err) == -1)
+		fail_msg("catalog_version: %s", err.msg);
+	return v;
+}
+
+/* Insert one Running row into db from a child process; its exit status. */
+static int
+insert_in_child(const char *db)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct catalog *cat;
+		struct err err;
+		int64_t id;
+
+		err_clear(&err);
+		if (catalog_open(db, CATALOG_RW, &cat, &err) == -1 ||
+		    catalog_insert_running(cat, "child", "h", "", "2026-03-01T00:00:00", "BACKUP",
+		                           NULL, &id, &err) == -1)
+			_exit(1);
+		catalog_close(cat);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * catalog_version(): reads, on this handle or another, leave it; a commit
+ * by another connection, another process, or this handle's own write
+ * changes it; a write's rollback may too, but then it stays.
+ */
+static void
+test_version(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *rw, *ro, *other;
+	struct catalog_row *rows;
+	struct err err;
+	uint64_t a, b;
+	size_t n;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &rw, &err), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &other, &err), 0);
+	put_row(rw, "a", "2026-01-01T00:00:00", "OK", "BACKUP", "/b/a/1", NULL);
+	a = version_of(ro);
+	assert_int_equal(version_of(ro), a);
+
+	/* Reads change nothing, on this handle or another. */
+	assert_int_equal(catalog_last_rows(ro, "a", NULL, "backup_start", 5, &rows, &n, &err), 0);
+	catalog_rows_free(rows, n);
+	assert_int_equal(catalog_last_rows(other, NULL, NULL, "backup_start", -1, &rows, &n, &err),
+	                 0);
+	catalog_rows_free(rows, n);
+	assert_int_equal(version_of(ro), a);
+
+	/* Another connection's commit. */
+	put_row(other, "a", "2026-01-02T00:00:00", "OK", "BACKUP", "/b/a/2", NULL);
+	b = version_of(ro);
+	assert_true(b != a);
+	assert_int_equal(version_of(ro), b);
+
+	/* Another process's commit. */
+	assert_int_equal(insert_in_child(f->db), 0);
+	a = version_of(ro);
+	assert_true(a != b);
+	assert_int_equal(version_of(ro), a);
+
+	/* A handle's own writes: a row, an update, a transaction of two. */
+	a = version_of(rw);
+	assert_int_equal(catalog_insert_running(rw, "a", "h", "", "2026-01-03T00:00:00", "BACKUP",
+	                                        NULL, &id, &err),
+	                 0);
+	b = version_of(rw);
+	assert_true(b != a);
+	assert_int_equal(catalog_set_type(rw, id, "CLEAN", &err), 0);
+	a = version_of(rw);
+	assert_true(a != b);
+	assert_int_equal(catalog_begin(rw, &err), 0);
+	put_row(rw, "b", "2026-01-04T00:00:00", "OK", "BACKUP", "/b/b/1", NULL);
+	put_row(rw, "b", "2026-01-05T00:00:00", "OK", "BACKUP", "/b/b/2", NULL);
+	assert_int_equal(catalog_commit(rw, &err), 0);
+	b = version_of(rw);
+	assert_true(b != a);
+	assert_int_equal(version_of(rw), b);
+	/* ... which the other handles see as commits. */
+	a = version_of(ro);
+	assert_int_equal(version_of(ro), a);
+	assert_int_equal(catalog_repair_running(rw, "a", "interrupted", NULL, &err), 0);
+	assert_true(version_of(ro) != a);
+
+	/* A rolled-back write leaves the others' versions alone. */
+	a = version_of(ro);
+	assert_int_equal(catalog_begin(rw, &err), 0);
+	put_row(rw, "c", "2026-01-06T00:00:00", "OK", "BACKUP", "/b/c/1", NULL);
+	catalog_rollback(rw);
+	assert_int_equal(version_of(ro), a);
+	b = version_of(rw);
+	assert_int_equal(version_of(rw), b);
+
+	catalog_close(other);
+	catalog_close(ro);
+	catalog_close(rw);
+}
+
+/* The alert table's writes move the version too (the web UI shows alert state). */
+static void
+test_version_alerts(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *rw, *ro;
+	struct err err;
+	uint64_t a;
+	int swapped;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &rw, &err), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	a = version_of(ro);
+	assert_int_equal(catalog_alert_swap(rw, "a", NULL, 0, "failed", 10, &swapped, &err), 0);
+	assert_int_equal(swapped, 1);
+	assert_true(version_of(ro) != a);
+	catalog_close(ro);
+	catalog_close(rw);
+}
+
+/* The same file through a plain path and both URI forms, percent-escapes decoded. */
+static void
+test_uri_sqlite(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+	char *dir = xasprintf("%s/a b%%", f->dir);
+	char *path = xasprintf("%s/cat.sqlite", dir);
+	char *uris[4];
+
+	err_clear(&err);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	uris[0] = xasprintf("sqlite:%s/a%%20b%%25/cat.sqlite", f->dir);
+	uris[1] = xasprintf("sqlite://%s/a%%20b%%25/cat.sqlite", f->dir);
+	uris[2] = xasprintf("SQLite:%s/a b%%25/cat.sqlite", f->dir);
+	uris[3] = xstrdup(path);
+
+	assert_int_equal(catalog_open(uris[0], CATALOG_RW, &cat, &err), 0);
+	put_row(cat, "u", "2026-02-01T00:00:00", "OK", "BACKUP", "/b/u/1", NULL);
+	catalog_close(cat);
+	assert_int_equal(access(path, F_OK), 0);
+	for (size_t i = 0; i < 4; i++) {
+		if (catalog_open(uris[i], CATALOG_RO, &cat, &err) == -1)
+			fail_msg("%s: %s", uris[i], err.msg);
+		assert_int_equal(count_rows(cat), 1);
+		catalog_close(cat);
+		free(uris[i]);
+	}
+
+	/* A read-only open of a missing file through a URI: ENOENT, nothing made. */
+	uris[0] = xasprintf("sqlite://%s/none.sqlite", f->dir);
+	assert_int_equal(catalog_open(uris[0], CATALOG_RO, &cat, &err), -1);
+	assert_int_equal(err.code, ENOENT);
+	free(uris[0]);
+	free(path);
+	free(dir);
+}
+
+/* Addresses that open nothing: each error says why, and no secret is repeated. */
+static void
+test_uri_errors(void **state)
+{
+	static const struct {
+		const char *address, *want;
+	} cases[] = {
+		{ "postgresql://backup:s3cr3t@db.example/tisbackup",
+		  "unknown scheme \"postgresql:\" (known: sqlite" },
+		{ "mysql:s3cr3t", "unknown scheme \"mysql:\"" },
+		{ "sqlite://s3cr3t/x.sqlite", "names no host" },
+		{ "sqlite:", "an empty path" },
+		{ "sqlite:///", "" },
+		{ "sqlite:///tmp/x.sqlite?s3cr3t=1", "a query or fragment" },
+		{ "sqlite:/tmp/x.sqlite#s3cr3t", "a query or fragment" },
+		{ "sqlite:/tmp/x%zz.sqlite", "bad %-escape" },
+		{ "sqlite:/tmp/x%00.sqlite", "bad %-escape" },
+		{ "sqlite:/tmp/x%4", "bad %-escape" },
+	};
+	struct catalog *cat;
+	struct err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cat = (struct catalog *)1;
+		err_clear(&err);
+		if (catalog_open(cases[i].address, CATALOG_RW, &cat, &err) != -1)
+			fail_msg("%s opened", cases[i].address);
+		assert_null(cat);
+		if (strstr(err.msg, cases[i].want) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].address, err.msg,
+			         cases[i].want);
+		if (strstr(err.msg, "s3cr3t") != NULL)
+			fail_msg("%s: the error repeats the address: %s", cases[i].address,
+			         err.msg);
+	}
+}
+
 int
 main(void)
 {
@@ -966,6 +1192,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ro_wal_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_unwritable_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ro_not_a_catalog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uri_sqlite, setup, teardown),
+		cmocka_unit_test(test_uri_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  * of active runs, FIFO claims, leases that expire (re-queued, then failed
  * after max_attempts), heartbeats and cancels, release, the 1 MiB log
  * tail, listing, two threads sharing a queue, a claim that waits and
- * wakes when a run arrives, and the deletion of runs ended 30 days ago.
+ * wakes when a run arrives, and the deletion of runs ended 30 days ago;
+ * for SQLite, that the queue's database is its own.
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -660,6 +661,54 @@ test_claim_waits_and_wakes(void **state)
 	queue_run_free(r);
 }
 
+/*
+ * SQLite only: the queue keeps its own database (queue_runs, nothing of
+ * the catalog's), and an error opening it names the queue and its file.
+ */
+static void
+test_sqlite_own_database(void **state)
+{
+	struct fixture *f = *state;
+	char *path, *bad, *want;
+	struct queue *q = NULL;
+	struct err err;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	if (backend != GUICONF_QUEUE_SQLITE)
+		skip();
+	path = xasprintf("%s/tisbackup-queue.sqlite", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT group_concat(name) FROM sqlite_master WHERE "
+	                                    "type = 'table' AND name NOT LIKE 'sqlite_%'",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "queue_runs");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* A folder where the database should be: the error says which queue and file. */
+	bad = xasprintf("%s/bad", f->dir);
+	free(path);
+	path = xasprintf("%s/tisbackup-queue.sqlite", bad);
+	assert_int_equal(mkdir(bad, 0700), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	want = xasprintf("queue (sqlite): queue %s: opening: ", path);
+	assert_int_equal(queue_open(&f->gc, bad, &q, &err), -1);
+	assert_null(q);
+	if (strncmp(err.msg, want, strlen(want)) != 0)
+		fail_msg("\"%s\" does not start with \"%s\"", err.msg, want);
+	free(want);
+	free(path);
+	free(bad);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static int
@@ -678,6 +727,7 @@ run_suite(const char *name)
 		T(test_two_threads_share),
 		T(test_claim_waits_and_wakes),
 		T(test_prune_old_runs),
+		T(test_sqlite_own_database),
 	};
 
 	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);

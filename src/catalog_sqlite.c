@@ -1,0 +1,947 @@
+/*
+ * The catalog's SQLite backend (catalog_backend.h; catalog.h has the
+ * contracts): {backup_base_dir}/log/tisbackup.sqlite, opened by a plain
+ * path, "sqlite:/path" or "sqlite:///path".
+ *
+ * The schema is the original's, byte for byte where SQLite keeps the text,
+ * so a database written here opens in the Python tool and the other way
+ * round. Opening in RW mode creates or upgrades it inside one IMMEDIATE
+ * transaction, and only when something is missing, so concurrent openers
+ * (the web UI, checknagios, several runs) do not queue for the write lock
+ * on every start. Statements are prepared once per connection and reused:
+ * checknagios asks for the last rows of hundreds of jobs in a row, each an
+ * index range scan on idx_stats_backup_name_start.
+ *
+ * Read-only opens go through a "file:...?mode=ro" URI. That reads a WAL
+ * database whether or not its -wal/-shm files exist (SQLite creates them
+ * when the last writer removed them, and uses existing ones read-only),
+ * except when they are missing and cannot be created: a monitoring user
+ * without write access to the log folder, or a disk full even for root.
+ * Then no writer is running (it would hold them), and the open is retried
+ * once as immutable, which SQLite reads without any side file.
+ *
+ * The version (catalog_version()) is PRAGMA data_version, which moves on
+ * every commit by another connection, plus sqlite3_total_changes(), which
+ * moves on every row this connection writes: together, every commit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "catalog_backend.h"
+#include "sqlite_util.h"
+#include "util/buf.h"
+#include "util/xmalloc.h"
+
+/* The original's CREATE statements, as it wrote them. */
+static const char sql_create_table[] = "create table stats (\n"
+                                       "  backup_name TEXT,\n"
+                                       "  server_name TEXT,\n"
+                                       "  description TEXT,\n"
+                                       "  backup_start TEXT,\n"
+                                       "  backup_end TEXT,\n"
+                                       "  backup_duration NUMERIC,\n"
+                                       "  total_files_count INT,\n"
+                                       "  written_files_count INT,\n"
+                                       "  total_bytes INT,\n"
+                                       "  written_bytes INT,\n"
+                                       "  status TEXT,\n"
+                                       "  log TEXT,\n"
+                                       "  backup_location TEXT,\n"
+                                       "  TYPE TEXT)";
+static const char sql_create_indexes[] =
+    "create index if not exists idx_stats_backup_name on stats(backup_name);"
+    "create index if not exists idx_stats_backup_location on stats(backup_location);"
+    "create index if not exists idx_stats_backup_name_start on stats(backup_name,backup_start);";
+
+#define ROW_COLUMNS                                                                                \
+	"rowid, backup_name, server_name, description, backup_start, backup_end, "                 \
+	"backup_duration, total_files_count, written_files_count, total_bytes, "                   \
+	"written_bytes, status, log, backup_location"
+
+/* The private state catalog.c allocates (zeroed) for each open catalog. */
+struct sqlcat {
+	struct sqlu_db c;
+	enum catalog_mode mode;
+	int immutable; /* RO open fell back to immutable=1: SQLite sees no commit */
+	uint64_t immutable_version;
+	int has_type; /* stats has its TYPE column (always after a RW open) */
+	sqlite3_stmt *insert;
+	sqlite3_stmt *finish;
+	sqlite3_stmt *repair;
+	sqlite3_stmt *version;
+	/* [order column][backup_name given][type given] */
+	sqlite3_stmt *last[CATALOG_ORDER_MAX][2][2];
+	int has_alerts; /* the alerts table exists (checked once per connection) */
+};
+
+/*
+ * What the schema lacks: *table = 1 when stats is missing, *type = 1 when
+ * it has no TYPE column, *indexes = how many of the three are missing.
+ */
+static int
+schema_probe(struct sqlcat *cat, int *table, int *type, int *indexes, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ncols = 0, found = 0, ret = -1;
+
+	*table = *type = 0;
+	*indexes = 3;
+	rc = sqlite3_prepare_v2(cat->c.db, "SELECT name FROM pragma_table_info('stats')", -1, &st,
+	                        NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		ncols++;
+		if (name != NULL && strcasecmp(name, "TYPE") == 0)
+			found = 1;
+	}
+	if (rc != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	*table = ncols == 0;
+	*type = ncols != 0 && !found;
+
+	rc = sqlite3_prepare_v2(
+	    cat->c.db,
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+	    "('idx_stats_backup_name', 'idx_stats_backup_location', "
+	    "'idx_stats_backup_name_start')",
+	    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		goto out;
+	*indexes = 3 - sqlite3_column_int(st, 0);
+	ret = 0;
+out:
+	if (ret == -1)
+		sqlu_error(&cat->c, rc, err, "reading the schema");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Create or upgrade the schema, in one transaction, when something is missing. */
+static int
+schema_ensure(struct sqlcat *cat, struct err *err)
+{
+	int table, type, indexes, ret = -1;
+
+	if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+		return -1;
+	if (!table && !type && indexes == 0)
+		return 0;
+
+	if (sqlu_exec(&cat->c, "BEGIN IMMEDIATE", err, "starting the schema update") == -1)
+		return -1;
+	/* Another process may have done it while we waited for the lock. */
+	if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+		goto out;
+	if (table && sqlu_exec(&cat->c, sql_create_table, err, "creating table stats") == -1)
+		goto out;
+	if (type &&
+	    (sqlu_exec(&cat->c, "alter table stats add column TYPE TEXT", err,
+	               "adding column TYPE") == -1 ||
+	     sqlu_exec(&cat->c, "update stats set TYPE='BACKUP'", err, "setting TYPE") == -1))
+		goto out;
+	if (sqlu_exec(&cat->c, sql_create_indexes, err, "creating indexes") == -1)
+		goto out;
+	if (sqlu_exec(&cat->c, "COMMIT", err, "committing the schema update") == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret == -1)
+		sqlu_rollback(&cat->c);
+	return ret;
+}
+
+/* "file:" URI for path, percent-encoding what a URI parser would eat. */
+static char *
+uri_for(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path), len = 0;
+	char *uri = xmalloc(5 + n * 3 + strlen(query) + 2);
+
+	memcpy(uri, "file:", 5);
+	len = 5;
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p == 0x7f) {
+			uri[len++] = '%';
+			uri[len++] = hex[*p >> 4];
+			uri[len++] = hex[*p & 0xf];
+		} else
+			uri[len++] = (char)*p;
+	}
+	uri[len++] = '?';
+	memcpy(uri + len, query, strlen(query) + 1);
+	return uri;
+}
+
+/*
+ * Open the connection; for RO, check it can actually read (a WAL database
+ * may need side files it cannot create) and fall back to immutable.
+ */
+static int
+open_db(struct sqlcat *cat, struct err *err)
+{
+	static const char *ro_queries[] = { "mode=ro", "mode=ro&immutable=1" };
+	char *uri = NULL;
+	int rc, ret = -1;
+
+	if (cat->mode == CATALOG_RW)
+		return sqlu_open_rw(&cat->c, err);
+
+	for (size_t i = 0; i < sizeof ro_queries / sizeof ro_queries[0]; i++) {
+		free(uri);
+		uri = uri_for(cat->c.path, ro_queries[i]);
+		if (cat->c.db != NULL) {
+			sqlite3_close_v2(cat->c.db);
+			cat->c.db = NULL;
+		}
+		rc = sqlite3_open_v2(uri, &cat->c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+		if (rc != SQLITE_OK) {
+			sqlu_error(&cat->c, rc, err, "opening read-only");
+			continue;
+		}
+		sqlite3_busy_timeout(cat->c.db, SQLU_BUSY_MS);
+		/* Reading the schema is the first access that needs the WAL index. */
+		rc =
+		    sqlite3_exec(cat->c.db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+		if (rc == SQLITE_OK) {
+			if (i > 0)
+				err_clear(err);
+			cat->immutable = i > 0;
+			ret = 0;
+			goto out;
+		}
+		sqlu_error(&cat->c, rc, err, "reading");
+		/*
+		 * Only a side file we may not create is worth the retry: no
+		 * permission (READONLY, CANTOPEN), or no room for it on a full
+		 * disk (IOERR). Either way it does not exist, so no writer has
+		 * the database open and an immutable read is consistent.
+		 */
+		if ((rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN &&
+		    (rc & 0xff) != SQLITE_IOERR)
+			goto out;
+	}
+out:
+	free(uri);
+	return ret;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The file a names: a plain path as it is; "sqlite:" + path or
+ * "sqlite://" + "/absolute/path", percent-escapes decoded. NULL + err for
+ * a host, a query, a fragment, a bad escape or no path at all. Messages
+ * do not repeat the address.
+ */
+static char *
+address_path(const struct catalog_address *a, struct err *err)
+{
+	const char *p = a->rest;
+	char *path;
+	size_t n = 0;
+
+	if (p == NULL)
+		return xstrdup(a->text);
+	if (strncmp(p, "//", 2) == 0) {
+		p += 2;
+		if (*p != '/') {
+			err_set(err, "catalog address: a sqlite: URI names no host (write "
+			             "sqlite:///absolute/path or sqlite:/absolute/path)");
+			return NULL;
+		}
+	}
+	if (*p == '\0' || strpbrk(p, "?#") != NULL) {
+		err_set(err,
+		        "catalog address: a sqlite: URI is sqlite:PATH or sqlite:///PATH, "
+		        "without %s",
+		        *p == '\0' ? "an empty path"
+		                   : "a query or fragment (? and # are %3F and %23)");
+		return NULL;
+	}
+	path = xmalloc(strlen(p) + 1);
+	for (; *p != '\0'; p++) {
+		int hi, lo;
+
+		if (*p != '%') {
+			path[n++] = *p;
+			continue;
+		}
+		hi = hexval(p[1]);
+		lo = hi >= 0 ? hexval(p[2]) : -1;
+		if (lo < 0 || (hi == 0 && lo == 0)) {
+			err_set(
+			    err,
+			    "catalog address: a sqlite: URI has a bad %%-escape (%%XX, not %%00)");
+			free(path);
+			return NULL;
+		}
+		path[n++] = (char)(hi * 16 + lo);
+		p += 2;
+	}
+	path[n] = '\0';
+	return path;
+}
+
+static int
+sq_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	struct stat sb;
+	char *path;
+	int table, type, indexes;
+
+	path = address_path(a, err);
+	if (path == NULL)
+		return -1;
+	sqlu_init(&cat->c, "catalog", path);
+	free(path);
+	cat->mode = mode;
+
+	if (mode == CATALOG_RO && stat(cat->c.path, &sb) == -1) {
+		int saved = errno;
+
+		err_sys(err, saved, "catalog %s", cat->c.path);
+		if (err != NULL)
+			err->code = saved;
+		return -1;
+	}
+	if (open_db(cat, err) == -1)
+		return -1;
+
+	if (mode == CATALOG_RW) {
+		/* On a filesystem without shared memory this stays in its old mode. */
+		if (sqlu_exec(&cat->c, "PRAGMA journal_mode=WAL", err, "setting WAL mode") == -1)
+			return -1;
+		if (schema_ensure(cat, err) == -1)
+			return -1;
+		cat->has_type = 1;
+	} else {
+		if (schema_probe(cat, &table, &type, &indexes, err) == -1)
+			return -1;
+		if (table) {
+			err_set(err, "catalog %s: no table stats", cat->c.path);
+			return -1;
+		}
+		cat->has_type = !type;
+	}
+	return 0;
+}
+
+static void
+sq_close(void *priv)
+{
+	struct sqlcat *cat = priv;
+
+	sqlite3_finalize(cat->insert);
+	sqlite3_finalize(cat->finish);
+	sqlite3_finalize(cat->repair);
+	sqlite3_finalize(cat->version);
+	for (int o = 0; o < CATALOG_ORDER_MAX; o++)
+		for (int i = 0; i < 2; i++)
+			for (int j = 0; j < 2; j++)
+				sqlite3_finalize(cat->last[o][i][j]);
+	sqlu_close(&cat->c);
+}
+
+static const char *
+sq_label(const void *priv)
+{
+	const struct sqlcat *cat = priv;
+
+	return cat->c.path != NULL ? cat->c.path : "(sqlite)";
+}
+
+static void
+bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == CATALOG_NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void
+bind_double(sqlite3_stmt *st, int i, double v)
+{
+	if (isnan(v))
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+static int
+sq_insert_running(void *priv, const char *backup_name, const char *server_name,
+                  const char *description, const char *backup_start, const char *type,
+                  const char *backup_location, int64_t *rowid, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	/*
+	 * Like the original, backup_end starts equal to backup_start, so old
+	 * tools that parse backup_end of every row keep working.
+	 */
+	static const char sql[] =
+	    "INSERT INTO stats (backup_name, server_name, description, backup_start, "
+	    "backup_end, status, log, backup_location, TYPE) "
+	    "VALUES (?1, ?2, ?3, ?4, ?4, 'Running', '', ?5, ?6)";
+
+	if (sqlu_prepare(&cat->c, &cat->insert, sql, err) == -1)
+		return -1;
+	sqlu_bind_text(cat->insert, 1, backup_name);
+	sqlu_bind_text(cat->insert, 2, server_name);
+	sqlu_bind_text(cat->insert, 3, description != NULL ? description : "");
+	sqlu_bind_text(cat->insert, 4, backup_start);
+	sqlu_bind_text(cat->insert, 5, backup_location);
+	sqlu_bind_text(cat->insert, 6, type);
+	if (sqlu_step_done(&cat->c, cat->insert, err, "inserting a Running row") == -1)
+		return -1;
+	if (rowid != NULL)
+		*rowid = sqlite3_last_insert_rowid(cat->c.db);
+	return 0;
+}
+
+static int
+sq_finish(void *priv, int64_t rowid, const struct catalog_result *res, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	static const char sql[] =
+	    "UPDATE stats SET total_files_count = ?1, written_files_count = ?2, "
+	    "total_bytes = ?3, written_bytes = ?4, log = ?5, status = ?6, backup_end = ?7, "
+	    "backup_duration = ?8, backup_location = ?9 WHERE rowid = ?10";
+
+	if (sqlu_prepare(&cat->c, &cat->finish, sql, err) == -1)
+		return -1;
+	bind_int(cat->finish, 1, res->total_files_count);
+	bind_int(cat->finish, 2, res->written_files_count);
+	bind_int(cat->finish, 3, res->total_bytes);
+	bind_int(cat->finish, 4, res->written_bytes);
+	sqlu_bind_text(cat->finish, 5, res->log);
+	sqlu_bind_text(cat->finish, 6, res->status);
+	sqlu_bind_text(cat->finish, 7, res->backup_end);
+	bind_double(cat->finish, 8, res->duration_hours);
+	sqlu_bind_text(cat->finish, 9, res->backup_location);
+	sqlite3_bind_int64(cat->finish, 10, rowid);
+	if (sqlu_step_done(&cat->c, cat->finish, err, "recording the end of a run") == -1)
+		return -1;
+	if (sqlite3_changes(cat->c.db) == 0) {
+		err_set(err, "catalog %s: no row %lld to record the end of a run in", cat->c.path,
+		        (long long)rowid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_repair_running(void *priv, const char *backup_name, const char *log, const char *now, int *count,
+                  struct err *err)
+{
+	struct sqlcat *cat = priv;
+	/* julianday() reads both ISO forms; the duration is in hours. */
+	static const char sql[] =
+	    "UPDATE stats SET status = 'ERROR', log = ?1, backup_end = ?2, "
+	    "backup_duration = (julianday(?2) - julianday(backup_start)) * 24.0 "
+	    "WHERE backup_name = ?3 AND status = 'Running'";
+
+	if (sqlu_prepare(&cat->c, &cat->repair, sql, err) == -1)
+		return -1;
+	sqlu_bind_text(cat->repair, 1, log);
+	sqlu_bind_text(cat->repair, 2, now);
+	sqlu_bind_text(cat->repair, 3, backup_name);
+	if (sqlu_step_done(&cat->c, cat->repair, err, "repairing Running rows") == -1)
+		return -1;
+	*count = sqlite3_changes(cat->c.db);
+	return 0;
+}
+
+static int64_t
+col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return CATALOG_NULL;
+	return sqlite3_column_int64(st, i);
+}
+
+static void
+row_read(sqlite3_stmt *st, struct catalog_row *r)
+{
+	r->rowid = sqlite3_column_int64(st, 0);
+	r->backup_name = sqlu_col_text(st, 1);
+	r->server_name = sqlu_col_text(st, 2);
+	r->description = sqlu_col_text(st, 3);
+	r->backup_start = sqlu_col_text(st, 4);
+	r->backup_end = sqlu_col_text(st, 5);
+	r->backup_duration =
+	    sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6);
+	r->total_files_count = col_int(st, 7);
+	r->written_files_count = col_int(st, 8);
+	r->total_bytes = col_int(st, 9);
+	r->written_bytes = col_int(st, 10);
+	r->status = sqlu_col_text(st, 11);
+	r->log = sqlu_col_text(st, 12);
+	r->backup_location = sqlu_col_text(st, 13);
+	r->type = sqlu_col_text(st, 14);
+}
+
+static int
+sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog_order order,
+             int limit, struct catalog_row **rows, size_t *n, struct err *err)
+{
+	static const char *const order_sql[CATALOG_ORDER_MAX] = { "backup_start", "backup_end" };
+	struct sqlcat *cat = priv;
+	struct catalog_row *r = NULL;
+	sqlite3_stmt **st;
+	size_t len = 0, cap = 0;
+	int hn = backup_name != NULL, ht = type != NULL, rc, ret = -1;
+
+	st = &cat->last[order][hn][ht];
+	if (*st == NULL) {
+		/*
+		 * "backup_name = ? ORDER BY backup_start DESC, rowid DESC" walks
+		 * idx_stats_backup_name_start backwards (rowid is the index's
+		 * last key): no sort, only `limit` rows read. A database still
+		 * without TYPE (opened read-only, never upgraded) reads as
+		 * BACKUP rows, as the upgrade would make them.
+		 */
+		const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
+		char *sql;
+
+		sql = xasprintf("SELECT " ROW_COLUMNS ", %s FROM stats%s%s%s%s "
+		                "ORDER BY %s DESC, rowid DESC LIMIT ?3",
+		                type_col, hn || ht ? " WHERE " : "", hn ? "backup_name = ?1" : "",
+		                hn && ht ? " AND " : "",
+		                ht ? (cat->has_type ? "TYPE = ?2" : "'BACKUP' = ?2") : "",
+		                order_sql[order]);
+		rc = sqlu_prepare(&cat->c, st, sql, err);
+		free(sql);
+		if (rc == -1)
+			return -1;
+	} else {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+	}
+	if (hn)
+		sqlu_bind_text(*st, 1, backup_name);
+	if (ht)
+		sqlu_bind_text(*st, 2, type);
+	sqlite3_bind_int(*st, 3, limit);
+
+	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			r = xrealloc(r, cap * sizeof *r);
+		}
+		row_read(*st, &r[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading rows");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_reset(*st);
+	if (ret == -1) {
+		catalog_rows_free(r, len);
+		return -1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
+/* The WHERE clause of f, with ?N parameters bound by filter_bind(). */
+static void
+filter_sql(const struct sqlcat *cat, const struct catalog_filter *f, struct buf *b)
+{
+	const char *sep = " WHERE ";
+
+	if (f->backup_name != NULL) {
+		buf_printf(b, "%sbackup_name = ?1", sep);
+		sep = " AND ";
+	}
+	if (f->type != NULL) {
+		buf_printf(b, "%s%s = ?2", sep, cat->has_type ? "TYPE" : "'BACKUP'");
+		sep = " AND ";
+	}
+	if (f->status != NULL) {
+		buf_printf(b, "%sstatus = ?3", sep);
+		sep = " AND ";
+	}
+	if (f->start_since != NULL) {
+		buf_printf(b, "%sbackup_start >= ?4", sep);
+		sep = " AND ";
+	}
+	if (f->start_before != NULL) {
+		buf_printf(b, "%sbackup_start < ?5", sep);
+		sep = " AND ";
+	}
+	if (f->with_location)
+		buf_printf(b, "%sbackup_location IS NOT NULL AND backup_location != ''", sep);
+}
+
+static void
+filter_bind(sqlite3_stmt *st, const struct catalog_filter *f)
+{
+	if (f->backup_name != NULL)
+		sqlu_bind_text(st, 1, f->backup_name);
+	if (f->type != NULL)
+		sqlu_bind_text(st, 2, f->type);
+	if (f->status != NULL)
+		sqlu_bind_text(st, 3, f->status);
+	if (f->start_since != NULL)
+		sqlu_bind_text(st, 4, f->start_since);
+	if (f->start_before != NULL)
+		sqlu_bind_text(st, 5, f->start_before);
+}
+
+static int
+sq_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, size_t *n,
+        struct err *err)
+{
+	struct sqlcat *cat = priv;
+	struct catalog_row *r = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len = 0, cap = 0;
+	struct buf sql;
+	int rc, ret = -1;
+
+	*rows = NULL;
+	*n = 0;
+	buf_init(&sql, 4096);
+	buf_printf(&sql, "SELECT " ROW_COLUMNS ", %s FROM stats",
+	           cat->has_type ? "TYPE" : "'BACKUP'");
+	filter_sql(cat, f, &sql);
+	buf_printf(&sql, " ORDER BY backup_start %s, rowid %s LIMIT ?6 OFFSET ?7",
+	           f->oldest_first ? "ASC" : "DESC", f->oldest_first ? "ASC" : "DESC");
+	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
+		goto out;
+	filter_bind(st, f);
+	sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int(st, 7, f->offset > 0 ? f->offset : 0);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			r = xrealloc(r, cap * sizeof *r);
+		}
+		row_read(st, &r[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading rows");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_free(&sql);
+	if (ret == -1) {
+		catalog_rows_free(r, len);
+		return -1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
+static int
+sq_count(void *priv, const struct catalog_filter *f, int64_t *count, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	struct buf sql;
+	int rc, ret = -1;
+
+	buf_init(&sql, 4096);
+	buf_puts(&sql, "SELECT count(*) FROM stats");
+	filter_sql(cat, f, &sql);
+	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
+		goto out;
+	filter_bind(st, f);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlu_error(&cat->c, rc, err, "counting rows");
+		goto out;
+	}
+	*count = sqlite3_column_int64(st, 0);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_free(&sql);
+	return ret;
+}
+
+static int
+sq_insert_row(void *priv, const struct catalog_row *r, int64_t *rowid, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	static const char sql[] =
+	    "INSERT INTO stats (backup_name, server_name, description, backup_start, backup_end, "
+	    "backup_duration, total_files_count, written_files_count, total_bytes, written_bytes, "
+	    "status, log, backup_location, TYPE) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (sqlu_prepare(&cat->c, &st, sql, err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, r->backup_name);
+	sqlu_bind_text(st, 2, r->server_name);
+	sqlu_bind_text(st, 3, r->description);
+	sqlu_bind_text(st, 4, r->backup_start);
+	sqlu_bind_text(st, 5, r->backup_end);
+	bind_double(st, 6, r->backup_duration);
+	bind_int(st, 7, r->total_files_count);
+	bind_int(st, 8, r->written_files_count);
+	bind_int(st, 9, r->total_bytes);
+	bind_int(st, 10, r->written_bytes);
+	sqlu_bind_text(st, 11, r->status);
+	sqlu_bind_text(st, 12, r->log);
+	sqlu_bind_text(st, 13, r->backup_location);
+	sqlu_bind_text(st, 14, r->type);
+	if (sqlu_step_done(&cat->c, st, err, "inserting a row") == -1)
+		goto out;
+	if (rowid != NULL)
+		*rowid = sqlite3_last_insert_rowid(cat->c.db);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_set_type(void *priv, int64_t rowid, const char *type, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (sqlu_prepare(&cat->c, &st, "UPDATE stats SET TYPE = ?1 WHERE rowid = ?2", err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, type);
+	sqlite3_bind_int64(st, 2, rowid);
+	if (sqlu_step_done(&cat->c, st, err, "changing a row's TYPE") == -1)
+		goto out;
+	if (sqlite3_changes(cat->c.db) == 0) {
+		err_set(err, "catalog %s: no row %lld", cat->c.path, (long long)rowid);
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_location_known(void *priv, const char *location, int *known, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	/* Uses idx_stats_backup_location. */
+	if (sqlu_prepare(&cat->c, &st, "SELECT 1 FROM stats WHERE backup_location = ?1 LIMIT 1",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, location);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "looking up a location");
+		goto out;
+	}
+	*known = rc == SQLITE_ROW;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_begin(void *priv, struct err *err)
+{
+	struct sqlcat *cat = priv;
+
+	return sqlu_exec(&cat->c, "BEGIN IMMEDIATE", err, "starting a transaction");
+}
+
+static int
+sq_commit(void *priv, struct err *err)
+{
+	struct sqlcat *cat = priv;
+
+	return sqlu_exec(&cat->c, "COMMIT", err, "committing");
+}
+
+static void
+sq_rollback(void *priv)
+{
+	struct sqlcat *cat = priv;
+
+	sqlu_rollback(&cat->c);
+}
+
+/*
+ * data_version moves when another connection commits, total_changes when
+ * this one writes a row; both only grow, so their sum moves on every
+ * commit. An immutable connection (the read-only fallback) is never told
+ * of commits, so there every call reports a new version: never a stale
+ * one.
+ */
+static int
+sq_version(void *priv, uint64_t *version, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	int rc;
+
+	if (cat->immutable) {
+		*version = ++cat->immutable_version;
+		return 0;
+	}
+	if (sqlu_prepare(&cat->c, &cat->version, "PRAGMA data_version", err) == -1)
+		return -1;
+	rc = sqlite3_step(cat->version);
+	if (rc != SQLITE_ROW) {
+		sqlu_error(&cat->c, rc, err, "reading the data version");
+		sqlite3_reset(cat->version);
+		return -1;
+	}
+	*version = (uint64_t)sqlite3_column_int64(cat->version, 0) +
+	           (uint64_t)sqlite3_total_changes64(cat->c.db);
+	sqlite3_reset(cat->version);
+	return 0;
+}
+
+/*
+ * ---------------------------------------------------------------- alerts
+ * The alert state (alert.c): our own table next to the original's stats,
+ * created on first use so that opening a catalog never changes the schema
+ * old tools see beyond what they already know. Only these functions touch
+ * it.
+ */
+
+static int
+alerts_ensure(struct sqlcat *cat, struct err *err)
+{
+	if (cat->has_alerts)
+		return 0;
+	if (cat->mode != CATALOG_RW) {
+		err_set(err, "catalog %s: opened read-only", cat->c.path);
+		return -1;
+	}
+	if (sqlu_exec(&cat->c,
+	              "CREATE TABLE IF NOT EXISTS alerts (backup_name TEXT PRIMARY KEY, "
+	              "last_state TEXT NOT NULL, last_sent_epoch INTEGER NOT NULL)",
+	              err, "creating table alerts") == -1)
+		return -1;
+	cat->has_alerts = 1;
+	return 0;
+}
+
+static int
+sq_alert_get(void *priv, const char *backup_name, char **state, int64_t *sent, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	*state = NULL;
+	*sent = 0;
+	if (alerts_ensure(cat, err) == -1 ||
+	    sqlu_prepare(&cat->c, &st,
+	                 "SELECT last_state, last_sent_epoch FROM alerts WHERE backup_name = ?1",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, backup_name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*state = sqlu_col_text(st, 0);
+		*sent = sqlite3_column_int64(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading the alert state");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_alert_swap(void *priv, const char *backup_name, const char *old_state, int64_t old_sent,
+              const char *new_state, int64_t new_sent, int *swapped, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	const char *sql;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	*swapped = 0;
+	if (old_state == NULL)
+		sql = "INSERT INTO alerts (backup_name, last_state, last_sent_epoch) "
+		      "VALUES (?1, ?4, ?5) ON CONFLICT (backup_name) DO NOTHING";
+	else if (new_state == NULL)
+		sql = "DELETE FROM alerts WHERE backup_name = ?1 AND last_state = ?2 AND "
+		      "last_sent_epoch = ?3";
+	else
+		sql = "UPDATE alerts SET last_state = ?4, last_sent_epoch = ?5 "
+		      "WHERE backup_name = ?1 AND last_state = ?2 AND last_sent_epoch = ?3";
+	if (alerts_ensure(cat, err) == -1 || sqlu_prepare(&cat->c, &st, sql, err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, backup_name);
+	if (old_state != NULL) {
+		sqlu_bind_text(st, 2, old_state);
+		sqlite3_bind_int64(st, 3, old_sent);
+	}
+	if (new_state != NULL) {
+		sqlu_bind_text(st, 4, new_state);
+		sqlite3_bind_int64(st, 5, new_sent);
+	}
+	if (sqlu_step_done(&cat->c, st, err, "recording the alert state") == -1)
+		goto out;
+	*swapped = sqlite3_changes(cat->c.db) > 0;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+const struct catalog_ops catalog_sqlite_ops = {
+	.scheme = "sqlite",
+	.priv_size = sizeof(struct sqlcat),
+	.open = sq_open,
+	.close = sq_close,
+	.label = sq_label,
+	.insert_running = sq_insert_running,
+	.finish = sq_finish,
+	.repair_running = sq_repair_running,
+	.last_rows = sq_last_rows,
+	.find = sq_find,
+	.count = sq_count,
+	.insert_row = sq_insert_row,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.set_type = sq_set_type,
+	.location_known = sq_location_known,
+	.alert_get = sq_alert_get,
+	.alert_swap = sq_alert_swap,
+	.version = sq_version,
+};
