@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fsutil.h"
@@ -28,6 +29,7 @@
 
 #define LOCK_ATTEMPTS 10
 #define LOCK_FIELD_MAX 64
+#define LOCK_ENDING_WAIT_MS 60000 /* for a run whose worker died to record its end */
 
 /*
  * Copy the value of "key=" at the start of a line of text into out: digits
@@ -76,6 +78,69 @@ lock_busy(int fd, struct err *err)
 		err->code = LOCK_BUSY;
 }
 
+/* 1 if /proc/PID/exe is this executable. */
+static int
+same_executable(long pid)
+{
+	char path[64];
+	struct stat self, other;
+
+	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+	return stat(path, &other) == 0 && stat("/proc/self/exe", &self) == 0 &&
+	       other.st_dev == self.st_dev && other.st_ino == self.st_ino;
+}
+
+/*
+ * 1 when the holder named by the lock file is a run of ours that lost its
+ * parent: a queue worker that died (kill -9, a crash). Such a run got
+ * SIGTERM from the kernel (PR_SET_PDEATHSIG, spawn.c) and is recording its
+ * interrupted row; the worker that claimed the run again waits for it
+ * instead of failing the retry as "already running".
+ */
+static int
+holder_is_ending(int fd)
+{
+	char text[512], pid[LOCK_FIELD_MAX], path[64 + LOCK_FIELD_MAX], stat_line[512];
+	const char *p;
+	ssize_t n;
+	long ppid;
+	int sfd;
+
+	n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	lock_field(text, "pid=", 1, pid, sizeof pid);
+	if (strcmp(pid, "?") == 0 || !same_executable(strtol(pid, NULL, 10)))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	sfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (sfd == -1)
+		return 0;
+	n = read(sfd, stat_line, sizeof stat_line - 1);
+	close(sfd);
+	if (n <= 0)
+		return 0;
+	stat_line[n] = '\0';
+	/* "PID (comm) S PPID ...": comm may hold spaces and parentheses. */
+	if ((p = strrchr(stat_line, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return 0;
+	return ppid == 1;
+}
+
+/* Wait up to LOCK_ENDING_WAIT_MS for the holder of fd's lock to let go. */
+static void
+wait_for_lock(int fd)
+{
+	struct timespec step = { 0, 100 * 1000 * 1000 };
+
+	for (int waited = 0; waited < LOCK_ENDING_WAIT_MS; waited += 100) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN); /* taken for real by the caller */
+			return;
+		}
+		nanosleep(&step, NULL);
+	}
+}
+
 /*
  * 1 if pid is a live process of the original TISBackup: not us, not a
  * process of this executable (ours hold the flock instead), and its
@@ -87,7 +152,6 @@ static int
 legacy_holder_alive(long pid)
 {
 	char path[64], cmd[4096];
-	struct stat self, other;
 	ssize_t n;
 	int fd;
 
@@ -95,9 +159,7 @@ legacy_holder_alive(long pid)
 		return 0;
 	if (kill((pid_t)pid, 0) == -1 && errno != EPERM)
 		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
-	if (stat(path, &other) == 0 && stat("/proc/self/exe", &self) == 0 &&
-	    other.st_dev == self.st_dev && other.st_ino == self.st_ino)
+	if (same_executable(pid))
 		return 0;
 	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -187,6 +249,9 @@ lock_acquire(const char *dir, const char *stamp, struct job_lock *l, struct err 
 			err_sys(err, errno, "cannot open lock file %s", path);
 			goto out;
 		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK &&
+		    holder_is_ending(fd))
+			wait_for_lock(fd);
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 			if (errno == EWOULDBLOCK)
 				lock_busy(fd, err);

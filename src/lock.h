@@ -8,6 +8,12 @@
  * trusts its pid. So a file we could lock that names a live process of
  * the original (not this executable, "tisbackup" in its command line) is
  * held too, and left as it is.
+ *
+ * A holder that is a run of this executable whose parent died (ppid 1: a
+ * queue worker killed with -9, whose run got SIGTERM from the kernel and
+ * is recording its end) is waited for, up to 60 s, before the lock counts
+ * as busy: the worker that claimed the run again then takes over instead
+ * of failing it as "already running".
  */
 #ifndef TB_LOCK_H
 #define TB_LOCK_H

@@ -222,6 +222,54 @@ test_holder_killed(void **state)
 }
 
 /*
+ * A holder of this executable whose parent died (a queue worker killed
+ * with -9: its run got SIGTERM and is recording its end) is waited for,
+ * not reported busy. The holder here is a grandchild whose parent exits
+ * at once; it keeps the lock for 2 s.
+ */
+static void
+test_orphan_holder_waited(void **state)
+{
+	struct job_lock l;
+	struct err err;
+	pid_t mid;
+	char c;
+	int p[2], status, fd, was_busy;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	mid = fork();
+	assert_true(mid != -1);
+	if (mid == 0) {
+		if (fork() != 0)
+			_exit(0); /* the "worker" dies: its child is orphaned */
+		if (lock_acquire(dir, "orphaned-run", &l, NULL) == -1)
+			_exit(1);
+		if (write(p[1], "k", 1) != 1)
+			_exit(1);
+		while (getppid() != 1)
+			usleep(10000);
+		sleep(2);
+		lock_release(&l);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	assert_int_equal(waitpid(mid, &status, 0), mid);
+	fd = open(lockpath, O_RDWR | O_CLOEXEC);
+	was_busy = fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == -1;
+	if (fd != -1)
+		close(fd);
+	err_clear(&err);
+	assert_int_equal(lock_acquire(dir, STAMP, &l, &err), 0);
+	if (!was_busy)
+		print_message("# the holder let go before we asked: the wait was not exercised\n");
+	assert_content(getpid(), STAMP);
+	lock_release(&l);
+}
+
+/*
  * Several processes take and release the lock as fast as they can; two
  * holders at once would mean one locked an inode that was already
  * unlinked (the race the inode check in lock_acquire() closes).
@@ -389,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_busy_in_other_process),
 		cmocka_unit_test(test_busy_in_same_process),
 		cmocka_unit_test(test_holder_killed),
+		cmocka_unit_test(test_orphan_holder_waited),
 		cmocka_unit_test(test_exclusion_under_contention),
 		cmocka_unit_test(test_stale_file_rewritten),
 		cmocka_unit_test(test_message_tolerates_garbage),
