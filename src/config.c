@@ -137,9 +137,10 @@ parse_int(const char *s, long min, long max, long *out)
 int
 config_parse_bool(const char *s, int loose)
 {
-	static const char *const yes[] = { "yes", "true", "1", NULL };
-	static const char *const no[] = { "no", "false", "0", NULL };
-	static const char *const loose_yes[] = { "t", "y", "oui", NULL };
+	/* ConfigParser's getboolean() words, and y/n, as the original accepts */
+	static const char *const yes[] = { "yes", "true", "1", "on", "y", NULL };
+	static const char *const no[] = { "no", "false", "0", "off", "n", NULL };
+	static const char *const loose_yes[] = { "t", "oui", NULL };
 
 	if (s == NULL)
 		return -1;
@@ -598,6 +599,26 @@ read_continuation(struct ctx *c, const char *s, size_t len)
 	c->blanks = 0;
 }
 
+/*
+ * The length of line (trimmed, not a comment line) without an inline
+ * comment: a ';' or '#' preceded by white space starts one, as in the
+ * original's ConfigParser (inline_comment_prefixes), and the white space
+ * before it goes too. "a;b" and "x#1" keep their ';' and '#'.
+ */
+static size_t
+strip_inline_comment(const char *line, size_t len)
+{
+	for (size_t i = 1; i < len; i++) {
+		if ((line[i] == ';' || line[i] == '#') && is_blank(line[i - 1])) {
+			len = i;
+			while (len > 0 && is_blank(line[len - 1]))
+				len--;
+			break;
+		}
+	}
+	return len;
+}
+
 /* One physical line (without its line ending). */
 static void
 read_line(struct ctx *c, const char *line, size_t len, int lineno)
@@ -622,6 +643,7 @@ read_line(struct ctx *c, const char *line, size_t len, int lineno)
 	}
 	if (line[0] == ';' || line[0] == '#')
 		return; /* comments do not end a multi-line value */
+	len = strip_inline_comment(line, len);
 	if (c->in_value && indent > c->key_indent) {
 		if (c->value_skipped)
 			return;

@@ -26,7 +26,7 @@ enum drv_key_type {
 	KEY_STR,            /* any string */
 	KEY_INT,            /* integer >= 0 */
 	KEY_PORT,           /* 1..65535 */
-	KEY_BOOL,           /* yes/no, true/false, 1/0 */
+	KEY_BOOL,           /* yes/no, true/false, 1/0, on/off, y/n */
 	KEY_BOOL_LOOSE,     /* also t, y, oui (copy-vm-xcp) */
 	KEY_FILE,           /* a local file that must be readable when the job runs */
 	KEY_EXCLUDE,        /* an exclude_list (see exclude.h) */

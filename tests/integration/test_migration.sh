@@ -69,4 +69,19 @@ t_eq "ERROR" "$(csql "select status from stats where backup_name='shared' and ba
 	"once the original is gone, its dead Running row is repaired"
 t_ok "the lock file is removed after the run" test ! -e "$JOBDIR/lock"
 
+# ================================================================ inline comments
+# The README's own example, as an admin would paste it: ' ; days' after
+# values is a comment, as the original reads it.
+awk '/^```ini$/{f=1;next} /^```$/{f=0} f' "$TB_SOURCE_ROOT/README.md" >"$TMPD/readme.ini"
+t_match 'backup_retention_time = 30 +; days' "$(cat "$TMPD/readme.ini")" "the README example has inline comments"
+tb_run -c "$TMPD/readme.ini" -b "$TMPD/readme-base" checknagios
+t_rc 2 "the README example loads (checknagios: CRITICAL, no backup yet; not 3, configuration error)"
+t_match 'No backup found for srv-files' "$T_OUT" "the README example's job is read"
+CC=$TMPD/comments.ini
+cfg_global "$CC"
+cfg_job "$CC" commented "$SRC" "type=rsync+ssh ; the original's type" "compression = no # no need on loopback"
+tb_run -c "$CC" -s commented backup
+t_rc 0 "type=rsync+ssh ; x and 'compression = no # x': a backup runs"
+t_eq 1 "$(snapshots "$BASE/commented" | wc -l)" "the commented job made its snapshot"
+
 t_done

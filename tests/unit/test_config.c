@@ -267,7 +267,7 @@ test_syntax(void **state)
 	              "\tafter a blank\n"
 	              "\n"
 	              "\n"
-	              "private_key = /k ; not a comment # either\n"
+	              "private_key = /k;not#comments ; an inline comment # too\n"
 	              "preexec = 100% literal %(x)s\n"
 	              "[b]\n"
 	              "  type = null\n" /* an indented key */
@@ -286,7 +286,8 @@ test_syntax(void **state)
 	assert_string_equal(a->remote_user, "me=you");
 	assert_string_equal(a->description, "first line\nsecond line\n\nafter a blank");
 	assert_int_equal(job_entry(a, "description")->line, 13);
-	assert_string_equal(a->private_key, "/k ; not a comment # either");
+	/* after white space, ';' and '#' start a comment, as in the original */
+	assert_string_equal(a->private_key, "/k;not#comments");
 	assert_string_equal(a->preexec, "100% literal %(x)s");
 	b = config_find_job(cfg, "b");
 	assert_non_null(b);
@@ -341,7 +342,8 @@ static void
 test_shell_metacharacters_are_data(void **state)
 {
 	static const char server[] = "host; rm -rf / `id` $(id) | cat > /tmp/x & echo \"q\" 'q' \\";
-	static const char desc[] = "$HOME && || ; # < > * ? [x] {a,b} ~ ! %s %n";
+	/* (';' and '#' after white space would start a comment) */
+	static const char desc[] = "$HOME && ||;#< > * ? [x] {a,b} ~ ! %s %n";
 	static const char pre[] = "sh -c 'echo $1' \"a b\" > /dev/null 2>&1 & wait";
 	struct config *cfg;
 	char *text, *base;
@@ -475,8 +477,8 @@ test_header_trailing_text(void **state)
 	int rc;
 
 	(void)state;
-	out = load_capturing_stderr(GLOBAL_OK "[a] ; old comment\ntype = null\nserver_name = a\n",
-	                            &rc, &cfg, &err);
+	out = load_capturing_stderr(GLOBAL_OK "[a] old text\ntype = null\nserver_name = a\n", &rc,
+	                            &cfg, &err);
 	assert_int_equal(rc, 0);
 	want = xasprintf("tisbackup: warning: %s:5: [a]: text after ']' ignored\n", cfgpath);
 	assert_string_equal(out, want);
@@ -854,9 +856,13 @@ test_value_types(void **state)
 static void
 test_parse_bool(void **state)
 {
-	static const char *const t[] = { "yes", "YES", "true", "True", "1", NULL };
-	static const char *const f[] = { "no", "No", "false", "FALSE", "0", NULL };
-	static const char *const l[] = { "t", "T", "y", "Y", "oui", "OUI", NULL };
+	/* ConfigParser's getboolean() words (on/off too), and y/n */
+	static const char *const t[] = { "yes", "YES", "true", "True", "1",
+		                         "on",  "ON",  "y",    "Y",    NULL };
+	static const char *const f[] = {
+		"no", "No", "false", "FALSE", "0", "off", "Off", "n", NULL
+	};
+	static const char *const l[] = { "t", "T", "oui", "OUI", NULL };
 
 	(void)state;
 	for (size_t i = 0; t[i] != NULL; i++) {
@@ -872,9 +878,9 @@ test_parse_bool(void **state)
 		assert_int_equal(config_parse_bool(l[i], 1), 1);
 	}
 	assert_int_equal(config_parse_bool("", 1), -1);
-	assert_int_equal(config_parse_bool("on", 1), -1);
+	assert_int_equal(config_parse_bool("onn", 1), -1);
 	assert_int_equal(config_parse_bool("yes ", 0), -1);
-	assert_int_equal(config_parse_bool("n", 1), -1);
+	assert_int_equal(config_parse_bool("non", 1), -1);
 	assert_int_equal(config_parse_bool(NULL, 1), -1);
 }
 
