@@ -1,7 +1,8 @@
 /*
  * What the CLI hands every action, and the actions' entry points. Each
  * action lives in its own file (backup.c, retention.c, register.c,
- * export.c, retry.c); main.c only parses options, loads the config, opens
+ * export.c, action_*.c) and has one line in the action table (action.c);
+ * main.c only parses options and loads the config, action_exec() opens
  * the run log and the catalog, and calls one of these.
  */
 #ifndef TB_ACTIONS_H
@@ -27,13 +28,18 @@ struct action_ctx {
 	const struct config *cfg;
 	const struct job *const *jobs; /* the -s selection, in config order */
 	size_t njobs;
-	struct catalog *cat;      /* read-write catalog; NULL in a dry run */
+	struct catalog *cat; /* read-write catalog; NULL in a dry run */
+	/* Catalog to read from: cat, or read-only in a dry run (ACTION_DRYRUN_READS); NULL = none yet. */
+	struct catalog *rcat;
 	const char *catalog_path; /* for threads that open their own connection */
 	int dry_run;
 	int verbose;
 	int max_parallel;          /* jobs at once: -j, else [global] max_parallel */
 	const char *exportdir;     /* -x */
 	const struct guiconf *gui; /* --gui-config, for [alerts]; NULL = no alerts */
+	const char *gui_config;    /* --gui-config path (never NULL from the CLI) */
+	int usb;                   /* exportbackup --usb */
+	int len;                   /* -n: rows per job for dumpstat */
 };
 
 /* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */
@@ -57,6 +63,18 @@ int export_run(const struct action_ctx *a);
  * unmounting failed, or a job failed), EXIT_USAGE or EXIT_RUNTIME.
  */
 int export_usb_run(const struct action_ctx *a, int any, const char *mount_base);
+
+/* checknagios (action_checknagios.c): prints the verdict; exits 0/1/2/3. */
+int action_checknagios(const struct action_ctx *a);
+
+/* dumpstat (action_dumpstat.c): a->len rows per job. 0 or EXIT_RUNTIME. */
+int action_dumpstat(const struct action_ctx *a);
+
+/* retryfailed (action_retryfailed.c): backup_run() of retry_select(). 0, EXIT_JOBS or EXIT_RUNTIME. */
+int action_retryfailed(const struct action_ctx *a);
+
+/* exportbackup (action_exportbackup.c): export_run(), or export_usb_run() with --usb. */
+int action_exportbackup(const struct action_ctx *a);
 
 /*
  * retryfailed (retry.c): the jobs of a->jobs, except type null, with no OK

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "guiconf.h"
 #include "queue_backend.h"
 #include "util/buf.h"
@@ -148,11 +149,16 @@ cmp_str(const void *a, const void *b)
 static int
 request_check(const struct queue_request *req, struct err *err)
 {
-	if (req->action == NULL ||
-	    (strcmp(req->action, "backup") != 0 && strcmp(req->action, "cleanup") != 0 &&
-	     strcmp(req->action, "export") != 0)) {
-		err_set(err, "queue: unknown action '%s' (expected backup, cleanup or export)",
-		        req->action != NULL ? req->action : "");
+	const struct action_entry *e = req->action != NULL ? action_find_queued(req->action) : NULL;
+
+	if (e == NULL) {
+		struct buf names;
+
+		buf_init(&names, (size_t)-1);
+		action_list_names(&names, 1, " or ");
+		err_set(err, "queue: unknown action '%s' (expected %s)",
+		        req->action != NULL ? req->action : "", buf_str(&names));
+		buf_free(&names);
 		return -1;
 	}
 	if (req->nsections == 0 || req->sections == NULL) {
@@ -171,7 +177,7 @@ request_check(const struct queue_request *req, struct err *err)
 		err_set(err, "queue: a run needs its tisbackup config file");
 		return -1;
 	}
-	if (req->exportdir != NULL && strcmp(req->action, "export") != 0) {
+	if (req->exportdir != NULL && !(e->flags & ACTION_EXPORTDIR)) {
 		err_set(err, "queue: only an export takes an export folder");
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -31,14 +32,11 @@
 #define STATE_FILE "tisbackup-scheduler.state"
 #define LOG_SEC NULL /* scheduler-wide messages carry no [section] */
 
-static const char *const actions[2] = { "backup", "cleanup" };
-static const char *const action_keys[2] = { "schedule", "cleanup_schedule" };
-
 /* One scheduled (config, job, action). */
 struct entry {
 	char *config;
 	char *job;
-	const char *action; /* actions[] */
+	const char *action; /* queue name of a scheduled action_table entry */
 	char *text;         /* the schedule as written, NULL while only known from the state */
 	struct schedule sched;
 	time_t last; /* last slot handled (run or skipped); 0 = not seen yet */
@@ -116,7 +114,7 @@ entry_add(struct scheduler *s, const char *config, const char *job, const char *
 	memset(e, 0, sizeof *e);
 	e->config = xstrdup(config);
 	e->job = xstrdup(job);
-	e->action = strcmp(action, actions[0]) == 0 ? actions[0] : actions[1];
+	e->action = action_find_queued(action)->queue_name; /* a static string */
 	e->sched.never = 1;
 	return e;
 }
@@ -131,6 +129,15 @@ entry_remove(struct scheduler *s, size_t i)
 }
 
 /* --- state file ----------------------------------------------------- */
+
+/* True when name is the queue name of an action the scheduler runs. */
+static int
+scheduled_action(const char *name)
+{
+	const struct action_entry *a = action_find_queued(name);
+
+	return a != NULL && a->schedule_key != NULL;
+}
 
 /* Read the state file: entries for the configs we were given. 0 or -1 + err. */
 static int
@@ -160,14 +167,18 @@ state_load(struct scheduler *s, struct err *err)
 		action = end + (*end == ' ');
 		job = strchr(action, ' ');
 		config = job != NULL ? strchr(job + 1, ' ') : NULL;
-		if (errno != 0 || end == p || *end != ' ' || last <= 0 || config == NULL ||
-		    (strncmp(action, "backup ", 7) != 0 && strncmp(action, "cleanup ", 8) != 0)) {
+		if (errno != 0 || end == p || *end != ' ' || last <= 0 || config == NULL) {
 			log_warning(LOG_SEC, "scheduler: %s:%d: malformed line ignored",
 			            s->state_path, lineno);
 			continue;
 		}
 		*job++ = '\0';
 		*config++ = '\0';
+		if (!scheduled_action(action)) {
+			log_warning(LOG_SEC, "scheduler: %s:%d: malformed line ignored",
+			            s->state_path, lineno);
+			continue;
+		}
 		for (size_t i = 0; i < s->nfiles; i++) {
 			if (strcmp(s->files[i].path, config) == 0 &&
 			    entry_find(s, config, job, action) == NULL) {
@@ -246,8 +257,9 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 	for (size_t j = 0; j < cfg->njobs; j++) {
 		const struct job *job = &cfg->jobs[j];
 
-		for (size_t a = 0; a < 2; a++) {
-			const char *text = job_get(job, action_keys[a]);
+		for (const struct action_entry *a = action_table; a->name != NULL; a++) {
+			const char *text =
+			    a->schedule_key != NULL ? job_get(job, a->schedule_key) : NULL;
 			struct schedule sched;
 			struct entry *e;
 			struct err perr;
@@ -257,14 +269,14 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 				continue;
 			if (schedule_parse(text, &sched, &perr) == -1) {
 				/* config_load() validated it; never happens */
-				log_warning(job->name, "%s: %s", action_keys[a], perr.msg);
+				log_warning(job->name, "%s: %s", a->schedule_key, perr.msg);
 				continue;
 			}
 			if (sched.never)
 				continue;
-			e = entry_find(s, path, job->name, actions[a]);
+			e = entry_find(s, path, job->name, a->queue_name);
 			if (e == NULL)
-				e = entry_add(s, path, job->name, actions[a]);
+				e = entry_add(s, path, job->name, a->queue_name);
 			if (e->text != NULL && strcmp(e->text, text) != 0 && e->last < now) {
 				/* A new schedule counts from now: no catch-up of the old one. */
 				e->last = now;
@@ -273,7 +285,7 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 			if (e->text == NULL || strcmp(e->text, text) != 0) {
 				free(e->text);
 				e->text = xstrdup(text);
-				log_debug(job->name, "scheduled %s: %s", actions[a], text);
+				log_debug(job->name, "scheduled %s: %s", a->queue_name, text);
 			}
 			e->sched = sched;
 			e->due = 0;

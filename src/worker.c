@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "actions.h"
 #include "commands.h"
 #include "config.h"
@@ -214,6 +215,8 @@ run_refused(const struct worker *w, const struct queue_run *run)
 		listed |= strcmp(gc->configs[i], run->config) == 0;
 	if (!listed)
 		return "its config file is not listed in tisbackup_gui.ini (config_tisbackup)";
+	if (action_find_queued(run->action) == NULL)
+		return "unknown action";
 	return NULL;
 }
 
@@ -222,6 +225,8 @@ static void
 run_argv(const struct worker *w, const struct queue_run *run, const char *exportdir,
          struct strv *av)
 {
+	const struct action_entry *e = action_find_queued(run->action); /* run_refused() checked */
+
 	strv_push(av, w->exe);
 	/* The child reads [alerts] from the same gui ini as this worker. */
 	if (w->wc->gc->path != NULL) {
@@ -244,12 +249,11 @@ run_argv(const struct worker *w, const struct queue_run *run, const char *export
 		strv_push(av, "-b");
 		strv_push(av, w->wc->base_dir);
 	}
-	if (strcmp(run->action, "export") == 0) {
+	if (e->flags & ACTION_EXPORTDIR) {
 		strv_push(av, "-x");
 		strv_push(av, exportdir);
-		strv_push(av, "exportbackup");
-	} else
-		strv_push(av, run->action);
+	}
+	strv_push(av, e->name);
 }
 
 /*
@@ -311,7 +315,7 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 	strv_init(&av);
 	buf_init(&x.batch, WORKER_BATCH_MAX);
 	/* An export without a folder goes to the USB disk, mounted for this run only. */
-	if (strcmp(run->action, "export") == 0 && run->exportdir == NULL) {
+	if ((action_find_queued(run->action)->flags & ACTION_EXPORTDIR) && run->exportdir == NULL) {
 		const struct guiconf *gc = w->wc->gc;
 
 		if (usb_attach(gc->device_filter_any, gc->mount_base, &devnode, &mountpoint,

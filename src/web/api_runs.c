@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -40,6 +41,7 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
             size_t n, const char *exportdir, char **id, int *existed)
 {
 	const struct config *cfg = req_config(r, NULL);
+	const struct action_entry *e = action_find_queued(action);
 	struct queue_run *runs = NULL;
 	size_t nruns = 0;
 	struct queue *q;
@@ -55,14 +57,15 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
 	q = req_queue(r, out, &err);
 	if (q == NULL)
 		return -1;
-	if (strcmp(action, "export") == 0) {
+	if (e != NULL && (e->flags & ACTION_ONE_ACTIVE)) {
 		if (queue_list(q, 1, 1000, &runs, &nruns, &err) == -1)
 			goto qfail;
 		for (size_t i = 0; i < nruns; i++) {
-			if (strcmp(runs[i].action, "export") == 0 &&
+			if (strcmp(runs[i].action, action) == 0 &&
 			    !same_sections(runs[i].sections, runs[i].nsections, sections, n)) {
 				reply_error(r, out, 409, "sections",
-				            "another export (run %s) is in progress", runs[i].id);
+				            "another %s (run %s) is in progress", action,
+				            runs[i].id);
 				goto out;
 			}
 		}
@@ -187,6 +190,7 @@ api_runs_post(struct req *r, struct reply *out)
 	json_error_t jerr;
 	json_t *root = json_loadb(r->body, r->body_len, 0, &jerr);
 	const char *action, *exportdir = NULL, *key;
+	const struct action_entry *entry;
 	const char **names = NULL;
 	char *id = NULL;
 	size_t n = 0;
@@ -209,15 +213,20 @@ api_runs_post(struct req *r, struct reply *out)
 	}
 	v = json_object_get(root, "action");
 	action = json_is_string(v) ? json_string_value(v) : "";
-	if (strcmp(action, "backup") != 0 && strcmp(action, "cleanup") != 0 &&
-	    strcmp(action, "export") != 0) {
-		reply_error(r, out, 400, "action", "action: backup, cleanup or export");
+	entry = action_find_queued(action);
+	if (entry == NULL) {
+		struct buf list;
+
+		buf_init(&list, (size_t)-1);
+		action_list_names(&list, 1, " or ");
+		reply_error(r, out, 400, "action", "action: %s", buf_str(&list));
+		buf_free(&list);
 		goto out;
 	}
 	v = json_object_get(root, "exportdir");
 	if (v != NULL && !json_is_null(v)) {
 		exportdir = json_is_string(v) ? json_string_value(v) : "";
-		if (strcmp(action, "export") != 0 || exportdir[0] != '/' ||
+		if (!(entry->flags & ACTION_EXPORTDIR) || exportdir[0] != '/' ||
 		    strstr(exportdir, "/../") != NULL || strlen(exportdir) > 4000) {
 			reply_error(r, out, 400, "exportdir",
 			            "exportdir: an absolute folder, for an export only");

@@ -1,0 +1,245 @@
+/*
+ * The action table (action.h) and what the CLI does around an action
+ * according to its flags: the run log, the catalog and [alerts]. Each
+ * action's own logic lives in its own file.
+ */
+#include "action.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "commands.h"
+#include "config.h"
+#include "drivers/driver.h"
+#include "guiconf.h"
+#include "log.h"
+#include "util/fsutil.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+#define HELP_COL 17 /* width of the name column of --help */
+
+static int
+action_listdrivers(const struct action_ctx *a)
+{
+	(void)a;
+	driver_print_list(stdout);
+	return 0;
+}
+
+const struct action_entry action_table[] = {
+	{ "backup", NULL, "run every selected job, in config order", "backup", "schedule",
+	  ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_ALERTS, backup_run, NULL },
+	{ "cleanup", NULL, "delete backups older than backup_retention_time days", "cleanup",
+	  "cleanup_schedule", ACTION_CONFIG | ACTION_WRITES | ACTION_DISKFULL_OK, cleanup_run,
+	  NULL },
+	{ "checknagios", NULL, "monitoring check; prints the verdict, exits 0/1/2/3", NULL, NULL,
+	  ACTION_CONFIG | ACTION_MONITOR, action_checknagios, NULL },
+	{ "dumpstat", NULL, "print the last N catalog rows of each selected job", NULL, NULL,
+	  ACTION_CONFIG, action_dumpstat, NULL },
+	{ "retryfailed", NULL, "re-run the jobs without an OK backup in the last 30 hours", NULL,
+	  NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_ALERTS | ACTION_DRYRUN_READS,
+	  action_retryfailed, NULL },
+	{ "listdrivers", NULL, "list backup types and their configuration keys", NULL, NULL, 0,
+	  action_listdrivers, NULL },
+	{ "exportbackup", NULL,
+	  "copy each job's latest good backup to -x DIR, or with\n"
+	  "--usb to the USB disk labelled tisbackup (mounted\n"
+	  "for the run, then unmounted)",
+	  "export", NULL,
+	  ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_EXPORTDIR | ACTION_ONE_ACTIVE,
+	  action_exportbackup, NULL },
+	{ "register_existing", NULL, "add catalog rows for backups found on disk", NULL, NULL,
+	  ACTION_CONFIG | ACTION_WRITES, register_run, NULL },
+	{ "serve", NULL, "web UI, REST API, scheduler and queue worker", NULL, NULL, ACTION_WORDS,
+	  NULL, cmd_serve },
+	{ "worker", NULL, "run queued runs (for other hosts); stops on SIGTERM", NULL, NULL,
+	  ACTION_WORDS, NULL, cmd_worker },
+	{ "user", "user add|passwd|del NAME [--role admin|viewer]",
+	  "manage the web users (password read from stdin\n"
+	  "when it is not a terminal)",
+	  NULL, NULL, ACTION_WORDS, NULL, cmd_user },
+	{ NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+const struct action_entry *
+action_find(const char *name)
+{
+	for (const struct action_entry *e = action_table; e->name != NULL; e++)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+const struct action_entry *
+action_find_queued(const char *qname)
+{
+	for (const struct action_entry *e = action_table; e->name != NULL; e++)
+		if (e->queue_name != NULL && strcmp(e->queue_name, qname) == 0)
+			return e;
+	return NULL;
+}
+
+void
+action_list_names(struct buf *b, int queued, const char *last_sep)
+{
+	size_t n = 0, i = 0;
+
+	for (const struct action_entry *e = action_table; e->name != NULL; e++)
+		n += (queued ? e->queue_name : e->name) != NULL;
+	for (const struct action_entry *e = action_table; e->name != NULL; e++) {
+		const char *name = queued ? e->queue_name : e->name;
+
+		if (name == NULL)
+			continue;
+		if (i > 0)
+			buf_puts(b, i + 1 == n ? last_sep : ", ");
+		buf_puts(b, name);
+		i++;
+	}
+}
+
+void
+action_print_help(FILE *out)
+{
+	for (const struct action_entry *e = action_table; e->name != NULL; e++) {
+		const char *u = e->usage != NULL ? e->usage : e->name;
+		const char *p = e->help;
+
+		if (strlen(u) > HELP_COL)
+			fprintf(out, "  %s\n%*s", u, HELP_COL + 4, "");
+		else
+			fprintf(out, "  %-*s  ", HELP_COL, u);
+		for (;;) {
+			const char *nl = strchr(p, '\n');
+
+			if (nl == NULL) {
+				fprintf(out, "%s\n", p);
+				break;
+			}
+			fprintf(out, "%.*s\n%*s", (int)(nl - p), p, HELP_COL + 4, "");
+			p = nl + 1;
+		}
+	}
+}
+
+void
+action_print_err(const char *msg)
+{
+	const char *p = msg;
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "tisbackup: %.*s\n", n, p);
+		p += n + (nl != NULL);
+	}
+}
+
+/* Create {base}/log and start the run log there. */
+static int
+open_run_log(const struct config *cfg, struct err *err)
+{
+	char stamp[TIME_STAMP_LEN + 1];
+	char *dir = fs_join(cfg->backup_base_dir, "log");
+	char *path = NULL;
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0750, err) == -1)
+		goto out;
+	time_stamp(time(NULL), stamp);
+	path = xasprintf("%s/tisbackup_%s.log", dir, stamp);
+	if (log_open_file(path, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* Every file a job names must be usable before anything is written. */
+static int
+check_job_files(const struct job *const *jobs, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct err ferr;
+
+		err_clear(&ferr);
+		if (config_check_files(jobs[i], &ferr) == -1) {
+			action_print_err(ferr.msg);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+int
+action_exec(const struct action_entry *e, struct action_ctx *a)
+{
+	struct guiconf *gui = NULL;
+	char *catalog_path = NULL;
+	struct catalog *cat = NULL;
+	struct err err;
+	int rc;
+
+	err_clear(&err);
+	if (!(e->flags & ACTION_WRITES))
+		return e->run(a);
+	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	a->catalog_path = catalog_path;
+	if ((e->flags & ACTION_FILES) && check_job_files(a->jobs, a->njobs) == -1) {
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
+		if (!(e->flags & ACTION_DISKFULL_OK)) {
+			action_print_err(err.msg);
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+		/* SPEC §1: a full disk must not stop the cleanup that frees it. */
+		log_warning(NULL, "%s: logging to stderr only, no run log file: %s", e->name,
+		            err.msg);
+		err_clear(&err);
+	}
+	if (!a->dry_run || (e->flags & ACTION_DRYRUN_READS)) {
+		if (catalog_open(catalog_path, a->dry_run ? CATALOG_RO : CATALOG_RW, &cat, &err) ==
+		        -1 &&
+		    !(a->dry_run && err.code == ENOENT)) {
+			if (!(e->flags & ACTION_DISKFULL_OK)) {
+				action_print_err(err.msg);
+				rc = EXIT_RUNTIME;
+				goto out;
+			}
+			/* cleanup_run() plans read-only and retries after the removals. */
+			log_warning(NULL, "%s: %s", e->name, err.msg);
+		}
+	}
+	a->cat = a->dry_run ? NULL : cat;
+	a->rcat = cat;
+	if (!a->dry_run && (e->flags & ACTION_ALERTS)) {
+		/* [alerts] of the gui ini; a missing file means no alerts. */
+		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
+			log_warning(NULL, "alerts disabled: %s", err.msg);
+			err_clear(&err);
+		}
+		a->gui = gui;
+	}
+	rc = e->run(a);
+out:
+	if (cat != NULL)
+		catalog_close(cat);
+	guiconf_free(gui);
+	free(catalog_path);
+	a->cat = a->rcat = NULL;
+	a->gui = NULL;
+	a->catalog_path = NULL;
+	return rc;
+}

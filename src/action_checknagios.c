@@ -1,0 +1,36 @@
+/*
+ * checknagios: the monitoring verdict of the selected jobs (nagios.c),
+ * read from the catalog. A missing catalog is not an error here: every
+ * job is then reported as never backed up.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "actions.h"
+#include "catalog.h"
+#include "config.h"
+#include "nagios.h"
+#include "util/fsutil.h"
+
+int
+action_checknagios(const struct action_ctx *a)
+{
+	char *path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	struct catalog *cat = NULL;
+	struct err err;
+	int rc;
+
+	err_clear(&err);
+	if (catalog_open(path, CATALOG_RO, &cat, &err) == -1 && err.code != ENOENT) {
+		printf("UNKNOWN : cannot read the catalog: %s\n", err.msg);
+		free(path);
+		return 3;
+	}
+	free(path);
+	rc = nagios_run(cat, a->jobs, a->njobs, time(NULL), stdout);
+	if (cat != NULL)
+		catalog_close(cat);
+	return rc;
+}
