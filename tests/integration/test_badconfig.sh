@@ -181,7 +181,8 @@ done
 # ---- a VALID config whose remote_dir is full of metacharacters backs up
 sshd_start
 new_case
-WEIRD="$TMPD/src \$(cd;touch tb_pwned_$TB_ID) ; touch tb_pwned_$TB_ID ;\`cd;touch tb_pwned_$TB_ID\` 'q\" &x|y"
+# (';' and '#' right after white space would start an inline comment)
+WEIRD="$TMPD/src \$(cd;touch tb_pwned_$TB_ID);touch tb_pwned_$TB_ID;\`cd;touch tb_pwned_$TB_ID\` 'q\" &x|y#z"
 make_tree "$WEIRD"
 make_config "$CONF" weird "$WEIRD" "description = \$(cd;touch tb_pwned_$TB_ID); \`touch tb_pwned_$TB_ID\`"
 tb_run -c "$CONF" backup

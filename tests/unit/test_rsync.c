@@ -380,14 +380,14 @@ test_argv_cygdrive_and_overload(void **state)
 
 	/* overload_args replaces -lpgoD, split into words, never through a shell. */
 	cfg =
-	    load_job("/b", "", SSH_JOB "overload_args =  -rlt\t--chmod=ugo=rwX   --no-perms ;x\n");
+	    load_job("/b", "", SSH_JOB "overload_args =  -rlt\t--chmod=ugo=rwX   --no-perms x;y\n");
 	build(cfg, 0, &av);
 	assert_int_equal(at(&av, "-lpgoD"), -1);
 	i = at(&av, "-rlt");
 	assert_true(i > 0);
 	assert_string_equal(av.v[i + 1], "--chmod=ugo=rwX");
 	assert_string_equal(av.v[i + 2], "--no-perms");
-	assert_string_equal(av.v[i + 3], ";x");
+	assert_string_equal(av.v[i + 3], "x;y"); /* a word, not a shell separator */
 	strv_free(&av);
 	config_free(cfg);
 }
