@@ -721,6 +721,17 @@ check_global(struct ctx *c, const struct cfg_section *g)
 	}
 }
 
+/*
+ * Keys the original reads in a job section but that mean nothing here:
+ * backup_name and backup_dir are set from the section name and
+ * backup_base_dir. Accepted with a warning, so old files keep loading.
+ */
+static int
+is_legacy_ignored(const char *key)
+{
+	return strcmp(key, "backup_name") == 0 || strcmp(key, "backup_dir") == 0;
+}
+
 /* The backup root: -b, else [global] backup_base_dir; must be absolute. */
 static void
 check_base_dir(struct ctx *c, const char *override)
@@ -793,6 +804,14 @@ check_job(struct ctx *c, struct job *job)
 		const struct drv_key *k = driver_key(job->drv, ent->key, NULL);
 		struct err e;
 
+		if (k == NULL && is_legacy_ignored(ent->key)) {
+			fprintf(
+			    stderr,
+			    "tisbackup: warning: %s:%d: [%s] %s: the original's key, ignored "
+			    "(the job's name is its section, its folder {backup_base_dir}/%s)\n",
+			    c->path, ent->line, sec->name, ent->key, sec->name);
+			continue;
+		}
 		if (k == NULL) {
 			if (list == NULL)
 				list = known_keys(job->drv);

@@ -525,6 +525,32 @@ test_global_required(void **state)
 	                             "absolute path");
 }
 
+/* The original's backup_name / backup_dir in a job section: a warning, not an error. */
+static void
+test_legacy_job_keys_ignored(void **state)
+{
+	struct config *cfg;
+	struct err err;
+	char *out, *want;
+	int rc;
+
+	(void)state;
+	out = load_capturing_stderr(GLOBAL_OK "[a]\ntype = null\nserver_name = s\n"
+	                                      "backup_name = old\nbackup_dir = /elsewhere\n",
+	                            &rc, &cfg, &err);
+	assert_int_equal(rc, 0);
+	want = xasprintf("tisbackup: warning: %s:8: [a] backup_name: the original's key, ignored "
+	                 "(the job's name is its section, its folder {backup_base_dir}/a)\n"
+	                 "tisbackup: warning: %s:9: [a] backup_dir: the original's key, ignored "
+	                 "(the job's name is its section, its folder {backup_base_dir}/a)\n",
+	                 cfgpath, cfgpath);
+	assert_string_equal(out, want);
+	assert_string_equal(cfg->jobs[0].name, "a");
+	config_free(cfg);
+	free(out);
+	free(want);
+}
+
 static void
 test_global_unknown_key_warns(void **state)
 {
@@ -1107,6 +1133,7 @@ main(void)
 		cmocka_unit_test(test_header_trailing_text),
 		cmocka_unit_test(test_global_required),
 		cmocka_unit_test(test_global_unknown_key_warns),
+		cmocka_unit_test(test_legacy_job_keys_ignored),
 		cmocka_unit_test(test_global_types),
 		cmocka_unit_test(test_type_key),
 		cmocka_unit_test(test_unknown_keys),
