@@ -71,6 +71,7 @@ struct ctx {
 	const char *path;
 	struct err *err;
 	int nproblems;
+	int omitted; /* problems counted but not shown: the message was full */
 	struct config *cfg;
 	size_t cur; /* index of the section being read, or SEC_NONE/SEC_SKIP */
 	size_t nsec_cap;
@@ -84,18 +85,29 @@ struct ctx {
 
 static void problem(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Record one problem line. */
+/*
+ * Room kept free in the error message, for the "... and N more" line and
+ * the context callers prepend (err_wrap): problems are never cut mid-line.
+ */
+#define PROBLEMS_RESERVE 512
+
+/* Record one problem line, or count it when the message is full. */
 static void
 problem(struct ctx *c, const char *fmt, ...)
 {
 	char line[ERR_MSG_MAX];
+	size_t used = c->err != NULL ? strlen(c->err->msg) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	err_append_line(c->err, "%s", line);
 	c->nproblems++;
+	if (c->omitted > 0 || used + strlen(line) + 1 > ERR_MSG_MAX - PROBLEMS_RESERVE) {
+		c->omitted++;
+		return;
+	}
+	err_append_line(c->err, "%s", line);
 }
 
 static int
@@ -940,6 +952,10 @@ parse_buffer(const char *name, const char *data, size_t len, const char *base_di
 	read_lines(&c, data, len);
 	if (!raw)
 		validate(&c, base_dir_override);
+	if (c.omitted > 0)
+		err_append_line(err,
+		                "... and %d more problem%s (%d in all): fix these and run again",
+		                c.omitted, c.omitted == 1 ? "" : "s", c.nproblems);
 	if (c.nproblems > 0) {
 		config_free(c.cfg);
 		*out = NULL;

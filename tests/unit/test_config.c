@@ -21,6 +21,7 @@
 #include "config.h"
 #include "drivers/driver.h"
 #include "util/err.h"
+#include "util/buf.h"
 #include "util/xmalloc.h"
 
 #define GLOBAL_OK                                                                                  \
@@ -523,6 +524,53 @@ test_global_required(void **state)
 	assert_int_equal(load("[global]\n", "rel/dir", &cfg, &err), -1);
 	assert_string_equal(err.msg, "-b rel/dir: the backup base directory must be an "
 	                             "absolute path");
+}
+
+/*
+ * Many problems: every one is listed while they fit, each on a whole line;
+ * past that the message says how many more there are (never a line cut
+ * mid-word).
+ */
+static void
+test_problems_listed_whole(void **state)
+{
+	struct buf b;
+	struct err err;
+	const char *last;
+	char want[128];
+
+	(void)state;
+	for (int n = 20; n <= 40; n += 20) {
+		buf_init(&b, 1 << 20);
+		buf_puts(&b, GLOBAL_OK);
+		for (int i = 0; i < n; i++)
+			buf_printf(
+			    &b, "[j%02d]\ntype = null\nserver_name = s\nmaximum_backup_age = x\n",
+			    i);
+		err_clear(&err);
+		if (n == 20) {
+			load_fails(buf_str(&b), 20, &err);
+			assert_non_null(strstr(err.msg, "[j19] maximum_backup_age: "));
+		} else {
+			struct config *cfg;
+
+			assert_int_equal(load(buf_str(&b), NULL, &cfg, &err), -1);
+			last = strrchr(err.msg, '\n');
+			assert_non_null(last);
+			assert_non_null(
+			    strstr(last, " more problems (40 in all): fix these and run again"));
+			/* every line shown is whole: it ends as a problem line ends */
+			for (const char *l = err.msg; l < last; l = strchr(l, '\n') + 1) {
+				const char *e = strchr(l, '\n');
+
+				assert_true(e - l > 20);
+				snprintf(want, sizeof want, "%.*s", (int)(e - l), l);
+				assert_non_null(strstr(want, "is not a non-negative integer"));
+			}
+			assert_true(strlen(err.msg) < ERR_MSG_MAX - 1);
+		}
+		buf_free(&b);
+	}
 }
 
 /* The original's backup_name / backup_dir in a job section: a warning, not an error. */
@@ -1134,6 +1182,7 @@ main(void)
 		cmocka_unit_test(test_global_required),
 		cmocka_unit_test(test_global_unknown_key_warns),
 		cmocka_unit_test(test_legacy_job_keys_ignored),
+		cmocka_unit_test(test_problems_listed_whole),
 		cmocka_unit_test(test_global_types),
 		cmocka_unit_test(test_type_key),
 		cmocka_unit_test(test_unknown_keys),
