@@ -32,9 +32,10 @@ myq() {
 
 
 # The password: characters every layer could mangle, and a unique
-# sentinel to look for in /proc.
+# sentinel to look for in /proc. (White space then ';' or '#' would start
+# an inline comment in the config file, as in the original.)
 SENT="sentinel-$TB_ID-pw"
-PW="Q'\"\\ #;\$(touch tb_pwned_$TB_ID)"$'\t'"é€-$SENT"
+PW="Q'\"\\#;\$(touch tb_pwned_$TB_ID) x"$'\t'"é€-$SENT"
 printf '%s\n' "$SENT" >"$MY/sentinel"
 sqlstr() {
 	local s=${1//\\/\\\\}
