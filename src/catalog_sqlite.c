@@ -34,6 +34,7 @@
 #include "catalog_backend.h"
 #include "sqlite_util.h"
 #include "util/buf.h"
+#include "util/pct.h"
 #include "util/xmalloc.h"
 
 /* The original's CREATE statements, as it wrote them. */
@@ -237,18 +238,6 @@ out:
 	return ret;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The file a names: a plain path as it is; "sqlite:" + path or
  * "sqlite://" + "/absolute/path", percent-escapes decoded. NULL + err for
@@ -260,7 +249,6 @@ address_path(const struct catalog_address *a, struct err *err)
 {
 	const char *p = a->rest;
 	char *path;
-	size_t n = 0;
 
 	if (p == NULL)
 		return xstrdup(a->text);
@@ -280,27 +268,8 @@ address_path(const struct catalog_address *a, struct err *err)
 		                   : "a query or fragment (? and # are %3F and %23)");
 		return NULL;
 	}
-	path = xmalloc(strlen(p) + 1);
-	for (; *p != '\0'; p++) {
-		int hi, lo;
-
-		if (*p != '%') {
-			path[n++] = *p;
-			continue;
-		}
-		hi = hexval(p[1]);
-		lo = hi >= 0 ? hexval(p[2]) : -1;
-		if (lo < 0 || (hi == 0 && lo == 0)) {
-			err_set(
-			    err,
-			    "catalog address: a sqlite: URI has a bad %%-escape (%%XX, not %%00)");
-			free(path);
-			return NULL;
-		}
-		path[n++] = (char)(hi * 16 + lo);
-		p += 2;
-	}
-	path[n] = '\0';
+	if ((path = pct_decode_strict(p, strlen(p))) == NULL)
+		err_set(err, "catalog address: a sqlite: URI has a bad %%-escape (%%XX, not %%00)");
 	return path;
 }
 

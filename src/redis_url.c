@@ -10,46 +10,11 @@
 #include <strings.h>
 
 #include "redis_url.h"
+#include "util/pct.h"
 #include "util/xmalloc.h"
 
 #define REDIS_URL_SCHEME "redis://"
 #define REDIS_URL_DEFAULT_PORT 6379
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..len) into a new string; NULL on a malformed or %00
- * escape (the text itself is a secret: the caller reports only which part). */
-static char *
-percent_decode(const char *s, size_t len)
-{
-	char *out = xmalloc(len + 1), *o = out;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0 ||
-		    (hexval(s[i + 1]) | hexval(s[i + 2])) == 0) {
-			free(out);
-			return NULL;
-		}
-		*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-		i += 2;
-	}
-	*o = '\0';
-	return out;
-}
 
 /* A decimal number s[0..len) within [min, max]; 0, or -1. */
 static int
@@ -79,14 +44,14 @@ parse_userinfo(const char *s, size_t len, struct redis_url *u, struct err *err)
 	const char *pw = s;
 
 	if (colon != NULL) {
-		if (colon > s && (u->user = percent_decode(s, (size_t)(colon - s))) == NULL) {
+		if (colon > s && (u->user = pct_decode_strict(s, (size_t)(colon - s))) == NULL) {
 			err_set(err, "bad percent-encoding in the user name");
 			return -1;
 		}
 		pw = colon + 1;
 	}
 	len -= (size_t)(pw - s);
-	if (len > 0 && (u->password = percent_decode(pw, len)) == NULL) {
+	if (len > 0 && (u->password = pct_decode_strict(pw, len)) == NULL) {
 		err_set(err, "bad percent-encoding in the password");
 		return -1;
 	}

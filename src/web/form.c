@@ -8,19 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/pct.h"
 #include "util/xmalloc.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode n bytes of form-urlencoded text into a new string. */
 static char *
@@ -31,9 +20,9 @@ decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '+') {
 			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		           hexval(s[i + 2]) >= 0 && (s[i + 1] != '0' || s[i + 2] != '0')) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		} else if (s[i] == '%' && i + 2 < n && pct_hexval(s[i + 1]) >= 0 &&
+		           pct_hexval(s[i + 2]) >= 0 && (s[i + 1] != '0' || s[i + 2] != '0')) {
+			*o++ = (char)(pct_hexval(s[i + 1]) * 16 + pct_hexval(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '\0') {
 			break;
@@ -69,9 +58,9 @@ form_unescape(char *s)
 	char *o = s;
 
 	for (const char *p = s; *p != '\0'; p++) {
-		if (p[0] == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0 &&
+		if (p[0] == '%' && pct_hexval(p[1]) >= 0 && pct_hexval(p[2]) >= 0 &&
 		    (p[1] != '0' || p[2] != '0')) {
-			*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+			*o++ = (char)(pct_hexval(p[1]) * 16 + pct_hexval(p[2]));
 			p += 2;
 		} else {
 			*o++ = *p;
