@@ -62,18 +62,32 @@ lock_field(const char *text, const char *key, int digits, char *out, size_t outs
 	out[n] = '\0';
 }
 
-/* The "already running" message from the holder's file content. */
+/* What a lock file says of its holder: "?" for a field absent or garbled. */
+struct holder {
+	char pid[LOCK_FIELD_MAX];
+	char stamp[LOCK_FIELD_MAX];
+};
+
 static void
-lock_busy(int fd, struct err *err)
+read_holder(int fd, struct holder *h)
 {
-	char text[512], pid[LOCK_FIELD_MAX], stamp[LOCK_FIELD_MAX];
+	char text[512];
 	ssize_t n;
 
 	n = pread(fd, text, sizeof text - 1, 0);
 	text[n > 0 ? n : 0] = '\0';
-	lock_field(text, "pid=", 1, pid, sizeof pid);
-	lock_field(text, "backup_time=", 0, stamp, sizeof stamp);
-	err_set(err, "already running (pid %s, backup %s)", pid, stamp);
+	lock_field(text, "pid=", 1, h->pid, sizeof h->pid);
+	lock_field(text, "backup_time=", 0, h->stamp, sizeof h->stamp);
+}
+
+/* The "already running" message from the holder's file content. */
+static void
+lock_busy(int fd, struct err *err)
+{
+	struct holder h;
+
+	read_holder(fd, &h);
+	err_set(err, "already running (pid %s, backup %s)", h.pid, h.stamp);
 	if (err != NULL)
 		err->code = LOCK_BUSY;
 }
@@ -100,18 +114,17 @@ same_executable(long pid)
 static int
 holder_is_ending(int fd)
 {
-	char text[512], pid[LOCK_FIELD_MAX], path[64 + LOCK_FIELD_MAX], stat_line[512];
+	char path[64 + LOCK_FIELD_MAX], stat_line[512];
+	struct holder h;
 	const char *p;
 	ssize_t n;
 	long ppid;
 	int sfd;
 
-	n = pread(fd, text, sizeof text - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
-	lock_field(text, "pid=", 1, pid, sizeof pid);
-	if (strcmp(pid, "?") == 0 || !same_executable(strtol(pid, NULL, 10)))
+	read_holder(fd, &h);
+	if (strcmp(h.pid, "?") == 0 || !same_executable(strtol(h.pid, NULL, 10)))
 		return 0;
-	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	snprintf(path, sizeof path, "/proc/%s/stat", h.pid);
 	sfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (sfd == -1)
 		return 0;
@@ -182,19 +195,15 @@ legacy_holder_alive(long pid)
 static int
 legacy_lock_check(int fd, struct err *err)
 {
-	char text[512], pid[LOCK_FIELD_MAX], stamp[LOCK_FIELD_MAX];
-	ssize_t n;
+	struct holder h;
 
-	n = pread(fd, text, sizeof text - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
-	lock_field(text, "pid=", 1, pid, sizeof pid);
-	if (strcmp(pid, "?") == 0 || !legacy_holder_alive(strtol(pid, NULL, 10)))
+	read_holder(fd, &h);
+	if (strcmp(h.pid, "?") == 0 || !legacy_holder_alive(strtol(h.pid, NULL, 10)))
 		return 0;
-	lock_field(text, "backup_time=", 0, stamp, sizeof stamp);
 	err_set(err,
 	        "already running (pid %s, backup %s): a lock file written by another program, "
 	        "the original TISBackup? It is left alone; this job runs once pid %s ends",
-	        pid, stamp, pid);
+	        h.pid, h.stamp, h.pid);
 	if (err != NULL)
 		err->code = LOCK_BUSY;
 	return -1;
