@@ -222,6 +222,29 @@ spawn_child_exec(const struct spawn_child *c)
 }
 
 /*
+ * Fork with every signal blocked (the child must not run our handlers
+ * before spawn_child_exec() resets them) and exec c in the child. The
+ * parent's mask is restored. The child's pid, or -1 with errno.
+ */
+static pid_t
+spawn_fork(const struct spawn_child *c)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int saved;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		spawn_child_exec(c);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
+/*
  * The program to execve(): name itself when it holds a '/', else the first
  * executable regular file named name in a directory of envp's PATH (the
  * default PATH if envp has none). Relative PATH entries are skipped. Returns
@@ -544,13 +567,12 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	struct spawn_child c;
 	struct spawn_pipe pipes[2];
 	struct spawn_failure f;
-	sigset_t all, old;
 	size_t npipes = 0, max_line;
 	ssize_t n;
 	pid_t pid = -1, w;
 	sig_atomic_t signals_at_start;
 	int devnull = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int status, saved, rv = -1;
+	int status, rv = -1;
 	char *path = NULL;
 
 	assert(o->argv != NULL && o->argv[0] != NULL);
@@ -590,15 +612,9 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	c.pty = 0;
 
 	signals_at_start = spawn_signals;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child_exec(&c);
-	saved = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pid = spawn_fork(&c);
 	if (pid == -1) {
-		err_sys(err, saved, "cannot run '%s': fork", name);
+		err_sys(err, errno, "cannot run '%s': fork", name);
 		goto out;
 	}
 	setpgid(pid, pid); /* also here, so the group exists before we signal it */
@@ -683,9 +699,8 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 	struct spawn_failure f;
 	struct spawn_child c;
 	struct spawn_proc *p;
-	sigset_t all, old;
 	char slave_name[128], *path = NULL;
-	int master = -1, slave = -1, rep[2] = { -1, -1 }, saved, status;
+	int master = -1, slave = -1, rep[2] = { -1, -1 }, status;
 	ssize_t n;
 	pid_t pid;
 
@@ -721,15 +736,9 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 	c.parent = getpid();
 	c.pty = 1;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child_exec(&c);
-	saved = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pid = spawn_fork(&c);
 	if (pid == -1) {
-		err_sys(err, saved, "cannot run '%s': fork", name);
+		err_sys(err, errno, "cannot run '%s': fork", name);
 		goto fail;
 	}
 	spawn_close(&slave);
