@@ -10,7 +10,7 @@ pkgs=(
 	# build
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev
-	libblkid-dev
+	libblkid-dev libbtrfsutil-dev
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )
@@ -19,7 +19,7 @@ if [ "${1:-}" != "--demo" ]; then
 		# tests and developer tools
 		gcovr clang-format cppcheck clang psmisc
 		# what the tests start or use on loopback
-		e2fsprogs util-linux mount iproute2
+		e2fsprogs util-linux mount iproute2 btrfs-progs stress-ng
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
