@@ -230,11 +230,18 @@ parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->entry == NULL) {
 		struct buf b;
+		const char *near = action_suggest(o->action);
 
 		buf_init(&b, (size_t)-1);
 		action_list_names(&b, 0, ", ");
-		fprintf(stderr, "tisbackup: unknown action '%s' (expected one of: %s)\n", o->action,
-		        buf_str(&b));
+		if (near != NULL)
+			fprintf(
+			    stderr,
+			    "tisbackup: unknown action '%s': did you mean '%s'? (actions: %s)\n",
+			    o->action, near, buf_str(&b));
+		else
+			fprintf(stderr, "tisbackup: unknown action '%s' (expected one of: %s)\n",
+			        o->action, buf_str(&b));
 		buf_free(&b);
 		return -1;
 	}
@@ -311,6 +318,13 @@ main(int argc, char **argv)
 			return 3;
 		}
 		action_print_err(err.msg);
+		if (access(o.config, F_OK) == -1 && errno == ENOENT)
+			fprintf(
+			    stderr,
+			    "tisbackup: give the configuration with -c FILE (default %s); a "
+			    "commented sample of every driver is samples/tisbackup-config.ini in "
+			    "the source, /usr/share/doc/tisbackup/examples/ once installed\n",
+			    DEFAULT_CONFIG);
 		return EXIT_CONFIG;
 	}
 	if (config_select(cfg, o.sections, &jobs, &n, &err) == -1) {
