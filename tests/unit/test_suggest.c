@@ -20,9 +20,15 @@ test_distance_table(void **state)
 		const char *a, *b;
 		size_t d;
 	} cases[] = {
-		{ "", "", 0 },          { "backup", "backup", 0 }, { "bakup", "backup", 1 },
-		{ "backup", "bakup", 1 }, { "bwlimt", "bwlimit", 1 }, { "kitten", "sitting", 3 },
-		{ "", "abc", 3 },       { "abc", "", 3 },          { "ab", "ba", 2 },
+		{ "", "", 0 },
+		{ "backup", "backup", 0 },
+		{ "bakup", "backup", 1 },
+		{ "backup", "bakup", 1 },
+		{ "bwlimt", "bwlimit", 1 },
+		{ "kitten", "sitting", 3 },
+		{ "", "abc", 3 },
+		{ "abc", "", 3 },
+		{ "ab", "ba", 2 },
 		{ "cleanpu", "cleanup", 2 },
 	};
 
@@ -53,7 +59,8 @@ test_distance_long_words(void **state)
 static void
 test_pick(void **state)
 {
-	static const char *const actions[] = { "backup", "cleanup", "checknagios", NULL, "dumpstat" };
+	static const char *const actions[] = { "backup", "cleanup", "checknagios", NULL,
+		                               "dumpstat" };
 
 	(void)state;
 	assert_string_equal(suggest_pick("bakup", actions, 5, 2), "backup");
