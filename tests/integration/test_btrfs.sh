@@ -350,8 +350,9 @@ t_eq 0 "$(csql "select count(*) from stats where backup_location like '%last_bac
 	"last_backup never is"
 
 # ================================================================ cleanup
-# Three snapshots of b1 40 days old with their rows, and one of a job
-# whose only good backup is that old (kept: cleanup never leaves none).
+# Three read-only snapshots of b1 40 days old and a writable one holding
+# a nested subvolume, with their rows, and one of a job whose only good
+# backup is that old (kept: cleanup never leaves none).
 OLD=()
 for d in 40 41 42; do
 	s=$(day_stamp $d)
@@ -359,6 +360,12 @@ for d in 40 41 42; do
 	OLD+=("$s")
 	row b1 "$(day_iso $d)" OK "$J/$s" >/dev/null
 done
+# The original's writable snapshots could get a snapshot nested inside.
+NS=$(day_stamp 43)
+btrfs subvolume snapshot "$J/last_backup" "$J/$NS" >/dev/null || t_bail "btrfs snapshot failed"
+btrfs subvolume create "$J/$NS/nested" >/dev/null || t_bail "btrfs subvolume create failed"
+OLD+=("$NS")
+row b1 "$(day_iso 43)" OK "$J/$NS" >/dev/null
 LJ=$BASE/lone
 cfg_job "$CONF" lone "$SRC" "type = rsync+btrfs+ssh"
 mkdir -p "$LJ"
