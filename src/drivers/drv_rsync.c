@@ -9,7 +9,8 @@
  * snapshot. What differs between them is the transport (how the argv
  * reaches the server) and the word starting the catalog log line; the
  * options, the --stats parser, the link-dest choice and the exit-code
- * policy are shared (see rsync.h).
+ * policy are shared (see rsync.h), and so is the run of one transfer,
+ * rsync_pull(), which the btrfs drivers (drv_btrfs.c) use too.
  */
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
