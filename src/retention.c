@@ -89,6 +89,7 @@ struct plan {
 	int removed;     /* rows whose location went (or was gone) */
 	int orphans;     /* unrecorded unfinished work removed */
 	int not_removed; /* removals that failed */
+	int committed;   /* the driver's expire_commit ran */
 };
 
 struct cleanup {
@@ -767,6 +768,29 @@ expire_with_hook(const struct cleanup *c, const struct victim *v, struct rmtree_
 }
 
 /*
+ * Once per job whose expire hook removed something: the driver's
+ * expire_commit (btrfs commits its deletions). A failure is a warning:
+ * the backups are gone, their rows become CLEAN anyway.
+ */
+static void
+commit_all(struct cleanup *c, const struct rmtree_task *tasks)
+{
+	for (size_t i = 0; i < c->nv; i++) {
+		const struct victim *v = &c->v[i];
+		struct plan *p = &c->plans[v->job];
+		struct err err;
+
+		if (v->state != VICTIM_REMOVE || !v->hook || tasks[v->task].rc != 0 ||
+		    p->job->drv->expire_commit == NULL || p->committed)
+			continue;
+		p->committed = 1;
+		err_clear(&err);
+		if (p->job->drv->expire_commit(p->job, &err) == -1)
+			log_warning(p->job->name, "cleanup: %s", err.msg);
+	}
+}
+
+/*
  * Remove every VICTIM_REMOVE: the local removals all at once (rmtree_many),
  * then the ones the drivers' expire hooks remove, one by one. *tasks
  * receives the outcomes (the hooks' ones at the end).
@@ -799,6 +823,7 @@ remove_all(struct cleanup *c, struct rmtree_task **tasks)
 	for (size_t i = 0; i < c->nv; i++)
 		if (c->v[i].state == VICTIM_REMOVE && c->v[i].hook)
 			expire_with_hook(c, &c->v[i], &(*tasks)[c->v[i].task]);
+	commit_all(c, *tasks);
 }
 
 /* Log each victim's outcome and mark its row, in plan order. */

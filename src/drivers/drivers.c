@@ -11,6 +11,8 @@ extern const struct driver drv_null;
 extern const struct driver drv_oracle;
 extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
+extern const struct driver drv_rsync_btrfs;
+extern const struct driver drv_rsync_btrfs_ssh;
 extern const struct driver drv_rsync_ssh;
 extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
@@ -21,6 +23,8 @@ extern const struct driver drv_xcp_metadata;
 const struct driver *const driver_table[] = {
 	&drv_rsync,
 	&drv_rsync_ssh,
+	&drv_rsync_btrfs,
+	&drv_rsync_btrfs_ssh,
 	&drv_mysql,
 	&drv_pgsql,
 	&drv_sqlserver,
