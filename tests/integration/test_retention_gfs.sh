@@ -32,13 +32,17 @@ cfg_job "$CONF" gfs /srv "backup_retention_time = 3" "keep_daily = 7" "keep_week
 
 mkdir -p "$TMPD/tree/a/b"
 for f in 1 2 3 4 5 6 7 8; do printf 'data %s\n' "$f" >"$TMPD/tree/a/b/f$f"; done
-declare -a STAMP DAY WEEK MONTH YEAR STATE
-for ((i = 1; i <= N; i++)); do
-	read -r STAMP[i] DAY[i] WEEK[i] MONTH[i] YEAR[i] < <(date -d "$(date -d "-$i days" +%F) 01:00:00" \
-		'+%Y%m%d-%Hh%Mm%S %F %G%V %Y%m %Y')
+declare -a STAMP DAY WEEK MONTH YEAR EPOCH ISO STATE
+TODAY=$(date +%F)
+i=0
+while read -r s d w m y e iso; do
+	i=$((i + 1))
+	STAMP[i]=$s DAY[i]=$d WEEK[i]=$w MONTH[i]=$m YEAR[i]=$y EPOCH[i]=$e ISO[i]=$iso
 	STATE[i]=good
-	cp -al "$TMPD/tree" "$J/${STAMP[i]}"
-done
+	cp -al "$TMPD/tree" "$J/$s"
+done < <(for ((i = 1; i <= N; i++)); do echo "$TODAY $i days ago 01:00:00"; done |
+	date -f - '+%Y%m%d-%Hh%Mm%S %F %G%V %Y%m %Y %s %Y-%m-%dT%H:%M:%S.000000')
+t_eq "$i" "$N" "$N snapshots, one a day at 01:00 local time"
 # The newest snapshot of the month before last is a partial transfer.
 P=0
 for ((i = 1; i <= N; i++)); do
@@ -59,7 +63,7 @@ EXPORTED=150
 	for ((i = 1; i <= N; i++)); do
 		log="rsync backup OK"
 		[ "${STATE[i]}" = partial ] && log="rsync backup OK (partial transfer)"
-		start=$(date -d "${DAY[i]} 01:00:00" +%Y-%m-%dT%H:%M:%S.000000)
+		start=${ISO[i]}
 		echo "insert into stats (backup_name, server_name, description, backup_start,
 		  backup_end, backup_duration, total_files_count, written_files_count, total_bytes,
 		  written_bytes, status, log, backup_location, TYPE) values ('gfs', 'srv', '',
@@ -109,7 +113,7 @@ keep_bucket() {
 }
 CUT=$(date -d "$(date -d '-3 days' +%F) 00:00:00" +%s)
 for ((i = 1; i <= N; i++)); do
-	[ "$(date -d "${DAY[i]} 01:00:00" +%s)" -ge "$CUT" ] && KEEP[$i]=1
+	[ "${EPOCH[i]}" -ge "$CUT" ] && KEEP[$i]=1
 done
 KEEP[1]=1 # the newest good backup
 KEEP[$EXPORTED]=1
