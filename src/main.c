@@ -39,7 +39,6 @@ struct options {
 	const char *backupdir;
 	const char *exportdir;
 	int usb; /* --usb: exportbackup to the USB disk */
-	int explain; /* --explain: cleanup prints every backup's decision */
 	int dry_run;
 	int verbose;
 	int len;
@@ -52,6 +51,7 @@ struct options {
 	const char *role;       /* --role (user add) */
 	char **args;            /* words after a command that takes them */
 	int nargs;
+	int explain; /* --explain: cleanup prints every backup's decision */
 };
 
 static void

@@ -557,9 +557,9 @@ policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
 struct sel {
 	struct catalog_row *rows; /* every row of the job */
 	size_t n;
-	struct strv orphans;       /* names of unrecorded unfinished work */
-	struct retention_row *rr;  /* the policy's table */
-	size_t *map;               /* rr index -> rows index, (size_t)-1: an orphan */
+	struct strv orphans;      /* names of unrecorded unfinished work */
+	struct retention_row *rr; /* the policy's table */
+	size_t *map;              /* rr index -> rows index, (size_t)-1: an orphan */
 	size_t nr;
 	struct retention_decision *dec;
 	char *jobreal; /* realpath of the job folder, NULL when it does not exist */
@@ -603,8 +603,8 @@ retention_policy_text(const struct retention_policy *pol, char *out, size_t size
  * good backup started before the export did (the one export_job() took).
  */
 static void
-mark_in_use(const struct catalog_row *rows, const size_t *map, struct retention_row *rr,
-            size_t nr, size_t n)
+mark_in_use(const struct catalog_row *rows, const size_t *map, struct retention_row *rr, size_t nr,
+            size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct catalog_row *r = &rows[i];
@@ -615,8 +615,8 @@ mark_in_use(const struct catalog_row *rows, const size_t *map, struct retention_
 		    strcmp(r->status, "Running") != 0 || time_parse_iso(r->backup_start, &tv) == -1)
 			continue;
 		for (size_t k = 0; k < nr; k++) {
-			if (map[k] == (size_t)-1 || rr[k].state != RETENTION_GOOD || !rr[k].start_ok ||
-			    rr[k].start > tv.tv_sec)
+			if (map[k] == (size_t)-1 || rr[k].state != RETENTION_GOOD ||
+			    !rr[k].start_ok || rr[k].start > tv.tv_sec)
 				continue;
 			if (pick == -1 || rr[k].start > rr[pick].start)
 				pick = (ssize_t)k;
@@ -735,28 +735,27 @@ retention_explain_print(FILE *out, const struct job *job, const struct retention
 		fprintf(out, "  no backup\n");
 	for (size_t k = 0; k < x->n; k++) {
 		const struct retention_item *it = &x->items[k];
-		char when[32] = "?", also[160] = "";
-		size_t len = 0;
+		char when[32] = "?";
+		struct buf also;
 
+		buf_init(&also, 4096);
 		if (it->t != 0) {
 			struct tm tm;
 
 			localtime_r(&it->t, &tm);
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
 		}
-		for (int r = 0; r <= RETENTION_REASON_LAST; r++) {
-			if (r == (int)it->reason || !(it->rules & RETENTION_RULE(r)))
-				continue;
-			len += (size_t)snprintf(also + len, len < sizeof also ? sizeof also - len : 0,
-			                        "%s%s", len == 0 ? " (also " : ",",
-			                        retention_rule_name((enum retention_reason)r));
-		}
-		if (len > 0 && len + 1 < sizeof also)
-			snprintf(also + len, sizeof also - len, ")");
+		for (int r = 0; r <= RETENTION_REASON_LAST; r++)
+			if (r != (int)it->reason && (it->rules & RETENTION_RULE(r)))
+				buf_printf(&also, "%s%s", also.len == 0 ? " (also " : ",",
+				           retention_rule_name((enum retention_reason)r));
+		if (also.len > 0)
+			buf_putc(&also, ')');
 		fprintf(out, "  %-19s  %-10s  %-6s  %-10s  %s  [%s%s]\n", when,
 		        it->partial ? "OK partial" : it->status, it->del ? "delete" : "keep",
 		        retention_rule_name(it->reason), it->location,
-		        retention_reason_text(it->reason), also);
+		        retention_reason_text(it->reason), buf_str(&also));
+		buf_free(&also);
 	}
 }
 

@@ -20,25 +20,25 @@ struct job;
 
 /* One backup of the job and what the policy says about it. */
 struct retention_item {
-	int64_t rowid;        /* -1: unfinished work no row records (an orphan) */
-	const char *location; /* as recorded, or the orphan's path */
-	const char *start;    /* backup_start as recorded, "" for an orphan */
-	time_t t;             /* the start read by the policy (0 when unreadable) */
-	const char *status;   /* the row's status, "unrecorded" for an orphan */
-	int partial;          /* an OK row of a partial transfer */
-	int in_use;           /* a running export reads it */
-	int del;              /* 1: cleanup deletes it */
+	int64_t rowid;                /* -1: unfinished work no row records (an orphan) */
+	const char *location;         /* as recorded, or the orphan's path */
+	const char *start;            /* backup_start as recorded, "" for an orphan */
+	time_t t;                     /* the start read by the policy (0 when unreadable) */
+	const char *status;           /* the row's status, "unrecorded" for an orphan */
+	int partial;                  /* an OK row of a partial transfer */
+	int in_use;                   /* a running export reads it */
+	int del;                      /* 1: cleanup deletes it */
 	enum retention_reason reason; /* the deciding rule */
 	unsigned rules;               /* every rule keeping it (RETENTION_RULE bits) */
 };
 
 struct retention_explain {
 	struct retention_policy pol;
-	char cutoff[11];               /* the age window's first day, YYYY-MM-DD */
-	struct retention_item *items;  /* newest first */
+	char cutoff[11];              /* the age window's first day, YYYY-MM-DD */
+	struct retention_item *items; /* newest first */
 	size_t n;
-	struct retention_summary sum;  /* sum.keeper indexes items */
-	void *priv;                    /* what items point into */
+	struct retention_summary sum; /* sum.keeper indexes items */
+	void *priv;                   /* what items point into */
 };
 
 /*

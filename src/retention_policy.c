@@ -223,8 +223,8 @@ keep_buckets(const struct retention_row *rows, const struct ranked *order, size_
 		for (; k < m && key(rows[order[k].i].start) == kb; k++) {
 			size_t i = order[k].i;
 
-			if (pick == -1 || (rows[i].state == RETENTION_GOOD &&
-			                   rows[pick].state != RETENTION_GOOD))
+			if (pick == -1 ||
+			    (rows[i].state == RETENTION_GOOD && rows[pick].state != RETENTION_GOOD))
 				pick = (ssize_t)i;
 		}
 		keep_for(&out[pick], reason);
@@ -247,8 +247,8 @@ select_gfs(const struct retention_row *rows, size_t n, const struct retention_po
 	const int counts[] = { policy->keep_daily, policy->keep_weekly, policy->keep_monthly,
 		               policy->keep_yearly };
 	time_t cutoff = retention_cutoff(policy, now);
-	time_t min_cut = policy->keep_min_days > 0 ? min_days_cutoff(policy->keep_min_days, now)
-	                                           : now + 1;
+	time_t min_cut =
+	    policy->keep_min_days > 0 ? min_days_cutoff(policy->keep_min_days, now) : now + 1;
 	struct ranked *order = xcalloc(n + 1, sizeof *order);
 	ssize_t keeper = -1;
 	size_t m = 0;
@@ -266,8 +266,7 @@ select_gfs(const struct retention_row *rows, size_t n, const struct retention_po
 			keep_for(&out[i], RETENTION_KEEP_UNREADABLE);
 			continue;
 		}
-		if (r->state == RETENTION_GOOD &&
-		    (keeper == -1 || r->start > rows[keeper].start))
+		if (r->state == RETENTION_GOOD && (keeper == -1 || r->start > rows[keeper].start))
 			keeper = (ssize_t)i;
 		if (r->state == RETENTION_PARTIAL)
 			partial = 1;
@@ -373,18 +372,12 @@ const char *
 retention_rule_name(enum retention_reason reason)
 {
 	static const char *const names[] = {
-		[RETENTION_KEEP_UNREADABLE] = "unreadable",
-		[RETENTION_KEEP_RECENT] = "age",
-		[RETENTION_KEEP_NEWEST_GOOD] = "newest",
-		[RETENTION_KEEP_NO_GOOD] = "no_good",
-		[RETENTION_DELETE_EXPIRED] = "expired",
-		[RETENTION_DELETE_EXTRA] = "max_copies",
-		[RETENTION_KEEP_IN_USE] = "in_use",
-		[RETENTION_KEEP_MIN_DAYS] = "min_days",
-		[RETENTION_KEEP_DAILY] = "daily",
-		[RETENTION_KEEP_WEEKLY] = "weekly",
-		[RETENTION_KEEP_MONTHLY] = "monthly",
-		[RETENTION_KEEP_YEARLY] = "yearly",
+		[RETENTION_KEEP_UNREADABLE] = "unreadable", [RETENTION_KEEP_RECENT] = "age",
+		[RETENTION_KEEP_NEWEST_GOOD] = "newest",    [RETENTION_KEEP_NO_GOOD] = "no_good",
+		[RETENTION_DELETE_EXPIRED] = "expired",     [RETENTION_DELETE_EXTRA] = "max_copies",
+		[RETENTION_KEEP_IN_USE] = "in_use",         [RETENTION_KEEP_MIN_DAYS] = "min_days",
+		[RETENTION_KEEP_DAILY] = "daily",           [RETENTION_KEEP_WEEKLY] = "weekly",
+		[RETENTION_KEEP_MONTHLY] = "monthly",       [RETENTION_KEEP_YEARLY] = "yearly",
 		[RETENTION_DELETE_UNKEPT] = "unkept",
 	};
 

@@ -99,7 +99,7 @@ enum retention_reason {
 #define RETENTION_RULE(reason) (1u << (unsigned)(reason))
 
 struct retention_decision {
-	int del; /* 1: delete, 0: keep */
+	int del;                      /* 1: delete, 0: keep */
 	enum retention_reason reason; /* the deciding one (first keeping rule, see docs) */
 	unsigned rules;               /* RETENTION_GFS: every keeping rule's RETENTION_RULE() */
 };

@@ -322,14 +322,11 @@ struct gcase {
 	int keeper_none; /* no good backup: nothing deleted */
 };
 
-#define GFS(d, w, m, y, mind, age)                                                           \
-	{ .kind = RETENTION_GFS,                                                             \
-	  .days = (age),                                                                     \
-	  .keep_daily = (d),                                                                 \
-	  .keep_weekly = (w),                                                                \
-	  .keep_monthly = (m),                                                               \
-	  .keep_yearly = (y),                                                                \
-	  .keep_min_days = (mind) }
+#define GFS(d, w, m, y, mind, age)                                                                 \
+	{                                                                                          \
+		.kind = RETENTION_GFS, .days = (age), .keep_daily = (d), .keep_weekly = (w),       \
+		.keep_monthly = (m), .keep_yearly = (y), .keep_min_days = (mind)                   \
+	}
 
 /* clang-format off */
 static const struct gcase gcases[] = {
@@ -477,7 +474,8 @@ run_gcase(const struct gcase *c)
 			if (strncmp(c->keep[k], when, strlen(when)) == 0)
 				want = 1;
 		if (want != !out[i].del)
-			fail_msg("%s: %s: got %s (%s)", c->name, when, out[i].del ? "delete" : "keep",
+			fail_msg("%s: %s: got %s (%s)", c->name, when,
+			         out[i].del ? "delete" : "keep",
 			         retention_reason_text(out[i].reason));
 		if (!out[i].del) {
 			int found = 0;
@@ -527,12 +525,11 @@ test_gfs_rules_mask(void **state)
 	(void)state;
 	retention_select(rows, 2, &pol, local(2026, 11, 30, 12, 0), out, NULL);
 	assert_int_equal(out[0].reason, RETENTION_KEEP_NEWEST_GOOD);
-	assert_int_equal(out[0].rules,
-	                 RETENTION_RULE(RETENTION_KEEP_NEWEST_GOOD) |
-	                     RETENTION_RULE(RETENTION_KEEP_DAILY) |
-	                     RETENTION_RULE(RETENTION_KEEP_WEEKLY) |
-	                     RETENTION_RULE(RETENTION_KEEP_MONTHLY) |
-	                     RETENTION_RULE(RETENTION_KEEP_YEARLY));
+	assert_int_equal(out[0].rules, RETENTION_RULE(RETENTION_KEEP_NEWEST_GOOD) |
+	                                   RETENTION_RULE(RETENTION_KEEP_DAILY) |
+	                                   RETENTION_RULE(RETENTION_KEEP_WEEKLY) |
+	                                   RETENTION_RULE(RETENTION_KEEP_MONTHLY) |
+	                                   RETENTION_RULE(RETENTION_KEEP_YEARLY));
 	/* The failed row is within backup_retention_time 0 (today): age keeps it. */
 	assert_int_equal(out[1].del, 0);
 	assert_int_equal(out[1].reason, RETENTION_KEEP_RECENT);
