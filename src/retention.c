@@ -95,9 +95,21 @@ struct plan {
 	int not_removed; /* removals that failed */
 };
 
+/*
+ * The last parent folder locate() resolved and its realpath: a job's
+ * expired locations mostly share one folder, and resolving it again for
+ * each (one readlink per component) was most of a large cleanup's time.
+ * What is opened is still checked against real (locate()).
+ */
+struct parent_cache {
+	char *parent;
+	char *real;
+};
+
 struct cleanup {
 	const struct action_ctx *a;
 	struct catalog *cat;
+	struct parent_cache pc;
 	struct plan *plans;
 	struct victim *v;
 	size_t nv, capv;
@@ -185,8 +197,8 @@ enum where {
  * that parent, open (caller closes), and *is_link 1 if name is a symlink.
  */
 static enum where
-locate(const struct job *job, const char *jobreal, const char *location, int allow_other_fs,
-       char **path, int *dirfd, int *is_link, int *other_fs, struct err *err)
+locate(struct parent_cache *pc, const struct job *job, const char *jobreal, const char *location,
+       int allow_other_fs, char **path, int *dirfd, int *is_link, int *other_fs, struct err *err)
 {
 	char *loc = strip_slashes(location), *parent = NULL, *real = NULL, *slash, *name;
 	char proc[64], back[PATH_MAX];
@@ -211,7 +223,15 @@ locate(const struct job *job, const char *jobreal, const char *location, int all
 		goto out;
 	}
 	parent = slash == loc ? xstrdup("/") : xstrndup(loc, (size_t)(slash - loc));
-	if ((real = realpath(parent, NULL)) == NULL) {
+	if (pc->parent != NULL && strcmp(pc->parent, parent) == 0) {
+		real = xstrdup(pc->real);
+	} else if ((real = realpath(parent, NULL)) != NULL) {
+		free(pc->parent);
+		free(pc->real);
+		pc->parent = xstrdup(parent);
+		pc->real = xstrdup(real);
+	}
+	if (real == NULL) {
 		if (errno != ENOENT && errno != ENOTDIR) {
 			err_sys(err, errno, "resolving %s", parent);
 			goto out;
@@ -303,6 +323,52 @@ victim_add(struct cleanup *c, size_t job, int64_t rowid, const char *location)
 }
 
 /*
+ * realpath(location) for a kept backup, through the parent cache: the
+ * parent resolved once per folder, then one lstat of the name (a symlink
+ * or a "." name takes the full realpath()). NULL when it does not
+ * resolve. Caller frees.
+ */
+static char *
+resolve_kept(struct parent_cache *pc, const char *location)
+{
+	char *loc = strip_slashes(location), *slash = strrchr(loc, '/'), *full = NULL;
+	const char *name;
+	struct stat sb;
+
+	if (slash == NULL || slash == loc || slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		goto slow;
+	*slash = '\0';
+	name = slash + 1;
+	if (pc->parent == NULL || strcmp(pc->parent, loc) != 0) {
+		char *real = realpath(loc, NULL);
+
+		if (real == NULL) {
+			free(loc);
+			return NULL;
+		}
+		free(pc->parent);
+		free(pc->real);
+		pc->parent = xstrdup(loc);
+		pc->real = real;
+	}
+	full = strcmp(pc->real, "/") == 0 ? xasprintf("/%s", name)
+	                                  : xasprintf("%s/%s", pc->real, name);
+	if (lstat(full, &sb) == -1) {
+		free(full);
+		full = NULL;
+	} else if (S_ISLNK(sb.st_mode)) {
+		free(full);
+		goto slow;
+	}
+	free(loc);
+	return full;
+slow:
+	free(loc);
+	return realpath(location, NULL);
+}
+
+/*
  * Resolve one expired location and queue it. protect holds the resolved
  * locations of the job's backups inside the window: a location that is
  * one of them, holds one or lies inside one is left alone. Returns -1 when the job
@@ -334,7 +400,8 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
 		v->state = VICTIM_REMOVE;
 		return 0;
 	}
-	switch (locate(job, jobreal, location, hook, &path, &dirfd, &is_link, &other_fs, &err)) {
+	switch (locate(&c->pc, job, jobreal, location, hook, &path, &dirfd, &is_link, &other_fs,
+	               &err)) {
 	case WHERE_OUTSIDE:
 		log_warning(job->name,
 		            "%s is not inside the job folder %s (%s): left alone, its row "
@@ -851,7 +918,7 @@ plan_job(struct cleanup *c, size_t ji)
 			running = 1;
 		if (dec[k].del || !rr[k].start_ok)
 			continue;
-		if ((real = realpath(rows[map[k]].backup_location, NULL)) != NULL) {
+		if ((real = resolve_kept(&c->pc, rows[map[k]].backup_location)) != NULL) {
 			strv_push(&protect, real);
 			free(real);
 		}
@@ -1213,6 +1280,8 @@ out:
 	}
 	free(c.v);
 	free(c.plans);
+	free(c.pc.parent);
+	free(c.pc.real);
 	free(tasks);
 	if (own != NULL)
 		catalog_close(own);
