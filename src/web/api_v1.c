@@ -13,6 +13,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "diskspace.h"
 #include "guiconf.h"
 #include "queue.h"
 #include "retention.h"
@@ -111,6 +112,41 @@ out:
 	json_decref(root);
 }
 
+/*
+ * ,"filesystem":{...} for the backup filesystem of cfg (diskspace.h), with
+ * the checknagios limits (null when unset); nothing when it does not read.
+ */
+static void
+filesystem_json(struct buf *b, const struct config *cfg)
+{
+	struct disk_space ds;
+	struct err err;
+	int warn, crit;
+
+	err_clear(&err);
+	if (cfg->backup_base_dir == NULL || disk_space_read(cfg->backup_base_dir, &ds, &err) == -1)
+		return;
+	disk_space_limits(cfg, &warn, &crit);
+	buf_puts(b, ",\"filesystem\":{\"path\":");
+	json_str(b, cfg->backup_base_dir);
+	buf_printf(b,
+	           ",\"size_bytes\":%llu,\"used_bytes\":%llu,\"free_bytes\":%llu,\"inodes\":%llu,"
+	           "\"free_inodes\":%llu,\"used_percent\":%.1f,\"inodes_used_percent\":%.1f",
+	           ds.size_bytes, ds.used_bytes, ds.free_bytes, ds.inodes, ds.free_inodes,
+	           ds.used_percent, ds.inodes_used_percent);
+	buf_puts(b, ",\"warn_percent\":");
+	if (warn >= 0)
+		buf_printf(b, "%d", warn);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"crit_percent\":");
+	if (crit >= 0)
+		buf_printf(b, "%d", crit);
+	else
+		buf_puts(b, "null");
+	buf_putc(b, '}');
+}
+
 void
 api_jobs(struct req *r, struct reply *out)
 {
@@ -147,7 +183,9 @@ api_jobs(struct req *r, struct reply *out)
 		jobview_json(&b, &jv);
 		jobview_free(&jv);
 	}
-	buf_puts(&b, "]}\n");
+	buf_puts(&b, "]");
+	filesystem_json(&b, cfg);
+	buf_puts(&b, "}\n");
 	reply_json(out, 200, &b);
 	req_cache_put(r, "jobs", out);
 out:
