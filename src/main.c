@@ -51,6 +51,7 @@ struct options {
 	const char *role;       /* --role (user add) */
 	char **args;            /* words after a command that takes them */
 	int nargs;
+	int explain; /* --explain: cleanup prints every backup's decision */
 };
 
 static void
@@ -80,6 +81,8 @@ usage(FILE *out)
 	        "  -x, --exportdir DIR    target folder of exportbackup (or --usb)\n"
 	        "      --usb              exportbackup: to the USB disk; [export] in the\n"
 	        "                         --gui-config file chooses the disks and mount folder\n"
+	        "      --explain          cleanup: print every backup, keep or delete, and the\n"
+	        "                         rule that decided (with -d nothing is removed)\n"
 	        "      --gui-config FILE  web/queue/alerts settings (default " GUICONF_DEFAULT_PATH
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
@@ -133,6 +136,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "gui-config", required_argument, NULL, 'G' },
 		{ "role", required_argument, NULL, 'R' },
 		{ "usb", no_argument, NULL, 'U' },
+		{ "explain", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -152,6 +156,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'U':
 			o->usb = 1;
+			break;
+		case 'E':
+			o->explain = 1;
 			break;
 		case 'd':
 			o->dry_run = 1;
@@ -268,6 +275,10 @@ main(int argc, char **argv)
 	log_set_level(o.level);
 	err_clear(&err);
 
+	if (o.explain && strcmp(e->name, "cleanup") != 0) {
+		fprintf(stderr, "tisbackup: --explain is an option of cleanup only\n");
+		return EXIT_USAGE;
+	}
 	if (o.usb && !(e->flags & ACTION_EXPORTDIR)) {
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
 		return EXIT_USAGE;
@@ -298,6 +309,7 @@ main(int argc, char **argv)
 	a.max_parallel = o.jobs;
 	a.exportdir = o.exportdir;
 	a.usb = o.usb;
+	a.explain = o.explain;
 	a.len = o.len;
 	a.gui_config = o.gui_config != NULL ? o.gui_config : GUICONF_DEFAULT_PATH;
 	if (!(e->flags & ACTION_CONFIG))

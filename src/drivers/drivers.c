@@ -63,6 +63,11 @@ const struct drv_key drv_common_optional[] = {
 	{ "ssh_connection_sharing", KEY_BOOL, "yes" },
 	{ "schedule", KEY_SCHEDULE, NULL },         /* backups started by serve */
 	{ "cleanup_schedule", KEY_SCHEDULE, NULL }, /* cleanups started by serve */
+	{ "keep_daily", KEY_INT, NULL },            /* retention (docs/retention.md) */
+	{ "keep_weekly", KEY_INT, NULL },
+	{ "keep_monthly", KEY_INT, NULL },
+	{ "keep_yearly", KEY_INT, NULL },
+	{ "keep_min_days", KEY_INT, NULL },
 	{ NULL, KEY_STR, NULL },
 };
 
