@@ -176,6 +176,17 @@ csi_apply(struct dialog *d, char final)
 		n = csi_param(d, 1);
 		d->cursor = n > 0 ? n - 1 : 0;
 		break;
+	case 'H': /* cursor to row;column (ProCurve: ESC[24;1H before a prompt): the column */
+	case 'f': {
+		const char *semi = memchr(d->csi, ';', d->csi_len);
+
+		n = 0;
+		for (const char *p = semi != NULL ? semi + 1 : d->csi + d->csi_len;
+		     p < d->csi + d->csi_len && *p >= '0' && *p <= '9' && n < 10000; p++)
+			n = n * 10 + (size_t)(*p - '0');
+		d->cursor = n > 0 ? n - 1 : 0;
+		break;
+	}
 	default: /* colours, modes, positioning on other rows: no text */
 		break;
 	}

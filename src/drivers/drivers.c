@@ -14,6 +14,7 @@ extern const struct driver drv_rsync;
 extern const struct driver drv_rsync_ssh;
 extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
+extern const struct driver drv_switch;
 extern const struct driver drv_xcp_metadata;
 
 /* One driver per line. */
@@ -27,6 +28,7 @@ const struct driver *const driver_table[] = {
 	&drv_xcp_metadata,
 	&drv_oracle,
 	&drv_samba4,
+	&drv_switch,
 	&drv_null,
 	NULL,
 };
