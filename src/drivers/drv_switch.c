@@ -333,6 +333,8 @@ sw_cli(struct sw_ctx *c, char **cfg, struct err *err)
 	struct dialog_opts o = { 0 };
 	struct dialog *d;
 	struct dialog_pattern prompt = { NULL, 1 };
+	struct dialog_pager pagers[8];
+	size_t np = 0;
 	struct buf file;
 	char *re = NULL, *out = NULL, *clean;
 	int rc = -1;
@@ -357,6 +359,16 @@ sw_cli(struct sw_ctx *c, char **cfg, struct err *err)
 	o.eol = sw_eol(c->job, m);
 	o.progress = &c->prog;
 	o.max_output = SW_MAX_CONFIG;
+	o.unmasked_output = 1; /* the transcript is masked; the configuration is kept whole */
+	/* dialog.c's pagers, and the model's own */
+	for (const struct dialog_pager *pg = dialog_default_pagers; pg->text != NULL && np < 6; pg++)
+		pagers[np++] = *pg;
+	if (m->pager_text != NULL) {
+		pagers[np].text = m->pager_text;
+		pagers[np++].key = m->pager_key;
+	}
+	pagers[np].text = pagers[np].key = NULL;
+	o.pagers = pagers;
 	d = dialog_new(&tr, &o);
 	buf_init(&file, SW_MAX_CONFIG);
 	if (sw_login(d, c, err) == -1) {

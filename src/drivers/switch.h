@@ -41,6 +41,9 @@ struct switch_model {
 	const char *user_mode_cmd; /* what leaves it ("enable", "lcli") */
 	const char *prompt;        /* regex: the prompt where commands run */
 	const char *pager_off;     /* command that turns paging off, or NULL */
+	/* The model's own pager prompt and its key (besides dialog.c's), or NULL. */
+	const char *pager_text;
+	const char *pager_key;
 	/* Commands whose outputs, joined by a blank line, make the file. */
 	const char *commands[SWITCH_MAX_COMMANDS];
 	const char *running_cmd; /* replaces commands[0] when switch_config = running, or NULL */

@@ -65,7 +65,7 @@ const struct switch_model switch_models[] = {
 		.pass_prompt = "^ *Password: ?",
 		.menu_prompt = "Switch Main Menu",
 		.menu_key = "\x1a",
-		.user_mode = "^[[:alnum:]_.@-]+>",
+		.user_mode = "^[[:alnum:]_.@-]*>",
 		.user_mode_cmd = "lcli",
 		.prompt = "^[[:alnum:]_.@-]+#",
 		.pager_off = "terminal datadump",
@@ -84,6 +84,8 @@ const struct switch_model switch_models[] = {
 		.user_mode_cmd = "enable",
 		.prompt = "^[[:alnum:]_.@()/-]+#",
 		.pager_off = "terminal length 0",
+		.pager_text = "SPACE n Next Page",
+		.pager_key = " ",
 		.commands = { "show running-config" },
 		.end_marker = "# End of configuration file",
 		.between_banners = 1,
@@ -104,6 +106,8 @@ const struct switch_model switch_models[] = {
 		.eol = "\r\n",
 		.prompt = "^\\[[^]]+\\] > ?",
 		.commands = { "/export" },
+		/* The export's first line is its date: dropped, so unchanged configs compare equal. */
+		.drop_head = "^# [a-z]{3}/[0-9]{2}/[0-9]{4} [0-9:]+ by RouterOS",
 		.logout = "/quit",
 	},
 	{
@@ -114,6 +118,8 @@ const struct switch_model switch_models[] = {
 		.eol = "\r\n",
 		.prompt = "^[[:alnum:]_.@-]+> ?",
 		.pager_off = "set cli screen-length 0",
+		.pager_text = "---(more",
+		.pager_key = " ",
 		.commands = { "show configuration" },
 		.logout = "exit",
 	},
@@ -243,8 +249,9 @@ switch_strip_vt100(const char *in, size_t len)
 static int
 pager_leftover(const char *line, size_t len)
 {
-	static const char *const marks[] = { "-- MORE --", "--More--", "<--- More --->",
-		                             "Press any key to continue" };
+	static const char *const marks[] = { "-- MORE --",        "--More--",
+		                             "<--- More --->",    "Press any key to continue",
+		                             "SPACE n Next Page", "---(more" };
 	char *l = xstrndup(line, len);
 	int hit = 0;
 
@@ -332,13 +339,20 @@ switch_check_config(const struct switch_model *m, char *cfg, struct err *err)
 		return -1;
 	}
 	if (m->end_marker != NULL) {
-		start = len - 1; /* cfg ends with '\n' (switch_clean_output) */
-		while (start > 0 && cfg[start - 1] != '\n')
-			start--;
-		if (strncmp(cfg + start, m->end_marker, strlen(m->end_marker)) != 0 ||
-		    cfg[start + strlen(m->end_marker)] != '\n') {
+		/* The last line but trailing "#---" banner lines must be the marker. */
+		size_t end = len, ml = strlen(m->end_marker);
+
+		for (;;) {
+			start = end - 1; /* cfg[end - 1] is the '\n' of the line before end */
+			while (start > 0 && cfg[start - 1] != '\n')
+				start--;
+			if (start == 0 || strncmp(cfg + start, "#---", 4) != 0)
+				break;
+			end = start;
+		}
+		if (end - 1 - start != ml || strncmp(cfg + start, m->end_marker, ml) != 0) {
 			err_set(err,
-			        "the configuration is incomplete: its last line is not '%s' (the "
+			        "the configuration is incomplete: it does not end with '%s' (the "
 			        "%s's end marker)",
 			        m->end_marker, m->name);
 			return -1;
@@ -363,11 +377,14 @@ switch_check_config(const struct switch_model *m, char *cfg, struct err *err)
 			return -1;
 		}
 		{
-			char *from = strchr(b[1], '\n') + 1;
-			size_t n = (size_t)(b[2] - from);
+			char *from = strchr(b[1], '\n') + 1, *to = b[2];
 
-			memmove(cfg, from, n);
-			cfg[n] = '\0';
+			while (*from == '\n') /* blank lines around the configuration go */
+				from++;
+			while (to > from + 1 && to[-2] == '\n')
+				to--;
+			memmove(cfg, from, (size_t)(to - from));
+			cfg[to - from] = '\0';
 		}
 		if (cfg[0] == '\0') {
 			err_set(err, "the configuration between the banner lines is empty");
