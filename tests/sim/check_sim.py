@@ -10,6 +10,7 @@ With "wrong", log in with a wrong password and expect the device to refuse.
 Prints "ok" and exits 0, or says what differs and exits 1.
 """
 import json
+import os
 import re
 import socket
 import sys
@@ -24,7 +25,7 @@ ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()#].|.)")
 LOGIN = {
     "procurve": ([("Press any key to continue", " "), ("Username: ", "U"), ("Password: ", "P")],
                  "ProCurve Switch 2524# ", "no page", "show config", "Invalid password"),
-    "ios": ([("Username: ", "U"), ("Password: ", "P"), ("Switch>", "enable"), ("Password: ", "P")],
+    "ios": ([("Username: ", "U"), ("Password: ", "P"), ("Switch>", "enable"), ("Password: ", "E")],
             "Switch#", "terminal length 0", "show running-config\nshow vlan", "Authentication failed"),
     "linksyssrw": ([("User Name:", "U"), ("Password:", "P"), ("Main Menu", "\x1a"), (">", "lcli"),
                     ("User Name:", "U"), ("Password:", "P")],
@@ -48,6 +49,8 @@ def main():
             ans = user
         elif ans == "P":
             ans = password + ("x" if wrong else "")
+        elif ans == "E":  # the enable secret, as the simulator was given it
+            ans = os.environ.get("SWITCH_SIM_ENABLE") or password
         if ans in (" ", "\x1a"):
             c.send(ans)
         else:

@@ -324,8 +324,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--user", default="admin")
-    ap.add_argument("--password", default="secret")
-    ap.add_argument("--enable-password")
+    # The passwords come from the environment, never from the command line
+    # (the tests check that no process shows them there).
+    ap.add_argument("--password", default=os.environ.get("SWITCH_SIM_PASSWORD", "secret"))
+    ap.add_argument("--enable-password", default=os.environ.get("SWITCH_SIM_ENABLE"))
     ap.add_argument("--fault", action="append", default=[])
     ap.add_argument("--log")
     args = ap.parse_args()
