@@ -55,16 +55,11 @@ static const struct drv_key sw_required[] = {
 };
 
 static const struct drv_key sw_optional[] = {
-	{ "switch_user", KEY_STR, NULL },
-	{ "switch_password", KEY_STR, NULL },
-	{ "switch_password_file", KEY_FILE, NULL },
-	{ "switch_enable_password", KEY_STR, NULL },
-	{ "switch_protocol", KEY_STR, NULL },
-	{ "switch_port", KEY_PORT, NULL },
-	{ "switch_timeout", KEY_INT, "30" },
-	{ "switch_eol", KEY_STR, NULL },
-	{ "switch_config", KEY_STR, "startup" },
-	{ NULL, KEY_STR, NULL },
+	{ "switch_user", KEY_STR, NULL },           { "switch_password", KEY_STR, NULL },
+	{ "switch_password_file", KEY_FILE, NULL }, { "switch_enable_password", KEY_STR, NULL },
+	{ "switch_protocol", KEY_STR, NULL },       { "switch_port", KEY_PORT, NULL },
+	{ "switch_timeout", KEY_INT, "30" },        { "switch_eol", KEY_STR, NULL },
+	{ "switch_config", KEY_STR, "startup" },    { NULL, KEY_STR, NULL },
 };
 
 /* What a run needs to talk to the device. */
@@ -129,7 +124,8 @@ sw_validate(const struct job *job, struct err *err)
 		        job_get(job, "switch_type"), switch_proto_name(p));
 		return -1;
 	}
-	if (job_get(job, "switch_password") != NULL && job_get(job, "switch_password_file") != NULL) {
+	if (job_get(job, "switch_password") != NULL &&
+	    job_get(job, "switch_password_file") != NULL) {
 		err_set(err, "switch_password_file: set either it or switch_password, not both");
 		return -1;
 	}
@@ -172,7 +168,8 @@ read_password_file(const char *path, char **out, struct err *err)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		err_set(err, "switch_password_file %s: the first line (the password) is empty", path);
+		err_set(err, "switch_password_file %s: the first line (the password) is empty",
+		        path);
 		return -1;
 	}
 	*out = xstrdup(line);
@@ -243,9 +240,11 @@ sw_login(struct dialog *d, struct sw_ctx *c, struct err *err)
 			return -1;
 		if (after_secret && (kind[which] == P_USER || kind[which] == P_PASS)) {
 			said = last_line(out);
-			err_set(err, "login refused: the switch asked again for the %s after the password%s%s%s (check switch_user and the password)",
-			        kind[which] == P_USER ? "user name" : "password",
-			        *said != '\0' ? " and said '" : "", said, *said != '\0' ? "'" : "");
+			err_set(
+			    err,
+			    "login refused: the switch asked again for the %s after the password%s%s%s (check switch_user and the password)",
+			    kind[which] == P_USER ? "user name" : "password",
+			    *said != '\0' ? " and said '" : "", said, *said != '\0' ? "'" : "");
 			free(said);
 			free(out);
 			return -1;
@@ -261,7 +260,8 @@ sw_login(struct dialog *d, struct sw_ctx *c, struct err *err)
 			if (after_enable && c->enable_password != NULL)
 				rc = dialog_send_secret(d, c->enable_password, err);
 			else
-				rc = dialog_send_secret(d, c->password != NULL ? c->password : "", err);
+				rc = dialog_send_secret(d, c->password != NULL ? c->password : "",
+				                        err);
 			after_secret = 1;
 			after_enable = 0;
 			break;
@@ -271,8 +271,10 @@ sw_login(struct dialog *d, struct sw_ctx *c, struct err *err)
 			break;
 		case P_UMODE:
 			if (++umode > 2) {
-				err_set(err, "'%s' did not leave the unprivileged prompt (check the enable password)",
-				        m->user_mode_cmd);
+				err_set(
+				    err,
+				    "'%s' did not leave the unprivileged prompt (check the enable password)",
+				    m->user_mode_cmd);
 				return -1;
 			}
 			rc = dialog_send(d, m->user_mode_cmd, err);
@@ -361,7 +363,8 @@ sw_cli(struct sw_ctx *c, char **cfg, struct err *err)
 	o.max_output = SW_MAX_CONFIG;
 	o.unmasked_output = 1; /* the transcript is masked; the configuration is kept whole */
 	/* dialog.c's pagers, and the model's own */
-	for (const struct dialog_pager *pg = dialog_default_pagers; pg->text != NULL && np < 6; pg++)
+	for (const struct dialog_pager *pg = dialog_default_pagers; pg->text != NULL && np < 6;
+	     pg++)
 		pagers[np++] = *pg;
 	if (m->pager_text != NULL) {
 		pagers[np].text = m->pager_text;
@@ -414,7 +417,8 @@ sw_cli(struct sw_ctx *c, char **cfg, struct err *err)
 	rc = 0;
 out:
 	if (rc == -1)
-		log_debug(c->job->name, "switch dialog (passwords masked):\n%s", dialog_transcript(d));
+		log_debug(c->job->name, "switch dialog (passwords masked):\n%s",
+		          dialog_transcript(d));
 	dialog_free(d);
 	buf_free(&file);
 	free(re);
@@ -433,8 +437,8 @@ form_escape(struct buf *b, const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~')
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~')
 			buf_putc(b, (char)ch);
 		else {
 			buf_putc(b, '%');
@@ -481,7 +485,9 @@ sw_http(struct sw_ctx *c, char **cfg, size_t *len, struct err *err)
 		goto out;
 	}
 	if (resp.body != NULL && strstr(resp.body, "Wrong password") != NULL) {
-		err_set(err, "logging in: the switch answered 'Wrong password' (check switch_user and the password)");
+		err_set(
+		    err,
+		    "logging in: the switch answered 'Wrong password' (check switch_user and the password)");
 		goto out;
 	}
 	http_response_free(&resp);
@@ -508,8 +514,11 @@ sw_http(struct sw_ctx *c, char **cfg, size_t *len, struct err *err)
 		err_set(err, "downloading config.bin: the body is empty");
 		goto out;
 	}
-	if (strncasecmp(resp.body, "<html", 5) == 0 || strncasecmp(resp.body, "<!DOCTYPE", 9) == 0) {
-		err_set(err, "downloading config.bin: the switch sent an HTML page, not a configuration (was the login accepted?)");
+	if (strncasecmp(resp.body, "<html", 5) == 0 ||
+	    strncasecmp(resp.body, "<!DOCTYPE", 9) == 0) {
+		err_set(
+		    err,
+		    "downloading config.bin: the switch sent an HTML page, not a configuration (was the login accepted?)");
 		goto out;
 	}
 	*len = resp.body_len;
@@ -587,7 +596,8 @@ sw_classify(const char *name, char *stamp_out)
 	size_t len = strlen(name), sl = sizeof SW_STAGING - 1;
 
 	if (len > sl && strcmp(name + len - sl, SW_STAGING) == 0)
-		return sw_final_name(name, len - sl, stamp_out) ? DRV_ENTRY_STAGING : DRV_ENTRY_OTHER;
+		return sw_final_name(name, len - sl, stamp_out) ? DRV_ENTRY_STAGING
+		                                                : DRV_ENTRY_OTHER;
 	return sw_final_name(name, len, stamp_out) ? DRV_ENTRY_FINAL : DRV_ENTRY_OTHER;
 }
 
@@ -723,7 +733,8 @@ sw_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	if (run->dry_run) {
-		log_info(job->name, "dry run: would fetch the configuration of %s (%s) over %s into %s",
+		log_info(job->name,
+		         "dry run: would fetch the configuration of %s (%s) over %s into %s",
 		         c.host, c.m->name, switch_proto_name(c.proto), path);
 		rc = 0;
 		goto out;
@@ -760,8 +771,8 @@ sw_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		                    "unchanged since %s)",
 		                    job->server_name, since);
 	else
-		st->log = xasprintf("Switch backup from %s OK, %lld bytes written", job->server_name,
-		                    (long long)written);
+		st->log = xasprintf("Switch backup from %s OK, %lld bytes written",
+		                    job->server_name, (long long)written);
 	rc = 0;
 	goto out;
 fail:

@@ -20,108 +20,108 @@
 
 const struct switch_model switch_models[] = {
 	{
-		.name = "procurve",
-		.aliases = "HP-PROCURVE-4104GL HP-PROCURVE-2524 aruba arubaos-switch",
-		.protos = SWITCH_TELNET | SWITCH_SSH,
-		.def_proto = SWITCH_TELNET,
-		.eol = "\r\n",
-		.user_prompt = "^ *Username: ?",
-		.pass_prompt = "^ *Password: ?",
-		.user_mode = "^ *[[:alnum:]_. ()-]+> ?",
-		.user_mode_cmd = "enable",
-		.prompt = "^ *[[:alnum:]_. ()-]+# ?",
-		.pager_off = "no page",
-		/* The original's: the startup configuration. */
-		.commands = { "show config" },
-		.running_cmd = "show running-config",
-		.drop_head = "^(Startup|Running) configuration:$",
-		.logout = "logout",
+	    .name = "procurve",
+	    .aliases = "HP-PROCURVE-4104GL HP-PROCURVE-2524 aruba arubaos-switch",
+	    .protos = SWITCH_TELNET | SWITCH_SSH,
+	    .def_proto = SWITCH_TELNET,
+	    .eol = "\r\n",
+	    .user_prompt = "^ *Username: ?",
+	    .pass_prompt = "^ *Password: ?",
+	    .user_mode = "^ *[[:alnum:]_. ()-]+> ?",
+	    .user_mode_cmd = "enable",
+	    .prompt = "^ *[[:alnum:]_. ()-]+# ?",
+	    .pager_off = "no page",
+	    /* The original's: the startup configuration. */
+	    .commands = { "show config" },
+	    .running_cmd = "show running-config",
+	    .drop_head = "^(Startup|Running) configuration:$",
+	    .logout = "logout",
 	},
 	{
-		.name = "ios",
-		.aliases = "CISCO cisco-ios",
-		.protos = SWITCH_TELNET | SWITCH_SSH,
-		.def_proto = SWITCH_TELNET,
-		.eol = "\r\n",
-		.user_prompt = "^Username: ?",
-		.pass_prompt = "^Password: ?",
-		.user_mode = "^[[:alnum:]_.@()-]+>",
-		.user_mode_cmd = "enable",
-		.prompt = "^[[:alnum:]_.@()-]+#",
-		.pager_off = "terminal length 0",
-		/* The original's file: the running config, a blank line, then `show vlan`. */
-		.commands = { "show running-config", "show vlan" },
-		.drop_head = "^(Building configuration\\.\\.\\.|Current configuration : [0-9]+ bytes)$",
-		.end_marker = "end",
-		.logout = "exit",
+	    .name = "ios",
+	    .aliases = "CISCO cisco-ios",
+	    .protos = SWITCH_TELNET | SWITCH_SSH,
+	    .def_proto = SWITCH_TELNET,
+	    .eol = "\r\n",
+	    .user_prompt = "^Username: ?",
+	    .pass_prompt = "^Password: ?",
+	    .user_mode = "^[[:alnum:]_.@()-]+>",
+	    .user_mode_cmd = "enable",
+	    .prompt = "^[[:alnum:]_.@()-]+#",
+	    .pager_off = "terminal length 0",
+	    /* The original's file: the running config, a blank line, then `show vlan`. */
+	    .commands = { "show running-config", "show vlan" },
+	    .drop_head = "^(Building configuration\\.\\.\\.|Current configuration : [0-9]+ bytes)$",
+	    .end_marker = "end",
+	    .logout = "exit",
 	},
 	{
-		.name = "linksyssrw",
-		.aliases = "LINKSYS-SRW2024",
-		.protos = SWITCH_TELNET,
-		.def_proto = SWITCH_TELNET,
-		.eol = "\r\n",
-		.user_prompt = "^ *User Name: ?",
-		.pass_prompt = "^ *Password: ?",
-		.menu_prompt = "Switch Main Menu",
-		.menu_key = "\x1a",
-		.user_mode = "^[[:alnum:]_.@-]*>",
-		.user_mode_cmd = "lcli",
-		.prompt = "^[[:alnum:]_.@-]+#",
-		.pager_off = "terminal datadump",
-		.commands = { "show startup-config" },
-		.logout = "exit",
+	    .name = "linksyssrw",
+	    .aliases = "LINKSYS-SRW2024",
+	    .protos = SWITCH_TELNET,
+	    .def_proto = SWITCH_TELNET,
+	    .eol = "\r\n",
+	    .user_prompt = "^ *User Name: ?",
+	    .pass_prompt = "^ *Password: ?",
+	    .menu_prompt = "Switch Main Menu",
+	    .menu_key = "\x1a",
+	    .user_mode = "^[[:alnum:]_.@-]*>",
+	    .user_mode_cmd = "lcli",
+	    .prompt = "^[[:alnum:]_.@-]+#",
+	    .pager_off = "terminal datadump",
+	    .commands = { "show startup-config" },
+	    .logout = "exit",
 	},
 	{
-		.name = "dlinknextgen",
-		.aliases = "DLINK-DGS1510 dgs1510",
-		.protos = SWITCH_TELNET | SWITCH_SSH,
-		.def_proto = SWITCH_TELNET,
-		.eol = "\r\n",
-		.user_prompt = "^ *(UserName|Username|User Name|Login): ?",
-		.pass_prompt = "^ *(PassWord|Password): ?",
-		.user_mode = "^[[:alnum:]_.@()/-]+>",
-		.user_mode_cmd = "enable",
-		.prompt = "^[[:alnum:]_.@()/-]+#",
-		.pager_off = "terminal length 0",
-		.pager_text = "SPACE n Next Page",
-		.pager_key = " ",
-		.commands = { "show running-config" },
-		.end_marker = "# End of configuration file",
-		.between_banners = 1,
-		.logout = "logout",
+	    .name = "dlinknextgen",
+	    .aliases = "DLINK-DGS1510 dgs1510",
+	    .protos = SWITCH_TELNET | SWITCH_SSH,
+	    .def_proto = SWITCH_TELNET,
+	    .eol = "\r\n",
+	    .user_prompt = "^ *(UserName|Username|User Name|Login): ?",
+	    .pass_prompt = "^ *(PassWord|Password): ?",
+	    .user_mode = "^[[:alnum:]_.@()/-]+>",
+	    .user_mode_cmd = "enable",
+	    .prompt = "^[[:alnum:]_.@()/-]+#",
+	    .pager_off = "terminal length 0",
+	    .pager_text = "SPACE n Next Page",
+	    .pager_key = " ",
+	    .commands = { "show running-config" },
+	    .end_marker = "# End of configuration file",
+	    .between_banners = 1,
+	    .logout = "logout",
 	},
 	{
-		/* Its web interface: two POSTs (drv_switch.c), no dialog. */
-		.name = "dgs1210",
-		.aliases = "DLINK-DGS1210",
-		.protos = SWITCH_HTTP,
-		.def_proto = SWITCH_HTTP,
+	    /* Its web interface: two POSTs (drv_switch.c), no dialog. */
+	    .name = "dgs1210",
+	    .aliases = "DLINK-DGS1210",
+	    .protos = SWITCH_HTTP,
+	    .def_proto = SWITCH_HTTP,
 	},
 	{
-		.name = "routeros",
-		.aliases = "mikrotik",
-		.protos = SWITCH_SSH,
-		.def_proto = SWITCH_SSH,
-		.eol = "\r\n",
-		.prompt = "^\\[[^]]+\\] > ?",
-		.commands = { "/export" },
-		/* The export's first line is its date: dropped, so unchanged configs compare equal. */
-		.drop_head = "^# [a-z]{3}/[0-9]{2}/[0-9]{4} [0-9:]+ by RouterOS",
-		.logout = "/quit",
+	    .name = "routeros",
+	    .aliases = "mikrotik",
+	    .protos = SWITCH_SSH,
+	    .def_proto = SWITCH_SSH,
+	    .eol = "\r\n",
+	    .prompt = "^\\[[^]]+\\] > ?",
+	    .commands = { "/export" },
+	    /* The export's first line is its date: dropped, so unchanged configs compare equal. */
+	    .drop_head = "^# [a-z]{3}/[0-9]{2}/[0-9]{4} [0-9:]+ by RouterOS",
+	    .logout = "/quit",
 	},
 	{
-		.name = "junos",
-		.aliases = "juniper",
-		.protos = SWITCH_SSH,
-		.def_proto = SWITCH_SSH,
-		.eol = "\r\n",
-		.prompt = "^[[:alnum:]_.@-]+> ?",
-		.pager_off = "set cli screen-length 0",
-		.pager_text = "---(more",
-		.pager_key = " ",
-		.commands = { "show configuration" },
-		.logout = "exit",
+	    .name = "junos",
+	    .aliases = "juniper",
+	    .protos = SWITCH_SSH,
+	    .def_proto = SWITCH_SSH,
+	    .eol = "\r\n",
+	    .prompt = "^[[:alnum:]_.@-]+> ?",
+	    .pager_off = "set cli screen-length 0",
+	    .pager_text = "---(more",
+	    .pager_key = " ",
+	    .commands = { "show configuration" },
+	    .logout = "exit",
 	},
 	{ .name = NULL },
 };
@@ -207,7 +207,8 @@ switch_strip_vt100(const char *in, size_t len)
 				break;
 			c = (unsigned char)in[i++];
 			if (c == '[') { /* CSI: parameters, then a final byte 0x40..0x7e */
-				while (i < len && !((unsigned char)in[i] >= 0x40 && (unsigned char)in[i] <= 0x7e))
+				while (i < len && !((unsigned char)in[i] >= 0x40 &&
+				                    (unsigned char)in[i] <= 0x7e))
 					i++;
 				i += i < len;
 			} else if (c == ']') { /* OSC: up to BEL or ESC \ */
@@ -295,7 +296,8 @@ switch_clean_output(const struct switch_model *m, const char *out)
 	struct buf res;
 	const char *p = s;
 
-	if (m != NULL && m->drop_head != NULL && regcomp(&re, m->drop_head, REG_EXTENDED | REG_NOSUB) == 0)
+	if (m != NULL && m->drop_head != NULL &&
+	    regcomp(&re, m->drop_head, REG_EXTENDED | REG_NOSUB) == 0)
 		head_re = &re;
 	buf_init(&res, (size_t)-1);
 	while (*p != '\0') {
@@ -372,7 +374,8 @@ switch_check_config(const struct switch_model *m, char *cfg, struct err *err)
 			p = nl + 1;
 		}
 		if (nb < 3) {
-			err_set(err, "the configuration has %zu of the 3 '#---' banner lines expected",
+			err_set(err,
+			        "the configuration has %zu of the 3 '#---' banner lines expected",
 			        nb);
 			return -1;
 		}

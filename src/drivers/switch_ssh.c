@@ -155,8 +155,7 @@ authenticate(const struct switch_ssh_target *t, ssh_session s, struct err *err)
 }
 
 int
-switch_ssh_connect(const struct switch_ssh_target *t, struct dialog_transport *tr,
-                   struct err *err)
+switch_ssh_connect(const struct switch_ssh_target *t, struct dialog_transport *tr, struct err *err)
 {
 	struct ssh_tr *x = xcalloc(1, sizeof *x);
 	long timeout = t->timeout_sec > 0 ? t->timeout_sec : 30;

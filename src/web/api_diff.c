@@ -79,7 +79,8 @@ api_job_diff(struct req *r, struct reply *out)
 	static const char prefix[] = "/api/v1/jobs/", suffix[] = "/diff";
 	const struct config *cfg = req_config(r, NULL);
 	size_t ul = strlen(r->url);
-	char *name = xstrndup(r->url + sizeof prefix - 1, ul - (sizeof prefix - 1) - (sizeof suffix - 1));
+	char *name =
+	    xstrndup(r->url + sizeof prefix - 1, ul - (sizeof prefix - 1) - (sizeof suffix - 1));
 	const struct job *job = cfg != NULL ? config_find_job(cfg, name) : NULL;
 	const char *from, *to;
 	char *a = NULL, *b = NULL;
@@ -91,7 +92,8 @@ api_job_diff(struct req *r, struct reply *out)
 	err_clear(&err);
 	buf_init(&d.b, DIFF_MAX_BODY);
 	if (job == NULL) {
-		reply_error(r, out, 404, NULL, "no job called %s in the current configuration", name);
+		reply_error(r, out, 404, NULL, "no job called %s in the current configuration",
+		            name);
 		goto out;
 	}
 	if (!(job->drv->caps & DRV_CAP_FILE)) {
@@ -111,7 +113,8 @@ api_job_diff(struct req *r, struct reply *out)
 		goto out;
 	}
 	{
-		const char *argv[] = { "diff", "-u", "--label", from, "--label", to, "--", a, b, NULL };
+		const char *argv[] = { "diff", "-u", "--label", from, "--label",
+			               to,     "--", a,         b,    NULL };
 
 		spawn_opts_init(&so);
 		so.argv = argv;
@@ -120,8 +123,8 @@ api_job_diff(struct req *r, struct reply *out)
 		so.on_line = diff_line;
 		so.ctx = &d;
 		if (spawn_run(&so, &res, &err) == -1 || !res.exited || res.code > 1) {
-			reply_error(r, out, 500, NULL, "diff of %s %s and %s failed%s%s", name, from, to,
-			            err.msg[0] != '\0' ? ": " : "", err.msg);
+			reply_error(r, out, 500, NULL, "diff of %s %s and %s failed%s%s", name,
+			            from, to, err.msg[0] != '\0' ? ": " : "", err.msg);
 			goto out;
 		}
 	}

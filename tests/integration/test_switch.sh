@@ -294,4 +294,37 @@ rm -f "$BASE/cisco/$(newest cisco)"
 tb_run -c "$CONF" -s cisco checknagios
 t_rc 2 "checknagios: CRITICAL when the backup file disappeared"
 
+# --- versions: GET /api/v1/jobs/NAME/diff through serve
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
+older=20261203-00h00m00
+sed -e 's/^hostname "ProCurve Switch 2524"$/hostname "core-2524"/' -e '/^cdp run$/d' \
+	"$BASE/pc/$first" >"$BASE/pc/$older.cfg"
+web_config
+web_user alice viewer 'alice-pw-1' || t_bail "tisbackup user add failed"
+web_start
+A=(-u alice:alice-pw-1)
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/pc/diff?from=$older&to=${first%.cfg}")
+t_eq 200 "$(st_of "$r")" "diff: 200"
+d=$(body_of "$r")
+t_match "^--- $older\$" "$d" "diff: labelled with the from stamp"
+t_match "^\+\+\+ ${first%.cfg}\$" "$d" "diff: labelled with the to stamp"
+t_match '^-hostname "core-2524"$' "$d" "diff: a changed line, old side"
+t_match '^\+hostname "ProCurve Switch 2524"$' "$d" "diff: a changed line, new side"
+t_match '^\+cdp run$' "$d" "diff: an added line"
+t_eq 3 "$(printf '%s\n' "$d" | grep -c '^[-+][^-+]')" "diff: nothing else differs"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/pc/diff?from=${first%.cfg}&to=${second%.cfg}")
+t_eq "200|" "$(st_of "$r")|$(body_of "$r")" "diff of two identical versions: 200, empty"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/pc/diff?from=../../etc&to=${first%.cfg}")
+t_eq 400 "$(st_of "$r")" "diff: a malformed stamp is refused"
+t_match '"field": *"from"' "$(body_of "$r")" "diff: the error names the field"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/pc/diff?from=20200101-00h00m00&to=${first%.cfg}")
+t_eq 404 "$(st_of "$r")" "diff: a stamp without a backup is 404"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/nosuch/diff?from=$older&to=${first%.cfg}")
+t_eq 404 "$(st_of "$r")" "diff: an unknown job is 404"
+r=$(hcurl "$WEB/api/v1/jobs/pc/diff?from=$older&to=${first%.cfg}")
+t_eq 401 "$(st_of "$r")" "diff: authentication required"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/pc")
+t_eq 200 "$(st_of "$r")" "the job's own route still answers"
+
 t_done

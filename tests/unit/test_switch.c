@@ -42,9 +42,13 @@ test_strip_vt100(void **state)
 	check_strip("\x1b]0;title\x07text\n", "text\n");
 	check_strip("\x1b]0;title\x1b\\text\n", "text\n");
 	check_strip("\x1b(Bcharset\n", "charset\n");
-	check_strip("one\x1b" "Etwo\n", "one\ntwo\n");
+	check_strip("one\x1b"
+	            "Etwo\n",
+	            "one\ntwo\n");
 	check_strip("-- MORE --\rnext line\r\n", "next line\n");
-	check_strip("a\0b\x07" "c\n", "abc\n");
+	check_strip("a\0b\x07"
+	            "c\n",
+	            "abc\n");
 	check_strip("lone\r\rCR\n", "lone\nCR\n");
 	check_strip("overwritten\rnew\n", "new\n");
 	check_strip("tab\tkept\t\n", "tab\tkept\n");
@@ -73,7 +77,8 @@ test_clean_output(void **state)
 	            "hostname Switch\n banner #1 here\nend\n\n\n",
 	            "!\nhostname Switch\n banner #1 here\nend\n");
 	/* a header line further down is configuration, not a header */
-	check_clean("ios", "!\nBuilding configuration...\nend\n", "!\nBuilding configuration...\nend\n");
+	check_clean("ios", "!\nBuilding configuration...\nend\n",
+	            "!\nBuilding configuration...\nend\n");
 	/* pager leftovers go wherever they are */
 	check_clean("procurve",
 	            "\nStartup configuration:\n\n; J4813A #F.05.72\n-- MORE --, next page: Space\n"
@@ -85,7 +90,8 @@ test_clean_output(void **state)
 	check_clean(NULL, "\n \n\t\n", "");
 	check_clean(NULL, "", "");
 	/* RouterOS: the export's date line goes, so unchanged configs compare equal */
-	check_clean("routeros", "# dec/04/2026 20:00:00 by RouterOS 6.49.7\n# software id = X\n/ip\n",
+	check_clean("routeros",
+	            "# dec/04/2026 20:00:00 by RouterOS 6.49.7\n# software id = X\n/ip\n",
 	            "# software id = X\n/ip\n");
 }
 
@@ -120,11 +126,16 @@ test_models(void **state)
 	static const struct {
 		const char *name, *model;
 	} aliases[] = {
-		{ "HP-PROCURVE-4104GL", "procurve" }, { "HP-PROCURVE-2524", "procurve" },
-		{ "aruba", "procurve" },              { "CISCO", "ios" },
-		{ "cisco", "ios" },                   { "LINKSYS-SRW2024", "linksyssrw" },
-		{ "DLINK-DGS1510", "dlinknextgen" },  { "DLINK-DGS1210", "dgs1210" },
-		{ "mikrotik", "routeros" },           { "Juniper", "junos" },
+		{ "HP-PROCURVE-4104GL", "procurve" },
+		{ "HP-PROCURVE-2524", "procurve" },
+		{ "aruba", "procurve" },
+		{ "CISCO", "ios" },
+		{ "cisco", "ios" },
+		{ "LINKSYS-SRW2024", "linksyssrw" },
+		{ "DLINK-DGS1510", "dlinknextgen" },
+		{ "DLINK-DGS1210", "dgs1210" },
+		{ "mikrotik", "routeros" },
+		{ "Juniper", "junos" },
 		{ "IOS", "ios" },
 	};
 	enum switch_proto p;
@@ -190,7 +201,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strip_vt100), cmocka_unit_test(test_clean_output),
+		cmocka_unit_test(test_strip_vt100),  cmocka_unit_test(test_clean_output),
 		cmocka_unit_test(test_check_config), cmocka_unit_test(test_models),
 		cmocka_unit_test(test_layout),
 	};
