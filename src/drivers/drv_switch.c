@@ -555,8 +555,11 @@ out:
 static const char *
 sw_ext(const struct job *job)
 {
-	const struct switch_model *m = sw_model(job);
+	const struct switch_model *m;
 
+	if (job->sec == NULL) /* a job made without a configuration (tests): text */
+		return ".cfg";
+	m = sw_model(job);
 	return m != NULL && m->protos == SWITCH_HTTP ? ".bin" : ".cfg";
 }
 
