@@ -48,7 +48,7 @@ set en $env(SWITCH_SIM_ENABLE)
 set timeout 30
 log_user 0
 for {set i 0} {$i < $n} {incr i} {
-	spawn -noecho socat -,raw,echo=0 TCP:127.0.0.1:$port
+	spawn -noecho socat -t 0.05 -,raw,echo=0 TCP:127.0.0.1:$port
 	expect "Username: " { send "admin\r\n" }
 	expect "Password: " { send "$pw\r\n" }
 	expect "Switch>" { send "enable\r\n" }
@@ -78,7 +78,7 @@ time_of() {
 read -r ew eu es < <(time_of expect "$TMPD/loop.exp" "$PORT" "$N" "$TMPD/expect.out")
 read -r tw tu ts < <(time_of "$TISBACKUP" -c "$CONF" -j "$J" backup)
 ok=$(sqlite3 "$CATALOG" "select count(*) from stats where status='OK'")
-got=$(ls "$TMPD/expect.out" | wc -l)
+got=$(find "$TMPD/expect.out" -name '*.cfg' | wc -l)
 
 echo "switches:                  $N (tisbackup -j $J: $ok OK rows; expect: $got files)"
 echo "expect, one after another: ${ew} s wall, $(echo "$eu + $es" | bc) s CPU"

@@ -13,6 +13,8 @@
 # password is in no argv, log or catalog row; register_existing, cleanup
 # and checknagios work as for any file backup.
 
+# Listings of our own plain names (stamps).
+# shellcheck disable=SC2010
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
