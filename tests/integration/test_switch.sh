@@ -10,8 +10,9 @@
 # closed mid-output, extra blank lines; '#' inside configuration lines is
 # in every dialog) give the right verdict and leave no file; an identical
 # configuration is recorded OK with 0 bytes written and hard-linked; the
-# password is in no argv, log or catalog row; register_existing, cleanup
-# and checknagios work as for any file backup.
+# password is in no argv, log or catalog row; register_existing, cleanup,
+# checknagios and exportbackup work as for any file backup; the diff API
+# compares two versions through serve.
 
 # Listings of our own plain names (stamps).
 # shellcheck disable=SC2010
@@ -295,6 +296,10 @@ t_rc 0 "checknagios: OK for a fresh switch backup"
 rm -f "$BASE/cisco/$(newest cisco)"
 tb_run -c "$CONF" -s cisco checknagios
 t_rc 2 "checknagios: CRITICAL when the backup file disappeared"
+mkdir -p "$TMPD/export"
+tb_run -c "$CONF" -s pc exportbackup -x "$TMPD/export"
+t_rc 0 "exportbackup of a switch job"
+t_ok "exportbackup copies the newest configuration file" cmp "$BASE/pc/$(newest pc)" "$TMPD/export/pc/$(newest pc)"
 
 # --- versions: GET /api/v1/jobs/NAME/diff through serve
 # shellcheck source=web.sh
