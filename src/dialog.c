@@ -44,6 +44,7 @@ struct dialog {
 	const struct dialog_pager *pagers;
 	struct progress *progress;
 	size_t max_output;
+	int unmasked_output;
 	struct buf text; /* committed lines since the last prompt */
 	int text_over;   /* text passed max_output */
 	char *line;      /* the line being received */
@@ -116,7 +117,10 @@ line_commit(struct dialog *d)
 	if (d->text.len + n + 1 > d->max_output)
 		d->text_over = 1;
 	else {
-		masked_append(d, &d->text, d->line, n);
+		if (d->unmasked_output)
+			buf_append(&d->text, d->line, n);
+		else
+			masked_append(d, &d->text, d->line, n);
 		buf_putc(&d->text, '\n');
 	}
 	if (d->transcript.len < DIALOG_TRANSCRIPT_MAX) {
@@ -176,6 +180,17 @@ csi_apply(struct dialog *d, char final)
 		n = csi_param(d, 1);
 		d->cursor = n > 0 ? n - 1 : 0;
 		break;
+	case 'H': /* cursor to row;column (ProCurve: ESC[24;1H before a prompt): the column */
+	case 'f': {
+		const char *semi = memchr(d->csi, ';', d->csi_len);
+
+		n = 0;
+		for (const char *p = semi != NULL ? semi + 1 : d->csi + d->csi_len;
+		     p < d->csi + d->csi_len && *p >= '0' && *p <= '9' && n < 10000; p++)
+			n = n * 10 + (size_t)(*p - '0');
+		d->cursor = n > 0 ? n - 1 : 0;
+		break;
+	}
 	default: /* colours, modes, positioning on other rows: no text */
 		break;
 	}
@@ -293,6 +308,7 @@ dialog_new(const struct dialog_transport *tr, const struct dialog_opts *o)
 	d->pagers = o->pagers != NULL ? o->pagers : dialog_default_pagers;
 	d->progress = o->progress;
 	d->max_output = o->max_output > 0 ? o->max_output : DIALOG_DEFAULT_MAX_OUTPUT;
+	d->unmasked_output = o->unmasked_output;
 	buf_init(&d->text, d->max_output * 2 + 64); /* masks may lengthen a line */
 	buf_init(&d->transcript, DIALOG_TRANSCRIPT_MAX + 4096);
 	buf_init(&d->scratch, (size_t)1 << 30);

@@ -64,6 +64,12 @@ struct dialog_opts {
 	const struct dialog_pager *pagers; /* NULL: dialog_default_pagers; text NULL ends */
 	struct progress *progress; /* the run's (bytes feed it; its limits apply); may be NULL */
 	size_t max_output;         /* per expect; 0 means 16 MiB */
+	/*
+	 * 1: secrets are masked in the transcript and messages only, never in
+	 * what dialog_expect() returns (a configuration that contains the
+	 * password's text as a word must come back as the device printed it).
+	 */
+	int unmasked_output;
 };
 
 struct dialog;

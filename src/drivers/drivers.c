@@ -16,6 +16,7 @@ extern const struct driver drv_rsync_btrfs_ssh;
 extern const struct driver drv_rsync_ssh;
 extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
+extern const struct driver drv_switch;
 extern const struct driver drv_xcp_metadata;
 
 /* One driver per line. */
@@ -31,6 +32,7 @@ const struct driver *const driver_table[] = {
 	&drv_xcp_metadata,
 	&drv_oracle,
 	&drv_samba4,
+	&drv_switch,
 	&drv_null,
 	NULL,
 };

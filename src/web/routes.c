@@ -28,6 +28,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/configs", 0, api_configs },
 	{ "POST", "/api/v1/configs/current", 0, api_configs_current },
 	{ "GET", "/api/v1/jobs", 0, api_jobs },
+	{ "GET", "/api/v1/jobs/*/diff", 0, api_job_diff }, /* api_diff.c */
 	{ "GET", "/api/v1/jobs/", ROUTE_PREFIX, api_job },
 	{ "GET", "/api/v1/backups", 0, api_backups },
 	{ "POST", "/api/v1/runs", ROUTE_ADMIN, api_runs_post },
@@ -42,7 +43,16 @@ static int
 path_matches(const struct route *rt, const char *path)
 {
 	size_t n = strlen(rt->path);
+	const char *star = strchr(rt->path, '*');
 
+	if (star != NULL) { /* the star is one path segment: no slash, not empty */
+		size_t pre = (size_t)(star - rt->path), seg;
+
+		if (strncmp(path, rt->path, pre) != 0)
+			return 0;
+		seg = strcspn(path + pre, "/");
+		return seg > 0 && strcmp(path + pre + seg, star + 1) == 0;
+	}
 	if (rt->flags & ROUTE_PREFIX)
 		return strncmp(path, rt->path, n) == 0 && path[n] != '\0';
 	return strcmp(path, rt->path) == 0;
