@@ -29,6 +29,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "util/buf.h"
+#include "version.h"
 
 #define DEFAULT_CONFIG "/etc/tis/tisbackup-config.ini"
 #define DEFAULT_PARALLEL 4 /* jobs at once, when neither -j nor max_parallel says */
@@ -84,7 +85,7 @@ usage(FILE *out)
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
-	        "      --version          print the version\n"
+	        "      --version          print the version and the features of this build\n"
 	        "\n"
 	        "Exit codes: 0 success, 1 a job failed, 2 usage error, 3 configuration\n"
 	        "error, 4 catalog or log folder unusable; checknagios: 0 OK, 1 WARNING,\n"
@@ -197,7 +198,7 @@ parse_args(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("tisbackup %s (tisbackup-c)\n", TB_VERSION);
+			version_print(stdout);
 			exit(0);
 		case ':':
 			fprintf(stderr, "tisbackup: option %s needs a value\n", argv[optind - 1]);
