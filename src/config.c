@@ -63,6 +63,7 @@ static const struct drv_key global_keys[] = {
 	{ "max_copies", KEY_INT, NULL },
 	{ "max_parallel", KEY_INT, NULL }, /* jobs run at once (-j overrides) */
 	{ "delete_snapshot", KEY_BOOL_LOOSE, NULL },
+	{ "log_retention_days", KEY_INT, NULL }, /* run logs kept by cleanup, 0 = forever */
 	{ NULL, KEY_STR, NULL },
 };
 

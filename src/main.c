@@ -45,6 +45,7 @@ struct options {
 	int len;
 	int jobs; /* -j; 0 = [global] max_parallel, else DEFAULT_PARALLEL */
 	enum log_level level;
+	enum log_format log_format; /* --log-format, AUTO by default */
 	const char *action;
 	const struct action_entry *entry; /* action's table entry; NULL = unknown */
 	int config_given;
@@ -85,6 +86,8 @@ usage(FILE *out)
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
+	        "      --log-format FMT   stderr lines: text, json (one object a line),\n"
+	        "                         journal (no timestamp, <N> priorities) or auto\n"
 	        "      --version          print the version and the features of this build\n"
 	        "\n"
 	        "Exit codes: 0 success, 1 a job failed, 2 usage error, 3 configuration\n"
@@ -134,6 +137,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "gui-config", required_argument, NULL, 'G' },
 		{ "role", required_argument, NULL, 'R' },
 		{ "usb", no_argument, NULL, 'U' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -168,6 +172,15 @@ parse_args(int argc, char **argv, struct options *o)
 				fprintf(stderr,
 				        "tisbackup: -l %s: unknown log level (use debug, "
 				        "info, warning, error or critical)\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'F':
+			if (log_format_parse(optarg, &o->log_format) == -1) {
+				fprintf(stderr,
+				        "tisbackup: --log-format %s: unknown format (use "
+				        "text, json, journal or auto)\n",
 				        optarg);
 				return -1;
 			}
@@ -260,6 +273,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	e = o.entry;
 	log_set_level(o.level);
+	log_set_format(o.log_format);
 	err_clear(&err);
 
 	if (o.usb && !(e->flags & ACTION_EXPORTDIR)) {
