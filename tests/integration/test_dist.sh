@@ -28,6 +28,7 @@ if command -v systemd-analyze >/dev/null; then
 	done
 	serve=$DIST/systemd/tisbackup-serve.service
 	t_match '^KillMode=mixed$' "$(cat "$serve")" "serve: SIGTERM to serve only (its worker hands runs back)"
+	t_match '^ExecReload=/bin/kill -HUP \$MAINPID$' "$(cat "$serve")" "serve: reload is SIGHUP (tests/integration/test_reload.sh)"
 	t_match '^ReadWritePaths=/var/lib/tisbackup ' "$(cat "$serve")" "serve: the backup root is writable"
 	t_match '^ProtectSystem=strict$' "$(cat "$serve")" "serve: ProtectSystem=strict"
 	timer=$(cat "$DIST/systemd/tisbackup-backup.timer")
