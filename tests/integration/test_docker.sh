@@ -185,8 +185,8 @@ t_diag "docker-compose up to healthy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { print
 t_eq 1 "$(compose ps -q worker | wc -l)" "one worker container"
 
 # serve runs unprivileged (the entrypoint drops to tisbackup), workers as root.
-t_eq 990 "$($DOCKER top "$SERVE" -o uid,args | awk '/tisbackup .*serve/ { print $1 }')" "serve runs as the user tisbackup (uid 990)"
-t_eq 0 "$($DOCKER top "$(compose ps -q worker)" -o uid,args | awk '/tisbackup .*worker/ { print $1 }')" "the worker runs as root (rsync keeps owners)"
+t_eq 990 "$($DOCKER top "$SERVE" -o pid,uid,args | awk '/tisbackup .*serve/ { print $2 }')" "serve runs as the user tisbackup (uid 990)"
+t_eq 0 "$($DOCKER top "$(compose ps -q worker)" -o pid,uid,args | awk '/tisbackup .*worker/ { print $2 }')" "the worker runs as root (rsync keeps owners)"
 printf 'admin-pw-1\n' | compose exec -T -u tisbackup serve tisbackup user add admin --role admin >"$TMPD/useradd.out" 2>&1
 t_check "tisbackup user add admin in the serve container" $? "$(cat "$TMPD/useradd.out")"
 A=(-u admin:admin-pw-1)
