@@ -4,17 +4,21 @@
 # hardlinked copy (cp -al) of the same 20,000-file tree, as incremental
 # rsync snapshots are, against `rm -rf` of 10 identical copies. Every
 # timed run gets fresh copies (and a fresh catalog for tisbackup), made
-# and synced to disk outside the timing. Goal: tisbackup / rm -rf <= 1.0
-# (medians). Prints figures; not a test.
+# and synced to disk outside the timing; wall and CPU time of each, and the
+# real original on the same copies and catalog when TISBACKUP_PY_SRC=DIR
+# names a checkout of it. Goal: tisbackup / rm -rf <= 1.0 (medians).
+# Prints figures; not a test.
 #
 # Usage: bench/bench_cleanup.sh [RUNS]   (default 5, at least 3;
 #        TISBACKUP=path, default build/tisbackup; BENCH_FILES=N tree size;
-#        BENCH_SNAPSHOTS=N expired snapshots, default 10)
+#        BENCH_SNAPSHOTS=N expired snapshots, default 10; TISBACKUP_PY_SRC=DIR)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/integration/lib.sh
 . "$here/../tests/integration/lib.sh"
+# shellcheck source=lib_bench.sh
+. "$here/lib_bench.sh"
 
 RUNS=${1:-5}
 NFILES=${BENCH_FILES:-20000}
@@ -23,6 +27,8 @@ NSNAP=${BENCH_SNAPSHOTS:-10}
 tb_require_binary
 tb_require sqlite3 cp rm sync
 tb_tmp
+bench_cg_setup
+bench_original && have_orig=1 || have_orig=0
 
 # ---- the tree: NFILES small files, 100 per folder, two levels deep
 SRC=$TMPD/src
@@ -46,7 +52,8 @@ EOF
 echo "files: $(find "$SRC" -type f | wc -l), snapshots: $NSNAP"
 
 cfg_global "$CONF"
-cfg_job "$CONF" bench /srv "backup_retention_time = 5"
+cfg_job "$CONF" bench /srv "backup_retention_time = 5" "remote_user = root"
+grep -v '^known_hosts_file = ' "$CONF" >"$TMPD/orig.ini" # a key the original refuses
 J=$BASE/bench
 RMDIR=$TMPD/rmcopy
 
@@ -77,44 +84,43 @@ iso() { date -d "$(date -d "-$1 days" +%F) 12:00:00" +%Y-%m-%dT%H:%M:%S.000000; 
 	echo "sync"
 } >"$TMPD/prep_rm.sh"
 
-TB_CMD="'$TISBACKUP' -c '$CONF' -l warning cleanup"
-RM_CMD="rm -rf '$RMDIR'/s*"
-
 # Check once that cleanup removes what it should.
 bash "$TMPD/prep_tb.sh" || { echo "preparation failed" >&2; exit 1; }
-bash -c "$TB_CMD" || { echo "tisbackup cleanup failed" >&2; exit 1; }
+"$TISBACKUP" -c "$CONF" -l warning cleanup || { echo "tisbackup cleanup failed" >&2; exit 1; }
 left=$(find "$J" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$left" -eq 1 ] || { echo "cleanup left $left entries in $J (expected 1)" >&2; exit 1; }
 
-median() {
-	sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
-}
-
-if command -v hyperfine >/dev/null 2>&1; then
-	hyperfine --runs "$RUNS" --export-json "$TMPD/bench.json" \
-		--prepare "bash '$TMPD/prep_tb.sh'" -n "tisbackup cleanup" "$TB_CMD" \
-		--prepare "bash '$TMPD/prep_rm.sh'" -n "rm -rf" "$RM_CMD"
-	mapfile -t med < <(grep -o '"median": *[0-9.e+-]*' "$TMPD/bench.json" | sed 's/.*: *//')
-	M_TB=${med[0]}
-	M_RM=${med[1]}
-else
-	tb_times=() rm_times=()
-	for ((r = 0; r < RUNS; r++)); do
+tb_w=() tb_c=() rm_w=() rm_c=() or_w=() or_c=()
+for ((r = 0; r < RUNS; r++)); do
+	bash "$TMPD/prep_tb.sh"
+	bench_measure "$TISBACKUP" -c "$CONF" -l warning cleanup
+	tb_w+=("$BM_WALL") tb_c+=("$BM_CPU")
+	bash "$TMPD/prep_rm.sh"
+	bench_measure rm -rf "$RMDIR"/s*
+	rm_w+=("$BM_WALL") rm_c+=("$BM_CPU")
+	if [ $have_orig = 1 ]; then
 		bash "$TMPD/prep_tb.sh"
-		t0=$(date +%s.%N); bash -c "$TB_CMD"; t1=$(date +%s.%N)
-		tb_times+=("$(awk "BEGIN{print $t1-$t0}")")
-		bash "$TMPD/prep_rm.sh"
-		t0=$(date +%s.%N); bash -c "$RM_CMD"; t1=$(date +%s.%N)
-		rm_times+=("$(awk "BEGIN{print $t1-$t0}")")
-	done
-	M_TB=$(printf '%s\n' "${tb_times[@]}" | median)
-	M_RM=$(printf '%s\n' "${rm_times[@]}" | median)
-fi
+		bench_measure "${ORIG_CMD[@]}" -c "$TMPD/orig.ini" cleanup
+		[ "$BM_RC" -eq 0 ] || bench_show_failure original
+		left=$(find "$J" -mindepth 1 -maxdepth 1 | wc -l)
+		[ "$left" -eq 1 ] || echo "warning: the original left $left entries in $J" >&2
+		or_w+=("$BM_WALL") or_c+=("$BM_CPU")
+	fi
+done
+med() { printf '%s\n' "$@" | bench_median; }
+M_TB=$(med "${tb_w[@]}")
+M_RM=$(med "${rm_w[@]}")
 
 echo
-printf 'files per snapshot:        %d\n' "$NFILES"
-printf 'expired snapshots:         %d (hardlinked, cp -al)\n' "$NSNAP"
-printf 'tisbackup cleanup median:  %.3f s\n' "$M_TB"
-printf 'rm -rf median:             %.3f s\n' "$M_RM"
-ratio=$(awk "BEGIN{printf \"%.3f\", $M_TB/$M_RM}")
-printf 'ratio tisbackup/rm -rf:    %s (goal <= 1.0)\n' "$ratio"
+printf 'files per snapshot: %d, expired snapshots: %d (hardlinked, cp -al), %d runs (medians)\n' \
+	"$NFILES" "$NSNAP" "$RUNS"
+bench_row "rm -rf" "$M_RM" "$(med "${rm_c[@]}")"
+bench_row "tisbackup cleanup (ratio to rm -rf)" "$M_TB" "$(med "${tb_c[@]}")" "$M_RM"
+if [ $have_orig = 1 ]; then
+	M_OR=$(med "${or_w[@]}")
+	bench_row "the original's cleanup (ratio to rm -rf)" "$M_OR" "$(med "${or_c[@]}")" "$M_RM"
+	awk -v a="$M_TB" -v b="$M_OR" 'BEGIN { printf "  ratio tisbackup/original: %.3f\n", a / b }'
+else
+	echo "  the original: not measured"
+fi
+awk -v a="$M_TB" -v b="$M_RM" 'BEGIN { printf "  ratio tisbackup/rm -rf: %.3f (goal <= 1.0)\n", a / b }'

@@ -3,18 +3,23 @@
 # register_existing on 30 snapshots of 2,000 files each, chained with
 # `cp -al` like rsync --link-dest snapshots (they share most inodes), into
 # a fresh catalog each run, against what the original spends on sizes
-# alone: one `du -sb` per snapshot, one after the other. Prints both
-# medians and their ratio; not a test.
+# alone: one `du -sb` per snapshot, one after the other; and the real
+# original's register_existing on the same tree when TISBACKUP_PY_SRC=DIR
+# names a checkout of it. Wall and CPU time; medians and ratios. Goal:
+# <= 0.1x the original. Not a test.
 #
 # Usage: bench/bench_register.sh [RUNS]   (TISBACKUP=path, default build/tisbackup;
 #        BENCH_FILES=N files per snapshot, BENCH_SNAPSHOTS=N snapshots,
 #        BENCH_COLD=1 drops the page cache before every timed run: needs root,
-#        and slows everything else on the machine for a moment)
+#        and slows everything else on the machine for a moment;
+#        TISBACKUP_PY_SRC=DIR to time the original too)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/integration/lib.sh
 . "$here/../tests/integration/lib.sh"
+# shellcheck source=lib_bench.sh
+. "$here/lib_bench.sh"
 
 RUNS=${1:-10}
 NFILES=${BENCH_FILES:-2000}
@@ -22,11 +27,14 @@ NSNAP=${BENCH_SNAPSHOTS:-30}
 tb_require_binary
 tb_require du cp
 tb_tmp
+bench_cg_setup
+bench_original && have_orig=1 || have_orig=0
 
 # Read by cfg_job; nothing connects anywhere.
 export CLIENT_KEY=$TMPD/key KNOWN_HOSTS=$TMPD/known_hosts SSHD_PORT=22
 cfg_global "$CONF"
-cfg_job "$CONF" job "/srv/data"
+cfg_job "$CONF" job "/srv/data" "remote_user = root"
+grep -v '^known_hosts_file = ' "$CONF" >"$TMPD/orig.ini" # a key the original refuses
 JOB=$BASE/job
 
 # The first snapshot: NFILES files of 0..8 KiB in folders of 100.
@@ -54,17 +62,14 @@ for ((s = NSNAP - 1; s >= 1; s--)); do
 done
 echo "snapshots: $(find "$JOB" -mindepth 1 -maxdepth 1 -type d | wc -l), files per snapshot: $NFILES, inodes in all: $(find "$JOB" -type f -printf '%i\n' | sort -u | wc -l)"
 
-TB_CMD="'$TISBACKUP' -c '$CONF' -l warning register_existing"
-DU_CMD="for d in '$JOB'/*; do du -sb \"\$d\" >/dev/null; done"
-FRESH="rm -rf '$BASE/log'"
 COLD=
 if [ "${BENCH_COLD:-0}" = 1 ]; then
-	COLD="; sync; echo 3 >/proc/sys/vm/drop_caches"
+	COLD=1
 	echo "cold cache: the page cache is dropped before every timed run"
 fi
 
 # Both must agree on every size.
-bash -c "$FRESH"
+rm -rf "$BASE/log"
 "$TISBACKUP" -c "$CONF" -l warning register_existing || { echo "register_existing failed" >&2; exit 1; }
 mismatch=0
 for d in "$JOB"/*; do
@@ -74,33 +79,37 @@ for d in "$JOB"/*; do
 done
 [ $mismatch -eq 0 ] && echo "sizes: identical to du -sb for all $NSNAP snapshots"
 
-median() {
-	sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
-}
-
-if command -v hyperfine >/dev/null 2>&1; then
-	hyperfine --runs "$RUNS" --warmup 2 --export-json "$TMPD/bench.json" \
-		--prepare "$FRESH$COLD" -n register_existing "$TB_CMD" \
-		--prepare "$FRESH$COLD" -n "du -sb per snapshot" "$DU_CMD"
-	mapfile -t med < <(grep -o '"median": *[0-9.e+-]*' "$TMPD/bench.json" | sed 's/.*: *//')
-	M_TB=${med[0]}
-	M_DU=${med[1]}
-else
-	tb_times=() du_times=()
-	for ((r = 0; r < RUNS; r++)); do
-		bash -c "$FRESH$COLD"
-		t0=$(date +%s.%N); bash -c "$TB_CMD"; t1=$(date +%s.%N)
-		tb_times+=("$(awk "BEGIN{print $t1-$t0}")")
-		bash -c "true$COLD"
-		t0=$(date +%s.%N); bash -c "$DU_CMD"; t1=$(date +%s.%N)
-		du_times+=("$(awk "BEGIN{print $t1-$t0}")")
-	done
-	M_TB=$(printf '%s\n' "${tb_times[@]}" | median)
-	M_DU=$(printf '%s\n' "${du_times[@]}" | median)
-fi
+du_all() { for d in "$JOB"/*; do du -sb "$d" >/dev/null; done; }
+cold() { [ -z "$COLD" ] || { sync; echo 3 >/proc/sys/vm/drop_caches; }; }
+tb_w=() tb_c=() du_w=() du_c=() or_w=() or_c=()
+for ((r = 0; r < RUNS; r++)); do
+	rm -rf "$BASE/log"
+	cold
+	bench_measure "$TISBACKUP" -c "$CONF" -l warning register_existing
+	tb_w+=("$BM_WALL") tb_c+=("$BM_CPU")
+	cold
+	bench_measure du_all
+	du_w+=("$BM_WALL") du_c+=("$BM_CPU")
+	if [ $have_orig = 1 ] && [ $r -lt 5 ]; then
+		rm -rf "$BASE/log"
+		cold
+		bench_measure "${ORIG_CMD[@]}" -c "$TMPD/orig.ini" register_existing
+		[ "$BM_RC" -eq 0 ] || bench_show_failure original
+		or_w+=("$BM_WALL") or_c+=("$BM_CPU")
+	fi
+done
+med() { printf '%s\n' "$@" | bench_median; }
+M_TB=$(med "${tb_w[@]}")
+M_DU=$(med "${du_w[@]}")
 
 echo
-printf 'snapshots x files:              %d x %d%s\n' "$NSNAP" "$NFILES" "${COLD:+ (cold cache)}"
-printf 'register_existing median:       %.3f s (catalog rows included)\n' "$M_TB"
-printf 'du -sb per snapshot median:     %.3f s (sizes only)\n' "$M_DU"
-printf 'ratio register_existing/du:     %s\n' "$(awk "BEGIN{printf \"%.3f\", $M_TB/$M_DU}")"
+printf 'snapshots x files: %d x %d%s, %d runs (medians)\n' "$NSNAP" "$NFILES" "${COLD:+ (cold cache)}" "$RUNS"
+bench_row "du -sb per snapshot (sizes only)" "$M_DU" "$(med "${du_c[@]}")"
+bench_row "register_existing (ratio to du)" "$M_TB" "$(med "${tb_c[@]}")" "$M_DU"
+if [ $have_orig = 1 ]; then
+	M_OR=$(med "${or_w[@]}")
+	bench_row "the original's register_existing (to du)" "$M_OR" "$(med "${or_c[@]}")" "$M_DU"
+	awk -v a="$M_TB" -v b="$M_OR" 'BEGIN { printf "  ratio tisbackup/original: %.3f (goal <= 0.1)\n", a / b }'
+else
+	echo "  the original: not measured"
+fi

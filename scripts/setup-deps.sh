@@ -10,7 +10,7 @@ pkgs=(
 	# build
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev
-	libblkid-dev libbtrfsutil-dev
+	libblkid-dev libbtrfsutil-dev libssh-dev
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )
@@ -22,6 +22,8 @@ if [ "${1:-}" != "--demo" ]; then
 		e2fsprogs util-linux mount iproute2 btrfs-progs stress-ng
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
+		# the switch simulators' independent client
+		python3-pexpect expect
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
 		# packaging tests: the .deb in a debootstrap chroot, the Docker

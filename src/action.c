@@ -17,6 +17,7 @@
 #include "guiconf.h"
 #include "log.h"
 #include "util/fsutil.h"
+#include "util/suggest.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
@@ -72,6 +73,17 @@ action_find(const char *name)
 		if (strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
+}
+
+const char *
+action_suggest(const char *name)
+{
+	const char *words[64];
+	size_t n = 0;
+
+	for (const struct action_entry *e = action_table; e->name != NULL && n < 64; e++)
+		words[n++] = e->name;
+	return suggest_pick(name, words, n, 2);
 }
 
 const struct action_entry *

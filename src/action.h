@@ -51,6 +51,12 @@ extern const struct action_entry action_table[];
 /* The entry whose CLI word is name, or NULL. */
 const struct action_entry *action_find(const char *name);
 
+/*
+ * The CLI word closest to a mistyped name (at most two edits away, e.g.
+ * "backup" for "bakup"), or NULL.
+ */
+const char *action_suggest(const char *name);
+
 /* The queueable entry whose queue name is qname, or NULL. */
 const struct action_entry *action_find_queued(const char *qname);
 

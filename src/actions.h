@@ -39,6 +39,7 @@ struct action_ctx {
 	const struct guiconf *gui; /* --gui-config, for [alerts]; NULL = no alerts */
 	const char *gui_config;    /* --gui-config path (never NULL from the CLI) */
 	int usb;                   /* exportbackup --usb */
+	int explain;               /* cleanup --explain: print every backup's decision */
 	int len;                   /* -n: rows per job for dumpstat */
 };
 

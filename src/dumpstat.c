@@ -9,7 +9,8 @@
  * durations "HH:MM". Unlike the original, NULL prints as an empty cell (not
  * "None" or a crash) and a newline inside a value (a multi-line log)
  * becomes a space, so each row stays one line. Widths count UTF-8
- * characters, as Python's len() did.
+ * characters, as Python's len() did. After the tables, one line about the
+ * backup filesystem (used, size, Use%, free bytes and inodes; diskspace.h).
  */
 #include "dumpstat.h"
 
@@ -19,6 +20,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "diskspace.h"
 #include "util/fmt.h"
 #include "util/xmalloc.h"
 
@@ -186,6 +188,31 @@ dumpstat_format(const struct catalog_row *rows, size_t n, struct buf *out)
 	free(cells);
 }
 
+/*
+ * The closing line about the backup filesystem of jobs' configuration
+ * (nothing when it has none, or the filesystem does not read).
+ */
+static void
+filesystem_line(const struct job *const *jobs, size_t n, struct buf *b)
+{
+	const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+	char used[32], size[32], avail[32];
+	struct disk_space ds;
+	struct err err;
+
+	err_clear(&err);
+	if (cfg == NULL || cfg->backup_base_dir == NULL ||
+	    disk_space_read(cfg->backup_base_dir, &ds, &err) == -1)
+		return;
+	fmt_bytes((double)ds.used_bytes, used, sizeof used);
+	fmt_bytes((double)ds.size_bytes, size, sizeof size);
+	fmt_bytes((double)ds.free_bytes, avail, sizeof avail);
+	buf_printf(
+	    b,
+	    "\nbackup filesystem %s: %s used of %s (%.1f %%), %s free, %llu of %llu inodes free\n",
+	    cfg->backup_base_dir, used, size, ds.used_percent, avail, ds.free_inodes, ds.inodes);
+}
+
 int
 dumpstat_run(struct catalog *cat, const struct job *const *jobs, size_t n, int limit, FILE *out,
              struct err *err)
@@ -213,6 +240,12 @@ dumpstat_run(struct catalog *cat, const struct job *const *jobs, size_t n, int l
 			err_set(err, "dumpstat: writing the table of %s failed", jobs[i]->name);
 			goto out;
 		}
+	}
+	buf_reset(&b);
+	filesystem_line(jobs, n, &b);
+	if (b.len > 0 && fwrite(buf_str(&b), 1, b.len, out) != b.len) {
+		err_set(err, "dumpstat: writing the filesystem line failed");
+		goto out;
 	}
 	if (fflush(out) == EOF || ferror(out)) {
 		err_set(err, "dumpstat: writing the output failed");

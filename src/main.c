@@ -53,6 +53,7 @@ struct options {
 	const char *role;       /* --role (user add) */
 	char **args;            /* words after a command that takes them */
 	int nargs;
+	int explain; /* --explain: cleanup prints every backup's decision */
 };
 
 static void
@@ -82,6 +83,8 @@ usage(FILE *out)
 	        "  -x, --exportdir DIR    target folder of exportbackup (or --usb)\n"
 	        "      --usb              exportbackup: to the USB disk; [export] in the\n"
 	        "                         --gui-config file chooses the disks and mount folder\n"
+	        "      --explain          cleanup: print every backup, keep or delete, and the\n"
+	        "                         rule that decided (with -d nothing is removed)\n"
 	        "      --gui-config FILE  web/queue/alerts settings (default " GUICONF_DEFAULT_PATH
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
@@ -138,6 +141,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "role", required_argument, NULL, 'R' },
 		{ "usb", no_argument, NULL, 'U' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "explain", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -157,6 +161,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'U':
 			o->usb = 1;
+			break;
+		case 'E':
+			o->explain = 1;
 			break;
 		case 'd':
 			o->dry_run = 1;
@@ -244,11 +251,18 @@ parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->entry == NULL) {
 		struct buf b;
+		const char *near = action_suggest(o->action);
 
 		buf_init(&b, (size_t)-1);
 		action_list_names(&b, 0, ", ");
-		fprintf(stderr, "tisbackup: unknown action '%s' (expected one of: %s)\n", o->action,
-		        buf_str(&b));
+		if (near != NULL)
+			fprintf(
+			    stderr,
+			    "tisbackup: unknown action '%s': did you mean '%s'? (actions: %s)\n",
+			    o->action, near, buf_str(&b));
+		else
+			fprintf(stderr, "tisbackup: unknown action '%s' (expected one of: %s)\n",
+			        o->action, buf_str(&b));
 		buf_free(&b);
 		return -1;
 	}
@@ -276,6 +290,10 @@ main(int argc, char **argv)
 	log_set_format(o.log_format);
 	err_clear(&err);
 
+	if (o.explain && strcmp(e->name, "cleanup") != 0) {
+		fprintf(stderr, "tisbackup: --explain is an option of cleanup only\n");
+		return EXIT_USAGE;
+	}
 	if (o.usb && !(e->flags & ACTION_EXPORTDIR)) {
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
 		return EXIT_USAGE;
@@ -306,6 +324,7 @@ main(int argc, char **argv)
 	a.max_parallel = o.jobs;
 	a.exportdir = o.exportdir;
 	a.usb = o.usb;
+	a.explain = o.explain;
 	a.len = o.len;
 	a.gui_config = o.gui_config != NULL ? o.gui_config : GUICONF_DEFAULT_PATH;
 	if (!(e->flags & ACTION_CONFIG))
@@ -326,6 +345,13 @@ main(int argc, char **argv)
 			return 3;
 		}
 		action_print_err(err.msg);
+		if (access(o.config, F_OK) == -1 && errno == ENOENT)
+			fprintf(
+			    stderr,
+			    "tisbackup: give the configuration with -c FILE (default %s); a "
+			    "commented sample of every driver is samples/tisbackup-config.ini in "
+			    "the source, /usr/share/doc/tisbackup/examples/ once installed\n",
+			    DEFAULT_CONFIG);
 		return EXIT_CONFIG;
 	}
 	if (config_select(cfg, o.sections, &jobs, &n, &err) == -1) {

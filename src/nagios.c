@@ -10,7 +10,9 @@
  * One catalog query per job, on the (backup_name, backup_start) index;
  * nothing here touches the disk: whether the newest good backup is still
  * there is the driver's check hook (by default one stat(2) of its
- * location, driver_check()).
+ * location, driver_check()). The backup filesystem adds one statvfs(2):
+ * its free bytes and inodes as performance data, and, with [global]
+ * disk_warn_percent / disk_crit_percent, a verdict of its own.
  */
 #include "nagios.h"
 
@@ -20,6 +22,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "diskspace.h"
 #include "drivers/driver.h"
 #include "util/err.h"
 #include "util/timefmt.h"
@@ -226,6 +229,43 @@ names_in(struct buf *b, const struct job *const *jobs, const struct nagios_verdi
 	}
 }
 
+/*
+ * The backup filesystem of jobs' configuration: *ds read, *state its
+ * verdict against [global] disk_warn_percent / disk_crit_percent (OK when
+ * neither is set), *message the line after "[backup filesystem]:"
+ * (owned). 0, or -1 when there is nothing to report (no configuration,
+ * or no limit and the filesystem could not be read).
+ */
+static int
+disk_verdict(const struct job *const *jobs, size_t n, struct disk_space *ds, int *warn, int *crit,
+             enum nagios_state *state, char **message)
+{
+	const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+	static const char *const words[] = { "OK", "WARNING", "CRITICAL" };
+	struct err err;
+	int level;
+
+	*message = NULL;
+	if (cfg == NULL || cfg->backup_base_dir == NULL)
+		return -1;
+	disk_space_limits(cfg, warn, crit);
+	err_clear(&err);
+	if (disk_space_read(cfg->backup_base_dir, ds, &err) == -1) {
+		if (*warn < 0 && *crit < 0)
+			return -1;
+		*state = NAGIOS_UNKNOWN;
+		*message = xasprintf("UNKNOWN : %s", err.msg);
+		return 0;
+	}
+	level = disk_space_level(ds, *warn, *crit);
+	*state = (enum nagios_state)level;
+	*message = xasprintf("%s : %s is %.1f %% full, %.1f %% of its inodes used (warning at "
+	                     "%d %%, critical at %d %%)",
+	                     words[level], cfg->backup_base_dir, ds->used_percent,
+	                     ds->inodes_used_percent, *warn, *crit);
+	return 0;
+}
+
 int
 nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
 {
@@ -239,8 +279,10 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	};
 	struct nagios_verdict *v;
 	struct buf line, perf;
-	enum nagios_state worst = NAGIOS_OK;
-	int have[4] = { 0 };
+	enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
+	struct disk_space ds;
+	char *disk_msg = NULL;
+	int have[4] = { 0 }, disk, warn = -1, crit = -1;
 
 	if (n == 0) {
 		fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n", TB_VERSION);
@@ -270,6 +312,9 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 		catalog_rows_free(rows, nrows);
 		have[v[i].state] = 1;
 	}
+	disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
+	if (disk && (warn >= 0 || crit >= 0))
+		have[disk_state] = 1;
 	for (size_t k = 0; k < 4; k++) {
 		if (have[order[k]]) {
 			worst = order[k];
@@ -281,6 +326,9 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	buf_init(&perf, (size_t)1 << 24);
 	buf_puts(&line, summary[worst]);
 	names_in(&line, jobs, v, n, worst);
+	if (disk && worst != NAGIOS_OK && disk_state == worst)
+		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
+		                                               : ",backup filesystem");
 	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		long long limit = (long long)jobs[i]->max_age_hours * 3600;
@@ -292,6 +340,20 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
 			           jobs[i]->name, v[i].bytes);
 	}
+	if (disk && disk_state != NAGIOS_UNKNOWN) {
+		buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu", perf.len > 0 ? " " : "",
+		           ds.free_bytes, ds.size_bytes);
+		buf_printf(&perf, " 'backup_fs_used'=%.1f%%;", ds.used_percent);
+		if (warn >= 0)
+			buf_printf(&perf, "%d", warn);
+		buf_putc(&perf, ';');
+		if (crit >= 0)
+			buf_printf(&perf, "%d", crit);
+		buf_puts(&perf, ";0;100");
+		if (ds.inodes > 0)
+			buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu", ds.free_inodes,
+			           ds.inodes);
+	}
 	if (perf.len > 0)
 		buf_printf(&line, " | %s", buf_str(&perf));
 	fprintf(out, "%s\n", buf_str(&line));
@@ -301,8 +363,11 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 			if (v[i].state == order[k])
 				fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
 		}
+		if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
+			fprintf(out, "[backup filesystem]:%s\n", disk_msg);
 	}
 	fflush(out);
+	free(disk_msg);
 
 	for (size_t i = 0; i < n; i++)
 		nagios_verdict_free(&v[i]);

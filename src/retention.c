@@ -4,7 +4,10 @@
  * started before midnight today minus backup_retention_time days expire,
  * but only while the newest good backup, OK and not a partial transfer,
  * started since that cutoff is still there, so cleanup never leaves a job
- * with nothing). Here: read the job's rows, find its unfinished work that
+ * with nothing; with keep_* keys the grandfather-father-son policy of
+ * docs/retention.md). The backup a running export reads is never
+ * removed. `cleanup --explain` and the web's retention view
+ * (retention.h) print the same decision. Here: read the job's rows, find its unfinished work that
  * no row records (runs killed before writing a location: the staging
  * names of the driver's layout, e.g. STAMP.rsync, STAMP.partial,
  * SERVER-STAMP.dump.gz.partial), which expires under the same rule, check
@@ -46,6 +49,7 @@
 #include "lock.h"
 #include "log.h"
 #include "logprune.h"
+#include "retention.h"
 #include "retention_policy.h"
 #include "spawn.h"
 #include "util/buf.h"
@@ -90,11 +94,24 @@ struct plan {
 	int removed;     /* rows whose location went (or was gone) */
 	int orphans;     /* unrecorded unfinished work removed */
 	int not_removed; /* removals that failed */
+	int committed;   /* the driver's expire_commit ran */
+};
+
+/*
+ * The last parent folder locate() resolved and its realpath: a job's
+ * expired locations mostly share one folder, and resolving it again for
+ * each (one readlink per component) was most of a large cleanup's time.
+ * What is opened is still checked against real (locate()).
+ */
+struct parent_cache {
+	char *parent;
+	char *real;
 };
 
 struct cleanup {
 	const struct action_ctx *a;
 	struct catalog *cat;
+	struct parent_cache pc;
 	struct plan *plans;
 	struct victim *v;
 	size_t nv, capv;
@@ -182,8 +199,8 @@ enum where {
  * that parent, open (caller closes), and *is_link 1 if name is a symlink.
  */
 static enum where
-locate(const struct job *job, const char *jobreal, const char *location, int allow_other_fs,
-       char **path, int *dirfd, int *is_link, int *other_fs, struct err *err)
+locate(struct parent_cache *pc, const struct job *job, const char *jobreal, const char *location,
+       int allow_other_fs, char **path, int *dirfd, int *is_link, int *other_fs, struct err *err)
 {
 	char *loc = strip_slashes(location), *parent = NULL, *real = NULL, *slash, *name;
 	char proc[64], back[PATH_MAX];
@@ -208,7 +225,15 @@ locate(const struct job *job, const char *jobreal, const char *location, int all
 		goto out;
 	}
 	parent = slash == loc ? xstrdup("/") : xstrndup(loc, (size_t)(slash - loc));
-	if ((real = realpath(parent, NULL)) == NULL) {
+	if (pc->parent != NULL && strcmp(pc->parent, parent) == 0) {
+		real = xstrdup(pc->real);
+	} else if ((real = realpath(parent, NULL)) != NULL) {
+		free(pc->parent);
+		free(pc->real);
+		pc->parent = xstrdup(parent);
+		pc->real = xstrdup(real);
+	}
+	if (real == NULL) {
 		if (errno != ENOENT && errno != ENOTDIR) {
 			err_sys(err, errno, "resolving %s", parent);
 			goto out;
@@ -300,6 +325,52 @@ victim_add(struct cleanup *c, size_t job, int64_t rowid, const char *location)
 }
 
 /*
+ * realpath(location) for a kept backup, through the parent cache: the
+ * parent resolved once per folder, then one lstat of the name (a symlink
+ * or a "." name takes the full realpath()). NULL when it does not
+ * resolve. Caller frees.
+ */
+static char *
+resolve_kept(struct parent_cache *pc, const char *location)
+{
+	char *loc = strip_slashes(location), *slash = strrchr(loc, '/'), *full = NULL;
+	const char *name;
+	struct stat sb;
+
+	if (slash == NULL || slash == loc || slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		goto slow;
+	*slash = '\0';
+	name = slash + 1;
+	if (pc->parent == NULL || strcmp(pc->parent, loc) != 0) {
+		char *real = realpath(loc, NULL);
+
+		if (real == NULL) {
+			free(loc);
+			return NULL;
+		}
+		free(pc->parent);
+		free(pc->real);
+		pc->parent = xstrdup(loc);
+		pc->real = real;
+	}
+	full = strcmp(pc->real, "/") == 0 ? xasprintf("/%s", name)
+	                                  : xasprintf("%s/%s", pc->real, name);
+	if (lstat(full, &sb) == -1) {
+		free(full);
+		full = NULL;
+	} else if (S_ISLNK(sb.st_mode)) {
+		free(full);
+		goto slow;
+	}
+	free(loc);
+	return full;
+slow:
+	free(loc);
+	return realpath(location, NULL);
+}
+
+/*
  * Resolve one expired location and queue it. protect holds the resolved
  * locations of the job's backups inside the window: a location that is
  * one of them, holds one or lies inside one is left alone. Returns -1 when the job
@@ -331,7 +402,8 @@ plan_location(struct cleanup *c, size_t ji, const char *jobreal, int64_t rowid,
 		v->state = VICTIM_REMOVE;
 		return 0;
 	}
-	switch (locate(job, jobreal, location, hook, &path, &dirfd, &is_link, &other_fs, &err)) {
+	switch (locate(&c->pc, job, jobreal, location, hook, &path, &dirfd, &is_link, &other_fs,
+	               &err)) {
 	case WHERE_OUTSIDE:
 		log_warning(job->name,
 		            "%s is not inside the job folder %s (%s): left alone, its row "
@@ -428,7 +500,7 @@ name_recorded(const struct catalog_row *rows, size_t n, const char *name)
  * names into *names. 0 or -1 + err.
  */
 static int
-find_orphans(struct cleanup *c, const struct job *job, const char *jobreal, time_t cutoff,
+find_orphans(struct catalog *cat, const struct job *job, const char *jobreal, time_t cutoff,
              const struct catalog_row *rows, size_t n, struct strv *names, struct err *err)
 {
 	enum drv_entry (*classify)(const char *, char *) = driver_layout(job->drv)->classify;
@@ -462,7 +534,7 @@ find_orphans(struct cleanup *c, const struct job *job, const char *jobreal, time
 		if (name_recorded(rows, n, name))
 			continue;
 		full = xasprintf("%s/%s", jobreal, name);
-		if (catalog_location_known(c->cat, full, &known, err) == -1) {
+		if (cat != NULL && catalog_location_known(cat, full, &known, err) == -1) {
 			free(full);
 			goto out;
 		}
@@ -508,7 +580,7 @@ backup_running(const struct job *job)
  */
 static struct retention_row *
 policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
-            const struct strv *orphans, size_t **map, size_t *nr)
+            const struct strv *orphans, int quiet, size_t **map, size_t *nr)
 {
 	struct retention_row *rr = xcalloc(n + orphans->n + 1, sizeof *rr);
 	size_t *m = xcalloc(n + orphans->n + 1, sizeof *m), k = 0;
@@ -522,10 +594,12 @@ policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
 		m[k] = i;
 		rr[k].state = row_state(r);
 		if (time_parse_iso(r->backup_start, &tv) == -1) {
-			log_warning(job->name,
-			            "row %lld: unreadable backup_start '%s': %s left alone",
-			            (long long)r->rowid, r->backup_start ? r->backup_start : "",
-			            r->backup_location);
+			if (!quiet)
+				log_warning(job->name,
+				            "row %lld: unreadable backup_start '%s': %s left alone",
+				            (long long)r->rowid,
+				            r->backup_start ? r->backup_start : "",
+				            r->backup_location);
 		} else {
 			rr[k].start = tv.tv_sec;
 			rr[k].start_ok = 1;
@@ -548,76 +622,288 @@ policy_rows(const struct job *job, const struct catalog_row *rows, size_t n,
 	return rr;
 }
 
+/* What job_select() keeps for the executor (retention_explain.priv). */
+struct sel {
+	struct catalog_row *rows; /* every row of the job */
+	size_t n;
+	struct strv orphans;      /* names of unrecorded unfinished work */
+	struct retention_row *rr; /* the policy's table */
+	size_t *map;              /* rr index -> rows index, (size_t)-1: an orphan */
+	size_t nr;
+	struct retention_decision *dec;
+	char *jobreal; /* realpath of the job folder, NULL when it does not exist */
+	char **paths;  /* the orphans' full paths */
+};
+
+void
+retention_job_policy(const struct job *job, struct retention_policy *pol)
+{
+	memset(pol, 0, sizeof *pol);
+	pol->kind = RETENTION_AGE;
+	pol->days = job->retention_days;
+	if (job->cfg == NULL)
+		return; /* a job made up without a configuration: its days only */
+	pol->keep_daily = (int)job_get_long(job, "keep_daily", 0);
+	pol->keep_weekly = (int)job_get_long(job, "keep_weekly", 0);
+	pol->keep_monthly = (int)job_get_long(job, "keep_monthly", 0);
+	pol->keep_yearly = (int)job_get_long(job, "keep_yearly", 0);
+	pol->keep_min_days = (int)job_get_long(job, "keep_min_days", 0);
+	if (pol->keep_daily > 0 || pol->keep_weekly > 0 || pol->keep_monthly > 0 ||
+	    pol->keep_yearly > 0 || pol->keep_min_days > 0)
+		pol->kind = RETENTION_GFS;
+}
+
+void
+retention_policy_text(const struct retention_policy *pol, char *out, size_t size)
+{
+	if (pol->kind == RETENTION_AGE) {
+		snprintf(out, size, "backup_retention_time %d", pol->days);
+		return;
+	}
+	snprintf(out, size,
+	         "backup_retention_time %d, keep_min_days %d, keep_daily %d, keep_weekly %d, "
+	         "keep_monthly %d, keep_yearly %d",
+	         pol->days, pol->keep_min_days, pol->keep_daily, pol->keep_weekly,
+	         pol->keep_monthly, pol->keep_yearly);
+}
+
+/*
+ * Backups a running export reads: for each Running EXPORT row, the newest
+ * good backup started before the export did (the one export_job() took).
+ */
+static void
+mark_in_use(const struct catalog_row *rows, const size_t *map, struct retention_row *rr, size_t nr,
+            size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *r = &rows[i];
+		struct timeval tv;
+		ssize_t pick = -1;
+
+		if (r->type == NULL || strcmp(r->type, "EXPORT") != 0 || r->status == NULL ||
+		    strcmp(r->status, "Running") != 0 || time_parse_iso(r->backup_start, &tv) == -1)
+			continue;
+		for (size_t k = 0; k < nr; k++) {
+			if (map[k] == (size_t)-1 || rr[k].state != RETENTION_GOOD ||
+			    !rr[k].start_ok || rr[k].start > tv.tv_sec)
+				continue;
+			if (pick == -1 || rr[k].start > rr[pick].start)
+				pick = (ssize_t)k;
+		}
+		if (pick >= 0)
+			rr[pick].in_use = 1;
+	}
+}
+
+void
+retention_explain_free(struct retention_explain *x)
+{
+	struct sel *s = x->priv;
+
+	if (s != NULL) {
+		catalog_rows_free(s->rows, s->n);
+		for (size_t i = 0; i < s->orphans.n; i++)
+			free(s->paths[i]);
+		free(s->paths);
+		strv_free(&s->orphans);
+		free(s->rr);
+		free(s->map);
+		free(s->dec);
+		free(s->jobreal);
+		free(s);
+	}
+	free(x->items);
+	memset(x, 0, sizeof *x);
+}
+
+/*
+ * The policy's decision for job: rows, orphans, table and decisions into
+ * x (x->priv a struct sel). quiet: no warning about unreadable starts
+ * (the web asks often). 0 or -1 + err.
+ */
+static int
+job_select(struct catalog *cat, const struct job *job, time_t now, int quiet,
+           struct retention_explain *x, struct err *err)
+{
+	struct catalog_filter f = { .backup_name = job->name };
+	struct sel *s = xcalloc(1, sizeof *s);
+	time_t cutoff;
+	struct tm tm;
+
+	memset(x, 0, sizeof *x);
+	x->priv = s;
+	strv_init(&s->orphans);
+	retention_job_policy(job, &x->pol);
+	cutoff = retention_cutoff(&x->pol, now);
+	localtime_r(&cutoff, &tm);
+	strftime(x->cutoff, sizeof x->cutoff, "%Y-%m-%d", &tm);
+	if (cat != NULL && catalog_find(cat, &f, &s->rows, &s->n, err) == -1)
+		return -1;
+	if ((s->jobreal = realpath(job->dir, NULL)) == NULL && errno != ENOENT) {
+		err_sys(err, errno, "resolving the job folder %s", job->dir);
+		return -1;
+	}
+	if (s->jobreal != NULL &&
+	    find_orphans(cat, job, s->jobreal, cutoff, s->rows, s->n, &s->orphans, err) == -1)
+		return -1;
+	s->paths = xcalloc(s->orphans.n + 1, sizeof *s->paths);
+	for (size_t i = 0; i < s->orphans.n; i++)
+		s->paths[i] = xasprintf("%s/%s", s->jobreal, s->orphans.v[i]);
+
+	s->rr = policy_rows(job, s->rows, s->n, &s->orphans, quiet, &s->map, &s->nr);
+	mark_in_use(s->rows, s->map, s->rr, s->nr, s->n);
+	s->dec = xcalloc(s->nr + 1, sizeof *s->dec);
+	retention_select(s->rr, s->nr, &x->pol, now, s->dec, &x->sum);
+
+	x->items = xcalloc(s->nr + 1, sizeof *x->items);
+	x->n = s->nr;
+	for (size_t k = 0; k < s->nr; k++) {
+		struct retention_item *it = &x->items[k];
+		const struct catalog_row *r = s->map[k] != (size_t)-1 ? &s->rows[s->map[k]] : NULL;
+
+		if (r != NULL) {
+			it->rowid = r->rowid;
+			it->location = r->backup_location;
+			it->start = r->backup_start != NULL ? r->backup_start : "";
+			it->status = r->status != NULL ? r->status : "";
+		} else {
+			it->rowid = -1;
+			it->location = s->paths[k - (s->nr - s->orphans.n)];
+			it->start = "";
+			it->status = "unrecorded";
+		}
+		it->t = s->rr[k].start_ok ? s->rr[k].start : 0;
+		it->partial = s->rr[k].state == RETENTION_PARTIAL;
+		it->in_use = s->rr[k].in_use;
+		it->del = s->dec[k].del;
+		it->reason = s->dec[k].reason;
+		it->rules = s->dec[k].rules;
+	}
+	return 0;
+}
+
+int
+retention_explain_job(struct catalog *cat, const struct job *job, time_t now,
+                      struct retention_explain *x, struct err *err)
+{
+	if (job_select(cat, job, now, 1, x, err) == -1) {
+		err_wrap(err, "[%s] retention", job->name);
+		return -1;
+	}
+	return 0;
+}
+
+void
+retention_explain_print(FILE *out, const struct job *job, const struct retention_explain *x)
+{
+	char pol[256];
+
+	retention_policy_text(&x->pol, pol, sizeof pol);
+	fprintf(out, "[%s] %s (age window from %s 00:00)\n", job->name, pol, x->cutoff);
+	if (x->n == 0)
+		fprintf(out, "  no backup\n");
+	for (size_t k = 0; k < x->n; k++) {
+		const struct retention_item *it = &x->items[k];
+		char when[32] = "?";
+		struct buf also;
+
+		buf_init(&also, 4096);
+		if (it->t != 0) {
+			struct tm tm;
+
+			localtime_r(&it->t, &tm);
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+		}
+		for (int r = 0; r <= RETENTION_REASON_LAST; r++)
+			if (r != (int)it->reason && (it->rules & RETENTION_RULE(r)))
+				buf_printf(&also, "%s%s", also.len == 0 ? " (also " : ",",
+				           retention_rule_name((enum retention_reason)r));
+		if (also.len > 0)
+			buf_putc(&also, ')');
+		fprintf(out, "  %-19s  %-10s  %-6s  %-10s  %s  [%s%s]\n", when,
+		        it->partial ? "OK partial" : it->status, it->del ? "delete" : "keep",
+		        retention_rule_name(it->reason), it->location,
+		        retention_reason_text(it->reason), buf_str(&also));
+		buf_free(&also);
+	}
+}
+
 /* Decide what to remove for job ji. -1 when the job counts as failed. */
 static int
 plan_job(struct cleanup *c, size_t ji)
 {
 	struct plan *p = &c->plans[ji];
 	const struct job *job = p->job;
-	struct catalog_filter f = { .backup_name = job->name };
-	struct retention_policy pol = { .kind = RETENTION_AGE, .days = job->retention_days };
-	struct retention_decision *dec = NULL;
-	struct retention_summary sum;
-	struct retention_row *rr = NULL;
-	struct catalog_row *rows = NULL, *good;
-	struct strv protect, orphans;
+	struct retention_explain x;
+	const struct retention_summary *sum = &x.sum;
+	struct catalog_row *rows, *good;
+	struct retention_row *rr;
+	struct retention_decision *dec;
+	struct strv protect;
 	struct drv_check chk;
-	time_t cutoff, now = time(NULL);
-	size_t n = 0, nr = 0, first = c->nv, *map = NULL;
-	char *jobreal = NULL;
+	struct sel *s;
+	size_t n, nr, first = c->nv, *map;
+	char *jobreal, pol[256];
 	int running = 0, busy_probe = 0, rc = -1;
 	struct err err;
-	struct tm tm;
 
 	err_clear(&err);
 	strv_init(&protect);
-	strv_init(&orphans);
-	cutoff = retention_cutoff(&pol, now);
-	localtime_r(&cutoff, &tm);
-	strftime(p->cutoff, sizeof p->cutoff, "%Y-%m-%d", &tm);
-	log_info(job->name, "Processing cleanup: backups started before %s 00:00 expire",
-	         p->cutoff);
-
-	if (c->cat != NULL && catalog_find(c->cat, &f, &rows, &n, &err) == -1) {
+	if (job_select(c->cat, job, time(NULL), 0, &x, &err) == -1) {
+		memcpy(p->cutoff, x.cutoff, sizeof p->cutoff);
 		log_error(job->name, "cleanup: %s", err.msg);
+		s = x.priv;
+		n = s->n;
+		rows = s->rows;
 		goto out;
 	}
-	if ((jobreal = realpath(job->dir, NULL)) == NULL && errno != ENOENT) {
-		log_error(job->name, "cleanup: resolving the job folder %s: %s", job->dir,
-		          strerror(errno));
-		goto out;
+	s = x.priv;
+	rows = s->rows;
+	n = s->n;
+	rr = s->rr;
+	map = s->map;
+	nr = s->nr;
+	dec = s->dec;
+	jobreal = s->jobreal;
+	memcpy(p->cutoff, x.cutoff, sizeof p->cutoff);
+	if (x.pol.kind == RETENTION_AGE) {
+		log_info(job->name, "Processing cleanup: backups started before %s 00:00 expire",
+		         p->cutoff);
+	} else {
+		retention_policy_text(&x.pol, pol, sizeof pol);
+		log_info(job->name, "Processing cleanup: %s", pol);
 	}
-	if (jobreal != NULL &&
-	    find_orphans(c, job, jobreal, cutoff, rows, n, &orphans, &err) == -1) {
-		log_error(job->name, "cleanup: %s", err.msg);
-		goto out;
-	}
+	if (c->a->explain)
+		retention_explain_print(stdout, job, &x);
 
-	/* The policy decides; the rest of this function carries it out. */
-	rr = policy_rows(job, rows, n, &orphans, &map, &nr);
-	dec = xcalloc(nr + 1, sizeof *dec);
-	retention_select(rr, nr, &pol, now, dec, &sum);
-
-	if (sum.expired == 0 && sum.orphans_expired == 0 && sum.extra == 0) {
+	if (sum->expired == 0 && sum->orphans_expired == 0 && sum->extra == 0) {
 		log_info(job->name, "nothing older than %s to remove", p->cutoff);
 		rc = 0;
 		goto out;
 	}
-	if (sum.keeper < 0) {
-		log_warning(job->name,
-		            "nothing removed: no recent good backup exists (%s since %s), and "
-		            "cleanup always keeps one",
-		            sum.partial_only ? "only partial transfers" : "none OK", p->cutoff);
+	if (sum->keeper < 0) {
+		if (x.pol.kind == RETENTION_AGE)
+			log_warning(job->name,
+			            "nothing removed: no recent good backup exists (%s since %s), "
+			            "and cleanup always keeps one",
+			            sum->partial_only ? "only partial transfers" : "none OK",
+			            p->cutoff);
+		else
+			log_warning(job->name,
+			            "nothing removed: no good backup exists (%s), and cleanup "
+			            "always keeps one",
+			            sum->partial_only ? "only partial transfers" : "none OK");
 		rc = 0;
 		goto out;
 	}
-	good = &rows[map[sum.keeper]];
+	good = &rows[map[sum->keeper]];
 	if (driver_check(job, good->backup_location, &chk, &err) == -1 ||
 	    chk.presence == DRV_GONE) {
 		log_warning(job->name,
-		            "nothing removed: no recent good backup exists (the newest OK since "
-		            "%s, %s, is missing from disk), and cleanup always keeps one",
-		            p->cutoff, good->backup_location);
+		            "nothing removed: no recent good backup exists (the newest OK%s%s, "
+		            "%s, is missing from disk), and cleanup always keeps one",
+		            x.pol.kind == RETENTION_AGE ? " since " : "",
+		            x.pol.kind == RETENTION_AGE ? p->cutoff : "", good->backup_location);
 		rc = 0;
 		goto out;
 	}
@@ -634,17 +920,17 @@ plan_job(struct cleanup *c, size_t ji)
 			running = 1;
 		if (dec[k].del || !rr[k].start_ok)
 			continue;
-		if ((real = realpath(rows[map[k]].backup_location, NULL)) != NULL) {
+		if ((real = resolve_kept(&c->pc, rows[map[k]].backup_location)) != NULL) {
 			strv_push(&protect, real);
 			free(real);
 		}
 	}
 
 	/* A live run's rows and folder are not ours to remove. */
-	if ((running || orphans.n > 0) && !c->a->dry_run && jobreal != NULL &&
+	if ((running || s->orphans.n > 0) && !c->a->dry_run && jobreal != NULL &&
 	    backup_running(job)) {
 		busy_probe = 1;
-		if (orphans.n > 0)
+		if (s->orphans.n > 0)
 			log_info(job->name, "a backup is running: unfinished folders are left "
 			                    "alone this time");
 	}
@@ -667,14 +953,11 @@ plan_job(struct cleanup *c, size_t ji)
 			rc = -1;
 	}
 	for (size_t k = 0; k < nr; k++) {
-		char *full;
-
 		if (map[k] != (size_t)-1 || !dec[k].del || busy_probe)
 			continue;
-		full = xasprintf("%s/%s", jobreal, orphans.v[k - (nr - orphans.n)]);
-		if (plan_location(c, ji, jobreal, -1, full, &protect) == -1)
+		if (plan_location(c, ji, jobreal, -1, s->paths[k - (nr - s->orphans.n)],
+		                  &protect) == -1)
 			rc = -1;
-		free(full);
 	}
 	for (size_t i = first; i < c->nv; i++) {
 		const struct victim *v = &c->v[i];
@@ -693,13 +976,8 @@ out:
 	for (size_t i = 0; i < n; i++)
 		if (is_backup(&rows[i]) && has_location(&rows[i]))
 			p->kept++;
-	catalog_rows_free(rows, n);
 	strv_free(&protect);
-	strv_free(&orphans);
-	free(rr);
-	free(map);
-	free(dec);
-	free(jobreal);
+	retention_explain_free(&x);
 	return rc;
 }
 
@@ -768,6 +1046,29 @@ expire_with_hook(const struct cleanup *c, const struct victim *v, struct rmtree_
 }
 
 /*
+ * Once per job whose expire hook removed something: the driver's
+ * expire_commit (btrfs commits its deletions). A failure is a warning:
+ * the backups are gone, their rows become CLEAN anyway.
+ */
+static void
+commit_all(struct cleanup *c, const struct rmtree_task *tasks)
+{
+	for (size_t i = 0; i < c->nv; i++) {
+		const struct victim *v = &c->v[i];
+		struct plan *p = &c->plans[v->job];
+		struct err err;
+
+		if (v->state != VICTIM_REMOVE || !v->hook || tasks[v->task].rc != 0 ||
+		    p->job->drv->expire_commit == NULL || p->committed)
+			continue;
+		p->committed = 1;
+		err_clear(&err);
+		if (p->job->drv->expire_commit(p->job, &err) == -1)
+			log_warning(p->job->name, "cleanup: %s", err.msg);
+	}
+}
+
+/*
  * Remove every VICTIM_REMOVE: the local removals all at once (rmtree_many),
  * then the ones the drivers' expire hooks remove, one by one. *tasks
  * receives the outcomes (the hooks' ones at the end).
@@ -800,6 +1101,7 @@ remove_all(struct cleanup *c, struct rmtree_task **tasks)
 	for (size_t i = 0; i < c->nv; i++)
 		if (c->v[i].state == VICTIM_REMOVE && c->v[i].hook)
 			expire_with_hook(c, &c->v[i], &(*tasks)[c->v[i].task]);
+	commit_all(c, *tasks);
 }
 
 /* Log each victim's outcome and mark its row, in plan order. */
@@ -1005,6 +1307,8 @@ out:
 	}
 	free(c.v);
 	free(c.plans);
+	free(c.pc.parent);
+	free(c.pc.real);
 	free(tasks);
 	if (own != NULL)
 		catalog_close(own);

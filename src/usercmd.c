@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "actions.h"
 #include "commands.h"
 #include "guiconf.h"
+#include "util/suggest.h"
+#include "util/xmalloc.h"
 #include "web/auth.h"
 
 #define PASSWORD_MIN 8
@@ -23,14 +26,16 @@ static void
 user_usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: tisbackup [--gui-config FILE] user add NAME [--role admin|viewer]\n"
+	        "Usage: tisbackup [--gui-config FILE] user list\n"
+	        "       tisbackup [--gui-config FILE] user add NAME [--role admin|viewer]\n"
 	        "       tisbackup [--gui-config FILE] user passwd NAME [--role admin|viewer]\n"
 	        "       tisbackup [--gui-config FILE] user del NAME\n"
 	        "\n"
 	        "Manage the web users ([auth] users_file of the gui config). The password\n"
 	        "is read from stdin (one line) when stdin is not a terminal, otherwise it\n"
 	        "is asked for twice. At least %d characters. add defaults to --role viewer;\n"
-	        "passwd keeps the role unless --role is given.\n",
+	        "passwd keeps the role unless --role is given. list prints each user and\n"
+	        "role, never a hash.\n",
 	        PASSWORD_MIN);
 }
 
@@ -131,6 +136,81 @@ print_err(const struct err *err)
 	}
 }
 
+/* tisbackup user list: NAME and role of each user, in file order. */
+static int
+user_list(const struct cli *c)
+{
+	struct guiconf *gc = NULL;
+	struct auth_users u;
+	struct err err;
+	size_t width = 4;
+
+	err_clear(&err);
+	if (c->nargs != 1 || c->role != NULL) {
+		fprintf(stderr, "tisbackup: user list takes no NAME and no --role\n");
+		user_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (guiconf_load(c->gui_config, 1, &gc, &err) == -1) {
+		print_err(&err);
+		return EXIT_CONFIG;
+	}
+	if (auth_user_list(gc->users_file, &u, &err) == -1) {
+		print_err(&err);
+		guiconf_free(gc);
+		return err.code == EINVAL ? EXIT_CONFIG : EXIT_RUNTIME;
+	}
+	if (u.n == 0)
+		fprintf(stderr,
+		        "tisbackup: user: no users in %s yet: add the first with "
+		        "'tisbackup user add NAME --role admin'\n",
+		        gc->users_file);
+	for (size_t i = 0; i < u.n; i++)
+		if (strlen(u.v[i].name) > width)
+			width = strlen(u.v[i].name);
+	if (u.n > 0)
+		printf("%-*s  %s\n", (int)width, "NAME", "ROLE");
+	for (size_t i = 0; i < u.n; i++)
+		printf("%-*s  %s\n", (int)width, u.v[i].name, auth_role_name(u.v[i].role));
+	auth_users_free(&u);
+	guiconf_free(gc);
+	return 0;
+}
+
+/*
+ * The users file's folder must exist before the first add: create it
+ * (0755, one level: /etc/tis on a fresh machine) and say so, or explain
+ * what to do when its parent is missing too. 0 or -1 (message printed).
+ */
+static int
+ensure_users_dir(const char *users_file)
+{
+	char *dir = xstrdup(users_file), *slash = strrchr(dir, '/');
+	struct stat st;
+	int rc = 0;
+
+	if (slash == NULL || slash == dir) {
+		free(dir);
+		return 0;
+	}
+	*slash = '\0';
+	if (stat(dir, &st) == 0) {
+		free(dir);
+		return 0;
+	}
+	if (errno == ENOENT && mkdir(dir, 0755) == 0) {
+		fprintf(stderr, "tisbackup: user: created %s for the users file\n", dir);
+	} else {
+		fprintf(stderr,
+		        "tisbackup: user: the folder of the users file %s cannot be made: %s: %s "
+		        "(create it, or set [auth] users_file in the gui config)\n",
+		        users_file, dir, strerror(errno));
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 int
 cmd_user(const struct cli *c)
 {
@@ -147,10 +227,17 @@ cmd_user(const struct cli *c)
 		return EXIT_USAGE;
 	}
 	sub = c->args[0];
+	if (strcmp(sub, "list") == 0)
+		return user_list(c);
 	add = strcmp(sub, "add") == 0;
 	del = strcmp(sub, "del") == 0;
 	if (!add && !del && strcmp(sub, "passwd") != 0) {
-		fprintf(stderr, "tisbackup: user: unknown subcommand '%s'\n", sub);
+		static const char *const subs[] = { "list", "add", "passwd", "del" };
+		const char *near = suggest_pick(sub, subs, 4, 2);
+
+		fprintf(stderr, "tisbackup: user: unknown subcommand '%s'%s%s%s\n", sub,
+		        near != NULL ? " (did you mean '" : "", near != NULL ? near : "",
+		        near != NULL ? "'?)" : "");
 		user_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -185,6 +272,9 @@ cmd_user(const struct cli *c)
 	}
 	if (del) {
 		rc = auth_user_del(gc->users_file, name, &err);
+	} else if (add && ensure_users_dir(gc->users_file) == -1) {
+		guiconf_free(gc);
+		return EXIT_RUNTIME;
 	} else {
 		if (get_password(password, sizeof password) == -1) {
 			explicit_bzero(password, sizeof password);

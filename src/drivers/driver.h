@@ -238,6 +238,13 @@ struct driver {
 	 */
 	int (*expire)(const struct drv_expire *x, struct err *err);
 	/*
+	 * After a cleanup run's expire calls for job (at least one done, not
+	 * in a dry run), once: finish what the removals started (btrfs
+	 * commits its subvolume deletions). 0, or -1 + err (the core logs a
+	 * warning; the rows stay CLEAN, the backups are gone). NULL: nothing.
+	 */
+	int (*expire_commit)(const struct job *job, struct err *err);
+	/*
 	 * Whether the backup recorded at location is still there
 	 * (checknagios and the web job view on the newest recent good backup,
 	 * cleanup on the one it keeps). Fills out; 0, or -1 + err when it

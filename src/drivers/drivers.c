@@ -11,6 +11,8 @@ extern const struct driver drv_null;
 extern const struct driver drv_oracle;
 extern const struct driver drv_pgsql;
 extern const struct driver drv_rsync;
+extern const struct driver drv_rsync_btrfs;
+extern const struct driver drv_rsync_btrfs_ssh;
 extern const struct driver drv_rsync_ssh;
 extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
@@ -21,6 +23,8 @@ extern const struct driver drv_xcp_metadata;
 const struct driver *const driver_table[] = {
 	&drv_rsync,
 	&drv_rsync_ssh,
+	&drv_rsync_btrfs,
+	&drv_rsync_btrfs_ssh,
 	&drv_mysql,
 	&drv_pgsql,
 	&drv_sqlserver,
@@ -59,6 +63,11 @@ const struct drv_key drv_common_optional[] = {
 	{ "ssh_connection_sharing", KEY_BOOL, "yes" },
 	{ "schedule", KEY_SCHEDULE, NULL },         /* backups started by serve */
 	{ "cleanup_schedule", KEY_SCHEDULE, NULL }, /* cleanups started by serve */
+	{ "keep_daily", KEY_INT, NULL },            /* retention (docs/retention.md) */
+	{ "keep_weekly", KEY_INT, NULL },
+	{ "keep_monthly", KEY_INT, NULL },
+	{ "keep_yearly", KEY_INT, NULL },
+	{ "keep_min_days", KEY_INT, NULL },
 	{ NULL, KEY_STR, NULL },
 };
 

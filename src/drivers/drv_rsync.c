@@ -9,7 +9,8 @@
  * snapshot. What differs between them is the transport (how the argv
  * reaches the server) and the word starting the catalog log line; the
  * options, the --stats parser, the link-dest choice and the exit-code
- * policy are shared (see rsync.h).
+ * policy are shared (see rsync.h), and so is the run of one transfer,
+ * rsync_pull(), which the btrfs drivers (drv_btrfs.c) use too.
  */
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
@@ -272,6 +273,17 @@ int
 rsync_build_argv(const struct job *job, enum rsync_transport t, const char *stamp, int verbose,
                  struct strv *av, struct err *err)
 {
+	char *dest = xasprintf("%s/%s.rsync", job->dir, stamp);
+	int rc = rsync_build_argv_to(job, t, stamp, dest, 1, verbose, av, err);
+
+	free(dest);
+	return rc;
+}
+
+int
+rsync_build_argv_to(const struct job *job, enum rsync_transport t, const char *stamp,
+                    const char *dest, int link_dest, int verbose, struct strv *av, struct err *err)
+{
 	const char *remote_dir = job_get(job, "remote_dir");
 	const char *overload = job_get(job, "overload_args");
 	const char *excl = job_get(job, "exclude_list");
@@ -315,7 +327,8 @@ rsync_build_argv(const struct job *job, enum rsync_transport t, const char *stam
 	for (size_t i = 0; i < excludes.n; i++)
 		strv_pushf(av, "--exclude=%s", excludes.v[i]);
 	/* A dry run of a new job: no folder yet, so no history either. */
-	if (fs_is_dir(job->dir) && rsync_link_dests(job->dir, stamp, &links, err) == -1)
+	if (link_dest && fs_is_dir(job->dir) &&
+	    rsync_link_dests(job->dir, stamp, &links, err) == -1)
 		goto out;
 	for (size_t i = 0; i < links.n; i++)
 		strv_pushf(av, "--link-dest=%s/%s/", job->dir, links.v[i]);
@@ -332,7 +345,7 @@ rsync_build_argv(const struct job *job, enum rsync_transport t, const char *stam
 	strv_push(av, "--");
 	source = rsync_source(job, t);
 	strv_push(av, source);
-	strv_pushf(av, "%s/%s.rsync/", job->dir, stamp);
+	strv_pushf(av, "%s/", dest);
 	rc = 0;
 out:
 	free(rsh);
@@ -374,6 +387,14 @@ rsync_check_password_file(const char *path, struct err *err)
 		return -1;
 	}
 	return 0;
+}
+
+int
+rsync_check_transport(const struct job *job, enum rsync_transport t, struct err *err)
+{
+	if (t != RSYNC_DAEMON)
+		return 0;
+	return rsync_check_password_file(job_get(job, "password_file"), err);
 }
 
 static void
@@ -505,27 +526,64 @@ rsync_output_free(struct rsync_output *ro)
 	ring_free(&ro->tail);
 }
 
-/*
- * Turn what rsync did into the job's outcome with the shared policy
- * (rsync_judge()): 0 when the snapshot may be kept (warnings logged and
- * st->warnings set), else -1 + err.
- */
-static int
-judge_exit(const struct job *job, const struct rsync_flavour *fl, const char *source,
-           const struct spawn_result *res, const struct rsync_output *ro, int *partial,
-           struct drv_stats *st, struct err *err)
+int
+rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_stats *stats,
+           int *partial, int *warned, struct err *err)
 {
-	char *what = xasprintf("rsync from %s", source);
-	struct rsync_call c = {
-		.job = job, .purpose = RSYNC_FOR_BACKUP, .transport = fl->transport, .what = what
-	};
-	int warned = 0, rc;
+	const struct job *job = run->job;
+	struct rsync_output ro = { .name = job->name, .verbose = run->verbose };
+	struct rsync_call c = { .job = job,
+		                .purpose = RSYNC_FOR_BACKUP,
+		                .transport = p->transport };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct strv av;
+	char *source = rsync_source(job, p->transport), *what = NULL;
+	int rc = -1;
 
-	rc = rsync_judge(&c, res, ro, partial, &warned, err);
-	if (warned)
-		st->warnings = 1;
+	strv_init(&av);
+	*partial = 0;
+	*warned = 0;
+	memset(stats, 0, sizeof *stats);
+	if (rsync_build_argv_to(job, p->transport, run->stamp, p->dest, p->link_dest, run->verbose,
+	                        &av, err) == -1)
+		goto out;
+	if (run->dry_run) {
+		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
+
+		log_info(job->name, "dry run: would run %s", shown);
+		free(shown);
+		rc = 0;
+		goto out;
+	}
+	log_info(job->name, "rsync from %s into %s", source, p->dest);
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.merge_stderr = 1;
+	so.on_line = rsync_output_line;
+	so.ctx = &ro;
+	watchdog_apply(job, &so);
+	if (spawn_run(&so, &res, err) == -1)
+		goto out;
+	what = xasprintf("rsync from %s", source);
+	c.what = what;
+	if (rsync_judge(&c, &res, &ro, partial, warned, err) == -1)
+		goto out;
+	*stats = ro.st;
+	rc = 0;
+out:
+	rsync_output_free(&ro);
+	free(source);
 	free(what);
+	strv_free(&av);
 	return rc;
+}
+
+char *
+rsync_log_line(const char *words, const char *source, const struct rsync_stats *st)
+{
+	return xasprintf("%s backup from %s OK, %lld bytes written for %lld changed files", words,
+	                 source, (long long)st->written_bytes, (long long)st->written_files);
 }
 
 /* The backup of both drivers; fl says which. */
@@ -534,29 +592,22 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
              struct err *err)
 {
 	const struct job *job = run->job;
-	struct rsync_output ro = { .name = job->name, .verbose = run->verbose };
-	struct spawn_opts so;
-	struct spawn_result res;
-	struct strv av;
+	struct rsync_pull p = { .transport = fl->transport, .link_dest = 1 };
+	struct rsync_stats rs;
 	char *partial_dir = NULL, *final = NULL, *source = NULL;
-	int rc = -1, partial = 0;
+	int rc = -1, partial = 0, warned = 0;
 
-	strv_init(&av);
 	partial_dir = xasprintf("%s/%s.rsync", job->dir, run->stamp);
 	final = xasprintf("%s/%s", job->dir, run->stamp);
 	source = rsync_source(job, fl->transport);
-	if (fl->transport == RSYNC_DAEMON &&
-	    rsync_check_password_file(job_get(job, "password_file"), err) == -1)
-		goto out;
-	if (rsync_build_argv(job, fl->transport, run->stamp, run->verbose, &av, err) == -1)
+	p.dest = partial_dir;
+	if (rsync_check_transport(job, fl->transport, err) == -1)
 		goto out;
 
 	if (run->dry_run) {
-		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
-
-		log_info(job->name, "dry run: would run %s", shown);
+		if (rsync_pull(run, &p, &rs, &partial, &warned, err) == -1)
+			goto out;
 		log_info(job->name, "dry run: then rename %s to %s", partial_dir, final);
-		free(shown);
 		rc = 0;
 		goto out;
 	}
@@ -566,17 +617,10 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 		goto out;
 	}
 	st->location = xstrdup(partial_dir);
-	log_info(job->name, "rsync from %s into %s", source, partial_dir);
-	spawn_opts_init(&so);
-	so.argv = (const char *const *)strv_argv(&av);
-	so.merge_stderr = 1;
-	so.on_line = rsync_output_line;
-	so.ctx = &ro;
-	watchdog_apply(job, &so);
-	if (spawn_run(&so, &res, err) == -1)
+	if (rsync_pull(run, &p, &rs, &partial, &warned, err) == -1)
 		goto out;
-	if (judge_exit(job, fl, source, &res, &ro, &partial, st, err) == -1)
-		goto out;
+	if (warned)
+		st->warnings = 1;
 
 	if (fs_sync_tree(partial_dir, err) == -1)
 		goto out;
@@ -590,25 +634,21 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 		goto out;
 	free(st->location);
 	st->location = xstrdup(final);
-	st->total_files = ro.st.total_files;
-	st->written_files = ro.st.written_files;
-	st->total_bytes = ro.st.total_bytes;
-	st->written_bytes = ro.st.written_bytes;
+	st->total_files = rs.total_files;
+	st->written_files = rs.written_files;
+	st->total_bytes = rs.total_bytes;
+	st->written_bytes = rs.written_bytes;
 	st->partial = partial;
-	st->log = xasprintf("%s backup from %s OK, %lld bytes written for %lld changed files",
-	                    fl->log_name, source, (long long)ro.st.written_bytes,
-	                    (long long)ro.st.written_files);
+	st->log = rsync_log_line(fl->log_name, source, &rs);
 	rc = 0;
 out:
-	rsync_output_free(&ro);
 	free(partial_dir);
 	free(final);
 	free(source);
-	strv_free(&av);
 	return rc;
 }
 
-static int
+int
 rsync_daemon_validate(const struct job *job, struct err *err)
 {
 	const char *module = job_get(job, "rsync_module");

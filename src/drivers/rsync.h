@@ -1,15 +1,18 @@
 /*
  * What the rsync-based drivers share: the rsync command line (options,
  * excludes, link-dest history, the transport: ssh or an rsync daemon), its
- * --stats parser and the exit-code policy. rsync+ssh and rsync are two
- * descriptors over this one implementation (drv_rsync.c); the exit-code
- * policy (rsync_policy.c) is exportbackup's too.
+ * --stats parser, the run of one transfer (rsync_pull) and the exit-code
+ * policy. rsync+ssh and rsync are two descriptors over this one
+ * implementation (drv_rsync.c), and so are rsync+btrfs+ssh and rsync+btrfs
+ * (drv_btrfs.c, into a btrfs working copy instead of a dated folder); the
+ * exit-code policy (rsync_policy.c) is exportbackup's too.
  */
 #ifndef TB_RSYNC_H
 #define TB_RSYNC_H
 
 #include <stdint.h>
 
+#include "drivers/driver.h"
 #include "util/err.h"
 #include "spawn.h"
 #include "util/strv.h"
@@ -107,6 +110,31 @@ int rsync_build_argv(const struct job *job, enum rsync_transport t, const char *
                      struct strv *av, struct err *err);
 
 /*
+ * rsync_build_argv() into any destination: rsync writes into dest (a
+ * folder; the argv adds the trailing '/'), and the --link-dest history
+ * of rsync_link_dests() before stamp is added only when link_dest is 1
+ * (the btrfs drivers update one working copy in place and take none).
+ * 0, or -1 + err.
+ */
+int rsync_build_argv_to(const struct job *job, enum rsync_transport t, const char *stamp,
+                        const char *dest, int link_dest, int verbose, struct strv *av,
+                        struct err *err);
+
+/*
+ * The checks a backup over transport t makes before it writes anything:
+ * none over ssh (the loader checked the target), the password file for
+ * a daemon (rsync_check_password_file()). 0, or -1 + err.
+ */
+int rsync_check_transport(const struct job *job, enum rsync_transport t, struct err *err);
+
+/*
+ * The rsync drivers' validate hook for a daemon job (rsync, rsync+btrfs):
+ * server_name and remote_user as for ssh (ssh_check_target()), and
+ * rsync_module a single module name. 0, or -1 + err starting with the key.
+ */
+int rsync_daemon_validate(const struct job *job, struct err *err);
+
+/*
  * rsync refuses a password file other users may read or write (and, when
  * run as root, one root does not own): check it first, so the message
  * says what to do ("password_file F must not be readable by other users:
@@ -162,5 +190,33 @@ struct rsync_call {
  */
 int rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
                 const struct rsync_output *ro, int *partial, int *warned, struct err *err);
+
+/* Where one backup's rsync writes. */
+struct rsync_pull {
+	enum rsync_transport transport;
+	const char *dest; /* the folder rsync updates, which must exist */
+	int link_dest;    /* 1: hardlink against the job's previous snapshots */
+};
+
+/*
+ * Run the backup rsync of run's job into p->dest, the one way every
+ * rsync driver runs it: the argv of rsync_build_argv_to(), the line
+ * "rsync from SRC into DEST", the job's watchdog (stall_timeout,
+ * max_runtime), rsync_output_line() on every line, and the exit judged
+ * by rsync_judge() for a backup. Callers run rsync_check_transport()
+ * first. On 0, *stats holds the --stats figures, *partial and *warned
+ * what rsync_judge() set (warnings already logged). A dry run only logs
+ * "dry run: would run ARGV" and returns 0. -1 + err (rsync's own words
+ * at the end) when the transfer must not be kept.
+ */
+int rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_stats *stats,
+               int *partial, int *warned, struct err *err);
+
+/*
+ * The catalog log line of a successful rsync backup, as the original
+ * writes it: "WORDS backup from SOURCE OK, N bytes written for M changed
+ * files". The caller frees it.
+ */
+char *rsync_log_line(const char *words, const char *source, const struct rsync_stats *st);
 
 #endif

@@ -14,8 +14,10 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "diskspace.h"
 #include "guiconf.h"
 #include "queue.h"
+#include "retention.h"
 #include "util/xmalloc.h"
 #include "web/form.h"
 #include "web/jobview.h"
@@ -129,6 +131,41 @@ out:
 	json_decref(root);
 }
 
+/*
+ * ,"filesystem":{...} for the backup filesystem of cfg (diskspace.h), with
+ * the checknagios limits (null when unset); nothing when it does not read.
+ */
+static void
+filesystem_json(struct buf *b, const struct config *cfg)
+{
+	struct disk_space ds;
+	struct err err;
+	int warn, crit;
+
+	err_clear(&err);
+	if (cfg->backup_base_dir == NULL || disk_space_read(cfg->backup_base_dir, &ds, &err) == -1)
+		return;
+	disk_space_limits(cfg, &warn, &crit);
+	buf_puts(b, ",\"filesystem\":{\"path\":");
+	json_str(b, cfg->backup_base_dir);
+	buf_printf(b,
+	           ",\"size_bytes\":%llu,\"used_bytes\":%llu,\"free_bytes\":%llu,\"inodes\":%llu,"
+	           "\"free_inodes\":%llu,\"used_percent\":%.1f,\"inodes_used_percent\":%.1f",
+	           ds.size_bytes, ds.used_bytes, ds.free_bytes, ds.inodes, ds.free_inodes,
+	           ds.used_percent, ds.inodes_used_percent);
+	buf_puts(b, ",\"warn_percent\":");
+	if (warn >= 0)
+		buf_printf(b, "%d", warn);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"crit_percent\":");
+	if (crit >= 0)
+		buf_printf(b, "%d", crit);
+	else
+		buf_puts(b, "null");
+	buf_putc(b, '}');
+}
+
 void
 api_jobs(struct req *r, struct reply *out)
 {
@@ -165,10 +202,90 @@ api_jobs(struct req *r, struct reply *out)
 		jobview_json(&b, &jv);
 		jobview_free(&jv);
 	}
-	buf_puts(&b, "]}\n");
+	buf_puts(&b, "]");
+	filesystem_json(&b, cfg);
+	buf_puts(&b, "}\n");
 	reply_json(out, 200, &b);
 	req_cache_put(r, "jobs", out);
 out:
+	req_catalog_put(r, cat);
+}
+
+#define RETENTION_SUFFIX "/retention"
+
+/*
+ * GET /api/v1/jobs/NAME/retention: what cleanup would keep and delete
+ * now, per backup with the deciding rule (the same decision as
+ * `cleanup --explain`, retention.h).
+ */
+static void
+api_job_retention(struct req *r, struct reply *out, const struct job *job)
+{
+	struct retention_explain x = { 0 };
+	struct catalog *cat = NULL;
+	char pol[256];
+	struct err err;
+	struct buf b;
+
+	err_clear(&err);
+	if (req_catalog(r, &cat, &err) == -1 ||
+	    retention_explain_job(cat, job, time(NULL), &x, &err) == -1) {
+		reply_error(r, out, 500, NULL, "%s", err.msg);
+		goto out;
+	}
+	retention_policy_text(&x.pol, pol, sizeof pol);
+	buf_init(&b, (size_t)1 << 28);
+	buf_puts(&b, "{\"job\":");
+	json_str(&b, job->name);
+	buf_puts(&b, ",\"policy\":{\"kind\":");
+	json_str(&b, x.pol.kind == RETENTION_AGE ? "age" : "gfs");
+	buf_printf(&b,
+	           ",\"backup_retention_time\":%d,\"keep_min_days\":%d,\"keep_daily\":%d,"
+	           "\"keep_weekly\":%d,\"keep_monthly\":%d,\"keep_yearly\":%d,\"text\":",
+	           x.pol.days, x.pol.keep_min_days, x.pol.keep_daily, x.pol.keep_weekly,
+	           x.pol.keep_monthly, x.pol.keep_yearly);
+	json_str(&b, pol);
+	buf_puts(&b, "},\"cutoff\":");
+	json_str(&b, x.cutoff);
+	buf_puts(&b, ",\"items\":[");
+	for (size_t i = 0; i < x.n; i++) {
+		const struct retention_item *it = &x.items[i];
+		int first = 1;
+
+		buf_puts(&b, i > 0 ? ",{\"rowid\":" : "{\"rowid\":");
+		if (it->rowid >= 0)
+			json_int(&b, it->rowid);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"start\":");
+		json_str(&b, it->start);
+		buf_puts(&b, ",\"status\":");
+		json_str(&b, it->status);
+		buf_printf(&b, ",\"partial\":%s,\"in_use\":%s,\"action\":\"%s\",\"rule\":",
+		           it->partial ? "true" : "false", it->in_use ? "true" : "false",
+		           it->del ? "delete" : "keep");
+		json_str(&b, retention_rule_name(it->reason));
+		buf_puts(&b, ",\"reason\":");
+		json_str(&b, retention_reason_text(it->reason));
+		buf_puts(&b, ",\"rules\":[");
+		for (int k = 0; k <= RETENTION_REASON_LAST; k++) {
+			if (!(it->rules & RETENTION_RULE(k)))
+				continue;
+			if (!first)
+				buf_putc(&b, ',');
+			json_str(&b, retention_rule_name((enum retention_reason)k));
+			first = 0;
+		}
+		buf_puts(&b, "],\"location\":");
+		json_str(&b, it->location);
+		buf_putc(&b, '}');
+	}
+	buf_printf(&b, "],\"keep\":%zu,\"delete\":%zu}\n",
+	           x.n - x.sum.expired - x.sum.orphans_expired - x.sum.extra,
+	           x.sum.expired + x.sum.orphans_expired + x.sum.extra);
+	reply_json(out, 200, &b);
+out:
+	retention_explain_free(&x);
 	req_catalog_put(r, cat);
 }
 
@@ -177,7 +294,10 @@ api_job(struct req *r, struct reply *out)
 {
 	const struct config *cfg = req_config(r, NULL);
 	const char *name = r->url + strlen("/api/v1/jobs/");
-	const struct job *job = cfg != NULL ? config_find_job(cfg, name) : NULL;
+	size_t len = strlen(name), slen = strlen(RETENTION_SUFFIX);
+	int retention = len > slen && strcmp(name + len - slen, RETENTION_SUFFIX) == 0;
+	char *jname = xstrndup(name, retention ? len - slen : len);
+	const struct job *job = cfg != NULL ? config_find_job(cfg, jname) : NULL;
 	struct catalog_row *hist = NULL;
 	struct catalog *cat = NULL;
 	struct job_view jv = { 0 };
@@ -188,7 +308,13 @@ api_job(struct req *r, struct reply *out)
 	err_clear(&err);
 	if (job == NULL) {
 		reply_error(r, out, 404, NULL, "no job called %s in the current configuration",
-		            name);
+		            jname);
+		free(jname);
+		return;
+	}
+	free(jname);
+	if (retention) {
+		api_job_retention(r, out, job);
 		return;
 	}
 	if (req_catalog(r, &cat, &err) == -1 ||

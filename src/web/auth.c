@@ -768,6 +768,18 @@ auth_user_count(const char *path, struct err *err)
 	return n;
 }
 
+int
+auth_user_list(const char *path, struct auth_users *out, struct err *err)
+{
+	char *data = NULL;
+	size_t len;
+
+	if (load_users(path, &data, &len, out, err) == -1)
+		return -1;
+	free(data);
+	return 0;
+}
+
 /* ------------------------------------------------------------ server state */
 
 struct session {

@@ -53,6 +53,13 @@ int auth_user_set(const char *path, const char *name, const char *password, enum
 int auth_user_del(const char *path, const char *name, struct err *err);
 /* Number of users in the file (0 when it does not exist). -1 + err on a bad file. */
 int auth_user_count(const char *path, struct err *err);
+/*
+ * The users of the file in file order into *out (free with
+ * auth_users_free; empty when the file does not exist). 0 or -1 + err on
+ * an unreadable or bad file.
+ */
+struct auth_users;
+int auth_user_list(const char *path, struct auth_users *out, struct err *err);
 
 /*
  * argon2id cost of new hashes (verification reads the cost from each

@@ -1,7 +1,8 @@
 /*
  * GET /metrics: Prometheus text exposition of every job of the current
  * config (last success time, last duration, bytes, state, runs by
- * result), of the queue (runs in progress, queued) and of the build.
+ * result), of the queue (runs in progress, queued), of the backup
+ * filesystem (size, free bytes and inodes) and of the build.
  * The job's label is backup_job (Prometheus sets its own "job" label on
  * every scraped series, and would rename ours exported_job). Label
  * values are escaped as the format says (backslash, double quote,
@@ -14,6 +15,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "diskspace.h"
 #include "drivers/driver.h"
 #include "queue.h"
 #include "util/xmalloc.h"
@@ -53,6 +55,41 @@ static void
 help(struct buf *b, const char *name, const char *type, const char *text)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* The backup filesystem's gauges (statvfs of backup_base_dir), when it reads. */
+static void
+filesystem_gauges(struct buf *b, const struct config *cfg)
+{
+	static const struct {
+		const char *name, *help;
+	} g[] = {
+		{ "tisbackup_filesystem_size_bytes", "Size of the backup filesystem." },
+		{ "tisbackup_filesystem_used_bytes", "Bytes used on the backup filesystem." },
+		{ "tisbackup_filesystem_free_bytes",
+		  "Bytes a backup can still write on the backup filesystem (df's Avail)." },
+		{ "tisbackup_filesystem_inodes", "Inodes of the backup filesystem." },
+		{ "tisbackup_filesystem_free_inodes",
+		  "Inodes still free on the backup filesystem." },
+	};
+	struct disk_space ds;
+	unsigned long long v[5];
+	struct err err;
+
+	err_clear(&err);
+	if (cfg->backup_base_dir == NULL || disk_space_read(cfg->backup_base_dir, &ds, &err) == -1)
+		return;
+	v[0] = ds.size_bytes;
+	v[1] = ds.used_bytes;
+	v[2] = ds.free_bytes;
+	v[3] = ds.inodes;
+	v[4] = ds.free_inodes;
+	for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+		help(b, g[i].name, "gauge", g[i].help);
+		buf_printf(b, "%s{path=", g[i].name);
+		label(b, cfg->backup_base_dir);
+		buf_printf(b, "} %llu\n", v[i]);
+	}
 }
 
 /*
@@ -190,6 +227,7 @@ metrics_get(struct req *r, struct reply *out)
 			buf_printf(b, ",state=\"%s\"} %d\n", states[k], strcmp(st, states[k]) == 0);
 		}
 	}
+	filesystem_gauges(b, cfg);
 	if (runs_by_result(b, cat, views, nv, &err) == -1) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		goto out;

@@ -71,6 +71,14 @@ t_nomatch "[: ,]remote_dir(,|$| )" "$opt" "remote_dir is not listed as optional"
 tb_run -c "$CONF" frobnicate
 t_rc 2 "unknown action exits 2"
 t_match 'frobnicate' "$T_ERR" "unknown action is named on stderr"
+tb_run -c "$CONF" bakup
+t_rc 2 "a mistyped action exits 2"
+t_match "unknown action 'bakup': did you mean 'backup'\? \(actions: backup, " "$T_ERR" \
+	"... suggesting backup, then listing the actions"
+tb_run -c "$TMPD/missing.ini" backup
+t_rc 3 "a missing configuration exits 3"
+t_match 'give the configuration with -c FILE .*samples/tisbackup-config.ini' "$T_ERR" \
+	"... pointing to -c and the sample"
 
 tb_run -c "$CONF" --no-such-option dumpstat
 t_rc 2 "unknown long option exits 2"

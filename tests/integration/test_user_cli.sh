@@ -12,8 +12,7 @@ tb_require python3
 tb_tmp
 
 GUI=$TMPD/gui.ini
-USERS=$TMPD/etc/tisbackup-users
-mkdir -p "$TMPD/etc"
+USERS=$TMPD/etc/tisbackup-users   # its folder is made by the first add
 printf '[auth]\nusers_file = %s\n' "$USERS" >"$GUI"
 
 # urun INPUT ARGS...: run tisbackup with INPUT on stdin (not a terminal).
@@ -89,9 +88,31 @@ urun $'password1\n' user add 'bad:name'
 t_eq 2 "$T_RC" "bad user name exits 2"
 t_eq no "$([ -e "$USERS" ] && echo yes || echo no)" "nothing was written by refused commands"
 
-# ---- add from stdin
+# ---- list before any user
+urun '' user list
+t_eq 0 "$T_RC" "user list with no users file exits 0"
+t_eq '' "$T_OUT" "... printing no table"
+t_match "no users in $USERS yet: add the first with 'tisbackup user add NAME --role admin'" "$T_ERR" \
+	"... and saying how to add the first"
+urun '' user lst
+t_eq 2 "$T_RC" "a mistyped subcommand exits 2"
+t_match "unknown subcommand 'lst' \(did you mean 'list'\?\)" "$T_ERR" "... suggesting list"
+urun '' user list alice
+t_eq 2 "$T_RC" "user list NAME exits 2"
+
+# ---- a users file two folders down: nothing made, the remedy said
+printf '[auth]\nusers_file = %s\n' "$TMPD/no/such/users" >"$TMPD/deep-gui.ini"
+printf 's3cret-pass\n' | "$TISBACKUP" --gui-config "$TMPD/deep-gui.ini" user add zed \
+	>/dev/null 2>"$TMPD/.err"
+t_eq 4 "$?" "a users file whose parent folder is missing too exits 4"
+t_match "cannot be made: $TMPD/no/such: No such file or directory \(create it, or set \[auth\] users_file" \
+	"$(cat "$TMPD/.err")" "... naming the folder and the remedy"
+t_eq no "$([ -e "$TMPD/no" ] && echo yes || echo no)" "... and making nothing"
+
+# ---- add from stdin (the first add makes the users file's folder)
 urun $'s3cret-pass\n' user add alice --role admin
 t_eq 0 "$T_RC" "user add alice --role admin exits 0"
+t_match "created $TMPD/etc for the users file" "$T_ERR" "... making its folder and saying so"
 t_match 'alice added' "$T_OUT" "... and says so"
 t_eq 600 "$(stat -c %a "$USERS")" "the users file is mode 0600"
 t_eq admin "$(field alice 2)" "alice is admin"
@@ -156,6 +177,13 @@ t_match 'no user bob' "$T_ERR" "... naming him"
 urun '' user del alice --role admin
 t_eq 2 "$T_RC" "del with --role exits 2"
 t_eq 3 "$(grep -c . "$USERS")" "alice, carol and dave remain"
+
+# ---- list: names and roles in file order, never a hash
+urun '' user list
+t_eq 0 "$T_RC" "user list exits 0"
+t_eq "NAME   ROLE|alice  $(field alice 2)|carol  $(field carol 2)|dave   $(field dave 2)" \
+	"$(printf '%s' "$T_OUT" | paste -sd'|')" "user list prints each user and role, aligned"
+t_nomatch 'argon2' "$T_OUT" "... and no hash"
 
 # ---- bad files
 cp "$USERS" "$TMPD/users.good"

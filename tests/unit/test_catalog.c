@@ -9,7 +9,6 @@
  * test works in its own temporary folder.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,31 +27,24 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "fixture.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TB_TMPDIR_MAX];
 	char *db;
 };
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/tb_catalog.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tb_tmpdir_make(f->dir, sizeof f->dir, "catalog") == -1) {
+		free(f);
 		return -1;
+	}
 	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
 	*state = f;
 	return 0;
@@ -62,12 +54,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc = tb_tmpdir_remove(f->dir);
 
-	chmod(f->dir, 0700);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(f->db);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* Run sql on a raw connection to path (the test's view of the file). */

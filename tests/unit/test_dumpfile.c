@@ -28,25 +28,24 @@
 #include <zlib.h>
 
 #include "dumpfile.h"
+#include "fixture.h"
 #include "util/rmtree.h"
 #include "util/xmalloc.h"
 
-static char dir[] = "/tmp/tb_test_dumpfileXXXXXX";
+static char dir[TB_TMPDIR_MAX];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tb_tmpdir_make(dir, sizeof dir, "dumpfile");
 }
 
 static int
 teardown(void **state)
 {
-	struct err err;
-
 	(void)state;
-	return rmtree(dir, &err);
+	return tb_tmpdir_remove(dir);
 }
 
 static int

@@ -28,21 +28,22 @@
 #include <cmocka.h>
 #include <microhttpd.h>
 
+#include "fixture.h"
 #include "http.h"
 #include "progress.h"
 #include "spawn.h"
-#include "util/rmtree.h"
 #include "util/xmalloc.h"
 
 #define BIG ((uint64_t)64 << 20)
 #define USER "backup-op"
 #define PASSWORD "s3cr3t-Pa55word"
 
-static char dir[] = "/tmp/tb_test_httpXXXXXX";
+static char dir[TB_TMPDIR_MAX];
 static struct MHD_Daemon *plain, *tls;
 static unsigned plain_port, tls_port;
 static char *cert_pem, *key_pem;
-static char cert_file[128], other_cert_file[128], pwfile[128], pin_hex[65], pin_b64[300];
+static char cert_file[TB_TMPDIR_MAX + 32], other_cert_file[TB_TMPDIR_MAX + 32],
+    pwfile[TB_TMPDIR_MAX + 32], pin_hex[65], pin_b64[300];
 static char other_pin_hex[65];
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -320,7 +321,7 @@ setup(void **state)
 	int fd;
 
 	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (tb_tmpdir_make(dir, sizeof dir, "http") == -1)
 		return -1;
 	make_cert("server", pin_hex);
 	make_cert("other", other_pin_hex);
@@ -359,8 +360,6 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct err err;
-
 	(void)state;
 	pthread_mutex_lock(&mu);
 	released = 1;
@@ -371,7 +370,7 @@ teardown(void **state)
 		MHD_stop_daemon(tls);
 	free(cert_pem);
 	free(key_pem);
-	return rmtree(dir, &err);
+	return tb_tmpdir_remove(dir);
 }
 
 /* --- helpers --------------------------------------------------------------------- */

@@ -6,7 +6,6 @@
  * catalog error path, and its speed over 200 jobs of 500 rows.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +24,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
+#include "fixture.h"
 #include "nagios.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
@@ -55,7 +55,7 @@ eval(const char *name, const char *drv, const struct catalog_row *rows, size_t n
 }
 
 struct fixture {
-	char dir[64];
+	char dir[TB_TMPDIR_MAX];
 	char *file;    /* a regular file created by setup (ctime = now) */
 	char *folder;  /* a folder */
 	char *missing; /* a path that does not exist */
@@ -63,22 +63,12 @@ struct fixture {
 };
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof *f);
 	FILE *fp;
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/tb_nagios.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tb_tmpdir_make(f->dir, sizeof f->dir, "nagios") == -1)
 		return -1;
 	f->file = xasprintf("%s/web-20261126-03h20m57.sql.gz", f->dir);
 	f->folder = xasprintf("%s/20261126-03h20m57", f->dir);
@@ -99,7 +89,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tb_tmpdir_remove(f->dir);
 	free(f->file);
 	free(f->folder);
 	free(f->missing);

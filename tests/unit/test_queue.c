@@ -10,7 +10,6 @@
  * wakes when a run arrives, and the deletion of runs ended 30 days ago;
  * for SQLite, that the queue's database is its own.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,25 +28,17 @@
 
 #include "guiconf.h"
 #include "queue.h"
+#include "fixture.h"
 #include "util/xmalloc.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TB_TMPDIR_MAX];
 	struct guiconf gc;
 	struct queue *q;
 };
 
 static enum guiconf_queue_backend backend;
 static const char *redis_url;
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* Empty the Redis database of redis_url (host:port/db only). */
 static void
@@ -76,8 +67,7 @@ setup(void **state)
 	struct fixture *f = xcalloc(1, sizeof *f);
 	struct err err;
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/tb_queue.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tb_tmpdir_make(f->dir, sizeof f->dir, "queue") == -1)
 		return -1;
 	f->gc.queue_backend = backend;
 	f->gc.redis_url = (char *)(redis_url != NULL ? redis_url : "redis://127.0.0.1:1/0");
@@ -98,11 +88,12 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc;
 
 	queue_close(f->q);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rc = tb_tmpdir_remove(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static char *

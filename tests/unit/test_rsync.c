@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "drivers/rsync.h"
-#include "config.h"
+#include "fixture.h"
 #include "ssh.h"
 #include "util/xmalloc.h"
 
@@ -120,10 +120,9 @@ test_stats_trailing_separator(void **state)
 static char *
 mkjob(void)
 {
-	char tmpl[] = "/tmp/tb_rsync_XXXXXX";
-	char *d = mkdtemp(tmpl);
+	char d[TB_TMPDIR_MAX];
 
-	assert_non_null(d);
+	assert_int_equal(tb_tmpdir_make(d, sizeof d, "rsync"), 0);
 	return strdup(d);
 }
 
@@ -139,10 +138,7 @@ mk(const char *dir, const char *name)
 static void
 rmjob(char *dir)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tb_tmpdir_remove(dir), 0);
 	free(dir);
 }
 

@@ -7,7 +7,6 @@
  * of the run's error.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,24 +24,16 @@
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
+#include "fixture.h"
 #include "runrec.h"
 #include "util/xmalloc.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TB_TMPDIR_MAX];
 	char *db;
 	struct catalog *cat;
 	struct job job;
 };
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -50,8 +41,7 @@ setup(void **state)
 	struct fixture *f = xcalloc(1, sizeof *f);
 	struct err err;
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/tb_runrec.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tb_tmpdir_make(f->dir, sizeof f->dir, "runrec") == -1)
 		return -1;
 	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
 	err_clear(&err);
@@ -70,12 +60,13 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc;
 
 	catalog_close(f->cat);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rc = tb_tmpdir_remove(f->dir);
 	free(f->db);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* Run sql on a raw connection to the database: what an outsider does to it. */

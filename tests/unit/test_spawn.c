@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "spawn.h"
 #include "util/xmalloc.h"
 
@@ -46,7 +47,7 @@ struct capture {
 	pthread_mutex_t mu;
 };
 
-static char tmpdir[] = "/tmp/tb-test-spawn.XXXXXX";
+static char tmpdir[TB_TMPDIR_MAX];
 
 static void
 cap_init(struct capture *c)
@@ -1416,35 +1417,14 @@ setup(void **state)
 	setenv("TMPDIR", "/tmp/tbtmp", 1);
 	setenv("TB_TEST_SECRET", "must-not-leak", 1);
 	spawn_install_signal_handlers();
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	return 0;
+	return tb_tmpdir_make(tmpdir, sizeof tmpdir, "spawn");
 }
 
 static int
 teardown(void **state)
 {
-	const char *files[] = {
-		"stdin.txt", "stdout.txt", "bin/tb-hello", "other/tb-hello", "noexec",
-		"badfmt",    NULL
-	};
-	const char *dirs[] = { "bin", "other", "cwd", NULL };
-	char *cmd;
-
 	(void)state;
-	/* the test tree is ours and small: remove it file by file */
-	for (int i = 0; files[i] != NULL; i++) {
-		cmd = xasprintf("%s/%s", tmpdir, files[i]);
-		unlink(cmd);
-		free(cmd);
-	}
-	for (int i = 0; dirs[i] != NULL; i++) {
-		cmd = xasprintf("%s/%s", tmpdir, dirs[i]);
-		rmdir(cmd);
-		free(cmd);
-	}
-	rmdir(tmpdir);
-	return 0;
+	return tb_tmpdir_remove(tmpdir);
 }
 
 /* on_data: stdout arrives raw (NUL bytes, no line splitting), stderr by line. */

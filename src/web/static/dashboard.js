@@ -146,6 +146,22 @@ function summary(jobs) {
 	);
 }
 
+/* The backup filesystem as a bar: used share, free bytes, inodes, the checknagios limits. */
+function filesystemBar(fs) {
+	if (!fs) return null;
+	const pct = Math.min(100, Math.max(0, Number(fs.used_percent)));
+	const level = fs.crit_percent != null && pct >= fs.crit_percent ? 'critical' : fs.warn_percent != null && pct >= fs.warn_percent ? 'warning' : 'ok';
+	const limits = [fs.warn_percent != null ? `warning at ${fs.warn_percent} %` : null, fs.crit_percent != null ? `critical at ${fs.crit_percent} %` : null].filter(Boolean).join(', ');
+	const used = h('div', { class: `fs-used health-${level}` });
+	used.style.width = `${pct.toFixed(1)}%`; /* CSSOM, not a style attribute: the CSP allows it */
+	return h(
+		'div',
+		{ class: 'fs-box', id: 'filesystem' },
+		h('div', { class: 'fs-text' }, h('span', { class: 'mono', text: fs.path }), ` ${fmt.bytes(fs.used_bytes)} used of ${fmt.bytes(fs.size_bytes)} (${pct.toFixed(1)} %), ${fmt.bytes(fs.free_bytes)} free, ${fmt.count(fs.free_inodes)} inodes free${limits ? ` — ${limits}` : ''}`),
+		h('div', { class: 'fs-bar', role: 'meter', 'aria-label': 'Backup filesystem used', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': pct.toFixed(1) }, used),
+	);
+}
+
 function applyFilter(root) {
 	const q = query.trim().toLowerCase();
 	let shown = 0;
@@ -232,7 +248,7 @@ export async function render(main) {
 			byType.get(j.type).push(j);
 		}
 		const types = [...byType.keys()].sort();
-		replace(sum, summary(items));
+		replace(sum, summary(items), filesystemBar(jobs.filesystem));
 		replace(
 			head,
 			h('div', { class: 'title' }, h('h1', { text: 'Backup jobs' }), h('span', { class: 'muted', text: `${items.length} job${items.length === 1 ? '' : 's'}` })),

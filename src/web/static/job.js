@@ -1,8 +1,9 @@
 /*
  * One job: its facts, charts of duration and written bytes over its last
- * runs (hand-written SVG), the history table and the last run's log
- * (a <pre> filled with textContent: the log is shown as text, never
- * interpreted).
+ * runs (hand-written SVG), the history table, what cleanup would keep and
+ * delete now (GET /api/v1/jobs/NAME/retention, the rule deciding each
+ * backup) and the last run's log (a <pre> filled with textContent: the
+ * log is shown as text, never interpreted).
  */
 import { api } from './api.js';
 import { lineChart, byteUnit, secondUnit } from './chart.js';
@@ -20,11 +21,49 @@ function statusText(st) {
 	return h('span', { class: `status-text health-${cls}`, text: st || '—' });
 }
 
+/* The retention table: every backup, keep or delete, and the deciding rule. */
+function retentionPanel(ret) {
+	const items = ret ? ret.items || [] : [];
+	return h(
+		'section',
+		{ class: 'panel', id: 'retention' },
+		h('h2', {}, 'Retention', h('span', { class: 'count', text: ret ? `${ret.keep} kept, ${ret.delete} to delete` : '—' })),
+		ret ? h('p', { class: 'muted', id: 'retention-policy', text: `${ret.policy.text} (age window from ${ret.cutoff})` }) : h('p', { class: 'muted', text: 'Retention could not be computed.' }),
+		items.length === 0
+			? h('p', { class: 'muted', text: 'No backup.' })
+			: h(
+					'div',
+					{ class: 'table-wrap' },
+					h(
+						'table',
+						{ class: 'retention' },
+						h('thead', {}, h('tr', {}, ['Start', 'Status', 'Decision', 'Rule', 'Location'].map((c) => h('th', { scope: 'col', text: c })))),
+						h(
+							'tbody',
+							{},
+							items.map((it) =>
+								h(
+									'tr',
+									{ class: it.action === 'delete' ? 'retention-delete' : 'retention-keep' },
+									h('td', { 'data-label': 'Start', text: it.start ? fmt.date(it.start) : '—' }),
+									h('td', { 'data-label': 'Status' }, statusText(it.status), it.partial ? ' (partial)' : ''),
+									h('td', { 'data-label': 'Decision', class: `decision decision-${it.action}`, text: it.action }),
+									h('td', { 'data-label': 'Rule', title: it.rules.join(', '), text: it.reason }),
+									h('td', { 'data-label': 'Location', class: 'mono', text: it.location }),
+								),
+							),
+						),
+					),
+				),
+	);
+}
+
 export async function render(main, name) {
 	const box = h('div', { class: 'job-page' });
 
 	async function load() {
 		const j = await api(`/api/v1/jobs/${encodeURIComponent(name)}`);
+		const ret = await api(`/api/v1/jobs/${encodeURIComponent(name)}/retention`).catch(() => null);
 		const hist = j.history || [];
 		const points = hist.map((r) => ({ t: fmt.parseDate(r.start), start: r.start, status: r.status }));
 		const durations = points.map((p, i) => ({ ...p, v: Number(hist[i].duration_s) }));
@@ -100,6 +139,7 @@ export async function render(main, name) {
 							),
 						),
 			),
+			retentionPanel(ret),
 			h('section', { class: 'panel' }, h('h2', { text: 'Last run log' }), j.last_log ? h('pre', { class: 'log', id: 'last-log', tabindex: '0', text: j.last_log }) : h('p', { class: 'muted', text: 'No log recorded.' })),
 		);
 	}
