@@ -30,7 +30,7 @@ if [ "${1:-}" != "--demo" ]; then
 		# stack, the units (tests/integration/test_deb.sh, test_docker.sh,
 		# test_dist.sh)
 		debhelper dpkg-dev fakeroot lintian debootstrap docker.io docker-compose
-		systemd man-db bash-completion
+		systemd man-db bash-completion logrotate
 	)
 	# the browser test's runner (Playwright); a newer node already on PATH
 	# (e.g. from NodeSource) is kept

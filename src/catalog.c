@@ -25,6 +25,13 @@ static const struct catalog_ops *const backends[] = {
 
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
+void
+catalog_backend_names(struct buf *out, const char *sep)
+{
+	for (size_t i = 0; i < NBACKENDS; i++)
+		buf_printf(out, "%s%s", i > 0 ? sep : "", backends[i]->scheme);
+}
+
 struct catalog {
 	const struct catalog_ops *ops;
 	enum catalog_mode mode;

@@ -27,6 +27,7 @@
  */
 #define CATALOG_LOG_PARTIAL "(partial transfer)"
 
+struct buf;
 struct catalog;
 
 /* One row of stats. Strings are owned by the row (NULL for SQL NULL). */
@@ -80,6 +81,8 @@ enum catalog_mode {
 int catalog_open(const char *address, enum catalog_mode mode, struct catalog **out,
                  struct err *err);
 void catalog_close(struct catalog *cat);
+/* Append the names of the backends (their URI schemes), separated by sep, to out. */
+void catalog_backend_names(struct buf *out, const char *sep);
 
 /*
  * Insert a Running row; *rowid receives its rowid. Like the original,

@@ -311,6 +311,8 @@ sq_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, str
 			return -1;
 		if (table) {
 			err_set(err, "catalog %s: no table stats", cat->c.path);
+			/* An empty database (made 0660 ahead): no catalog yet. */
+			err->code = ENOENT;
 			return -1;
 		}
 		cat->has_type = !type;

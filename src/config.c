@@ -63,7 +63,8 @@ static const struct drv_key global_keys[] = {
 	{ "max_copies", KEY_INT, NULL },
 	{ "max_parallel", KEY_INT, NULL }, /* jobs run at once (-j overrides) */
 	{ "delete_snapshot", KEY_BOOL_LOOSE, NULL },
-	{ "disk_warn_percent", KEY_INT, NULL }, /* checknagios: backup filesystem use */
+	{ "log_retention_days", KEY_INT, NULL }, /* run logs kept by cleanup, 0 = forever */
+	{ "disk_warn_percent", KEY_INT, NULL },  /* checknagios: backup filesystem use */
 	{ "disk_crit_percent", KEY_INT, NULL },
 	{ NULL, KEY_STR, NULL },
 };

@@ -28,6 +28,20 @@ void log_set_level(enum log_level l);
 int log_enabled(enum log_level l);
 /* Also write to stderr (default on). */
 void log_set_stderr(int on);
+/*
+ * How lines on stderr look. TEXT is the original's format; JSON is one
+ * object a line, {"time", "level", "job", "message"} (job null outside a
+ * job); JOURNAL drops our timestamp (the journal has its own) and starts
+ * each line with its syslog priority, "<3>" for an error (sd-daemon(3)).
+ * AUTO (the default) is JOURNAL when stderr is the journal stream named
+ * by $JOURNAL_STREAM, else TEXT. The run log file always has TEXT.
+ */
+enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_JOURNAL };
+
+/* Parse "auto", "text", "json" or "journal". 0 or -1. */
+int log_format_parse(const char *s, enum log_format *out);
+/* Set the stderr format (AUTO looks at $JOURNAL_STREAM and stderr now). */
+void log_set_format(enum log_format f);
 /* Append lines to the file at path as well (created 0640). 0 or -1 + err. */
 int log_open_file(const char *path, struct err *err);
 void log_close_file(void);

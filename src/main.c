@@ -29,6 +29,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "util/buf.h"
+#include "version.h"
 
 #define DEFAULT_CONFIG "/etc/tis/tisbackup-config.ini"
 #define DEFAULT_PARALLEL 4 /* jobs at once, when neither -j nor max_parallel says */
@@ -44,6 +45,7 @@ struct options {
 	int len;
 	int jobs; /* -j; 0 = [global] max_parallel, else DEFAULT_PARALLEL */
 	enum log_level level;
+	enum log_format log_format; /* --log-format, AUTO by default */
 	const char *action;
 	const struct action_entry *entry; /* action's table entry; NULL = unknown */
 	int config_given;
@@ -87,7 +89,9 @@ usage(FILE *out)
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
 	        "  -h, --help             this help\n"
-	        "      --version          print the version\n"
+	        "      --log-format FMT   stderr lines: text, json (one object a line),\n"
+	        "                         journal (no timestamp, <N> priorities) or auto\n"
+	        "      --version          print the version and the features of this build\n"
 	        "\n"
 	        "Exit codes: 0 success, 1 a job failed, 2 usage error, 3 configuration\n"
 	        "error, 4 catalog or log folder unusable; checknagios: 0 OK, 1 WARNING,\n"
@@ -136,6 +140,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "gui-config", required_argument, NULL, 'G' },
 		{ "role", required_argument, NULL, 'R' },
 		{ "usb", no_argument, NULL, 'U' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ "explain", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -178,6 +183,15 @@ parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
+		case 'F':
+			if (log_format_parse(optarg, &o->log_format) == -1) {
+				fprintf(stderr,
+				        "tisbackup: --log-format %s: unknown format (use "
+				        "text, json, journal or auto)\n",
+				        optarg);
+				return -1;
+			}
+			break;
 		case 'n':
 			if (parse_len(optarg, &o->len) == -1) {
 				fprintf(stderr,
@@ -204,7 +218,7 @@ parse_args(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("tisbackup %s (tisbackup-c)\n", TB_VERSION);
+			version_print(stdout);
 			exit(0);
 		case ':':
 			fprintf(stderr, "tisbackup: option %s needs a value\n", argv[optind - 1]);
@@ -273,6 +287,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	e = o.entry;
 	log_set_level(o.level);
+	log_set_format(o.log_format);
 	err_clear(&err);
 
 	if (o.explain && strcmp(e->name, "cleanup") != 0) {

@@ -20,6 +20,19 @@ struct queue {
 	void *be;
 };
 
+/* Every backend, indexed by enum guiconf_queue_backend. */
+static const struct queue_ops *const backends[] = {
+	[GUICONF_QUEUE_SQLITE] = &queue_sqlite_ops,
+	[GUICONF_QUEUE_REDIS] = &queue_redis_ops,
+};
+
+void
+queue_backend_names(struct buf *out, const char *sep)
+{
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+		buf_printf(out, "%s%s", i > 0 ? sep : "", backends[i]->name);
+}
+
 static const char *const state_names[] = {
 	[QUEUE_QUEUED] = "queued", [QUEUE_RUNNING] = "running",     [QUEUE_DONE] = "done",
 	[QUEUE_FAILED] = "failed", [QUEUE_CANCELLED] = "cancelled",
@@ -110,11 +123,11 @@ queue_open(const struct guiconf *gc, const char *catalog_dir, struct queue **out
 	*out = NULL;
 	switch (gc->queue_backend) {
 	case GUICONF_QUEUE_SQLITE:
-		q->ops = &queue_sqlite_ops;
+		q->ops = backends[GUICONF_QUEUE_SQLITE];
 		rc = queue_sqlite_open(gc, catalog_dir, &q->be, err);
 		break;
 	case GUICONF_QUEUE_REDIS:
-		q->ops = &queue_redis_ops;
+		q->ops = backends[GUICONF_QUEUE_REDIS];
 		rc = queue_redis_open(gc, &q->be, err);
 		break;
 	default:

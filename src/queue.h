@@ -22,6 +22,8 @@
 
 #include "util/err.h"
 
+struct buf;
+
 struct guiconf;
 
 enum queue_state {
@@ -81,6 +83,8 @@ struct queue;
 int queue_open(const struct guiconf *gc, const char *catalog_dir, struct queue **out,
                struct err *err);
 void queue_close(struct queue *q);
+/* Append the names of the backends ([queue] backend values), separated by sep, to out. */
+void queue_backend_names(struct buf *out, const char *sep);
 
 /*
  * Add a run. *id (caller frees) is the new run's id, or the id of the

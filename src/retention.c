@@ -48,6 +48,7 @@
 #include "drivers/driver.h"
 #include "lock.h"
 #include "log.h"
+#include "logprune.h"
 #include "retention.h"
 #include "retention_policy.h"
 #include "spawn.h"
@@ -1227,6 +1228,7 @@ cleanup_run(const struct action_ctx *a)
 	buf_init(&failed, 1 << 20);
 	if (!a->dry_run && a->catalog_path != NULL)
 		check_log_space(a->catalog_path);
+	logprune_run(a->cfg, time(NULL), a->dry_run);
 	/* Not a dry run without a catalog: main.c could not open it read-write. */
 	reopen = !a->dry_run && c.cat == NULL;
 	if (c.cat == NULL) {

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@ api_health(struct req *r, struct reply *out)
 	struct err err;
 	struct queue *q;
 
-	buf_init(&b, 4096);
+	buf_init(&b,
+	         4096 + req_opts(r)->ncfgs * (6 * ERR_MSG_MAX + 6 * PATH_MAX)); /* escaped errors */
 	if (!r->authed) {
 		buf_puts(&b, "{\"status\":\"ok\"}\n");
 		reply_json(out, 200, &b);
@@ -51,7 +53,24 @@ api_health(struct req *r, struct reply *out)
 		snprintf(msg, sizeof msg, "unavailable: %s: %s", req_opts(r)->queue_addr, err.msg);
 		json_str(&b, msg);
 	}
-	buf_puts(&b, "}\n");
+	/* Configs whose last (re)load failed: the dashboard's banner. */
+	buf_puts(&b, ",\"config_errors\":[");
+	for (size_t i = 0, n = 0; i < req_opts(r)->ncfgs; i++) {
+		const char *e = __atomic_load_n(&req_opts(r)->cfg_errors[i], __ATOMIC_ACQUIRE);
+
+		if (e == NULL)
+			continue;
+		buf_puts(&b, n++ > 0 ? ",{\"config\":" : "{\"config\":");
+		json_str(&b, req_opts(r)->gc->configs[i]);
+		buf_puts(&b, ",\"previous_kept\":");
+		buf_puts(&b, __atomic_load_n(&req_opts(r)->cfgs[i], __ATOMIC_ACQUIRE) != NULL
+		                 ? "true"
+		                 : "false");
+		buf_puts(&b, ",\"error\":");
+		json_str(&b, e);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}\n");
 	req_queue_put(r, q);
 	reply_json(out, 200, &b);
 }

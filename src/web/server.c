@@ -171,7 +171,7 @@ req_config(struct req *r, size_t *index)
 		n = 0;
 	if (index != NULL)
 		*index = n;
-	return s->o->cfgs[n];
+	return __atomic_load_n(&s->o->cfgs[n], __ATOMIC_ACQUIRE); /* serve.c reloads swap it */
 }
 
 int
@@ -490,9 +490,10 @@ static char *
 cache_key(struct req *r, const char *key)
 {
 	size_t n;
+	/* Its address too: a reloaded config is a new one (old ones live until stop). */
+	const struct config *cfg = req_config(r, &n);
 
-	req_config(r, &n);
-	return xasprintf("%zu %s", n, key);
+	return xasprintf("%zu %p %s", n, (const void *)cfg, key);
 }
 
 int

@@ -28,8 +28,12 @@ struct queue;
 /* What serve.c hands the server; owned by the caller, outlives the server. */
 struct server_opts {
 	const struct guiconf *gc;
-	struct config **cfgs; /* one per gc->configs entry; NULL where it failed to load */
-	char **cfg_errors;    /* why cfgs[i] is NULL */
+	/*
+	 * One per gc->configs entry; NULL where it failed to load. serve.c's
+	 * reload swaps entries: read them with __atomic_load_n (req_config()).
+	 */
+	struct config **cfgs;
+	char **cfg_errors; /* why the last (re)load of cfgs[i] failed, or NULL; atomic too */
 	size_t ncfgs;
 	struct auth *auth;
 	int queue_ok;     /* the queue opened at start */

@@ -38,6 +38,15 @@ t_rc 0 "-h exits 0"
 tb_run --version
 t_rc 0 "--version exits 0"
 t_match '^tisbackup.* v?[0-9]+\.[0-9]+' "$T_OUT" "--version prints 'tisbackup' and a version"
+# The features come from the tables: every listdrivers type, both queue backends.
+vers=$T_OUT
+tb_run listdrivers
+for d in $(printf '%s\n' "$T_OUT" | sed -n 's/^\([a-z0-9+-]*\) : .*/\1/p'); do
+	t_match "^drivers:( [^ ]+)* $(printf '%s' "$d" | sed 's/+/\\+/g')( |\$)" "$vers" "--version lists driver $d"
+done
+t_match '^queue backends: sqlite redis$' "$vers" "--version lists the queue backends"
+t_match '^catalog backends: sqlite$' "$vers" "--version lists the catalog backends"
+t_match '^libcurl: (yes|no \(.+\))$' "$vers" "--version says whether libcurl loads"
 
 # ---- listdrivers needs no config
 tb_run -c "$TMPD/does-not-exist.ini" listdrivers

@@ -102,9 +102,12 @@ out=$(inroot apt-get install -y -q --no-install-recommends "/tmp/${DEB##*/}" rsy
 t_check "apt-get install ./tisbackup_*.deb into the clean root ($(($(date +%s) - t0)) s)" $? "$(printf '%s\n' "$out" | tail -n 15)"
 cp -n "$ROOT"/var/cache/apt/archives/*.deb "$PKG_CACHE/apt-archives/" 2>/dev/null
 
-t_match "^tisbackup ${VERSION%%-*}( |\$)" "$(inroot tisbackup --version 2>&1)" "tisbackup --version in the chroot"
+vers=$(inroot tisbackup --version 2>&1)
+t_match "^tisbackup ${VERSION%%-*}( |\$)" "$vers" "tisbackup --version in the chroot"
+t_match '^libcurl: yes$' "$vers" "the installed package loads libcurl (a Depends)"
 drv=$(inroot tisbackup listdrivers 2>&1)
-t_eq 9 "$(printf '%s\n' "$drv" | grep -c '^[a-z0-9+-]* : ')" "listdrivers lists the 9 types"
+ntypes=$("$TISBACKUP" -c /nonexistent listdrivers | grep -c '^[a-z0-9+-]* : ')
+t_eq "$ntypes" "$(printf '%s\n' "$drv" | grep -c '^[a-z0-9+-]* : ')" "listdrivers lists the $ntypes types of this build"
 t_ok "the tisbackup group exists" inroot getent group tisbackup
 t_eq "750 root tisbackup" "$(inroot stat -c '%a %U %G' /var/lib/tisbackup)" "/var/lib/tisbackup: 0750 root:tisbackup"
 t_ok "systemd-tmpfiles makes /run/tisbackup" systemd-tmpfiles --root="$ROOT" --create tisbackup.conf

@@ -28,6 +28,7 @@ if command -v systemd-analyze >/dev/null; then
 	done
 	serve=$DIST/systemd/tisbackup-serve.service
 	t_match '^KillMode=mixed$' "$(cat "$serve")" "serve: SIGTERM to serve only (its worker hands runs back)"
+	t_match '^ExecReload=/bin/kill -HUP \$MAINPID$' "$(cat "$serve")" "serve: reload is SIGHUP (tests/integration/test_reload.sh)"
 	t_match '^ReadWritePaths=/var/lib/tisbackup ' "$(cat "$serve")" "serve: the backup root is writable"
 	t_match '^ProtectSystem=strict$' "$(cat "$serve")" "serve: ProtectSystem=strict"
 	timer=$(cat "$DIST/systemd/tisbackup-backup.timer")
@@ -64,6 +65,7 @@ t_eq "$(printf 'db1\nweb1\nweb2')" "$(complete_line tisbackup --config "$CONFC" 
 t_eq "$(printf 'web1,db1')" "$(complete_line tisbackup -c "$CONFC" -s web1,d)" "-s completes the name after the last comma"
 t_eq "$(printf 'debug')" "$(complete_line tisbackup -l d)" "-l levels"
 t_eq "$(printf 'admin')" "$(complete_line tisbackup user add bob --role a)" "--role values"
+t_eq "$(printf 'journal\njson')" "$(complete_line tisbackup --log-format j)" "--log-format values"
 t_eq "$(printf 'add')" "$(complete_line tisbackup user a)" "user subcommands"
 t_eq "" "$(complete_line tisbackup backup b)" "nothing after the action"
 mkdir -p "$TMPD/dirs/sub1"
@@ -100,6 +102,25 @@ sed -e 's/^;\(\[\|[a-z_]* = \)/\1/' -e "s|/root/.ssh/id_ed25519|$TMPD/key|" -e "
 tb_run -c "$TMPD/all.ini" -d backup
 t_rc 0 "every job of the sample uncommented is valid (dry run)"
 t_eq "$(wc -l <<<"$drivers")" "$(grep -c '^\[' "$TMPD/all.ini" | awk '{print $1 - 1}')" "one job per driver once uncommented"
+
+# --- logrotate ----------------------------------------------------------------
+if command -v logrotate >/dev/null; then
+	# The shipped file with its paths moved under $TMPD, checked (-d) then forced.
+	mkdir -p "$TMPD/varlog/tisbackup"
+	sed "s|/var/log/|$TMPD/varlog/|g" "$DIST/logrotate.tisbackup" >"$TMPD/logrotate.conf"
+	echo "a line" >"$TMPD/varlog/tisbackup-cron.log"
+	echo "a line" >"$TMPD/varlog/tisbackup/serve.log"
+	out=$(logrotate -d -s "$TMPD/logrotate.state" "$TMPD/logrotate.conf" 2>&1)
+	t_check "logrotate -d accepts the shipped file" $? "$out"
+	t_nomatch '^error:' "$out" "logrotate -d reports no error"
+	out=$(logrotate -f -s "$TMPD/logrotate.state" "$TMPD/logrotate.conf" 2>&1)
+	t_check "logrotate -f rotates with it" $? "$out"
+	t_ok "the cron log was rotated (copytruncate: .1 kept, the file emptied)" \
+		test -s "$TMPD/varlog/tisbackup-cron.log.1" -a ! -s "$TMPD/varlog/tisbackup-cron.log"
+	t_ok "the logs of /var/log/tisbackup/ were rotated" test -s "$TMPD/varlog/tisbackup/serve.log.1"
+else
+	t_skip "logrotate" "logrotate is not installed (scripts/setup-deps.sh installs it)"
+fi
 
 # --- man pages ----------------------------------------------------------------
 if command -v man >/dev/null; then

@@ -184,7 +184,10 @@ t_eq healthy "$(health)" "serve is healthy (/api/v1/health from its healthcheck)
 t_diag "docker-compose up to healthy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 t_eq 1 "$(compose ps -q worker | wc -l)" "one worker container"
 
-printf 'admin-pw-1\n' | compose exec -T serve tisbackup user add admin --role admin >"$TMPD/useradd.out" 2>&1
+# serve runs unprivileged (the entrypoint drops to tisbackup), workers as root.
+t_eq 990 "$($DOCKER top "$SERVE" -o pid,uid,args | awk '/tisbackup .*serve/ { print $2 }')" "serve runs as the user tisbackup (uid 990)"
+t_eq 0 "$($DOCKER top "$(compose ps -q worker)" -o pid,uid,args | awk '/tisbackup .*worker/ { print $2 }')" "the worker runs as root (rsync keeps owners)"
+printf 'admin-pw-1\n' | compose exec -T -u tisbackup serve tisbackup user add admin --role admin >"$TMPD/useradd.out" 2>&1
 t_check "tisbackup user add admin in the serve container" $? "$(cat "$TMPD/useradd.out")"
 A=(-u admin:admin-pw-1)
 t_eq ok "$(curl -s "${A[@]}" "$WEB/api/v1/health" | jq_py 'd["queue"]')" "serve reaches the redis queue"

@@ -201,11 +201,30 @@ function configSwitcher(cfg, reload) {
 	return h('div', { class: 'field' }, h('label', { for: 'config-select', text: 'Configuration' }), sel);
 }
 
+/* The banner of configs whose last (re)load failed (serve keeps their previous version). */
+function configBanner(el, health) {
+	const errs = (health && health.config_errors) || [];
+	el.hidden = errs.length === 0;
+	replace(
+		el,
+		errs.map((e) =>
+			h(
+				'div',
+				{},
+				h('strong', { text: `${e.config}: ` }),
+				e.previous_kept ? 'the file has errors; the previous version stays in use until it is fixed.' : 'the file has errors and is not in use.',
+				h('pre', { class: 'mono', text: e.error }),
+			),
+		),
+	);
+}
+
 export async function render(main) {
 	let cfg = null;
 	const list = h('div', { class: 'groups' });
 	const head = h('div', { class: 'toolbar' });
 	const sum = h('div', { class: 'summary-box' });
+	const banner = h('div', { id: 'config-errors', class: 'notice notice-error', role: 'alert', hidden: true });
 	const search = h('input', {
 		type: 'search',
 		id: 'job-search',
@@ -219,8 +238,9 @@ export async function render(main) {
 	});
 
 	async function load() {
-		const [jobs, c] = await Promise.all([api('/api/v1/jobs'), api('/api/v1/configs').catch(() => null)]);
+		const [jobs, c, health] = await Promise.all([api('/api/v1/jobs'), api('/api/v1/configs').catch(() => null), api('/api/v1/health').catch(() => null)]);
 		cfg = c;
+		configBanner(banner, health);
 		const items = jobs.items || [];
 		const byType = new Map();
 		for (const j of [...items].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -257,7 +277,7 @@ export async function render(main) {
 	}
 
 	await load();
-	replace(main, head, sum, list);
+	replace(main, head, banner, sum, list);
 
 	const off = onRunChange((run, finished) => {
 		for (const name of run.sections || []) {

@@ -1,0 +1,36 @@
+/*
+ * tisbackup --version (see version.h). Nothing here is hard-coded but the
+ * labels: adding a driver or a backend to its table shows it here.
+ */
+#include "version.h"
+
+#include "catalog.h"
+#include "curlload.h"
+#include "drivers/driver.h"
+#include "queue.h"
+#include "util/buf.h"
+
+void
+version_print(FILE *f)
+{
+	struct buf b;
+	struct err err;
+
+	buf_init(&b, (size_t)-1);
+	for (size_t i = 0; driver_table[i] != NULL; i++)
+		buf_printf(&b, "%s%s", i > 0 ? " " : "", driver_table[i]->name);
+	fprintf(f, "tisbackup %s (tisbackup-c)\n", TB_VERSION);
+	fprintf(f, "drivers: %s\n", buf_str(&b));
+	buf_reset(&b);
+	queue_backend_names(&b, " ");
+	fprintf(f, "queue backends: %s\n", buf_str(&b));
+	buf_reset(&b);
+	catalog_backend_names(&b, " ");
+	fprintf(f, "catalog backends: %s\n", buf_str(&b));
+	buf_free(&b);
+	err_clear(&err);
+	if (curlload_get(&err) != NULL)
+		fprintf(f, "libcurl: yes\n");
+	else
+		fprintf(f, "libcurl: no (%s)\n", err.msg);
+}
