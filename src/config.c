@@ -146,29 +146,6 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-int
-config_parse_bool(const char *s, int loose)
-{
-	/* ConfigParser's getboolean() words, and y/n, as the original accepts */
-	static const char *const yes[] = { "yes", "true", "1", "on", "y", NULL };
-	static const char *const no[] = { "no", "false", "0", "off", "n", NULL };
-	static const char *const loose_yes[] = { "t", "oui", NULL };
-
-	if (s == NULL)
-		return -1;
-	for (size_t i = 0; yes[i] != NULL; i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	}
-	if (loose)
-		for (size_t i = 0; loose_yes[i] != NULL; i++)
-			if (strcasecmp(s, loose_yes[i]) == 0)
-				return 1;
-	return -1;
-}
-
 /*
  * Check a non-empty value against its type. 0, or -1 with e saying what
  * is wrong (without the file/section/key prefix).
@@ -368,77 +345,11 @@ known_types(void)
 }
 
 const char *
-job_get(const struct job *job, const char *key)
-{
-	const struct cfg_entry *e;
-	const struct drv_key *k;
-
-	if ((e = sec_value(job->sec, key)) != NULL ||
-	    (e = sec_value(job->cfg->global, key)) != NULL)
-		return e->value;
-	if (job->drv != NULL && (k = driver_key(job->drv, key, NULL)) != NULL && k->def != NULL &&
-	    k->def[0] != '\0')
-		return k->def;
-	return NULL;
-}
-
-const char *
 config_global_get(const struct config *cfg, const char *key)
 {
 	const struct cfg_entry *e = sec_value(cfg->global, key);
 
 	return e != NULL ? e->value : NULL;
-}
-
-const struct cfg_entry *
-job_entry(const struct job *job, const char *key)
-{
-	const struct cfg_entry *e;
-
-	if ((e = sec_value(job->sec, key)) != NULL ||
-	    (e = sec_value(job->cfg->global, key)) != NULL)
-		return e;
-	/* No value anywhere: an empty entry still has a line to point at. */
-	if ((e = sec_entry(job->sec, key)) != NULL)
-		return e;
-	return sec_entry(job->cfg->global, key);
-}
-
-int
-job_get_bool(const struct job *job, const char *key, int def)
-{
-	const char *v = job_get(job, key);
-	const struct drv_key *k;
-	int loose, r;
-
-	if (v == NULL)
-		return def;
-	k = job->drv != NULL ? driver_key(job->drv, key, NULL) : NULL;
-	if (k == NULL)
-		k = table_key(global_keys, key);
-	loose = k != NULL && k->type == KEY_BOOL_LOOSE;
-	r = config_parse_bool(v, loose);
-	return r == -1 ? def : r;
-}
-
-long
-job_get_long(const struct job *job, const char *key, long def)
-{
-	const char *v = job_get(job, key);
-	long n;
-
-	if (v == NULL || parse_int(v, 0, LONG_MAX, &n) == -1)
-		return def;
-	return n;
-}
-
-const struct job *
-config_find_job(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->njobs; i++)
-		if (strcmp(cfg->jobs[i].name, name) == 0)
-			return &cfg->jobs[i];
-	return NULL;
 }
 
 /* --- reading -------------------------------------------------------- */

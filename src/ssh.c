@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "jobconf.h"
 #include "log.h"
 #include "spawn.h"
 #include "watchdog.h"

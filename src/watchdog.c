@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "jobconf.h"
 #include "progress.h"
 #include "spawn.h"
 #include "util/xmalloc.h"
