@@ -572,7 +572,7 @@ rsync_backup(struct drv_run *run, const struct rsync_flavour *fl, struct drv_sta
 	so.merge_stderr = 1;
 	so.on_line = rsync_output_line;
 	so.ctx = &ro;
-	watchdog_apply(job, &so);
+	watchdog_spawn(run->progress, &so);
 	if (spawn_run(&so, &res, err) == -1)
 		goto out;
 	if (judge_exit(job, fl, source, &res, &ro, &partial, st, err) == -1)
