@@ -127,6 +127,13 @@ action_print_help(FILE *out)
 }
 
 void
+action_print_warnings(const struct strv *w)
+{
+	for (size_t i = 0; w != NULL && i < w->n; i++)
+		fprintf(stderr, "tisbackup: warning: %s\n", w->v[i]);
+}
+
+void
 action_print_err(const char *msg)
 {
 	const char *p = msg;
@@ -229,6 +236,8 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
 			log_warning(NULL, "alerts disabled: %s", err.msg);
 			err_clear(&err);
+		} else {
+			action_print_warnings(&gui->warnings);
 		}
 		a->gui = gui;
 	}

@@ -398,8 +398,8 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		return -1;
 	name = xstrndup(s + 1, (size_t)(close - s - 1));
 	if (close + 1 < s + len)
-		fprintf(stderr, "tisbackup: warning: %s:%d: [%.*s]: text after ']' ignored\n",
-		        c->path, line, SHOW_MAX, name);
+		strv_pushf(&c->cfg->warnings, "%s:%d: [%.*s]: text after ']' ignored", c->path,
+		           line, SHOW_MAX, name);
 	c->in_value = 0;
 	if (strcmp(name, "DEFAULT") == 0) {
 		problem(c,
@@ -637,10 +637,8 @@ check_global(struct ctx *c, const struct cfg_section *g)
 			problem(c, "%s:%d: [%s] %s: %s", c->path, ent->line, GLOBAL, ent->key,
 			        e.msg);
 		else if (!known)
-			fprintf(stderr,
-			        "tisbackup: warning: %s:%d: [%s] %s: unknown key, "
-			        "ignored\n",
-			        c->path, ent->line, GLOBAL, ent->key);
+			strv_pushf(&c->cfg->warnings, "%s:%d: [%s] %s: unknown key, ignored",
+			           c->path, ent->line, GLOBAL, ent->key);
 	}
 }
 
@@ -728,10 +726,10 @@ check_job(struct ctx *c, struct job *job)
 		struct err e;
 
 		if (k == NULL && is_legacy_ignored(ent->key)) {
-			fprintf(
-			    stderr,
-			    "tisbackup: warning: %s:%d: [%s] %s: the original's key, ignored "
-			    "(the job's name is its section, its folder {backup_base_dir}/%s)\n",
+			strv_pushf(
+			    &c->cfg->warnings,
+			    "%s:%d: [%s] %s: the original's key, ignored "
+			    "(the job's name is its section, its folder {backup_base_dir}/%s)",
 			    c->path, ent->line, sec->name, ent->key, sec->name);
 			continue;
 		}
@@ -976,6 +974,7 @@ config_free(struct config *cfg)
 	free(cfg->jobs);
 	free(cfg->backup_base_dir);
 	free(cfg->path);
+	strv_free(&cfg->warnings);
 	free(cfg);
 }
 

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "util/strv.h"
+
 struct driver;
 
 struct cfg_entry {
@@ -52,6 +54,12 @@ struct config {
 	char *backup_base_dir; /* owned; -b overrides the file */
 	struct job *jobs;      /* every job section in file order */
 	size_t njobs;
+	/*
+	 * What loading accepted but the admin should know ("FILE:LINE:
+	 * [section] key: ..." per line, in file order). The loader prints
+	 * nothing: the CLI writes them to stderr, serve to its log.
+	 */
+	struct strv warnings;
 };
 
 /* The job called name, or NULL. */

@@ -313,6 +313,7 @@ main(int argc, char **argv)
 		action_print_err(err.msg);
 		return EXIT_CONFIG;
 	}
+	action_print_warnings(&cfg->warnings);
 	if (config_select(cfg, o.sections, &jobs, &n, &err) == -1) {
 		if (e->flags & ACTION_MONITOR) {
 			printf("UNKNOWN : %s\n", err.msg);

@@ -67,7 +67,10 @@ load_configs(const struct cli *c, struct guiconf *gc, struct server_opts *o)
 				return -1;
 			}
 			log_warning(NULL, "serve: config %zu is unusable: %s", i, err.msg);
+			continue;
 		}
+		for (size_t j = 0; j < o->cfgs[i]->warnings.n; j++)
+			log_warning(NULL, "%s", o->cfgs[i]->warnings.v[j]);
 	}
 	return 0;
 }
@@ -114,6 +117,8 @@ cmd_serve(const struct cli *c)
 		fprintf(stderr, "tisbackup: serve: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}
+	for (size_t i = 0; i < gc->warnings.n; i++)
+		log_warning(NULL, "%s", gc->warnings.v[i]);
 	if (load_configs(c, gc, &o) == -1)
 		goto out;
 	o.gc = gc;
