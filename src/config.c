@@ -812,6 +812,35 @@ out:
 	free(list);
 }
 
+/*
+ * check_job() with the job's problems kept apart: 0 when the job is
+ * valid, else -1 and job->invalid holds its problem lines (the config's
+ * own problem count is untouched).
+ */
+static int
+check_job_alone(struct ctx *c, struct job *job)
+{
+	struct err *saved = c->err, jerr;
+	int nproblems = c->nproblems, omitted = c->omitted, bad, more;
+
+	err_clear(&jerr);
+	c->err = &jerr;
+	c->nproblems = c->omitted = 0;
+	check_job(c, job);
+	bad = c->nproblems;
+	more = c->omitted;
+	c->err = saved;
+	c->nproblems = nproblems;
+	c->omitted = omitted;
+	if (bad == 0)
+		return 0;
+	if (more > 0)
+		err_append_line(&jerr, "... and %d more problem%s (%d in all)", more,
+		                more == 1 ? "" : "s", bad);
+	job->invalid = xstrdup(jerr.msg);
+	return -1;
+}
+
 static void
 validate(struct ctx *c, const char *base_dir_override)
 {
@@ -831,6 +860,7 @@ validate(struct ctx *c, const char *base_dir_override)
 	check_base_dir(c, base_dir_override);
 
 	cfg->jobs = xcalloc(cfg->nsections, sizeof *cfg->jobs);
+	cfg->invalid = xcalloc(cfg->nsections, sizeof *cfg->invalid);
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		struct job *job;
 
@@ -841,8 +871,22 @@ validate(struct ctx *c, const char *base_dir_override)
 		job->sec = &cfg->sections[i];
 		job->name = cfg->sections[i].name;
 		cfg->njobs = nj;
-		check_job(c, job);
+		if (check_job_alone(c, job) == -1) {
+			/* Moved to cfg->invalid: the valid jobs stay contiguous. */
+			cfg->invalid[cfg->ninvalid++] = *job;
+			memset(job, 0, sizeof *job);
+			cfg->njobs = --nj;
+		}
 	}
+	/* The load fails: list every problem, the jobs' too, in file order. */
+	if (c->nproblems > 0)
+		for (size_t i = 0; i < cfg->ninvalid; i++)
+			for (const char *p = cfg->invalid[i].invalid; *p != '\0';) {
+				size_t len = strcspn(p, "\n");
+
+				problem(c, "%.*s", (int)len, p);
+				p += len + (p[len] == '\n');
+			}
 }
 
 /* Read data into sections; validate them too unless raw. */
@@ -970,6 +1014,11 @@ config_free(struct config *cfg)
 	}
 	for (size_t i = 0; i < cfg->njobs; i++)
 		free(cfg->jobs[i].dir);
+	for (size_t i = 0; i < cfg->ninvalid; i++) {
+		free(cfg->invalid[i].dir);
+		free(cfg->invalid[i].invalid);
+	}
+	free(cfg->invalid);
 	free(cfg->sections);
 	free(cfg->jobs);
 	free(cfg->backup_base_dir);
@@ -1048,6 +1097,12 @@ config_select(const struct config *cfg, const char *csv, const struct job ***out
 			want[i] = 1;
 			continue;
 		}
+		for (i = 0; i < cfg->ninvalid; i++)
+			if (strlen(cfg->invalid[i].name) == len &&
+			    strncmp(cfg->invalid[i].name, s, len) == 0)
+				break;
+		if (i < cfg->ninvalid)
+			continue; /* config_select_invalid()'s */
 		if (list == NULL) {
 			struct buf b;
 
@@ -1073,4 +1128,36 @@ out:
 	free(want);
 	free(list);
 	return rc;
+}
+
+void
+config_select_invalid(const struct config *cfg, const char *csv, const struct job ***out, size_t *n)
+{
+	const struct job **sel = xcalloc(cfg->ninvalid + 1, sizeof *sel);
+	size_t nsel = 0;
+
+	for (size_t i = 0; i < cfg->ninvalid; i++) {
+		const char *name = cfg->invalid[i].name, *p = csv;
+		size_t len = strlen(name);
+		int want = csv == NULL || csv[0] == '\0';
+
+		while (!want && p != NULL && *p != '\0') {
+			const char *end = strchr(p, ',');
+			const char *s = p;
+			size_t l = end != NULL ? (size_t)(end - p) : strlen(p);
+
+			p = end != NULL ? end + 1 : NULL;
+			while (l > 0 && is_blank(*s)) {
+				s++;
+				l--;
+			}
+			while (l > 0 && is_blank(s[l - 1]))
+				l--;
+			want = l == len && strncmp(s, name, len) == 0;
+		}
+		if (want)
+			sel[nsel++] = &cfg->invalid[i];
+	}
+	*out = sel;
+	*n = nsel;
 }

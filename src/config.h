@@ -18,8 +18,12 @@
 /*
  * Read and validate the file at path. base_dir_override (-b) replaces
  * [global] backup_base_dir when not NULL. On success *out is a config the
- * caller frees with config_free(). On failure returns -1 and err holds one
- * line per problem, each naming "file:line: [section] key: what is wrong";
+ * caller frees with config_free(). A job section with problems does not
+ * fail the load: it goes to cfg->invalid with its problems (each job is
+ * validated on its own, so one job this binary cannot run does not stop
+ * the others). A syntax error or a problem in [global] fails it: -1 and
+ * err holds one line per problem (the job sections' included), each
+ * naming "file:line: [section] key: what is wrong";
  * err->code is ENOENT/EACCES when the file itself could not be read.
  * File-system checks on values (key files) are left to config_check_files().
  */
@@ -55,9 +59,19 @@ const struct cfg_section *config_section(const struct config *cfg, const char *n
 int config_check_files(const struct job *job, struct err *err);
 
 /*
+ * The invalid jobs (config.invalid) a -s value names (NULL or "" = all of
+ * them), in config order, into an array the caller frees (not the jobs).
+ * Names that are not invalid jobs are config_select()'s business.
+ */
+void config_select_invalid(const struct config *cfg, const char *csv, const struct job ***out,
+                           size_t *n);
+
+/*
  * Resolve a -s value ("a,b"; NULL or "" = every job) into an array of jobs
- * in config order (caller frees the array, not the jobs). An unknown name
- * is an error naming it and listing the known ones.
+ * in config order (caller frees the array, not the jobs). A name of an
+ * invalid job (config.invalid) selects nothing here (see
+ * config_select_invalid()). An unknown name is an error naming it and
+ * listing the known ones.
  */
 int config_select(const struct config *cfg, const char *csv, const struct job ***out, size_t *n,
                   struct err *err);

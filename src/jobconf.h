@@ -44,6 +44,12 @@ struct job {
 	int ssh_port;            /* 22 by default */
 	int retention_days;      /* from the section or [global] */
 	int max_age_hours;
+	/*
+	 * NULL for the jobs of config.jobs. For those of config.invalid: why
+	 * the job cannot run, one "FILE:LINE: [section] key: problem" line
+	 * each (owned); drv may then be NULL (an unknown type).
+	 */
+	char *invalid;
 };
 
 struct config {
@@ -52,8 +58,14 @@ struct config {
 	size_t nsections;
 	const struct cfg_section *global;
 	char *backup_base_dir; /* owned; -b overrides the file */
-	struct job *jobs;      /* every job section in file order */
+	struct job *jobs;      /* every valid job section in file order */
 	size_t njobs;
+	/*
+	 * The job sections that failed validation, in file order: they never
+	 * run; a run that selects one records it as an ERROR (job->invalid).
+	 */
+	struct job *invalid;
+	size_t ninvalid;
 	/*
 	 * What loading accepted but the admin should know ("FILE:LINE:
 	 * [section] key: ..." per line, in file order). The loader prints

@@ -329,6 +329,7 @@ main(int argc, char **argv)
 	a.cfg = cfg;
 	a.jobs = jobs;
 	a.njobs = n;
+	a.select = o.sections;
 	if (a.max_parallel == 0) {
 		const char *mp = config_global_get(cfg, "max_parallel");
 

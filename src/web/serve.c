@@ -71,6 +71,9 @@ load_configs(const struct cli *c, struct guiconf *gc, struct server_opts *o)
 		}
 		for (size_t j = 0; j < o->cfgs[i]->warnings.n; j++)
 			log_warning(NULL, "%s", o->cfgs[i]->warnings.v[j]);
+		for (size_t j = 0; j < o->cfgs[i]->ninvalid; j++)
+			log_warning(o->cfgs[i]->invalid[j].name, "cannot run: %s",
+			            o->cfgs[i]->invalid[j].invalid);
 	}
 	return 0;
 }
