@@ -15,6 +15,7 @@
 #include "config.h"
 #include "drivers/driver.h"
 #include "guiconf.h"
+#include "http.h"
 #include "log.h"
 #include "util/fsutil.h"
 #include "util/timefmt.h"
@@ -245,6 +246,29 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 		rc = e->run(a);
 		goto out;
 	}
+	if (!a->dry_run && (e->flags & ACTION_ALERTS)) {
+		/* [alerts] of the gui ini; a missing file means no alerts. */
+		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
+			log_warning(NULL, "alerts disabled: %s", err.msg);
+			err_clear(&err);
+		} else {
+			action_print_warnings(&gui->warnings);
+		}
+		/*
+		 * Mail and webhooks go through libcurl, loaded on first use: a
+		 * missing library is a configuration error now, before any run
+		 * starts, not a lost alert after one.
+		 */
+		if (gui != NULL && (gui->smtp_url != NULL || gui->webhook_url != NULL) &&
+		    http_check_available(&err) == -1) {
+			err_wrap(&err, "%s: [alerts] sends %s", gui->path,
+			         gui->smtp_url != NULL ? "mail" : "webhooks");
+			action_print_err(err.msg);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
+		a->gui = gui;
+	}
 	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
 	a->catalog_path = catalog_path;
 	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
@@ -273,16 +297,6 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	}
 	a->cat = a->dry_run ? NULL : cat;
 	a->rcat = cat;
-	if (!a->dry_run && (e->flags & ACTION_ALERTS)) {
-		/* [alerts] of the gui ini; a missing file means no alerts. */
-		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
-			log_warning(NULL, "alerts disabled: %s", err.msg);
-			err_clear(&err);
-		} else {
-			action_print_warnings(&gui->warnings);
-		}
-		a->gui = gui;
-	}
 	rc = e->run(a);
 out:
 	/* A selected job that cannot run is a configuration problem (exit 3). */

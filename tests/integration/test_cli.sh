@@ -127,4 +127,35 @@ t_rc 3 "catalog is not a database: checknagios is UNKNOWN (3)"
 t_match '^UNKNOWN' "$T_OUT" "catalog is not a database: checknagios prints UNKNOWN"
 
 
+# ---- a missing libcurl is a clear error before a run starts
+# [alerts] sends webhooks through libcurl, loaded on first use (curlload.c).
+# In a private mount namespace every libcurl shared object is hidden
+# behind /dev/null: backup must refuse to start (exit 3, naming the gui
+# file and what to install) and write nothing.
+if unshare --mount --propagation private true 2>/dev/null; then
+	GUI=$TMPD/gui-alerts.ini
+	printf '[general]\nconfig_tisbackup = %s\n[alerts]\nwebhook_url = http://127.0.0.1:9/hook\n' \
+		"$CONF" >"$GUI"
+	mapfile -t curl_libs < <(find /usr/lib /lib /usr/local/lib -name 'libcurl*.so*' 2>/dev/null |
+		xargs -r realpath | sort -u)
+	{
+		echo 'for l in "${@:2:$1}"; do mount --bind /dev/null "$l" || exit 99; done'
+		echo 'shift $(($1 + 1)); exec "$@"'
+	} >"$TMPD/nocurl.sh"
+	NB=$TMPD/nocurl-base
+	REAL=$TISBACKUP
+	TISBACKUP=unshare tb_run --mount --propagation private bash "$TMPD/nocurl.sh" \
+		"${#curl_libs[@]}" "${curl_libs[@]}" "$REAL" -c "$CONF" -b "$NB" --gui-config "$GUI" backup
+	t_rc 3 "no libcurl and [alerts] webhooks: backup exits 3 before any run"
+	t_match "gui-alerts\.ini: \[alerts\] sends webhooks: cannot load libcurl .*install libcurl3-gnutls or libcurl4" \
+		"$T_ERR" "no libcurl: the error names the gui file and what to install"
+	t_ok "no libcurl: no catalog (no row) written" test ! -e "$NB/log/tisbackup.sqlite"
+	t_ok "no libcurl: no job folder written" test ! -e "$NB/srv1"
+	# The same command with libcurl present goes on to the run.
+	tb_run -c "$CONF" -b "$NB" --gui-config "$GUI" -s nothing backup
+	t_rc 0 "with libcurl: the same command runs"
+else
+	t_skip "missing libcurl: unshare --mount is not permitted here"
+fi
+
 t_done
