@@ -284,7 +284,8 @@ const struct drv_key *driver_key(const struct driver *drv, const char *name, int
 
 /*
  * listdrivers: for each driver "type : description", then
- * " Required params : a,b,..." and " Optional params : ...", then a blank line.
+ * "  Required params : a,b,..." and "  Optional params : ..." (indented by
+ * two spaces, as the original prints them), then a blank line.
  */
 void driver_print_list(FILE *out);
 

@@ -46,6 +46,15 @@ t_match '^rsync\+ssh : .+' "$T_OUT" "listdrivers has an 'rsync+ssh : description
 t_match '^null : .+' "$T_OUT" "listdrivers has a 'null : description' line"
 t_match 'Required params : ' "$T_OUT" "listdrivers prints 'Required params : '"
 t_match 'Optional params : ' "$T_OUT" "listdrivers prints 'Optional params : '"
+# The original's shape: "type : description", the two lists indented by two
+# spaces, a blank line after each entry; the common keys first.
+t_eq "" "$(printf '%s\n' "$T_OUT" | awk 'NR % 4 == 1 && !/^[a-z0-9+-]+ : ./ { print NR": "$0 }
+	NR % 4 == 2 && !/^  Required params : type,server_name,backup_retention_time,maximum_backup_age(,|$)/ { print NR": "$0 }
+	NR % 4 == 3 && !/^  Optional params : preexec,postexec,description(,|$)/ { print NR": "$0 }
+	NR % 4 == 0 && $0 != "" { print NR": "$0 }')" "listdrivers: every entry has the original's four-line shape"
+t_eq "rsync rsync+ssh" "$(printf '%s\n' "$T_OUT" | awk 'NR % 4 == 1 { print $1 }' | head -n 2 | tr '\n' ' ' | sed 's/ $//')" \
+	"listdrivers: the rsync types first"
+t_nomatch '^(register_existing|exportbackup|EXPORT) ' "$T_OUT" "listdrivers lists backup types only"
 # The params lines that follow the rsync+ssh line.
 rs=$(printf '%s\n' "$T_OUT" | awk '/^rsync\+ssh : /{on=1; next} /^[^ \t].* : /{if (on && $0 !~ /params/) exit} on')
 req=$(printf '%s\n' "$rs" | grep 'Required params : ')
