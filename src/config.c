@@ -16,7 +16,11 @@
  * anything.
  *
  * Validation reports every problem it finds, one line each, as
- * "FILE:LINE: [section] key: what is wrong", in file order.
+ * "FILE:LINE: [section] key: what is wrong", in file order. Each job
+ * section is validated alone: its problems go to that job
+ * (cfg->invalid), so one job this binary cannot run does not stop the
+ * others; reading problems and [global]'s fail the load. Warnings go to
+ * cfg->warnings: nothing here prints.
  */
 #include "config.h"
 
