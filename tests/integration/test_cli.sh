@@ -167,4 +167,14 @@ else
 	t_skip "missing libcurl: unshare --mount is not permitted here"
 fi
 
+# ---- warnings of the config loader: printed by the CLI, as before
+WC=$TMPD/warn.ini
+cfg_global "$WC" "old_setting = 1"
+cfg_null "$WC" quiet
+WL=$(grep -n '^old_setting' "$WC" | cut -d: -f1)
+tb_run -c "$WC" -b "$TMPD/warn-base" dumpstat
+t_rc 0 "a config with an unknown [global] key loads"
+t_match "^tisbackup: warning: .*warn\.ini:$WL: \[global\] old_setting: unknown key, ignored$" "$T_ERR" \
+	"the loader's warning is printed on stderr, one line, as before"
+
 t_done
