@@ -183,7 +183,8 @@ struct selection {
  * (files: every file a job names must be usable before anything is
  * written) the jobs whose files are unusable, go to a->invalid; the
  * others stay in a->jobs. Each invalid job is reported on stderr unless
- * quiet (a monitoring check reports them itself).
+ * quiet (a monitoring check reports them itself): the selected ones as
+ * errors, the others as warnings.
  */
 static void
 select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
@@ -212,6 +213,22 @@ select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
 	}
 	for (size_t i = 0; i < a->ninvalid && !quiet; i++)
 		action_print_err(s->invalid[i]->invalid);
+	/* The invalid jobs not selected: still said, as warnings. */
+	for (size_t i = 0; i < a->cfg->ninvalid && !quiet; i++) {
+		const struct job *bad = &a->cfg->invalid[i];
+		size_t j;
+
+		for (j = 0; j < a->ninvalid && s->invalid[j] != bad; j++)
+			;
+		if (j == a->ninvalid)
+			for (const char *p = bad->invalid; *p != '\0';) {
+				size_t len = strcspn(p, "\n");
+
+				fprintf(stderr, "tisbackup: warning: %.*s (not selected)\n",
+				        (int)len, p);
+				p += len + (p[len] == '\n');
+			}
+	}
 	a->jobs = s->valid;
 	a->njobs = nvalid;
 	a->invalid = s->invalid;

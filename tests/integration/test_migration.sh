@@ -124,6 +124,8 @@ t_match "^\[nokey\]:CRITICAL : nokey cannot run: .*:$KL: \[nokey\] private_key: 
 	"checknagios: the unreadable-key job is CRITICAL with the reason"
 tb_run -c "$IC" -s good backup
 t_rc 0 "-s good backup: exit 0, the invalid jobs are not selected"
+t_match "^tisbackup: warning: .*:$TL: \[vm\] type: unknown type .*\(not selected\)$" "$T_ERR" \
+	"-s good backup: the invalid jobs are still reported, as warnings"
 t_eq "$((rows_before + 2))" "$(csql "select count(*) from stats where backup_name='good' and status='OK'")" \
 	"-s good backup: the good job backed up again"
 tb_run -c "$IC" -s vm backup
