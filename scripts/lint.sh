@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint: clang-format must agree with every C file, cppcheck must find
-# nothing, no banned function is called (scripts/check-banned.sh). Run
+# nothing, no banned function is called (scripts/check-banned.sh), the
+# include graph has no cycle (scripts/check-includes.sh). Run
 # from CI and by `ninja -C build lint`.
 set -uo pipefail
 root=${1:-$(dirname "$0")/..}
@@ -19,5 +20,6 @@ if ! cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portabilit
 	rc=1
 fi
 scripts/check-banned.sh "$PWD" || rc=1
+scripts/check-includes.sh "$PWD" >/dev/null || { scripts/check-includes.sh "$PWD"; rc=1; }
 [ $rc -eq 0 ] && echo "lint: clean (${#files[@]} files)"
 exit $rc

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "drivers/driver.h"
 #include "guiconf.h"
+#include "http.h"
 #include "log.h"
 #include "util/fsutil.h"
 #include "util/suggest.h"
@@ -139,6 +140,13 @@ action_print_help(FILE *out)
 }
 
 void
+action_print_warnings(const struct strv *w)
+{
+	for (size_t i = 0; w != NULL && i < w->n; i++)
+		fprintf(stderr, "tisbackup: warning: %s\n", w->v[i]);
+}
+
+void
 action_print_err(const char *msg)
 {
 	const char *p = msg;
@@ -174,27 +182,86 @@ out:
 	return rc;
 }
 
-/* Every file a job names must be usable before anything is written. */
-static int
-check_job_files(const struct job *const *jobs, size_t n)
-{
-	int bad = 0;
+/* What select_jobs() allocated for a run, freed by its caller. */
+struct selection {
+	const struct job **valid;   /* a->jobs minus the jobs whose files fail */
+	const struct job **invalid; /* a->invalid */
+	struct job *copies;         /* jobs whose files fail, with job->invalid set */
+	size_t ncopies;
+};
 
-	for (size_t i = 0; i < n; i++) {
+/*
+ * Split the selection: the config's invalid jobs the -s value names, and
+ * (files: every file a job names must be usable before anything is
+ * written) the jobs whose files are unusable, go to a->invalid; the
+ * others stay in a->jobs. Each invalid job is reported on stderr unless
+ * quiet (a monitoring check reports them itself): the selected ones as
+ * errors, the others as warnings.
+ */
+static void
+select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
+{
+	const struct job **cfg_bad;
+	size_t ncfg_bad, nvalid = 0;
+
+	config_select_invalid(a->cfg, a->select, &cfg_bad, &ncfg_bad);
+	s->valid = xcalloc(a->njobs + 1, sizeof *s->valid);
+	s->invalid = xcalloc(a->njobs + ncfg_bad + 1, sizeof *s->invalid);
+	s->copies = xcalloc(a->njobs + 1, sizeof *s->copies);
+	for (size_t i = 0; i < ncfg_bad; i++)
+		s->invalid[a->ninvalid++] = cfg_bad[i];
+	free(cfg_bad);
+	for (size_t i = 0; i < a->njobs; i++) {
 		struct err ferr;
 
 		err_clear(&ferr);
-		if (config_check_files(jobs[i], &ferr) == -1) {
-			action_print_err(ferr.msg);
-			bad = 1;
+		if (files && config_check_files(a->jobs[i], &ferr) == -1) {
+			s->copies[s->ncopies] = *a->jobs[i]; /* dir stays the config's */
+			s->copies[s->ncopies].invalid = xstrdup(ferr.msg);
+			s->invalid[a->ninvalid++] = &s->copies[s->ncopies++];
+		} else {
+			s->valid[nvalid++] = a->jobs[i];
 		}
 	}
-	return bad ? -1 : 0;
+	for (size_t i = 0; i < a->ninvalid && !quiet; i++)
+		action_print_err(s->invalid[i]->invalid);
+	/* The invalid jobs not selected: still said, as warnings. */
+	for (size_t i = 0; i < a->cfg->ninvalid && !quiet; i++) {
+		const struct job *bad = &a->cfg->invalid[i];
+		size_t j;
+
+		for (j = 0; j < a->ninvalid && s->invalid[j] != bad; j++)
+			;
+		if (j == a->ninvalid)
+			for (const char *p = bad->invalid; *p != '\0';) {
+				size_t len = strcspn(p, "\n");
+
+				fprintf(stderr, "tisbackup: warning: %.*s (not selected)\n",
+				        (int)len, p);
+				p += len + (p[len] == '\n');
+			}
+	}
+	a->jobs = s->valid;
+	a->njobs = nvalid;
+	a->invalid = s->invalid;
+}
+
+static void
+selection_free(struct selection *s)
+{
+	for (size_t i = 0; i < s->ncopies; i++)
+		free(s->copies[i].invalid);
+	free(s->copies);
+	free(s->valid);
+	free(s->invalid);
 }
 
 int
 action_exec(const struct action_entry *e, struct action_ctx *a)
 {
+	const struct job *const *jobs = a->jobs;
+	size_t njobs = a->njobs;
+	struct selection sel = { 0 };
 	struct guiconf *gui = NULL;
 	char *catalog_path = NULL;
 	struct catalog *cat = NULL;
@@ -202,14 +269,37 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	int rc;
 
 	err_clear(&err);
-	if (!(e->flags & ACTION_WRITES))
-		return e->run(a);
-	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
-	a->catalog_path = catalog_path;
-	if ((e->flags & ACTION_FILES) && check_job_files(a->jobs, a->njobs) == -1) {
-		rc = EXIT_CONFIG;
+	select_jobs(a, (e->flags & (ACTION_FILES | ACTION_MONITOR)) != 0,
+	            (e->flags & ACTION_MONITOR) != 0, &sel);
+	if (!(e->flags & ACTION_WRITES)) {
+		rc = e->run(a);
 		goto out;
 	}
+	if (!a->dry_run && (e->flags & ACTION_ALERTS)) {
+		/* [alerts] of the gui ini; a missing file means no alerts. */
+		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
+			log_warning(NULL, "alerts disabled: %s", err.msg);
+			err_clear(&err);
+		} else {
+			action_print_warnings(&gui->warnings);
+		}
+		/*
+		 * Mail and webhooks go through libcurl, loaded on first use: a
+		 * missing library is a configuration error now, before any run
+		 * starts, not a lost alert after one.
+		 */
+		if (gui != NULL && (gui->smtp_url != NULL || gui->webhook_url != NULL) &&
+		    http_check_available(&err) == -1) {
+			err_wrap(&err, "%s: [alerts] sends %s", gui->path,
+			         gui->smtp_url != NULL ? "mail" : "webhooks");
+			action_print_err(err.msg);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
+		a->gui = gui;
+	}
+	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	a->catalog_path = catalog_path;
 	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
 		if (!(e->flags & ACTION_DISKFULL_OK)) {
 			action_print_err(err.msg);
@@ -236,16 +326,16 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	}
 	a->cat = a->dry_run ? NULL : cat;
 	a->rcat = cat;
-	if (!a->dry_run && (e->flags & ACTION_ALERTS)) {
-		/* [alerts] of the gui ini; a missing file means no alerts. */
-		if (guiconf_load(a->gui_config, 1, &gui, &err) == -1) {
-			log_warning(NULL, "alerts disabled: %s", err.msg);
-			err_clear(&err);
-		}
-		a->gui = gui;
-	}
 	rc = e->run(a);
 out:
+	/* A selected job that cannot run is a configuration problem (exit 3). */
+	if (a->ninvalid > 0 && !(e->flags & ACTION_MONITOR) && rc != EXIT_USAGE && rc < EXIT_CONFIG)
+		rc = EXIT_CONFIG;
+	a->jobs = jobs;
+	a->njobs = njobs;
+	a->invalid = NULL;
+	a->ninvalid = 0;
+	selection_free(&sel);
 	if (cat != NULL)
 		catalog_close(cat);
 	guiconf_free(gui);

@@ -13,6 +13,7 @@
 
 #include "actions.h"
 #include "util/buf.h"
+#include "util/strv.h"
 
 struct cli;
 
@@ -79,5 +80,12 @@ int action_exec(const struct action_entry *e, struct action_ctx *a);
 
 /* Print a multi-line error message to stderr, each line prefixed "tisbackup: ". */
 void action_print_err(const char *msg);
+
+/*
+ * Print the warnings a load returned (struct config, struct guiconf) to
+ * stderr, each line prefixed "tisbackup: warning: ": how the CLI reports
+ * them (serve logs them instead). NULL-safe.
+ */
+void action_print_warnings(const struct strv *w);
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "actions.h"
@@ -13,12 +14,14 @@
 #include "config.h"
 #include "nagios.h"
 #include "util/fsutil.h"
+#include "util/xmalloc.h"
 
 int
 action_checknagios(const struct action_ctx *a)
 {
 	char *path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
 	struct catalog *cat = NULL;
+	const struct job **all;
 	struct err err;
 	int rc;
 
@@ -29,7 +32,13 @@ action_checknagios(const struct action_ctx *a)
 		return 3;
 	}
 	free(path);
-	rc = nagios_run(cat, a->jobs, a->njobs, time(NULL), stdout);
+	/* The selected jobs that cannot run are CRITICAL, with the reason. */
+	all = xcalloc(a->njobs + a->ninvalid + 1, sizeof *all);
+	memcpy(all, a->jobs, a->njobs * sizeof *all);
+	if (a->ninvalid > 0)
+		memcpy(all + a->njobs, a->invalid, a->ninvalid * sizeof *all);
+	rc = nagios_run(cat, all, a->njobs + a->ninvalid, time(NULL), stdout);
+	free(all);
 	if (cat != NULL)
 		catalog_close(cat);
 	return rc;

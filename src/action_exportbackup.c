@@ -21,6 +21,7 @@ action_exportbackup(const struct action_ctx *a)
 		action_print_err(err.msg);
 		return EXIT_CONFIG;
 	}
+	action_print_warnings(&gc->warnings);
 	rc = export_usb_run(a, gc->device_filter_any, gc->mount_base);
 	guiconf_free(gc);
 	return rc;

@@ -41,6 +41,14 @@ struct action_ctx {
 	int usb;                   /* exportbackup --usb */
 	int explain;               /* cleanup --explain: print every backup's decision */
 	int len;                   /* -n: rows per job for dumpstat */
+	const char *select;        /* -s as given (NULL: every job) */
+	/*
+	 * The selected jobs that cannot run (job->invalid says why): invalid
+	 * sections, and for ACTION_FILES/ACTION_MONITOR actions the jobs whose
+	 * files are unusable. Never in jobs. Set by action_exec().
+	 */
+	const struct job *const *invalid;
+	size_t ninvalid;
 };
 
 /* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */

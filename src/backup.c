@@ -10,6 +10,7 @@
 #include "job.h"
 #include "log.h"
 #include "runner.h"
+#include "runrec.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
@@ -39,6 +40,17 @@ backup_run(const struct action_ctx *a)
 
 	buf_init(&ok, 1 << 20);
 	buf_init(&failed, 1 << 20);
+	/* A selected job that cannot run: an ERROR row saying why. */
+	for (size_t i = 0; i < a->ninvalid; i++) {
+		const struct job *job = a->invalid[i];
+		struct err err;
+
+		err_clear(&err);
+		log_error(job->name, "cannot run: %s", job->invalid);
+		buf_printf(&failed, "%s%s", failed.len ? "," : "", job->name);
+		if (a->cat != NULL && runrec_record_invalid(a->cat, job, "BACKUP", &err) == -1)
+			log_error(job->name, "%s", err.msg);
+	}
 	if (a->max_parallel > 1 && a->njobs > 1)
 		log_info(NULL, "running %zu jobs, at most %d at once", a->njobs, a->max_parallel);
 	runner_run(a->jobs, a->njobs, &ro, backup_one, &o, results);

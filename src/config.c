@@ -16,7 +16,11 @@
  * anything.
  *
  * Validation reports every problem it finds, one line each, as
- * "FILE:LINE: [section] key: what is wrong", in file order.
+ * "FILE:LINE: [section] key: what is wrong", in file order. Each job
+ * section is validated alone: its problems go to that job
+ * (cfg->invalid), so one job this binary cannot run does not stop the
+ * others; reading problems and [global]'s fail the load. Warnings go to
+ * cfg->warnings: nothing here prints.
  */
 #include "config.h"
 
@@ -147,29 +151,6 @@ parse_int(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-int
-config_parse_bool(const char *s, int loose)
-{
-	/* ConfigParser's getboolean() words, and y/n, as the original accepts */
-	static const char *const yes[] = { "yes", "true", "1", "on", "y", NULL };
-	static const char *const no[] = { "no", "false", "0", "off", "n", NULL };
-	static const char *const loose_yes[] = { "t", "oui", NULL };
-
-	if (s == NULL)
-		return -1;
-	for (size_t i = 0; yes[i] != NULL; i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	}
-	if (loose)
-		for (size_t i = 0; loose_yes[i] != NULL; i++)
-			if (strcasecmp(s, loose_yes[i]) == 0)
-				return 1;
-	return -1;
 }
 
 /*
@@ -371,77 +352,11 @@ known_types(void)
 }
 
 const char *
-job_get(const struct job *job, const char *key)
-{
-	const struct cfg_entry *e;
-	const struct drv_key *k;
-
-	if ((e = sec_value(job->sec, key)) != NULL ||
-	    (e = sec_value(job->cfg->global, key)) != NULL)
-		return e->value;
-	if (job->drv != NULL && (k = driver_key(job->drv, key, NULL)) != NULL && k->def != NULL &&
-	    k->def[0] != '\0')
-		return k->def;
-	return NULL;
-}
-
-const char *
 config_global_get(const struct config *cfg, const char *key)
 {
 	const struct cfg_entry *e = sec_value(cfg->global, key);
 
 	return e != NULL ? e->value : NULL;
-}
-
-const struct cfg_entry *
-job_entry(const struct job *job, const char *key)
-{
-	const struct cfg_entry *e;
-
-	if ((e = sec_value(job->sec, key)) != NULL ||
-	    (e = sec_value(job->cfg->global, key)) != NULL)
-		return e;
-	/* No value anywhere: an empty entry still has a line to point at. */
-	if ((e = sec_entry(job->sec, key)) != NULL)
-		return e;
-	return sec_entry(job->cfg->global, key);
-}
-
-int
-job_get_bool(const struct job *job, const char *key, int def)
-{
-	const char *v = job_get(job, key);
-	const struct drv_key *k;
-	int loose, r;
-
-	if (v == NULL)
-		return def;
-	k = job->drv != NULL ? driver_key(job->drv, key, NULL) : NULL;
-	if (k == NULL)
-		k = table_key(global_keys, key);
-	loose = k != NULL && k->type == KEY_BOOL_LOOSE;
-	r = config_parse_bool(v, loose);
-	return r == -1 ? def : r;
-}
-
-long
-job_get_long(const struct job *job, const char *key, long def)
-{
-	const char *v = job_get(job, key);
-	long n;
-
-	if (v == NULL || parse_int(v, 0, LONG_MAX, &n) == -1)
-		return def;
-	return n;
-}
-
-const struct job *
-config_find_job(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->njobs; i++)
-		if (strcmp(cfg->jobs[i].name, name) == 0)
-			return &cfg->jobs[i];
-	return NULL;
 }
 
 /* --- reading -------------------------------------------------------- */
@@ -490,8 +405,8 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		return -1;
 	name = xstrndup(s + 1, (size_t)(close - s - 1));
 	if (close + 1 < s + len)
-		fprintf(stderr, "tisbackup: warning: %s:%d: [%.*s]: text after ']' ignored\n",
-		        c->path, line, SHOW_MAX, name);
+		strv_pushf(&c->cfg->warnings, "%s:%d: [%.*s]: text after ']' ignored", c->path,
+		           line, SHOW_MAX, name);
 	c->in_value = 0;
 	if (strcmp(name, "DEFAULT") == 0) {
 		problem(c,
@@ -729,10 +644,8 @@ check_global(struct ctx *c, const struct cfg_section *g)
 			problem(c, "%s:%d: [%s] %s: %s", c->path, ent->line, GLOBAL, ent->key,
 			        e.msg);
 		else if (!known)
-			fprintf(stderr,
-			        "tisbackup: warning: %s:%d: [%s] %s: unknown key, "
-			        "ignored\n",
-			        c->path, ent->line, GLOBAL, ent->key);
+			strv_pushf(&c->cfg->warnings, "%s:%d: [%s] %s: unknown key, ignored",
+			           c->path, ent->line, GLOBAL, ent->key);
 	}
 }
 
@@ -820,10 +733,10 @@ check_job(struct ctx *c, struct job *job)
 		struct err e;
 
 		if (k == NULL && is_legacy_ignored(ent->key)) {
-			fprintf(
-			    stderr,
-			    "tisbackup: warning: %s:%d: [%s] %s: the original's key, ignored "
-			    "(the job's name is its section, its folder {backup_base_dir}/%s)\n",
+			strv_pushf(
+			    &c->cfg->warnings,
+			    "%s:%d: [%s] %s: the original's key, ignored "
+			    "(the job's name is its section, its folder {backup_base_dir}/%s)",
 			    c->path, ent->line, sec->name, ent->key, sec->name);
 			continue;
 		}
@@ -906,6 +819,35 @@ out:
 	free(list);
 }
 
+/*
+ * check_job() with the job's problems kept apart: 0 when the job is
+ * valid, else -1 and job->invalid holds its problem lines (the config's
+ * own problem count is untouched).
+ */
+static int
+check_job_alone(struct ctx *c, struct job *job)
+{
+	struct err *saved = c->err, jerr;
+	int nproblems = c->nproblems, omitted = c->omitted, bad, more;
+
+	err_clear(&jerr);
+	c->err = &jerr;
+	c->nproblems = c->omitted = 0;
+	check_job(c, job);
+	bad = c->nproblems;
+	more = c->omitted;
+	c->err = saved;
+	c->nproblems = nproblems;
+	c->omitted = omitted;
+	if (bad == 0)
+		return 0;
+	if (more > 0)
+		err_append_line(&jerr, "... and %d more problem%s (%d in all)", more,
+		                more == 1 ? "" : "s", bad);
+	job->invalid = xstrdup(jerr.msg);
+	return -1;
+}
+
 static void
 validate(struct ctx *c, const char *base_dir_override)
 {
@@ -925,6 +867,7 @@ validate(struct ctx *c, const char *base_dir_override)
 	check_base_dir(c, base_dir_override);
 
 	cfg->jobs = xcalloc(cfg->nsections, sizeof *cfg->jobs);
+	cfg->invalid = xcalloc(cfg->nsections, sizeof *cfg->invalid);
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		struct job *job;
 
@@ -935,8 +878,22 @@ validate(struct ctx *c, const char *base_dir_override)
 		job->sec = &cfg->sections[i];
 		job->name = cfg->sections[i].name;
 		cfg->njobs = nj;
-		check_job(c, job);
+		if (check_job_alone(c, job) == -1) {
+			/* Moved to cfg->invalid: the valid jobs stay contiguous. */
+			cfg->invalid[cfg->ninvalid++] = *job;
+			memset(job, 0, sizeof *job);
+			cfg->njobs = --nj;
+		}
 	}
+	/* The load fails: list every problem, the jobs' too, in file order. */
+	if (c->nproblems > 0)
+		for (size_t i = 0; i < cfg->ninvalid; i++)
+			for (const char *p = cfg->invalid[i].invalid; *p != '\0';) {
+				size_t len = strcspn(p, "\n");
+
+				problem(c, "%.*s", (int)len, p);
+				p += len + (p[len] == '\n');
+			}
 }
 
 /* Read data into sections; validate them too unless raw. */
@@ -1064,10 +1021,16 @@ config_free(struct config *cfg)
 	}
 	for (size_t i = 0; i < cfg->njobs; i++)
 		free(cfg->jobs[i].dir);
+	for (size_t i = 0; i < cfg->ninvalid; i++) {
+		free(cfg->invalid[i].dir);
+		free(cfg->invalid[i].invalid);
+	}
+	free(cfg->invalid);
 	free(cfg->sections);
 	free(cfg->jobs);
 	free(cfg->backup_base_dir);
 	free(cfg->path);
+	strv_free(&cfg->warnings);
 	free(cfg);
 }
 
@@ -1141,6 +1104,12 @@ config_select(const struct config *cfg, const char *csv, const struct job ***out
 			want[i] = 1;
 			continue;
 		}
+		for (i = 0; i < cfg->ninvalid; i++)
+			if (strlen(cfg->invalid[i].name) == len &&
+			    strncmp(cfg->invalid[i].name, s, len) == 0)
+				break;
+		if (i < cfg->ninvalid)
+			continue; /* config_select_invalid()'s */
 		if (list == NULL) {
 			struct buf b;
 
@@ -1166,4 +1135,36 @@ out:
 	free(want);
 	free(list);
 	return rc;
+}
+
+void
+config_select_invalid(const struct config *cfg, const char *csv, const struct job ***out, size_t *n)
+{
+	const struct job **sel = xcalloc(cfg->ninvalid + 1, sizeof *sel);
+	size_t nsel = 0;
+
+	for (size_t i = 0; i < cfg->ninvalid; i++) {
+		const char *name = cfg->invalid[i].name, *p = csv;
+		size_t len = strlen(name);
+		int want = csv == NULL || csv[0] == '\0';
+
+		while (!want && p != NULL && *p != '\0') {
+			const char *end = strchr(p, ',');
+			const char *s = p;
+			size_t l = end != NULL ? (size_t)(end - p) : strlen(p);
+
+			p = end != NULL ? end + 1 : NULL;
+			while (l > 0 && is_blank(*s)) {
+				s++;
+				l--;
+			}
+			while (l > 0 && is_blank(s[l - 1]))
+				l--;
+			want = l == len && strncmp(s, name, len) == 0;
+		}
+		if (want)
+			sel[nsel++] = &cfg->invalid[i];
+	}
+	*out = sel;
+	*n = nsel;
 }

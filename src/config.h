@@ -12,56 +12,18 @@
 
 #include <stddef.h>
 
+#include "jobconf.h"
 #include "util/err.h"
-
-struct driver;
-
-struct cfg_entry {
-	char *key;   /* lower-cased */
-	char *value; /* trimmed; continuation lines joined with '\n' */
-	int line;    /* 1-based line of the key */
-};
-
-struct cfg_section {
-	char *name;
-	int line;
-	struct cfg_entry *entries;
-	size_t n;
-};
-
-/* One backup job: a non-[global] section, resolved and validated. */
-struct job {
-	const struct config *cfg;
-	const struct cfg_section *sec;
-	const char *name; /* == sec->name */
-	const struct driver *drv;
-	char *dir; /* {backup_base_dir}/{name}, owned */
-	const char *server_name;
-	const char *description; /* "" when unset */
-	const char *preexec;     /* NULL when unset or empty */
-	const char *postexec;
-	const char *private_key;
-	const char *remote_user; /* "root" by default */
-	int ssh_port;            /* 22 by default */
-	int retention_days;      /* from the section or [global] */
-	int max_age_hours;
-};
-
-struct config {
-	char *path;
-	struct cfg_section *sections; /* every section in file order, [global] included */
-	size_t nsections;
-	const struct cfg_section *global;
-	char *backup_base_dir; /* owned; -b overrides the file */
-	struct job *jobs;      /* every job section in file order */
-	size_t njobs;
-};
 
 /*
  * Read and validate the file at path. base_dir_override (-b) replaces
  * [global] backup_base_dir when not NULL. On success *out is a config the
- * caller frees with config_free(). On failure returns -1 and err holds one
- * line per problem, each naming "file:line: [section] key: what is wrong";
+ * caller frees with config_free(). A job section with problems does not
+ * fail the load: it goes to cfg->invalid with its problems (each job is
+ * validated on its own, so one job this binary cannot run does not stop
+ * the others). A syntax error or a problem in [global] fails it: -1 and
+ * err holds one line per problem (the job sections' included), each
+ * naming "file:line: [section] key: what is wrong";
  * err->code is ENOENT/EACCES when the file itself could not be read.
  * File-system checks on values (key files) are left to config_check_files().
  */
@@ -96,36 +58,25 @@ const struct cfg_section *config_section(const struct config *cfg, const char *n
  */
 int config_check_files(const struct job *job, struct err *err);
 
-/* The job called name, or NULL. */
-const struct job *config_find_job(const struct config *cfg, const char *name);
+/*
+ * The invalid jobs (config.invalid) a -s value names (NULL or "" = all of
+ * them), in config order, into an array the caller frees (not the jobs).
+ * Names that are not invalid jobs are config_select()'s business.
+ */
+void config_select_invalid(const struct config *cfg, const char *csv, const struct job ***out,
+                           size_t *n);
 
 /*
  * Resolve a -s value ("a,b"; NULL or "" = every job) into an array of jobs
- * in config order (caller frees the array, not the jobs). An unknown name
- * is an error naming it and listing the known ones.
+ * in config order (caller frees the array, not the jobs). A name of an
+ * invalid job (config.invalid) selects nothing here (see
+ * config_select_invalid()). An unknown name is an error naming it and
+ * listing the known ones.
  */
 int config_select(const struct config *cfg, const char *csv, const struct job ***out, size_t *n,
                   struct err *err);
 
-/*
- * A job's value for key: the section's, else [global]'s, else the driver
- * key table's default, else NULL. Empty values count as unset.
- */
-const char *job_get(const struct job *job, const char *key);
 /* The [global] value of key (validated at load), or NULL when unset or empty. */
 const char *config_global_get(const struct config *cfg, const char *key);
-
-/* The entry (for its line number) in the section or [global], or NULL. */
-const struct cfg_entry *job_entry(const struct job *job, const char *key);
-/* job_get() as a boolean (yes/no, true/false, 1/0, any case); def when unset. */
-int job_get_bool(const struct job *job, const char *key, int def);
-/* job_get() as an integer; def when unset. Values were validated at load. */
-long job_get_long(const struct job *job, const char *key, long def);
-
-/*
- * Parse a boolean as the original accepts it. loose adds copy-vm-xcp's
- * "t", "y" and "oui". Returns 1, 0, or -1 when it is not a boolean.
- */
-int config_parse_bool(const char *s, int loose);
 
 #endif

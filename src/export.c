@@ -25,6 +25,7 @@
 #include "log.h"
 #include "quote.h"
 #include "runner.h"
+#include "progress.h"
 #include "runrec.h"
 #include "spawn.h"
 #include "watchdog.h"
@@ -288,14 +289,15 @@ export_argv(const char *loc, int is_dir, const char *dest, int verbose, struct s
 }
 
 /*
- * Find the source and rsync it into dest, under the job's watchdog and
+ * Find the source and rsync it into dest, under the run's watchdog pg and
  * the rsync exit-code policy for exports. On success st->log is the
  * catalog's one-line summary (caller frees) and st->partial is set after
  * an exit 23. eo gets rsync's counts either way. 0 or -1 + err.
  */
 static int
-export_copy(struct catalog *cat, const struct job *job, const char *exportdir, const char *dest,
-            int dry_run, struct rsync_output *eo, struct drv_stats *st, struct err *err)
+export_copy(struct catalog *cat, const struct job *job, struct progress *pg, const char *exportdir,
+            const char *dest, int dry_run, struct rsync_output *eo, struct drv_stats *st,
+            struct err *err)
 {
 	struct spawn_opts so;
 	struct spawn_result res;
@@ -334,7 +336,7 @@ export_copy(struct catalog *cat, const struct job *job, const char *exportdir, c
 	so.on_line = rsync_output_line;
 	so.ctx = eo;
 	/* stall_timeout and max_runtime, as for the job's backups. */
-	watchdog_apply(job, &so);
+	watchdog_spawn(pg, &so);
 	if (spawn_run(&so, &res, err) == -1)
 		goto out;
 	what = xasprintf("rsync of %s to %s", loc, dest);
@@ -365,6 +367,7 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 	char *dest = NULL;
 	int failed, rc = -1;
 	struct err xerr;
+	struct progress pg;
 
 	assert(exportdir[0] == '/');
 	memset(&st, 0, sizeof st);
@@ -373,8 +376,8 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 		log_info(job->name, "type %s: nothing to export", job->drv->name);
 		return 0;
 	}
-	/* max_runtime counts from here. */
-	watchdog_job_begin(job);
+	/* The run's watchdog: max_runtime counts from here. */
+	watchdog_arm(&pg, job);
 	dest = fs_join(exportdir, job->name);
 	log_info(job->name, "Exporting to %s", dest);
 	if (!dry_run && runrec_begin(&rr, cat, job, "EXPORT", NULL, NULL, err) == -1) {
@@ -382,7 +385,7 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 		log_error(job->name, "export failed: %s", err->msg);
 		goto out;
 	}
-	failed = export_copy(cat, job, exportdir, dest, dry_run, &eo, &st, &xerr) == -1;
+	failed = export_copy(cat, job, &pg, exportdir, dest, dry_run, &eo, &st, &xerr) == -1;
 	if (failed && spawn_interrupted())
 		err_wrap(&xerr, "interrupted by a signal");
 	if (dry_run) {
@@ -412,7 +415,6 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 	log_info(job->name, "export OK in %.1f s: %s", runrec_seconds(&rr), rr.log);
 	rc = 0;
 out:
-	watchdog_job_end(job);
 	rsync_output_free(&eo);
 	runrec_free(&rr);
 	free(st.log);

@@ -396,13 +396,14 @@ guiconf_load(const char *path, int missing_ok, struct guiconf **out, struct err 
 		return -1;
 	}
 	gc->path = xstrdup(path);
+	for (size_t i = 0; i < ini->warnings.n; i++)
+		strv_push(&gc->warnings, ini->warnings.v[i]);
 	for (size_t i = 0; i < ini->nsections; i++) {
 		const struct cfg_section *s = &ini->sections[i];
 
 		if (!known_section(s->name)) {
-			fprintf(stderr,
-			        "tisbackup: warning: %s:%d: [%s]: unknown section, ignored\n", path,
-			        s->line, s->name);
+			strv_pushf(&gc->warnings, "%s:%d: [%s]: unknown section, ignored", path,
+			           s->line, s->name);
 			continue;
 		}
 		for (size_t j = 0; j < s->n; j++)
@@ -456,6 +457,7 @@ guiconf_free(struct guiconf *gc)
 	if (gc == NULL)
 		return;
 	free(gc->path);
+	strv_free(&gc->warnings);
 	free_list(gc->configs);
 	free(gc->sections);
 	free(gc->admin_email);

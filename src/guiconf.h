@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/strv.h"
 
 #define GUICONF_DEFAULT_PATH "/etc/tis/tisbackup_gui.ini"
 
@@ -77,13 +78,17 @@ struct guiconf {
 	/* [scheduler] */
 	int scheduler_enabled; /* enabled = yes (default) */
 	int scheduler_catch_up; /* catch_up: seconds a slot missed while down still runs, default 43200 */
+
+	/* Warnings of the load, one "FILE:LINE: ..." line each (see struct config). */
+	struct strv warnings;
 };
 
 /*
  * Read and validate path. A missing file is not an error when
  * missing_ok: every key takes its default and gc->path is NULL. Unknown
  * keys in the new sections are errors (with a suggestion), unknown
- * sections are warnings on stderr. *out is freed with guiconf_free().
+ * sections are warnings in gc->warnings (nothing is printed). *out is
+ * freed with guiconf_free().
  */
 int guiconf_load(const char *path, int missing_ok, struct guiconf **out, struct err *err);
 void guiconf_free(struct guiconf *gc);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "drivers/driver.h"
 #include "lock.h"
+#include "progress.h"
 #include "log.h"
 #include "runrec.h"
 #include "spawn.h"
@@ -56,8 +57,8 @@ stats_free(struct drv_stats *st)
 
 /* Run preexec or postexec when configured. 0 or -1 + err. */
 static int
-run_hook(const struct job *job, const char *what, const char *command, const struct run_opts *o,
-         struct err *err)
+run_hook(const struct job *job, struct progress *pg, const char *what, const char *command,
+         const struct run_opts *o, struct err *err)
 {
 	if (command == NULL)
 		return 0;
@@ -66,7 +67,7 @@ run_hook(const struct job *job, const char *what, const char *command, const str
 		         command);
 		return 0;
 	}
-	return ssh_run_command(job, what, command, (int)job_get_long(job, "exec_timeout", 3600),
+	return ssh_run_command(job, pg, what, command, (int)job_get_long(job, "exec_timeout", 3600),
 	                       err);
 }
 
@@ -76,13 +77,14 @@ run_hook(const struct job *job, const char *what, const char *command, const str
  * failure is added to the job's error; the job stays failed either way.
  */
 static void
-run_postexec_after_failure(const struct job *job, const struct run_opts *o, struct err *jerr)
+run_postexec_after_failure(const struct job *job, struct progress *pg, const struct run_opts *o,
+                           struct err *jerr)
 {
 	struct err perr;
 
 	err_clear(&perr);
 	log_info(job->name, "running postexec after the failure (postexec_on_failure = yes)");
-	if (run_hook(job, "postexec", job->postexec, o, &perr) == -1) {
+	if (run_hook(job, pg, "postexec", job->postexec, o, &perr) == -1) {
 		log_error(job->name, "%s", perr.msg);
 		err_append_line(jerr, "%s", perr.msg);
 	}
@@ -91,7 +93,10 @@ run_postexec_after_failure(const struct job *job, const struct run_opts *o, stru
 enum job_outcome
 job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o, struct err *err)
 {
-	struct drv_run run = { .job = job, .dry_run = o->dry_run, .verbose = o->verbose };
+	struct progress pg;
+	struct drv_run run = {
+		.job = job, .dry_run = o->dry_run, .verbose = o->verbose, .progress = &pg
+	};
 	struct drv_stats st;
 	struct job_lock lk = { .fd = -1 };
 	struct runrec rr = { 0 };
@@ -109,7 +114,8 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		return JOB_OK;
 	}
 	log_info(job->name, "Processing");
-	watchdog_job_begin(job);
+	/* The run's watchdog: max_runtime counts from here, for every step. */
+	watchdog_arm(&pg, job);
 	if (!o->dry_run && fs_mkdir_p(job->dir, 0750, err) == -1)
 		goto fail_early;
 	pick_stamp(job, &start, stamp);
@@ -118,9 +124,9 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		run.priv = xcalloc(1, job->drv->priv_size);
 
 	if (o->dry_run) {
-		if (run_hook(job, "preexec", job->preexec, o, err) == -1 ||
+		if (run_hook(job, &pg, "preexec", job->preexec, o, err) == -1 ||
 		    job->drv->backup(&run, &st, err) == -1 ||
-		    run_hook(job, "postexec", job->postexec, o, err) == -1)
+		    run_hook(job, &pg, "postexec", job->postexec, o, err) == -1)
 			goto fail_early;
 		outcome = JOB_OK;
 		goto out;
@@ -146,17 +152,17 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	if (spawn_interrupted()) {
 		err_set(&derr, "stopped before preexec");
 		failed_step = "preexec";
-	} else if (run_hook(job, "preexec", job->preexec, o, &derr) == -1)
+	} else if (run_hook(job, &pg, "preexec", job->preexec, o, &derr) == -1)
 		failed_step = "preexec";
 	else if (job->drv->backup(&run, &st, &derr) == -1)
 		failed_step = "backup";
-	else if (run_hook(job, "postexec", job->postexec, o, &derr) == -1)
+	else if (run_hook(job, &pg, "postexec", job->postexec, o, &derr) == -1)
 		failed_step = "postexec";
 	failed = failed_step != NULL;
 	/* postexec did not run yet when an earlier step failed. */
 	if (failed && strcmp(failed_step, "postexec") != 0 && job->postexec != NULL &&
 	    job_get_bool(job, "postexec_on_failure", 0))
-		run_postexec_after_failure(job, o, &derr);
+		run_postexec_after_failure(job, &pg, o, &derr);
 	if (failed && spawn_interrupted())
 		err_wrap(&derr, "interrupted by a signal");
 
@@ -198,7 +204,6 @@ fail_early:
 	log_error(job->name, "backup failed: %s", err->msg);
 	outcome = JOB_FAILED;
 out:
-	watchdog_job_end(job);
 	lock_release(&lk);
 	runrec_free(&rr);
 	stats_free(&st);

@@ -354,6 +354,7 @@ main(int argc, char **argv)
 			    DEFAULT_CONFIG);
 		return EXIT_CONFIG;
 	}
+	action_print_warnings(&cfg->warnings);
 	if (config_select(cfg, o.sections, &jobs, &n, &err) == -1) {
 		if (e->flags & ACTION_MONITOR) {
 			printf("UNKNOWN : %s\n", err.msg);
@@ -369,6 +370,7 @@ main(int argc, char **argv)
 	a.cfg = cfg;
 	a.jobs = jobs;
 	a.njobs = n;
+	a.select = o.sections;
 	if (a.max_parallel == 0) {
 		const char *mp = config_global_get(cfg, "max_parallel");
 

@@ -298,9 +298,21 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 		struct err err;
 
 		err_clear(&err);
-		if (cat != NULL && !(job->drv->caps & DRV_CAP_NO_BACKUP) &&
-		    catalog_last_rows(cat, job->name, "BACKUP", "backup_start", NAGIOS_ROWS, &rows,
-		                      &nrows, &err) == -1) {
+		if (job->invalid != NULL) {
+			/* A job this binary cannot run (config.invalid). */
+			char *why = xstrdup(job->invalid);
+
+			for (char *p = why; *p != '\0'; p++)
+				if (*p == '\n')
+					*p = ' ';
+			v[i].state = NAGIOS_CRITICAL;
+			v[i].message = xasprintf("CRITICAL : %s cannot run: %s", job->name, why);
+			v[i].age_sec = -1;
+			v[i].bytes = -1;
+			free(why);
+		} else if (cat != NULL && !(job->drv->caps & DRV_CAP_NO_BACKUP) &&
+		           catalog_last_rows(cat, job->name, "BACKUP", "backup_start", NAGIOS_ROWS,
+		                             &rows, &nrows, &err) == -1) {
 			v[i].state = NAGIOS_UNKNOWN;
 			v[i].message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
 			                         "of %s : %s",

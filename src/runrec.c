@@ -114,3 +114,19 @@ runrec_repair_dead(struct catalog *cat, const struct job *job, struct err *err)
 		            repaired);
 	return 0;
 }
+
+int
+runrec_record_invalid(struct catalog *cat, const struct job *job, const char *type, struct err *err)
+{
+	struct runrec rr = { 0 };
+	struct err why;
+	int rc;
+
+	err_clear(&why);
+	err_set(&why, "cannot run: %s", job->invalid);
+	if (runrec_begin(&rr, cat, job, type, NULL, NULL, err) == -1)
+		return -1;
+	rc = runrec_finish(&rr, NULL, &why, err);
+	runrec_free(&rr);
+	return rc;
+}

@@ -61,6 +61,14 @@ int runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, 
 int runrec_finish(struct runrec *rr, const struct drv_stats *st, const struct err *run_err,
                   struct err *err);
 
+/*
+ * Record that a run of job (an invalid job: job->invalid set) could not
+ * start: a row of TYPE type, ERROR, whose log is job->invalid. 0 or -1 +
+ * err.
+ */
+int runrec_record_invalid(struct catalog *cat, const struct job *job, const char *type,
+                          struct err *err);
+
 /* Seconds from the run's start to its end (runrec_finish()). */
 double runrec_seconds(const struct runrec *rr);
 

@@ -340,6 +340,11 @@ reload_configs(struct scheduler *s, time_t now)
 			            cf->path, e.msg);
 			continue;
 		}
+		for (size_t j = 0; j < cfg->warnings.n; j++)
+			log_warning(LOG_SEC, "%s", cfg->warnings.v[j]);
+		for (size_t j = 0; j < cfg->ninvalid; j++)
+			log_warning(cfg->invalid[j].name, "cannot run, not scheduled: %s",
+			            cfg->invalid[j].invalid);
 		take_schedules(s, cfg, cf->path, now);
 		config_free(cfg);
 		log_info(LOG_SEC, "scheduler: %s: %zu schedules", cf->path, count_of(s, cf->path));

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "jobconf.h"
 #include "log.h"
 #include "spawn.h"
 #include "watchdog.h"
@@ -210,8 +210,8 @@ cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 }
 
 int
-ssh_run_command(const struct job *job, const char *what, const char *command, int timeout_sec,
-                struct err *err)
+ssh_run_command(const struct job *job, struct progress *pg, const char *what, const char *command,
+                int timeout_sec, struct err *err)
 {
 	struct cmd_tail tail = { .job = job, .what = what };
 	struct spawn_opts so;
@@ -231,7 +231,7 @@ ssh_run_command(const struct job *job, const char *what, const char *command, in
 	so.argv = (const char *const *)strv_argv(&av);
 	so.merge_stderr = 1;
 	so.timeout_sec = timeout_sec;
-	watchdog_apply(job, &so);
+	watchdog_spawn(pg, &so);
 	so.on_line = cmd_on_line;
 	so.ctx = &tail;
 	log_info(job->name, "running %s on %s", what, job->server_name);

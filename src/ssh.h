@@ -13,6 +13,7 @@
 #include "util/strv.h"
 
 struct job;
+struct progress;
 
 /* Append "ssh" and its options for job (not the destination) to out. */
 void ssh_base_argv(const struct job *job, struct strv *out);
@@ -30,12 +31,13 @@ char *ssh_destination(const struct job *job);
 
 /*
  * Run `command`, a shell command line written by the admin (preexec,
- * postexec), on the job's host. Its output is logged at INFO under the
- * job's name.
+ * postexec), on the job's host, under the run's watchdog pg
+ * (watchdog_spawn(); NULL: only timeout_sec). Its output is logged at INFO
+ * under the job's name.
  * Returns 0 on exit status 0; else -1 and err holds the exit status and
  * the last lines of output. `what` names the step in messages.
  */
-int ssh_run_command(const struct job *job, const char *what, const char *command, int timeout_sec,
-                    struct err *err);
+int ssh_run_command(const struct job *job, struct progress *pg, const char *what,
+                    const char *command, int timeout_sec, struct err *err);
 
 #endif

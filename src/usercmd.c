@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "actions.h"
 #include "commands.h"
 #include "guiconf.h"
@@ -270,6 +271,7 @@ cmd_user(const struct cli *c)
 		print_err(&err);
 		return EXIT_CONFIG;
 	}
+	action_print_warnings(&gc->warnings);
 	if (del) {
 		rc = auth_user_del(gc->users_file, name, &err);
 	} else if (add && ensure_users_dir(gc->users_file) == -1) {

@@ -12,25 +12,13 @@
 #include "watchdog.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "jobconf.h"
 #include "progress.h"
 #include "spawn.h"
-#include "util/xmalloc.h"
-
-/* The transition table: the run of each job begun, keyed by the job. */
-struct wd_run {
-	const struct job *job;
-	struct progress p;
-	struct wd_run *next;
-};
-
-static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct wd_run *wd_runs;
 
 /*
  * rchar of process n if it belongs to process group pgid and is not ssh,
@@ -106,65 +94,4 @@ watchdog_spawn(struct progress *p, struct spawn_opts *so)
 	if ((left = progress_seconds_left(p)) > 0 &&
 	    (so->timeout_sec == 0 || so->timeout_sec > left))
 		so->timeout_sec = (int)left;
-}
-
-struct progress *
-watchdog_job_begin(const struct job *job)
-{
-	struct wd_run *r;
-
-	pthread_mutex_lock(&wd_lock);
-	for (r = wd_runs; r != NULL && r->job != job; r = r->next)
-		;
-	if (r == NULL) {
-		r = xcalloc(1, sizeof *r);
-		r->job = job;
-		r->next = wd_runs;
-		wd_runs = r;
-	}
-	watchdog_arm(&r->p, job);
-	pthread_mutex_unlock(&wd_lock);
-	return &r->p;
-}
-
-struct progress *
-watchdog_job_progress(const struct job *job)
-{
-	struct wd_run *r;
-
-	pthread_mutex_lock(&wd_lock);
-	for (r = wd_runs; r != NULL && r->job != job; r = r->next)
-		;
-	pthread_mutex_unlock(&wd_lock);
-	return r != NULL ? &r->p : NULL;
-}
-
-void
-watchdog_job_end(const struct job *job)
-{
-	struct wd_run **rp, *r;
-
-	pthread_mutex_lock(&wd_lock);
-	for (rp = &wd_runs; *rp != NULL && (*rp)->job != job; rp = &(*rp)->next)
-		;
-	if ((r = *rp) != NULL)
-		*rp = r->next;
-	pthread_mutex_unlock(&wd_lock);
-	free(r);
-}
-
-void
-watchdog_apply(const struct job *job, struct spawn_opts *so)
-{
-	struct progress *p = watchdog_job_progress(job);
-	struct progress fresh;
-
-	if (p != NULL) {
-		watchdog_spawn(p, so);
-		return;
-	}
-	/* No run begun: the limits alone, counted from now (so->watch unset). */
-	watchdog_arm(&fresh, job);
-	watchdog_spawn(&fresh, so);
-	so->watch = NULL;
 }

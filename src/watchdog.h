@@ -8,10 +8,9 @@
  * starts (watchdog_arm()), a driver hands it to each command
  * (watchdog_spawn()) or transfer (http_request_opts.progress).
  *
- * Transition: watchdog_job_begin()/watchdog_apply() keep the older
- * job-keyed calls working while drivers and ssh.c are given the object
- * through struct drv_run; they look the run up in a table keyed by the
- * job (under a lock, not per thread), and go once every caller passes it.
+ * A driver finds it in struct drv_run (run->progress), ssh.c and
+ * export.c are handed it: there is no table of runs and no per-thread
+ * state.
  */
 #ifndef TB_WATCHDOG_H
 #define TB_WATCHDOG_H
@@ -34,24 +33,5 @@ void watchdog_arm(struct progress *p, const struct job *job);
  * end it. An earlier timeout_sec already set is kept. p NULL: no-op.
  */
 void watchdog_spawn(struct progress *p, struct spawn_opts *so);
-
-/*
- * Transition API. Arm the run of job now (max_runtime counts from here),
- * in a table keyed by job, and return its progress object (owned by the
- * table, valid until watchdog_job_end(job)).
- */
-struct progress *watchdog_job_begin(const struct job *job);
-
-/* The run of job begun by watchdog_job_begin(), or NULL. */
-struct progress *watchdog_job_progress(const struct job *job);
-
-/* Forget the run of job (after its last command). NULL-safe, idempotent. */
-void watchdog_job_end(const struct job *job);
-
-/*
- * watchdog_spawn() with the run of job (watchdog_job_begin()); for a job
- * with no run begun, the same limits counted from now.
- */
-void watchdog_apply(const struct job *job, struct spawn_opts *so);
 
 #endif

@@ -516,12 +516,14 @@ cmd_worker(const struct cli *c)
 	}
 	if (guiconf_load(c->gui_config, 1, &gc, &err) == -1)
 		goto fail;
+	action_print_warnings(&gc->warnings);
 	/* Every config a run may name is checked now, not at its first run. */
 	for (size_t i = 0; i < gc->nconfigs; i++) {
 		struct config *cfg;
 
 		if (config_load(gc->configs[i], c->backupdir, &cfg, &err) == -1)
 			goto fail;
+		action_print_warnings(&cfg->warnings);
 		if (first == NULL)
 			first = cfg;
 		else

@@ -91,6 +91,13 @@ struct drv_run {
 	int dry_run;       /* print what would be done, change nothing */
 	int verbose;       /* echo transfer output */
 	void *priv;        /* priv_size zeroed bytes owned by the core */
+	/*
+	 * The run's watchdog (watchdog.h), armed by the core before the
+	 * driver's backup hook: hand it to every command with
+	 * watchdog_spawn(run->progress, &so) and to every in-process transfer
+	 * (http_request_opts.progress). Never NULL during backup.
+	 */
+	struct progress *progress;
 };
 
 /* What an entry of a job folder is to the driver that owns the folder. */
@@ -284,7 +291,8 @@ const struct drv_key *driver_key(const struct driver *drv, const char *name, int
 
 /*
  * listdrivers: for each driver "type : description", then
- * " Required params : a,b,..." and " Optional params : ...", then a blank line.
+ * "  Required params : a,b,..." and "  Optional params : ..." (indented by
+ * two spaces, as the original prints them), then a blank line.
  */
 void driver_print_list(FILE *out);
 

@@ -137,9 +137,9 @@ void
 driver_print_list(FILE *out)
 {
 	for (const struct driver *const *d = driver_table; *d != NULL; d++) {
-		fprintf(out, "%s : %s\n Required params : ", (*d)->name, (*d)->description);
+		fprintf(out, "%s : %s\n  Required params : ", (*d)->name, (*d)->description);
 		print_keys(out, drv_common_required, (*d)->required, NULL);
-		fprintf(out, "\n Optional params : ");
+		fprintf(out, "\n  Optional params : ");
 		print_keys(out, drv_common_optional, (*d)->optional, (*d)->required);
 		fprintf(out, "\n\n");
 	}

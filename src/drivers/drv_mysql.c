@@ -131,15 +131,16 @@ out:
  * remote_cmd_run()). 0 or -1 + err.
  */
 static int
-mysql_run(const struct job *job, const char *const *remote, const char *what, struct remote_cmd *c,
-          struct err *err)
+mysql_run(const struct drv_run *run, const char *const *remote, const char *what,
+          struct remote_cmd *c, struct err *err)
 {
+	const struct job *job = run->job;
 	int in = -1, rc;
 
 	if (mysql_optfile_pipe(job, &in, err) == -1)
 		return -1;
 	c->stdin_fd = in;
-	rc = remote_cmd_run(job, remote, what, c, err);
+	rc = remote_cmd_run(run, remote, what, c, err);
 	close(in);
 	c->stdin_fd = -1;
 	return rc;
@@ -147,8 +148,9 @@ mysql_run(const struct job *job, const char *const *remote, const char *what, st
 
 /* The databases to dump: db_name, or what the server lists. 0 or -1 + err. */
 static int
-mysql_databases(const struct job *job, struct strv *dbs, struct err *err)
+mysql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
 {
+	const struct job *job = run->job;
 	static const char *const skip[] = { "information_schema", "performance_schema", "sys",
 		                            NULL };
 	const char *const remote[] = { "mysql", "--defaults-extra-file=/dev/stdin",
@@ -168,7 +170,7 @@ mysql_databases(const struct job *job, struct strv *dbs, struct err *err)
 	strv_init(&lines);
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);
-	if (mysql_run(job, remote, what, &c, err) == -1)
+	if (mysql_run(run, remote, what, &c, err) == -1)
 		goto out;
 	if (lines.n > REMOTE_CMD_MAX_LINES) {
 		err_set(err, "%s: more than %d databases", what, REMOTE_CMD_MAX_LINES);
@@ -208,9 +210,10 @@ mysql_check_db_name(const char *db, struct err *err)
 
 /* Dump db into dir/db.sql.gz; adds the compressed size to *bytes. */
 static int
-mysql_dump_one(const struct job *job, const char *dir, const char *db, int64_t *bytes,
+mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64_t *bytes,
                struct err *err)
 {
+	const struct job *job = run->job;
 	const char *const remote[] = { "mysqldump",
 		                       "--defaults-extra-file=/dev/stdin",
 		                       "--single-transaction",
@@ -231,7 +234,7 @@ mysql_dump_one(const struct job *job, const char *dir, const char *db, int64_t *
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
 	log_info(job->name, "dumping database '%s' from %s into %s", db, job->server_name, path);
-	if (mysql_run(job, remote, what, &c, err) == -1)
+	if (mysql_run(run, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_commit(c.df, err) == -1)
 		goto out;
@@ -270,12 +273,12 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		rc = 0;
 		goto out;
 	}
-	if (mysql_databases(job, &dbs, err) == -1)
+	if (mysql_databases(run, &dbs, err) == -1)
 		goto out;
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
 	for (size_t i = 0; i < dbs.n; i++)
-		if (mysql_dump_one(job, sd.partial, dbs.v[i], &bytes, err) == -1)
+		if (mysql_dump_one(run, sd.partial, dbs.v[i], &bytes, err) == -1)
 			goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;

@@ -330,8 +330,10 @@ out:
  * adds what was written to *bytes. 0 or -1 + err.
  */
 static int
-ora_export(const struct job *job, const char *dir, int64_t *bytes, int *warnings, struct err *err)
+ora_export(const struct drv_run *run, const char *dir, int64_t *bytes, int *warnings,
+           struct err *err)
 {
+	const struct job *job = run->job;
 	const char *db = job_get(job, "db_name");
 	const char *const remote[] = { "sh",
 		                       "-c",
@@ -368,7 +370,7 @@ ora_export(const struct job *job, const char *dir, int64_t *bytes, int *warnings
 	so.on_line = ora_on_line;
 	so.on_data = ora_on_data;
 	so.ctx = &c;
-	watchdog_apply(job, &so);
+	watchdog_spawn(run->progress, &so);
 	so.progress = ora_progress;
 	so.progress_ctx = &c;
 	log_info(job->name, "exporting database '%s' from %s into %s", db, job->server_name, path);
@@ -437,7 +439,7 @@ oracle_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	}
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	if (ora_export(job, sd.partial, &bytes, &warnings, err) == -1)
+	if (ora_export(run, sd.partial, &bytes, &warnings, err) == -1)
 		goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;

@@ -94,8 +94,9 @@ pgsql_tool_argv(const struct job *job, const char *tool, struct strv *av)
 
 /* The databases to dump: db_name, or what the server lists. 0 or -1 + err. */
 static int
-pgsql_databases(const struct job *job, struct strv *dbs, struct err *err)
+pgsql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
 {
+	const struct job *job = run->job;
 	const char *name = job_get(job, "db_name");
 	struct remote_cmd c = { .name = job->name, .tool = "psql", .prefix = PGSQL_PREFIX };
 	struct strv lines, remote;
@@ -117,7 +118,7 @@ pgsql_databases(const struct job *job, struct strv *dbs, struct err *err)
 	                   "WHERE NOT datistemplate AND datallowconn ORDER BY datname");
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);
-	if (remote_cmd_run(job, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
+	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
 		goto out;
 	if (lines.n > REMOTE_CMD_MAX_LINES) {
 		err_set(err, "%s: more than %d databases", what, REMOTE_CMD_MAX_LINES);
@@ -172,9 +173,10 @@ pgsql_server_side(const struct job *job)
 
 /* Dump db into dir/db-STAMP.sql.gz; adds the compressed size to *bytes. */
 static int
-pgsql_dump_one(const struct job *job, const char *dir, const char *stamp, const char *db,
+pgsql_dump_one(const struct drv_run *run, const char *dir, const char *stamp, const char *db,
                int64_t *bytes, struct err *err)
 {
+	const struct job *job = run->job;
 	struct remote_cmd c = { .name = job->name, .tool = "pg_dump", .prefix = PGSQL_PREFIX };
 	struct strv remote;
 	char *path = NULL, *what = NULL;
@@ -197,7 +199,7 @@ pgsql_dump_one(const struct job *job, const char *dir, const char *stamp, const 
 	log_info(job->name, "dumping database '%s' from %s into %s (gzip level %ld, on the %s)", db,
 	         job->server_name, path, pgsql_level(job),
 	         pgsql_server_side(job) ? "server" : "backup host");
-	if (remote_cmd_run(job, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
+	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
 		goto out;
 	if (dumpfile_commit(c.df, err) == -1)
 		goto out;
@@ -238,12 +240,12 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		rc = 0;
 		goto out;
 	}
-	if (pgsql_databases(job, &dbs, err) == -1)
+	if (pgsql_databases(run, &dbs, err) == -1)
 		goto out;
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
 	for (size_t i = 0; i < dbs.n; i++)
-		if (pgsql_dump_one(job, sd.partial, run->stamp, dbs.v[i], &bytes, err) == -1)
+		if (pgsql_dump_one(run, sd.partial, run->stamp, dbs.v[i], &bytes, err) == -1)
 			goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;

@@ -562,7 +562,7 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 	so.merge_stderr = 1;
 	so.on_line = rsync_output_line;
 	so.ctx = &ro;
-	watchdog_apply(job, &so);
+	watchdog_spawn(run->progress, &so);
 	if (spawn_run(&so, &res, err) == -1)
 		goto out;
 	what = xasprintf("rsync from %s", source);

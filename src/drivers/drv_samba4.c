@@ -158,8 +158,9 @@ smb_progress(void *ctx, pid_t pid)
  * synced; *bytes gets its size. 0 or -1 + err (the file removed).
  */
 static int
-smb_offline(const struct job *job, const char *dir, int64_t *bytes, struct err *err)
+smb_offline(const struct drv_run *run, const char *dir, int64_t *bytes, struct err *err)
 {
+	const struct job *job = run->job;
 	const char *const remote[] = { "sh", "-c", SMB_OFFLINE_SCRIPT, NULL };
 	struct smb_offline o = { .name = job->name, .fd = -1 };
 	struct spawn_opts so;
@@ -189,7 +190,7 @@ smb_offline(const struct job *job, const char *dir, int64_t *bytes, struct err *
 	so.stdout_fd = o.fd;
 	so.on_line = smb_on_line;
 	so.ctx = &o;
-	watchdog_apply(job, &so);
+	watchdog_spawn(run->progress, &so);
 	so.progress = smb_progress;
 	so.progress_ctx = &o;
 	log_info(job->name, "running %s into %s", what, path);
@@ -265,9 +266,10 @@ smb_good_name(const char *name)
 
 /* Fetch tmp/name into dir/name.gz; adds the bytes written to *bytes. */
 static int
-smb_fetch(const struct job *job, const char *tmp, const char *name, const char *dir, int64_t *bytes,
-          struct err *err)
+smb_fetch(const struct drv_run *run, const char *tmp, const char *name, const char *dir,
+          int64_t *bytes, struct err *err)
 {
+	const struct job *job = run->job;
 	const char *const remote[] = { "sh", "-c", SMB_CAT_SCRIPT, "sh", tmp, name, NULL };
 	struct remote_cmd c = { .name = job->name, .tool = "cat" };
 	char *path = NULL, *what = NULL;
@@ -277,7 +279,7 @@ smb_fetch(const struct job *job, const char *tmp, const char *name, const char *
 	what = xasprintf("fetching the tdbbackup copy of %s from %s", name, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
-	if (remote_cmd_run(job, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_bytes_in(c.df) == 0) {
 		err_set(err, "%s: the copy is empty", what);
@@ -304,9 +306,10 @@ out:
  * (a failure to remove it is logged).
  */
 static int
-smb_tdbbackup(const struct job *job, const char *dir, int64_t *files, int64_t *bytes,
+smb_tdbbackup(const struct drv_run *run, const char *dir, int64_t *files, int64_t *bytes,
               struct err *err)
 {
+	const struct job *job = run->job;
 	const char *root = job_get(job, "root_dir_samba");
 	const char *const remote[] = { "sh", "-c", SMB_BACKUP_SCRIPT, "sh", root, NULL };
 	struct remote_cmd c = { .name = job->name, .tool = "tdbbackup" };
@@ -322,7 +325,7 @@ smb_tdbbackup(const struct job *job, const char *dir, int64_t *files, int64_t *b
 	what = xasprintf("tdbbackup of %s/private/sam.ldb.d/*.ldb on %s", root, job->server_name);
 	log_info(job->name, "backing up the samba databases of %s with tdbbackup into %s",
 	         job->server_name, dir);
-	if (remote_cmd_run(job, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run, remote, what, &c, err) == -1)
 		goto out;
 	if (lines.n == 0 || lines.v[0][0] != '/' ||
 	    strstr(lines.v[0], "/" SMB_TMP_PREFIX) == NULL) {
@@ -343,7 +346,7 @@ smb_tdbbackup(const struct job *job, const char *dir, int64_t *files, int64_t *b
 			err_set(err, "%s: unexpected file name '%s'", what, lines.v[i]);
 			goto out;
 		}
-		if (smb_fetch(job, tmp, lines.v[i], dir, bytes, err) == -1)
+		if (smb_fetch(run, tmp, lines.v[i], dir, bytes, err) == -1)
 			goto out;
 		(*files)++;
 	}
@@ -352,7 +355,7 @@ out:
 	if (tmp != NULL) {
 		const char *const rmv[] = { "sh", "-c", SMB_RM_SCRIPT, "sh", tmp, NULL };
 
-		if (remote_cmd_run(job, rmv, "removing the remote temporary folder", &rm, &rmerr) ==
+		if (remote_cmd_run(run, rmv, "removing the remote temporary folder", &rm, &rmerr) ==
 		    -1)
 			log_warning(job->name, "%s: %s", tmp, rmerr.msg);
 	}
@@ -392,10 +395,10 @@ samba_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
 	if (offline) {
-		if (smb_offline(job, sd.partial, &bytes, err) == -1)
+		if (smb_offline(run, sd.partial, &bytes, err) == -1)
 			goto out;
 		files = 1;
-	} else if (smb_tdbbackup(job, sd.partial, &files, &bytes, err) == -1)
+	} else if (smb_tdbbackup(run, sd.partial, &files, &bytes, err) == -1)
 		goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;

@@ -156,8 +156,9 @@ out:
 
 /* Run the BACKUP on the server. 0 or -1 + err. */
 static int
-sqlsrv_run_backup(const struct job *job, const char *bak, struct err *err)
+sqlsrv_run_backup(const struct drv_run *run, const char *bak, struct err *err)
 {
+	const struct job *job = run->job;
 	int osql = job_get_bool(job, "sqlserver_before_2005", 0);
 	struct remote_cmd c = { .name = job->name, .tool = osql ? "osql" : "sqlcmd" };
 	struct strv remote, lines;
@@ -182,7 +183,7 @@ sqlsrv_run_backup(const struct job *job, const char *bak, struct err *err)
 	c.lines = &lines;
 	log_info(job->name, "backing up database '%s' on %s into %s", job_get(job, "db_name"),
 	         job->server_name, bak);
-	if (remote_cmd_run(job, (const char *const *)strv_argv(&remote), what, &c, err) == -1) {
+	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1) {
 		/* osql reports the server's errors on stdout */
 		for (size_t i = lines.n > REMOTE_CMD_TAIL_LINES ? lines.n - REMOTE_CMD_TAIL_LINES
 		                                                : 0;
@@ -204,9 +205,10 @@ out:
 
 /* Fetch bak into dir/DB-STAMP.bak.gz; *bytes = its compressed size. */
 static int
-sqlsrv_fetch(const struct job *job, const char *bak, const char *dir, const char *stamp,
+sqlsrv_fetch(const struct drv_run *run, const char *bak, const char *dir, const char *stamp,
              int64_t *bytes, struct err *err)
 {
+	const struct job *job = run->job;
 	struct remote_cmd c = { .name = job->name, .tool = "cat" };
 	const char *remote[] = { "cat", "--", bak, NULL };
 	char *path = NULL, *what = NULL;
@@ -216,7 +218,7 @@ sqlsrv_fetch(const struct job *job, const char *bak, const char *dir, const char
 	what = xasprintf("fetching %s from %s", bak, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
-	if (remote_cmd_run(job, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_bytes_in(c.df) == 0) {
 		err_set(err, "%s: the backup file is empty", what);
@@ -239,8 +241,9 @@ out:
 
 /* Remove bak from the server. 0, or -1 after logging a warning. */
 static int
-sqlsrv_remove(const struct job *job, const char *bak)
+sqlsrv_remove(const struct drv_run *run, const char *bak)
 {
+	const struct job *job = run->job;
 	struct remote_cmd c = { .name = job->name, .tool = "rm" };
 	const char *remote[] = { "rm", "-f", "--", bak, NULL };
 	struct strv lines;
@@ -251,7 +254,7 @@ sqlsrv_remove(const struct job *job, const char *bak)
 	strv_init(&lines);
 	c.lines = &lines;
 	what = xasprintf("removing %s from %s", bak, job->server_name);
-	if (remote_cmd_run(job, remote, what, &c, &err) == -1) {
+	if (remote_cmd_run(run, remote, what, &c, &err) == -1) {
 		log_warning(job->name, "%s", err.msg);
 		rc = -1;
 	}
@@ -285,9 +288,9 @@ sqlsrv_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
 	attempted = 1;
-	if (sqlsrv_run_backup(job, bak, err) == -1)
+	if (sqlsrv_run_backup(run, bak, err) == -1)
 		goto out;
-	if (sqlsrv_fetch(job, bak, sd.partial, run->stamp, &bytes, err) == -1)
+	if (sqlsrv_fetch(run, bak, sd.partial, run->stamp, &bytes, err) == -1)
 		goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
@@ -298,7 +301,7 @@ sqlsrv_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	                    job_get(job, "db_name"), job->server_name, (long long)bytes);
 	rc = 0;
 out:
-	if (attempted && sqlsrv_remove(job, bak) == -1 && rc == 0)
+	if (attempted && sqlsrv_remove(run, bak) == -1 && rc == 0)
 		st->warnings = 1;
 	snapdir_free(&sd, job);
 	free(bak);

@@ -73,7 +73,7 @@ struct sw_ctx {
 	char *password;        /* owned, wiped; NULL: none */
 	char *enable_password; /* owned, wiped; NULL: the password */
 	int timeout;
-	struct progress prog;
+	struct progress *prog; /* the run's (stall_timeout, max_runtime from its start) */
 };
 
 static const struct switch_model *
@@ -359,7 +359,7 @@ sw_cli(struct sw_ctx *c, char **cfg, struct err *err)
 		return -1;
 	o.timeout_sec = c->timeout;
 	o.eol = sw_eol(c->job, m);
-	o.progress = &c->prog;
+	o.progress = c->prog;
 	o.max_output = SW_MAX_CONFIG;
 	o.unmasked_output = 1; /* the transcript is masked; the configuration is kept whole */
 	/* dialog.c's pagers, and the model's own */
@@ -461,7 +461,7 @@ sw_http(struct sw_ctx *c, char **cfg, size_t *len, struct err *err)
 	struct http_response resp = { 0 };
 	struct buf form, url, ref;
 	const char *hdr[3] = { NULL, "Content-Type: application/x-www-form-urlencoded", NULL };
-	struct http_request rq = { .method = "POST", .headers = hdr, .progress = &c->prog };
+	struct http_request rq = { .method = "POST", .headers = hdr, .progress = c->prog };
 	int rc = -1;
 
 	buf_init(&form, 65536);
@@ -749,9 +749,7 @@ sw_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		c.password = xstrdup(v);
 	if ((v = job_get(job, "switch_enable_password")) != NULL)
 		c.enable_password = xstrdup(v);
-	/* The run's limits: the job's stall_timeout and max_runtime, from now. */
-	progress_init(&c.prog, job_get_long(job, "stall_timeout", 1800),
-	              job_get_long(job, "max_runtime", 0));
+	c.prog = run->progress;
 	log_info(job->name, "fetching the configuration of %s (%s) over %s", c.host, c.m->name,
 	         switch_proto_name(c.proto));
 	if (c.proto == SWITCH_HTTP) {

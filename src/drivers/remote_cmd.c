@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "drivers/driver.h"
 #include "dumpfile.h"
 #include "log.h"
 #include "quote.h"
@@ -108,9 +109,10 @@ remote_explain(const struct job *job, const char *what, const struct spawn_resul
 }
 
 int
-remote_cmd_run(const struct job *job, const char *const *remote, const char *what,
+remote_cmd_run(const struct drv_run *run, const char *const *remote, const char *what,
                struct remote_cmd *c, struct err *err)
 {
+	const struct job *job = run->job;
 	char *dest = ssh_destination(job), *quoted = quote_sh_argv(remote);
 	struct spawn_opts so;
 	struct spawn_result res;
@@ -130,7 +132,7 @@ remote_cmd_run(const struct job *job, const char *const *remote, const char *wha
 	if (c->df != NULL)
 		so.on_data = remote_on_data;
 	so.ctx = c;
-	watchdog_apply(job, &so);
+	watchdog_spawn(run->progress, &so);
 	if (c->df != NULL) {
 		/* Bytes of dump received: a better sign of life than reads. */
 		so.progress = remote_progress;

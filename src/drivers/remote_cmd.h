@@ -14,7 +14,7 @@
 #include "util/strv.h"
 
 struct dumpfile;
-struct job;
+struct drv_run;
 
 #define REMOTE_CMD_TAIL_LINES 5
 #define REMOTE_CMD_MAX_LINES 10000 /* a listing longer than this is refused by the caller */
@@ -36,12 +36,12 @@ struct remote_cmd {
 
 /*
  * Run remote (an argv, quoted once for the remote shell by quote_sh_argv)
- * on job's server under the job's watchdog; with a dumpfile, progress is
+ * on the server of run->job under the run's watchdog (run->progress); with a dumpfile, progress is
  * the bytes received. Returns 0 when it exited 0 and every write
  * succeeded, else -1 + err: `what` failed, why (exit code, stall, time
  * limit, ssh's 255, a missing tool's 127) and the tool's last stderr lines.
  */
-int remote_cmd_run(const struct job *job, const char *const *remote, const char *what,
+int remote_cmd_run(const struct drv_run *run, const char *const *remote, const char *what,
                    struct remote_cmd *c, struct err *err);
 /*
  * A pipe whose read end (*rfd, for remote_cmd.stdin_fd; caller closes)

@@ -20,6 +20,7 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 #include "web/routes.h"
+#include "web/server.h"
 
 #define DIFF_MAX_BODY ((size_t)8 << 20)
 #define DIFF_TIMEOUT_SEC 60

@@ -18,6 +18,7 @@
 #include "util/xmalloc.h"
 #include "web/json.h"
 #include "web/routes.h"
+#include "web/server.h"
 
 /* 1 if the two section lists hold the same names (order ignored). */
 static int

@@ -23,6 +23,7 @@
 #include "web/jobview.h"
 #include "web/json.h"
 #include "web/routes.h"
+#include "web/server.h"
 
 #define HISTORY_ROWS 100
 /* Seconds a cached job list may be old (its ages and health depend on the time). */

@@ -22,6 +22,7 @@
 #include "web/jobview.h"
 #include "web/json.h"
 #include "web/routes.h"
+#include "web/server.h"
 
 /*
  * [[server_name, backup_name, type, target], ...] of the jobs of cfgs,

@@ -21,6 +21,7 @@
 #include "util/xmalloc.h"
 #include "web/jobview.h"
 #include "web/routes.h"
+#include "web/server.h"
 
 /* Seconds a cached exposition may be old (the queue gauges are not in the catalog). */
 #define METRICS_MAX_AGE 2

@@ -17,6 +17,7 @@
 #include "util/xmalloc.h"
 #include "web/html.h"
 #include "web/routes.h"
+#include "web/server.h"
 #include "web/static.h"
 
 #define STATE_MARK "{{login_state}}"

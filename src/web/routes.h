@@ -6,7 +6,10 @@
 #ifndef TB_WEB_ROUTES_H
 #define TB_WEB_ROUTES_H
 
-#include "web/server.h"
+#include <stddef.h>
+
+struct req;
+struct reply;
 
 enum route_flag {
 	ROUTE_ANON = 1 << 0,    /* no authentication needed */

@@ -122,7 +122,13 @@ load_configs(const struct cli *c, struct guiconf *gc, struct server_opts *o)
 				return -1;
 			}
 			log_warning(NULL, "serve: config %zu is unusable: %s", i, err.msg);
+			continue;
 		}
+		for (size_t j = 0; j < o->cfgs[i]->warnings.n; j++)
+			log_warning(NULL, "%s", o->cfgs[i]->warnings.v[j]);
+		for (size_t j = 0; j < o->cfgs[i]->ninvalid; j++)
+			log_warning(o->cfgs[i]->invalid[j].name, "cannot run: %s",
+			            o->cfgs[i]->invalid[j].invalid);
 	}
 	return 0;
 }
@@ -327,6 +333,8 @@ cmd_serve(const struct cli *c)
 		fprintf(stderr, "tisbackup: serve: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}
+	for (size_t i = 0; i < gc->warnings.n; i++)
+		log_warning(NULL, "%s", gc->warnings.v[i]);
 	if (load_configs(c, gc, &o) == -1)
 		goto out;
 	o.gc = gc;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 #
 # Invalid configurations: exit code 3, an error line naming FILE:LINE,
-# the section and the key, and nothing written (no backup_base_dir, no
-# log/, no catalog). Shell metacharacters in values never run anything.
+# the section and the key. A syntax error or a bad [global] writes nothing
+# (no backup_base_dir, no log/, no catalog); a bad job section (issue 17:
+# each job is validated alone) writes only that job's ERROR row saying why,
+# and checknagios reports it CRITICAL. Shell metacharacters in values never
+# run anything.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,6 +37,31 @@ ere_quote() {
 	printf '%s' "$1" | sed 's#[][\.*^$+?(){}|]#\\&#g'
 }
 
+# expect_job_error DESC REGEX [ACTION...]: a problem in job srv1's section:
+# run ACTION (backup by default) on $CONF and check exit 3 and an error
+# line matching REGEX; backup records srv1 as ERROR with that reason and
+# no backup; checknagios says CRITICAL for srv1 with the reason (exit 2).
+expect_job_error() {
+	local desc=$1 re=$2
+	shift 2
+	[ $# -eq 0 ] && set -- backup
+	tb_run -c "$CONF" "$@"
+	if [ "$1" = checknagios ]; then
+		t_rc 2 "$desc: CRITICAL (exit 2)"
+		t_match "^\[srv1\]:CRITICAL : srv1 cannot run: .*${re#^}" "$T_OUT" \
+			"$desc: CRITICAL names file:line, section and key"
+		return
+	fi
+	t_rc 3 "$desc: exit code 3"
+	t_match "$re" "$T_ERR" "$desc: error names file:line, section and key"
+	if [ "$1" = backup ]; then
+		t_eq "ERROR" "$(last_row srv1 status)" "$desc: srv1 recorded as ERROR"
+		t_match "cannot run: .*${re#^(tisbackup: )?}" "$(last_row srv1 log)" \
+			"$desc: the ERROR row says why"
+	fi
+	t_eq "" "$(ls "$BASE/srv1" 2>/dev/null)" "$desc: no backup made"
+}
+
 # expect_cfg_error DESC REGEX [ACTION...]: run ACTION (backup by default)
 # on $CONF and check exit 3, an error line matching REGEX, nothing written.
 expect_cfg_error() {
@@ -57,11 +85,11 @@ CQ=$(ere_quote "$TMPD")
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "frobnicate = 1"
 L=$(line_of "$CONF" frobnicate)
-expect_cfg_error "unknown key" "^(tisbackup: )?$CQ/case_$N\.ini:$L: \[srv1\] frobnicate: "
+expect_job_error "unknown key" "^(tisbackup: )?$CQ/case_$N\.ini:$L: \[srv1\] frobnicate: "
 
 # The same invalid config for every action that reads it.
 for act in dumpstat checknagios; do
-	expect_cfg_error "unknown key ($act)" "case_$N\.ini:$L: \[srv1\] frobnicate: " "$act"
+	expect_job_error "unknown key ($act)" "case_$N\.ini:$L: \[srv1\] frobnicate: " "$act"
 done
 
 # ---- missing required key
@@ -69,19 +97,19 @@ new_case
 cfg_global "$CONF"
 printf '[srv1]\ntype = rsync+ssh\nserver_name = 127.0.0.1\nprivate_key = %s\n' "$CLIENT_KEY" >>"$CONF"
 L=$(line_of "$CONF" '[srv1]')
-expect_cfg_error "missing remote_dir" "^(tisbackup: )?$CQ/case_$N\.ini:[0-9]+: \[srv1\] remote_dir: "
+expect_job_error "missing remote_dir" "^(tisbackup: )?$CQ/case_$N\.ini:[0-9]+: \[srv1\] remote_dir: "
 t_match "case_$N\.ini:$L: \[srv1\] remote_dir: " "$T_ERR" "missing key: the line is the section's header"
 
 # ---- missing type / unknown type
 new_case
 cfg_global "$CONF"
 printf '[srv1]\nserver_name = 127.0.0.1\n' >>"$CONF"
-expect_cfg_error "missing type" "case_$N\.ini:[0-9]+: \[srv1\] type: "
+expect_job_error "missing type" "case_$N\.ini:[0-9]+: \[srv1\] type: "
 new_case
 cfg_global "$CONF"
 printf '[srv1]\ntype = rsync+ftp\nserver_name = 127.0.0.1\n' >>"$CONF"
 L=$(line_of "$CONF" 'rsync+ftp')
-expect_cfg_error "unknown driver type" "case_$N\.ini:$L: \[srv1\] type: .*rsync\+ftp"
+expect_job_error "unknown driver type" "case_$N\.ini:$L: \[srv1\] type: .*rsync\+ftp"
 
 # ---- bad section name
 new_case
@@ -94,11 +122,11 @@ expect_cfg_error "bad section name" "^(tisbackup: )?$CQ/case_$N\.ini:$L: .*bad n
 new_case
 make_config "$CONF" srv1 "$TMPD/src" 'exclude_list = "/proc/**,"/sys"'
 L=$(line_of "$CONF" exclude_list)
-expect_cfg_error "malformed exclude_list" "^(tisbackup: )?$CQ/case_$N\.ini:$L: \[srv1\] exclude_list: "
+expect_job_error "malformed exclude_list" "^(tisbackup: )?$CQ/case_$N\.ini:$L: \[srv1\] exclude_list: "
 
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "exclude_list = __import__('os').system('touch $TMPD/PWNED_eval')"
-expect_cfg_error "python code in exclude_list" "case_$N\.ini:[0-9]+: \[srv1\] exclude_list: "
+expect_job_error "python code in exclude_list" "case_$N\.ini:[0-9]+: \[srv1\] exclude_list: "
 t_ok "python code in exclude_list ran nothing" test ! -e "$TMPD/PWNED_eval"
 
 # ---- non-numeric values
@@ -113,23 +141,23 @@ expect_cfg_error "non-numeric backup_retention_time in [global]" \
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "maximum_backup_age = 12h"
 L=$(line_of "$CONF" 12h)
-expect_cfg_error "non-numeric maximum_backup_age in a job" \
+expect_job_error "non-numeric maximum_backup_age in a job" \
 	"^(tisbackup: )?$CQ/case_$N\.ini:$L: \[srv1\] maximum_backup_age: "
 
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "bwlimit = fast"
 L=$(line_of "$CONF" fast)
-expect_cfg_error "non-numeric bwlimit" "case_$N\.ini:$L: \[srv1\] bwlimit: "
+expect_job_error "non-numeric bwlimit" "case_$N\.ini:$L: \[srv1\] bwlimit: "
 
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "compression = perhaps"
 L=$(line_of "$CONF" perhaps)
-expect_cfg_error "non-boolean compression" "case_$N\.ini:$L: \[srv1\] compression: "
+expect_job_error "non-boolean compression" "case_$N\.ini:$L: \[srv1\] compression: "
 
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "ssh_port = 70000"
 L=$(line_of "$CONF" 70000)
-expect_cfg_error "ssh_port out of range" "case_$N\.ini:$L: \[srv1\] ssh_port: "
+expect_job_error "ssh_port out of range" "case_$N\.ini:$L: \[srv1\] ssh_port: "
 
 # ---- missing [global] backup_base_dir
 new_case
@@ -143,7 +171,7 @@ t_match "case_$N\.ini:[0-9]+: \[global\] backup_base_dir: " "$T_ERR" "missing ba
 new_case
 make_config "$CONF" srv1 "$TMPD/src" "frobnicate = 1"
 cfg_job "$CONF" srv2 "$TMPD/src" "bwlimit = fast"
-expect_cfg_error "two problems (first)" "case_$N\.ini:[0-9]+: \[srv1\] frobnicate: "
+expect_job_error "two problems (first)" "case_$N\.ini:[0-9]+: \[srv1\] frobnicate: "
 t_match "case_$N\.ini:[0-9]+: \[srv2\] bwlimit: " "$T_ERR" "two problems: the second is reported too"
 
 # ---- missing config file
@@ -162,7 +190,7 @@ cfg_job "$CONF" srv1 "/tmp/x; touch $TMPD/PWNED_rd; \$(touch $TMPD/PWNED_rd2) \`
 	"postexec = touch $TMPD/PWNED_post" \
 	"description = \$(touch $TMPD/PWNED_desc)" \
 	"unknown_key = 1"
-expect_cfg_error "metacharacters + unknown key" "case_$N\.ini:[0-9]+: \[srv1\] unknown_key: "
+expect_job_error "metacharacters + unknown key" "case_$N\.ini:[0-9]+: \[srv1\] unknown_key: "
 t_ok "metacharacters: no marker file created" no_markers
 t_eq "" "$(find "$TMPD" -name 'PWNED*' 2>/dev/null)" "metacharacters: no PWNED file anywhere under the temp dir"
 
@@ -174,8 +202,8 @@ for what in missing directory; do
 	cfg_global "$CONF"
 	cfg_job "$CONF" srv1 "$TMPD/src" "private_key = $key"
 	L=$(line_of "$CONF" private_key)
-	expect_cfg_error "private_key $what" "case_$N\.ini:$L: \[srv1\] private_key: .*$(ere_quote "$key")"
-	t_ok "private_key $what: no catalog" test ! -e "$BASE/log/tisbackup.sqlite"
+	expect_job_error "private_key $what" "case_$N\.ini:$L: \[srv1\] private_key: .*$(ere_quote "$key")"
+	t_eq "BACKUP" "$(last_row srv1 TYPE)" "private_key $what: the ERROR row is a BACKUP run"
 done
 
 # ---- a VALID config whose remote_dir is full of metacharacters backs up

@@ -55,6 +55,15 @@ t_match '^rsync\+ssh : .+' "$T_OUT" "listdrivers has an 'rsync+ssh : description
 t_match '^null : .+' "$T_OUT" "listdrivers has a 'null : description' line"
 t_match 'Required params : ' "$T_OUT" "listdrivers prints 'Required params : '"
 t_match 'Optional params : ' "$T_OUT" "listdrivers prints 'Optional params : '"
+# The original's shape: "type : description", the two lists indented by two
+# spaces, a blank line after each entry; the common keys first.
+t_eq "" "$(printf '%s\n' "$T_OUT" | awk 'NR % 4 == 1 && !/^[a-z0-9+-]+ : ./ { print NR": "$0 }
+	NR % 4 == 2 && !/^  Required params : type,server_name,backup_retention_time,maximum_backup_age(,|$)/ { print NR": "$0 }
+	NR % 4 == 3 && !/^  Optional params : preexec,postexec,description(,|$)/ { print NR": "$0 }
+	NR % 4 == 0 && $0 != "" { print NR": "$0 }')" "listdrivers: every entry has the original's four-line shape"
+t_eq "rsync rsync+ssh" "$(printf '%s\n' "$T_OUT" | awk 'NR % 4 == 1 { print $1 }' | head -n 2 | tr '\n' ' ' | sed 's/ $//')" \
+	"listdrivers: the rsync types first"
+t_nomatch '^(register_existing|exportbackup|EXPORT) ' "$T_OUT" "listdrivers lists backup types only"
 # The params lines that follow the rsync+ssh line.
 rs=$(printf '%s\n' "$T_OUT" | awk '/^rsync\+ssh : /{on=1; next} /^[^ \t].* : /{if (on && $0 !~ /params/) exit} on')
 req=$(printf '%s\n' "$rs" | grep 'Required params : ')
@@ -143,5 +152,46 @@ tb_run -c "$CONF" -b "$BASE" -s srv1 checknagios
 t_rc 3 "catalog is not a database: checknagios is UNKNOWN (3)"
 t_match '^UNKNOWN' "$T_OUT" "catalog is not a database: checknagios prints UNKNOWN"
 
+
+# ---- a missing libcurl is a clear error before a run starts
+# [alerts] sends webhooks through libcurl, loaded on first use (curlload.c).
+# In a private mount namespace every libcurl shared object is hidden
+# behind /dev/null: backup must refuse to start (exit 3, naming the gui
+# file and what to install) and write nothing.
+if unshare --mount --propagation private true 2>/dev/null; then
+	GUI=$TMPD/gui-alerts.ini
+	printf '[general]\nconfig_tisbackup = %s\n[alerts]\nwebhook_url = http://127.0.0.1:9/hook\n' \
+		"$CONF" >"$GUI"
+	mapfile -t curl_libs < <(find /usr/lib /lib /usr/local/lib -name 'libcurl*.so*' 2>/dev/null |
+		xargs -r realpath | sort -u)
+	{
+		echo 'for l in "${@:2:$1}"; do mount --bind /dev/null "$l" || exit 99; done'
+		echo 'shift $(($1 + 1)); exec "$@"'
+	} >"$TMPD/nocurl.sh"
+	NB=$TMPD/nocurl-base
+	REAL=$TISBACKUP
+	TISBACKUP=unshare tb_run --mount --propagation private bash "$TMPD/nocurl.sh" \
+		"${#curl_libs[@]}" "${curl_libs[@]}" "$REAL" -c "$CONF" -b "$NB" --gui-config "$GUI" backup
+	t_rc 3 "no libcurl and [alerts] webhooks: backup exits 3 before any run"
+	t_match "gui-alerts\.ini: \[alerts\] sends webhooks: cannot load libcurl .*install libcurl3-gnutls or libcurl4" \
+		"$T_ERR" "no libcurl: the error names the gui file and what to install"
+	t_ok "no libcurl: no catalog (no row) written" test ! -e "$NB/log/tisbackup.sqlite"
+	t_ok "no libcurl: no job folder written" test ! -e "$NB/srv1"
+	# The same command with libcurl present goes on to the run.
+	tb_run -c "$CONF" -b "$NB" --gui-config "$GUI" -s nothing backup
+	t_rc 0 "with libcurl: the same command runs"
+else
+	t_skip "missing libcurl: unshare --mount is not permitted here"
+fi
+
+# ---- warnings of the config loader: printed by the CLI, as before
+WC=$TMPD/warn.ini
+cfg_global "$WC" "old_setting = 1"
+cfg_null "$WC" quiet
+WL=$(grep -n '^old_setting' "$WC" | cut -d: -f1)
+tb_run -c "$WC" -b "$TMPD/warn-base" dumpstat
+t_rc 0 "a config with an unknown [global] key loads"
+t_match "^tisbackup: warning: .*warn\.ini:$WL: \[global\] old_setting: unknown key, ignored$" "$T_ERR" \
+	"the loader's warning is printed on stderr, one line, as before"
 
 t_done

@@ -145,7 +145,8 @@ t_rc 3 "preexec/postexec without private_key: configuration error (exit 3)"
 t_match '\[daemonjob\] preexec: needs private_key' "$T_ERR" "the error names preexec and private_key"
 t_match '\[daemonjob\] postexec: needs private_key' "$T_ERR" "the error names postexec and private_key"
 t_ok "without private_key: nothing ran" test ! -e "$M/nokey_pre"
-t_eq 0 "$(sql "$CATALOG" "select count(*) from stats where backup_name='daemonjob'" 2>/dev/null || echo 0)" \
-	"without private_key: no catalog row"
+# The job cannot run (issue 17): one ERROR row saying why, no backup.
+t_eq "ERROR|1" "$(sql "$CATALOG" "select status, log like '%preexec: needs private_key%' from stats where backup_name='daemonjob'" 2>/dev/null)" \
+	"without private_key: one ERROR row naming the problem"
 
 t_done

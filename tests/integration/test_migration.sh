@@ -76,12 +76,67 @@ awk '/^```ini$/{f=1;next} /^```$/{f=0} f' "$TB_SOURCE_ROOT/README.md" >"$TMPD/re
 t_match 'backup_retention_time = 30 +; days' "$(cat "$TMPD/readme.ini")" "the README example has inline comments"
 tb_run -c "$TMPD/readme.ini" -b "$TMPD/readme-base" checknagios
 t_rc 2 "the README example loads (checknagios: CRITICAL, no backup yet; not 3, configuration error)"
-t_match 'No backup found for srv-files' "$T_OUT" "the README example's job is read"
+# (its private_key is the README's path: where it cannot be read, the job
+# is reported as one that cannot run, which still shows it was read)
+t_match '^\[srv-files\]:CRITICAL : (No backup found for srv-files|srv-files cannot run: .*\[srv-files\] private_key: )' \
+	"$T_OUT" "the README example's job is read"
 CC=$TMPD/comments.ini
 cfg_global "$CC"
 cfg_job "$CC" commented "$SRC" "type=rsync+ssh ; the original's type" "compression = no # no need on loopback"
 tb_run -c "$CC" -s commented backup
 t_rc 0 "type=rsync+ssh ; x and 'compression = no # x': a backup runs"
 t_eq 1 "$(snapshots "$BASE/commented" | wc -l)" "the commented job made its snapshot"
+
+# ---- one job the binary cannot run does not stop the others (issue 17 #3)
+# A job of a type not implemented here and a job whose private_key cannot
+# be read: each is reported with file:line, section and key, gets an
+# ERROR row saying why, and makes the exit code 3 (a configuration
+# problem); the good job backs up. checknagios says CRITICAL for them.
+IC=$TMPD/invalid.ini
+cfg_global "$IC"
+cfg_job "$IC" good "$SRC"
+job_section "$IC" vm type=xen-xva-notreal server_name=xen1
+cfg_job "$IC" nokey "$SRC" "private_key = $TMPD/no-such-key"
+TL=$(grep -n '^type = xen-xva-notreal' "$IC" | cut -d: -f1)
+KL=$(grep -n "^private_key = $TMPD/no-such-key" "$IC" | cut -d: -f1)
+ICQ=$(printf '%s' "$IC" | sed 's#[][\.*^$+?(){}|]#\\&#g')
+rows_before=$(csql "select count(*) from stats where backup_name='good' and status='OK'")
+tb_run -c "$IC" backup
+t_rc 3 "a config with invalid jobs: backup exits 3 (documented)"
+t_match "$ICQ:$TL: \[vm\] type: unknown type 'xen-xva-notreal'" "$T_ERR" \
+	"the unknown type is reported with file:line, section and key"
+t_match "$ICQ:$KL: \[nokey\] private_key: " "$T_ERR" \
+	"the unreadable private_key is reported with file:line, section and key"
+t_eq "$((rows_before + 1))" "$(csql "select count(*) from stats where backup_name='good' and status='OK'")" \
+	"the good job backed up (a new OK row)"
+t_eq "ERROR" "$(last_row vm status)" "the unknown-type job has an ERROR row"
+t_match "cannot run: .*invalid\.ini:$TL: \[vm\] type: unknown type" "$(last_row vm log)" \
+	"its row names file:line and the key"
+t_eq "ERROR" "$(last_row nokey status)" "the job with an unreadable key has an ERROR row"
+t_match "cannot run: .*invalid\.ini:$KL: \[nokey\] private_key: " "$(last_row nokey log)" \
+	"its row names file:line and the key"
+t_eq "" "$(ls "$BASE/vm" "$BASE/nokey" 2>/dev/null)" "no backup folder for the invalid jobs"
+tb_run -c "$IC" checknagios
+t_rc 2 "checknagios: CRITICAL (exit 2)"
+t_match "^\[vm\]:CRITICAL : vm cannot run: .*:$TL: \[vm\] type: " "$T_OUT" \
+	"checknagios: the unknown-type job is CRITICAL with the reason"
+t_match "^\[nokey\]:CRITICAL : nokey cannot run: .*:$KL: \[nokey\] private_key: " "$T_OUT" \
+	"checknagios: the unreadable-key job is CRITICAL with the reason"
+tb_run -c "$IC" -s good backup
+t_rc 0 "-s good backup: exit 0, the invalid jobs are not selected"
+t_match "^tisbackup: warning: .*:$TL: \[vm\] type: unknown type .*\(not selected\)$" "$T_ERR" \
+	"-s good backup: the invalid jobs are still reported, as warnings"
+t_eq "$((rows_before + 2))" "$(csql "select count(*) from stats where backup_name='good' and status='OK'")" \
+	"-s good backup: the good job backed up again"
+tb_run -c "$IC" -s vm backup
+t_rc 3 "-s vm backup: the selected invalid job makes the exit code 3"
+t_eq 2 "$(csql "select count(*) from stats where backup_name='vm' and status='ERROR'")" \
+	"-s vm backup: a second ERROR row for vm"
+# A broken [global] still stops everything.
+sed 's/^backup_retention_time = .*/backup_retention_time = thirty/' "$IC" >"$TMPD/broken.ini"
+tb_run -c "$TMPD/broken.ini" backup
+t_rc 3 "a broken [global]: exit 3"
+t_eq "$((rows_before + 2))" "$(csql "select count(*) from stats where backup_name='good' and status='OK'")" \
+	"a broken [global]: nothing ran"
 
 t_done

@@ -38,13 +38,20 @@ bad_job_schedule() {
 	cfg_global "$CONF"
 	printf '[srv1]\ntype = null\nserver_name = srv1\n%s = %s\n\n' "$key" "$value" >>"$CONF"
 	L=$(line_of "$CONF" "$key =")
+	# The job cannot run, the others would (issue 17): exit 3, an ERROR row
+	# for it, CRITICAL in checknagios.
 	for act in backup cleanup checknagios; do
 		tb_run -c "$CONF" "$act"
-		t_rc 3 "$key = $value ($act): exit code 3"
+		if [ $act = checknagios ]; then
+			t_rc 2 "$key = $value ($act): CRITICAL (exit 2)"
+		else
+			t_rc 3 "$key = $value ($act): exit code 3"
+		fi
 		t_match "$CQ/case_$N\.ini:$L: \[srv1\] $key: $reason" "$T_OUT"$'\n'"$T_ERR" \
 			"$key = $value ($act): error names file:line, section, key and the reason"
 	done
-	t_ok "$key = $value: nothing written" test ! -e "$BASE"
+	t_eq "ERROR" "$(last_row srv1 status)" "$key = $value: srv1 recorded as ERROR"
+	t_eq "" "$(ls "$BASE/srv1" 2>/dev/null)" "$key = $value: no backup made"
 }
 
 bad_job_schedule schedule '61 * * * *' "minute field '61': 61 is out of range 0-59"

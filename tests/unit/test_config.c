@@ -69,14 +69,28 @@ write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Write text as the configuration file and load it. */
+/*
+ * Write text as the configuration file and load it. A job section with
+ * problems does not fail config_load() (the job goes to cfg->invalid);
+ * here it counts as refused, its problems in err, so the tests of what is
+ * a problem read the same for [global] and for jobs. The tests of per-job
+ * validation (test_invalid_job_*) call config_load() themselves.
+ */
 static int
 load(const char *text, const char *override, struct config **cfg, struct err *err)
 {
 	write_file(cfgpath, text);
 	err_clear(err);
 	*cfg = NULL;
-	return config_load(cfgpath, override, cfg, err);
+	if (config_load(cfgpath, override, cfg, err) == -1)
+		return -1;
+	if ((*cfg)->ninvalid == 0)
+		return 0;
+	for (size_t i = 0; i < (*cfg)->ninvalid; i++)
+		err_append_line(err, "%s", (*cfg)->invalid[i].invalid);
+	config_free(*cfg);
+	*cfg = NULL;
+	return -1;
 }
 
 /* Assert that msg contains "{cfgpath}{suffix}". */
@@ -481,8 +495,11 @@ test_header_trailing_text(void **state)
 	out = load_capturing_stderr(GLOBAL_OK "[a] old text\ntype = null\nserver_name = a\n", &rc,
 	                            &cfg, &err);
 	assert_int_equal(rc, 0);
-	want = xasprintf("tisbackup: warning: %s:5: [a]: text after ']' ignored\n", cfgpath);
-	assert_string_equal(out, want);
+	/* Returned to the caller, not printed. */
+	assert_string_equal(out, "");
+	want = xasprintf("%s:5: [a]: text after ']' ignored", cfgpath);
+	assert_int_equal(cfg->warnings.n, 1);
+	assert_string_equal(cfg->warnings.v[0], want);
 	assert_string_equal(cfg->jobs[0].name, "a");
 	config_free(cfg);
 	free(out);
@@ -543,6 +560,9 @@ test_problems_listed_whole(void **state)
 	for (int n = 20; n <= 40; n += 20) {
 		buf_init(&b, 1 << 20);
 		buf_puts(&b, GLOBAL_OK);
+		/* A [global] problem fails the load: the jobs' problems are listed too. */
+		if (n == 40)
+			buf_puts(&b, "max_copies = x\n");
 		for (int i = 0; i < n; i++)
 			buf_printf(
 			    &b, "[j%02d]\ntype = null\nserver_name = s\nmaximum_backup_age = x\n",
@@ -558,7 +578,7 @@ test_problems_listed_whole(void **state)
 			last = strrchr(err.msg, '\n');
 			assert_non_null(last);
 			assert_non_null(
-			    strstr(last, " more problems (40 in all): fix these and run again"));
+			    strstr(last, " more problems (41 in all): fix these and run again"));
 			/* every line shown is whole: it ends as a problem line ends */
 			for (const char *l = err.msg; l < last; l = strchr(l, '\n') + 1) {
 				const char *e = strchr(l, '\n');
@@ -587,12 +607,17 @@ test_legacy_job_keys_ignored(void **state)
 	                                      "backup_name = old\nbackup_dir = /elsewhere\n",
 	                            &rc, &cfg, &err);
 	assert_int_equal(rc, 0);
-	want = xasprintf("tisbackup: warning: %s:8: [a] backup_name: the original's key, ignored "
-	                 "(the job's name is its section, its folder {backup_base_dir}/a)\n"
-	                 "tisbackup: warning: %s:9: [a] backup_dir: the original's key, ignored "
-	                 "(the job's name is its section, its folder {backup_base_dir}/a)\n",
-	                 cfgpath, cfgpath);
-	assert_string_equal(out, want);
+	assert_string_equal(out, "");
+	assert_int_equal(cfg->warnings.n, 2);
+	want = xasprintf("%s:8: [a] backup_name: the original's key, ignored "
+	                 "(the job's name is its section, its folder {backup_base_dir}/a)",
+	                 cfgpath);
+	assert_string_equal(cfg->warnings.v[0], want);
+	free(want);
+	want = xasprintf("%s:9: [a] backup_dir: the original's key, ignored "
+	                 "(the job's name is its section, its folder {backup_base_dir}/a)",
+	                 cfgpath);
+	assert_string_equal(cfg->warnings.v[1], want);
 	assert_string_equal(cfg->jobs[0].name, "a");
 	config_free(cfg);
 	free(out);
@@ -614,10 +639,10 @@ test_global_unknown_key_warns(void **state)
 	              "private_key = /k\n",
 	    &rc, &cfg, &err);
 	assert_int_equal(rc, 0);
-	want = xasprintf("tisbackup: warning: %s:5: [global] old_setting: unknown key, "
-	                 "ignored\n",
-	                 cfgpath);
-	assert_string_equal(out, want);
+	assert_string_equal(out, "");
+	want = xasprintf("%s:5: [global] old_setting: unknown key, ignored", cfgpath);
+	assert_int_equal(cfg->warnings.n, 1);
+	assert_string_equal(cfg->warnings.v[0], want);
 	/* [global] values are defaults for the jobs. */
 	assert_string_equal(job_get(&cfg->jobs[0], "bw_limit"), "100");
 	assert_int_equal(job_get_bool(&cfg->jobs[0], "compression", 0), 1);
@@ -1165,6 +1190,67 @@ test_check_files(void **state)
 	free(key);
 }
 
+/*
+ * Issue 17: each job is validated alone. A job of an unknown type or with
+ * a bad value goes to cfg->invalid with its problem (file:line, section,
+ * key); the valid jobs load; -s may name an invalid job. A problem in
+ * [global] still fails the whole load.
+ */
+static void
+test_invalid_job_alone(void **state)
+{
+	const char *text =
+	    GLOBAL_OK "[good]\ntype = null\nserver_name = s\n"
+	              "[vm]\ntype = xen-xva-notreal\nserver_name = s\n"
+	              "[num]\ntype = null\nserver_name = s\nmaximum_backup_age = x\n";
+	const struct job **sel;
+	struct config *cfg = NULL;
+	struct err err;
+	size_t n;
+
+	(void)state;
+	write_file(cfgpath, text);
+	err_clear(&err);
+	assert_int_equal(config_load(cfgpath, NULL, &cfg, &err), 0);
+	assert_int_equal(cfg->njobs, 1);
+	assert_string_equal(cfg->jobs[0].name, "good");
+	assert_null(cfg->jobs[0].invalid);
+	assert_int_equal(cfg->ninvalid, 2);
+	assert_string_equal(cfg->invalid[0].name, "vm");
+	assert_has(cfg->invalid[0].invalid, ":9: [vm] type: unknown type 'xen-xva-notreal'");
+	assert_null(cfg->invalid[0].drv);
+	assert_string_equal(cfg->invalid[1].name, "num");
+	assert_has(cfg->invalid[1].invalid, ":14: [num] maximum_backup_age: ");
+	assert_int_equal(count_lines(cfg->invalid[1].invalid), 1);
+	assert_null(config_find_job(cfg, "vm"));
+
+	/* -s good: the good job; -s vm: no valid job, the invalid one. */
+	assert_int_equal(config_select(cfg, "good", &sel, &n, &err), 0);
+	assert_int_equal(n, 1);
+	free(sel);
+	assert_int_equal(config_select(cfg, "vm", &sel, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(sel);
+	config_select_invalid(cfg, " vm ,good", &sel, &n);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(sel[0], &cfg->invalid[0]);
+	free(sel);
+	config_select_invalid(cfg, NULL, &sel, &n);
+	assert_int_equal(n, 2);
+	free(sel);
+	assert_int_equal(config_select(cfg, "nosuch", &sel, &n, &err), -1);
+	assert_contains(err.msg, "unknown section 'nosuch'");
+	config_free(cfg);
+
+	/* A broken [global] stops everything, the jobs' problems listed too. */
+	write_file(cfgpath, GLOBAL_OK "max_copies = many\n[vm]\ntype = nope\nserver_name = s\n");
+	err_clear(&err);
+	assert_int_equal(config_load(cfgpath, NULL, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_has(err.msg, ":5: [global] max_copies: ");
+	assert_has(err.msg, ":7: [vm] type: unknown type 'nope'");
+}
+
 int
 main(void)
 {
@@ -1183,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_global_unknown_key_warns),
 		cmocka_unit_test(test_legacy_job_keys_ignored),
 		cmocka_unit_test(test_problems_listed_whole),
+		cmocka_unit_test(test_invalid_job_alone),
 		cmocka_unit_test(test_global_types),
 		cmocka_unit_test(test_type_key),
 		cmocka_unit_test(test_unknown_keys),

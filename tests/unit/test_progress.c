@@ -182,9 +182,9 @@ make_cfg(void)
 }
 
 /*
- * The watchdog: limits from the job's keys; the run's object found by
- * job (not by thread) so max_runtime counts from the run's start; an
- * earlier timeout kept; defaults (stall 1800 s, no deadline).
+ * The watchdog: limits from the job's keys; the run's object handed to
+ * each command so max_runtime counts from the run's start; an earlier
+ * timeout kept; defaults (stall 1800 s, no deadline).
  */
 static void
 test_watchdog(void **state)
@@ -192,7 +192,7 @@ test_watchdog(void **state)
 	struct config *cfg = make_cfg();
 	const struct job **jobs = NULL, *limited, *plain;
 	struct spawn_opts so;
-	struct progress *p, own;
+	struct progress *p, run, own;
 	struct err err;
 	size_t n;
 
@@ -202,30 +202,30 @@ test_watchdog(void **state)
 	limited = strcmp(jobs[0]->name, "limited") == 0 ? jobs[0] : jobs[1];
 	plain = limited == jobs[0] ? jobs[1] : jobs[0];
 
-	/* No run begun: the limits alone, counted from now. */
+	/* The limits from the job's keys, counted from watchdog_arm(). */
+	watchdog_arm(&run, limited);
+	p = &run;
 	spawn_opts_init(&so);
-	watchdog_apply(limited, &so);
+	watchdog_spawn(p, &so);
 	assert_int_equal(so.idle_timeout_sec, 7);
 	assert_int_equal(so.timeout_sec, 100);
-	assert_null(so.watch);
+	assert_ptr_equal(so.watch, p);
 	assert_non_null(so.progress);
-
-	p = watchdog_job_begin(limited);
-	assert_ptr_equal(watchdog_job_progress(limited), p);
-	assert_null(watchdog_job_progress(plain));
 	assert_true(p->deadline_ns - p->start_ns == 100 * SEC);
 	p->deadline_ns -= 60 * SEC; /* as if the run had been going for 60 s */
 	spawn_opts_init(&so);
-	watchdog_apply(limited, &so);
+	watchdog_spawn(p, &so);
 	assert_ptr_equal(so.watch, p);
 	assert_true(so.timeout_sec >= 1 && so.timeout_sec <= 40);
 	spawn_opts_init(&so);
 	so.timeout_sec = 5;
-	watchdog_apply(limited, &so);
+	watchdog_spawn(p, &so);
 	assert_int_equal(so.timeout_sec, 5);
-	watchdog_job_end(limited);
-	assert_null(watchdog_job_progress(limited));
-	watchdog_job_end(limited);
+	/* No run: nothing is watched. */
+	spawn_opts_init(&so);
+	watchdog_spawn(NULL, &so);
+	assert_null(so.watch);
+	assert_int_equal(so.timeout_sec, 0);
 
 	watchdog_arm(&own, plain);
 	assert_true(own.stall_ns == 1800 * SEC);

@@ -326,7 +326,16 @@ static int
 load(const char *text, struct config **cfg, struct err *e)
 {
 	err_clear(e);
-	return config_parse_buffer("/etc/tis/t.ini", text, strlen(text), NULL, cfg, e);
+	if (config_parse_buffer("/etc/tis/t.ini", text, strlen(text), NULL, cfg, e) == -1)
+		return -1;
+	if ((*cfg)->ninvalid == 0)
+		return 0;
+	/* A job with a bad schedule loads as invalid: count it refused here. */
+	for (size_t i = 0; i < (*cfg)->ninvalid; i++)
+		err_append_line(e, "%s", (*cfg)->invalid[i].invalid);
+	config_free(*cfg);
+	*cfg = NULL;
+	return -1;
 }
 
 #define GLOBAL_OK                                                                                  \
