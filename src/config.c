@@ -44,6 +44,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/strv.h"
+#include "util/suggest.h"
 #include "util/xmalloc.h"
 
 #define CONFIG_MAX_SIZE (16u << 20) /* no configuration is anywhere near this */
@@ -291,51 +292,45 @@ known_keys(const struct driver *drv)
 	return b.data != NULL ? buf_steal(&b) : xstrdup("");
 }
 
-/* Edit distance between a and b, capped: keys are short. */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, (lb + 1) * sizeof *prev);
-	}
-	return prev[lb];
-}
-
 /*
- * " (did you mean 'bwlimit'?)" when a known key of drv is within two
- * edits of key, else "". Static storage.
+ * " (did you mean 'bwlimit'?)" when a known key of drv (or, for drv NULL,
+ * of [global]: its own keys and every driver's) is within two edits of
+ * key, else "". Static storage.
  */
 static const char *
 key_suggestion(const struct driver *drv, const char *key)
 {
 	static __thread char out[96];
-	const struct drv_key **keys;
-	size_t n, best = 3;
+	struct strv cands;
+	const char *near;
 
 	out[0] = '\0';
-	keys = driver_keys(drv, &n);
-	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(key, keys[i]->name);
+	strv_init(&cands);
+	if (drv == NULL) {
+		for (const struct drv_key *k = global_keys; k->name != NULL; k++)
+			strv_push(&cands, k->name);
+		for (const struct driver *const *d = driver_table; *d != NULL; d++) {
+			const struct drv_key **keys;
+			size_t n;
 
-		if (d < best) {
-			best = d;
-			snprintf(out, sizeof out, " (did you mean '%s'?)", keys[i]->name);
+			keys = driver_keys(*d, &n);
+			for (size_t i = 0; i < n; i++)
+				strv_push(&cands, keys[i]->name);
+			free(keys);
 		}
+	} else {
+		const struct drv_key **keys;
+		size_t n;
+
+		keys = driver_keys(drv, &n);
+		for (size_t i = 0; i < n; i++)
+			strv_push(&cands, keys[i]->name);
+		free(keys);
 	}
-	free(keys);
+	near = suggest_pick(key, (const char *const *)strv_argv(&cands), cands.n, 2);
+	if (near != NULL)
+		snprintf(out, sizeof out, " (did you mean '%s'?)", near);
+	strv_free(&cands);
 	return out;
 }
 
@@ -644,8 +639,9 @@ check_global(struct ctx *c, const struct cfg_section *g)
 			problem(c, "%s:%d: [%s] %s: %s", c->path, ent->line, GLOBAL, ent->key,
 			        e.msg);
 		else if (!known)
-			strv_pushf(&c->cfg->warnings, "%s:%d: [%s] %s: unknown key, ignored",
-			           c->path, ent->line, GLOBAL, ent->key);
+			strv_pushf(&c->cfg->warnings, "%s:%d: [%s] %s: unknown key, ignored%s",
+			           c->path, ent->line, GLOBAL, ent->key,
+			           key_suggestion(NULL, ent->key));
 	}
 }
 

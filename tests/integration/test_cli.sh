@@ -193,5 +193,11 @@ tb_run -c "$WC" -b "$TMPD/warn-base" dumpstat
 t_rc 0 "a config with an unknown [global] key loads"
 t_match "^tisbackup: warning: .*warn\.ini:$WL: \[global\] old_setting: unknown key, ignored$" "$T_ERR" \
 	"the loader's warning is printed on stderr, one line, as before"
+cfg_global "$WC" "maximum_backup_ag = 12"
+cfg_null "$WC" quiet
+tb_run -c "$WC" -b "$TMPD/warn-base" dumpstat
+t_rc 0 "a mistyped [global] key is only a warning"
+t_match "\[global\] maximum_backup_ag: unknown key, ignored \(did you mean 'maximum_backup_age'\?\)$" \
+	"$T_ERR" "... that suggests the key it resembles, as in job sections"
 
 t_done
