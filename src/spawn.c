@@ -259,7 +259,12 @@ spawn_guard_main(int fd, long max_fd)
 	size_t n = 0;
 	ssize_t r;
 
-	/* Ctrl-C or a TERM to tisbackup's group must not end the guardian first. */
+	/*
+	 * A group of its own: a worker ending tisbackup's group (TERM, then
+	 * KILL) must not end the guardian with it. Ctrl-C or a TERM to
+	 * tisbackup alone must not end it first either.
+	 */
+	setpgid(0, 0);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
