@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -186,6 +187,96 @@ uri_for(const char *path, const char *query)
 }
 
 /*
+ * Before a read-write open: check the existing database through a
+ * read-only connection (PRAGMA quick_check), so that nothing is written to
+ * a damaged file. A read-write connection would replay a stray -wal into
+ * the database at its first checkpoint, and switching the journal mode
+ * rewrites the header; both would destroy what the recovery in
+ * docs/catalog.md still finds. 0 when the database is sound, missing, or
+ * cannot be checked read-only for want of a side file (the read-write open
+ * then reports what is wrong); -1 + err (code EBADMSG) when it is damaged;
+ * -1 + err for anything else. A process checks a catalog once: the
+ * workers of a run open it after the action did.
+ */
+static int
+check_intact(struct sqlcat *cat, struct err *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *checked; /* the last path found sound */
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *uri = NULL, *why = NULL;
+	struct stat sb;
+	int rc, ret = -1;
+
+	if (stat(cat->c.path, &sb) == -1 || sb.st_size == 0)
+		return 0; /* created (or still empty): nothing to lose */
+	pthread_mutex_lock(&lock);
+	if (checked != NULL && strcmp(checked, cat->c.path) == 0) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lock);
+	uri = uri_for(cat->c.path, "mode=ro");
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, SQLU_BUSY_MS);
+		rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	}
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *r = (const char *)sqlite3_column_text(st, 0);
+
+			if (r != NULL && strcmp(r, "ok") == 0)
+				ret = 0;
+			else
+				why = xstrdup(r != NULL ? r : "no answer");
+			rc = SQLITE_OK;
+		}
+	}
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		why = xstrdup(db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+		/* A -shm it may not create (no right, no room): the read-write open decides. */
+		ret = 0;
+		break;
+	default: {
+		struct sqlu_db tmp = { .db = db, .kind = cat->c.kind, .path = cat->c.path };
+
+		sqlu_error(&tmp, rc, err, "checking");
+		break;
+	}
+	}
+	if (why != NULL) {
+		err_set(err,
+		        "catalog %s: the catalog is damaged: see docs/catalog.md (recovery); "
+		        "nothing was written to it (quick_check: %s)",
+		        cat->c.path, why);
+		if (err != NULL)
+			err->code = EBADMSG;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	free(why);
+	free(uri);
+	if (ret == 0 && rc == SQLITE_OK) {
+		pthread_mutex_lock(&lock);
+		free(checked);
+		checked = xstrdup(cat->c.path);
+		pthread_mutex_unlock(&lock);
+	}
+	return ret;
+}
+
+/*
  * Open the connection; for RO, check it can actually read (a WAL database
  * may need side files it cannot create) and fall back to immutable.
  */
@@ -197,7 +288,7 @@ open_db(struct sqlcat *cat, struct err *err)
 	int rc, ret = -1;
 
 	if (cat->mode == CATALOG_RW)
-		return sqlu_open_rw(&cat->c, err);
+		return check_intact(cat, err) == -1 ? -1 : sqlu_open_rw(&cat->c, err);
 
 	for (size_t i = 0; i < sizeof ro_queries / sizeof ro_queries[0]; i++) {
 		free(uri);

@@ -9,8 +9,10 @@
  * anyway, so no job's pipe ends up in another job's child.
  *
  * The child leads a new process group and gets SIGTERM if the thread that
- * forked it dies, even by SIGKILL (PR_SET_PDEATHSIG). Ending a child
- * always means the whole group: SIGTERM, a grace period, then SIGKILL.
+ * forked it dies, even by SIGKILL (PR_SET_PDEATHSIG); a guardian process
+ * (below) then ends the whole group, what the child started itself
+ * included: SIGTERM, and SIGKILL a second later. Ending a child always
+ * means the whole group: SIGTERM, a grace period, then SIGKILL.
  * The child is reaped only at the very end, so its pid (and so the group
  * id) cannot be recycled while we may still send signals to the group.
  *
@@ -22,6 +24,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -222,6 +225,156 @@ spawn_child_exec(const struct spawn_child *c)
 }
 
 /*
+ * The guardian: a process forked once (at the first spawn) that outlives
+ * tisbackup by a second when tisbackup dies, even by SIGKILL, and ends
+ * the process groups of the children still running then. PR_SET_PDEATHSIG
+ * reaches only the direct child; the group also holds what the child
+ * started itself (rsync's own ssh, a shell's commands). tisbackup tells
+ * it each group as it starts and before it is reaped, over a socket whose
+ * end of file is tisbackup's death. A group gets SIGTERM, and SIGKILL
+ * after SPAWN_GUARD_GRACE_MS if any of it is still there.
+ *
+ * It is a fork of a possibly multi-threaded process: it only makes system
+ * calls, on memory of its own (a fixed table of groups).
+ */
+#define SPAWN_GUARD_MAX 4096
+#define SPAWN_GUARD_GRACE_MS 1000
+
+struct spawn_guard_msg {
+	int add; /* 1: a group started, 0: about to be reaped */
+	pid_t pgid;
+};
+
+static pthread_mutex_t spawn_guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t spawn_guard_owner; /* the process whose guardian spawn_guard_fd talks to */
+static int spawn_guard_fd = -1;
+static pid_t spawn_guard_table[SPAWN_GUARD_MAX];
+
+static void
+spawn_guard_main(int fd, long max_fd)
+{
+	struct spawn_guard_msg m;
+	struct sigaction sa;
+	struct timespec step = { 0, 50 * 1000 * 1000 };
+	size_t n = 0;
+	ssize_t r;
+
+	/*
+	 * A group of its own: a worker ending tisbackup's group (TERM, then
+	 * KILL) must not end the guardian with it. Ctrl-C or a TERM to
+	 * tisbackup alone must not end it first either.
+	 */
+	setpgid(0, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* Hold no other descriptor: a job's pipe must see its end of file. */
+	for (long i = 0; i < max_fd; i++)
+		if (i != fd)
+			close((int)i);
+	for (;;) {
+		r = recv(fd, &m, sizeof m, 0);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof m)
+			break; /* end of file: tisbackup is gone (or an error) */
+		if (m.add && n < SPAWN_GUARD_MAX) {
+			spawn_guard_table[n++] = m.pgid;
+		} else if (!m.add) {
+			for (size_t i = 0; i < n; i++) {
+				if (spawn_guard_table[i] == m.pgid) {
+					spawn_guard_table[i] = spawn_guard_table[--n];
+					break;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		kill(-spawn_guard_table[i], SIGTERM);
+	for (int t = 0; t < SPAWN_GUARD_GRACE_MS / 50; t++) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < n; i++)
+			alive += kill(-spawn_guard_table[i], 0) == 0;
+		if (alive == 0)
+			_exit(0);
+		nanosleep(&step, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		kill(-spawn_guard_table[i], SIGKILL);
+	_exit(0);
+}
+
+/*
+ * Start this process's guardian unless it has one. A forked copy of a
+ * process that had one (a test's stand-in for tisbackup) gets its own.
+ */
+static void
+spawn_guard_start(void)
+{
+	sigset_t all, old;
+	int sv[2];
+	long max_fd = sysconf(_SC_OPEN_MAX);
+	pid_t pid;
+
+	pthread_mutex_lock(&spawn_guard_lock);
+	if (spawn_guard_owner == getpid()) {
+		pthread_mutex_unlock(&spawn_guard_lock);
+		return;
+	}
+	if (spawn_guard_fd != -1)
+		close(spawn_guard_fd); /* the parent's: its guardian watches the parent */
+	spawn_guard_fd = -1;
+	spawn_guard_owner = getpid();
+	pthread_mutex_unlock(&spawn_guard_lock);
+	if (max_fd <= 0 || max_fd > 65536)
+		max_fd = 65536;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return; /* children still get PR_SET_PDEATHSIG */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(sv[1]);
+		spawn_guard_main(sv[0], max_fd);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sv[0]);
+	if (pid == -1) {
+		close(sv[1]);
+		return;
+	}
+	spawn_guard_fd = sv[1];
+}
+
+/* Tell the guardian that group pgid started (add 1) or is about to be reaped (0). */
+static void
+spawn_guard_tell(pid_t pgid, int add)
+{
+	struct spawn_guard_msg m = { .add = add, .pgid = pgid };
+
+	if (spawn_guard_fd != -1)
+		(void)send(spawn_guard_fd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* waitpid() for pid, after telling the guardian its group is done. */
+static pid_t
+spawn_reap(pid_t pid, int *status)
+{
+	pid_t w;
+
+	spawn_guard_tell(pid, 0);
+	do
+		w = waitpid(pid, status, 0);
+	while (w == -1 && errno == EINTR);
+	return w;
+}
+
+/*
  * Fork with every signal blocked (the child must not run our handlers
  * before spawn_child_exec() resets them) and exec c in the child. The
  * parent's mask is restored. The child's pid, or -1 with errno.
@@ -233,6 +386,7 @@ spawn_fork(const struct spawn_child *c)
 	pid_t pid;
 	int saved;
 
+	spawn_guard_start();
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
@@ -240,6 +394,8 @@ spawn_fork(const struct spawn_child *c)
 		spawn_child_exec(c);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0)
+		spawn_guard_tell(pid, 1);
 	errno = saved;
 	return pid;
 }
@@ -659,9 +815,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	rv = 0;
 
 reap:
-	do
-		w = waitpid(pid, &status, 0);
-	while (w == -1 && errno == EINTR);
+	w = spawn_reap(pid, &status);
 	if (w == -1) {
 		err_sys(err, errno, "waiting for '%s'", name);
 		rv = -1;
@@ -751,8 +905,7 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 		err_sys(err, f.errnum, "cannot run '%s'%s%s", name,
 		        f.stage == SPAWN_STAGE_EXEC ? "" : ": ",
 		        f.stage == SPAWN_STAGE_EXEC ? "" : spawn_stage_name(f.stage));
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
+		spawn_reap(pid, &status);
 		goto fail;
 	}
 	p = xcalloc(1, sizeof *p);
@@ -807,9 +960,7 @@ spawn_finish(struct spawn_proc *p, struct spawn_result *res, struct err *err)
 		if (!spawn_wait_exit(p->pid, grace))
 			spawn_group_kill(p->pid, SIGKILL);
 	}
-	do
-		w = waitpid(p->pid, &status, 0);
-	while (w == -1 && errno == EINTR);
+	w = spawn_reap(p->pid, &status);
 	if (w == -1) {
 		err_sys(err, errno, "waiting for '%s'", p->name);
 		rv = -1;

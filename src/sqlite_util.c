@@ -3,7 +3,10 @@
  */
 #include "sqlite_util.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
 
 #include "util/xmalloc.h"
 
@@ -38,9 +41,39 @@ sqlu_close(struct sqlu_db *c)
 	c->path = NULL;
 }
 
+/*
+ * Whether rc comes from a full disk: SQLITE_FULL, or an I/O error whose
+ * system errno is ENOSPC/EDQUOT (growing the -shm or -wal), or an I/O
+ * error on a filesystem without a free block left, even for root.
+ */
+static int
+disk_full(const struct sqlu_db *c, int rc, const char *dir)
+{
+	struct statvfs sv;
+	int e = c->db != NULL ? sqlite3_system_errno(c->db) : 0;
+
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT)
+		return 1;
+	return (rc & 0xff) == SQLITE_IOERR && statvfs(dir, &sv) == 0 && sv.f_bfree == 0;
+}
+
 void
 sqlu_error(const struct sqlu_db *c, int rc, struct err *err, const char *what)
 {
+	const char *slash = c->path != NULL ? strrchr(c->path, '/') : NULL;
+	char *dir = slash == NULL      ? xstrdup(".")
+	            : slash == c->path ? xstrdup("/")
+	                               : xstrndup(c->path, (size_t)(slash - c->path));
+	int full = c->path != NULL && disk_full(c, rc, dir);
+
+	if (full)
+		err_set(err,
+		        "%s %s: %s: the disk is full (no space left in %s): free space there, "
+		        "then run again",
+		        c->kind, c->path, what, dir);
+	free(dir);
+	if (full)
+		return;
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
 		err_set(err, "%s %s: %s: database is locked (still busy after %d s)", c->kind,
 		        c->path, what, SQLU_BUSY_MS / 1000);

@@ -34,7 +34,9 @@ void sqlu_close(struct sqlu_db *c);
 
 /*
  * Fill err from rc and the connection's last error: "KIND PATH: what:
- * message", or "...: database is locked (still busy after 30 s)".
+ * message", or "...: database is locked (still busy after 30 s)", or, when
+ * the disk is full (SQLITE_FULL, ENOSPC/EDQUOT behind an I/O error, or no
+ * free block left), "...: the disk is full (no space left in DIR): ...".
  */
 void sqlu_error(const struct sqlu_db *c, int rc, struct err *err, const char *what);
 /* Run sql (one or more statements, no result). 0 or -1 + err naming what. */

@@ -45,6 +45,28 @@ ssh_config_value(const char *v)
 	return buf_steal(&b);
 }
 
+/*
+ * A file name as one ssh_config argument (-o Key=VALUE): blanks, quotes
+ * and backslashes escaped with a backslash, '%' doubled, so ssh reads back
+ * exactly the name (it expands %-tokens in IdentityFile). "${" has no
+ * escape: ssh_check_target() refuses it.
+ */
+static char *
+ssh_config_path(const char *v)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	for (; *v != '\0'; v++) {
+		if (*v == '%')
+			buf_putc(&b, '%');
+		else if (strchr(" \t\"'\\", *v) != NULL)
+			buf_putc(&b, '\\');
+		buf_putc(&b, *v);
+	}
+	return buf_steal(&b);
+}
+
 static pthread_once_t control_once = PTHREAD_ONCE_INIT;
 static char control_dir[64]; /* "" when connection sharing is unavailable */
 
@@ -145,10 +167,14 @@ ssh_base_argv(const struct job *job, struct strv *out)
 		free(v);
 	}
 	if (job->private_key != NULL) {
+		/* Not -i: ssh would expand %-tokens in a name it was given as is. */
+		char *v = ssh_config_path(job->private_key);
+
 		strv_push(out, "-o");
 		strv_push(out, "IdentitiesOnly=yes");
-		strv_push(out, "-i");
-		strv_push(out, job->private_key);
+		strv_push(out, "-o");
+		strv_pushf(out, "IdentityFile=%s", v);
+		free(v);
 	}
 	if (job->ssh_port != 22) {
 		strv_push(out, "-p");
@@ -164,7 +190,19 @@ ssh_base_argv(const struct job *job, struct strv *out)
 int
 ssh_check_target(const struct job *job, struct err *err)
 {
+	static const char *const path_keys[] = { "private_key", "known_hosts_file" };
 	const char *p;
+
+	for (size_t i = 0; i < sizeof path_keys / sizeof path_keys[0]; i++) {
+		p = job_get(job, path_keys[i]);
+		if (p != NULL && strstr(p, "${") != NULL) {
+			err_set(err,
+			        "%s: '%s' holds '${', which ssh replaces with an environment "
+			        "variable: rename the file or its folder",
+			        path_keys[i], p);
+			return -1;
+		}
+	}
 
 	if (job->server_name[0] == '\0' || job->server_name[0] == '-' ||
 	    strpbrk(job->server_name, " \t\n@:/") != NULL) {

@@ -20,9 +20,11 @@ void ssh_base_argv(const struct job *job, struct strv *out);
 /*
  * Check that server_name and remote_user are safe words for ssh and rsync
  * (a leading '-' would be taken as an option): a host name without
- * spaces, '@', ':' or '/'; a user name of letters, digits and . _ - $ \.
- * Called by the config loader for every driver with DRV_CAP_SSH. 0 or
- * -1 + err ("server_name: ..." / "remote_user: ...").
+ * spaces, '@', ':' or '/'; a user name of letters, digits and . _ - $ \;
+ * and that private_key and known_hosts_file hold no "${" (ssh expands it,
+ * with no escape; a '%' is escaped instead). Called by the config loader
+ * for every driver with DRV_CAP_SSH. 0 or -1 + err ("server_name: ..." /
+ * "remote_user: ..." / "private_key: ...").
  */
 int ssh_check_target(const struct job *job, struct err *err);
 

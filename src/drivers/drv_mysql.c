@@ -13,11 +13,16 @@
  *
  * The files are written into {job}/STAMP.partial/ and the folder is
  * renamed to {job}/STAMP once every database is dumped and synced, so a
- * STAMP folder is always a complete backup; on any failure the .partial
- * folder is removed. An empty db_name means every database the server
- * lists except information_schema, performance_schema and sys (views of
- * the server's state, which mysqldump cannot or should not restore);
- * `mysql`, which holds the accounts, is kept.
+ * STAMP folder is always a complete backup. An empty db_name means every
+ * database the server lists except information_schema, performance_schema
+ * and sys (views of the server's state, which mysqldump cannot or should
+ * not restore); `mysql`, which holds the accounts, is kept. A database
+ * name is its file name, percent-encoded where it would not be a safe one
+ * (mysql_file_name(): '%', '/', control bytes, a leading '.'), and
+ * STAMP/manifest.tsv maps each file back to its database. When some
+ * databases fail, the others are still dumped: the job fails naming the
+ * ones that did not, and their dumps stay in the .partial folder (swept by
+ * cleanup like any staging folder); when none was dumped it is removed.
  */
 #include "drivers/driver.h"
 #include "drivers/snapdir.h"
@@ -197,21 +202,53 @@ out:
 	return rc;
 }
 
-/* A database name usable as a file name in the snapshot folder. */
+/* The manifest of the snapshot folder: one "FILE<TAB>DATABASE" line per dump. */
+#define MYSQL_MANIFEST "manifest.tsv"
+#define MYSQL_MANIFEST_MAX (16 << 20)
+
+/* Write dir/manifest.tsv from man (already "file\tdb\n" lines), synced. 0 or -1 + err. */
 static int
-mysql_check_db_name(const char *db, struct err *err)
+mysql_write_manifest(const char *dir, const struct buf *man, struct err *err)
 {
-	if (strcmp(db, ".") == 0 || strcmp(db, "..") == 0 || strchr(db, '/') != NULL) {
-		err_set(err, "database '%s': its name cannot be used as a file name", db);
-		return -1;
+	char *path = xasprintf("%s/" MYSQL_MANIFEST, dir);
+	size_t off = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		err_sys(err, errno, "%s", path);
+		goto out;
 	}
-	return 0;
+	while (off < man->len) {
+		n = write(fd, man->data + off, man->len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_sys(err, errno, "writing %s", path);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		err_sys(err, errno, "syncing %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return rc;
 }
 
-/* Dump db into dir/db.sql.gz; adds the compressed size to *bytes. */
+/*
+ * Dump db into dir/FILE.sql.gz (FILE: mysql_file_name()); adds the
+ * compressed size to *bytes and a manifest line to man.
+ */
 static int
 mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64_t *bytes,
-               struct err *err)
+               struct buf *man, struct err *err)
 {
 	const struct job *job = run->job;
 	const char *const remote[] = { "mysqldump",
@@ -224,12 +261,10 @@ mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64
 		                       db,
 		                       NULL };
 	struct remote_cmd c = { .name = job->name, .tool = "mysqldump" };
-	char *path = NULL, *what = NULL;
+	char *file = mysql_file_name(db), *path = NULL, *what = NULL;
 	int rc = -1;
 
-	if (mysql_check_db_name(db, err) == -1)
-		return -1;
-	path = xasprintf("%s/%s.sql.gz", dir, db);
+	path = xasprintf("%s/%s.sql.gz", dir, file);
 	what = xasprintf("mysqldump of database '%s' on %s", db, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
@@ -242,10 +277,16 @@ mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64
 	log_info(job->name, "database '%s': %llu bytes, %llu compressed", db,
 	         (unsigned long long)dumpfile_bytes_in(c.df),
 	         (unsigned long long)dumpfile_bytes_out(c.df));
+	if (buf_printf(man, "%s.sql.gz\t", file) == -1 || mysql_escape(man, db) == -1 ||
+	    buf_putc(man, '\n') == -1) {
+		err_set(err, "the manifest is over %d bytes", MYSQL_MANIFEST_MAX);
+		goto out;
+	}
 	rc = 0;
 out:
 	dumpfile_abort(c.df);
 	remote_cmd_free(&c);
+	free(file);
 	free(path);
 	free(what);
 	return rc;
@@ -257,10 +298,16 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	const struct job *job = run->job;
 	struct strv dbs;
 	struct snapdir sd;
+	struct buf man, failed;
+	struct err one;
+	size_t nfailed = 0;
 	int64_t bytes = 0;
 	int rc = -1;
 
 	strv_init(&dbs);
+	buf_init(&man, MYSQL_MANIFEST_MAX);
+	buf_init(&failed, 1 << 16);
+	buf_puts(&man, "# file\tdatabase (escaped as mysql --batch prints it)\n");
 	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		const char *name = job_get(job, "db_name");
@@ -277,10 +324,34 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		goto out;
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	for (size_t i = 0; i < dbs.n; i++)
-		if (mysql_dump_one(run, sd.partial, dbs.v[i], &bytes, err) == -1)
-			goto out;
-	if (snapdir_commit(&sd, job, err) == -1)
+	for (size_t i = 0; i < dbs.n; i++) {
+		err_clear(&one);
+		if (mysql_dump_one(run, sd.partial, dbs.v[i], &bytes, &man, &one) == -1) {
+			/* Logged here; the others are still dumped. */
+			log_error(job->name, "%s", one.msg);
+			buf_printf(&failed, "%s'%s'", nfailed > 0 ? ", " : "", dbs.v[i]);
+			if (nfailed++ == 0)
+				err_set(err, "%s", one.msg);
+		}
+	}
+	if (nfailed > 0) {
+		if (nfailed < dbs.n) {
+			err_set(err,
+			        "%zu of %zu databases could not be dumped: %s (see the lines "
+			        "above); the %zu others are in %s",
+			        nfailed, dbs.n, buf_str(&failed), dbs.n - nfailed, sd.partial);
+			sd.made = 0; /* keep them: cleanup sweeps the staging folder */
+			err_clear(&one);
+			if (mysql_write_manifest(sd.partial, &man, &one) == -1)
+				log_warning(job->name, "%s", one.msg);
+		} else if (nfailed > 1) {
+			err_wrap(err, "no database could be dumped (%s); the first",
+			         buf_str(&failed));
+		}
+		goto out;
+	}
+	if (mysql_write_manifest(sd.partial, &man, err) == -1 ||
+	    snapdir_commit(&sd, job, err) == -1)
 		goto out;
 	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = (int64_t)dbs.n;
@@ -291,20 +362,9 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 out:
 	snapdir_free(&sd, job);
 	strv_free(&dbs);
+	buf_free(&man);
+	buf_free(&failed);
 	return rc;
-}
-
-static int
-mysql_validate(const struct job *job, struct err *err)
-{
-	const char *p;
-
-	if ((p = job_get(job, "db_name")) != NULL && p[0] != '\0' &&
-	    mysql_check_db_name(p, err) == -1) {
-		err_wrap(err, "db_name");
-		return -1;
-	}
-	return 0;
 }
 
 const struct driver drv_mysql = {
@@ -314,6 +374,5 @@ const struct driver drv_mysql = {
 	.required = mysql_required,
 	.optional = mysql_optional,
 	.caps = DRV_CAP_SSH,
-	.validate = mysql_validate,
 	.backup = mysql_backup,
 };

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,12 @@
 #define POOL_MAX 16
 #define CHOICES_MAX 4096
 #define CONN_TIMEOUT_S 15
+#define CONN_MAX 512         /* MHD refuses connections beyond this */
+#define CONN_PER_ADDRESS 128 /* ... and beyond this from one address */
+#define CONN_SOFT_MAX 384    /* above this, a new connection evicts a slow one */
+#define CONN_BUSY_ADDRESS 16 /* ... unless its address holds this many: refused */
+#define HEAD_DEADLINE_S 10   /* the request line and headers, whole */
+#define BODY_DEADLINE_S 20   /* the body, whole, once the headers are in */
 #define CONN_MEMORY (32 * 1024)
 #define POOL_THREADS 4
 #define CACHE_ENTRIES 32
@@ -84,9 +91,32 @@ struct cache_entry {
 	unsigned long used; /* LRU clock */
 };
 
+/*
+ * One open connection, for the deadlines and the eviction (see
+ * conn_track_*): its socket, its peer address and until when its current
+ * request must have arrived (0: no deadline, the request is in).
+ */
+struct conn_track {
+	struct conn_track *prev, *next;
+	int fd;
+	unsigned char addr[16];
+	size_t alen;
+	int64_t since;    /* when the current request's head started, ms */
+	int64_t deadline; /* ms, 0 once the request is in */
+	int shut;         /* shutdown() sent */
+};
+
 struct server {
 	const struct server_opts *o;
 	struct MHD_Daemon *d;
+
+	pthread_mutex_t tmu; /* guards the connection list */
+	struct conn_track *conns;
+	size_t nconns;
+	unsigned long evicted, expired, refused; /* counters, for the log */
+	pthread_t reaper;
+	int reaper_started;
+	volatile int stopping;
 	char *tls_cert, *tls_key;
 	char *metrics_token; /* [web] metrics_token_file's token, or NULL */
 
@@ -112,6 +142,209 @@ struct ctx {
 	struct buf body;
 	int too_large;
 };
+
+/* --- slow clients -------------------------------------------------------- */
+
+/*
+ * libmicrohttpd's timeout is an idle one: a client sending a byte every
+ * few seconds keeps its connection forever. Each connection is tracked
+ * from MHD_OPTION_NOTIFY_CONNECTION: its request head must be complete
+ * HEAD_DEADLINE_S after it started (the connection opened, or the previous
+ * request was answered), its body BODY_DEADLINE_S after the head. A
+ * reaper thread shuts down the socket of a connection past its deadline;
+ * libmicrohttpd then sees the end of it and closes it. The CLOSED
+ * notification comes before libmicrohttpd closes the socket and takes the
+ * entry out under the same lock, so the reaper never touches a descriptor
+ * that was closed (and maybe reused).
+ *
+ * Fairness: past CONN_SOFT_MAX connections, each new one evicts a
+ * connection whose request has not arrived yet, from the address that
+ * holds the most connections, the oldest first. Attackers holding slots
+ * open lose them to newcomers; a client that sends its request at once
+ * (health checks, logged-in users) always finds a slot and is answered.
+ */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+same_addr(const struct conn_track *a, const struct conn_track *b)
+{
+	return a->alen == b->alen && memcmp(a->addr, b->addr, a->alen) == 0;
+}
+
+/* Shut down one waiting connection of the busiest address. Called with tmu held. */
+static void
+conn_evict_one(struct server *s)
+{
+	struct conn_track *victim = NULL;
+	size_t best = 0;
+
+	for (struct conn_track *t = s->conns; t != NULL; t = t->next) {
+		size_t n = 0;
+
+		if (t->deadline == 0 || t->shut)
+			continue;
+		for (struct conn_track *u = s->conns; u != NULL; u = u->next)
+			n += same_addr(t, u);
+		if (victim == NULL || n > best || (n == best && t->since < victim->since)) {
+			victim = t;
+			best = n;
+		}
+	}
+	if (victim != NULL) {
+		shutdown(victim->fd, SHUT_RDWR);
+		victim->shut = 1;
+		s->evicted++;
+	}
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+	struct server *s = cls;
+	struct conn_track *t = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ai =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		t = xcalloc(1, sizeof *t);
+		t->fd = fd != NULL ? fd->connect_fd : -1;
+		if (ai != NULL && ai->client_addr != NULL) {
+			const struct sockaddr *sa = ai->client_addr;
+
+			if (sa->sa_family == AF_INET) {
+				t->alen = 4;
+				memcpy(t->addr,
+				       &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				       4);
+			} else if (sa->sa_family == AF_INET6) {
+				t->alen = 16;
+				memcpy(t->addr,
+				       &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+				       16);
+			}
+		}
+		t->since = now_ms();
+		t->deadline = t->since + HEAD_DEADLINE_S * 1000;
+		*socket_context = t;
+		pthread_mutex_lock(&s->tmu);
+		t->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = t;
+		s->conns = t;
+		if (++s->nconns > CONN_SOFT_MAX)
+			conn_evict_one(s);
+		pthread_mutex_unlock(&s->tmu);
+		return;
+	}
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&s->tmu);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		s->conns = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	s->nconns--;
+	pthread_mutex_unlock(&s->tmu);
+	free(t);
+	*socket_context = NULL;
+}
+
+/*
+ * Accept policy: past CONN_SOFT_MAX connections, an address that already
+ * holds CONN_BUSY_ADDRESS of them gets no more (refused at once, before
+ * any eviction): an attacker's reconnections do not churn the others',
+ * and a newcomer from another address still gets in.
+ */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct server *s = cls;
+	struct conn_track probe;
+	size_t n = 0;
+	enum MHD_Result ok = MHD_YES;
+
+	(void)len;
+	memset(&probe, 0, sizeof probe);
+	if (sa->sa_family == AF_INET) {
+		probe.alen = 4;
+		memcpy(probe.addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		probe.alen = 16;
+		memcpy(probe.addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	}
+	pthread_mutex_lock(&s->tmu);
+	if (s->nconns >= CONN_SOFT_MAX) {
+		for (struct conn_track *t = s->conns; t != NULL; t = t->next)
+			n += same_addr(t, &probe);
+		if (n >= CONN_BUSY_ADDRESS) {
+			ok = MHD_NO;
+			s->refused++;
+		}
+	}
+	pthread_mutex_unlock(&s->tmu);
+	return ok;
+}
+
+/* The tracked state of c's connection, or NULL. */
+static struct conn_track *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i != NULL ? i->socket_context : NULL;
+}
+
+/* Set the deadline of c's current request (0: none). */
+static void
+conn_set_deadline(struct server *s, struct MHD_Connection *c, int seconds, int restart)
+{
+	struct conn_track *t = conn_of(c);
+
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&s->tmu);
+	if (restart)
+		t->since = now_ms();
+	t->deadline = seconds > 0 ? now_ms() + (int64_t)seconds * 1000 : 0;
+	pthread_mutex_unlock(&s->tmu);
+}
+
+static void *
+conn_reaper(void *arg)
+{
+	struct server *s = arg;
+	struct timespec step = { 0, 250 * 1000 * 1000 };
+
+	while (!s->stopping) {
+		int64_t now = now_ms();
+
+		pthread_mutex_lock(&s->tmu);
+		for (struct conn_track *t = s->conns; t != NULL; t = t->next) {
+			if (t->deadline != 0 && now >= t->deadline && !t->shut && t->fd != -1) {
+				shutdown(t->fd, SHUT_RDWR);
+				t->shut = 1;
+				s->expired++;
+			}
+		}
+		pthread_mutex_unlock(&s->tmu);
+		nanosleep(&step, NULL);
+	}
+	return NULL;
+}
 
 /* --- request helpers --------------------------------------------------- */
 
@@ -984,6 +1217,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		x = xcalloc(1, sizeof *x);
 		buf_init(&x->body, SERVER_MAX_BODY);
 		*con_cls = x;
+		/* The head is in: now the body has its own deadline. */
+		conn_set_deadline(s, c, BODY_DEADLINE_S, 0);
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -992,6 +1227,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	conn_set_deadline(s, c, 0, 0); /* the whole request is in */
 	if (x->too_large)
 		return send_plain_error(s, c, 413, "request body too large (limit 64 KiB)");
 
@@ -1016,9 +1252,9 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct ctx *x = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	/* Kept alive: the next request's head has its deadline from now. */
+	conn_set_deadline(cls, c, HEAD_DEADLINE_S, 1);
 	if (x == NULL)
 		return;
 	buf_free(&x->body);
@@ -1122,6 +1358,7 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 
 	s = xcalloc(1, sizeof *s);
 	s->o = o;
+	pthread_mutex_init(&s->tmu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->vmu, NULL);
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
@@ -1154,25 +1391,31 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 	}
 	if (s->tls_cert != NULL)
 		s->d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		    flags, 0, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_MAX,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONN_PER_ADDRESS,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+		    on_connection, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
 		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
 		    on_unescape, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
 	else
 		s->d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		    flags, 0, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)128, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_MAX,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONN_PER_ADDRESS,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+		    on_connection, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
 		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
 		    on_unescape, s, MHD_OPTION_END);
+	if (s->d != NULL && pthread_create(&s->reaper, NULL, conn_reaper, s) == 0)
+		s->reaper_started = 1;
 	if (s->d == NULL) {
 		err_set(err, "cannot listen on %s%s%s:%d (address in use, or not local?)",
 		        ai->ai_family == AF_INET6 ? "[" : "", gc->listen_host,
@@ -1190,6 +1433,7 @@ fail:
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
+	pthread_mutex_destroy(&s->tmu);
 	free(s);
 	return -1;
 }
@@ -1199,7 +1443,15 @@ server_stop(struct server *s)
 {
 	if (s == NULL)
 		return;
+	s->stopping = 1;
+	if (s->reaper_started)
+		pthread_join(s->reaper, NULL);
 	MHD_stop_daemon(s->d);
+	if (s->evicted > 0 || s->expired > 0 || s->refused > 0)
+		log_info(NULL,
+		         "web: %lu connections past their request deadline, %lu evicted for "
+		         "newcomers, %lu refused (their address held too many)",
+		         s->expired, s->evicted, s->refused);
 	for (size_t i = 0; i < s->ncats; i++) {
 		catalog_close(s->cats[i].cat);
 		free(s->cats[i].path);
@@ -1219,5 +1471,6 @@ server_stop(struct server *s)
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
+	pthread_mutex_destroy(&s->tmu);
 	free(s);
 }

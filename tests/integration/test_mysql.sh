@@ -10,6 +10,9 @@
 # password, an unknown database, a missing mysqldump, the server dying
 # mid-dump and a changed host key each give an ERROR row with the tool's
 # own words, leave no STAMP.partial, and leave earlier backups untouched.
+# Database names that are no file names (../x, 100%, .hidden) are dumped
+# under percent-encoded names listed in manifest.tsv; a database mysqldump
+# cannot dump fails the job, named, and the others are still dumped.
 
 # Listings of our own plain names; literal SQL and ssh text; T_* are read by lib.sh.
 # shellcheck disable=SC2010,SC2012,SC2016,SC2034
@@ -143,9 +146,11 @@ t_rc 0 "backup of every database: exit 0"
 t_eq OK "$(last_row all status)" "OK row"
 S1=$(snapshots "$BASE/all" | tail -n 1)
 t_ne "" "$S1" "a STAMP folder was made"
-t_eq "$(printf '%s\n' big.sql.gz d1.sql.gz mysql.sql.gz "we're db.sql.gz")" \
+t_eq "$(printf '%s\n' big.sql.gz d1.sql.gz manifest.tsv mysql.sql.gz "we're db.sql.gz")" \
 	"$(ls -1 "$BASE/all/$S1" | sort)" \
-	"one DB.sql.gz per database; information_schema, performance_schema and sys skipped"
+	"one DB.sql.gz per database and the manifest; information_schema, performance_schema and sys skipped"
+t_eq "we're db.sql.gz	we're db" "$(grep "^we're" "$BASE/all/$S1/manifest.tsv")" \
+	"the manifest maps each file to its database"
 t_eq "" "$(partial_dirs "$BASE/all")" "no STAMP.partial left"
 t_eq "$BASE/all/$S1" "$(last_row all backup_location)" "backup_location is the STAMP folder"
 t_eq 4 "$(last_row all total_files_count)" "total_files = number of databases"
@@ -174,9 +179,61 @@ wait_next_second
 tb_run -c "$CONF" -s one backup
 t_rc 0 "db_name = we're db: exit 0"
 S2=$(snapshots "$BASE/one" | tail -n 1)
-t_eq "we're db.sql.gz" "$(ls -1 "$BASE/one/$S2")" "db_name: only that database"
+t_eq "$(printf '%s\n' manifest.tsv "we're db.sql.gz")" "$(ls -1 "$BASE/one/$S2")" \
+	"db_name: only that database (and the manifest)"
 t_eq 1 "$(last_row one total_files_count)" "db_name: total_files = 1"
 t_ok "we're db restored equals its source" restore_check "$BASE/one/$S2/we're db.sql.gz" "we're db"
+
+# ================================================================ names that are no file names
+# Every database is dumped under a reversible safe name (percent-encoded);
+# one that mysqldump cannot dump (a view on a dropped table) fails the job,
+# named, and the others are still dumped, kept in STAMP.partial.
+myq <<'EOF' || t_bail "creating the oddly named databases failed"
+CREATE DATABASE `../x`;
+CREATE TABLE `../x`.t (i INT PRIMARY KEY, s VARCHAR(20));
+INSERT INTO `../x`.t VALUES (1, 'dot dot slash');
+CREATE DATABASE `100%`;
+CREATE TABLE `100%`.t (i INT PRIMARY KEY);
+INSERT INTO `100%`.t VALUES (100);
+CREATE DATABASE `.hidden`;
+CREATE DATABASE broken;
+CREATE TABLE broken.gone (i INT);
+CREATE VIEW broken.v AS SELECT i FROM broken.gone;
+DROP TABLE broken.gone;
+EOF
+myjob odd
+wait_next_second
+tb_run -c "$CONF" -s odd backup
+t_rc 1 "odd names, one broken database: exit 1"
+t_eq ERROR "$(last_row odd status)" "odd names, one broken database: ERROR row"
+t_match "1 of [0-9]+ databases could not be dumped: 'broken'" "$(last_row odd log)" \
+	"odd names: the log names the one database that failed"
+t_match "ERROR \[odd\] mysqldump of database 'broken' on 127\.0\.0\.1 failed" "$T_ERR" \
+	"odd names: its own error, in mysqldump's words, is in the run log"
+t_eq "" "$(snapshots "$BASE/odd")" "odd names: no STAMP folder (the backup is incomplete)"
+P=$(partial_dirs "$BASE/odd")
+t_ne "" "$P" "odd names: the dumps made are kept in STAMP.partial"
+t_eq "$(printf '%s\n' "%2E.%2Fx.sql.gz" "%2Ehidden.sql.gz" "100%25.sql.gz")" \
+	"$(cd "$BASE/odd/$P" 2>/dev/null && ls -1 -- %* 1*.sql.gz | sort)" \
+	"odd names: ../x, .hidden and 100% are dumped under percent-encoded names"
+t_ok "odd names: no file outside the folder" test ! -e "$BASE/x.sql.gz" -a ! -e "$BASE/odd/x.sql.gz"
+t_eq "%2E.%2Fx.sql.gz	../x" "$(grep -F '../x' "$BASE/odd/$P/manifest.tsv")" \
+	"odd names: the manifest maps the file back to ../x"
+myq -e 'CREATE DATABASE restored_dotdot'
+gzip -dc "$BASE/odd/$P/%2E.%2Fx.sql.gz" |
+	mariadb --no-defaults --default-character-set=utf8mb4 -S "$MYSOCK" -uroot -- restored_dotdot
+t_eq "$(myq -e 'SELECT * FROM `../x`.t')" "$(myq -e 'SELECT * FROM restored_dotdot.t')" \
+	"../x restored into a fresh database has its rows"
+myq -e 'DROP DATABASE restored_dotdot'
+myq -e 'DROP DATABASE broken'
+wait_next_second
+tb_run -c "$CONF" -s odd backup
+t_rc 0 "odd names, nothing broken: exit 0"
+S3=$(snapshots "$BASE/odd" | tail -n 1)
+t_eq 7 "$(last_row odd total_files_count)" "odd names: every database dumped (7 with broken dropped)"
+t_eq "100%25.sql.gz	100%" "$(grep -F '100%' "$BASE/odd/$S3/manifest.tsv")" \
+	"odd names: 100% is in the manifest"
+myq -e 'DROP DATABASE `../x`; DROP DATABASE `100%`; DROP DATABASE `.hidden`'
 
 # ================================================================ failures
 # check_failed JOB DESC REGEX: ERROR row whose log matches, nothing left.

@@ -474,7 +474,9 @@ test_argv_ssh_command_quoting(void **state)
 	rsh = av.v[i + 1];
 	/* rsync splits -e itself: every word in '...', a ' doubled inside. */
 	assert_true(strncmp(rsh, "'ssh' '-o' 'BatchMode=yes' ", 27) == 0);
-	assert_non_null(strstr(rsh, " '-i' '/keys/my key/it''s \"the\" key'"));
+	/* One ssh_config word: blanks and quotes escaped, for rsync's '...' too. */
+	assert_non_null(
+	    strstr(rsh, " '-o' 'IdentityFile=/keys/my\\ key/it\\''s\\ \\\"the\\\"\\ key'"));
 	assert_non_null(strstr(rsh, " '-p' '2222'"));
 	assert_non_null(strstr(rsh, " '-c' 'aes256-ctr'"));
 	assert_null(strstr(rsh, "ControlMaster")); /* ssh_connection_sharing = no */
@@ -859,10 +861,13 @@ test_ssh_check_target(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config cfg;
 		struct job job;
 		struct err err;
 
+		memset(&cfg, 0, sizeof cfg);
 		memset(&job, 0, sizeof job);
+		job.cfg = &cfg;
 		job.server_name = cases[i].host;
 		job.remote_user = cases[i].user;
 		err_clear(&err);
@@ -875,11 +880,57 @@ test_ssh_check_target(void **state)
 	}
 }
 
+/* ssh expands %-tokens and ${VAR} in key and known_hosts file names. */
+static void
+test_ssh_key_paths(void **state)
+{
+	struct config *cfg;
+	struct strv av;
+	struct err err;
+	const char *rsh;
+	char *text;
+	int i;
+
+	(void)state;
+	cfg = load_job("/b", "",
+	               "type = rsync+ssh\nserver_name = web1\nremote_dir = /srv\n"
+	               "private_key = /keys/k%dx\nssh_connection_sharing = no\n");
+	build(cfg, 0, &av);
+	i = at(&av, "-e");
+	assert_true(i > 0);
+	rsh = av.v[i + 1];
+	/* A '%' doubled, read back by ssh as one '%'; no -i (expanded as given). */
+	assert_non_null(strstr(rsh, " '-o' 'IdentityFile=/keys/k%%dx'"));
+	assert_null(strstr(rsh, "'-i'"));
+	strv_free(&av);
+	config_free(cfg);
+
+	/* "${" has no escape: refused at config check, naming the key. */
+	for (int k = 0; k < 2; k++) {
+		const char *key = k == 0 ? "private_key" : "known_hosts_file";
+
+		text = xasprintf("[global]\nbackup_base_dir = /b\nbackup_retention_time = 30\n"
+		                 "maximum_backup_age = 30\n\n[j]\ntype = rsync+ssh\n"
+		                 "server_name = web1\nremote_dir = /srv\n%s%s = /keys/${HOME}/k\n",
+		                 k == 0 ? "" : "private_key = /keys/id\n", key);
+		err_clear(&err);
+		cfg = NULL;
+		assert_int_equal(config_parse_buffer("t.ini", text, strlen(text), NULL, &cfg, &err),
+		                 -1);
+		assert_non_null(strstr(err.msg, "[j]"));
+		assert_non_null(strstr(err.msg, key));
+		assert_non_null(strstr(err.msg, "'${'"));
+		config_free(cfg);
+		free(text);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ssh_check_target),
+		cmocka_unit_test(test_ssh_key_paths),
 		cmocka_unit_test(test_stats_rsync3),
 		cmocka_unit_test(test_stats_old_wording_and_dots),
 		cmocka_unit_test(test_stats_saturate),
