@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "config.h"
 #include "drivers/driver.h"
+#include "fixture.h"
 #include "util/err.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -30,23 +30,14 @@
 	"backup_retention_time = 30\n"                                                             \
 	"maximum_backup_age = 30\n"
 
-static char tmpdir[] = "/tmp/tb_test_config.XXXXXX";
-static char cfgpath[256];
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+static char tmpdir[TB_TMPDIR_MAX];
+static char cfgpath[TB_TMPDIR_MAX + 16];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (tb_tmpdir_make(tmpdir, sizeof tmpdir, "config") == -1)
 		return -1;
 	snprintf(cfgpath, sizeof cfgpath, "%s/c.ini", tmpdir);
 	return 0;
@@ -56,7 +47,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tb_tmpdir_remove(tmpdir);
 }
 
 static void
