@@ -97,11 +97,12 @@ t_ok "the sample as shipped is valid (no job)" "$TISBACKUP" -c "$SAMPLE" -b "$TM
 ssh-keygen -q -t ed25519 -N '' -f "$TMPD/key" >/dev/null
 printf 'x\n' >"$TMPD/pass"
 chmod 600 "$TMPD/pass"
-sed -e 's/^;\(\[\|[a-z_]* = \)/\1/' -e "s|/root/.ssh/id_ed25519|$TMPD/key|" -e "s|/etc/tis/nas-share.pass|$TMPD/pass|" \
+sed -e 's/^;\(\[\|[a-z_]* = \)/\1/' -e "s|/root/.ssh/id_ed25519|$TMPD/key|" -e "s|/etc/tis/nas-share.pass|$TMPD/pass|" -e "s|/etc/tis/core-sw1.pw|$TMPD/pass|" \
 	-e "s|/root/.ssh/known_hosts|$TMPD/kh|" -e "s|/var/lib/tisbackup|$TMPD/b1|" "$SAMPLE" >"$TMPD/all.ini"
 tb_run -c "$TMPD/all.ini" -d backup
 t_rc 0 "every job of the sample uncommented is valid (dry run)"
-t_eq "$(wc -l <<<"$drivers")" "$(grep -c '^\[' "$TMPD/all.ini" | awk '{print $1 - 1}')" "one job per driver once uncommented"
+t_eq "$(sort <<<"$drivers")" "$(sed -n 's/^type = //p' "$TMPD/all.ini" | sort -u)" \
+	"a job of every driver once uncommented (two switches: a password file and a password)"
 
 # --- logrotate ----------------------------------------------------------------
 if command -v logrotate >/dev/null; then
