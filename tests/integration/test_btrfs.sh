@@ -275,7 +275,9 @@ cfg_job "$CONF" crashy "$CSRC" "type = rsync+btrfs+ssh"
 tb_run -c "$CONF" -s crashy backup
 t_rc 0 "crashy: a first good backup"
 K1=$(snapshots "$BASE/crashy" | tail -n 1)
-head -c $((3 * 1024 * 1024)) /dev/urandom >"$CSRC/big"
+# A new content of another size: rsync's quick check (size and mtime in
+# seconds) must see the change even when this runs in the same second.
+head -c $((3 * 1024 * 1024 + 4096)) /dev/urandom >"$CSRC/big"
 SLOWCONF=$TMPD/slow.ini
 cfg_global "$SLOWCONF"
 cfg_job "$SLOWCONF" crashy "$CSRC" "type = rsync+btrfs+ssh" "bwlimit = 100"
