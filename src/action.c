@@ -35,7 +35,7 @@ action_listdrivers(const struct action_ctx *a)
 const struct action_entry action_table[] = {
 	{ "backup", NULL, "run every selected job, in config order", "backup", "schedule",
 	  ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_ALERTS, backup_run, NULL },
-	{ "cleanup", NULL, "delete backups older than backup_retention_time days", "cleanup",
+	{ "cleanup", NULL, "delete expired backups (backup_retention_time, keep_*)", "cleanup",
 	  "cleanup_schedule", ACTION_CONFIG | ACTION_WRITES | ACTION_DISKFULL_OK, cleanup_run,
 	  NULL },
 	{ "checknagios", NULL, "monitoring check; prints the verdict, exits 0/1/2/3", NULL, NULL,
@@ -60,9 +60,9 @@ const struct action_entry action_table[] = {
 	  NULL, cmd_serve },
 	{ "worker", NULL, "run queued runs (for other hosts); stops on SIGTERM", NULL, NULL,
 	  ACTION_WORDS, NULL, cmd_worker },
-	{ "user", "user add|passwd|del NAME [--role admin|viewer]",
+	{ "user", "user list | add|passwd|del NAME [--role admin|viewer]",
 	  "manage the web users (password read from stdin\n"
-	  "when it is not a terminal)",
+	  "when it is not a terminal); list shows names and roles",
 	  NULL, NULL, ACTION_WORDS, NULL, cmd_user },
 	{ NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
 };
