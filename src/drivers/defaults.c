@@ -78,14 +78,26 @@ driver_check(const struct job *job, const char *location, struct drv_check *out,
 }
 
 /*
- * The default register hook: the DRV_ENTRY_FINAL entries of the job
- * folder that are folders, or regular files for DRV_CAP_FILE drivers.
+ * The default register hook's test: folders, or regular files for
+ * DRV_CAP_FILE drivers; symlinks, devices and fifos are never backups.
  */
 static int
-register_scan(const struct job *job, drv_found_fn found, void *arg, struct err *err)
+accept_default(const struct job *job, const char *name, const struct stat *st)
+{
+	int files = (job->drv->caps & DRV_CAP_FILE) != 0;
+
+	if (S_ISDIR(st->st_mode) || (files && S_ISREG(st->st_mode)))
+		return 1;
+	log_debug(job->name, "%s/%s: named like a backup, but not a %s: skipped", job->dir, name,
+	          files ? "folder or file" : "folder");
+	return 0;
+}
+
+int
+driver_scan_finished(const struct job *job, drv_accept_fn accept, drv_found_fn found, void *arg,
+                     struct err *err)
 {
 	enum drv_entry (*classify)(const char *, char *) = driver_layout(job->drv)->classify;
-	int files = (job->drv->caps & DRV_CAP_FILE) != 0;
 	struct dirent *de;
 	DIR *d;
 	int rc = -1;
@@ -114,12 +126,8 @@ register_scan(const struct job *job, drv_found_fn found, void *arg, struct err *
 			err_sys(err, errno, "examining %s/%s", job->dir, de->d_name);
 			goto out;
 		}
-		/* Symlinks, devices and fifos are never backups. */
-		if (!S_ISDIR(st.st_mode) && !(files && S_ISREG(st.st_mode))) {
-			log_debug(job->name, "%s/%s: named like a backup, but not a %s: skipped",
-			          job->dir, de->d_name, files ? "folder or file" : "folder");
+		if (!accept(job, de->d_name, &st))
 			continue;
-		}
 		path = fs_join(job->dir, de->d_name);
 		f.location = path;
 		f.stamp = stamp;
@@ -145,5 +153,5 @@ driver_register_existing(const struct job *job, drv_found_fn found, void *arg, s
 {
 	if (job->drv->register_existing != NULL)
 		return job->drv->register_existing(job, found, arg, err);
-	return register_scan(job, found, arg, err);
+	return driver_scan_finished(job, accept_default, found, arg, err);
 }

@@ -325,4 +325,16 @@ int driver_check(const struct job *job, const char *location, struct drv_check *
  */
 int driver_register_existing(const struct job *job, drv_found_fn found, void *arg, struct err *err);
 
+/*
+ * The scan behind the default register hook, for drivers that only judge
+ * entries differently: found() for every entry of the job folder that the
+ * driver's layout classifies DRV_ENTRY_FINAL and accept() takes (st is its
+ * lstat; accept logs why it refuses). A missing folder has no backups.
+ * 0, or -1 + err (a read error, or found()'s).
+ */
+struct stat;
+typedef int (*drv_accept_fn)(const struct job *job, const char *name, const struct stat *st);
+int driver_scan_finished(const struct job *job, drv_accept_fn accept, drv_found_fn found, void *arg,
+                         struct err *err);
+
 #endif

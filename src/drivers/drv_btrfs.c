@@ -461,64 +461,32 @@ btrfs_expire_commit(const struct job *job, struct err *err)
  * registered under its old type): it is skipped, with a note.
  */
 static int
+accept_snapshot(const struct job *job, const char *name, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode) && st->st_ino == BTRFS_SUBVOL_ROOT_INO)
+		return 1;
+	log_info(job->name, "%s/%s: named like a backup, but not a btrfs snapshot: not registered",
+	         job->dir, name);
+	return 0;
+}
+
+static int
 btrfs_register(const struct job *job, drv_found_fn found, void *arg, struct err *err)
 {
-	struct dirent *de;
-	DIR *d;
-	int rc = -1;
+	int fd, rc;
 
-	if ((d = opendir(job->dir)) == NULL) {
+	if ((fd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		err_sys(err, errno, "reading %s", job->dir);
 		return -1;
 	}
-	if (check_on_btrfs(dirfd(d), job->dir, job->drv->name,
-	                   job->drv->caps & DRV_CAP_SSH ? "rsync+ssh" : "rsync", err) == -1)
-		goto out;
-	for (;;) {
-		char stamp[TIME_STAMP_LEN + 1];
-		struct drv_found f;
-		struct stat sb;
-		char *path;
-		int r;
-
-		errno = 0;
-		if ((de = readdir(d)) == NULL)
-			break;
-		if (snapdir_classify(de->d_name, stamp) != DRV_ENTRY_FINAL)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno == ENOENT)
-				continue; /* deleted since it was listed */
-			err_sys(err, errno, "examining %s/%s", job->dir, de->d_name);
-			goto out;
-		}
-		if (!S_ISDIR(sb.st_mode) || sb.st_ino != BTRFS_SUBVOL_ROOT_INO) {
-			log_info(job->name,
-			         "%s/%s: named like a backup, but not a btrfs snapshot: "
-			         "not registered",
-			         job->dir, de->d_name);
-			continue;
-		}
-		path = fs_join(job->dir, de->d_name);
-		f.location = path;
-		f.stamp = stamp;
-		f.mtime = sb.st_mtim;
-		f.bytes = f.files = -1;
-		r = found(arg, &f, err);
-		free(path);
-		if (r == -1)
-			goto out;
-	}
-	if (errno != 0) {
-		err_sys(err, errno, "reading %s", job->dir);
-		goto out;
-	}
-	rc = 0;
-out:
-	closedir(d);
-	return rc;
+	rc = check_on_btrfs(fd, job->dir, job->drv->name,
+	                    job->drv->caps & DRV_CAP_SSH ? "rsync+ssh" : "rsync", err);
+	close(fd);
+	if (rc == -1)
+		return -1;
+	return driver_scan_finished(job, accept_snapshot, found, arg, err);
 }
 
 const struct driver drv_rsync_btrfs_ssh = {
