@@ -187,8 +187,15 @@ TMPD=
 _TB_BG_PIDS=()
 
 _tb_cleanup() {
-	local st=$?
+	local st=$? i
 	sshd_stop 2>/dev/null
+	# what loop_mount mounted, newest first, then its loop devices
+	for ((i = ${#_TB_MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${_TB_MOUNTS[i]}" 2>/dev/null || umount -l "${_TB_MOUNTS[i]}" 2>/dev/null
+	done
+	for i in "${_TB_LOOPS[@]}"; do
+		losetup -d "$i" 2>/dev/null
+	done
 	local p
 	for p in "${_TB_BG_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
@@ -209,6 +216,24 @@ _tb_cleanup() {
 	fi
 	return $st
 }
+
+# loop_mount IMAGE DIR SIZE_MB: a fresh ext4 image mounted on DIR (root,
+# loop devices); unmounted and detached by the cleanup trap.
+_TB_MOUNTS=()
+_TB_LOOPS=()
+loop_mount() {
+	local img=$1 dir=$2 size=$3 dev
+	dd if=/dev/zero of="$img" bs=1M count="$size" status=none || return 1
+	mkfs.ext4 -q -F "$img" || return 1
+	dev=$(losetup -f --show "$img") || return 1
+	_TB_LOOPS+=("$dev")
+	mkdir -p "$dir"
+	mount "$dev" "$dir" || return 1
+	_TB_MOUNTS+=("$dir")
+}
+
+# tb_track_mount DIR: unmount DIR in the cleanup trap (a mount made by hand).
+tb_track_mount() { _TB_MOUNTS+=("$1"); }
 
 # Create the per-test temporary directory in $TMPD (once) and install the
 # cleanup trap. Also fixes the markers used by the injection checks.

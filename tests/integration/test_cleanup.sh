@@ -31,36 +31,6 @@ tb_tmp
 
 # ---------------------------------------------------------------- helpers
 
-MOUNTS=()
-LOOPS=()
-
-# Unmount what we mounted and free our loop devices, then lib.sh's cleanup.
-# shellcheck disable=SC2317 # called by the EXIT trap
-_cleanup_mounts() {
-	local st=$? i
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" 2>/dev/null
-	done
-	for i in "${LOOPS[@]}"; do
-		losetup -d "$i" 2>/dev/null
-	done
-	(exit "$st")
-	_tb_cleanup
-}
-trap _cleanup_mounts EXIT
-
-# loop_mount IMAGE DIR SIZE_MB: a fresh ext4 image mounted on DIR.
-loop_mount() {
-	local img=$1 dir=$2 size=$3 dev
-	dd if=/dev/zero of="$img" bs=1M count="$size" status=none || return 1
-	mkfs.ext4 -q -F "$img" || return 1
-	dev=$(losetup -f --show "$img") || return 1
-	LOOPS+=("$dev")
-	mkdir -p "$dir"
-	mount "$dev" "$dir" || return 1
-	MOUNTS+=("$dir")
-}
-
 # day_iso DAYS_AGO [HH:MM:SS]: a catalog timestamp, local time.
 day_iso() {
 	date -d "$(date -d "-$1 days" +%F) ${2:-12:00:00}" +%Y-%m-%dT%H:%M:%S.123456
@@ -362,7 +332,7 @@ mksnap "$J/$(day_stamp 1)"
 if ! mount -t tmpfs -o size=1m tb-cleanup-test "$MP" 2>/dev/null; then
 	t_skip "mount point as location" "cannot mount a tmpfs here"
 else
-	MOUNTS+=("$MP")
+	tb_track_mount "$MP"
 	printf 'precious\n' >"$MP/precious"
 	cfg_job "$CONF" mntjob /srv "backup_retention_time = 5"
 	r_mp=$(row "$CATALOG" mntjob "$(day_iso 10)" OK "$MP")

@@ -12,34 +12,6 @@ tb_require_binary
 tb_require sqlite3 mkfs.ext4 losetup mount umount
 tb_tmp
 
-MOUNTS=()
-LOOPS=()
-# shellcheck disable=SC2317 # called by the EXIT trap
-_cleanup_mounts() {
-	local st=$? i
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" 2>/dev/null
-	done
-	for i in "${LOOPS[@]}"; do
-		losetup -d "$i" 2>/dev/null
-	done
-	(exit "$st")
-	_tb_cleanup
-}
-trap _cleanup_mounts EXIT
-
-# loop_mount IMAGE DIR SIZE_MB: a fresh ext4 image mounted on DIR.
-loop_mount() {
-	local img=$1 dir=$2 size=$3 dev
-	dd if=/dev/zero of="$img" bs=1M count="$size" status=none || return 1
-	mkfs.ext4 -q -F "$img" || return 1
-	dev=$(losetup -f --show "$img") || return 1
-	LOOPS+=("$dev")
-	mkdir -p "$dir"
-	mount "$dev" "$dir" || return 1
-	MOUNTS+=("$dir")
-}
-
 # fill DIR: write until not one block is left, root's reserve included.
 fill() {
 	local bs
