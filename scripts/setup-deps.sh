@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
-	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev
+	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev libxml2-dev
 	libblkid-dev libbtrfsutil-dev libssh-dev
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
