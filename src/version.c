@@ -7,8 +7,10 @@
 #include "catalog.h"
 #include "curlload.h"
 #include "drivers/driver.h"
+#include "drivers/switch.h"
 #include "queue.h"
 #include "util/buf.h"
+#include "xml.h"
 
 void
 version_print(FILE *f)
@@ -33,4 +35,14 @@ version_print(FILE *f)
 		fprintf(f, "libcurl: yes\n");
 	else
 		fprintf(f, "libcurl: no (%s)\n", err.msg);
+	err_clear(&err);
+	if (switch_ssh_available(&err) == 0)
+		fprintf(f, "libssh: yes\n");
+	else
+		fprintf(f, "libssh: no (%s)\n", err.msg);
+	err_clear(&err);
+	if (xml_available(&err) == 0)
+		fprintf(f, "libxml2: yes\n");
+	else
+		fprintf(f, "libxml2: no (%s)\n", err.msg);
 }

@@ -1,57 +1,53 @@
 /*
- * libxml2 loaded on first use (see xml.h): dlopen() once per process
- * under pthread_once(), three symbols resolved; the tree is walked through
+ * libxml2 loaded on first use (see xml.h): dynlib_open() once per process
+ * under pthread_once(), four symbols resolved; the tree is walked through
  * libxml2's public structures.
  */
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 
 #include "xml.h"
 
+#include "util/dynlib.h"
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
-static char failure[160];
+static struct err failure;
 static xmlDocPtr (*read_memory)(const char *buf, int size, const char *url, const char *enc,
                                 int options);
 static void (*free_doc)(xmlDocPtr doc);
 static xmlErrorPtr (*last_error)(void);
 
-/* dlsym() into *slot; 0, or -1 naming the missing symbol in failure. */
-static int
-sym(void *lib, const char *name, void *slot)
-{
-	void *p = dlsym(lib, name);
-
-	if (p == NULL) {
-		snprintf(failure, sizeof failure, "libxml2 lacks %s", name);
-		return -1;
-	}
-	*(void **)slot = p; /* POSIX: object and function pointers convert */
-	return 0;
-}
-
 static void
 load(void)
 {
+	static const char *const names[] = { "libxml2.so.2", NULL };
 	void (*init)(void) = NULL;
-	void *lib = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+	const struct dynsym syms[] = {
+		{ "xmlInitParser", &init },
+		{ "xmlReadMemory", &read_memory },
+		{ "xmlFreeDoc", &free_doc },
+		{ "xmlGetLastError", &last_error },
+		{ NULL, NULL },
+	};
 
-	if (lib == NULL) {
-		snprintf(failure, sizeof failure,
-		         "cannot load libxml2 (libxml2.so.2): install the package libxml2");
-		return;
-	}
-	if (sym(lib, "xmlInitParser", &init) == -1 ||
-	    sym(lib, "xmlReadMemory", &read_memory) == -1 ||
-	    sym(lib, "xmlFreeDoc", &free_doc) == -1 ||
-	    sym(lib, "xmlGetLastError", &last_error) == -1)
+	if (dynlib_open("libxml2", "the package libxml2", names, syms, &failure) == -1)
 		return;
 	init();
 	loaded = 1;
+}
+
+int
+xml_available(struct err *err)
+{
+	pthread_once(&once, load);
+	if (!loaded) {
+		err_set(err, "%s", failure.msg);
+		return -1;
+	}
+	return 0;
 }
 
 xmlDoc *
@@ -59,11 +55,8 @@ xml_parse(const char *data, size_t len, const char *what, struct err *err)
 {
 	xmlDoc *doc;
 
-	pthread_once(&once, load);
-	if (!loaded) {
-		err_set(err, "%s", failure);
+	if (xml_available(err) == -1)
 		return NULL;
-	}
 	if (len > (size_t)0x7fffffff) {
 		err_set(err, "%s: %zu bytes is too large to parse", what, len);
 		return NULL;

@@ -20,6 +20,9 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+/* Whether libxml2 can be loaded (the first call loads it). 0, or -1 + err. */
+int xml_available(struct err *err);
+
 /*
  * Parse len bytes of an XML document (no network access, no entity
  * expansion, no DTD loading). The document, or NULL with err saying why

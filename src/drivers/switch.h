@@ -111,6 +111,12 @@ struct switch_ssh_target {
 };
 
 /*
+ * Whether libssh can be used: it is opened on first use (the first call
+ * loads it). 0, or -1 + err naming the library and the package to install.
+ */
+int switch_ssh_available(struct err *err);
+
+/*
  * Connect with libssh, check the host key against t->known_hosts (a
  * changed key is always refused), authenticate, and open a shell on a pty
  * (vt100, 200 columns). 0 and *tr (a dialog transport: dialog_free()

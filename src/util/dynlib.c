@@ -1,0 +1,41 @@
+/*
+ * dlopen() of the first soname that loads and dlsym() of a table of
+ * symbols (see dynlib.h).
+ */
+#include "util/dynlib.h"
+
+#include <dlfcn.h>
+
+#include "util/buf.h"
+
+int
+dynlib_open(const char *label, const char *package, const char *const *names,
+            const struct dynsym *syms, struct err *err)
+{
+	void *lib = NULL;
+
+	for (const char *const *n = names; *n != NULL && lib == NULL; n++)
+		lib = dlopen(*n, RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		struct buf tried;
+
+		buf_init(&tried, 512);
+		for (const char *const *n = names; *n != NULL; n++)
+			buf_printf(&tried, "%s%s", n == names ? "" : ", ", *n);
+		err_set(err, "cannot load %s (tried %s): install %s", label, buf_str(&tried),
+		        package);
+		buf_free(&tried);
+		return -1;
+	}
+	for (const struct dynsym *s = syms; s->name != NULL; s++) {
+		void *p = dlsym(lib, s->name);
+
+		if (p == NULL) {
+			err_set(err, "%s lacks %s: install a newer %s", label, s->name, package);
+			return -1; /* the library stays mapped: harmless, and rare */
+		}
+		/* POSIX guarantees object and function pointers convert both ways. */
+		*(void **)s->slot = p;
+	}
+	return 0;
+}
