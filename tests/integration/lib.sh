@@ -200,6 +200,10 @@ _tb_cleanup() {
 	for p in "${_TB_BG_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done
+	for p in "${_TB_USERS[@]}"; do
+		pkill -9 -u "$p" 2>/dev/null
+		userdel "$p" 2>/dev/null
+	done
 	if [ -n "$TMPD" ] && [ -d "$TMPD" ]; then
 		# Processes we started indirectly (rsync, ssh) that still refer to
 		# our private directory: end them by id before removing it.
@@ -234,6 +238,16 @@ loop_mount() {
 
 # tb_track_mount DIR: unmount DIR in the cleanup trap (a mount made by hand).
 tb_track_mount() { _TB_MOUNTS+=("$1"); }
+
+# tb_user_add NAME [PASSWORD]: a system user without a home for this test
+# (removed with its processes by the cleanup trap); with PASSWORD, that
+# password is set so sshd can check it.
+_TB_USERS=()
+tb_user_add() {
+	useradd -M -d /nonexistent -s /bin/sh "$1" || return 1
+	_TB_USERS+=("$1")
+	[ -z "${2:-}" ] || printf '%s:%s\n' "$1" "$2" | chpasswd
+}
 
 # Create the per-test temporary directory in $TMPD (once) and install the
 # cleanup trap. Also fixes the markers used by the injection checks.

@@ -279,6 +279,75 @@ t_match "127.0.0.1" "$(cat "$KNOWN_HOSTS")" "ssh: accept-new recorded the host k
 t_eq "$(last_row s_strict status)" ERROR "ssh: host_key_policy = strict refuses an unknown host key"
 t_match "not in .*empty_known_hosts" "$(last_row s_strict log)" "ssh: strict: said so"
 
+# --- ssh with a password (no key): sshd checks a test user's system
+# password, offered as password then keyboard-interactive
+SSHPW='Sw1tch-Ssh_Pw9'
+BADPW='Wr0ng-Ssh_Pw0'
+PWUSER=tbsw$$
+if tb_user_add "$PWUSER" "$SSHPW"; then
+	mkdir -p "$TMPD/pwsim" && chmod 711 "$TMPD" && chmod 755 "$TMPD/pwsim"
+	# the user cannot run root's own python (a pyenv shim under /root)
+	UPY=/usr/bin/python3
+	[ -x "$UPY" ] || UPY=$PY
+	cat >"$TMPD/pwsim/sim.sh" <<SIMEOF
+#!/bin/sh
+export SWITCH_SIM_PASSWORD='$PW' SWITCH_SIM_ENABLE='$ENABLE'
+exec "$UPY" "$SIM" stdio --dialog "$DIALOGS/routeros.json"
+SIMEOF
+	chmod 755 "$TMPD/pwsim/sim.sh"
+	printf 'Match User %s\n\tPasswordAuthentication yes\n\tKbdInteractiveAuthentication yes\n\tForceCommand %s\n' \
+		"$PWUSER" "$TMPD/pwsim/sim.sh" >>"$SSHD_DIR/sshd_config"
+	sshd_stop
+	/usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
+	SSHD_PID=$!
+	tb_track "$SSHD_PID"
+	wait_until 10 port_open "$SSHD_PORT" || t_bail "sshd did not come back"
+	printf '%s\n' "$SSHPW" >"$TMPD/sw_ssh_pw" && chmod 600 "$TMPD/sw_ssh_pw"
+	printf '%s\n' "$BADPW" >"$TMPD/sw_ssh_badpw" && chmod 600 "$TMPD/sw_ssh_badpw"
+	cfg_global "$TMPD/pw.ini"
+	for j in s_pw:sw_ssh_pw s_badpw:sw_ssh_badpw; do
+		job_section "$TMPD/pw.ini" "${j%%:*}" type=switch "server_name=${j%%:*}" switch_ip=127.0.0.1 \
+			switch_type=routeros switch_protocol=ssh "switch_port=$SSHD_PORT" "switch_user=$PWUSER" \
+			"switch_password_file=$TMPD/${j#*:}" "known_hosts_file=$KNOWN_HOSTS" switch_timeout=10
+	done
+	tb_run -c "$TMPD/pw.ini" -s s_pw backup
+	[ "$T_RC" = 0 ] || tb_show
+	check_ok s_pw routeros "ssh with a password from switch_password_file (no key)"
+	t_match "Accepted (password|keyboard-interactive)[^ ]* for $PWUSER" "$(cat "$SSHD_DIR/sshd.log")" \
+		"ssh password: sshd accepted a password, not a key"
+	tb_run -c "$TMPD/pw.ini" -s s_badpw backup
+	t_eq "$(last_row s_badpw status)" ERROR "ssh with a wrong password: ERROR"
+	t_match "authentication as $PWUSER refused \(password\)" "$(last_row s_badpw log)" \
+		"ssh with a wrong password: said so"
+	t_nomatch "$SSHPW|$BADPW" "$(cat "$BASE"/log/*.log 2>/dev/null; csql 'select log from stats')" \
+		"ssh passwords: in no log and no catalog row"
+else
+	t_skip "ssh with a password: useradd is not permitted here"
+fi
+
+# --- libssh missing: the ssh job fails naming the package; commands that
+# do not talk to a switch over ssh run
+if [ -f "$TMPD/pw.ini" ] && unshare --mount --propagation private true 2>/dev/null; then
+	mapfile -t ssh_libs < <(find /usr/lib /lib -name 'libssh.so*' 2>/dev/null | xargs -r realpath | sort -u)
+	{
+		echo 'for l in "${@:2:$1}"; do mount --bind /dev/null "$l" || exit 99; done'
+		echo 'shift $(($1 + 1)); exec "$@"'
+	} >"$TMPD/nolib.sh"
+	REAL=$TISBACKUP
+	TISBACKUP=unshare tb_run --mount --propagation private bash "$TMPD/nolib.sh" \
+		"${#ssh_libs[@]}" "${ssh_libs[@]}" "$REAL" -c "$TMPD/pw.ini" -s s_pw backup
+	t_eq "$(last_row s_pw status)" ERROR "no libssh: the ssh switch job fails"
+	t_match "cannot load libssh .*install the package libssh-4" "$(last_row s_pw log)" \
+		"no libssh: the row names the package to install"
+	TISBACKUP=unshare tb_run --mount --propagation private bash "$TMPD/nolib.sh" \
+		"${#ssh_libs[@]}" "${ssh_libs[@]}" "$REAL" -c "$TMPD/pw.ini" checknagios
+	t_ne "$T_RC" 3 "no libssh: checknagios runs (no UNKNOWN)"
+	t_nomatch "libssh" "$T_OUT$T_ERR" "no libssh: checknagios does not need it"
+	TISBACKUP=$REAL
+else
+	t_skip "missing libssh: unshare --mount is not permitted here"
+fi
+
 # --- register_existing, cleanup, checknagios like any file backup
 touch "$BASE/pc/pc-20250101-10h00m00.txt" "$BASE/pc/20250102-10h00m00.cfg" "$BASE/pc/notes.cfg"
 tb_run -c "$CONF" -s pc register_existing
