@@ -63,6 +63,8 @@ alert_event_name(enum alert_event ev)
 		return "failed";
 	case ALERT_RECOVERED:
 		return "recovered";
+	case ALERT_CHANGED:
+		return "changed";
 	default:
 		return "none";
 	}
@@ -267,7 +269,13 @@ mail_body(const struct alert_run *r, enum alert_event ev)
 	char *raw, *clean;
 
 	buf_init(&b, BODY_LIMIT);
-	if (ev == ALERT_RECOVERED)
+	if (ev == ALERT_CHANGED)
+		buf_printf(&b,
+		           "The backup job %s on %s saved a configuration that differs from the "
+		           "previous one (%s).\n\n",
+		           str_or_empty(r->job), str_or_empty(r->server),
+		           str_or_empty(r->previous));
+	else if (ev == ALERT_RECOVERED)
 		buf_printf(&b, "The backup job %s on %s is OK again.\n\n", str_or_empty(r->job),
 		           str_or_empty(r->server));
 	else if (r->reminder)
@@ -285,8 +293,16 @@ mail_body(const struct alert_run *r, enum alert_event ev)
 	buf_printf(&b, "Ended:     %s\n", str_or_empty(r->end));
 	buf_printf(&b, "Duration:  %.1f s\n", r->duration_s);
 	buf_printf(&b, "Host:      %s\n", str_or_empty(r->host));
-	buf_printf(&b, "\nLog%s:\n", cut ? " (last 4 KiB)" : "");
-	buf_puts(&b, log);
+	if (ev == ALERT_CHANGED) {
+		char *diff = text_clean(r->detail != NULL ? r->detail : "", 0);
+
+		buf_printf(&b, "\nChanges%s:\n", r->cut ? " (cut short)" : "");
+		buf_puts(&b, diff);
+		free(diff);
+	} else {
+		buf_printf(&b, "\nLog%s:\n", cut ? " (last 4 KiB)" : "");
+		buf_puts(&b, log);
+	}
 	buf_puts(&b, "\n\n-- \ntisbackup " TB_VERSION " (tisbackup-c)\n");
 	free(log);
 	raw = buf_steal(&b);
@@ -329,7 +345,9 @@ alert_format_mail(const struct alert_run *r, enum alert_event ev, const char *fr
 	buf_puts(&b, "\r\n");
 	subject =
 	    xasprintf("[tisbackup] %s on %s: %s", str_or_empty(r->job), str_or_empty(r->server),
-	              ev == ALERT_RECOVERED ? "RECOVERED" : "FAILED");
+	              ev == ALERT_RECOVERED ? "RECOVERED"
+	              : ev == ALERT_CHANGED ? "CHANGED"
+	                                    : "FAILED");
 	{
 		char *s = text_clean(subject, 1);
 
@@ -385,6 +403,15 @@ alert_format_json(const struct alert_run *r, enum alert_event ev)
 	s = text_clean(log_tail(r->log, &cut), 0);
 	json_object_set_new(o, "log_tail", json_string(s));
 	free(s);
+	if (ev == ALERT_CHANGED) {
+		s = text_clean(r->previous, 1);
+		json_object_set_new(o, "previous", json_string(s));
+		free(s);
+		s = text_clean(r->detail != NULL ? r->detail : "", 0);
+		json_object_set_new(o, "diff", json_string(s));
+		free(s);
+		json_object_set_new(o, "diff_cut", json_boolean(r->cut));
+	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (s == NULL)
@@ -628,6 +655,48 @@ message_id(const char *host, time_t now)
 	                 (long)getpid(), k, host);
 }
 
+/* Send one event through every channel of gc. 1 when at least one took it. */
+static int
+send_event(const struct guiconf *gc, const struct alert_run *r, enum alert_event ev, time_t now)
+{
+	const char *name = alert_event_name(ev);
+	int sent = 0;
+	struct err err;
+
+	if (gc->smtp_url != NULL && gc->nmail_to > 0) {
+		char *from = gc->mail_from != NULL
+		                 ? xstrdup(gc->mail_from)
+		                 : xasprintf("tisbackup@%s", str_or_empty(r->host));
+		char *id = message_id(str_or_empty(r->host), now);
+		char *msg = alert_format_mail(r, ev, from, gc->mail_to, now, id);
+
+		err_clear(&err);
+		if (send_mail(gc, from, msg, &err) == -1) {
+			log_warning(r->job, "alerts: %s alert not sent: %s", name, err.msg);
+		} else {
+			log_info(r->job, "alerts: %s alert mailed to %zu recipient(s)", name,
+			         gc->nmail_to);
+			sent = 1;
+		}
+		free(id);
+		free(msg);
+		free(from);
+	}
+	if (gc->webhook_url != NULL) {
+		char *json = alert_format_json(r, ev);
+
+		err_clear(&err);
+		if (send_webhook(gc, json, &err) == -1) {
+			log_warning(r->job, "alerts: %s alert not posted: %s", name, err.msg);
+		} else {
+			log_info(r->job, "alerts: %s alert posted to the webhook", name);
+			sent = 1;
+		}
+		free(json);
+	}
+	return sent;
+}
+
 void
 alert_after_run(const struct guiconf *gc, struct catalog *cat, int64_t rowid, struct alert_run *r,
                 time_t now)
@@ -635,11 +704,11 @@ alert_after_run(const struct guiconf *gc, struct catalog *cat, int64_t rowid, st
 	int mail = gc != NULL && gc->smtp_url != NULL && gc->nmail_to > 0;
 	int hook = gc != NULL && gc->webhook_url != NULL;
 	struct alert_state st = { 0 };
-	char *old_state = NULL, *prev = NULL, *from = NULL;
+	char *old_state = NULL, *prev = NULL;
 	const char *new_state;
 	enum alert_event ev;
 	int failed = r->status == NULL || strcmp(r->status, "OK") != 0;
-	int swapped = 0, sent = 0;
+	int swapped = 0;
 	struct err err;
 
 	if (gc != NULL && gc->smtp_url != NULL && gc->nmail_to == 0 && failed)
@@ -663,59 +732,30 @@ alert_after_run(const struct guiconf *gc, struct catalog *cat, int64_t rowid, st
 			         "alerts: no alert (last one sent %lld s ago, alert_interval "
 			         "%d s)",
 			         (long long)(now - st.last_sent), gc->alert_interval);
-		goto out;
+		goto changed;
 	}
 	new_state = alert_event_name(ev);
 	if (catalog_alert_swap(cat, r->job, old_state, st.last_sent, new_state, (int64_t)now,
 	                       &swapped, &err) == -1) {
 		log_warning(r->job, "alerts: %s", err.msg);
-		goto out;
+		goto changed;
 	}
 	if (!swapped) {
 		log_info(r->job, "alerts: another process handled this alert");
-		goto out;
+		goto changed;
 	}
-
-	if (mail) {
-		char *id, *msg;
-
-		from = gc->mail_from != NULL ? xstrdup(gc->mail_from)
-		                             : xasprintf("tisbackup@%s", str_or_empty(r->host));
-		id = message_id(str_or_empty(r->host), now);
-		msg = alert_format_mail(r, ev, from, gc->mail_to, now, id);
-		err_clear(&err);
-		if (send_mail(gc, from, msg, &err) == -1) {
-			log_warning(r->job, "alerts: %s alert not sent: %s", new_state, err.msg);
-		} else {
-			log_info(r->job, "alerts: %s alert mailed to %zu recipient(s)", new_state,
-			         gc->nmail_to);
-			sent = 1;
-		}
-		free(id);
-		free(msg);
-	}
-	if (hook) {
-		char *json = alert_format_json(r, ev);
-
-		err_clear(&err);
-		if (send_webhook(gc, json, &err) == -1) {
-			log_warning(r->job, "alerts: %s alert not posted: %s", new_state, err.msg);
-		} else {
-			log_info(r->job, "alerts: %s alert posted to the webhook", new_state);
-			sent = 1;
-		}
-		free(json);
-	}
-	if (!sent) {
+	if (!send_event(gc, r, ev, now)) {
 		/* Nothing went out: put the old state back so the next run tries again. */
 		err_clear(&err);
 		if (catalog_alert_swap(cat, r->job, new_state, (int64_t)now, old_state,
 		                       st.last_sent, &swapped, &err) == -1)
 			log_warning(r->job, "alerts: %s", err.msg);
 	}
-out:
+changed:
+	/* Not part of the failed/recovered state: one alert per change. */
+	if (r->changed && !failed)
+		send_event(gc, r, ALERT_CHANGED, now);
 	r->prev_status = NULL;
 	free(prev);
 	free(old_state);
-	free(from);
 }

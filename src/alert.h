@@ -22,6 +22,7 @@ enum alert_event {
 	ALERT_NONE = 0,
 	ALERT_FAILED,    /* the job failed (new failure or reminder) */
 	ALERT_RECOVERED, /* the job is OK again after a "failed" alert */
+	ALERT_CHANGED,   /* an OK backup differs from the previous one (alert_on_change) */
 };
 
 /* What the alerts table remembers of one job. */
@@ -43,7 +44,19 @@ struct alert_run {
 	const char *log; /* the row's log; the message carries its last ALERT_LOG_TAIL bytes */
 	const char *host;
 	int reminder; /* set by alert_decide(): a "failed" for a job already reported failing */
+	/*
+	 * Set by the caller for an OK run of a job with alert_on_change =
+	 * yes whose backup differs from the previous one: detail is the
+	 * unified diff (at most ALERT_DIFF_MAX bytes, whole lines; cut says
+	 * it was cut short), previous the previous version's name.
+	 */
+	int changed;
+	const char *detail;
+	int cut;
+	const char *previous;
 };
+
+#define ALERT_DIFF_MAX (32 * 1024)
 
 #define ALERT_LOG_TAIL 4096
 #define ALERT_CONNECT_TIMEOUT 10 /* seconds */
@@ -65,7 +78,7 @@ struct alert_run {
 enum alert_event alert_decide(int failed, const char *prev_status, const struct alert_state *st,
                               time_t now, int interval, int *reminder);
 
-/* "failed", "recovered" or "none". */
+/* "failed", "recovered", "changed" or "none". */
 const char *alert_event_name(enum alert_event ev);
 
 /*
@@ -85,7 +98,10 @@ char *alert_format_json(const struct alert_run *r, enum alert_event ev);
  * decide, claim the state (compare-and-swap, so two processes never both
  * send), send through every configured channel, and put the old state
  * back when every channel failed. r->prev_status and r->reminder are
- * filled here; rowid is the run's own row. Does nothing when gc has no
+ * filled here; rowid is the run's own row. Then, when r->changed, a
+ * "changed" alert through every channel: never rate limited (one per
+ * change) and never stored as the job's alert state, so it neither hides
+ * nor causes a "failed" or "recovered" one. Does nothing when gc has no
  * channel. Problems are logged as warnings under the job's name.
  */
 void alert_after_run(const struct guiconf *gc, struct catalog *cat, int64_t rowid,

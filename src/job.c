@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "filediff.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "lock.h"
@@ -52,7 +53,33 @@ stats_free(struct drv_stats *st)
 {
 	free(st->location);
 	free(st->log);
+	free(st->changed_from);
 	memset(st, 0, sizeof *st);
+}
+
+/*
+ * A "changed" alert's content: the diff of the previous version against
+ * the new one into diff (bounded), labelled with their file names. When
+ * diff cannot run, the alert still goes out, saying so.
+ */
+static void
+change_detail(const struct job *job, const struct drv_stats *st, struct alert_run *ar,
+              struct buf *diff)
+{
+	const char *la = strrchr(st->changed_from, '/'), *lb = strrchr(st->location, '/');
+	struct err e;
+
+	la = la != NULL ? la + 1 : st->changed_from;
+	lb = lb != NULL ? lb + 1 : st->location;
+	err_clear(&e);
+	ar->changed = 1;
+	ar->previous = la;
+	if (filediff(st->changed_from, st->location, la, lb, diff, &ar->cut, &e) == -1) {
+		log_warning(job->name, "alerts: %s", e.msg);
+		buf_reset(diff);
+		buf_printf(diff, "(no diff: %s)\n", e.msg);
+	}
+	ar->detail = buf_str(diff);
 }
 
 /* Run preexec or postexec when configured. 0 or -1 + err. */
@@ -187,8 +214,14 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 			.host = host,
 		};
 
+		struct buf diff;
+
+		buf_init(&diff, ALERT_DIFF_MAX);
 		gethostname(host, sizeof host - 1);
+		if (!failed && st.changed_from != NULL && job_get_bool(job, "alert_on_change", 0))
+			change_detail(job, &st, &ar, &diff);
 		alert_after_run(o->alerts, cat, rr.rowid, &ar, rr.end.tv_sec);
+		buf_free(&diff);
 	}
 	if (failed) {
 		memcpy(err, &derr, sizeof *err);

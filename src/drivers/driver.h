@@ -82,6 +82,14 @@ struct drv_stats {
 	 * drivers only set the flag.
 	 */
 	int partial;
+	/*
+	 * A driver that compares versions (switch): the previous version's
+	 * path when this backup's content differs from it; NULL when
+	 * identical, when there is no previous version, or not compared.
+	 * The core then fires the "changed" alert of jobs with
+	 * alert_on_change = yes.
+	 */
+	char *changed_from;
 };
 
 /* One run of a driver. */

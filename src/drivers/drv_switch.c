@@ -55,11 +55,17 @@ static const struct drv_key sw_required[] = {
 };
 
 static const struct drv_key sw_optional[] = {
-	{ "switch_user", KEY_STR, NULL },           { "switch_password", KEY_STR, NULL },
-	{ "switch_password_file", KEY_FILE, NULL }, { "switch_enable_password", KEY_STR, NULL },
-	{ "switch_protocol", KEY_STR, NULL },       { "switch_port", KEY_PORT, NULL },
-	{ "switch_timeout", KEY_INT, "30" },        { "switch_eol", KEY_STR, NULL },
-	{ "switch_config", KEY_STR, "startup" },    { NULL, KEY_STR, NULL },
+	{ "switch_user", KEY_STR, NULL },
+	{ "switch_password", KEY_STR, NULL },
+	{ "switch_password_file", KEY_FILE, NULL },
+	{ "switch_enable_password", KEY_STR, NULL },
+	{ "switch_protocol", KEY_STR, NULL },
+	{ "switch_port", KEY_PORT, NULL },
+	{ "switch_timeout", KEY_INT, "30" },
+	{ "switch_eol", KEY_STR, NULL },
+	{ "switch_config", KEY_STR, "startup" },
+	{ "alert_on_change", KEY_BOOL, "no" },
+	{ NULL, KEY_STR, NULL },
 };
 
 /* What a run needs to talk to the device. */
@@ -675,11 +681,12 @@ same_content(const char *path, const char *data, size_t len)
 /*
  * Store data as path: a hard link to the previous backup when identical
  * (*unchanged_since set to its stamp), else written through dumpfile.c
- * (.partial, fsync, rename). 0, or -1 + err.
+ * (.partial, fsync, rename), *changed_from then naming the previous
+ * backup when there is one (owned by the caller). 0, or -1 + err.
  */
 static int
 store(const struct job *job, const char *stamp, const char *path, const char *data, size_t len,
-      char *unchanged_since, int64_t *written, struct err *err)
+      char *unchanged_since, char **changed_from, int64_t *written, struct err *err)
 {
 	char *prev = previous_backup(job, stamp, sw_ext(job));
 	struct dumpfile *df = NULL;
@@ -696,7 +703,7 @@ store(const struct job *job, const char *stamp, const char *path, const char *da
 			free(prev);
 			return 0;
 		}
-		free(pp);
+		*changed_from = pp;
 		free(prev);
 	}
 	if (dumpfile_open_raw(path, (int64_t)len, &df, err) == -1 ||
@@ -760,7 +767,7 @@ sw_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 			goto fail;
 		len = strlen(cfg);
 	}
-	if (store(job, run->stamp, path, cfg, len, since, &written, err) == -1)
+	if (store(job, run->stamp, path, cfg, len, since, &st->changed_from, &written, err) == -1)
 		goto out;
 	st->location = xstrdup(path);
 	st->total_files = 1;

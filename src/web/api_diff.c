@@ -4,8 +4,7 @@
  * switch's configuration, a dump), as text/x-diff. The two files are
  * found by the driver's layout (the entries its classify() calls final
  * for those stamps), never from a path in the request, and compared by
- * diff(1) run through spawn.c (exit 0: identical, an empty body; 1: the
- * diff). Errors are JSON like the rest of the API: 400 naming the field,
+ * filediff() (identical: an empty body). Errors are JSON like the rest of the API: 400 naming the field,
  * 404 for an unknown job or stamp.
  */
 #include <dirent.h>
@@ -15,7 +14,7 @@
 
 #include "config.h"
 #include "drivers/driver.h"
-#include "spawn.h"
+#include "filediff.h"
 #include "util/buf.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
@@ -23,7 +22,6 @@
 #include "web/server.h"
 
 #define DIFF_MAX_BODY ((size_t)8 << 20)
-#define DIFF_TIMEOUT_SEC 60
 
 /* The final backup of job with stamp (a new path), or NULL. */
 static char *
@@ -42,21 +40,6 @@ backup_file(const struct job *job, const char *stamp)
 			path = xasprintf("%s/%s", job->dir, e->d_name);
 	closedir(dir);
 	return path;
-}
-
-struct diff_out {
-	struct buf b;
-	int over;
-};
-
-static void
-diff_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
-{
-	struct diff_out *d = ctx;
-
-	(void)stream;
-	if (buf_append(&d->b, line, len) == -1 || buf_putc(&d->b, '\n') == -1)
-		d->over = 1;
 }
 
 /* A stamp argument: 0 and its value, or -1 with a 400 reply naming it. */
@@ -85,13 +68,12 @@ api_job_diff(struct req *r, struct reply *out)
 	const struct job *job = cfg != NULL ? config_find_job(cfg, name) : NULL;
 	const char *from, *to;
 	char *a = NULL, *b = NULL;
-	struct diff_out d = { .over = 0 };
-	struct spawn_opts so;
-	struct spawn_result res;
+	struct buf d;
+	int over = 0;
 	struct err err;
 
 	err_clear(&err);
-	buf_init(&d.b, DIFF_MAX_BODY);
+	buf_init(&d, DIFF_MAX_BODY);
 	if (job == NULL) {
 		reply_error(r, out, 404, NULL, "no job called %s in the current configuration",
 		            name);
@@ -113,33 +95,21 @@ api_job_diff(struct req *r, struct reply *out)
 		reply_error(r, out, 404, "to", "no backup of %s at %s", name, to);
 		goto out;
 	}
-	{
-		const char *argv[] = { "diff", "-u", "--label", from, "--label",
-			               to,     "--", a,         b,    NULL };
-
-		spawn_opts_init(&so);
-		so.argv = argv;
-		so.timeout_sec = DIFF_TIMEOUT_SEC;
-		so.max_line = (size_t)1 << 20;
-		so.on_line = diff_line;
-		so.ctx = &d;
-		if (spawn_run(&so, &res, &err) == -1 || !res.exited || res.code > 1) {
-			reply_error(r, out, 500, NULL, "diff of %s %s and %s failed%s%s", name,
-			            from, to, err.msg[0] != '\0' ? ": " : "", err.msg);
-			goto out;
-		}
+	if (filediff(a, b, from, to, &d, &over, &err) == -1) {
+		reply_error(r, out, 500, NULL, "%s", err.msg);
+		goto out;
 	}
-	if (d.over) {
+	if (over) {
 		reply_error(r, out, 413, NULL, "the diff is larger than %zu bytes", DIFF_MAX_BODY);
 		goto out;
 	}
 	out->status = 200;
 	out->content_type = "text/x-diff; charset=utf-8";
 	buf_free(&out->body);
-	out->body = d.b;
-	buf_init(&d.b, DIFF_MAX_BODY);
+	out->body = d;
+	buf_init(&d, DIFF_MAX_BODY);
 out:
-	buf_free(&d.b);
+	buf_free(&d);
 	free(a);
 	free(b);
 	free(name);

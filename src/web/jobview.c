@@ -118,6 +118,10 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	json_key(b, "type");
 	json_str(b, job->drv->name);
 	buf_putc(b, ',');
+	/* single-file backups (a switch's configuration...): versions can be diffed */
+	json_key(b, "single_file");
+	buf_puts(b, job->drv->caps & DRV_CAP_FILE ? "true" : "false");
+	buf_putc(b, ',');
 	json_key(b, "target");
 	json_str(b, jobview_target(job));
 	buf_putc(b, ',');

@@ -18,6 +18,8 @@
  *   TB_NOUSERS_URL a second server whose users file is empty (optional)
  *   TB_EXPORT_DIR  when set, export TB_RSYNC_JOB to this folder from the UI
  *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
+ *   TB_SWITCH_JOB  a switch job with two registered versions that differ by
+ *                  one hostname line (optional: the versions/diff steps)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +48,7 @@ const OTHER_JOB = process.env.TB_OTHER_JOB;
 const NOUSERS_URL = process.env.TB_NOUSERS_URL;
 const EXPORT_DIR = process.env.TB_EXPORT_DIR;
 const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
+const SWITCH_JOB = process.env.TB_SWITCH_JOB;
 
 let n = 0;
 let failed = 0;
@@ -128,7 +131,7 @@ try {
 		const who = await page.textContent('#user-name');
 		return who === ADMIN || `user shown: ${who}`;
 	});
-	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS, ...(SLOW_JOB ? [SLOW_JOB] : [])];
+	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS, ...(SLOW_JOB ? [SLOW_JOB] : []), ...(SWITCH_JOB ? [SWITCH_JOB] : [])];
 	await step(`dashboard lists every job (${all.join(', ')})`, async () => {
 		const names = await page.locator('tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
 		const missing = all.filter((x) => !names.includes(x));
@@ -215,6 +218,32 @@ try {
 		return /OK|written/.test(t) || `log: ${t}`;
 	});
 	await page.screenshot({ path: path.join(SHOTS, 'browser-job.png'), fullPage: true });
+
+	if (SWITCH_JOB) {
+		await step(`${RSYNC_JOB} (folders) has no Versions panel`, async () => (await page.locator('#versions').count()) === 0 || 'a Versions panel on a folder backup');
+		await step(`${SWITCH_JOB}'s page lists its two versions, newest as "to"`, async () => {
+			await page.goto(`${BASE}/#/job/${encodeURIComponent(SWITCH_JOB)}`);
+			await page.waitForSelector('#versions');
+			const n = await page.locator('#diff-from option').count();
+			const from = await page.locator('#diff-from').inputValue();
+			const to = await page.locator('#diff-to').inputValue();
+			return (n === 2 && from < to) || `options ${n}, from ${from}, to ${to}`;
+		});
+		await step('"Show changes" shows the changed line, removed and added, as text', async () => {
+			await page.click('#diff-show');
+			await page.waitForSelector('#diff-text');
+			const del = await page.locator('#diff-text .diff-del').allTextContents();
+			const add = await page.locator('#diff-text .diff-add').allTextContents();
+			return (del.length === 1 && add.length === 1 && del[0].includes('-hostname "old<b>name"') && add[0].includes('+hostname "core-2524"')) || `removed ${JSON.stringify(del)} added ${JSON.stringify(add)}`;
+		});
+		await page.screenshot({ path: path.join(SHOTS, 'browser-versions.png'), fullPage: true });
+		await step('the same version on both sides: "identical"', async () => {
+			await page.selectOption('#diff-from', await page.locator('#diff-to').inputValue());
+			await page.click('#diff-show');
+			await page.waitForSelector('#diff-same');
+			return true;
+		});
+	}
 
 	await step('an unknown job shows "Not found"', async () => {
 		await page.goto(`${BASE}/#/job/no-such-job`);

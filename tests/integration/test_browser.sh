@@ -50,6 +50,15 @@ CONF2=$TMPD/other.ini
 cfg_global "$CONF2"
 cfg_null "$CONF2" other-null
 
+# a switch job whose two versions (registered, never fetched) differ by one line
+job_section "$CONF" sw-core type=switch server_name=sw-core switch_ip=127.0.0.1 \
+	switch_type=procurve switch_password=unused
+mkdir -p "$BASE/sw-core"
+printf 'hostname "old<b>name"\nvlan 1\n' >"$BASE/sw-core/20261201-10h00m00.cfg"
+printf 'hostname "core-2524"\nvlan 1\n' >"$BASE/sw-core/20261202-10h00m00.cfg"
+tb_run -c "$CONF" -s sw-core register_existing
+t_rc 0 "register_existing records the switch job's two versions"
+
 for i in 1 2 3; do
 	[ "$i" -gt 1 ] && wait_next_second
 	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta backup
@@ -117,7 +126,7 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
 			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
-			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" \
+			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1
 node_rc=$?

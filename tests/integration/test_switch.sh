@@ -175,6 +175,46 @@ t_eq "$(last_row pc "status||' '||written_bytes||' '||total_bytes")" "OK 0 $(sta
 t_match "unchanged since ${first%.cfg}" "$(last_row pc log)" "unchanged: the log names the backup it equals"
 t_eq "$(stat -c %i "$BASE/pc/$second")" "$(stat -c %i "$BASE/pc/$first")" "unchanged: the new name is a hard link to the previous file"
 
+# --- alert_on_change: a webhook (and mail) when the configuration changed
+HOOK=$TMPD/hook
+mkdir -p "$HOOK"
+python3 "$TB_SOURCE_ROOT/tests/integration/alert_sinks.py" http "$HOOK" >"$HOOK/server.log" 2>&1 &
+tb_track $!
+wait_until 10 test -s "$HOOK/port" || t_bail "the webhook sink did not start: $(cat "$HOOK/server.log")"
+printf '[alerts]\nwebhook_url = http://127.0.0.1:%s/hook\n' "$(cat "$HOOK/port")" >"$TMPD/alerts.ini"
+cfg_global "$TMPD/change.ini"
+CONF_SAVE=$CONF
+CONF=$TMPD/change.ini
+sw_job pcw procurve "${PORT[procurve]}" "switch_password=$PW" alert_on_change=yes
+sw_job pcq procurve "${PORT[procurve]}" "switch_password=$PW"
+CONF=$CONF_SAVE
+hooks() { find "$HOOK" -name '*.json' | wc -l; }
+tb_run -c "$TMPD/change.ini" --gui-config "$TMPD/alerts.ini" backup
+t_rc 0 "alert_on_change: the first backups succeed"
+t_eq "$(hooks)" 0 "alert_on_change: no alert for a first version"
+wait_next_second
+tb_run -c "$TMPD/change.ini" --gui-config "$TMPD/alerts.ini" backup
+t_eq "$(hooks)" 0 "alert_on_change: no alert for an unchanged configuration"
+# an edit on the device: the newest backup differs from what it says now
+for j in pcw pcq; do
+	f=$(newest $j)
+	rm "$BASE/$j/$f"
+	sed -e 's/^hostname "ProCurve Switch 2524"$/hostname "old-name"/' "$BASE/$j/$(newest $j)" >"$BASE/$j/$f"
+done
+changed_from=$(newest pcw)
+wait_next_second
+tb_run -c "$TMPD/change.ini" --gui-config "$TMPD/alerts.ini" backup
+t_rc 0 "alert_on_change: a changed configuration is backed up"
+t_eq "$(hooks)" 1 "alert_on_change: one alert, for the job that asked for it only"
+H=$(find "$HOOK" -name '*.json' | head -1)
+t_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["event"], d["job"], d["status"], d["previous"])' "$H")" \
+	"changed pcw OK $changed_from" "alert_on_change: event changed, the job, the previous version"
+d=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["diff"])' "$H")
+t_match '^-hostname "old-name"$' "$d" "alert_on_change: the diff's old side"
+t_match '^\+hostname "ProCurve Switch 2524"$' "$d" "alert_on_change: the diff's new side"
+t_eq "$(printf '%s\n' "$d" | grep -c '^[-+][^-+]')" 2 "alert_on_change: nothing else in the diff"
+t_match "alerts: changed alert posted" "$(cat "$BASE"/log/*.log 2>/dev/null; echo "$T_ERR")" "alert_on_change: the run log says it was posted"
+
 # --- switch_password_file
 printf '%s\n' "$PW" >"$TMPD/pw"
 chmod 600 "$TMPD/pw"

@@ -248,6 +248,49 @@ test_format_json(void **state)
 	free(s);
 }
 
+/* The "changed" alert (alert_on_change): subject, the diff in body and JSON. */
+static void
+test_format_changed(void **state)
+{
+	char *to[] = { "ops@example.org", NULL };
+	struct alert_run r = sample;
+	json_error_t je;
+	json_t *o;
+	char *s;
+
+	(void)state;
+	r.status = "OK";
+	r.changed = 1;
+	r.previous = "20261203-00h00m00.cfg";
+	r.detail = "--- a\n+++ b\n@@ -1 +1 @@\n-hostname old\n+hostname new\n";
+	r.cut = 1;
+	s = alert_format_mail(&r, ALERT_CHANGED, "a@b", to, T0, "x@y");
+	assert_wellformed(s);
+	assert_non_null(strstr(s, "\r\nSubject: [tisbackup] web on srv1: CHANGED\r\n"));
+	assert_non_null(strstr(s, "\r\nX-Tisbackup-Event: changed\r\n"));
+	assert_non_null(strstr(s, "differs from the previous one (20261203-00h00m00.cfg)"));
+	assert_non_null(strstr(s, "\r\nChanges (cut short):\r\n--- a\r\n"));
+	assert_non_null(strstr(s, "\r\n-hostname old\r\n+hostname new\r\n"));
+	assert_null(strstr(s, "connection refused")); /* the diff, not the log */
+	free(s);
+	s = alert_format_json(&r, ALERT_CHANGED);
+	o = json_loads(s, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "event")), "changed");
+	assert_string_equal(json_string_value(json_object_get(o, "previous")),
+	                    "20261203-00h00m00.cfg");
+	assert_string_equal(json_string_value(json_object_get(o, "diff")), r.detail);
+	assert_true(json_is_true(json_object_get(o, "diff_cut")));
+	json_decref(o);
+	free(s);
+	/* other events carry no diff */
+	s = alert_format_json(&r, ALERT_RECOVERED);
+	o = json_loads(s, 0, &je);
+	assert_null(json_object_get(o, "diff"));
+	json_decref(o);
+	free(s);
+}
+
 /* ---------------------------------------------------------------- catalog */
 
 struct fixture {
@@ -432,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_format_mail),
 		cmocka_unit_test(test_format_mail_hostile),
 		cmocka_unit_test(test_format_json),
+		cmocka_unit_test(test_format_changed),
 		cmocka_unit_test(test_guiconf_keys),
 		cmocka_unit_test_setup_teardown(test_catalog_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_run_rollback, setup, teardown),

@@ -22,7 +22,7 @@ function toLogin() {
 /* Fetch path (JSON). opts.method, opts.body (an object, sent as JSON). */
 export async function api(path, opts = {}) {
 	const method = opts.method || 'GET';
-	const headers = { Accept: 'application/json' };
+	const headers = { Accept: opts.text ? 'text/plain, application/json' : 'application/json' };
 	let body;
 	if (opts.body !== undefined) {
 		headers['Content-Type'] = 'application/json';
@@ -44,6 +44,7 @@ export async function api(path, opts = {}) {
 	}
 	let data = null;
 	const ct = res.headers.get('Content-Type') || '';
+	if (opts.text && res.ok && !ct.includes('json')) return res.text();
 	if (ct.includes('json')) {
 		try {
 			data = await res.json();

@@ -2,8 +2,10 @@
  * One job: its facts, charts of duration and written bytes over its last
  * runs (hand-written SVG), the history table, what cleanup would keep and
  * delete now (GET /api/v1/jobs/NAME/retention, the rule deciding each
- * backup) and the last run's log (a <pre> filled with textContent: the
- * log is shown as text, never interpreted).
+ * backup), for single-file backups (a switch's configuration) a diff
+ * between any two versions (GET /api/v1/jobs/NAME/diff), and the last
+ * run's log (a <pre> filled with textContent: the log and the diff are
+ * shown as text, never interpreted).
  */
 import { api } from './api.js';
 import { lineChart, byteUnit, secondUnit } from './chart.js';
@@ -56,6 +58,65 @@ function retentionPanel(ret) {
 					),
 				),
 	);
+}
+
+const STAMP = /(\d{8}-\d{2}h\d{2}m\d{2})/;
+
+/*
+ * Versions of a single-file backup: pick two (the two newest good ones by
+ * default) and see what changed, as a unified diff with added and removed
+ * lines marked.
+ */
+function versionsPanel(name, ret) {
+	const seen = new Set();
+	const versions = [];
+	for (const it of ret ? ret.items || [] : []) {
+		const m = it.status === 'OK' && it.location ? STAMP.exec(it.location.split('/').pop()) : null;
+		if (m && !seen.has(m[1])) {
+			seen.add(m[1]);
+			versions.push({ stamp: m[1], start: it.start });
+		}
+	}
+	versions.sort((a, b) => (a.stamp < b.stamp ? 1 : -1));
+	const pick = (id, label, sel) =>
+		h(
+			'label',
+			{},
+			`${label} `,
+			h(
+				'select',
+				{ id },
+				versions.map((v, i) => h('option', { value: v.stamp, selected: i === sel ? '' : null, text: v.start ? fmt.date(v.start) : v.stamp })),
+			),
+		);
+	const out = h('div', { id: 'diff-out' });
+	const show = async () => {
+		const from = box.querySelector('#diff-from').value;
+		const to = box.querySelector('#diff-to').value;
+		replace(out, h('p', { class: 'muted', text: 'Comparing…' }));
+		try {
+			const text = await api(`/api/v1/jobs/${encodeURIComponent(name)}/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, { text: true });
+			if (!text) {
+				replace(out, h('p', { class: 'muted', id: 'diff-same', text: 'The two versions are identical.' }));
+				return;
+			}
+			const lines = text.replace(/\n$/, '').split('\n');
+			const cls = (l) => (l.startsWith('+++') || l.startsWith('---') ? 'diff-file' : l.startsWith('@@') ? 'diff-hunk' : l.startsWith('+') ? 'diff-add' : l.startsWith('-') ? 'diff-del' : 'diff-ctx');
+			replace(out, h('pre', { class: 'diff', id: 'diff-text', tabindex: '0' }, lines.map((l) => h('span', { class: cls(l), text: `${l}\n` }))));
+		} catch (e) {
+			replace(out, h('p', { class: 'error', role: 'alert', text: `No diff: ${e.message}` }));
+		}
+	};
+	const box = h(
+		'section',
+		{ class: 'panel', id: 'versions' },
+		h('h2', {}, 'Versions', h('span', { class: 'count', text: String(versions.length) })),
+		versions.length < 2
+			? h('p', { class: 'muted', text: 'At least two good backups are needed to compare versions.' })
+			: h('div', { class: 'diff-form' }, pick('diff-from', 'From', 1), pick('diff-to', 'to', 0), h('button', { type: 'button', class: 'btn', id: 'diff-show', onclick: show, text: 'Show changes' })),
+		out,
+	);
+	return box;
 }
 
 export async function render(main, name) {
@@ -139,6 +200,7 @@ export async function render(main, name) {
 							),
 						),
 			),
+			j.single_file ? versionsPanel(name, ret) : null,
 			retentionPanel(ret),
 			h('section', { class: 'panel' }, h('h2', { text: 'Last run log' }), j.last_log ? h('pre', { class: 'log', id: 'last-log', tabindex: '0', text: j.last_log }) : h('p', { class: 'muted', text: 'No log recorded.' })),
 		);
