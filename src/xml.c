@@ -11,6 +11,7 @@
 #include "xml.h"
 
 #include "util/dynlib.h"
+#include "util/markup.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
@@ -184,30 +185,12 @@ int
 xml_escape(struct buf *out, const char *s, struct err *err)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		const char *rep = NULL;
+		const char *rep = markup_entity((char)*p);
 		int rc;
 
-		switch (*p) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&apos;";
-			break;
-		default:
-			if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
-				err_set(err, "byte 0x%02x cannot appear in XML text", *p);
-				return -1;
-			}
+		if (rep == NULL && *p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+			err_set(err, "byte 0x%02x cannot appear in XML text", *p);
+			return -1;
 		}
 		rc = rep != NULL ? buf_puts(out, rep) : buf_putc(out, (char)*p);
 		if (rc == -1) {

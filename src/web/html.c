@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/markup.h"
+
 void
 html_escape(struct buf *b, const char *s)
 {
@@ -14,27 +16,10 @@ html_escape(struct buf *b, const char *s)
 	if (s == NULL)
 		return;
 	for (; *s != '\0'; s++) {
-		const char *rep;
+		const char *rep = markup_entity(*s);
 
-		switch (*s) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		default:
+		if (rep == NULL)
 			continue;
-		}
 		buf_append(b, run, (size_t)(s - run));
 		buf_puts(b, rep);
 		run = s + 1;
