@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
@@ -693,6 +694,43 @@ const char *
 xapi_user(const struct xapi *x)
 {
 	return x->user;
+}
+
+int
+xapi_vm_destroy(struct xapi *x, const char *vm, struct err *err)
+{
+	struct xv *vbds = NULL, *rec = NULL;
+	int rc = -1;
+
+	if (xapi_call(x, &vbds, err, "VM.get_VBDs", "s", vm) == -1)
+		goto out;
+	for (size_t i = 0; vbds != NULL && vbds->type == XV_ARRAY && i < vbds->n; i++) {
+		const char *vbd = xv_str(&vbds->items[i]), *vdi;
+
+		xv_free(rec);
+		rec = NULL;
+		if (vbd == NULL || xapi_call(x, &rec, err, "VBD.get_record", "s", vbd) == -1)
+			goto out;
+		vdi = xv_member_str(rec, "VDI");
+		if (strcmp(xv_member_str(rec, "type"), "CD") == 0 || vdi[0] == '\0' ||
+		    strcmp(vdi, "OpaqueRef:NULL") == 0)
+			continue;
+		for (int attempt = 0;; attempt++) {
+			if (xapi_call(x, NULL, err, "VDI.destroy", "s", vdi) == 0)
+				break;
+			if (attempt > 0 || !(xapi_failed(x, "VDI_IN_USE") ||
+			                     xapi_failed(x, "OTHER_OPERATION_IN_PROGRESS")))
+				goto out;
+			sleep(10);
+		}
+	}
+	if (xapi_call(x, NULL, err, "VM.destroy", "s", vm) == -1)
+		goto out;
+	rc = 0;
+out:
+	xv_free(rec);
+	xv_free(vbds);
+	return rc;
 }
 
 /* --- tasks ----------------------------------------------------------------------- */

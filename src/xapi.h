@@ -132,6 +132,14 @@ int xapi_task_wait(struct xapi *x, const char *task, struct progress *run, long 
 int xapi_async(struct xapi *x, struct progress *run, long timeout_sec, char **result,
                struct err *err, const char *method, const char *fmt, ...);
 
+/*
+ * Destroy VM vm (a snapshot, or a copy): VDI.destroy for each VBD's VDI
+ * that is not NULL and not a CD (a CD's VDI is a shared ISO), then
+ * VM.destroy. VDI_IN_USE or OTHER_OPERATION_IN_PROGRESS is retried once
+ * after 10 s. 0, or -1 + err.
+ */
+int xapi_vm_destroy(struct xapi *x, const char *vm, struct err *err);
+
 /* The session reference (for /export's session_id). Owned by x. */
 const char *xapi_session(const struct xapi *x);
 /* The host requests go to now ("host" or "host:port", the master after HOST_IS_SLAVE). */

@@ -224,6 +224,8 @@ classify(struct xva_verify *v, struct err *err)
 	return 0;
 }
 
+static int tar_member_end(struct xva_verify *v, struct err *err);
+
 /* A header block is complete: check it and start its member. */
 static int
 tar_header(struct xva_verify *v, struct err *err)
@@ -310,10 +312,12 @@ tar_header(struct xva_verify *v, struct err *err)
 	}
 	v->left = size;
 	v->pad = (size_t)((512 - size % 512) % 512);
-	v->ts = size > 0 ? T_DATA : T_PAD;
-	if (v->ts == T_PAD && v->pad == 0)
-		v->ts = T_HEADER;
-	return 0;
+	if (size > 0) {
+		v->ts = T_DATA;
+		return 0;
+	}
+	v->ts = T_HEADER; /* an empty member (a keep-alive chunk) ends here */
+	return tar_member_end(v, err);
 }
 
 /* A member's data ended. */

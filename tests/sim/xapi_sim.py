@@ -850,8 +850,13 @@ class Handler(BaseHTTPRequestHandler):
         self.sim.log(self.port(), "export end", shown, "complete" if complete else "cut")
         try:
             self.wfile.flush()
+            if isinstance(self.connection, ssl.SSLSocket):
+                # close_notify, as stunnel in front of xapi sends it: the
+                # end of a close-delimited body over TLS
+                self.connection.settimeout(5)
+                self.connection = self.connection.unwrap()
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
+        except (OSError, ValueError):
             pass
 
 
@@ -866,6 +871,7 @@ class Server(ThreadingMixIn, HTTPServer):
 
     def finish_request(self, request, client_address):
         request.settimeout(60)
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             first = request.recv(1, socket.MSG_PEEK)
         except OSError:
