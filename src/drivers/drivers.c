@@ -19,6 +19,7 @@ extern const struct driver drv_sqlserver;
 extern const struct driver drv_switch;
 extern const struct driver drv_xcp_metadata;
 extern const struct driver drv_xen_xva;
+extern const struct driver drv_copy_vm_xcp;
 
 /* One driver per line. */
 /* clang-format off */
@@ -32,6 +33,7 @@ const struct driver *const driver_table[] = {
 	&drv_sqlserver,
 	&drv_xcp_metadata,
 	&drv_xen_xva,
+	&drv_copy_vm_xcp,
 	&drv_oracle,
 	&drv_samba4,
 	&drv_switch,
