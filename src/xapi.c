@@ -35,8 +35,8 @@
 
 struct xapi {
 	struct http_client *http;
-	char *host;     /* where requests go: the master after HOST_IS_SLAVE */
-	char *url;      /* scheme://host/ */
+	char *host; /* where requests go: the master after HOST_IS_SLAVE */
+	char *url;  /* scheme://host/ */
 	char *user;
 	char *password; /* wiped on close */
 	char *session;
@@ -232,7 +232,10 @@ describe_failure(const struct xv *desc, char *out, size_t outsz)
 	out[0] = '\0';
 	for (size_t i = 0; desc != NULL && desc->type == XV_ARRAY && i < desc->n && i < 8; i++) {
 		const char *s = xv_str(&desc->items[i]);
-		int w = snprintf(out + o, outsz - o, "%s%.200s", i == 0 ? "" : i == 1 ? " " : ", ",
+		int w = snprintf(out + o, outsz - o, "%s%.200s",
+		                 i == 0   ? ""
+		                 : i == 1 ? " "
+		                          : ", ",
 		                 s != NULL ? s : "?");
 
 		if (w < 0 || (size_t)w >= outsz - o)
@@ -365,9 +368,8 @@ put_value(struct buf *b, const struct xv *v, struct err *err)
 			return -1;
 		for (size_t i = 0; i < v->n; i++)
 			if (buf_puts(b, "<member><name>") == -1 ||
-			    xml_escape(b, v->names[i], err) == -1 ||
-			    buf_puts(b, "</name>") == -1 || put_value(b, &v->items[i], err) == -1 ||
-			    buf_puts(b, "</member>") == -1)
+			    xml_escape(b, v->names[i], err) == -1 || buf_puts(b, "</name>") == -1 ||
+			    put_value(b, &v->items[i], err) == -1 || buf_puts(b, "</member>") == -1)
 				return -1;
 		return buf_puts(b, "</struct></value>");
 	}
@@ -385,9 +387,8 @@ build_call(struct buf *b, const char *method, const char *session, const char *f
 	if (buf_puts(b, "<?xml version=\"1.0\"?><methodCall><methodName>") == -1 ||
 	    xml_escape(b, method, err) == -1 || buf_puts(b, "</methodName><params>") == -1)
 		goto big;
-	if (session != NULL &&
-	    (buf_puts(b, "<param>") == -1 || put_string(b, session, err) == -1 ||
-	     buf_puts(b, "</param>") == -1))
+	if (session != NULL && (buf_puts(b, "<param>") == -1 || put_string(b, session, err) == -1 ||
+	                        buf_puts(b, "</param>") == -1))
 		goto big;
 	for (const char *f = fmt; *f != '\0'; f++) {
 		int rc;
@@ -556,7 +557,8 @@ login(struct xapi *x, struct err *err)
 	}
 	if (xv_str(v) == NULL || strncmp(xv_str(v), "OpaqueRef:", 10) != 0) {
 		xv_free(v);
-		err_set(err, "XAPI login as %s on %s: the answer is not a session", x->user, x->host);
+		err_set(err, "XAPI login as %s on %s: the answer is not a session", x->user,
+		        x->host);
 		return -1;
 	}
 	free(x->session);
@@ -657,8 +659,8 @@ xapi_clone(const struct xapi *x, struct xapi **out, struct err *err)
 }
 
 int
-xapi_call(struct xapi *x, struct xv **result, struct err *err, const char *method,
-          const char *fmt, ...)
+xapi_call(struct xapi *x, struct xv **result, struct err *err, const char *method, const char *fmt,
+          ...)
 {
 	va_list ap;
 	int rc;
@@ -792,7 +794,8 @@ xapi_task_wait(struct xapi *x, const char *task, struct progress *run, long time
 			char what[600];
 
 			describe_failure(xv_get(rec, "error_info"), what, sizeof what);
-			err_set(err, "the task %s: %s", strcmp(status, "failure") == 0 ? "failed" : "was cancelled", what);
+			err_set(err, "the task %s: %s",
+			        strcmp(status, "failure") == 0 ? "failed" : "was cancelled", what);
 			err->code = XAPI_ERR_FAILURE;
 			goto out;
 		}

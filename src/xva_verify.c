@@ -63,9 +63,9 @@ struct xva_verify {
 	char name[256 + 2];
 	enum mtype mt;
 	/* the current chunk or checksum member */
-	int disk;        /* index into disks */
-	uint64_t index;  /* its chunk number */
-	uint64_t mlen;   /* its length */
+	int disk;       /* index into disks */
+	uint64_t index; /* its chunk number */
+	uint64_t mlen;  /* its length */
 	char sum[XVA_MAX_SUM + 1];
 	size_t nsum;
 	enum sum_mode sum_kind; /* of the checksum member being read */
@@ -116,8 +116,8 @@ xva_verify_stats(const struct xva_verify *v)
 }
 
 /* Record the first problem; every later call reports it again. */
-static int
-fail(struct xva_verify *v, struct err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct xva_verify *v, struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 fail(struct xva_verify *v, struct err *err, const char *fmt, ...)
@@ -177,7 +177,8 @@ static int
 disk_of(struct xva_verify *v, const char *prefix, size_t plen)
 {
 	for (size_t i = 0; i < v->ndisks; i++)
-		if (strlen(v->disks[i].prefix) == plen && memcmp(v->disks[i].prefix, prefix, plen) == 0)
+		if (strlen(v->disks[i].prefix) == plen &&
+		    memcmp(v->disks[i].prefix, prefix, plen) == 0)
 			return (int)i;
 	if (v->ndisks == XVA_MAX_DISKS)
 		return -1;
@@ -244,7 +245,8 @@ tar_header(struct xva_verify *v, struct err *err)
 	if (zero) {
 		if (v->pending)
 			return fail(v, err, "chunk %s/%08llu has no checksum member",
-			            v->disks[v->pend_disk].prefix, (unsigned long long)v->pend_index);
+			            v->disks[v->pend_disk].prefix,
+			            (unsigned long long)v->pend_index);
 		if (v->st.members == 0)
 			return fail(v, err, "the archive is empty");
 		if (++v->zero_blocks == 2)
@@ -284,7 +286,8 @@ tar_header(struct xva_verify *v, struct err *err)
 		return -1;
 	if (v->pending && !(v->mt == M_SUM && v->disk == v->pend_disk && v->index == v->pend_index))
 		return fail(v, err, "chunk %s/%08llu has no checksum member (next: %.100s)",
-		            v->disks[v->pend_disk].prefix, (unsigned long long)v->pend_index, v->name);
+		            v->disks[v->pend_disk].prefix, (unsigned long long)v->pend_index,
+		            v->name);
 	if (v->mt == M_CHUNK) {
 		struct disk *d = &v->disks[v->disk];
 
@@ -365,9 +368,10 @@ tar_member_end(struct xva_verify *v, struct err *err)
 		v->mode = v->sum_kind;
 		v->st.checksum = v->mode == SUM_XXH ? "xxhash" : "checksum";
 		if (v->hash && (strlen(want) != n || strncasecmp(v->sum, want, n) != 0))
-			return fail(v, err, "chunk %s/%08llu does not match its %s (%s, computed %s)",
-			            v->disks[v->pend_disk].prefix, (unsigned long long)v->pend_index,
-			            v->sum_kind == SUM_XXH ? ".xxhash" : ".checksum", v->sum, want);
+			return fail(
+			    v, err, "chunk %s/%08llu does not match its %s (%s, computed %s)",
+			    v->disks[v->pend_disk].prefix, (unsigned long long)v->pend_index,
+			    v->sum_kind == SUM_XXH ? ".xxhash" : ".checksum", v->sum, want);
 		v->pending = 0;
 	}
 	return 0;
@@ -450,7 +454,8 @@ gzip_feed(struct xva_verify *v, const unsigned char *p, size_t len, struct err *
 		v->z.avail_out = XVA_OUT_BUF;
 		rc = inflate(&v->z, Z_NO_FLUSH);
 		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-			return fail(v, err, "gzip: %s", v->z.msg != NULL ? v->z.msg : "corrupt data");
+			return fail(v, err, "gzip: %s",
+			            v->z.msg != NULL ? v->z.msg : "corrupt data");
 		if (tar_feed(v, v->out, XVA_OUT_BUF - v->z.avail_out, err) == -1)
 			return -1;
 		if (rc == Z_STREAM_END)
@@ -572,7 +577,8 @@ xva_verify_finish(struct xva_verify *v, const uint64_t *sizes, size_t ndisks, st
 		if (v->ts == T_DATA || v->ts == T_PAD || v->nhdr != 0)
 			return fail(v, err, "truncated inside member %llu (%.100s)",
 			            (unsigned long long)v->st.members, v->name);
-		return fail(v, err, "truncated after member %llu (%.100s): no end-of-archive blocks",
+		return fail(v, err,
+		            "truncated after member %llu (%.100s): no end-of-archive blocks",
 		            (unsigned long long)v->st.members, v->name);
 	}
 	if (ndisks == (size_t)-1)

@@ -32,11 +32,11 @@ struct xva_verify;
 
 /* What the verifier saw so far. */
 struct xva_stats {
-	uint64_t tar_bytes;  /* uncompressed bytes */
-	uint64_t members;    /* tar members */
-	uint64_t chunks;     /* non-empty disk chunks checked */
-	uint64_t keepalives; /* empty disk chunks */
-	uint64_t disk_bytes; /* bytes of the chunks */
+	uint64_t tar_bytes;      /* uncompressed bytes */
+	uint64_t members;        /* tar members */
+	uint64_t chunks;         /* non-empty disk chunks checked */
+	uint64_t keepalives;     /* empty disk chunks */
+	uint64_t disk_bytes;     /* bytes of the chunks */
 	const char *compression; /* "gzip", "zstd", "none", or "?" before the first bytes */
 	const char *checksum;    /* "xxhash", "checksum" (SHA-1) or "?" */
 };

@@ -44,10 +44,8 @@
 #define CVX_MARK_KEEP "tisbackup:kept"
 
 static const struct drv_key cvx_required[] = {
-	{ "vm_name", KEY_STR, NULL },
-	{ "storage_name", KEY_STR, NULL },
-	{ "network_name", KEY_STR, NULL },
-	{ "password_file", KEY_FILE, NULL },
+	{ "vm_name", KEY_STR, NULL },      { "storage_name", KEY_STR, NULL },
+	{ "network_name", KEY_STR, NULL }, { "password_file", KEY_FILE, NULL },
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -73,7 +71,8 @@ cvx_validate(const struct job *job, struct err *err)
 		return -1;
 	}
 	if (strpbrk(job->server_name, " \t/@?#") != NULL || job->server_name[0] == '-') {
-		err_set(err, "server_name: '%s' is not the pool's host or host:port", job->server_name);
+		err_set(err, "server_name: '%s' is not the pool's host or host:port",
+		        job->server_name);
 		return -1;
 	}
 	return 0;
@@ -123,7 +122,8 @@ find_one(struct xapi *x, const char *cls, const char *key, const char *label, ch
 			r = NULL;
 			if (xapi_call(x, &r, err, "VM.get_record", "s", ref1) == -1)
 				goto out;
-			if (xv_true(xv_get(r, "is_a_snapshot")) || xv_true(xv_get(r, "is_a_template")) ||
+			if (xv_true(xv_get(r, "is_a_snapshot")) ||
+			    xv_true(xv_get(r, "is_a_template")) ||
 			    xv_true(xv_get(r, "is_control_domain")))
 				continue;
 		}
@@ -136,8 +136,8 @@ find_one(struct xapi *x, const char *cls, const char *key, const char *label, ch
 		}
 	}
 	if (found != 1) {
-		err_set(err, "%s: %zu %s%s called '%s' on the pool; expected exactly one", key, found,
-		        cls, vm ? "s (not snapshots or templates)" : "s", label);
+		err_set(err, "%s: %zu %s%s called '%s' on the pool; expected exactly one", key,
+		        found, cls, vm ? "s (not snapshots or templates)" : "s", label);
 		goto out;
 	}
 	rc = 0;
@@ -225,7 +225,8 @@ copies_list(struct xapi *x, const struct job *job, const char *vm_uuid, struct c
 				continue;
 			localtime_r(&t, &tm);
 			strftime(key, sizeof key, "%Y-%m-%d %H:%M:%S", &tm);
-		} else if (xv_member_str(oc, CVX_MARK_JOB)[0] == '\0' && legacy_label(label, vm_name)) {
+		} else if (xv_member_str(oc, CVX_MARK_JOB)[0] == '\0' &&
+		           legacy_label(label, vm_name)) {
 			snprintf(key, sizeof key, "%s", label + 5 + strlen(vm_name));
 		} else {
 			continue;
@@ -289,7 +290,8 @@ copies_rotate(struct xapi *x, const struct job *job, const char *vm_uuid, int *r
 	if (copies_list(x, job, vm_uuid, &c, &n, err) == -1)
 		return -1;
 	for (size_t i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
-		log_info(job->name, "max_copies = %ld: destroying the old copy %s", keep, c[i].label);
+		log_info(job->name, "max_copies = %ld: destroying the old copy %s", keep,
+		         c[i].label);
 		if (copy_destroy(x, &c[i], err) == -1) {
 			rc = -1;
 			break;
@@ -312,9 +314,15 @@ move_vifs(struct xapi *x, const char *copy, const char *net, struct err *err)
 	if (xapi_call(x, &vifs, err, "VM.get_VIFs", "s", copy) == -1)
 		goto out;
 	for (size_t i = 0; vifs != NULL && vifs->type == XV_ARRAY && i < vifs->n; i++) {
-		static const char *const keep[] = { "device", "MAC", "MTU", "other_config",
-			                            "qos_algorithm_type", "qos_algorithm_params",
-			                            "locking_mode", "ipv4_allowed", "ipv6_allowed" };
+		static const char *const keep[] = { "device",
+			                            "MAC",
+			                            "MTU",
+			                            "other_config",
+			                            "qos_algorithm_type",
+			                            "qos_algorithm_params",
+			                            "locking_mode",
+			                            "ipv4_allowed",
+			                            "ipv6_allowed" };
 		const char *vif = xv_str(&vifs->items[i]);
 		struct xv args = { .type = XV_STRUCT };
 
@@ -382,8 +390,8 @@ copy_size(struct xapi *x, const char *copy)
 		if (xapi_call(x, &rec, &err, "VBD.get_record", "s", xv_str(&vbds->items[i])) == -1)
 			break;
 		v = xv_member_str(rec, "VDI");
-		if (strcmp(xv_member_str(rec, "type"), "CD") == 0 || strcmp(v, "OpaqueRef:NULL") == 0 ||
-		    v[0] == '\0')
+		if (strcmp(xv_member_str(rec, "type"), "CD") == 0 ||
+		    strcmp(v, "OpaqueRef:NULL") == 0 || v[0] == '\0')
 			continue;
 		xv_free(vdi);
 		vdi = NULL;
@@ -481,8 +489,8 @@ cvx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	if (job_get_bool(job, "halt_vm", 0)) {
 		if (strcmp(xv_member_str(vmrec, "power_state"), "Running") == 0) {
 			log_info(job->name, "shutting VM %s down", vm_name);
-			if (xapi_async(x, run->progress, job_get_long(job, "halt_timeout", 600), NULL, err,
-			               "VM.clean_shutdown", "s", vm) == -1)
+			if (xapi_async(x, run->progress, job_get_long(job, "halt_timeout", 600),
+			               NULL, err, "VM.clean_shutdown", "s", vm) == -1)
 				goto out;
 			halted = 1;
 		}
@@ -490,7 +498,8 @@ cvx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	} else {
 		char *sl = xasprintf("tisbackup-%s", vm_name);
 
-		rc = xapi_async(x, run->progress, timeout * 4, &snap, err, "VM.snapshot", "ss", vm, sl);
+		rc = xapi_async(x, run->progress, timeout * 4, &snap, err, "VM.snapshot", "ss", vm,
+		                sl);
 		free(sl);
 		if (rc == -1)
 			goto out;
@@ -519,7 +528,8 @@ cvx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	if (set_mark(x, copy, CVX_MARK_JOB, job->name, err) == -1 ||
 	    set_mark(x, copy, CVX_MARK_OF, vm_uuid, err) == -1 ||
 	    set_mark(x, copy, CVX_MARK_STAMP, run->stamp, err) == -1 ||
-	    xapi_call(x, NULL, err, "VM.remove_from_other_config", "ss", copy, CVX_MARK_KEEP) == -1 ||
+	    xapi_call(x, NULL, err, "VM.remove_from_other_config", "ss", copy, CVX_MARK_KEEP) ==
+	        -1 ||
 	    xapi_call(x, NULL, err, "VM.set_is_a_template", "sb", copy, 0) == -1 ||
 	    xapi_call(x, NULL, err, "VM.remove_from_other_config", "ss", copy, "auto_poweron") ==
 	        -1 ||
@@ -555,7 +565,8 @@ out:
 			else
 				log_info(job->name, "delete_snapshot = no: the snapshot is kept");
 		} else if (xapi_vm_destroy(x, snap, &e) == -1) {
-			log_warning(job->name, "the snapshot was not destroyed (the next run sweeps it): %s",
+			log_warning(job->name,
+			            "the snapshot was not destroyed (the next run sweeps it): %s",
 			            e.msg);
 			st->warnings = 1;
 		}
@@ -564,8 +575,8 @@ out:
 		struct err e;
 
 		err_clear(&e);
-		if (xapi_async(x, NULL, job_get_long(job, "halt_timeout", 600), NULL, &e, "VM.start",
-		               "sbb", vm, 0, 0) == -1) {
+		if (xapi_async(x, NULL, job_get_long(job, "halt_timeout", 600), NULL, &e,
+		               "VM.start", "sbb", vm, 0, 0) == -1) {
 			if (failed)
 				err_wrap(err, "VM %s left halted (%s); and", vm_name, e.msg);
 			else

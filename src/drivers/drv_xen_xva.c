@@ -61,18 +61,12 @@ static const struct drv_key xva_required[] = {
 };
 
 static const struct drv_key xva_optional[] = {
-	{ "enable_https", KEY_BOOL, "yes" },
-	{ "halt_vm", KEY_BOOL, "no" },
-	{ "verify_export", KEY_BOOL, "yes" },
-	{ "reuse_snapshot", KEY_BOOL, "no" },
-	{ "ignore_proxies", KEY_BOOL, "yes" },
-	{ "use_compression", KEY_STR, "true" },
-	{ "xcp_ca_file", KEY_FILE, NULL },
-	{ "xcp_fingerprint", KEY_STR, NULL },
-	{ "ssl_verify", KEY_BOOL, "yes" },
-	{ "xapi_call_timeout", KEY_INT, "300" },
-	{ "halt_timeout", KEY_INT, "600" },
-	{ NULL, KEY_STR, NULL },
+	{ "enable_https", KEY_BOOL, "yes" },   { "halt_vm", KEY_BOOL, "no" },
+	{ "verify_export", KEY_BOOL, "yes" },  { "reuse_snapshot", KEY_BOOL, "no" },
+	{ "ignore_proxies", KEY_BOOL, "yes" }, { "use_compression", KEY_STR, "true" },
+	{ "xcp_ca_file", KEY_FILE, NULL },     { "xcp_fingerprint", KEY_STR, NULL },
+	{ "ssl_verify", KEY_BOOL, "yes" },     { "xapi_call_timeout", KEY_INT, "300" },
+	{ "halt_timeout", KEY_INT, "600" },    { NULL, KEY_STR, NULL },
 };
 
 /* --- configuration --------------------------------------------------------------- */
@@ -201,9 +195,9 @@ struct xva_run {
 	const struct job *job;
 	struct xapi *x;
 	char *vm, *vm_uuid, *power;
-	char *snap;   /* our snapshot (destroyed in every outcome) */
-	char *task;   /* the export task */
-	int halted;   /* we shut the VM down: start it again */
+	char *snap; /* our snapshot (destroyed in every outcome) */
+	char *task; /* the export task */
+	int halted; /* we shut the VM down: start it again */
 	char *partial, *final;
 	int fd;
 	struct xva_verify *verify;
@@ -277,7 +271,8 @@ find_vm(struct xva_run *r, struct xv **vmrec, struct err *err)
 
 		if (ref == NULL || xapi_call(r->x, &rec, err, "VM.get_record", "s", ref) == -1)
 			goto out;
-		if (xv_true(xv_get(rec, "is_a_snapshot")) || xv_true(xv_get(rec, "is_a_template")) ||
+		if (xv_true(xv_get(rec, "is_a_snapshot")) ||
+		    xv_true(xv_get(rec, "is_a_template")) ||
 		    xv_true(xv_get(rec, "is_control_domain"))) {
 			others++;
 			xv_free(rec);
@@ -326,7 +321,8 @@ disk_sizes(struct xva_run *r, const char *vm, struct err *err)
 
 		xv_free(rec);
 		rec = NULL;
-		if (xapi_call(r->x, &rec, err, "VBD.get_record", "s", xv_str(&vbds->items[i])) == -1)
+		if (xapi_call(r->x, &rec, err, "VBD.get_record", "s", xv_str(&vbds->items[i])) ==
+		    -1)
 			goto out;
 		vdi = xv_member_str(rec, "VDI");
 		if (strcmp(xv_member_str(rec, "type"), "CD") == 0 || vdi[0] == '\0' ||
@@ -400,7 +396,8 @@ poller_main(void *arg)
 		struct xv *v = NULL;
 		struct err err;
 
-		for (long waited = 0; waited < interval_ms && !atomic_load(&r->stop); waited += 100) {
+		for (long waited = 0; waited < interval_ms && !atomic_load(&r->stop);
+		     waited += 100) {
 			struct timespec ts = { 0, 100000000L };
 
 			nanosleep(&ts, NULL);
@@ -429,14 +426,15 @@ zstd_or_gzip(struct xva_run *r)
 	err_clear(&err);
 	if (xapi_call(r->x, &pools, &err, "pool.get_all", "") == 0 && pools != NULL &&
 	    pools->type == XV_ARRAY && pools->n > 0 &&
-	    xapi_call(r->x, &restr, &err, "pool.get_restrictions", "s",
-	              xv_str(&pools->items[0])) == 0)
+	    xapi_call(r->x, &restr, &err, "pool.get_restrictions", "s", xv_str(&pools->items[0])) ==
+	        0)
 		ok = strcmp(xv_member_str(restr, "restrict_zstd_export"), "false") == 0;
 	xv_free(pools);
 	xv_free(restr);
 	if (ok)
 		return "zstd";
-	log_warning(r->job->name, "use_compression = zstd: the pool does not allow zstd exports%s%s; "
+	log_warning(r->job->name,
+	            "use_compression = zstd: the pool does not allow zstd exports%s%s; "
 	            "using gzip",
 	            err.msg[0] != '\0' ? ": " : "", err.msg);
 	return "true";
@@ -508,8 +506,8 @@ do_export(struct xva_run *r, const char *source, struct err *err)
 	}
 	atomic_store(&r->stop, 1);
 	/* the export's task is the authority on completeness */
-	if (xapi_task_wait(r->x, r->task, r->run->progress, job_get_long(job, "xapi_call_timeout", 300),
-	                   NULL, err) == -1) {
+	if (xapi_task_wait(r->x, r->task, r->run->progress,
+	                   job_get_long(job, "xapi_call_timeout", 300), NULL, err) == -1) {
 		err_wrap(err, "the export task");
 		goto out;
 	}
@@ -558,9 +556,10 @@ xva_undo(struct xva_run *r, int failed, struct drv_stats *st, struct err *err)
 	if (r->snap != NULL) {
 		err_clear(&e);
 		if (xapi_vm_destroy(r->x, r->snap, &e) == -1) {
-			log_warning(job->name,
-			            "the snapshot %s was not destroyed (the next run sweeps it): %s",
-			            r->snap, e.msg);
+			log_warning(
+			    job->name,
+			    "the snapshot %s was not destroyed (the next run sweeps it): %s",
+			    r->snap, e.msg);
 			st->warnings = 1;
 		}
 	}
@@ -570,7 +569,8 @@ xva_undo(struct xva_run *r, int failed, struct drv_stats *st, struct err *err)
 		if (xapi_async(r->x, NULL, job_get_long(job, "halt_timeout", 600), NULL, &e,
 		               "VM.start", "sbb", r->vm, 0, 0) == -1) {
 			if (failed)
-				err_wrap(err, "VM %s left halted (%s); and", job->server_name, e.msg);
+				err_wrap(err, "VM %s left halted (%s); and", job->server_name,
+				         e.msg);
 			else
 				err_set(err, "VM %s left halted: %s", job->server_name, e.msg);
 			rc = -1;
