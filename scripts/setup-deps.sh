@@ -11,6 +11,8 @@ pkgs=(
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev libxml2-dev
 	libblkid-dev libbtrfsutil-dev libssh-dev
+	# xen-xva: zstd XVA streams (libzstd), XXH64 chunk checks (xxhash.h, inlined)
+	libzstd-dev libxxhash-dev
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )
@@ -26,6 +28,8 @@ if [ "${1:-}" != "--demo" ]; then
 		python3-pexpect expect
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
+		# the XAPI simulator's independent client and XVA reader, its hashes
+		python3-os-xenapi xva-img xxhash zstd
 		# packaging tests: the .deb in a debootstrap chroot, the Docker
 		# stack, the units (tests/integration/test_deb.sh, test_docker.sh,
 		# test_dist.sh)

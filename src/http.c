@@ -168,6 +168,12 @@ out:
 	return rc;
 }
 
+int
+http_read_credentials(const char *path, char **user, char **password, struct err *err)
+{
+	return read_credentials(path, 1, user, password, err);
+}
+
 /* --- TLS pin -------------------------------------------------------------------- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -136,6 +136,16 @@ void http_response_free(struct http_response *resp);
 char *http_mask_url(const char *url);
 
 /*
+ * Read a credentials file as http_opts.password_file does with no username
+ * (0600, ours; "USER\nPASSWORD", a final newline and a trailing '\r' per
+ * line allowed; anything else: "expected 2 lines (user, password)"), for a
+ * protocol that sends the password in its body (XAPI's login). 0 with
+ * *user and *password (the caller wipes and frees them), or -1 + err naming
+ * the file, never its content.
+ */
+int http_read_credentials(const char *path, char **user, char **password, struct err *err);
+
+/*
  * Is libcurl there? 0, or -1 + err saying which package to install. For a
  * driver's validate, so a run does not start without it.
  */

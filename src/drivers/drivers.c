@@ -18,6 +18,8 @@ extern const struct driver drv_samba4;
 extern const struct driver drv_sqlserver;
 extern const struct driver drv_switch;
 extern const struct driver drv_xcp_metadata;
+extern const struct driver drv_xen_xva;
+extern const struct driver drv_copy_vm_xcp;
 
 /* One driver per line. */
 /* clang-format off */
@@ -30,6 +32,8 @@ const struct driver *const driver_table[] = {
 	&drv_pgsql,
 	&drv_sqlserver,
 	&drv_xcp_metadata,
+	&drv_xen_xva,
+	&drv_copy_vm_xcp,
 	&drv_oracle,
 	&drv_samba4,
 	&drv_switch,

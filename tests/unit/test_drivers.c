@@ -122,6 +122,24 @@ static const struct name_case xcp_names[] = {
 	{ NULL, DRV_ENTRY_OTHER },
 };
 
+/* xen-xva: {section}-STAMP.xva, staged .partial; the original's .tmp too. */
+static const struct name_case xva_names[] = {
+	{ "web-" S ".xva", DRV_ENTRY_FINAL },
+	{ "web-prod-" S ".xva", DRV_ENTRY_FINAL },
+	{ "web-" S ".xva.partial", DRV_ENTRY_STAGING },
+	{ "web-" S ".xva.tmp", DRV_ENTRY_STAGING },
+	{ "web-" S ".xva.partial.tmp", DRV_ENTRY_OTHER },
+	{ "-" S ".xva", DRV_ENTRY_OTHER },
+	{ "web" S ".xva", DRV_ENTRY_OTHER },
+	{ "web-20261399-03h20m57.xva", DRV_ENTRY_OTHER },
+	{ "web-" S ".dump.gz", DRV_ENTRY_OTHER },
+	{ "export.xva", DRV_ENTRY_OTHER },
+	{ S, DRV_ENTRY_OTHER },
+	{ S ".partial", DRV_ENTRY_OTHER },
+	{ ".xva.partial", DRV_ENTRY_OTHER },
+	{ NULL, DRV_ENTRY_OTHER },
+};
+
 static const struct {
 	const char *type;
 	const struct name_case *names;
@@ -135,6 +153,7 @@ static const struct {
 	{ "oracle+ssh", snapshot_names, { S, S ".partial" } },
 	{ "samba4", snapshot_names, { S, S ".partial" } },
 	{ "xcp-dump-metadata", xcp_names, { "srv-" S ".dump.gz", "srv-" S ".dump.gz.partial" } },
+	{ "xen-xva", xva_names, { "web-" S ".xva", "web-" S ".xva.partial", "web-" S ".xva.tmp" } },
 };
 
 static void
