@@ -24,6 +24,9 @@ if [ "${1:-}" != "--demo" ]; then
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# the switch simulators' independent client
 		python3-pexpect expect
+		# the esx-vmdk simulator (tests/sim/vcsim: govmomi's vcsim built
+		# offline in GOPATH mode) and its independent client
+		golang-go golang-github-vmware-govmomi-dev python3-pyvmomi
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
 		# packaging tests: the .deb in a debootstrap chroot, the Docker
