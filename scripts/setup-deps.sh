@@ -11,6 +11,7 @@ pkgs=(
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev libxml2-dev
 	libblkid-dev libbtrfsutil-dev libssh-dev
+	nettle-dev # esx-vmdk's SHA-1/SHA-256 (headers; libnettle8 loaded on first use)
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )
