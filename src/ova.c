@@ -160,7 +160,8 @@ ova_finish(struct ova *o, const char *ovf_name, const char *ovf, size_t ovf_len,
            const char *mf_name, const char *mf, size_t mf_len, struct err *err)
 {
 	char h[BLOCK], zero[2 * BLOCK] = { 0 };
-	int64_t room = ova_ovf_size(0, mf_len), mf_pad = round_up((int64_t)mf_len) - (int64_t)mf_len;
+	int64_t room = ova_ovf_size(0, mf_len),
+	        mf_pad = round_up((int64_t)mf_len) - (int64_t)mf_len;
 	time_t now = time(NULL);
 
 	if (strlen(ovf_name) > 99 || strlen(mf_name) > 99) {
@@ -168,8 +169,10 @@ ova_finish(struct ova *o, const char *ovf_name, const char *ovf, size_t ovf_len,
 		return -1;
 	}
 	if (room < 0 || (int64_t)ovf_len != room) {
-		err_set(err, "%s: the descriptor (%zu bytes) and manifest (%zu bytes) do not fill "
-		        "the %u bytes reserved for them", o->path, ovf_len, mf_len, OVA_RESERVE);
+		err_set(err,
+		        "%s: the descriptor (%zu bytes) and manifest (%zu bytes) do not fill "
+		        "the %u bytes reserved for them",
+		        o->path, ovf_len, mf_len, OVA_RESERVE);
 		return -1;
 	}
 	header(h, ovf_name, (int64_t)ovf_len, now);
@@ -178,8 +181,8 @@ ova_finish(struct ova *o, const char *ovf_name, const char *ovf, size_t ovf_len,
 	header(h, mf_name, (int64_t)mf_len, now);
 	if (write_at(o, h, BLOCK, BLOCK + room, err) == -1 ||
 	    write_at(o, mf, mf_len, 2 * BLOCK + room, err) == -1 ||
-	    (mf_pad > 0 && write_at(o, zero, (size_t)mf_pad, 2 * BLOCK + room + (int64_t)mf_len,
-	                            err) == -1))
+	    (mf_pad > 0 &&
+	     write_at(o, zero, (size_t)mf_pad, 2 * BLOCK + room + (int64_t)mf_len, err) == -1))
 		return -1;
 	if (write_at(o, zero, sizeof zero, o->off, err) == -1)
 		return -1;

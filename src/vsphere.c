@@ -30,9 +30,9 @@
 #include "xml.h"
 
 #define VS_SECRET_MAX 1024
-#define VS_BODY_MAX (16u << 20)  /* a response: the inventory of a large vCenter */
-#define VS_REQ_MAX (1u << 20)    /* a request */
-#define VS_CLEANUP_WAIT 900      /* seconds a cleanup task may take */
+#define VS_BODY_MAX (16u << 20) /* a response: the inventory of a large vCenter */
+#define VS_REQ_MAX (1u << 20)   /* a request */
+#define VS_CLEANUP_WAIT 900     /* seconds a cleanup task may take */
 #define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
 
 struct vs_session {
@@ -88,8 +88,10 @@ vs_read_password_file(const char *path, char **user, char **password, struct err
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
-		err_set(err, "password_file %s: must be a regular file of ours with mode 0600 "
-		        "(chmod 600 %s)", path, path);
+		err_set(err,
+		        "password_file %s: must be a regular file of ours with mode 0600 "
+		        "(chmod 600 %s)",
+		        path, path);
 		goto out;
 	}
 	do
@@ -191,8 +193,8 @@ child_text(const xmlNode *node, const char *name)
 /* --- requests --------------------------------------------------------------------------- */
 
 int
-vs_parse_response(const char *body, size_t len, const char *method, xmlDoc **doc,
-                  xmlNode **ret, char *fault_type, size_t fsz, struct err *err)
+vs_parse_response(const char *body, size_t len, const char *method, xmlDoc **doc, xmlNode **ret,
+                  char *fault_type, size_t fsz, struct err *err)
 {
 	xmlNode *bodyn, *n;
 	char want[128];
@@ -209,7 +211,8 @@ vs_parse_response(const char *body, size_t len, const char *method, xmlDoc **doc
 		goto bad;
 	}
 	if ((n = xml_child(bodyn, "Fault")) != NULL) {
-		xmlNode *detail = xml_child(n, "detail"), *d = detail ? xml_child(detail, NULL) : NULL;
+		xmlNode *detail = xml_child(n, "detail"),
+		        *d = detail ? xml_child(detail, NULL) : NULL;
 		const char *type = d != NULL ? vs_xsi_type(d) : NULL;
 		char *msg = child_text(n, "faultstring");
 		char dname[128] = "";
@@ -355,9 +358,10 @@ read_content(struct vs_session *s, xmlNode *ret, struct err *err)
 	s->ovf_manager = child_text(rv, "ovfManager");
 	s->api_version = child_text(about, "apiVersion");
 	s->full_name = child_text(about, "fullName");
-	if (s->root_folder == NULL || s->property_collector == NULL ||
-	    s->session_manager == NULL || s->api_version == NULL) {
-		err_set(err, "RetrieveServiceContent: no rootFolder, propertyCollector, "
+	if (s->root_folder == NULL || s->property_collector == NULL || s->session_manager == NULL ||
+	    s->api_version == NULL) {
+		err_set(err,
+		        "RetrieveServiceContent: no rootFolder, propertyCollector, "
 		        "sessionManager or about.apiVersion in the answer: not a vSphere server?");
 		return -1;
 	}
@@ -401,9 +405,10 @@ login(struct vs_session *s, const char *user, const char *password, struct err *
 	int rc = -1;
 
 	buf_init(&req, VS_REQ_MAX);
-	buf_puts(&req, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-	               "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
-	               "<soapenv:Body><Login xmlns=\"urn:vim25\">");
+	buf_puts(&req,
+	         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+	         "<soapenv:Body><Login xmlns=\"urn:vim25\">");
 	if (put_moref(&req, "_this", "SessionManager", s->session_manager, err) == -1 ||
 	    put_text(&req, "userName", user, err) == -1 ||
 	    put_text(&req, "password", password, err) == -1 ||
@@ -423,8 +428,8 @@ login(struct vs_session *s, const char *user, const char *password, struct err *
 		if (err->code == HTTP_ERR_STATUS && resp.body != NULL) {
 			struct err e2 = { 0 };
 
-			if (vs_parse_response(resp.body, resp.body_len, "Login", &doc, &ret, s->fault,
-			                      sizeof s->fault, &e2) == -1 &&
+			if (vs_parse_response(resp.body, resp.body_len, "Login", &doc, &ret,
+			                      s->fault, sizeof s->fault, &e2) == -1 &&
 			    e2.code == VS_ERR_FAULT) {
 				*err = e2;
 				if (strcmp(s->fault, "InvalidLogin") == 0)
@@ -832,7 +837,8 @@ vs_task_wait(struct vs_session *s, const char *task, long timeout_sec, char **re
 			const char *ft = vs_xsi_type(xml_child(e, "fault"));
 
 			err_set(err, "%s%s%s%s", msg != NULL && msg[0] ? msg : "the task failed",
-			        ft != NULL ? " (" : "", ft != NULL ? ft : "", ft != NULL ? ")" : "");
+			        ft != NULL ? " (" : "", ft != NULL ? ft : "",
+			        ft != NULL ? ")" : "");
 			err->code = VS_ERR_TASK;
 			if (fault_type != NULL && ft != NULL)
 				*fault_type = xstrdup(ft);
@@ -911,8 +917,7 @@ vs_lease_free(struct vs_lease *l)
 }
 
 int
-vs_parse_lease_info(const xmlNode *val, const char *host_port, struct vs_lease *l,
-                    struct err *err)
+vs_parse_lease_info(const xmlNode *val, const char *host_port, struct vs_lease *l, struct err *err)
 {
 	char *t;
 
@@ -1039,7 +1044,8 @@ vs_lease_manifest(struct vs_session *s, const char *lease, struct vs_manifest_en
 	*n = 0;
 	if (vs_call(s, "HttpNfcLeaseGetManifest", "HttpNfcLease", lease, NULL, &doc, &ret, err) ==
 	    -1) {
-		if (strcmp(s->fault, "MethodNotFound") == 0 || strcmp(s->fault, "NotSupported") == 0)
+		if (strcmp(s->fault, "MethodNotFound") == 0 ||
+		    strcmp(s->fault, "NotSupported") == 0)
 			return 1;
 		return -1;
 	}
@@ -1050,7 +1056,8 @@ vs_lease_manifest(struct vs_session *s, const char *lease, struct vs_manifest_en
 		e.key = child_text(r, "key");
 		if (sha != NULL && strlen(sha) == 40) {
 			for (int i = 0; i < 40; i++)
-				e.sha1[i] = (char)((sha[i] >= 'A' && sha[i] <= 'F') ? sha[i] + 32 : sha[i]);
+				e.sha1[i] =
+				    (char)((sha[i] >= 'A' && sha[i] <= 'F') ? sha[i] + 32 : sha[i]);
 			e.sha1[40] = '\0';
 		}
 		e.size = size != NULL ? strtoll(size, NULL, 10) : -1;
@@ -1066,8 +1073,8 @@ vs_lease_manifest(struct vs_session *s, const char *lease, struct vs_manifest_en
 }
 
 int
-vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *ctx,
-            int64_t *bytes, struct err *err)
+vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *ctx, int64_t *bytes,
+            struct err *err)
 {
 	const char *headers[3] = { s->cookie, "Accept: application/octet-stream", NULL };
 	struct http_response resp = { 0 };

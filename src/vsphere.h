@@ -114,8 +114,7 @@ xmlNode *vs_prop(const xmlNode *obj, const char *name);
  * or -1 + err: code VS_ERR_NOT_FOUND says 'VM "NAME" not found on HOST'
  * with the closest names when there are any.
  */
-int vs_find_vm(struct vs_session *s, const char *name, char **ref, char **power,
-               struct err *err);
+int vs_find_vm(struct vs_session *s, const char *name, char **ref, char **power, struct err *err);
 
 /* The VM's runtime.powerState ("poweredOn"), malloc()ed; or NULL + err. */
 char *vs_power_state(struct vs_session *s, const char *vm, struct err *err);
@@ -178,8 +177,8 @@ void vs_manifest_free(struct vs_manifest_entry *m, size_t n);
  * GET url (an NFC device URL) with the session cookie, streaming the body
  * to sink. 0, or -1 + err (http_request()'s: status, truncation, sink).
  */
-int vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *ctx,
-                int64_t *bytes, struct err *err);
+int vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *ctx, int64_t *bytes,
+                struct err *err);
 
 /* Pure parsing, for the fuzz harness and the client above. */
 
@@ -188,8 +187,8 @@ int vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *
  * -1 + err for a fault (its xsi:type copied into fault_type, fsz bytes)
  * or a malformed document.
  */
-int vs_parse_response(const char *body, size_t len, const char *method, xmlDoc **doc,
-                      xmlNode **ret, char *fault_type, size_t fsz, struct err *err);
+int vs_parse_response(const char *body, size_t len, const char *method, xmlDoc **doc, xmlNode **ret,
+                      char *fault_type, size_t fsz, struct err *err);
 /* Read an HttpNfcLeaseInfo <val> into l (host_port replaces "*"). 0 or -1 + err. */
 int vs_parse_lease_info(const xmlNode *val, const char *host_port, struct vs_lease *l,
                         struct err *err);

@@ -73,8 +73,8 @@ struct esx_run {
 	struct snapdir sd;
 	struct ova *ova;
 	char *vm, *vm_power, *snapshot, *snap_name, *lease;
-	int lease_done;     /* completed or aborted */
-	int powered_off;    /* we shut the VM down: power it on again */
+	int lease_done;  /* completed or aborted */
+	int powered_off; /* we shut the VM down: power it on again */
 	struct esx_file *files;
 	size_t nfiles;
 	int64_t bytes;
@@ -84,9 +84,9 @@ struct esx_run {
 /* The state of one disk download (the sink's context). */
 struct esx_sink {
 	struct esx_run *r;
-	int fd;               /* a loose file, or -1 when writing into the OVA */
+	int fd; /* a loose file, or -1 when writing into the OVA */
 	struct vs_hash *hash;
-	int64_t done, total;  /* this run's bytes so far, all disks' announced total */
+	int64_t done, total; /* this run's bytes so far, all disks' announced total */
 	int64_t last_keepalive;
 	int64_t keepalive_ns;
 };
@@ -95,8 +95,7 @@ struct esx_sink {
 static int
 safe_file_name(const char *name)
 {
-	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL &&
-	       strlen(name) < 200;
+	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL && strlen(name) < 200;
 }
 
 static int
@@ -105,12 +104,15 @@ esx_validate(const struct job *job, struct err *err)
 	const char *pin = job_get(job, "esx_fingerprint"), *ca = job_get(job, "esx_ca_file");
 
 	if (!safe_file_name(job->server_name)) {
-		err_set(err, "server_name: '%s' cannot name the exported files (no '/', no "
-		        "leading '.')", job->server_name);
+		err_set(err,
+		        "server_name: '%s' cannot name the exported files (no '/', no "
+		        "leading '.')",
+		        job->server_name);
 		return -1;
 	}
 	if (job_get_bool(job, "esx_insecure", 0) && (pin != NULL || ca != NULL)) {
-		err_set(err, "esx_insecure: set with %s; choose one (a pin or a CA verifies the "
+		err_set(err,
+		        "esx_insecure: set with %s; choose one (a pin or a CA verifies the "
 		        "server, esx_insecure turns verification off)",
 		        pin != NULL ? "esx_fingerprint" : "esx_ca_file");
 		return -1;
@@ -135,8 +137,8 @@ keepalive(struct esx_sink *k, int force, struct err *err)
 	if (pct > 99)
 		pct = 99;
 	snprintf(args, sizeof args, "<percent>%ld</percent>", pct);
-	if (vs_call(k->r->vs, "HttpNfcLeaseProgress", "HttpNfcLease", k->r->lease, args, &doc,
-	            &ret, err) == -1) {
+	if (vs_call(k->r->vs, "HttpNfcLeaseProgress", "HttpNfcLease", k->r->lease, args, &doc, &ret,
+	            err) == -1) {
 		err_wrap(err, "keeping the export lease alive");
 		return -1;
 	}
@@ -200,7 +202,8 @@ download_disks(struct esx_run *r, struct drv_run *run, const struct vs_lease *l,
 		if (l->dev[i].disk && l->dev[i].size > 0)
 			k.total += l->dev[i].size;
 	/* A third of the lease's timeout, as VMware's samples do; at most a minute. */
-	k.keepalive_ns = (int64_t)(l->timeout_sec / 3 > 60 ? 60 : l->timeout_sec / 3) * 1000000000LL;
+	k.keepalive_ns =
+	    (int64_t)(l->timeout_sec / 3 > 60 ? 60 : l->timeout_sec / 3) * 1000000000LL;
 	if (k.keepalive_ns <= 0)
 		k.keepalive_ns = 1000000000LL;
 	k.last_keepalive = progress_now();
@@ -281,7 +284,8 @@ check_manifest(struct esx_run *r, struct err *err)
 	if (got == -1)
 		return -1;
 	if (got == 1) {
-		log_info(r->job->name, "the server has no lease manifest: disks checked by size only");
+		log_info(r->job->name,
+		         "the server has no lease manifest: disks checked by size only");
 		return 0;
 	}
 	for (size_t i = 0; i < r->nfiles; i++) {
@@ -292,10 +296,12 @@ check_manifest(struct esx_run *r, struct err *err)
 				continue;
 			if ((m[j].sha1[0] != '\0' && strcmp(m[j].sha1, f->sha1) != 0) ||
 			    (m[j].size >= 0 && m[j].size != f->size)) {
-				err_set(err, "%s does not match the lease manifest: SHA-1 %s, %lld bytes "
-				        "received; the server says SHA-1 %s, %lld bytes",
-				        f->name, f->sha1, (long long)f->size,
-				        m[j].sha1[0] ? m[j].sha1 : "?", (long long)m[j].size);
+				err_set(
+				    err,
+				    "%s does not match the lease manifest: SHA-1 %s, %lld bytes "
+				    "received; the server says SHA-1 %s, %lld bytes",
+				    f->name, f->sha1, (long long)f->size,
+				    m[j].sha1[0] ? m[j].sha1 : "?", (long long)m[j].size);
 				vs_manifest_free(m, n);
 				return -1;
 			}
@@ -331,8 +337,7 @@ create_descriptor(struct esx_run *r, struct err *err)
 		buf_printf(&a, "</path><size>%lld</size></ovfFiles>", (long long)r->files[i].size);
 	}
 	buf_puts(&a, "<name>");
-	if (xml_escape(&a, r->job->server_name, err) == -1 ||
-	    buf_puts(&a, "</name></cdp>") == -1) {
+	if (xml_escape(&a, r->job->server_name, err) == -1 || buf_puts(&a, "</name></cdp>") == -1) {
 		buf_free(&a);
 		return NULL;
 	}
@@ -413,8 +418,10 @@ write_ovf(struct esx_run *r, struct err *err)
 
 		free(probe);
 		if (size < 0) {
-			err_set(err, "the OVF descriptor (%zu bytes) is too large for the OVA's "
-			        "reserved region (%u bytes)", ovf_len, OVA_RESERVE);
+			err_set(err,
+			        "the OVF descriptor (%zu bytes) is too large for the OVA's "
+			        "reserved region (%u bytes)",
+			        ovf_len, OVA_RESERVE);
 			goto out;
 		}
 		ovf = xrealloc(ovf, (size_t)size + 1);
@@ -471,8 +478,10 @@ halt_vm(struct esx_run *r, long timeout_sec, struct err *err)
 		if (off)
 			return 0;
 		if (progress_now() > end) {
-			err_set(err, "halt_vm: %s still running %ld s after ShutdownGuest "
-			        "(halt_timeout)", r->job->server_name, timeout_sec);
+			err_set(err,
+			        "halt_vm: %s still running %ld s after ShutdownGuest "
+			        "(halt_timeout)",
+			        r->job->server_name, timeout_sec);
 			return -1;
 		}
 		if (spawn_interrupted()) {
@@ -497,11 +506,12 @@ take_snapshot(struct esx_run *r, const char *stamp, long timeout, struct err *er
 		buf_init(&a, 4096);
 		buf_puts(&a, "<name>");
 		xml_escape(&a, r->snap_name, err);
-		buf_printf(&a, "</name><description>tisbackup run %s</description>"
-		               "<memory>false</memory><quiesce>%s</quiesce>",
+		buf_printf(&a,
+		           "</name><description>tisbackup run %s</description>"
+		           "<memory>false</memory><quiesce>%s</quiesce>",
 		           stamp, quiesce ? "true" : "false");
-		rc = vs_call(r->vs, "CreateSnapshot_Task", "VirtualMachine", r->vm, a.data, &doc, &ret,
-		             err);
+		rc = vs_call(r->vs, "CreateSnapshot_Task", "VirtualMachine", r->vm, a.data, &doc,
+		             &ret, err);
 		buf_free(&a);
 		if (rc == -1)
 			return -1;
@@ -512,7 +522,8 @@ take_snapshot(struct esx_run *r, const char *stamp, long timeout, struct err *er
 		if (rc == 0) {
 			free(fault);
 			if (r->snapshot == NULL || r->snapshot[0] == '\0') {
-				err_set(err, "CreateSnapshot_Task: no snapshot in the task's result");
+				err_set(err,
+				        "CreateSnapshot_Task: no snapshot in the task's result");
 				return -1;
 			}
 			return 0;
@@ -521,7 +532,8 @@ take_snapshot(struct esx_run *r, const char *stamp, long timeout, struct err *er
 		    strstr(fault, "Quiesce") != NULL) {
 			log_warning(r->job->name,
 			            "a quiesced snapshot failed (%s); taking a snapshot without "
-			            "quiescing: the disks are crash-consistent only", err->msg);
+			            "quiescing: the disks are crash-consistent only",
+			            err->msg);
 			r->warnings = 1;
 			free(fault);
 			err_clear(err);
@@ -559,8 +571,10 @@ esx_undo(struct esx_run *r, long task_timeout)
 	if (r->snap_name != NULL) {
 		nleft = vs_find_snapshots(r->vs, r->vm, r->snap_name, &left, &e);
 		if (err_isset(&e) && r->snapshot == NULL) {
-			log_error(r->job->name, "cannot list the snapshots of %s: %s; check for a "
-			          "snapshot named %s", r->job->server_name, e.msg, r->snap_name);
+			log_error(r->job->name,
+			          "cannot list the snapshots of %s: %s; check for a "
+			          "snapshot named %s",
+			          r->job->server_name, e.msg, r->snap_name);
 			r->warnings = 1;
 		}
 		if (r->snapshot != NULL) {
@@ -579,19 +593,20 @@ esx_undo(struct esx_run *r, long task_timeout)
 			char *task;
 
 			err_clear(&e);
-			if (vs_call(r->vs, "RemoveSnapshot_Task", "VirtualMachineSnapshot", left[i],
-			            "<removeChildren>false</removeChildren><consolidate>true</consolidate>",
-			            &doc, &ret, &e) == -1) {
-				log_error(r->job->name, "removing snapshot %s (%s) of %s: %s", r->snap_name,
-				          left[i], r->job->server_name, e.msg);
+			if (vs_call(
+			        r->vs, "RemoveSnapshot_Task", "VirtualMachineSnapshot", left[i],
+			        "<removeChildren>false</removeChildren><consolidate>true</consolidate>",
+			        &doc, &ret, &e) == -1) {
+				log_error(r->job->name, "removing snapshot %s (%s) of %s: %s",
+				          r->snap_name, left[i], r->job->server_name, e.msg);
 				r->warnings = 1;
 				continue;
 			}
 			task = vs_text(xml_child(ret, "returnval"));
 			xml_free(doc);
 			if (vs_task_wait(r->vs, task, task_timeout, NULL, NULL, &e) == -1) {
-				log_error(r->job->name, "removing snapshot %s (%s) of %s: %s", r->snap_name,
-				          left[i], r->job->server_name, e.msg);
+				log_error(r->job->name, "removing snapshot %s (%s) of %s: %s",
+				          r->snap_name, left[i], r->job->server_name, e.msg);
 				r->warnings = 1;
 			} else {
 				log_info(r->job->name, "snapshot %s removed", r->snap_name);
@@ -608,8 +623,8 @@ esx_undo(struct esx_run *r, long task_timeout)
 		err_clear(&e);
 		p = vs_power_state(r->vs, r->vm, &e);
 		if (p != NULL && strcmp(p, "poweredOff") == 0) {
-			if (vs_call(r->vs, "PowerOnVM_Task", "VirtualMachine", r->vm, NULL, &doc, &ret,
-			            &e) == 0) {
+			if (vs_call(r->vs, "PowerOnVM_Task", "VirtualMachine", r->vm, NULL, &doc,
+			            &ret, &e) == 0) {
 				task = vs_text(xml_child(ret, "returnval"));
 				xml_free(doc);
 				if (vs_task_wait(r->vs, task, task_timeout, NULL, NULL, &e) == 0)
@@ -619,7 +634,8 @@ esx_undo(struct esx_run *r, long task_timeout)
 			}
 		}
 		if (err_isset(&e)) {
-			log_error(r->job->name, "halt_vm: powering %s on again: %s; power it on by hand",
+			log_error(r->job->name,
+			          "halt_vm: powering %s on again: %s; power it on by hand",
 			          r->job->server_name, e.msg);
 			r->warnings = 1;
 		}
@@ -664,8 +680,10 @@ esx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		goto out;
 	on = strcmp(r.vm_power, "poweredOff") != 0;
 	if (on && !halt && !vs_api_at_least(r.vs, 5, 5)) {
-		err_set(err, "%s speaks vSphere API %s: ESXi >= 5.5 needed for a hot export "
-		        "(ExportSnapshot), or set halt_vm = yes", o.host, vs_api_version(r.vs));
+		err_set(err,
+		        "%s speaks vSphere API %s: ESXi >= 5.5 needed for a hot export "
+		        "(ExportSnapshot), or set halt_vm = yes",
+		        o.host, vs_api_version(r.vs));
 		goto out;
 	}
 	if (ova) {
@@ -676,16 +694,15 @@ esx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		if (orc == -1)
 			goto out;
 	}
-	if (on && halt &&
-	    halt_vm(&r, job_get_long(job, "halt_timeout", 600), err) == -1)
+	if (on && halt && halt_vm(&r, job_get_long(job, "halt_timeout", 600), err) == -1)
 		goto out;
 	if (on && !halt) {
 		r.snap_name = xasprintf("tisbackup-%s", run->stamp);
 		log_info(job->name, "snapshot %s of %s", r.snap_name, job->server_name);
 		if (take_snapshot(&r, run->stamp, task_timeout, err) == -1)
 			goto out;
-		if (vs_call(r.vs, "ExportSnapshot", "VirtualMachineSnapshot", r.snapshot, NULL, &doc,
-		            &ret, err) == -1)
+		if (vs_call(r.vs, "ExportSnapshot", "VirtualMachineSnapshot", r.snapshot, NULL,
+		            &doc, &ret, err) == -1)
 			goto out;
 	} else if (vs_call(r.vs, "ExportVm", "VirtualMachine", r.vm, NULL, &doc, &ret, err) == -1) {
 		goto out;

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 walk(const xmlNode *n, int depth)
 {
-	for (const xmlNode *c = xml_child(n, NULL); c != NULL && depth < 64; c = xml_next(c, NULL)) {
+	for (const xmlNode *c = xml_child(n, NULL); c != NULL && depth < 64;
+	     c = xml_next(c, NULL)) {
 		struct vs_lease l = { 0 };
 		struct err err = { 0 };
 		char *t = vs_text(c);
