@@ -21,6 +21,7 @@
 //	nfc-truncate=N      NFC downloads stop after N bytes (Content-Length is the full size)
 //	nfc-rate=N          NFC downloads send N bytes/s
 //	manifest-bad=1      HttpNfcLeaseGetManifest reports a wrong SHA-1
+//	manifest-off=1      HttpNfcLeaseGetManifest answers MethodNotFound (an old ESXi)
 //	snapshot-delay=N    CreateSnapshot_Task stays "running" for N s
 //	shutdown-delay=N    ShutdownGuest powers the VM off only after N s
 //	api-version=V       about.apiVersion answers V (e.g. 5.1)
@@ -122,10 +123,10 @@ type moref struct {
 
 type soapCall struct {
 	XMLName xml.Name
-	This    moref   `xml:"_this"`
-	Obj     moref   `xml:"obj"`
-	Quiesce string  `xml:"quiesce"`
-	Percent int     `xml:"percent"`
+	This    moref    `xml:"_this"`
+	Obj     moref    `xml:"obj"`
+	Quiesce string   `xml:"quiesce"`
+	Percent int      `xml:"percent"`
 	Spec    []moref  `xml:"specSet>objectSet>obj"`
 	Paths   []string `xml:"specSet>propSet>pathSet"`
 	Cdp     struct {
@@ -426,6 +427,10 @@ func intercept(w http.ResponseWriter, c *soapCall) bool {
 		mu.Unlock()
 		if m != "HttpNfcLeaseGetManifest" {
 			reply(w, m, "")
+			return true
+		}
+		if fault("manifest-off") != "" {
+			soapFault(w, "MethodNotFound", "Method not found: HttpNfcLeaseGetManifest")
 			return true
 		}
 		var b strings.Builder
