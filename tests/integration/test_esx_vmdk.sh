@@ -154,6 +154,32 @@ case_fault nfc-status=500 ERROR "500" "halt_vm and a failing download" halt_vm=y
 case_fault "" ERROR "wrong user or password" "a wrong password" "password_file=$TMPD/pw.bad"
 t_eq "$(($(snapshots "$JOB" | wc -l) - n0))" 3 "only the good runs left STAMP folders"
 
+# --- a VM already off: ExportVm, no snapshot, left off
+/usr/bin/python3 -W ignore - "$PORT_esx" "$CERT" "$TMPD/pw" ha-host_VM1 <<'PY' || t_fail "powering ha-host_VM1 off with pyVmomi"
+import ssl, sys, time
+from pyVim.connect import SmartConnect, Disconnect
+from pyVmomi import vim
+port, cert, pwf, name = sys.argv[1:5]
+user, pw = open(pwf).read().split("\n")[:2]
+ctx = ssl.create_default_context(cafile=cert)
+ctx.check_hostname = False
+si = SmartConnect(host="127.0.0.1", user=user, pwd=pw, port=int(port), sslContext=ctx)
+c = si.RetrieveContent()
+v = c.viewManager.CreateContainerView(c.rootFolder, [vim.VirtualMachine], True)
+vm = [x for x in v.view if x.name == name][0]
+vm.PowerOffVM_Task()
+end = time.monotonic() + 30
+while vm.runtime.powerState != "poweredOff" and time.monotonic() < end:
+    time.sleep(0.1)
+Disconnect(si)
+PY
+conf server_name=ha-host_VM1
+tb_run -c "$CONF" backup
+t_eq "$(last_row vm0 status)" OK "a VM already off: exported (ExportVm)"
+t_match '"power":"poweredOff"' "$(ctl "state?vm=ha-host_VM1")" "a VM already off: left off"
+t_match '"snapshots":0' "$(ctl "state?vm=ha-host_VM1")" "a VM already off: no snapshot taken"
+t_ok "a VM already off: the manifest checks" sh -c "cd '$JOB/$(newest)' && sha256sum -c --quiet ha-host_VM1.mf"
+
 # --- SIGTERM during the download, hot and cold
 sigterm_case() {
 	local desc=$1 pid
