@@ -13,6 +13,7 @@ pkgs=(
 	libblkid-dev libbtrfsutil-dev libssh-dev
 	# xen-xva: zstd XVA streams (libzstd), XXH64 chunk checks (xxhash.h, inlined)
 	libzstd-dev libxxhash-dev
+	nettle-dev # esx-vmdk's SHA-1/SHA-256 (headers; libnettle8 loaded on first use)
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )
@@ -26,6 +27,9 @@ if [ "${1:-}" != "--demo" ]; then
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# the switch simulators' independent client
 		python3-pexpect expect
+		# the esx-vmdk simulator (tests/sim/vcsim: govmomi's vcsim built
+		# offline in GOPATH mode) and its independent client
+		golang-go golang-github-vmware-govmomi-dev python3-pyvmomi
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
 		# the XAPI simulator's independent client and XVA reader, its hashes

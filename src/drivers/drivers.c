@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+extern const struct driver drv_esx_vmdk;
 extern const struct driver drv_mysql;
 extern const struct driver drv_null;
 extern const struct driver drv_oracle;
@@ -37,6 +38,7 @@ const struct driver *const driver_table[] = {
 	&drv_oracle,
 	&drv_samba4,
 	&drv_switch,
+	&drv_esx_vmdk,
 	&drv_null,
 	NULL,
 };
