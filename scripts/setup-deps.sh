@@ -26,6 +26,8 @@ if [ "${1:-}" != "--demo" ]; then
 		python3-pexpect expect
 		# bench/bench_pgsql.sh BENCH_BASELINE=paramiko (the original's SFTP client)
 		python3-paramiko
+		# tests/integration/test_restore.sh: ACLs and xattrs round trips
+		acl attr
 		# packaging tests: the .deb in a debootstrap chroot, the Docker
 		# stack, the units (tests/integration/test_deb.sh, test_docker.sh,
 		# test_dist.sh)
