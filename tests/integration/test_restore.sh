@@ -166,4 +166,142 @@ t_eq "" "$(find "$SRC" -name .tisbackup-restore.partial)" "restore after the kil
 rm -f "$SRC/big.bin"
 rm -rf "$BASE/files"
 
+# ================================================================ pgsql+ssh
+if pg_find && pg_start; then
+	pq() { runuser -u postgres -- "$PGBIN/psql" --no-psqlrc -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"; }
+	canon() {
+		runuser -u postgres -- pg_dump -h "$PG/sock" -p "$PGPORT" --no-owner -- "$1" 2>&1 |
+			grep -vE '^(\\restrict|\\unrestrict|--)'
+	}
+	pq -d postgres <<'SQL' >/dev/null || t_bail "creating the PostgreSQL test data failed"
+CREATE DATABASE "we're db";
+\c "we're db"
+CREATE TABLE t (id int PRIMARY KEY, s text, b bytea);
+INSERT INTO t SELECT g, 'row ' || g || E' it''s\n"x"', decode(md5(g::text), 'hex') FROM generate_series(1, 5000) g;
+CREATE VIEW v AS SELECT id FROM t WHERE id < 10;
+SQL
+	job_section "$CONF" pg "type = pgsql+ssh" "server_name = 127.0.0.1" "ssh_port = $SSHD_PORT" \
+		"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS" "db_name = we're db" \
+		"db_host = $PG/sock" "db_port = $PGPORT"
+	want=$(canon "we're db")
+	tb_run -c "$CONF" -s pg backup
+	t_rc 0 "pgsql: backup OK"
+	pq -d "we're db" -c "DELETE FROM t WHERE id > 100" >/dev/null
+
+	tb_run -c "$CONF" -s pg restore --db "we're db"
+	t_rc 1 "pgsql: restore into the existing database without --replace: refused"
+	t_match "already exists.*nothing was changed.*--replace" "$T_ERR" \
+		"pgsql: the refusal says why and what to do"
+	t_eq "100" "$(pq -d "we're db" -c "SELECT count(*) FROM t")" \
+		"pgsql: the refused restore left the database untouched"
+
+	tb_run -c "$CONF" -s pg -d restore --to-db "dry'run"
+	t_rc 0 "pgsql: restore -d: exit 0"
+	t_match "would load .* into database 'dry'run'" "$T_OUT" "pgsql: restore -d says what it would do"
+	t_eq "" "$(pq -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'dry%'")" \
+		"pgsql: restore -d created nothing"
+
+	tb_run -c "$CONF" -s pg restore --replace
+	t_rc 0 "pgsql: restore --replace (db_name of the job): exit 0"
+	t_eq "$want" "$(canon "we're db")" "pgsql: restore --replace: the database equals the backed-up one"
+	t_eq "RESTORE|OK" "$(last_row pg "TYPE || '|' || status")" "pgsql: a RESTORE row, OK"
+
+	tb_run -c "$CONF" -s pg restore --db "we're db" --to-db 'copy "of" it'
+	t_rc 0 "pgsql: restore --to-db NEW: exit 0"
+	t_eq "$want" "$(canon 'copy "of" it')" "pgsql: restore --to-db: the copy equals the backed-up database"
+
+	# A damaged dump: the load fails, no database and no staging one is left.
+	gz=$(ls "$BASE"/pg/2*/*.sql.gz | head -n 1)
+	size=$(stat -c %s "$gz")
+	printf '\x55\xaa\x55\xaa' | dd of="$gz" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	tb_run -c "$CONF" -s pg restore --to-db broken
+	t_rc 1 "pgsql: restore of a damaged dump fails"
+	t_match "damaged|invalid|incorrect" "$T_ERR" "pgsql: the error says the dump is damaged"
+	t_eq "" "$(pq -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'broken%'")" \
+		"pgsql: the failed restore left no database behind"
+	t_eq "ERROR" "$(last_row pg status)" "pgsql: the failed restore is an ERROR row"
+else
+	t_skip "pgsql+ssh restore" "PostgreSQL is missing"
+fi
+
+# ================================================================ mysql+ssh
+if command -v mariadbd >/dev/null && mariadb_start; then
+	myq() { mariadb --no-defaults --default-character-set=utf8mb4 -S "$MYSOCK" -uroot -N -B "$@"; }
+	mycanon() {
+		mysqldump --no-defaults -S "$MYSOCK" -uroot --skip-comments --skip-dump-date -- "$1" 2>&1 |
+			grep -v '^/\*M!999999'
+	}
+	SENT="sentinel-$TB_ID-pw"
+	PW="Q'\"\\#\$(touch tb_pwned_$TB_ID) x-$SENT"
+	sqlstr() {
+		local s=${1//\\/\\\\}
+		s=${s//\'/\\\'}
+		printf "'%s'" "$s"
+	}
+	myq <<SQL || t_bail "creating the MariaDB test data failed"
+CREATE USER 'tbuser'@'127.0.0.1' IDENTIFIED BY $(sqlstr "$PW");
+GRANT ALL ON *.* TO 'tbuser'@'127.0.0.1';
+CREATE DATABASE d1 CHARACTER SET utf8mb4;
+CREATE TABLE d1.t (id INT PRIMARY KEY, s TEXT, b BLOB) CHARACTER SET utf8mb4;
+USE d1;
+INSERT INTO d1.t SELECT seq, CONCAT('row ', seq, ' it''s \n "x"'), UNHEX(MD5(seq)) FROM seq_1_to_200000;
+SQL
+	job_section "$CONF" my "type = mysql+ssh" "server_name = 127.0.0.1" "ssh_port = $SSHD_PORT" \
+		"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS" "db_name = d1" \
+		"db_user = tbuser" "db_passwd = $PW" "db_host = 127.0.0.1" "db_port = $MYPORT"
+	want=$(mycanon d1)
+	tb_run -c "$CONF" -s my backup
+	t_rc 0 "mysql: backup OK"
+	myq -e "DELETE FROM d1.t WHERE id > 10"
+
+	tb_run -c "$CONF" -s my restore --db d1
+	t_rc 1 "mysql: restore into the existing database without --replace: refused"
+	t_eq "10" "$(myq -e "SELECT count(*) FROM d1.t")" "mysql: the refused restore left the database untouched"
+
+	# Sample every process's command line while the restore runs.
+	: >"$TMPD/seen"
+	(
+		while [ ! -e "$TMPD/stop" ]; do
+			cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' | grep -ac "${SENT%-pw}[-]pw" >>"$TMPD/seen"
+		done
+	) &
+	sampler=$!
+	tb_run -c "$CONF" -s my restore --replace
+	touch "$TMPD/stop"
+	wait "$sampler"
+	t_rc 0 "mysql: restore --replace: exit 0"
+	t_eq "$want" "$(mycanon d1)" "mysql: restore --replace: the database equals the backed-up one"
+	t_eq "" "$(grep -v '^0$' "$TMPD/seen" | head -n 1)" \
+		"mysql: the password was in no command line during the restore"
+	t_num_ge 2 "$(wc -l <"$TMPD/seen")" "mysql: the command lines were sampled during the restore"
+	t_ok "mysql: no injected command ran" no_markers
+	t_nomatch "$SENT" "$(cat "$BASE"/log/tisbackup_*.log)" "mysql: the password is not in the run log"
+
+	tb_run -c "$CONF" -s my restore --to-db 'we`re'
+	t_rc 0 "mysql: restore --to-db NEW: exit 0"
+	t_eq "200000" "$(myq -e 'SELECT count(*) FROM `we``re`.t')" "mysql: restore --to-db: every row is there"
+	t_eq "RESTORE|OK" "$(last_row my "TYPE || '|' || status")" "mysql: a RESTORE row, OK"
+else
+	t_skip "mysql+ssh restore" "MariaDB is missing or did not start"
+fi
+
+# ================================================================ one-file backups (generic hook)
+mkdir -p "$BASE/meta"
+job_section "$CONF" meta "type = xcp-dump-metadata" "server_name = 127.0.0.1" \
+	"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS" "ssh_port = $SSHD_PORT"
+head -c 300000 /dev/urandom | gzip >"$BASE/meta/127.0.0.1-20250102-01h02m03.dump.gz"
+tb_run -c "$CONF" -s meta register_existing
+t_rc 0 "one-file: register_existing"
+tb_run -c "$CONF" -s meta restore --to "$TMPD/meta out"
+t_rc 0 "one-file: restore --to DIR: exit 0"
+t_ok "one-file: the file is the backup's" cmp "$BASE/meta/127.0.0.1-20250102-01h02m03.dump.gz" \
+	"$TMPD/meta out/127.0.0.1-20250102-01h02m03.dump.gz"
+tb_run -c "$CONF" -s meta restore --to "$TMPD/meta out"
+t_rc 1 "one-file: restore over an existing file without --replace: refused"
+tb_run -c "$CONF" -s meta restore --to "$TMPD/meta out" --replace
+t_rc 0 "one-file: restore --replace: exit 0"
+t_eq "" "$(find "$TMPD/meta out" -name '*.partial')" "one-file: no .partial left"
+tb_run -c "$CONF" -s meta restore --to "$TMPD/meta2" --path x
+t_rc 1 "one-file: --path refused"
+
 t_done
