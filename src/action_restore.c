@@ -87,8 +87,9 @@ restore_parse_at(const char *at, int *kind, char *stamp, char *bound, size_t bou
 		for (i = 0; i < n; i++) {
 			char c = at[i], s = shape[i];
 
-			if (s == 'd' ? (c < '0' || c > '9')
-			             : s == '_' ? (c != ' ' && c != 'T') : c != s)
+			if (s == 'd'   ? (c < '0' || c > '9')
+			    : s == '_' ? (c != ' ' && c != 'T')
+			               : c != s)
 				break;
 		}
 		if (i == n) {
@@ -117,10 +118,9 @@ restore_pick(const struct action_ctx *a, const struct job *job, char *loc_stamp,
              struct err *err)
 {
 	const struct drv_layout *lay = driver_layout(job->drv);
-	struct catalog_filter f = { .backup_name = job->name,
-		                    .type = "BACKUP",
-		                    .status = "OK",
-		                    .with_location = 1 };
+	struct catalog_filter f = {
+		.backup_name = job->name, .type = "BACKUP", .status = "OK", .with_location = 1
+	};
 	struct catalog_row *rows = NULL;
 	char want[TIME_STAMP_LEN + 1] = "", bound[32] = "";
 	size_t n = 0;
@@ -153,7 +153,8 @@ restore_pick(const struct action_ctx *a, const struct job *job, char *loc_stamp,
 			continue;
 		if (kind == 1 && strcmp(st, want) != 0)
 			continue;
-		if (kind == 2 && (row->backup_start == NULL || strcmp(row->backup_start, bound) > 0))
+		if (kind == 2 &&
+		    (row->backup_start == NULL || strcmp(row->backup_start, bound) > 0))
 			continue;
 		err_clear(&cerr);
 		if (driver_check(job, row->backup_location, &chk, &cerr) == -1 ||
@@ -236,8 +237,9 @@ action_restore(const struct action_ctx *a)
 	}
 	job = a->jobs[0];
 	if (job->drv->restore == NULL) {
-		fprintf(stderr, "tisbackup: restore: backups of type %s cannot be restored by "
-		                "tisbackup yet (docs/restore.md says how by hand)\n",
+		fprintf(stderr,
+		        "tisbackup: restore: backups of type %s cannot be restored by "
+		        "tisbackup yet (docs/restore.md says how by hand)\n",
 		        job->drv->name);
 		return EXIT_USAGE;
 	}
@@ -274,8 +276,8 @@ action_restore(const struct action_ctx *a)
 	if (job->drv->priv_size > 0)
 		r.priv = xcalloc(1, job->drv->priv_size);
 	watchdog_arm(&pg, job);
-	log_info(job->name, "%srestore of backup %s (%s) asked by %s", a->dry_run ? "dry run: " : "",
-	         stamp, loc, who);
+	log_info(job->name, "%srestore of backup %s (%s) asked by %s",
+	         a->dry_run ? "dry run: " : "", stamp, loc, who);
 
 	if (a->dry_run) {
 		if (job->drv->restore(&r, &st, &err) == -1) {
@@ -301,8 +303,8 @@ action_restore(const struct action_ctx *a)
 			err_wrap(&derr, "interrupted by a signal");
 		err_wrap(&derr, "restore of backup %s by %s", stamp, who);
 	} else {
-		char *line = xasprintf("%s (backup %s, by %s)", st.log != NULL ? st.log : "",
-		                       stamp, who);
+		char *line =
+		    xasprintf("%s (backup %s, by %s)", st.log != NULL ? st.log : "", stamp, who);
 
 		free(st.log);
 		st.log = line;

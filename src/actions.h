@@ -50,7 +50,8 @@ struct action_ctx {
 	 */
 	const struct job *const *invalid;
 	size_t ninvalid;
-	const struct restore_opts *restore; /* restore's options (restore.h); never NULL from the CLI */
+	const struct restore_opts
+	    *restore; /* restore's options (restore.h); never NULL from the CLI */
 };
 
 /* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */

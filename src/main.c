@@ -54,7 +54,7 @@ struct options {
 	const char *role;       /* --role (user add) */
 	char **args;            /* words after a command that takes them */
 	int nargs;
-	int explain; /* --explain: cleanup prints every backup's decision */
+	int explain;                 /* --explain: cleanup prints every backup's decision */
 	struct restore_opts restore; /* restore's options (--at, --path, --to, ...) */
 };
 

@@ -452,10 +452,13 @@ static int
 mysql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = r->job;
-	const char *const list[] = { "mysql", "--defaults-extra-file=/dev/stdin", "-N", "-B",
-		                     "-e",    "SHOW DATABASES",                   NULL };
-	const char *const load[] = { "sh", "-c", mysql_restore_script, "sh", "mysql",
-		                     "--defaults-extra-file=/dev/fd/3", NULL };
+	const char *const list[] = { "mysql", "--defaults-extra-file=/dev/stdin",
+		                     "-N",    "-B",
+		                     "-e",    "SHOW DATABASES",
+		                     NULL };
+	const char *const load[] = { "sh", "-c",    mysql_restore_script,
+		                     "sh", "mysql", "--defaults-extra-file=/dev/fd/3",
+		                     NULL };
 	struct drv_run run = { .job = job, .progress = r->progress };
 	struct remote_cmd c = { .name = job->name, .tool = "mysql" };
 	struct restore_stream s = { .tool = "mysql" };
@@ -521,8 +524,9 @@ mysql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	s.gz_path = gz;
 	if (restore_stream_run(r, load, &s, err) == -1) {
 		if (exists)
-			err_append_line(err, "database '%s' on %s was replaced before the load "
-			                     "failed: it is incomplete; restore it again",
+			err_append_line(err,
+			                "database '%s' on %s was replaced before the load "
+			                "failed: it is incomplete; restore it again",
 			                target, job->server_name);
 		else
 			mysql_restore_drop(&run, target);

@@ -322,13 +322,16 @@ pgsql_dbname_arg(const char *db)
  * stdin = sql (then the dump gz when set). 0 or -1 + err.
  */
 static int
-pgsql_restore_psql(const struct drv_restore *r, const char *db, const char *sql,
-                   const char *gz, const char *what, struct strv *lines, long long *bytes,
-                   struct err *err)
+pgsql_restore_psql(const struct drv_restore *r, const char *db, const char *sql, const char *gz,
+                   const char *what, struct strv *lines, long long *bytes, struct err *err)
 {
-	struct restore_stream s = { .tool = "psql", .what = what, .sh_prefix = PGSQL_PREFIX,
-		                    .preamble = sql, .preamble_len = sql != NULL ? strlen(sql) : 0,
-		                    .gz_path = gz, .lines = lines };
+	struct restore_stream s = { .tool = "psql",
+		                    .what = what,
+		                    .sh_prefix = PGSQL_PREFIX,
+		                    .preamble = sql,
+		                    .preamble_len = sql != NULL ? strlen(sql) : 0,
+		                    .gz_path = gz,
+		                    .lines = lines };
 	struct strv remote;
 	char *dbarg = pgsql_dbname_arg(db);
 	int rc;
@@ -429,8 +432,7 @@ pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	pgsql_ident(&sql, target);
 	buf_puts(&sql, ";\n");
 	free(what);
-	what = xasprintf("renaming database '%s' to '%s' on %s", staging, target,
-	                 job->server_name);
+	what = xasprintf("renaming database '%s' to '%s' on %s", staging, target, job->server_name);
 	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, err) == -1)
 		goto drop;
 	st->total_files = st->written_files = 1;
@@ -440,7 +442,7 @@ pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	                    gz, target, job->server_name, bytes);
 	rc = 0;
 	goto out;
-drop: {
+drop : {
 	struct err derr;
 
 	err_clear(&derr);
@@ -450,8 +452,7 @@ drop: {
 	buf_puts(&sql, ";\n");
 	free(what);
 	what = xasprintf("dropping database '%s' on %s", staging, job->server_name);
-	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, &derr) ==
-	    -1)
+	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, &derr) == -1)
 		log_warning(job->name, "after the failure: %s", derr.msg);
 }
 out:

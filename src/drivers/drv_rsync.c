@@ -576,9 +576,10 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 	}
 	/* Once per process: every snapshot would have its files owned by us. */
 	if (geteuid() != 0 && !atomic_flag_test_and_set(&nonroot_warned))
-		log_warning(job->name, "running as uid %u, not root: the snapshot cannot keep "
-		                       "the files' owners and groups (a restore gives them all to "
-		                       "that user)",
+		log_warning(job->name,
+		            "running as uid %u, not root: the snapshot cannot keep "
+		            "the files' owners and groups (a restore gives them all to "
+		            "that user)",
 		            (unsigned)geteuid());
 	log_info(job->name, "rsync from %s into %s", source, p->dest);
 	spawn_opts_init(&so);

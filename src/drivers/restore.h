@@ -45,8 +45,8 @@ int restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv
 
 /* One stream into a command on the job's server (restore_stream_run()). */
 struct restore_stream {
-	const char *tool;     /* "psql", "mysql": in messages */
-	const char *what;     /* the step, in messages: "loading 'db' into 'x' on host" */
+	const char *tool;      /* "psql", "mysql": in messages */
+	const char *what;      /* the step, in messages: "loading 'db' into 'x' on host" */
 	const char *sh_prefix; /* remote shell text before the command ("cd / && "), or NULL */
 	/*
 	 * Bytes written before the dump (an option file, SQL), wiped from
@@ -54,9 +54,9 @@ struct restore_stream {
 	 */
 	const char *preamble;
 	size_t preamble_len;
-	const char *gz_path;   /* the gzip dump inflated after the preamble; NULL: none */
-	struct strv *lines;    /* the command's stdout lines when set (bounded), else logged */
-	long long bytes;       /* out: bytes of dump sent (inflated) */
+	const char *gz_path; /* the gzip dump inflated after the preamble; NULL: none */
+	struct strv *lines;  /* the command's stdout lines when set (bounded), else logged */
+	long long bytes;     /* out: bytes of dump sent (inflated) */
 };
 
 /*

@@ -55,8 +55,8 @@ read_full(int fd, char *p, size_t n)
  * bytes to *bytes. 0 or -1 + err.
  */
 static int
-copy_one(const struct drv_restore *r, int sfd, const char *src, const struct stat *sst,
-         int dirfd, const char *name, long long *bytes, struct err *err)
+copy_one(const struct drv_restore *r, int sfd, const char *src, const struct stat *sst, int dirfd,
+         const char *name, long long *bytes, struct err *err)
 {
 	char *tmp = xasprintf("%s" FILE_STAGING, name);
 	char *a = xmalloc(COPY_CHUNK), *b = xmalloc(COPY_CHUNK);
@@ -197,7 +197,9 @@ restore_file_copy(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	strv_init(&files);
 	if (r->npaths > 0 || r->db != NULL || r->in_place) {
 		err_set(err, "%s: this job's backups are whole files: restore them with --to DIR",
-		        r->npaths > 0 ? "--path" : r->db != NULL ? "--db" : "--in-place");
+		        r->npaths > 0   ? "--path"
+		        : r->db != NULL ? "--db"
+		                        : "--in-place");
 		goto out;
 	}
 	if (r->target == NULL || r->target[0] == '\0') {
@@ -222,8 +224,9 @@ restore_file_copy(struct drv_restore *r, struct drv_stats *st, struct err *err)
 		char *dst = fs_join(r->target, base);
 
 		if (fs_exists(dst)) {
-			err_set(err, "%s already exists: nothing was changed; add --replace to "
-			             "overwrite it",
+			err_set(err,
+			        "%s already exists: nothing was changed; add --replace to "
+			        "overwrite it",
 			        dst);
 			free(dst);
 			goto out;

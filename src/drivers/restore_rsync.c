@@ -191,8 +191,9 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 		goto out;
 	}
 	if (r->target == NULL && !r->in_place) {
-		err_set(err, "where to? --to DIR (a folder here), --to HOST:DIR (over ssh), or "
-		             "--in-place (back into %s on %s)",
+		err_set(err,
+		        "where to? --to DIR (a folder here), --to HOST:DIR (over ssh), or "
+		        "--in-place (back into %s on %s)",
 		        job_get(job, "remote_dir"), job->server_name);
 		goto out;
 	}

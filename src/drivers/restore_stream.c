@@ -155,12 +155,16 @@ stream_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 }
 
 int
-restore_stream_run(const struct drv_restore *r, const char *const *remote,
-                   struct restore_stream *s, struct err *err)
+restore_stream_run(const struct drv_restore *r, const char *const *remote, struct restore_stream *s,
+                   struct err *err)
 {
 	const struct job *job = r->job;
-	struct stream_ctx x = { .s = s, .progress = r->progress, .wfd = -1, .gzfd = -1,
-		                .name = job->name, .lines = s->lines };
+	struct stream_ctx x = { .s = s,
+		                .progress = r->progress,
+		                .wfd = -1,
+		                .gzfd = -1,
+		                .name = job->name,
+		                .lines = s->lines };
 	char *dest = ssh_destination(job), *quoted = quote_sh_argv(remote);
 	struct spawn_opts so;
 	struct spawn_result res;
@@ -266,8 +270,7 @@ dump_name_matches(const char *name, const char *db)
 	static const char sfx[] = ".sql.gz";
 
 	return nl > dl + 1 + sizeof sfx - 1 && strncmp(name, db, dl) == 0 && name[dl] == '-' &&
-	       strcmp(name + nl - (sizeof sfx - 1), sfx) == 0 &&
-	       strchr(name + dl + 1, '-') != NULL;
+	       strcmp(name + nl - (sizeof sfx - 1), sfx) == 0 && strchr(name + dl + 1, '-') != NULL;
 }
 
 char *
@@ -330,14 +333,14 @@ restore_dump_find(const char *dir, const char *db, struct err *err)
 }
 
 int
-restore_db_names(const struct drv_restore *r, const char **db, const char **target,
-                 struct err *err)
+restore_db_names(const struct drv_restore *r, const char **db, const char **target, struct err *err)
 {
 	const char *name = job_get(r->job, "db_name");
 
 	if (r->npaths > 0 || r->in_place) {
-		err_set(err, "%s is for file backups; this job's backups are database dumps "
-		             "(use --db NAME and --to-db TARGET)",
+		err_set(err,
+		        "%s is for file backups; this job's backups are database dumps "
+		        "(use --db NAME and --to-db TARGET)",
 		        r->npaths > 0 ? "--path" : "--in-place");
 		return -1;
 	}
