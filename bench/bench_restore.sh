@@ -39,7 +39,10 @@ echo "restore benchmark: $RUNS runs each, $(nproc) cores, load $(cut -d' ' -f1-3
 
 # ---------------------------------------------------------------- PostgreSQL
 bench_pg() {
-	pg_find && pg_start || { echo "pg: PostgreSQL missing, not measured"; return; }
+	if ! pg_find || ! pg_start; then
+		echo "pg: PostgreSQL missing, not measured"
+		return
+	fi
 	pq() { runuser -u postgres -- "$PGBIN/psql" --no-psqlrc -h "$PG/sock" -p "$PGPORT" -At -v ON_ERROR_STOP=1 "$@"; }
 	pq -d postgres -c "CREATE DATABASE src" >/dev/null
 	pq -d src -c "CREATE TABLE r (id int PRIMARY KEY, h text);

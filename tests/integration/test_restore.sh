@@ -19,7 +19,7 @@
 #    writes the verified file, refuses to overwrite without --replace.
 
 # Literal SQL and shell text; T_* are read by lib.sh.
-# shellcheck disable=SC2016,SC2034
+# shellcheck disable=SC2012,SC2016,SC2034
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
