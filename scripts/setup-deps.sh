@@ -34,6 +34,8 @@ if [ "${1:-}" != "--demo" ]; then
 		python3-paramiko
 		# the XAPI simulator's independent client and XVA reader, its hashes
 		python3-os-xenapi xva-img xxhash zstd
+		# tests/integration/test_restore.sh: ACLs and xattrs round trips
+		acl attr
 		# packaging tests: the .deb in a debootstrap chroot, the Docker
 		# stack, the units (tests/integration/test_deb.sh, test_docker.sh,
 		# test_dist.sh)

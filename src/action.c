@@ -54,6 +54,13 @@ const struct action_entry action_table[] = {
 	  "export", NULL,
 	  ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_EXPORTDIR | ACTION_ONE_ACTIVE,
 	  action_exportbackup, NULL },
+	{ "restore", "restore -s JOB",
+	  "put one backup back (docs/restore.md): [--at STAMP|\n"
+	  "DATE|latest]; files: [--path P]... --to [HOST:]DIR\n"
+	  "or --in-place [--yes]; dumps: --db NAME [--to-db T];\n"
+	  "--replace overwrites what exists; -d lists changes",
+	  NULL, NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
+	  action_restore, NULL },
 	{ "register_existing", NULL, "add catalog rows for backups found on disk", NULL, NULL,
 	  ACTION_CONFIG | ACTION_WRITES, register_run, NULL },
 	{ "serve", NULL, "web UI, REST API, scheduler and queue worker", NULL, NULL, ACTION_WORDS,

@@ -15,6 +15,7 @@
 
 struct catalog;
 struct config;
+struct restore_opts;
 struct guiconf;
 struct job;
 
@@ -49,6 +50,8 @@ struct action_ctx {
 	 */
 	const struct job *const *invalid;
 	size_t ninvalid;
+	const struct restore_opts
+	    *restore; /* restore's options (restore.h); never NULL from the CLI */
 };
 
 /* backup: every job of a->jobs. 0 if all succeeded, else EXIT_JOBS. */
@@ -72,6 +75,13 @@ int export_run(const struct action_ctx *a);
  * unmounting failed, or a job failed), EXIT_USAGE or EXIT_RUNTIME.
  */
 int export_usb_run(const struct action_ctx *a, int any, const char *mount_base);
+
+/*
+ * restore (action_restore.c): one backup of the one job of a->jobs back,
+ * per a->restore (docs/restore.md); a RESTORE row. 0, EXIT_JOBS (failed,
+ * or no such backup), EXIT_USAGE or EXIT_CONFIG.
+ */
+int action_restore(const struct action_ctx *a);
 
 /* checknagios (action_checknagios.c): prints the verdict; exits 0/1/2/3. */
 int action_checknagios(const struct action_ctx *a);

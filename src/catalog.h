@@ -46,7 +46,7 @@ struct catalog_row {
 	char *status; /* Running, OK, ERROR, ... */
 	char *log;
 	char *backup_location;
-	char *type; /* BACKUP, EXPORT, CLEAN */
+	char *type; /* BACKUP, EXPORT, RESTORE, CLEAN */
 };
 
 /* What catalog_finish() writes into a Running row. */

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "guiconf.h"
 #include "log.h"
+#include "restore.h"
 #include "spawn.h"
 #include "util/buf.h"
 #include "version.h"
@@ -53,7 +54,8 @@ struct options {
 	const char *role;       /* --role (user add) */
 	char **args;            /* words after a command that takes them */
 	int nargs;
-	int explain; /* --explain: cleanup prints every backup's decision */
+	int explain;                 /* --explain: cleanup prints every backup's decision */
+	struct restore_opts restore; /* restore's options (--at, --path, --to, ...) */
 };
 
 static void
@@ -121,6 +123,18 @@ parse_len(const char *s, int *out)
 	return 0;
 }
 
+/* Long options without a short letter. */
+enum {
+	OPT_AT = 256,
+	OPT_PATH,
+	OPT_TO,
+	OPT_IN_PLACE,
+	OPT_YES,
+	OPT_DB,
+	OPT_TO_DB,
+	OPT_REPLACE,
+};
+
 /* Parse argv into o; returns -1 after printing a usage error. */
 static int
 parse_args(int argc, char **argv, struct options *o)
@@ -142,6 +156,14 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "usb", no_argument, NULL, 'U' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "explain", no_argument, NULL, 'E' },
+		{ "at", required_argument, NULL, OPT_AT },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "to-db", required_argument, NULL, OPT_TO_DB },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -164,6 +186,38 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'E':
 			o->explain = 1;
+			break;
+		case OPT_AT:
+			o->restore.at = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_PATH:
+			strv_push(&o->restore.paths, optarg);
+			o->restore.given = 1;
+			break;
+		case OPT_TO:
+			o->restore.to = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_IN_PLACE:
+			o->restore.in_place = 1;
+			o->restore.given = 1;
+			break;
+		case OPT_YES:
+			o->restore.yes = 1;
+			o->restore.given = 1;
+			break;
+		case OPT_DB:
+			o->restore.db = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_TO_DB:
+			o->restore.to_db = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_REPLACE:
+			o->restore.replace = 1;
+			o->restore.given = 1;
 			break;
 		case 'd':
 			o->dry_run = 1;
@@ -298,6 +352,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
 		return EXIT_USAGE;
 	}
+	if (o.restore.given && e->run != action_restore) {
+		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db "
+		                "and --replace are options of restore only\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 
 	if (e->flags & ACTION_WORDS) {
 		struct cli c = { .config = o.config,
@@ -325,6 +385,7 @@ main(int argc, char **argv)
 	a.exportdir = o.exportdir;
 	a.usb = o.usb;
 	a.explain = o.explain;
+	a.restore = &o.restore;
 	a.len = o.len;
 	a.gui_config = o.gui_config != NULL ? o.gui_config : GUICONF_DEFAULT_PATH;
 	if (!(e->flags & ACTION_CONFIG))
@@ -381,6 +442,7 @@ main(int argc, char **argv)
 	rc = action_exec(e, &a);
 out:
 	log_close_file();
+	strv_free(&o.restore.paths);
 	free(jobs);
 	config_free(cfg);
 	return rc;

@@ -21,6 +21,7 @@
 #include "util/err.h"
 
 struct job;
+struct progress;
 
 enum drv_key_type {
 	KEY_STR,            /* any string */
@@ -189,8 +190,8 @@ struct drv_found {
 typedef int (*drv_found_fn)(void *arg, const struct drv_found *f, struct err *err);
 
 /*
- * Arguments of the restore hook (declared here, implemented by no driver
- * yet: the restore issue adds it). Restore puts the backup recorded at
+ * Arguments of the restore hook (`tisbackup restore`, src/action_restore.c;
+ * docs/restore.md). Restore puts the backup recorded at
  * location (a FINAL entry of the driver's layout, or a remote object) back
  * onto target: a folder on the server (rsync drivers), a database name
  * (dump drivers) or a remote object. Contract:
@@ -210,6 +211,19 @@ struct drv_restore {
 	int dry_run;
 	int verbose;
 	void *priv; /* priv_size zeroed bytes owned by the core */
+	/*
+	 * Files (rsync drivers): the paths inside the backup to restore
+	 * (relative to the snapshot's root; none = all of it). target is
+	 * "host:DIR" (over the job's ssh), "DIR" (a local folder), or NULL
+	 * for the job's own server and folder (in place).
+	 */
+	const char *const *paths;
+	size_t npaths;
+	int in_place; /* target NULL: back onto the job's own server and folder (confirmed) */
+	/* Dumps: the database of the backup to restore; target is the name to load it as. */
+	const char *db;
+	/* The run's watchdog (watchdog.h), armed by the core; never NULL in a restore. */
+	struct progress *progress;
 };
 
 struct driver {
@@ -344,5 +358,18 @@ struct stat;
 typedef int (*drv_accept_fn)(const struct job *job, const char *name, const struct stat *st);
 int driver_scan_finished(const struct job *job, drv_accept_fn accept, drv_found_fn found, void *arg,
                          struct err *err);
+
+/*
+ * The generic restore hook of one-file backups (drivers/restore_file.c; one
+ * line in a driver's descriptor: `.restore = restore_file_copy`): the
+ * backup at r->location,
+ * a file or a folder of files (not recursing), copied into the local
+ * folder r->target (created when missing). Each file is written as
+ * NAME.partial (O_EXCL), compared byte for byte with the backup, fsynced
+ * and renamed to NAME; an existing NAME is refused unless r->overwrite.
+ * r->paths, r->db and r->in_place are refused: the target is always a
+ * folder of the backup host. 0, or -1 + err.
+ */
+int restore_file_copy(struct drv_restore *r, struct drv_stats *st, struct err *err);
 
 #endif

@@ -22,6 +22,7 @@
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
 #include "drivers/snapdir.h"
+#include "drivers/restore.h"
 
 #include <btrfsutil.h>
 #include <dirent.h>
@@ -76,6 +77,10 @@ static const struct drv_key btrfs_ssh_optional[] = {
 	{ "overload_args", KEY_STR, NULL },
 	{ "cipher_spec", KEY_STR, NULL },
 	{ "snapshot_readonly", KEY_BOOL, "yes" }, /* no: the original's writable snapshots */
+	/* additions (docs/restore.md): -H, -A, -X; off by default, like the original */
+	{ "preserve_hardlinks", KEY_BOOL, "no" },
+	{ "preserve_acls", KEY_BOOL, "no" },
+	{ "preserve_xattrs", KEY_BOOL, "no" },
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -96,6 +101,10 @@ static const struct drv_key btrfs_daemon_optional[] = {
 	{ "overload_args", KEY_STR, NULL },
 	{ "rsync_port", KEY_PORT, "873" },
 	{ "snapshot_readonly", KEY_BOOL, "yes" },
+	/* additions (docs/restore.md): -H, -A, -X; off by default, like the original */
+	{ "preserve_hardlinks", KEY_BOOL, "no" },
+	{ "preserve_acls", KEY_BOOL, "no" },
+	{ "preserve_xattrs", KEY_BOOL, "no" },
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -489,6 +498,22 @@ btrfs_register(const struct job *job, drv_found_fn found, void *arg, struct err 
 	return driver_scan_finished(job, accept_snapshot, found, arg, err);
 }
 
+/*
+ * Restore hooks: a snapshot subvolume has the rsync drivers' layout, so it
+ * goes back the same way (restore_rsync_push()).
+ */
+static int
+btrfs_ssh_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	return restore_rsync_push(r, RSYNC_OVER_SSH, st, err);
+}
+
+static int
+btrfs_daemon_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	return restore_rsync_push(r, RSYNC_DAEMON, st, err);
+}
+
 const struct driver drv_rsync_btrfs_ssh = {
 	.name = "rsync+btrfs+ssh",
 	.description = "Pulls a remote folder over ssh with rsync into a btrfs subvolume "
@@ -501,6 +526,7 @@ const struct driver drv_rsync_btrfs_ssh = {
 	.expire = btrfs_expire,
 	.expire_commit = btrfs_expire_commit,
 	.register_existing = btrfs_register,
+	.restore = btrfs_ssh_restore,
 };
 
 const struct driver drv_rsync_btrfs = {
@@ -517,4 +543,5 @@ const struct driver drv_rsync_btrfs = {
 	.expire = btrfs_expire,
 	.expire_commit = btrfs_expire_commit,
 	.register_existing = btrfs_register,
+	.restore = btrfs_daemon_restore,
 };

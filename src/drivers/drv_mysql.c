@@ -28,6 +28,7 @@
 #include "drivers/snapdir.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include "config.h"
 #include "drivers/mysql_unescape.h"
 #include "drivers/remote_cmd.h"
+#include "drivers/restore.h"
 #include "dumpfile.h"
 #include "log.h"
 #include "quote.h"
@@ -367,6 +369,188 @@ out:
 	return rc;
 }
 
+/*
+ * The restore's remote command: a fixed script reads the option file (its
+ * line count, then its lines) from stdin into a variable, and runs mysql
+ * with that file on descriptor 3 (a pipe from the shell's builtin printf)
+ * and the rest of stdin, the SQL, as its stdin. The password is in no
+ * argv and no file, as for the backup.
+ */
+static const char mysql_restore_script[] =
+    "IFS= read -r n || exit 111\n"
+    "o=\n"
+    "while [ \"$n\" -gt 0 ]; do IFS= read -r l || exit 111; o=\"$o$l\n\"; n=$((n - 1)); done\n"
+    "exec 4<&0\n"
+    "printf '%s' \"$o\" | \"$@\" 3<&0 0<&4 4<&-\n";
+
+/* Append s to b as a MySQL identifier: in backquotes, '`' doubled. */
+static void
+mysql_ident(struct buf *b, const char *s)
+{
+	buf_putc(b, '`');
+	for (; *s != '\0'; s++) {
+		if (*s == '`')
+			buf_putc(b, '`');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '`');
+}
+
+/*
+ * The option file with the job's credentials, preceded by its line count
+ * (what mysql_restore_script reads), appended to b. 0 or -1 + err.
+ */
+static int
+mysql_restore_optfile(const struct job *job, struct buf *b, struct err *err)
+{
+	if (buf_puts(b, "5\n[client]\nuser=") == -1 ||
+	    mysql_opt_value(b, job_get(job, "db_user")) == -1 || buf_puts(b, "\npassword=") == -1 ||
+	    mysql_opt_value(b, job_get(job, "db_passwd")) == -1 || buf_puts(b, "\nhost=") == -1 ||
+	    mysql_opt_value(b, job_get(job, "db_host")) == -1 ||
+	    buf_printf(b, "\nport=%ld\n", job_get_long(job, "db_port", 3306)) == -1) {
+		err_set(err, "db_user/db_passwd/db_host: too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* After a failed load: drop the database the restore created (a failure is logged). */
+static void
+mysql_restore_drop(const struct drv_run *run, const char *target)
+{
+	struct remote_cmd c = { .name = run->job->name, .tool = "mysql" };
+	struct err derr;
+	struct buf sql;
+	char *what = xasprintf("dropping database '%s' on %s", target, run->job->server_name);
+
+	err_clear(&derr);
+	buf_init(&sql, (size_t)-1);
+	buf_puts(&sql, "DROP DATABASE IF EXISTS ");
+	mysql_ident(&sql, target);
+	{
+		const char *const drop[] = { "mysql", "--defaults-extra-file=/dev/stdin", "-e",
+			                     buf_str(&sql), NULL };
+
+		if (mysql_run(run, drop, what, &c, &derr) == -1)
+			log_warning(run->job->name, "after the failure: %s", derr.msg);
+	}
+	remote_cmd_free(&c);
+	buf_free(&sql);
+	free(what);
+}
+
+/*
+ * Restore hook: the dump of r->db loaded with the mysql client into
+ * TARGET on the job's server, in one session: DROP DATABASE (with
+ * r->overwrite), CREATE DATABASE, USE, then the dump. An existing TARGET
+ * without overwrite is refused before anything is changed. MySQL cannot
+ * rename a database, so the load is not staged: a failed load into a
+ * database this restore created drops it again; with --replace the old
+ * database is gone and the error says so.
+ */
+static int
+mysql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	const struct job *job = r->job;
+	const char *const list[] = { "mysql", "--defaults-extra-file=/dev/stdin",
+		                     "-N",    "-B",
+		                     "-e",    "SHOW DATABASES",
+		                     NULL };
+	const char *const load[] = { "sh", "-c",    mysql_restore_script,
+		                     "sh", "mysql", "--defaults-extra-file=/dev/fd/3",
+		                     NULL };
+	struct drv_run run = { .job = job, .progress = r->progress };
+	struct remote_cmd c = { .name = job->name, .tool = "mysql" };
+	struct restore_stream s = { .tool = "mysql" };
+	const char *db, *target;
+	struct strv lines;
+	struct buf pre;
+	char *file = NULL, *gz = NULL, *what = NULL;
+	int exists = 0, rc = -1;
+
+	strv_init(&lines);
+	buf_init(&pre, (size_t)-1);
+	if (restore_db_names(r, &db, &target, err) == -1)
+		goto out;
+	file = mysql_file_name(db);
+	gz = xasprintf("%s/%s.sql.gz", r->location, file);
+	if (access(gz, F_OK) == -1) {
+		free(gz);
+		gz = restore_dump_find(r->location, db, err);
+		if (gz == NULL)
+			goto out;
+	}
+	c.lines = &lines;
+	what = xasprintf("listing the databases of %s", job->server_name);
+	if (mysql_run(&run, list, what, &c, err) == -1)
+		goto out;
+	for (size_t i = 0; i < lines.n && !exists; i++) {
+		mysql_unescape(lines.v[i]);
+		exists = strcmp(lines.v[i], target) == 0;
+	}
+	if (exists && !r->overwrite) {
+		err_set(err,
+		        "database '%s' already exists on %s: nothing was changed; add --replace "
+		        "to overwrite it, or choose another name with --to-db",
+		        target, job->server_name);
+		goto out;
+	}
+	if (r->dry_run) {
+		printf("would load %s into database '%s' on %s%s\n", gz, target, job->server_name,
+		       exists ? " (replacing the existing database)" : "");
+		st->log = xasprintf("dry run: restore of %s into database '%s' on %s", gz, target,
+		                    job->server_name);
+		rc = 0;
+		goto out;
+	}
+	if (mysql_restore_optfile(job, &pre, err) == -1)
+		goto out;
+	if (r->overwrite) {
+		buf_puts(&pre, "DROP DATABASE IF EXISTS ");
+		mysql_ident(&pre, target);
+		buf_puts(&pre, ";\n");
+	}
+	buf_puts(&pre, "CREATE DATABASE ");
+	mysql_ident(&pre, target);
+	buf_puts(&pre, ";\nUSE ");
+	mysql_ident(&pre, target);
+	buf_puts(&pre, ";\n");
+	free(what);
+	what = xasprintf("loading %s into database '%s' on %s", gz, target, job->server_name);
+	log_info(job->name, "%s", what);
+	s.what = what;
+	s.preamble = pre.data;
+	s.preamble_len = pre.len;
+	s.gz_path = gz;
+	if (restore_stream_run(r, load, &s, err) == -1) {
+		if (exists)
+			err_append_line(err,
+			                "database '%s' on %s was replaced before the load "
+			                "failed: it is incomplete; restore it again",
+			                target, job->server_name);
+		else
+			mysql_restore_drop(&run, target);
+		goto out;
+	}
+	st->total_files = st->written_files = 1;
+	st->total_bytes = st->written_bytes = s.bytes;
+	st->location = xasprintf("%s:%s", job->server_name, target);
+	st->log = xasprintf("restore of %s into database '%s' on %s OK, %lld bytes of SQL loaded",
+	                    gz, target, job->server_name, s.bytes);
+	rc = 0;
+out:
+	/* The preamble held the password. */
+	if (pre.data != NULL)
+		explicit_bzero(pre.data, pre.len);
+	buf_free(&pre);
+	remote_cmd_free(&c);
+	strv_free(&lines);
+	free(file);
+	free(gz);
+	free(what);
+	return rc;
+}
+
 const struct driver drv_mysql = {
 	.name = "mysql+ssh",
 	.description = "Dumps MySQL/MariaDB databases with mysqldump over ssh, one gzip "
@@ -375,4 +559,5 @@ const struct driver drv_mysql = {
 	.optional = mysql_optional,
 	.caps = DRV_CAP_SSH,
 	.backup = mysql_backup,
+	.restore = mysql_restore,
 };

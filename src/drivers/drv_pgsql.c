@@ -29,6 +29,7 @@
 #include "drivers/snapdir.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,14 @@
 
 #include "config.h"
 #include "drivers/remote_cmd.h"
+#include "drivers/restore.h"
 #include "dumpfile.h"
 #include "log.h"
 #include "quote.h"
 #include "spawn.h"
 #include "ssh.h"
 #include "watchdog.h"
+#include "util/buf.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -284,6 +287,183 @@ pgsql_validate(const struct job *job, struct err *err)
 	return 0;
 }
 
+/* Append s to b as an SQL identifier: in double quotes, '"' doubled. */
+static void
+pgsql_ident(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			buf_putc(b, '"');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+/* "--dbname=dbname='NAME'": a connection string, so no name is taken for one. */
+static char *
+pgsql_dbname_arg(const char *db)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "--dbname=dbname='");
+	for (const char *p = db; *p != '\0'; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf_putc(&b, '\\');
+		buf_putc(&b, *p);
+	}
+	buf_putc(&b, '\'');
+	return buf_steal(&b);
+}
+
+/*
+ * Run psql as postgres on the job's server against database db with
+ * stdin = sql (then the dump gz when set). 0 or -1 + err.
+ */
+static int
+pgsql_restore_psql(const struct drv_restore *r, const char *db, const char *sql, const char *gz,
+                   const char *what, struct strv *lines, long long *bytes, struct err *err)
+{
+	struct restore_stream s = { .tool = "psql",
+		                    .what = what,
+		                    .sh_prefix = PGSQL_PREFIX,
+		                    .preamble = sql,
+		                    .preamble_len = sql != NULL ? strlen(sql) : 0,
+		                    .gz_path = gz,
+		                    .lines = lines };
+	struct strv remote;
+	char *dbarg = pgsql_dbname_arg(db);
+	int rc;
+
+	strv_init(&remote);
+	pgsql_tool_argv(r->job, "psql", &remote);
+	strv_push(&remote, "--no-psqlrc");
+	strv_push(&remote, "--quiet");
+	strv_push(&remote, "--set=ON_ERROR_STOP=1");
+	if (lines != NULL) {
+		strv_push(&remote, "--no-align");
+		strv_push(&remote, "--tuples-only");
+	} else {
+		strv_push(&remote, "--output=/dev/null");
+	}
+	if (gz != NULL)
+		strv_push(&remote, "--single-transaction");
+	strv_push(&remote, dbarg);
+	strv_push(&remote, "--file=-");
+	rc = restore_stream_run(r, (const char *const *)strv_argv(&remote), &s, err);
+	if (bytes != NULL)
+		*bytes = s.bytes;
+	strv_free(&remote);
+	free(dbarg);
+	return rc;
+}
+
+/*
+ * Restore hook: the dump of r->db in the snapshot, loaded with psql into
+ * the staging database TARGET.partial (dropped first if a killed restore
+ * left it), in one transaction, then renamed to TARGET (after dropping
+ * the existing TARGET with r->overwrite). An existing TARGET without
+ * overwrite is refused before anything is changed. A failed load drops
+ * the staging database; TARGET is never half-loaded.
+ */
+static int
+pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	const struct job *job = r->job;
+	const char *db, *target;
+	struct strv lines;
+	struct buf sql;
+	char *gz = NULL, *staging = NULL, *what = NULL;
+	long long bytes = 0;
+	int exists = 0, rc = -1;
+
+	strv_init(&lines);
+	buf_init(&sql, (size_t)-1);
+	if (restore_db_names(r, &db, &target, err) == -1)
+		goto out;
+	gz = restore_dump_find(r->location, db, err);
+	if (gz == NULL)
+		goto out;
+	what = xasprintf("listing the databases of %s", job->server_name);
+	if (pgsql_restore_psql(r, "postgres", "SELECT datname FROM pg_database;\n", NULL, what,
+	                       &lines, NULL, err) == -1)
+		goto out;
+	exists = strv_contains(&lines, target);
+	if (exists && !r->overwrite) {
+		err_set(err,
+		        "database '%s' already exists on %s: nothing was changed; add --replace "
+		        "to overwrite it, or choose another name with --to-db",
+		        target, job->server_name);
+		goto out;
+	}
+	staging = xasprintf("%s" SNAPDIR_STAGING, target);
+	if (r->dry_run) {
+		printf("would load %s into database '%s' on %s%s\n", gz, target, job->server_name,
+		       exists ? " (replacing the existing database)" : "");
+		st->log = xasprintf("dry run: restore of %s into database '%s' on %s", gz, target,
+		                    job->server_name);
+		rc = 0;
+		goto out;
+	}
+	buf_puts(&sql, "DROP DATABASE IF EXISTS ");
+	pgsql_ident(&sql, staging);
+	buf_puts(&sql, ";\nCREATE DATABASE ");
+	pgsql_ident(&sql, staging);
+	buf_puts(&sql, " TEMPLATE template0;\n");
+	free(what);
+	what = xasprintf("creating database '%s' on %s", staging, job->server_name);
+	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, err) == -1)
+		goto out;
+	free(what);
+	what = xasprintf("loading %s into database '%s' on %s", gz, staging, job->server_name);
+	log_info(job->name, "%s", what);
+	if (pgsql_restore_psql(r, staging, NULL, gz, what, NULL, &bytes, err) == -1)
+		goto drop;
+	buf_reset(&sql);
+	if (r->overwrite) {
+		buf_puts(&sql, "DROP DATABASE IF EXISTS ");
+		pgsql_ident(&sql, target);
+		buf_puts(&sql, ";\n");
+	}
+	buf_puts(&sql, "ALTER DATABASE ");
+	pgsql_ident(&sql, staging);
+	buf_puts(&sql, " RENAME TO ");
+	pgsql_ident(&sql, target);
+	buf_puts(&sql, ";\n");
+	free(what);
+	what = xasprintf("renaming database '%s' to '%s' on %s", staging, target, job->server_name);
+	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, err) == -1)
+		goto drop;
+	st->total_files = st->written_files = 1;
+	st->total_bytes = st->written_bytes = bytes;
+	st->location = xasprintf("%s:%s", job->server_name, target);
+	st->log = xasprintf("restore of %s into database '%s' on %s OK, %lld bytes of SQL loaded",
+	                    gz, target, job->server_name, bytes);
+	rc = 0;
+	goto out;
+drop : {
+	struct err derr;
+
+	err_clear(&derr);
+	buf_reset(&sql);
+	buf_puts(&sql, "DROP DATABASE IF EXISTS ");
+	pgsql_ident(&sql, staging);
+	buf_puts(&sql, ";\n");
+	free(what);
+	what = xasprintf("dropping database '%s' on %s", staging, job->server_name);
+	if (pgsql_restore_psql(r, "postgres", buf_str(&sql), NULL, what, NULL, NULL, &derr) == -1)
+		log_warning(job->name, "after the failure: %s", derr.msg);
+}
+out:
+	strv_free(&lines);
+	buf_free(&sql);
+	free(gz);
+	free(staging);
+	free(what);
+	return rc;
+}
+
 const struct driver drv_pgsql = {
 	.name = "pgsql+ssh",
 	.description = "Dumps PostgreSQL databases with pg_dump over ssh as the postgres "
@@ -294,4 +474,5 @@ const struct driver drv_pgsql = {
 	.caps = DRV_CAP_SSH,
 	.validate = pgsql_validate,
 	.backup = pgsql_backup,
+	.restore = pgsql_restore,
 };

@@ -15,11 +15,13 @@
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
 #include "drivers/snapdir.h"
+#include "drivers/restore.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +65,10 @@ static const struct drv_key rsync_ssh_optional[] = {
 	{ "protect_args", KEY_BOOL, "yes" },
 	{ "overload_args", KEY_STR, NULL },
 	{ "cipher_spec", KEY_STR, NULL },
+	/* additions (docs/restore.md): -H, -A, -X; off by default, like the original */
+	{ "preserve_hardlinks", KEY_BOOL, "no" },
+	{ "preserve_acls", KEY_BOOL, "no" },
+	{ "preserve_xattrs", KEY_BOOL, "no" },
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -82,6 +88,10 @@ static const struct drv_key rsync_daemon_optional[] = {
 	{ "protect_args", KEY_BOOL, "yes" },
 	{ "overload_args", KEY_STR, NULL },
 	{ "rsync_port", KEY_PORT, "873" }, /* an addition: the original had no way to set it */
+	/* additions (docs/restore.md): -H, -A, -X; off by default, like the original */
+	{ "preserve_hardlinks", KEY_BOOL, "no" },
+	{ "preserve_acls", KEY_BOOL, "no" },
+	{ "preserve_xattrs", KEY_BOOL, "no" },
 	{ NULL, KEY_STR, NULL },
 };
 
@@ -308,6 +318,12 @@ rsync_build_argv_to(const struct job *job, enum rsync_transport t, const char *s
 		push_words(av, overload);
 	else if (remote_dir == NULL || strstr(remote_dir, "cygdrive") == NULL)
 		strv_push(av, "-lpgoD");
+	if (job_get_bool(job, "preserve_hardlinks", 0))
+		strv_push(av, "--hard-links");
+	if (job_get_bool(job, "preserve_acls", 0))
+		strv_push(av, "--acls");
+	if (job_get_bool(job, "preserve_xattrs", 0))
+		strv_push(av, "--xattrs");
 	if (job_get_bool(job, "protect_args", 1))
 		strv_push(av, "--protect-args");
 	if (job_get_bool(job, "compression", 0))
@@ -526,6 +542,8 @@ rsync_output_free(struct rsync_output *ro)
 	ring_free(&ro->tail);
 }
 
+static atomic_flag nonroot_warned = ATOMIC_FLAG_INIT;
+
 int
 rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_stats *stats,
            int *partial, int *warned, struct err *err)
@@ -556,6 +574,13 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 		rc = 0;
 		goto out;
 	}
+	/* Once per process: every snapshot would have its files owned by us. */
+	if (geteuid() != 0 && !atomic_flag_test_and_set(&nonroot_warned))
+		log_warning(job->name,
+		            "running as uid %u, not root: the snapshot cannot keep "
+		            "the files' owners and groups (a restore gives them all to "
+		            "that user)",
+		            (unsigned)geteuid());
 	log_info(job->name, "rsync from %s into %s", source, p->dest);
 	spawn_opts_init(&so);
 	so.argv = (const char *const *)strv_argv(&av);
@@ -696,6 +721,19 @@ rsync_daemon_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	return rsync_backup(run, &flavour_daemon, st, err);
 }
 
+/* Restore hooks: the snapshot pushed back with rsync (restore_rsync_push()). */
+static int
+rsync_ssh_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	return restore_rsync_push(r, RSYNC_OVER_SSH, st, err);
+}
+
+static int
+rsync_daemon_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	return restore_rsync_push(r, RSYNC_DAEMON, st, err);
+}
+
 const struct driver drv_rsync_ssh = {
 	.name = "rsync+ssh",
 	.description = "Pulls a remote folder over ssh with rsync into a dated snapshot, "
@@ -705,6 +743,7 @@ const struct driver drv_rsync_ssh = {
 	.caps = DRV_CAP_SSH,
 	.backup = rsync_ssh_backup,
 	.layout = &rsync_layout,
+	.restore = rsync_ssh_restore,
 };
 
 const struct driver drv_rsync = {
@@ -717,4 +756,5 @@ const struct driver drv_rsync = {
 	.validate = rsync_daemon_validate,
 	.backup = rsync_daemon_backup,
 	.layout = &rsync_layout,
+	.restore = rsync_daemon_restore,
 };

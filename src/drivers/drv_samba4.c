@@ -443,4 +443,5 @@ const struct driver drv_samba4 = {
 	.caps = DRV_CAP_SSH,
 	.validate = samba_validate,
 	.backup = samba_backup,
+	.restore = restore_file_copy,
 };

@@ -806,4 +806,5 @@ const struct driver drv_switch = {
 	.validate = sw_validate,
 	.backup = sw_backup,
 	.layout = &sw_layout,
+	.restore = restore_file_copy,
 };

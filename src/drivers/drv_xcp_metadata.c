@@ -184,4 +184,5 @@ const struct driver drv_xcp_metadata = {
 	.validate = xcp_validate,
 	.backup = xcp_backup,
 	.layout = &xcp_layout,
+	.restore = restore_file_copy,
 };

@@ -93,7 +93,9 @@ char *rsync_source(const struct job *job, enum rsync_transport t);
  * job) into {job->dir}/{stamp}.rsync/, appended to av (SPEC §10):
  *   rsync -rt --stats --delete-excluded --numeric-ids --delete-after
  *   --partial, then overload_args split on white space or -lpgoD (not for
- *   a remote_dir containing "cygdrive"), --protect-args unless
+ *   a remote_dir containing "cygdrive"), --hard-links, --acls and
+ *   --xattrs when preserve_hardlinks, preserve_acls and preserve_xattrs
+ *   are yes, --protect-args unless
  *   protect_args = no, -z, --compress-level=N and --bwlimit=N when above
  *   0 (falling back to [global] compression_level and bw_limit),
  *   --timeout=stall_timeout unless 0, --info=progress2 when verbose,

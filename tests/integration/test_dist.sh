@@ -56,7 +56,7 @@ complete_line() {
 CONFC=$TMPD/comp.ini
 printf '\xef\xbb\xbf[global]\nbackup_base_dir = /x\n\n[web1]\ntype = null\n\n[db1]\ntype = null\n\n[web2]\ntype = null\n' >"$CONFC"
 t_eq "$(printf 'checknagios\ncleanup')" "$(complete_line tisbackup c)" "actions starting with c"
-t_eq "$(printf 'register_existing\nretryfailed')" "$(complete_line tisbackup -v re)" "actions after an option"
+t_eq "$(printf 'register_existing\nrestore\nretryfailed')" "$(complete_line tisbackup -v re)" "actions after an option"
 all=$(complete_line tisbackup --)
 t_match '^--gui-config$' "$all" "long options"
 t_match '^--dry-run$' "$all" "--dry-run offered"

@@ -1,0 +1,331 @@
+/*
+ * restore: put one backup of one job back (docs/restore.md). The core
+ * part: pick the backup (--at: the newest good one, a stamp, or the
+ * newest at or before a date) from the catalog, check it is still there,
+ * ask before an in-place restore, take the job's lock (no backup or
+ * cleanup of that job meanwhile), record a RESTORE row through the
+ * run-record lifecycle (runrec.c: who, what, where, result) and hand the
+ * work to the driver's restore hook (struct drv_restore in driver.h),
+ * which knows how its kind of backup goes back: rsync for snapshot
+ * folders, psql/mysql for dumps, a verified copy for one-file backups.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "action.h"
+#include "actions.h"
+#include "catalog.h"
+#include "drivers/driver.h"
+#include "jobconf.h"
+#include "lock.h"
+#include "log.h"
+#include "progress.h"
+#include "restore.h"
+#include "runrec.h"
+#include "spawn.h"
+#include "watchdog.h"
+#include "util/timefmt.h"
+#include "util/xmalloc.h"
+
+/* Who asked: the sudo user when run through sudo, else the process's user. */
+static char *
+restore_who(void)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (sudo != NULL && sudo[0] != '\0')
+		return xasprintf("%s (through sudo)", sudo);
+	pw = getpwuid(getuid());
+	if (pw != NULL)
+		return xstrdup(pw->pw_name);
+	return xasprintf("uid %u", (unsigned)getuid());
+}
+
+/* 1 if the row's log says the backup is incomplete (rsync exit 23). */
+static int
+row_partial(const struct catalog_row *row)
+{
+	const char *l = row->log;
+	size_t n = l != NULL ? strlen(l) : 0, m = strlen(CATALOG_LOG_PARTIAL);
+
+	return n >= m && strcmp(l + n - m, CATALOG_LOG_PARTIAL) == 0;
+}
+
+/*
+ * How --at selects: kind 0 newest good, 1 a stamp (stamp), 2 the newest
+ * started at or before bound (an ISO prefix plus '~', which sorts after
+ * any digit). -1 + err for anything else.
+ */
+static int
+restore_parse_at(const char *at, int *kind, char *stamp, char *bound, size_t boundsz,
+                 struct err *err)
+{
+	time_t t;
+	size_t n;
+
+	if (at == NULL || strcmp(at, "latest") == 0) {
+		*kind = 0;
+		return 0;
+	}
+	if (strlen(at) == TIME_STAMP_LEN && time_parse_stamp(at, &t) == 0) {
+		memcpy(stamp, at, TIME_STAMP_LEN + 1);
+		*kind = 1;
+		return 0;
+	}
+	/* YYYY-MM-DD, optionally followed by [ T]HH:MM[:SS] */
+	n = strlen(at);
+	if ((n == 10 || n == 16 || n == 19) && n + 2 < boundsz) {
+		static const char shape[] = "dddd-dd-dd_dd:dd:dd";
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			char c = at[i], s = shape[i];
+
+			if (s == 'd'   ? (c < '0' || c > '9')
+			    : s == '_' ? (c != ' ' && c != 'T')
+			               : c != s)
+				break;
+		}
+		if (i == n) {
+			memcpy(bound, at, n);
+			if (n > 10)
+				bound[10] = 'T';
+			bound[n] = '~';
+			bound[n + 1] = '\0';
+			*kind = 2;
+			return 0;
+		}
+	}
+	err_set(err,
+	        "--at %s: expected latest, a backup's stamp (20261126-03h20m57) or a date "
+	        "(2026-11-26, 2026-11-26 18:00[:00])",
+	        at);
+	return -1;
+}
+
+/*
+ * The backup of job to restore into *loc (caller frees) and its stamp
+ * into stamp_out. 0; -1 + err (err->code ENOENT when there is none).
+ */
+static int
+restore_pick(const struct action_ctx *a, const struct job *job, char *loc_stamp, char **loc,
+             struct err *err)
+{
+	const struct drv_layout *lay = driver_layout(job->drv);
+	struct catalog_filter f = {
+		.backup_name = job->name, .type = "BACKUP", .status = "OK", .with_location = 1
+	};
+	struct catalog_row *rows = NULL;
+	char want[TIME_STAMP_LEN + 1] = "", bound[32] = "";
+	size_t n = 0;
+	int kind, rc = -1;
+
+	if (restore_parse_at(a->restore->at, &kind, want, bound, sizeof bound, err) == -1) {
+		err->code = EINVAL;
+		return -1;
+	}
+	if (a->rcat == NULL) {
+		err_set(err, "no catalog yet: nothing was backed up for %s", job->name);
+		err->code = ENOENT;
+		return -1;
+	}
+	if (catalog_find(a->rcat, &f, &rows, &n, err) == -1) {
+		err_wrap(err, "finding the backups of %s", job->name);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_row *row = &rows[i];
+		const char *base = strrchr(row->backup_location, '/');
+		char st[TIME_STAMP_LEN + 1] = "";
+		struct drv_check chk;
+		struct err cerr;
+
+		base = base != NULL ? base + 1 : row->backup_location;
+		if (lay->classify(base, st) != DRV_ENTRY_FINAL)
+			continue;
+		if (kind == 0 && row_partial(row))
+			continue;
+		if (kind == 1 && strcmp(st, want) != 0)
+			continue;
+		if (kind == 2 &&
+		    (row->backup_start == NULL || strcmp(row->backup_start, bound) > 0))
+			continue;
+		err_clear(&cerr);
+		if (driver_check(job, row->backup_location, &chk, &cerr) == -1 ||
+		    chk.presence == DRV_GONE) {
+			log_warning(job->name, "backup %s is recorded but gone: %s", st,
+			            err_isset(&cerr) ? cerr.msg : row->backup_location);
+			if (kind == 1)
+				break;
+			continue;
+		}
+		if (row_partial(row))
+			log_warning(job->name,
+			            "backup %s is an incomplete (partial transfer) backup", st);
+		memcpy(loc_stamp, st, TIME_STAMP_LEN + 1);
+		*loc = xstrdup(row->backup_location);
+		rc = 0;
+		goto out;
+	}
+	err_set(err, "%s: no good backup %s%s", job->name,
+	        kind == 0   ? "on disk"
+	        : kind == 1 ? "with stamp "
+	                    : "started at or before ",
+	        kind == 0 ? "" : a->restore->at);
+	err_append_line(err, "(`tisbackup dumpstat -s %s` lists its backups)", job->name);
+	err->code = ENOENT;
+out:
+	catalog_rows_free(rows, n);
+	return rc;
+}
+
+/* --in-place: asked on a terminal, else --yes. 0 to go on; -1 + err. */
+static int
+restore_confirm(const struct job *job, const char *stamp, struct err *err)
+{
+	char line[16] = "";
+
+	if (!isatty(STDIN_FILENO)) {
+		err_set(err,
+		        "--in-place overwrites files on %s with the backup %s: confirm on a "
+		        "terminal, or add --yes",
+		        job->server_name, stamp);
+		return -1;
+	}
+	fprintf(stderr,
+	        "Restore backup %s of %s over its original files on %s? Files changed since "
+	        "then are overwritten. [y/N] ",
+	        stamp, job->name, job->server_name);
+	fflush(stderr);
+	if (fgets(line, sizeof line, stdin) == NULL ||
+	    (strcmp(line, "y\n") != 0 && strcmp(line, "yes\n") != 0)) {
+		err_set(err, "not confirmed: nothing was changed");
+		return -1;
+	}
+	return 0;
+}
+
+int
+action_restore(const struct action_ctx *a)
+{
+	const struct restore_opts *o = a->restore;
+	const struct job *job;
+	struct drv_restore r;
+	struct drv_stats st;
+	struct progress pg;
+	struct job_lock lk = { .fd = -1 };
+	struct runrec rr = { 0 };
+	char stamp[TIME_STAMP_LEN + 1], now[TIME_STAMP_LEN + 1];
+	char *loc = NULL, *who = NULL;
+	struct err err, derr;
+	int rc = EXIT_JOBS;
+
+	err_clear(&err);
+	err_clear(&derr);
+	memset(&st, 0, sizeof st);
+	if (a->ninvalid > 0)
+		return EXIT_CONFIG;
+	if (a->njobs != 1 || a->select == NULL) {
+		fprintf(stderr, "tisbackup: restore works on one job: -s JOB\n");
+		return EXIT_USAGE;
+	}
+	job = a->jobs[0];
+	if (job->drv->restore == NULL) {
+		fprintf(stderr,
+		        "tisbackup: restore: backups of type %s cannot be restored by "
+		        "tisbackup yet (docs/restore.md says how by hand)\n",
+		        job->drv->name);
+		return EXIT_USAGE;
+	}
+	if (o->in_place && o->to != NULL) {
+		fprintf(stderr, "tisbackup: restore: --to or --in-place, not both\n");
+		return EXIT_USAGE;
+	}
+	if (o->to_db != NULL && o->to != NULL) {
+		fprintf(stderr, "tisbackup: restore: --to is for files, --to-db for databases\n");
+		return EXIT_USAGE;
+	}
+	if (restore_pick(a, job, stamp, &loc, &err) == -1) {
+		action_print_err(err.msg);
+		return err.code == EINVAL ? EXIT_USAGE : EXIT_JOBS;
+	}
+	if (o->in_place && !o->yes && !a->dry_run && restore_confirm(job, stamp, &err) == -1) {
+		action_print_err(err.msg);
+		free(loc);
+		return EXIT_USAGE;
+	}
+	who = restore_who();
+	memset(&r, 0, sizeof r);
+	r.job = job;
+	r.location = loc;
+	r.target = o->to_db != NULL ? o->to_db : o->to;
+	r.overwrite = o->replace || o->in_place;
+	r.in_place = o->in_place;
+	r.dry_run = a->dry_run;
+	r.verbose = a->verbose;
+	r.paths = (const char *const *)o->paths.v;
+	r.npaths = o->paths.n;
+	r.db = o->db;
+	r.progress = &pg;
+	if (job->drv->priv_size > 0)
+		r.priv = xcalloc(1, job->drv->priv_size);
+	watchdog_arm(&pg, job);
+	log_info(job->name, "%srestore of backup %s (%s) asked by %s",
+	         a->dry_run ? "dry run: " : "", stamp, loc, who);
+
+	if (a->dry_run) {
+		if (job->drv->restore(&r, &st, &err) == -1) {
+			log_error(job->name, "restore (dry run) failed: %s", err.msg);
+			goto out;
+		}
+		log_info(job->name, "%s", st.log != NULL ? st.log : "dry run done");
+		rc = 0;
+		goto out;
+	}
+	time_stamp(time(NULL), now);
+	if (lock_acquire(job->dir, now, &lk, &err) == -1) {
+		log_error(job->name, "restore: %s", err.msg);
+		goto out;
+	}
+	if (runrec_repair_dead(a->cat, job, &err) == -1 ||
+	    runrec_begin(&rr, a->cat, job, "RESTORE", NULL, NULL, &err) == -1) {
+		log_error(job->name, "restore: recording its start: %s", err.msg);
+		goto out;
+	}
+	if (job->drv->restore(&r, &st, &derr) == -1) {
+		if (spawn_interrupted())
+			err_wrap(&derr, "interrupted by a signal");
+		err_wrap(&derr, "restore of backup %s by %s", stamp, who);
+	} else {
+		char *line =
+		    xasprintf("%s (backup %s, by %s)", st.log != NULL ? st.log : "", stamp, who);
+
+		free(st.log);
+		st.log = line;
+	}
+	if (runrec_finish(&rr, &st, err_isset(&derr) ? &derr : NULL, &err) == -1) {
+		log_error(job->name, "%s", err.msg);
+		goto out;
+	}
+	if (err_isset(&derr)) {
+		log_error(job->name, "%s", derr.msg);
+		goto out;
+	}
+	log_info(job->name, "restore OK in %.1f s: %s", runrec_seconds(&rr), rr.log);
+	rc = 0;
+out:
+	runrec_free(&rr);
+	lock_release(&lk);
+	free(st.location);
+	free(st.log);
+	free(r.priv);
+	free(loc);
+	free(who);
+	return rc;
+}

@@ -1,0 +1,364 @@
+/*
+ * A dump streamed into a command on the job's server (restore.h): the
+ * restore side of remote_cmd.c. The gzip file is inflated here by a
+ * writer thread into a pipe that is ssh's stdin, after a preamble (an
+ * option file, SQL); the command's output is logged and its last lines
+ * kept for the error. Nothing is staged on the server. When the dump does
+ * not inflate cleanly the writer stops without closing the pipe and the
+ * spawn's tick ends ssh, so the remote tool is cut off mid-stream (its
+ * transaction rolled back) instead of reading a clean end of file after
+ * half a script.
+ */
+#include "drivers/restore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "progress.h"
+#include "quote.h"
+#include "spawn.h"
+#include "ssh.h"
+#include "watchdog.h"
+#include "util/buf.h"
+#include "util/xmalloc.h"
+
+#define STREAM_CHUNK (256 * 1024)
+#define STREAM_TAIL 5
+#define STREAM_MAX_LINES 10000
+
+struct stream_ctx {
+	const struct restore_stream *s;
+	struct progress *progress;
+	int wfd;
+	int gzfd;
+	_Atomic long long sent;
+	atomic_int failed; /* the writer could not read the dump */
+	struct err werr;
+	/* the command's output */
+	const char *name;
+	struct strv *lines;
+	char *tail[STREAM_TAIL];
+	size_t next;
+};
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *
+stream_writer(void *arg)
+{
+	struct stream_ctx *x = arg;
+	const struct restore_stream *s = x->s;
+	gzFile gz = NULL;
+	char *chunk = NULL;
+	int rc = 0;
+
+	if (s->preamble_len > 0 && write_all(x->wfd, s->preamble, s->preamble_len) == -1)
+		goto out; /* the command is gone: its own exit says why */
+	if (x->gzfd == -1)
+		goto out;
+	gz = gzdopen(x->gzfd, "rb");
+	if (gz == NULL) {
+		err_set(&x->werr, "%s: cannot read it as gzip", s->gz_path);
+		rc = -1;
+		goto out;
+	}
+	x->gzfd = -1; /* gzclose() closes it */
+	gzbuffer(gz, STREAM_CHUNK);
+	chunk = xmalloc(STREAM_CHUNK);
+	for (;;) {
+		int n = gzread(gz, chunk, STREAM_CHUNK);
+		int zerr;
+
+		if (n < 0) {
+			err_set(&x->werr, "%s is damaged: %s", s->gz_path, gzerror(gz, &zerr));
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (gzdirect(gz)) {
+			err_set(&x->werr, "%s is not a gzip file", s->gz_path);
+			rc = -1;
+			break;
+		}
+		if (write_all(x->wfd, chunk, (size_t)n) == -1)
+			break; /* EPIPE: the command ended; its exit says why */
+		atomic_fetch_add(&x->sent, n);
+		if (x->progress != NULL)
+			progress_feed(x->progress, (uint64_t)n);
+	}
+out:
+	if (gz != NULL)
+		gzclose(gz);
+	free(chunk);
+	if (rc == -1)
+		atomic_store(&x->failed, 1); /* the tick ends ssh; wfd stays open until then */
+	else {
+		close(x->wfd);
+		x->wfd = -1;
+	}
+	return NULL;
+}
+
+static int
+stream_tick(void *ctx, pid_t pid)
+{
+	struct stream_ctx *x = ctx;
+
+	(void)pid;
+	return atomic_load(&x->failed);
+}
+
+static void
+stream_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct stream_ctx *x = ctx;
+	char *copy = xstrndup(line, len);
+
+	if (stream == SPAWN_STDOUT && x->lines != NULL) {
+		if (x->lines->n <= STREAM_MAX_LINES)
+			strv_push(x->lines, copy);
+		free(copy);
+		return;
+	}
+	if (len == 0) {
+		free(copy);
+		return;
+	}
+	log_info(x->name, "%s: %s", x->s->tool, copy);
+	free(x->tail[x->next]);
+	x->tail[x->next] = copy;
+	x->next = (x->next + 1) % STREAM_TAIL;
+}
+
+int
+restore_stream_run(const struct drv_restore *r, const char *const *remote, struct restore_stream *s,
+                   struct err *err)
+{
+	const struct job *job = r->job;
+	struct stream_ctx x = { .s = s,
+		                .progress = r->progress,
+		                .wfd = -1,
+		                .gzfd = -1,
+		                .name = job->name,
+		                .lines = s->lines };
+	char *dest = ssh_destination(job), *quoted = quote_sh_argv(remote);
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct strv av;
+	pthread_t th;
+	int p[2] = { -1, -1 }, started = 0, rc = -1;
+	char desc[128];
+
+	strv_init(&av);
+	err_clear(&x.werr);
+	if (s->gz_path != NULL) {
+		x.gzfd = open(s->gz_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (x.gzfd == -1) {
+			err_sys(err, errno, "%s: opening %s", s->what, s->gz_path);
+			goto out;
+		}
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		err_sys(err, errno, "%s: pipe", s->what);
+		goto out;
+	}
+	x.wfd = p[1];
+	p[1] = -1;
+	if (pthread_create(&th, NULL, stream_writer, &x) != 0) {
+		err_set(err, "%s: cannot start the writer thread", s->what);
+		goto out;
+	}
+	started = 1;
+	ssh_base_argv(job, &av);
+	strv_push(&av, "--");
+	strv_push(&av, dest);
+	strv_pushf(&av, "%s%s", s->sh_prefix != NULL ? s->sh_prefix : "", quoted);
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.stdin_fd = p[0];
+	so.on_line = stream_line;
+	so.ctx = &x;
+	so.tick = stream_tick;
+	so.tick_ctx = &x;
+	so.tick_ms = 200;
+	watchdog_spawn(r->progress, &so);
+	if (spawn_run(&so, &res, err) == -1) {
+		err_wrap(err, "%s", s->what);
+		goto out;
+	}
+	close(p[0]); /* a writer still blocked gets EPIPE */
+	p[0] = -1;
+	pthread_join(th, NULL);
+	started = 0;
+	s->bytes = atomic_load(&x.sent);
+	if (atomic_load(&x.failed)) {
+		err_set(err, "%s stopped: %s", s->what, x.werr.msg);
+		goto out;
+	}
+	if (res.exited && res.code == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (res.stalled) {
+		err_set(err, "%s failed: no data for %ld s: the restore stalled (stall_timeout)",
+		        s->what, job_get_long(job, "stall_timeout", 1800));
+	} else if (res.timed_out) {
+		err_set(err, "%s failed (timed out): max_runtime = %ld s was reached", s->what,
+		        job_get_long(job, "max_runtime", 0));
+	} else {
+		spawn_describe(&res, desc, sizeof desc);
+		err_set(err, "%s failed (%s)", s->what, desc);
+		if (res.exited && res.code == 255)
+			err_append_line(err, "(exit code 255 is ssh's own: connection or "
+			                     "authentication failed)");
+		else if (res.exited && res.code == 127)
+			err_append_line(err, "(exit code 127: %s was not found on %s)", s->tool,
+			                job->server_name);
+	}
+	for (size_t i = 0; i < STREAM_TAIL; i++) {
+		const char *l = x.tail[(x.next + i) % STREAM_TAIL];
+
+		if (l != NULL)
+			err_append_line(err, "%s", l);
+	}
+out:
+	if (p[0] != -1)
+		close(p[0]);
+	if (started)
+		pthread_join(th, NULL);
+	if (x.wfd != -1)
+		close(x.wfd);
+	if (x.gzfd != -1)
+		close(x.gzfd);
+	for (size_t i = 0; i < STREAM_TAIL; i++)
+		free(x.tail[i]);
+	free(dest);
+	free(quoted);
+	strv_free(&av);
+	return rc;
+}
+
+/* 1 if name is "DB-<anything>.sql.gz" for db. */
+static int
+dump_name_matches(const char *name, const char *db)
+{
+	size_t dl = strlen(db), nl = strlen(name);
+	static const char sfx[] = ".sql.gz";
+
+	return nl > dl + 1 + sizeof sfx - 1 && strncmp(name, db, dl) == 0 && name[dl] == '-' &&
+	       strcmp(name + nl - (sizeof sfx - 1), sfx) == 0 && strchr(name + dl + 1, '-') != NULL;
+}
+
+char *
+restore_dump_find(const char *dir, const char *db, struct err *err)
+{
+	struct strv names;
+	struct dirent *de;
+	char *found = NULL;
+	DIR *d;
+
+	if (strchr(db, '/') != NULL || strcmp(db, ".") == 0 || strcmp(db, "..") == 0 ||
+	    db[0] == '\0') {
+		err_set(err, "--db '%s': not a database name", db);
+		return NULL;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		err_sys(err, errno, "opening the backup %s", dir);
+		return NULL;
+	}
+	strv_init(&names);
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		size_t nl = strlen(n);
+
+		if (nl > 7 && strcmp(n + nl - 7, ".sql.gz") == 0)
+			strv_push(&names, n);
+	}
+	closedir(d);
+	/*
+	 * "DB-STAMP.sql.gz": a database "a" must not take "a-b-STAMP.sql.gz"
+	 * of database "a-b", so the part after "DB-" must be the stamp (no
+	 * further '-' but the stamp's own one).
+	 */
+	for (size_t i = 0; i < names.n && found == NULL; i++) {
+		const char *rest = names.v[i] + strlen(db) + 1;
+
+		if (dump_name_matches(names.v[i], db) && strchr(rest, '-') == strrchr(rest, '-'))
+			found = xasprintf("%s/%s", dir, names.v[i]);
+	}
+	for (size_t i = 0; i < names.n && found == NULL; i++) {
+		char *plain = xasprintf("%s.sql.gz", db);
+
+		if (strcmp(names.v[i], plain) == 0)
+			found = xasprintf("%s/%s", dir, names.v[i]);
+		free(plain);
+	}
+	if (found == NULL) {
+		struct buf b;
+
+		buf_init(&b, 4096);
+		for (size_t i = 0; i < names.n; i++)
+			buf_printf(&b, "%s%s", i > 0 ? ", " : "", names.v[i]);
+		err_set(err, "the backup %s holds no dump of database '%s' (it holds: %s)", dir, db,
+		        names.n > 0 ? buf_str(&b) : "no dump at all");
+		buf_free(&b);
+	}
+	strv_free(&names);
+	return found;
+}
+
+int
+restore_db_names(const struct drv_restore *r, const char **db, const char **target, struct err *err)
+{
+	const char *name = job_get(r->job, "db_name");
+
+	if (r->npaths > 0 || r->in_place) {
+		err_set(err,
+		        "%s is for file backups; this job's backups are database dumps "
+		        "(use --db NAME and --to-db TARGET)",
+		        r->npaths > 0 ? "--path" : "--in-place");
+		return -1;
+	}
+	*db = r->db != NULL ? r->db : (name != NULL && name[0] != '\0' ? name : NULL);
+	if (*db == NULL) {
+		err_set(err, "which database? --db NAME (one database of the backup)");
+		return -1;
+	}
+	*target = r->target != NULL ? r->target : *db;
+	for (const char *p = *target; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			err_set(err, "--to-db: '%s' holds a control character", *target);
+			return -1;
+		}
+	if ((*target)[0] == '\0' || strlen(*target) > RESTORE_DB_NAME_MAX) {
+		err_set(err, "--to-db: '%s' must be 1 to %d bytes long", *target,
+		        RESTORE_DB_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
