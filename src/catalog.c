@@ -214,6 +214,20 @@ catalog_rows_free(struct catalog_row *rows, size_t n)
 }
 
 int
+catalog_last_rows_each(struct catalog *cat, const char *const *names, size_t n, const char *type,
+                       int limit, catalog_rows_fn fn, void *arg, struct err *err)
+{
+	if (n == 0)
+		return 0;
+	if (limit <= 0) {
+		err_set(err, "catalog %s: asked for %d rows per job", cat->ops->label(cat->priv),
+		        limit);
+		return -1;
+	}
+	return cat->ops->last_rows_each(cat->priv, names, n, type, limit, fn, arg, err);
+}
+
+int
 catalog_find(struct catalog *cat, const struct catalog_filter *f, struct catalog_row **rows,
              size_t *n, struct err *err)
 {

@@ -120,6 +120,26 @@ int catalog_last_rows(struct catalog *cat, const char *backup_name, const char *
 void catalog_rows_free(struct catalog_row *rows, size_t n);
 
 /*
+ * What catalog_last_rows_each() hands over for names[i]: its rows, newest
+ * first, valid only during the call (the catalog frees them after).
+ */
+typedef void (*catalog_rows_fn)(void *arg, size_t i, const struct catalog_row *rows, size_t n);
+
+/*
+ * catalog_last_rows(cat, names[i], type, "backup_start", limit, ...) for
+ * every i < n at once: fn(arg, i, rows, nrows) is called once for each i,
+ * in order, with the last `limit` rows of names[i] (limit > 0), newest
+ * backup_start first, ties broken by rowid, newest first (nrows 0 when it
+ * has none). All are read in one read transaction, one consistent view,
+ * and in the SQLite backend one query: what checknagios needs for
+ * hundreds of jobs. One job's rows are in memory at a time. On failure
+ * (-1 + err) fn may have been called for the first few names only.
+ */
+int catalog_last_rows_each(struct catalog *cat, const char *const *names, size_t n,
+                           const char *type, int limit, catalog_rows_fn fn, void *arg,
+                           struct err *err);
+
+/*
  * Which rows catalog_find() and catalog_count() return. NULL / 0 fields
  * do not filter. Times are ISO strings compared as the catalog stores
  * them (string order is time order).

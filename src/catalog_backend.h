@@ -62,6 +62,9 @@ struct catalog_ops {
 	int (*last_rows)(void *priv, const char *backup_name, const char *type,
 	                 enum catalog_order order, int limit, struct catalog_row **rows, size_t *n,
 	                 struct err *err);
+	/* n > 0, limit > 0. */
+	int (*last_rows_each)(void *priv, const char *const *names, size_t n, const char *type,
+	                      int limit, catalog_rows_fn fn, void *arg, struct err *err);
 	int (*find)(void *priv, const struct catalog_filter *f, struct catalog_row **rows,
 	            size_t *n, struct err *err);
 	int (*count)(void *priv, const struct catalog_filter *f, int64_t *count, struct err *err);

@@ -24,6 +24,7 @@
  * every commit by another connection, plus sqlite3_total_changes(), which
  * moves on every row this connection writes: together, every commit.
  */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -544,25 +545,32 @@ col_int(sqlite3_stmt *st, int i)
 	return sqlite3_column_int64(st, i);
 }
 
+/* The row whose ROW_COLUMNS, then TYPE, start at column c of st. */
+static void
+row_read_at(sqlite3_stmt *st, int c, struct catalog_row *r)
+{
+	r->rowid = sqlite3_column_int64(st, c);
+	r->backup_name = sqlu_col_text(st, c + 1);
+	r->server_name = sqlu_col_text(st, c + 2);
+	r->description = sqlu_col_text(st, c + 3);
+	r->backup_start = sqlu_col_text(st, c + 4);
+	r->backup_end = sqlu_col_text(st, c + 5);
+	r->backup_duration =
+	    sqlite3_column_type(st, c + 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c + 6);
+	r->total_files_count = col_int(st, c + 7);
+	r->written_files_count = col_int(st, c + 8);
+	r->total_bytes = col_int(st, c + 9);
+	r->written_bytes = col_int(st, c + 10);
+	r->status = sqlu_col_text(st, c + 11);
+	r->log = sqlu_col_text(st, c + 12);
+	r->backup_location = sqlu_col_text(st, c + 13);
+	r->type = sqlu_col_text(st, c + 14);
+}
+
 static void
 row_read(sqlite3_stmt *st, struct catalog_row *r)
 {
-	r->rowid = sqlite3_column_int64(st, 0);
-	r->backup_name = sqlu_col_text(st, 1);
-	r->server_name = sqlu_col_text(st, 2);
-	r->description = sqlu_col_text(st, 3);
-	r->backup_start = sqlu_col_text(st, 4);
-	r->backup_end = sqlu_col_text(st, 5);
-	r->backup_duration =
-	    sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6);
-	r->total_files_count = col_int(st, 7);
-	r->written_files_count = col_int(st, 8);
-	r->total_bytes = col_int(st, 9);
-	r->written_bytes = col_int(st, 10);
-	r->status = sqlu_col_text(st, 11);
-	r->log = sqlu_col_text(st, 12);
-	r->backup_location = sqlu_col_text(st, 13);
-	r->type = sqlu_col_text(st, 14);
+	row_read_at(st, 0, r);
 }
 
 static int
@@ -629,6 +637,156 @@ out:
 	*rows = r;
 	*n = len;
 	return 0;
+}
+
+/*
+ * ---------------------------------------------------- last_rows_many
+ * checknagios's read: the newest rows of hundreds of jobs in one query.
+ * A VALUES list numbers the jobs; for each, a correlated subquery walks
+ * idx_stats_backup_name_start backwards for its `limit` newest rowids
+ * (with the TYPE test on each table row it passes), the outer join
+ * fetches those rows by rowid, and each job's rows are sorted here. One statement is one read transaction:
+ * one lock, one look at the journal and WAL, and the page cache kept for
+ * every job, where a statement per job paid for each of these every time.
+ */
+
+/* Names per statement: under SQLite's smallest bound-parameter limit (999). */
+#define MANY_CHUNK 900
+
+/*
+ * qsort() order of one job's rows: backup_start descending (NULL last, as
+ * SQLite sorts it), then rowid descending. SQLite would sort the whole
+ * answer, every row's text copied into its sorter; a job's few rows are
+ * cheaper to sort here.
+ */
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct catalog_row *x = a, *y = b;
+	int c;
+
+	if (x->backup_start == NULL || y->backup_start == NULL)
+		c = (x->backup_start == NULL) - (y->backup_start == NULL);
+	else
+		c = strcmp(y->backup_start, x->backup_start);
+	if (c != 0)
+		return c;
+	return (x->rowid < y->rowid) - (x->rowid > y->rowid);
+}
+
+/* Free the strings of rows[0..*len-1] and set *len to 0 (the array stays). */
+static void
+rows_clear(struct catalog_row *rows, size_t *len)
+{
+	for (size_t k = 0; k < *len; k++) {
+		struct catalog_row *r = &rows[k];
+
+		free(r->backup_name);
+		free(r->server_name);
+		free(r->description);
+		free(r->backup_start);
+		free(r->backup_end);
+		free(r->status);
+		free(r->log);
+		free(r->backup_location);
+		free(r->type);
+	}
+	*len = 0;
+}
+
+/* Hand the rows of job i (sorted here) to fn, then free them. */
+static void
+job_done(struct catalog_row *rows, size_t *len, size_t i, catalog_rows_fn fn, void *arg)
+{
+	if (*len > 1)
+		qsort(rows, *len, sizeof *rows, newest_first);
+	fn(arg, i, rows, *len);
+	rows_clear(rows, len);
+}
+
+/* names[0..n-1] are the jobs base.. of the whole call; *next is the next one fn waits for. */
+static int
+last_rows_chunk(struct sqlcat *cat, const char *const *names, size_t n, size_t base,
+                const char *type, int limit, catalog_rows_fn fn, void *arg, size_t *next,
+                struct err *err)
+{
+	const char *type_col = cat->has_type ? "s.TYPE" : "'BACKUP'";
+	struct catalog_row *rows = xcalloc((size_t)limit, sizeof *rows);
+	sqlite3_stmt *st = NULL;
+	struct buf sql;
+	size_t len = 0;
+	int rc, ret = -1;
+
+	buf_init(&sql, (size_t)1 << 20);
+	buf_puts(&sql, "WITH j(i, name) AS (VALUES ");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&sql, "%s(%zu, ?%zu)", i > 0 ? ", " : "", base + i, i + 3);
+	/* CROSS JOIN keeps j outside: the rows arrive job after job. */
+	buf_printf(&sql,
+	           ") SELECT j.i, s.rowid, s.backup_name, s.server_name, s.description, "
+	           "s.backup_start, s.backup_end, s.backup_duration, s.total_files_count, "
+	           "s.written_files_count, s.total_bytes, s.written_bytes, s.status, s.log, "
+	           "s.backup_location, %s FROM j CROSS JOIN stats AS s "
+	           "WHERE s.rowid IN (SELECT rowid FROM stats WHERE backup_name = j.name%s "
+	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2)",
+	           type_col,
+	           type == NULL    ? ""
+	           : cat->has_type ? " AND TYPE = ?1"
+	                           : " AND 'BACKUP' = ?1");
+	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
+		goto out;
+	if (type != NULL)
+		sqlu_bind_text(st, 1, type);
+	sqlite3_bind_int(st, 2, limit);
+	for (size_t i = 0; i < n; i++)
+		sqlu_bind_text(st, (int)(i + 3), names[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t i = sqlite3_column_int64(st, 0);
+
+		assert(i >= (int64_t)*next && (size_t)i < base + n);
+		while (*next < (size_t)i)
+			job_done(rows, &len, (*next)++, fn, arg);
+		assert(len < (size_t)limit);
+		row_read_at(st, 1, &rows[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading the newest rows of each job");
+		goto out;
+	}
+	while (*next < base + n)
+		job_done(rows, &len, (*next)++, fn, arg);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_free(&sql);
+	rows_clear(rows, &len);
+	free(rows);
+	return ret;
+}
+
+static int
+sq_last_rows_each(void *priv, const char *const *names, size_t n, const char *type, int limit,
+                  catalog_rows_fn fn, void *arg, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	/* Several statements share one snapshot inside a transaction of their own. */
+	int own_txn = n > MANY_CHUNK && sqlite3_get_autocommit(cat->c.db);
+	size_t next = 0;
+	int ret = -1;
+
+	if (own_txn && sqlu_exec(&cat->c, "BEGIN", err, "starting a read") == -1)
+		return -1;
+	for (size_t i = 0; i < n; i += MANY_CHUNK) {
+		size_t len = n - i < MANY_CHUNK ? n - i : MANY_CHUNK;
+
+		if (last_rows_chunk(cat, names + i, len, i, type, limit, fn, arg, &next, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (own_txn)
+		sqlu_rollback(&cat->c); /* nothing was written: ending the read is all */
+	return ret;
 }
 
 /* The WHERE clause of f, with ?N parameters bound by filter_bind(). */
@@ -995,6 +1153,7 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.finish = sq_finish,
 	.repair_running = sq_repair_running,
 	.last_rows = sq_last_rows,
+	.last_rows_each = sq_last_rows_each,
 	.find = sq_find,
 	.count = sq_count,
 	.insert_row = sq_insert_row,

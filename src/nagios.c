@@ -7,8 +7,8 @@
  * each job's newest OK backup, with the job's maximum age as warning and
  * critical threshold, and its size.
  *
- * One catalog query per job, on the (backup_name, backup_start) index;
- * nothing here touches the disk: whether the newest good backup is still
+ * One catalog read for all jobs (catalog_last_rows_each(): one query, one
+ * read transaction); nothing here touches the disk: whether the newest good backup is still
  * there is the driver's check hook (by default one stat(2) of its
  * location, driver_check()). The backup filesystem adds one statvfs(2):
  * its free bytes and inodes as performance data, and, with [global]
@@ -266,6 +266,67 @@ disk_verdict(const struct job *const *jobs, size_t n, struct disk_space *ds, int
 	return 0;
 }
 
+/* What judge_rows() needs: the jobs read, and where their verdicts go. */
+struct judge_ctx {
+	const struct job *const *jobs; /* the jobs read, in the order read */
+	size_t *at;                    /* at[k]: the index in v of jobs[k] */
+	struct nagios_verdict *v;
+	time_t now;
+};
+
+/* catalog_rows_fn: judge the k-th job read on its rows. */
+static void
+judge_rows(void *arg, size_t k, const struct catalog_row *rows, size_t n)
+{
+	struct judge_ctx *ctx = arg;
+
+	nagios_eval(ctx->jobs[k], rows, n, ctx->now, &ctx->v[ctx->at[k]]);
+}
+
+/*
+ * Judge every job that has backups to judge (neither invalid nor
+ * DRV_CAP_NO_BACKUP) on its newest NAGIOS_ROWS BACKUP rows, all read in
+ * one catalog read; judged[i] = 1 for those. On a failed read they are
+ * all UNKNOWN, with the reason.
+ */
+static void
+judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now,
+          struct nagios_verdict *v, int *judged)
+{
+	const struct job **read = xcalloc(n, sizeof *read);
+	const char **names = xcalloc(n, sizeof *names);
+	size_t *at = xcalloc(n, sizeof *at), m = 0;
+	struct judge_ctx ctx = { .jobs = read, .at = at, .v = v, .now = now };
+	struct err err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->invalid != NULL || (jobs[i]->drv->caps & DRV_CAP_NO_BACKUP))
+			continue;
+		judged[i] = 1;
+		at[m] = i;
+		read[m] = jobs[i];
+		names[m++] = jobs[i]->name;
+	}
+	err_clear(&err);
+	if (catalog_last_rows_each(cat, names, m, "BACKUP", NAGIOS_ROWS, judge_rows, &ctx, &err) ==
+	    -1) {
+		for (size_t k = 0; k < m; k++) {
+			struct nagios_verdict *vk = &v[at[k]];
+
+			nagios_verdict_free(vk);
+			vk->state = NAGIOS_UNKNOWN;
+			vk->message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
+			                        "of %s : %s",
+			                        read[k]->name, err.msg);
+			vk->age_sec = -1;
+			vk->bytes = -1;
+		}
+	}
+	free(at);
+	free(names);
+	free(read);
+}
+
 int
 nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
 {
@@ -278,6 +339,7 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 		[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
 	};
 	struct nagios_verdict *v;
+	int *judged;
 	struct buf line, perf;
 	enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
 	struct disk_space ds;
@@ -291,14 +353,15 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	}
 
 	v = xcalloc(n, sizeof *v);
+	judged = xcalloc(n, sizeof *judged);
+	if (cat != NULL)
+		judge_all(cat, jobs, n, now, v, judged);
 	for (size_t i = 0; i < n; i++) {
 		const struct job *job = jobs[i];
-		struct catalog_row *rows = NULL;
-		size_t nrows = 0;
-		struct err err;
 
-		err_clear(&err);
-		if (job->invalid != NULL) {
+		if (judged[i]) {
+			/* done by judge_all() */
+		} else if (job->invalid != NULL) {
 			/* A job this binary cannot run (config.invalid). */
 			char *why = xstrdup(job->invalid);
 
@@ -310,20 +373,11 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 			v[i].age_sec = -1;
 			v[i].bytes = -1;
 			free(why);
-		} else if (cat != NULL && !(job->drv->caps & DRV_CAP_NO_BACKUP) &&
-		           catalog_last_rows(cat, job->name, "BACKUP", "backup_start", NAGIOS_ROWS,
-		                             &rows, &nrows, &err) == -1) {
-			v[i].state = NAGIOS_UNKNOWN;
-			v[i].message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
-			                         "of %s : %s",
-			                         job->name, err.msg);
-			v[i].age_sec = -1;
-			v[i].bytes = -1;
 		} else
-			nagios_eval(job, rows, nrows, now, &v[i]);
-		catalog_rows_free(rows, nrows);
+			nagios_eval(job, NULL, 0, now, &v[i]);
 		have[v[i].state] = 1;
 	}
+	free(judged);
 	disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
 	if (disk && (warn >= 0 || crit >= 0))
 		have[disk_state] = 1;

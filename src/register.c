@@ -17,7 +17,9 @@
  * same moment cannot be registered twice (once by its own run). Sizes of
  * several entries are computed by a few threads at once: on a cold cache
  * the walk waits on the disk for each inode, and parallel walks keep more
- * requests in flight.
+ * requests in flight. Each thread remembers the hard-linked files it
+ * measured (du_tree_cached()), so the files snapshots share are stat(2)ed
+ * about once per thread, not once per snapshot.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -147,6 +149,8 @@ static void *
 size_worker(void *arg)
 {
 	struct reg_work *w = arg;
+	/* Each thread remembers the hard-linked files it measured (du.h). */
+	struct du_cache *cache = du_cache_new();
 
 	for (;;) {
 		struct reg_entry *e;
@@ -155,11 +159,13 @@ size_worker(void *arg)
 		e = w->next < w->list->n ? &w->list->v[w->next++] : NULL;
 		pthread_mutex_unlock(&w->mtx);
 		if (e == NULL)
-			return NULL;
+			break;
 		err_clear(&e->du_err);
 		if (e->measure)
-			e->du_rc = du_tree(e->path, &e->bytes, &e->files, &e->du_err);
+			e->du_rc = du_tree_cached(e->path, cache, &e->bytes, &e->files, &e->du_err);
 	}
+	du_cache_free(cache);
+	return NULL;
 }
 
 /* The size of every entry, a few at a time. */

@@ -55,6 +55,24 @@ struct du_walk {
 	int64_t bytes, files;
 	unsigned problems;
 	struct err *err;
+	struct du_cache *cache; /* may be NULL */
+};
+
+/*
+ * The sizes of hard-linked regular files met by earlier walks (see
+ * du_tree_cached()): an open-addressing map from (device, inode) to
+ * st_size.
+ */
+struct du_cache_slot {
+	struct du_id id;
+	int64_t size;
+};
+
+struct du_cache {
+	struct du_cache_slot *slots;
+	unsigned char *used;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
 };
 
 static size_t
@@ -112,6 +130,78 @@ du_set_add(struct du_set *s, const struct du_id *id)
 }
 
 /* The path of name inside the current folder, for messages. */
+struct du_cache *
+du_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct du_cache));
+}
+
+void
+du_cache_free(struct du_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->slots);
+	free(c->used);
+	free(c);
+}
+
+static size_t
+du_cache_slot(const struct du_cache *c, const struct du_id *id)
+{
+	size_t i;
+
+	for (i = du_hash(id) & (c->cap - 1); c->used[i]; i = (i + 1) & (c->cap - 1))
+		if (c->slots[i].id.ino == id->ino && c->slots[i].id.dev == id->dev)
+			break;
+	return i;
+}
+
+/* 1 and *size when id is known. */
+static int
+du_cache_get(const struct du_cache *c, const struct du_id *id, int64_t *size)
+{
+	size_t i;
+
+	if (c->cap == 0)
+		return 0;
+	i = du_cache_slot(c, id);
+	if (!c->used[i])
+		return 0;
+	*size = c->slots[i].size;
+	return 1;
+}
+
+static void
+du_cache_put(struct du_cache *c, const struct du_id *id, int64_t size)
+{
+	size_t i;
+
+	if ((c->n + 1) * 4 > c->cap * 3) {
+		struct du_cache old = *c;
+
+		c->cap = old.cap ? old.cap * 2 : DU_SET_MIN;
+		c->slots = xcalloc(c->cap, sizeof *c->slots);
+		c->used = xcalloc(c->cap, 1);
+		for (size_t j = 0; j < old.cap; j++) {
+			if (old.used[j]) {
+				i = du_cache_slot(c, &old.slots[j].id);
+				c->used[i] = 1;
+				c->slots[i] = old.slots[j];
+			}
+		}
+		free(old.slots);
+		free(old.used);
+	}
+	i = du_cache_slot(c, id);
+	if (!c->used[i]) {
+		c->used[i] = 1;
+		c->n++;
+	}
+	c->slots[i].id = *id;
+	c->slots[i].size = size;
+}
+
 static void
 du_path(const struct du_walk *w, const char *name, struct buf *b)
 {
@@ -206,11 +296,38 @@ du_scan(struct du_walk *w, int fd)
 		if (de->d_name[0] == '.' &&
 		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
+		if (w->cache != NULL && de->d_type == DT_REG) {
+			struct du_id seen = { f->id.dev, (ino_t)de->d_ino };
+			int64_t size;
+
+			if (du_cache_get(w->cache, &seen, &size)) {
+				/* What the stat would say of a hard-linked regular file. */
+				memset(&st, 0, sizeof st);
+				st.st_dev = seen.dev;
+				st.st_ino = seen.ino;
+				st.st_mode = S_IFREG;
+				st.st_nlink = 2;
+				st.st_size = (off_t)size;
+				du_count(w, &st);
+				continue;
+			}
+		}
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			du_problem(w, errno, "cannot access", de->d_name);
 			continue;
 		}
 		du_count(w, &st);
+		/*
+		 * Remembered only where the listing's inode number is the stat's
+		 * and the file is on its folder's device, so that a later listing
+		 * finds it by (folder device, d_ino) without a stat.
+		 */
+		if (w->cache != NULL && S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+		    st.st_ino == (ino_t)de->d_ino && st.st_dev == f->id.dev) {
+			struct du_id id = { st.st_dev, st.st_ino };
+
+			du_cache_put(w->cache, &id, (int64_t)st.st_size);
+		}
 		if (!S_ISDIR(st.st_mode))
 			continue;
 		if (f->nsub == f->cap) {
@@ -309,7 +426,14 @@ du_step(struct du_walk *w, int fd)
 int
 du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err)
 {
-	struct du_walk w = { .root = path, .err = err };
+	return du_tree_cached(path, NULL, bytes, files, err);
+}
+
+int
+du_tree_cached(const char *path, struct du_cache *cache, int64_t *bytes, int64_t *files,
+               struct err *err)
+{
+	struct du_walk w = { .root = path, .err = err, .cache = cache };
 	struct du_id id;
 	struct stat st;
 	int fd, rc = -1;

@@ -30,4 +30,22 @@
  */
 int du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err);
 
+/*
+ * Sizes remembered across du_tree_cached() calls: snapshots made with
+ * hard links (rsync --link-dest, cp -al) share most of their files, and a
+ * file already measured in one need not be stat(2)ed again in the next.
+ * Only hard-linked regular files are remembered, by device and inode, and
+ * found again by their folder's device and the inode number the folder
+ * listing gives (d_ino), used only where a stat showed the two agree. The
+ * answer is du_tree()'s as long as those files do not change size between
+ * the calls, which holds for finished backups. Not thread-safe: one cache
+ * per thread. Free with du_cache_free().
+ */
+struct du_cache;
+struct du_cache *du_cache_new(void);
+void du_cache_free(struct du_cache *c);
+/* du_tree(), using and filling cache (NULL: none). */
+int du_tree_cached(const char *path, struct du_cache *cache, int64_t *bytes, int64_t *files,
+                   struct err *err);
+
 #endif

@@ -536,6 +536,129 @@ test_ordering(void **state)
 	catalog_close(cat);
 }
 
+/* catalog_rows_fn: append "i:" and the logs of the rows, ';' after each job. */
+static void
+each_collect(void *arg, size_t i, const struct catalog_row *rows, size_t n)
+{
+	char **acc = arg, *tmp;
+
+	tmp = xasprintf("%s%zu:", *acc, i);
+	free(*acc);
+	*acc = tmp;
+	for (size_t k = 0; k < n; k++) {
+		tmp = xasprintf("%s%s%s", *acc, k == 0 ? "" : "|", rows[k].log);
+		free(*acc);
+		*acc = tmp;
+	}
+	tmp = xasprintf("%s;", *acc);
+	free(*acc);
+	*acc = tmp;
+}
+
+/* What catalog_last_rows_each() must answer: catalog_last_rows() per name. */
+static char *
+each_expected(struct catalog *cat, const char *const *names, size_t n, const char *type, int limit)
+{
+	char *acc = xstrdup(""), *tmp;
+
+	for (size_t i = 0; i < n; i++) {
+		char *logs = logs_of(cat, names[i], type, "backup_start", limit);
+
+		tmp = xasprintf("%s%zu:%s;", acc, i, logs);
+		free(acc);
+		free(logs);
+		acc = tmp;
+	}
+	return acc;
+}
+
+static void
+each_check(struct catalog *cat, const char *const *names, size_t n, const char *type, int limit)
+{
+	char *got = xstrdup(""), *want = each_expected(cat, names, n, type, limit);
+	struct err err;
+
+	err_clear(&err);
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, n, type, limit, each_collect, &got, &err), 0);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+}
+
+/*
+ * catalog_last_rows_each() answers for every name what catalog_last_rows()
+ * answers for it alone: order (both ISO forms, equal starts, a NULL start),
+ * TYPE filter, limit, unknown and repeated names, more names than one
+ * statement takes, and an old database without TYPE opened read-only.
+ */
+static void
+test_last_rows_each(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "j", "nobody", "k", "j", "l" };
+	const char **many;
+	struct catalog *cat;
+	struct err err;
+	char *got;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	insert_finished(cat, "j", "2026-11-26T03:20:57", "2026-11-26T05:00:00", "BACKUP");
+	insert_finished(cat, "k", "2026-11-28T00:00:00", "2026-11-28T00:00:01", "BACKUP");
+	insert_finished(cat, "j", "2026-11-26T03:20:57.123456", "2026-11-26T04:00:00", "BACKUP");
+	insert_finished(cat, "j", "2026-11-26T03:20:56.999999", "2026-11-26T06:00:00", "BACKUP");
+	insert_finished(cat, "j", "2026-11-27T00:00:00", "2026-11-27T00:00:01", "EXPORT");
+	insert_finished(cat, "k", "2026-11-28T00:00:00", "2026-11-28T00:00:02", "BACKUP");
+	insert_finished(cat, "l", "2026-11-20T00:00:00", "2026-11-20T00:00:01", "BACKUP");
+	catalog_close(cat);
+	raw_exec(f->db, "UPDATE stats SET backup_start = NULL, log = 'null-start' "
+	                "WHERE backup_name = 'l'");
+	raw_exec(f->db, "INSERT INTO stats (backup_name, backup_start, log, TYPE) VALUES "
+	                "('l', '2026-11-21T00:00:00', 'l2', 'BACKUP')");
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+
+	each_check(cat, names, 5, "BACKUP", 30);
+	each_check(cat, names, 5, NULL, 30);
+	each_check(cat, names, 5, "BACKUP", 2);
+	each_check(cat, names, 5, "EXPORT", 1);
+	got = xstrdup("");
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, 3, "BACKUP", 30, each_collect, &got, &err), 0);
+	assert_string_equal(got, "0:2026-11-26T03:20:57.123456|2026-11-26T03:20:57|"
+	                         "2026-11-26T03:20:56.999999;1:;2:2026-11-28T00:00:00|"
+	                         "2026-11-28T00:00:00;");
+	free(got);
+	/* Nothing asked, nothing called; a limit of 0 is refused. */
+	got = xstrdup("");
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, 0, "BACKUP", 30, each_collect, &got, &err), 0);
+	assert_string_equal(got, "");
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, 1, "BACKUP", 0, each_collect, &got, &err), -1);
+	assert_string_equal(got, "");
+	free(got);
+
+	/* More names than one statement binds: still one answer per name, in order. */
+	many = xcalloc(2000, sizeof *many);
+	for (size_t i = 0; i < 2000; i++)
+		many[i] = names[i % 5];
+	each_check(cat, many, 2000, "BACKUP", 30);
+	free(many);
+	catalog_close(cat);
+
+	/* A database without TYPE, read-only: every row reads as BACKUP. */
+	raw_exec(f->db, "CREATE TABLE old AS SELECT backup_name, server_name, description, "
+	                "backup_start, backup_end, backup_duration, total_files_count, "
+	                "written_files_count, total_bytes, written_bytes, status, log, "
+	                "backup_location FROM stats; DROP TABLE stats; "
+	                "ALTER TABLE old RENAME TO stats;");
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	each_check(cat, names, 5, "BACKUP", 30);
+	each_check(cat, names, 5, "EXPORT", 30);
+	catalog_close(cat);
+}
+
 /* checknagios reads 30 rows of 200 jobs over 100k rows: index, not scans. */
 static void
 test_last_rows_speed(void **state)
@@ -1186,6 +1309,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_alerts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_sqlite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 	};
 

@@ -232,6 +232,55 @@ test_snapshot_chain(void **state)
 	free(cmd);
 }
 
+/*
+ * du_tree_cached() over a chain of hard-linked snapshots (the second
+ * replaces a file, adds one, links one twice inside itself, and holds a
+ * symlink and a folder) answers what du_tree() and `du -sb` answer for
+ * each, whether the cache is fresh or already knows the files.
+ */
+static void
+test_cached_chain(void **state)
+{
+	static const char *const snaps[] = { "c1", "c2", "c3", "c1" };
+	char *cp1 = xasprintf("cp -al '%s/c1' '%s/c2'", root, root);
+	char *cp2 = xasprintf("cp -al '%s/c2' '%s/c3'", root, root);
+	struct du_cache *cache = du_cache_new();
+	struct err err;
+
+	(void)state;
+	dir("c1");
+	dir("c1/d");
+	put("c1/a", 1000);
+	put("c1/d/b", 2000);
+	put("c1/d/c", 3000);
+	assert_int_equal(system(cp1), 0);
+	{
+		char *p = at("c2/d/b");
+
+		assert_int_equal(unlink(p), 0);
+		free(p);
+	}
+	put("c2/d/b", 2500);
+	put("c2/new", 700);
+	hlink("c2/a", "c2/a2");
+	assert_int_equal(system(cp2), 0);
+	for (size_t i = 0; i < sizeof snaps / sizeof snaps[0]; i++) {
+		char *path = at(snaps[i]);
+		int64_t bytes, files, cbytes, cfiles;
+
+		err_clear(&err);
+		assert_int_equal(du_tree(path, &bytes, &files, &err), 0);
+		assert_int_equal(du_tree_cached(path, cache, &cbytes, &cfiles, &err), 0);
+		assert_int_equal(cbytes, bytes);
+		assert_int_equal(cfiles, files);
+		assert_int_equal(cbytes, du_sb(path));
+		free(path);
+	}
+	du_cache_free(cache);
+	free(cp1);
+	free(cp2);
+}
+
 static void
 test_symlinks_not_followed(void **state)
 {
@@ -413,6 +462,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_generated_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hardlinks_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cached_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_path, setup, teardown),

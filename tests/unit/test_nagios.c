@@ -574,9 +574,9 @@ test_run_catalog_error(void **state)
 	assert_int_equal(code, 3);
 	want = xasprintf("UNKNOWN status backups alpha,bravo (tisbackup V" TB_VERSION ")\n"
 	                 "[alpha]:UNKNOWN : Unexpected error during Nagios check of alpha : "
-	                 "catalog %s: reading rows: no such table: stats\n"
+	                 "catalog %s: reading the newest rows of each job: no such table: stats\n"
 	                 "[bravo]:UNKNOWN : Unexpected error during Nagios check of bravo : "
-	                 "catalog %s: reading rows: no such table: stats\n"
+	                 "catalog %s: reading the newest rows of each job: no such table: stats\n"
 	                 "[charlie]:No backups needs to be performed\n",
 	                 db, db);
 	assert_string_equal(text, want);
