@@ -23,8 +23,10 @@
 #include "catalog.h"
 #include "config.h"
 #include "diskspace.h"
+#include "diskusage.h"
 #include "drivers/driver.h"
 #include "util/err.h"
+#include "util/fmt.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
@@ -266,6 +268,42 @@ disk_verdict(const struct job *const *jobs, size_t n, struct disk_space *ds, int
 	return 0;
 }
 
+/*
+ * The fill-up forecast of the backup filesystem (diskusage.h): *fc read
+ * from the catalog's daily samples, *state WARNING when the fitted line
+ * reaches the capacity within [global] disk_forecast_warn_days (default
+ * 14), else OK; *message the line after "[backup filesystem forecast]:"
+ * (owned) when WARNING. 0, or -1 when there is nothing to report (no
+ * catalog or configuration, no line fitted yet).
+ */
+static int
+forecast_verdict(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now,
+                 struct diskusage_forecast *fc, int *warn_days, enum nagios_state *state,
+                 char **message)
+{
+	const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+	char rate[32];
+	struct err err;
+	int window;
+
+	*message = NULL;
+	*state = NAGIOS_OK;
+	err_clear(&err);
+	if (cat == NULL || cfg == NULL || cfg->backup_base_dir == NULL ||
+	    diskusage_forecast_read(cat, cfg, now, fc, &err) == -1 || !fc->fitted)
+		return -1;
+	diskusage_forecast_limits(cfg, &window, warn_days);
+	if (!fc->full || fc->days_left > *warn_days)
+		return 0;
+	*state = NAGIOS_WARNING;
+	fmt_bytes(fc->slope, rate, sizeof rate);
+	*message = xasprintf("WARNING : %s will be full in %.1f days (on %s) at %s a day, fitted "
+	                     "over the last %d days (warning within %d days)",
+	                     cfg->backup_base_dir, fc->days_left, fc->full_day, rate,
+	                     fc->window_days, *warn_days);
+	return 0;
+}
+
 int
 nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
 {
@@ -283,6 +321,11 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	struct disk_space ds;
 	char *disk_msg = NULL;
 	int have[4] = { 0 }, disk, warn = -1, crit = -1;
+	/* The fill-up forecast (forecast_verdict). */
+	struct diskusage_forecast fc;
+	enum nagios_state fc_state = NAGIOS_OK;
+	char *fc_msg = NULL;
+	int fc_ok, fc_warn = 0;
 
 	if (n == 0) {
 		fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n", TB_VERSION);
@@ -327,6 +370,9 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
 	if (disk && (warn >= 0 || crit >= 0))
 		have[disk_state] = 1;
+	fc_ok = forecast_verdict(cat, jobs, n, now, &fc, &fc_warn, &fc_state, &fc_msg) == 0;
+	if (fc_ok)
+		have[fc_state] = 1;
 	for (size_t k = 0; k < 4; k++) {
 		if (have[order[k]]) {
 			worst = order[k];
@@ -341,6 +387,9 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	if (disk && worst != NAGIOS_OK && disk_state == worst)
 		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
 		                                               : ",backup filesystem");
+	if (fc_ok && worst != NAGIOS_OK && fc_state == worst)
+		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem forecast"
+		                                               : ",backup filesystem forecast");
 	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		long long limit = (long long)jobs[i]->max_age_hours * 3600;
@@ -366,6 +415,9 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 			buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu", ds.free_inodes,
 			           ds.inodes);
 	}
+	if (fc_ok && fc.full)
+		buf_printf(&perf, "%s'backup_fs_full_days'=%.1f;%d;;0", perf.len > 0 ? " " : "",
+		           fc.days_left, fc_warn);
 	if (perf.len > 0)
 		buf_printf(&line, " | %s", buf_str(&perf));
 	fprintf(out, "%s\n", buf_str(&line));
@@ -377,9 +429,12 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 		}
 		if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
 			fprintf(out, "[backup filesystem]:%s\n", disk_msg);
+		if (fc_msg != NULL && fc_state == order[k])
+			fprintf(out, "[backup filesystem forecast]:%s\n", fc_msg);
 	}
 	fflush(out);
 	free(disk_msg);
+	free(fc_msg);
 
 	for (size_t i = 0; i < n; i++)
 		nagios_verdict_free(&v[i]);

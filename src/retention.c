@@ -45,6 +45,7 @@
 #include "actions.h"
 #include "catalog.h"
 #include "config.h"
+#include "diskusage.h"
 #include "drivers/driver.h"
 #include "lock.h"
 #include "log.h"
@@ -1104,6 +1105,50 @@ remove_all(struct cleanup *c, struct rmtree_task **tasks)
 	commit_all(c, *tasks);
 }
 
+/*
+ * Disk usage (diskusage.h): before anything is removed, measure what each
+ * job's removals free; NULL entries for jobs without figures. The array
+ * has one entry per job.
+ */
+static struct diskusage_cleanup **
+usage_prepare(struct cleanup *c)
+{
+	struct diskusage_cleanup **dc = xcalloc(c->a->njobs + 1, sizeof *dc);
+	size_t *count = xcalloc(c->a->njobs + 1, sizeof *count);
+	const char ***paths = xcalloc(c->a->njobs + 1, sizeof *paths);
+
+	for (size_t i = 0; i < c->nv; i++)
+		if (c->v[i].state == VICTIM_REMOVE)
+			count[c->v[i].job]++;
+	for (size_t j = 0; j < c->a->njobs; j++) {
+		paths[j] = xcalloc(count[j] + 1, sizeof **paths);
+		count[j] = 0;
+	}
+	for (size_t i = 0; i < c->nv; i++)
+		if (c->v[i].state == VICTIM_REMOVE)
+			paths[c->v[i].job][count[c->v[i].job]++] = c->v[i].path;
+	for (size_t j = 0; j < c->a->njobs; j++) {
+		if (count[j] > 0 && !c->plans[j].skipped)
+			dc[j] =
+			    diskusage_cleanup_prepare(c->cat, c->plans[j].job, paths[j], count[j]);
+		free(paths[j]);
+	}
+	free(paths);
+	free(count);
+	return dc;
+}
+
+/* After the removals are recorded: update each job's disk usage, free dc. */
+static void
+usage_finish(struct cleanup *c, struct diskusage_cleanup **dc)
+{
+	if (dc == NULL)
+		return;
+	for (size_t j = 0; j < c->a->njobs; j++)
+		diskusage_cleanup_finish(dc[j], c->cat);
+	free(dc);
+}
+
 /* Log each victim's outcome and mark its row, in plan order. */
 static void
 record_all(struct cleanup *c, const struct rmtree_task *tasks)
@@ -1218,6 +1263,7 @@ cleanup_run(const struct action_ctx *a)
 {
 	struct cleanup c = { .a = a, .cat = a->cat };
 	struct rmtree_task *tasks = NULL;
+	struct diskusage_cleanup **usage = NULL;
 	struct catalog *own = NULL;
 	struct buf ok, failed;
 	struct err err;
@@ -1262,6 +1308,8 @@ cleanup_run(const struct action_ctx *a)
 		if (plan_job(&c, i) == -1)
 			c.plans[i].failed = 1;
 	}
+	if (!a->dry_run)
+		usage = usage_prepare(&c);
 	remove_all(&c, &tasks);
 	if (reopen) {
 		catalog_close(own);
@@ -1278,6 +1326,7 @@ cleanup_run(const struct action_ctx *a)
 		c.cat = own;
 	}
 	record_all(&c, tasks);
+	usage_finish(&c, usage);
 	for (size_t i = 0; i < a->njobs; i++) {
 		struct plan *p = &c.plans[i];
 

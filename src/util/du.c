@@ -55,6 +55,8 @@ struct du_walk {
 	int64_t bytes, files;
 	unsigned problems;
 	struct err *err;
+	du_visit_fn visit; /* du_tree_visit()'s callback, or NULL */
+	void *arg;
 };
 
 static size_t
@@ -147,6 +149,8 @@ du_count(struct du_walk *w, const struct stat *st)
 {
 	struct du_id id = { st->st_dev, st->st_ino };
 
+	if (w->visit != NULL)
+		w->visit(w->arg, st);
 	if (S_ISREG(st->st_mode))
 		w->files++;
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && !du_set_add(&w->links, &id))
@@ -309,7 +313,14 @@ du_step(struct du_walk *w, int fd)
 int
 du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err)
 {
-	struct du_walk w = { .root = path, .err = err };
+	return du_tree_visit(path, NULL, NULL, bytes, files, err);
+}
+
+int
+du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
+              struct err *err)
+{
+	struct du_walk w = { .root = path, .err = err, .visit = visit, .arg = arg };
 	struct du_id id;
 	struct stat st;
 	int fd, rc = -1;
