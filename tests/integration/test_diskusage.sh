@@ -144,6 +144,19 @@ t_rc 0 "dumpstat exits 0"
 t_match "disk usage of src1: 2 snapshots, .* on disk \($JOB_D bytes, apparent $JOB_B bytes, each inode once\)" \
 	"$T_OUT" "dumpstat prints the job's disk usage"
 
+# ---------------------------------------------------------------- forecast
+# Ten daily samples growing by 10 GB a day, 50 GB short of a 1 TB capacity today:
+# full in 5 days.
+C=1000000000000
+{
+	echo "delete from disk_samples;"
+	for k in $(seq 0 9); do
+		echo "insert into disk_samples values ('$(date -d "$k days ago" +%F)',
+		  $((C - 50000000000 - k * 10000000000)), $C);"
+	done
+} | sqlite3 -batch "$CATALOG"
+FULL=$(date -d "5 days" +%F)
+
 web_config web.metrics_public=yes
 web_user admin admin 'secret-pass-1'
 web_start
@@ -164,20 +177,50 @@ R=$(curl -s -b "$TMPD/jar" "$WEB/api/v1/storage/src1")
 t_eq "$(printf '%s' "$R" | jq_py '[s["name"] for s in d["snapshots"]] == sorted([s["name"] for s in d["snapshots"]], reverse=True) and len(d["snapshots"])')" \
 	2 "GET /api/v1/storage/src1: the two snapshots, newest first"
 t_eq "$(st_of "$(hcurl -b "$TMPD/jar" "$WEB/api/v1/storage/nosuch")")" 404 "an unknown job is 404"
+R=$(curl -s -b "$TMPD/jar" "$WEB/api/v1/storage")
+t_eq "$(printf '%s' "$R" | jq_py '"%s %.1f %d %d" % (d["forecast"]["full_day"], d["forecast"]["days_left"], d["forecast"]["samples"], len(d["samples"]))')" \
+	"$FULL 5.0 10 10" "GET /api/v1/storage: the forecast's day, days left and samples"
+M=$(curl -s "$WEB/metrics")
+t_match "^tisbackup_filesystem_full_in_days\{path=\"$BASE\"\} 5.0$" "$M" "/metrics: days until full"
+t_match "^tisbackup_filesystem_growth_bytes_per_day\{path=\"$BASE\"\} 10000000000$" "$M" "/metrics: the growth per day"
+
+# The dashboard's Storage section in a real browser (tests/browser/storage.test.mjs).
+BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
+if ! command -v node >/dev/null || [ ! -x "${TB_CHROMIUM:-/usr/bin/chromium}" ]; then
+	t_skip "the dashboard's storage section in a browser" "no node or no chromium"
+else
+	if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
+		(cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1) ||
+			t_diag "$(tail -n 20 "$TMPD/npm.log")"
+	fi
+	(
+		cd "$BROWSER_DIR" &&
+			TB_URL=$WEB TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=src1 TB_SNAPSHOTS=2 \
+				TB_SAMPLES=10 TB_FULL_DAY=$FULL \
+				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs} \
+				timeout -k 5 120 node storage.test.mjs
+	) >"$TMPD/ui.tap" 2>&1
+	node_rc=$?
+	steps=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)
+			steps=$((steps + 1))
+			t_pass "browser: ${line#ok * - }"
+			;;
+		"not ok "*)
+			steps=$((steps + 1))
+			t_fail "browser: ${line#not ok * - }"
+			;;
+		1..*) ;;
+		*) [ -n "$line" ] && t_diag "$line" ;;
+		esac
+	done <"$TMPD/ui.tap"
+	t_num_ge 6 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
+fi
 web_stop
 
-# ---------------------------------------------------------------- forecast
-# Ten daily samples growing by 10 GB a day, 50 GB short of a 1 TB capacity today:
-# full in 5 days.
-C=1000000000000
-{
-	echo "delete from disk_samples;"
-	for k in $(seq 0 9); do
-		echo "insert into disk_samples values ('$(date -d "$k days ago" +%F)',
-		  $((C - 50000000000 - k * 10000000000)), $C);"
-	done
-} | sqlite3 -batch "$CATALOG"
-FULL=$(date -d "5 days" +%F)
+# ---------------------------------------------------------------- checknagios
 tb_run -c "$CONF" checknagios
 t_rc 1 "full within 14 days (the default): checknagios WARNING"
 t_match "^WARNING backups backup filesystem forecast \(tisbackup" "$(printf '%s\n' "$T_OUT" | head -n 1)" \
