@@ -106,7 +106,7 @@ test_forecast_window(void **state)
 	assert_true(f.full);
 	assert_string_equal(f.full_day, "2026-05-16"); /* 240 + 76 * 10 = 1000 */
 	/* A sample dated after today is ignored too. */
-	strcpy(s[5].day, "2026-03-02");
+	snprintf(s[5].day, sizeof s[5].day, "%s", "2026-03-02");
 	diskusage_forecast(s, 6, noon(2026, 3, 1), 7, &f);
 	assert_int_equal(f.nsamples, 2);
 }
@@ -220,7 +220,7 @@ test_catalog_ops(void **state)
 	assert_int_equal(catalog_du_sample_put(cat, &smp, &err), 0);
 	smp.used_bytes = 150; /* the day's last sample wins */
 	assert_int_equal(catalog_du_sample_put(cat, &smp, &err), 0);
-	strcpy(smp.day, "2026-01-03");
+	snprintf(smp.day, sizeof smp.day, "%s", "2026-01-03");
 	assert_int_equal(catalog_du_sample_put(cat, &smp, &err), 0);
 	assert_int_equal(catalog_du_samples(cat, NULL, &ss, &n, &err), 0);
 	assert_int_equal(n, 2);
