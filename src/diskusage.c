@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -370,19 +371,71 @@ fig_of_row(const struct catalog_du *r, struct diskusage_fig *f)
 	f->files = r->files;
 }
 
-/* Walk every snapshot of s and write all of job's rows (inside a transaction). */
+/* Figures walked, to be written together (names borrowed). */
+struct pending {
+	const char **names;
+	struct diskusage_fig *figs;
+	size_t n, cap;
+};
+
+static void
+pending_add(struct pending *p, const char *name, const struct diskusage_fig *fig)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap != 0 ? p->cap * 2 : 8;
+		p->names = xrealloc(p->names, p->cap * sizeof *p->names);
+		p->figs = xrealloc(p->figs, p->cap * sizeof *p->figs);
+	}
+	p->names[p->n] = name;
+	p->figs[p->n++] = *fig;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	free(p->names);
+	free(p->figs);
+	memset(p, 0, sizeof *p);
+}
+
+/*
+ * Write job's rows in one transaction, after every walk (the catalog's
+ * write lock is never held while walking): all of its rows deleted first
+ * when all, else the rows of dels; then p's rows and the job's total.
+ * 0 or -1 + err.
+ */
+static int
+write_rows(struct catalog *cat, const struct job *job, int all, char *const *dels, size_t ndel,
+           const struct pending *p, const struct diskusage_fig *total, struct err *err)
+{
+	if (catalog_begin(cat, err) == -1)
+		return -1;
+	if (all && catalog_du_delete(cat, job->name, NULL, err) == -1)
+		goto fail;
+	for (size_t i = 0; i < ndel; i++)
+		if (catalog_du_delete(cat, job->name, dels[i], err) == -1)
+			goto fail;
+	for (size_t i = 0; i < p->n; i++)
+		if (put_fig(cat, job, p->names[i], &p->figs[i], err) == -1)
+			goto fail;
+	if (put_fig(cat, job, "", total, err) == -1 || catalog_commit(cat, err) == -1)
+		goto fail;
+	return 0;
+fail:
+	catalog_rollback(cat);
+	return -1;
+}
+
+/* Walk every snapshot of s, then write all of job's rows. */
 static int
 rescan_snaps(struct catalog *cat, const struct job *job, const struct snaps *s, struct err *err)
 {
 	struct du_map global = { 0 };
 	struct diskusage_fig total = { 0 };
+	struct pending p = { 0 };
 	int64_t gbytes = 0, gdisk = 0;
 	int ret = -1;
 
-	if (catalog_begin(cat, err) == -1)
-		return -1;
-	if (catalog_du_delete(cat, job->name, NULL, err) == -1)
-		goto out;
 	for (size_t i = 0; i < s->n; i++) {
 		struct walk w = { .counted = 1, .global = &global };
 		int rc = walk_tree(&w, job->name, s->v[i].path, err);
@@ -399,17 +452,13 @@ rescan_snaps(struct catalog *cat, const struct job *job, const struct snaps *s, 
 		total.bytes += w.fig.bytes;
 		total.disk_bytes += w.fig.disk_bytes;
 		total.files += w.fig.files;
-		if (put_fig(cat, job, s->v[i].name, &w.fig, err) == -1)
-			goto out;
+		pending_add(&p, s->v[i].name, &w.fig);
 	}
 	total.unique_bytes = gbytes;
 	total.unique_disk_bytes = gdisk;
-	if (put_fig(cat, job, "", &total, err) == -1 || catalog_commit(cat, err) == -1)
-		goto out;
-	ret = 0;
+	ret = write_rows(cat, job, 1, NULL, 0, &p, &total, err);
 out:
-	if (ret == -1)
-		catalog_rollback(cat);
+	pending_free(&p);
 	map_free(&global);
 	return ret;
 }
@@ -455,15 +504,17 @@ consistent(const struct snaps *s, const struct catalog_du *job_row, size_t nrows
 
 static int
 after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, size_t ni,
-             const struct catalog_du *job_row, struct err *err)
+             const struct catalog_du *job_row, size_t *walked, struct err *err)
 {
 	struct walk nw = { .counted = 1 };
 	struct diskusage_fig total;
+	struct pending p = { 0 };
 	size_t left = 0;
 	int ret = -1;
 
 	if (walk_tree(&nw, job->name, s->v[ni].path, err) == -1)
 		goto out;
+	(*walked)++;
 	walk_unique(&nw);
 	/* The new snapshot's shared inodes, unmarked: the older walks look for them. */
 	for (size_t i = 0; i < nw.own.cap; i++) {
@@ -482,10 +533,7 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 	total.unique_bytes += nw.fig.unique_bytes;
 	total.unique_disk_bytes += nw.fig.unique_disk_bytes;
 
-	if (catalog_begin(cat, err) == -1)
-		goto out;
-	if (put_fig(cat, job, s->v[ni].name, &nw.fig, err) == -1)
-		goto rollback;
+	pending_add(&p, s->v[ni].name, &nw.fig);
 	for (size_t k = ni; k-- > 0 && left > 0;) {
 		struct walk ow = { .counted = 1, .wanted = &nw.own, .wanted_left = &left };
 		int rc = walk_tree(&ow, job->name, s->v[k].path, err);
@@ -493,17 +541,13 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 		walk_unique(&ow);
 		map_free(&ow.own);
 		if (rc == -1)
-			goto rollback;
-		if (put_fig(cat, job, s->v[k].name, &ow.fig, err) == -1)
-			goto rollback;
+			goto out;
+		(*walked)++;
+		pending_add(&p, s->v[k].name, &ow.fig);
 	}
-	if (put_fig(cat, job, "", &total, err) == -1 || catalog_commit(cat, err) == -1)
-		goto rollback;
-	ret = 0;
-	goto out;
-rollback:
-	catalog_rollback(cat);
+	ret = write_rows(cat, job, 0, NULL, 0, &p, &total, err);
 out:
+	pending_free(&p);
 	map_free(&nw.own);
 	return ret;
 }
@@ -553,13 +597,15 @@ diskusage_after_backup(struct catalog *cat, const struct job *job, const char *l
                        struct err *err)
 {
 	struct catalog_du *rows = NULL, *job_row;
+	struct timespec t0, t1;
 	const char *slash;
 	struct snaps s;
-	size_t n = 0, ni;
+	size_t n = 0, ni, walked = 0;
 	int subvol, ret = -1;
 
 	if (location == NULL)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	slash = strrchr(location, '/');
 	if (catalog_du_find(cat, job->name, &rows, &n, err) == -1 ||
 	    snaps_list(job, rows, n, &s, &job_row, &subvol, err) == -1)
@@ -571,15 +617,22 @@ diskusage_after_backup(struct catalog *cat, const struct job *job, const char *l
 		/* Not a local snapshot of the job folder (remote, btrfs): nothing to count. */
 		ret = 0;
 	} else if (consistent(&s, job_row, n, ni)) {
-		ret = after_backup(cat, job, &s, ni, job_row, err);
+		ret = after_backup(cat, job, &s, ni, job_row, &walked, err);
 	} else {
 		log_info(job->name, "measuring the disk usage of its %zu snapshot%s", s.n,
 		         s.n == 1 ? "" : "s");
 		ret = rescan_snaps(cat, job, &s, err);
+		walked = s.n;
 	}
-	snaps_free(&s);
 	if (ret == 0)
 		sample_now(cat, job);
+	if (ret == 0 && walked > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_info(job->name, "disk usage: %zu of %zu snapshot%s walked in %.3f s", walked,
+		         s.n, s.n == 1 ? "" : "s",
+		         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	}
+	snaps_free(&s);
 out:
 	catalog_du_free(rows, n);
 	if (ret == -1)
@@ -679,9 +732,11 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 	const struct job *job = dc->job;
 	struct catalog_du *rows = NULL, *job_row;
 	struct diskusage_fig total;
+	struct pending p = { 0 };
 	unsigned char *walk = NULL;
+	char **dels = NULL;
 	struct snaps s;
-	size_t nrows = 0;
+	size_t nrows = 0, ndel = 0;
 	int subvol, ret = -1;
 
 	if (catalog_du_find(cat, job->name, &rows, &nrows, err) == -1 ||
@@ -709,8 +764,7 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 	total.unique_bytes -= dc->freed.unique_bytes;
 	total.unique_disk_bytes -= dc->freed.unique_disk_bytes;
 	walk = xcalloc(s.n + 1, 1);
-	if (catalog_begin(cat, err) == -1)
-		goto done;
+	dels = xcalloc(dc->n + 1, sizeof *dels);
 	for (size_t i = 0; i < dc->n; i++) {
 		size_t k;
 
@@ -720,8 +774,7 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 			total.bytes -= rows[r].bytes;
 			total.disk_bytes -= rows[r].disk_bytes;
 			total.files -= rows[r].files;
-			if (catalog_du_delete(cat, job->name, dc->names[i], err) == -1)
-				goto rollback;
+			dels[ndel++] = dc->names[i];
 		}
 		/* The remaining neighbours: the first snapshot after the name and the one before. */
 		for (k = 0; k < s.n && strcmp(dc->stamps[i], s.v[k].stamp) > 0; k++)
@@ -740,22 +793,20 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 		rc = walk_tree(&w, job->name, s.v[k].path, err);
 		walk_unique(&w);
 		map_free(&w.own);
-		if (rc == -1 || put_fig(cat, job, s.v[k].name, &w.fig, err) == -1)
-			goto rollback;
+		if (rc == -1)
+			goto done;
+		pending_add(&p, s.v[k].name, &w.fig);
 	}
 	if (total.unique_bytes < 0)
 		total.unique_bytes = 0;
 	if (total.unique_disk_bytes < 0)
 		total.unique_disk_bytes = 0;
-	if (put_fig(cat, job, "", &total, err) == -1 || catalog_commit(cat, err) == -1)
-		goto rollback;
-	ret = 0;
-	goto done;
-rollback:
-	catalog_rollback(cat);
+	ret = write_rows(cat, job, 0, dels, ndel, &p, &total, err);
 done:
 	snaps_free(&s);
 out:
+	pending_free(&p);
+	free(dels);
 	free(walk);
 	catalog_du_free(rows, nrows);
 	return ret;
