@@ -149,11 +149,11 @@ du_count(struct du_walk *w, const struct stat *st)
 {
 	struct du_id id = { st->st_dev, st->st_ino };
 
-	if (w->visit != NULL)
-		w->visit(w->arg, st);
 	if (S_ISREG(st->st_mode))
 		w->files++;
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && !du_set_add(&w->links, &id))
+	if (w->visit != NULL)
+		w->visit(w->arg, st); /* the visitor counts links its own way */
+	else if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && !du_set_add(&w->links, &id))
 		return;
 	if (st->st_size > 0)
 		w->bytes += st->st_size;

@@ -31,10 +31,11 @@
 int du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err);
 
 /*
- * du_tree(), calling visit(arg, st) with the lstat of every entry it
- * counts (path itself first, every link of a hard-linked file), so a
- * caller can do its own accounting in the same single walk. visit may be
- * NULL. Same returns as du_tree().
+ * du_tree(), calling visit(arg, st) with the lstat of every entry (path
+ * itself first, every link of a hard-linked file), so a caller can do its
+ * own accounting in the same single walk; *bytes then counts every link
+ * (the walk keeps no set of inodes: the visitor does). visit may be NULL
+ * (du_tree() exactly). Same returns as du_tree().
  */
 struct stat;
 typedef void (*du_visit_fn)(void *arg, const struct stat *st);

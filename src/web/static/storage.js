@@ -137,7 +137,7 @@ export function storagePanel() {
 			body,
 			st.filesystem ? h('div', { class: 'su-total' }, `Backups use ${fmt.bytes(st.total.unique_disk_bytes)} of ${fmt.bytes(st.filesystem.used_bytes + st.filesystem.free_bytes)} (each hard-linked file once); ${fmt.bytes(st.filesystem.free_bytes)} free.`) : null,
 			st.filesystem ? shareBar(jobs, st.filesystem) : null,
-			jobs.length ? jobTable(jobs, st.filesystem) : h('p', { class: 'muted', text: 'No disk usage measured yet: it is measured after each backup.' }),
+			jobs.length ? h('div', { class: 'su-scroll' }, jobTable(jobs, st.filesystem)) : h('p', { class: 'muted', text: 'No disk usage measured yet: it is measured after each backup.' }),
 			h('p', { class: `su-forecast${warn ? ' su-warn' : ''}`, id: 'storage-forecast', text: forecastText(fc) }),
 			usageChart(st.samples || [], fc),
 		);
