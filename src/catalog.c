@@ -311,3 +311,58 @@ catalog_alert_swap(struct catalog *cat, const char *backup_name, const char *old
 	return cat->ops->alert_swap(cat->priv, backup_name, old_state, old_sent, new_state,
 	                            new_sent, swapped, err);
 }
+
+int
+catalog_du_put(struct catalog *cat, const struct catalog_du *d, struct err *err)
+{
+	if (check_rw(cat, err) == -1)
+		return -1;
+	return cat->ops->du_put(cat->priv, d, err);
+}
+
+int
+catalog_du_delete(struct catalog *cat, const char *backup_name, const char *snapshot,
+                  struct err *err)
+{
+	if (check_rw(cat, err) == -1)
+		return -1;
+	return cat->ops->du_delete(cat->priv, backup_name, snapshot, err);
+}
+
+int
+catalog_du_find(struct catalog *cat, const char *backup_name, struct catalog_du **rows, size_t *n,
+                struct err *err)
+{
+	*rows = NULL;
+	*n = 0;
+	return cat->ops->du_find(cat->priv, backup_name, rows, n, err);
+}
+
+void
+catalog_du_free(struct catalog_du *rows, size_t n)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].backup_name);
+		free(rows[i].snapshot);
+	}
+	free(rows);
+}
+
+int
+catalog_du_sample_put(struct catalog *cat, const struct catalog_du_sample *s, struct err *err)
+{
+	if (check_rw(cat, err) == -1)
+		return -1;
+	return cat->ops->du_sample_put(cat->priv, s, err);
+}
+
+int
+catalog_du_samples(struct catalog *cat, const char *since_day, struct catalog_du_sample **s,
+                   size_t *n, struct err *err)
+{
+	*s = NULL;
+	*n = 0;
+	return cat->ops->du_samples(cat->priv, since_day, s, n, err);
+}

@@ -217,4 +217,56 @@ int catalog_alert_swap(struct catalog *cat, const char *backup_name, const char 
                        int64_t old_sent, const char *new_state, int64_t new_sent, int *swapped,
                        struct err *err);
 
+/*
+ * ---- Disk usage (diskusage.c) ----
+ * Tables of our own next to stats (which stays untouched), created by a
+ * migration recorded in `schema_versions(part TEXT PRIMARY KEY, version
+ * INTEGER)` (part "disk_usage", version 1) on the first write:
+ * `disk_usage`, one row per snapshot of a job plus one per job (snapshot
+ * ""), and `disk_samples`, one row per day. docs/catalog.md has the
+ * columns; docs/disk-space.md what the figures mean. A catalog without
+ * them (never written since, or opened read-only) reads as empty.
+ */
+
+/* One row of disk_usage. Strings are owned by the row. */
+struct catalog_du {
+	char *backup_name;
+	char *snapshot;       /* its name in the job folder; "" for the job's own row */
+	int64_t bytes;        /* apparent size, every link counted (du -sb --count-links) */
+	int64_t disk_bytes;   /* allocated (st_blocks * 512), every link counted */
+	int64_t unique_bytes; /* what removing it would free (apparent); job row: each inode once */
+	int64_t unique_disk_bytes; /* the same, allocated */
+	int64_t files;             /* regular-file names */
+	int64_t measured;          /* epoch seconds of the walk */
+};
+
+/* One row of disk_samples: the backup filesystem on one day. */
+struct catalog_du_sample {
+	char day[11];           /* YYYY-MM-DD, local time */
+	int64_t used_bytes;     /* statvfs used */
+	int64_t capacity_bytes; /* used + available to ordinary users */
+};
+
+/* Insert or replace the row (backup_name, snapshot) of disk_usage. 0 or -1 + err. */
+int catalog_du_put(struct catalog *cat, const struct catalog_du *d, struct err *err);
+/* Delete backup_name's row for snapshot, or all its rows when snapshot is NULL. 0 or -1 + err. */
+int catalog_du_delete(struct catalog *cat, const char *backup_name, const char *snapshot,
+                      struct err *err);
+/*
+ * The disk_usage rows of backup_name (NULL: of every job), ordered by
+ * backup_name then snapshot (the job row "" first). *rows is freed with
+ * catalog_du_free(). 0 or -1 + err.
+ */
+int catalog_du_find(struct catalog *cat, const char *backup_name, struct catalog_du **rows,
+                    size_t *n, struct err *err);
+void catalog_du_free(struct catalog_du *rows, size_t n);
+/* Insert or replace the sample of s->day. 0 or -1 + err. */
+int catalog_du_sample_put(struct catalog *cat, const struct catalog_du_sample *s, struct err *err);
+/*
+ * The samples from since_day (YYYY-MM-DD, included; NULL: all), oldest
+ * first; *s is freed with free(). 0 or -1 + err.
+ */
+int catalog_du_samples(struct catalog *cat, const char *since_day, struct catalog_du_sample **s,
+                       size_t *n, struct err *err);
+
 #endif

@@ -81,6 +81,15 @@ struct catalog_ops {
 	                  int64_t old_sent, const char *new_state, int64_t new_sent, int *swapped,
 	                  struct err *err);
 	int (*version)(void *priv, uint64_t *version, struct err *err);
+	/* Disk usage (catalog.h); a backend without the tables reads them as empty. */
+	int (*du_put)(void *priv, const struct catalog_du *d, struct err *err);
+	int (*du_delete)(void *priv, const char *backup_name, const char *snapshot,
+	                 struct err *err);
+	int (*du_find)(void *priv, const char *backup_name, struct catalog_du **rows, size_t *n,
+	               struct err *err);
+	int (*du_sample_put)(void *priv, const struct catalog_du_sample *s, struct err *err);
+	int (*du_samples)(void *priv, const char *since_day, struct catalog_du_sample **s,
+	                  size_t *n, struct err *err);
 };
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */

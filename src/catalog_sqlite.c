@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,6 +80,7 @@ struct sqlcat {
 	/* [order column][backup_name given][type given] */
 	sqlite3_stmt *last[CATALOG_ORDER_MAX][2][2];
 	int has_alerts; /* the alerts table exists (checked once per connection) */
+	int du_state;   /* disk-usage tables: 0 not checked yet, 1 there, -1 absent (read-only) */
 };
 
 /*
@@ -1143,6 +1145,271 @@ out:
 	return ret;
 }
 
+/*
+ * ---------------------------------------------------------------- disk usage
+ * Disk usage per job and snapshot and the daily samples of the backup
+ * filesystem (diskusage.c): tables of our own, created by migrations
+ * recorded in schema_versions, one row per part, so a later change of
+ * these tables knows what it upgrades from. Each migration runs in one
+ * IMMEDIATE transaction on the first write that needs it (or inside the
+ * caller's open transaction), never on open: old tools see stats as it
+ * was. Read-only connections read missing tables as empty.
+ */
+
+#define DU_SCHEMA_VERSION 1
+
+static const char sql_du_v1[] =
+    "CREATE TABLE IF NOT EXISTS disk_usage (backup_name TEXT NOT NULL, "
+    "snapshot TEXT NOT NULL, bytes INTEGER NOT NULL, disk_bytes INTEGER NOT NULL, "
+    "unique_bytes INTEGER NOT NULL, unique_disk_bytes INTEGER NOT NULL, "
+    "files INTEGER NOT NULL, measured INTEGER NOT NULL, "
+    "PRIMARY KEY (backup_name, snapshot));"
+    "CREATE TABLE IF NOT EXISTS disk_samples (day TEXT PRIMARY KEY, "
+    "used_bytes INTEGER NOT NULL, capacity_bytes INTEGER NOT NULL);";
+
+/* The version of part in schema_versions into *v (0 when absent). 0 or -1 + err. */
+static int
+du_schema_version(struct sqlcat *cat, int *v, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*v = 0;
+	rc = sqlite3_prepare_v2(cat->c.db,
+	                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+	                        "name = 'schema_versions'",
+	                        -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    sqlite3_column_int(st, 0) > 0) {
+		sqlite3_finalize(st);
+		rc = sqlite3_prepare_v2(
+		    cat->c.db, "SELECT version FROM schema_versions WHERE part = 'disk_usage'", -1,
+		    &st, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+			*v = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading schema_versions");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make sure the disk-usage tables exist: read-only, note whether they do;
+ * read-write, migrate to DU_SCHEMA_VERSION. 0 or -1 + err.
+ */
+static int
+du_ensure(struct sqlcat *cat, int write, struct err *err)
+{
+	int v, own, ret = -1;
+
+	if (cat->du_state == 1 || (cat->du_state == -1 && !write))
+		return 0;
+	if (du_schema_version(cat, &v, err) == -1)
+		return -1;
+	if (v >= DU_SCHEMA_VERSION) {
+		cat->du_state = 1;
+		return 0;
+	}
+	if (cat->mode != CATALOG_RW) {
+		if (write) {
+			err_set(err, "catalog %s: opened read-only", cat->c.path);
+			return -1;
+		}
+		cat->du_state = -1;
+		return 0;
+	}
+	own = sqlite3_get_autocommit(cat->c.db);
+	if (own &&
+	    sqlu_exec(&cat->c, "BEGIN IMMEDIATE", err, "starting the disk-usage migration") == -1)
+		return -1;
+	if (sqlu_exec(&cat->c,
+	              "CREATE TABLE IF NOT EXISTS schema_versions (part TEXT PRIMARY KEY, "
+	              "version INTEGER NOT NULL)",
+	              err, "creating table schema_versions") == -1 ||
+	    du_schema_version(cat, &v, err) == -1)
+		goto out;
+	if (v < 1 && sqlu_exec(&cat->c, sql_du_v1, err, "creating the disk-usage tables") == -1)
+		goto out;
+	if (sqlu_exec(&cat->c,
+	              "INSERT INTO schema_versions (part, version) VALUES ('disk_usage', 1) "
+	              "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	              err, "recording the disk-usage schema version") == -1)
+		goto out;
+	if (own && sqlu_exec(&cat->c, "COMMIT", err, "committing the disk-usage migration") == -1)
+		goto out;
+	cat->du_state = 1;
+	ret = 0;
+out:
+	if (ret == -1 && own)
+		sqlu_rollback(&cat->c);
+	return ret;
+}
+
+static int
+sq_du_put(void *priv, const struct catalog_du *d, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (du_ensure(cat, 1, err) == -1 ||
+	    sqlu_prepare(&cat->c, &st,
+	                 "INSERT OR REPLACE INTO disk_usage (backup_name, snapshot, bytes, "
+	                 "disk_bytes, unique_bytes, unique_disk_bytes, files, measured) "
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, d->backup_name);
+	sqlu_bind_text(st, 2, d->snapshot != NULL ? d->snapshot : "");
+	sqlite3_bind_int64(st, 3, d->bytes);
+	sqlite3_bind_int64(st, 4, d->disk_bytes);
+	sqlite3_bind_int64(st, 5, d->unique_bytes);
+	sqlite3_bind_int64(st, 6, d->unique_disk_bytes);
+	sqlite3_bind_int64(st, 7, d->files);
+	sqlite3_bind_int64(st, 8, d->measured);
+	if (sqlu_step_done(&cat->c, st, err, "recording disk usage") == 0)
+		ret = 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_du_delete(void *priv, const char *backup_name, const char *snapshot, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (du_ensure(cat, 1, err) == -1 ||
+	    sqlu_prepare(&cat->c, &st,
+	                 snapshot != NULL
+	                     ? "DELETE FROM disk_usage WHERE backup_name = ?1 AND snapshot = ?2"
+	                     : "DELETE FROM disk_usage WHERE backup_name = ?1",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, backup_name);
+	if (snapshot != NULL)
+		sqlu_bind_text(st, 2, snapshot);
+	if (sqlu_step_done(&cat->c, st, err, "deleting disk usage") == 0)
+		ret = 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_du_find(void *priv, const char *backup_name, struct catalog_du **rows, size_t *n,
+           struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	if (du_ensure(cat, 0, err) == -1)
+		return -1;
+	if (cat->du_state != 1)
+		return 0;
+	if (sqlu_prepare(&cat->c, &st,
+	                 "SELECT backup_name, snapshot, bytes, disk_bytes, unique_bytes, "
+	                 "unique_disk_bytes, files, measured FROM disk_usage "
+	                 "WHERE ?1 IS NULL OR backup_name = ?1 ORDER BY backup_name, snapshot",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, backup_name);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_du *d;
+
+		if (*n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			*rows = xrealloc(*rows, cap * sizeof **rows);
+		}
+		d = &(*rows)[(*n)++];
+		d->backup_name = sqlu_col_text(st, 0);
+		d->snapshot = sqlu_col_text(st, 1);
+		d->bytes = sqlite3_column_int64(st, 2);
+		d->disk_bytes = sqlite3_column_int64(st, 3);
+		d->unique_bytes = sqlite3_column_int64(st, 4);
+		d->unique_disk_bytes = sqlite3_column_int64(st, 5);
+		d->files = sqlite3_column_int64(st, 6);
+		d->measured = sqlite3_column_int64(st, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading disk usage");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_du_sample_put(void *priv, const struct catalog_du_sample *s, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (du_ensure(cat, 1, err) == -1 ||
+	    sqlu_prepare(&cat->c, &st,
+	                 "INSERT OR REPLACE INTO disk_samples (day, used_bytes, capacity_bytes) "
+	                 "VALUES (?1, ?2, ?3)",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, s->day);
+	sqlite3_bind_int64(st, 2, s->used_bytes);
+	sqlite3_bind_int64(st, 3, s->capacity_bytes);
+	if (sqlu_step_done(&cat->c, st, err, "recording the disk sample") == 0)
+		ret = 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+sq_du_samples(void *priv, const char *since_day, struct catalog_du_sample **s, size_t *n,
+              struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	if (du_ensure(cat, 0, err) == -1)
+		return -1;
+	if (cat->du_state != 1)
+		return 0;
+	if (sqlu_prepare(&cat->c, &st,
+	                 "SELECT day, used_bytes, capacity_bytes FROM disk_samples "
+	                 "WHERE ?1 IS NULL OR day >= ?1 ORDER BY day",
+	                 err) == -1)
+		return -1;
+	sqlu_bind_text(st, 1, since_day);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_du_sample *x;
+		const char *day = (const char *)sqlite3_column_text(st, 0);
+
+		if (*n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			*s = xrealloc(*s, cap * sizeof **s);
+		}
+		x = &(*s)[(*n)++];
+		snprintf(x->day, sizeof x->day, "%s", day != NULL ? day : "");
+		x->used_bytes = sqlite3_column_int64(st, 1);
+		x->capacity_bytes = sqlite3_column_int64(st, 2);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading the disk samples");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 const struct catalog_ops catalog_sqlite_ops = {
 	.scheme = "sqlite",
 	.priv_size = sizeof(struct sqlcat),
@@ -1165,4 +1432,9 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.alert_get = sq_alert_get,
 	.alert_swap = sq_alert_swap,
 	.version = sq_version,
+	.du_put = sq_du_put,
+	.du_delete = sq_du_delete,
+	.du_find = sq_du_find,
+	.du_sample_put = sq_du_sample_put,
+	.du_samples = sq_du_samples,
 };

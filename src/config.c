@@ -71,6 +71,8 @@ static const struct drv_key global_keys[] = {
 	{ "log_retention_days", KEY_INT, NULL }, /* run logs kept by cleanup, 0 = forever */
 	{ "disk_warn_percent", KEY_INT, NULL },  /* checknagios: backup filesystem use */
 	{ "disk_crit_percent", KEY_INT, NULL },
+	{ "disk_forecast_warn_days", KEY_INT, NULL },   /* checknagios: full within N days */
+	{ "disk_forecast_window_days", KEY_INT, NULL }, /* the forecast's fit, in days */
 	{ NULL, KEY_STR, NULL },
 };
 

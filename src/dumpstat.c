@@ -17,10 +17,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog.h"
 #include "config.h"
 #include "diskspace.h"
+#include "diskusage.h"
 #include "util/fmt.h"
 #include "util/xmalloc.h"
 
@@ -213,6 +215,61 @@ filesystem_line(const struct job *const *jobs, size_t n, struct buf *b)
 	    cfg->backup_base_dir, used, size, ds.used_percent, avail, ds.free_inodes, ds.inodes);
 }
 
+/*
+ * Disk usage (diskusage.h), before the filesystem line: one line per job
+ * with figures (each inode once across its snapshots), and the fill-up
+ * forecast when the daily samples give a line.
+ */
+static void
+disk_usage_lines(struct catalog *cat, const struct job *const *jobs, size_t n, struct buf *b)
+{
+	const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+	struct diskusage_forecast fc;
+	struct catalog_du *rows = NULL;
+	size_t nrows = 0;
+	char h[32];
+	struct err err;
+
+	err_clear(&err);
+	if (cat == NULL || catalog_du_find(cat, NULL, &rows, &nrows, &err) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_du *job_row = NULL;
+		size_t snaps = 0;
+
+		for (size_t k = 0; k < nrows; k++) {
+			if (strcmp(rows[k].backup_name, jobs[i]->name) != 0)
+				continue;
+			if (rows[k].snapshot[0] == '\0')
+				job_row = &rows[k];
+			else
+				snaps++;
+		}
+		if (job_row == NULL)
+			continue;
+		fmt_bytes((double)job_row->unique_disk_bytes, h, sizeof h);
+		buf_printf(b,
+		           "%sdisk usage of %s: %zu snapshot%s, %s on disk (%lld bytes, apparent "
+		           "%lld bytes, each inode once)\n",
+		           b->len == 0 ? "\n" : "", jobs[i]->name, snaps, snaps == 1 ? "" : "s", h,
+		           (long long)job_row->unique_disk_bytes, (long long)job_row->unique_bytes);
+	}
+	catalog_du_free(rows, nrows);
+	if (diskusage_forecast_read(cat, cfg, time(NULL), &fc, &err) == -1 || !fc.fitted)
+		return;
+	fmt_bytes(fc.slope >= 0 ? fc.slope : -fc.slope, h, sizeof h);
+	if (fc.full)
+		buf_printf(b,
+		           "%sbackup filesystem forecast: full on %s (in %.1f days) at %s a day, "
+		           "fitted over the last %d days\n",
+		           b->len == 0 ? "\n" : "", fc.full_day, fc.days_left, h, fc.window_days);
+	else
+		buf_printf(b,
+		           "%sbackup filesystem forecast: not filling up (%s%s a day), fitted over "
+		           "the last %d days\n",
+		           b->len == 0 ? "\n" : "", fc.slope < 0 ? "-" : "", h, fc.window_days);
+}
+
 int
 dumpstat_run(struct catalog *cat, const struct job *const *jobs, size_t n, int limit, FILE *out,
              struct err *err)
@@ -242,6 +299,7 @@ dumpstat_run(struct catalog *cat, const struct job *const *jobs, size_t n, int l
 		}
 	}
 	buf_reset(&b);
+	disk_usage_lines(cat, jobs, n, &b);
 	filesystem_line(jobs, n, &b);
 	if (b.len > 0 && fwrite(buf_str(&b), 1, b.len, out) != b.len) {
 		err_set(err, "dumpstat: writing the filesystem line failed");

@@ -15,6 +15,7 @@
 #include "alert.h"
 #include "filediff.h"
 #include "config.h"
+#include "diskusage.h"
 #include "drivers/driver.h"
 #include "lock.h"
 #include "progress.h"
@@ -230,6 +231,7 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	} else {
 		log_info(job->name, "backup OK in %.1f s: %s", runrec_seconds(&rr), rr.log);
 		outcome = JOB_OK;
+		diskusage_account_backup(cat, job, st.location);
 	}
 	goto out;
 

@@ -23,8 +23,10 @@
 #include "catalog.h"
 #include "config.h"
 #include "diskspace.h"
+#include "diskusage.h"
 #include "drivers/driver.h"
 #include "util/err.h"
+#include "util/fmt.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
@@ -325,120 +327,175 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 	free(at);
 	free(names);
 	free(read);
-}
+	/*
+ * The fill-up forecast of the backup filesystem (diskusage.h): *fc read
+ * from the catalog's daily samples, *state WARNING when the fitted line
+ * reaches the capacity within [global] disk_forecast_warn_days (default
+ * 14), else OK; *message the line after "[backup filesystem forecast]:"
+ * (owned) when WARNING. 0, or -1 when there is nothing to report (no
+ * catalog or configuration, no line fitted yet).
+ */
+	static int forecast_verdict(struct catalog * cat, const struct job *const *jobs, size_t n,
+	                            time_t now, struct diskusage_forecast *fc, int *warn_days,
+	                            enum nagios_state *state, char **message)
+	{
+		const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+		char rate[32];
+		struct err err;
+		int window;
 
-int
-nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
-{
-	static const enum nagios_state order[] = { NAGIOS_UNKNOWN, NAGIOS_CRITICAL, NAGIOS_WARNING,
-		                                   NAGIOS_OK };
-	static const char *const summary[] = {
-		[NAGIOS_OK] = "ALL backups OK ",
-		[NAGIOS_WARNING] = "WARNING backups ",
-		[NAGIOS_CRITICAL] = "CRITICAL backups ",
-		[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
-	};
-	struct nagios_verdict *v;
-	int *judged;
-	struct buf line, perf;
-	enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
-	struct disk_space ds;
-	char *disk_msg = NULL;
-	int have[4] = { 0 }, disk, warn = -1, crit = -1;
-
-	if (n == 0) {
-		fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n", TB_VERSION);
-		fflush(out);
-		return NAGIOS_UNKNOWN;
+		*message = NULL;
+		*state = NAGIOS_OK;
+		err_clear(&err);
+		if (cat == NULL || cfg == NULL || cfg->backup_base_dir == NULL ||
+		    diskusage_forecast_read(cat, cfg, now, fc, &err) == -1 || !fc->fitted)
+			return -1;
+		diskusage_forecast_limits(cfg, &window, warn_days);
+		if (!fc->full || fc->days_left > *warn_days)
+			return 0;
+		*state = NAGIOS_WARNING;
+		fmt_bytes(fc->slope, rate, sizeof rate);
+		*message =
+		    xasprintf("WARNING : %s will be full in %.1f days (on %s) at %s a day, fitted "
+		              "over the last %d days (warning within %d days)",
+		              cfg->backup_base_dir, fc->days_left, fc->full_day, rate,
+		              fc->window_days, *warn_days);
+		return 0;
 	}
 
-	v = xcalloc(n, sizeof *v);
-	judged = xcalloc(n, sizeof *judged);
-	if (cat != NULL)
-		judge_all(cat, jobs, n, now, v, judged);
-	for (size_t i = 0; i < n; i++) {
-		const struct job *job = jobs[i];
+	int nagios_run(struct catalog * cat, const struct job *const *jobs, size_t n, time_t now,
+	               FILE *out)
+	{
+		static const enum nagios_state order[] = { NAGIOS_UNKNOWN, NAGIOS_CRITICAL,
+			                                   NAGIOS_WARNING, NAGIOS_OK };
+		static const char *const summary[] = {
+			[NAGIOS_OK] = "ALL backups OK ",
+			[NAGIOS_WARNING] = "WARNING backups ",
+			[NAGIOS_CRITICAL] = "CRITICAL backups ",
+			[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
+		};
+		struct nagios_verdict *v;
+		int *judged;
+		struct buf line, perf;
+		enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
+		struct disk_space ds;
+		char *disk_msg = NULL;
+		int have[4] = { 0 }, disk, warn = -1, crit = -1;
+		/* The fill-up forecast (forecast_verdict). */
+		struct diskusage_forecast fc;
+		enum nagios_state fc_state = NAGIOS_OK;
+		char *fc_msg = NULL;
+		int fc_ok, fc_warn = 0;
 
-		if (judged[i]) {
-			/* done by judge_all() */
-		} else if (job->invalid != NULL) {
-			/* A job this binary cannot run (config.invalid). */
-			char *why = xstrdup(job->invalid);
-
-			for (char *p = why; *p != '\0'; p++)
-				if (*p == '\n')
-					*p = ' ';
-			v[i].state = NAGIOS_CRITICAL;
-			v[i].message = xasprintf("CRITICAL : %s cannot run: %s", job->name, why);
-			v[i].age_sec = -1;
-			v[i].bytes = -1;
-			free(why);
-		} else
-			nagios_eval(job, NULL, 0, now, &v[i]);
-		have[v[i].state] = 1;
-	}
-	free(judged);
-	disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
-	if (disk && (warn >= 0 || crit >= 0))
-		have[disk_state] = 1;
-	for (size_t k = 0; k < 4; k++) {
-		if (have[order[k]]) {
-			worst = order[k];
-			break;
+		if (n == 0) {
+			fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n",
+			        TB_VERSION);
+			fflush(out);
+			return NAGIOS_UNKNOWN;
 		}
-	}
 
-	buf_init(&line, (size_t)1 << 24);
-	buf_init(&perf, (size_t)1 << 24);
-	buf_puts(&line, summary[worst]);
-	names_in(&line, jobs, v, n, worst);
-	if (disk && worst != NAGIOS_OK && disk_state == worst)
-		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
-		                                               : ",backup filesystem");
-	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
-	for (size_t i = 0; i < n; i++) {
-		long long limit = (long long)jobs[i]->max_age_hours * 3600;
-
-		if (v[i].age_sec >= 0)
-			buf_printf(&perf, "%s'%s_age'=%lds;%lld;%lld;0", perf.len > 0 ? " " : "",
-			           jobs[i]->name, v[i].age_sec, limit, limit);
-		if (v[i].bytes >= 0)
-			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
-			           jobs[i]->name, v[i].bytes);
-	}
-	if (disk && disk_state != NAGIOS_UNKNOWN) {
-		buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu", perf.len > 0 ? " " : "",
-		           ds.free_bytes, ds.size_bytes);
-		buf_printf(&perf, " 'backup_fs_used'=%.1f%%;", ds.used_percent);
-		if (warn >= 0)
-			buf_printf(&perf, "%d", warn);
-		buf_putc(&perf, ';');
-		if (crit >= 0)
-			buf_printf(&perf, "%d", crit);
-		buf_puts(&perf, ";0;100");
-		if (ds.inodes > 0)
-			buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu", ds.free_inodes,
-			           ds.inodes);
-	}
-	if (perf.len > 0)
-		buf_printf(&line, " | %s", buf_str(&perf));
-	fprintf(out, "%s\n", buf_str(&line));
-
-	for (size_t k = 0; k < 4; k++) {
+		v = xcalloc(n, sizeof *v);
+		judged = xcalloc(n, sizeof *judged);
+		if (cat != NULL)
+			judge_all(cat, jobs, n, now, v, judged);
 		for (size_t i = 0; i < n; i++) {
-			if (v[i].state == order[k])
-				fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
-		}
-		if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
-			fprintf(out, "[backup filesystem]:%s\n", disk_msg);
-	}
-	fflush(out);
-	free(disk_msg);
+			const struct job *job = jobs[i];
 
-	for (size_t i = 0; i < n; i++)
-		nagios_verdict_free(&v[i]);
-	free(v);
-	buf_free(&line);
-	buf_free(&perf);
-	return (int)worst;
-}
+			if (judged[i]) {
+				/* done by judge_all() */
+			} else if (job->invalid != NULL) {
+				/* A job this binary cannot run (config.invalid). */
+				char *why = xstrdup(job->invalid);
+
+				for (char *p = why; *p != '\0'; p++)
+					if (*p == '\n')
+						*p = ' ';
+				v[i].state = NAGIOS_CRITICAL;
+				v[i].message =
+				    xasprintf("CRITICAL : %s cannot run: %s", job->name, why);
+				v[i].age_sec = -1;
+				v[i].bytes = -1;
+				free(why);
+			} else
+				nagios_eval(job, NULL, 0, now, &v[i]);
+			have[v[i].state] = 1;
+		}
+		free(judged);
+		disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
+		if (disk && (warn >= 0 || crit >= 0))
+			have[disk_state] = 1;
+		fc_ok = forecast_verdict(cat, jobs, n, now, &fc, &fc_warn, &fc_state, &fc_msg) == 0;
+		if (fc_ok)
+			have[fc_state] = 1;
+		for (size_t k = 0; k < 4; k++) {
+			if (have[order[k]]) {
+				worst = order[k];
+				break;
+			}
+		}
+
+		buf_init(&line, (size_t)1 << 24);
+		buf_init(&perf, (size_t)1 << 24);
+		buf_puts(&line, summary[worst]);
+		names_in(&line, jobs, v, n, worst);
+		if (disk && worst != NAGIOS_OK && disk_state == worst)
+			buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
+			                                               : ",backup filesystem");
+		if (fc_ok && worst != NAGIOS_OK && fc_state == worst)
+			buf_puts(&line, line.data[line.len - 1] == ' '
+			                    ? "backup filesystem forecast"
+			                    : ",backup filesystem forecast");
+		buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
+		for (size_t i = 0; i < n; i++) {
+			long long limit = (long long)jobs[i]->max_age_hours * 3600;
+
+			if (v[i].age_sec >= 0)
+				buf_printf(&perf, "%s'%s_age'=%lds;%lld;%lld;0",
+				           perf.len > 0 ? " " : "", jobs[i]->name, v[i].age_sec,
+				           limit, limit);
+			if (v[i].bytes >= 0)
+				buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
+				           jobs[i]->name, v[i].bytes);
+		}
+		if (disk && disk_state != NAGIOS_UNKNOWN) {
+			buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu",
+			           perf.len > 0 ? " " : "", ds.free_bytes, ds.size_bytes);
+			buf_printf(&perf, " 'backup_fs_used'=%.1f%%;", ds.used_percent);
+			if (warn >= 0)
+				buf_printf(&perf, "%d", warn);
+			buf_putc(&perf, ';');
+			if (crit >= 0)
+				buf_printf(&perf, "%d", crit);
+			buf_puts(&perf, ";0;100");
+			if (ds.inodes > 0)
+				buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu",
+				           ds.free_inodes, ds.inodes);
+		}
+		if (fc_ok && fc.full)
+			buf_printf(&perf, "%s'backup_fs_full_days'=%.1f;%d;;0",
+			           perf.len > 0 ? " " : "", fc.days_left, fc_warn);
+		if (perf.len > 0)
+			buf_printf(&line, " | %s", buf_str(&perf));
+		fprintf(out, "%s\n", buf_str(&line));
+
+		for (size_t k = 0; k < 4; k++) {
+			for (size_t i = 0; i < n; i++) {
+				if (v[i].state == order[k])
+					fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
+			}
+			if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
+				fprintf(out, "[backup filesystem]:%s\n", disk_msg);
+			if (fc_msg != NULL && fc_state == order[k])
+				fprintf(out, "[backup filesystem forecast]:%s\n", fc_msg);
+		}
+		fflush(out);
+		free(disk_msg);
+		free(fc_msg);
+
+		for (size_t i = 0; i < n; i++)
+			nagios_verdict_free(&v[i]);
+		free(v);
+		buf_free(&line);
+		buf_free(&perf);
+		return (int)worst;
+	}

@@ -56,6 +56,8 @@ struct du_walk {
 	unsigned problems;
 	struct err *err;
 	struct du_cache *cache; /* may be NULL */
+	du_visit_fn visit;      /* du_tree_visit()'s callback, or NULL */
+	void *arg;
 };
 
 /*
@@ -239,7 +241,9 @@ du_count(struct du_walk *w, const struct stat *st)
 
 	if (S_ISREG(st->st_mode))
 		w->files++;
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && !du_set_add(&w->links, &id))
+	if (w->visit != NULL)
+		w->visit(w->arg, st); /* the visitor counts links its own way */
+	else if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && !du_set_add(&w->links, &id))
 		return;
 	if (st->st_size > 0)
 		w->bytes += st->st_size;
@@ -423,17 +427,35 @@ du_step(struct du_walk *w, int fd)
 	return nfd;
 }
 
+static int du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *arg,
+                        int64_t *bytes, int64_t *files, struct err *err);
+
 int
 du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err)
 {
-	return du_tree_cached(path, NULL, bytes, files, err);
+	return du_walk_tree(path, NULL, NULL, NULL, bytes, files, err);
 }
 
 int
 du_tree_cached(const char *path, struct du_cache *cache, int64_t *bytes, int64_t *files,
                struct err *err)
 {
-	struct du_walk w = { .root = path, .err = err, .cache = cache };
+	return du_walk_tree(path, cache, NULL, NULL, bytes, files, err);
+}
+
+int
+du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
+              struct err *err)
+{
+	return du_walk_tree(path, NULL, visit, arg, bytes, files, err);
+}
+
+/* The walk of du_tree(), du_tree_cached() and du_tree_visit(). */
+static int
+du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *arg, int64_t *bytes,
+             int64_t *files, struct err *err)
+{
+	struct du_walk w = { .root = path, .err = err, .cache = cache, .visit = visit, .arg = arg };
 	struct du_id id;
 	struct stat st;
 	int fd, rc = -1;

@@ -48,4 +48,16 @@ void du_cache_free(struct du_cache *c);
 int du_tree_cached(const char *path, struct du_cache *cache, int64_t *bytes, int64_t *files,
                    struct err *err);
 
+/*
+ * du_tree(), calling visit(arg, st) with the lstat of every entry (path
+ * itself first, every link of a hard-linked file), so a caller can do its
+ * own accounting in the same single walk; *bytes then counts every link
+ * (the walk keeps no set of inodes: the visitor does). visit may be NULL
+ * (du_tree() exactly). Same returns as du_tree().
+ */
+struct stat;
+typedef void (*du_visit_fn)(void *arg, const struct stat *st);
+int du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
+                  struct err *err);
+
 #endif

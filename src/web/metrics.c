@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "diskspace.h"
+#include "diskusage.h"
 #include "drivers/driver.h"
 #include "queue.h"
 #include "util/xmalloc.h"
@@ -91,6 +92,77 @@ filesystem_gauges(struct buf *b, const struct config *cfg)
 		label(b, cfg->backup_base_dir);
 		buf_printf(b, "} %llu\n", v[i]);
 	}
+}
+
+/*
+ * Disk usage (diskusage.h): per job, each inode once across its snapshots
+ * (allocated and apparent bytes, snapshots counted), and the fill-up
+ * forecast of the backup filesystem when its line grows. 0 or -1 + err.
+ */
+static int
+disk_usage_gauges(struct buf *b, struct catalog *cat, const struct config *cfg,
+                  const struct job_view *views, size_t nv, time_t now, struct err *err)
+{
+	struct diskusage_forecast fc;
+	struct catalog_du *rows = NULL;
+	size_t n = 0;
+
+	if (catalog_du_find(cat, NULL, &rows, &n, err) == -1 ||
+	    diskusage_forecast_read(cat, cfg, now, &fc, err) == -1) {
+		catalog_du_free(rows, n);
+		return -1;
+	}
+	help(b, "tisbackup_job_disk_bytes", "gauge",
+	     "Bytes allocated to the job's snapshots, each hard-linked inode once.");
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			help(b, "tisbackup_job_apparent_bytes", "gauge",
+			     "Apparent size of the job's snapshots, each hard-linked inode once "
+			     "(du -sb).");
+		if (pass == 2)
+			help(b, "tisbackup_job_snapshots", "gauge",
+			     "Snapshots of the job whose disk usage is known.");
+		for (size_t i = 0; i < nv; i++) {
+			static const char *const names[] = { "tisbackup_job_disk_bytes",
+				                             "tisbackup_job_apparent_bytes",
+				                             "tisbackup_job_snapshots" };
+			const struct catalog_du *job_row = NULL;
+			long long snaps = 0;
+
+			for (size_t k = 0; k < n; k++) {
+				if (strcmp(rows[k].backup_name, views[i].job->name) != 0)
+					continue;
+				if (rows[k].snapshot[0] == '\0')
+					job_row = &rows[k];
+				else
+					snaps++;
+			}
+			if (job_row == NULL)
+				continue;
+			buf_puts(b, names[pass]);
+			labels(b, views[i].job);
+			buf_printf(b, "} %lld\n",
+			           pass == 0   ? (long long)job_row->unique_disk_bytes
+			           : pass == 1 ? (long long)job_row->unique_bytes
+			                       : snaps);
+		}
+	}
+	catalog_du_free(rows, n);
+	if (fc.fitted && cfg->backup_base_dir != NULL) {
+		help(b, "tisbackup_filesystem_growth_bytes_per_day", "gauge",
+		     "Slope of the least-squares line through the daily used bytes.");
+		buf_puts(b, "tisbackup_filesystem_growth_bytes_per_day{path=");
+		label(b, cfg->backup_base_dir);
+		buf_printf(b, "} %.0f\n", fc.slope);
+	}
+	if (fc.full && cfg->backup_base_dir != NULL) {
+		help(b, "tisbackup_filesystem_full_in_days", "gauge",
+		     "Days until the backup filesystem is full at the current rate.");
+		buf_puts(b, "tisbackup_filesystem_full_in_days{path=");
+		label(b, cfg->backup_base_dir);
+		buf_printf(b, "} %.1f\n", fc.days_left);
+	}
+	return 0;
 }
 
 /*
@@ -229,6 +301,10 @@ metrics_get(struct req *r, struct reply *out)
 		}
 	}
 	filesystem_gauges(b, cfg);
+	if (cat != NULL && disk_usage_gauges(b, cat, cfg, views, nv, now, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		goto out;
+	}
 	if (runs_by_result(b, cat, views, nv, &err) == -1) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		goto out;

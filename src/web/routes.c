@@ -31,6 +31,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/jobs/*/diff", 0, api_job_diff }, /* api_diff.c */
 	{ "GET", "/api/v1/jobs/", ROUTE_PREFIX, api_job },
 	{ "GET", "/api/v1/backups", 0, api_backups },
+	{ "GET", "/api/v1/storage", 0, api_storage },                 /* api_storage.c */
+	{ "GET", "/api/v1/storage/", ROUTE_PREFIX, api_storage_job }, /* api_storage.c */
 	{ "POST", "/api/v1/runs", ROUTE_ADMIN, api_runs_post },
 	{ "GET", "/api/v1/runs", 0, api_runs_list },
 	{ "GET", "/api/v1/runs/", ROUTE_PREFIX, api_run_get },

@@ -8,6 +8,7 @@ import { api, isAdmin } from './api.js';
 import { h, replace, toast } from './dom.js';
 import * as fmt from './fmt.js';
 import { cancelRun, launch, onRunChange, runFor } from './runs.js';
+import { storagePanel } from './storage.js'; /* the storage section (disk usage, forecast) */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -277,7 +278,9 @@ export async function render(main) {
 	}
 
 	await load();
-	replace(main, head, banner, sum, list);
+	const storage = storagePanel(); /* its own section, below the jobs */
+	storage.load().catch(() => {});
+	replace(main, head, banner, sum, list, storage.el);
 
 	const off = onRunChange((run, finished) => {
 		for (const name of run.sections || []) {
@@ -298,6 +301,7 @@ export async function render(main) {
 	});
 	const timer = setInterval(() => {
 		if (document.visibilityState === 'visible' && document.activeElement !== search) load().catch(() => {});
+		if (document.visibilityState === 'visible') storage.load().catch(() => {});
 	}, 30000);
 	return () => {
 		off();
