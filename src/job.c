@@ -7,8 +7,10 @@
  */
 #include "job.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -27,6 +29,28 @@
 #include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
+
+/*
+ * When a backup failed for want of space in its job folder (the message
+ * names a path inside it with ENOSPC's words, or its filesystem has not
+ * one free block left), say that first, naming the folder: "the disk is
+ * full (no space left in DIR): free space there, then run again: " then
+ * the tool's own words. A remote disk running full (its path is not the
+ * job folder's) is left as the tool said it.
+ */
+static void
+note_disk_full(const struct job *job, struct err *e)
+{
+	struct statvfs sv;
+	int full = strstr(e->msg, job->dir) != NULL && strstr(e->msg, strerror(ENOSPC)) != NULL;
+
+	if (!full && statvfs(job->dir, &sv) == 0 && sv.f_bfree == 0)
+		full = 1;
+	if (full && strstr(e->msg, "the disk is full") == NULL)
+		err_wrap(e,
+		         "the disk is full (no space left in %s): free space there, then run again",
+		         job->dir);
+}
 
 /*
  * Pick the run's stamp: the current second, or a later one while any name
@@ -193,6 +217,8 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		run_postexec_after_failure(job, &pg, o, &derr);
 	if (failed && spawn_interrupted())
 		err_wrap(&derr, "interrupted by a signal");
+	else if (failed)
+		note_disk_full(job, &derr);
 
 	/* Recording may fail: err then says that and what the backup did. */
 	if (runrec_finish(&rr, &st, failed ? &derr : NULL, err) == -1) {
@@ -236,6 +262,8 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	goto out;
 
 fail_early:
+	if (!o->dry_run)
+		note_disk_full(job, err);
 	log_error(job->name, "backup failed: %s", err->msg);
 	outcome = JOB_FAILED;
 out:

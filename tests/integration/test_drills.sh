@@ -7,9 +7,7 @@
 # succeeds (no stale lock) and leaves no Running row. The moments come
 # from a seed printed first; replay with TB_DRILL_SEED=N.
 #
-# Not here yet (see issue 21): kills inside a dump driver and cleanup,
-# ENOSPC drills (the catalog's is test_disk_full.sh), the injection sweep
-# over the driver tables.
+# Kills inside a pgsql+ssh dump and a cleanup: test_drills_kill.sh.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
