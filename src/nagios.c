@@ -4,8 +4,10 @@
  * and its summary line, with two changes. Each job is judged against its
  * own maximum_backup_age (the original applied the first job's to all),
  * and Monitoring-Plugins performance data follows the summary: the age of
- * each job's newest OK backup, with the job's maximum age as warning and
- * critical threshold, and its size.
+ * each job's newest OK backup ('U' without one), with the job's
+ * maximum_backup_age_warning (else its maximum age) as warning and its
+ * maximum age as critical threshold, and its size. Two opt-in WARNINGs
+ * refine an OK (eval_refine()): a failed newest attempt, an aging backup.
  *
  * One catalog query per job, on the (backup_name, backup_start) index;
  * nothing here touches the disk: whether the newest good backup is still
@@ -131,9 +133,10 @@ eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_ve
 	                  name, end, log, b->backup_location));
 }
 
-void
-nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
-            struct nagios_verdict *v)
+/* The original's verdict (nagios_eval() refines it). */
+static void
+eval_original(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+              struct nagios_verdict *v)
 {
 	const char *name = job->name;
 	struct timeval tv;
@@ -203,6 +206,111 @@ nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, tim
 		}
 	}
 	verdict(v, NAGIOS_CRITICAL, xasprintf("CRITICAL : No recent backup for %s", name));
+}
+
+const struct catalog_row *
+nagios_failed_attempt(const struct catalog_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *st = rows[i].status;
+
+		if (st == NULL || strcmp(st, "Running") == 0)
+			continue;
+		if (strcmp(st, "OK") == 0 || strcmp(st, "Warning") == 0)
+			return NULL;
+		return &rows[i];
+	}
+	return NULL;
+}
+
+long
+nagios_warn_age_sec(const struct job *job)
+{
+	long w = job->cfg != NULL ? job_get_long(job, "maximum_backup_age_warning", 0) : 0;
+
+	if (w <= 0 || w >= job->max_age_hours)
+		return -1;
+	return w * 3600;
+}
+
+/* The first line of a catalog log, at most 300 bytes, for a one-line message. */
+static char *
+first_line(const char *log)
+{
+	size_t len;
+
+	if (log == NULL)
+		return xstrdup("");
+	len = strcspn(log, "\n");
+	return xstrndup(log, len > 300 ? 300 : len);
+}
+
+/*
+ * What the original does not say about an OK verdict: the good backup is
+ * getting old (maximum_backup_age_warning), or the newest attempt since
+ * failed (nagios_warn_on_failed_attempt = yes). Both turn OK into WARNING.
+ */
+static void
+eval_refine(const struct job *job, const struct catalog_row *rows, size_t n,
+            struct nagios_verdict *v)
+{
+	const struct catalog_row *bad;
+	long warn = nagios_warn_age_sec(job);
+
+	if (v->state != NAGIOS_OK || (job->drv->caps & DRV_CAP_NO_BACKUP))
+		return;
+	if (job->cfg != NULL && job_get_bool(job, "nagios_warn_on_failed_attempt", 0) &&
+	    (bad = nagios_failed_attempt(rows, n)) != NULL) {
+		char *why = first_line(bad->log);
+
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message =
+		    xasprintf("WARNING : the last attempt of %s failed (%s, %s): %s; the "
+		              "last good backup is %.1f h old",
+		              job->name, bad->backup_start != NULL ? bad->backup_start : "?",
+		              bad->status, why, (double)v->age_sec / 3600.0);
+		free(why);
+		return;
+	}
+	if (warn > 0 && v->age_sec > warn) {
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message = xasprintf(
+		    "WARNING : the last good backup of %s is %.1f h old (warning "
+		    "after %ld h, critical after %d h)",
+		    job->name, (double)v->age_sec / 3600.0, warn / 3600, job->max_age_hours);
+	}
+}
+
+void
+nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+            struct nagios_verdict *v)
+{
+	eval_original(job, rows, n, now, v);
+	eval_refine(job, rows, n, v);
+}
+
+/*
+ * Performance data of one job's age: seconds since its last good backup,
+ * 'U' (undetermined, Monitoring Plugins) when it has none, with the
+ * warning (maximum_backup_age_warning, else maximum_backup_age) and
+ * critical (maximum_backup_age) thresholds.
+ */
+static void
+perf_age(struct buf *perf, const struct job *job, const struct nagios_verdict *v)
+{
+	long long limit = (long long)job->max_age_hours * 3600;
+	long warn = job->drv != NULL ? nagios_warn_age_sec(job) : -1;
+
+	if (job->drv != NULL && (job->drv->caps & DRV_CAP_NO_BACKUP))
+		return;
+	buf_printf(perf, "%s'%s_age'=", perf->len > 0 ? " " : "", job->name);
+	if (v->age_sec >= 0)
+		buf_printf(perf, "%lds", v->age_sec);
+	else
+		buf_putc(perf, 'U');
+	buf_printf(perf, ";%lld;%lld;0", warn > 0 ? (long long)warn : limit, limit);
 }
 
 void
@@ -343,11 +451,7 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 		                                               : ",backup filesystem");
 	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
 	for (size_t i = 0; i < n; i++) {
-		long long limit = (long long)jobs[i]->max_age_hours * 3600;
-
-		if (v[i].age_sec >= 0)
-			buf_printf(&perf, "%s'%s_age'=%lds;%lld;%lld;0", perf.len > 0 ? " " : "",
-			           jobs[i]->name, v[i].age_sec, limit, limit);
+		perf_age(&perf, jobs[i], &v[i]);
 		if (v[i].bytes >= 0)
 			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
 			           jobs[i]->name, v[i].bytes);

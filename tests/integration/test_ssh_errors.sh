@@ -116,6 +116,7 @@ t_match 'ssh: WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!' "$log" "changed 
 t_match 'ssh: Host key verification failed\.' "$log" "changed host key: ssh's last line"
 t_nomatch 'IT IS POSSIBLE|@@@@' "$log" "changed host key: ssh's warning box is not pasted whole"
 t_match 'the host key changed' "$(hookfor good)" "changed host key: the alert says so"
+# shellcheck disable=SC2016 # the backquotes are in the message
 cmd=$(printf '%s\n' "$log" | sed -n 's/.*then `\(ssh-keygen [^`]*\)`.*/\1/p')
 t_match "^ssh-keygen -f $KNOWN_HOSTS -R \[127\.0\.0\.1\]:$SSHD_PORT\$" "$cmd" "changed host key: the exact ssh-keygen command"
 # The admin checks, then runs the printed command as is.
