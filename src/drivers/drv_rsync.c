@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "exclude.h"
+#include "dryrun.h"
 #include "log.h"
 #include "quote.h"
 #include "spawn.h"
@@ -554,10 +555,7 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 	                        &av, err) == -1)
 		goto out;
 	if (run->dry_run) {
-		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
-
-		log_info(job->name, "dry run: would run %s", shown);
-		free(shown);
+		dryrun_show_argv(job->name, (const char *const *)strv_argv(&av));
 		rc = 0;
 		goto out;
 	}
