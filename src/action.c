@@ -334,6 +334,8 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	a->cat = a->dry_run ? NULL : cat;
 	a->rcat = cat;
 	rc = e->run(a);
+	if (a->dry_run)
+		log_info(NULL, "dry run: nothing was done");
 out:
 	/* A selected job that cannot run is a configuration problem (exit 3). */
 	if (a->ninvalid > 0 && !(e->flags & ACTION_MONITOR) && rc != EXIT_USAGE && rc < EXIT_CONFIG)

@@ -22,8 +22,8 @@
 #include "config.h"
 #include "drivers/driver.h"
 #include "drivers/rsync.h"
+#include "dryrun.h"
 #include "log.h"
-#include "quote.h"
 #include "runner.h"
 #include "progress.h"
 #include "runrec.h"
@@ -318,10 +318,7 @@ export_copy(struct catalog *cat, const struct job *job, struct progress *pg, con
 		goto out;
 	export_argv(loc, is_dir, dest, eo->verbose, &av);
 	if (dry_run) {
-		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
-
-		log_info(job->name, "dry run: would run %s", shown);
-		free(shown);
+		dryrun_show_argv(job->name, (const char *const *)strv_argv(&av));
 		rc = 0;
 		goto out;
 	}

@@ -10,7 +10,7 @@
  *      or a file it names (private_key) unreadable
  *   4  runtime error: the catalog or the log folder cannot be used
  * checknagios exits with the monitoring state instead: 0 OK, 1 WARNING,
- * 2 CRITICAL, 3 UNKNOWN.
+ * 2 CRITICAL, 3 UNKNOWN (a usage error of checknagios too).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -134,6 +134,25 @@ enum {
 	OPT_TO_DB,
 	OPT_REPLACE,
 };
+
+/*
+ * The exit code of a usage error: EXIT_USAGE, but 3 (UNKNOWN, with a line
+ * on stdout) for a monitoring action such as checknagios, whose exit code
+ * is read by Nagios/NRPE (2 would mean CRITICAL).
+ */
+static int
+usage_rc(int argc, char **argv)
+{
+	const struct action_entry *e;
+
+	for (int i = 1; i < argc; i++) {
+		if ((e = action_find(argv[i])) != NULL && (e->flags & ACTION_MONITOR)) {
+			printf("UNKNOWN : usage error (see stderr and tisbackup --help)\n");
+			return 3;
+		}
+	}
+	return EXIT_USAGE;
+}
 
 /* Parse argv into o; returns -1 after printing a usage error. */
 static int
@@ -338,7 +357,7 @@ main(int argc, char **argv)
 	umask(027);
 	spawn_install_signal_handlers();
 	if (parse_args(argc, argv, &o) == -1)
-		return EXIT_USAGE;
+		return usage_rc(argc, argv);
 	e = o.entry;
 	log_set_level(o.level);
 	log_set_format(o.log_format);
@@ -346,11 +365,11 @@ main(int argc, char **argv)
 
 	if (o.explain && strcmp(e->name, "cleanup") != 0) {
 		fprintf(stderr, "tisbackup: --explain is an option of cleanup only\n");
-		return EXIT_USAGE;
+		return usage_rc(argc, argv);
 	}
 	if (o.usb && !(e->flags & ACTION_EXPORTDIR)) {
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
-		return EXIT_USAGE;
+		return usage_rc(argc, argv);
 	}
 	if (o.restore.given && e->run != action_restore) {
 		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db "
@@ -377,7 +396,7 @@ main(int argc, char **argv)
 	if (o.nargs > 0 || o.role != NULL) {
 		fprintf(stderr, "tisbackup: %s takes no %s\n", o.action,
 		        o.role != NULL ? "--role" : "extra words");
-		return EXIT_USAGE;
+		return usage_rc(argc, argv);
 	}
 	a.dry_run = o.dry_run;
 	a.verbose = o.verbose;

@@ -4,8 +4,10 @@
  * and its summary line, with two changes. Each job is judged against its
  * own maximum_backup_age (the original applied the first job's to all),
  * and Monitoring-Plugins performance data follows the summary: the age of
- * each job's newest OK backup, with the job's maximum age as warning and
- * critical threshold, and its size.
+ * each job's newest OK backup ('U' without one), with the job's
+ * maximum_backup_age_warning (else its maximum age) as warning and its
+ * maximum age as critical threshold, and its size. Two opt-in WARNINGs
+ * refine an OK (eval_refine()): a failed newest attempt, an aging backup.
  *
  * One catalog read for all jobs (catalog_last_rows_each(): one query, one
  * read transaction); nothing here touches the disk: whether the newest good backup is still
@@ -133,9 +135,10 @@ eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_ve
 	                  name, end, log, b->backup_location));
 }
 
-void
-nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
-            struct nagios_verdict *v)
+/* The original's verdict (nagios_eval() refines it). */
+static void
+eval_original(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+              struct nagios_verdict *v)
 {
 	const char *name = job->name;
 	struct timeval tv;
@@ -205,6 +208,111 @@ nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, tim
 		}
 	}
 	verdict(v, NAGIOS_CRITICAL, xasprintf("CRITICAL : No recent backup for %s", name));
+}
+
+const struct catalog_row *
+nagios_failed_attempt(const struct catalog_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *st = rows[i].status;
+
+		if (st == NULL || strcmp(st, "Running") == 0)
+			continue;
+		if (strcmp(st, "OK") == 0 || strcmp(st, "Warning") == 0)
+			return NULL;
+		return &rows[i];
+	}
+	return NULL;
+}
+
+long
+nagios_warn_age_sec(const struct job *job)
+{
+	long w = job->cfg != NULL ? job_get_long(job, "maximum_backup_age_warning", 0) : 0;
+
+	if (w <= 0 || w >= job->max_age_hours)
+		return -1;
+	return w * 3600;
+}
+
+/* The first line of a catalog log, at most 300 bytes, for a one-line message. */
+static char *
+first_line(const char *log)
+{
+	size_t len;
+
+	if (log == NULL)
+		return xstrdup("");
+	len = strcspn(log, "\n");
+	return xstrndup(log, len > 300 ? 300 : len);
+}
+
+/*
+ * What the original does not say about an OK verdict: the good backup is
+ * getting old (maximum_backup_age_warning), or the newest attempt since
+ * failed (nagios_warn_on_failed_attempt = yes). Both turn OK into WARNING.
+ */
+static void
+eval_refine(const struct job *job, const struct catalog_row *rows, size_t n,
+            struct nagios_verdict *v)
+{
+	const struct catalog_row *bad;
+	long warn = nagios_warn_age_sec(job);
+
+	if (v->state != NAGIOS_OK || (job->drv->caps & DRV_CAP_NO_BACKUP))
+		return;
+	if (job->cfg != NULL && job_get_bool(job, "nagios_warn_on_failed_attempt", 0) &&
+	    (bad = nagios_failed_attempt(rows, n)) != NULL) {
+		char *why = first_line(bad->log);
+
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message =
+		    xasprintf("WARNING : the last attempt of %s failed (%s, %s): %s; the "
+		              "last good backup is %.1f h old",
+		              job->name, bad->backup_start != NULL ? bad->backup_start : "?",
+		              bad->status, why, (double)v->age_sec / 3600.0);
+		free(why);
+		return;
+	}
+	if (warn > 0 && v->age_sec > warn) {
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message = xasprintf(
+		    "WARNING : the last good backup of %s is %.1f h old (warning "
+		    "after %ld h, critical after %d h)",
+		    job->name, (double)v->age_sec / 3600.0, warn / 3600, job->max_age_hours);
+	}
+}
+
+void
+nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
+            struct nagios_verdict *v)
+{
+	eval_original(job, rows, n, now, v);
+	eval_refine(job, rows, n, v);
+}
+
+/*
+ * Performance data of one job's age: seconds since its last good backup,
+ * 'U' (undetermined, Monitoring Plugins) when it has none, with the
+ * warning (maximum_backup_age_warning, else maximum_backup_age) and
+ * critical (maximum_backup_age) thresholds.
+ */
+static void
+perf_age(struct buf *perf, const struct job *job, const struct nagios_verdict *v)
+{
+	long long limit = (long long)job->max_age_hours * 3600;
+	long warn = job->drv != NULL ? nagios_warn_age_sec(job) : -1;
+
+	if (job->drv != NULL && (job->drv->caps & DRV_CAP_NO_BACKUP))
+		return;
+	buf_printf(perf, "%s'%s_age'=", perf->len > 0 ? " " : "", job->name);
+	if (v->age_sec >= 0)
+		buf_printf(perf, "%lds", v->age_sec);
+	else
+		buf_putc(perf, 'U');
+	buf_printf(perf, ";%lld;%lld;0", warn > 0 ? (long long)warn : limit, limit);
 }
 
 void
@@ -327,7 +435,9 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 	free(at);
 	free(names);
 	free(read);
-	/*
+}
+
+/*
  * The fill-up forecast of the backup filesystem (diskusage.h): *fc read
  * from the catalog's daily samples, *state WARNING when the fitted line
  * reaches the capacity within [global] disk_forecast_warn_days (default
@@ -335,167 +445,159 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
  * (owned) when WARNING. 0, or -1 when there is nothing to report (no
  * catalog or configuration, no line fitted yet).
  */
-	static int forecast_verdict(struct catalog * cat, const struct job *const *jobs, size_t n,
-	                            time_t now, struct diskusage_forecast *fc, int *warn_days,
-	                            enum nagios_state *state, char **message)
-	{
-		const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
-		char rate[32];
-		struct err err;
-		int window;
+static int
+forecast_verdict(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now,
+                 struct diskusage_forecast *fc, int *warn_days, enum nagios_state *state,
+                 char **message)
+{
+	const struct config *cfg = n > 0 ? jobs[0]->cfg : NULL;
+	char rate[32];
+	struct err err;
+	int window;
 
-		*message = NULL;
-		*state = NAGIOS_OK;
-		err_clear(&err);
-		if (cat == NULL || cfg == NULL || cfg->backup_base_dir == NULL ||
-		    diskusage_forecast_read(cat, cfg, now, fc, &err) == -1 || !fc->fitted)
-			return -1;
-		diskusage_forecast_limits(cfg, &window, warn_days);
-		if (!fc->full || fc->days_left > *warn_days)
-			return 0;
-		*state = NAGIOS_WARNING;
-		fmt_bytes(fc->slope, rate, sizeof rate);
-		*message =
-		    xasprintf("WARNING : %s will be full in %.1f days (on %s) at %s a day, fitted "
-		              "over the last %d days (warning within %d days)",
-		              cfg->backup_base_dir, fc->days_left, fc->full_day, rate,
-		              fc->window_days, *warn_days);
+	*message = NULL;
+	*state = NAGIOS_OK;
+	err_clear(&err);
+	if (cat == NULL || cfg == NULL || cfg->backup_base_dir == NULL ||
+	    diskusage_forecast_read(cat, cfg, now, fc, &err) == -1 || !fc->fitted)
+		return -1;
+	diskusage_forecast_limits(cfg, &window, warn_days);
+	if (!fc->full || fc->days_left > *warn_days)
 		return 0;
-	}
+	*state = NAGIOS_WARNING;
+	fmt_bytes(fc->slope, rate, sizeof rate);
+	*message = xasprintf("WARNING : %s will be full in %.1f days (on %s) at %s a day, fitted "
+	                     "over the last %d days (warning within %d days)",
+	                     cfg->backup_base_dir, fc->days_left, fc->full_day, rate,
+	                     fc->window_days, *warn_days);
+	return 0;
+}
 
-	int nagios_run(struct catalog * cat, const struct job *const *jobs, size_t n, time_t now,
-	               FILE *out)
-	{
-		static const enum nagios_state order[] = { NAGIOS_UNKNOWN, NAGIOS_CRITICAL,
-			                                   NAGIOS_WARNING, NAGIOS_OK };
-		static const char *const summary[] = {
-			[NAGIOS_OK] = "ALL backups OK ",
-			[NAGIOS_WARNING] = "WARNING backups ",
-			[NAGIOS_CRITICAL] = "CRITICAL backups ",
-			[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
-		};
-		struct nagios_verdict *v;
-		int *judged;
-		struct buf line, perf;
-		enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
-		struct disk_space ds;
-		char *disk_msg = NULL;
-		int have[4] = { 0 }, disk, warn = -1, crit = -1;
-		/* The fill-up forecast (forecast_verdict). */
-		struct diskusage_forecast fc;
-		enum nagios_state fc_state = NAGIOS_OK;
-		char *fc_msg = NULL;
-		int fc_ok, fc_warn = 0;
+int
+nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out)
+{
+	static const enum nagios_state order[] = { NAGIOS_UNKNOWN, NAGIOS_CRITICAL, NAGIOS_WARNING,
+		                                   NAGIOS_OK };
+	static const char *const summary[] = {
+		[NAGIOS_OK] = "ALL backups OK ",
+		[NAGIOS_WARNING] = "WARNING backups ",
+		[NAGIOS_CRITICAL] = "CRITICAL backups ",
+		[NAGIOS_UNKNOWN] = "UNKNOWN status backups ",
+	};
+	struct nagios_verdict *v;
+	int *judged;
+	struct buf line, perf;
+	enum nagios_state worst = NAGIOS_OK, disk_state = NAGIOS_OK;
+	struct disk_space ds;
+	char *disk_msg = NULL;
+	int have[4] = { 0 }, disk, warn = -1, crit = -1;
+	/* The fill-up forecast (forecast_verdict). */
+	struct diskusage_forecast fc;
+	enum nagios_state fc_state = NAGIOS_OK;
+	char *fc_msg = NULL;
+	int fc_ok, fc_warn = 0;
 
-		if (n == 0) {
-			fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n",
-			        TB_VERSION);
-			fflush(out);
-			return NAGIOS_UNKNOWN;
-		}
-
-		v = xcalloc(n, sizeof *v);
-		judged = xcalloc(n, sizeof *judged);
-		if (cat != NULL)
-			judge_all(cat, jobs, n, now, v, judged);
-		for (size_t i = 0; i < n; i++) {
-			const struct job *job = jobs[i];
-
-			if (judged[i]) {
-				/* done by judge_all() */
-			} else if (job->invalid != NULL) {
-				/* A job this binary cannot run (config.invalid). */
-				char *why = xstrdup(job->invalid);
-
-				for (char *p = why; *p != '\0'; p++)
-					if (*p == '\n')
-						*p = ' ';
-				v[i].state = NAGIOS_CRITICAL;
-				v[i].message =
-				    xasprintf("CRITICAL : %s cannot run: %s", job->name, why);
-				v[i].age_sec = -1;
-				v[i].bytes = -1;
-				free(why);
-			} else
-				nagios_eval(job, NULL, 0, now, &v[i]);
-			have[v[i].state] = 1;
-		}
-		free(judged);
-		disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
-		if (disk && (warn >= 0 || crit >= 0))
-			have[disk_state] = 1;
-		fc_ok = forecast_verdict(cat, jobs, n, now, &fc, &fc_warn, &fc_state, &fc_msg) == 0;
-		if (fc_ok)
-			have[fc_state] = 1;
-		for (size_t k = 0; k < 4; k++) {
-			if (have[order[k]]) {
-				worst = order[k];
-				break;
-			}
-		}
-
-		buf_init(&line, (size_t)1 << 24);
-		buf_init(&perf, (size_t)1 << 24);
-		buf_puts(&line, summary[worst]);
-		names_in(&line, jobs, v, n, worst);
-		if (disk && worst != NAGIOS_OK && disk_state == worst)
-			buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
-			                                               : ",backup filesystem");
-		if (fc_ok && worst != NAGIOS_OK && fc_state == worst)
-			buf_puts(&line, line.data[line.len - 1] == ' '
-			                    ? "backup filesystem forecast"
-			                    : ",backup filesystem forecast");
-		buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
-		for (size_t i = 0; i < n; i++) {
-			long long limit = (long long)jobs[i]->max_age_hours * 3600;
-
-			if (v[i].age_sec >= 0)
-				buf_printf(&perf, "%s'%s_age'=%lds;%lld;%lld;0",
-				           perf.len > 0 ? " " : "", jobs[i]->name, v[i].age_sec,
-				           limit, limit);
-			if (v[i].bytes >= 0)
-				buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
-				           jobs[i]->name, v[i].bytes);
-		}
-		if (disk && disk_state != NAGIOS_UNKNOWN) {
-			buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu",
-			           perf.len > 0 ? " " : "", ds.free_bytes, ds.size_bytes);
-			buf_printf(&perf, " 'backup_fs_used'=%.1f%%;", ds.used_percent);
-			if (warn >= 0)
-				buf_printf(&perf, "%d", warn);
-			buf_putc(&perf, ';');
-			if (crit >= 0)
-				buf_printf(&perf, "%d", crit);
-			buf_puts(&perf, ";0;100");
-			if (ds.inodes > 0)
-				buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu",
-				           ds.free_inodes, ds.inodes);
-		}
-		if (fc_ok && fc.full)
-			buf_printf(&perf, "%s'backup_fs_full_days'=%.1f;%d;;0",
-			           perf.len > 0 ? " " : "", fc.days_left, fc_warn);
-		if (perf.len > 0)
-			buf_printf(&line, " | %s", buf_str(&perf));
-		fprintf(out, "%s\n", buf_str(&line));
-
-		for (size_t k = 0; k < 4; k++) {
-			for (size_t i = 0; i < n; i++) {
-				if (v[i].state == order[k])
-					fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
-			}
-			if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
-				fprintf(out, "[backup filesystem]:%s\n", disk_msg);
-			if (fc_msg != NULL && fc_state == order[k])
-				fprintf(out, "[backup filesystem forecast]:%s\n", fc_msg);
-		}
+	if (n == 0) {
+		fprintf(out, "UNKNOWN : no backup section selected (tisbackup V%s)\n", TB_VERSION);
 		fflush(out);
-		free(disk_msg);
-		free(fc_msg);
-
-		for (size_t i = 0; i < n; i++)
-			nagios_verdict_free(&v[i]);
-		free(v);
-		buf_free(&line);
-		buf_free(&perf);
-		return (int)worst;
+		return NAGIOS_UNKNOWN;
 	}
+
+	v = xcalloc(n, sizeof *v);
+	judged = xcalloc(n, sizeof *judged);
+	if (cat != NULL)
+		judge_all(cat, jobs, n, now, v, judged);
+	for (size_t i = 0; i < n; i++) {
+		const struct job *job = jobs[i];
+
+		if (judged[i]) {
+			/* done by judge_all() */
+		} else if (job->invalid != NULL) {
+			/* A job this binary cannot run (config.invalid). */
+			char *why = xstrdup(job->invalid);
+
+			for (char *p = why; *p != '\0'; p++)
+				if (*p == '\n')
+					*p = ' ';
+			v[i].state = NAGIOS_CRITICAL;
+			v[i].message = xasprintf("CRITICAL : %s cannot run: %s", job->name, why);
+			v[i].age_sec = -1;
+			v[i].bytes = -1;
+			free(why);
+		} else
+			nagios_eval(job, NULL, 0, now, &v[i]);
+		have[v[i].state] = 1;
+	}
+	free(judged);
+	disk = disk_verdict(jobs, n, &ds, &warn, &crit, &disk_state, &disk_msg) == 0;
+	if (disk && (warn >= 0 || crit >= 0))
+		have[disk_state] = 1;
+	fc_ok = forecast_verdict(cat, jobs, n, now, &fc, &fc_warn, &fc_state, &fc_msg) == 0;
+	if (fc_ok)
+		have[fc_state] = 1;
+	for (size_t k = 0; k < 4; k++) {
+		if (have[order[k]]) {
+			worst = order[k];
+			break;
+		}
+	}
+
+	buf_init(&line, (size_t)1 << 24);
+	buf_init(&perf, (size_t)1 << 24);
+	buf_puts(&line, summary[worst]);
+	names_in(&line, jobs, v, n, worst);
+	if (disk && worst != NAGIOS_OK && disk_state == worst)
+		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem"
+		                                               : ",backup filesystem");
+	if (fc_ok && worst != NAGIOS_OK && fc_state == worst)
+		buf_puts(&line, line.data[line.len - 1] == ' ' ? "backup filesystem forecast"
+		                                               : ",backup filesystem forecast");
+	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
+	for (size_t i = 0; i < n; i++) {
+		perf_age(&perf, jobs[i], &v[i]);
+		if (v[i].bytes >= 0)
+			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
+			           jobs[i]->name, v[i].bytes);
+	}
+	if (disk && disk_state != NAGIOS_UNKNOWN) {
+		buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu", perf.len > 0 ? " " : "",
+		           ds.free_bytes, ds.size_bytes);
+		buf_printf(&perf, " 'backup_fs_used'=%.1f%%;", ds.used_percent);
+		if (warn >= 0)
+			buf_printf(&perf, "%d", warn);
+		buf_putc(&perf, ';');
+		if (crit >= 0)
+			buf_printf(&perf, "%d", crit);
+		buf_puts(&perf, ";0;100");
+		if (ds.inodes > 0)
+			buf_printf(&perf, " 'backup_fs_free_inodes'=%llu;;;0;%llu", ds.free_inodes,
+			           ds.inodes);
+	}
+	if (fc_ok && fc.full)
+		buf_printf(&perf, "%s'backup_fs_full_days'=%.1f;%d;;0", perf.len > 0 ? " " : "",
+		           fc.days_left, fc_warn);
+	if (perf.len > 0)
+		buf_printf(&line, " | %s", buf_str(&perf));
+	fprintf(out, "%s\n", buf_str(&line));
+
+	for (size_t k = 0; k < 4; k++) {
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].state == order[k])
+				fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
+		}
+		if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
+			fprintf(out, "[backup filesystem]:%s\n", disk_msg);
+		if (fc_msg != NULL && fc_state == order[k])
+			fprintf(out, "[backup filesystem forecast]:%s\n", fc_msg);
+	}
+	fflush(out);
+	free(disk_msg);
+	free(fc_msg);
+
+	for (size_t i = 0; i < n; i++)
+		nagios_verdict_free(&v[i]);
+	free(v);
+	buf_free(&line);
+	buf_free(&perf);
+	return (int)worst;
+}

@@ -36,17 +36,36 @@ struct nagios_verdict {
  * (its BACKUP rows, newest start first) at time now. Whether the newest
  * good backup is still there is asked of the driver's check hook
  * (driver_check(), SPEC §7); a driver without data (DRV_CAP_NO_BACKUP) is
- * always OK. v->message is owned by the caller (nagios_verdict_free()).
+ * always OK. An OK verdict becomes WARNING when the newest attempt
+ * failed and the job sets nagios_warn_on_failed_attempt = yes, or when
+ * the good backup is older than maximum_backup_age_warning hours.
+ * v->message is owned by the caller (nagios_verdict_free()).
  */
 void nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
                  struct nagios_verdict *v);
 void nagios_verdict_free(struct nagios_verdict *v);
 
 /*
+ * The newest finished attempt of rows (newest start first; Running rows
+ * skipped) when it failed (ERROR or any status but OK and Warning), else
+ * NULL: a job whose last attempt failed is not healthy, however recent
+ * its last good backup. checknagios says so with the job's
+ * nagios_warn_on_failed_attempt = yes, the dashboard always.
+ */
+const struct catalog_row *nagios_failed_attempt(const struct catalog_row *rows, size_t n);
+
+/*
+ * The job's maximum_backup_age_warning in seconds, or -1 when unset, 0, or
+ * not below maximum_backup_age (then only the critical age applies).
+ */
+long nagios_warn_age_sec(const struct job *job);
+
+/*
  * The whole check over jobs: writes the summary line (with performance
  * data) and one line per job to out, and returns the exit code (0 OK,
  * 1 WARNING, 2 CRITICAL, 3 UNKNOWN). cat may be NULL (no catalog yet:
- * every job has no backup).
+ * every job has no backup). Every job with data has an age in the
+ * performance data: 'U' when it has no good backup.
  */
 int nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now, FILE *out);
 

@@ -17,6 +17,7 @@
 
 #include "jobconf.h"
 #include "log.h"
+#include "quote.h"
 #include "spawn.h"
 #include "watchdog.h"
 #include "util/buf.h"
@@ -232,6 +233,7 @@ struct cmd_tail {
 	const char *what;
 	char *lines[5];
 	size_t next;
+	struct ssh_diag diag;
 };
 
 static void
@@ -242,6 +244,8 @@ cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	(void)stream;
 	/* A hook's output is the admin's own: always in the run log. */
 	log_msg(LOG_INFO, t->job->name, "%s: %.*s", t->what, (int)len, line);
+	if (ssh_diag_feed(&t->diag, line, len))
+		return;
 	free(t->lines[t->next]);
 	t->lines[t->next] = xstrndup(line, len);
 	t->next = (t->next + 1) % 5;
@@ -283,9 +287,7 @@ ssh_run_command(const struct job *job, struct progress *pg, const char *what, co
 	}
 	spawn_describe(&res, desc, sizeof desc);
 	err_set(err, "%s failed on %s (%s)", what, job->server_name, desc);
-	if (res.exited && res.code == 255)
-		err_append_line(
-		    err, "(exit code 255 is ssh's own: connection or authentication failed)");
+	ssh_diag_exit(&tail.diag, job, res.exited, res.code, err);
 	for (size_t i = 0; i < 5; i++) {
 		const char *l = tail.lines[(tail.next + i) % 5];
 
@@ -298,4 +300,334 @@ out:
 	free(dest);
 	strv_free(&av);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- ssh's own errors */
+
+/* 1 if the len bytes at s hold needle. */
+static int
+has(const char *s, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; n <= len && i <= len - n; i++)
+		if (memcmp(s + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 if the len bytes at s start with prefix. */
+static int
+starts(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/*
+ * "[user@host: ]Permission denied (publickey,password)." ending the line:
+ * ssh's list of methods, not an errno's "(13)".
+ */
+static int
+auth_denied(const char *s, size_t len)
+{
+	static const char pd[] = "Permission denied (";
+	size_t i, n = sizeof pd - 1;
+
+	if (len > 0 && s[len - 1] == '.')
+		len--;
+	if (len < n + 2 || s[len - 1] != ')')
+		return 0;
+	/* Back from the ')' over the methods to the '('. */
+	for (i = len - 1;
+	     i > 0 && (islower((unsigned char)s[i - 1]) || s[i - 1] == '-' || s[i - 1] == ','); i--)
+		;
+	if (i == len - 1 || i < n)
+		return 0;
+	return memcmp(s + i - n, pd, n) == 0;
+}
+
+enum ssh_fault
+ssh_classify_line(const char *s, size_t len)
+{
+	if (auth_denied(s, len))
+		return SSH_FAULT_AUTH;
+	if (has(s, len, "Too many authentication failures"))
+		return SSH_FAULT_AUTH;
+	if (has(s, len, "REMOTE HOST IDENTIFICATION HAS CHANGED") ||
+	    (starts(s, len, "Host key for ") && has(s, len, " has changed")))
+		return SSH_FAULT_HOSTKEY_CHANGED;
+	if (starts(s, len, "No ") && has(s, len, " host key is known for "))
+		return SSH_FAULT_HOST_UNKNOWN;
+	if (starts(s, len, "Host key verification failed"))
+		return SSH_FAULT_HOSTKEY;
+	if (starts(s, len, "no such identity: ") || starts(s, len, "Load key \"") ||
+	    has(s, len, "UNPROTECTED PRIVATE KEY FILE") ||
+	    (starts(s, len, "Warning: Identity file ") && has(s, len, "not accessible")))
+		return SSH_FAULT_KEY_FILE;
+	if (starts(s, len, "ssh: Could not resolve hostname "))
+		return SSH_FAULT_DNS;
+	if (starts(s, len, "ssh: connect to host ")) {
+		if (has(s, len, "Connection refused"))
+			return SSH_FAULT_REFUSED;
+		if (has(s, len, "timed out"))
+			return SSH_FAULT_TIMEOUT;
+		if (has(s, len, "No route to host") || has(s, len, "Network is unreachable"))
+			return SSH_FAULT_UNREACHABLE;
+		return SSH_FAULT_CLOSED;
+	}
+	if (starts(s, len, "Connection timed out during banner exchange") ||
+	    (starts(s, len, "Connection to ") && has(s, len, " timed out")))
+		return SSH_FAULT_TIMEOUT;
+	if (starts(s, len, "Timeout, server ") || starts(s, len, "client_loop: ") ||
+	    starts(s, len, "packet_write_wait: ") || starts(s, len, "Read from remote host ") ||
+	    (starts(s, len, "Connection to ") && has(s, len, " closed by remote host")))
+		return SSH_FAULT_LOST;
+	if (starts(s, len, "kex_exchange_identification: ") ||
+	    starts(s, len, "ssh_exchange_identification: ") ||
+	    starts(s, len, "Connection closed by ") || starts(s, len, "Connection reset by ") ||
+	    starts(s, len, "banner exchange: "))
+		return SSH_FAULT_CLOSED;
+	return SSH_FAULT_NONE;
+}
+
+/* Copy the len bytes at s into dst (SSH_DIAG_LINE), without a box's '@' and blanks. */
+static void
+diag_copy(char *dst, const char *s, size_t len)
+{
+	while (len > 0 && (*s == '@' || *s == ' ')) {
+		s++;
+		len--;
+	}
+	if (starts(s, len, "ssh: ")) { /* quoted as "ssh: LINE" */
+		s += 5;
+		len -= 5;
+	}
+	while (len > 0 && (s[len - 1] == '@' || s[len - 1] == ' ' || s[len - 1] == '\r'))
+		len--;
+	snprintf(dst, SSH_DIAG_LINE, "%.*s", (int)len, s);
+}
+
+int
+ssh_diag_feed(struct ssh_diag *d, const char *s, size_t len)
+{
+	enum ssh_fault f = ssh_classify_line(s, len);
+	size_t i;
+
+	if (f == SSH_FAULT_NONE) {
+		/* A line of '@' frames ssh's warning boxes. */
+		for (i = 0; i < len && s[i] == '@'; i++)
+			;
+		if (len >= 10 && i == len)
+			return 1;
+		if (!d->in_banner)
+			return 0;
+		/* "Offending ED25519 key in /root/.ssh/known_hosts:3" */
+		if (starts(s, len, "Offending ") && has(s, len, " key in ")) {
+			const char *p = s, *end = s + len, *colon = NULL;
+
+			while (p + 8 <= end && memcmp(p, " key in ", 8) != 0)
+				p++;
+			p += 8;
+			for (const char *q = p; q < end; q++)
+				if (*q == ':')
+					colon = q;
+			if (colon != NULL && colon > p)
+				snprintf(d->known_hosts, sizeof d->known_hosts, "%.*s",
+				         (int)(colon - p), p);
+		}
+		return 1;
+	}
+	if (f == SSH_FAULT_HOSTKEY_CHANGED)
+		d->in_banner = 1;
+	else if (f == SSH_FAULT_HOSTKEY)
+		d->in_banner = 0;
+	if (f > d->fault) {
+		d->fault = f;
+		diag_copy(d->cause, s, len);
+		d->last[0] = '\0';
+	} else {
+		char line[SSH_DIAG_LINE];
+
+		diag_copy(line, s, len);
+		if (strcmp(line, d->cause) != 0)
+			snprintf(d->last, sizeof d->last, "%s", line);
+	}
+	return 1;
+}
+
+const char *
+ssh_fault_name(enum ssh_fault fault)
+{
+	switch (fault) {
+	case SSH_FAULT_NONE:
+		return "no ssh error";
+	case SSH_FAULT_HOSTKEY:
+		return "the host key could not be verified";
+	case SSH_FAULT_CLOSED:
+		return "the server closed the connection before the login";
+	case SSH_FAULT_LOST:
+		return "the connection was lost";
+	case SSH_FAULT_AUTH:
+		return "the login was refused";
+	case SSH_FAULT_REFUSED:
+		return "the connection was refused";
+	case SSH_FAULT_TIMEOUT:
+		return "the connection timed out";
+	case SSH_FAULT_UNREACHABLE:
+		return "the host is unreachable";
+	case SSH_FAULT_DNS:
+		return "the host name does not resolve";
+	case SSH_FAULT_KEY_FILE:
+		return "the private key cannot be used";
+	case SSH_FAULT_HOST_UNKNOWN:
+		return "the host key is not known";
+	case SSH_FAULT_HOSTKEY_CHANGED:
+		return "the host key changed";
+	}
+	return "?";
+}
+
+/* A word for a message: as is when plain, else quoted for a shell. */
+static void
+put_word(struct buf *b, const char *w)
+{
+	const char *p;
+
+	for (p = w; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("_./:@%+=,-[]~", *p) == NULL)
+			break;
+	if (*w != '\0' && *p == '\0')
+		buf_puts(b, w);
+	else
+		quote_sh_word(b, w);
+}
+
+int
+ssh_diag_explain(const struct ssh_diag *d, const struct job *job, struct err *err)
+{
+	const char *host = job->server_name, *user = job->remote_user;
+	const char *key = job->private_key;
+	const char *kh =
+	    d->known_hosts[0] != '\0' ? d->known_hosts : job_get(job, "known_hosts_file");
+	struct buf b;
+	char *spec;
+
+	if (d->fault == SSH_FAULT_NONE)
+		return 0;
+	spec = job->ssh_port != 22 ? xasprintf("[%s]:%d", host, job->ssh_port) : xstrdup(host);
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s: ", ssh_fault_name(d->fault));
+	switch (d->fault) {
+	case SSH_FAULT_AUTH:
+		buf_puts(&b, "add the public key ");
+		if (key != NULL) {
+			char *pub = xasprintf("%s.pub", key);
+
+			buf_puts(&b, "(");
+			put_word(&b, pub);
+			buf_puts(&b, ") ");
+			free(pub);
+		}
+		buf_printf(
+		    &b, "to ~%s/.ssh/authorized_keys on %s, or check remote_user and private_key",
+		    user, host);
+		break;
+	case SSH_FAULT_KEY_FILE:
+		buf_puts(&b, "check private_key");
+		if (key != NULL) {
+			buf_puts(&b, " (");
+			put_word(&b, key);
+			buf_puts(&b, ")");
+		}
+		buf_puts(
+		    &b, ": the file must exist, be readable by tisbackup's user and have mode 600");
+		break;
+	case SSH_FAULT_HOSTKEY_CHANGED:
+		buf_printf(&b,
+		           "the server sent another key than the one recorded for %s: check why "
+		           "(a reinstalled server, or someone in the middle), then `ssh-keygen ",
+		           spec);
+		if (kh != NULL) {
+			buf_puts(&b, "-f ");
+			put_word(&b, kh);
+			buf_puts(&b, " ");
+		}
+		buf_puts(&b, "-R ");
+		put_word(&b, spec);
+		buf_puts(&b, "` and run the backup again (the new key is recorded on first use)");
+		break;
+	case SSH_FAULT_HOST_UNKNOWN:
+		buf_printf(&b, "host_key_policy = strict and %s is not in ", spec);
+		if (kh != NULL)
+			put_word(&b, kh);
+		else
+			buf_puts(&b, "~/.ssh/known_hosts");
+		buf_printf(&b, ": check its fingerprint, then add it (`ssh-keyscan -p %d %s >> ",
+		           job->ssh_port, host);
+		if (kh != NULL)
+			put_word(&b, kh);
+		else
+			buf_puts(&b, "~/.ssh/known_hosts");
+		buf_puts(&b, "`)");
+		break;
+	case SSH_FAULT_HOSTKEY:
+		buf_printf(&b, "check known_hosts_file and host_key_policy for %s", spec);
+		break;
+	case SSH_FAULT_REFUSED:
+		buf_printf(&b,
+		           "nothing accepts connections on %s port %d: check that sshd runs there "
+		           "and ssh_port",
+		           host, job->ssh_port);
+		break;
+	case SSH_FAULT_TIMEOUT:
+		buf_printf(&b,
+		           "%s did not answer on port %d: check that it is up and that no "
+		           "firewall drops the connection",
+		           host, job->ssh_port);
+		break;
+	case SSH_FAULT_UNREACHABLE:
+		buf_printf(&b, "no route to %s: check the network and server_name", host);
+		break;
+	case SSH_FAULT_DNS:
+		buf_printf(&b, "check server_name ('%s') and the DNS or /etc/hosts", host);
+		break;
+	case SSH_FAULT_CLOSED:
+		buf_printf(&b,
+		           "check sshd on %s (its log: AllowUsers, MaxStartups, fail2ban or "
+		           "tcp wrappers)",
+		           host);
+		break;
+	case SSH_FAULT_LOST:
+		buf_printf(&b, "check the network to %s and the server's load, then run again",
+		           host);
+		break;
+	case SSH_FAULT_NONE:
+		break;
+	}
+	err_append_line(err, "%s", buf_str(&b));
+	err_append_line(err, "ssh: %s", d->cause);
+	if (d->last[0] != '\0')
+		err_append_line(err, "ssh: %s", d->last);
+	buf_free(&b);
+	free(spec);
+	return 1;
+}
+
+void
+ssh_diag_exit(const struct ssh_diag *d, const struct job *job, int exited, int code,
+              struct err *err)
+{
+	if (exited && code == 255) {
+		if (!ssh_diag_explain(d, job, err))
+			err_append_line(err, "(exit code 255 is ssh's own: connection or "
+			                     "authentication failed)");
+		return;
+	}
+	/* Not ssh's exit: its lines, left out of the caller's tail, as they came. */
+	if (d->fault != SSH_FAULT_NONE)
+		err_append_line(err, "%s", d->cause);
+	if (d->last[0] != '\0')
+		err_append_line(err, "%s", d->last);
 }

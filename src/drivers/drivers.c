@@ -76,6 +76,8 @@ const struct drv_key drv_common_optional[] = {
 	{ "keep_monthly", KEY_INT, NULL },
 	{ "keep_yearly", KEY_INT, NULL },
 	{ "keep_min_days", KEY_INT, NULL },
+	{ "maximum_backup_age_warning", KEY_INT, NULL },     /* hours: checknagios WARNING */
+	{ "nagios_warn_on_failed_attempt", KEY_BOOL, "no" }, /* WARNING on a failed last run */
 	{ NULL, KEY_STR, NULL },
 };
 

@@ -96,6 +96,7 @@ struct ora_cmd {
 	int log_full;
 	char *tail[ORA_TAIL_LINES]; /* last untagged stderr lines */
 	size_t next;
+	struct ssh_diag diag; /* ssh's own error lines (not in tail) */
 };
 
 static void
@@ -125,6 +126,8 @@ ora_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	if (len == 0)
 		return;
 	log_info(c->name, "exp stderr: %.*s", (int)len, line);
+	if (ssh_diag_feed(&c->diag, line, len))
+		return;
 	free(c->tail[c->next]);
 	c->tail[c->next] = xstrndup(line, len);
 	c->next = (c->next + 1) % ORA_TAIL_LINES;
@@ -263,10 +266,8 @@ ora_explain(const struct job *job, const char *what, const struct spawn_result *
 	else {
 		spawn_describe(res, desc, sizeof desc);
 		err_set(err, "%s failed (%s)", what, desc);
-		if (res->exited && res->code == 255)
-			err_append_line(err, "(exit code 255 is ssh's own: connection or "
-			                     "authentication failed)");
-		else if (res->exited && res->code == 127)
+		ssh_diag_exit(&c->diag, job, res->exited, res->code, err);
+		if (res->exited && res->code == 127)
 			err_append_line(err, "(exit code 127: runuser or exp was not found on %s)",
 			                job->server_name);
 	}

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "exclude.h"
+#include "dryrun.h"
 #include "log.h"
 #include "quote.h"
 #include "spawn.h"
@@ -517,7 +518,10 @@ rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t 
 		free(copy);
 		return;
 	}
-	if (!rsync_stats_feed(&ro->st, copy) && len > 0) {
+	if (ro->over_ssh && ssh_diag_feed(&ro->ssh, copy, len)) {
+		/* ssh's own words: rsync_judge() quotes them with the next step. */
+		level = LOG_WARNING;
+	} else if (!rsync_stats_feed(&ro->st, copy) && len > 0) {
 		ring_push(&ro->tail, copy);
 		if (rsync_is_problem(copy)) {
 			ring_push(&ro->problems, copy);
@@ -549,7 +553,9 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
            int *partial, int *warned, struct err *err)
 {
 	const struct job *job = run->job;
-	struct rsync_output ro = { .name = job->name, .verbose = run->verbose };
+	struct rsync_output ro = { .name = job->name,
+		                   .verbose = run->verbose,
+		                   .over_ssh = p->transport == RSYNC_OVER_SSH };
 	struct rsync_call c = { .job = job,
 		                .purpose = RSYNC_FOR_BACKUP,
 		                .transport = p->transport };
@@ -567,10 +573,7 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 	                        &av, err) == -1)
 		goto out;
 	if (run->dry_run) {
-		char *shown = quote_sh_argv((const char *const *)strv_argv(&av));
-
-		log_info(job->name, "dry run: would run %s", shown);
-		free(shown);
+		dryrun_show_argv(job->name, (const char *const *)strv_argv(&av));
 		rc = 0;
 		goto out;
 	}

@@ -124,6 +124,7 @@ struct smb_offline {
 	int fd;
 	char *tail[REMOTE_CMD_TAIL_LINES];
 	size_t next;
+	struct ssh_diag diag; /* ssh's own error lines (not in tail) */
 };
 
 static void
@@ -135,6 +136,8 @@ smb_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	if (len == 0)
 		return;
 	log_info(o->name, "samba-tool: %.*s", (int)len, line);
+	if (ssh_diag_feed(&o->diag, line, len))
+		return;
 	free(o->tail[o->next]);
 	o->tail[o->next] = xstrndup(line, len);
 	o->next = (o->next + 1) % REMOTE_CMD_TAIL_LINES;
@@ -208,10 +211,8 @@ smb_offline(const struct drv_run *run, const char *dir, int64_t *bytes, struct e
 		else {
 			spawn_describe(&res, desc, sizeof desc);
 			err_set(err, "%s failed (%s)", what, desc);
-			if (res.exited && res.code == 255)
-				err_append_line(err, "(exit code 255 is ssh's own: connection "
-				                     "or authentication failed)");
-			else if (res.exited && res.code == 127)
+			ssh_diag_exit(&o.diag, job, res.exited, res.code, err);
+			if (res.exited && res.code == 127)
 				err_append_line(err,
 				                "(exit code 127: samba-tool was not found "
 				                "on %s)",

@@ -58,6 +58,10 @@ remote_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len
 		return;
 	}
 	log_info(c->name, "%s stderr: %s", c->tool, copy);
+	if (ssh_diag_feed(&c->diag, copy, len)) {
+		free(copy);
+		return;
+	}
 	free(c->tail[c->next]);
 	c->tail[c->next] = copy;
 	c->next = (c->next + 1) % REMOTE_CMD_TAIL_LINES;
@@ -91,10 +95,8 @@ remote_explain(const struct job *job, const char *what, const struct spawn_resul
 	} else {
 		spawn_describe(res, desc, sizeof desc);
 		err_set(err, "%s failed (%s)", what, desc);
-		if (res->exited && res->code == 255)
-			err_append_line(err, "(exit code 255 is ssh's own: connection or "
-			                     "authentication failed)");
-		else if (res->exited && res->code == 127)
+		ssh_diag_exit(&c->diag, job, res->exited, res->code, err);
+		if (res->exited && res->code == 127)
 			err_append_line(err, "(exit code 127: %s was not found on %s)", c->tool,
 			                job->server_name);
 	}

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "ssh.h"
 #include "util/err.h"
 #include "util/strv.h"
 
@@ -32,6 +33,7 @@ struct remote_cmd {
 	int write_failed;
 	char *tail[REMOTE_CMD_TAIL_LINES]; /* last stderr lines */
 	size_t next;
+	struct ssh_diag diag; /* ssh's own error lines (not in tail) */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "drivers/driver.h"
 #include "util/err.h"
 #include "spawn.h"
+#include "ssh.h"
 #include "util/strv.h"
 
 struct job;
@@ -48,15 +49,18 @@ struct rsync_line_ring {
 struct rsync_output {
 	const char *name; /* the job, for log lines */
 	int verbose;      /* transfer lines at INFO (else DEBUG), progress shown */
+	int over_ssh;     /* rsync runs ssh: its error lines go to ssh (below) */
 	struct rsync_stats st;
+	struct ssh_diag ssh;             /* ssh's own error lines, explained by rsync_judge() */
 	struct rsync_line_ring problems; /* rsync's complaints */
 	struct rsync_line_ring tail;     /* any last lines */
 };
 
 /*
  * A spawn line callback (ctx is a struct rsync_output): feeds the stats
- * parser, logs the line (rsync's complaints at WARNING, --info=progress2
- * lines only when verbose) and remembers it for rsync_output_explain().
+ * parser, logs the line (rsync's complaints and ssh's errors at WARNING,
+ * --info=progress2 lines only when verbose) and remembers it for
+ * rsync_output_explain(), or ssh's own error lines in ro->ssh (over_ssh).
  */
 void rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t len);
 /* Append rsync's own words to err: its last complaints, else its last lines. */
@@ -188,7 +192,10 @@ struct rsync_call {
  * -1 + err otherwise: "WHAT failed: no data for N s: the transfer
  * stalled" (the watchdog, or a backup's exit 30), "WHAT failed (timed
  * out)" (max_runtime), "WHAT failed (exit code N)" with a hint for some
- * codes of a backup, ...; err ends with rsync's own last lines.
+ * codes of a backup, ...; then ssh's diagnosis when ssh complained
+ * (ssh_diag_explain(): the fault, the next step, ssh's lines; no exit-code
+ * hint then), and rsync's own last lines (left out when ssh could not log
+ * in: they only say the connection closed).
  */
 int rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
                 const struct rsync_output *ro, int *partial, int *warned, struct err *err);

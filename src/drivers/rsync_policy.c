@@ -82,6 +82,7 @@ rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
 		err_set(err,
 		        "%s failed: no data for %ld s: the transfer stalled (stall_timeout = %ld)",
 		        c->what, stall, stall);
+		ssh_diag_explain(&ro->ssh, job, err);
 		rsync_output_explain(ro, err);
 		return -1;
 	}
@@ -90,6 +91,7 @@ rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
 		        "%s failed (timed out): the job's time limit was reached (max_runtime = "
 		        "%ld s)",
 		        c->what, job_get_long(job, "max_runtime", 0));
+		ssh_diag_explain(&ro->ssh, job, err);
 		rsync_output_explain(ro, err);
 		return -1;
 	}
@@ -135,10 +137,17 @@ rsync_judge(const struct rsync_call *c, const struct spawn_result *res,
 			break;
 		}
 		err_set(err, "%s failed (%s)", c->what, desc);
-		if (backup && res->exited && (hint = exit_hint(res->code, c->transport)) != NULL)
+		/* ssh's own words (below) say more than the exit code. */
+		if (ro->ssh.fault == SSH_FAULT_NONE && backup && res->exited &&
+		    (hint = exit_hint(res->code, c->transport)) != NULL)
 			err_append_line(err, "%s", hint);
 		break;
 	}
-	rsync_output_explain(ro, err);
+	/*
+	 * When ssh could not log in, rsync's "connection unexpectedly closed"
+	 * adds nothing to ssh's words; after a lost connection it may.
+	 */
+	if (!ssh_diag_explain(&ro->ssh, job, err) || ro->ssh.fault == SSH_FAULT_LOST)
+		rsync_output_explain(ro, err);
 	return -1;
 }

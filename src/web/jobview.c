@@ -6,12 +6,14 @@
 #include "web/jobview.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "config.h"
 #include "drivers/driver.h"
 #include "util/timefmt.h"
+#include "util/xmalloc.h"
 #include "web/json.h"
 
 #define VIEW_ROWS 30
@@ -36,6 +38,19 @@ jobview_epoch(const char *iso)
 	if (iso == NULL || time_parse_iso(iso, &tv) == -1)
 		return -1;
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/*
+ * The last attempt: a failed one is never "ok" on the dashboard, however
+ * recent the last good backup (checknagios says so only with
+ * nagios_warn_on_failed_attempt = yes).
+ */
+static void
+jobview_attempt(struct job_view *jv)
+{
+	jv->failed = nagios_failed_attempt(jv->rows, jv->n);
+	if (jv->failed != NULL && strcmp(jv->health, "ok") == 0)
+		jv->health = "warning";
 }
 
 int
@@ -86,6 +101,7 @@ jobview_load(struct catalog *cat, const struct job *job, time_t now, struct job_
 			jv->health = "unknown";
 			break;
 		}
+	jobview_attempt(jv);
 	return 0;
 }
 
@@ -96,6 +112,37 @@ jobview_free(struct job_view *jv)
 	catalog_rows_free(jv->ok_rows, jv->nok);
 	nagios_verdict_free(&jv->verdict);
 	memset(jv, 0, sizeof *jv);
+}
+
+/*
+ * The last attempt's fields of a job object: last_attempt_failed,
+ * last_error (the failed attempt's log, at most 600 bytes), health_message
+ * (the checknagios line: why the job has its health).
+ */
+static void
+jobview_attempt_json(struct buf *b, const struct job_view *jv)
+{
+	const char *log = jv->failed != NULL ? jv->failed->log : NULL;
+	char *cut = NULL;
+
+	buf_putc(b, ',');
+	json_key(b, "last_attempt_failed");
+	buf_puts(b, jv->failed != NULL ? "true" : "false");
+	buf_putc(b, ',');
+	json_key(b, "last_error");
+	if (log != NULL && strlen(log) > 600) {
+		size_t n = 600;
+
+		while (n > 0 && ((unsigned char)log[n] & 0xC0) == 0x80)
+			n--; /* not inside a UTF-8 character */
+		cut = xstrndup(log, n);
+		log = cut;
+	}
+	json_str(b, jv->failed != NULL ? (log != NULL ? log : "") : NULL);
+	buf_putc(b, ',');
+	json_key(b, "health_message");
+	json_str(b, jv->verdict.message);
+	free(cut);
 }
 
 void
@@ -159,6 +206,7 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	buf_putc(b, ',');
 	json_key(b, "health");
 	json_str(b, jv->health);
+	jobview_attempt_json(b, jv);
 	buf_putc(b, '}');
 }
 

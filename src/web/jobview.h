@@ -26,7 +26,8 @@ struct job_view {
 	const struct catalog_row *last;    /* rows[0] or NULL */
 	const struct catalog_row *last_ok; /* NULL if the job never succeeded */
 	struct nagios_verdict verdict;
-	const char *health; /* ok, warning, critical, unknown, running */
+	const char *health;               /* ok, warning, critical, unknown, running */
+	const struct catalog_row *failed; /* the newest attempt when it failed, else NULL */
 	time_t now;
 };
 

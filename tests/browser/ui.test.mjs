@@ -12,6 +12,7 @@
  *   TB_NULL_JOBS  comma-separated null jobs
  *   TB_SLOW_JOB   a job that runs long enough to be cancelled
  *   TB_XSS_JOB    a job whose last log contains <script>alert(1)</script>
+ *   TB_FLAKY_JOB  a job with a recent good backup and four failed runs since (optional)
  *   TB_SHOT_DIR   where to save screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
  *   TB_OTHER_JOB  the only job of the second config file (switcher test)
@@ -43,6 +44,7 @@ const RSYNC_JOB = env('TB_RSYNC_JOB');
 const NULL_JOBS = env('TB_NULL_JOBS').split(',').filter(Boolean);
 const XSS_JOB = env('TB_XSS_JOB');
 const SLOW_JOB = process.env.TB_SLOW_JOB;
+const FLAKY_JOB = process.env.TB_FLAKY_JOB;
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
 const OTHER_JOB = process.env.TB_OTHER_JOB;
 const NOUSERS_URL = process.env.TB_NOUSERS_URL;
@@ -131,7 +133,7 @@ try {
 		const who = await page.textContent('#user-name');
 		return who === ADMIN || `user shown: ${who}`;
 	});
-	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS, ...(SLOW_JOB ? [SLOW_JOB] : []), ...(SWITCH_JOB ? [SWITCH_JOB] : [])];
+	const all = [RSYNC_JOB, XSS_JOB, ...NULL_JOBS, ...(SLOW_JOB ? [SLOW_JOB] : []), ...(FLAKY_JOB ? [FLAKY_JOB] : []), ...(SWITCH_JOB ? [SWITCH_JOB] : [])];
 	await step(`dashboard lists every job (${all.join(', ')})`, async () => {
 		const names = await page.locator('tr[data-job]').evaluateAll((rs) => rs.map((r) => r.dataset.job));
 		const missing = all.filter((x) => !names.includes(x));
@@ -151,6 +153,43 @@ try {
 		const h = await row(XSS_JOB).getAttribute('data-health');
 		return (h === 'critical' || h === 'warning') || `health=${h}`;
 	});
+	if (FLAKY_JOB) {
+		await step(`${FLAKY_JOB} (recent good backup, last attempt failed) is not green and says its last attempt failed`, async () => {
+			const hl = await row(FLAKY_JOB).getAttribute('data-health');
+			const att = await row(FLAKY_JOB).locator('td[data-label="Last attempt"]').textContent();
+			const age = await row(FLAKY_JOB).locator('td[data-label="Last good"]').textContent();
+			return (hl === 'warning' && /failed/.test(att) && /flag is missing/.test(att) && /ago|just now/.test(age)) || `health=${hl} attempt=${att} last good=${age}`;
+		});
+		await step(`${RSYNC_JOB}'s last attempt is shown OK`, async () => {
+			const att = await row(RSYNC_JOB).locator('td[data-label="Last attempt"]').textContent();
+			return /^OK \d{4}-\d{2}-\d{2} /.test(att) || `attempt=${att}`;
+		});
+		await step('failing jobs come first in their group', async () => {
+			const order = await page.locator('section.group[data-type="rsync+ssh"] tbody tr').evaluateAll((rs) => rs.map((r) => `${r.dataset.job}:${r.dataset.health}`));
+			const rank = { critical: 0, warning: 1, running: 2, unknown: 3, ok: 4 };
+			const ranks = order.map((x) => rank[x.split(':')[1]] ?? 3);
+			const sorted = ranks.every((v, i) => i === 0 || ranks[i - 1] <= v);
+			return (sorted && order.indexOf(`${FLAKY_JOB}:warning`) < order.indexOf(`${RSYNC_JOB}:ok`)) || `order ${order.join(', ')}`;
+		});
+		await step('the group with failing jobs comes before the null group', async () => {
+			const types = await page.locator('section.group').evaluateAll((g) => g.map((x) => x.dataset.type));
+			return types.indexOf('rsync+ssh') < types.indexOf('null') || `groups: ${types.join(', ')}`;
+		});
+		await step('the Warning counter filters the list to the warning jobs, and again shows all', async () => {
+			const chip = page.locator('button.chip-filter[data-health="warning"]');
+			const label = await chip.textContent();
+			await chip.click();
+			const vis = await page.locator('tr[data-job]:visible').evaluateAll((rs) => rs.map((r) => `${r.dataset.job}:${r.dataset.health}`));
+			const pressed = await chip.getAttribute('aria-pressed');
+			const onlyWarn = vis.length > 0 && vis.every((x) => x.endsWith(':warning')) && vis.includes(`${FLAKY_JOB}:warning`);
+			const n = Number((/\d+/.exec(label) || ['-1'])[0]);
+			await page.screenshot({ path: path.join(SHOTS, 'browser-dashboard-health.png'), fullPage: true });
+			await chip.click();
+			const back = await page.locator('tr[data-job]:visible').count();
+			const total = await page.locator('tr[data-job]').count();
+			return (onlyWarn && vis.length === n && pressed === 'true' && back === total && (await chip.getAttribute('aria-pressed')) === 'false') || `label ${label}; shown ${vis.join(', ')}; pressed ${pressed}; after ${back}/${total}`;
+		});
+	}
 	await step('admin sees Run now / Cleanup buttons', async () => {
 		const c = await row(RSYNC_JOB).locator('button[data-action=backup]').count();
 		return c === 1 || `found ${c}`;

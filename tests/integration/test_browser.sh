@@ -43,6 +43,10 @@ cfg_global "$CONF"
 cfg_job "$CONF" web-files "$SRC" "description = the web server's files"
 cfg_job "$CONF" xss-job "$SRC" "preexec = echo '<script>alert(1)</script>'; exit 3"
 cfg_job "$CONF" slow-job "$SRC" "preexec = sleep 60"
+# Good, then four failed runs in a row (its preexec tests for a flag file).
+FLAKY_FLAG=$TMPD/flaky.flag
+touch "$FLAKY_FLAG"
+cfg_job "$CONF" flaky-job "$SRC" "preexec = test -e $FLAKY_FLAG || { echo 'flaky: the flag is missing'; exit 4; }"
 cfg_null "$CONF" null-alpha
 cfg_null "$CONF" null-beta
 # a second config file, for the config switcher
@@ -61,9 +65,17 @@ t_rc 0 "register_existing records the switch job's two versions"
 
 for i in 1 2 3; do
 	[ "$i" -gt 1 ] && wait_next_second
-	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta backup
+	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta,flaky-job backup
 	printf 'more %s\n' "$i" >>"$SRC/index.html"
 done
+rm "$FLAKY_FLAG"
+for i in 1 2 3 4; do
+	wait_next_second
+	tb_run -c "$CONF" -s flaky-job backup
+done
+t_eq "OK ERROR ERROR ERROR ERROR" \
+	"$(csql "select status from stats where backup_name='flaky-job' order by rowid" | tail -n 5 | xargs)" \
+	"flaky-job: a good backup, then four failed runs"
 t_eq 3 "$(csql "select count(*) from stats where backup_name='web-files' and status='OK'")" \
 	"three real backups of web-files in the catalog"
 t_match 'alert\(1\)' "$(csql "select log from stats where backup_name='xss-job' order by rowid desc limit 1")" \
@@ -125,7 +137,7 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 	cd "$BROWSER_DIR" &&
 		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
-			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
+			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_FLAKY_JOB=flaky-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
 			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1

@@ -157,10 +157,15 @@ t_eq "" "$(names_in "$EXP")" "and write nothing to the export disk"
 # ================================================================ dry run
 tb_run -c "$CONF" -d -s srv1,filejob -x "$EXP" exportbackup
 t_rc 0 "dry run exits 0"
-t_match "\[srv1\] dry run: would run 'rsync' '-a' '--delete' '--numeric-ids' '--partial' '--stats' '--' '$BASE/srv1/$S1/' '$EXP/srv1/'" \
-	"$T_ERR" "dry run prints the rsync command for a folder (contents into {exportdir}/{section}/)"
-t_match "\[filejob\] dry run: would run 'rsync' .*'--delete-excluded' '--include=/filejob-20250101-01h00m00.xva' '--exclude=\*' '--' '$BASE/filejob/' '$EXP/filejob/'" \
-	"$T_ERR" "dry run prints the rsync command for a file (only that name, into {exportdir}/{section}/)"
+# shown JOB: the command the dry run printed for JOB (one word a line), on one line.
+shown() {
+	printf '%s\n' "$T_ERR" | sed -n "/\[$1\] dry run: would run:\$/,/[^\\\\]\$/p" | tail -n +2 |
+		sed -e "s/^.*\[$1\]     //" -e 's/ \\$//' | tr '\n' ' '
+}
+t_eq "rsync -a --delete --numeric-ids --partial --stats -- $BASE/srv1/$S1/ $EXP/srv1/ " "$(shown srv1)" \
+	"dry run prints the rsync command for a folder (contents into {exportdir}/{section}/)"
+t_match "^rsync .*--delete-excluded --include=/filejob-20250101-01h00m00\.xva '--exclude=\*' -- $BASE/filejob/ $EXP/filejob/ \$" \
+	"$(shown filejob)" "dry run prints the rsync command for a file (only that name, into {exportdir}/{section}/)"
 t_eq "$rows0" "$(nrows)" "dry run adds no catalog row"
 t_eq "" "$(names_in "$EXP")" "dry run writes nothing to the export disk"
 

@@ -451,6 +451,7 @@ test_run_mixed(void **state)
 		want = xasprintf(
 		    "CRITICAL backups bravo,fox (tisbackup V" TB_VERSION ") | "
 		    "'alpha_age'=3600s;108000;108000;0 'alpha_bytes'=20457472B;;;0 "
+		    "'bravo_age'=U;108000;108000;0 'delta_age'=U;86400;86400;0 "
 		    "'echo_age'=100s;7200;7200;0 'echo_bytes'=77B;;;0 "
 		    "'fox_age'=3600s;108000;108000;0 'fox_bytes'=5B;;;0\n"
 		    "[bravo]:CRITICAL : No backup found for bravo in database\n"
@@ -471,6 +472,7 @@ test_run_mixed(void **state)
 		text = run_capture(cat, jobs, 2, f->now, &code);
 		assert_int_equal(code, 1);
 		want = xasprintf("WARNING backups delta (tisbackup V" TB_VERSION ") | "
+		                 "'delta_age'=U;86400;86400;0 "
 		                 "'alpha_age'=3600s;108000;108000;0 'alpha_bytes'=20457472B;;;0\n"
 		                 "[delta]:WARNING : Backup delta still running or warning. \n"
 		                 "[alpha]:OK Backup alpha (%s), alpha ok\n",
@@ -525,7 +527,8 @@ test_run_mixed(void **state)
 		text = run_capture(NULL, jobs, 2, f->now, &code);
 		assert_int_equal(code, 2);
 		assert_string_equal(text,
-		                    "CRITICAL backups alpha (tisbackup V" TB_VERSION ")\n"
+		                    "CRITICAL backups alpha (tisbackup V" TB_VERSION
+		                    ") | 'alpha_age'=U;108000;108000;0\n"
 		                    "[alpha]:CRITICAL : No backup found for alpha in database\n"
 		                    "[charlie]:No backups needs to be performed\n");
 		free(text);
@@ -572,7 +575,8 @@ test_run_catalog_error(void **state)
 
 	text = run_capture(cat, jobs, 3, f->now, &code);
 	assert_int_equal(code, 3);
-	want = xasprintf("UNKNOWN status backups alpha,bravo (tisbackup V" TB_VERSION ")\n"
+	want = xasprintf("UNKNOWN status backups alpha,bravo (tisbackup V" TB_VERSION
+	                 ") | 'alpha_age'=U;108000;108000;0 'bravo_age'=U;108000;108000;0\n"
 	                 "[alpha]:UNKNOWN : Unexpected error during Nagios check of alpha : "
 	                 "catalog %s: reading the newest rows of each job: no such table: stats\n"
 	                 "[bravo]:UNKNOWN : Unexpected error during Nagios check of bravo : "

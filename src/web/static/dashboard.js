@@ -1,8 +1,10 @@
 /*
  * Dashboard: the jobs of the current config grouped by type, with their
- * health, the age of the last good backup and sizes; a search box that
- * filters by job, server or target as you type; the config switcher; and
- * (admins) "Run now" / "Cleanup" buttons whose runs are shown live.
+ * health, the last attempt and its result (a failed one is never green),
+ * the age of the last good backup and sizes; failing jobs and groups
+ * first; the counters by health are filters; a search box that filters by
+ * job, server or target as you type; the config switcher; and (admins)
+ * "Run now" / "Cleanup" buttons whose runs are shown live.
  */
 import { api, isAdmin } from './api.js';
 import { h, replace, toast } from './dom.js';
@@ -20,6 +22,31 @@ export const HEALTH = {
 const HEALTH_ORDER = ['critical', 'warning', 'running', 'unknown', 'ok'];
 
 let query = '';
+/* The health the counters filter on ('' = every job). */
+let healthFilter = '';
+
+/* Sort rank of a health: failing first. */
+const rank = (hl) => {
+	const i = HEALTH_ORDER.indexOf(hl || 'unknown');
+	return i < 0 ? HEALTH_ORDER.length : i;
+};
+
+/* The last attempt: its result and when, the failure's log as a tooltip. */
+function lastAttempt(job) {
+	if (!job.last_start) return h('span', { class: 'muted', text: 'never' });
+	const when = fmt.date(job.last_start);
+	if (job.last_attempt_failed) {
+		return h(
+			'span',
+			{ class: 'attempt attempt-failed', title: job.last_error || job.health_message || '' },
+			h('strong', { text: 'failed' }),
+			` ${when}`,
+			job.last_error ? h('span', { class: 'attempt-why', text: String(job.last_error).split('\n').slice(0, 2).join(' — ') }) : null,
+		);
+	}
+	const st = job.last_status === 'Running' ? 'running' : job.last_status === 'OK' ? 'OK' : String(job.last_status || '?');
+	return h('span', { class: `attempt attempt-${st === 'OK' ? 'ok' : 'other'}`, title: job.health_message || '' }, h('strong', { text: st }), ` ${when}`);
+}
 
 export function healthBadge(job) {
 	const hl = HEALTH[job.health] ? job.health : 'unknown';
@@ -106,6 +133,7 @@ function jobRow(job) {
 		h('td', { 'data-label': 'Job', class: 'cell-name' }, h('a', { href: `#/job/${encodeURIComponent(job.name)}`, text: job.name })),
 		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
 		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
+		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job)),
 		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '', text: fmt.age(job.age_hours) }),
 		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
 		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
@@ -128,7 +156,7 @@ function groupTable(type, jobs) {
 				h(
 					'tr',
 					{},
-					['Status', 'Job', 'Server', 'Target', 'Last good', 'Duration', 'Written', 'Size'].map((c) => h('th', { scope: 'col', text: c })),
+					['Status', 'Job', 'Server', 'Target', 'Last attempt', 'Last good', 'Duration', 'Written', 'Size'].map((c) => h('th', { scope: 'col', text: c })),
 					isAdmin() ? h('th', { scope: 'col', text: 'Actions' }) : null,
 				),
 			),
@@ -137,14 +165,43 @@ function groupTable(type, jobs) {
 	);
 }
 
-function summary(jobs) {
+/* The counters by health; each is a toggle that shows only its jobs. */
+function summary(jobs, onFilter) {
 	const n = {};
 	for (const j of jobs) n[j.health || 'unknown'] = (n[j.health || 'unknown'] || 0) + 1;
+	if (healthFilter && !n[healthFilter]) healthFilter = '';
 	return h(
 		'ul',
-		{ class: 'summary', 'aria-label': 'Jobs by status' },
-		HEALTH_ORDER.filter((k) => n[k]).map((k) => h('li', { class: `chip health-${k}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', { text: String(n[k]) }), ` ${HEALTH[k]}`)),
+		{ class: 'summary', 'aria-label': 'Jobs by status (select to filter)' },
+		HEALTH_ORDER.filter((k) => n[k]).map((k) =>
+			h(
+				'li',
+				{},
+				h(
+					'button',
+					{
+						type: 'button',
+						class: `chip chip-filter health-${k}`,
+						dataset: { health: k },
+						'aria-pressed': healthFilter === k ? 'true' : 'false',
+						title: healthFilter === k ? 'Show every job' : `Show only the ${HEALTH[k]} jobs`,
+						onclick: () => {
+							healthFilter = healthFilter === k ? '' : k;
+							onFilter();
+						},
+					},
+					h('span', { class: 'dot', 'aria-hidden': 'true' }),
+					h('strong', { text: String(n[k]) }),
+					` ${HEALTH[k]}`,
+				),
+			),
+		),
 	);
+}
+
+/* Mark the pressed counter after a click, without a reload. */
+function markFilter(root) {
+	for (const b of root.querySelectorAll('button.chip-filter')) b.setAttribute('aria-pressed', b.dataset.health === healthFilter ? 'true' : 'false');
 }
 
 /* The backup filesystem as a bar: used share, free bytes, inodes, the checknagios limits. */
@@ -169,7 +226,7 @@ function applyFilter(root) {
 	for (const g of root.querySelectorAll('section.group')) {
 		let n = 0;
 		for (const tr of g.querySelectorAll('tbody tr')) {
-			const hit = !q || tr.dataset.search.includes(q);
+			const hit = (!q || tr.dataset.search.includes(q)) && (!healthFilter || tr.dataset.health === healthFilter);
 			tr.hidden = !hit;
 			if (hit) n++;
 		}
@@ -179,7 +236,7 @@ function applyFilter(root) {
 	const empty = root.querySelector('.no-match');
 	if (empty) empty.hidden = shown > 0;
 	const status = root.querySelector('#search-status');
-	if (status) status.textContent = q ? `${shown} job${shown === 1 ? '' : 's'} shown` : '';
+	if (status) status.textContent = q || healthFilter ? `${shown} job${shown === 1 ? '' : 's'} shown` : '';
 }
 
 function configSwitcher(cfg, reload) {
@@ -244,12 +301,17 @@ export async function render(main) {
 		configBanner(banner, health);
 		const items = jobs.items || [];
 		const byType = new Map();
-		for (const j of [...items].sort((a, b) => a.name.localeCompare(b.name))) {
+		/* Failing jobs first, then by name; groups by their worst job. */
+		for (const j of [...items].sort((a, b) => rank(a.health) - rank(b.health) || a.name.localeCompare(b.name))) {
 			if (!byType.has(j.type)) byType.set(j.type, []);
 			byType.get(j.type).push(j);
 		}
-		const types = [...byType.keys()].sort();
-		replace(sum, summary(items), filesystemBar(jobs.filesystem));
+		const types = [...byType.keys()].sort((a, b) => rank(byType.get(a)[0].health) - rank(byType.get(b)[0].health) || a.localeCompare(b));
+		const refilter = () => {
+			markFilter(sum);
+			applyFilter(list);
+		};
+		replace(sum, summary(items, refilter), filesystemBar(jobs.filesystem));
 		replace(
 			head,
 			h('div', { class: 'title' }, h('h1', { text: 'Backup jobs' }), h('span', { class: 'muted', text: `${items.length} job${items.length === 1 ? '' : 's'}` })),
