@@ -4,8 +4,8 @@
 # by side in one run. The XAPI simulator (tests/sim/xapi_sim.py) serves a
 # synthetic VM of SIZE_GIB GiB (default 4; the last quarter of the disk is
 # zeros, which xapi skips), for use_compression false, true (gzip) and
-# zstd. For each: curl's wall time writing the export to a file (Basic
-# auth, the baseline: no verification, no snapshot), then a tisbackup
+# zstd. For each: curl's wall time writing the export to a file and
+# fsyncing it (Basic auth, the baseline: no verification, no snapshot), then a tisbackup
 # backup's wall time (login, snapshot, the export streamed into the
 # .partial with the full verification, task, rename, snapshot destroyed,
 # logout) and its peak RSS. The simulator generates the stream, so both
@@ -51,6 +51,8 @@ for comp in ${BENCH_COMP:-false true zstd}; do
 	start=$(date +%s.%N)
 	curl -sf -u root:bench-pw -o "$TMPD/curl.xva" \
 		"http://127.0.0.1:$XAPI_PORT/export?uuid=$uuid&use_compression=$comp" || t_bail "curl failed"
+	# durable, as ours is (fsync before the rename): coreutils' sync FILE
+	sync "$TMPD/curl.xva"
 	end=$(date +%s.%N)
 	bytes=$(stat -c %s "$TMPD/curl.xva")
 	rm -f "$TMPD/curl.xva"
