@@ -53,6 +53,7 @@
 #define XVA_MARK_JOB "tisbackup:job"
 #define XVA_MARK_STAMP "tisbackup:stamp"
 #define XVA_MAX_DISKS 64
+#define XVA_WBUF (1u << 20)
 
 static const struct drv_key xva_required[] = {
 	{ "xcphost", KEY_STR, NULL },
@@ -202,6 +203,8 @@ struct xva_run {
 	int fd;
 	struct xva_verify *verify;
 	uint64_t written;
+	char *wbuf; /* XVA_WBUF bytes on their way to the .partial */
+	size_t wlen;
 	uint64_t sizes[XVA_MAX_DISKS];
 	size_t ndisks;
 	/* the task progress poller */
@@ -355,17 +358,14 @@ out:
 
 /* --- the export ------------------------------------------------------------------ */
 
+/* Write what the buffer holds to the .partial. */
 static int
-export_sink(void *ctx, const void *data, size_t len, struct err *err)
+export_flush(struct xva_run *r, struct err *err)
 {
-	struct xva_run *r = ctx;
-	const char *p = data;
-	size_t left = len;
+	const char *p = r->wbuf;
 
-	if (xva_verify_feed(r->verify, data, len, err) == -1)
-		return -1;
-	while (left > 0) {
-		ssize_t n = write(r->fd, p, left);
+	while (r->wlen > 0) {
+		ssize_t n = write(r->fd, p, r->wlen);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -374,9 +374,34 @@ export_sink(void *ctx, const void *data, size_t len, struct err *err)
 			return -1;
 		}
 		p += n;
-		left -= (size_t)n;
+		r->wlen -= (size_t)n;
 	}
+	return 0;
+}
+
+/*
+ * libcurl's pieces (16 KiB) go to the verifier at once and to the file
+ * through a 1 MiB buffer: one write(2) per MiB.
+ */
+static int
+export_sink(void *ctx, const void *data, size_t len, struct err *err)
+{
+	struct xva_run *r = ctx;
+	const char *p = data;
+
+	if (xva_verify_feed(r->verify, data, len, err) == -1)
+		return -1;
 	r->written += len;
+	while (len > 0) {
+		size_t n = XVA_WBUF - r->wlen < len ? XVA_WBUF - r->wlen : len;
+
+		memcpy(r->wbuf + r->wlen, p, n);
+		r->wlen += n;
+		p += n;
+		len -= n;
+		if (r->wlen == XVA_WBUF && export_flush(r, err) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -478,6 +503,7 @@ do_export(struct xva_run *r, const char *source, struct err *err)
 		goto out;
 	}
 	r->verify = xva_verify_new(job_get_bool(job, "verify_export", 1));
+	r->wbuf = xmalloc(XVA_WBUF);
 	if (xapi_http_client(r->x, &hc, err) == -1 || xapi_clone(r->x, &r->px, err) == -1)
 		goto out;
 	atomic_store(&r->stop, 0);
@@ -512,6 +538,8 @@ do_export(struct xva_run *r, const char *source, struct err *err)
 		goto out;
 	}
 	if (xva_verify_finish(r->verify, r->sizes, r->ndisks, err) == -1)
+		goto out;
+	if (export_flush(r, err) == -1)
 		goto out;
 	if (fsync(r->fd) == -1) {
 		err_sys(err, errno, "fsync %s", r->partial);
@@ -748,6 +776,7 @@ done:
 		unlink(r.partial);
 	xv_free(vmrec);
 	xva_verify_free(r.verify);
+	free(r.wbuf);
 	free(r.final);
 	free(r.partial);
 	free(r.vm);
