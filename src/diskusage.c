@@ -120,6 +120,20 @@ map_get(struct du_map *m, const struct stat *st, int *added)
 	return e;
 }
 
+/* Size m for about n inodes up front (no rehash while a walk fills it). */
+static void
+map_reserve(struct du_map *m, int64_t n)
+{
+	size_t cap = MAP_MIN;
+
+	if (m->cap != 0 || n <= 0)
+		return;
+	while ((size_t)n * 2 > cap && cap < ((size_t)1 << 30))
+		cap *= 2;
+	m->slots = xcalloc(cap, sizeof *m->slots);
+	m->cap = cap;
+}
+
 static void
 map_free(struct du_map *m)
 {
@@ -463,26 +477,6 @@ out:
 	return ret;
 }
 
-int
-diskusage_rescan(struct catalog *cat, const struct job *job, struct err *err)
-{
-	struct catalog_du *rows = NULL, *job_row;
-	struct snaps s;
-	size_t n = 0;
-	int subvol, ret = -1;
-
-	if (catalog_du_find(cat, job->name, &rows, &n, err) == -1 ||
-	    snaps_list(job, rows, n, &s, &job_row, &subvol, err) == -1)
-		goto out;
-	ret = subvol ? 0 : rescan_snaps(cat, job, &s, err);
-	snaps_free(&s);
-out:
-	catalog_du_free(rows, n);
-	if (ret == -1)
-		err_wrap(err, "measuring the disk usage of %s", job->dir);
-	return ret;
-}
-
 /* Whether the recorded figures cover exactly the snapshots on disk but skip. */
 static int
 consistent(const struct snaps *s, const struct catalog_du *job_row, size_t nrows, size_t skip)
@@ -512,6 +506,9 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 	size_t left = 0;
 	int ret = -1;
 
+	/* The new snapshot is about as big as the one before it. */
+	if (ni > 0 && s->v[ni - 1].row != NULL)
+		map_reserve(&nw.own, s->v[ni - 1].row->files + s->v[ni - 1].row->files / 8);
 	if (walk_tree(&nw, job->name, s->v[ni].path, err) == -1)
 		goto out;
 	(*walked)++;
@@ -536,7 +533,11 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 	pending_add(&p, s->v[ni].name, &nw.fig);
 	for (size_t k = ni; k-- > 0 && left > 0;) {
 		struct walk ow = { .counted = 1, .wanted = &nw.own, .wanted_left = &left };
-		int rc = walk_tree(&ow, job->name, s->v[k].path, err);
+		int rc;
+
+		if (s->v[k].row != NULL)
+			map_reserve(&ow.own, s->v[k].row->files + s->v[k].row->files / 8);
+		rc = walk_tree(&ow, job->name, s->v[k].path, err);
 
 		walk_unique(&ow);
 		map_free(&ow.own);

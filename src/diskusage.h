@@ -52,11 +52,6 @@ int diskusage_after_backup(struct catalog *cat, const struct job *job, const cha
 void diskusage_account_backup(struct catalog *cat, const struct job *job, const char *location);
 
 /*
- * Walk every snapshot of job and rewrite all its rows. 0 or -1 + err.
- */
-int diskusage_rescan(struct catalog *cat, const struct job *job, struct err *err);
-
-/*
  * Cleanup's two steps around a removal of some of job's entries
  * (locations, absolute paths): _prepare, before anything is removed,
  * walks them together and measures what their removal frees (inodes all

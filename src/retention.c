@@ -428,6 +428,34 @@ victim_add(struct cleanup *c, size_t job, int64_t rowid, const char *location)
 }
 
 /*
+ * Open pc->real and keep it with its names when it is the folder the path
+ * names (the check locate() makes); nothing is cached otherwise.
+ */
+static void
+pc_open_checked(struct parent_cache *pc)
+{
+	char proc[64], back[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd = open(pc->real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	n = readlink(proc, back, sizeof back - 1);
+	if (n != -1)
+		back[n] = '\0';
+	if ((n != -1 && strcmp(back, pc->real) != 0) || fstat(fd, &st) == -1) {
+		close(fd);
+		return;
+	}
+	pc->fd = fd;
+	pc->have_fd = 1;
+	pc->dev = st.st_dev;
+	pc_read_names(pc);
+}
+
+/*
  * realpath(location) for a kept backup, through the parent cache: the
  * parent resolved once per folder, then one lstat of the name (a symlink
  * or a "." name takes the full realpath()). NULL when it does not
@@ -458,9 +486,16 @@ resolve_kept(struct parent_cache *pc, const char *location)
 		pc->parent = xstrdup(loc);
 		pc->real = real;
 	}
+	if (!pc->have_fd)
+		pc_open_checked(pc);
+	if (!pc_may_hold(pc, name)) {
+		free(loc);
+		return NULL; /* gone: protects nothing */
+	}
 	full = strcmp(pc->real, "/") == 0 ? xasprintf("/%s", name)
 	                                  : xasprintf("%s/%s", pc->real, name);
-	if (lstat(full, &sb) == -1) {
+	if ((pc->have_fd ? fstatat(pc->fd, name, &sb, AT_SYMLINK_NOFOLLOW) : lstat(full, &sb)) ==
+	    -1) {
 		free(full);
 		full = NULL;
 	} else if (S_ISLNK(sb.st_mode)) {
