@@ -217,7 +217,10 @@ ssh_check_target(const struct job *job, struct err *err)
 			goto bad_user;
 	return 0;
 bad_user:
-	err_set(err, "remote_user: '%s' is not a user name", job->remote_user);
+	/* sqlserver+ssh takes the login from username when remote_user is unset */
+	err_set(err, "%s: '%s' is not a user name",
+	        job->remote_user == job_get(job, "username") ? "username" : "remote_user",
+	        job->remote_user);
 	return -1;
 }
 
