@@ -71,6 +71,7 @@ static const struct drv_key global_keys[] = {
 	{ "log_retention_days", KEY_INT, NULL }, /* run logs kept by cleanup, 0 = forever */
 	{ "disk_warn_percent", KEY_INT, NULL },  /* checknagios: backup filesystem use */
 	{ "disk_crit_percent", KEY_INT, NULL },
+	{ "group", KEY_STR, NULL }, /* read access for monitoring (perm.c) */
 	{ NULL, KEY_STR, NULL },
 };
 
