@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "commands.h"
@@ -17,6 +18,7 @@
 #include "guiconf.h"
 #include "http.h"
 #include "log.h"
+#include "perm.h"
 #include "util/fsutil.h"
 #include "util/suggest.h"
 #include "util/timefmt.h"
@@ -273,10 +275,17 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	char *catalog_path = NULL;
 	struct catalog *cat = NULL;
 	struct err err;
-	int rc;
+	gid_t group = 0;
+	int rc, has_group = 0;
 
 	err_clear(&err);
-	select_jobs(a, (e->flags & (ACTION_FILES | ACTION_MONITOR)) != 0,
+	/*
+	 * checknagios as root reports a job whose private_key is unreadable;
+	 * as an unprivileged user (NRPE) it must not need root's keys.
+	 */
+	select_jobs(a,
+	            (e->flags & ACTION_FILES) != 0 ||
+	                ((e->flags & ACTION_MONITOR) != 0 && geteuid() == 0),
 	            (e->flags & ACTION_MONITOR) != 0, &sel);
 	if (!(e->flags & ACTION_WRITES)) {
 		rc = e->run(a);
@@ -305,6 +314,13 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 		}
 		a->gui = gui;
 	}
+	if (!a->dry_run && (has_group = perm_group(a->cfg, &group, &err)) == -1) {
+		action_print_err(err.msg);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	if (has_group)
+		perm_apply(a->cfg, group);
 	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
 	a->catalog_path = catalog_path;
 	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
@@ -334,6 +350,8 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	a->cat = a->dry_run ? NULL : cat;
 	a->rcat = cat;
 	rc = e->run(a);
+	if (has_group) /* what the run made: job folders, the catalog, this run's log */
+		perm_apply(a->cfg, group);
 	if (a->dry_run)
 		log_info(NULL, "dry run: nothing was done");
 out:

@@ -17,6 +17,20 @@
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
 
+/*
+ * When the catalog cannot be read for lack of permission (NRPE runs
+ * checknagios as an unprivileged user): what to do, else "".
+ */
+static const char *
+permission_hint(const char *path)
+{
+	if (access(path, R_OK) == 0 || (errno != EACCES && errno != EPERM))
+		return "";
+	return " (a permission problem: give checknagios's user read access with [global] "
+	       "group = GROUP in the configuration and add the user to that group; the next "
+	       "backup applies it)";
+}
+
 int
 action_checknagios(const struct action_ctx *a)
 {
@@ -35,7 +49,7 @@ action_checknagios(const struct action_ctx *a)
 		setenv("TZ", ":/etc/localtime", 0);
 	err_clear(&err);
 	if (catalog_open(path, CATALOG_RO, &cat, &err) == -1 && err.code != ENOENT) {
-		printf("UNKNOWN : cannot read the catalog: %s\n", err.msg);
+		printf("UNKNOWN : cannot read the catalog: %s%s\n", err.msg, permission_hint(path));
 		free(path);
 		return 3;
 	}

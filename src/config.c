@@ -73,6 +73,7 @@ static const struct drv_key global_keys[] = {
 	{ "disk_crit_percent", KEY_INT, NULL },
 	{ "disk_forecast_warn_days", KEY_INT, NULL },   /* checknagios: full within N days */
 	{ "disk_forecast_window_days", KEY_INT, NULL }, /* the forecast's fit, in days */
+	{ "group", KEY_STR, NULL },                     /* read access for monitoring (perm.c) */
 	{ NULL, KEY_STR, NULL },
 };
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -51,7 +52,6 @@ check_local(const struct job *job, const char *location, struct drv_check *out, 
 {
 	struct stat sb;
 
-	(void)err;
 	memset(out, 0, sizeof *out);
 	if (stat(location, &sb) == 0) {
 		if (S_ISREG(sb.st_mode)) {
@@ -63,6 +63,13 @@ check_local(const struct job *job, const char *location, struct drv_check *out, 
 			out->presence = DRV_FOLDER;
 			return 0;
 		}
+	} else if (errno == EACCES || errno == EPERM) {
+		/* Not a vanished backup: this user may not look (checknagios as nagios). */
+		err_set(err,
+		        "%s: %s (running as uid %u: give it read access with [global] group = "
+		        "GROUP and add the user to that group)",
+		        location, strerror(errno), (unsigned)geteuid());
+		return -1;
 	}
 	/* Remote backups are not on this disk: no local path proves nothing. */
 	out->presence = (job->drv->caps & DRV_CAP_REMOTE) ? DRV_ELSEWHERE : DRV_GONE;

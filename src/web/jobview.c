@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "drivers/driver.h"
+#include "schedule.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 #include "web/json.h"
@@ -145,6 +146,64 @@ jobview_attempt_json(struct buf *b, const struct job_view *jv)
 	free(cut);
 }
 
+time_t
+jobview_next_run(const struct job *job, const char *key, time_t now)
+{
+	const char *text = job_get(job, key);
+	struct schedule s;
+	struct err err;
+	time_t next;
+
+	err_clear(&err);
+	if (text == NULL || schedule_parse(text, &s, &err) == -1 ||
+	    schedule_next(&s, now, &next) == -1)
+		return -1;
+	return next;
+}
+
+/* t as local ISO time with its UTC offset ("2026-12-05T03:00:00+01:00"), or "never". */
+static void
+next_json(struct buf *b, time_t t)
+{
+	struct tm tm;
+	char s[40];
+	size_t n;
+
+	if (t < 0 || localtime_r(&t, &tm) == NULL) {
+		json_str(b, "never");
+		return;
+	}
+	n = strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	if (n == 24) { /* +0100 -> +01:00 */
+		s[25] = '\0';
+		s[24] = s[23];
+		s[23] = s[22];
+		s[22] = ':';
+	}
+	json_str(b, s);
+}
+
+/*
+ * The schedules of a job object: schedule and cleanup_schedule (their
+ * text, null when unset), next_run and next_cleanup (when serve's
+ * scheduler starts them next, or "never").
+ */
+static void
+jobview_schedule_json(struct buf *b, const struct job_view *jv)
+{
+	static const char *const keys[][2] = { { "schedule", "next_run" },
+		                               { "cleanup_schedule", "next_cleanup" } };
+
+	for (size_t i = 0; i < 2; i++) {
+		buf_putc(b, ',');
+		json_key(b, keys[i][0]);
+		json_str(b, job_get(jv->job, keys[i][0]));
+		buf_putc(b, ',');
+		json_key(b, keys[i][1]);
+		next_json(b, jobview_next_run(jv->job, keys[i][0], jv->now));
+	}
+}
+
 void
 jobview_json(struct buf *b, const struct job_view *jv)
 {
@@ -207,6 +266,7 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	json_key(b, "health");
 	json_str(b, jv->health);
 	jobview_attempt_json(b, jv);
+	jobview_schedule_json(b, jv);
 	buf_putc(b, '}');
 }
 

@@ -41,6 +41,11 @@ void jobview_free(struct job_view *jv);
 void jobview_json(struct buf *b, const struct job_view *jv);
 /* A catalog row as an object keyed by column name (/backups.json). */
 void jobview_row_json(struct buf *b, const struct catalog_row *r);
+/*
+ * When serve's scheduler next starts job's key ("schedule" or
+ * "cleanup_schedule") after now, or -1 when it never does (unset, "never").
+ */
+time_t jobview_next_run(const struct job *job, const char *key, time_t now);
 /* Seconds since the epoch of a catalog ISO time, or -1. */
 double jobview_epoch(const char *iso);
 

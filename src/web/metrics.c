@@ -166,6 +166,33 @@ disk_usage_gauges(struct buf *b, struct catalog *cat, const struct config *cfg,
 }
 
 /*
+ * When serve's scheduler next starts each job's backup and cleanup
+ * (seconds since the epoch; +Inf for "never": unscheduled).
+ */
+static void
+next_run_gauges(struct buf *b, const struct job_view *views, size_t nv, time_t now)
+{
+	static const char *const keys[][2] = { { "schedule", "backup" },
+		                               { "cleanup_schedule", "cleanup" } };
+
+	help(b, "tisbackup_job_next_run_timestamp_seconds", "gauge",
+	     "When the scheduler of serve next starts the job (+Inf: never).");
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t k = 0; k < 2; k++) {
+			time_t t = jobview_next_run(views[i].job, keys[k][0], now);
+
+			buf_puts(b, "tisbackup_job_next_run_timestamp_seconds");
+			labels(b, views[i].job);
+			buf_printf(b, ",action=\"%s\"} ", keys[k][1]);
+			if (t < 0)
+				buf_puts(b, "+Inf\n");
+			else
+				buf_printf(b, "%lld\n", (long long)t);
+		}
+	}
+}
+
+/*
  * tisbackup_job_runs_total: the job's finished backup runs by result,
  * from its BACKUP rows and the CLEAN rows cleanup left of them (so the
  * count never goes down). 0 or -1 + err.
@@ -300,6 +327,7 @@ metrics_get(struct req *r, struct reply *out)
 			buf_printf(b, ",state=\"%s\"} %d\n", states[k], strcmp(st, states[k]) == 0);
 		}
 	}
+	next_run_gauges(b, views, nv, now);
 	filesystem_gauges(b, cfg);
 	if (cat != NULL && disk_usage_gauges(b, cat, cfg, views, nv, now, &err) == -1) {
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);

@@ -160,9 +160,10 @@ try {
 			const age = await row(FLAKY_JOB).locator('td[data-label="Last good"]').textContent();
 			return (hl === 'warning' && /failed/.test(att) && /flag is missing/.test(att) && /ago|just now/.test(age)) || `health=${hl} attempt=${att} last good=${age}`;
 		});
-		await step(`${RSYNC_JOB}'s last attempt is shown OK`, async () => {
-			const att = await row(RSYNC_JOB).locator('td[data-label="Last attempt"]').textContent();
-			return /^OK \d{4}-\d{2}-\d{2} /.test(att) || `attempt=${att}`;
+		await step(`${RSYNC_JOB}'s last attempt is shown OK, and its next run never (no schedule)`, async () => {
+			const att = await row(RSYNC_JOB).locator('td[data-label="Last attempt"] .attempt').textContent();
+			const next = await row(RSYNC_JOB).locator('td[data-label="Last attempt"] .next-run').textContent();
+			return (/^OK \d{4}-\d{2}-\d{2} /.test(att) && next === 'next: never') || `attempt=${att} next=${next}`;
 		});
 		await step('failing jobs come first in their group', async () => {
 			const order = await page.locator('section.group[data-type="rsync+ssh"] tbody tr').evaluateAll((rs) => rs.map((r) => `${r.dataset.job}:${r.dataset.health}`));

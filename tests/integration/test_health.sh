@@ -28,7 +28,7 @@ touch "$FLAG"
 write_conf() {
 	cfg_global "$CONF" "$@"
 	cfg_job "$CONF" flaky "$SRC" "preexec = test -e $FLAG || { echo 'the flag file is missing'; exit 4; }"
-	cfg_job "$CONF" steady "$SRC"
+	cfg_job "$CONF" steady "$SRC" "schedule = daily 03:00"
 	cfg_job "$CONF" never "$SRC" "preexec = echo 'never works'; exit 5"
 	cfg_null "$CONF" nothing
 }
@@ -105,6 +105,20 @@ t_eq false "$(job steady "['last_attempt_failed']")" "API: steady's last attempt
 t_eq null "$(job steady "['last_error']")" "API: no last_error for steady"
 t_eq critical "$(job never "['health']")" "API: never is critical"
 t_match 'No recent backup|No backup' "$(job never "['health_message']")" "API: health_message says why"
+# Schedules and next runs (part 6).
+t_eq "daily 03:00" "$(job steady "['schedule']")" "API: steady's schedule"
+t_eq "$(date -d "$( [ "$(date +%H%M)" -lt 0300 ] && echo today || echo tomorrow) 03:00" +%Y-%m-%dT%H:%M:%S%:z)" \
+	"$(job steady "['next_run']")" "API: next_run is the next 03:00, local time with its UTC offset"
+t_eq never "$(job flaky "['next_run']")" "API: an unscheduled job's next_run is never"
+t_eq never "$(job steady "['next_cleanup']")" "API: no cleanup_schedule: next_cleanup never"
+metrics=$(curl -s -u alice:alice-pw-1 "$WEB/metrics")
+t_match "^tisbackup_job_next_run_timestamp_seconds\{backup_job=\"steady\".*,action=\"backup\"\} $(date -d "$( [ "$(date +%H%M)" -lt 0300 ] && echo today || echo tomorrow) 03:00" +%s)\$" \
+	"$metrics" "/metrics: steady's next run as a timestamp"
+t_match '^tisbackup_job_next_run_timestamp_seconds\{backup_job="flaky".*,action="backup"\} \+Inf$' "$metrics" \
+	"/metrics: never is +Inf"
+if command -v promtool >/dev/null 2>&1; then
+	t_ok "promtool check metrics accepts /metrics" sh -c "printf '%s\n' \"\$1\" | promtool check metrics" _ "$metrics"
+fi
 web_stop
 
 t_done

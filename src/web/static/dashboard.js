@@ -31,6 +31,13 @@ const rank = (hl) => {
 	return i < 0 ? HEALTH_ORDER.length : i;
 };
 
+/* When serve's scheduler starts the job next ("never" without a schedule). */
+function nextRun(job) {
+	if (job.next_run === undefined) return null;
+	const never = !job.next_run || job.next_run === 'never';
+	return h('span', { class: 'next-run muted', title: job.schedule ? `schedule = ${job.schedule}` : 'no schedule', text: `next: ${never ? 'never' : fmt.date(job.next_run)}` });
+}
+
 /* The last attempt: its result and when, the failure's log as a tooltip. */
 function lastAttempt(job) {
 	if (!job.last_start) return h('span', { class: 'muted', text: 'never' });
@@ -133,7 +140,7 @@ function jobRow(job) {
 		h('td', { 'data-label': 'Job', class: 'cell-name' }, h('a', { href: `#/job/${encodeURIComponent(job.name)}`, text: job.name })),
 		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
 		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
-		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job)),
+		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job), nextRun(job)),
 		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '', text: fmt.age(job.age_hours) }),
 		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
 		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
