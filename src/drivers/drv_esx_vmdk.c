@@ -768,4 +768,5 @@ const struct driver drv_esx_vmdk = {
 	.caps = 0,
 	.validate = esx_validate,
 	.backup = esx_backup,
+	.restore = restore_file_copy,
 };

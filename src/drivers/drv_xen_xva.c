@@ -799,4 +799,5 @@ const struct driver drv_xen_xva = {
 	.validate = xva_validate,
 	.backup = xva_backup,
 	.layout = &xva_layout,
+	.restore = restore_file_copy,
 };

@@ -106,6 +106,11 @@ t_eq "$(stat -c %s "$d/$VM-disk-0.vmdk")" 1048576 "hot export: the disk's full s
 t_eq "$(head -c 4 "$d/$VM-disk-0.vmdk")" KDMV "hot export: a stream-optimized VMDK"
 t_match "$VM-disk-1.vmdk" "$(cat "$d/$VM.ovf")" "hot export: the descriptor names the disks (CreateDescriptor)"
 clean "hot export"
+tb_run -c "$CONF" -s vm0 restore --to "$TMPD/restored"
+t_rc 0 "restore --to DIR of the newest export: exit 0"
+t_ok "restore: the ovf, mf and disks equal the backup's" diff -r "$d" "$TMPD/restored"
+t_eq "$(csql "select status from stats where backup_name='vm0' and TYPE='RESTORE' order by rowid desc limit 1")" OK \
+	"restore: a RESTORE row, OK"
 
 # --- OVA
 conf create_ovafile=yes

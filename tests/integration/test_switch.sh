@@ -409,6 +409,9 @@ mkdir -p "$TMPD/export"
 tb_run -c "$CONF" -s pc exportbackup -x "$TMPD/export"
 t_rc 0 "exportbackup of a switch job"
 t_ok "exportbackup copies the newest configuration file" cmp "$BASE/pc/$(newest pc)" "$TMPD/export/pc/$(newest pc)"
+tb_run -c "$CONF" -s pc restore --to "$TMPD/restored"
+t_rc 0 "restore --to DIR of a switch configuration"
+t_ok "restore: the file equals the newest backup" cmp "$BASE/pc/$(newest pc)" "$TMPD/restored/$(newest pc)"
 
 # --- versions: GET /api/v1/jobs/NAME/diff through serve
 # shellcheck source=web.sh

@@ -103,6 +103,9 @@ t_eq "OK|1|$(stat -c %s "$JOBDIR/$xva")|$JOBDIR/$xva" \
 	"$(last_row web "status,total_files_count,total_bytes,backup_location")" \
 	"the row: OK, one file, its size, its path"
 t_match '^XVA backup from web01 OK, [0-9]+ bytes written' "$(last_row web log)" "the original's log words"
+tb_run -c "$CONF" -s web restore --to "$TMPD/restored"
+t_rc 0 "restore --to DIR of the newest XVA: exit 0"
+t_ok "restore: the file equals the backup" cmp "$JOBDIR/$xva" "$TMPD/restored/$xva"
 c=$(calls)
 t_eq "session.login_with_password Success
 VM.get_by_name_label Success
