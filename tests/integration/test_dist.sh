@@ -98,6 +98,8 @@ ssh-keygen -q -t ed25519 -N '' -f "$TMPD/key" >/dev/null
 printf 'x\n' >"$TMPD/pass"
 chmod 600 "$TMPD/pass"
 sed -e 's/^;\(\[\|[a-z_]* = \)/\1/' -e "s|/root/.ssh/id_ed25519|$TMPD/key|" -e "s|/etc/tis/nas-share.pass|$TMPD/pass|" -e "s|/etc/tis/core-sw1.pw|$TMPD/pass|" \
+	-e "s|/etc/tis/xcp1.pass|$TMPD/pass|" -e "s|/etc/tis/esx1.pass|$TMPD/pass|" \
+	-e "s|/etc/tis/xcp1-ca.pem|$TMPD/pass|" -e "s|/etc/tis/esx1-ca.pem|$TMPD/pass|" \
 	-e "s|/root/.ssh/known_hosts|$TMPD/kh|" -e "s|/var/lib/tisbackup|$TMPD/b1|" "$SAMPLE" >"$TMPD/all.ini"
 tb_run -c "$TMPD/all.ini" -d backup
 t_rc 0 "every job of the sample uncommented is valid (dry run)"

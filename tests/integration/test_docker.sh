@@ -111,7 +111,8 @@ out=$($DOCKER build --network host --build-arg BASE_IMAGE="$BASE" --target redis
 t_check "docker build (redis target)" $? "$(printf '%s\n' "$out" | tail -n 30)"
 size=$($DOCKER image inspect -f '{{.Size}}' "$IMG")
 t_diag "image size: $((size / 1000000)) MB ($size bytes)"
-t_num_ge 0 $((120000000 - size)) "the image is at most 120 MB ($((size / 1000000)) MB)"
+# 160 MB: libxml2 (the XCP and VMware drivers) brings ICU, ~36 MB (docs/deployment.md)
+t_num_ge 0 $((160000000 - size)) "the image is at most 160 MB ($((size / 1000000)) MB)"
 t_match '^tisbackup ' "$($DOCKER run --rm "$IMG" --version 2>&1)" "the image runs tisbackup --version"
 t_eq "0" "$($DOCKER image inspect -f '{{.Config.User}}' "$RIMG" | grep -c root)" "redis runs as a non-root user"
 # An empty /etc/tis volume gets the image's defaults on first start.
