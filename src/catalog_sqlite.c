@@ -723,14 +723,18 @@ last_rows_chunk(struct sqlcat *cat, const char *const *names, size_t n, size_t b
 	buf_puts(&sql, "WITH j(i, name) AS (VALUES ");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&sql, "%s(%zu, ?%zu)", i > 0 ? ", " : "", base + i, i + 3);
-	/* CROSS JOIN keeps j outside: the rows arrive job after job. */
+	/*
+	 * CROSS JOIN keeps j outside; the outer ORDER BY makes the order a
+	 * promise (job after job, newest first), not a plan's accident.
+	 */
 	buf_printf(&sql,
 	           ") SELECT j.i, s.rowid, s.backup_name, s.server_name, s.description, "
 	           "s.backup_start, s.backup_end, s.backup_duration, s.total_files_count, "
 	           "s.written_files_count, s.total_bytes, s.written_bytes, s.status, s.log, "
 	           "s.backup_location, %s FROM j CROSS JOIN stats AS s "
 	           "WHERE s.rowid IN (SELECT rowid FROM stats WHERE backup_name = j.name%s "
-	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2)",
+	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2) "
+	           "ORDER BY j.i, s.backup_start DESC, s.rowid DESC",
 	           type_col,
 	           type == NULL    ? ""
 	           : cat->has_type ? " AND TYPE = ?1"

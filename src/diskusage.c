@@ -343,7 +343,8 @@ snaps_list(const struct job *job, struct catalog_du *rows, size_t nrows, struct 
 		*subvol = 1;
 		return 0;
 	}
-	qsort(s->v, s->n, sizeof *s->v, snap_cmp);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof *s->v, snap_cmp);
 	for (size_t i = 0; i < nrows; i++) {
 		if (rows[i].snapshot[0] == '\0') {
 			*job_row = &rows[i];

@@ -140,7 +140,8 @@ t_rc 0 "the next run: OK"
 src=$(tail -n +"$RUN_FROM" "$XAPI_LOG" | jq -r 'select(.method == "Async.VM.copy") | .args[1]')
 t_ne "$kept" "$src" "it copies a fresh snapshot, not the kept one"
 t_eq 1 "$(xapi_state "[.VM[\"$kept\"]] | map(select(. != null)) | length")" "the kept snapshot stays"
-t_eq Running "$(xapi_state '.VM[] | select(.other_config["tisbackup:stamp"] != null and (.is_a_snapshot | not)) | .power_state' | tail -1)" \
+started=$(tail -n +"$RUN_FROM" "$XAPI_LOG" | jq -r 'select(.method == "Async.VM.start") | .args[1]' | tail -1)
+t_eq Running "$(xapi_state ".VM[\"$started\"] | select(.other_config[\"tisbackup:stamp\"] != null and (.is_a_snapshot | not)) | .power_state")" \
 	"start_vm: the copy runs"
 t_eq "rm
 start" "$(tail -n +"$RUN_FROM" "$XAPI_LOG" | jq -r 'if .method == "VM.remove_from_other_config" and .args[2] == "auto_poweron" then "rm" elif .method == "Async.VM.start" then "start" else empty end')" \
