@@ -334,7 +334,22 @@ MaxStartups 50:30:100
 MaxSessions 50
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
+SetEnv SHLVL=1
 EOF
+}
+
+# sshd_setenv NAME=VALUE...: more variables for the sessions of the sshd
+# (sshd reads only its first SetEnv line, so they join it); restart sshd to
+# apply. SHLVL=1 stays: it keeps the remote bash from sourcing ~/.bashrc,
+# whose pyenv init takes a lock that a killed session can leave behind
+# (every later ssh command then waits 60 s).
+sshd_setenv() {
+	local kv
+	for kv in "$@"; do
+		awk -v kv="$kv" '/^SetEnv /{ $0 = $0 " " kv } { print }' \
+			"$SSHD_DIR/sshd_config" >"$SSHD_DIR/sshd_config.new" &&
+			mv "$SSHD_DIR/sshd_config.new" "$SSHD_DIR/sshd_config"
+	done
 }
 
 # Try to run sshd on port $1; 0 once it accepts connections.

@@ -122,7 +122,7 @@ chmod 755 "$BIN" "$BIN/exp"
 
 # The stand-in first on the PATH of every ssh session.
 sshd_stop
-echo "SetEnv PATH=$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" >>"$SSHD_DIR/sshd_config"
+sshd_setenv "PATH=$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
 SSHD_PID=$!
 wait_until 10 port_open "$SSHD_PORT" || t_bail "sshd did not come back"

@@ -92,7 +92,7 @@ sed -i "s|@CTL@|$CTL|" "$BIN/samba-tool"
 chmod 755 "$BIN" "$BIN/samba-tool"
 
 sshd_stop
-echo "SetEnv TMPDIR=$RTMP PATH=$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" >>"$SSHD_DIR/sshd_config"
+sshd_setenv "TMPDIR=$RTMP" "PATH=$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
 SSHD_PID=$!
 wait_until 10 port_open "$SSHD_PORT" || t_bail "sshd did not come back"

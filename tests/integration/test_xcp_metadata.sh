@@ -25,7 +25,7 @@ sshd_start
 STUB=$TMPD/stub
 mkdir -p "$STUB"
 sshd_stop
-echo "SetEnv PATH=$STUB:/usr/local/bin:/usr/bin:/bin" >>"$SSHD_DIR/sshd_config"
+sshd_setenv "PATH=$STUB:/usr/local/bin:/usr/bin:/bin"
 /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
 SSHD_PID=$!
 tb_track "$SSHD_PID"
