@@ -276,10 +276,14 @@ out:
 	return rc;
 }
 
-/* Keep the max_copies newest copies of the VM; destroy the older ones. */
+/*
+ * Keep the max_copies newest copies of the VM; destroy the older ones.
+ * newest (or NULL) is the copy this run made: it counts as the newest
+ * whatever its stamp says (two runs in the same second share one).
+ */
 static int
-copies_rotate(struct xapi *x, const struct job *job, const char *vm_uuid, int *removed,
-              struct err *err)
+copies_rotate(struct xapi *x, const struct job *job, const char *vm_uuid, const char *newest,
+              int *removed, struct err *err)
 {
 	long keep = job_get_long(job, "max_copies", 1);
 	struct copy *c;
@@ -289,6 +293,15 @@ copies_rotate(struct xapi *x, const struct job *job, const char *vm_uuid, int *r
 	*removed = 0;
 	if (copies_list(x, job, vm_uuid, &c, &n, err) == -1)
 		return -1;
+	for (size_t i = 0; newest != NULL && i + 1 < n; i++) {
+		if (strcmp(c[i].ref, newest) == 0) {
+			struct copy t = c[i];
+
+			memmove(&c[i], &c[i + 1], (n - i - 1) * sizeof *c);
+			c[n - 1] = t;
+			break;
+		}
+	}
 	for (size_t i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
 		log_info(job->name, "max_copies = %ld: destroying the old copy %s", keep,
 		         c[i].label);
@@ -544,7 +557,7 @@ cvx_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		err_wrap(err, "starting the copy \"%s\"", label);
 		goto out;
 	}
-	if (copies_rotate(x, job, vm_uuid, &removed, err) == -1)
+	if (copies_rotate(x, job, vm_uuid, copy, &removed, err) == -1)
 		goto out;
 	st->total_files = 1;
 	st->written_files = 0;
@@ -632,7 +645,7 @@ cvx_expire(const struct drv_expire *xp, struct err *err)
 	if (cvx_open(xp->job, &x, err) == -1)
 		return -1;
 	if (vm_uuid_of(x, xp->job, &uuid, err) == 0 &&
-	    copies_rotate(x, xp->job, uuid, &removed, err) == 0)
+	    copies_rotate(x, xp->job, uuid, NULL, &removed, err) == 0)
 		rc = 0;
 	free(uuid);
 	xapi_close(x);
