@@ -28,6 +28,16 @@
  * the catalog and log each job's summary in config order. A crash between
  * removal and record leaves rows naming nothing, which the next cleanup
  * marks CLEAN ("already gone").
+ *
+ * A local removal first renames the entry to NAME.deleting (DRV_DELETING,
+ * renameat2 without replacing) in its folder, then removes that: rmtree
+ * takes time, and a crash in the middle must not leave half a snapshot
+ * under the name of a backup (register, restore, disk usage and the
+ * orphan scan would take it for one). Each cleanup first finishes the
+ * NAME.deleting entries whose NAME the layout calls FINAL or STAGING,
+ * whatever their age, and never counts them as backups. Removals by a
+ * driver's expire hook (a subvolume, a remote copy) are atomic in their
+ * own way and are not renamed.
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -66,6 +76,7 @@ enum victim_state {
 	VICTIM_REMOVE, /* on disk, inside the job folder: remove it */
 	VICTIM_GONE,   /* nothing on disk any more: only mark the row */
 	VICTIM_SAME,   /* the same path as an earlier victim */
+	VICTIM_FAILED, /* could not be renamed for removal; errmsg says why */
 };
 
 /* One expired location (a catalog row's, or an orphan folder). */
@@ -80,6 +91,9 @@ struct victim {
 	int is_link;      /* a symlink: only the link goes */
 	int other_fs;     /* a folder on another filesystem (for the expire hook) */
 	int hook;         /* removed by the driver's expire hook */
+	int leftover;     /* a NAME.deleting an earlier cleanup did not finish */
+	char *tmpname;    /* renamed to this (NAME.deleting) before removal */
+	char *errmsg;     /* VICTIM_FAILED: why */
 	enum victim_state state;
 	size_t task;    /* VICTIM_REMOVE: index into the tasks */
 	size_t same_as; /* VICTIM_SAME: index of the earlier victim */
@@ -94,6 +108,7 @@ struct plan {
 	int kept;        /* BACKUP rows with a location left as BACKUP */
 	int removed;     /* rows whose location went (or was gone) */
 	int orphans;     /* unrecorded unfinished work removed */
+	int finished;    /* NAME.deleting leftovers of an interrupted cleanup removed */
 	int not_removed; /* removals that failed */
 	int committed;   /* the driver's expire_commit ran */
 };
@@ -632,15 +647,34 @@ name_recorded(const struct catalog_row *rows, size_t n, const char *name)
 	return 0;
 }
 
+/* 1 if name is NAME.deleting (DRV_DELETING) of a NAME the layout calls FINAL or STAGING. */
+static int
+is_leftover(enum drv_entry (*classify)(const char *, char *), const char *name)
+{
+	size_t len = strlen(name), sl = sizeof DRV_DELETING - 1;
+	char stamp[TIME_STAMP_LEN + 1], *base;
+	int yes;
+
+	if (len <= sl || strcmp(name + len - sl, DRV_DELETING) != 0)
+		return 0;
+	base = xstrndup(name, len - sl);
+	yes = classify(base, stamp) != DRV_ENTRY_OTHER;
+	free(base);
+	return yes;
+}
+
 /*
  * The unfinished work in the job folder started before cutoff that no row
  * records: entries the driver's layout calls DRV_ENTRY_STAGING, folders
  * (or regular files for DRV_CAP_FILE drivers), never symlinks; their
- * names into *names. 0 or -1 + err.
+ * names into *names. The removals an interrupted cleanup left
+ * (is_leftover(), any age, any kind of entry) into *leftovers. 0 or -1 +
+ * err.
  */
 static int
 find_orphans(struct catalog *cat, const struct job *job, const char *jobreal, time_t cutoff,
-             const struct catalog_row *rows, size_t n, struct strv *names, struct err *err)
+             const struct catalog_row *rows, size_t n, struct strv *names, struct strv *leftovers,
+             struct err *err)
 {
 	enum drv_entry (*classify)(const char *, char *) = driver_layout(job->drv)->classify;
 	int files = (job->drv->caps & DRV_CAP_FILE) != 0;
@@ -664,6 +698,10 @@ find_orphans(struct catalog *cat, const struct job *job, const char *jobreal, ti
 		if ((de = readdir(d)) == NULL)
 			break;
 		name = de->d_name;
+		if (is_leftover(classify, name)) {
+			strv_push(leftovers, name);
+			continue;
+		}
 		if (classify(name, stamp) != DRV_ENTRY_STAGING ||
 		    time_parse_stamp(stamp, &t) == -1 || t >= cutoff)
 			continue;
@@ -766,6 +804,7 @@ struct sel {
 	struct catalog_row *rows; /* every row of the job */
 	size_t n;
 	struct strv orphans;      /* names of unrecorded unfinished work */
+	struct strv leftovers;    /* NAME.deleting an interrupted cleanup left */
 	struct retention_row *rr; /* the policy's table */
 	size_t *map;              /* rr index -> rows index, (size_t)-1: an orphan */
 	size_t nr;
@@ -845,6 +884,7 @@ retention_explain_free(struct retention_explain *x)
 			free(s->paths[i]);
 		free(s->paths);
 		strv_free(&s->orphans);
+		strv_free(&s->leftovers);
 		free(s->rr);
 		free(s->map);
 		free(s->dec);
@@ -872,6 +912,7 @@ job_select(struct catalog *cat, const struct job *job, time_t now, int quiet,
 	memset(x, 0, sizeof *x);
 	x->priv = s;
 	strv_init(&s->orphans);
+	strv_init(&s->leftovers);
 	retention_job_policy(job, &x->pol);
 	cutoff = retention_cutoff(&x->pol, now);
 	localtime_r(&cutoff, &tm);
@@ -882,8 +923,8 @@ job_select(struct catalog *cat, const struct job *job, time_t now, int quiet,
 		err_sys(err, errno, "resolving the job folder %s", job->dir);
 		return -1;
 	}
-	if (s->jobreal != NULL &&
-	    find_orphans(cat, job, s->jobreal, cutoff, s->rows, s->n, &s->orphans, err) == -1)
+	if (s->jobreal != NULL && find_orphans(cat, job, s->jobreal, cutoff, s->rows, s->n,
+	                                       &s->orphans, &s->leftovers, err) == -1)
 		return -1;
 	s->paths = xcalloc(s->orphans.n + 1, sizeof *s->paths);
 	for (size_t i = 0; i < s->orphans.n; i++)
@@ -967,6 +1008,57 @@ retention_explain_print(FILE *out, const struct job *job, const struct retention
 	}
 }
 
+/*
+ * Queue the NAME.deleting entries an interrupted cleanup left in job ji's
+ * folder: they go whatever the policy says (the removal was decided and
+ * begun). -1 when one cannot be checked.
+ */
+static int
+plan_leftovers(struct cleanup *c, size_t ji, const char *jobreal, const struct strv *names)
+{
+	const struct job *job = c->plans[ji].job;
+	int rc = 0;
+
+	for (size_t i = 0; i < names->n; i++) {
+		char *full = xasprintf("%s/%s", jobreal, names->v[i]), *path;
+		int dirfd, is_link = 0, other_fs = 0;
+		struct victim *v;
+		struct err err;
+
+		err_clear(&err);
+		switch (locate(&c->pc, job, jobreal, full, 0, &path, &dirfd, &is_link, &other_fs,
+		               &err)) {
+		case WHERE_INSIDE:
+			if (c->a->dry_run)
+				log_info(job->name,
+				         "dry run: would finish removing %s (an interrupted "
+				         "cleanup's)",
+				         full);
+			v = victim_add(c, ji, -1, full);
+			v->path = path;
+			v->name = strrchr(path, '/') + 1;
+			v->dirfd = dirfd;
+			v->own_fd = 1;
+			v->is_link = is_link;
+			v->leftover = 1;
+			v->state = VICTIM_REMOVE;
+			break;
+		case WHERE_GONE:
+			break;
+		case WHERE_ERROR:
+			log_error(job->name, "cannot check %s: %s", full, err.msg);
+			rc = -1;
+			break;
+		case WHERE_OUTSIDE:
+		case WHERE_REFUSED:
+			log_warning(job->name, "%s is %s: left alone", full, err.msg);
+			break;
+		}
+		free(full);
+	}
+	return rc;
+}
+
 /* Decide what to remove for job ji. -1 when the job counts as failed. */
 static int
 plan_job(struct cleanup *c, size_t ji)
@@ -1014,6 +1106,9 @@ plan_job(struct cleanup *c, size_t ji)
 	}
 	if (c->a->explain)
 		retention_explain_print(stdout, job, &x);
+	if (jobreal != NULL && plan_leftovers(c, ji, jobreal, &s->leftovers) == -1)
+		p->failed = 1;
+	first = c->nv;
 
 	if (sum->expired == 0 && sum->orphans_expired == 0 && sum->extra == 0) {
 		log_info(job->name, "nothing older than %s to remove", p->cutoff);
@@ -1128,6 +1223,10 @@ record(struct cleanup *c, const struct victim *v)
 	struct err err;
 
 	err_clear(&err);
+	if (v->leftover) {
+		p->finished++;
+		return 0;
+	}
 	if (v->rowid == -1) {
 		p->orphans++;
 		return 0;
@@ -1207,36 +1306,112 @@ commit_all(struct cleanup *c, const struct rmtree_task *tasks)
 	}
 }
 
+/* renameat2(RENAME_NOREPLACE) in dirfd, or a check and renameat() where it is not supported. */
+static int
+rename_noreplace(int dirfd, const char *from, const char *to)
+{
+	struct stat sb;
+
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (fstatat(dirfd, to, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(dirfd, from, dirfd, to);
+}
+
 /*
- * Remove every VICTIM_REMOVE: the local removals all at once (rmtree_many),
- * then the ones the drivers' expire hooks remove, one by one. *tasks
- * receives the outcomes (the hooks' ones at the end).
+ * Rename each local removal (not a leftover, not the expire hook's) to
+ * NAME.deleting in its folder, never over an existing entry. One that
+ * cannot be renamed becomes VICTIM_FAILED: nothing of it is removed and
+ * its row stays BACKUP.
+ */
+static void
+rename_all(struct cleanup *c)
+{
+	for (size_t i = 0; i < c->nv; i++) {
+		struct victim *v = &c->v[i];
+		struct err err;
+		char *tmp;
+
+		if (v->state != VICTIM_REMOVE || v->hook || v->leftover)
+			continue;
+		err_clear(&err);
+		tmp = xasprintf("%s" DRV_DELETING, v->name);
+		if (spawn_interrupted()) {
+			err_set(&err, "interrupted");
+		} else if (rename_noreplace(v->dirfd, v->name, tmp) == 0) {
+			v->tmpname = tmp;
+			continue;
+		} else if (errno == EEXIST || errno == ENOTEMPTY) {
+			err_set(&err,
+			        "renaming it to %s before removing it: that name is taken (an "
+			        "earlier removal that could not be finished)",
+			        tmp);
+		} else {
+			err_sys(&err, errno, "renaming it to %s before removing it", tmp);
+		}
+		v->errmsg = xstrdup(err.msg);
+		v->state = VICTIM_FAILED;
+		free(tmp);
+	}
+}
+
+enum task_kind {
+	TASK_LEFTOVER, /* local, an interrupted cleanup's NAME.deleting */
+	TASK_LOCAL,    /* local, renamed to NAME.deleting first */
+	TASK_HOOK,     /* the driver's expire hook */
+};
+
+/* Append the VICTIM_REMOVE victims of kind to tasks (*n of them so far). */
+static void
+add_tasks(struct cleanup *c, struct rmtree_task *tasks, size_t *n, enum task_kind kind)
+{
+	for (size_t i = 0; i < c->nv; i++) {
+		struct victim *v = &c->v[i];
+		enum task_kind k = v->hook ? TASK_HOOK : v->leftover ? TASK_LEFTOVER : TASK_LOCAL;
+
+		if (v->state != VICTIM_REMOVE || k != kind)
+			continue;
+		v->task = *n;
+		tasks[*n].dirfd = v->dirfd;
+		tasks[*n].name = v->tmpname != NULL ? v->tmpname : v->name;
+		(*n)++;
+	}
+}
+
+/*
+ * Remove every VICTIM_REMOVE: first the leftovers of interrupted cleanups
+ * (they may hold the names the renames need), then the local removals,
+ * renamed to NAME.deleting and removed all at once (rmtree_many), then
+ * the ones the drivers' expire hooks remove, one by one. *tasks receives
+ * the outcomes, indexed by each victim's task.
  */
 static void
 remove_all(struct cleanup *c, struct rmtree_task **tasks)
 {
-	size_t ntasks = 0, nlocal;
+	size_t ntasks = 0, nleft, nlocal, total = 0;
 
 	*tasks = xcalloc(c->nv + 1, sizeof **tasks);
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < c->nv; i++) {
-			struct victim *v = &c->v[i];
-
-			if (v->state != VICTIM_REMOVE || v->hook != pass)
-				continue;
-			v->task = ntasks;
-			(*tasks)[ntasks].dirfd = v->dirfd;
-			(*tasks)[ntasks].name = v->name;
-			ntasks++;
-		}
-		if (pass == 0)
-			nlocal = ntasks;
-	}
-	if (c->a->dry_run || ntasks == 0)
+	for (size_t i = 0; i < c->nv; i++)
+		if (c->v[i].state == VICTIM_REMOVE)
+			total++;
+	if (c->a->dry_run || total == 0)
 		return;
-	log_info(NULL, "cleanup: removing %zu expired backup%s", ntasks, ntasks == 1 ? "" : "s");
+	log_info(NULL, "cleanup: removing %zu expired backup%s", total, total == 1 ? "" : "s");
+	add_tasks(c, *tasks, &ntasks, TASK_LEFTOVER);
+	nleft = ntasks;
+	if (nleft > 0)
+		rmtree_many(*tasks, nleft, threads(c->a), spawn_interrupted);
+	rename_all(c);
+	add_tasks(c, *tasks, &ntasks, TASK_LOCAL);
+	nlocal = ntasks - nleft;
 	if (nlocal > 0)
-		rmtree_many(*tasks, nlocal, threads(c->a), spawn_interrupted);
+		rmtree_many(*tasks + nleft, nlocal, threads(c->a), spawn_interrupted);
+	add_tasks(c, *tasks, &ntasks, TASK_HOOK);
 	for (size_t i = 0; i < c->nv; i++)
 		if (c->v[i].state == VICTIM_REMOVE && c->v[i].hook)
 			expire_with_hook(c, &c->v[i], &(*tasks)[c->v[i].task]);
@@ -1295,6 +1470,7 @@ record_all(struct cleanup *c, const struct rmtree_task *tasks)
 		const struct victim *v = &c->v[i];
 		struct plan *p = &c->plans[v->job];
 		const struct rmtree_task *t;
+		const struct victim *src;
 
 		switch (v->state) {
 		case VICTIM_GONE:
@@ -1303,9 +1479,22 @@ record_all(struct cleanup *c, const struct rmtree_task *tasks)
 				         "%s is already gone from disk: marking it CLEAN",
 				         v->location);
 			break;
+		case VICTIM_FAILED:
+			log_error(p->job->name, "cannot remove %s: %s", v->location, v->errmsg);
+			p->not_removed++;
+			p->failed = 1;
+			continue;
 		case VICTIM_SAME:
 		case VICTIM_REMOVE:
-			t = &tasks[c->v[v->state == VICTIM_SAME ? v->same_as : i].task];
+			src = &c->v[v->state == VICTIM_SAME ? v->same_as : i];
+			if (src->state == VICTIM_FAILED) {
+				log_error(p->job->name, "cannot remove %s: %s", v->location,
+				          src->errmsg);
+				p->not_removed++;
+				p->failed = 1;
+				continue;
+			}
+			t = &tasks[src->task];
 			if (t->rc == -1) {
 				log_error(p->job->name, "cannot remove %s: %s", v->location,
 				          t->err.msg);
@@ -1313,7 +1502,11 @@ record_all(struct cleanup *c, const struct rmtree_task *tasks)
 				p->failed = 1;
 				continue;
 			}
-			if (!c->a->dry_run)
+			if (!c->a->dry_run && v->leftover)
+				log_info(p->job->name,
+				         "finished removing %s (an interrupted cleanup's)",
+				         v->location);
+			else if (!c->a->dry_run)
 				log_info(p->job->name, "removed %s%s", v->location,
 				         v->is_link ? " (a symlink: its target is left alone)"
 				                    : "");
@@ -1338,6 +1531,10 @@ summarize(const struct cleanup *c, const struct plan *p)
 		           (p->job->drv->caps & DRV_CAP_FILE) ? "file" : "folder",
 		           p->orphans == 1 ? "" : "s");
 	buf_printf(&b, " older than %s, kept %d", p->cutoff, p->kept);
+	if (p->finished > 0)
+		buf_printf(&b, "; %s %d removal%s an interrupted cleanup left",
+		           c->a->dry_run ? "would finish" : "finished", p->finished,
+		           p->finished == 1 ? "" : "s");
 	if (p->not_removed > 0)
 		buf_printf(&b, ", %d could not be removed", p->not_removed);
 	if (p->failed)
@@ -1498,6 +1695,8 @@ out:
 			close(c.v[i].dirfd);
 		free(c.v[i].location);
 		free(c.v[i].path);
+		free(c.v[i].tmpname);
+		free(c.v[i].errmsg);
 	}
 	free(c.v);
 	free(c.plans);

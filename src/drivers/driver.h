@@ -116,6 +116,15 @@ enum drv_entry {
 	DRV_ENTRY_STAGING,   /* unfinished work of a run (cleanup sweeps it once expired) */
 };
 
+/*
+ * The core's name for a backup being removed: cleanup renames NAME to
+ * NAME DRV_DELETING (in the same folder, atomically) before removing the
+ * tree, so a crash never leaves half a backup under a name the layout
+ * calls FINAL; the next cleanup finishes such leftovers. No layout's
+ * classify may call a name ending in it DRV_ENTRY_FINAL.
+ */
+#define DRV_DELETING ".deleting"
+
 /* The most names one run may create in the job folder (final + staging). */
 #define DRV_LAYOUT_NAMES 4
 

@@ -10,8 +10,10 @@
 #    succeeds (no stale lock) and leaves no Running row;
 #  - of a cleanup removing 40 expired hardlinked snapshots: the snapshots
 #    the policy keeps are intact, no CLEAN row names a folder that is still
-#    there, and the next cleanup succeeds, removes the rest and leaves
-#    every kept snapshot equal to its source.
+#    there, no snapshot is left half-removed under its final name (cleanup
+#    renames it to NAME.deleting first), and the next cleanup succeeds,
+#    finishes every NAME.deleting, removes the rest and leaves every kept
+#    snapshot equal to its source.
 # The moments come from a seed printed first; replay with TB_DRILL_SEED=N.
 
 # shellcheck source=lib.sh
@@ -162,9 +164,12 @@ tb_run -c "$CCONF" dumpstat # creates the catalog and its schema
 sqlite3 -batch "$CATALOG" <"$TMPD/rows.sql" || t_bail "cannot insert the rows"
 KEPT=$(snapshots "$CJ" | tail -n 3)
 count() { snapshots "$CJ" | grep -c .; }
-cbad=0
+# Entries of the job folder: a snapshot renamed to NAME.deleting still counts until it is gone.
+entries() { ls -A "$CJ" | grep -c .; }
+leftovers() { ls -A "$CJ" | grep -c '\.deleting$'; }
+cbad=0 halfbad=0 hadleft=0
 # Kill k lands once the cleanup has removed a random 0..6 snapshots
-# (0: a random moment of its first 300 ms, while it plans).
+# completely (0: a random moment of its first 300 ms, while it plans).
 ALL=$(snapshots "$CJ")
 for ((k = 1; k <= 6; k++)); do
 	# Put back what the last rounds removed, so every kill has work to cut.
@@ -173,7 +178,7 @@ for ((k = 1; k <= 6; k++)); do
 		cp -al "$TMPD/tree" "$CJ/$s"
 		csql "update stats set TYPE = 'BACKUP' where backup_location = '$CJ/$s'"
 	done
-	before=$(count)
+	before=$(count) before_entries=$(entries)
 	target=$((RANDOM % 7))
 	"$TISBACKUP" -c "$CCONF" cleanup >/dev/null 2>&1 </dev/null &
 	P=$!
@@ -181,7 +186,7 @@ for ((k = 1; k <= 6; k++)); do
 	if [ $target = 0 ]; then
 		sleep "$(printf '0.%03d' $((RANDOM % 300)))"
 	else
-		wait_until 60 eval '[ "$(count)" -le $((before - target)) ] || ! kill -0 $P 2>/dev/null'
+		wait_until 60 eval '[ "$(entries)" -le $((before_entries - target)) ] || ! kill -0 $P 2>/dev/null'
 	fi
 	kill -9 $P 2>/dev/null
 	wait $P 2>/dev/null
@@ -199,12 +204,31 @@ for ((k = 1; k <= 6; k++)); do
 		}
 	done < <(csql "select backup_location from stats where backup_name = 'cl' and TYPE = 'CLEAN'")
 	half=0
-	for s in $(snapshots "$CJ"); do same_tree "$TMPD/tree" "$CJ/$s" || half=$((half + 1)); done
-	t_diag "cleanup kill $k (after $delay): $(count) of $before snapshots left, $half of them half-removed"
+	for s in $(snapshots "$CJ"); do
+		same_tree "$TMPD/tree" "$CJ/$s" || {
+			half=$((half + 1))
+			t_diag "cleanup kill $k (after $delay): $s is half-removed under its final name"
+		}
+	done
+	halfbad=$((halfbad + half))
+	[ "$(leftovers)" -gt 0 ] && hadleft=1
+	t_diag "cleanup kill $k (after $delay): $(count) of $before snapshots left," \
+		"$(leftovers) NAME.deleting being removed"
 done
 t_eq 0 "$cbad" "cleanup: after each of 6 kills, kept snapshots intact and no CLEAN row names a folder"
+t_eq 0 "$halfbad" "cleanup: after each of 6 kills, every snapshot under a final name equals its source"
+t_diag "the kills left a NAME.deleting: $([ $hadleft = 1 ] && echo yes || echo no), now: $(leftovers)"
+# Make sure the next cleanup has a cut-short removal to finish, whatever the seed.
+if [ "$(leftovers)" = 0 ]; then
+	s=$(printf '%s\n' $ALL | head -n 1) # the oldest: expired
+	if [ -e "$CJ/$s" ]; then mv "$CJ/$s" "$CJ/$s.deleting"; else cp -al "$TMPD/tree" "$CJ/$s.deleting"; fi
+	rm -rf "$CJ/$s.deleting/d1"
+fi
 tb_run -c "$CCONF" cleanup
 t_rc 0 "cleanup: the next cleanup succeeds (no stale lock)"
+t_match "finished removing .*\.deleting \(an interrupted cleanup's\)" "$T_OUT$T_ERR" \
+	"cleanup: the next cleanup finishes the removals a kill cut short"
+t_eq 0 "$(leftovers)" "cleanup: no NAME.deleting left"
 t_eq "$KEPT" "$(snapshots "$CJ")" "cleanup: it removed every expired snapshot and only those"
 for s in $KEPT; do
 	t_ok "cleanup: kept $s equals its source" same_tree "$TMPD/tree" "$CJ/$s"

@@ -228,9 +228,14 @@ test_table_contract(void **state)
 		for (size_t k = 0; k < n; k++) {
 			char stamp[TIME_STAMP_LEN + 1] = "";
 
+			char *deleting = xasprintf("%s" DRV_DELETING, names[k]);
+
 			assert_int_equal(l->classify(names[k], stamp),
 			                 k == 0 ? DRV_ENTRY_FINAL : DRV_ENTRY_STAGING);
 			assert_null(strchr(names[k], '/'));
+			/* What cleanup is removing is never a backup, nor a run's work. */
+			assert_int_equal(l->classify(deleting, stamp), DRV_ENTRY_OTHER);
+			free(deleting);
 			free(names[k]);
 		}
 	}

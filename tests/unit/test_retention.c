@@ -5,7 +5,8 @@
  * backup and orphan (with the resolved parent and name), a subvolume-like
  * folder on another filesystem goes to the hook instead of being refused,
  * a remote driver's locations go to its hook untouched, a remote driver
- * without a hook keeps its rows, and a dry run calls no hook.
+ * without a hook keeps its rows, and a dry run calls no hook; what an
+ * interrupted cleanup left under NAME.deleting is finished.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -344,6 +345,80 @@ test_remote_without_hook(void **state)
 	freejob(j);
 }
 
+/* mkdir path and put a file in it. */
+static void
+mktree(const char *path)
+{
+	char *f = xasprintf("%s/data", path);
+	FILE *fp;
+
+	assert_int_equal(mkdir(path, 0750), 0);
+	assert_non_null(fp = fopen(f, "w"));
+	fputs("x\n", fp);
+	fclose(fp);
+	free(f);
+}
+
+/*
+ * A local removal goes through NAME.deleting, and what an interrupted
+ * cleanup left under such names (of any age, with or without a row)
+ * is finished; a .deleting name the layout does not know is left alone.
+ */
+static void
+test_leftovers_finished(void **state)
+{
+	struct fixture *f = *state;
+	struct job *j = mkjob("rs", driver_find("rsync+ssh"));
+	char stamp[TIME_STAMP_LEN + 1], iso[TIME_ISO_LEN + 1];
+	char *old, *oldleft, *cut, *cutleft, *young, *recent, *alien;
+
+	when(10, stamp, iso);
+	old = xasprintf("%s/%s", j->dir, stamp);
+	/* Both the expired folder and a leftover of its own name. */
+	oldleft = xasprintf("%s" DRV_DELETING, old);
+	when(11, stamp, iso);
+	cut = xasprintf("%s/%s", j->dir, stamp); /* its row; renamed, then killed */
+	cutleft = xasprintf("%s" DRV_DELETING, cut);
+	when(2, stamp, iso);
+	young = xasprintf("%s/%s.rsync" DRV_DELETING, j->dir, stamp);
+	when(1, stamp, iso);
+	recent = xasprintf("%s/%s", j->dir, stamp);
+	alien = xasprintf("%s/notes" DRV_DELETING, j->dir);
+	mktree(old);
+	mktree(oldleft);
+	mktree(cutleft);
+	mktree(young);
+	mktree(recent);
+	mktree(alien);
+	add_row(f->cat, "rs", 10, old);
+	add_row(f->cat, "rs", 11, cut);
+	add_row(f->cat, "rs", 1, recent);
+
+	assert_int_equal(cleanup_of(f, j, 1), 0);
+	assert_int_equal(access(oldleft, F_OK), 0);
+	assert_int_equal(access(young, F_OK), 0);
+	assert_int_equal(access(old, F_OK), 0);
+
+	assert_int_equal(cleanup_of(f, j, 0), 0);
+	assert_int_equal(access(old, F_OK), -1);
+	assert_int_equal(access(oldleft, F_OK), -1);
+	assert_int_equal(access(cutleft, F_OK), -1);
+	assert_int_equal(access(young, F_OK), -1);
+	assert_int_equal(access(recent, F_OK), 0);
+	assert_int_equal(access(alien, F_OK), 0);
+	assert_string_equal(row_type(f->cat, "rs", old), "CLEAN");
+	assert_string_equal(row_type(f->cat, "rs", cut), "CLEAN");
+	assert_string_equal(row_type(f->cat, "rs", recent), "BACKUP");
+	free(old);
+	free(oldleft);
+	free(cut);
+	free(cutleft);
+	free(young);
+	free(recent);
+	free(alien);
+	freejob(j);
+}
+
 int
 main(void)
 {
@@ -351,6 +426,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expire_hook_local, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire_hook_remote, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_without_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leftovers_finished, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
