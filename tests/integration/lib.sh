@@ -879,6 +879,27 @@ wait_until() {
 	return 1
 }
 
+# wait_progress STALL_SEC PROGRESS_CMD CMD...: poll CMD every 0.1 s; 0 once
+# it succeeds, 1 once the output of PROGRESS_CMD (a shell string, eval'ed)
+# has not changed for STALL_SEC seconds of wall time. For waits whose
+# length depends on the machine's load (many runs, a lease to expire): a
+# busy machine only makes them longer, a stuck product still ends them.
+wait_progress() {
+	local stall=$1 prog=$2 last cur since=$SECONDS
+	shift 2
+	last=$(eval "$prog" 2>/dev/null)
+	while :; do
+		"$@" && return 0
+		cur=$(eval "$prog" 2>/dev/null)
+		if [ "$cur" != "$last" ]; then
+			last=$cur
+			since=$SECONDS
+		fi
+		[ $((SECONDS - since)) -ge "$stall" ] && return 1
+		sleep 0.1
+	done
+}
+
 # iso_ago SECONDS [FRACTION]: local ISO time SECONDS ago, like the catalog.
 iso_ago() {
 	local t

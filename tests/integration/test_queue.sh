@@ -7,7 +7,9 @@
 # after its lease expires and completes elsewhere; SIGTERM to a worker
 # hands its run back; a Redis restart mid-way loses no queued run; bad
 # [queue] settings fail clearly. Also runs the queue unit suite against
-# this Redis (TB_REDIS_URL).
+# this Redis (TB_REDIS_URL). Waits end on states, not on fixed times: each
+# gives up only after STALL seconds without any change in the queue (a
+# loaded machine makes the runs slower, never the test fail).
 . "$(dirname "$0")/lib.sh"
 tb_require_binary
 tb_require sqlite3 redis-server redis-cli
@@ -66,6 +68,12 @@ slow_running() {
 }
 # holder_pid ID: the pid of the worker process running ID (from its id HOST:PID/N).
 holder_pid() { state "$1" | awk '{print $3}' | sed 's/.*:\([0-9]*\)\/.*/\1/'; }
+# Seconds without any change in the queue before a wait gives up: more
+# than a lease (5 s) plus the slow run's preexec (4 s) and a run on a busy
+# machine.
+STALL=60
+# settled CMD...: wait for CMD until it holds, or the queue stops moving.
+settled() { wait_progress "$STALL" 'q list' "$@"; }
 
 suite() {
 	local b=$1 ids=() i id w1 w2 out bad rows slow pid other rc
@@ -90,7 +98,7 @@ suite() {
 	w1=$WPID
 	worker_start "${b}_w2"
 	w2=$WPID
-	wait_until 120 no_active || t_diag "still active: $(q list active | head -n3)"
+	settled no_active || t_diag "still active: $(q list active | head -n3)"
 	out=$(q list)
 	t_eq "$NJOBS" "$(echo "$out" | grep -c ' done 1 ')" "$b: every run done, in one attempt"
 	rows=$(sql "$BASE/log/tisbackup.sqlite" \
@@ -107,12 +115,12 @@ suite() {
 	t_eq "$slow existed" "$(q enqueue "$CONF" backup slow)" "$b: same section again -> the active run"
 
 	# kill -9 the worker running the slow run (in its preexec): retried by the other one.
-	wait_until 20 slow_running || t_fail "$b: slow run started" "$(state "$slow")"
+	settled slow_running || t_fail "$b: slow run started" "$(state "$slow")"
 	pid=$(holder_pid "$slow")
 	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
-	wait_until 40 is_state "$slow" done
+	settled is_state "$slow" done
 	out=$(state "$slow")
 	t_match "^done 2 [^ ]*:$other/" "$out" "$b: killed mid-run -> claimed again after the lease, done by the other worker"
 	t_eq 1 "$(sql "$BASE/log/tisbackup.sqlite" "select count(*) from stats where backup_name='slow' and status='OK'")" \
@@ -122,7 +130,7 @@ suite() {
 
 	# SIGTERM hands the current run back (stop_grace = 1 s).
 	slow=$(enqueue slow)
-	wait_until 20 slow_running || t_fail "$b: slow run started again" "$(state "$slow")"
+	settled slow_running || t_fail "$b: slow run started again" "$(state "$slow")"
 	pid=$(holder_pid "$slow")
 	if [ "$pid" = "$w1" ]; then other=$w2; else other=$w1; fi
 	kill -TERM "$pid"
@@ -130,12 +138,12 @@ suite() {
 	wait "$pid" || rc=$?
 	t_eq 0 "$rc" "$b: SIGTERM: the worker exits 0"
 	t_match "handed back" "$(cat "$TMPD"/${b}_w*.log)" "$b: SIGTERM: the run is handed back"
-	wait_until 40 is_state "$slow" done
+	settled is_state "$slow" done
 	t_match "^done 1 [^ ]*:$other/" "$(state "$slow")" "$b: the handed-back run is done by the other worker (attempt not counted)"
 
 	# A config the gui ini does not list is refused.
 	id=$(q enqueue "$TMPD/other.ini" backup j0 | cut -d' ' -f1)
-	wait_until 10 is_state "$id" failed
+	settled is_state "$id" failed
 	t_match "^$id failed 1 .* its config file is not listed in tisbackup_gui.ini" "$(q get "$id" | head -n1)" \
 		"$b: a run naming an unlisted config fails without running"
 
@@ -144,11 +152,11 @@ suite() {
 
 	# Cancel a running run: its worker ends the child and records it.
 	slow=$(enqueue slow)
-	wait_until 20 slow_running || t_fail "$b: slow run started for cancel" "$(state "$slow")"
+	settled slow_running || t_fail "$b: slow run started for cancel" "$(state "$slow")"
 	t_eq running "$(q cancel "$slow")" "$b: cancel of a running run: still running, cancel requested"
-	wait_until 15 is_state "$slow" cancelled
+	settled is_state "$slow" cancelled
 	t_match "^cancelled 1 " "$(state "$slow")" "$b: the worker ended the cancelled run"
-	wait_until 10 bash -c "[ \"\$(sqlite3 '$BASE/log/tisbackup.sqlite' \"select status from stats where backup_name='slow' order by rowid desc limit 1\")\" = ERROR ]"
+	settled bash -c "[ \"\$(sqlite3 '$BASE/log/tisbackup.sqlite' \"select status from stats where backup_name='slow' order by rowid desc limit 1\")\" = ERROR ]"
 	t_eq ERROR "$(sql "$BASE/log/tisbackup.sqlite" "select status from stats where backup_name='slow' order by rowid desc limit 1")" \
 		"$b: the cancelled run's job was interrupted (ERROR row)"
 
@@ -189,7 +197,7 @@ if [[ " ${TB_QUEUE_BACKENDS:-redis} " == *" redis "* ]]; then
 		id=$(enqueue j0)
 		t_match '^[0-9]+$' "$id" "ACL user alice, password $how: a run is queued"
 		worker_start "acl_$how"
-		wait_until 60 is_state "$id" done
+		settled is_state "$id" done
 		t_match "^done 1 " "$(state "$id")" "ACL user alice, password $how: a worker runs it"
 		t_match "cmd=blmove user=alice" "$(rcli --user alice --pass "$APW" CLIENT LIST)" \
 			"ACL user alice, password $how: the idle worker waits as alice"
