@@ -39,6 +39,9 @@
 #define HTTP_ERROR_BODY_MAX 4096
 #define HTTP_MAX_REDIRECTS 5L
 #define HTTP_SECRET_MAX 1024
+#define HTTP_RECV_DEFAULT 16384L   /* libcurl's CURL_MAX_WRITE_SIZE */
+#define HTTP_RECV_MIN 1024L        /* libcurl's lower bound */
+#define HTTP_RECV_MAX (512L << 10) /* CURL_MAX_READ_SIZE */
 
 struct http_client {
 	const struct curl_api *cu;
@@ -578,6 +581,17 @@ client_options(struct http_client *c)
 	}
 }
 
+/* CURLOPT_BUFFERSIZE for a request's recv_buffer (0: libcurl's default). */
+static long
+http_recv_buffer(size_t want)
+{
+	if (want == 0)
+		return HTTP_RECV_DEFAULT;
+	if (want < HTTP_RECV_MIN)
+		return HTTP_RECV_MIN;
+	return want > HTTP_RECV_MAX ? HTTP_RECV_MAX : (long)want;
+}
+
 /*
  * The options of one request, every one of them given each time (with
  * its neutral value when unused) so nothing carries over from the last.
@@ -600,6 +614,7 @@ request_options(struct http_client *c, const struct http_request *rq, struct htt
 	cu->easy_setopt(h, CURLOPT_READDATA, x);
 	cu->easy_setopt(h, CURLOPT_XFERINFODATA, x);
 	cu->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	cu->easy_setopt(h, CURLOPT_BUFFERSIZE, http_recv_buffer(rq->recv_buffer));
 
 	cu->easy_setopt(h, CURLOPT_UPLOAD, 0L);
 	cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *)NULL);
