@@ -89,6 +89,13 @@ struct http_request {
 	void *sink_ctx;
 	size_t max_body;           /* collected body limit; 0 means 1 MiB */
 	struct progress *progress; /* the run's; may be NULL */
+	/*
+	 * libcurl's receive buffer for this request in bytes, clamped to
+	 * 1 KiB .. 512 KiB: a large one hands a fast stream to the sink in
+	 * fewer, larger pieces (fewer recv(2) and poll(2) calls). 0: libcurl's
+	 * default, 16 KiB. It costs that much memory while the client lives.
+	 */
+	size_t recv_buffer;
 };
 
 struct http_response {
