@@ -97,3 +97,9 @@ if [ $have_orig = 1 ]; then
 else
 	echo "  the original: not measured"
 fi
+# Instructions do not move with the machine's load, unlike the times above.
+if command -v valgrind >/dev/null 2>&1; then
+	ir=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$TISBACKUP" -c "$CONF" checknagios 2>&1 >/dev/null |
+		sed -n 's/.*Collected : //p')
+	echo "  tisbackup instructions (callgrind, one run): ${ir:-unknown}"
+fi

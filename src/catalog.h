@@ -132,7 +132,7 @@ typedef void (*catalog_rows_fn)(void *arg, size_t i, const struct catalog_row *r
  * backup_start first, ties broken by rowid, newest first (nrows 0 when it
  * has none). All are read in one read transaction, one consistent view,
  * and in the SQLite backend one query: what checknagios needs for
- * hundreds of jobs. One job's rows are in memory at a time. On failure
+ * hundreds of jobs (up to 900 jobs' rows in memory at a time). On failure
  * (-1 + err) fn may have been called for the first few names only.
  */
 int catalog_last_rows_each(struct catalog *cat, const char *const *names, size_t n,

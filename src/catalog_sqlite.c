@@ -24,7 +24,6 @@
  * every commit by another connection, plus sqlite3_total_changes(), which
  * moves on every row this connection writes: together, every commit.
  */
-#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -706,35 +705,35 @@ job_done(struct catalog_row *rows, size_t *len, size_t i, catalog_rows_fn fn, vo
 	rows_clear(rows, len);
 }
 
-/* names[0..n-1] are the jobs base.. of the whole call; *next is the next one fn waits for. */
+/*
+ * names[0..n-1] are the jobs base.. of the whole call. The rows of the
+ * chunk land in one slot of `limit` rows per job, whatever order the plan
+ * yields them in: no ORDER BY, so no sorter copying every row's text
+ * (the log column); each job's few rows are sorted by job_done().
+ */
 static int
 last_rows_chunk(struct sqlcat *cat, const char *const *names, size_t n, size_t base,
-                const char *type, int limit, catalog_rows_fn fn, void *arg, size_t *next,
-                struct err *err)
+                const char *type, int limit, catalog_rows_fn fn, void *arg, struct err *err)
 {
 	const char *type_col = cat->has_type ? "s.TYPE" : "'BACKUP'";
-	struct catalog_row *rows = xcalloc((size_t)limit, sizeof *rows);
+	struct catalog_row *rows = xcalloc(n * (size_t)limit, sizeof *rows);
+	size_t *len = xcalloc(n, sizeof *len);
 	sqlite3_stmt *st = NULL;
 	struct buf sql;
-	size_t len = 0;
 	int rc, ret = -1;
 
 	buf_init(&sql, (size_t)1 << 20);
 	buf_puts(&sql, "WITH j(i, name) AS (VALUES ");
 	for (size_t i = 0; i < n; i++)
-		buf_printf(&sql, "%s(%zu, ?%zu)", i > 0 ? ", " : "", base + i, i + 3);
-	/*
-	 * CROSS JOIN keeps j outside; the outer ORDER BY makes the order a
-	 * promise (job after job, newest first), not a plan's accident.
-	 */
+		buf_printf(&sql, "%s(%zu, ?%zu)", i > 0 ? ", " : "", i, i + 3);
+	/* CROSS JOIN keeps j outside: each job's index walk is its own. */
 	buf_printf(&sql,
 	           ") SELECT j.i, s.rowid, s.backup_name, s.server_name, s.description, "
 	           "s.backup_start, s.backup_end, s.backup_duration, s.total_files_count, "
 	           "s.written_files_count, s.total_bytes, s.written_bytes, s.status, s.log, "
 	           "s.backup_location, %s FROM j CROSS JOIN stats AS s "
 	           "WHERE s.rowid IN (SELECT rowid FROM stats WHERE backup_name = j.name%s "
-	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2) "
-	           "ORDER BY j.i, s.backup_start DESC, s.rowid DESC",
+	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2)",
 	           type_col,
 	           type == NULL    ? ""
 	           : cat->has_type ? " AND TYPE = ?1"
@@ -749,23 +748,29 @@ last_rows_chunk(struct sqlcat *cat, const char *const *names, size_t n, size_t b
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t i = sqlite3_column_int64(st, 0);
 
-		assert(i >= (int64_t)*next && (size_t)i < base + n);
-		while (*next < (size_t)i)
-			job_done(rows, &len, (*next)++, fn, arg);
-		assert(len < (size_t)limit);
-		row_read_at(st, 1, &rows[len++]);
+		/* Both hold by the query's shape (VALUES numbers, LIMIT ?2). */
+		if (i < 0 || (size_t)i >= n || len[i] >= (size_t)limit) {
+			err_set(
+			    err,
+			    "reading the newest rows of each job: row for job %lld out of range",
+			    (long long)i);
+			goto out;
+		}
+		row_read_at(st, 1, &rows[(size_t)i * (size_t)limit + len[i]++]);
 	}
 	if (rc != SQLITE_DONE) {
 		sqlu_error(&cat->c, rc, err, "reading the newest rows of each job");
 		goto out;
 	}
-	while (*next < base + n)
-		job_done(rows, &len, (*next)++, fn, arg);
+	for (size_t i = 0; i < n; i++)
+		job_done(&rows[i * (size_t)limit], &len[i], base + i, fn, arg);
 	ret = 0;
 out:
 	sqlite3_finalize(st);
 	buf_free(&sql);
-	rows_clear(rows, &len);
+	for (size_t i = 0; i < n; i++)
+		rows_clear(&rows[i * (size_t)limit], &len[i]);
+	free(len);
 	free(rows);
 	return ret;
 }
@@ -777,19 +782,24 @@ sq_last_rows_each(void *priv, const char *const *names, size_t n, const char *ty
 	struct sqlcat *cat = priv;
 	/* Several statements share one snapshot inside a transaction of their own. */
 	int own_txn = n > MANY_CHUNK && sqlite3_get_autocommit(cat->c.db);
-	size_t next = 0;
 	int ret = -1;
 
 	if (own_txn && sqlu_exec(&cat->c, "BEGIN", err, "starting a read") == -1)
 		return -1;
+	/*
+	 * Held once for the whole read (it is recursive): each of the hundred
+	 * thousand column reads below would otherwise lock and unlock it.
+	 */
+	sqlite3_mutex_enter(sqlite3_db_mutex(cat->c.db));
 	for (size_t i = 0; i < n; i += MANY_CHUNK) {
 		size_t len = n - i < MANY_CHUNK ? n - i : MANY_CHUNK;
 
-		if (last_rows_chunk(cat, names + i, len, i, type, limit, fn, arg, &next, err) == -1)
+		if (last_rows_chunk(cat, names + i, len, i, type, limit, fn, arg, err) == -1)
 			goto out;
 	}
 	ret = 0;
 out:
+	sqlite3_mutex_leave(sqlite3_db_mutex(cat->c.db));
 	if (own_txn)
 		sqlu_rollback(&cat->c); /* nothing was written: ending the read is all */
 	return ret;

@@ -9,8 +9,9 @@
  * maximum age as critical threshold, and its size. Two opt-in WARNINGs
  * refine an OK (eval_refine()): a failed newest attempt, an aging backup.
  *
- * One catalog read for all jobs (catalog_last_rows_each(): one query, one
- * read transaction); nothing here touches the disk: whether the newest good backup is still
+ * One catalog read of every job's two newest rows (catalog_last_rows_each():
+ * one query, one read transaction), a second of 30 rows for the few jobs
+ * those do not settle (judge_all()); nothing here touches the disk: whether the newest good backup is still
  * there is the driver's check hook (by default one stat(2) of its
  * location, driver_check()). The backup filesystem adds one statvfs(2):
  * its free bytes and inodes as performance data, and, with [global]
@@ -37,6 +38,8 @@
 #endif
 
 #define NAGIOS_ROWS 30
+/* The rows read first: enough for a job whose newest backup is good and recent. */
+#define NAGIOS_FIRST_ROWS 2
 
 /*
  * 1 if the ISO timestamp s is at or after mindate. A value that does not
@@ -376,12 +379,37 @@ disk_verdict(const struct job *const *jobs, size_t n, struct disk_space *ds, int
 	return 0;
 }
 
+/*
+ * 1 when a job's newest rows (newest first) settle its verdict whatever
+ * older rows say: the first OK row with a readable end is recent. Every
+ * loop of nagios_eval() then stops at that row or before it (the
+ * performance data's row, the recent good backup, the failed-attempt
+ * scan), and the Warning/Running scan is not reached.
+ */
+static int
+prefix_decides(const struct job *job, const struct catalog_row *rows, size_t n, time_t now)
+{
+	time_t mindate = now - (time_t)job->max_age_hours * 3600;
+	struct timeval tv;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].status == NULL || strcmp(rows[i].status, "OK") != 0 ||
+		    time_parse_iso(rows[i].backup_end, &tv) == -1)
+			continue;
+		return tv.tv_sec >= mindate;
+	}
+	return 0;
+}
+
 /* What judge_rows() needs: the jobs read, and where their verdicts go. */
 struct judge_ctx {
 	const struct job *const *jobs; /* the jobs read, in the order read */
 	size_t *at;                    /* at[k]: the index in v of jobs[k] */
 	struct nagios_verdict *v;
 	time_t now;
+	int limit;     /* rows asked per job */
+	size_t *again; /* first pass: the k whose few rows did not settle it */
+	size_t nagain;
 };
 
 /* catalog_rows_fn: judge the k-th job read on its rows. */
@@ -390,14 +418,55 @@ judge_rows(void *arg, size_t k, const struct catalog_row *rows, size_t n)
 {
 	struct judge_ctx *ctx = arg;
 
+	if (ctx->again != NULL && n == (size_t)ctx->limit &&
+	    !prefix_decides(ctx->jobs[k], rows, n, ctx->now)) {
+		ctx->again[ctx->nagain++] = k;
+		return;
+	}
 	nagios_eval(ctx->jobs[k], rows, n, ctx->now, &ctx->v[ctx->at[k]]);
 }
 
 /*
+ * One catalog read of the newest `limit` BACKUP rows of jobs[0..m-1]
+ * (their verdicts at v[at[k]]); with again, the jobs these rows do not
+ * settle are listed there instead of judged. On a failed read all m are
+ * UNKNOWN, with the reason.
+ */
+static void
+judge_read(struct catalog *cat, const struct job **jobs, const char **names, size_t *at, size_t m,
+           int limit, size_t *again, size_t *nagain, time_t now, struct nagios_verdict *v)
+{
+	struct judge_ctx ctx = {
+		.jobs = jobs, .at = at, .v = v, .now = now, .limit = limit, .again = again
+	};
+	struct err err;
+
+	err_clear(&err);
+	if (catalog_last_rows_each(cat, names, m, "BACKUP", limit, judge_rows, &ctx, &err) == -1) {
+		ctx.nagain = 0;
+		for (size_t k = 0; k < m; k++) {
+			struct nagios_verdict *vk = &v[at[k]];
+
+			nagios_verdict_free(vk);
+			vk->state = NAGIOS_UNKNOWN;
+			vk->message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
+			                        "of %s : %s",
+			                        jobs[k]->name, err.msg);
+			vk->age_sec = -1;
+			vk->bytes = -1;
+		}
+	}
+	if (nagain != NULL)
+		*nagain = ctx.nagain;
+}
+
+/*
  * Judge every job that has backups to judge (neither invalid nor
- * DRV_CAP_NO_BACKUP) on its newest NAGIOS_ROWS BACKUP rows, all read in
- * one catalog read; judged[i] = 1 for those. On a failed read they are
- * all UNKNOWN, with the reason.
+ * DRV_CAP_NO_BACKUP) on its newest NAGIOS_ROWS BACKUP rows; judged[i] = 1
+ * for those. Most jobs are settled by their newest NAGIOS_FIRST_ROWS
+ * (prefix_decides()): all are read so first, in one read, and only the
+ * others again with NAGIOS_ROWS, in a second (each job's rows still come
+ * from one read). On a failed read they are UNKNOWN, with the reason.
  */
 static void
 judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t now,
@@ -405,9 +474,7 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 {
 	const struct job **read = xcalloc(n, sizeof *read);
 	const char **names = xcalloc(n, sizeof *names);
-	size_t *at = xcalloc(n, sizeof *at), m = 0;
-	struct judge_ctx ctx = { .jobs = read, .at = at, .v = v, .now = now };
-	struct err err;
+	size_t *at = xcalloc(n, sizeof *at), *again = xcalloc(n, sizeof *again), m = 0, na = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i]->invalid != NULL || (jobs[i]->drv->caps & DRV_CAP_NO_BACKUP))
@@ -417,21 +484,17 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 		read[m] = jobs[i];
 		names[m++] = jobs[i]->name;
 	}
-	err_clear(&err);
-	if (catalog_last_rows_each(cat, names, m, "BACKUP", NAGIOS_ROWS, judge_rows, &ctx, &err) ==
-	    -1) {
-		for (size_t k = 0; k < m; k++) {
-			struct nagios_verdict *vk = &v[at[k]];
-
-			nagios_verdict_free(vk);
-			vk->state = NAGIOS_UNKNOWN;
-			vk->message = xasprintf("UNKNOWN : Unexpected error during Nagios check "
-			                        "of %s : %s",
-			                        read[k]->name, err.msg);
-			vk->age_sec = -1;
-			vk->bytes = -1;
+	judge_read(cat, read, names, at, m, NAGIOS_FIRST_ROWS, again, &na, now, v);
+	if (na > 0) {
+		/* Compact the unsettled ones in place: again[k] >= k. */
+		for (size_t k = 0; k < na; k++) {
+			at[k] = at[again[k]];
+			read[k] = read[again[k]];
+			names[k] = names[again[k]];
 		}
+		judge_read(cat, read, names, at, na, NAGIOS_ROWS, NULL, NULL, now, v);
 	}
+	free(again);
 	free(at);
 	free(names);
 	free(read);

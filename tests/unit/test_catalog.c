@@ -659,6 +659,71 @@ test_last_rows_each(void **state)
 	catalog_close(cat);
 }
 
+/* catalog_rows_fn: append "i:" and the ends of the rows, ';' after each job. */
+static void
+each_collect_end(void *arg, size_t i, const struct catalog_row *rows, size_t n)
+{
+	char **acc = arg, *tmp;
+
+	tmp = xasprintf("%s%zu:", *acc, i);
+	free(*acc);
+	*acc = tmp;
+	for (size_t k = 0; k < n; k++) {
+		/* Only the time of day tells these rows apart. */
+		tmp = xasprintf("%s%s%s", *acc, k == 0 ? "" : "|", rows[k].backup_end + 11);
+		free(*acc);
+		*acc = tmp;
+	}
+	tmp = xasprintf("%s;", *acc);
+	free(*acc);
+	*acc = tmp;
+}
+
+/*
+ * catalog_last_rows_each() over jobs whose rows were written interleaved
+ * and out of date order: each job gets its own rows only, newest start
+ * first, equal starts newest row first, cut at the limit, in the order
+ * the names were given (a name asked twice answered twice).
+ */
+static void
+test_last_rows_each_order(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "c", "a", "b", "a" };
+	struct catalog *cat;
+	struct err err;
+	char *got = xstrdup("");
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	insert_finished(cat, "b", "2026-11-01T00:00:00", "2026-11-01T00:00:01", "BACKUP");
+	insert_finished(cat, "a", "2026-11-03T00:00:00", "2026-11-03T00:00:01", "BACKUP");
+	insert_finished(cat, "c", "2026-11-02T00:00:00", "2026-11-02T00:00:01", "BACKUP");
+	insert_finished(cat, "a", "2026-11-01T00:00:00", "2026-11-01T00:00:01", "BACKUP");
+	insert_finished(cat, "b", "2026-11-05T00:00:00", "2026-11-05T00:00:01", "BACKUP");
+	insert_finished(cat, "a", "2026-11-03T00:00:00", "2026-11-03T00:00:02", "BACKUP");
+	insert_finished(cat, "c", "2026-11-04T00:00:00", "2026-11-04T00:00:01", "BACKUP");
+	insert_finished(cat, "a", "2026-11-02T00:00:00", "2026-11-02T00:00:01", "BACKUP");
+	insert_finished(cat, "a", "2026-11-03T00:00:00", "2026-11-03T00:00:03", "BACKUP");
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, 4, "BACKUP", 3, each_collect_end, &got, &err), 0);
+	assert_string_equal(got, "0:00:00:01|00:00:01;"
+	                         "1:00:00:03|00:00:02|00:00:01;"
+	                         "2:00:00:01|00:00:01;"
+	                         "3:00:00:03|00:00:02|00:00:01;");
+	free(got);
+	/* The same through the ends' dates: c newest first, b newest first. */
+	got = xstrdup("");
+	assert_int_equal(
+	    catalog_last_rows_each(cat, names, 3, "BACKUP", 30, each_collect, &got, &err), 0);
+	assert_string_equal(got, "0:2026-11-04T00:00:00|2026-11-02T00:00:00;"
+	                         "1:2026-11-03T00:00:00|2026-11-03T00:00:00|2026-11-03T00:00:00|"
+	                         "2026-11-02T00:00:00|2026-11-01T00:00:00;"
+	                         "2:2026-11-05T00:00:00|2026-11-01T00:00:00;");
+	free(got);
+	catalog_close(cat);
+}
+
 /* checknagios reads 30 rows of 200 jobs over 100k rows: index, not scans. */
 static void
 test_last_rows_speed(void **state)
@@ -1336,6 +1401,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_version_alerts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 	};
 
