@@ -321,7 +321,7 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	}
 	if (has_group)
 		perm_apply(a->cfg, group);
-	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	catalog_path = config_catalog_address(a->cfg);
 	a->catalog_path = catalog_path;
 	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
 		if (!(e->flags & ACTION_DISKFULL_OK)) {

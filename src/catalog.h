@@ -83,6 +83,13 @@ int catalog_open(const char *address, enum catalog_mode mode, struct catalog **o
 void catalog_close(struct catalog *cat);
 /* Append the names of the backends (their URI schemes), separated by sep, to out. */
 void catalog_backend_names(struct buf *out, const char *sep);
+/*
+ * The address catalog_open() takes for a configuration: url ([catalog]
+ * url) when set, with password_file ([catalog] password_file, a path, not
+ * a secret) added as its password_file= parameter, else the SQLite file
+ * {base_dir}/log/tisbackup.sqlite. Caller frees.
+ */
+char *catalog_address(const char *base_dir, const char *url, const char *password_file);
 
 /*
  * Insert a Running row; *rowid receives its rowid. Like the original,
