@@ -73,6 +73,10 @@ const struct action_entry action_table[] = {
 	  "manage the web users (password read from stdin\n"
 	  "when it is not a terminal); list shows names and roles",
 	  NULL, NULL, ACTION_WORDS, NULL, cmd_user },
+	{ "catalog", "catalog migrate --from sqlite:PATH --to URL",
+	  "copy a catalog's rows into another (PostgreSQL);\n"
+	  "run again, it copies only what is missing",
+	  NULL, NULL, ACTION_WORDS, NULL, cmd_catalog },
 	{ NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
 };
 

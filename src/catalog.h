@@ -90,6 +90,16 @@ void catalog_backend_names(struct buf *out, const char *sep);
  * {base_dir}/log/tisbackup.sqlite. Caller frees.
  */
 char *catalog_address(const char *base_dir, const char *url, const char *password_file);
+/*
+ * Copy every stats row of the catalog at from (opened read-only) that the
+ * catalog at to lacks (catalog_migrate.c): rows are matched by content, so
+ * a second run copies nothing. The copy is one transaction; then to is
+ * read again and must hold every source row. *nsource = the source's
+ * rows, *copied = those inserted now. 0 or -1 + err (to unchanged when
+ * the copy failed).
+ */
+int catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copied,
+                    struct err *err);
 
 /*
  * Insert a Running row; *rowid receives its rowid. Like the original,

@@ -13,7 +13,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 
 tb_require_binary
-tb_require curl python3 rsync ssh ssh-keygen
+tb_require curl python3 sqlite3 rsync ssh ssh-keygen
 tb_tmp
 sshd_start
 SRC=$TMPD/src
@@ -58,7 +58,12 @@ cfg_job "$CONF" beta "$SRC"
 # Sample every process's argv and environment until told to stop.
 sampler() {
 	while [ ! -e "$TMPD/stop-sampling" ]; do
-		grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null
+		for f in $(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null); do
+			echo "$f"
+			# What showed it, the password masked (for the failure's diagnostics).
+			tr '\0' ' ' <"$f" | sed "s/$SECRET/<password>/g" | head -c 300 >>"$TMPD/hitwho"
+			echo >>"$TMPD/hitwho"
+		done
 		echo scan >>"$TMPD/scans"
 	done >"$TMPD/hits"
 }
@@ -116,6 +121,53 @@ r=$(hcurl -b "$JAR" "$WEB/api/v1/jobs/beta")
 t_eq '2 OK' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+d["history"][-1]["status"]')" \
 	"/api/v1/jobs/NAME: the job's history"
 
+# ================================================================ migrate
+# An SQLite catalog of another base: two real runs, then 300 rows more
+# (one a duplicate of another, NULLs in the numbers).
+CONF2=$TMPD/sqlite.ini
+BASE2=$TMPD/base2
+mkdir -p "$BASE2"
+{
+	echo "[global]"
+	echo "backup_base_dir = $BASE2"
+	echo "backup_retention_time = 30"
+	echo "maximum_backup_age = 30"
+	echo
+} >"$CONF2"
+cfg_job "$CONF2" gamma "$SRC"
+tb_run -c "$CONF2" backup
+t_rc 0 "a backup into an SQLite catalog"
+DB2=$BASE2/log/tisbackup.sqlite
+sqlite3 "$DB2" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
+	INSERT INTO stats (backup_name, server_name, backup_start, backup_end, backup_duration,
+	total_bytes, status, log, backup_location, TYPE)
+	SELECT 'job' || (i % 7), 'srv', printf('2025-01-01 %02d:%02d:00', i / 60, i % 60),
+	printf('2025-01-01 %02d:%02d:30', i / 60, i % 60), 0.01, CASE WHEN i % 3 = 0 THEN NULL ELSE i END,
+	CASE WHEN i % 10 = 0 THEN 'ERROR' ELSE 'OK' END, 'log ' || i, '/b/' || i, 'BACKUP' FROM n;
+	INSERT INTO stats (backup_name, backup_start, status, TYPE)
+	VALUES ('dup', '2025-02-01 00:00:00', 'OK', 'BACKUP'), ('dup', '2025-02-01 00:00:00', 'OK', 'BACKUP');"
+NSRC=$(sql "$DB2" "SELECT count(*) FROM stats")
+t_eq 302 "$NSRC" "the SQLite catalog has 302 rows"
+MURL="$URL&password_file=$PWFILE"
+tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
+t_rc 0 "catalog migrate sqlite -> postgresql"
+t_match "302 source rows, 302 copied, 0 already there; verified" "$T_OUT" "migrate: counts verified"
+t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: its 4 rows and the 302 copied"
+tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
+t_rc 0 "catalog migrate a second time"
+t_match "302 source rows, 0 copied, 302 already there; verified" "$T_OUT" "the second run copies nothing"
+t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: still 306 rows"
+t_eq 2 "$(cq "SELECT count(*) FROM stats WHERE backup_name = 'dup'")" "the duplicate row kept twice"
+t_eq "$(sql "$DB2" "SELECT sum(total_bytes), count(total_bytes), sum(backup_duration IS NULL) FROM stats WHERE backup_name LIKE 'job%'")" \
+	"$(cq "SELECT sum(total_bytes), count(total_bytes), sum((backup_duration IS NULL)::int) FROM stats WHERE backup_name LIKE 'job%'")" \
+	"numbers and NULLs copied as they were"
+tb_run -c "$CONF" -s alpha checknagios
+t_rc 0 "checknagios after the migration"
+tb_run catalog migrate --from "sqlite:$DB2"
+t_rc 2 "catalog migrate without --to: usage error"
+tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"
+t_rc 4 "catalog migrate from a missing catalog: exit 4"
+
 # ================================================================ server down
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -m fast -w stop >/dev/null ||
 	t_bail "pg_ctl stop failed"
@@ -136,7 +188,7 @@ cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALU
 	('alpha', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'OK', 'BACKUP')" >/dev/null
 r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
 t_eq 200 "$(st_of "$r")" "serve answers after the server restarted (reconnected)"
-t_eq 5 "$(body_of "$r" | jq_py 'd["total"]')" \
+t_eq 307 "$(body_of "$r" | jq_py 'd["total"]')" \
 	"/api/v1/backups sees the row written after the restart"
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"
@@ -147,6 +199,7 @@ touch "$TMPD/stop-sampling"
 wait "$SAMPLER"
 t_num_ge 3 "$(wc -l <"$TMPD/scans")" "argv/environ of every process sampled during the runs"
 t_eq "" "$(sort -u "$TMPD/hits")" "the password in no process's argv or environment"
+[ -s "$TMPD/hitwho" ] && t_diag "shown by: $(sort -u "$TMPD/hitwho")"
 t_not "the password in no output or log" grep -rqF -f "$TMPD/sentinel" "$BASE" "$TMPD/serve.err" \
 	"$TMPD/serve.out"
 
