@@ -70,6 +70,7 @@ sampler() {
 # Control: the scan does see a password shown in an argv.
 python3 -c 'import time; time.sleep(60)' "$SECRET" &
 CONTROL=$!
+wait_until 10 grep -qaF -f "$TMPD/sentinel" "/proc/$CONTROL/cmdline"
 t_match "^/proc/$CONTROL/cmdline\$" \
 	"$(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null)" \
 	"control: the /proc scan sees a password in an argv"
