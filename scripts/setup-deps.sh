@@ -11,6 +11,7 @@ pkgs=(
 	gcc pkg-config meson ninja-build libsqlite3-dev zlib1g-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libargon2-dev libhiredis-dev libcurl4-gnutls-dev libxml2-dev
 	libblkid-dev libbtrfsutil-dev libssh-dev
+	libpq-dev # the PostgreSQL catalog (src/catalog_pg.c)
 	# xen-xva: zstd XVA streams (libzstd), XXH64 chunk checks (xxhash.h, inlined)
 	libzstd-dev libxxhash-dev
 	nettle-dev # esx-vmdk's SHA-1/SHA-256 (headers; libnettle8 loaded on first use)

@@ -73,6 +73,10 @@ const struct action_entry action_table[] = {
 	  "manage the web users (password read from stdin\n"
 	  "when it is not a terminal); list shows names and roles",
 	  NULL, NULL, ACTION_WORDS, NULL, cmd_user },
+	{ "catalog", "catalog migrate --from sqlite:PATH --to URL",
+	  "copy a catalog's rows into another (PostgreSQL);\n"
+	  "run again, it copies only what is missing",
+	  NULL, NULL, ACTION_WORDS, NULL, cmd_catalog },
 	{ NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
 };
 
@@ -321,7 +325,7 @@ action_exec(const struct action_entry *e, struct action_ctx *a)
 	}
 	if (has_group)
 		perm_apply(a->cfg, group);
-	catalog_path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	catalog_path = config_catalog_address(a->cfg);
 	a->catalog_path = catalog_path;
 	if (!a->dry_run && open_run_log(a->cfg, &err) == -1) {
 		if (!(e->flags & ACTION_DISKFULL_OK)) {

@@ -34,7 +34,7 @@ permission_hint(const char *path)
 int
 action_checknagios(const struct action_ctx *a)
 {
-	char *path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	char *path = config_catalog_address(a->cfg);
 	struct catalog *cat = NULL;
 	const struct job **all;
 	struct err err;

@@ -15,7 +15,7 @@
 int
 action_dumpstat(const struct action_ctx *a)
 {
-	char *path = fs_join(a->cfg->backup_base_dir, "log/tisbackup.sqlite");
+	char *path = config_catalog_address(a->cfg);
 	struct catalog *cat = NULL;
 	struct err err;
 	int rc = 0;

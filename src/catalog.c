@@ -15,12 +15,15 @@
 
 #include "catalog_backend.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
 /* Every backend; the first also opens plain paths. */
 static const struct catalog_ops *const backends[] = {
 	&catalog_sqlite_ops,
+	&catalog_pg_ops,
+	&catalog_postgres_ops,
 };
 
 #define NBACKENDS (sizeof backends / sizeof backends[0])
@@ -365,4 +368,26 @@ catalog_du_samples(struct catalog *cat, const char *since_day, struct catalog_du
 	*s = NULL;
 	*n = 0;
 	return cat->ops->du_samples(cat->priv, since_day, s, n, err);
+}
+
+char *
+catalog_address(const char *base_dir, const char *url, const char *password_file)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b;
+
+	if (url == NULL || url[0] == '\0')
+		return fs_join(base_dir, "log/tisbackup.sqlite");
+	if (password_file == NULL || password_file[0] == '\0')
+		return xstrdup(url);
+	buf_init(&b, (size_t)1 << 16);
+	buf_printf(&b, "%s%cpassword_file=", url, strchr(url, '?') != NULL ? '&' : '?');
+	for (const unsigned char *p = (const unsigned char *)password_file; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p) != NULL)
+			buf_printf(&b, "%c", *p);
+		else
+			buf_printf(&b, "%%%c%c", hex[*p >> 4], hex[*p & 0xf]);
+	}
+	return buf_steal(&b);
 }

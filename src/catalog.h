@@ -83,6 +83,23 @@ int catalog_open(const char *address, enum catalog_mode mode, struct catalog **o
 void catalog_close(struct catalog *cat);
 /* Append the names of the backends (their URI schemes), separated by sep, to out. */
 void catalog_backend_names(struct buf *out, const char *sep);
+/*
+ * The address catalog_open() takes for a configuration: url ([catalog]
+ * url) when set, with password_file ([catalog] password_file, a path, not
+ * a secret) added as its password_file= parameter, else the SQLite file
+ * {base_dir}/log/tisbackup.sqlite. Caller frees.
+ */
+char *catalog_address(const char *base_dir, const char *url, const char *password_file);
+/*
+ * Copy every stats row of the catalog at from (opened read-only) that the
+ * catalog at to lacks (catalog_migrate.c): rows are matched by content, so
+ * a second run copies nothing. The copy is one transaction; then to is
+ * read again and must hold every source row. *nsource = the source's
+ * rows, *copied = those inserted now. 0 or -1 + err (to unchanged when
+ * the copy failed).
+ */
+int catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copied,
+                    struct err *err);
 
 /*
  * Insert a Running row; *rowid receives its rowid. Like the original,

@@ -94,5 +94,8 @@ struct catalog_ops {
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */
 extern const struct catalog_ops catalog_sqlite_ops;
+/* The PostgreSQL backend (catalog_pg.c): postgresql:// and postgres:// URIs. */
+extern const struct catalog_ops catalog_pg_ops;
+extern const struct catalog_ops catalog_postgres_ops;
 
 #endif

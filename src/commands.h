@@ -20,6 +20,8 @@ struct cli {
 	enum log_level level;
 	char **args; /* words after the command (user add NAME ...) */
 	int nargs;
+	const char *from; /* --from (catalog migrate) or NULL */
+	const char *to;   /* --to (catalog migrate) or NULL */
 };
 
 /* tisbackup serve (web/serve.c): the web UI, API, scheduler and embedded worker. */
@@ -28,5 +30,7 @@ int cmd_serve(const struct cli *c);
 int cmd_worker(const struct cli *c);
 /* tisbackup user add|passwd|del NAME (usercmd.c). */
 int cmd_user(const struct cli *c);
+/* tisbackup catalog migrate --from ADDRESS --to ADDRESS (catalog_migrate.c). */
+int cmd_catalog(const struct cli *c);
 
 #endif

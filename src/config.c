@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "drivers/driver.h"
 #include "exclude.h"
 #include "schedule.h"
@@ -49,6 +50,7 @@
 
 #define CONFIG_MAX_SIZE (16u << 20) /* no configuration is anywhere near this */
 #define GLOBAL "global"
+#define CATALOG "catalog"     /* [catalog]: where the catalog is, not a job */
 #define SEC_NONE ((size_t)-1) /* before the first section */
 #define SEC_SKIP ((size_t)-2) /* inside a section whose lines are ignored */
 #define SHOW_MAX 80           /* how much of a bad line or value a message quotes */
@@ -649,6 +651,50 @@ check_global(struct ctx *c, const struct cfg_section *g)
 }
 
 /*
+ * [catalog] (docs/catalog.md): url, the catalog's address (a URI of a
+ * known backend; the password never in it), and password_file, an
+ * absolute path. Unknown keys are warnings, as in [global].
+ */
+static void
+check_catalog(struct ctx *c, const struct cfg_section *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cfg_entry *e = &s->entries[i];
+
+		if (strcmp(e->key, "url") == 0) {
+			if (strncmp(e->value, "postgresql://", 13) != 0 &&
+			    strncmp(e->value, "postgres://", 11) != 0 &&
+			    strncmp(e->value, "sqlite:", 7) != 0)
+				problem(
+				    c,
+				    "%s:%d: [%s] url: not a catalog address (postgresql://user@host/db "
+				    "or sqlite:/path; remove the key for the default SQLite file)",
+				    c->path, e->line, CATALOG);
+		} else if (strcmp(e->key, "password_file") == 0) {
+			if (e->value[0] != '/')
+				problem(c,
+				        "%s:%d: [%s] password_file: '%.*s' is not an absolute path",
+				        c->path, e->line, CATALOG, SHOW_MAX, e->value);
+		} else {
+			strv_pushf(
+			    &c->cfg->warnings,
+			    "%s:%d: [%s] %s: unknown key, ignored (known: url, password_file)",
+			    c->path, e->line, CATALOG, e->key);
+		}
+	}
+}
+
+char *
+config_catalog_address(const struct config *cfg)
+{
+	const struct cfg_entry *url = sec_value(cfg->catalog, "url");
+	const struct cfg_entry *pw = sec_value(cfg->catalog, "password_file");
+
+	return catalog_address(cfg->backup_base_dir, url != NULL ? url->value : NULL,
+	                       pw != NULL ? pw->value : NULL);
+}
+
+/*
  * Keys the original reads in a job section but that mean nothing here:
  * backup_name and backup_dir are set from the section name and
  * backup_base_dir. Accepted with a warning, so old files keep loading.
@@ -853,9 +899,14 @@ validate(struct ctx *c, const char *base_dir_override)
 	struct config *cfg = c->cfg;
 	size_t nj = 0;
 
-	for (size_t i = 0; i < cfg->nsections; i++)
+	for (size_t i = 0; i < cfg->nsections; i++) {
 		if (strcmp(cfg->sections[i].name, GLOBAL) == 0)
 			cfg->global = &cfg->sections[i];
+		if (strcmp(cfg->sections[i].name, CATALOG) == 0)
+			cfg->catalog = &cfg->sections[i];
+	}
+	if (cfg->catalog != NULL)
+		check_catalog(c, cfg->catalog);
 	if (cfg->global == NULL)
 		problem(c,
 		        "%s: no [global] section; add one with at least backup_base_dir = "
@@ -870,7 +921,7 @@ validate(struct ctx *c, const char *base_dir_override)
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		struct job *job;
 
-		if (&cfg->sections[i] == cfg->global)
+		if (&cfg->sections[i] == cfg->global || &cfg->sections[i] == cfg->catalog)
 			continue;
 		job = &cfg->jobs[nj++];
 		job->cfg = cfg;

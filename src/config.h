@@ -78,5 +78,7 @@ int config_select(const struct config *cfg, const char *csv, const struct job **
 
 /* The [global] value of key (validated at load), or NULL when unset or empty. */
 const char *config_global_get(const struct config *cfg, const char *key);
+/* The catalog's address for catalog_open() (catalog_address() of [catalog]). Caller frees. */
+char *config_catalog_address(const struct config *cfg);
 
 #endif

@@ -72,6 +72,8 @@ struct config {
 	 * nothing: the CLI writes them to stderr, serve to its log.
 	 */
 	struct strv warnings;
+	/* [catalog] (docs/catalog.md): not a job; NULL when absent. */
+	const struct cfg_section *catalog;
 };
 
 /* The job called name, or NULL. */

@@ -56,6 +56,7 @@ struct options {
 	int nargs;
 	int explain;                 /* --explain: cleanup prints every backup's decision */
 	struct restore_opts restore; /* restore's options (--at, --path, --to, ...) */
+	const char *from;            /* catalog migrate --from (its --to is restore.to) */
 };
 
 static void
@@ -133,6 +134,7 @@ enum {
 	OPT_DB,
 	OPT_TO_DB,
 	OPT_REPLACE,
+	OPT_FROM,
 };
 
 /*
@@ -178,6 +180,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "path", required_argument, NULL, OPT_PATH },
 		{ "to", required_argument, NULL, OPT_TO },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "db", required_argument, NULL, OPT_DB },
@@ -217,6 +220,9 @@ parse_args(int argc, char **argv, struct options *o)
 		case OPT_TO:
 			o->restore.to = optarg;
 			o->restore.given = 1;
+			break;
+		case OPT_FROM:
+			o->from = optarg;
 			break;
 		case OPT_IN_PLACE:
 			o->restore.in_place = 1;
@@ -371,7 +377,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
 		return usage_rc(argc, argv);
 	}
-	if (o.restore.given && e->run != action_restore) {
+	if (o.from != NULL && e->command != cmd_catalog) {
+		fprintf(stderr, "tisbackup: --from is an option of catalog migrate only\n");
+		return usage_rc(argc, argv);
+	}
+	if (o.restore.given && e->run != action_restore && e->command != cmd_catalog) {
 		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db "
 		                "and --replace are options of restore only\n");
 		rc = EXIT_USAGE;
@@ -389,7 +399,9 @@ main(int argc, char **argv)
 			         .verbose = o.verbose,
 			         .level = o.level,
 			         .args = o.args,
-			         .nargs = o.nargs };
+			         .nargs = o.nargs,
+			         .from = o.from,
+			         .to = o.restore.to };
 
 		return e->command(&c);
 	}

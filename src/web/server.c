@@ -539,7 +539,7 @@ req_set_config(struct req *r, size_t n)
 char *
 server_catalog_path(const struct config *cfg)
 {
-	return fs_join(cfg->backup_base_dir, "log/tisbackup.sqlite");
+	return config_catalog_address(cfg);
 }
 
 int

@@ -45,7 +45,7 @@ for d in $(printf '%s\n' "$T_OUT" | sed -n 's/^\([a-z0-9+-]*\) : .*/\1/p'); do
 	t_match "^drivers:( [^ ]+)* $(printf '%s' "$d" | sed 's/+/\\+/g')( |\$)" "$vers" "--version lists driver $d"
 done
 t_match '^queue backends: sqlite redis$' "$vers" "--version lists the queue backends"
-t_match '^catalog backends: sqlite$' "$vers" "--version lists the catalog backends"
+t_match '^catalog backends: sqlite postgresql postgres$' "$vers" "--version lists the catalog backends"
 t_match '^libcurl: (yes|no \(.+\))$' "$vers" "--version says whether libcurl loads"
 
 # ---- listdrivers needs no config

@@ -1348,9 +1348,13 @@ test_uri_errors(void **state)
 	static const struct {
 		const char *address, *want;
 	} cases[] = {
-		{ "postgresql://backup:s3cr3t@db.example/tisbackup",
-		  "unknown scheme \"postgresql:\" (known: sqlite" },
-		{ "mysql:s3cr3t", "unknown scheme \"mysql:\"" },
+		{ "postgresql://backup:s3cr3t@db.example/tisbackup", "holds a password" },
+		{ "postgres://backup@db.example/tisbackup?password=s3cr3t", "holds a password" },
+		{ "postgresql://backup@/tisbackup?password_file=/nonexistent/pw",
+		  "password_file /nonexistent/pw" },
+		{ "postgresql://backup@/tisbackup?password_file=%zz", "bad %-escape" },
+		{ "mysql:s3cr3t",
+		  "unknown scheme \"mysql:\" (known: sqlite, postgresql, postgres" },
 		{ "sqlite://s3cr3t/x.sqlite", "names no host" },
 		{ "sqlite:", "an empty path" },
 		{ "sqlite:///", "" },
@@ -1379,6 +1383,27 @@ test_uri_errors(void **state)
 	}
 }
 
+/* catalog_address(): the default file, a URL as given, password_file escaped into it. */
+static void
+test_catalog_address(void **state)
+{
+	char *a;
+
+	(void)state;
+	a = catalog_address("/backup", NULL, "/ignored");
+	assert_string_equal(a, "/backup/log/tisbackup.sqlite");
+	free(a);
+	a = catalog_address("/backup", "postgresql://u@h/db", NULL);
+	assert_string_equal(a, "postgresql://u@h/db");
+	free(a);
+	a = catalog_address("/backup", "postgresql://u@h/db", "/etc/tis backup/pw&1");
+	assert_string_equal(a, "postgresql://u@h/db?password_file=/etc/tis%20backup/pw%261");
+	free(a);
+	a = catalog_address("/backup", "postgresql://u@/db?host=/run/pg", "/pw");
+	assert_string_equal(a, "postgresql://u@/db?host=/run/pg&password_file=/pw");
+	free(a);
+}
+
 int
 main(void)
 {
@@ -1403,6 +1428,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
+		cmocka_unit_test(test_catalog_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

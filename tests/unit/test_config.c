@@ -1242,11 +1242,52 @@ test_invalid_job_alone(void **state)
 	assert_has(err.msg, ":7: [vm] type: unknown type 'nope'");
 }
 
+/* [catalog]: not a job; its address built from url and password_file; bad values named. */
+static void
+test_catalog_section(void **state)
+{
+	struct config *cfg;
+	struct err err;
+	char *a;
+
+	(void)state;
+	assert_int_equal(load(GLOBAL_OK
+	                      "[catalog]\nurl = postgresql://tb@db/tisbackup\n"
+	                      "password_file = /etc/tis/pw\n[n]\ntype = null\nserver_name = n\n",
+	                      NULL, &cfg, &err),
+	                 0);
+	assert_int_equal(cfg->njobs, 1);
+	assert_string_equal(cfg->jobs[0].name, "n");
+	a = config_catalog_address(cfg);
+	assert_string_equal(a, "postgresql://tb@db/tisbackup?password_file=/etc/tis/pw");
+	free(a);
+	config_free(cfg);
+
+	assert_int_equal(load(GLOBAL_OK "[n]\ntype = null\nserver_name = n\n", NULL, &cfg, &err),
+	                 0);
+	a = config_catalog_address(cfg);
+	assert_string_equal(a, "/backup/data/log/tisbackup.sqlite");
+	free(a);
+	config_free(cfg);
+
+	assert_int_equal(
+	    load(GLOBAL_OK "[catalog]\nurl = mysql://x\npassword_file = pw\n", NULL, &cfg, &err),
+	    -1);
+	assert_has(err.msg, ":6: [catalog] url: not a catalog address");
+	assert_has(err.msg, ":7: [catalog] password_file: 'pw' is not an absolute path");
+
+	assert_int_equal(load(GLOBAL_OK "[catalog]\nuri = sqlite:/x\n", NULL, &cfg, &err), 0);
+	assert_int_equal(cfg->warnings.n, 1);
+	assert_has(cfg->warnings.v[0], ":6: [catalog] uri: unknown key, ignored");
+	config_free(cfg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_catalog_section),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_blank_then_indented),
 		cmocka_unit_test(test_line_endings),

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+#
+# The PostgreSQL catalog ([catalog] url = postgresql://..., docs/catalog.md)
+# against a real server on its socket, with password authentication: a
+# backup writes its rows there (no SQLite file), checknagios, dumpstat and
+# the web API read them; the server down is exit 4 with a clear message;
+# serve reconnects after a restart; the password is in no argv or
+# environment of any process, sampled from /proc the whole time.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
+
+tb_require_binary
+tb_require curl python3 sqlite3 rsync ssh ssh-keygen
+tb_tmp
+sshd_start
+SRC=$TMPD/src
+mkdir -p "$SRC"
+printf 'one\n' >"$SRC/a"
+pg_start || t_bail "PostgreSQL did not start"
+
+# psql as the superuser over the socket (peer authentication).
+psql_su() {
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
+}
+cq() { psql_su -d tisbackup -c "$1"; }
+
+# A password nobody would type, the sentinel looked for in /proc.
+SECRET="tbpg-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$SECRET" >"$TMPD/sentinel"
+psql_su -d postgres -c "CREATE ROLE tbcat LOGIN PASSWORD '$SECRET'" ||
+	t_bail "cannot create the role"
+psql_su -d postgres -c "CREATE DATABASE tisbackup OWNER tbcat" || t_bail "cannot create the db"
+# The role logs in by password only (scram), before the peer lines.
+{
+	echo "local tisbackup tbcat scram-sha-256"
+	cat "$PG/data/pg_hba.conf"
+} >"$PG/hba.new" && mv "$PG/hba.new" "$PG/data/pg_hba.conf"
+chown postgres "$PG/data/pg_hba.conf"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" reload >/dev/null ||
+	t_bail "pg_ctl reload failed"
+
+PWFILE=$TMPD/catalog.pw
+(umask 077 && printf '%s\n' "$SECRET" >"$PWFILE")
+URL="postgresql://tbcat@/tisbackup?host=$PG/sock&port=$PGPORT"
+cfg_global "$CONF"
+{
+	echo "[catalog]"
+	echo "url = $URL"
+	echo "password_file = $PWFILE"
+	echo
+} >>"$CONF"
+cfg_job "$CONF" alpha "$SRC"
+cfg_job "$CONF" beta "$SRC"
+
+# Sample every process's argv and environment until told to stop.
+sampler() {
+	while [ ! -e "$TMPD/stop-sampling" ]; do
+		for f in $(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null); do
+			echo "$f"
+			# What showed it, the password masked (for the failure's diagnostics).
+			tr '\0' ' ' <"$f" | sed "s/$SECRET/<password>/g" | head -c 300 >>"$TMPD/hitwho"
+			echo >>"$TMPD/hitwho"
+		done
+		echo scan >>"$TMPD/scans"
+	done >"$TMPD/hits"
+}
+# Control: the scan does see a password shown in an argv.
+python3 -c 'import time; time.sleep(60)' "$SECRET" &
+CONTROL=$!
+wait_until 10 grep -qaF -f "$TMPD/sentinel" "/proc/$CONTROL/cmdline"
+t_match "^/proc/$CONTROL/cmdline\$" \
+	"$(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null)" \
+	"control: the /proc scan sees a password in an argv"
+kill "$CONTROL"
+wait "$CONTROL" 2>/dev/null
+sampler &
+SAMPLER=$!
+tb_track "$SAMPLER"
+
+# ================================================================ backup
+tb_run -c "$CONF" backup
+t_rc 0 "backup of two rsync+ssh jobs into the PostgreSQL catalog"
+t_eq "alpha|OK|BACKUP
+beta|OK|BACKUP" "$(cq "SELECT backup_name, status, type FROM stats ORDER BY backup_name")" \
+	"one OK BACKUP row per job in stats"
+t_not "no SQLite catalog written" test -e "$BASE/log/tisbackup.sqlite"
+t_eq "1" "$(cq "SELECT version FROM schema_versions WHERE part = 'catalog'")" \
+	"schema_versions records the schema"
+t_eq "0" "$(cq "SELECT count(*) FROM stats WHERE backup_end IS NULL OR backup_duration IS NULL")" \
+	"rows finished: backup_end and backup_duration set"
+
+tb_run -c "$CONF" backup
+t_rc 0 "a second backup (schema already there)"
+t_eq "4" "$(cq "SELECT count(*) FROM stats")" "four rows"
+
+# ================================================================ reads
+tb_run -c "$CONF" checknagios
+t_rc 0 "checknagios reads the PostgreSQL catalog"
+t_match '^ALL backups OK' "$T_OUT" "checknagios: all OK"
+
+tb_run -c "$CONF" dumpstat
+t_rc 0 "dumpstat reads the PostgreSQL catalog"
+t_match 'alpha' "$T_OUT" "dumpstat lists alpha"
+t_match 'beta' "$T_OUT" "dumpstat lists beta"
+
+web_config
+web_user alice admin 'alice-pw-1' || t_bail "tisbackup user add failed"
+web_start
+JAR=$TMPD/jar
+web_login alice alice-pw-1 "$JAR"
+q() { curl -s -b "$JAR" "$WEB/api/v1/backups?$1"; }
+r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
+t_eq 200 "$(st_of "$r")" "GET /api/v1/backups answers"
+t_eq '4 4' "$(body_of "$r" | jq_py 'str(d["total"])+" "+str(len(d["items"]))')" \
+	"/api/v1/backups lists the four rows"
+t_eq '1 2' "$(q 'job=alpha&limit=1' | jq_py 'str(len(d["items"]))+" "+str(d["total"])')" \
+	"/api/v1/backups: job filter, limit, total"
+r=$(hcurl -b "$JAR" "$WEB/api/v1/jobs/beta")
+t_eq '2 OK' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+d["history"][-1]["status"]')" \
+	"/api/v1/jobs/NAME: the job's history"
+
+# ================================================================ migrate
+# An SQLite catalog of another base: two real runs, then 300 rows more
+# (one a duplicate of another, NULLs in the numbers).
+CONF2=$TMPD/sqlite.ini
+BASE2=$TMPD/base2
+mkdir -p "$BASE2"
+{
+	echo "[global]"
+	echo "backup_base_dir = $BASE2"
+	echo "backup_retention_time = 30"
+	echo "maximum_backup_age = 30"
+	echo
+} >"$CONF2"
+cfg_job "$CONF2" gamma "$SRC"
+tb_run -c "$CONF2" backup
+t_rc 0 "a backup into an SQLite catalog"
+DB2=$BASE2/log/tisbackup.sqlite
+sqlite3 "$DB2" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
+	INSERT INTO stats (backup_name, server_name, backup_start, backup_end, backup_duration,
+	total_bytes, status, log, backup_location, TYPE)
+	SELECT 'job' || (i % 7), 'srv', printf('2025-01-01 %02d:%02d:00', i / 60, i % 60),
+	printf('2025-01-01 %02d:%02d:30', i / 60, i % 60), 0.01, CASE WHEN i % 3 = 0 THEN NULL ELSE i END,
+	CASE WHEN i % 10 = 0 THEN 'ERROR' ELSE 'OK' END, 'log ' || i, '/b/' || i, 'BACKUP' FROM n;
+	INSERT INTO stats (backup_name, backup_start, status, TYPE)
+	VALUES ('dup', '2025-02-01 00:00:00', 'OK', 'BACKUP'), ('dup', '2025-02-01 00:00:00', 'OK', 'BACKUP');"
+NSRC=$(sql "$DB2" "SELECT count(*) FROM stats")
+t_eq 302 "$NSRC" "the SQLite catalog has 302 rows"
+MURL="$URL&password_file=$PWFILE"
+tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
+t_rc 0 "catalog migrate sqlite -> postgresql"
+t_match "302 source rows, 302 copied, 0 already there; verified" "$T_OUT" "migrate: counts verified"
+t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: its 4 rows and the 302 copied"
+tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
+t_rc 0 "catalog migrate a second time"
+t_match "302 source rows, 0 copied, 302 already there; verified" "$T_OUT" "the second run copies nothing"
+t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: still 306 rows"
+t_eq 2 "$(cq "SELECT count(*) FROM stats WHERE backup_name = 'dup'")" "the duplicate row kept twice"
+t_eq "$(sql "$DB2" "SELECT sum(total_bytes), count(total_bytes), sum(backup_duration IS NULL) FROM stats WHERE backup_name LIKE 'job%'")" \
+	"$(cq "SELECT sum(total_bytes), count(total_bytes), sum((backup_duration IS NULL)::int) FROM stats WHERE backup_name LIKE 'job%'")" \
+	"numbers and NULLs copied as they were"
+tb_run -c "$CONF" -s alpha checknagios
+t_rc 0 "checknagios after the migration"
+tb_run catalog migrate --from "sqlite:$DB2"
+t_rc 2 "catalog migrate without --to: usage error"
+tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"
+t_rc 4 "catalog migrate from a missing catalog: exit 4"
+
+# ================================================================ server down
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -m fast -w stop >/dev/null ||
+	t_bail "pg_ctl stop failed"
+tb_run -c "$CONF" backup
+t_rc 4 "backup with the server down: exit 4"
+t_match 'cannot connect to PostgreSQL' "$T_ERR" "the message says the server cannot be reached"
+t_match "postgresql://tbcat@$PG/sock:$PGPORT/tisbackup" "$T_ERR" "the message names the catalog"
+tb_run -c "$CONF" checknagios
+t_rc 3 "checknagios with the server down: UNKNOWN"
+t_match '^UNKNOWN : cannot read the catalog' "$T_OUT" "checknagios says why"
+
+# ================================================================ reconnect
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
+	-o "-k $PG/sock -p $PGPORT -c listen_addresses=" start >/dev/null 2>&1 ||
+	t_bail "postgres did not restart"
+tb_track "$(head -n 1 "$PG/data/postmaster.pid")"
+cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALUES
+	('alpha', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'OK', 'BACKUP')" >/dev/null
+r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
+t_eq 200 "$(st_of "$r")" "serve answers after the server restarted (reconnected)"
+t_eq 307 "$(body_of "$r" | jq_py 'd["total"]')" \
+	"/api/v1/backups sees the row written after the restart"
+t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
+	"serve logs the reconnection"
+web_stop
+
+# ================================================================ secrets
+touch "$TMPD/stop-sampling"
+wait "$SAMPLER"
+t_num_ge 3 "$(wc -l <"$TMPD/scans")" "argv/environ of every process sampled during the runs"
+t_eq "" "$(sort -u "$TMPD/hits")" "the password in no process's argv or environment"
+[ -s "$TMPD/hitwho" ] && t_diag "shown by: $(sort -u "$TMPD/hitwho")"
+t_not "the password in no output or log" grep -rqF -f "$TMPD/sentinel" "$BASE" "$TMPD/serve.err" \
+	"$TMPD/serve.out"
+
+t_done
