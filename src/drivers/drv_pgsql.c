@@ -475,4 +475,5 @@ const struct driver drv_pgsql = {
 	.validate = pgsql_validate,
 	.backup = pgsql_backup,
 	.restore = pgsql_restore,
+	.verify_kind = "pgsql",
 };
