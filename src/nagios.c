@@ -376,6 +376,58 @@ disk_verdict(const struct job *const *jobs, size_t n, struct disk_space *ds, int
 	return 0;
 }
 
+/*
+ * A job with verify = yes (tisbackup verify, docs/restore.md): CRITICAL
+ * when its newest finished VERIFY row failed, WARNING when no OK one
+ * started within verify_max_age hours (default 168). Applied to an OK or
+ * WARNING verdict; one catalog read per such job.
+ */
+static void
+eval_verify(struct catalog *cat, const struct job *job, time_t now, struct nagios_verdict *v)
+{
+	struct catalog_filter f = { .backup_name = job->name, .type = "VERIFY", .limit = 20 };
+	struct catalog_row *rows = NULL;
+	const struct catalog_row *last = NULL, *good = NULL;
+	long max_h = job_get_long(job, "verify_max_age", 168);
+	struct timeval tv;
+	struct err err;
+	size_t n = 0;
+
+	if (cat == NULL || job->cfg == NULL || !job_get_bool(job, "verify", 0) ||
+	    (v->state != NAGIOS_OK && v->state != NAGIOS_WARNING))
+		return;
+	err_clear(&err);
+	if (catalog_find(cat, &f, &rows, &n, &err) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].status == NULL || strcmp(rows[i].status, "Running") == 0)
+			continue;
+		if (last == NULL)
+			last = &rows[i];
+		if (good == NULL && strcmp(rows[i].status, "OK") == 0)
+			good = &rows[i];
+	}
+	if (last != NULL && strcmp(last->status, "OK") != 0) {
+		char *why = first_line(last->log);
+
+		free(v->message);
+		v->state = NAGIOS_CRITICAL;
+		v->message =
+		    xasprintf("CRITICAL : the last verify of %s failed (%s): %s", job->name,
+		              last->backup_start != NULL ? last->backup_start : "?", why);
+		free(why);
+	} else if (v->state == NAGIOS_OK && (good == NULL || good->backup_start == NULL ||
+	                                     time_parse_iso(good->backup_start, &tv) == -1 ||
+	                                     (double)(now - tv.tv_sec) > (double)max_h * 3600.0)) {
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message = xasprintf("WARNING : %s has no successful verify in the last %ld h "
+		                       "(verify_max_age)",
+		                       job->name, max_h);
+	}
+	catalog_rows_free(rows, n);
+}
+
 /* What judge_rows() needs: the jobs read, and where their verdicts go. */
 struct judge_ctx {
 	const struct job *const *jobs; /* the jobs read, in the order read */
@@ -432,6 +484,8 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 			vk->bytes = -1;
 		}
 	}
+	for (size_t k = 0; k < m; k++)
+		eval_verify(cat, read[k], now, &v[at[k]]);
 	free(at);
 	free(names);
 	free(read);

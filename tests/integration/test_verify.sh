@@ -54,6 +54,10 @@ scratch_dbs() { pq -d postgres -c "SELECT datname FROM pg_database WHERE datname
 tb_run -c "$CONF" -s pg backup
 t_rc 0 "pgsql: backup OK"
 
+tb_run -c "$CONF" -s pg checknagios
+t_rc 1 "checknagios: a backup never verified is a WARNING"
+t_match "pg has no successful verify in the last 168 h" "$T_OUT" "checknagios: the warning names verify_max_age"
+
 # --- a good dump, with the cmdline of every process sampled meanwhile
 (
 	while :; do
@@ -73,6 +77,8 @@ shop/public.items	1000
 shop/public.orders	50" "$(LC_ALL=C sort "$BASE/pg/.verify-counts")" "verify: per-table counts and objects kept"
 t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"
 t_ok "verify: the password is in no argv" test ! -s "$TMPD/leak"
+tb_run -c "$CONF" -s pg checknagios
+t_rc 0 "checknagios: OK after a successful verify"
 
 # --- a table shrank past 20 % and one is gone: a warning
 pq -d shop -c "DELETE FROM items WHERE id > 500; DROP TABLE orders" >/dev/null
@@ -99,6 +105,9 @@ t_rc 1 "verify of a corrupted dump: exit 1"
 t_eq "VERIFY|ERROR" "$(last_row pg "TYPE || '|' || status")" "verify: the corrupted dump is an ERROR row"
 t_match "damaged|invalid|incorrect|error" "$(last_row pg log)" "verify: the row says the dump is damaged"
 t_eq "" "$(scratch_dbs)" "verify ERROR: no scratch database left"
+tb_run -c "$CONF" -s pg checknagios
+t_rc 2 "checknagios: CRITICAL when the last verify failed"
+t_match "CRITICAL : the last verify of pg failed" "$T_OUT" "checknagios: the verdict says the verify failed"
 
 # --- a dump that inflates but does not load: ERROR, scratch dropped
 printf 'CREATE TABLE x (id int);\nTHIS IS NOT SQL;\n' | gzip >"$gz"
