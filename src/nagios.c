@@ -388,7 +388,7 @@ eval_verify(struct catalog *cat, const struct job *job, time_t now, struct nagio
 	struct catalog_filter f = { .backup_name = job->name, .type = "VERIFY", .limit = 20 };
 	struct catalog_row *rows = NULL;
 	const struct catalog_row *last = NULL, *good = NULL;
-	long max_h = job_get_long(job, "verify_max_age", 168);
+	long max_h;
 	struct timeval tv;
 	struct err err;
 	size_t n = 0;
@@ -396,6 +396,7 @@ eval_verify(struct catalog *cat, const struct job *job, time_t now, struct nagio
 	if (cat == NULL || job->cfg == NULL || !job_get_bool(job, "verify", 0) ||
 	    (v->state != NAGIOS_OK && v->state != NAGIOS_WARNING))
 		return;
+	max_h = job_get_long(job, "verify_max_age", 168);
 	err_clear(&err);
 	if (catalog_find(cat, &f, &rows, &n, &err) == -1)
 		return;
