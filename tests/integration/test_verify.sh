@@ -95,7 +95,7 @@ t_eq "" "$(scratch_dbs)" "verify WARNING: the scratch database is dropped"
 # --- a corrupted dump (one byte flipped): ERROR
 tb_run -c "$CONF" --gui-config "$GUI" -s pg verify
 t_eq "" "$(last_row pg log | grep WARNING)" "verify: counts compared with the previous verify (no new warning)"
-gz=$(ls "$BASE"/pg/2*/*.sql.gz | tail -n 1)
+gz=$(ls "$BASE"/pg/2*/shop-*.sql.gz | tail -n 1)
 size=$(stat -c %s "$gz")
 off=$((size / 2))
 b=$(od -An -tu1 -j "$off" -N1 "$gz" | tr -d ' ')
