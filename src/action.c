@@ -63,6 +63,11 @@ const struct action_entry action_table[] = {
 	  "--replace overwrites what exists; -d lists changes",
 	  NULL, NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
 	  action_restore, NULL },
+	{ "verify", NULL,
+	  "prove the newest good backup of each job with\n"
+	  "verify = yes restores (docs/restore.md); a VERIFY row",
+	  "verify", "verify_schedule", ACTION_CONFIG | ACTION_WRITES | ACTION_FILES, action_verify,
+	  NULL },
 	{ "register_existing", NULL, "add catalog rows for backups found on disk", NULL, NULL,
 	  ACTION_CONFIG | ACTION_WRITES, register_run, NULL },
 	{ "serve", NULL, "web UI, REST API, scheduler and queue worker", NULL, NULL, ACTION_WORDS,

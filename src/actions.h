@@ -83,6 +83,14 @@ int export_usb_run(const struct action_ctx *a, int any, const char *mount_base);
  */
 int action_restore(const struct action_ctx *a);
 
+/*
+ * verify (action_verify.c): the newest good backup of each selected job
+ * with verify = yes loaded into a scratch database on the [verify]
+ * server and counted; a VERIFY row each. 0, EXIT_JOBS, EXIT_USAGE or
+ * EXIT_CONFIG.
+ */
+int action_verify(const struct action_ctx *a);
+
 /* checknagios (action_checknagios.c): prints the verdict; exits 0/1/2/3. */
 int action_checknagios(const struct action_ctx *a);
 

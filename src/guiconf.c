@@ -65,6 +65,8 @@ static const struct key keys[] = {
 	{ "alerts", "alert_interval", K_INT, F(alert_interval), 0, 30L * 86400 },
 	{ "scheduler", "enabled", K_BOOL, F(scheduler_enabled), 0, 0 },
 	{ "scheduler", "catch_up", K_INT, F(scheduler_catch_up), 0, 7L * 86400 },
+	{ "verify", "pgsql_url", K_STR, F(verify_pgsql_url), 0, 0 },
+	{ "verify", "pgsql_password_file", K_STR, F(verify_pgsql_password_file), 0, 0 },
 	{ NULL, NULL, K_STR, 0, 0, 0 },
 };
 
@@ -478,5 +480,7 @@ guiconf_free(struct guiconf *gc)
 	free(gc->smtp_user);
 	free(gc->smtp_password_file);
 	free(gc->webhook_url);
+	free(gc->verify_pgsql_url);
+	free(gc->verify_pgsql_password_file);
 	free(gc);
 }

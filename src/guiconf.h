@@ -79,6 +79,10 @@ struct guiconf {
 	int scheduler_enabled; /* enabled = yes (default) */
 	int scheduler_catch_up; /* catch_up: seconds a slot missed while down still runs, default 43200 */
 
+	/* [verify] (tisbackup verify, docs/restore.md) */
+	char *verify_pgsql_url; /* postgresql://USER@HOST:PORT, no database, no password */
+	char *verify_pgsql_password_file; /* its password: first line of this file */
+
 	/* Warnings of the load, one "FILE:LINE: ..." line each (see struct config). */
 	struct strv warnings;
 };

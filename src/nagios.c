@@ -399,6 +399,56 @@ prefix_decides(const struct job *job, const struct catalog_row *rows, size_t n, 
 		return tv.tv_sec >= mindate;
 	}
 	return 0;
+ * A job with verify = yes (tisbackup verify, docs/restore.md): CRITICAL
+ * when its newest finished VERIFY row failed, WARNING when no OK one
+ * started within verify_max_age hours (default 168). Applied to an OK or
+ * WARNING verdict; one catalog read per such job.
+ */
+static void
+eval_verify(struct catalog *cat, const struct job *job, time_t now, struct nagios_verdict *v)
+{
+	struct catalog_filter f = { .backup_name = job->name, .type = "VERIFY", .limit = 20 };
+	struct catalog_row *rows = NULL;
+	const struct catalog_row *last = NULL, *good = NULL;
+	long max_h;
+	struct timeval tv;
+	struct err err;
+	size_t n = 0;
+
+	if (cat == NULL || job->cfg == NULL || !job_get_bool(job, "verify", 0) ||
+	    (v->state != NAGIOS_OK && v->state != NAGIOS_WARNING))
+		return;
+	max_h = job_get_long(job, "verify_max_age", 168);
+	err_clear(&err);
+	if (catalog_find(cat, &f, &rows, &n, &err) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].status == NULL || strcmp(rows[i].status, "Running") == 0)
+			continue;
+		if (last == NULL)
+			last = &rows[i];
+		if (good == NULL && strcmp(rows[i].status, "OK") == 0)
+			good = &rows[i];
+	}
+	if (last != NULL && strcmp(last->status, "OK") != 0) {
+		char *why = first_line(last->log);
+
+		free(v->message);
+		v->state = NAGIOS_CRITICAL;
+		v->message =
+		    xasprintf("CRITICAL : the last verify of %s failed (%s): %s", job->name,
+		              last->backup_start != NULL ? last->backup_start : "?", why);
+		free(why);
+	} else if (v->state == NAGIOS_OK && (good == NULL || good->backup_start == NULL ||
+	                                     time_parse_iso(good->backup_start, &tv) == -1 ||
+	                                     (double)(now - tv.tv_sec) > (double)max_h * 3600.0)) {
+		free(v->message);
+		v->state = NAGIOS_WARNING;
+		v->message = xasprintf("WARNING : %s has no successful verify in the last %ld h "
+		                       "(verify_max_age)",
+		                       job->name, max_h);
+	}
+	catalog_rows_free(rows, n);
 }
 
 /* What judge_rows() needs: the jobs read, and where their verdicts go. */
@@ -495,6 +545,8 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 		judge_read(cat, read, names, at, na, NAGIOS_ROWS, NULL, NULL, now, v);
 	}
 	free(again);
+	for (size_t k = 0; k < m; k++)
+		eval_verify(cat, read[k], now, &v[at[k]]);
 	free(at);
 	free(names);
 	free(read);

@@ -303,6 +303,12 @@ struct driver {
 	                         struct err *err);
 	/* Restore one backup (struct drv_restore). NULL: the driver cannot restore. */
 	int (*restore)(struct drv_restore *r, struct drv_stats *st, struct err *err);
+	/*
+	 * What `tisbackup verify` does with its backups (action_verify.c):
+	 * "pgsql" = load each DB-STAMP.sql.gz into a scratch database on the
+	 * [verify] server. NULL: the driver's backups cannot be verified yet.
+	 */
+	const char *verify_kind;
 };
 
 /* Keys every job has (validated by the core, printed by listdrivers). */

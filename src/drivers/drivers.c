@@ -78,6 +78,10 @@ const struct drv_key drv_common_optional[] = {
 	{ "keep_min_days", KEY_INT, NULL },
 	{ "maximum_backup_age_warning", KEY_INT, NULL },     /* hours: checknagios WARNING */
 	{ "nagios_warn_on_failed_attempt", KEY_BOOL, "no" }, /* WARNING on a failed last run */
+	{ "verify", KEY_BOOL, "no" },              /* tisbackup verify (docs/restore.md) */
+	{ "verify_schedule", KEY_SCHEDULE, NULL }, /* verifies started by serve */
+	{ "verify_shrink_warn", KEY_INT, "10" },   /* %: a table shrinking more is a warning */
+	{ "verify_max_age", KEY_INT, NULL },       /* hours: checknagios WARNING when older */
 	{ NULL, KEY_STR, NULL },
 };
 

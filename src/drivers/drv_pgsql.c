@@ -1,6 +1,7 @@
 /*
  * pgsql+ssh: pg_dump run on the server over ssh as the postgres system
- * user, one gzip file per database in {job}/STAMP/DB-STAMP.sql.gz.
+ * user, one gzip file per database in {job}/STAMP/DB-STAMP.sql.gz, and
+ * the server's roles (pg_dumpall --globals-only) in {job}/STAMP/globals.sql.gz.
  *
  * The original ran `su - postgres -c "pg_dump ..."`, a second shell and a
  * second round of quoting; we run `runuser -u postgres -- pg_dump ...`
@@ -54,6 +55,8 @@
  * may not enter remote_user's home.
  */
 #define PGSQL_PREFIX "cd / && "
+/* The file of the roles and tablespaces (pg_dumpall --globals-only) in each backup. */
+#define PGSQL_GLOBALS "globals.sql.gz"
 
 static const struct drv_key pgsql_required[] = {
 	{ "private_key", KEY_FILE, NULL },
@@ -174,16 +177,48 @@ pgsql_server_side(const struct job *job)
 	return on == NULL || strcmp(on, "server") == 0;
 }
 
+/*
+ * Run remote (pg_dump or pg_dumpall) on the server into path, a gzip file:
+ * compressed by the tool itself when server_gz, else here. Adds the
+ * compressed size to *bytes. 0 or -1 + err.
+ */
+static int
+pgsql_dump_to(const struct drv_run *run, const char *tool, struct strv *remote, int server_gz,
+              const char *path, const char *what, int64_t *bytes, struct err *err)
+{
+	const struct job *job = run->job;
+	struct remote_cmd c = { .name = job->name, .tool = tool, .prefix = PGSQL_PREFIX };
+	int rc = -1;
+
+	if ((server_gz ? dumpfile_open_gzip(path, &c.df, err)
+	               : dumpfile_open(path, (int)pgsql_level(job), &c.df, err)) == -1)
+		goto out;
+	log_info(job->name, "%s into %s (gzip level %ld, on the %s)", what, path, pgsql_level(job),
+	         server_gz ? "server" : "backup host");
+	if (remote_cmd_run(run, (const char *const *)strv_argv(remote), what, &c, err) == -1)
+		goto out;
+	if (dumpfile_commit(c.df, err) == -1)
+		goto out;
+	*bytes += (int64_t)dumpfile_bytes_out(c.df);
+	log_info(job->name, "%s: %llu bytes, %llu compressed", what,
+	         (unsigned long long)dumpfile_bytes_in(c.df),
+	         (unsigned long long)dumpfile_bytes_out(c.df));
+	rc = 0;
+out:
+	dumpfile_abort(c.df);
+	remote_cmd_free(&c);
+	return rc;
+}
+
 /* Dump db into dir/db-STAMP.sql.gz; adds the compressed size to *bytes. */
 static int
 pgsql_dump_one(const struct drv_run *run, const char *dir, const char *stamp, const char *db,
                int64_t *bytes, struct err *err)
 {
 	const struct job *job = run->job;
-	struct remote_cmd c = { .name = job->name, .tool = "pg_dump", .prefix = PGSQL_PREFIX };
 	struct strv remote;
 	char *path = NULL, *what = NULL;
-	int rc = -1;
+	int rc;
 
 	if (pgsql_check_db_name(db, err) == -1)
 		return -1;
@@ -196,24 +231,33 @@ pgsql_dump_one(const struct drv_run *run, const char *dir, const char *stamp, co
 	strv_push(&remote, db);
 	path = xasprintf("%s/%s-%s.sql.gz", dir, db, stamp);
 	what = xasprintf("pg_dump of database '%s' on %s", db, job->server_name);
-	if ((pgsql_server_side(job) ? dumpfile_open_gzip(path, &c.df, err)
-	                            : dumpfile_open(path, (int)pgsql_level(job), &c.df, err)) == -1)
-		goto out;
-	log_info(job->name, "dumping database '%s' from %s into %s (gzip level %ld, on the %s)", db,
-	         job->server_name, path, pgsql_level(job),
-	         pgsql_server_side(job) ? "server" : "backup host");
-	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
-		goto out;
-	if (dumpfile_commit(c.df, err) == -1)
-		goto out;
-	*bytes += (int64_t)dumpfile_bytes_out(c.df);
-	log_info(job->name, "database '%s': %llu bytes, %llu compressed", db,
-	         (unsigned long long)dumpfile_bytes_in(c.df),
-	         (unsigned long long)dumpfile_bytes_out(c.df));
-	rc = 0;
-out:
-	dumpfile_abort(c.df);
-	remote_cmd_free(&c);
+	rc = pgsql_dump_to(run, "pg_dump", &remote, pgsql_server_side(job), path, what, bytes, err);
+	strv_free(&remote);
+	free(path);
+	free(what);
+	return rc;
+}
+
+/*
+ * The roles (users, passwords' hashes, memberships) and tablespaces of the
+ * server, `pg_dumpall --globals-only`, into dir/globals.sql.gz (compressed
+ * here: pg_dumpall has no --compress). For a restore on a new server
+ * (docs/restore.md, "Bare metal"). 0 or -1 + err.
+ */
+static int
+pgsql_dump_globals(const struct drv_run *run, const char *dir, int64_t *bytes, struct err *err)
+{
+	const struct job *job = run->job;
+	struct strv remote;
+	char *path = xasprintf("%s/" PGSQL_GLOBALS, dir);
+	char *what = xasprintf("pg_dumpall --globals-only on %s", job->server_name);
+	int rc;
+
+	strv_init(&remote);
+	pgsql_tool_argv(job, "pg_dumpall", &remote);
+	strv_pushf(&remote, "--encoding=%s", job_get(job, "encoding"));
+	strv_push(&remote, "--globals-only");
+	rc = pgsql_dump_to(run, "pg_dumpall", &remote, 0, path, what, bytes, err);
 	strv_free(&remote);
 	free(path);
 	free(what);
@@ -250,6 +294,8 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	for (size_t i = 0; i < dbs.n; i++)
 		if (pgsql_dump_one(run, sd.partial, run->stamp, dbs.v[i], &bytes, err) == -1)
 			goto out;
+	if (pgsql_dump_globals(run, sd.partial, &bytes, err) == -1)
+		goto out;
 	if (snapdir_commit(&sd, job, err) == -1)
 		goto out;
 	st->location = xstrdup(sd.final);
@@ -475,4 +521,5 @@ const struct driver drv_pgsql = {
 	.validate = pgsql_validate,
 	.backup = pgsql_backup,
 	.restore = pgsql_restore,
+	.verify_kind = "pgsql",
 };

@@ -78,7 +78,7 @@ EOF
 			[ -f "$f" ] || continue
 			n=$((n + 1))
 			gzip -t "$f" 2>/dev/null || return 1
-			gzip -dc "$f" | tail -n 5 | grep -q 'PostgreSQL database dump complete' || return 1
+			gzip -dc "$f" | tail -n 5 | grep -Eq 'PostgreSQL database (cluster )?dump complete' || return 1
 		done
 		[ $n -ge 1 ]
 	}

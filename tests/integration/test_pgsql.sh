@@ -109,8 +109,10 @@ t_rc 0 "backup of every database: exit 0"
 t_eq OK "$(last_row all status)" "OK row"
 S1=$(snapshots "$BASE/all" | tail -n 1)
 t_ne "" "$S1" "a STAMP folder was made"
-t_eq "$(printf '%s\n' "big-$S1.sql.gz" "p1-$S1.sql.gz" "postgres-$S1.sql.gz" "we're db-$S1.sql.gz")" \
-	"$(ls -1 "$BASE/all/$S1" | sort)" "one DB-STAMP.sql.gz per non-template database"
+t_eq "$(printf '%s\n' "big-$S1.sql.gz" globals.sql.gz "p1-$S1.sql.gz" "postgres-$S1.sql.gz" "we're db-$S1.sql.gz")" \
+	"$(ls -1 "$BASE/all/$S1" | sort)" "one DB-STAMP.sql.gz per non-template database, and globals.sql.gz"
+t_match "CREATE ROLE postgres;" "$(gzip -dc "$BASE/all/$S1/globals.sql.gz")" \
+	"globals.sql.gz holds the roles (pg_dumpall --globals-only)"
 t_eq "" "$(partial_dirs "$BASE/all")" "no STAMP.partial left"
 t_eq "$BASE/all/$S1" "$(last_row all backup_location)" "backup_location is the STAMP folder"
 t_eq 4 "$(last_row all total_files_count)" "total_files = number of databases"
@@ -133,7 +135,8 @@ wait_next_second
 tb_run -c "$CONF" -s one backup
 t_rc 0 "db_name = we're db: exit 0"
 S2=$(snapshots "$BASE/one" | tail -n 1)
-t_eq "we're db-$S2.sql.gz" "$(ls -1 "$BASE/one/$S2")" "db_name: only that database"
+t_eq "$(printf '%s\n' globals.sql.gz "we're db-$S2.sql.gz")" "$(ls -1 "$BASE/one/$S2" | sort)" \
+	"db_name: only that database (and the roles)"
 t_match "^SET client_encoding = 'LATIN1';" "$(gzip -dc "$BASE/one/$S2/we're db-$S2.sql.gz")" \
 	"encoding = LATIN1 reaches pg_dump"
 

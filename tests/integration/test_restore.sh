@@ -211,7 +211,7 @@ SQL
 	t_eq "$want" "$(canon 'copy "of" it')" "pgsql: restore --to-db: the copy equals the backed-up database"
 
 	# A damaged dump: the load fails, no database and no staging one is left.
-	gz=$(ls "$BASE"/pg/2*/*.sql.gz | head -n 1)
+	gz=$(ls "$BASE"/pg/2*/*-2*.sql.gz | head -n 1)
 	size=$(stat -c %s "$gz")
 	printf '\x55\xaa\x55\xaa' | dd of="$gz" bs=1 seek=$((size / 2)) conv=notrunc status=none
 	tb_run -c "$CONF" -s pg restore --to-db broken
