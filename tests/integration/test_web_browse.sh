@@ -117,7 +117,13 @@ t_ok "the log names the admin's downloads" grep -q "alice (admin, from 127.0.0.1
 t_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' "${V[@]}" "$J/browse?at=$AT")" "a viewer may not browse by default (403)"
 t_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' "${V[@]}" "$J/file?at=$AT&path=big.bin")" "... nor download a file"
 t_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' "${V[@]}" "$J/tar?at=$AT")" "... nor a tar"
+# Clients that go away midway: the streams are freed (checked by the clean exit under ASan).
+curl -s "${A[@]}" "$J/tar?at=$AT" | head -c 1000 >/dev/null
+curl -s "${A[@]}" "$J/file?at=$AT&path=big.bin" | head -c 1000 >/dev/null
+t_eq 200 "$(code "$J/browse?at=$AT")" "serve answers after clients left midway"
 web_stop
+t_eq 0 "$?" "serve stops cleanly (under ASan: no leak of the streams)"
+t_nomatch 'AddressSanitizer|LeakSanitizer|runtime error' "$(cat "$TMPD/serve.err")" "serve's log has no sanitizer report"
 sed -i 's/^\[web\]$/[web]\nviewers_download = yes/' "$GUI"
 web_start
 curl -s -f "${V[@]}" -o "$TMPD/v.dl" "$J/file?at=$AT&path=plain.txt"
@@ -132,5 +138,7 @@ t_eq "200 RESTORE" "$(st_of "$r") $(body_of "$r" | jq_py 'd["items"][0]["TYPE"]'
 	"GET /api/v1/backups?type=RESTORE lists the restore"
 
 web_stop
+t_eq 0 "$?" "serve stops cleanly"
+t_nomatch 'AddressSanitizer|LeakSanitizer|runtime error' "$(cat "$TMPD/serve.err")" "serve's log has no sanitizer report"
 t_ok "no command ran from a name" no_markers
 t_done
