@@ -12,7 +12,7 @@ RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends gcc libc6-dev pkg-config meson ninja-build \
       libsqlite3-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libargon2-dev \
       libhiredis-dev libcurl4-gnutls-dev libxml2-dev libblkid-dev libcmocka-dev libbtrfsutil-dev \
-      libssh-dev libzstd-dev libxxhash-dev nettle-dev libpq-dev \
+      libssh-dev libzstd-dev libxxhash-dev nettle-dev libpq-dev libarchive-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -38,7 +38,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends libsqlite3-0 zlib1g libmicrohttpd12 \
       libjansson4 libargon2-1 libhiredis0.14 libcurl3-gnutls libxml2 libnettle8 libblkid1 libbtrfsutil1 \
-      libssh-4 libzstd1 libpq5 \
+      libssh-4 libzstd1 libpq5 libarchive13 \
       rsync openssh-client tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
       /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \

@@ -15,6 +15,7 @@ pkgs=(
 	# xen-xva: zstd XVA streams (libzstd), XXH64 chunk checks (xxhash.h, inlined)
 	libzstd-dev libxxhash-dev
 	nettle-dev # esx-vmdk's SHA-1/SHA-256 (headers; libnettle8 loaded on first use)
+	libarchive-dev # web snapshot browser: folders downloaded as tar / tar.gz
 	# what the product drives, and what the demo starts on loopback
 	rsync openssh-client openssh-server sqlite3 procps curl
 )

@@ -40,6 +40,7 @@ static const struct key keys[] = {
 	{ "web", "metrics_public", K_BOOL, F(metrics_public), 0, 0 },
 	{ "web", "metrics_token_file", K_STR, F(metrics_token_file), 0, 0 },
 	{ "web", "session_timeout", K_INT, F(session_timeout), 60, 30L * 86400 },
+	{ "web", "viewers_download", K_BOOL, F(viewers_download), 0, 0 },
 	{ "auth", "providers", K_SPECIAL, 0, 0, 0 },
 	{ "auth", "users_file", K_STR, F(users_file), 0, 0 },
 	{ "auth", "trusted_proxies", K_LIST, F(trusted_proxies), 0, 0 },

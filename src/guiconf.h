@@ -41,6 +41,8 @@ struct guiconf {
 	/* a file holding a token: "Authorization: Bearer TOKEN" may read /metrics (scrapers) */
 	char *metrics_token_file;
 	int session_timeout; /* seconds of inactivity, default 28800 */
+	/* viewers_download = yes: viewers may browse and download snapshots (default no) */
+	int viewers_download;
 
 	/* [auth] */
 	unsigned providers;     /* GUICONF_AUTH_*; default local,basic */

@@ -446,8 +446,8 @@ api_backups(struct req *r, struct reply *out)
 	if (f.type == NULL) {
 		f.type = "BACKUP";
 	} else if (strcmp(f.type, "BACKUP") != 0 && strcmp(f.type, "EXPORT") != 0 &&
-	           strcmp(f.type, "CLEAN") != 0) {
-		reply_error(r, out, 400, "type", "type: BACKUP, EXPORT or CLEAN");
+	           strcmp(f.type, "CLEAN") != 0 && strcmp(f.type, "RESTORE") != 0) {
+		reply_error(r, out, 400, "type", "type: BACKUP, EXPORT, CLEAN or RESTORE");
 		return;
 	}
 	f.start_since = since[0] != '\0' ? since : NULL;

@@ -29,6 +29,11 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/configs/current", 0, api_configs_current },
 	{ "GET", "/api/v1/jobs", 0, api_jobs },
 	{ "GET", "/api/v1/jobs/*/diff", 0, api_job_diff }, /* api_diff.c */
+	/* browse.c: the snapshot browser */
+	{ "GET", "/api/v1/jobs/*/browse", 0, api_snap_browse },
+	{ "GET", "/api/v1/jobs/*/search", 0, api_snap_search },
+	{ "GET", "/api/v1/jobs/*/file", 0, api_snap_file },
+	{ "GET", "/api/v1/jobs/*/tar", 0, api_snap_tar },
 	{ "GET", "/api/v1/jobs/", ROUTE_PREFIX, api_job },
 	{ "GET", "/api/v1/backups", 0, api_backups },
 	{ "GET", "/api/v1/storage", 0, api_storage },                 /* api_storage.c */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "catalog.h"
@@ -1217,13 +1218,75 @@ add_common_headers(struct MHD_Response *resp, const struct server *s)
 		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 }
 
+/* A reply's stream, for libmicrohttpd's content reader. */
+struct reply_stream {
+	long (*fn)(void *cls, char *buf, size_t max);
+	void (*free_fn)(void *cls);
+	void *cls;
+};
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct reply_stream *st = cls;
+	long n;
+
+	(void)pos;
+	n = st->fn(st->cls, buf, max);
+	if (n > 0)
+		return (ssize_t)n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+stream_done(void *cls)
+{
+	struct reply_stream *st = cls;
+
+	if (st->free_fn != NULL)
+		st->free_fn(st->cls);
+	free(st);
+}
+
+/* The response of a streamed reply (fd or stream), or NULL. Takes what out holds. */
+static struct MHD_Response *
+stream_response(struct reply *out)
+{
+	struct MHD_Response *resp;
+
+	if (out->fd_valid) {
+		resp = MHD_create_response_from_fd_at_offset64(out->fd_len, out->fd, out->fd_off);
+		if (resp != NULL)
+			out->fd_valid = 0;
+		return resp;
+	} else {
+		struct reply_stream *st = xcalloc(1, sizeof *st);
+
+		st->fn = out->stream;
+		st->free_fn = out->stream_free;
+		st->cls = out->stream_cls;
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read,
+		                                         st, stream_done);
+		if (resp == NULL) {
+			free(st);
+			return NULL;
+		}
+		out->stream = NULL;
+		out->stream_free = NULL;
+		out->stream_cls = NULL;
+		return resp;
+	}
+}
+
 static enum MHD_Result
 send_reply(struct server *s, struct MHD_Connection *c, struct reply *out)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (out->static_data != NULL) {
+	if (out->fd_valid || out->stream != NULL) {
+		resp = stream_response(out);
+	} else if (out->static_data != NULL) {
 		resp = MHD_create_response_from_buffer(out->static_len, (void *)out->static_data,
 		                                       MHD_RESPMEM_PERSISTENT);
 	} else if (out->shared != NULL) {
@@ -1253,6 +1316,12 @@ send_reply(struct server *s, struct MHD_Connection *c, struct reply *out)
 		MHD_add_response_header(resp, "Set-Cookie", out->set_cookie);
 	if (out->content_encoding != NULL)
 		MHD_add_response_header(resp, "Content-Encoding", out->content_encoding);
+	if (out->disposition != NULL)
+		MHD_add_response_header(resp, "Content-Disposition", out->disposition);
+	if (out->content_range != NULL)
+		MHD_add_response_header(resp, "Content-Range", out->content_range);
+	if (out->accept_ranges)
+		MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	if (out->shared != NULL || out->content_encoding != NULL)
 		MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 	if (out->status == 401 && (s->o->gc->providers & GUICONF_AUTH_BASIC) &&
@@ -1278,6 +1347,12 @@ reply_free(struct reply *out)
 	buf_free(&out->body);
 	free(out->location);
 	free(out->set_cookie);
+	free(out->disposition);
+	free(out->content_range);
+	if (out->fd_valid)
+		close(out->fd);
+	if (out->stream_free != NULL)
+		out->stream_free(out->stream_cls);
 }
 
 /* An error response outside any route (body too large). */

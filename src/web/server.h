@@ -57,6 +57,24 @@ struct reply {
 	const char *cache_control;    /* static; default no-store */
 	struct blob *shared;          /* instead of body: a cached body (a reference) */
 	const char *content_encoding; /* "gzip" when shared is compressed */
+	/*
+	 * Streamed answers (browse.c), instead of body. fd_valid: fd_len
+	 * bytes of the open file fd from fd_off (sendfile where it can; the
+	 * response closes fd). stream: a body produced while it is sent
+	 * (chunked): stream(stream_cls, buf, max) fills buf with 1..max
+	 * bytes, returns 0 at the end, -1 on an error (the connection is
+	 * then closed: the client sees a truncated answer); stream_free
+	 * (stream_cls) is called once the response is done, sent or not.
+	 */
+	int fd_valid;
+	int fd;
+	uint64_t fd_off, fd_len;
+	long (*stream)(void *cls, char *buf, size_t max);
+	void (*stream_free)(void *cls);
+	void *stream_cls;
+	char *disposition;   /* Content-Disposition, owned */
+	char *content_range; /* Content-Range, owned */
+	int accept_ranges;   /* "Accept-Ranges: bytes" */
 };
 
 /*

@@ -257,6 +257,22 @@ try {
 		const t = await page.textContent('#last-log');
 		return /OK|written/.test(t) || `log: ${t}`;
 	});
+	// the snapshot browser panel (browse.js): walk into a folder, download a file through its link
+	await step('job page browses the newest backup: folders are buttons, files are download links', async () => {
+		await page.waitForSelector('#browse table.browse');
+		const file = await page.locator('#browse a', { hasText: 'index.html' }).getAttribute('href');
+		const dir = await page.locator('#browse button.link', { hasText: 'sub/' }).count();
+		return (/\/api\/v1\/jobs\/[^/]+\/file\?at=\d{8}-\d{2}h\d{2}m\d{2}&path=index.html$/.test(file) && dir === 1) || `link ${file}, sub/ buttons ${dir}`;
+	});
+	await step('a file downloaded from the browser panel is whole, as an attachment', async () => {
+		await page.locator('#browse button.link', { hasText: 'sub/' }).click();
+		await page.waitForSelector('#browse a:has-text("data.bin")');
+		const href = await page.locator('#browse a', { hasText: 'data.bin' }).getAttribute('href');
+		const res = await page.request.get(BASE + href);
+		const body = await res.body();
+		const cd = res.headers()['content-disposition'] || '';
+		return (res.status() === 200 && body.length === 200000 && /attachment; filename="data.bin"/.test(cd)) || `status ${res.status()} length ${body.length} disposition ${cd}`;
+	});
 	await page.screenshot({ path: path.join(SHOTS, 'browser-job.png'), fullPage: true });
 
 	if (SWITCH_JOB) {

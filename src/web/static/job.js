@@ -8,6 +8,7 @@
  * shown as text, never interpreted).
  */
 import { api } from './api.js';
+import { browsePanel } from './browse.js';
 import { lineChart, byteUnit, secondUnit } from './chart.js';
 import { healthBadge, runBadge, runButtons, runKey } from './dashboard.js';
 import { h, replace } from './dom.js';
@@ -201,6 +202,7 @@ export async function render(main, name) {
 						),
 			),
 			j.single_file ? versionsPanel(name, ret) : null,
+			j.single_file ? null : browsePanel(name, ret), /* browse.js: the snapshot browser */
 			retentionPanel(ret),
 			h('section', { class: 'panel' }, h('h2', { text: 'Last run log' }), j.last_log ? h('pre', { class: 'log', id: 'last-log', tabindex: '0', text: j.last_log }) : h('p', { class: 'muted', text: 'No log recorded.' })),
 		);
