@@ -78,6 +78,7 @@ const struct drv_key drv_common_optional[] = {
 	{ "keep_min_days", KEY_INT, NULL },
 	{ "maximum_backup_age_warning", KEY_INT, NULL },     /* hours: checknagios WARNING */
 	{ "nagios_warn_on_failed_attempt", KEY_BOOL, "no" }, /* WARNING on a failed last run */
+	{ "progress_interval", KEY_INT, "30" }, /* seconds between progress log lines */
 	{ NULL, KEY_STR, NULL },
 };
 
