@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "catalog.h"
 #include "filediff.h"
 #include "config.h"
 #include "diskusage.h"
 #include "drivers/driver.h"
 #include "lock.h"
 #include "progress.h"
+#include "progress_xfer.h"
 #include "log.h"
 #include "runrec.h"
 #include "spawn.h"
@@ -142,6 +144,31 @@ run_postexec_after_failure(const struct job *job, struct progress *pg, const str
 	}
 }
 
+/*
+ * What the previous good backup of job moved (its written bytes), for the
+ * progress report's ETA; 0 when unknown. A catalog error only costs the
+ * ETA: logged at DEBUG.
+ */
+static uint64_t
+previous_written(struct catalog *cat, const struct job *job)
+{
+	struct catalog_filter f = {
+		.backup_name = job->name, .type = "BACKUP", .status = "OK", .limit = 1
+	};
+	struct catalog_row *rows = NULL;
+	size_t n = 0;
+	uint64_t v = 0;
+	struct err e;
+
+	err_clear(&e);
+	if (catalog_find(cat, &f, &rows, &n, &e) == -1)
+		log_debug(job->name, "progress: no previous size: %s", e.msg);
+	else if (n > 0 && rows[0].written_bytes > 0)
+		v = (uint64_t)rows[0].written_bytes;
+	catalog_rows_free(rows, n);
+	return v;
+}
+
 enum job_outcome
 job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o, struct err *err)
 {
@@ -152,6 +179,7 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	struct drv_stats st;
 	struct job_lock lk = { .fd = -1 };
 	struct runrec rr = { 0 };
+	struct xfer_report xr = { 0 };
 	struct timeval start;
 	char stamp[TIME_STAMP_LEN + 1];
 	int failed = 1;
@@ -196,6 +224,10 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		goto fail_early;
 	if (runrec_begin(&rr, cat, job, "BACKUP", &start, NULL, err) == -1)
 		goto fail_early;
+	/* Transfer progress: a live line on a terminal, log lines, the web's state file. */
+	xfer_report_open(&xr, job->name, job->dir, job_get_long(job, "progress_interval", 30),
+	                 previous_written(cat, job), isatty(STDERR_FILENO) ? STDERR_FILENO : -1);
+	pg.xfer = &xr;
 
 	/*
 	 * A signal that came before preexec started would not end it (spawn
@@ -211,6 +243,9 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	else if (run_hook(job, &pg, "postexec", job->postexec, o, &derr) == -1)
 		failed_step = "postexec";
 	failed = failed_step != NULL;
+	/* The transfer is over: wipe the live line before the verdict is logged. */
+	pg.xfer = NULL;
+	xfer_report_close(&xr);
 	/* postexec did not run yet when an earlier step failed. */
 	if (failed && strcmp(failed_step, "postexec") != 0 && job->postexec != NULL &&
 	    job_get_bool(job, "postexec_on_failure", 0))
@@ -267,6 +302,8 @@ fail_early:
 	log_error(job->name, "backup failed: %s", err->msg);
 	outcome = JOB_FAILED;
 out:
+	pg.xfer = NULL;
+	xfer_report_close(&xr);
 	lock_release(&lk);
 	runrec_free(&rr);
 	stats_free(&st);

@@ -399,6 +399,9 @@ prefix_decides(const struct job *job, const struct catalog_row *rows, size_t n, 
 		return tv.tv_sec >= mindate;
 	}
 	return 0;
+}
+
+/*
  * A job with verify = yes (tisbackup verify, docs/restore.md): CRITICAL
  * when its newest finished VERIFY row failed, WARNING when no OK one
  * started within verify_max_age hours (default 168). Applied to an OK or
@@ -545,8 +548,9 @@ judge_all(struct catalog *cat, const struct job *const *jobs, size_t n, time_t n
 		judge_read(cat, read, names, at, na, NAGIOS_ROWS, NULL, NULL, now, v);
 	}
 	free(again);
-	for (size_t k = 0; k < m; k++)
-		eval_verify(cat, read[k], now, &v[at[k]]);
+	for (size_t i = 0; i < n; i++) /* at/read were compacted: go by judged[] */
+		if (judged[i])
+			eval_verify(cat, jobs[i], now, &v[i]);
 	free(at);
 	free(names);
 	free(read);

@@ -31,6 +31,7 @@ progress_init(struct progress *p, long stall_sec, long max_runtime_sec)
 	atomic_store(&p->last_ns, now);
 	atomic_store(&p->bytes, 0);
 	atomic_store(&p->interrupted, 0);
+	p->xfer = NULL;
 }
 
 void

@@ -24,6 +24,8 @@ enum progress_state {
 	PROGRESS_INTERRUPTED, /* progress_interrupt() was called */
 };
 
+struct xfer_report;
+
 struct progress {
 	int64_t start_ns;    /* CLOCK_MONOTONIC at progress_init() */
 	int64_t stall_ns;    /* 0: no stall limit */
@@ -31,6 +33,12 @@ struct progress {
 	_Atomic int64_t last_ns;
 	_Atomic uint64_t bytes;
 	atomic_int interrupted;
+	/*
+	 * The run's transfer progress display (progress_xfer.h), fed by the
+	 * driver's transfer tool output; NULL (progress_init()) when nobody
+	 * shows it. Not owned.
+	 */
+	struct xfer_report *xfer;
 };
 
 /*

@@ -31,6 +31,8 @@
 #include "exclude.h"
 #include "dryrun.h"
 #include "log.h"
+#include "progress.h"
+#include "progress_xfer.h"
 #include "quote.h"
 #include "spawn.h"
 #include "ssh.h"
@@ -305,6 +307,7 @@ rsync_build_argv_to(const struct job *job, enum rsync_transport t, const char *s
 	char *rsh = NULL, *source = NULL;
 	int rc = -1;
 
+	(void)verbose; /* --info=progress2 is always there now */
 	strv_init(&excludes);
 	strv_init(&links);
 	strv_init(&sshv);
@@ -335,8 +338,8 @@ rsync_build_argv_to(const struct job *job, enum rsync_transport t, const char *s
 		strv_pushf(av, "--bwlimit=%ld", bwlimit);
 	if (stall > 0)
 		strv_pushf(av, "--timeout=%ld", stall);
-	if (verbose)
-		strv_push(av, "--info=progress2");
+	/* Always: the run's progress report reads it (progress_xfer.h). */
+	strv_push(av, "--info=progress2");
 	if (excl != NULL && exclude_parse(excl, &excludes, err) == -1) {
 		err_wrap(err, "exclude_list");
 		goto out;
@@ -494,27 +497,25 @@ rsync_is_problem(const char *line)
 	return 0;
 }
 
-/* 1 for a --info=progress2 line ("  1,234  45%  1.2MB/s  0:00:01 ..."). */
-static int
-rsync_is_progress(const char *line)
-{
-	while (*line == ' ')
-		line++;
-	return isdigit((unsigned char)*line) && strchr(line, '%') != NULL;
-}
-
 void
 rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 {
 	struct rsync_output *ro = ctx;
 	char *copy = xstrndup(line, len);
 	enum log_level level = ro->verbose ? LOG_INFO : LOG_DEBUG;
+	struct xfer_sample xs;
 
 	(void)stream;
-	if (rsync_is_progress(copy)) {
-		/* -v shows the overall progress; without it, it is noise. */
-		if (ro->verbose)
-			log_info(ro->name, "rsync: %s", copy);
+	if (xfer_parse_rsync(copy, &xs)) {
+		/*
+		 * Shown by the run's report (a live line, one log line per
+		 * interval); without one (export, restore), -v shows them all.
+		 */
+		if (ro->pg != NULL && ro->pg->xfer != NULL) {
+			xfer_report_feed(ro->pg->xfer, &xs, progress_now());
+			level = LOG_DEBUG;
+		}
+		log_msg(level, ro->name, "rsync: %s", copy);
 		free(copy);
 		return;
 	}
@@ -555,6 +556,7 @@ rsync_pull(const struct drv_run *run, const struct rsync_pull *p, struct rsync_s
 	const struct job *job = run->job;
 	struct rsync_output ro = { .name = job->name,
 		                   .verbose = run->verbose,
+		                   .pg = run->progress,
 		                   .over_ssh = p->transport == RSYNC_OVER_SSH };
 	struct rsync_call c = { .job = job,
 		                .purpose = RSYNC_FOR_BACKUP,

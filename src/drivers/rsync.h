@@ -48,19 +48,22 @@ struct rsync_line_ring {
  */
 struct rsync_output {
 	const char *name; /* the job, for log lines */
-	int verbose;      /* transfer lines at INFO (else DEBUG), progress shown */
+	int verbose;      /* transfer lines at INFO (else DEBUG) */
 	int over_ssh;     /* rsync runs ssh: its error lines go to ssh (below) */
 	struct rsync_stats st;
 	struct ssh_diag ssh;             /* ssh's own error lines, explained by rsync_judge() */
 	struct rsync_line_ring problems; /* rsync's complaints */
 	struct rsync_line_ring tail;     /* any last lines */
+	struct progress *pg; /* the run's, whose xfer report shows progress; may be NULL */
 };
 
 /*
  * A spawn line callback (ctx is a struct rsync_output): feeds the stats
  * parser, logs the line (rsync's complaints and ssh's errors at WARNING,
- * --info=progress2 lines only when verbose) and remembers it for
- * rsync_output_explain(), or ssh's own error lines in ro->ssh (over_ssh).
+ * --info=progress2 lines handed to ro->pg's xfer report and logged at
+ * DEBUG when there is one, else at INFO when verbose) and remembers it
+ * for rsync_output_explain(), or ssh's own error lines in ro->ssh
+ * (over_ssh).
  */
 void rsync_output_line(void *ctx, enum spawn_stream stream, const char *line, size_t len);
 /* Append rsync's own words to err: its last complaints, else its last lines. */
@@ -102,7 +105,8 @@ char *rsync_source(const struct job *job, enum rsync_transport t);
  *   are yes, --protect-args unless
  *   protect_args = no, -z, --compress-level=N and --bwlimit=N when above
  *   0 (falling back to [global] compression_level and bw_limit),
- *   --timeout=stall_timeout unless 0, --info=progress2 when verbose,
+ *   --timeout=stall_timeout unless 0, --info=progress2 (always: the
+ *   run's progress report reads it; verbose is kept for callers),
  *   --exclude=P per exclude_list pattern, --link-dest=DIR/ per
  *   rsync_link_dests() (none while job->dir does not exist);
  *   over ssh: -e and the ssh command of ssh_base_argv() quoted for rsync;

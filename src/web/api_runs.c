@@ -17,6 +17,7 @@
 #include "queue.h"
 #include "util/xmalloc.h"
 #include "web/json.h"
+#include "web/jobview.h"
 #include "web/routes.h"
 #include "web/server.h"
 
@@ -92,8 +93,35 @@ out:
 	return ret;
 }
 
+/*
+ * ,"progress":{SECTION: object or null...} of a running backup (see
+ * jobview_progress_json()), null for any other run.
+ */
 static void
-run_json(struct buf *b, const struct queue_run *run, int with_log)
+run_progress_json(struct buf *b, const struct config *cfg, const struct queue_run *run)
+{
+	buf_puts(b, ",\"progress\":");
+	if (cfg == NULL || run->state != QUEUE_RUNNING || strcmp(run->action, "backup") != 0) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_putc(b, '{');
+	for (size_t i = 0; i < run->nsections; i++) {
+		const struct job *job = config_find_job(cfg, run->sections[i]);
+
+		if (i > 0)
+			buf_putc(b, ',');
+		json_key(b, run->sections[i]);
+		if (job != NULL)
+			jobview_progress_json(b, job);
+		else
+			buf_puts(b, "null");
+	}
+	buf_putc(b, '}');
+}
+
+static void
+run_json(struct buf *b, const struct config *cfg, const struct queue_run *run, int with_log)
 {
 	buf_puts(b, "{\"id\":");
 	json_str(b, run->id);
@@ -118,6 +146,7 @@ run_json(struct buf *b, const struct queue_run *run, int with_log)
 	buf_puts(b, ",\"requested_by\":");
 	json_str(b, run->requested_by);
 	buf_printf(b, ",\"cancel_requested\":%s", run->cancel_requested ? "true" : "false");
+	run_progress_json(b, cfg, run);
 	if (with_log) {
 		buf_puts(b, ",\"log\":");
 		json_str(b, run->log != NULL ? run->log : "");
@@ -289,7 +318,7 @@ api_runs_list(struct req *r, struct reply *out)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		run_json(&b, &runs[i], 0);
+		run_json(&b, req_config(r, NULL), &runs[i], 0);
 	}
 	buf_puts(&b, "]}\n");
 	reply_json(out, 200, &b);
@@ -326,7 +355,7 @@ run_one(struct req *r, struct reply *out, int cancel)
 	if (cancel)
 		log_info(NULL, "serve: %s cancelled run %s", r->id.user, id);
 	buf_init(&b, (size_t)1 << 24);
-	run_json(&b, run, 1);
+	run_json(&b, req_config(r, NULL), run, 1);
 	buf_putc(&b, '\n');
 	reply_json(out, cancel ? 202 : 200, &b);
 out:

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "config.h"
+#include "progress_xfer.h"
 #include "drivers/driver.h"
 #include "schedule.h"
 #include "util/timefmt.h"
@@ -204,6 +205,52 @@ jobview_schedule_json(struct buf *b, const struct job_view *jv)
 	}
 }
 
+/* n, or null when below 0 (unknown). */
+static void
+known_int(struct buf *b, int64_t n)
+{
+	if (n < 0)
+		buf_puts(b, "null");
+	else
+		json_int(b, n);
+}
+
+void
+jobview_progress_json(struct buf *b, const struct job *job)
+{
+	struct xfer_state xs;
+
+	if (job->dir == NULL || !xfer_state_read(job->dir, &xs)) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_putc(b, '{');
+	json_key(b, "bytes");
+	json_int(b, xs.v.bytes > INT64_MAX ? INT64_MAX : (int64_t)xs.v.bytes);
+	buf_putc(b, ',');
+	json_key(b, "files");
+	known_int(b, xs.v.files);
+	buf_putc(b, ',');
+	json_key(b, "rate_bps");
+	known_int(b, xs.v.rate > 0 ? (int64_t)xs.v.rate : -1);
+	buf_putc(b, ',');
+	json_key(b, "percent");
+	known_int(b, xs.v.percent);
+	buf_putc(b, ',');
+	json_key(b, "eta_s");
+	known_int(b, xs.v.eta);
+	buf_putc(b, ',');
+	json_key(b, "expected_bytes");
+	known_int(b, xs.v.expect > 0 && xs.v.expect <= INT64_MAX ? (int64_t)xs.v.expect : -1);
+	buf_putc(b, ',');
+	json_key(b, "started");
+	next_json(b, xs.started);
+	buf_putc(b, ',');
+	json_key(b, "updated");
+	next_json(b, xs.updated);
+	buf_putc(b, '}');
+}
+
 void
 jobview_json(struct buf *b, const struct job_view *jv)
 {
@@ -265,6 +312,12 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	buf_putc(b, ',');
 	json_key(b, "health");
 	json_str(b, jv->health);
+	buf_putc(b, ',');
+	json_key(b, "progress");
+	if (strcmp(jv->health, "running") == 0)
+		jobview_progress_json(b, job);
+	else
+		buf_puts(b, "null");
 	jobview_attempt_json(b, jv);
 	jobview_schedule_json(b, jv);
 	buf_putc(b, '}');

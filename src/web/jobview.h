@@ -48,5 +48,12 @@ void jobview_row_json(struct buf *b, const struct catalog_row *r);
 time_t jobview_next_run(const struct job *job, const char *key, time_t now);
 /* Seconds since the epoch of a catalog ISO time, or -1. */
 double jobview_epoch(const char *iso);
+/*
+ * The live progress of a running job (progress_xfer.h's state file in its
+ * folder) as a JSON object: bytes, files, rate_bps, percent, eta_s,
+ * expected_bytes (null when unknown), started, updated (ISO with offset);
+ * null when the job moves nothing now.
+ */
+void jobview_progress_json(struct buf *b, const struct job *job);
 
 #endif
