@@ -109,7 +109,7 @@ EOF
 			[ -f "$f" ] || continue
 			n=$((n + 1))
 			gzip -t "$f" 2>/dev/null || return 1
-			gzip -dc "$f" | tail -n 5 | grep -q 'PostgreSQL database dump complete' || return 1
+			gzip -dc "$f" | tail -n 5 | grep -qE 'PostgreSQL database (cluster )?dump complete' || return 1
 		done
 		[ $n -ge 1 ]
 	}
