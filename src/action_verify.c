@@ -32,6 +32,7 @@
 #include "runrec.h"
 #include "spawn.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/strv.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
@@ -516,30 +517,6 @@ out:
 	return rc;
 }
 
-/* The password file's first line into *out (NULL path: none). 0 or -1 + err. */
-static int
-read_password(const char *path, char **out, struct err *err)
-{
-	char line[1024];
-	FILE *f;
-
-	*out = NULL;
-	if (path == NULL)
-		return 0;
-	f = fopen(path, "r");
-	if (f == NULL) {
-		err_sys(err, errno, "[verify] pgsql_password_file: reading %s", path);
-		return -1;
-	}
-	if (fgets(line, sizeof line, f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	*out = xstrdup(line);
-	memset(line, 0, sizeof line);
-	return 0;
-}
-
 int
 action_verify(const struct action_ctx *a)
 {
@@ -558,7 +535,9 @@ action_verify(const struct action_ctx *a)
 		return EXIT_CONFIG;
 	}
 	s.url = gui->verify_pgsql_url;
-	if (read_password(gui->verify_pgsql_password_file, &s.password, &err) == -1) {
+	if (gui->verify_pgsql_password_file != NULL &&
+	    fs_read_secret_line(gui->verify_pgsql_password_file, "[verify] pgsql_password_file",
+	                        &s.password, &err) == -1) {
 		action_print_err(err.msg);
 		guiconf_free(gui);
 		return EXIT_CONFIG;
@@ -579,10 +558,7 @@ action_verify(const struct action_ctx *a)
 		if (verify_job(a, job, &s) == -1)
 			failed++;
 	}
-	if (s.password != NULL) {
-		memset(s.password, 0, strlen(s.password));
-		free(s.password);
-	}
+	fs_secret_free(s.password);
 	guiconf_free(gui);
 	if (a->ninvalid > 0)
 		return EXIT_JOBS;

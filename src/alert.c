@@ -28,11 +28,11 @@
 #include "log.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/xmalloc.h"
 
 #define LINE_MAX_BYTES 998 /* RFC 5322 §2.1.1, without the CRLF */
 #define BODY_LIMIT (64 * 1024)
-#define PASSWORD_MAX 1024
 
 /* One refused recipient does not stop the mail to the others (curl >= 7.69; renamed in 8.2). */
 #if LIBCURL_VERSION_NUM >= 0x080200
@@ -479,27 +479,6 @@ curl_common(const struct curl_api *cu, CURL *c, char *errbuf)
 	errbuf[0] = '\0';
 }
 
-/* Read the first line of path into a new string (at most PASSWORD_MAX bytes). */
-static int
-read_password(const char *path, char **out, struct err *err)
-{
-	char buf[PASSWORD_MAX + 2];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (f == NULL) {
-		err_sys(err, errno, "smtp_password_file %s", path);
-		return -1;
-	}
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = xstrdup(buf);
-	explicit_bzero(buf, sizeof buf);
-	return 0;
-}
-
 /* Send one message through gc->smtp_url. 0 or -1 + err. */
 static int
 send_mail(const struct guiconf *gc, const char *from, const char *message, struct err *err)
@@ -515,7 +494,8 @@ send_mail(const struct guiconf *gc, const char *from, const char *message, struc
 	int ret = -1;
 
 	if (gc->smtp_password_file != NULL &&
-	    read_password(gc->smtp_password_file, &password, err) == -1) {
+	    fs_read_secret_line(gc->smtp_password_file, "smtp_password_file", &password, err) ==
+	        -1) {
 		free(mail_from);
 		return -1;
 	}
@@ -562,10 +542,7 @@ out:
 	if (rcpt != NULL)
 		cu->slist_free_all(rcpt);
 	free(mail_from);
-	if (password != NULL) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
+	fs_secret_free(password);
 	return ret;
 }
 

@@ -36,6 +36,7 @@
 #include "catalog_backend.h"
 #include "log.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/pct.h"
 #include "util/xmalloc.h"
 
@@ -148,34 +149,6 @@ split_password_file(const char *text, char **uri, char **pwfile, struct err *err
 		p += len + (p[len] == '&');
 	}
 	*uri = buf_steal(&b);
-	return 0;
-}
-
-/* The first line of path into *out (caller frees). -1 + err (naming the file, not its content). */
-static int
-read_password_file(const char *path, char **out, struct err *err)
-{
-	char line[1024];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	*out = NULL;
-	if (f == NULL) {
-		err_sys(err, errno, "catalog: password_file %s", path);
-		return -1;
-	}
-	if (fgets(line, sizeof line, f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	if (n == 0) {
-		err_set(err, "catalog: password_file %s: empty first line (it holds the password)",
-		        path);
-		return -1;
-	}
-	*out = xstrdup(line);
-	explicit_bzero(line, sizeof line);
 	return 0;
 }
 
@@ -363,7 +336,7 @@ pg_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, str
 		kw_add(cat, o->keyword, o->val);
 	}
 	if (pwfile != NULL) {
-		if (read_password_file(pwfile, &password, err) == -1)
+		if (fs_read_secret_line(pwfile, "[catalog] password_file", &password, err) == -1)
 			goto out;
 		kw_add(cat, "password", password);
 		explicit_bzero(password, strlen(password));

@@ -41,6 +41,7 @@
 #include "progress.h"
 #include "telnet.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
@@ -155,41 +156,11 @@ sw_validate(const struct job *job, struct err *err)
 static int
 read_password_file(const char *path, char **out, struct err *err)
 {
-	char line[1024];
-	FILE *f;
-	size_t n;
-
 	if (rsync_check_password_file(path, err) == -1) {
 		err_wrap(err, "switch_password_file");
 		return -1;
 	}
-	f = fopen(path, "re");
-	if (f == NULL) {
-		err_sys(err, errno, "switch_password_file %s", path);
-		return -1;
-	}
-	if (fgets(line, sizeof line, f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	if (n == 0) {
-		err_set(err, "switch_password_file %s: the first line (the password) is empty",
-		        path);
-		return -1;
-	}
-	*out = xstrdup(line);
-	explicit_bzero(line, sizeof line);
-	return 0;
-}
-
-static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
+	return fs_read_secret_line(path, "switch_password_file", out, err);
 }
 
 /* --- the CLI dialog ------------------------------------------------------------- */
@@ -787,8 +758,8 @@ fail:
 	err_wrap(err, "%s %s over %s %s:%d", c.m->name, job->server_name,
 	         switch_proto_name(c.proto), c.host, c.port);
 out:
-	wipe_free(c.password);
-	wipe_free(c.enable_password);
+	fs_secret_free(c.password);
+	fs_secret_free(c.enable_password);
 	free(cfg);
 	free(path);
 	return rc;

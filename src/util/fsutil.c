@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,4 +104,43 @@ fs_join(const char *a, const char *b)
 	while (*b == '/')
 		b++;
 	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+int
+fs_read_secret_line(const char *path, const char *what, char **out, struct err *err)
+{
+	char line[1024];
+	FILE *f = fopen(path, "re");
+	size_t n;
+	int full;
+
+	*out = NULL;
+	if (f == NULL) {
+		err_sys(err, errno, "%s %s", what, path);
+		return -1;
+	}
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	full = line[n] == '\0' && n == sizeof line - 1;
+	line[n] = '\0';
+	if (n == 0 || full) {
+		explicit_bzero(line, sizeof line);
+		err_set(err, "%s %s: the first line (the password) is %s", what, path,
+		        n == 0 ? "empty" : "longer than 1023 bytes");
+		return -1;
+	}
+	*out = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}
+
+void
+fs_secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
 }

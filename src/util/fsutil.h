@@ -23,5 +23,15 @@ int fs_is_dir(const char *path);
 int fs_exists(const char *path);
 /* Join a and b with exactly one '/', into a new string the caller frees. */
 char *fs_join(const char *a, const char *b);
+/*
+ * The first line of the password file at path, without its "\n" or
+ * "\r\n", into *out (the caller wipes it with fs_secret_free()). what
+ * names the key in messages ("[catalog] password_file"). -1 + err naming
+ * what and path, never the content: the file cannot be read, its first
+ * line is empty, or longer than 1023 bytes. The read buffer is wiped.
+ */
+int fs_read_secret_line(const char *path, const char *what, char **out, struct err *err);
+/* Overwrite s with zeros, then free it; NULL is fine. */
+void fs_secret_free(char *s);
 
 #endif

@@ -1,0 +1,124 @@
+/*
+ * Tests for util/fsutil.c's password-file reader: the first line without
+ * its line end (LF, CRLF, none), later lines ignored; an empty first line,
+ * an over-long one and a missing file refused with a message naming the
+ * key and the file, never the content.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/fsutil.h"
+#include "util/xmalloc.h"
+
+static char dir[] = "/tmp/tb-test-fsutil.XXXXXX";
+
+/* dir/secret holding exactly len bytes of data; its path (static). */
+static const char *
+secret_file(const char *data, size_t len)
+{
+	static char path[sizeof dir + 16];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/secret", dir);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char path[sizeof dir + 16];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/secret", dir);
+	unlink(path);
+	return rmdir(dir);
+}
+
+static void
+expect_line(const char *data, const char *want)
+{
+	struct err err;
+	char *got = NULL;
+
+	err_clear(&err);
+	assert_int_equal(fs_read_secret_line(secret_file(data, strlen(data)), "k", &got, &err), 0);
+	assert_string_equal(got, want);
+	fs_secret_free(got);
+}
+
+static void
+test_first_line(void **state)
+{
+	(void)state;
+	expect_line("s3cret\n", "s3cret");
+	expect_line("s3cret\r\nsecond line\n", "s3cret");
+	expect_line("no newline", "no newline");
+	expect_line(" spaces kept \n", " spaces kept ");
+}
+
+/* A refusal: -1, *out NULL, err names key and file, never the content. */
+static void
+expect_refused(const char *path, const char *why)
+{
+	struct err err;
+	char *got = (char *)"x";
+
+	err_clear(&err);
+	assert_int_equal(fs_read_secret_line(path, "[catalog] password_file", &got, &err), -1);
+	assert_null(got);
+	assert_non_null(strstr(err.msg, "[catalog] password_file"));
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, why));
+	assert_null(strstr(err.msg, "hunter2"));
+}
+
+static void
+test_refused(void **state)
+{
+	char big[1100];
+
+	(void)state;
+	expect_refused(secret_file("\nhunter2\n", 9), "empty");
+	memset(big, 'a', sizeof big);
+	memcpy(big, "hunter2", 7);
+	expect_refused(secret_file(big, sizeof big), "longer than 1023 bytes");
+	expect_refused("/nonexistent/tb-secret", "No such file");
+}
+
+static void
+test_free_null(void **state)
+{
+	(void)state;
+	fs_secret_free(NULL);
+	fs_secret_free(xstrdup("wiped"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_line),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_free_null),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
