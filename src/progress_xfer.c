@@ -27,36 +27,6 @@
 #define STATE_NAME "progress"
 #define STATE_MAX 1024 /* a state file is a few short lines */
 
-/*
- * A number with ',' or '.' digit grouping at *p; advances *p past it.
- * Returns 0 and sets *v, or -1 when *p starts no number.
- */
-static int
-take_grouped(const char **p, uint64_t *v)
-{
-	const char *s = *p;
-	uint64_t n = 0;
-	int any = 0;
-
-	for (;; s++) {
-		if (isdigit((unsigned char)*s)) {
-			if (n > (UINT64_MAX - 9) / 10)
-				return -1;
-			n = n * 10 + (uint64_t)(*s - '0');
-			any = 1;
-		} else if ((*s == ',' || *s == '.') && any && isdigit((unsigned char)s[1])) {
-			continue;
-		} else {
-			break;
-		}
-	}
-	if (!any)
-		return -1;
-	*v = n;
-	*p = s;
-	return 0;
-}
-
 static const char *
 skip_spaces(const char *p)
 {
@@ -70,35 +40,35 @@ static int64_t
 field_after(const char *s, const char *key, const char **rest)
 {
 	const char *p = strstr(s, key);
-	uint64_t v;
+	int64_t v;
 
 	if (p == NULL)
 		return -1;
 	p += strlen(key);
-	if (take_grouped(&p, &v) == -1 || v > INT64_MAX)
+	if (fmt_parse_grouped(&p, &v) == -1)
 		return -1;
 	if (rest != NULL)
 		*rest = p;
-	return (int64_t)v;
+	return v;
 }
 
 int
 xfer_parse_rsync(const char *line, struct xfer_sample *out)
 {
 	const char *p = skip_spaces(line), *q;
-	uint64_t bytes, pct;
+	int64_t bytes, pct;
 
-	if (take_grouped(&p, &bytes) == -1 || *p != ' ')
+	if (fmt_parse_grouped(&p, &bytes) == -1 || *p != ' ')
 		return 0;
 	p = skip_spaces(p);
-	if (take_grouped(&p, &pct) == -1 || *p != '%' || pct > 100)
+	if (fmt_parse_grouped(&p, &pct) == -1 || *p != '%' || pct > 100)
 		return 0;
 	p = skip_spaces(p + 1);
 	/* The rate: "1.23MB/s", "0.00kB/s". */
 	if (!isdigit((unsigned char)*p) || (q = strstr(p, "B/s")) == NULL)
 		return 0;
 	memset(out, 0, sizeof *out);
-	out->bytes = bytes;
+	out->bytes = (uint64_t)bytes;
 	out->percent = (int)pct;
 	out->files = field_after(q, "xfr#", NULL);
 	out->to_check = -1;
@@ -112,11 +82,11 @@ xfer_parse_rsync(const char *line, struct xfer_sample *out)
 			a = field_after(q, "ir-chk=", &rest);
 		if (a != -1 && rest != NULL && *rest == '/') {
 			const char *b = rest + 1;
-			uint64_t v;
+			int64_t v;
 
-			if (take_grouped(&b, &v) == 0 && v <= INT64_MAX) {
+			if (fmt_parse_grouped(&b, &v) == 0) {
 				out->to_check = a;
-				out->listed = (int64_t)v;
+				out->listed = v;
 			}
 		}
 	}

@@ -37,6 +37,7 @@
 #include "spawn.h"
 #include "ssh.h"
 #include "watchdog.h"
+#include "util/fmt.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
 
@@ -98,35 +99,13 @@ static const struct drv_key rsync_daemon_optional[] = {
 	{ NULL, KEY_STR, NULL },
 };
 
-/*
- * Parse a number with optional ',' or '.' digit grouping at p; the number
- * ends at the first character that is neither a digit nor a separator
- * followed by a digit. Returns 0 and sets *v, or -1 if p is not a number.
- */
+/* The number (fmt_parse_grouped()) after any spaces at p. 0 and *v, or -1. */
 static int
 parse_grouped(const char *p, int64_t *v)
 {
-	int64_t n = 0;
-	int any = 0;
-
 	while (*p == ' ')
 		p++;
-	for (;; p++) {
-		if (isdigit((unsigned char)*p)) {
-			if (n > (INT64_MAX - 9) / 10)
-				return -1;
-			n = n * 10 + (*p - '0');
-			any = 1;
-		} else if ((*p == ',' || *p == '.') && any && isdigit((unsigned char)p[1])) {
-			continue;
-		} else {
-			break;
-		}
-	}
-	if (!any)
-		return -1;
-	*v = n;
-	return 0;
+	return fmt_parse_grouped(&p, v);
 }
 
 /* *acc += v (both >= 0), saturating at INT64_MAX instead of overflowing. */

@@ -7,6 +7,7 @@
  */
 #include "util/fmt.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,4 +101,32 @@ fmt_iso_short(const char *iso, char *out, size_t outsz)
 		snprintf(out, outsz, "%.10s %.5s", iso, iso + 11);
 	else
 		snprintf(out, outsz, "%s", iso);
+}
+
+int
+fmt_parse_grouped(const char **p, int64_t *v)
+{
+	const char *s = *p;
+	int64_t n = 0;
+	int any = 0;
+
+	for (;; s++) {
+		if (isdigit((unsigned char)*s)) {
+			int d = *s - '0';
+
+			if (n > (INT64_MAX - d) / 10)
+				return -1;
+			n = n * 10 + d;
+			any = 1;
+		} else if ((*s == ',' || *s == '.') && any && isdigit((unsigned char)s[1])) {
+			continue;
+		} else {
+			break;
+		}
+	}
+	if (!any)
+		return -1;
+	*v = n;
+	*p = s;
+	return 0;
 }

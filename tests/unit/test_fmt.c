@@ -137,14 +137,47 @@ test_iso_short(void **state)
 	assert_string_equal(small, "2026-11-26");
 }
 
+/* s parsed by fmt_parse_grouped(): want, and the rest after it. */
+static void
+grouped(const char *s, int64_t want, const char *rest)
+{
+	const char *p = s;
+	int64_t v = -7;
+
+	assert_int_equal(fmt_parse_grouped(&p, &v), 0);
+	assert_int_equal(v, want);
+	assert_string_equal(p, rest);
+}
+
+static void
+test_parse_grouped(void **state)
+{
+	const char *p;
+	int64_t v = -7;
+
+	(void)state;
+	grouped("1,234,567 bytes", 1234567, " bytes");
+	grouped("12.345%", 12345, "%");
+	grouped("7, next", 7, ", next");
+	grouped("9223372036854775807", INT64_MAX, "");
+	/* not a number, a leading separator, past INT64_MAX: refused, *p kept */
+	for (const char *const *bad =
+	         (const char *const[]){ "x1", ",12", " 1", "9223372036854775808", NULL };
+	     *bad != NULL; bad++) {
+		p = *bad;
+		assert_int_equal(fmt_parse_grouped(&p, &v), -1);
+		assert_ptr_equal(p, *bad);
+		assert_int_equal(v, -7);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bytes),
-		cmocka_unit_test(test_thousands),
-		cmocka_unit_test(test_hours_minutes),
-		cmocka_unit_test(test_iso_short),
+		cmocka_unit_test(test_bytes),         cmocka_unit_test(test_thousands),
+		cmocka_unit_test(test_hours_minutes), cmocka_unit_test(test_iso_short),
+		cmocka_unit_test(test_parse_grouped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
