@@ -256,6 +256,27 @@ changed(PGresult *res)
 	return strtoll(PQcmdTuples(res), NULL, 10);
 }
 
+/*
+ * pg_run() of a write, counted in cat->writes. The rows it changed, or -1
+ * + err. With rowid, the statement ends in RETURNING rowid: *rowid gets it.
+ */
+static long long
+pg_write(struct pgcat *cat, const char *sql, int n, const char *const *params, int64_t *rowid,
+         struct err *err, const char *what)
+{
+	PGresult *res = pg_run(cat, sql, n, params, err, what);
+	long long rows;
+
+	if (res == NULL)
+		return -1;
+	rows = changed(res);
+	if (rowid != NULL && PQntuples(res) > 0)
+		*rowid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	cat->writes++;
+	return rows;
+}
+
 /* Create or upgrade the schema, in one transaction, when it is older than ours. */
 static int
 schema_ensure(struct pgcat *cat, struct err *err)
@@ -438,19 +459,13 @@ pg_insert_running(void *priv, const char *backup_name, const char *server_name,
 	/* Like the SQLite backend, backup_end starts equal to backup_start. */
 	const char *p[] = { backup_name,  server_name,     description != NULL ? description : "",
 		            backup_start, backup_location, type };
-	PGresult *res = pg_run(cat,
+	long long n = pg_write(cat,
 	                       "INSERT INTO stats (backup_name, server_name, description, "
 	                       "backup_start, backup_end, status, log, backup_location, type) "
 	                       "VALUES ($1, $2, $3, $4, $4, 'Running', '', $5, $6) RETURNING rowid",
-	                       6, p, err, "inserting a Running row");
+	                       6, p, rowid, err, "inserting a Running row");
 
-	if (res == NULL)
-		return -1;
-	if (rowid != NULL)
-		*rowid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	cat->writes++;
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 static int
@@ -468,19 +483,15 @@ pg_finish(void *priv, int64_t rowid, const struct catalog_result *r, struct err 
 		            double_param(r->duration_hours, b[4], sizeof b[4]),
 		            r->backup_location,
 		            int_param(rowid, b[5], sizeof b[5]) };
-	PGresult *res = pg_run(cat,
+	long long n = pg_write(cat,
 	                       "UPDATE stats SET total_files_count = $1, written_files_count = $2, "
 	                       "total_bytes = $3, written_bytes = $4, log = $5, status = $6, "
 	                       "backup_end = $7, backup_duration = $8, backup_location = $9 "
 	                       "WHERE rowid = $10",
-	                       10, p, err, "recording the end of a run");
-	long long n;
+	                       10, p, NULL, err, "recording the end of a run");
 
-	if (res == NULL)
+	if (n == -1)
 		return -1;
-	n = changed(res);
-	PQclear(res);
-	cat->writes++;
 	if (n == 0) {
 		err_set(err, "catalog %s: no row %lld to record the end of a run in", cat->label,
 		        (long long)rowid);
@@ -496,20 +507,18 @@ pg_repair_running(void *priv, const char *backup_name, const char *log, const ch
 	struct pgcat *cat = priv;
 	const char *p[] = { log, now, backup_name };
 	/* Hours between the two ISO times, as SQLite's julianday() difference; NULL when unreadable. */
-	PGresult *res = pg_run(
+	long long n = pg_write(
 	    cat,
 	    "UPDATE stats SET status = 'ERROR', log = $1, backup_end = $2::text, "
 	    "backup_duration = CASE WHEN backup_start ~ "
 	    "'^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?$' "
 	    "THEN extract(epoch FROM ($2::text::timestamp - backup_start::timestamp)) / 3600.0 END "
 	    "WHERE backup_name = $3 AND status = 'Running'",
-	    3, p, err, "repairing Running rows");
+	    3, p, NULL, err, "repairing Running rows");
 
-	if (res == NULL)
+	if (n == -1)
 		return -1;
-	*count = (int)changed(res);
-	PQclear(res);
-	cat->writes++;
+	*count = (int)n;
 	return 0;
 }
 
@@ -769,21 +778,15 @@ pg_insert_row(void *priv, const struct catalog_row *r, int64_t *rowid, struct er
 		            r->log,
 		            r->backup_location,
 		            r->type };
-	PGresult *res = pg_run(
+	long long n = pg_write(
 	    cat,
 	    "INSERT INTO stats (backup_name, server_name, description, backup_start, backup_end, "
 	    "backup_duration, total_files_count, written_files_count, total_bytes, written_bytes, "
 	    "status, log, backup_location, type) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING rowid",
-	    14, p, err, "inserting a row");
+	    14, p, rowid, err, "inserting a row");
 
-	if (res == NULL)
-		return -1;
-	if (rowid != NULL)
-		*rowid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	cat->writes++;
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 static int
@@ -823,15 +826,11 @@ pg_set_type(void *priv, int64_t rowid, const char *type, struct err *err)
 	struct pgcat *cat = priv;
 	char b[32];
 	const char *p[] = { type, int_param(rowid, b, sizeof b) };
-	PGresult *res = pg_run(cat, "UPDATE stats SET type = $1 WHERE rowid = $2", 2, p, err,
+	long long n = pg_write(cat, "UPDATE stats SET type = $1 WHERE rowid = $2", 2, p, NULL, err,
 	                       "changing a row's TYPE");
-	long long n;
 
-	if (res == NULL)
+	if (n == -1)
 		return -1;
-	n = changed(res);
-	PQclear(res);
-	cat->writes++;
 	if (n == 0) {
 		err_set(err, "catalog %s: no row %lld", cat->label, (long long)rowid);
 		return -1;
@@ -900,7 +899,7 @@ pg_alert_swap(void *priv, const char *backup_name, const char *old_state, int64_
 	char ob[32], nb[32];
 	const char *p[5];
 	const char *sql;
-	PGresult *res;
+	long long n;
 	int np;
 
 	p[0] = backup_name;
@@ -929,12 +928,10 @@ pg_alert_swap(void *priv, const char *backup_name, const char *old_state, int64_
 		err_set(err, "catalog %s: opened read-only", cat->label);
 		return -1;
 	}
-	res = pg_run(cat, sql, np, p, err, "recording the alert state");
-	if (res == NULL)
+	n = pg_write(cat, sql, np, p, NULL, err, "recording the alert state");
+	if (n == -1)
 		return -1;
-	*swapped = changed(res) > 0;
-	PQclear(res);
-	cat->writes++;
+	*swapped = n > 0;
 	return 0;
 }
 
@@ -952,16 +949,17 @@ pg_du_put(void *priv, const struct catalog_du *d, struct err *err)
 		            int_param(d->files, b[4], sizeof b[4]),
 		            int_param(d->measured, b[5], sizeof b[5]) };
 
-	cat->writes++;
-	return pg_exec(cat,
-	               "INSERT INTO disk_usage (backup_name, snapshot, bytes, disk_bytes, "
-	               "unique_bytes, unique_disk_bytes, files, measured) "
-	               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-	               "ON CONFLICT (backup_name, snapshot) DO UPDATE SET bytes = excluded.bytes, "
-	               "disk_bytes = excluded.disk_bytes, unique_bytes = excluded.unique_bytes, "
-	               "unique_disk_bytes = excluded.unique_disk_bytes, files = excluded.files, "
-	               "measured = excluded.measured",
-	               8, p, err, "recording disk usage");
+	return pg_write(cat,
+	                "INSERT INTO disk_usage (backup_name, snapshot, bytes, disk_bytes, "
+	                "unique_bytes, unique_disk_bytes, files, measured) "
+	                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	                "ON CONFLICT (backup_name, snapshot) DO UPDATE SET bytes = excluded.bytes, "
+	                "disk_bytes = excluded.disk_bytes, unique_bytes = excluded.unique_bytes, "
+	                "unique_disk_bytes = excluded.unique_disk_bytes, files = excluded.files, "
+	                "measured = excluded.measured",
+	                8, p, NULL, err, "recording disk usage") < 0
+	           ? -1
+	           : 0;
 }
 
 static int
@@ -970,12 +968,13 @@ pg_du_delete(void *priv, const char *backup_name, const char *snapshot, struct e
 	struct pgcat *cat = priv;
 	const char *p[] = { backup_name, snapshot };
 
-	cat->writes++;
-	return pg_exec(cat,
-	               snapshot != NULL
-	                   ? "DELETE FROM disk_usage WHERE backup_name = $1 AND snapshot = $2"
-	                   : "DELETE FROM disk_usage WHERE backup_name = $1",
-	               snapshot != NULL ? 2 : 1, p, err, "deleting disk usage");
+	return pg_write(cat,
+	                snapshot != NULL
+	                    ? "DELETE FROM disk_usage WHERE backup_name = $1 AND snapshot = $2"
+	                    : "DELETE FROM disk_usage WHERE backup_name = $1",
+	                snapshot != NULL ? 2 : 1, p, NULL, err, "deleting disk usage") < 0
+	           ? -1
+	           : 0;
 }
 
 static int
@@ -1021,12 +1020,14 @@ pg_du_sample_put(void *priv, const struct catalog_du_sample *s, struct err *err)
 	const char *p[] = { s->day, int_param(s->used_bytes, b[0], sizeof b[0]),
 		            int_param(s->capacity_bytes, b[1], sizeof b[1]) };
 
-	cat->writes++;
-	return pg_exec(cat,
-	               "INSERT INTO disk_samples (day, used_bytes, capacity_bytes) "
-	               "VALUES ($1, $2, $3) ON CONFLICT (day) DO UPDATE SET "
-	               "used_bytes = excluded.used_bytes, capacity_bytes = excluded.capacity_bytes",
-	               3, p, err, "recording the disk sample");
+	return pg_write(
+	           cat,
+	           "INSERT INTO disk_samples (day, used_bytes, capacity_bytes) "
+	           "VALUES ($1, $2, $3) ON CONFLICT (day) DO UPDATE SET "
+	           "used_bytes = excluded.used_bytes, capacity_bytes = excluded.capacity_bytes",
+	           3, p, NULL, err, "recording the disk sample") < 0
+	           ? -1
+	           : 0;
 }
 
 static int
