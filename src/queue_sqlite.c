@@ -96,9 +96,24 @@ static const char sql_queue_schema[] =
     "  WHERE state IN ('queued', 'running');\n"
     "CREATE INDEX IF NOT EXISTS idx_queue_runs_state ON queue_runs(state, id);\n";
 
+/*
+ * Later schema changes, applied in order to a store whose PRAGMA user_version is
+ * below their version (a new store runs them too, after sql_queue_schema). Each
+ * step is one version, never edited once released; append new ones before the
+ * { 0, NULL } end marker.
+ */
+static const struct queue_schema_step {
+	int version;
+	const char *sql;
+} queue_schema_steps[] = {
+	{ 0, NULL },
+};
+
 #define QUEUE_COLUMNS                                                                              \
 	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
 	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested"
+
+static int store_upgrade(struct sq *s, struct err *err);
 
 /* Open s->c (creating the table and indexes when missing; WAL). */
 static int
@@ -135,10 +150,76 @@ store_open(struct sq *s, struct err *err)
 			goto out;
 		}
 	}
-	ret = 0;
+	ret = store_upgrade(s, err);
 out:
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/* The store's PRAGMA user_version into *version; -1 on error. */
+static int
+store_version(struct sq *s, int *version, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->c.db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlu_error(&s->c, rc, err, "reading the queue's schema version");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/*
+ * Apply the queue_schema_steps newer than the store, in one IMMEDIATE transaction
+ * (the version is read again inside it, so two processes opening an old store at
+ * once apply each step once). A store newer than this program is refused.
+ */
+static int
+store_upgrade(struct sq *s, struct err *err)
+{
+	size_t i, n = sizeof queue_schema_steps / sizeof queue_schema_steps[0] - 1;
+	int have, want = n > 0 ? queue_schema_steps[n - 1].version : 0;
+	char *pragma;
+
+	if (store_version(s, &have, err) == -1)
+		return -1;
+	if (have > want) {
+		err_set(
+		    err,
+		    "queue %s has schema version %d, newer than this tisbackup (%d): run the "
+		    "same version everywhere, or move the queue file away to start an empty one",
+		    s->c.path, have, want);
+		return -1;
+	}
+	if (have == want)
+		return 0;
+	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting the queue schema upgrade") == -1)
+		return -1;
+	if (store_version(s, &have, err) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (queue_schema_steps[i].version <= have)
+			continue;
+		if (sqlu_exec(&s->c, queue_schema_steps[i].sql, err,
+		              "upgrading the queue schema") == -1)
+			goto fail;
+	}
+	pragma = xasprintf("PRAGMA user_version = %d", want);
+	if (sqlu_exec(&s->c, pragma, err, "recording the queue schema version") == -1) {
+		free(pragma);
+		goto fail;
+	}
+	free(pragma);
+	if (sqlu_exec(&s->c, "COMMIT", err, "committing the queue schema upgrade") == 0)
+		return 0;
+fail:
+	sqlu_rollback(&s->c);
+	return -1;
 }
 
 /* The current row of st (QUEUE_COLUMNS) as a new run. */
