@@ -22,6 +22,8 @@ struct cli {
 	int nargs;
 	const char *from; /* --from (catalog migrate) or NULL */
 	const char *to;   /* --to (catalog migrate) or NULL */
+	char **pools;     /* --pool values, as given (worker; comma lists allowed) */
+	size_t npools;
 };
 
 /* tisbackup serve (web/serve.c): the web UI, API, scheduler and embedded worker. */

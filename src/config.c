@@ -40,6 +40,7 @@
 #include "catalog.h"
 #include "drivers/driver.h"
 #include "exclude.h"
+#include "pool.h"
 #include "schedule.h"
 #include "ssh.h"
 #include "util/buf.h"
@@ -211,6 +212,14 @@ check_value(enum drv_key_type type, const char *v, struct err *e)
 
 		return schedule_parse(v, &sched, e);
 	}
+	case KEY_POOL:
+		if (pool_name_valid(v))
+			return 0;
+		err_set(e,
+		        "'%.*s' is not a pool name (1 to 64 of A-Z a-z 0-9 _ . -; the "
+		        "workers started with --pool NAME run the job)",
+		        SHOW_MAX, v);
+		return -1;
 	}
 	err_set(e, "unknown key type %d", (int)type);
 	return -1;

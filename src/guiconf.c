@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "guiconf.h"
+#include "pool.h"
 #include "redis_url.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
@@ -55,6 +56,8 @@ static const struct key keys[] = {
 	{ "queue", "workers", K_INT, F(workers), 1, 64 },
 	{ "queue", "embedded_worker", K_BOOL, F(embedded_worker), 0, 0 },
 	{ "queue", "stop_grace", K_INT, F(stop_grace), 0, 86400 },
+	{ "queue", "pools", K_SPECIAL, 0, 0, 0 },
+	{ "queue", "pool_max_parallel", K_SPECIAL, 0, 0, 0 },
 	{ "export", "device_filter", K_SPECIAL, 0, 0, 0 },
 	{ "export", "mount_base", K_SPECIAL, 0, 0, 0 },
 	{ "alerts", "smtp_url", K_STR, F(smtp_url), 0, 0 },
@@ -133,6 +136,10 @@ set_defaults(struct guiconf *gc)
 	gc->workers = 2;
 	gc->embedded_worker = 1;
 	gc->stop_grace = 30;
+	gc->pools = xcalloc(2, sizeof *gc->pools);
+	gc->pools[0] = xstrdup(POOL_DEFAULT);
+	gc->npools = 1;
+	gc->pool_max_parallel = xcalloc(1, sizeof *gc->pool_max_parallel);
 	gc->mount_base = xstrdup("/mnt");
 	gc->mail_to = xcalloc(1, sizeof *gc->mail_to);
 	gc->alert_interval = 3600;
@@ -185,6 +192,8 @@ parse_listen(struct guiconf *gc, const char *v)
 	return 0;
 }
 
+static int pool_max_item(const char *item, char **name, int *max);
+
 /* The keys handled one by one. 0, or -1 with a reason in why. */
 static int
 set_special(struct guiconf *gc, const char *key, const char *v, const char **why)
@@ -199,6 +208,8 @@ set_special(struct guiconf *gc, const char *key, const char *v, const char **why
 			return -1;
 		}
 		free_list(gc->configs);
+		free_list(gc->pools);
+		free_list(gc->pool_max_parallel);
 		gc->configs = l;
 		gc->nconfigs = n;
 	} else if (strcmp(key, "listen") == 0) {
@@ -243,6 +254,43 @@ set_special(struct guiconf *gc, const char *key, const char *v, const char **why
 			*why = "unknown queue backend (expected sqlite or redis)";
 			return -1;
 		}
+	} else if (strcmp(key, "pools") == 0) {
+		size_t n;
+		char **l = split_list(v, &n);
+
+		for (size_t i = 0; i < n; i++)
+			if (!pool_name_valid(l[i]))
+				n = 0;
+		if (n == 0 || n > POOL_MAX_PER_WORKER) {
+			free_list(l);
+			*why = "expected 1 to 16 pool names, comma separated, each 1 to 64 of "
+			       "A-Z a-z 0-9 _ . -";
+			return -1;
+		}
+		free_list(gc->pools);
+		gc->pools = l;
+		gc->npools = n;
+	} else if (strcmp(key, "pool_max_parallel") == 0) {
+		size_t n;
+		char **l = split_list(v, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			char *name = NULL;
+			int max;
+
+			if (pool_max_item(l[i], &name, &max) == -1)
+				n = 0;
+			free(name);
+		}
+		if (n == 0) {
+			free_list(l);
+			*why = "expected POOL:N pairs, comma separated (N from 1 to 1000), e.g. "
+			       "site-a:4, site-b:2";
+			return -1;
+		}
+		free_list(gc->pool_max_parallel);
+		gc->pool_max_parallel = l;
+		gc->npool_max_parallel = n;
 	} else if (strcmp(key, "mount_base") == 0) {
 		/* usb_mount() creates {mount_base}/TISBACKUP-<epoch> in it. */
 		if (v[0] != '/') {
@@ -484,4 +532,45 @@ guiconf_free(struct guiconf *gc)
 	free(gc->verify_pgsql_url);
 	free(gc->verify_pgsql_password_file);
 	free(gc);
+}
+
+/* "POOL:N": *name (caller frees) and *max; -1 when malformed. */
+static int
+pool_max_item(const char *item, char **name, int *max)
+{
+	const char *colon = strrchr(item, ':');
+	char *end;
+	long n;
+
+	if (colon == NULL)
+		return -1;
+	errno = 0;
+	n = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || n < 1 || n > 1000)
+		return -1;
+	*name = xstrndup(item, (size_t)(colon - item));
+	if (!pool_name_valid(*name)) {
+		free(*name);
+		*name = NULL;
+		return -1;
+	}
+	*max = (int)n;
+	return 0;
+}
+
+int
+guiconf_pool_max(const struct guiconf *gc, const char *pool)
+{
+	for (char *const *p = gc->pool_max_parallel; p != NULL && *p != NULL; p++) {
+		char *name;
+		int max, hit;
+
+		if (pool_max_item(*p, &name, &max) == -1)
+			continue; /* refused at load */
+		hit = strcmp(name, pool) == 0;
+		free(name);
+		if (hit)
+			return max;
+	}
+	return 0;
 }

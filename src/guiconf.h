@@ -62,6 +62,11 @@ struct guiconf {
 	int workers;         /* runs at once in one worker, default 2 */
 	int embedded_worker; /* serve runs a worker itself: embedded_worker = yes (default) */
 	int stop_grace; /* seconds a run may finish after SIGTERM before it is handed back, default 30 */
+	char **
+	    pools; /* pools: what the embedded worker and a plain `worker` claim, default {"default"} */
+	size_t npools;
+	char **pool_max_parallel; /* pool_max_parallel: "POOL:N" items (validated); may be empty */
+	size_t npool_max_parallel;
 
 	/* [export] */
 	int device_filter_any; /* device_filter = usb (0, default) | any (1) */
@@ -98,5 +103,8 @@ struct guiconf {
  */
 int guiconf_load(const char *path, int missing_ok, struct guiconf **out, struct err *err);
 void guiconf_free(struct guiconf *gc);
+
+/* The [queue] pool_max_parallel limit of pool: N, or 0 when it has none. */
+int guiconf_pool_max(const struct guiconf *gc, const char *pool);
 
 #endif

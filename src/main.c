@@ -57,6 +57,7 @@ struct options {
 	int explain;                 /* --explain: cleanup prints every backup's decision */
 	struct restore_opts restore; /* restore's options (--at, --path, --to, ...) */
 	const char *from;            /* catalog migrate --from (its --to is restore.to) */
+	struct strv pools;           /* worker --pool, repeatable */
 };
 
 static void
@@ -91,6 +92,8 @@ usage(FILE *out)
 	        "      --gui-config FILE  web/queue/alerts settings (default " GUICONF_DEFAULT_PATH
 	        ")\n"
 	        "      --role ROLE        user add: admin or viewer (default viewer)\n"
+	        "      --pool NAME        worker: claim runs of pool NAME only (repeatable or\n"
+	        "                         comma separated; default [queue] pools, else default)\n"
 	        "  -h, --help             this help\n"
 	        "      --log-format FMT   stderr lines: text, json (one object a line),\n"
 	        "                         journal (no timestamp, <N> priorities) or auto\n"
@@ -135,6 +138,7 @@ enum {
 	OPT_TO_DB,
 	OPT_REPLACE,
 	OPT_FROM,
+	OPT_POOL,
 };
 
 /*
@@ -186,6 +190,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "to-db", required_argument, NULL, OPT_TO_DB },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
+		{ "pool", required_argument, NULL, OPT_POOL },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -223,6 +228,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FROM:
 			o->from = optarg;
+			break;
+		case OPT_POOL:
+			strv_push(&o->pools, optarg);
 			break;
 		case OPT_IN_PLACE:
 			o->restore.in_place = 1;
@@ -377,6 +385,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "tisbackup: --usb is an option of exportbackup only\n");
 		return usage_rc(argc, argv);
 	}
+	if (o.pools.n > 0 && e->command != cmd_worker) {
+		fprintf(stderr, "tisbackup: --pool is an option of worker only\n");
+		return usage_rc(argc, argv);
+	}
 	if (o.from != NULL && e->command != cmd_catalog) {
 		fprintf(stderr, "tisbackup: --from is an option of catalog migrate only\n");
 		return usage_rc(argc, argv);
@@ -401,7 +413,9 @@ main(int argc, char **argv)
 			         .args = o.args,
 			         .nargs = o.nargs,
 			         .from = o.from,
-			         .to = o.restore.to };
+			         .to = o.restore.to,
+			         .pools = o.pools.v,
+			         .npools = o.pools.n };
 
 		return e->command(&c);
 	}
@@ -474,6 +488,7 @@ main(int argc, char **argv)
 out:
 	log_close_file();
 	strv_free(&o.restore.paths);
+	strv_free(&o.pools);
 	free(jobs);
 	config_free(cfg);
 	return rc;

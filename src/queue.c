@@ -93,6 +93,7 @@ run_clear(struct queue_run *r)
 	free(r->worker);
 	free(r->error);
 	free(r->log);
+	free(r->pool);
 }
 
 void
@@ -194,6 +195,12 @@ request_check(const struct queue_request *req, struct err *err)
 		err_set(err, "queue: only an export takes an export folder");
 		return -1;
 	}
+	if (req->pool != NULL && !queue_pool_valid(req->pool)) {
+		err_set(err,
+		        "queue: invalid pool name '%s' (expected 1 to 64 of A-Z a-z 0-9 _ . -)",
+		        req->pool);
+		return -1;
+	}
 	return 0;
 }
 
@@ -241,11 +248,78 @@ queue_enqueue(struct queue *q, const struct queue_request *req, char **id, int *
 }
 
 int
+queue_pool_valid(const char *name)
+{
+	return pool_name_valid(name);
+}
+
+/* Check a worker's pool list; 0 or -1 + err. */
+static int
+pools_check(const char *const *names, size_t n, struct err *err)
+{
+	if (n == 0 || n > QUEUE_POOLS_MAX) {
+		err_set(err, "queue: a worker serves 1 to %d pools, not %zu", QUEUE_POOLS_MAX, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!queue_pool_valid(names[i])) {
+			err_set(
+			    err,
+			    "queue: invalid pool name '%s' (expected 1 to 64 of A-Z a-z 0-9 _ . -)",
+			    names[i] != NULL ? names[i] : "");
+			return -1;
+		}
+	return 0;
+}
+
+int
 queue_claim(struct queue *q, const char *worker, int lease_s, int wait_ms, struct queue_run **out,
             struct err *err)
 {
+	const struct queue_pool_limit def = { QUEUE_POOL_DEFAULT, 0 };
+
+	return queue_claim_pools(q, worker, &def, 1, lease_s, wait_ms, out, err);
+}
+
+int
+queue_claim_pools(struct queue *q, const char *worker, const struct queue_pool_limit *pools,
+                  size_t npools, int lease_s, int wait_ms, struct queue_run **out, struct err *err)
+{
+	const char *names[QUEUE_POOLS_MAX];
+
 	*out = NULL;
-	return q->ops->claim(q->be, worker, lease_s, wait_ms, out, err);
+	for (size_t i = 0; i < npools && i < QUEUE_POOLS_MAX; i++)
+		names[i] = pools[i].name;
+	if (pools_check(names, npools, err) == -1)
+		return -1;
+	return q->ops->claim(q->be, worker, pools, npools, lease_s, wait_ms, out, err);
+}
+
+int
+queue_worker_beat(struct queue *q, const char *worker, const char *const *pools, size_t npools,
+                  int ttl_s, struct err *err)
+{
+	if (pools_check(pools, npools, err) == -1)
+		return -1;
+	return q->ops->worker_beat(q->be, worker, pools, npools, ttl_s < 0 ? 0 : ttl_s, err);
+}
+
+int
+queue_pools(struct queue *q, struct queue_pool_stat **out, size_t *n, struct err *err)
+{
+	*out = NULL;
+	*n = 0;
+	return q->ops->pools(q->be, out, n, err);
+}
+
+void
+queue_pool_stats_free(struct queue_pool_stat *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
 }
 
 int

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
 #include "util/err.h"
 
 struct buf;
@@ -46,6 +47,7 @@ struct queue_request {
 	const char *exportdir;    /* export only; NULL = the USB disk */
 	const char *config;       /* the tisbackup config file the run uses */
 	const char *requested_by; /* user name, "scheduler", ... */
+	const char *pool;         /* the jobs' worker pool; NULL = QUEUE_POOL_DEFAULT */
 };
 
 /* One run as stored. Every string is owned by the run. */
@@ -68,7 +70,16 @@ struct queue_run {
 	char *error;         /* why it failed or was cancelled, or NULL */
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
+	char *pool; /* the worker pool that may claim it (never NULL) */
 };
+
+/* The pool of a job without a pool key, and of runs queued before pools existed. */
+#define QUEUE_POOL_DEFAULT POOL_DEFAULT
+/* The most pools one worker claims from. */
+#define QUEUE_POOLS_MAX POOL_MAX_PER_WORKER
+
+/* 1 when name is a valid pool name: [A-Za-z0-9_.-]{1,64}; else 0 (pool_name_valid()). */
+int queue_pool_valid(const char *name);
 
 void queue_run_free(struct queue_run *r);
 void queue_runs_free(struct queue_run *runs, size_t n);
@@ -102,6 +113,48 @@ int queue_enqueue(struct queue *q, const struct queue_request *req, char **id, i
  */
 int queue_claim(struct queue *q, const char *worker, int lease_s, int wait_ms,
                 struct queue_run **out, struct err *err);
+
+/* A pool a worker claims from, and its limit. */
+struct queue_pool_limit {
+	const char *name; /* a valid pool name */
+	int max_running;  /* runs of the pool running at once over all workers; 0 = no limit */
+};
+
+/*
+ * queue_claim() restricted to the runs of npools pools (1 to
+ * QUEUE_POOLS_MAX): the oldest queued run of any of them whose pool has
+ * fewer than max_running runs running (counted over every worker at the
+ * time of the claim). queue_claim() is this with the one pool
+ * QUEUE_POOL_DEFAULT, unlimited. A run whose lease expired goes back to
+ * its own pool. 0 or -1 + err (also for a bad pool name).
+ */
+int queue_claim_pools(struct queue *q, const char *worker, const struct queue_pool_limit *pools,
+                      size_t npools, int lease_s, int wait_ms, struct queue_run **out,
+                      struct err *err);
+
+/*
+ * Say that worker (a process: "HOST:PID" or its --name) serves pools and
+ * is alive for ttl_s more seconds; ttl_s = 0 says it stopped. Workers call
+ * it every few seconds; queue_pools() counts the live ones. 0 or -1 + err.
+ */
+int queue_worker_beat(struct queue *q, const char *worker, const char *const *pools, size_t npools,
+                      int ttl_s, struct err *err);
+
+/* One pool as the queue sees it. */
+struct queue_pool_stat {
+	char *name;
+	int workers; /* live workers serving it (queue_worker_beat) */
+	int queued;
+	int running;
+};
+
+/*
+ * Every pool the queue knows (with an active run, or a worker that beat
+ * in the last day), sorted by name. *out is freed with
+ * queue_pool_stats_free(). 0 or -1 + err.
+ */
+int queue_pools(struct queue *q, struct queue_pool_stat **out, size_t *n, struct err *err);
+void queue_pool_stats_free(struct queue_pool_stat *v, size_t n);
 
 /*
  * Renew the lease of a run worker holds. *cancel = 1 when a cancel was

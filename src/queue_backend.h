@@ -13,7 +13,8 @@ struct queue_ops {
 	const char *name;
 	int (*enqueue)(void *be, const struct queue_request *req, const char *key, char **id,
 	               int *existed, struct err *err);
-	int (*claim)(void *be, const char *worker, int lease_s, int wait_ms, struct queue_run **out,
+	int (*claim)(void *be, const char *worker, const struct queue_pool_limit *pools,
+	             size_t npools, int lease_s, int wait_ms, struct queue_run **out,
 	             struct err *err);
 	int (*heartbeat)(void *be, const char *id, const char *worker, int lease_s, int *cancel,
 	                 struct err *err);
@@ -27,6 +28,9 @@ struct queue_ops {
 	int (*list)(void *be, int active_only, int limit, struct queue_run **runs, size_t *n,
 	            struct err *err);
 	void (*close)(void *be);
+	int (*worker_beat)(void *be, const char *worker, const char *const *pools, size_t npools,
+	                   int ttl_s, struct err *err);
+	int (*pools)(void *be, struct queue_pool_stat **out, size_t *n, struct err *err);
 };
 
 /* The most log a run keeps (its tail), in both backends. */

@@ -3,10 +3,15 @@
  *
  *   tb:seq          INCR counter: run ids (never reused)
  *   tb:run:ID       hash: the run's fields (a missing field is NULL)
- *   tb:queued       list of queued ids; enqueue LPUSHes, claims pop the
- *                   right end (FIFO); a run handed back or re-queued is
- *                   pushed on the right, so it goes next
+ *   tb:queued       list of the queued ids of pool "default"; enqueue
+ *                   LPUSHes, claims pop the right end (FIFO); a run handed
+ *                   back or re-queued is pushed on the right, so it goes
+ *                   next
+ *   tb:queued:POOL  the same for each other pool
  *   tb:running      sorted set: running ids scored by lease deadline
+ *   tb:poolrun:POOL set of the running ids of a pool (its max_running)
+ *   tb:pools        set of every pool name seen (runs or workers)
+ *   tb:workers:POOL sorted set: live workers scored by when they expire
  *   tb:active       hash: dedupe key -> id of the active run
  *   tb:all          sorted set of every id (listing, newest first)
  *   tb:finished     sorted set: ended ids scored by end time (pruning)
@@ -54,31 +59,44 @@ struct rd {
 
 /* Script fragments. */
 #define LUA_NOW "local now = tonumber(redis.call('TIME')[1])\n"
+/* The pending list of a pool (runs queued before pools existed have none: default). */
+#define LUA_QKEY                                                                                   \
+	"local function qkey(p)\n"                                                                 \
+	"  if not p or p == 'default' then return 'tb:queued' end\n"                               \
+	"  return 'tb:queued:' .. p\n"                                                             \
+	"end\n"
 
-static const char lua_enqueue[] =
-    LUA_NOW "local id = redis.call('HGET', 'tb:active', ARGV[1])\n"
-            "if id then return {id, 1} end\n"
-            "id = tostring(redis.call('INCR', 'tb:seq'))\n"
-            "local k = 'tb:run:' .. id\n"
-            "redis.call('HSET', k, 'id', id, 'key', ARGV[1], 'action', ARGV[2], "
-            "'sections', ARGV[3], 'config', ARGV[4], 'state', 'queued', 'attempts', 0, "
-            "'created', now, 'started', 0, 'finished', 0, 'lease_until', 0, 'exit_code', -1, "
-            "'log', '', 'cancel_requested', 0)\n"
-            "if ARGV[5] == '1' then redis.call('HSET', k, 'exportdir', ARGV[6]) end\n"
-            "if ARGV[7] == '1' then redis.call('HSET', k, 'requested_by', ARGV[8]) end\n"
-            "redis.call('HSET', 'tb:active', ARGV[1], id)\n"
-            "redis.call('ZADD', 'tb:all', tonumber(id), id)\n"
-            "redis.call('LPUSH', 'tb:queued', id)\n"
-            "return {id, 0}\n";
+static const char lua_enqueue[] = LUA_NOW LUA_QKEY
+    "local id = redis.call('HGET', 'tb:active', ARGV[1])\n"
+    "if id then return {id, 1} end\n"
+    "id = tostring(redis.call('INCR', 'tb:seq'))\n"
+    "local k = 'tb:run:' .. id\n"
+    "redis.call('HSET', k, 'id', id, 'key', ARGV[1], 'action', ARGV[2], "
+    "'sections', ARGV[3], 'config', ARGV[4], 'state', 'queued', 'attempts', 0, "
+    "'created', now, 'started', 0, 'finished', 0, 'lease_until', 0, 'exit_code', -1, "
+    "'log', '', 'cancel_requested', 0, 'pool', ARGV[9])\n"
+    "if ARGV[5] == '1' then redis.call('HSET', k, 'exportdir', ARGV[6]) end\n"
+    "if ARGV[7] == '1' then redis.call('HSET', k, 'requested_by', ARGV[8]) end\n"
+    "redis.call('HSET', 'tb:active', ARGV[1], id)\n"
+    "redis.call('ZADD', 'tb:all', tonumber(id), id)\n"
+    "redis.call('LPUSH', qkey(ARGV[9]), id)\n"
+    "redis.call('SADD', 'tb:pools', ARGV[9])\n"
+    "return {id, 0}\n";
 
-/* ARGV[1] = max_attempts; then ARGV[2] = worker, ARGV[3] = lease (claim). */
-static const char lua_claim[] = LUA_NOW
+/*
+ * ARGV[1] = max_attempts; then ARGV[2] = worker, ARGV[3] = lease, then
+ * pairs of pool name and its max_running (0 = no limit). Returns the run,
+ * false when none is queued, 1 when runs are queued but their pools are
+ * at their limit.
+ */
+static const char lua_claim[] = LUA_NOW LUA_QKEY
     "local max = tonumber(ARGV[1])\n"
     "for _, id in ipairs(redis.call('ZRANGEBYSCORE', 'tb:running', '-inf', '(' .. now)) do\n"
     "  local k = 'tb:run:' .. id\n"
-    "  local h = redis.call('HMGET', k, 'attempts', 'cancel_requested', 'key')\n"
+    "  local h = redis.call('HMGET', k, 'attempts', 'cancel_requested', 'key', 'pool')\n"
     "  local att = tonumber(h[1]) or 0\n"
     "  redis.call('ZREM', 'tb:running', id)\n"
+    "  redis.call('SREM', 'tb:poolrun:' .. (h[4] or 'default'), id)\n"
     "  redis.call('HDEL', k, 'worker')\n"
     "  redis.call('HSET', k, 'lease_until', 0)\n"
     "  if h[2] == '1' then\n"
@@ -93,12 +111,22 @@ static const char lua_claim[] = LUA_NOW
     "    redis.call('ZADD', 'tb:finished', now, id)\n"
     "  else\n"
     "    redis.call('HSET', k, 'state', 'queued')\n"
-    "    redis.call('RPUSH', 'tb:queued', id)\n"
+    "    redis.call('RPUSH', qkey(h[4]), id)\n"
     "  end\n"
     "end\n"
-    "local id = redis.call('RPOP', 'tb:queued')\n"
-    "if not id then return false end\n"
+    "local id, pool, full = nil, nil, false\n"
+    "for i = 4, #ARGV - 1, 2 do\n"
+    "  local lim = tonumber(ARGV[i + 1]) or 0\n"
+    "  if lim > 0 and redis.call('SCARD', 'tb:poolrun:' .. ARGV[i]) >= lim then\n"
+    "    if redis.call('LLEN', qkey(ARGV[i])) > 0 then full = true end\n"
+    "  else\n"
+    "    id = redis.call('RPOP', qkey(ARGV[i]))\n"
+    "    if id then pool = ARGV[i]; break end\n"
+    "  end\n"
+    "end\n"
+    "if not id then if full then return 1 end return false end\n"
     "local k = 'tb:run:' .. id\n"
+    "redis.call('SADD', 'tb:poolrun:' .. pool, id)\n"
     "local lease = now + tonumber(ARGV[3])\n"
     "redis.call('HINCRBY', k, 'attempts', 1)\n"
     "redis.call('HSET', k, 'state', 'running', 'started', now, 'lease_until', lease, "
@@ -128,8 +156,9 @@ static const char lua_append[] = "local k = 'tb:run:' .. ARGV[1]\n"
 /* ARGV: id, worker, state, exit_code, has_error, error. 0: not held. */
 static const char lua_finish[] =
     LUA_NOW "local k = 'tb:run:' .. ARGV[1]\n"
-            "local h = redis.call('HMGET', k, 'state', 'worker', 'key')\n"
+            "local h = redis.call('HMGET', k, 'state', 'worker', 'key', 'pool')\n"
             "if h[1] ~= 'running' or h[2] ~= ARGV[2] then return 0 end\n"
+            "redis.call('SREM', 'tb:poolrun:' .. (h[4] or 'default'), ARGV[1])\n"
             "redis.call('HSET', k, 'state', ARGV[3], 'exit_code', ARGV[4], 'finished', now, "
             "'lease_until', 0)\n"
             "if ARGV[5] == '1' then redis.call('HSET', k, 'error', ARGV[6]) "
@@ -139,42 +168,43 @@ static const char lua_finish[] =
             "redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
             "return 1\n";
 
-static const char lua_release[] =
-    LUA_NOW "local k = 'tb:run:' .. ARGV[1]\n"
-            "local h = redis.call('HMGET', k, 'state', 'worker', 'key', 'cancel_requested', "
-            "'attempts')\n"
-            "if h[1] ~= 'running' or h[2] ~= ARGV[2] then return 0 end\n"
-            "redis.call('ZREM', 'tb:running', ARGV[1])\n"
-            "redis.call('HDEL', k, 'worker')\n"
-            "local att = (tonumber(h[5]) or 1) - 1\n"
-            "if att < 0 then att = 0 end\n"
-            "redis.call('HSET', k, 'lease_until', 0, 'attempts', att)\n"
-            "if h[4] == '1' then\n"
-            "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, 'error', 'cancelled')\n"
-            "  redis.call('HDEL', 'tb:active', h[3])\n"
-            "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
-            "else\n"
-            "  redis.call('HSET', k, 'state', 'queued')\n"
-            "  redis.call('RPUSH', 'tb:queued', ARGV[1])\n"
-            "end\n"
-            "return 1\n";
+static const char lua_release[] = LUA_NOW LUA_QKEY
+    "local k = 'tb:run:' .. ARGV[1]\n"
+    "local h = redis.call('HMGET', k, 'state', 'worker', 'key', 'cancel_requested', "
+    "'attempts', 'pool')\n"
+    "if h[1] ~= 'running' or h[2] ~= ARGV[2] then return 0 end\n"
+    "redis.call('SREM', 'tb:poolrun:' .. (h[6] or 'default'), ARGV[1])\n"
+    "redis.call('ZREM', 'tb:running', ARGV[1])\n"
+    "redis.call('HDEL', k, 'worker')\n"
+    "local att = (tonumber(h[5]) or 1) - 1\n"
+    "if att < 0 then att = 0 end\n"
+    "redis.call('HSET', k, 'lease_until', 0, 'attempts', att)\n"
+    "if h[4] == '1' then\n"
+    "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, 'error', 'cancelled')\n"
+    "  redis.call('HDEL', 'tb:active', h[3])\n"
+    "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
+    "else\n"
+    "  redis.call('HSET', k, 'state', 'queued')\n"
+    "  redis.call('RPUSH', qkey(h[6]), ARGV[1])\n"
+    "end\n"
+    "return 1\n";
 
 /* The state afterwards, or false for no such run. */
 static const char lua_cancel[] =
-    LUA_NOW "local k = 'tb:run:' .. ARGV[1]\n"
-            "local h = redis.call('HMGET', k, 'state', 'key')\n"
-            "if not h[1] then return false end\n"
-            "if h[1] == 'queued' then\n"
-            "  redis.call('LREM', 'tb:queued', 0, ARGV[1])\n"
-            "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
-            "'error', 'cancelled before it started')\n"
-            "  redis.call('HDEL', 'tb:active', h[2])\n"
-            "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
-            "  return 'cancelled'\n"
-            "elseif h[1] == 'running' then\n"
-            "  redis.call('HSET', k, 'cancel_requested', 1)\n"
-            "end\n"
-            "return h[1]\n";
+    LUA_NOW LUA_QKEY "local k = 'tb:run:' .. ARGV[1]\n"
+                     "local h = redis.call('HMGET', k, 'state', 'key', 'pool')\n"
+                     "if not h[1] then return false end\n"
+                     "if h[1] == 'queued' then\n"
+                     "  redis.call('LREM', qkey(h[3]), 0, ARGV[1])\n"
+                     "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
+                     "'error', 'cancelled before it started')\n"
+                     "  redis.call('HDEL', 'tb:active', h[2])\n"
+                     "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
+                     "  return 'cancelled'\n"
+                     "elseif h[1] == 'running' then\n"
+                     "  redis.call('HSET', k, 'cancel_requested', 1)\n"
+                     "end\n"
+                     "return h[1]\n";
 
 /* ARGV[1] = seconds to keep ended runs; deletes at most 1000 at a time. */
 static const char lua_prune[] =
@@ -186,6 +216,38 @@ static const char lua_prune[] =
             "  redis.call('ZREM', 'tb:finished', id)\n"
             "end\n"
             "return #ids\n";
+
+/* ARGV[1] = worker, ARGV[2] = ttl (0: stopped), then its pools. */
+static const char lua_beat[] =
+    LUA_NOW "local ttl = tonumber(ARGV[2])\n"
+            "local until_ = now + ttl\n"
+            "if ttl <= 0 then until_ = now - 1 end\n"
+            "for i = 3, #ARGV do\n"
+            "  redis.call('ZADD', 'tb:workers:' .. ARGV[i], until_, ARGV[1])\n"
+            "  redis.call('SADD', 'tb:pools', ARGV[i])\n"
+            "end\n"
+            "return 1\n";
+
+/*
+ * Every pool: {name, live workers, queued, running, ...}; workers not
+ * seen for a day are forgotten, and so is a pool with nothing left.
+ */
+static const char lua_pools[] =
+    LUA_NOW LUA_QKEY "local out = {}\n"
+                     "for _, p in ipairs(redis.call('SMEMBERS', 'tb:pools')) do\n"
+                     "  local wk = 'tb:workers:' .. p\n"
+                     "  redis.call('ZREMRANGEBYSCORE', wk, '-inf', '(' .. (now - 86400))\n"
+                     "  local w = redis.call('ZCOUNT', wk, now, '+inf')\n"
+                     "  local q = redis.call('LLEN', qkey(p))\n"
+                     "  local r = redis.call('SCARD', 'tb:poolrun:' .. p)\n"
+                     "  if redis.call('ZCARD', wk) == 0 and q == 0 and r == 0 then\n"
+                     "    redis.call('SREM', 'tb:pools', p)\n"
+                     "  else\n"
+                     "    table.insert(out, p); table.insert(out, w)\n"
+                     "    table.insert(out, q); table.insert(out, r)\n"
+                     "  end\n"
+                     "end\n"
+                     "return out\n";
 
 static void
 rd_disconnect(struct rd *r)
@@ -270,13 +332,13 @@ rd_cmd(struct rd *r, int argc, const char **argv, const size_t *lens, struct err
 static redisReply *
 rd_eval(struct rd *r, const char *script, const char *const *args, struct err *err)
 {
-	const char *av[16];
+	const char *av[64];
 	int n = 0;
 
 	av[n++] = "EVAL";
 	av[n++] = script;
 	av[n++] = "0";
-	for (; *args != NULL && n < 16; args++)
+	for (; *args != NULL && n < 64; args++)
 		av[n++] = *args;
 	return rd_cmd(r, n, av, NULL, err);
 }
@@ -373,6 +435,8 @@ run_from_reply(const redisReply *rep)
 			run->log = xstrndup(v, rep->element[i + 1]->len);
 		else if (strcmp(f, "cancel_requested") == 0)
 			run->cancel_requested = (int)num(v);
+		else if (strcmp(f, "pool") == 0)
+			run->pool = xstrdup(v);
 	}
 	queue_run_set_sections(run, sections);
 	if (run->id == NULL)
@@ -383,6 +447,8 @@ run_from_reply(const redisReply *rep)
 		run->config = xstrdup("");
 	if (run->log == NULL)
 		run->log = xstrdup("");
+	if (run->pool == NULL)
+		run->pool = xstrdup(QUEUE_POOL_DEFAULT);
 	return run;
 }
 
@@ -416,6 +482,7 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 			               req->exportdir != NULL ? req->exportdir : "",
 			               req->requested_by != NULL ? "1" : "0",
 			               req->requested_by != NULL ? req->requested_by : "",
+			               req->pool != NULL ? req->pool : QUEUE_POOL_DEFAULT,
 			               NULL };
 
 		rep = rd_eval(r, lua_enqueue, args, err);
@@ -445,17 +512,44 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The pending list of pool (see LUA_QKEY); caller frees. */
+static char *
+pool_list_key(const char *pool)
+{
+	return strcmp(pool, QUEUE_POOL_DEFAULT) == 0 ? xstrdup("tb:queued")
+	                                             : xasprintf("tb:queued:%s", pool);
+}
+
+static void
+nap_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* While waiting with every pool at its limit: look again this often. */
+#define RD_FULL_MS 200
+
 static int
-rd_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_run **out,
-         struct err *err)
+rd_claim(void *be, const char *worker, const struct queue_pool_limit *pools, size_t npools,
+         int lease_s, int wait_ms, struct queue_run **out, struct err *err)
 {
 	struct rd *r = be;
 	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
-	char max[16], lease[16];
-	const char *args[] = { max, worker, lease, NULL };
+	char max[16], lease[16], lim[QUEUE_POOLS_MAX][16];
+	const char *args[3 + 2 * QUEUE_POOLS_MAX + 1] = { max, worker, lease };
+	size_t na = 3;
 
 	snprintf(max, sizeof max, "%d", r->max_attempts);
 	snprintf(lease, sizeof lease, "%d", lease_s);
+	for (size_t i = 0; i < npools && i < QUEUE_POOLS_MAX; i++) {
+		snprintf(lim[i], sizeof lim[i], "%d",
+		         pools[i].max_running > 0 ? pools[i].max_running : 0);
+		args[na++] = pools[i].name;
+		args[na++] = lim[i];
+	}
+	args[na] = NULL;
 	if (r->last_prune == 0 || mono_ms() / 1000 - r->last_prune >= QUEUE_PRUNE_EVERY) {
 		char keep[24];
 		const char *pargs[] = { keep, NULL };
@@ -469,11 +563,13 @@ rd_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 	}
 	for (;;) {
 		redisReply *rep = rd_eval(r, lua_claim, args, err);
-		int64_t left;
+		int64_t left, slice;
+		int full;
 		char secs[32];
 
 		if (rep == NULL)
 			return -1;
+		full = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
 		*out = run_from_reply(rep);
 		freeReplyObject(rep);
 		if (*out != NULL)
@@ -483,17 +579,94 @@ rd_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 			return 0;
 		if (left > RD_IDLE_MS)
 			left = RD_IDLE_MS;
-		/* Block until something is queued; the list is left as it was. */
-		snprintf(secs, sizeof secs, "%.3f", (double)left / 1000.0);
-		{
-			const char *av[] = { "BLMOVE", "tb:queued", "tb:queued",
-				             "RIGHT",  "RIGHT",     secs };
+		if (full) {
+			/* Queued, but every such pool is at its limit: no event to block on. */
+			nap_ms(left < RD_FULL_MS ? left : RD_FULL_MS);
+			continue;
+		}
+		/*
+		 * Block until something is queued in a pool; the list is left as
+		 * it was. Several pools: each list gets its share of the second.
+		 */
+		slice = left / (int64_t)npools;
+		if (slice < 1)
+			slice = 1;
+		snprintf(secs, sizeof secs, "%.3f", (double)slice / 1000.0);
+		for (size_t i = 0; i < npools; i++) {
+			char *key = pool_list_key(pools[i].name);
+			const char *av[] = { "BLMOVE", key, key, "RIGHT", "RIGHT", secs };
+			int got;
 
-			if ((rep = rd_cmd(r, 6, av, NULL, err)) == NULL)
+			rep = rd_cmd(r, 6, av, NULL, err);
+			free(key);
+			if (rep == NULL)
 				return -1;
+			got = rep->type == REDIS_REPLY_STRING;
 			freeReplyObject(rep);
+			if (got)
+				break;
 		}
 	}
+}
+
+static int
+rd_worker_beat(void *be, const char *worker, const char *const *pools, size_t npools, int ttl_s,
+               struct err *err)
+{
+	struct rd *r = be;
+	char ttl[16];
+	const char *args[2 + QUEUE_POOLS_MAX + 1] = { worker, ttl };
+	redisReply *rep;
+	size_t na = 2;
+
+	snprintf(ttl, sizeof ttl, "%d", ttl_s);
+	for (size_t i = 0; i < npools && i < QUEUE_POOLS_MAX; i++)
+		args[na++] = pools[i];
+	args[na] = NULL;
+	if ((rep = rd_eval(r, lua_beat, args, err)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+static int
+cmp_pool_name(const void *a, const void *b)
+{
+	return strcmp(((const struct queue_pool_stat *)a)->name,
+	              ((const struct queue_pool_stat *)b)->name);
+}
+
+static int
+rd_pools(void *be, struct queue_pool_stat **out, size_t *n, struct err *err)
+{
+	struct rd *r = be;
+	const char *args[] = { NULL };
+	redisReply *rep;
+	struct queue_pool_stat *v;
+	size_t len = 0;
+
+	if ((rep = rd_eval(r, lua_pools, args, err)) == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		err_set(err, "queue %s: unexpected reply to the pool count", r->url);
+		return -1;
+	}
+	v = xcalloc(rep->elements / 4 + 1, sizeof *v);
+	for (size_t i = 0; i + 3 < rep->elements; i += 4) {
+		if (rep->element[i]->str == NULL)
+			continue;
+		v[len].name = xstrdup(rep->element[i]->str);
+		v[len].workers = (int)rep->element[i + 1]->integer;
+		v[len].queued = (int)rep->element[i + 2]->integer;
+		v[len].running = (int)rep->element[i + 3]->integer;
+		len++;
+	}
+	freeReplyObject(rep);
+	qsort(v, len, sizeof *v, cmp_pool_name);
+	*out = v;
+	*n = len;
+	return 0;
 }
 
 static int
@@ -699,4 +872,6 @@ const struct queue_ops queue_redis_ops = {
 	.get = rd_get,
 	.list = rd_list,
 	.close = rd_close,
+	.worker_beat = rd_worker_beat,
+	.pools = rd_pools,
 };

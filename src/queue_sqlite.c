@@ -49,6 +49,9 @@ enum {
 	QSTMT_LIST,
 	QSTMT_LIST_ACTIVE,
 	QSTMT_PRUNE,
+	QSTMT_BEAT,
+	QSTMT_BEAT_PRUNE,
+	QSTMT_POOLS,
 	QSTMT_MAX
 };
 
@@ -106,12 +109,19 @@ static const struct queue_schema_step {
 	int version;
 	const char *sql;
 } queue_schema_steps[] = {
+	{ 1, "ALTER TABLE queue_runs ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';\n"
+	     "CREATE INDEX IF NOT EXISTS idx_queue_runs_pool ON queue_runs(state, pool, id);\n"
+	     "CREATE TABLE IF NOT EXISTS queue_workers (\n"
+	     "  worker TEXT NOT NULL,\n"
+	     "  pool TEXT NOT NULL,\n"
+	     "  alive_until INTEGER NOT NULL,\n"
+	     "  PRIMARY KEY (worker, pool));\n" },
 	{ 0, NULL },
 };
 
 #define QUEUE_COLUMNS                                                                              \
 	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
-	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested"
+	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested, pool"
 
 static int store_upgrade(struct sq *s, struct err *err);
 
@@ -250,6 +260,9 @@ queue_row_read(sqlite3_stmt *st, struct queue_run *r)
 	if (r->log == NULL)
 		r->log = xstrdup("");
 	r->cancel_requested = sqlite3_column_int(st, 16);
+	r->pool = sqlu_col_text(st, 17);
+	if (r->pool == NULL)
+		r->pool = xstrdup(QUEUE_POOL_DEFAULT);
 	return r;
 }
 
@@ -295,12 +308,11 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 	        &s->c, find,
 	        "SELECT id FROM queue_runs WHERE run_key = ?1 AND state IN ('queued', 'running')",
 	        err) == -1 ||
-	    sqlu_prepare(
-	        &s->c, ins,
-	        "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
-	        "requested_by, state, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7) "
-	        "RETURNING id",
-	        err) == -1)
+	    sqlu_prepare(&s->c, ins,
+	                 "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
+	                 "requested_by, state, created, pool) "
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8) RETURNING id",
+	                 err) == -1)
 		goto out;
 	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting to enqueue") == -1)
 		goto out;
@@ -317,6 +329,7 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 		sqlu_bind_text(*ins, 5, req->config);
 		sqlu_bind_text(*ins, 6, req->requested_by);
 		sqlite3_bind_int64(*ins, 7, now);
+		sqlu_bind_text(*ins, 8, req->pool != NULL ? req->pool : QUEUE_POOL_DEFAULT);
 		if (step_one(s, *ins, NULL, id, err, "adding a run") != 1)
 			goto out;
 	}
@@ -330,28 +343,35 @@ out:
 	return ret;
 }
 
+/* pools: the JSON object {"POOL": max_running, ...} of the claiming worker. */
 static int
-store_pending(struct sq *s, int64_t now, int *pending, struct err *err)
+store_pending(struct sq *s, const char *pools, int64_t now, int *pending, struct err *err)
 {
 	sqlite3_stmt **st = &s->st[QSTMT_PENDING];
 	int64_t v = 0;
 
 	if (sqlu_prepare(&s->c, st,
-	                 "SELECT EXISTS (SELECT 1 FROM queue_runs WHERE state = 'queued') OR "
+	                 "SELECT EXISTS (SELECT 1 FROM queue_runs WHERE state = 'queued' AND "
+	                 "pool IN (SELECT key FROM json_each(?2))) OR "
 	                 "EXISTS (SELECT 1 FROM queue_runs WHERE state = 'running' AND "
 	                 "lease_until < ?1)",
 	                 err) == -1)
 		return -1;
 	sqlite3_bind_int64(*st, 1, now);
+	sqlu_bind_text(*st, 2, pools);
 	if (step_one(s, *st, NULL, &v, err, "looking for queued runs") == -1)
 		return -1;
 	*pending = v != 0;
 	return 0;
 }
 
+/*
+ * pools: the JSON object {"POOL": max_running, ...} (0 = no limit); the
+ * oldest queued run of those pools whose pool is under its limit.
+ */
 static int
-store_claim(struct sq *s, const char *worker, int lease_s, int max_attempts, int64_t now,
-            struct queue_run **out, struct err *err)
+store_claim(struct sq *s, const char *worker, const char *pools, int lease_s, int max_attempts,
+            int64_t now, struct queue_run **out, struct err *err)
 {
 	sqlite3_stmt **expire = &s->st[QSTMT_EXPIRE], **claim = &s->st[QSTMT_CLAIM];
 	int ret = -1;
@@ -373,8 +393,11 @@ store_claim(struct sq *s, const char *worker, int lease_s, int max_attempts, int
 	                 "UPDATE queue_runs SET state = 'running', attempts = attempts + 1, "
 	                 "started = ?1, lease_until = ?1 + ?3, worker = ?2, exit_code = -1, "
 	                 "error = NULL, cancel_requested = 0 "
-	                 "WHERE id = (SELECT id FROM queue_runs WHERE state = 'queued' "
-	                 "ORDER BY id LIMIT 1) RETURNING " QUEUE_COLUMNS,
+	                 "WHERE id = (SELECT q.id FROM queue_runs q JOIN json_each(?4) p "
+	                 "ON p.key = q.pool WHERE q.state = 'queued' AND (p.value <= 0 OR "
+	                 "(SELECT count(*) FROM queue_runs r WHERE r.state = 'running' AND "
+	                 "r.pool = q.pool) < p.value) ORDER BY q.id LIMIT 1) "
+	                 "RETURNING " QUEUE_COLUMNS,
 	                 err) == -1)
 		return -1;
 	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting a claim") == -1)
@@ -386,6 +409,7 @@ store_claim(struct sq *s, const char *worker, int lease_s, int max_attempts, int
 	sqlite3_bind_int64(*claim, 1, now);
 	sqlu_bind_text(*claim, 2, worker);
 	sqlite3_bind_int(*claim, 3, lease_s);
+	sqlu_bind_text(*claim, 4, pools);
 	if (step_one(s, *claim, out, NULL, err, "claiming a run") == -1)
 		goto out;
 	if (sqlu_exec(&s->c, "COMMIT", err, "committing a claim") == -1)
@@ -594,9 +618,99 @@ store_list(struct sq *s, int active_only, int limit, struct queue_run **runs, si
 	return 0;
 }
 
+/* Record worker alive until alive_until in pool (a past time: it stopped). */
+static int
+store_beat(struct sq *s, const char *worker, const char *pool, int64_t alive_until, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_BEAT];
+
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "INSERT INTO queue_workers (worker, pool, alive_until) VALUES (?1, ?2, ?3) "
+	        "ON CONFLICT (worker, pool) DO UPDATE SET alive_until = excluded.alive_until",
+	        err) == -1)
+		return -1;
+	sqlu_bind_text(*st, 1, worker);
+	sqlu_bind_text(*st, 2, pool);
+	sqlite3_bind_int64(*st, 3, alive_until);
+	return sqlu_step_done(&s->c, *st, err, "recording a worker's heartbeat");
+}
+
+/* Forget workers not seen since before. */
+static int
+store_beat_prune(struct sq *s, int64_t before, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_BEAT_PRUNE];
+
+	if (sqlu_prepare(&s->c, st, "DELETE FROM queue_workers WHERE alive_until < ?1", err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, before);
+	return sqlu_step_done(&s->c, *st, err, "forgetting old workers");
+}
+
+static int
+store_pools(struct sq *s, int64_t now, struct queue_pool_stat **out, size_t *n, struct err *err)
+{
+	sqlite3_stmt **st = &s->st[QSTMT_POOLS];
+	struct queue_pool_stat *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "WITH p(pool) AS (SELECT pool FROM queue_runs WHERE state IN ('queued', 'running') "
+	        "  UNION SELECT pool FROM queue_workers) "
+	        "SELECT p.pool, "
+	        "(SELECT count(*) FROM queue_workers w WHERE w.pool = p.pool "
+	        "  AND w.alive_until >= ?1), "
+	        "(SELECT count(*) FROM queue_runs r WHERE r.state = 'queued' AND r.pool = p.pool), "
+	        "(SELECT count(*) FROM queue_runs r WHERE r.state = 'running' AND r.pool = p.pool) "
+	        "FROM p ORDER BY p.pool",
+	        err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, now);
+	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[len].name = sqlu_col_text(*st, 0);
+		if (v[len].name == NULL)
+			v[len].name = xstrdup(QUEUE_POOL_DEFAULT);
+		v[len].workers = sqlite3_column_int(*st, 1);
+		v[len].queued = sqlite3_column_int(*st, 2);
+		v[len].running = sqlite3_column_int(*st, 3);
+		len++;
+	}
+	sqlite3_reset(*st);
+	if (rc != SQLITE_DONE) {
+		queue_pool_stats_free(v, len);
+		sqlu_error(&s->c, rc, err, "counting runs and workers per pool");
+		return -1;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
 /*
  * ---- The backend ----
  */
+
+/* The worker's pools as the JSON object the claim binds (names are [A-Za-z0-9_.-]). */
+static char *
+pools_json(const struct queue_pool_limit *pools, size_t npools)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < npools; i++)
+		buf_printf(&b, "%s\"%s\":%d", i > 0 ? "," : "", pools[i].name,
+		           pools[i].max_running > 0 ? pools[i].max_running : 0);
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}
 
 static int64_t
 now_s(void)
@@ -731,12 +845,13 @@ wait_change(struct sq *s, int ms)
 }
 
 static int
-sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_run **out,
-         struct err *err)
+sq_claim(void *be, const char *worker, const struct queue_pool_limit *pools, size_t npools,
+         int lease_s, int wait_ms, struct queue_run **out, struct err *err)
 {
 	struct sq *s = be;
 	int64_t deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
-	int pending = 1;
+	int pending = 1, ret = -1;
+	char *pj = pools_json(pools, npools);
 
 	if (s->ifd != -1)
 		drain_events(s);
@@ -744,32 +859,70 @@ sq_claim(void *be, const char *worker, int lease_s, int wait_ms, struct queue_ru
 		int n;
 
 		s->last_prune = now_s();
-		if (store_prune(s, s->last_prune - QUEUE_KEEP_SECONDS, &n, err) == -1) {
-			err_wrap(err, "queue (sqlite)");
-			return -1;
-		}
+		if (store_prune(s, s->last_prune - QUEUE_KEEP_SECONDS, &n, err) == -1 ||
+		    store_beat_prune(s, s->last_prune - 86400, err) == -1)
+			goto fail;
 	}
 	for (;;) {
 		int64_t left;
 
 		if (pending) {
-			if (store_claim(s, worker, lease_s, s->max_attempts, now_s(), out, err) ==
-			    -1) {
-				err_wrap(err, "queue (sqlite)");
-				return -1;
-			}
+			if (store_claim(s, worker, pj, lease_s, s->max_attempts, now_s(), out,
+			                err) == -1)
+				goto fail;
 			if (*out != NULL)
-				return 0;
+				break;
 		}
 		left = deadline - now_ms();
 		if (left <= 0)
-			return 0;
+			break;
 		wait_change(s, left < QUEUE_SQLITE_IDLE_MS ? (int)left : QUEUE_SQLITE_IDLE_MS);
-		if (store_pending(s, now_s(), &pending, err) == -1) {
-			err_wrap(err, "queue (sqlite)");
-			return -1;
-		}
+		if (store_pending(s, pj, now_s(), &pending, err) == -1)
+			goto fail;
 	}
+	ret = 0;
+	goto out;
+fail:
+	err_wrap(err, "queue (sqlite)");
+out:
+	free(pj);
+	return ret;
+}
+
+static int
+sq_worker_beat(void *be, const char *worker, const char *const *pools, size_t npools, int ttl_s,
+               struct err *err)
+{
+	struct sq *s = be;
+	int64_t until = ttl_s > 0 ? now_s() + ttl_s : now_s() - 1;
+
+	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting a worker heartbeat") == -1)
+		goto fail;
+	for (size_t i = 0; i < npools; i++)
+		if (store_beat(s, worker, pools[i], until, err) == -1) {
+			sqlu_rollback(&s->c);
+			goto fail;
+		}
+	if (sqlu_exec(&s->c, "COMMIT", err, "committing a worker heartbeat") == -1) {
+		sqlu_rollback(&s->c);
+		goto fail;
+	}
+	return 0;
+fail:
+	err_wrap(err, "queue (sqlite)");
+	return -1;
+}
+
+static int
+sq_pools(void *be, struct queue_pool_stat **out, size_t *n, struct err *err)
+{
+	struct sq *s = be;
+
+	if (store_pools(s, now_s(), out, n, err) == -1) {
+		err_wrap(err, "queue (sqlite)");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -881,4 +1034,6 @@ const struct queue_ops queue_sqlite_ops = {
 	.get = sq_get,
 	.list = sq_list,
 	.close = sq_close,
+	.worker_beat = sq_worker_beat,
+	.pools = sq_pools,
 };

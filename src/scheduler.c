@@ -42,6 +42,7 @@ struct entry {
 	time_t last; /* last slot handled (run or skipped); 0 = not seen yet */
 	time_t due;  /* schedule_next(last), 0 = to compute */
 	int seen;    /* found in the latest read of its config */
+	char *pool;  /* the job's pool key (queued there), NULL until read */
 };
 
 /* One config file and what it looked like when last read. */
@@ -125,6 +126,7 @@ entry_remove(struct scheduler *s, size_t i)
 	free(s->entries[i].config);
 	free(s->entries[i].job);
 	free(s->entries[i].text);
+	free(s->entries[i].pool);
 	s->entries[i] = s->entries[--s->nentries];
 }
 
@@ -290,6 +292,9 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 			e->sched = sched;
 			e->due = 0;
 			e->seen = 1;
+			free(e->pool);
+			e->pool = xstrdup(job_get(job, "pool") != NULL ? job_get(job, "pool")
+			                                               : QUEUE_POOL_DEFAULT);
 		}
 	}
 	for (size_t i = s->nentries; i > 0; i--) {
@@ -365,6 +370,7 @@ fire(struct scheduler *s, const struct entry *e, time_t slot, time_t now)
 		.exportdir = NULL,
 		.config = e->config,
 		.requested_by = "scheduler",
+		.pool = e->pool,
 	};
 	char *id = NULL;
 	int existed = 0;
@@ -535,6 +541,7 @@ free_scheduler(struct scheduler *s)
 		free(s->entries[i].config);
 		free(s->entries[i].job);
 		free(s->entries[i].text);
+		free(s->entries[i].pool);
 	}
 	free(s->entries);
 	for (size_t i = 0; i < s->nfiles; i++)

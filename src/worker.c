@@ -43,6 +43,8 @@
 #define WORKER_CLAIM_WAIT_MS 1000     /* how soon a stop is noticed while idle */
 #define WORKER_RETRY_MS 2000          /* after a queue error */
 #define WORKER_SETTLE_S 60            /* how long recording a run's end is retried */
+#define WORKER_BEAT_MS 5000           /* "this worker is alive" for its pools ... */
+#define WORKER_BEAT_TTL_S 20          /* ... counted as live this long after the last */
 
 struct worker;
 
@@ -51,6 +53,7 @@ struct slot {
 	pthread_t thread;
 	char *id; /* "PREFIX/N" */
 	int started;
+	int64_t last_beat; /* monotonic ms of this slot's last worker heartbeat */
 };
 
 struct worker {
@@ -61,11 +64,16 @@ struct worker {
 	struct slot *slots;
 	atomic_int stopping;
 	_Atomic int64_t stop_at; /* monotonic ms of the stop */
+	char *name;              /* "HOST:PID" or wc->name: who beats for the pools */
+	const char *const *pools;
+	size_t npools;
+	struct queue_pool_limit *limits; /* pools with [queue] pool_max_parallel */
 };
 
 /* One run being executed. */
 struct exec {
 	struct worker *w;
+	struct slot *slot;
 	struct queue *q;
 	const struct queue_run *run;
 	const char *wid;
@@ -93,6 +101,23 @@ nap(struct worker *w, int ms)
 
 		nanosleep(&ts, NULL);
 	}
+}
+
+/*
+ * Tell the queue this worker serves its pools, at most every
+ * WORKER_BEAT_MS per slot (every slot beats: one busy in a long run must
+ * not make the pools look abandoned).
+ */
+static void
+beat(struct worker *w, struct slot *s, struct queue *q)
+{
+	struct err err;
+
+	if (s->last_beat != 0 && mono_ms() - s->last_beat < WORKER_BEAT_MS)
+		return;
+	s->last_beat = mono_ms();
+	if (queue_worker_beat(q, w->name, w->pools, w->npools, WORKER_BEAT_TTL_S, &err) == -1)
+		log_warning(NULL, "worker %s: %s", s->id, err.msg);
 }
 
 static void
@@ -175,6 +200,7 @@ on_tick(void *ctx, pid_t pid)
 	(void)pid;
 	if (now - x->last_flush >= WORKER_FLUSH_MS)
 		flush_log(x);
+	beat(w, x->slot, x->q);
 	if (now - x->last_beat >= (int64_t)lease * 1000 / 3) {
 		struct err err;
 		int cancel = 0;
@@ -295,9 +321,10 @@ end_run(struct exec *x, enum queue_state state, int code, const char *error)
 }
 
 static void
-execute(struct worker *w, struct queue *q, const char *wid, const struct queue_run *run)
+execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue_run *run)
 {
-	struct exec x = { .w = w, .q = q, .run = run, .wid = wid };
+	const char *wid = slot->id;
+	struct exec x = { .w = w, .slot = slot, .q = q, .run = run, .wid = wid };
 	struct spawn_opts o;
 	struct spawn_result res;
 	struct strv av;
@@ -306,8 +333,8 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 	char *devnode = NULL, *mountpoint = NULL;
 	char desc[128];
 
-	log_info(NULL, "worker %s: run %s: %s of %zu section(s), attempt %d", wid, run->id,
-	         run->action, run->nsections, run->attempts);
+	log_info(NULL, "worker %s: run %s: %s of %zu section(s), pool %s, attempt %d", wid, run->id,
+	         run->action, run->nsections, run->pool, run->attempts);
 	if ((why = run_refused(w, run)) != NULL) {
 		end_run(&x, QUEUE_FAILED, -1, why);
 		return;
@@ -394,8 +421,9 @@ slot_main(void *arg)
 			nap(w, WORKER_RETRY_MS);
 			continue;
 		}
-		if (queue_claim(q, s->id, gc->lease_seconds, WORKER_CLAIM_WAIT_MS, &run, &err) ==
-		    -1) {
+		beat(w, s, q);
+		if (queue_claim_pools(q, s->id, w->limits, w->npools, gc->lease_seconds,
+		                      WORKER_CLAIM_WAIT_MS, &run, &err) == -1) {
 			log_error(NULL, "worker %s: %s", s->id, err.msg);
 			nap(w, WORKER_RETRY_MS);
 			continue;
@@ -409,9 +437,13 @@ slot_main(void *arg)
 			queue_run_free(run);
 			break;
 		}
-		execute(w, q, s->id, run);
+		execute(w, s, q, run);
 		queue_run_free(run);
 	}
+	/* The first slot says the worker stopped, so its pools count it out at once. */
+	if (q != NULL && s == &w->slots[0] &&
+	    queue_worker_beat(q, w->name, w->pools, w->npools, 0, &err) == -1)
+		log_warning(NULL, "worker %s: %s", s->id, err.msg);
 	queue_close(q);
 	return NULL;
 }
@@ -423,6 +455,8 @@ worker_free(struct worker *w)
 		free(w->slots[i].id);
 	free(w->slots);
 	free(w->exe);
+	free(w->name);
+	free(w->limits);
 	free(w);
 }
 
@@ -438,6 +472,28 @@ worker_start(const struct worker_conf *wc, struct worker **out, struct err *err)
 	*out = NULL;
 	w->wc = wc;
 	w->grace_sec = wc->gc->stop_grace;
+	w->pools = wc->pools != NULL ? wc->pools : (const char *const *)wc->gc->pools;
+	w->npools = wc->pools != NULL ? wc->npools : wc->gc->npools;
+	if (w->npools == 0 || w->npools > QUEUE_POOLS_MAX) {
+		err_set(err, "worker: it serves 1 to %d pools, not %zu", QUEUE_POOLS_MAX,
+		        w->npools);
+		free(w);
+		return -1;
+	}
+	w->limits = xcalloc(w->npools, sizeof *w->limits);
+	for (size_t i = 0; i < w->npools; i++) {
+		if (!queue_pool_valid(w->pools[i])) {
+			err_set(err,
+			        "worker: --pool %s: invalid pool name (expected 1 to 64 of A-Z a-z "
+			        "0-9 _ . -)",
+			        w->pools[i]);
+			free(w->limits);
+			free(w);
+			return -1;
+		}
+		w->limits[i].name = w->pools[i];
+		w->limits[i].max_running = guiconf_pool_max(wc->gc, w->pools[i]);
+	}
 	if (wc->exe != NULL)
 		w->exe = xstrdup(wc->exe);
 	else {
@@ -446,7 +502,7 @@ worker_start(const struct worker_conf *wc, struct worker **out, struct err *err)
 		if (n <= 0) {
 			err_sys(err, errno,
 			        "worker: finding the tisbackup binary (/proc/self/exe)");
-			free(w);
+			worker_free(w);
 			return -1;
 		}
 		exe[n] = '\0';
@@ -461,6 +517,7 @@ worker_start(const struct worker_conf *wc, struct worker **out, struct err *err)
 
 	gethostname(host, sizeof host - 1);
 	prefix = wc->name != NULL ? xstrdup(wc->name) : xasprintf("%s:%ld", host, (long)getpid());
+	w->name = xstrdup(prefix);
 	w->nslots = wc->gc->workers > 0 ? wc->gc->workers : 1;
 	w->slots = xcalloc((size_t)w->nslots, sizeof *w->slots);
 	for (int i = 0; i < w->nslots; i++) {
@@ -476,9 +533,18 @@ worker_start(const struct worker_conf *wc, struct worker **out, struct err *err)
 		}
 		s->started = 1;
 	}
-	log_info(NULL, "worker %s: %d slot(s), %s queue, lease %d s", prefix, w->nslots,
-	         wc->gc->queue_backend == GUICONF_QUEUE_REDIS ? "redis" : "sqlite",
-	         wc->gc->lease_seconds);
+	{
+		struct buf names;
+
+		buf_init(&names, (size_t)-1);
+		for (size_t i = 0; i < w->npools; i++)
+			buf_printf(&names, "%s%s", i > 0 ? "," : "", w->pools[i]);
+		log_info(NULL, "worker %s: %d slot(s), %s queue, lease %d s, pool(s) %s", prefix,
+		         w->nslots,
+		         wc->gc->queue_backend == GUICONF_QUEUE_REDIS ? "redis" : "sqlite",
+		         wc->gc->lease_seconds, buf_str(&names));
+		buf_free(&names);
+	}
 	free(prefix);
 	*out = w;
 	return 0;
@@ -505,14 +571,41 @@ cmd_worker(const struct cli *c)
 	struct worker_conf wc = { 0 };
 	struct worker *w = NULL;
 	char *catalog_dir = NULL;
+	struct strv pools;
 	struct err err;
 	int rc = EXIT_CONFIG;
 
 	err_clear(&err);
+	strv_init(&pools);
 	if (c->nargs > 0 || c->role != NULL) {
 		fprintf(stderr, "tisbackup: worker takes no %s\n",
 		        c->role != NULL ? "--role" : "extra words");
 		return EXIT_USAGE;
+	}
+	/* --pool A --pool B,C: every name, each checked (exit 2 for a bad one). */
+	for (size_t i = 0; i < c->npools; i++) {
+		const char *p = c->pools[i];
+
+		for (;;) {
+			size_t len = strcspn(p, ",");
+			char *name = xstrndup(p, len);
+
+			if (!queue_pool_valid(name) || pools.n >= QUEUE_POOLS_MAX) {
+				fprintf(stderr, "tisbackup: worker: --pool %s: %s\n", name,
+				        pools.n >= QUEUE_POOLS_MAX
+				            ? "too many pools (at most 16)"
+				            : "invalid pool name (expected 1 to 64 of A-Z a-z "
+				              "0-9 _ . -)");
+				free(name);
+				strv_free(&pools);
+				return EXIT_USAGE;
+			}
+			strv_push(&pools, name);
+			free(name);
+			if (p[len] == '\0')
+				break;
+			p += len + 1;
+		}
 	}
 	if (guiconf_load(c->gui_config, 1, &gc, &err) == -1)
 		goto fail;
@@ -534,6 +627,10 @@ cmd_worker(const struct cli *c)
 	wc.catalog_dir = catalog_dir;
 	wc.jobs = c->jobs;
 	wc.base_dir = c->backupdir;
+	if (pools.n > 0) {
+		wc.pools = (const char *const *)pools.v;
+		wc.npools = pools.n;
+	}
 	if (worker_start(&wc, &w, &err) == -1) {
 		rc = EXIT_RUNTIME;
 		goto fail;
@@ -550,6 +647,7 @@ cmd_worker(const struct cli *c)
 fail:
 	fprintf(stderr, "tisbackup: worker: %s\n", err.msg);
 out:
+	strv_free(&pools);
 	free(catalog_dir);
 	config_free(first);
 	guiconf_free(gc);

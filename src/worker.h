@@ -19,6 +19,8 @@ struct worker_conf {
 	const char *exe;          /* the tisbackup binary to run; NULL = /proc/self/exe */
 	int jobs;                 /* -j handed to each run; 0 = the config's max_parallel */
 	const char *base_dir;     /* -b handed to each run, or NULL */
+	const char *const *pools; /* the pools it claims from; NULL = gc->pools */
+	size_t npools;
 };
 
 struct worker;

@@ -33,6 +33,7 @@ enum drv_key_type {
 	KEY_EXCLUDE,        /* an exclude_list (see exclude.h) */
 	KEY_HOSTKEY_POLICY, /* accept-new | strict */
 	KEY_SCHEDULE,       /* a schedule for serve (see schedule.h) */
+	KEY_POOL,           /* a worker pool name: [A-Za-z0-9_.-]{1,64} (see queue.h) */
 };
 
 struct drv_key {

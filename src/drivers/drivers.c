@@ -83,6 +83,7 @@ const struct drv_key drv_common_optional[] = {
 	{ "verify_shrink_warn", KEY_INT, "10" },   /* %: a table shrinking more is a warning */
 	{ "verify_max_age", KEY_INT, NULL },       /* hours: checknagios WARNING when older */
 	{ "progress_interval", KEY_INT, "30" },    /* seconds between progress log lines */
+	{ "pool", KEY_POOL, "default" },           /* the workers that run it (docs/queue.md) */
 	{ NULL, KEY_STR, NULL },
 };
 

@@ -38,6 +38,40 @@ same_sections(char *const *a, size_t na, const char *const *b, size_t nb)
 	return 1;
 }
 
+/*
+ * The pool every one of sections is in (their pool key): one run goes to
+ * one pool, so sections of several pools are refused (400, naming two of
+ * them); unknown sections are left to the run. 0, or -1 with the reply
+ * sent.
+ */
+static int
+runs_pool(struct req *r, struct reply *out, const struct config *cfg, const char *const *sections,
+          size_t n, const char **pool)
+{
+	const char *first = NULL;
+
+	*pool = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct job *job = config_find_job(cfg, sections[i]);
+		const char *p;
+
+		if (job == NULL)
+			continue;
+		p = job_get(job, "pool") != NULL ? job_get(job, "pool") : QUEUE_POOL_DEFAULT;
+		if (*pool == NULL) {
+			*pool = p;
+			first = sections[i];
+		} else if (strcmp(*pool, p) != 0) {
+			reply_error(r, out, 400, "sections",
+			            "sections of several worker pools (%s: %s, %s: %s): queue one "
+			            "run per pool",
+			            first, *pool, sections[i], p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 runs_submit(struct req *r, struct reply *out, const char *action, const char *const *sections,
             size_t n, const char *exportdir, char **id, int *existed)
@@ -48,6 +82,7 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
 	size_t nruns = 0;
 	struct queue *q;
 	struct err err;
+	const char *pool = NULL;
 	int ret = -1;
 
 	err_clear(&err);
@@ -56,6 +91,8 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
 		reply_error(r, out, 500, NULL, "the current configuration did not load");
 		return -1;
 	}
+	if (runs_pool(r, out, cfg, sections, n, &pool) == -1)
+		return -1;
 	q = req_queue(r, out, &err);
 	if (q == NULL)
 		return -1;
@@ -78,7 +115,8 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
 	                                           .nsections = n,
 	                                           .exportdir = exportdir,
 	                                           .config = cfg->path,
-	                                           .requested_by = r->id.user },
+	                                           .requested_by = r->id.user,
+	                                           .pool = pool },
 	                  id, existed, &err) == -1)
 		goto qfail;
 	log_info(NULL, "serve: %s queued %s of %zu section(s): run %s%s", r->id.user, action, n,

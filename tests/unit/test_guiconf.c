@@ -234,6 +234,28 @@ test_admin_email(void **state)
 	guiconf_free(gc);
 }
 
+/* [queue] pools and pool_max_parallel: what the workers claim, and the limits. */
+static void
+test_pools(void **state)
+{
+	struct guiconf *gc;
+
+	(void)state;
+	gc = load_ok("[queue]\n");
+	assert_int_equal(gc->npools, 1);
+	assert_string_equal(gc->pools[0], "default");
+	assert_int_equal(guiconf_pool_max(gc, "default"), 0);
+	guiconf_free(gc);
+	gc = load_ok("[queue]\npools = site-a, site_b.2\npool_max_parallel = site-a:4, x:1000\n");
+	assert_int_equal(gc->npools, 2);
+	assert_string_equal(gc->pools[1], "site_b.2");
+	assert_int_equal(guiconf_pool_max(gc, "site-a"), 4);
+	assert_int_equal(guiconf_pool_max(gc, "x"), 1000);
+	assert_int_equal(guiconf_pool_max(gc, "site_b.2"), 0);
+	assert_int_equal(guiconf_pool_max(gc, "site"), 0);
+	guiconf_free(gc);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -267,6 +289,11 @@ test_bad_values(void **state)
 		{ "[queue]\nlease_seconds = 4\n", { ":2: [queue] lease_seconds:" } },
 		{ "[queue]\nmax_attempts = 101\n", { ":2: [queue] max_attempts:" } },
 		{ "[queue]\nworkers = 0\n", { ":2: [queue] workers:" } },
+		{ "[queue]\npools = a, b c/d\n", { ":2: [queue] pools:", "1 to 64 of" } },
+		{ "[queue]\npool_max_parallel = a:0\n",
+		  { ":2: [queue] pool_max_parallel:", "POOL:N" } },
+		{ "[queue]\npool_max_parallel = a\n", { ":2: [queue] pool_max_parallel:" } },
+		{ "[queue]\npool_max_parallel = a b:2\n", { ":2: [queue] pool_max_parallel:" } },
 		{ "[export]\ndevice_filter = sata\n",
 		  { ":2: [export] device_filter:", "usb or any" } },
 		{ "[alerts]\nalert_interval = -1\n", { ":2: [alerts] alert_interval:" } },
@@ -399,10 +426,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_admin_email),  cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_tls_pair),     cmocka_unit_test(test_redis_url_secret),
-		cmocka_unit_test(test_unknown_key),  cmocka_unit_test(test_unknown_section_warns),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_admin_email),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_pools),
+		cmocka_unit_test(test_tls_pair),
+		cmocka_unit_test(test_redis_url_secret),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_unknown_section_warns),
 		cmocka_unit_test(test_syntax_error),
 	};
 

@@ -8,7 +8,10 @@
  * after max_attempts), heartbeats and cancels, release, the 1 MiB log
  * tail, listing, two threads sharing a queue, a claim that waits and
  * wakes when a run arrives, and the deletion of runs ended 30 days ago;
- * for SQLite, that the queue's database is its own.
+ * for SQLite, that the queue's database is its own. Worker pools: claims
+ * restricted to a worker's pools, a lost run back to its own pool only,
+ * per-pool max_running, worker heartbeats per pool, bad pool names, and
+ * (SQLite) a store from before pools upgraded in place.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -676,7 +679,7 @@ test_sqlite_own_database(void **state)
 	                                    -1, &st, NULL),
 	                 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "queue_runs");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "queue_runs,queue_workers");
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -700,6 +703,238 @@ test_sqlite_own_database(void **state)
 	free(bad);
 }
 
+/* Enqueue a backup of section in pool (NULL: none given). */
+static char *
+enqueue_pool(struct queue *q, const char *section, const char *pool)
+{
+	const char *s[] = { section };
+	struct queue_request req = { .action = "backup",
+		                     .sections = s,
+		                     .nsections = 1,
+		                     .config = "/etc/tis/tisbackup-config.ini",
+		                     .requested_by = "alice",
+		                     .pool = pool };
+	struct err err;
+	char *id = NULL;
+
+	if (queue_enqueue(q, &req, &id, NULL, &err) == -1)
+		fail_msg("enqueue: %s", err.msg);
+	return id;
+}
+
+static struct queue_run *
+claim_pools(struct queue *q, const char *worker, const struct queue_pool_limit *p, size_t n,
+            int lease, int wait_ms)
+{
+	struct queue_run *r = NULL;
+	struct err err;
+
+	if (queue_claim_pools(q, worker, p, n, lease, wait_ms, &r, &err) == -1)
+		fail_msg("claim: %s", err.msg);
+	return r;
+}
+
+static void
+test_pools_claim(void **state)
+{
+	struct fixture *f = *state;
+	const struct queue_pool_limit a[] = { { "site-a", 0 } }, b[] = { { "site_b.2", 0 } },
+	                              ab[] = { { "site_b.2", 0 }, { "site-a", 0 } };
+	char *ida = enqueue_pool(f->q, "ja", "site-a");
+	char *idb = enqueue_pool(f->q, "jb", "site_b.2");
+	char *idd = enqueue_pool(f->q, "jd", NULL);
+	char *ida2 = enqueue_pool(f->q, "ja2", "site-a");
+	struct queue_run *r;
+	struct err err;
+
+	r = get(f->q, idd);
+	assert_string_equal(r->pool, "default");
+	queue_run_free(r);
+	/* A worker of pool b sees only b's run, whatever is older. */
+	r = claim_pools(f->q, "wb", b, 1, 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, idb);
+	assert_string_equal(r->pool, "site_b.2");
+	assert_int_equal(queue_finish(f->q, r->id, "wb", QUEUE_DONE, 0, NULL, &err), 0);
+	queue_run_free(r);
+	assert_null(claim_pools(f->q, "wb", b, 1, 60, 0));
+	/* queue_claim() is the default pool only. */
+	r = claim(f->q, "wd", 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, idd);
+	queue_run_free(r);
+	assert_null(claim(f->q, "wd", 60, 0));
+	/* A run of pool a whose worker died goes back to pool a only. */
+	r = claim_pools(f->q, "dead", a, 1, 0, 0);
+	assert_string_equal(r->id, ida);
+	queue_run_free(r);
+	free(enqueue_pool(f->q, "jb2", "site_b.2"));
+	r = claim_pools(f->q, "wb", b, 1, 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->pool, "site_b.2");
+	queue_run_free(r);
+	assert_null(claim_pools(f->q, "wb", b, 1, 60, 2200)); /* ida expired meanwhile */
+	/* Two pools: the oldest queued run of either (ida, re-queued at the front). */
+	r = claim_pools(f->q, "wab", ab, 2, 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, ida);
+	assert_string_equal(r->pool, "site-a");
+	assert_int_equal(r->attempts, 2);
+	queue_run_free(r);
+	r = claim_pools(f->q, "wab", ab, 2, 60, 0);
+	assert_string_equal(r->id, ida2);
+	queue_run_free(r);
+	free(ida);
+	free(idb);
+	free(idd);
+	free(ida2);
+}
+
+static void
+test_pool_max_running(void **state)
+{
+	struct fixture *f = *state;
+	const struct queue_pool_limit lim[] = { { "p", 1 }, { "q", 0 } };
+	char *id1 = enqueue_pool(f->q, "j1", "p");
+	char *id2 = enqueue_pool(f->q, "j2", "p");
+	char *id3 = enqueue_pool(f->q, "j3", "q");
+	struct queue_run *r, *r3;
+	struct err err;
+	int64_t t0;
+
+	r = claim_pools(f->q, "w1", lim, 2, 60, 0);
+	assert_string_equal(r->id, id1);
+	/* p is at its limit (over every worker): the next claim skips to q. */
+	r3 = claim_pools(f->q, "w2", lim, 2, 60, 0);
+	assert_non_null(r3);
+	assert_string_equal(r3->id, id3);
+	queue_run_free(r3);
+	t0 = mono_ms();
+	assert_null(claim_pools(f->q, "w2", lim, 1, 60, 300));
+	assert_true(mono_ms() - t0 >= 250); /* it waited, not returned at once */
+	assert_int_equal(queue_finish(f->q, r->id, "w1", QUEUE_DONE, 0, NULL, &err), 0);
+	queue_run_free(r);
+	r = claim_pools(f->q, "w2", lim, 1, 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->id, id2);
+	queue_run_free(r);
+	free(id1);
+	free(id2);
+	free(id3);
+}
+
+static void
+test_pool_workers(void **state)
+{
+	struct fixture *f = *state;
+	const char *ab[] = { "a", "b" }, *b[] = { "b" };
+	struct queue_pool_stat *v = NULL;
+	size_t n = 0;
+	struct err err;
+	char *id = enqueue_pool(f->q, "jc", "c");
+
+	assert_int_equal(queue_worker_beat(f->q, "host1:1", ab, 2, 20, &err), 0);
+	assert_int_equal(queue_worker_beat(f->q, "host2:2", b, 1, 20, &err), 0);
+	assert_int_equal(queue_pools(f->q, &v, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].name, "a");
+	assert_int_equal(v[0].workers, 1);
+	assert_string_equal(v[1].name, "b");
+	assert_int_equal(v[1].workers, 2);
+	/* c has a queued run and nobody to run it. */
+	assert_string_equal(v[2].name, "c");
+	assert_int_equal(v[2].workers, 0);
+	assert_int_equal(v[2].queued, 1);
+	assert_int_equal(v[2].running, 0);
+	queue_pool_stats_free(v, n);
+	/* A worker that stops says so (ttl 0): counted out at once. */
+	assert_int_equal(queue_worker_beat(f->q, "host2:2", b, 1, 0, &err), 0);
+	assert_int_equal(queue_pools(f->q, &v, &n, &err), 0);
+	assert_string_equal(v[1].name, "b");
+	assert_int_equal(v[1].workers, 1);
+	queue_pool_stats_free(v, n);
+	free(id);
+}
+
+static void
+test_pool_bad_names(void **state)
+{
+	struct fixture *f = *state;
+	const char *s[] = { "j" }, *bad[] = { "a b" };
+	const struct queue_pool_limit lim[] = { { "x/y", 0 } };
+	struct queue_request req = { .action = "backup",
+		                     .sections = s,
+		                     .nsections = 1,
+		                     .config = "/c.ini",
+		                     .pool = "no:colon" };
+	struct queue_run *r = NULL;
+	struct err err;
+	char *id = NULL;
+	char longname[70];
+
+	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "invalid pool name 'no:colon'"));
+	assert_int_equal(queue_claim_pools(f->q, "w", lim, 1, 60, 0, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "x/y"));
+	assert_int_equal(queue_claim_pools(f->q, "w", lim, 0, 60, 0, &r, &err), -1);
+	assert_int_equal(queue_worker_beat(f->q, "w", bad, 1, 20, &err), -1);
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	assert_false(queue_pool_valid(longname));
+	longname[64] = '\0';
+	assert_true(queue_pool_valid(longname));
+	assert_false(queue_pool_valid(""));
+	assert_true(queue_pool_valid("Site-A_1.x"));
+}
+
+/* A store written before pools (no pool column, version 0): upgraded, its runs in default. */
+static void
+test_sqlite_upgrade_to_pools(void **state)
+{
+	struct fixture *f = *state;
+	struct queue *q = NULL;
+	struct queue_run *r;
+	struct err err;
+	char *dir, *path;
+	sqlite3 *db;
+
+	if (backend != GUICONF_QUEUE_SQLITE)
+		skip();
+	dir = xasprintf("%s/old", f->dir);
+	path = xasprintf("%s/tisbackup-queue.sqlite", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+	                 "CREATE TABLE queue_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+	                 "action TEXT NOT NULL, sections TEXT NOT NULL, run_key TEXT NOT NULL, "
+	                 "exportdir TEXT, config TEXT NOT NULL, requested_by TEXT, "
+	                 "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+	                 "created INTEGER NOT NULL, started INTEGER NOT NULL DEFAULT 0, "
+	                 "finished INTEGER NOT NULL DEFAULT 0, lease_until INTEGER NOT NULL "
+	                 "DEFAULT 0, worker TEXT, exit_code INTEGER NOT NULL DEFAULT -1, "
+	                 "error TEXT, log TEXT NOT NULL DEFAULT '', cancel_requested INTEGER "
+	                 "NOT NULL DEFAULT 0);"
+	                 "CREATE UNIQUE INDEX idx_queue_runs_active ON queue_runs(run_key) "
+	                 "WHERE state IN ('queued', 'running');"
+	                 "CREATE INDEX idx_queue_runs_state ON queue_runs(state, id);"
+	                 "INSERT INTO queue_runs (action, sections, run_key, config, state, "
+	                 "created) VALUES ('backup', 'old', 'k', '/c.ini', 'queued', 1);",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	if (queue_open(&f->gc, dir, &q, &err) == -1)
+		fail_msg("open: %s", err.msg);
+	r = claim(q, "w", 60, 0);
+	assert_non_null(r);
+	assert_string_equal(r->sections[0], "old");
+	assert_string_equal(r->pool, "default");
+	queue_run_free(r);
+	queue_close(q);
+	free(path);
+	free(dir);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static int
@@ -719,6 +954,11 @@ run_suite(const char *name)
 		T(test_claim_waits_and_wakes),
 		T(test_prune_old_runs),
 		T(test_sqlite_own_database),
+		T(test_pools_claim),
+		T(test_pool_max_running),
+		T(test_pool_workers),
+		T(test_pool_bad_names),
+		T(test_sqlite_upgrade_to_pools),
 	};
 
 	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
