@@ -478,3 +478,70 @@ out:
 	catalog_rows_free(rows, n);
 	req_catalog_put(r, cat);
 }
+
+/*
+ * GET /api/v1/pools: every worker pool the queue knows and every pool of
+ * the current config's jobs, with its live workers, queued and running
+ * runs and how many of this config's jobs it runs (docs/queue.md). A pool
+ * with jobs or queued runs and no live worker is one whose runs wait.
+ */
+void
+api_pools(struct req *r, struct reply *out)
+{
+	const struct config *cfg = req_config(r, NULL);
+	struct queue_pool_stat *ps = NULL;
+	size_t nps = 0, nall = 0;
+	const char **names = NULL;
+	struct queue *q;
+	struct err err;
+	struct buf b;
+
+	err_clear(&err);
+	if (cfg == NULL) {
+		reply_error(r, out, 500, NULL, "the current configuration did not load");
+		return;
+	}
+	q = req_queue(r, out, &err);
+	if (q == NULL)
+		return;
+	if (queue_pools(q, &ps, &nps, &err) == -1) {
+		reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
+		goto out;
+	}
+	names = xcalloc(nps + cfg->njobs + 1, sizeof *names);
+	for (size_t i = 0; i < nps; i++)
+		names[nall++] = ps[i].name;
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		const char *p = job_get(&cfg->jobs[i], "pool");
+		size_t k;
+
+		if (p == NULL)
+			p = QUEUE_POOL_DEFAULT;
+		for (k = 0; k < nall && strcmp(names[k], p) != 0; k++)
+			;
+		if (k == nall)
+			names[nall++] = p;
+	}
+	buf_init(&b, (size_t)1 << 24);
+	buf_puts(&b, "{\"items\":[");
+	for (size_t i = 0; i < nall; i++) {
+		size_t jobs = 0;
+
+		for (size_t j = 0; j < cfg->njobs; j++) {
+			const char *p = job_get(&cfg->jobs[j], "pool");
+
+			jobs += strcmp(p != NULL ? p : QUEUE_POOL_DEFAULT, names[i]) == 0;
+		}
+		buf_puts(&b, i > 0 ? ",{\"pool\":" : "{\"pool\":");
+		json_str(&b, names[i]);
+		buf_printf(&b, ",\"workers\":%d,\"queued\":%d,\"running\":%d,\"jobs\":%zu}",
+		           i < nps ? ps[i].workers : 0, i < nps ? ps[i].queued : 0,
+		           i < nps ? ps[i].running : 0, jobs);
+	}
+	buf_puts(&b, "]}\n");
+	reply_json(out, 200, &b);
+out:
+	free(names);
+	queue_pool_stats_free(ps, nps);
+	req_queue_put(r, q);
+}

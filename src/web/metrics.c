@@ -6,7 +6,9 @@
  * The job's label is backup_job (Prometheus sets its own "job" label on
  * every scraped series, and would rename ours exported_job). Label
  * values are escaped as the format says (backslash, double quote,
- * newline).
+ * newline). Every job series also carries the job's worker pool (pool);
+ * per pool: its live workers and its queued and running runs (a pool with
+ * jobs and no worker shows 0 workers).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -43,6 +45,12 @@ label(struct buf *b, const char *s)
 }
 
 static void
+help(struct buf *b, const char *name, const char *type, const char *text)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void
 labels(struct buf *b, const struct job *j)
 {
 	buf_puts(b, "{backup_job=");
@@ -51,12 +59,59 @@ labels(struct buf *b, const struct job *j)
 	label(b, j->server_name);
 	buf_puts(b, ",type=");
 	label(b, j->drv->name);
+	buf_puts(b, ",pool=");
+	label(b, job_get(j, "pool") != NULL ? job_get(j, "pool") : QUEUE_POOL_DEFAULT);
 }
 
+/*
+ * Per pool: live workers, queued and running runs, for every pool the
+ * queue knows and every pool of cfg's jobs (a pool nobody serves: 0).
+ */
 static void
-help(struct buf *b, const char *name, const char *type, const char *text)
+pool_gauges(struct buf *b, struct queue *q, const struct config *cfg)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+	static const struct {
+		const char *name, *help;
+	} g[] = {
+		{ "tisbackup_pool_workers", "Live workers serving the worker pool." },
+		{ "tisbackup_pool_runs_queued", "Runs of the worker pool waiting for a worker." },
+		{ "tisbackup_pool_runs_in_progress", "Runs of the worker pool being executed." },
+	};
+	struct queue_pool_stat *ps = NULL;
+	size_t nps = 0, nall = 0;
+	const char **names;
+	struct err err;
+
+	if (queue_pools(q, &ps, &nps, &err) == -1)
+		return; /* tisbackup_queue_up says the queue is down */
+	names = xcalloc(nps + cfg->njobs + 1, sizeof *names);
+	for (size_t i = 0; i < nps; i++)
+		names[nall++] = ps[i].name;
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		const char *p = job_get(&cfg->jobs[i], "pool");
+		size_t k;
+
+		if (p == NULL)
+			p = QUEUE_POOL_DEFAULT;
+		for (k = 0; k < nall && strcmp(names[k], p) != 0; k++)
+			;
+		if (k == nall)
+			names[nall++] = p;
+	}
+	for (size_t m = 0; m < sizeof g / sizeof g[0]; m++) {
+		help(b, g[m].name, "gauge", g[m].help);
+		for (size_t i = 0; i < nall; i++) {
+			int v = 0;
+
+			if (i < nps)
+				v = m == 0 ? ps[i].workers : m == 1 ? ps[i].queued : ps[i].running;
+			buf_printf(b, "%s{pool=", g[m].name);
+			label(b, names[i]);
+			buf_printf(b, "} %d\n", v);
+		}
+	}
+	free(names);
+	queue_pool_stats_free(ps, nps);
 }
 
 /* The backup filesystem's gauges (statvfs of backup_base_dir), when it reads. */
@@ -349,6 +404,7 @@ metrics_get(struct req *r, struct reply *out)
 		buf_printf(b, "tisbackup_runs_queued %zu\n", nruns - running);
 		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
 		buf_puts(b, "tisbackup_queue_up 1\n");
+		pool_gauges(b, q, cfg);
 	} else {
 		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
 		buf_puts(b, "tisbackup_queue_up 0\n");

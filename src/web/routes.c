@@ -44,6 +44,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/runs/", ROUTE_PREFIX | ROUTE_ADMIN, api_run_delete },
 
 	{ "GET", "/metrics", ROUTE_METRICS, metrics_get },
+	{ "GET", "/api/v1/pools", 0, api_pools }, /* api_v1.c: worker pools */
 };
 
 static int

@@ -233,11 +233,11 @@ t_ok "the slow run ends done" slow_done
 r=$(hcurl "${A[@]}" "$WEB/metrics")
 t_eq 200 "$(st_of "$r")" "/metrics answers"
 m=$(body_of "$r")
-t_match '^tisbackup_job_last_success_timestamp_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh"\} [0-9]+\.[0-9]+$' "$m" "last success timestamp per job (label backup_job, not Prometheus' own job)"
-t_match '^tisbackup_job_last_duration_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh"\} 30\.000$' "$m" "last duration in seconds"
+t_match '^tisbackup_job_last_success_timestamp_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh",pool="default"\} [0-9]+\.[0-9]+$' "$m" "last success timestamp per job (label backup_job, not Prometheus' own job)"
+t_match '^tisbackup_job_last_duration_seconds\{backup_job="job001",server="srv001",type="rsync\+ssh",pool="default"\} 30\.000$' "$m" "last duration in seconds"
 t_match '^tisbackup_job_last_written_bytes\{backup_job="job001",.*\} [0-9]+$' "$m" "last written bytes"
 t_match '^tisbackup_job_last_total_bytes\{backup_job="job001",.*\} [0-9]+$' "$m" "last total bytes"
-t_match '^tisbackup_job_state\{backup_job="job001",server="srv001",type="rsync\+ssh",state="ok"\} 1$' "$m" "job state ok = 1"
+t_match '^tisbackup_job_state\{backup_job="job001",server="srv001",type="rsync\+ssh",pool="default",state="ok"\} 1$' "$m" "job state ok = 1"
 t_match '^tisbackup_job_state\{backup_job="nulljob",.*state="never"\} 1$' "$m" "a job without rows: never"
 t_match '^tisbackup_runs_in_progress 0$' "$m" "runs in progress"
 t_match '^tisbackup_runs_queued 0$' "$m" "runs queued"

@@ -11,6 +11,7 @@ import { h, replace, toast } from './dom.js';
 import * as fmt from './fmt.js';
 import { cancelRun, launch, onRunChange, runFor } from './runs.js';
 import { storagePanel } from './storage.js'; /* the storage section (disk usage, forecast) */
+import { poolsNotice } from './pools.js'; /* worker pools without a live worker */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -290,6 +291,7 @@ export async function render(main) {
 	const head = h('div', { class: 'toolbar' });
 	const sum = h('div', { class: 'summary-box' });
 	const banner = h('div', { id: 'config-errors', class: 'notice notice-error', role: 'alert', hidden: true });
+	const pools = poolsNotice(); /* pools.js: a pool nobody serves */
 	const search = h('input', {
 		type: 'search',
 		id: 'job-search',
@@ -306,6 +308,7 @@ export async function render(main) {
 		const [jobs, c, health] = await Promise.all([api('/api/v1/jobs'), api('/api/v1/configs').catch(() => null), api('/api/v1/health').catch(() => null)]);
 		cfg = c;
 		configBanner(banner, health);
+		pools.refresh();
 		const items = jobs.items || [];
 		const byType = new Map();
 		/* Failing jobs first, then by name; groups by their worst job. */
@@ -349,7 +352,7 @@ export async function render(main) {
 	await load();
 	const storage = storagePanel(); /* its own section, below the jobs */
 	storage.load().catch(() => {});
-	replace(main, head, banner, sum, list, storage.el);
+	replace(main, head, banner, pools.el, sum, list, storage.el);
 
 	const off = onRunChange((run, finished) => {
 		for (const name of run.sections || []) {
