@@ -6,9 +6,12 @@
 # claim latency (p50, p99). Then the idle cost of a waiting
 # `tisbackup worker` (2 slots, empty queue): its utime+stime over 30 s,
 # from /proc. Redis: a private redis-server on a free loopback port
-# (appendonly yes, appendfsync everysec). Prints figures; not a test.
+# (appendonly yes, appendfsync everysec). Then worker pools: POOL_N empty
+# runs (default 1,000) spread over 2 pools, 4 threads, 2 per pool, each
+# claiming its pool only, against the same figures without pools (side by
+# side, same N). Prints figures; not a test.
 #
-# Usage: bench/bench_queue.sh [N] [WORKERS] [IDLE_SECONDS]
+# Usage: bench/bench_queue.sh [N] [WORKERS] [IDLE_SECONDS] [POOL_N]
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 N=${1:-10000}
 W=${2:-4}
 IDLE=${3:-30}
+POOL_N=${4:-1000}
 BENCH=$(dirname "$TISBACKUP")/tests/tb_queuebench
 tb_require_binary
 tb_require redis-server redis-cli
@@ -51,6 +55,12 @@ for b in sqlite redis; do
 	mkdir -p "$TMPD/log_$b"
 	echo "== $b: $N empty runs, $W workers"
 	"$BENCH" "$gui" "$TMPD/log_$b" "$N" "$W"
+	echo "== $b: $POOL_N empty runs, 4 workers, no pools (baseline) then 2 pools"
+	mkdir -p "$TMPD/log_${b}_p0" "$TMPD/log_${b}_p2"
+	[ "$b" = redis ] && redis-cli -p "$REDIS_PORT" flushdb >/dev/null
+	"$BENCH" "$gui" "$TMPD/log_${b}_p0" "$POOL_N" 4
+	[ "$b" = redis ] && redis-cli -p "$REDIS_PORT" flushdb >/dev/null
+	"$BENCH" "$gui" "$TMPD/log_${b}_p2" "$POOL_N" 4 2
 
 	echo "== $b: idle tisbackup worker (2 slots) over $IDLE s"
 	"$TISBACKUP" --gui-config "$gui" worker >"$TMPD/worker_$b.log" 2>&1 </dev/null &

@@ -208,8 +208,6 @@ set_special(struct guiconf *gc, const char *key, const char *v, const char **why
 			return -1;
 		}
 		free_list(gc->configs);
-		free_list(gc->pools);
-		free_list(gc->pool_max_parallel);
 		gc->configs = l;
 		gc->nconfigs = n;
 	} else if (strcmp(key, "listen") == 0) {
@@ -510,6 +508,8 @@ guiconf_free(struct guiconf *gc)
 	free(gc->path);
 	strv_free(&gc->warnings);
 	free_list(gc->configs);
+	free_list(gc->pools);
+	free_list(gc->pool_max_parallel);
 	free(gc->sections);
 	free(gc->admin_email);
 	free(gc->base_config_dir);

@@ -66,7 +66,8 @@ serve)
 	;;
 worker)
 	prepare
-	exec tisbackup --gui-config "$GUI" worker
+	shift # worker's own options, e.g. --pool site-a
+	exec tisbackup --gui-config "$GUI" worker "$@"
 	;;
 *) exec tisbackup --gui-config "$GUI" "$@" ;;
 esac

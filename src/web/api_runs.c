@@ -184,6 +184,10 @@ run_json(struct buf *b, const struct config *cfg, const struct queue_run *run, i
 	buf_puts(b, ",\"requested_by\":");
 	json_str(b, run->requested_by);
 	buf_printf(b, ",\"cancel_requested\":%s", run->cancel_requested ? "true" : "false");
+	buf_puts(b, ",\"worker\":"); /* HOST:PID/SLOT of the worker holding or last holding it */
+	json_str(b, run->worker);
+	buf_puts(b, ",\"pool\":");
+	json_str(b, run->pool);
 	run_progress_json(b, cfg, run);
 	if (with_log) {
 		buf_puts(b, ",\"log\":");

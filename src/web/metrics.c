@@ -273,7 +273,8 @@ runs_by_result(struct buf *b, struct catalog *cat, const struct job_view *views,
 					                    .status = results[k].status };
 				int64_t c = 0;
 
-				if (catalog_count(cat, &f, &c, err) == -1)
+				/* No catalog yet (nothing ever ran): no runs. */
+				if (cat != NULL && catalog_count(cat, &f, &c, err) == -1)
 					return -1;
 				total += c;
 			}

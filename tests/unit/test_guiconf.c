@@ -246,7 +246,9 @@ test_pools(void **state)
 	assert_string_equal(gc->pools[0], "default");
 	assert_int_equal(guiconf_pool_max(gc, "default"), 0);
 	guiconf_free(gc);
-	gc = load_ok("[queue]\npools = site-a, site_b.2\npool_max_parallel = site-a:4, x:1000\n");
+	/* With config_tisbackup too (its list is replaced: the pool lists must survive). */
+	gc = load_ok("[general]\nconfig_tisbackup = /a.ini, /b.ini\n[queue]\npools = site-a, "
+	             "site_b.2\npool_max_parallel = site-a:4, x:1000\n");
 	assert_int_equal(gc->npools, 2);
 	assert_string_equal(gc->pools[1], "site_b.2");
 	assert_int_equal(guiconf_pool_max(gc, "site-a"), 4);
