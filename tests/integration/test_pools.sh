@@ -175,7 +175,7 @@ t_eq 0 "$(rq LLEN tb:queued:site-b)" "  ... not in site-b's"
 t_eq "queued" "$(field "$slow" state)" "site-b's idle worker did not take it"
 worker_start wa2 site-a "$ROOTA"
 WA2=$WPID
-is_done() { [ "$(field "$slow" state)" = done ]; }
+is_done() { [ "$(field "$slow" state)" = "done" ]; }
 settled is_done
 t_match "^done 2 .*:$WA2/" "$(run_of "$slow" | jq_py 'd["state"]+" "+str(d["attempts"])+" "+d["worker"]')" \
 	"a new site-a worker finished it (second attempt)"
