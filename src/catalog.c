@@ -370,6 +370,22 @@ catalog_du_samples(struct catalog *cat, const char *since_day, struct catalog_du
 	return cat->ops->du_samples(cat->priv, since_day, s, n, err);
 }
 
+int
+catalog_job_names(struct catalog *cat, char ***names, size_t *n, struct err *err)
+{
+	*names = NULL;
+	*n = 0;
+	return cat->ops->job_names(cat->priv, names, n, err);
+}
+
+void
+catalog_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; names != NULL && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 char *
 catalog_address(const char *base_dir, const char *url, const char *password_file)
 {

@@ -286,4 +286,12 @@ int catalog_du_sample_put(struct catalog *cat, const struct catalog_du_sample *s
 int catalog_du_samples(struct catalog *cat, const char *since_day, struct catalog_du_sample **s,
                        size_t *n, struct err *err);
 
+/*
+ * Every backup_name of the stats table, once each, sorted (the fleet
+ * view: jobs of every configuration that writes to this catalog). *names
+ * is freed with catalog_names_free(). 0 or -1 + err.
+ */
+int catalog_job_names(struct catalog *cat, char ***names, size_t *n, struct err *err);
+void catalog_names_free(char **names, size_t n);
+
 #endif

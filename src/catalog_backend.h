@@ -90,6 +90,7 @@ struct catalog_ops {
 	int (*du_sample_put)(void *priv, const struct catalog_du_sample *s, struct err *err);
 	int (*du_samples)(void *priv, const char *since_day, struct catalog_du_sample **s,
 	                  size_t *n, struct err *err);
+	int (*job_names)(void *priv, char ***names, size_t *n, struct err *err);
 };
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */

@@ -853,6 +853,26 @@ pg_location_known(void *priv, const char *location, int *known, struct err *err)
 	return 0;
 }
 
+static int
+pg_job_names(void *priv, char ***names, size_t *n, struct err *err)
+{
+	struct pgcat *cat = priv;
+	PGresult *res = pg_run(cat,
+	                       "SELECT DISTINCT backup_name FROM stats WHERE backup_name IS NOT "
+	                       "NULL ORDER BY backup_name",
+	                       0, NULL, err, "listing the job names");
+	int rows;
+
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	*names = xcalloc((size_t)rows + 1, sizeof **names);
+	for (int i = 0; i < rows; i++)
+		(*names)[(*n)++] = xstrdup(PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
 /*
  * The WAL insert position moves on every commit of any connection (and
  * on other WAL traffic: a spurious change is allowed, a missed one not);
@@ -1068,6 +1088,7 @@ pg_du_samples(void *priv, const char *since_day, struct catalog_du_sample **s, s
 		.alert_swap = pg_alert_swap, .version = pg_version, .du_put = pg_du_put,           \
 		.du_delete = pg_du_delete, .du_find = pg_du_find,                                  \
 		.du_sample_put = pg_du_sample_put, .du_samples = pg_du_samples,                    \
+		.job_names = pg_job_names,                                                         \
 	}
 
 const struct catalog_ops catalog_pg_ops = PG_OPS("postgresql");

@@ -1383,6 +1383,38 @@ sq_du_sample_put(void *priv, const struct catalog_du_sample *s, struct err *err)
 }
 
 static int
+sq_job_names(void *priv, char ***names, size_t *n, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	/* Uses the backup_name index: one step per name. */
+	if (sqlu_prepare(&cat->c, &st,
+	                 "SELECT DISTINCT backup_name FROM stats WHERE backup_name IS NOT NULL "
+	                 "ORDER BY backup_name",
+	                 err) == -1)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n + 1 >= cap) {
+			cap = cap ? cap * 2 : 64;
+			*names = xrealloc(*names, cap * sizeof **names);
+		}
+		(*names)[(*n)++] = sqlu_col_text(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "listing the job names");
+		catalog_names_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static int
 sq_du_samples(void *priv, const char *since_day, struct catalog_du_sample **s, size_t *n,
               struct err *err)
 {
@@ -1451,4 +1483,5 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.du_find = sq_du_find,
 	.du_sample_put = sq_du_sample_put,
 	.du_samples = sq_du_samples,
+	.job_names = sq_job_names,
 };

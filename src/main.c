@@ -417,7 +417,9 @@ main(int argc, char **argv)
 			         .pools = o.pools.v,
 			         .npools = o.pools.n };
 
-		return e->command(&c);
+		rc = e->command(&c);
+		strv_free(&o.pools);
+		return rc;
 	}
 	if (o.nargs > 0 || o.role != NULL) {
 		fprintf(stderr, "tisbackup: %s takes no %s\n", o.action,

@@ -545,3 +545,124 @@ out:
 	queue_pool_stats_free(ps, nps);
 	req_queue_put(r, q);
 }
+
+/* One job of the fleet view. */
+struct fleet_job {
+	char *name;
+	char *status, *server, *start, *end, *location; /* its last BACKUP row, or NULL */
+	const char *worker, *worker_pool;               /* its last run in the queue, or NULL */
+};
+
+static void
+fleet_take_row(void *arg, size_t i, const struct catalog_row *rows, size_t n)
+{
+	struct fleet_job *f = (struct fleet_job *)arg + i;
+
+	if (n == 0)
+		return;
+	f->status = rows[0].status != NULL ? xstrdup(rows[0].status) : NULL;
+	f->server = rows[0].server_name != NULL ? xstrdup(rows[0].server_name) : NULL;
+	f->start = rows[0].backup_start != NULL ? xstrdup(rows[0].backup_start) : NULL;
+	f->end = rows[0].backup_end != NULL ? xstrdup(rows[0].backup_end) : NULL;
+	f->location = rows[0].backup_location != NULL ? xstrdup(rows[0].backup_location) : NULL;
+}
+
+/*
+ * GET /api/v1/fleet: every job the catalog knows (every configuration
+ * writing to it: with a shared PostgreSQL catalog, every host's), sorted
+ * by name, with its last BACKUP row, whether the current configuration
+ * has it (and its pool there), and the worker (HOST:PID/SLOT) and pool of
+ * its newest run among the queue's last 1000 (null when it ran outside
+ * the queue, e.g. from cron). docs/scale-out.md.
+ */
+void
+api_fleet(struct req *r, struct reply *out)
+{
+	const struct config *cfg = req_config(r, NULL);
+	struct catalog *cat = NULL;
+	struct queue *q = NULL;
+	struct queue_run *runs = NULL;
+	struct fleet_job *v = NULL;
+	char **names = NULL;
+	size_t n = 0, nruns = 0;
+	struct err err;
+	struct buf b;
+
+	err_clear(&err);
+	if (cfg == NULL) {
+		reply_error(r, out, 500, NULL, "the current configuration did not load");
+		return;
+	}
+	if (req_catalog(r, &cat, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		return;
+	}
+	if (cat != NULL && catalog_job_names(cat, &names, &n, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		goto out;
+	}
+	v = xcalloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i].name = names[i];
+	if (n > 0 && catalog_last_rows_each(cat, (const char *const *)names, n, "BACKUP", 1,
+	                                    fleet_take_row, v, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		goto out;
+	}
+	/* The queue is optional here: without it, no worker is known. */
+	q = req_queue(r, NULL, &err);
+	if (q != NULL && queue_list(q, 0, 1000, &runs, &nruns, &err) == -1)
+		nruns = 0;
+	for (size_t k = 0; k < nruns; k++) { /* newest first: the first seen wins */
+		if (runs[k].worker == NULL)
+			continue;
+		for (size_t s = 0; s < runs[k].nsections; s++)
+			for (size_t i = 0; i < n; i++)
+				if (v[i].worker == NULL &&
+				    strcmp(v[i].name, runs[k].sections[s]) == 0) {
+					v[i].worker = runs[k].worker;
+					v[i].worker_pool = runs[k].pool;
+				}
+	}
+	buf_init(&b, (size_t)1 << 28);
+	buf_puts(&b, "{\"items\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct job *job = config_find_job(cfg, v[i].name);
+		const char *pool = job != NULL ? job_get(job, "pool") : NULL;
+
+		buf_puts(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
+		json_str(&b, v[i].name);
+		buf_printf(&b, ",\"in_config\":%s,\"pool\":", job != NULL ? "true" : "false");
+		json_str(&b, job != NULL ? (pool != NULL ? pool : QUEUE_POOL_DEFAULT) : NULL);
+		buf_puts(&b, ",\"server_name\":");
+		json_str(&b, v[i].server);
+		buf_puts(&b, ",\"last_status\":");
+		json_str(&b, v[i].status);
+		buf_puts(&b, ",\"last_backup_start\":");
+		json_str(&b, v[i].start);
+		buf_puts(&b, ",\"last_backup_end\":");
+		json_str(&b, v[i].end);
+		buf_puts(&b, ",\"backup_location\":");
+		json_str(&b, v[i].location);
+		buf_puts(&b, ",\"worker\":");
+		json_str(&b, v[i].worker);
+		buf_puts(&b, ",\"worker_pool\":");
+		json_str(&b, v[i].worker_pool);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}\n");
+	reply_json(out, 200, &b);
+out:
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].status);
+		free(v[i].server);
+		free(v[i].start);
+		free(v[i].end);
+		free(v[i].location);
+	}
+	free(v);
+	catalog_names_free(names, n);
+	queue_runs_free(runs, nruns);
+	req_queue_put(r, q);
+	req_catalog_put(r, cat);
+}

@@ -45,6 +45,7 @@ static const struct route routes[] = {
 
 	{ "GET", "/metrics", ROUTE_METRICS, metrics_get },
 	{ "GET", "/api/v1/pools", 0, api_pools }, /* api_v1.c: worker pools */
+	{ "GET", "/api/v1/fleet", 0, api_fleet }, /* api_v1.c: every job the catalog knows */
 };
 
 static int

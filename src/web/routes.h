@@ -54,6 +54,7 @@ route_fn api_health, api_session, api_configs, api_configs_current, api_jobs, ap
 route_fn api_runs_post, api_runs_list, api_run_get, api_run_delete;
 route_fn metrics_get;
 route_fn api_pools;    /* api_v1.c: GET /api/v1/pools */
+route_fn api_fleet;    /* api_v1.c: GET /api/v1/fleet */
 route_fn api_job_diff; /* api_diff.c: GET /api/v1/jobs/NAME/diff */
 /* api_storage.c: GET /api/v1/storage[/NAME] */
 route_fn api_storage, api_storage_job;

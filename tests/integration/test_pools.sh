@@ -155,6 +155,17 @@ t_rc 0 "checknagios over the 40 jobs"
 t_match '^ALL backups OK' "$T_OUT" "checknagios: all OK"
 t_eq "$NJOBS" "$(get /api/v1/jobs | jq_py "len([j for j in d['items'] if j['name'].startswith('j') and j['health']=='ok'])")" \
 	"/api/v1/jobs: all 40 jobs, each healthy"
+# The fleet view: every job the catalog knows, with the worker of its last run.
+fleet=$(get /api/v1/fleet)
+t_eq "$NJOBS" "$(jq_py "len([j for j in d['items'] if j['last_status']=='OK' and j['in_config']])" <<<"$fleet")" \
+	"/api/v1/fleet: the 40 jobs, each with its last OK backup"
+t_match ":$WB/" "$(jq_py "[j['worker'] for j in d['items'] if j['name']=='j01'][0]" <<<"$fleet")" \
+	"/api/v1/fleet: j01's last run was on site-b's worker"
+t_eq "site-a site-a" "$(jq_py "[j['pool']+' '+j['worker_pool'] for j in d['items'] if j['name']=='j00'][0]" <<<"$fleet")" \
+	"/api/v1/fleet: j00's pool in the config and of its run"
+cq "INSERT INTO stats (backup_name, server_name, backup_start, backup_end, status, type) VALUES ('other-host-job', 'srv9', '2026-01-01 00:00:00', '2026-01-01 00:01:00', 'OK', 'BACKUP')" >/dev/null
+fleet_other() { get /api/v1/fleet | jq_py "[str(j['in_config'])+' '+str(j['worker']) for j in d['items'] if j['name']=='other-host-job']" | grep -q "False None"; }
+t_ok "/api/v1/fleet: a job of another configuration, no worker known" wait_until 10 fleet_other
 workers_are() { [ "$(pool_stat "$1" | cut -d' ' -f1)" = "$2" ]; }
 wait_until 30 workers_are site-a 1
 t_eq "1 0 0 21" "$(pool_stat site-a)" "/api/v1/pools: site-a has its worker, nothing queued"

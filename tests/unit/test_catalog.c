@@ -1121,6 +1121,17 @@ test_find_count_set_type(void **state)
 	assert_int_equal(known, 1);
 	assert_int_equal(catalog_location_known(cat, "/b/b/9", &known, &err), 0);
 	assert_int_equal(known, 0);
+	/* Every job name once, sorted (the fleet view). */
+	{
+		char **names = NULL;
+		size_t nn = 0;
+
+		assert_int_equal(catalog_job_names(cat, &names, &nn, &err), 0);
+		assert_int_equal(nn, 2);
+		assert_string_equal(names[0], "a");
+		assert_string_equal(names[1], "b");
+		catalog_names_free(names, nn);
+	}
 	catalog_close(cat);
 }
 
