@@ -12,6 +12,7 @@ import * as fmt from './fmt.js';
 import { cancelRun, launch, onRunChange, runFor } from './runs.js';
 import { storagePanel } from './storage.js'; /* the storage section (disk usage, forecast) */
 import { poolsNotice } from './pools.js'; /* worker pools without a live worker */
+import { fleetPanel } from './fleet.js'; /* the catalog's jobs of other configurations */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -352,7 +353,9 @@ export async function render(main) {
 	await load();
 	const storage = storagePanel(); /* its own section, below the jobs */
 	storage.load().catch(() => {});
-	replace(main, head, banner, pools.el, sum, list, storage.el);
+	const fleet = fleetPanel();
+	fleet.load().catch(() => {});
+	replace(main, head, banner, pools.el, sum, list, storage.el, fleet.el);
 
 	const off = onRunChange((run, finished) => {
 		for (const name of run.sections || []) {
