@@ -3,7 +3,8 @@
  * (there is no CLI for it: the web UI and API enqueue). Usage:
  *
  *   tb_queuectl GUI_INI CATALOG_DIR enqueue CONFIG ACTION SEC[,SEC...] [EXPORTDIR]
- *       prints "ID new" or "ID existed"
+ *       prints "ID new" or "ID existed"; the run's worker pool is $TB_QUEUE_POOL
+ *       (unset: the default pool)
  *   tb_queuectl GUI_INI CATALOG_DIR list [active]
  *       one line per run, oldest first: ID STATE ATTEMPTS SECTIONS WORKER EXIT ERROR
  *   tb_queuectl GUI_INI CATALOG_DIR get ID        the run's fields, then its log
@@ -46,6 +47,7 @@ do_enqueue(struct queue *q, int argc, char **argv, struct err *err)
 	req.sections = (const char *const *)secs.v;
 	req.nsections = secs.n;
 	req.exportdir = argc > 3 ? argv[3] : NULL;
+	req.pool = getenv("TB_QUEUE_POOL");
 	rc = queue_enqueue(q, &req, &id, &existed, err);
 	if (rc == 0)
 		printf("%s %s\n", id, existed ? "existed" : "new");

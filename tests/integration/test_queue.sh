@@ -6,7 +6,8 @@
 # a slow run (preexec sleep on the sshd "host") -> the run is claimed again
 # after its lease expires and completes elsewhere; SIGTERM to a worker
 # hands its run back; a Redis restart mid-way loses no queued run; bad
-# [queue] settings fail clearly. Also runs the queue unit suite against
+# [queue] settings fail clearly; a run of another worker pool is never
+# taken by these workers (pool default). Also runs the queue unit suite against
 # this Redis (TB_REDIS_URL). Waits end on states, not on fixed times: each
 # gives up only after STALL seconds without any change in the queue (a
 # loaded machine makes the runs slower, never the test fail).
@@ -76,7 +77,7 @@ STALL=60
 settled() { wait_progress "$STALL" 'q list' "$@"; }
 
 suite() {
-	local b=$1 ids=() i id w1 w2 out bad rows slow pid other rc
+	local b=$1 ids=() i id w1 w2 out bad rows slow pid other rc other_pool
 	BASE=$TMPD/base_$b
 	GUI=$TMPD/gui_$b.ini
 	sed -i "s|^backup_base_dir = .*|backup_base_dir = $BASE|" "$CONF"
@@ -109,6 +110,9 @@ suite() {
 	bad=0
 	for id in "${ids[@]}"; do [ "$(q get "$id" | head -n1 | cut -d' ' -f2)" = done ] || bad=1; done
 	t_eq 0 "$bad" "$b: each enqueued id ended done"
+
+	# A run of another worker pool: these workers (pool default) never take it.
+	other_pool=$(TB_QUEUE_POOL=elsewhere q enqueue "$CONF" backup j1 | cut -d' ' -f1)
 
 	# Dedupe: the same request while active returns the active run.
 	slow=$(enqueue slow)
@@ -159,6 +163,10 @@ suite() {
 	settled bash -c "[ \"\$(sqlite3 '$BASE/log/tisbackup.sqlite' \"select status from stats where backup_name='slow' order by rowid desc limit 1\")\" = ERROR ]"
 	t_eq ERROR "$(sql "$BASE/log/tisbackup.sqlite" "select status from stats where backup_name='slow' order by rowid desc limit 1")" \
 		"$b: the cancelled run's job was interrupted (ERROR row)"
+
+	t_match "^queued 0 " "$(state "$other_pool")" \
+		"$b: a run of pool elsewhere stayed queued while the default pool's workers ran the rest"
+	t_eq cancelled "$(q cancel "$other_pool")" "$b: ... and is cancelled"
 
 	kill -TERM "$other"
 	rc=0
