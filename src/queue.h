@@ -46,6 +46,13 @@ struct queue_request {
 	const char *exportdir;    /* export only; NULL = the USB disk */
 	const char *config;       /* the tisbackup config file the run uses */
 	const char *requested_by; /* user name, "scheduler", ... */
+	/*
+	 * Extra command-line words of the action, each one self-contained
+	 * ("--to=/srv/x", "--dry-run"); NULL/0 = none. Only restore takes
+	 * any (restore_queue_check()); the worker checks them again.
+	 */
+	const char *const *options;
+	size_t noptions;
 };
 
 /* One run as stored. Every string is owned by the run. */
@@ -68,9 +75,14 @@ struct queue_run {
 	char *error;         /* why it failed or was cancelled, or NULL */
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
+	char **options;  /* the request's extra words, NULL-terminated; NULL when none */
+	size_t noptions; /* unreadable stored options read as one word that no check accepts */
 };
 
 void queue_run_free(struct queue_run *r);
+/* The most extra words a run carries, and the longest one (bytes). */
+#define QUEUE_OPTIONS_MAX 64
+#define QUEUE_OPTION_LEN_MAX 4096
 void queue_runs_free(struct queue_run *runs, size_t n);
 
 struct queue;

@@ -66,6 +66,7 @@ static const char lua_enqueue[] =
             "'log', '', 'cancel_requested', 0)\n"
             "if ARGV[5] == '1' then redis.call('HSET', k, 'exportdir', ARGV[6]) end\n"
             "if ARGV[7] == '1' then redis.call('HSET', k, 'requested_by', ARGV[8]) end\n"
+            "if ARGV[9] == '1' then redis.call('HSET', k, 'options', ARGV[10]) end\n"
             "redis.call('HSET', 'tb:active', ARGV[1], id)\n"
             "redis.call('ZADD', 'tb:all', tonumber(id), id)\n"
             "redis.call('LPUSH', 'tb:queued', id)\n"
@@ -327,7 +328,7 @@ static struct queue_run *
 run_from_reply(const redisReply *rep)
 {
 	struct queue_run *run;
-	const char *sections = "";
+	const char *sections = "", *options = NULL;
 
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2)
 		return NULL;
@@ -373,8 +374,11 @@ run_from_reply(const redisReply *rep)
 			run->log = xstrndup(v, rep->element[i + 1]->len);
 		else if (strcmp(f, "cancel_requested") == 0)
 			run->cancel_requested = (int)num(v);
+		else if (strcmp(f, "options") == 0)
+			options = v;
 	}
 	queue_run_set_sections(run, sections);
+	queue_run_set_options(run, options);
 	if (run->id == NULL)
 		run->id = xstrdup("");
 	if (run->action == NULL)
@@ -391,7 +395,7 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
            struct err *err)
 {
 	struct rd *r = be;
-	char *sections;
+	char *sections, *options = queue_options_encode(req);
 	size_t len = 1;
 	redisReply *rep;
 	int rc = -1;
@@ -416,6 +420,8 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 			               req->exportdir != NULL ? req->exportdir : "",
 			               req->requested_by != NULL ? "1" : "0",
 			               req->requested_by != NULL ? req->requested_by : "",
+			               options != NULL ? "1" : "0",
+			               options != NULL ? options : "",
 			               NULL };
 
 		rep = rd_eval(r, lua_enqueue, args, err);
@@ -433,6 +439,7 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 	rc = 0;
 out:
 	free(sections);
+	free(options);
 	return rc;
 }
 

@@ -106,12 +106,14 @@ static const struct queue_schema_step {
 	int version;
 	const char *sql;
 } queue_schema_steps[] = {
+	{ 2, "ALTER TABLE queue_runs ADD COLUMN options TEXT" },
 	{ 0, NULL },
 };
 
 #define QUEUE_COLUMNS                                                                              \
 	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
-	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested"
+	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested, "        \
+	"options"
 
 static int store_upgrade(struct sq *s, struct err *err);
 
@@ -250,6 +252,7 @@ queue_row_read(sqlite3_stmt *st, struct queue_run *r)
 	if (r->log == NULL)
 		r->log = xstrdup("");
 	r->cancel_requested = sqlite3_column_int(st, 16);
+	queue_run_set_options(r, (const char *)sqlite3_column_text(st, 17));
 	return r;
 }
 
@@ -286,6 +289,7 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 {
 	sqlite3_stmt **find = &s->st[QSTMT_FIND_ACTIVE], **ins = &s->st[QSTMT_INSERT];
 	struct buf sections;
+	char *options = queue_options_encode(req);
 	int rc, ret = -1;
 
 	buf_init(&sections, (size_t)-1);
@@ -295,12 +299,11 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 	        &s->c, find,
 	        "SELECT id FROM queue_runs WHERE run_key = ?1 AND state IN ('queued', 'running')",
 	        err) == -1 ||
-	    sqlu_prepare(
-	        &s->c, ins,
-	        "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
-	        "requested_by, state, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7) "
-	        "RETURNING id",
-	        err) == -1)
+	    sqlu_prepare(&s->c, ins,
+	                 "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
+	                 "requested_by, state, created, options) "
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8) RETURNING id",
+	                 err) == -1)
 		goto out;
 	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting to enqueue") == -1)
 		goto out;
@@ -317,6 +320,7 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 		sqlu_bind_text(*ins, 5, req->config);
 		sqlu_bind_text(*ins, 6, req->requested_by);
 		sqlite3_bind_int64(*ins, 7, now);
+		sqlu_bind_text(*ins, 8, options);
 		if (step_one(s, *ins, NULL, id, err, "adding a run") != 1)
 			goto out;
 	}
@@ -327,6 +331,7 @@ out:
 	if (ret == -1)
 		sqlu_rollback(&s->c);
 	buf_free(&sections);
+	free(options);
 	return ret;
 }
 
