@@ -6,6 +6,7 @@
  */
 #include "queue.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,23 +84,24 @@ char *
 queue_options_encode(const struct queue_request *req)
 {
 	json_t *a;
-	char *out;
+	char *out, *copy;
 
 	if (req->noptions == 0)
 		return NULL;
 	a = json_array();
-	for (size_t i = 0; i < req->noptions; i++)
-		json_array_append_new(a, json_string(req->options[i]));
+	for (size_t i = 0; i < req->noptions; i++) {
+		json_t *w = json_string(req->options[i]);
+
+		assert(w != NULL); /* request_check() took only UTF-8 words */
+		json_array_append_new(a, w);
+	}
 	out = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	if (out == NULL)
-		abort(); /* only on out of memory: the words were checked as UTF-8 strings */
-	{
-		char *copy = xstrdup(out);
-
-		free(out);
-		return copy;
-	}
+		abort(); /* out of memory */
+	copy = xstrdup(out);
+	free(out);
+	return copy;
 }
 
 void

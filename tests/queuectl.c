@@ -2,8 +2,9 @@
  * tb_queuectl: drive the run queue from shell tests and benchmarks
  * (there is no CLI for it: the web UI and API enqueue). Usage:
  *
- *   tb_queuectl GUI_INI CATALOG_DIR enqueue CONFIG ACTION SEC[,SEC...] [EXPORTDIR]
- *       prints "ID new" or "ID existed"
+ *   tb_queuectl GUI_INI CATALOG_DIR enqueue CONFIG ACTION SEC[,SEC...] [EXPORTDIR|- [OPTION...]]
+ *       prints "ID new" or "ID existed"; OPTIONs are the run's extra words
+ *       (restore's --to=DIR...), queued as given: the worker checks them
  *   tb_queuectl GUI_INI CATALOG_DIR list [active]
  *       one line per run, oldest first: ID STATE ATTEMPTS SECTIONS WORKER EXIT ERROR
  *   tb_queuectl GUI_INI CATALOG_DIR get ID        the run's fields, then its log
@@ -45,7 +46,11 @@ do_enqueue(struct queue *q, int argc, char **argv, struct err *err)
 	req.action = argv[1];
 	req.sections = (const char *const *)secs.v;
 	req.nsections = secs.n;
-	req.exportdir = argc > 3 ? argv[3] : NULL;
+	req.exportdir = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+	if (argc > 4) {
+		req.options = (const char *const *)argv + 4;
+		req.noptions = (size_t)(argc - 4);
+	}
 	rc = queue_enqueue(q, &req, &id, &existed, err);
 	if (rc == 0)
 		printf("%s %s\n", id, existed ? "existed" : "new");
