@@ -10,10 +10,11 @@
 #    "confirm" refused; a viewer gets 403; options for another action 400;
 #  - options written straight into the queue (tb_queuectl), outside the
 #    allow-list: the worker refuses the run, nothing is run;
+#  - the same restore and refusal with [queue] backend = redis;
 #  - the users' passwords are in no argv while all this runs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/web.sh"
-tb_require curl python3 sqlite3 rsync ssh ssh-keygen diff
+tb_require curl python3 sqlite3 rsync ssh ssh-keygen diff redis-server redis-cli
 tb_require_binary
 tb_tmp
 sshd_start
@@ -62,7 +63,7 @@ while True:
             seen.add(a)
             out.write(a + "\n")
             out.flush()
-    time.sleep(0.02)
+    time.sleep(0.05)
 ' "$ARGV_LOG" &
 SAMPLER=$!
 tb_track "$SAMPLER"
@@ -213,9 +214,27 @@ t_ok "no refused run wrote anything" test ! -e "$TMPD/d1"
 t_ok "no refused run ran a command" test ! -e "$TMPD/pwned"
 t_ok "no injected command ran" no_markers
 
+# --- the same through a Redis queue -------------------------------------------------------
+web_stop
+cp "$TMPD/serve.err" "$TMPD/serve-sqlite.err"
+redis_start || t_bail "could not start redis-server"
+web_config "queue.backend = redis" "queue.redis_url = $REDIS_URL"
+web_start
+queue_restore "{\"paths\": [\"sub\"], \"to\": \"127.0.0.1:$TMPD/rr\"}"
+t_eq "done 0" "$(state_of "$RUN")" "Redis queue: a restore to HOST:DIR ends done"
+t_ok "Redis queue: the restored folder equals the source (diff -r)" diff -r "$SRC/sub" "$TMPD/rr/sub"
+t_eq "[\"--to=127.0.0.1:$TMPD/rr\",\"--path=sub\"]" \
+	"$(redis-cli -p "$REDIS_PORT" HGET "tb:run:$RUN" options)" "Redis queue: the run hash holds its options"
+direct "--to=$TMPD/rd" "--rsh=touch $TMPD/pwned"
+t_match "refused: option '--rsh=touch" "$(run_json "$RUN" | jq_py 'd["error"]')" \
+	"Redis queue: the worker refuses an option outside the allow-list"
+t_ok "Redis queue: the refused run wrote nothing" test ! -e "$TMPD/rd"
 web_stop
 kill "$SAMPLER" && wait "$SAMPLER" 2>/dev/null
 t_eq "" "$(grep -e "$PW_A" -e "$PW_V" "$ARGV_LOG")" \
 	"no password in any argv sampled during the test ($(grep -c . "$ARGV_LOG") distinct)"
 t_num_ge 1 "$(grep -c -E -e '--to=.* restore ?$' "$ARGV_LOG")" "the sampling saw the worker's restore children"
+# Under ASan/UBSan a report from serve (the API, the worker) would go unnoticed otherwise.
+t_nomatch 'Sanitizer|runtime error:' "$(cat "$TMPD/serve-sqlite.err" "$TMPD/serve.err")" \
+	"no sanitizer report from either serve"
 t_done

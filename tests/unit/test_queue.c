@@ -754,6 +754,8 @@ test_options(void **state)
 	assert_int_equal(r->noptions, 3);
 	queue_run_free(r);
 	/* Each word is one --NAME[=VALUE], UTF-8, without control characters. */
+	free(id2);
+	id2 = NULL;
 	req.noptions = 1;
 	req.options = bad1;
 	assert_int_equal(queue_enqueue(f->q, &req, &id2, NULL, &err), -1);
