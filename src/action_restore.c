@@ -355,6 +355,7 @@ static const struct restore_word {
 };
 
 #define RESTORE_NWORDS (sizeof restore_words / sizeof restore_words[0])
+#define RESTORE_WORD_MAX 4000 /* under the queue's limit on one word (QUEUE_OPTION_LEN_MAX) */
 
 /* How often the option opt was seen (seen[] follows restore_words[]). */
 static int
@@ -475,6 +476,16 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 			goto fail;
 		}
 		f = rw->field;
+		for (const char *c = w; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				err_set(err, "%s: no control characters (newlines, tabs...)",
+				        rw->opt);
+				goto fail;
+			}
+		if (strlen(w) > RESTORE_WORD_MAX) {
+			err_set(err, "%s: longer than %d bytes", rw->opt, RESTORE_WORD_MAX);
+			goto fail;
+		}
 		if (seen[k]++ && strcmp(rw->opt, "--path") != 0) {
 			err_set(err, "%s given twice", rw->opt);
 			goto fail;

@@ -30,7 +30,8 @@ struct restore_opts {
  * --to=[USER@]HOST:/DIR (no ".." component, a host name that cannot be
  * read as an option), --db=NAME, --to-db=NAME (letters, digits, _ . $ -),
  * --replace, --dry-run, --in-place and --yes (only with --in-place);
- * each at most once but --path. 0, or -1 + err naming the word; *field
+ * each at most once but --path; no control characters, at most 4000
+ * bytes a word. 0, or -1 + err naming the word; *field
  * (may be NULL) is then the REST API's name for it ("at", "paths", "to",
  * "db", "to_db", "replace", "dry_run", "in_place", "confirm", or
  * "options" for a word that is none of these).

@@ -323,7 +323,6 @@ execute(struct worker *w, struct queue *q, const char *wid, const struct queue_r
 	         run->action, run->nsections, run->attempts);
 	err_clear(&werr);
 	if ((why = run_refused(w, run, &werr)) != NULL) {
-		log_error(NULL, "worker %s: run %s: %s", wid, run->id, why);
 		end_run(&x, QUEUE_FAILED, -1, why);
 		return;
 	}

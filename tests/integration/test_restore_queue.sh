@@ -151,6 +151,7 @@ bad "{$R, \"options\": {\"paths\": [\"../etc\"], \"to\": \"$TMPD/x\"}}" options.
 bad "{$R, \"options\": {\"paths\": [\"sub/../../etc\"], \"to\": \"$TMPD/x\"}}" options.paths
 bad "{$R, \"options\": {\"paths\": [\"a\\u0000b\"], \"to\": \"$TMPD/x\"}}" null
 bad "{$R, \"options\": {\"paths\": \"sub\", \"to\": \"$TMPD/x\"}}" options.paths
+bad "{$R, \"options\": {\"paths\": [\"a\\nb\"], \"to\": \"$TMPD/x\"}}" options.paths
 bad "{$R, \"options\": {\"to\": \"relative/dir\"}}" options.to
 bad "{$R, \"options\": {\"to\": \"-oProxyCommand=touch /tmp/x:/tmp/y\"}}" options.to
 bad "{$R, \"options\": {\"to\": \"127.0.0.1:$TMPD/../etc\"}}" options.to

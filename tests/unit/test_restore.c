@@ -228,6 +228,8 @@ test_queue_check(void **state)
 	ONE("--to=we b2:/x", "to", "host name");
 	ONE("--db=-x", "db", "database name");
 	ONE("--to-db=a;drop", "to_db", "database name");
+	ONE("--path=a\nb", "paths", "control characters");
+	ONE("--to=/srv/a\tb", "to", "control characters");
 #undef ONE
 	{
 		const char *twice[] = { "--to=/a", "--to=/b" };

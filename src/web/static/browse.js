@@ -107,7 +107,7 @@ function restoreForm(name, at, what, host) {
 			);
 			done.hidden = false;
 		} catch (e) {
-			msg.textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+			msg.textContent = e.message; /* names the field: "options.to: ..." */
 			msg.hidden = false;
 		}
 	});
