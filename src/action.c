@@ -61,7 +61,7 @@ const struct action_entry action_table[] = {
 	  "DATE|latest]; files: [--path P]... --to [HOST:]DIR\n"
 	  "or --in-place [--yes]; dumps: --db NAME [--to-db T];\n"
 	  "--replace overwrites what exists; -d lists changes",
-	  NULL, NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
+	  "restore", NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
 	  action_restore, NULL },
 	{ "verify", NULL,
 	  "prove the newest good backup of each job with\n"

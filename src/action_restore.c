@@ -32,13 +32,20 @@
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 
-/* Who asked: the sudo user when run through sudo, else the process's user. */
+/*
+ * Who asked: for a run of the queue, the user who queued it (the worker
+ * sets TISBACKUP_REQUESTED_BY and TISBACKUP_RUN_ID); the sudo user when
+ * run through sudo; else the process's user.
+ */
 static char *
 restore_who(void)
 {
-	const char *sudo = getenv("SUDO_USER");
+	const char *sudo = getenv("SUDO_USER"), *queued = getenv("TISBACKUP_REQUESTED_BY");
+	const char *run = getenv("TISBACKUP_RUN_ID");
 	struct passwd *pw;
 
+	if (queued != NULL && queued[0] != '\0')
+		return xasprintf("%s (queue run %s)", queued, run != NULL ? run : "?");
 	if (sudo != NULL && sudo[0] != '\0')
 		return xasprintf("%s (through sudo)", sudo);
 	pw = getpwuid(getuid());
@@ -328,4 +335,184 @@ out:
 	free(loc);
 	free(who);
 	return rc;
+}
+
+/*
+ * ---- Restores asked through the queue ----
+ */
+
+/* The words a queued restore may carry: the CLI option, its API field, whether it has a value. */
+static const struct restore_word {
+	const char *opt;
+	const char *field;
+	int value;
+} restore_words[] = {
+	{ "--at", "at", 1 },           { "--path", "paths", 1 },
+	{ "--to", "to", 1 },           { "--db", "db", 1 },
+	{ "--to-db", "to_db", 1 },     { "--replace", "replace", 0 },
+	{ "--dry-run", "dry_run", 0 }, { "--in-place", "in_place", 0 },
+	{ "--yes", "confirm", 0 },
+};
+
+#define RESTORE_NWORDS (sizeof restore_words / sizeof restore_words[0])
+#define RESTORE_WORD_MAX 4000 /* under the queue's limit on one word (QUEUE_OPTION_LEN_MAX) */
+
+/* How often the option opt was seen (seen[] follows restore_words[]). */
+static int
+restore_seen(const int *seen, const char *opt)
+{
+	for (size_t k = 0; k < RESTORE_NWORDS; k++)
+		if (strcmp(restore_words[k].opt, opt) == 0)
+			return seen[k];
+	return 0;
+}
+
+/* 1 if p (a relative or absolute path) has a ".." component. */
+static int
+has_dotdot(const char *p)
+{
+	for (const char *c = p; *c != '\0';) {
+		size_t len = strcspn(c, "/");
+
+		if (len == 2 && c[0] == '.' && c[1] == '.')
+			return 1;
+		c += len;
+		c += *c == '/';
+	}
+	return 0;
+}
+
+/* 1 for len bytes of letters, digits and the characters of extra, not starting with '-'. */
+static int
+plain_name(const char *s, size_t len, const char *extra)
+{
+	if (len == 0 || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0' || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		                   (c >= '0' && c <= '9') || strchr(extra, c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* A value of w; NULL when it is fine, else what it should be. */
+static const char *
+restore_value_bad(const struct restore_word *w, const char *v)
+{
+	if (strcmp(w->opt, "--at") == 0) {
+		char stamp[TIME_STAMP_LEN + 1], bound[32];
+		struct err e;
+		int kind;
+
+		return restore_parse_at(v, &kind, stamp, bound, sizeof bound, &e) == -1
+		           ? "expected latest, a backup's stamp (20261126-03h20m57) or a date "
+		             "(2026-11-26, 2026-11-26 18:00[:00])"
+		           : NULL;
+	}
+	if (strcmp(w->opt, "--path") == 0)
+		return v[0] == '\0' || has_dotdot(v)
+		           ? "expected a file or folder inside the backup, without '..'"
+		           : NULL;
+	if (strcmp(w->opt, "--to") == 0) {
+		const char *colon = strchr(v, ':'), *dir = v, *at;
+
+		if (v[0] != '/') {
+			if (colon == NULL)
+				return "expected HOST:/DIR or an absolute /DIR";
+			at = memchr(v, '@', (size_t)(colon - v));
+			if ((at != NULL && !plain_name(v, (size_t)(at - v), "._-")) ||
+			    !plain_name(at != NULL ? at + 1 : v,
+			                (size_t)(colon - (at != NULL ? at + 1 : v)), "._-"))
+				return "expected [USER@]HOST:/DIR (a host name of letters, digits, "
+				       "'.', '-', '_') or an absolute /DIR";
+			dir = colon + 1;
+		}
+		if (dir[0] != '/' || has_dotdot(dir))
+			return "expected HOST:/DIR or an absolute /DIR, without '..'";
+		return NULL;
+	}
+	/* --db, --to-db */
+	return strlen(v) > 63 || !plain_name(v, strlen(v), "._$-")
+	           ? "expected a database name (letters, digits, '_', '.', '$', '-')"
+	           : NULL;
+}
+
+int
+restore_queue_check(const char *action, const char *const *words, size_t n, const char **field,
+                    struct err *err)
+{
+	int seen[RESTORE_NWORDS] = { 0 };
+	const char *f = "options";
+	size_t i, k;
+
+	if (n > 0 && (action == NULL || strcmp(action, "restore") != 0)) {
+		err_set(err, "only a restore takes options (this run is a %s)",
+		        action != NULL ? action : "?");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		const char *w = words[i], *bad;
+		const struct restore_word *rw = NULL;
+
+		for (k = 0; k < RESTORE_NWORDS; k++) {
+			size_t len = strlen(restore_words[k].opt);
+
+			if (strncmp(w, restore_words[k].opt, len) == 0 &&
+			    (restore_words[k].value ? w[len] == '=' : w[len] == '\0')) {
+				rw = &restore_words[k];
+				break;
+			}
+		}
+		if (rw == NULL) {
+			err_set(
+			    err,
+			    "option '%.100s' is not allowed in a queued restore (allowed: --at=, "
+			    "--path=, --to=, --db=, --to-db=, --replace, --dry-run, --in-place, "
+			    "--yes)",
+			    w);
+			goto fail;
+		}
+		f = rw->field;
+		for (const char *c = w; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				err_set(err, "%s: no control characters (newlines, tabs...)",
+				        rw->opt);
+				goto fail;
+			}
+		if (strlen(w) > RESTORE_WORD_MAX) {
+			err_set(err, "%s: longer than %d bytes", rw->opt, RESTORE_WORD_MAX);
+			goto fail;
+		}
+		if (seen[k]++ && strcmp(rw->opt, "--path") != 0) {
+			err_set(err, "%s given twice", rw->opt);
+			goto fail;
+		}
+		if (rw->value && (bad = restore_value_bad(rw, w + strlen(rw->opt) + 1)) != NULL) {
+			err_set(err, "%.300s: %s", w, bad);
+			goto fail;
+		}
+	}
+	if (restore_seen(seen, "--yes") && !restore_seen(seen, "--in-place")) {
+		f = "confirm";
+		err_set(err, "--yes confirms an --in-place restore only");
+		goto fail;
+	}
+	if (restore_seen(seen, "--in-place") && restore_seen(seen, "--to")) {
+		f = "to";
+		err_set(err, "--to or --in-place, not both");
+		goto fail;
+	}
+	if (restore_seen(seen, "--to-db") && restore_seen(seen, "--to")) {
+		f = "to_db";
+		err_set(err, "--to is for files, --to-db for databases");
+		goto fail;
+	}
+	return 0;
+fail:
+	if (field != NULL)
+		*field = f;
+	return -1;
 }

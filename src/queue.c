@@ -6,6 +6,8 @@
  */
 #include "queue.h"
 
+#include <assert.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,60 @@ queue_run_set_sections(struct queue_run *r, const char *csv)
 	r->nsections = i + 1;
 }
 
+char *
+queue_options_encode(const struct queue_request *req)
+{
+	json_t *a;
+	char *out, *copy;
+
+	if (req->noptions == 0)
+		return NULL;
+	a = json_array();
+	for (size_t i = 0; i < req->noptions; i++) {
+		json_t *w = json_string(req->options[i]);
+
+		assert(w != NULL); /* request_check() took only UTF-8 words */
+		json_array_append_new(a, w);
+	}
+	out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (out == NULL)
+		abort(); /* out of memory */
+	copy = xstrdup(out);
+	free(out);
+	return copy;
+}
+
+void
+queue_run_set_options(struct queue_run *r, const char *json)
+{
+	json_t *a;
+	size_t i, n = 0;
+
+	r->options = NULL;
+	r->noptions = 0;
+	if (json == NULL || *json == '\0')
+		return;
+	a = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+	if (a != NULL && json_is_array(a)) {
+		n = json_array_size(a);
+		for (i = 0; i < n && json_is_string(json_array_get(a, i)); i++)
+			;
+		if (i == n) {
+			r->options = xcalloc(n + 1, sizeof *r->options);
+			for (i = 0; i < n; i++)
+				r->options[i] = xstrdup(json_string_value(json_array_get(a, i)));
+			r->noptions = n;
+			json_decref(a);
+			return;
+		}
+	}
+	json_decref(a);
+	r->options = xcalloc(2, sizeof *r->options);
+	r->options[0] = xasprintf("(unreadable options: %.200s)", json);
+	r->noptions = 1;
+}
+
 /* Free what r owns (not r itself). */
 static void
 run_clear(struct queue_run *r)
@@ -94,6 +150,9 @@ run_clear(struct queue_run *r)
 	free(r->error);
 	free(r->log);
 	free(r->pool);
+	for (size_t k = 0; k < r->noptions; k++)
+		free(r->options[k]);
+	free(r->options);
 }
 
 void
@@ -159,6 +218,16 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* 1 if s is valid UTF-8 (what a JSON string may hold). */
+static int
+utf8_valid(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
 /* Check req; 0 or -1 + err naming what is wrong. */
 static int
 request_check(const struct queue_request *req, struct err *err)
@@ -201,6 +270,27 @@ request_check(const struct queue_request *req, struct err *err)
 		        req->pool);
 		return -1;
 	}
+	if (req->noptions > QUEUE_OPTIONS_MAX) {
+		err_set(err, "queue: at most %d options", QUEUE_OPTIONS_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < req->noptions; i++) {
+		const char *o = req->options[i];
+		size_t len = o != NULL ? strlen(o) : 0;
+		int ctl = 0;
+
+		for (size_t k = 0; k < len; k++)
+			ctl |= (unsigned char)o[k] < 0x20 || o[k] == 0x7f;
+		if (len < 3 || strncmp(o, "--", 2) != 0 || len > QUEUE_OPTION_LEN_MAX || ctl ||
+		    !utf8_valid(o)) {
+			err_set(
+			    err,
+			    "queue: option %zu is not one --NAME[=VALUE] word (UTF-8, no control "
+			    "characters, at most %d bytes)",
+			    i + 1, QUEUE_OPTION_LEN_MAX);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -226,6 +316,13 @@ request_key(const struct queue_request *req)
 		buf_puts(&b, v[i]);
 	}
 	free(v);
+	/* Options are part of what is asked: another restore target is another run. */
+	if (req->noptions > 0) {
+		char *o = queue_options_encode(req);
+
+		buf_printf(&b, "\x1f%s", o);
+		free(o);
+	}
 	return buf_steal(&b);
 }
 

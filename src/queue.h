@@ -48,6 +48,13 @@ struct queue_request {
 	const char *config;       /* the tisbackup config file the run uses */
 	const char *requested_by; /* user name, "scheduler", ... */
 	const char *pool;         /* the jobs' worker pool; NULL = QUEUE_POOL_DEFAULT */
+	/*
+	 * Extra command-line words of the action, each one self-contained
+	 * ("--to=/srv/x", "--dry-run"); NULL/0 = none. Only restore takes
+	 * any (restore_queue_check()); the worker checks them again.
+	 */
+	const char *const *options;
+	size_t noptions;
 };
 
 /* One run as stored. Every string is owned by the run. */
@@ -71,6 +78,8 @@ struct queue_run {
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
 	char *pool; /* the worker pool that may claim it (never NULL) */
+	char **options;  /* the request's extra words, NULL-terminated; NULL when none */
+	size_t noptions; /* unreadable stored options read as one word that no check accepts */
 };
 
 /* The pool of a job without a pool key, and of runs queued before pools existed. */
@@ -82,6 +91,9 @@ struct queue_run {
 int queue_pool_valid(const char *name);
 
 void queue_run_free(struct queue_run *r);
+/* The most extra words a run carries, and the longest one (bytes). */
+#define QUEUE_OPTIONS_MAX 64
+#define QUEUE_OPTION_LEN_MAX 4096
 void queue_runs_free(struct queue_run *runs, size_t n);
 
 struct queue;

@@ -57,4 +57,18 @@ extern const struct queue_ops queue_redis_ops;
  */
 void queue_run_set_sections(struct queue_run *r, const char *csv);
 
+/*
+ * The stored form of a request's options: a JSON array of strings, or
+ * NULL when it has none. Caller frees.
+ */
+char *queue_options_encode(const struct queue_request *req);
+
+/*
+ * Read the stored form (NULL or "" = none) into r->options and
+ * r->noptions. Text that is not an array of strings becomes one word
+ * "(unreadable options: TEXT)" that the worker's checks refuse, so a
+ * damaged row never runs with fewer options than asked.
+ */
+void queue_run_set_options(struct queue_run *r, const char *json);
+
 #endif

@@ -77,6 +77,7 @@ static const char lua_enqueue[] = LUA_NOW LUA_QKEY
     "'log', '', 'cancel_requested', 0, 'pool', ARGV[9])\n"
     "if ARGV[5] == '1' then redis.call('HSET', k, 'exportdir', ARGV[6]) end\n"
     "if ARGV[7] == '1' then redis.call('HSET', k, 'requested_by', ARGV[8]) end\n"
+    "if ARGV[10] == '1' then redis.call('HSET', k, 'options', ARGV[11]) end\n"
     "redis.call('HSET', 'tb:active', ARGV[1], id)\n"
     "redis.call('ZADD', 'tb:all', tonumber(id), id)\n"
     "redis.call('LPUSH', qkey(ARGV[9]), id)\n"
@@ -389,7 +390,7 @@ static struct queue_run *
 run_from_reply(const redisReply *rep)
 {
 	struct queue_run *run;
-	const char *sections = "";
+	const char *sections = "", *options = NULL;
 
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2)
 		return NULL;
@@ -437,8 +438,11 @@ run_from_reply(const redisReply *rep)
 			run->cancel_requested = (int)num(v);
 		else if (strcmp(f, "pool") == 0)
 			run->pool = xstrdup(v);
+		else if (strcmp(f, "options") == 0)
+			options = v;
 	}
 	queue_run_set_sections(run, sections);
+	queue_run_set_options(run, options);
 	if (run->id == NULL)
 		run->id = xstrdup("");
 	if (run->action == NULL)
@@ -457,7 +461,7 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
            struct err *err)
 {
 	struct rd *r = be;
-	char *sections;
+	char *sections, *options = queue_options_encode(req);
 	size_t len = 1;
 	redisReply *rep;
 	int rc = -1;
@@ -483,6 +487,8 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 			               req->requested_by != NULL ? "1" : "0",
 			               req->requested_by != NULL ? req->requested_by : "",
 			               req->pool != NULL ? req->pool : QUEUE_POOL_DEFAULT,
+			               options != NULL ? "1" : "0",
+			               options != NULL ? options : "",
 			               NULL };
 
 		rep = rd_eval(r, lua_enqueue, args, err);
@@ -500,6 +506,7 @@ rd_enqueue(void *be, const struct queue_request *req, const char *key, char **id
 	rc = 0;
 out:
 	free(sections);
+	free(options);
 	return rc;
 }
 

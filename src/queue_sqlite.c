@@ -116,12 +116,14 @@ static const struct queue_schema_step {
 	     "  pool TEXT NOT NULL,\n"
 	     "  alive_until INTEGER NOT NULL,\n"
 	     "  PRIMARY KEY (worker, pool));\n" },
+	{ 2, "ALTER TABLE queue_runs ADD COLUMN options TEXT" },
 	{ 0, NULL },
 };
 
 #define QUEUE_COLUMNS                                                                              \
 	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
-	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested, pool"
+	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested, pool, "  \
+	"options"
 
 static int store_upgrade(struct sq *s, struct err *err);
 
@@ -263,6 +265,7 @@ queue_row_read(sqlite3_stmt *st, struct queue_run *r)
 	r->pool = sqlu_col_text(st, 17);
 	if (r->pool == NULL)
 		r->pool = xstrdup(QUEUE_POOL_DEFAULT);
+	queue_run_set_options(r, (const char *)sqlite3_column_text(st, 18));
 	return r;
 }
 
@@ -299,6 +302,7 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 {
 	sqlite3_stmt **find = &s->st[QSTMT_FIND_ACTIVE], **ins = &s->st[QSTMT_INSERT];
 	struct buf sections;
+	char *options = queue_options_encode(req);
 	int rc, ret = -1;
 
 	buf_init(&sections, (size_t)-1);
@@ -310,8 +314,8 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 	        err) == -1 ||
 	    sqlu_prepare(&s->c, ins,
 	                 "INSERT INTO queue_runs (action, sections, run_key, exportdir, config, "
-	                 "requested_by, state, created, pool) "
-	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8) RETURNING id",
+	                 "requested_by, state, created, pool, options) "
+	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9) RETURNING id",
 	                 err) == -1)
 		goto out;
 	if (sqlu_exec(&s->c, "BEGIN IMMEDIATE", err, "starting to enqueue") == -1)
@@ -330,6 +334,7 @@ store_enqueue(struct sq *s, const struct queue_request *req, const char *key, in
 		sqlu_bind_text(*ins, 6, req->requested_by);
 		sqlite3_bind_int64(*ins, 7, now);
 		sqlu_bind_text(*ins, 8, req->pool != NULL ? req->pool : QUEUE_POOL_DEFAULT);
+		sqlu_bind_text(*ins, 9, options);
 		if (step_one(s, *ins, NULL, id, err, "adding a run") != 1)
 			goto out;
 	}
@@ -340,6 +345,7 @@ out:
 	if (ret == -1)
 		sqlu_rollback(&s->c);
 	buf_free(&sections);
+	free(options);
 	return ret;
 }
 

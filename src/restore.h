@@ -5,6 +5,9 @@
 #ifndef TB_RESTORE_OPTS_H
 #define TB_RESTORE_OPTS_H
 
+#include <stddef.h>
+
+#include "util/err.h"
 #include "util/strv.h"
 
 struct restore_opts {
@@ -18,5 +21,22 @@ struct restore_opts {
 	int replace;       /* --replace: overwrite what exists at the target */
 	int given;         /* any of these options was on the command line */
 };
+
+/*
+ * Check the extra words of a queued run of action (the queue name) before
+ * it is queued (REST API) and again before a worker runs it: only restore
+ * takes any, and only these self-contained words: --at=STAMP|DATE|latest,
+ * --path=P (repeatable; relative, no ".." component), --to=/DIR or
+ * --to=[USER@]HOST:/DIR (no ".." component, a host name that cannot be
+ * read as an option), --db=NAME, --to-db=NAME (letters, digits, _ . $ -),
+ * --replace, --dry-run, --in-place and --yes (only with --in-place);
+ * each at most once but --path; no control characters, at most 4000
+ * bytes a word. 0, or -1 + err naming the word; *field
+ * (may be NULL) is then the REST API's name for it ("at", "paths", "to",
+ * "db", "to_db", "replace", "dry_run", "in_place", "confirm", or
+ * "options" for a word that is none of these).
+ */
+int restore_queue_check(const char *action, const char *const *words, size_t n, const char **field,
+                        struct err *err);
 
 #endif

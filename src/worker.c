@@ -30,6 +30,7 @@
 #include "guiconf.h"
 #include "log.h"
 #include "queue.h"
+#include "restore.h"
 #include "spawn.h"
 #include "usb.h"
 #include "util/buf.h"
@@ -230,9 +231,13 @@ on_tick(void *ctx, pid_t pid)
 	return 0;
 }
 
-/* NULL when the run may go ahead, else why not. */
+/*
+ * NULL when the run may go ahead, else why not (in why, or a static
+ * string). The options are checked again here, whoever wrote them into
+ * the queue.
+ */
 static const char *
-run_refused(const struct worker *w, const struct queue_run *run)
+run_refused(const struct worker *w, const struct queue_run *run, struct err *why)
 {
 	const struct guiconf *gc = w->wc->gc;
 	int listed = 0;
@@ -243,6 +248,11 @@ run_refused(const struct worker *w, const struct queue_run *run)
 		return "its config file is not listed in tisbackup_gui.ini (config_tisbackup)";
 	if (action_find_queued(run->action) == NULL)
 		return "unknown action";
+	if (restore_queue_check(run->action, (const char *const *)run->options, run->noptions, NULL,
+	                        why) == -1) {
+		err_wrap(why, "refused");
+		return why->msg;
+	}
 	return NULL;
 }
 
@@ -279,6 +289,9 @@ run_argv(const struct worker *w, const struct queue_run *run, const char *export
 		strv_push(av, "-x");
 		strv_push(av, exportdir);
 	}
+	/* Checked by run_refused(): self-contained --NAME[=VALUE] words of the allow-list. */
+	for (size_t i = 0; i < run->noptions; i++)
+		strv_push(av, run->options[i]);
 	strv_push(av, e->name);
 }
 
@@ -327,19 +340,21 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	struct exec x = { .w = w, .slot = slot, .q = q, .run = run, .wid = wid };
 	struct spawn_opts o;
 	struct spawn_result res;
-	struct strv av;
-	struct err err;
+	struct strv av, env;
+	struct err err, werr;
 	const char *why;
 	char *devnode = NULL, *mountpoint = NULL;
 	char desc[128];
 
 	log_info(NULL, "worker %s: run %s: %s of %zu section(s), pool %s, attempt %d", wid, run->id,
 	         run->action, run->nsections, run->pool, run->attempts);
-	if ((why = run_refused(w, run)) != NULL) {
+	err_clear(&werr);
+	if ((why = run_refused(w, run, &werr)) != NULL) {
 		end_run(&x, QUEUE_FAILED, -1, why);
 		return;
 	}
 	strv_init(&av);
+	strv_init(&env);
 	buf_init(&x.batch, WORKER_BATCH_MAX);
 	/* An export without a folder goes to the USB disk, mounted for this run only. */
 	if ((action_find_queued(run->action)->flags & ACTION_EXPORTDIR) && run->exportdir == NULL) {
@@ -354,10 +369,17 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 		         mountpoint);
 	}
 	run_argv(w, run, mountpoint != NULL ? mountpoint : run->exportdir, &av);
+	/* Who asked and which run: a restore records them in its RESTORE row. */
+	for (const char *const *e = spawn_default_env(); *e != NULL; e++)
+		strv_push(&env, *e);
+	if (run->requested_by != NULL)
+		strv_pushf(&env, "TISBACKUP_REQUESTED_BY=%s", run->requested_by);
+	strv_pushf(&env, "TISBACKUP_RUN_ID=%s", run->id);
 	x.last_flush = x.last_beat = mono_ms();
 
 	spawn_opts_init(&o);
 	o.argv = (const char *const *)strv_argv(&av);
+	o.envp = (const char *const *)strv_argv(&env);
 	o.merge_stderr = 1;
 	o.on_line = on_line;
 	o.ctx = &x;
@@ -403,6 +425,7 @@ out:
 	free(mountpoint);
 	buf_free(&x.batch);
 	strv_free(&av);
+	strv_free(&env);
 }
 
 static void *

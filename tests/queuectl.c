@@ -5,6 +5,9 @@
  *   tb_queuectl GUI_INI CATALOG_DIR enqueue CONFIG ACTION SEC[,SEC...] [EXPORTDIR]
  *       prints "ID new" or "ID existed"; the run's worker pool is $TB_QUEUE_POOL
  *       (unset: the default pool)
+ *   tb_queuectl GUI_INI CATALOG_DIR enqueue CONFIG ACTION SEC[,SEC...] [EXPORTDIR|- [OPTION...]]
+ *       prints "ID new" or "ID existed"; OPTIONs are the run's extra words
+ *       (restore's --to=DIR...), queued as given: the worker checks them
  *   tb_queuectl GUI_INI CATALOG_DIR list [active]
  *       one line per run, oldest first: ID STATE ATTEMPTS SECTIONS WORKER EXIT ERROR
  *   tb_queuectl GUI_INI CATALOG_DIR get ID        the run's fields, then its log
@@ -48,6 +51,11 @@ do_enqueue(struct queue *q, int argc, char **argv, struct err *err)
 	req.nsections = secs.n;
 	req.exportdir = argc > 3 ? argv[3] : NULL;
 	req.pool = getenv("TB_QUEUE_POOL");
+	req.exportdir = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+	if (argc > 4) {
+		req.options = (const char *const *)argv + 4;
+		req.noptions = (size_t)(argc - 4);
+	}
 	rc = queue_enqueue(q, &req, &id, &existed, err);
 	if (rc == 0)
 		printf("%s %s\n", id, existed ? "existed" : "new");

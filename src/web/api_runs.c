@@ -1,6 +1,8 @@
 /*
  * Runs through the queue (src/queue.h): POST /api/v1/runs queues a
- * backup, cleanup or export of sections of the current config; GET lists
+ * backup, cleanup, export, verify of sections of the current config, or a
+ * restore of one job with its options (checked here by
+ * restore_queue_check(), and again by the worker); GET lists
  * them or shows one with its log; DELETE cancels. The export of the
  * compatible /export_backup page goes through runs_submit() too. When the
  * queue cannot be reached these answer 503 naming its address, while the
@@ -13,8 +15,11 @@
 
 #include "action.h"
 #include "config.h"
+#include "drivers/driver.h"
 #include "log.h"
 #include "queue.h"
+#include "restore.h"
+#include "util/strv.h"
 #include "util/xmalloc.h"
 #include "web/json.h"
 #include "web/jobview.h"
@@ -72,9 +77,11 @@ runs_pool(struct req *r, struct reply *out, const struct config *cfg, const char
 	return 0;
 }
 
-int
-runs_submit(struct req *r, struct reply *out, const char *action, const char *const *sections,
-            size_t n, const char *exportdir, char **id, int *existed)
+/* runs_submit() with the run's extra words (options, nopts; restore only). */
+static int
+runs_submit_opts(struct req *r, struct reply *out, const char *action, const char *const *sections,
+                 size_t n, const char *exportdir, const char *const *options, size_t nopts,
+                 char **id, int *existed)
 {
 	const struct config *cfg = req_config(r, NULL);
 	const struct action_entry *e = action_find_queued(action);
@@ -116,7 +123,9 @@ runs_submit(struct req *r, struct reply *out, const char *action, const char *co
 	                                           .exportdir = exportdir,
 	                                           .config = cfg->path,
 	                                           .requested_by = r->id.user,
-	                                           .pool = pool },
+	                                           .pool = pool,
+	                                           .options = options,
+	                                           .noptions = nopts },
 	                  id, existed, &err) == -1)
 		goto qfail;
 	log_info(NULL, "serve: %s queued %s of %zu section(s): run %s%s", r->id.user, action, n,
@@ -129,6 +138,13 @@ out:
 	queue_runs_free(runs, nruns);
 	req_queue_put(r, q);
 	return ret;
+}
+
+int
+runs_submit(struct req *r, struct reply *out, const char *action, const char *const *sections,
+            size_t n, const char *exportdir, char **id, int *existed)
+{
+	return runs_submit_opts(r, out, action, sections, n, exportdir, NULL, 0, id, existed);
 }
 
 /*
@@ -188,6 +204,8 @@ run_json(struct buf *b, const struct config *cfg, const struct queue_run *run, i
 	json_str(b, run->worker);
 	buf_puts(b, ",\"pool\":");
 	json_str(b, run->pool);
+	buf_puts(b, ",\"options\":");
+	json_str_array(b, run->options, run->noptions);
 	run_progress_json(b, cfg, run);
 	if (with_log) {
 		buf_puts(b, ",\"log\":");
@@ -256,6 +274,164 @@ bad:
 	return -1;
 }
 
+/* A string field of a restore's options: NULL when absent; -1 with 400 when not a string. */
+static int
+opt_string(struct req *r, struct reply *out, json_t *o, const char *key, const char **val)
+{
+	json_t *v = json_object_get(o, key);
+	char fld[64];
+
+	*val = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v))) {
+		snprintf(fld, sizeof fld, "options.%s", key);
+		reply_error(r, out, 400, fld, "%s: a string", fld);
+		return -1;
+	}
+	*val = json_string_value(v);
+	return 0;
+}
+
+/* A boolean field of a restore's options (absent = false); -1 with 400 when not one. */
+static int
+opt_bool(struct req *r, struct reply *out, json_t *o, const char *key, int *val)
+{
+	json_t *v = json_object_get(o, key);
+	char fld[64];
+
+	*val = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(fld, sizeof fld, "options.%s", key);
+		reply_error(r, out, 400, fld, "%s: true or false", fld);
+		return -1;
+	}
+	*val = json_is_true(v);
+	return 0;
+}
+
+/*
+ * The options object of a restore as the restore's command-line words
+ * ("--to=/srv/x"...) into words. 0, or -1 with 400 naming the field
+ * ("options.to"). An in-place restore that is not a dry run needs
+ * "confirm": true, which becomes --yes.
+ */
+static int
+restore_words(struct req *r, struct reply *out, json_t *o, struct strv *words)
+{
+	static const char *const keys[] = { "at",      "paths",   "to",       "db",     "to_db",
+		                            "replace", "dry_run", "in_place", "confirm" };
+	static const char *const strs[][2] = {
+		{ "at", "--at" }, { "to", "--to" }, { "db", "--db" }, { "to_db", "--to-db" }
+	};
+	int replace, dry_run, in_place, confirm;
+	const char *key, *field = NULL, *sv;
+	json_t *v, *e;
+	struct err err;
+	size_t i;
+	char fld[64];
+
+	if (o == NULL || json_is_null(o))
+		return 0;
+	if (!json_is_object(o)) {
+		reply_error(r, out, 400, "options", "options: an object (at, paths, to, ...)");
+		return -1;
+	}
+	json_object_foreach(o, key, v)
+	{
+		for (i = 0; i < sizeof keys / sizeof keys[0] && strcmp(key, keys[i]) != 0; i++)
+			;
+		if (i == sizeof keys / sizeof keys[0]) {
+			snprintf(fld, sizeof fld, "options.%.40s", key);
+			reply_error(r, out, 400, fld, "unknown field options.%.200s", key);
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		if (opt_string(r, out, o, strs[i][0], &sv) == -1)
+			return -1;
+		if (sv != NULL)
+			strv_pushf(words, "%s=%s", strs[i][1], sv);
+	}
+	v = json_object_get(o, "paths");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v) || json_array_size(v) > QUEUE_OPTIONS_MAX - 8) {
+			reply_error(r, out, 400, "options.paths",
+			            "options.paths: a list of at most %d paths inside the backup",
+			            QUEUE_OPTIONS_MAX - 8);
+			return -1;
+		}
+		json_array_foreach(v, i, e)
+		{
+			if (!json_is_string(e) ||
+			    json_string_length(e) != strlen(json_string_value(e))) {
+				reply_error(r, out, 400, "options.paths",
+				            "options.paths: a list of strings");
+				return -1;
+			}
+			strv_pushf(words, "--path=%s", json_string_value(e));
+		}
+	}
+	if (opt_bool(r, out, o, "replace", &replace) == -1 ||
+	    opt_bool(r, out, o, "dry_run", &dry_run) == -1 ||
+	    opt_bool(r, out, o, "in_place", &in_place) == -1 ||
+	    opt_bool(r, out, o, "confirm", &confirm) == -1)
+		return -1;
+	if (replace)
+		strv_push(words, "--replace");
+	if (dry_run)
+		strv_push(words, "--dry-run");
+	if (in_place) {
+		if (!dry_run && !confirm) {
+			reply_error(
+			    r, out, 400, "options.confirm",
+			    "options.confirm: an in-place restore overwrites the job's own "
+			    "files on its server: confirm it (\"confirm\": true), or ask for "
+			    "a dry run first");
+			return -1;
+		}
+		strv_push(words, "--in-place");
+		if (!dry_run)
+			strv_push(words, "--yes");
+	} else if (confirm) {
+		reply_error(r, out, 400, "options.confirm",
+		            "options.confirm: confirms an in-place restore only");
+		return -1;
+	}
+	err_clear(&err);
+	if (restore_queue_check("restore", (const char *const *)words->v, words->n, &field, &err) ==
+	    -1) {
+		snprintf(fld, sizeof fld, "options.%s", field);
+		reply_error(r, out, 400, fld, "%s: %s", fld, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The one job of a restore: exactly one section, of a type that restores. */
+static int
+restore_section(struct req *r, struct reply *out, const char *const *names, size_t n, json_t *given)
+{
+	const struct config *cfg = req_config(r, NULL);
+	const struct job *job;
+
+	if (given == NULL || !json_is_array(given) || n != 1) {
+		reply_error(r, out, 400, "sections",
+		            "sections: a restore works on exactly one job");
+		return -1;
+	}
+	job = config_find_job(cfg, names[0]);
+	if (job == NULL || job->drv->restore == NULL) {
+		reply_error(r, out, 400, "sections",
+		            "sections: backups of %s (type %s) cannot be restored by tisbackup",
+		            names[0], job != NULL ? job->drv->name : "?");
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_runs_post(struct req *r, struct reply *out)
 {
@@ -266,10 +442,12 @@ api_runs_post(struct req *r, struct reply *out)
 	const char **names = NULL;
 	char *id = NULL;
 	size_t n = 0;
-	int existed = 0;
+	int existed = 0, restore;
+	struct strv words;
 	json_t *v;
 	struct buf b;
 
+	strv_init(&words);
 	if (root == NULL || !json_is_object(root)) {
 		reply_error(r, out, 400, NULL, "malformed JSON body: %s",
 		            root == NULL ? jerr.text : "not an object");
@@ -278,7 +456,7 @@ api_runs_post(struct req *r, struct reply *out)
 	json_object_foreach(root, key, v)
 	{
 		if (strcmp(key, "action") != 0 && strcmp(key, "sections") != 0 &&
-		    strcmp(key, "exportdir") != 0) {
+		    strcmp(key, "exportdir") != 0 && strcmp(key, "options") != 0) {
 			reply_error(r, out, 400, key, "unknown field %s", key);
 			goto out;
 		}
@@ -305,9 +483,20 @@ api_runs_post(struct req *r, struct reply *out)
 			goto out;
 		}
 	}
+	restore = strcmp(entry->name, "restore") == 0;
+	v = json_object_get(root, "options");
+	if (v != NULL && !json_is_null(v) && !restore) {
+		reply_error(r, out, 400, "options", "options: for a restore only");
+		goto out;
+	}
 	if (body_sections(r, out, json_object_get(root, "sections"), &names, &n) == -1)
 		goto out;
-	if (runs_submit(r, out, action, names, n, exportdir, &id, &existed) == -1)
+	if (restore &&
+	    (restore_section(r, out, names, n, json_object_get(root, "sections")) == -1 ||
+	     restore_words(r, out, v, &words) == -1))
+		goto out;
+	if (runs_submit_opts(r, out, action, names, n, exportdir, (const char *const *)words.v,
+	                     words.n, &id, &existed) == -1)
 		goto out;
 	buf_init(&b, 4096);
 	buf_puts(&b, "{\"id\":");
@@ -315,6 +504,7 @@ api_runs_post(struct req *r, struct reply *out)
 	buf_printf(&b, ",\"existing\":%s}\n", existed ? "true" : "false");
 	reply_json(out, 202, &b);
 out:
+	strv_free(&words);
 	free(id);
 	free(names);
 	json_decref(root);

@@ -21,6 +21,9 @@
  *   TB_RUN_TIMEOUT seconds to wait for a queued backup to finish (default 90)
  *   TB_SWITCH_JOB  a switch job with two registered versions that differ by
  *                  one hostname line (optional: the versions/diff steps)
+ *   TB_RESTORE_DIR when set, restore TB_RSYNC_JOB's "sub" folder to this
+ *                  (absent) folder with the browser panel's "Restore to
+ *                  host…" form: a dry run first, then for real
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,6 +54,7 @@ const NOUSERS_URL = process.env.TB_NOUSERS_URL;
 const EXPORT_DIR = process.env.TB_EXPORT_DIR;
 const RUN_TIMEOUT = Number(env('TB_RUN_TIMEOUT', '90')) * 1000;
 const SWITCH_JOB = process.env.TB_SWITCH_JOB;
+const RESTORE_DIR = process.env.TB_RESTORE_DIR;
 
 let n = 0;
 let failed = 0;
@@ -498,6 +502,8 @@ try {
 		return ms < 2000 || `${ms} ms`;
 	});
 
+	if (RESTORE_DIR) await restoreToHostSteps();
+
 	await step('no CSP violation or script error on any page', async () => problems.length === 0 || problems.join('\n'));
 
 	// ------------------------------------------------------------ logout
@@ -569,3 +575,63 @@ try {
 console.log(`# screenshots in ${SHOTS}`);
 console.log(`1..${n}`);
 process.exit(failed ? 1 : 0);
+
+/*
+ * "Restore to host…" of the snapshot browser (browse.js), as the admin:
+ * the in-place choice wants the typed confirmation, a dry run of "sub" to
+ * RESTORE_DIR is queued and writes nothing, then the real one writes it.
+ */
+async function restoreToHostSteps() {
+	/* The id of the run the form queued, once it ended: its state. */
+	async function queuedRunEnds() {
+		await page.waitForSelector('#restore-form .restore-done:not([hidden]) code');
+		const id = await page.textContent('#restore-form .restore-done code');
+		const deadline = Date.now() + RUN_TIMEOUT;
+		for (;;) {
+			const st = await page.evaluate(async (i) => (await (await fetch(`/api/v1/runs/${i}`)).json()).state, id);
+			if (['done', 'failed', 'cancelled'].includes(st) || Date.now() > deadline) return st;
+			await page.waitForTimeout(250);
+		}
+	}
+	await step('the browser panel shows "Restore to host…" to an admin, and its form', async () => {
+		await page.goto(`${BASE}/#/job/${encodeURIComponent(RSYNC_JOB)}`);
+		await page.waitForSelector('#browse table.browse');
+		await page.locator('#browse button.link', { hasText: 'sub/' }).click();
+		await page.waitForSelector('#browse a:has-text("data.bin")');
+		await page.click('#restore-open');
+		await page.waitForSelector('#restore-form');
+		const legend = await page.textContent('#restore-form legend');
+		const dry = await page.isChecked('#restore-dry-run');
+		return (legend.includes('“sub”') && dry) || `legend ${legend}, dry run ticked ${dry}`;
+	});
+	await step('an in-place restore without the typed job name is not sent', async () => {
+		let posted = 0;
+		const count = (r) => r.url().endsWith('/api/v1/runs') && r.method() === 'POST' && posted++;
+		page.on('request', count);
+		await page.uncheck('#restore-dry-run');
+		await page.waitForSelector('#restore-form .restore-confirm:not([hidden])');
+		await page.click('#restore-submit');
+		await page.waitForSelector('#restore-form .form-error:not([hidden])');
+		const t = await page.textContent('#restore-form .form-error');
+		page.off('request', count);
+		await page.check('#restore-dry-run');
+		return (posted === 0 && t.includes(RSYNC_JOB)) || `posts ${posted}, message ${t}`;
+	});
+	await step('a dry run of the folder to a local DIR is queued, linked to Runs, and writes nothing', async () => {
+		await page.check('#restore-form input[name="restore-target"][value="local"]');
+		await page.fill('#restore-local-dir', RESTORE_DIR);
+		await page.click('#restore-submit');
+		const st = await queuedRunEnds();
+		const link = await page.getAttribute('#restore-run-link', 'href');
+		return (st === 'done' && link === '#/runs' && !fs.existsSync(RESTORE_DIR)) || `state ${st}, link ${link}, exists ${fs.existsSync(RESTORE_DIR)}`;
+	});
+	await step('the same form without the dry run restores the folder', async () => {
+		await page.uncheck('#restore-dry-run');
+		await page.click('#restore-submit');
+		await page.waitForFunction(() => !document.querySelector('#restore-form .restore-done')?.textContent.startsWith('Dry run'));
+		const st = await queuedRunEnds();
+		const f = path.join(RESTORE_DIR, 'sub', 'data.bin');
+		return (st === 'done' && fs.existsSync(f)) || `state ${st}, ${f} exists ${fs.existsSync(f)}`;
+	});
+	await page.screenshot({ path: path.join(SHOTS, 'browser-restore.png'), fullPage: true });
+}

@@ -129,6 +129,16 @@ health2() { curl -fsS "http://127.0.0.1:$PORT2/api/v1/health" >/dev/null 2>&1; }
 wait_until 15 health2 || t_diag "second serve: $(tail -n 5 "$TMPD/serve2.log")"
 t_match 'no users yet' "$(cat "$TMPD/serve2.log")" "serve without users says 'no users yet'"
 
+# The restore queued from the browser panel (ui.test.mjs restoreToHostSteps):
+# the folder came back equal, and the RESTORE row names the admin.
+browser_restore_checks() {
+	t_ok "the restore queued in the UI brought web-files' sub/ back (diff -r)" \
+		diff -r "$SRC/sub" "$TMPD/restored/sub"
+	t_match 'by admin \(queue run [0-9]+\)' \
+		"$(csql "select log from stats where backup_name='web-files' and TYPE='RESTORE' order by rowid desc limit 1")" \
+		"the RESTORE row of the UI's restore names the admin and the run"
+}
+
 # ---------------------------------------------------------------- browser
 SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
 SHOT_DIR=${SHOT_DIR:-$TMPD}
@@ -139,7 +149,8 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
 			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_FLAKY_JOB=flaky-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
 			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
-			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" timeout -k 5 300 node ui.test.mjs
+			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" TB_RESTORE_DIR="$TMPD/restored" \
+			timeout -k 5 300 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1
 node_rc=$?
 steps=0
@@ -168,6 +179,7 @@ t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYP
 	"the backup started in the UI added a fourth OK row"
 t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
 echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
+browser_restore_checks
 kill "$SERVE_PID" "$SERVE2_PID" 2>/dev/null
 wait "$SERVE_PID" "$SERVE2_PID" 2>/dev/null
 # Under ASan/UBSan a report from the background processes would go

@@ -164,13 +164,13 @@ test_bad_requests(void **state)
 	struct fixture *f = *state;
 	const char *ok[] = { "a" }, *comma[] = { "a,b" }, *empty[] = { "" };
 	struct queue_request req = {
-		.action = "restore", .sections = ok, .nsections = 1, .config = "/c.ini"
+		.action = "listdrivers", .sections = ok, .nsections = 1, .config = "/c.ini"
 	};
 	struct err err;
 	char *id = NULL;
 
 	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
-	assert_non_null(strstr(err.msg, "unknown action 'restore'"));
+	assert_non_null(strstr(err.msg, "unknown action 'listdrivers'"));
 	req.action = "backup";
 	req.nsections = 0;
 	assert_int_equal(queue_enqueue(f->q, &req, &id, NULL, &err), -1);
@@ -935,6 +935,150 @@ test_sqlite_upgrade_to_pools(void **state)
 	free(dir);
 }
 
+/* A run's extra words: stored, read back, part of the dedupe key, checked. */
+static void
+test_options(void **state)
+{
+	struct fixture *f = *state;
+	const char *sec[] = { "web1" };
+	const char *o1[] = { "--to=/srv/a b", "--path=etc/x\"y", "--dry-run" };
+	const char *o2[] = { "--to=/srv/other" };
+	const char *bad1[] = { "to=/x" }, *bad2[] = { "--to=/x\n" }, *bad3[] = { "--at=\xff" };
+	struct queue_request req = { .action = "restore",
+		                     .sections = sec,
+		                     .nsections = 1,
+		                     .config = "/etc/tis/tisbackup-config.ini",
+		                     .requested_by = "alice",
+		                     .options = o1,
+		                     .noptions = 3 };
+	struct queue_run *r;
+	struct err err;
+	char *id1 = NULL, *id2 = NULL, *id3 = NULL, *id4 = NULL, *plain;
+	int existed = -1;
+
+	assert_int_equal(queue_enqueue(f->q, &req, &id1, &existed, &err), 0);
+	assert_int_equal(existed, 0);
+	r = get(f->q, id1);
+	assert_int_equal(r->noptions, 3);
+	assert_string_equal(r->options[0], "--to=/srv/a b");
+	assert_string_equal(r->options[1], "--path=etc/x\"y");
+	assert_string_equal(r->options[2], "--dry-run");
+	assert_null(r->options[3]);
+	queue_run_free(r);
+	/* The same words: the active run; other words: a run of its own. */
+	assert_int_equal(queue_enqueue(f->q, &req, &id2, &existed, &err), 0);
+	assert_int_equal(existed, 1);
+	assert_string_equal(id1, id2);
+	req.options = o2;
+	req.noptions = 1;
+	assert_int_equal(queue_enqueue(f->q, &req, &id3, &existed, &err), 0);
+	assert_int_equal(existed, 0);
+	assert_string_not_equal(id1, id3);
+	/* None: no words, and not the same run either. */
+	req.options = NULL;
+	req.noptions = 0;
+	assert_int_equal(queue_enqueue(f->q, &req, &id4, &existed, &err), 0);
+	assert_int_equal(existed, 0);
+	r = get(f->q, id4);
+	assert_int_equal(r->noptions, 0);
+	assert_null(r->options);
+	queue_run_free(r);
+	plain = enqueue(f->q, "backup", sec, 1, &existed);
+	r = claim(f->q, "w1", 60, 0); /* the oldest, with its words */
+	assert_string_equal(r->id, id1);
+	assert_int_equal(r->noptions, 3);
+	queue_run_free(r);
+	/* Each word is one --NAME[=VALUE], UTF-8, without control characters. */
+	free(id2);
+	id2 = NULL;
+	req.noptions = 1;
+	req.options = bad1;
+	assert_int_equal(queue_enqueue(f->q, &req, &id2, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "option 1 is not one --NAME[=VALUE] word"));
+	req.options = bad2;
+	assert_int_equal(queue_enqueue(f->q, &req, &id2, NULL, &err), -1);
+	req.options = bad3;
+	assert_int_equal(queue_enqueue(f->q, &req, &id2, NULL, &err), -1);
+	free(id1);
+	free(id2);
+	free(id3);
+	free(id4);
+	free(plain);
+}
+
+/*
+ * SQLite: a store of the first schema (version 0, no options column) gets
+ * it at open; damaged stored options read as one word no check accepts.
+ */
+static void
+test_sqlite_options_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	const char *sec[] = { "web1" };
+	char *sub, *path, *id;
+	struct queue *q = NULL;
+	struct queue_run *r;
+	struct err err;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int existed;
+
+	if (backend != GUICONF_QUEUE_SQLITE)
+		skip();
+	sub = xasprintf("%s/old", f->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	path = xasprintf("%s/tisbackup-queue.sqlite", sub);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+	                 "CREATE TABLE queue_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, action "
+	                 "TEXT NOT NULL, sections TEXT NOT NULL, run_key TEXT NOT NULL, exportdir "
+	                 "TEXT, config TEXT NOT NULL, requested_by TEXT, state TEXT NOT NULL, "
+	                 "attempts INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, started "
+	                 "INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0, "
+	                 "lease_until INTEGER NOT NULL DEFAULT 0, worker TEXT, exit_code INTEGER "
+	                 "NOT NULL DEFAULT -1, error TEXT, log TEXT NOT NULL DEFAULT '', "
+	                 "cancel_requested INTEGER NOT NULL DEFAULT 0);"
+	                 "CREATE UNIQUE INDEX idx_queue_runs_active ON queue_runs(run_key) WHERE "
+	                 "state IN ('queued', 'running');"
+	                 "CREATE INDEX idx_queue_runs_state ON queue_runs(state, id);"
+	                 "INSERT INTO queue_runs (action, sections, run_key, config, state, "
+	                 "created) VALUES ('backup', 'web1', 'k', '/c.ini', 'queued', 1);",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	if (queue_open(&f->gc, sub, &q, &err) == -1)
+		fail_msg("open: %s", err.msg);
+	r = get(q, "1");
+	assert_non_null(r);
+	assert_string_equal(r->action, "backup");
+	assert_int_equal(r->noptions, 0);
+	queue_run_free(r);
+	id = enqueue(q, "restore", sec, 1, &existed);
+	queue_close(q);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE queue_runs SET options = '[\"--to=/x\", 3' "
+	                              "WHERE action = 'restore'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_true(sqlite3_column_int(st, 0) >= 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(queue_open(&f->gc, sub, &q, &err), 0);
+	r = get(q, id);
+	assert_int_equal(r->noptions, 1);
+	assert_string_equal(r->options[0], "(unreadable options: [\"--to=/x\", 3)");
+	queue_run_free(r);
+	queue_close(q);
+	free(id);
+	free(path);
+	free(sub);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static int
@@ -959,6 +1103,8 @@ run_suite(const char *name)
 		T(test_pool_workers),
 		T(test_pool_bad_names),
 		T(test_sqlite_upgrade_to_pools),
+		T(test_options),
+		T(test_sqlite_options_upgrade),
 	};
 
 	return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);

@@ -4,7 +4,8 @@
  * takes "a-b"'s dump, the original's names and plain names), and the
  * generic one-file restore (restore_file_copy): an exact copy with the
  * backup's mode and times, nothing overwritten without overwrite, the
- * file options refused, no .partial left.
+ * file options refused, no .partial left; and the allow-list of a queued
+ * restore's options (restore_queue_check).
  */
 #include <sys/stat.h>
 
@@ -23,6 +24,7 @@
 #include "drivers/restore.h"
 #include "jobconf.h"
 #include "progress.h"
+#include "restore.h"
 #include "util/err.h"
 #include "util/xmalloc.h"
 
@@ -157,12 +159,96 @@ test_file_copy(void **state)
 	free(dst);
 }
 
+/* ok: the words pass; else they are refused naming field. */
+static void
+check_words(const char *action, const char *const *w, size_t n, const char *field,
+            const char *msg_part)
+{
+	const char *got = NULL;
+	struct err err;
+	int rc;
+
+	err_clear(&err);
+	rc = restore_queue_check(action, w, n, &got, &err);
+	if (field == NULL) {
+		if (rc != 0)
+			fail_msg("refused: %s", err.msg);
+		return;
+	}
+	if (rc != -1)
+		fail_msg("accepted, expected a refusal naming %s", field);
+	assert_string_equal(got, field);
+	if (msg_part != NULL && strstr(err.msg, msg_part) == NULL)
+		fail_msg("\"%s\" does not hold \"%s\"", err.msg, msg_part);
+}
+
+static void
+test_queue_check(void **state)
+{
+	const char *good[] = { "--at=20261126-03h20m57",
+		               "--path=etc/nginx",
+		               "--path=/var/www",
+		               "--to=root@web2.example:/srv/restored",
+		               "--replace",
+		               "--dry-run" };
+	const char *good2[] = { "--at=2026-11-26 18:00", "--in-place", "--yes" };
+	const char *good3[] = { "--db=shop", "--to-db=shop_2026", "--at=latest" };
+	const char *good4[] = { "--to=/srv/x y" };
+	const char *one[1];
+
+	(void)state;
+	check_words("restore", good, 6, NULL, NULL);
+	check_words("restore", good2, 3, NULL, NULL);
+	check_words("restore", good3, 3, NULL, NULL);
+	check_words("restore", good4, 1, NULL, NULL);
+	check_words("restore", NULL, 0, NULL, NULL);
+	check_words("backup", NULL, 0, NULL, NULL);
+	/* Options of another action, or outside the list. */
+	check_words("backup", good4, 1, "options", "only a restore takes options");
+#define ONE(word, field, part)                                                                     \
+	do {                                                                                       \
+		one[0] = (word);                                                                   \
+		check_words("restore", one, 1, field, part);                                       \
+	} while (0)
+	ONE("--config=/etc/other.ini", "options", "not allowed");
+	ONE("--to", "options", "not allowed");    /* a value word without its value */
+	ONE("--yes=1", "options", "not allowed"); /* a flag with a value */
+	ONE("--rsh=sh", "options", "not allowed");
+	ONE("--yes", "confirm", "--in-place");
+	ONE("--at=yesterday", "at", "expected latest");
+	ONE("--path=etc/../../root", "paths", "'..'");
+	ONE("--path=..", "paths", "'..'");
+	ONE("--path=", "paths", NULL);
+	ONE("--to=relative/dir", "to", "HOST:/DIR");
+	ONE("--to=/srv/../etc", "to", "'..'");
+	ONE("--to=-oProxyCommand=x:/tmp", "to", "host name");
+	ONE("--to=a@-oX:/tmp", "to", "host name");
+	ONE("--to=-l:/tmp", "to", "host name");
+	ONE("--to=web2:relative", "to", "HOST:/DIR");
+	ONE("--to=we b2:/x", "to", "host name");
+	ONE("--db=-x", "db", "database name");
+	ONE("--to-db=a;drop", "to_db", "database name");
+	ONE("--path=a\nb", "paths", "control characters");
+	ONE("--to=/srv/a\tb", "to", "control characters");
+#undef ONE
+	{
+		const char *twice[] = { "--to=/a", "--to=/b" };
+		const char *both[] = { "--to=/a", "--in-place", "--yes" };
+		const char *todb[] = { "--to=/a", "--to-db=x" };
+
+		check_words("restore", twice, 2, "to", "twice");
+		check_words("restore", both, 3, "to", "not both");
+		check_words("restore", todb, 2, "to_db", NULL);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dump_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_copy, setup, teardown),
+		cmocka_unit_test(test_queue_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
