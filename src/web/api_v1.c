@@ -71,7 +71,10 @@ api_health(struct req *r, struct reply *out)
 		json_str(&b, e);
 		buf_putc(&b, '}');
 	}
-	buf_puts(&b, "]}\n");
+	buf_puts(&b, "]");
+	/* Successful reloads since serve started: the dashboard's "reloaded" notice. */
+	buf_printf(&b, ",\"config_reloads\":%lu}\n",
+	           __atomic_load_n(&req_opts(r)->config_reloads, __ATOMIC_ACQUIRE));
 	req_queue_put(r, q);
 	reply_json(out, 200, &b);
 }
@@ -333,9 +336,9 @@ api_job(struct req *r, struct reply *out)
 		const struct catalog_row *h = &hist[i];
 
 		buf_puts(&b, "{\"start\":");
-		json_str(&b, h->backup_start);
+		json_catalog_time(&b, h->backup_start);
 		buf_puts(&b, ",\"end\":");
-		json_str(&b, h->backup_end);
+		json_catalog_time(&b, h->backup_end);
 		buf_puts(&b, ",\"duration_s\":");
 		json_num(&b, h->backup_duration * 3600.0);
 		buf_puts(&b, ",\"status\":");
@@ -467,7 +470,7 @@ api_backups(struct req *r, struct reply *out)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		jobview_row_json(&b, &rows[i]);
+		jobview_api_row_json(&b, &rows[i]);
 	}
 	buf_printf(&b, "],\"total\":%lld,\"limit\":%d,\"offset\":%d}\n", (long long)total, f.limit,
 	           f.offset);

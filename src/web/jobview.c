@@ -275,6 +275,10 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	json_key(b, "single_file");
 	buf_puts(b, job->drv->caps & DRV_CAP_FILE ? "true" : "false");
 	buf_putc(b, ',');
+	/* a job that records a server needing no backup (null): no data, no runs */
+	json_key(b, "no_data");
+	buf_puts(b, job->drv->caps & DRV_CAP_NO_BACKUP ? "true" : "false");
+	buf_putc(b, ',');
 	json_key(b, "target");
 	json_str(b, jobview_target(job));
 	buf_putc(b, ',');
@@ -282,16 +286,16 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	json_str(b, st);
 	buf_putc(b, ',');
 	json_key(b, "last_start");
-	json_str(b, l != NULL ? l->backup_start : NULL);
+	json_catalog_time(b, l != NULL ? l->backup_start : NULL);
 	buf_putc(b, ',');
 	json_key(b, "last_end");
-	json_str(b, l != NULL ? l->backup_end : NULL);
+	json_catalog_time(b, l != NULL ? l->backup_end : NULL);
 	buf_putc(b, ',');
 	json_key(b, "last_duration_s");
 	json_num(b, l != NULL ? l->backup_duration * 3600.0 : NAN);
 	buf_putc(b, ',');
 	json_key(b, "last_ok_end");
-	json_str(b, jv->last_ok != NULL ? jv->last_ok->backup_end : NULL);
+	json_catalog_time(b, jv->last_ok != NULL ? jv->last_ok->backup_end : NULL);
 	buf_putc(b, ',');
 	json_key(b, "age_hours");
 	if (jv->last_ok != NULL && jobview_epoch(jv->last_ok->backup_end) >= 0)
@@ -323,8 +327,9 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	buf_putc(b, '}');
 }
 
-void
-jobview_row_json(struct buf *b, const struct catalog_row *r)
+/* A catalog row as an object; its times with their UTC offset when offset. */
+static void
+row_json(struct buf *b, const struct catalog_row *r, int offset)
 {
 	buf_puts(b, "{\"backup_name\":");
 	json_str(b, r->backup_name);
@@ -333,9 +338,15 @@ jobview_row_json(struct buf *b, const struct catalog_row *r)
 	buf_puts(b, ",\"description\":");
 	json_str(b, r->description);
 	buf_puts(b, ",\"backup_start\":");
-	json_str(b, r->backup_start);
+	if (offset)
+		json_catalog_time(b, r->backup_start);
+	else
+		json_str(b, r->backup_start);
 	buf_puts(b, ",\"backup_end\":");
-	json_str(b, r->backup_end);
+	if (offset)
+		json_catalog_time(b, r->backup_end);
+	else
+		json_str(b, r->backup_end);
 	buf_puts(b, ",\"backup_duration\":");
 	json_num(b, r->backup_duration);
 	buf_puts(b, ",\"total_files_count\":");
@@ -355,4 +366,16 @@ jobview_row_json(struct buf *b, const struct catalog_row *r)
 	buf_puts(b, ",\"TYPE\":");
 	json_str(b, r->type);
 	buf_putc(b, '}');
+}
+
+void
+jobview_row_json(struct buf *b, const struct catalog_row *r)
+{
+	row_json(b, r, 0);
+}
+
+void
+jobview_api_row_json(struct buf *b, const struct catalog_row *r)
+{
+	row_json(b, r, 1);
 }

@@ -42,6 +42,12 @@ void jobview_json(struct buf *b, const struct job_view *jv);
 /* A catalog row as an object keyed by column name (/backups.json). */
 void jobview_row_json(struct buf *b, const struct catalog_row *r);
 /*
+ * The same for /api/v1/backups: backup_start and backup_end carry their
+ * UTC offset ("2026-11-26T03:20:57.123456+01:00"); /backups.json keeps
+ * the catalog's text (SPEC §11).
+ */
+void jobview_api_row_json(struct buf *b, const struct catalog_row *r);
+/*
  * When serve's scheduler next starts job's key ("schedule" or
  * "cleanup_schedule") after now, or -1 when it never does (unset, "never").
  */

@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <time.h>
+
+#include "util/timefmt.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static int
@@ -131,17 +134,52 @@ json_key(struct buf *b, const char *key)
 	buf_putc(b, ':');
 }
 
+/*
+ * tm as "YYYY-MM-DDTHH:MM:SS", then ".ffffff" when usec > 0, then its UTC
+ * offset "+01:00", into s (at least 40 bytes).
+ */
+static void
+iso_offset(const struct tm *tm, long usec, char *s, size_t sz)
+{
+	char off[8];
+	size_t n = strftime(s, sz, "%Y-%m-%dT%H:%M:%S", tm);
+
+	if (usec > 0)
+		n += (size_t)snprintf(s + n, sz - n, ".%06ld", usec);
+	if (strftime(off, sizeof off, "%z", tm) == 5) /* +0100 -> +01:00 */
+		snprintf(s + n, sz - n, "%.3s:%.2s", off, off + 3);
+}
+
 void
 json_time(struct buf *b, int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
-	char s[32];
+	char s[48];
 
 	if (t <= 0 || localtime_r(&tt, &tm) == NULL) {
 		buf_puts(b, "null");
 		return;
 	}
-	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+	iso_offset(&tm, 0, s, sizeof s);
+	json_str(b, s);
+}
+
+void
+json_catalog_time(struct buf *b, const char *iso)
+{
+	struct timeval tv;
+	struct tm tm;
+	char s[48];
+
+	if (iso == NULL) {
+		buf_puts(b, "null");
+		return;
+	}
+	if (time_parse_iso(iso, &tv) == -1 || localtime_r(&tv.tv_sec, &tm) == NULL) {
+		json_str(b, iso); /* not ours to fix: shown as stored */
+		return;
+	}
+	iso_offset(&tm, (long)tv.tv_usec, s, sizeof s);
 	json_str(b, s);
 }

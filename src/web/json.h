@@ -24,7 +24,17 @@ void json_int(struct buf *b, int64_t v);
 void json_num(struct buf *b, double v);
 /* "key": (the key is written as a JSON string, with its colon). */
 void json_key(struct buf *b, const char *key);
-/* Seconds since the epoch as local ISO "YYYY-MM-DDTHH:MM:SS", or null when t <= 0. */
+/*
+ * Seconds since the epoch as local ISO time with its UTC offset,
+ * "YYYY-MM-DDTHH:MM:SS+01:00", or null when t <= 0.
+ */
 void json_time(struct buf *b, int64_t t);
+/*
+ * A catalog time (local ISO without an offset, "2026-11-26T03:20:57.123456")
+ * with its UTC offset added, "2026-11-26T03:20:57.123456+01:00" (the
+ * fraction only when not zero); null when iso is NULL; as stored when it
+ * does not parse.
+ */
+void json_catalog_time(struct buf *b, const char *iso);
 
 #endif

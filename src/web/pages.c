@@ -194,6 +194,25 @@ cell_int(struct buf *b, int64_t v)
 		buf_printf(b, "<td>%lld</td>", (long long)v);
 }
 
+/*
+ * A duration in hours as the UI writes it, "45 s", "3 min 12 s",
+ * "2 h 05 min", "3 d 4 h", into out.
+ */
+static void
+human_duration(double hours, char *out, size_t outsz)
+{
+	long long s = (long long)(hours * 3600.0 + 0.5);
+
+	if (s < 60)
+		snprintf(out, outsz, "%lld s", s);
+	else if (s < 3600)
+		snprintf(out, outsz, "%lld min %02lld s", s / 60, s % 60);
+	else if (s < 48 * 3600)
+		snprintf(out, outsz, "%lld h %02lld min", s / 3600, s / 60 % 60);
+	else
+		snprintf(out, outsz, "%lld d %lld h", s / 86400, s / 3600 % 24);
+}
+
 void
 page_last_backups(struct req *r, struct reply *out)
 {
@@ -242,7 +261,11 @@ page_last_backups(struct req *r, struct reply *out)
 		cell(b, w->backup_start);
 		cell(b, w->backup_end);
 		if (w->backup_duration == w->backup_duration) {
-			buf_printf(b, "<td>%.4f</td>", w->backup_duration);
+			char human[48];
+
+			/* Readable, the catalog's hours kept in the title. */
+			human_duration(w->backup_duration, human, sizeof human);
+			buf_printf(b, "<td title=\"%.4f h\">%s</td>", w->backup_duration, human);
 			hours += w->backup_duration;
 		} else {
 			buf_puts(b, "<td></td>");
@@ -259,10 +282,15 @@ page_last_backups(struct req *r, struct reply *out)
 		cell(b, w->type);
 		buf_puts(b, "</tr>\n");
 	}
-	buf_printf(b,
-	           "</tbody>\n</table>\n<p id=\"totals\">Total duration: %.4f h, "
-	           "written: %lld bytes</p>\n",
-	           hours, written);
+	{
+		char human[48];
+
+		human_duration(hours, human, sizeof human);
+		buf_printf(b,
+		           "</tbody>\n</table>\n<p id=\"totals\">Total duration: %s (%.4f h), "
+		           "written: %lld bytes</p>\n",
+		           human, hours, written);
+	}
 	html_tail(b);
 out:
 	catalog_rows_free(rows, n);

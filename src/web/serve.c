@@ -163,6 +163,7 @@ reload_configs(const struct cli *c, struct server_opts *o, struct retired *r, co
 		retire_config(r, old);
 		olderr = __atomic_exchange_n(&o->cfg_errors[i], NULL, __ATOMIC_ACQ_REL);
 		retire_str(r, olderr);
+		__atomic_add_fetch(&o->config_reloads, 1, __ATOMIC_ACQ_REL);
 		log_info(NULL, "serve: reload (%s): %s: %zu job%s", why, path, cfg->njobs,
 		         cfg->njobs == 1 ? "" : "s");
 	}

@@ -38,6 +38,8 @@ struct server_opts {
 	struct auth *auth;
 	int queue_ok;     /* the queue opened at start */
 	char *queue_addr; /* "sqlite:PATH" or the redis URL, for 503 messages */
+	/* successful config reloads so far (atomic): the UI's notice */
+	unsigned long config_reloads;
 };
 
 struct server;

@@ -3,7 +3,8 @@
 # The web UI in a real browser: a config with an rsync+ssh job against
 # our sshd, a job whose failing preexec writes <script>alert(1)</script>
 # into its log, a slow job (its preexec sleeps) and null jobs, with
-# history from real backups; `tisbackup serve` on a free port with its
+# history from real backups, a job throttled by bwlimit (live progress),
+# a job of an empty folder; `tisbackup serve` on a free port with its
 # own users file (an admin and a viewer) and two configs, whose embedded
 # worker runs what the UI queues; a second serve with no users. Then
 # tests/browser/ui.test.mjs drives /usr/bin/chromium through Playwright
@@ -47,6 +48,14 @@ cfg_job "$CONF" slow-job "$SRC" "preexec = sleep 60"
 FLAKY_FLAG=$TMPD/flaky.flag
 touch "$FLAKY_FLAG"
 cfg_job "$CONF" flaky-job "$SRC" "preexec = test -e $FLAKY_FLAG || { echo 'flaky: the flag is missing'; exit 4; }"
+# A job whose transfer rsync holds to 256 KiB/s (bwlimit): a 12 MiB file
+# takes about 48 s, time to see its live progress; a job of an empty
+# folder (every run writes 0 bytes: its chart's axis).
+XSRC=$TMPD/xsrc
+mkdir -p "$XSRC" "$TMPD/empty"
+head -c 12582912 /dev/urandom >"$XSRC/big.bin"
+cfg_job "$CONF" xfer-job "$XSRC" "bwlimit = 256"
+cfg_job "$CONF" empty-job "$TMPD/empty"
 cfg_null "$CONF" null-alpha
 cfg_null "$CONF" null-beta
 # a second config file, for the config switcher
@@ -65,9 +74,15 @@ t_rc 0 "register_existing records the switch job's two versions"
 
 for i in 1 2 3; do
 	[ "$i" -gt 1 ] && wait_next_second
-	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta,flaky-job backup
+	tb_run -c "$CONF" -s web-files,xss-job,null-alpha,null-beta,flaky-job,empty-job backup
 	printf 'more %s\n' "$i" >>"$SRC/index.html"
 done
+# xfer-job's first backup at full speed (the same config without its
+# bwlimit): the run started in the UI counts its percent and ETA on it.
+sed -e '/^bwlimit = 256$/d' "$CONF" >"$TMPD/fast.ini"
+tb_run -c "$TMPD/fast.ini" -s xfer-job backup
+t_eq OK "$(last_row xfer-job status)" "xfer-job: a first backup at full speed"
+head -c 12582912 /dev/urandom >"$XSRC/big.bin" # new content: the same size moves again
 rm "$FLAKY_FLAG"
 for i in 1 2 3 4; do
 	wait_next_second
@@ -149,8 +164,9 @@ mkdir -p "$SHOT_DIR" "$TMPD/export"
 			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
 			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_FLAKY_JOB=flaky-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
 			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
+			TB_XFER_JOB=xfer-job TB_EMPTY_JOB=empty-job TB_SERVE_PID="$SERVE_PID" TB_RELOAD_CONF="$CONF2" \
 			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" TB_RESTORE_DIR="$TMPD/restored" \
-			timeout -k 5 300 node ui.test.mjs
+			timeout -k 5 480 node ui.test.mjs
 ) >"$TMPD/ui.tap" 2>&1
 node_rc=$?
 steps=0
@@ -178,7 +194,11 @@ t_ok "the export started in the UI copied web-files' newest backup into the fold
 t_eq 4 "$(csql "select count(*) from stats where backup_name='web-files' and TYPE='BACKUP' and status='OK'")" \
 	"the backup started in the UI added a fourth OK row"
 t_ok "screenshot saved: $SHOT_DIR/browser-dashboard.png" test -s "$SHOT_DIR/browser-dashboard.png"
-echo "# screenshots: $SHOT_DIR/browser-dashboard.png $SHOT_DIR/browser-job.png"
+for shot in browser-progress browser-runs-progress browser-reload-banner browser-mobile browser-mobile-runs browser-wide; do
+	t_ok "screenshot saved: $SHOT_DIR/$shot.png" test -s "$SHOT_DIR/$shot.png"
+done
+t_match 'cancelled|ERROR' "$(last_row xfer-job status)" "the throttled run of xfer-job was cancelled from the UI"
+echo "# screenshots: $SHOT_DIR/browser-*.png"
 browser_restore_checks
 kill "$SERVE_PID" "$SERVE2_PID" 2>/dev/null
 wait "$SERVE_PID" "$SERVE2_PID" 2>/dev/null

@@ -40,6 +40,8 @@ kill -HUP "$WEB_PID"
 t_ok "after SIGHUP the new job is in /api/v1/jobs" wait_until 10 jobs_are "alpha beta"
 t_ok "serve is still running after SIGHUP" kill -0 "$WEB_PID"
 t_match 'reload \(SIGHUP\): .*: 2 jobs' "$(cat "$TMPD/serve.err")" "the reload is logged"
+reloads() { curl -s --max-time 10 -b "$JAR" "$WEB/api/v1/health" | jq_py 'd["config_reloads"]'; }
+t_num_ge 1 "$(reloads)" "/api/v1/health counts the reload (config_reloads, the dashboard's notice)"
 
 # ---- a broken file keeps the previous version
 cp "$REAL" "$TMPD/good.ini"
@@ -49,6 +51,7 @@ t_ok "a broken config is reported in /api/v1/health" wait_until 10 errors_are 1
 health=$(curl -s -b "$JAR" "$WEB/api/v1/health")
 t_match 'conf-link\.ini:17: \[gamma\]' "$(jq_py 'd["config_errors"][0]["error"]' <<<"$health")" "the error names file:line"
 t_eq "true" "$(jq_py 'd["config_errors"][0]["previous_kept"]' <<<"$health")" "the previous version is kept"
+n_reloads=$(reloads)
 t_eq "alpha beta" "$(jobs)" "the previous jobs still serve"
 t_match 'serve: reload \(SIGHUP\): .* is unusable, its previous version stays in use' \
 	"$(cat "$TMPD/serve.err")" "the broken config is logged"
@@ -62,6 +65,7 @@ cfg_null "$TMPD/new.tmp" gamma
 mv "$TMPD/new.tmp" "$CONF"
 t_ok "a file renamed over the config is reloaded (no signal)" wait_until 10 jobs_are "alpha beta gamma"
 t_ok "the error is gone once the file loads" wait_until 10 errors_are 0
+t_num_ge "$((n_reloads + 1))" "$(reloads)" "... and the fixed file counts as a reload"
 # In place: append to it.
 cfg_null "$CONF" delta
 t_ok "a config written in place is reloaded (no signal)" wait_until 10 jobs_are "alpha beta delta gamma"

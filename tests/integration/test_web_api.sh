@@ -61,6 +61,7 @@ t_eq 200 "$(st_of "$r")" "anonymous health answers"
 t_eq '{"status": "ok"}' "$(body_of "$r" | jq_py 'd')" "anonymous health says only ok"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/health")
 t_eq '0.1.0 ok' "$(body_of "$r" | jq_py 'd["version"]+" "+d["queue"]')" "authenticated health has version and queue"
+t_eq 0 "$(body_of "$r" | jq_py 'd["config_reloads"]')" "authenticated health counts the config reloads (none yet)"
 JAR=$TMPD/jar
 web_login alice alice-pw-1 "$JAR"
 r=$(hcurl -b "$JAR" "$WEB/api/v1/session")
@@ -104,6 +105,8 @@ t_eq '["TYPE", "backup_duration", "backup_end", "backup_location", "backup_name"
 t_eq true "$(body_of "$r" | jq_py 'all(d[i]["backup_start"] >= d[i+1]["backup_start"] for i in range(len(d)-1))')" \
 	"/backups.json is newest first"
 t_eq 'job001' "$(body_of "$r" | jq_py 'd[0]["backup_name"]')" "newest row first"
+t_match '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+$' "$(body_of "$r" | jq_py 'd[0]["backup_start"]')" \
+	"/backups.json keeps the catalog's times as stored (no offset: SPEC §11)"
 
 plain=$(curl -s "${A[@]}" "$WEB/backups.json" | md5sum)
 enc=$(curl -s -D - -o "$TMPD/gz" "${A[@]}" -H 'Accept-Encoding: gzip' "$WEB/backups.json" | tr -d '\r')
@@ -115,7 +118,8 @@ t_eq 200 "$(st_of "$r")" "/last_backups answers"
 t_eq 20 "$(body_of "$r" | grep -c '^<tr><td>')" "/last_backups: the last 20 BACKUP rows"
 t_match '&lt;script&gt;alert\(1\)&lt;/script&gt; &amp; done' "$(body_of "$r")" "a log with <script> is escaped"
 t_nomatch '<script>alert' "$(body_of "$r")" "no raw <script> from the catalog"
-t_match 'id="totals">Total duration: 0.1667 h, written: [0-9]+ bytes' "$(body_of "$r")" "/last_backups totals duration and written bytes"
+t_match 'id="totals">Total duration: 10 min 00 s \(0.1667 h\), written: [0-9]+ bytes' "$(body_of "$r")" "/last_backups totals duration (readable, and in hours) and written bytes"
+t_match '<td title="0\.[0-9]{4} h">[0-9]+ (s|min [0-9]{2} s)</td>' "$(body_of "$r")" "/last_backups: durations readable, the hours in the title"
 
 r=$(hcurl "${A[@]}" "$WEB/status.json")
 t_eq 200 "$(st_of "$r")" "/status.json answers"
@@ -143,12 +147,17 @@ t_eq 2 "$(curl -s -b "$JAR" "$WEB/api/v1/configs" | jq_py 'len(d["configs"])')" 
 # --- jobs ------------------------------------------------------------------
 r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs")
 t_eq 200 "$(st_of "$r")" "/api/v1/jobs answers"
-t_eq '["age_hours", "cleanup_schedule", "health", "health_message", "last_attempt_failed", "last_duration_s", "last_end", "last_error", "last_ok_end", "last_start", "last_status", "last_total_bytes", "last_written_bytes", "maximum_backup_age", "name", "next_cleanup", "next_run", "progress", "schedule", "server_name", "single_file", "target", "type"]' \
+t_eq '["age_hours", "cleanup_schedule", "health", "health_message", "last_attempt_failed", "last_duration_s", "last_end", "last_error", "last_ok_end", "last_start", "last_status", "last_total_bytes", "last_written_bytes", "maximum_backup_age", "name", "next_cleanup", "next_run", "no_data", "progress", "schedule", "server_name", "single_file", "target", "type"]' \
 	"$(body_of "$r" | jq_py 'sorted(d["items"][0].keys())')" "job objects have api.md's fields"
 t_eq 'job001 OK 30 30' "$(body_of "$r" | jq_py '" ".join(str(x) for x in [d["items"][2]["name"], d["items"][2]["last_status"], d["items"][2]["last_duration_s"], d["items"][2]["maximum_backup_age"]])')" \
 	"job001: last status, duration in seconds, max age"
 t_eq 'ERROR critical' "$(body_of "$r" | jq_py '" ".join([[j["last_status"], j["health"]] for j in d["items"] if j["name"]=="job004"][0])')" \
 	"a job whose last row failed: ERROR, and critical (its backups are gone from disk)"
+ISO_TZ='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?[+-][0-9]{2}:[0-9]{2}$'
+t_match "$ISO_TZ" "$(body_of "$r" | jq_py 'd["items"][2]["last_start"]')" "API times carry their UTC offset: last_start"
+t_match "$ISO_TZ" "$(body_of "$r" | jq_py 'd["items"][2]["last_ok_end"]')" "... and last_ok_end"
+t_eq nulljob "$(body_of "$r" | jq_py '" ".join(j["name"] for j in d["items"] if j["no_data"])')" \
+	"no_data: true for the null job only (nothing to back up)"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/job001")
 t_eq 200 "$(st_of "$r")" "/api/v1/jobs/NAME answers"
 t_eq '10 True' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+str(d["history"][0]["start"] < d["history"][-1]["start"])')" \
@@ -159,6 +168,7 @@ t_eq 404 "$(st_of "$r")" "unknown job: 404"
 
 # --- backups: filters, paging, totals, errors -------------------------------
 q() { curl -s "${A[@]}" "$WEB/api/v1/backups?$1"; }
+t_match "$ISO_TZ" "$(q 'limit=1' | jq_py 'd["items"][0]["backup_start"]')" "/api/v1/backups: times with their UTC offset"
 t_eq '100 1001 100 0' "$(q '' | jq_py '" ".join(str(x) for x in [len(d["items"]), d["total"], d["limit"], d["offset"]])')" \
 	"default: 100 newest BACKUP rows, total of all"
 t_eq '10 10' "$(q 'job=job005' | jq_py 'str(d["total"])+" "+str(len(d["items"]))')" "job filter"
@@ -213,6 +223,7 @@ r=$(post '{"action": "cleanup", "sections": ["job000"]}')
 t_eq "True $ID" "$(body_of "$r" | jq_py 'str(d["existing"])+" "+d["id"]')" "the same request returns the active run"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/$ID")
 t_eq "queued cleanup alice" "$(body_of "$r" | jq_py 'd["state"]+" "+d["action"]+" "+d["requested_by"]')" "GET /api/v1/runs/ID"
+t_match "$ISO_TZ" "$(body_of "$r" | jq_py 'd["created"]')" "a run's times carry their UTC offset"
 t_eq 2 "$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'len(d["items"])')" "active runs listed (slow, cleanup)"
 r=$(hcurl "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$ID")
 t_eq '202 cancelled' "$(st_of "$r") $(body_of "$r" | jq_py 'd["state"]')" "DELETE cancels a queued run"

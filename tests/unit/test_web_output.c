@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/buf.h"
 #include "web/form.h"
@@ -74,6 +75,33 @@ test_json_numbers(void **state)
 	json_time(&b, 0);
 	assert_string_equal(buf_str(&b), "42 null 0.1 null 30 null");
 	buf_free(&b);
+}
+
+/* API times: local ISO with the UTC offset, in winter and in summer. */
+static void
+test_json_times(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	setenv("TZ", "Europe/Paris", 1);
+	tzset();
+	buf_init(&b, 1024);
+	json_time(&b, 1764123657); /* 2025-11-26 02:20:57 UTC */
+	buf_putc(&b, ' ');
+	json_catalog_time(&b, "2026-07-01T12:00:00.123456");
+	buf_putc(&b, ' ');
+	json_catalog_time(&b, "2026-01-02 03:04:05");
+	buf_putc(&b, ' ');
+	json_catalog_time(&b, NULL);
+	buf_putc(&b, ' ');
+	json_catalog_time(&b, "not a time");
+	assert_string_equal(buf_str(&b), "\"2025-11-26T03:20:57+01:00\" "
+	                                 "\"2026-07-01T12:00:00.123456+02:00\" "
+	                                 "\"2026-01-02T03:04:05+01:00\" null \"not a time\"");
+	buf_free(&b);
+	unsetenv("TZ");
+	tzset();
 }
 
 static void
@@ -176,9 +204,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_str), cmocka_unit_test(test_json_numbers),
-		cmocka_unit_test(test_html),     cmocka_unit_test(test_static_lookup),
-		cmocka_unit_test(test_form),
+		cmocka_unit_test(test_json_str),      cmocka_unit_test(test_json_numbers),
+		cmocka_unit_test(test_json_times),    cmocka_unit_test(test_html),
+		cmocka_unit_test(test_static_lookup), cmocka_unit_test(test_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

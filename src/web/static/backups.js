@@ -18,7 +18,7 @@ const COLS = [
 	{ key: 'total_files_count', label: 'Total files', num: true, fmt: fmt.count },
 	{ key: 'written_bytes', label: 'Written', num: true, fmt: fmt.bytes },
 	{ key: 'total_bytes', label: 'Total size', num: true, fmt: fmt.bytes },
-	{ key: 'backup_location', label: 'Location', mono: true },
+	{ key: 'backup_location', label: 'Location', mono: true, fmt: fmt.location },
 ];
 
 const state = { job: '', status: '', type: 'BACKUP', since: '', until: '', limit: 50, offset: 0, sort: 'backup_start', desc: true };
@@ -149,14 +149,41 @@ export async function render(main) {
 		draw();
 	}
 
+	/*
+	 * A day typed as the rest of the UI writes dates, YYYY-MM-DD (a date
+	 * input would show the browser's locale format); applied once valid.
+	 */
+	function dayField(id, label, key) {
+		const input = h('input', {
+			type: 'text',
+			id,
+			value: state[key],
+			placeholder: 'YYYY-MM-DD',
+			inputmode: 'numeric',
+			maxlength: '10',
+			pattern: '\\d{4}-\\d{2}-\\d{2}',
+			autocomplete: 'off',
+			onchange: () => {
+				const v = input.value.trim();
+				const okDay = v === '' || (/^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(new Date(`${v}T00:00:00`).getTime()));
+				input.setAttribute('aria-invalid', okDay ? 'false' : 'true');
+				if (!okDay) return;
+				state[key] = v;
+				state.offset = 0;
+				load();
+			},
+		});
+		return h('div', { class: 'field' }, h('label', { for: id, text: `${label} (YYYY-MM-DD)` }), input);
+	}
+
 	const form = h(
 		'form',
 		{ class: 'toolbar filters', onsubmit: (ev) => ev.preventDefault(), 'aria-label': 'Filters' },
 		select('f-job', 'Job', [['', 'All jobs'], ...names.map((n) => [n, n])], state.job, set('job')),
 		select('f-status', 'Status', [['', 'Any'], ['OK', 'OK'], ['ERROR', 'Error'], ['Running', 'Running']], state.status, set('status')),
 		select('f-type', 'Type', [['BACKUP', 'Backups'], ['EXPORT', 'Exports']], state.type, set('type')),
-		h('div', { class: 'field' }, h('label', { for: 'f-since', text: 'Since' }), h('input', { type: 'date', id: 'f-since', value: state.since, onchange: set('since') })),
-		h('div', { class: 'field' }, h('label', { for: 'f-until', text: 'Until' }), h('input', { type: 'date', id: 'f-until', value: state.until, onchange: set('until') })),
+		dayField('f-since', 'Since', 'since'),
+		dayField('f-until', 'Until', 'until'),
 		select('f-limit', 'Per page', [['20', '20'], ['50', '50'], ['100', '100'], ['500', '500']], String(state.limit), (ev) => {
 			state.limit = Number(ev.currentTarget.value);
 			state.offset = 0;

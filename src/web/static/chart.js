@@ -5,7 +5,7 @@
  * few dozen elements built with the DOM helpers.
  */
 import { s } from './dom.js';
-import { date } from './fmt.js';
+import { date, day } from './fmt.js';
 
 const W = 640;
 const H = 220;
@@ -41,7 +41,7 @@ function dayLabel(d, span) {
 	const p = (x) => String(x).padStart(2, '0');
 	if (span < 10 * 60e3) return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 	if (span < 2 * 86400e3) return `${p(d.getHours())}:${p(d.getMinutes())}`;
-	return `${p(d.getDate())}/${p(d.getMonth() + 1)}`;
+	return day(d).slice(5); /* MM-DD, the ISO order */
 }
 
 /*
@@ -61,14 +61,18 @@ export function lineChart(points, opts) {
 	const iw = W - M.left - M.right;
 	const ih = H - M.top - M.bottom;
 	if (pts.length === 0) {
-		svg.append(s('text', { x: W / 2, y: H / 2, class: 'chart-empty', 'text-anchor': 'middle', text: 'no runs yet' }));
+		/* Runs without a known value (unknown written bytes) are no zeros either. */
+		svg.append(s('text', { x: W / 2, y: H / 2, class: 'chart-empty', 'text-anchor': 'middle', text: points.length ? 'no value recorded' : 'no runs yet' }));
 		return svg;
 	}
 	const maxV = Math.max(...pts.map((p) => p.v), 0);
 	const unit = opts.unit(maxV);
-	const top = Math.max(maxV / unit.div, 1e-9);
-	const step = niceStep(top, 4);
+	/* All zero: one step of 1 unit, so the axis reads 0 and 1, not "0 0 0 0 0". */
+	const top = maxV > 0 ? maxV / unit.div : 1;
+	const step = maxV > 0 ? niceStep(top, 4) : 1;
 	const yMax = Math.ceil(top / step) * step || step;
+	/* As many decimals as the step needs, so that no two labels read the same. */
+	const decimals = (String(Number(step.toPrecision(6))).split('.')[1] || '').length;
 	let t0 = Math.min(...pts.map((p) => p.t.getTime()));
 	let t1 = Math.max(...pts.map((p) => p.t.getTime()));
 	/* 4 % of the span on each side keeps the first and last points off the axes. */
@@ -84,10 +88,11 @@ export function lineChart(points, opts) {
 		grid.append(s('line', { x1: M.left, x2: M.left + iw, y1: yy, y2: yy }));
 		grid.append(
 			s('text', {
+				class: 'chart-ylabel',
 				x: M.left - 6,
 				y: yy + 4,
 				'text-anchor': 'end',
-				text: Number(v.toFixed(2)).toString(),
+				text: v.toFixed(decimals),
 			}),
 		);
 	}

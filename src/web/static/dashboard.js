@@ -4,7 +4,9 @@
  * the age of the last good backup and sizes; failing jobs and groups
  * first; the counters by health are filters; a search box that filters by
  * job, server or target as you type; the config switcher; and (admins)
- * "Run now" / "Cleanup" buttons whose runs are shown live.
+ * "Run now" / "Cleanup" buttons whose runs are shown live; a running
+ * backup shows its transfer progress (bar, percent, rate, ETA), refreshed
+ * every few seconds whoever started it (the queue, cron, a shell).
  */
 import { api, isAdmin } from './api.js';
 import { h, replace, toast } from './dom.js';
@@ -13,6 +15,7 @@ import { cancelRun, launch, onRunChange, runFor } from './runs.js';
 import { storagePanel } from './storage.js'; /* the storage section (disk usage, forecast) */
 import { poolsNotice } from './pools.js'; /* worker pools without a live worker */
 import { fleetPanel } from './fleet.js'; /* the catalog's jobs of other configurations */
+import { progressBox, showProgress } from './progress.js'; /* live transfer progress */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -20,8 +23,14 @@ export const HEALTH = {
 	critical: 'Critical',
 	running: 'Running',
 	unknown: 'Unknown',
+	nodata: 'No data',
 };
-const HEALTH_ORDER = ['critical', 'warning', 'running', 'unknown', 'ok'];
+const HEALTH_ORDER = ['critical', 'warning', 'running', 'unknown', 'ok', 'nodata'];
+
+/* What the dashboard shows: a job that backs nothing up (null) has no data, never a green OK. */
+export function healthOf(job) {
+	return job.no_data ? 'nodata' : job.health || 'unknown';
+}
 
 let query = '';
 /* The health the counters filter on ('' = every job). */
@@ -42,6 +51,7 @@ function nextRun(job) {
 
 /* The last attempt: its result and when, the failure's log as a tooltip. */
 function lastAttempt(job) {
+	if (job.no_data) return h('span', { class: 'muted', text: 'no data' });
 	if (!job.last_start) return h('span', { class: 'muted', text: 'never' });
 	const when = fmt.date(job.last_start);
 	if (job.last_attempt_failed) {
@@ -49,18 +59,20 @@ function lastAttempt(job) {
 			'span',
 			{ class: 'attempt attempt-failed', title: job.last_error || job.health_message || '' },
 			h('strong', { text: 'failed' }),
-			` ${when}`,
+			' ',
+			h('span', { class: 'when', text: when }),
 			job.last_error ? h('span', { class: 'attempt-why', text: String(job.last_error).split('\n').slice(0, 2).join(' — ') }) : null,
 		);
 	}
 	const st = job.last_status === 'Running' ? 'running' : job.last_status === 'OK' ? 'OK' : String(job.last_status || '?');
-	return h('span', { class: `attempt attempt-${st === 'OK' ? 'ok' : 'other'}`, title: job.health_message || '' }, h('strong', { text: st }), ` ${when}`);
+	return h('span', { class: `attempt attempt-${st === 'OK' ? 'ok' : 'other'}`, title: job.health_message || '' }, h('strong', { text: st }), ' ', h('span', { class: 'when', text: when }));
 }
 
 export function healthBadge(job) {
-	const hl = HEALTH[job.health] ? job.health : 'unknown';
-	const tip =
-		job.age_hours === null || job.age_hours === undefined
+	const hl = HEALTH[healthOf(job)] ? healthOf(job) : 'unknown';
+	const tip = job.no_data
+		? 'records a server that needs no backup: nothing runs, nothing is kept'
+		: job.age_hours === null || job.age_hours === undefined
 			? 'no successful backup recorded'
 			: `last good backup ${fmt.age(job.age_hours)}; maximum age ${job.maximum_backup_age ?? '?'} h`;
 	return h('span', { class: `badge health-${hl}`, title: tip }, h('span', { class: 'dot', 'aria-hidden': 'true' }), HEALTH[hl]);
@@ -91,6 +103,7 @@ export function runBadge(run) {
 			'data-action': 'cancel',
 			'aria-label': `Cancel the ${what} run ${run.id}`,
 			onclick: async () => {
+				if (!window.confirm(`Cancel the ${what} run ${run.id} of ${(run.sections || []).join(', ')}? What it did so far is discarded.`)) return;
 				btn.disabled = true;
 				try {
 					await cancelRun(run.id);
@@ -112,6 +125,7 @@ export function runButtons(name, onDone) {
 	const busy = !!runFor(name);
 	const go = (action) => async (ev) => {
 		const btn = ev.currentTarget;
+		if (action === 'cleanup' && !window.confirm(`Clean up ${name}? Backups older than its retention are deleted for good.`)) return;
 		btn.disabled = true;
 		try {
 			const run = await launch(action, name);
@@ -137,9 +151,9 @@ function jobRow(job) {
 	const search = `${job.name} ${job.server_name || ''} ${job.target || ''}`.toLowerCase();
 	return h(
 		'tr',
-		{ dataset: { job: job.name, health: job.health || 'unknown', search } },
-		h('td', { 'data-label': 'Status', class: 'cell-status' }, healthBadge(job), runBadge(run)),
-		h('td', { 'data-label': 'Job', class: 'cell-name' }, h('a', { href: `#/job/${encodeURIComponent(job.name)}`, text: job.name })),
+		{ dataset: { job: job.name, health: healthOf(job), search } },
+		h('td', { 'data-label': 'Status', class: 'cell-status' }, healthBadge(job), runBadge(run), progressBox(job.progress)),
+		h('td', { 'data-label': 'Job', class: 'cell-name' }, h('a', { href: `#/job/${encodeURIComponent(job.name)}`, title: job.target ? `${job.server_name || ''} ${job.target}`.trim() : null, text: job.name })),
 		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
 		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
 		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job), nextRun(job)),
@@ -147,7 +161,7 @@ function jobRow(job) {
 		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
 		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
 		h('td', { 'data-label': 'Size', class: 'num', text: fmt.bytes(job.last_total_bytes) }),
-		isAdmin() ? h('td', { 'data-label': 'Actions', class: 'cell-actions' }, runButtons(job.name)) : null,
+		isAdmin() ? h('td', { 'data-label': 'Actions', class: 'cell-actions' }, job.no_data ? null : runButtons(job.name)) : null,
 	);
 }
 
@@ -177,7 +191,7 @@ function groupTable(type, jobs) {
 /* The counters by health; each is a toggle that shows only its jobs. */
 function summary(jobs, onFilter) {
 	const n = {};
-	for (const j of jobs) n[j.health || 'unknown'] = (n[j.health || 'unknown'] || 0) + 1;
+	for (const j of jobs) n[healthOf(j)] = (n[healthOf(j)] || 0) + 1;
 	if (healthFilter && !n[healthFilter]) healthFilter = '';
 	return h(
 		'ul',
@@ -293,6 +307,8 @@ export async function render(main) {
 	const sum = h('div', { class: 'summary-box' });
 	const banner = h('div', { id: 'config-errors', class: 'notice notice-error', role: 'alert', hidden: true });
 	const pools = poolsNotice(); /* pools.js: a pool nobody serves */
+	const reloaded = h('div', { id: 'config-reloaded', class: 'notice notice-ok', role: 'status', hidden: true });
+	let reloads = null; /* serve's count of config reloads, as last seen */
 	const search = h('input', {
 		type: 'search',
 		id: 'job-search',
@@ -310,14 +326,15 @@ export async function render(main) {
 		cfg = c;
 		configBanner(banner, health);
 		pools.refresh();
+		if (health && typeof health.config_reloads === 'number') reloads = health.config_reloads;
 		const items = jobs.items || [];
 		const byType = new Map();
 		/* Failing jobs first, then by name; groups by their worst job. */
-		for (const j of [...items].sort((a, b) => rank(a.health) - rank(b.health) || a.name.localeCompare(b.name))) {
+		for (const j of [...items].sort((a, b) => rank(healthOf(a)) - rank(healthOf(b)) || a.name.localeCompare(b.name))) {
 			if (!byType.has(j.type)) byType.set(j.type, []);
 			byType.get(j.type).push(j);
 		}
-		const types = [...byType.keys()].sort((a, b) => rank(byType.get(a)[0].health) - rank(byType.get(b)[0].health) || a.localeCompare(b));
+		const types = [...byType.keys()].sort((a, b) => rank(healthOf(byType.get(a)[0])) - rank(healthOf(byType.get(b)[0])) || a.localeCompare(b));
 		const refilter = () => {
 			markFilter(sum);
 			applyFilter(list);
@@ -355,7 +372,7 @@ export async function render(main) {
 	storage.load().catch(() => {});
 	const fleet = fleetPanel();
 	fleet.load().catch(() => {});
-	replace(main, head, banner, pools.el, sum, list, storage.el, fleet.el);
+	replace(main, head, banner, reloaded, pools.el, sum, list, storage.el, fleet.el);
 
 	const off = onRunChange((run, finished) => {
 		for (const name of run.sections || []) {
@@ -365,11 +382,14 @@ export async function render(main) {
 				if (!tr) continue;
 				const cell = tr.querySelector('.cell-status');
 				const key = runKey(run);
+				if (run.progress && name in run.progress) showProgress(cell, run.progress[name]);
 				if (cell.dataset.runKey === key) continue;
 				cell.dataset.runKey = key;
 				cell.querySelector('.run-box')?.remove();
 				cell.querySelector('.run')?.remove();
-				cell.append(runBadge(run));
+				const xfer = cell.querySelector('.xfer');
+				if (xfer) xfer.before(runBadge(run));
+				else cell.append(runBadge(run));
 				for (const b of tr.querySelectorAll('.cell-actions button')) b.disabled = true;
 			}
 		}
@@ -378,8 +398,41 @@ export async function render(main) {
 		if (document.visibilityState === 'visible' && document.activeElement !== search) load().catch(() => {});
 		if (document.visibilityState === 'visible') storage.load().catch(() => {});
 	}, 30000);
+	/*
+	 * serve reloads its configs on SIGHUP and when the files change: every
+	 * 5 s, show a broken file's errors at once, and after a reload the new
+	 * jobs, with a notice saying so.
+	 */
+	const watch = setInterval(async () => {
+		if (document.visibilityState !== 'visible') return;
+		let health;
+		try {
+			health = await api('/api/v1/health');
+		} catch {
+			return;
+		}
+		configBanner(banner, health);
+		if (typeof health.config_reloads !== 'number' || reloads === null || health.config_reloads === reloads) return;
+		reloads = health.config_reloads;
+		await load().catch(() => {});
+		/* A broken file: its banner says what happened, not "reloaded". */
+		if ((health.config_errors || []).length > 0) {
+			reloaded.hidden = true;
+			return;
+		}
+		const at = new Date();
+		replace(reloaded, h('strong', { text: 'Configuration reloaded' }), ` at ${fmt.date(at)}: the list shows its jobs now.`);
+		reloaded.hidden = false;
+	}, 5000);
+	/* Running jobs (from the queue, cron or a shell): their progress every 3 s. */
+	const live = setInterval(() => {
+		if (document.visibilityState !== 'visible') return;
+		for (const tr of list.querySelectorAll('tr[data-health="running"]')) refreshJob(tr.dataset.job);
+	}, 3000);
 	return () => {
 		off();
 		clearInterval(timer);
+		clearInterval(live);
+		clearInterval(watch);
 	};
 }

@@ -61,7 +61,7 @@ export async function render(main) {
 									h('td', { 'data-label': 'Start', text: fmt.date(r.backup_start) }),
 									h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(Number(r.backup_duration) * 3600) }),
 									h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(r.written_bytes) }),
-									h('td', { 'data-label': 'Location', class: 'mono truncate', title: r.backup_location || '', text: r.backup_location || '—' }),
+									h('td', { 'data-label': 'Location', class: 'mono', title: r.backup_location || '', text: fmt.location(r.backup_location) }),
 								),
 							),
 				),

@@ -46,12 +46,40 @@ export function parseDate(s) {
 	return new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
 }
 
-/* "2026-11-26 06:12" style display of an API date, '—' when missing. */
+/* The browser's UTC offset at d, "+01:00". */
+export function offset(d) {
+	const m = -d.getTimezoneOffset();
+	const a = Math.abs(m);
+	return `${m < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/*
+ * The one date format of the UI: ISO 8601, local time with its UTC
+ * offset, "2026-11-26 06:12:03+01:00" (a space for the T, as RFC 3339
+ * allows, for reading); '—' when missing.
+ */
 export function date(s) {
-	const d = parseDate(s);
+	const d = s instanceof Date ? s : parseDate(s);
 	if (!d) return '—';
 	const p = (x) => String(x).padStart(2, '0');
-	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}${offset(d)}`;
+}
+
+/* A day as the date fields take it, "2026-11-26". */
+export function day(d) {
+	const p = (x) => String(x).padStart(2, '0');
+	return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+/*
+ * A backup location cut for a narrow column: its last two parts (the job
+ * folder and the backup's stamp), "…/web/20261126-06h12m03"; the whole path
+ * goes in the cell's title.
+ */
+export function location(path) {
+	if (!path) return '—';
+	const parts = String(path).split('/').filter(Boolean);
+	return parts.length <= 2 ? String(path) : `…/${parts.slice(-2).join('/')}`;
 }
 
 export function count(n) {

@@ -52,7 +52,7 @@ function retentionPanel(ret) {
 									h('td', { 'data-label': 'Status' }, statusText(it.status), it.partial ? ' (partial)' : ''),
 									h('td', { 'data-label': 'Decision', class: `decision decision-${it.action}`, text: it.action }),
 									h('td', { 'data-label': 'Rule', title: it.rules.join(', '), text: it.reason }),
-									h('td', { 'data-label': 'Location', class: 'mono', text: it.location }),
+									h('td', { 'data-label': 'Location', class: 'mono', title: it.location || '', text: fmt.location(it.location) }),
 								),
 							),
 						),
@@ -129,7 +129,8 @@ export async function render(main, name) {
 		const hist = j.history || [];
 		const points = hist.map((r) => ({ t: fmt.parseDate(r.start), start: r.start, status: r.status }));
 		const durations = points.map((p, i) => ({ ...p, v: Number(hist[i].duration_s) }));
-		const written = points.map((p, i) => ({ ...p, v: Number(hist[i].written_bytes) }));
+		/* Unknown written bytes (null) are no point at all, not a 0. */
+		const written = points.map((p, i) => ({ ...p, v: hist[i].written_bytes === null || hist[i].written_bytes === undefined ? NaN : Number(hist[i].written_bytes) }));
 		const run = runFor(name);
 		replace(
 			box,
@@ -137,7 +138,7 @@ export async function render(main, name) {
 			h(
 				'div',
 				{ class: 'panel job-head' },
-				h('div', { class: 'title' }, h('h1', { text: j.name }), healthBadge(j), h('span', { class: 'run-slot' }, runBadge(run)), runButtons(name)),
+				h('div', { class: 'title' }, h('h1', { text: j.name }), healthBadge(j), h('span', { class: 'run-slot' }, runBadge(run)), j.no_data ? null : runButtons(name)),
 				h(
 					'dl',
 					{ class: 'facts' },
