@@ -68,9 +68,11 @@ sampler() {
 	done >"$TMPD/hits"
 }
 # Control: the scan does see a password shown in an argv.
-python3 -c 'import time; time.sleep(60)' "$SECRET" &
+# (bash, not an interpreter through a shim that may start slowly on a busy machine;
+# the password stays in bash's own argv, not its child sleep's)
+/bin/bash -c 'sleep 120; :' control "$SECRET" &
 CONTROL=$!
-wait_until 10 grep -qaF -f "$TMPD/sentinel" "/proc/$CONTROL/cmdline"
+wait_until 60 grep -qaF -f "$TMPD/sentinel" "/proc/$CONTROL/cmdline"
 t_match "^/proc/$CONTROL/cmdline\$" \
 	"$(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null)" \
 	"control: the /proc scan sees a password in an argv"
