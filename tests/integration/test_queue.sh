@@ -44,7 +44,9 @@ gui_ini() {
 		echo "[queue]"
 		echo "backend = $2"
 		echo "redis_url = $REDIS_URL"
-		echo "lease_seconds = 5"
+		# 12 s, not the minimum 5: a worker renews every lease/3, and on a machine
+		# loaded tenfold a 5 s lease lapsed under a live run (counted a second attempt).
+		echo "lease_seconds = 12"
 		echo "max_attempts = 3"
 		echo "workers = 2"
 		echo "stop_grace = 1"
@@ -70,7 +72,7 @@ slow_running() {
 # holder_pid ID: the pid of the worker process running ID (from its id HOST:PID/N).
 holder_pid() { state "$1" | awk '{print $3}' | sed 's/.*:\([0-9]*\)\/.*/\1/'; }
 # Seconds without any change in the queue before a wait gives up: more
-# than a lease (5 s) plus the slow run's preexec (4 s) and a run on a busy
+# than a lease (12 s) plus the slow run's preexec (4 s) and a run on a busy
 # machine.
 STALL=60
 # settled CMD...: wait for CMD until it holds, or the queue stops moving.
