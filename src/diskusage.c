@@ -12,7 +12,9 @@
  * snapshots next to each removed entry.
  *
  * A btrfs subvolume (inode 256 on btrfs) shares extents, not inodes: a
- * walk would count every snapshot whole, so such snapshots are left out.
+ * walk would count every snapshot whole, so such snapshots are never
+ * walked; their figures come from the btrfs qgroups when quotas are
+ * enabled and consistent (btrfs_qgroup.c), else they are left out.
  */
 #include "diskusage.h"
 
@@ -26,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <btrfsutil.h>
+
+#include "btrfs_qgroup.h"
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
@@ -327,7 +332,7 @@ is_subvolume(const char *path)
 /*
  * job's finished snapshots on disk, oldest first, each with its row of
  * rows (if any); *job_row the job's own row. *subvol = 1 when they are
- * btrfs subvolumes (then nothing is listed). 0 or -1 + err.
+ * btrfs subvolumes. 0 or -1 + err.
  */
 static int
 snaps_list(const struct job *job, struct catalog_du *rows, size_t nrows, struct snaps *s,
@@ -338,11 +343,8 @@ snaps_list(const struct job *job, struct catalog_du *rows, size_t nrows, struct 
 	*subvol = 0;
 	if (driver_scan_finished(job, accept_any, snap_found, s, err) == -1)
 		return -1;
-	if (s->n > 0 && is_subvolume(s->v[s->n - 1].path)) {
-		snaps_free(s);
+	if (s->n > 0 && is_subvolume(s->v[s->n - 1].path))
 		*subvol = 1;
-		return 0;
-	}
 	if (s->n > 1)
 		qsort(s->v, s->n, sizeof *s->v, snap_cmp);
 	for (size_t i = 0; i < nrows; i++) {
@@ -475,6 +477,77 @@ rescan_snaps(struct catalog *cat, const struct job *job, const struct snaps *s, 
 out:
 	pending_free(&p);
 	map_free(&global);
+	return ret;
+}
+
+/*
+ * job's snapshots s are btrfs subvolumes: write all of its rows from the
+ * qgroups 0/ID of their subvolume IDs (docs/btrfs.md): a snapshot's bytes
+ * and disk_bytes are its referenced bytes, its unique bytes its
+ * exclusive ones; the job's total is the newest snapshot's referenced
+ * bytes plus every older one's exclusive bytes. When quotas are off,
+ * being rescanned or inconsistent, or a snapshot has no qgroup, the
+ * job's rows are dropped (nothing is measured) and, unless quotas are
+ * simply off, the reason is logged once. *measured says whether rows
+ * were written. 0 or -1 + err.
+ */
+static int
+qgroup_account(struct catalog *cat, const struct job *job, const struct snaps *s, int *measured,
+               struct err *err)
+{
+	struct diskusage_fig total = { 0 };
+	struct pending p = { 0 };
+	struct btrfs_qgroups q;
+	const char *why;
+	int ret = -1;
+
+	*measured = 0;
+	if (s->n == 0)
+		return catalog_du_delete(cat, job->name, NULL, err);
+	if (btrfs_qgroup_read(s->v[s->n - 1].path, &q, err) == -1)
+		return -1;
+	if ((why = btrfs_qgroup_why(&q)) != NULL) {
+		if (q.state != BTRFS_QG_OFF)
+			log_info(job->name, "disk usage of its btrfs snapshots not measured: %s",
+			         why);
+		ret = catalog_du_delete(cat, job->name, NULL, err);
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct btrfs_qg *g;
+		struct diskusage_fig fig = { 0 };
+		enum btrfs_util_error e;
+		uint64_t id = 0;
+
+		errno = 0;
+		e = btrfs_util_subvolume_id(s->v[i].path, &id);
+		if (e != BTRFS_UTIL_OK) {
+			err_sys(err, errno, "reading the subvolume ID of %s: %s", s->v[i].path,
+			        btrfs_util_strerror(e));
+			goto out;
+		}
+		if ((g = btrfs_qgroup_find(&q, id)) == NULL) {
+			log_info(job->name,
+			         "disk usage of its btrfs snapshots not measured: %s (subvolume "
+			         "%llu) has no qgroup 0/%llu",
+			         s->v[i].path, (unsigned long long)id, (unsigned long long)id);
+			ret = catalog_du_delete(cat, job->name, NULL, err);
+			goto out;
+		}
+		fig.bytes = fig.disk_bytes = g->rfer;
+		fig.unique_bytes = fig.unique_disk_bytes = g->excl;
+		total.bytes += g->rfer;
+		total.disk_bytes += g->rfer;
+		total.unique_bytes += i + 1 == s->n ? g->rfer : g->excl;
+		pending_add(&p, s->v[i].name, &fig);
+	}
+	total.unique_disk_bytes = total.unique_bytes;
+	ret = write_rows(cat, job, 1, NULL, 0, &p, &total, err);
+	if (ret == 0)
+		*measured = 1;
+out:
+	pending_free(&p);
+	btrfs_qgroup_free(&q);
 	return ret;
 }
 
@@ -615,8 +688,20 @@ diskusage_after_backup(struct catalog *cat, const struct job *job, const char *l
 	for (ni = 0; ni < s.n; ni++)
 		if (strcmp(s.v[ni].name, slash != NULL ? slash + 1 : location) == 0)
 			break;
-	if (subvol || ni == s.n) {
-		/* Not a local snapshot of the job folder (remote, btrfs): nothing to count. */
+	if (subvol) {
+		int measured;
+
+		ret = qgroup_account(cat, job, &s, &measured, err);
+		if (ret == 0 && measured) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			log_info(job->name,
+			         "disk usage: %zu snapshot%s read from btrfs qgroups in %.3f s",
+			         s.n, s.n == 1 ? "" : "s",
+			         (double)(t1.tv_sec - t0.tv_sec) +
+			             (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		}
+	} else if (ni == s.n) {
+		/* Not a local snapshot of the job folder (remote): nothing to count. */
 		ret = 0;
 	} else if (consistent(&s, job_row, n, ni)) {
 		ret = after_backup(cat, job, &s, ni, job_row, &walked, err);
@@ -693,6 +778,9 @@ diskusage_cleanup_prepare(struct catalog *cat, const struct job *job, const char
 		goto out;
 	dc = xcalloc(1, sizeof *dc);
 	dc->job = job;
+	for (size_t i = 0; i < n; i++)
+		if (is_subvolume(locations[i]))
+			goto out; /* btrfs: read from the qgroups afterwards, nothing to walk */
 	dc->names = xcalloc(n, sizeof *dc->names);
 	dc->paths = xcalloc(n, sizeof *dc->paths);
 	dc->stamps = xcalloc(n, sizeof *dc->stamps);
@@ -744,7 +832,13 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 	if (catalog_du_find(cat, job->name, &rows, &nrows, err) == -1 ||
 	    snaps_list(job, rows, nrows, &s, &job_row, &subvol, err) == -1)
 		goto out;
-	if (job_row == NULL || subvol) {
+	if (subvol) {
+		int measured;
+
+		ret = qgroup_account(cat, job, &s, &measured, err);
+		goto done;
+	}
+	if (job_row == NULL) {
 		ret = 0;
 		goto done;
 	}

@@ -64,6 +64,7 @@
 #include "retention_policy.h"
 #include "spawn.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/rmtree.h"
 #include "util/strv.h"
 #include "util/timefmt.h"
@@ -1548,17 +1549,17 @@ summarize(const struct cleanup *c, const struct plan *p)
  * SPEC §1: on a full disk the run log is skipped with a warning: writes to
  * it would fail silently, and what room is left (root's reserve) belongs
  * to the catalog. Full is what df(1) says: less than LOG_SPACE_MIN bytes,
- * or no inode, available to ordinary users.
+ * or no inode, available to ordinary users. The disk checked is the one
+ * of the log folder ({backup_base_dir}/log, where action.c opens the run
+ * log), whatever the catalog's backend (a PostgreSQL catalog is no path).
  */
 static void
-check_log_space(const char *catalog_path)
+check_log_space(const struct config *cfg)
 {
-	char *dir = xstrdup(catalog_path), *slash = strrchr(dir, '/');
+	char *dir = fs_join(cfg->backup_base_dir, "log");
 	struct statvfs sv;
 
-	if (slash != NULL)
-		*slash = '\0';
-	if (statvfs(slash != NULL ? dir : ".", &sv) == 0 &&
+	if (statvfs(dir, &sv) == 0 &&
 	    ((unsigned long long)sv.f_bavail * sv.f_frsize < LOG_SPACE_MIN || sv.f_favail == 0)) {
 		log_close_file();
 		log_warning(NULL,
@@ -1614,8 +1615,8 @@ cleanup_run(const struct action_ctx *a)
 		setenv("TZ", ":/etc/localtime", 0);
 	buf_init(&ok, 1 << 20);
 	buf_init(&failed, 1 << 20);
-	if (!a->dry_run && a->catalog_path != NULL)
-		check_log_space(a->catalog_path);
+	if (!a->dry_run && a->cfg != NULL && a->cfg->backup_base_dir != NULL)
+		check_log_space(a->cfg);
 	logprune_run(a->cfg, time(NULL), a->dry_run);
 	/* Not a dry run without a catalog: main.c could not open it read-write. */
 	reopen = !a->dry_run && c.cat == NULL;

@@ -22,6 +22,10 @@
 #     no longer has them), keeps the newest good one, and without
 #     CAP_SYS_ADMIN says what to do; register_existing finds subvolume
 #     snapshots only; exportbackup and checknagios work on them;
+#   - disk usage: quotas off, btrfs snapshots are not measured; quotas on,
+#     each snapshot's unique bytes equal its qgroup's exclusive bytes as
+#     `btrfs qgroup show --raw` prints them; inconsistent qgroups keep no
+#     figures and the log says why, once;
 #   - the rsync daemon flavour.
 
 # shellcheck source=lib.sh
@@ -402,6 +406,96 @@ t_ok "the recent snapshots are kept" test -d "$J/$S1" -a -d "$J/$S2"
 t_ok "the working copy is kept" subvol "$J/last_backup"
 t_ok "the only good backup of lone is kept" subvol "$LJ/$LS"
 t_match "\[lone\] nothing removed: no recent good backup" "$T_ERR" "cleanup says why"
+
+# ================================================================ disk usage from qgroups
+# A job of its own; quotas off: its btrfs snapshots are not measured (no
+# rows), as before. Quotas on: each snapshot's unique bytes are its
+# qgroup's exclusive bytes, as `btrfs qgroup show --raw` prints them; a
+# 4 MiB file held by one snapshot only is at least its unique bytes.
+# Inconsistent qgroups: no rows, and the log says why.
+QSRC=$TMPD/qsrc
+QJ=$BASE/q1
+mkdir -p "$QSRC"
+printf 'small\n' >"$QSRC/small.txt"
+head -c 1048576 /dev/urandom >"$QSRC/shared" # in every snapshot
+cfg_job "$CONF" q1 "$QSRC" "type = rsync+btrfs+ssh"
+# du_row SNAPSHOT COLUMNS: q1's disk_usage row of SNAPSHOT ('' for the job).
+du_row() {
+	csql "select $2 from disk_usage where backup_name='q1' and snapshot='$1'"
+}
+# qg_excl PATH: the exclusive bytes btrfs prints for PATH's qgroup 0/ID.
+qg_excl() {
+	local id
+	id=$(btrfs inspect-internal rootid "$1") || return 1
+	btrfs filesystem sync "$MNT" >/dev/null
+	btrfs qgroup show --raw "$MNT" 2>/dev/null | awk -v q="0/$id" '$1 == q {print $3}'
+}
+qg_rfer() {
+	local id
+	id=$(btrfs inspect-internal rootid "$1") || return 1
+	btrfs qgroup show --raw "$MNT" 2>/dev/null | awk -v q="0/$id" '$1 == q {print $2}'
+}
+head -c 4194304 /dev/urandom >"$QSRC/u1"
+tb_run -c "$CONF" -s q1 backup
+t_rc 0 "q1: backup with quotas off exits 0"
+Q1=$(snapshots "$QJ" | tail -n 1)
+t_eq 0 "$(csql "select count(*) from disk_usage where backup_name='q1'")" \
+	"quotas off: btrfs snapshots are not measured (no rows, as before)"
+t_nomatch "read from btrfs qgroups|not measured" "$T_ERR" "quotas off: nothing said"
+
+btrfs quota enable "$MNT" || t_bail "btrfs quota enable failed"
+btrfs quota rescan -w "$MNT" >/dev/null || t_bail "btrfs quota rescan failed"
+rm "$QSRC/u1"
+head -c 4194304 /dev/urandom >"$QSRC/u2"
+wait_next_second
+tb_run -c "$CONF" -s q1 backup
+t_rc 0 "q1: second backup (quotas on) exits 0"
+Q2=$(snapshots "$QJ" | tail -n 1)
+rm "$QSRC/u2"
+wait_next_second
+tb_run -c "$CONF" -s q1 backup
+t_rc 0 "q1: third backup exits 0"
+Q3=$(snapshots "$QJ" | tail -n 1)
+t_match "\[q1\] disk usage: 3 snapshots read from btrfs qgroups in" "$T_ERR" \
+	"the backup logs the figures read from qgroups"
+t_eq 4 "$(csql "select count(*) from disk_usage where backup_name='q1'")" \
+	"a row per snapshot and the job's"
+for s in "$Q1" "$Q2" "$Q3"; do
+	t_eq "$(qg_excl "$QJ/$s")" "$(du_row "$s" unique_bytes)" \
+		"$s: unique bytes = exclusive bytes of btrfs qgroup show"
+	t_eq "$(qg_rfer "$QJ/$s")" "$(du_row "$s" disk_bytes)" "$s: disk bytes = referenced bytes"
+done
+for s in "$Q1" "$Q2"; do
+	u=$(du_row "$s" unique_bytes)
+	if [ "$u" -ge 4194304 ] && [ "$u" -le $((4194304 + 1048576)) ]; then
+		t_pass "$s: unique bytes near the 4 MiB file only it holds (the walk's figure)"
+	else
+		t_fail "$s: unique bytes near the 4 MiB file only it holds" "$u"
+	fi
+done
+t_ok "$Q3: shares its data with last_backup (less than 1 MiB unique)" \
+	test "$(du_row "$Q3" unique_bytes)" -lt 1048576
+t_eq $(($(du_row "$Q3" disk_bytes) + $(du_row "$Q1" unique_bytes) + $(du_row "$Q2" unique_bytes))) \
+	"$(du_row "" unique_disk_bytes)" "job total = newest referenced + older exclusive"
+
+# Assigning a snapshot that shares extents (the file shared) to a level-1
+# qgroup without a rescan marks the qgroups inconsistent.
+btrfs qgroup create 1/100 "$MNT" || t_bail "btrfs qgroup create failed"
+btrfs qgroup assign --no-rescan "0/$(btrfs inspect-internal rootid "$QJ/$Q3")" 1/100 "$MNT" 2>/dev/null
+t_match "inconsistent" "$(btrfs qgroup show "$MNT" 2>&1)" "btrfs says the qgroups are inconsistent"
+wait_next_second
+tb_run -c "$CONF" -s q1 backup
+t_rc 0 "q1: a backup with inconsistent qgroups exits 0"
+t_match "\[q1\] disk usage of its btrfs snapshots not measured: the btrfs qgroups are marked inconsistent: run .btrfs quota rescan -w." \
+	"$T_ERR" "inconsistent qgroups: the log says why"
+t_eq 1 "$(grep -c "not measured" <<<"$T_ERR")" "once"
+t_eq 0 "$(csql "select count(*) from disk_usage where backup_name='q1'")" \
+	"inconsistent qgroups: no figures kept"
+btrfs quota rescan -w "$MNT" >/dev/null
+wait_next_second
+tb_run -c "$CONF" -s q1 backup
+t_match "disk usage: 5 snapshots read from btrfs qgroups" "$T_ERR" "after a rescan: measured again"
+btrfs quota disable "$MNT"
 
 # ================================================================ rsync daemon flavour
 RSYNCD_DIR=$TMPD/rsyncd

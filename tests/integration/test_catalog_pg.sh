@@ -4,7 +4,8 @@
 # against a real server on its socket, with password authentication: a
 # backup writes its rows there (no SQLite file), checknagios, dumpstat and
 # the web API read them; the server down is exit 4 with a clear message;
-# serve reconnects after a restart; the password is in no argv or
+# serve reconnects after a restart; cleanup checks the log folder's disk
+# (full: file logging skipped); the password is in no argv or
 # environment of any process, sampled from /proc the whole time.
 
 # shellcheck source=lib.sh
@@ -196,6 +197,26 @@ t_eq 307 "$(body_of "$r" | jq_py 'd["total"]')" \
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"
 web_stop
+
+# ================================================================ cleanup on a full log disk
+# The log folder's filesystem is checked, not a folder made of the URL.
+FULL=$TMPD/full
+if ! command -v mkfs.ext4 >/dev/null || ! command -v setpriv >/dev/null ||
+	! loop_mount "$TMPD/full.img" "$FULL" 16; then
+	t_skip "full log disk" "cannot loop-mount an ext4 image here"
+else
+	CONF3=$TMPD/full.ini
+	sed "s|^backup_base_dir = .*|backup_base_dir = $FULL/base|" "$CONF" >"$CONF3"
+	mkdir -p "$FULL/base/log" "$FULL/user" && chown 65534:65534 "$FULL/user"
+	for bs in 64k 1k; do
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			dd if=/dev/zero of="$FULL/user/fill$bs" bs=$bs 2>/dev/null
+	done
+	tb_run -c "$CONF3" cleanup
+	t_rc 0 "full log disk: cleanup with the PostgreSQL catalog exits 0"
+	t_match "WARNING cleanup: the disk holding $FULL/base/log is full: file logging skipped" \
+		"$T_ERR" "full log disk: the PostgreSQL catalog's cleanup warns too"
+fi
 
 # ================================================================ secrets
 touch "$TMPD/stop-sampling"
