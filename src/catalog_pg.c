@@ -35,6 +35,7 @@
 
 #include "catalog_backend.h"
 #include "log.h"
+#include "pqload.h" /* libpq loaded on first use: PQ... are its table */
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/pct.h"
@@ -336,6 +337,10 @@ pg_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, str
 
 	cat->mode = mode;
 	cat->label = xstrdup("(postgresql)");
+	if (pqload(err) == -1) {
+		err_wrap(err, "PostgreSQL catalog");
+		return -1;
+	}
 	if (split_password_file(a->text, &uri, &pwfile, err) == -1)
 		goto out;
 	opts = PQconninfoParse(uri, &perr);

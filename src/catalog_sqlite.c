@@ -574,12 +574,13 @@ row_read(sqlite3_stmt *st, struct catalog_row *r)
 	row_read_at(st, 0, r);
 }
 
+/* sq_last_rows(), a failed step reported as `what`. */
 static int
-sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog_order order,
-             int limit, struct catalog_row **rows, size_t *n, struct err *err)
+last_rows_read(struct sqlcat *cat, const char *backup_name, const char *type,
+               enum catalog_order order, int limit, struct catalog_row **rows, size_t *n,
+               const char *what, struct err *err)
 {
 	static const char *const order_sql[CATALOG_ORDER_MAX] = { "backup_start", "backup_end" };
-	struct sqlcat *cat = priv;
 	struct catalog_row *r = NULL;
 	sqlite3_stmt **st;
 	size_t len = 0, cap = 0;
@@ -625,7 +626,7 @@ sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog
 		row_read(*st, &r[len++]);
 	}
 	if (rc != SQLITE_DONE) {
-		sqlu_error(&cat->c, rc, err, "reading rows");
+		sqlu_error(&cat->c, rc, err, what);
 		goto out;
 	}
 	ret = 0;
@@ -640,162 +641,43 @@ out:
 	return 0;
 }
 
+static int
+sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog_order order,
+             int limit, struct catalog_row **rows, size_t *n, struct err *err)
+{
+	return last_rows_read(priv, backup_name, type, order, limit, rows, n, "reading rows", err);
+}
+
 /*
  * ---------------------------------------------------- last_rows_many
- * checknagios's read: the newest rows of hundreds of jobs in one query.
- * A VALUES list numbers the jobs; for each, a correlated subquery walks
- * idx_stats_backup_name_start backwards for its `limit` newest rowids
- * (with the TYPE test on each table row it passes), the outer join
- * fetches those rows by rowid, and each job's rows are sorted here. One statement is one read transaction:
- * one lock, one look at the journal and WAL, and the page cache kept for
- * every job, where a statement per job paid for each of these every time.
+ * checknagios's read: the newest rows of hundreds of jobs in one read
+ * transaction (one snapshot, one lock), through sq_last_rows()'s statement,
+ * prepared once and stepped per job: each step walks
+ * idx_stats_backup_name_start backwards for that job's `limit` rows, no
+ * sort. One big statement listing every job in a VALUES clause cost more
+ * to compile (200 jobs: 2.5M instructions) than all the steps together.
  */
-
-/* Names per statement: under SQLite's smallest bound-parameter limit (999). */
-#define MANY_CHUNK 900
-
-/*
- * qsort() order of one job's rows: backup_start descending (NULL last, as
- * SQLite sorts it), then rowid descending. SQLite would sort the whole
- * answer, every row's text copied into its sorter; a job's few rows are
- * cheaper to sort here.
- */
-static int
-newest_first(const void *a, const void *b)
-{
-	const struct catalog_row *x = a, *y = b;
-	int c;
-
-	if (x->backup_start == NULL || y->backup_start == NULL)
-		c = (x->backup_start == NULL) - (y->backup_start == NULL);
-	else
-		c = strcmp(y->backup_start, x->backup_start);
-	if (c != 0)
-		return c;
-	return (x->rowid < y->rowid) - (x->rowid > y->rowid);
-}
-
-/* Free the strings of rows[0..*len-1] and set *len to 0 (the array stays). */
-static void
-rows_clear(struct catalog_row *rows, size_t *len)
-{
-	for (size_t k = 0; k < *len; k++) {
-		struct catalog_row *r = &rows[k];
-
-		free(r->backup_name);
-		free(r->server_name);
-		free(r->description);
-		free(r->backup_start);
-		free(r->backup_end);
-		free(r->status);
-		free(r->log);
-		free(r->backup_location);
-		free(r->type);
-	}
-	*len = 0;
-}
-
-/* Hand the rows of job i (sorted here) to fn, then free them. */
-static void
-job_done(struct catalog_row *rows, size_t *len, size_t i, catalog_rows_fn fn, void *arg)
-{
-	if (*len > 1)
-		qsort(rows, *len, sizeof *rows, newest_first);
-	fn(arg, i, rows, *len);
-	rows_clear(rows, len);
-}
-
-/*
- * names[0..n-1] are the jobs base.. of the whole call. The rows of the
- * chunk land in one slot of `limit` rows per job, whatever order the plan
- * yields them in: no ORDER BY, so no sorter copying every row's text
- * (the log column); each job's few rows are sorted by job_done().
- */
-static int
-last_rows_chunk(struct sqlcat *cat, const char *const *names, size_t n, size_t base,
-                const char *type, int limit, catalog_rows_fn fn, void *arg, struct err *err)
-{
-	const char *type_col = cat->has_type ? "s.TYPE" : "'BACKUP'";
-	struct catalog_row *rows = xcalloc(n * (size_t)limit, sizeof *rows);
-	size_t *len = xcalloc(n, sizeof *len);
-	sqlite3_stmt *st = NULL;
-	struct buf sql;
-	int rc, ret = -1;
-
-	buf_init(&sql, (size_t)1 << 20);
-	buf_puts(&sql, "WITH j(i, name) AS (VALUES ");
-	for (size_t i = 0; i < n; i++)
-		buf_printf(&sql, "%s(%zu, ?%zu)", i > 0 ? ", " : "", i, i + 3);
-	/* CROSS JOIN keeps j outside: each job's index walk is its own. */
-	buf_printf(&sql,
-	           ") SELECT j.i, s.rowid, s.backup_name, s.server_name, s.description, "
-	           "s.backup_start, s.backup_end, s.backup_duration, s.total_files_count, "
-	           "s.written_files_count, s.total_bytes, s.written_bytes, s.status, s.log, "
-	           "s.backup_location, %s FROM j CROSS JOIN stats AS s "
-	           "WHERE s.rowid IN (SELECT rowid FROM stats WHERE backup_name = j.name%s "
-	           "ORDER BY backup_start DESC, rowid DESC LIMIT ?2)",
-	           type_col,
-	           type == NULL    ? ""
-	           : cat->has_type ? " AND TYPE = ?1"
-	                           : " AND 'BACKUP' = ?1");
-	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
-		goto out;
-	if (type != NULL)
-		sqlu_bind_text(st, 1, type);
-	sqlite3_bind_int(st, 2, limit);
-	for (size_t i = 0; i < n; i++)
-		sqlu_bind_text(st, (int)(i + 3), names[i]);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t i = sqlite3_column_int64(st, 0);
-
-		/* Both hold by the query's shape (VALUES numbers, LIMIT ?2). */
-		if (i < 0 || (size_t)i >= n || len[i] >= (size_t)limit) {
-			err_set(
-			    err,
-			    "reading the newest rows of each job: row for job %lld out of range",
-			    (long long)i);
-			goto out;
-		}
-		row_read_at(st, 1, &rows[(size_t)i * (size_t)limit + len[i]++]);
-	}
-	if (rc != SQLITE_DONE) {
-		sqlu_error(&cat->c, rc, err, "reading the newest rows of each job");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		job_done(&rows[i * (size_t)limit], &len[i], base + i, fn, arg);
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	buf_free(&sql);
-	for (size_t i = 0; i < n; i++)
-		rows_clear(&rows[i * (size_t)limit], &len[i]);
-	free(len);
-	free(rows);
-	return ret;
-}
-
 static int
 sq_last_rows_each(void *priv, const char *const *names, size_t n, const char *type, int limit,
                   catalog_rows_fn fn, void *arg, struct err *err)
 {
 	struct sqlcat *cat = priv;
-	/* Several statements share one snapshot inside a transaction of their own. */
-	int own_txn = n > MANY_CHUNK && sqlite3_get_autocommit(cat->c.db);
+	int own_txn = sqlite3_get_autocommit(cat->c.db);
 	int ret = -1;
 
 	if (own_txn && sqlu_exec(&cat->c, "BEGIN", err, "starting a read") == -1)
 		return -1;
-	/*
-	 * Held once for the whole read (it is recursive): each of the hundred
-	 * thousand column reads below would otherwise lock and unlock it.
-	 */
+	/* Held once for the whole read (it is recursive), not per column read. */
 	sqlite3_mutex_enter(sqlite3_db_mutex(cat->c.db));
-	for (size_t i = 0; i < n; i += MANY_CHUNK) {
-		size_t len = n - i < MANY_CHUNK ? n - i : MANY_CHUNK;
+	for (size_t i = 0; i < n; i++) {
+		struct catalog_row *rows;
+		size_t len;
 
-		if (last_rows_chunk(cat, names + i, len, i, type, limit, fn, arg, err) == -1)
+		if (last_rows_read(cat, names[i], type, CATALOG_ORDER_START, limit, &rows, &len,
+		                   "reading the newest rows of each job", err) == -1)
 			goto out;
+		fn(arg, i, rows, len);
+		catalog_rows_free(rows, len);
 	}
 	ret = 0;
 out:

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,12 +256,21 @@ table_key(const struct drv_key *keys, const char *name)
 	return NULL;
 }
 
-/*
- * Every key a job of drv may set, in driver_key() lookup order without
- * duplicates (the spec driver_key() returns for each). Caller frees.
- */
-static const struct drv_key **
-driver_keys(const struct driver *drv, size_t *n)
+/* driver_keys() of one driver, computed once: the key tables are constant. */
+struct keys_memo {
+	const struct driver *drv;
+	const struct drv_key **keys;
+	unsigned char *required; /* required[i]: driver_key() says keys[i] is required */
+	size_t n;
+	struct keys_memo *next;
+};
+
+static struct keys_memo *keys_memo;
+static pthread_mutex_t keys_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The memo of drv, made on first use (the caller holds keys_memo_lock). */
+static const struct keys_memo *
+keys_memo_make(const struct driver *drv)
 {
 	const struct drv_key *tables[] = {
 		drv_common_required,
@@ -268,41 +278,71 @@ driver_keys(const struct driver *drv, size_t *n)
 		drv->optional,
 		drv_common_optional,
 	};
-	const struct drv_key **v;
+	struct keys_memo *m;
 	size_t total = 0;
 
+	for (m = keys_memo; m != NULL; m = m->next)
+		if (m->drv == drv)
+			return m;
 	for (size_t t = 0; t < 4; t++)
 		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++)
 			total++;
-	v = xmalloc(total * sizeof *v);
-	*n = 0;
+	m = xcalloc(1, sizeof *m);
+	m->drv = drv;
+	m->keys = xcalloc(total + 1, sizeof *m->keys);
+	m->required = xcalloc(total + 1, 1);
 	for (size_t t = 0; t < 4; t++) {
 		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++) {
 			size_t i;
 
-			for (i = 0; i < *n; i++)
-				if (strcmp(v[i]->name, k->name) == 0)
+			for (i = 0; i < m->n; i++)
+				if (strcmp(m->keys[i]->name, k->name) == 0)
 					break;
-			if (i == *n)
-				v[(*n)++] = k;
+			if (i == m->n) {
+				m->required[m->n] = t < 2;
+				m->keys[m->n++] = k;
+			}
 		}
 	}
-	return v;
+	m->next = keys_memo;
+	keys_memo = m; /* kept for the life of the process, like the tables */
+	return m;
+}
+
+/*
+ * Every key a job of drv may set, in driver_key() lookup order without
+ * duplicates (the spec driver_key() returns for each); with required,
+ * (*required)[i] is 1 when keys[i] is required (driver_key()'s *required).
+ * Computed once per driver and process (a job check used to redo it, with
+ * a quadratic number of strcmp() calls, for every job): static storage,
+ * thread-safe.
+ */
+static const struct drv_key *const *
+driver_keys(const struct driver *drv, size_t *n, const unsigned char **required)
+{
+	const struct keys_memo *m;
+
+	pthread_mutex_lock(&keys_memo_lock);
+	m = keys_memo_make(drv);
+	pthread_mutex_unlock(&keys_memo_lock);
+	*n = m->n;
+	if (required != NULL)
+		*required = m->required;
+	return m->keys;
 }
 
 /* "a,b,c": the keys a job of drv may set. Caller frees. */
 static char *
 known_keys(const struct driver *drv)
 {
-	const struct drv_key **keys;
+	const struct drv_key *const *keys;
 	struct buf b;
 	size_t n;
 
-	keys = driver_keys(drv, &n);
+	keys = driver_keys(drv, &n, NULL);
 	buf_init(&b, 1 << 16);
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&b, "%s%s", i ? "," : "", keys[i]->name);
-	free(keys);
 	return b.data != NULL ? buf_steal(&b) : xstrdup("");
 }
 
@@ -324,22 +364,20 @@ key_suggestion(const struct driver *drv, const char *key)
 		for (const struct drv_key *k = global_keys; k->name != NULL; k++)
 			strv_push(&cands, k->name);
 		for (const struct driver *const *d = driver_table; *d != NULL; d++) {
-			const struct drv_key **keys;
+			const struct drv_key *const *keys;
 			size_t n;
 
-			keys = driver_keys(*d, &n);
+			keys = driver_keys(*d, &n, NULL);
 			for (size_t i = 0; i < n; i++)
 				strv_push(&cands, keys[i]->name);
-			free(keys);
 		}
 	} else {
-		const struct drv_key **keys;
+		const struct drv_key *const *keys;
 		size_t n;
 
-		keys = driver_keys(drv, &n);
+		keys = driver_keys(drv, &n, NULL);
 		for (size_t i = 0; i < n; i++)
 			strv_push(&cands, keys[i]->name);
-		free(keys);
 	}
 	near = suggest_pick(key, (const char *const *)strv_argv(&cands), cands.n, 2);
 	if (near != NULL)
@@ -754,7 +792,8 @@ check_job(struct ctx *c, struct job *job)
 {
 	const struct cfg_section *sec = job->sec;
 	const struct cfg_entry *te;
-	const struct drv_key **keys = NULL;
+	const struct drv_key *const *keys;
+	const unsigned char *required;
 	const char *v;
 	char *list = NULL;
 	int before = c->nproblems;
@@ -809,11 +848,9 @@ check_job(struct ctx *c, struct job *job)
 	}
 
 	/* Required keys, from the section, [global] or a default. */
-	keys = driver_keys(job->drv, &nkeys);
+	keys = driver_keys(job->drv, &nkeys, &required);
 	for (size_t i = 0; i < nkeys; i++) {
-		int req = 0;
-
-		if (driver_key(job->drv, keys[i]->name, &req) == NULL || !req)
+		if (!required[i])
 			continue;
 		if (job_get(job, keys[i]->name) == NULL)
 			problem(c,
@@ -869,7 +906,6 @@ check_job(struct ctx *c, struct job *job)
 			        err_isset(&e) ? e.msg : "invalid configuration");
 	}
 out:
-	free(keys);
 	free(list);
 }
 
@@ -1098,11 +1134,11 @@ config_free(struct config *cfg)
 int
 config_check_files(const struct job *job, struct err *err)
 {
-	const struct drv_key **keys;
+	const struct drv_key *const *keys;
 	size_t n;
 	int rc = 0;
 
-	keys = driver_keys(job->drv, &n);
+	keys = driver_keys(job->drv, &n, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e;
 		const char *v;
@@ -1123,7 +1159,6 @@ config_check_files(const struct job *job, struct err *err)
 			rc = -1;
 		}
 	}
-	free(keys);
 	return rc;
 }
 

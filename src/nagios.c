@@ -695,8 +695,11 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	if (fc_ok && fc.full)
 		buf_printf(&perf, "%s'backup_fs_full_days'=%.1f;%d;;0", perf.len > 0 ? " " : "",
 		           fc.days_left, fc_warn);
-	if (perf.len > 0)
-		buf_printf(&line, " | %s", buf_str(&perf));
+	if (perf.len > 0) {
+		/* Appended, not formatted: buf_printf() would run over it twice. */
+		buf_puts(&line, " | ");
+		buf_append(&line, perf.data, perf.len);
+	}
 	fprintf(out, "%s\n", buf_str(&line));
 
 	for (size_t k = 0; k < 4; k++) {

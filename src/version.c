@@ -4,10 +4,13 @@
  */
 #include "version.h"
 
+#include "archiveload.h"
 #include "catalog.h"
 #include "curlload.h"
 #include "drivers/driver.h"
 #include "drivers/switch.h"
+#include "mhdload.h"
+#include "pqload.h"
 #include "queue.h"
 #include "util/buf.h"
 #include "xml.h"
@@ -45,4 +48,20 @@ version_print(FILE *f)
 		fprintf(f, "libxml2: yes\n");
 	else
 		fprintf(f, "libxml2: no (%s)\n", err.msg);
+	/* Opened on first use too: the PostgreSQL catalog, serve, tar downloads. */
+	err_clear(&err);
+	if (pqload(&err) == 0)
+		fprintf(f, "libpq: yes\n");
+	else
+		fprintf(f, "libpq: no (%s)\n", err.msg);
+	err_clear(&err);
+	if (mhdload(&err) == 0)
+		fprintf(f, "libmicrohttpd: yes\n");
+	else
+		fprintf(f, "libmicrohttpd: no (%s)\n", err.msg);
+	err_clear(&err);
+	if (archiveload(&err) == 0)
+		fprintf(f, "libarchive: yes\n");
+	else
+		fprintf(f, "libarchive: no (%s)\n", err.msg);
 }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archiveload.h" /* libarchive loaded on first use: archive_... are its table */
 #include "log.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -241,8 +242,14 @@ int
 browse_tar_new(int dirfd, const char *top, const struct stat *st, int gzip, const char *label,
                struct browse_tar **out, struct err *err)
 {
-	struct browse_tar *t = xcalloc(1, sizeof *t);
+	struct browse_tar *t;
 
+	if (archiveload(err) == -1) {
+		err_wrap(err, "tar");
+		close(dirfd);
+		return -1;
+	}
+	t = xcalloc(1, sizeof *t);
 	t->fd = -1;
 	t->label = xstrdup(label);
 	buf_init(&t->out, TAR_OUT_MAX);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "guiconf.h"
 #include "log.h"
+#include "mhdload.h" /* libmicrohttpd loaded on first use: MHD_... are its table */
 #include "queue.h"
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
@@ -1536,6 +1537,10 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 	char port[16];
 	int rc;
 
+	if (mhdload(err) == -1) {
+		err_wrap(err, "serve");
+		return -1;
+	}
 	s = xcalloc(1, sizeof *s);
 	s->o = o;
 	pthread_mutex_init(&s->tmu, NULL);
