@@ -305,8 +305,9 @@ struct driver {
 	int (*restore)(struct drv_restore *r, struct drv_stats *st, struct err *err);
 	/*
 	 * What `tisbackup verify` does with its backups (action_verify.c):
-	 * "pgsql" = load each DB-STAMP.sql.gz into a scratch database on the
-	 * [verify] server. NULL: the driver's backups cannot be verified yet.
+	 * "pgsql", "mysql" = load each DB-STAMP.sql.gz into a scratch database
+	 * on the [verify] server (verify_db.c). NULL: the driver's backups
+	 * cannot be verified yet.
 	 */
 	const char *verify_kind;
 };
