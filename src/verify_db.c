@@ -121,11 +121,17 @@ client_run(struct client *c, const char *db, const char *sql, const char *gz, co
 		strv_push(&argv, "--skip-column-names");
 		strv_push(&argv, "--default-character-set=utf8mb4");
 		strv_push(&argv, "--connect-timeout=30");
-		if (db != NULL) {
-			/* statements after a USE of another database are skipped */
+		if (db != NULL && gz != NULL) {
+			/*
+			 * The dump: statements after a USE of another database
+			 * are skipped (--one-database takes the database as the
+			 * operand, not as --database, in MariaDB 10.11).
+			 */
 			strv_push(&argv, "--one-database");
+			strv_push(&argv, "--");
+			strv_push(&argv, db);
+		} else if (db != NULL)
 			strv_pushf(&argv, "--database=%s", db);
-		}
 	} else {
 		for (size_t i = 0; i < c->env.n; i++)
 			strv_push(&env, c->env.v[i]);
