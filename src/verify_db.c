@@ -227,7 +227,9 @@ client_open(struct client *c, const struct job *job, const char *kind, const str
 	buf_init(&b, (size_t)-1);
 	if (c->is_mysql) {
 		if (s->mysql_url == NULL) {
-			err_set(err, "no verify server: set [verify] mysql_url (docs/restore.md, Verify)");
+			err_set(
+			    err,
+			    "no verify server: set [verify] mysql_url (docs/restore.md, Verify)");
 			rc = -1;
 		} else if (mysql_options(s->mysql_url, s->mysql_password, &b, err) == -1 ||
 		           secret_write(&c->sc, "my.cnf", b.data, b.len, err) == -1)
@@ -236,7 +238,9 @@ client_open(struct client *c, const struct job *job, const char *kind, const str
 		const char *const *denv = spawn_default_env();
 
 		if (s->pgsql_url == NULL) {
-			err_set(err, "no verify server: set [verify] pgsql_url (docs/restore.md, Verify)");
+			err_set(
+			    err,
+			    "no verify server: set [verify] pgsql_url (docs/restore.md, Verify)");
 			rc = -1;
 		}
 		for (; rc == 0 && *denv != NULL; denv++)
@@ -385,7 +389,8 @@ verify_one(struct client *c, const char *gz, const char *db, struct strv *counts
 {
 	const char *job = c->job->name;
 	char *scratch = xasprintf("tisbackup_verify_%ld", (long)getpid());
-	char *drop, *create, *what = xasprintf("loading %s into scratch database '%s'", gz, scratch);
+	char *drop, *create,
+	    *what = xasprintf("loading %s into scratch database '%s'", gz, scratch);
 	struct strv lines;
 	struct err derr;
 	int rc = -1;
@@ -445,8 +450,8 @@ cmp_str(const void *a, const void *b)
 }
 
 int
-verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s,
-             const char *loc, struct strv *counts, int *ndumps, struct err *err)
+verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s, const char *loc,
+             struct strv *counts, int *ndumps, struct err *err)
 {
 	struct client c;
 	struct strv files;
