@@ -89,9 +89,13 @@ out:
 	return rc;
 }
 
-/* The newest good BACKUP row's location of job into *loc. 0, or -1 + err. */
+/*
+ * The newest good BACKUP row of job still on disk: its location into
+ * *loc, its start into *started. 0, or -1 + err.
+ */
 static int
-verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struct err *err)
+verify_pick(const struct action_ctx *a, const struct job *job, char **loc, time_t *started,
+            struct err *err)
 {
 	struct catalog_filter f = {
 		.backup_name = job->name, .type = "BACKUP", .status = "OK", .with_location = 1
@@ -105,8 +109,14 @@ verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struc
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 
-		if (stat(rows[i].backup_location, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		struct timeval tv = { 0 };
+
+		if (stat(rows[i].backup_location, &sb) == 0 &&
+		    (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))) {
 			*loc = xstrdup(rows[i].backup_location);
+			if (rows[i].backup_start != NULL)
+				time_parse_iso(rows[i].backup_start, &tv);
+			*started = tv.tv_sec;
 			rc = 0;
 			break;
 		}
@@ -117,10 +127,21 @@ verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struc
 	return rc;
 }
 
+/* What verify does with the backups of job (verify.h), or NULL. */
+static const char *
+verify_kind(const struct job *job)
+{
+	if (job->drv->verify_kind != NULL)
+		return job->drv->verify_kind;
+	return NULL;
+}
+
 /* Verify one job; its outcome is logged and recorded. 0 or -1. */
 static int
 verify_job(const struct action_ctx *a, const struct job *job, const struct verify_srv *s)
 {
+	const char *kind = verify_kind(job);
+	time_t started = 0;
 	struct strv counts, prev;
 	struct runrec rr = { 0 };
 	struct drv_stats st;
@@ -149,10 +170,15 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 		log_error(job->name, "verify: recording its start: %s", err.msg);
 		goto out;
 	}
-	if (verify_pick(a, job, &loc, &derr) == -1)
+	if (verify_pick(a, job, &loc, &started, &derr) == -1)
 		goto finish;
 	st.location = xstrdup(loc);
-	if (verify_dumps(job, job->drv->verify_kind, s, loc, &counts, &ndumps, &derr) == -1)
+	if (strcmp(kind, "files") == 0) {
+		if (verify_files(job, loc, started, &log, &st, &derr) == 0)
+			st.log = buf_steal(&log);
+		goto finish;
+	}
+	if (verify_dumps(job, kind, s, loc, &counts, &ndumps, &derr) == -1)
 		goto finish;
 	counts_read(cpath, &prev);
 	for (size_t i = 0; i < prev.n; i++) {
@@ -248,7 +274,7 @@ action_verify(const struct action_ctx *a)
 				log_info(job->name, "verify: skipped (verify = no)");
 			continue;
 		}
-		if (job->drv->verify_kind == NULL) {
+		if (verify_kind(job) == NULL) {
 			log_warning(job->name, "verify: backups of type %s cannot be verified yet",
 			            job->drv->name);
 			continue;

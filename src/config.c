@@ -159,6 +159,38 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int
+config_parse_percent(const char *s, long *out)
+{
+	long whole = 0, frac = 0, scale = 1000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1)
+				return -1; /* more than three decimals */
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p == '%')
+		p++;
+	if (*p != '\0' || whole * 1000 + frac == 0 || whole * 1000 + frac > 100000)
+		return -1;
+	*out = whole * 1000 + frac;
+	return 0;
+}
+
 /*
  * Check a non-empty value against its type. 0, or -1 with e saying what
  * is wrong (without the file/section/key prefix).
@@ -211,6 +243,13 @@ check_value(enum drv_key_type type, const char *v, struct err *e)
 
 		return schedule_parse(v, &sched, e);
 	}
+	case KEY_PERCENT:
+		if (config_parse_percent(v, &n) == 0)
+			return 0;
+		err_set(e,
+		        "'%.*s' is not a percentage above 0 and at most 100 (e.g. 1, 0.5, 2.5%%)",
+		        SHOW_MAX, v);
+		return -1;
 	}
 	err_set(e, "unknown key type %d", (int)type);
 	return -1;

@@ -12,6 +12,7 @@
 
 #include <time.h>
 
+#include "drivers/driver.h"
 #include "jobconf.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -37,5 +38,20 @@ struct verify_srv {
  */
 int verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s,
                  const char *loc, struct strv *counts, int *ndumps, struct err *err);
+
+/*
+ * Compare a sample of the regular files of the snapshot folder loc (a
+ * backup of job, an rsync-based driver, started at started) with the
+ * source, over the backup's own transport, without transferring them:
+ * verify_sample % of the files (at least one), drawn with verify_seed
+ * (else a new seed; both are in the log). The summary goes to log,
+ * the files compared and their bytes to st. 0 when every sampled file
+ * matches, or changed at the source since started, or is gone from it
+ * (these are named in log); -1 + err naming the files whose content
+ * differs while the source's copy is older than the backup (damaged),
+ * or why the comparison could not run.
+ */
+int verify_files(const struct job *job, const char *loc, time_t started, struct buf *log,
+                 struct drv_stats *st, struct err *err);
 
 #endif

@@ -32,6 +32,8 @@ type_name(enum drv_key_type t)
 		return "hostkey";
 	case KEY_SCHEDULE:
 		return "schedule";
+	case KEY_PERCENT:
+		return "percent";
 	}
 	return "?";
 }

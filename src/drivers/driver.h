@@ -33,6 +33,7 @@ enum drv_key_type {
 	KEY_EXCLUDE,        /* an exclude_list (see exclude.h) */
 	KEY_HOSTKEY_POLICY, /* accept-new | strict */
 	KEY_SCHEDULE,       /* a schedule for serve (see schedule.h) */
+	KEY_PERCENT,        /* a percentage above 0, at most 100: "1", "0.5", "2.5%" */
 };
 
 struct drv_key {
@@ -306,8 +307,10 @@ struct driver {
 	/*
 	 * What `tisbackup verify` does with its backups (action_verify.c):
 	 * "pgsql", "mysql" = load each DB-STAMP.sql.gz into a scratch database
-	 * on the [verify] server (verify_db.c). NULL: the driver's backups
-	 * cannot be verified yet.
+	 * on the [verify] server (verify_db.c); "files" = compare a sample
+	 * of the snapshot's files with the source (verify_files.c). NULL:
+	 * one-file backups (DRV_CAP_FILE) are re-read (verify_onefile.c),
+	 * others cannot be verified yet.
 	 */
 	const char *verify_kind;
 };
