@@ -95,7 +95,7 @@ out:
  */
 static int
 verify_pick(const struct action_ctx *a, const struct job *job, char **loc, time_t *started,
-            struct err *err)
+            long long *bytes, struct err *err)
 {
 	struct catalog_filter f = {
 		.backup_name = job->name, .type = "BACKUP", .status = "OK", .with_location = 1
@@ -117,6 +117,7 @@ verify_pick(const struct action_ctx *a, const struct job *job, char **loc, time_
 			if (rows[i].backup_start != NULL)
 				time_parse_iso(rows[i].backup_start, &tv);
 			*started = tv.tv_sec;
+			*bytes = rows[i].total_bytes;
 			rc = 0;
 			break;
 		}
@@ -133,6 +134,8 @@ verify_kind(const struct job *job)
 {
 	if (job->drv->verify_kind != NULL)
 		return job->drv->verify_kind;
+	if (job->drv->caps & DRV_CAP_FILE)
+		return "file";
 	return NULL;
 }
 
@@ -142,6 +145,7 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 {
 	const char *kind = verify_kind(job);
 	time_t started = 0;
+	long long bytes = 0;
 	struct strv counts, prev;
 	struct runrec rr = { 0 };
 	struct drv_stats st;
@@ -170,11 +174,16 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 		log_error(job->name, "verify: recording its start: %s", err.msg);
 		goto out;
 	}
-	if (verify_pick(a, job, &loc, &started, &derr) == -1)
+	if (verify_pick(a, job, &loc, &started, &bytes, &derr) == -1)
 		goto finish;
 	st.location = xstrdup(loc);
 	if (strcmp(kind, "files") == 0) {
 		if (verify_files(job, loc, started, &log, &st, &derr) == 0)
+			st.log = buf_steal(&log);
+		goto finish;
+	}
+	if (strcmp(kind, "file") == 0) {
+		if (verify_onefile(loc, bytes, &log, &st, &derr) == 0)
 			st.log = buf_steal(&log);
 		goto finish;
 	}

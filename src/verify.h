@@ -54,4 +54,15 @@ int verify_dumps(const struct job *job, const char *kind, const struct verify_sr
 int verify_files(const struct job *job, const char *loc, time_t started, struct buf *log,
                  struct drv_stats *st, struct err *err);
 
+/*
+ * Read every file of the one-file backup loc (a file, or a folder of
+ * files) to its end with the check its kind carries (verify_onefile.c:
+ * the XVA stream verifier, gzip's CRC, libarchive, a SHA manifest); a
+ * single file's size is compared with catalog_bytes when above 0. The
+ * summary goes to log, the files and bytes read to st. 0, or -1 + err
+ * naming the damaged file and what is wrong.
+ */
+int verify_onefile(const char *loc, long long catalog_bytes, struct buf *log, struct drv_stats *st,
+                   struct err *err);
+
 #endif

@@ -308,9 +308,10 @@ struct driver {
 	 * What `tisbackup verify` does with its backups (action_verify.c):
 	 * "pgsql", "mysql" = load each DB-STAMP.sql.gz into a scratch database
 	 * on the [verify] server (verify_db.c); "files" = compare a sample
-	 * of the snapshot's files with the source (verify_files.c). NULL:
-	 * one-file backups (DRV_CAP_FILE) are re-read (verify_onefile.c),
-	 * others cannot be verified yet.
+	 * of the snapshot's files with the source (verify_files.c); "file" =
+	 * every file of the backup read back with its own check
+	 * (verify_onefile.c). NULL: "file" for DRV_CAP_FILE drivers, else
+	 * the driver's backups cannot be verified yet.
 	 */
 	const char *verify_kind;
 };
