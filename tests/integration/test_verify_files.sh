@@ -11,12 +11,15 @@
 #  - a file changed at the source after the backup is reported as changed
 #    since, and the verify is OK;
 #  - the same verify_seed draws the same sample; the seed is in the log;
+#  - the API's job objects carry last_verify {end, result, age_hours};
 #  - a bad verify_sample is refused when the configuration is read.
 
 # T_* are read by lib.sh.
 # shellcheck disable=SC2034
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 
 tb_require_binary
 tb_require sqlite3 rsync ssh ssh-keygen
@@ -76,6 +79,22 @@ t_match "1 file\(s\) differ from the source, whose copy is older than the backup
 	"$(last_row files log)" "verify: the damaged file is named"
 t_nomatch "changing.txt" "$(last_row files log | sed -n '/damaged in the backup/,$p' | cut -d: -f2-)" \
 	"verify: the file changed since is not counted as damage"
+
+# --- the API: last_verify of each job (docs/web-api.md)
+web_config
+web_user admin admin 'Adm1n-pass-long'
+web_start
+web_login admin 'Adm1n-pass-long' "$TMPD/jar"
+jobs=$(curl -s -b "$TMPD/jar" "$WEB/api/v1/jobs")
+t_eq "failed" "$(printf '%s' "$jobs" | jq_py '[j for j in d["items"] if j["name"] == "files"][0]["last_verify"]["result"]')" \
+	"api: the damaged job's last verify failed"
+t_eq "ok" "$(printf '%s' "$jobs" | jq_py '[j for j in d["items"] if j["name"] == "some"][0]["last_verify"]["result"]')" \
+	"api: the sampled job's last verify is ok"
+t_eq "True" "$(printf '%s' "$jobs" | jq_py 'str(0 <= [j for j in d["items"] if j["name"] == "some"][0]["last_verify"]["age_hours"] < 1)')" \
+	"api: last_verify.age_hours is the age of the verify"
+t_match '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$(curl -s -b "$TMPD/jar" "$WEB/api/v1/jobs/some" | jq_py 'd["last_verify"]["end"]')" \
+	"api: GET /api/v1/jobs/NAME has last_verify.end"
+web_stop
 
 # --- a bad verify_sample is a configuration error
 cfg_job "$CONF" bad "$SRC" "verify = yes" "verify_sample = 0"

@@ -11,6 +11,7 @@ import { h, replace, toast } from './dom.js';
 import * as fmt from './fmt.js';
 import { cancelRun, launch, onRunChange, runFor } from './runs.js';
 import { storagePanel } from './storage.js'; /* the storage section (disk usage, forecast) */
+import { verifyBadge } from './verify.js'; /* the "verified" badge (tisbackup verify) */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -141,7 +142,7 @@ function jobRow(job) {
 		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
 		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
 		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job), nextRun(job)),
-		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '', text: fmt.age(job.age_hours) }),
+		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '' }, fmt.age(job.age_hours), ' ', verifyBadge(job)),
 		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
 		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
 		h('td', { 'data-label': 'Size', class: 'num', text: fmt.bytes(job.last_total_bytes) }),
