@@ -1,15 +1,11 @@
 /*
  * verify: prove that the newest good backup of each selected job with
- * `verify = yes` restores (docs/restore.md, "Verify"). Today: pgsql+ssh
- * dumps. Each database dump of the backup is inflated here (zlib checks
- * its CRC), loaded with a local psql into a scratch database on the
- * verify server ([verify] pgsql_url of the gui config; its password from
- * [verify] pgsql_password_file, handed to psql in PGPASSWORD, never in
- * argv), counted (rows per table, objects), and the scratch database is
- * dropped whatever happened. The counts are kept in the job folder's
- * .verify-counts file; a table that disappeared, or shrank by more than
- * verify_shrink_warn % since the previous verify, is a warning in the
- * row's log. One VERIFY catalog row per job through runrec.c.
+ * `verify = yes` restores (docs/restore.md, "Verify"); the kinds of
+ * backup are in verify_*.c (verify.h). For database dumps the counts are
+ * kept in the job folder's .verify-counts file; a table that
+ * disappeared, or shrank by more than verify_shrink_warn % since the
+ * previous verify, is a warning in the row's log. One VERIFY catalog row
+ * per job through runrec.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "action.h"
 #include "actions.h"
@@ -36,277 +31,9 @@
 #include "util/strv.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
+#include "verify.h"
 
 #define VERIFY_COUNTS ".verify-counts"
-
-/* The verify server of one run. */
-struct verify_srv {
-	const char *url; /* postgresql://USER@HOST:PORT (no database, no password) */
-	char *password;  /* NULL = none (peer or .pgpass) */
-};
-
-/* Lines of psql's stdout, bounded. */
-static void
-collect_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
-{
-	struct strv *out = ctx;
-
-	(void)len;
-	if (stream == SPAWN_STDOUT && out->n < 100000)
-		strv_push(out, line);
-}
-
-/* stderr of psql kept for the error: its last lines. */
-struct psql_out {
-	struct strv out;
-	struct buf errs;
-};
-
-static void
-psql_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
-{
-	struct psql_out *p = ctx;
-
-	if (stream == SPAWN_STDOUT) {
-		collect_line(&p->out, stream, line, len);
-		return;
-	}
-	if (p->errs.len > 2000)
-		buf_consume(&p->errs, p->errs.len - 1000);
-	buf_puts(&p->errs, line);
-	buf_putc(&p->errs, '\n');
-}
-
-/*
- * Run psql against database db of the verify server: sql as --command,
- * or stdin_fd as the script. Output lines into out (may be NULL). 0 or
- * -1 + err with psql's last error lines.
- */
-static int
-verify_psql(const struct verify_srv *s, const char *db, const char *sql, int stdin_fd,
-            struct strv *out, struct err *err)
-{
-	const char *const *denv = spawn_default_env();
-	struct strv argv, env;
-	struct spawn_opts o;
-	struct spawn_result res;
-	struct psql_out p;
-	int rc = -1;
-
-	strv_init(&argv);
-	strv_init(&env);
-	strv_init(&p.out);
-	buf_init(&p.errs, (size_t)-1);
-	for (; *denv != NULL; denv++)
-		if (strncmp(*denv, "PG", 2) != 0)
-			strv_push(&env, *denv);
-	strv_pushf(&env, "PGDATABASE=%s", db);
-	if (s->password != NULL)
-		strv_pushf(&env, "PGPASSWORD=%s", s->password);
-	strv_push(&env, "PGCONNECT_TIMEOUT=30");
-	strv_push(&argv, "psql");
-	strv_push(&argv, "--no-psqlrc");
-	strv_push(&argv, "--quiet");
-	strv_push(&argv, "--no-align");
-	strv_push(&argv, "--tuples-only");
-	strv_push(&argv, "--field-separator=\t");
-	strv_push(&argv, "--set=ON_ERROR_STOP=1");
-	strv_push(&argv, "--no-password");
-	strv_pushf(&argv, "--dbname=%s", s->url);
-	if (sql != NULL)
-		strv_pushf(&argv, "--command=%s", sql);
-	else
-		strv_push(&argv, "--file=-");
-	spawn_opts_init(&o);
-	o.argv = (const char *const *)strv_argv(&argv);
-	o.envp = (const char *const *)strv_argv(&env);
-	o.stdin_fd = stdin_fd;
-	o.on_line = psql_line;
-	o.ctx = &p;
-	if (spawn_run(&o, &res, err) == -1)
-		goto out;
-	if (!res.exited || res.code != 0) {
-		char how[128];
-
-		spawn_describe(&res, how, sizeof how);
-		err_set(err, "psql %s: %s", how, p.errs.len > 0 ? buf_str(&p.errs) : "no message");
-		goto out;
-	}
-	if (out != NULL)
-		for (size_t i = 0; i < p.out.n; i++)
-			strv_push(out, p.out.v[i]);
-	rc = 0;
-out:
-	if (s->password != NULL)
-		for (size_t i = 0; i < env.n; i++)
-			if (strncmp(env.v[i], "PGPASSWORD=", 11) == 0)
-				memset(env.v[i], 0, strlen(env.v[i]));
-	strv_free(&argv);
-	strv_free(&env);
-	strv_free(&p.out);
-	buf_free(&p.errs);
-	return rc;
-}
-
-/*
- * Inflate the gzip file gz into an unlinked temporary file (the CRC and
- * length are checked at the end). The open descriptor, at offset 0, or
- * -1 + err.
- */
-static int
-verify_inflate(const char *gz, struct err *err)
-{
-	char tmpl[] = "/tmp/tisbackup-verify-XXXXXX";
-	char chunk[65536];
-	gzFile in;
-	int fd, n;
-
-	in = gzopen(gz, "rb");
-	if (in == NULL) {
-		err_sys(err, errno, "opening %s", gz);
-		return -1;
-	}
-	fd = mkstemp(tmpl);
-	if (fd == -1) {
-		err_sys(err, errno, "creating a temporary file for %s", gz);
-		gzclose(in);
-		return -1;
-	}
-	unlink(tmpl);
-	while ((n = gzread(in, chunk, sizeof chunk)) > 0) {
-		if (write(fd, chunk, (size_t)n) != n) {
-			err_sys(err, errno, "inflating %s into a temporary file", gz);
-			goto fail;
-		}
-	}
-	if (n < 0) {
-		int zerr;
-		const char *m = gzerror(in, &zerr);
-
-		err_set(err, "%s is damaged: %s", gz, m != NULL ? m : "gzip error");
-		goto fail;
-	}
-	if (gzclose(in) != Z_OK) {
-		in = NULL;
-		err_set(err, "%s is damaged: gzip check failed", gz);
-		goto fail;
-	}
-	in = NULL;
-	if (lseek(fd, 0, SEEK_SET) == -1) {
-		err_sys(err, errno, "rewinding the inflated %s", gz);
-		goto fail;
-	}
-	return fd;
-fail:
-	if (in != NULL)
-		gzclose(in);
-	close(fd);
-	return -1;
-}
-
-/* The database name of a dump file "DB-STAMP.sql.gz" (or "DB.sql.gz"). */
-static char *
-dump_db_name(const char *file)
-{
-	size_t n = strlen(file) - strlen(".sql.gz");
-	time_t t;
-
-	if (n > TIME_STAMP_LEN + 1 && file[n - TIME_STAMP_LEN - 1] == '-') {
-		char st[TIME_STAMP_LEN + 1];
-
-		memcpy(st, file + n - TIME_STAMP_LEN, TIME_STAMP_LEN);
-		st[TIME_STAMP_LEN] = '\0';
-		if (time_parse_stamp(st, &t) == 0)
-			n -= TIME_STAMP_LEN + 1;
-	}
-	return xasprintf("%.*s", (int)n, file);
-}
-
-static const char count_sql[] =
-    "SELECT format('SELECT %L, count(*) FROM %I.%I', schemaname || '.' || tablename, "
-    "schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN "
-    "('pg_catalog', 'information_schema') ORDER BY 1 \\gexec\n"
-    "SELECT '#objects', count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
-    "c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', "
-    "'pg_toast') AND n.nspname NOT LIKE 'pg_temp%';\n";
-
-/*
- * Load dump gz into scratch on the verify server and append its counts
- * ("DB/schema.table\tN" lines, "DB/#objects\tN") to counts. The scratch
- * database is dropped in every outcome. 0 or -1 + err.
- */
-static int
-verify_pg_dump(const struct job *job, const struct verify_srv *s, const char *gz, const char *db,
-               struct strv *counts, struct err *err)
-{
-	char *scratch = xasprintf("tisbackup_verify_%ld", (long)getpid());
-	char *sql = NULL;
-	struct strv lines;
-	struct err derr;
-	int fd = -1, cfd = -1, rc = -1;
-	char tmpl[] = "/tmp/tisbackup-verify-XXXXXX";
-
-	strv_init(&lines);
-	err_clear(&derr);
-	fd = verify_inflate(gz, err);
-	if (fd == -1)
-		goto out;
-	sql = xasprintf("DROP DATABASE IF EXISTS \"%s\"", scratch);
-	if (verify_psql(s, "postgres", sql, -1, NULL, err) == -1) {
-		err_wrap(err, "dropping an old scratch database '%s'", scratch);
-		goto out;
-	}
-	free(sql);
-	sql = xasprintf("CREATE DATABASE \"%s\" TEMPLATE template0", scratch);
-	if (verify_psql(s, "postgres", sql, -1, NULL, err) == -1) {
-		err_wrap(err, "creating the scratch database '%s'", scratch);
-		goto out;
-	}
-	log_info(job->name, "verify: loading %s into scratch database '%s'", gz, scratch);
-	if (verify_psql(s, scratch, NULL, fd, NULL, err) == -1) {
-		err_wrap(err, "loading %s into a scratch database", gz);
-		goto drop;
-	}
-	cfd = mkstemp(tmpl);
-	if (cfd == -1) {
-		err_sys(err, errno, "creating a temporary file");
-		goto drop;
-	}
-	unlink(tmpl);
-	if (write(cfd, count_sql, sizeof count_sql - 1) != (ssize_t)(sizeof count_sql - 1) ||
-	    lseek(cfd, 0, SEEK_SET) == -1) {
-		err_sys(err, errno, "writing a temporary file");
-		goto drop;
-	}
-	if (verify_psql(s, scratch, NULL, cfd, &lines, err) == -1) {
-		err_wrap(err, "counting the rows of %s", gz);
-		goto drop;
-	}
-	for (size_t i = 0; i < lines.n; i++)
-		if (lines.v[i][0] != '\0')
-			strv_pushf(counts, "%s/%s", db, lines.v[i]);
-	rc = 0;
-drop:
-	free(sql);
-	sql = xasprintf("DROP DATABASE IF EXISTS \"%s\"", scratch);
-	if (verify_psql(s, "postgres", sql, -1, NULL, &derr) == -1) {
-		log_error(job->name, "verify: dropping the scratch database '%s' failed: %s",
-		          scratch, derr.msg);
-		if (rc == 0)
-			err_set(err, "dropping the scratch database '%s' failed: %s", scratch,
-			        derr.msg);
-		rc = -1;
-	}
-out:
-	if (fd != -1)
-		close(fd);
-	if (cfd != -1)
-		close(cfd);
-	strv_free(&lines);
-	free(sql);
-	free(scratch);
-	return rc;
-}
 
 /* "NAME\tN" lines of path into names/values (missing file: none). */
 static void
@@ -362,9 +89,13 @@ out:
 	return rc;
 }
 
-/* The newest good BACKUP row's location of job into *loc. 0, or -1 + err. */
+/*
+ * The newest good BACKUP row of job still on disk: its location into
+ * *loc, its start into *started. 0, or -1 + err.
+ */
 static int
-verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struct err *err)
+verify_pick(const struct action_ctx *a, const struct job *job, char **loc, time_t *started,
+            long long *bytes, struct err *err)
 {
 	struct catalog_filter f = {
 		.backup_name = job->name, .type = "BACKUP", .status = "OK", .with_location = 1
@@ -378,8 +109,15 @@ verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struc
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 
-		if (stat(rows[i].backup_location, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		struct timeval tv = { 0 };
+
+		if (stat(rows[i].backup_location, &sb) == 0 &&
+		    (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))) {
 			*loc = xstrdup(rows[i].backup_location);
+			if (rows[i].backup_start != NULL)
+				time_parse_iso(rows[i].backup_start, &tv);
+			*started = tv.tv_sec;
+			*bytes = rows[i].total_bytes;
 			rc = 0;
 			break;
 		}
@@ -390,10 +128,24 @@ verify_pick(const struct action_ctx *a, const struct job *job, char **loc, struc
 	return rc;
 }
 
+/* What verify does with the backups of job (verify.h), or NULL. */
+static const char *
+verify_kind(const struct job *job)
+{
+	if (job->drv->verify_kind != NULL)
+		return job->drv->verify_kind;
+	if (job->drv->caps & DRV_CAP_FILE)
+		return "file";
+	return NULL;
+}
+
 /* Verify one job; its outcome is logged and recorded. 0 or -1. */
 static int
 verify_job(const struct action_ctx *a, const struct job *job, const struct verify_srv *s)
 {
+	const char *kind = verify_kind(job);
+	time_t started = 0;
+	long long bytes = 0;
 	struct strv counts, prev;
 	struct runrec rr = { 0 };
 	struct drv_stats st;
@@ -404,8 +156,6 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 	char *loc = NULL, *cpath = xasprintf("%s/" VERIFY_COUNTS, job->dir);
 	long shrink = job_get_long(job, "verify_shrink_warn", 10);
 	int ndumps = 0, rc = -1;
-	DIR *d = NULL;
-	struct dirent *de;
 
 	strv_init(&counts);
 	strv_init(&prev);
@@ -424,41 +174,21 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 		log_error(job->name, "verify: recording its start: %s", err.msg);
 		goto out;
 	}
-	if (s->url == NULL) {
-		err_set(&derr,
-		        "no verify server: set [verify] pgsql_url in %s (docs/restore.md, Verify)",
-		        a->gui_config);
-		goto finish;
-	}
-	if (verify_pick(a, job, &loc, &derr) == -1)
+	if (verify_pick(a, job, &loc, &started, &bytes, &derr) == -1)
 		goto finish;
 	st.location = xstrdup(loc);
-	d = opendir(loc);
-	if (d == NULL) {
-		err_sys(&derr, errno, "reading %s", loc);
+	if (strcmp(kind, "files") == 0) {
+		if (verify_files(job, loc, started, &log, &st, &derr) == 0)
+			st.log = buf_steal(&log);
 		goto finish;
 	}
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-		char *gz, *db;
-		int r;
-
-		if (n <= 7 || strcmp(de->d_name + n - 7, ".sql.gz") != 0 ||
-		    strcmp(de->d_name, "globals.sql.gz") == 0)
-			continue;
-		gz = xasprintf("%s/%s", loc, de->d_name);
-		db = dump_db_name(de->d_name);
-		r = verify_pg_dump(job, s, gz, db, &counts, &derr);
-		free(gz);
-		free(db);
-		if (r == -1)
-			goto finish;
-		ndumps++;
-	}
-	if (ndumps == 0) {
-		err_set(&derr, "%s holds no database dump", loc);
+	if (strcmp(kind, "file") == 0) {
+		if (verify_onefile(loc, bytes, &log, &st, &derr) == 0)
+			st.log = buf_steal(&log);
 		goto finish;
 	}
+	if (verify_dumps(job, kind, s, loc, &counts, &ndumps, &derr) == -1)
+		goto finish;
 	counts_read(cpath, &prev);
 	for (size_t i = 0; i < prev.n; i++) {
 		long long was = counts_get(&prev, prev.v[i]), is = counts_get(&counts, prev.v[i]);
@@ -488,8 +218,6 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 	st.log = buf_steal(&log);
 	st.warnings = warn.len > 0;
 finish:
-	if (d != NULL)
-		closedir(d);
 	if (runrec_finish(&rr, &st, err_isset(&derr) ? &derr : NULL, &err) == -1) {
 		log_error(job->name, "%s", err.msg);
 		goto out;
@@ -534,11 +262,16 @@ action_verify(const struct action_ctx *a)
 		action_print_err(err.msg);
 		return EXIT_CONFIG;
 	}
-	s.url = gui->verify_pgsql_url;
-	if (gui->verify_pgsql_password_file != NULL &&
-	    fs_read_secret_line(gui->verify_pgsql_password_file, "[verify] pgsql_password_file",
-	                        &s.password, &err) == -1) {
+	s.pgsql_url = gui->verify_pgsql_url;
+	s.mysql_url = gui->verify_mysql_url;
+	if ((gui->verify_pgsql_password_file != NULL &&
+	     fs_read_secret_line(gui->verify_pgsql_password_file, "[verify] pgsql_password_file",
+	                         &s.pgsql_password, &err) == -1) ||
+	    (gui->verify_mysql_password_file != NULL &&
+	     fs_read_secret_line(gui->verify_mysql_password_file, "[verify] mysql_password_file",
+	                         &s.mysql_password, &err) == -1)) {
 		action_print_err(err.msg);
+		fs_secret_free(s.pgsql_password);
 		guiconf_free(gui);
 		return EXIT_CONFIG;
 	}
@@ -550,7 +283,7 @@ action_verify(const struct action_ctx *a)
 				log_info(job->name, "verify: skipped (verify = no)");
 			continue;
 		}
-		if (job->drv->verify_kind == NULL || strcmp(job->drv->verify_kind, "pgsql") != 0) {
+		if (verify_kind(job) == NULL) {
 			log_warning(job->name, "verify: backups of type %s cannot be verified yet",
 			            job->drv->name);
 			continue;
@@ -558,7 +291,8 @@ action_verify(const struct action_ctx *a)
 		if (verify_job(a, job, &s) == -1)
 			failed++;
 	}
-	fs_secret_free(s.password);
+	fs_secret_free(s.pgsql_password);
+	fs_secret_free(s.mysql_password);
 	guiconf_free(gui);
 	if (a->ninvalid > 0)
 		return EXIT_JOBS;

@@ -38,6 +38,14 @@ load(void)
 		{ "archive_write_new", &archive_api.write_new },
 		{ "archive_write_open", &archive_api.write_open },
 		{ "archive_write_set_format_pax", &archive_api.write_set_format_pax },
+		{ "archive_read_data_block", &archive_api.read_data_block },
+		{ "archive_read_free", &archive_api.read_free },
+		{ "archive_read_new", &archive_api.read_new },
+		{ "archive_read_next_header", &archive_api.read_next_header },
+		{ "archive_read_open_filename", &archive_api.read_open_filename },
+		{ "archive_read_support_filter_all", &archive_api.read_support_filter_all },
+		{ "archive_read_support_format_all", &archive_api.read_support_format_all },
+		{ "archive_read_support_format_raw", &archive_api.read_support_format_raw },
 		{ NULL, NULL },
 	};
 

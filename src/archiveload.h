@@ -1,6 +1,7 @@
 /*
  * libarchive, loaded on first use. Only the web browser's folder download
- * as tar / tar.gz (web/browse_tar.c) writes archives; every other process
+ * as tar / tar.gz (web/browse_tar.c) writes archives and only verify of a
+ * one-file backup (verify_onefile.c) reads them; every other process
  * starts without mapping libarchive and what it pulls in (libxml2, ICU,
  * the C++ runtime, OpenSSL, lzma, lz4, bzip2, acl).
  *
@@ -17,7 +18,7 @@
 
 #include "util/err.h"
 
-/* The functions of libarchive browse_tar.c calls, with libarchive's own types. */
+/* The functions of libarchive browse_tar.c and verify_onefile.c call, with libarchive's own types. */
 struct archive_api {
 	__typeof__(&archive_entry_free) entry_free;
 	__typeof__(&archive_entry_new) entry_new;
@@ -38,6 +39,14 @@ struct archive_api {
 	__typeof__(&archive_write_new) write_new;
 	__typeof__(&archive_write_open) write_open;
 	__typeof__(&archive_write_set_format_pax) write_set_format_pax;
+	__typeof__(&archive_read_data_block) read_data_block;
+	__typeof__(&archive_read_free) read_free;
+	__typeof__(&archive_read_new) read_new;
+	__typeof__(&archive_read_next_header) read_next_header;
+	__typeof__(&archive_read_open_filename) read_open_filename;
+	__typeof__(&archive_read_support_filter_all) read_support_filter_all;
+	__typeof__(&archive_read_support_format_all) read_support_format_all;
+	__typeof__(&archive_read_support_format_raw) read_support_format_raw;
 };
 
 /* Filled by archiveload(); read only after it returned 0. */
@@ -70,5 +79,13 @@ int archiveload(struct err *err);
 #define archive_write_new (archive_api.write_new)
 #define archive_write_open (archive_api.write_open)
 #define archive_write_set_format_pax (archive_api.write_set_format_pax)
+#define archive_read_data_block (archive_api.read_data_block)
+#define archive_read_free (archive_api.read_free)
+#define archive_read_new (archive_api.read_new)
+#define archive_read_next_header (archive_api.read_next_header)
+#define archive_read_open_filename (archive_api.read_open_filename)
+#define archive_read_support_filter_all (archive_api.read_support_filter_all)
+#define archive_read_support_format_all (archive_api.read_support_format_all)
+#define archive_read_support_format_raw (archive_api.read_support_format_raw)
 
 #endif

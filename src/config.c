@@ -161,6 +161,38 @@ parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int
+config_parse_percent(const char *s, long *out)
+{
+	long whole = 0, frac = 0, scale = 1000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1)
+				return -1; /* more than three decimals */
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p == '%')
+		p++;
+	if (*p != '\0' || whole * 1000 + frac == 0 || whole * 1000 + frac > 100000)
+		return -1;
+	*out = whole * 1000 + frac;
+	return 0;
+}
+
 /*
  * Check a non-empty value against its type. 0, or -1 with e saying what
  * is wrong (without the file/section/key prefix).
@@ -219,6 +251,13 @@ check_value(enum drv_key_type type, const char *v, struct err *e)
 		err_set(e,
 		        "'%.*s' is not a pool name (1 to 64 of A-Z a-z 0-9 _ . -; the "
 		        "workers started with --pool NAME run the job)",
+		        SHOW_MAX, v);
+		return -1;
+	case KEY_PERCENT:
+		if (config_parse_percent(v, &n) == 0)
+			return 0;
+		err_set(e,
+		        "'%.*s' is not a percentage above 0 and at most 100 (e.g. 1, 0.5, 2.5%%)",
 		        SHOW_MAX, v);
 		return -1;
 	}

@@ -71,6 +71,8 @@ static const struct key keys[] = {
 	{ "scheduler", "catch_up", K_INT, F(scheduler_catch_up), 0, 7L * 86400 },
 	{ "verify", "pgsql_url", K_STR, F(verify_pgsql_url), 0, 0 },
 	{ "verify", "pgsql_password_file", K_STR, F(verify_pgsql_password_file), 0, 0 },
+	{ "verify", "mysql_url", K_STR, F(verify_mysql_url), 0, 0 },
+	{ "verify", "mysql_password_file", K_STR, F(verify_mysql_password_file), 0, 0 },
 	{ NULL, NULL, K_STR, 0, 0, 0 },
 };
 
@@ -531,6 +533,8 @@ guiconf_free(struct guiconf *gc)
 	free(gc->webhook_url);
 	free(gc->verify_pgsql_url);
 	free(gc->verify_pgsql_password_file);
+	free(gc->verify_mysql_url);
+	free(gc->verify_mysql_password_file);
 	free(gc);
 }
 

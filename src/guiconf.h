@@ -89,6 +89,8 @@ struct guiconf {
 	/* [verify] (tisbackup verify, docs/restore.md) */
 	char *verify_pgsql_url; /* postgresql://USER@HOST:PORT, no database, no password */
 	char *verify_pgsql_password_file; /* its password: first line of this file */
+	char *verify_mysql_url;           /* mysql://USER@HOST:PORT[?socket=PATH] */
+	char *verify_mysql_password_file; /* its password: first line of this file */
 
 	/* Warnings of the load, one "FILE:LINE: ..." line each (see struct config). */
 	struct strv warnings;

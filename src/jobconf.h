@@ -101,4 +101,11 @@ long job_get_long(const struct job *job, const char *key, long def);
  */
 int config_parse_bool(const char *s, int loose);
 
+/*
+ * Parse a percentage (KEY_PERCENT): digits, an optional '.' and up to
+ * three decimals, an optional '%'; above 0, at most 100. Into *out in
+ * thousandths of a percent (1 % = 1000). 0, or -1 when it is not one.
+ */
+int config_parse_percent(const char *s, long *out);
+
 #endif

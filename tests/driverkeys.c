@@ -34,6 +34,8 @@ type_name(enum drv_key_type t)
 		return "schedule";
 	case KEY_POOL:
 		return "pool";
+	case KEY_PERCENT:
+		return "percent";
 	}
 	return "?";
 }

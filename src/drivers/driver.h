@@ -34,6 +34,7 @@ enum drv_key_type {
 	KEY_HOSTKEY_POLICY, /* accept-new | strict */
 	KEY_SCHEDULE,       /* a schedule for serve (see schedule.h) */
 	KEY_POOL,           /* a worker pool name: [A-Za-z0-9_.-]{1,64} (see queue.h) */
+	KEY_PERCENT,        /* a percentage above 0, at most 100: "1", "0.5", "2.5%" */
 };
 
 struct drv_key {
@@ -306,8 +307,12 @@ struct driver {
 	int (*restore)(struct drv_restore *r, struct drv_stats *st, struct err *err);
 	/*
 	 * What `tisbackup verify` does with its backups (action_verify.c):
-	 * "pgsql" = load each DB-STAMP.sql.gz into a scratch database on the
-	 * [verify] server. NULL: the driver's backups cannot be verified yet.
+	 * "pgsql", "mysql" = load each DB-STAMP.sql.gz into a scratch database
+	 * on the [verify] server (verify_db.c); "files" = compare a sample
+	 * of the snapshot's files with the source (verify_files.c); "file" =
+	 * every file of the backup read back with its own check
+	 * (verify_onefile.c). NULL: "file" for DRV_CAP_FILE drivers, else
+	 * the driver's backups cannot be verified yet.
 	 */
 	const char *verify_kind;
 };

@@ -82,6 +82,8 @@ const struct drv_key drv_common_optional[] = {
 	{ "verify_schedule", KEY_SCHEDULE, NULL }, /* verifies started by serve */
 	{ "verify_shrink_warn", KEY_INT, "10" },   /* %: a table shrinking more is a warning */
 	{ "verify_max_age", KEY_INT, NULL },       /* hours: checknagios WARNING when older */
+	{ "verify_sample", KEY_PERCENT, "1" },     /* % of a file snapshot's files compared */
+	{ "verify_seed", KEY_INT, NULL },          /* the sample's seed (default: a new one) */
 	{ "progress_interval", KEY_INT, "30" },    /* seconds between progress log lines */
 	{ "pool", KEY_POOL, "default" },           /* the workers that run it (docs/queue.md) */
 	{ NULL, KEY_STR, NULL },

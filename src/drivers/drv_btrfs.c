@@ -527,6 +527,7 @@ const struct driver drv_rsync_btrfs_ssh = {
 	.expire_commit = btrfs_expire_commit,
 	.register_existing = btrfs_register,
 	.restore = btrfs_ssh_restore,
+	.verify_kind = "files",
 };
 
 const struct driver drv_rsync_btrfs = {
@@ -544,4 +545,5 @@ const struct driver drv_rsync_btrfs = {
 	.expire_commit = btrfs_expire_commit,
 	.register_existing = btrfs_register,
 	.restore = btrfs_daemon_restore,
+	.verify_kind = "files",
 };

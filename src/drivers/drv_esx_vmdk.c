@@ -769,4 +769,5 @@ const struct driver drv_esx_vmdk = {
 	.validate = esx_validate,
 	.backup = esx_backup,
 	.restore = restore_file_copy,
+	.verify_kind = "file", /* every file read back (verify_onefile.c) */
 };

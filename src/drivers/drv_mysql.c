@@ -560,4 +560,5 @@ const struct driver drv_mysql = {
 	.caps = DRV_CAP_SSH,
 	.backup = mysql_backup,
 	.restore = mysql_restore,
+	.verify_kind = "mysql",
 };

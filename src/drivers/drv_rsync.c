@@ -728,6 +728,7 @@ const struct driver drv_rsync_ssh = {
 	.backup = rsync_ssh_backup,
 	.layout = &rsync_layout,
 	.restore = rsync_ssh_restore,
+	.verify_kind = "files",
 };
 
 const struct driver drv_rsync = {
@@ -741,4 +742,5 @@ const struct driver drv_rsync = {
 	.backup = rsync_daemon_backup,
 	.layout = &rsync_layout,
 	.restore = rsync_daemon_restore,
+	.verify_kind = "files",
 };

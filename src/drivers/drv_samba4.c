@@ -445,4 +445,5 @@ const struct driver drv_samba4 = {
 	.validate = samba_validate,
 	.backup = samba_backup,
 	.restore = restore_file_copy,
+	.verify_kind = "file", /* every file read back (verify_onefile.c) */
 };

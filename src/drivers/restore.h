@@ -57,6 +57,13 @@ struct restore_stream {
 	const char *gz_path; /* the gzip dump inflated after the preamble; NULL: none */
 	struct strv *lines;  /* the command's stdout lines when set (bounded), else logged */
 	long long bytes;     /* out: bytes of dump sent (inflated) */
+	/*
+	 * When set, this command runs here (tisbackup verify: a local psql or
+	 * mysql client), with local_envp (NULL: spawn's default), instead of
+	 * remote over ssh; remote and sh_prefix are then unused.
+	 */
+	const char *const *local_argv;
+	const char *const *local_envp;
 };
 
 /*

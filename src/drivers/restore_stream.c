@@ -165,7 +165,8 @@ restore_stream_run(const struct drv_restore *r, const char *const *remote, struc
 		                .gzfd = -1,
 		                .name = job->name,
 		                .lines = s->lines };
-	char *dest = ssh_destination(job), *quoted = quote_sh_argv(remote);
+	char *dest = ssh_destination(job);
+	char *quoted = s->local_argv == NULL ? quote_sh_argv(remote) : NULL;
 	struct spawn_opts so;
 	struct spawn_result res;
 	struct strv av;
@@ -193,12 +194,15 @@ restore_stream_run(const struct drv_restore *r, const char *const *remote, struc
 		goto out;
 	}
 	started = 1;
-	ssh_base_argv(job, &av);
-	strv_push(&av, "--");
-	strv_push(&av, dest);
-	strv_pushf(&av, "%s%s", s->sh_prefix != NULL ? s->sh_prefix : "", quoted);
+	if (s->local_argv == NULL) {
+		ssh_base_argv(job, &av);
+		strv_push(&av, "--");
+		strv_push(&av, dest);
+		strv_pushf(&av, "%s%s", s->sh_prefix != NULL ? s->sh_prefix : "", quoted);
+	}
 	spawn_opts_init(&so);
-	so.argv = (const char *const *)strv_argv(&av);
+	so.argv = s->local_argv != NULL ? s->local_argv : (const char *const *)strv_argv(&av);
+	so.envp = s->local_envp;
 	so.stdin_fd = p[0];
 	so.on_line = stream_line;
 	so.ctx = &x;
@@ -232,10 +236,10 @@ restore_stream_run(const struct drv_restore *r, const char *const *remote, struc
 	} else {
 		spawn_describe(&res, desc, sizeof desc);
 		err_set(err, "%s failed (%s)", s->what, desc);
-		if (res.exited && res.code == 255)
+		if (s->local_argv == NULL && res.exited && res.code == 255)
 			err_append_line(err, "(exit code 255 is ssh's own: connection or "
 			                     "authentication failed)");
-		else if (res.exited && res.code == 127)
+		else if (s->local_argv == NULL && res.exited && res.code == 127)
 			err_append_line(err, "(exit code 127: %s was not found on %s)", s->tool,
 			                job->server_name);
 	}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,55 @@ filesystem_json(struct buf *b, const struct config *cfg)
 	buf_putc(b, '}');
 }
 
+/*
+ * Reopen the job object just written into b (its closing brace dropped)
+ * and add "last_verify": the newest finished VERIFY row of job as {end,
+ * result ("ok", "warning" when it passed with warnings, "failed"),
+ * age_hours (since end, at now)}, or null when there is none (api.md).
+ * On a catalog error the field is null (the view is still shown).
+ */
+static void
+last_verify_json(struct buf *b, struct catalog *cat, const struct job *job, time_t now)
+{
+	struct catalog_row *rows = NULL;
+	const struct catalog_row *v = NULL;
+	size_t n = 0;
+	struct err err;
+
+	err_clear(&err);
+	if (b->len > 0 && b->data[b->len - 1] == '}')
+		b->len--;
+	if (cat != NULL &&
+	    catalog_last_rows(cat, job->name, "VERIFY", "backup_start", 5, &rows, &n, &err) == 0)
+		for (size_t i = 0; i < n && v == NULL; i++)
+			if (rows[i].status != NULL && strcmp(rows[i].status, "Running") != 0)
+				v = &rows[i];
+	buf_puts(b, ",\"last_verify\":");
+	if (v == NULL) {
+		buf_puts(b, "null}");
+	} else {
+		double end = jobview_epoch(v->backup_end);
+		int ok = strcmp(v->status, "OK") == 0;
+
+		buf_putc(b, '{');
+		json_key(b, "end");
+		json_str(b, v->backup_end);
+		buf_putc(b, ',');
+		json_key(b, "result");
+		if (!ok)
+			json_str(b, "failed");
+		else if (v->log != NULL && strncmp(v->log, "WARNING", 7) == 0)
+			json_str(b, "warning");
+		else
+			json_str(b, "ok");
+		buf_putc(b, ',');
+		json_key(b, "age_hours");
+		json_num(b, end >= 0 ? ((double)now - end) / 3600.0 : NAN);
+		buf_puts(b, "}}");
+	}
+	catalog_rows_free(rows, n);
+}
+
 void
 api_jobs(struct req *r, struct reply *out)
 {
@@ -204,6 +254,7 @@ api_jobs(struct req *r, struct reply *out)
 		if (i > 0)
 			buf_putc(&b, ',');
 		jobview_json(&b, &jv);
+		last_verify_json(&b, cat, &cfg->jobs[i], now);
 		jobview_free(&jv);
 	}
 	buf_puts(&b, "]");
@@ -330,6 +381,7 @@ api_job(struct req *r, struct reply *out)
 	}
 	buf_init(&b, (size_t)1 << 28);
 	jobview_json(&b, &jv);
+	last_verify_json(&b, cat, job, time(NULL));
 	b.len--; /* reopen the object */
 	buf_puts(&b, ",\"history\":[");
 	for (size_t i = nh; i-- > 0;) {

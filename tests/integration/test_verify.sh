@@ -9,7 +9,9 @@
 #    verify_shrink_warn, is a WARNING in the row's log;
 #  - a corrupted dump (a flipped byte) fails (VERIFY row ERROR);
 #  - the scratch database is gone after every outcome;
-#  - the password is in no argv (every /proc/*/cmdline sampled).
+#  - the dump is streamed into psql's stdin (nothing inflated into /tmp);
+#  - the password is in no argv and no environment (every
+#    /proc/*/cmdline and environ sampled), its 0600 file is gone after.
 
 # Literal SQL; T_* are read by lib.sh.
 # shellcheck disable=SC2016,SC2034
@@ -61,7 +63,8 @@ t_match "pg has no successful verify in the last 168 h" "$T_OUT" "checknagios: t
 # --- a good dump, with the cmdline of every process sampled meanwhile
 (
 	while :; do
-		cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' | grep -F -f "$TMPD/verify.pw" >>"$TMPD/leak"
+		cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' ' ' | grep -F -f "$TMPD/verify.pw" >>"$TMPD/leak"
+		ls -d /tmp/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
 	done
 ) &
 SAMPLER=$!
@@ -76,7 +79,9 @@ t_eq "shop/#objects	4
 shop/public.items	1000
 shop/public.orders	50" "$(LC_ALL=C sort "$BASE/pg/.verify-counts")" "verify: per-table counts and objects kept"
 t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"
-t_ok "verify: the password is in no argv" test ! -s "$TMPD/leak"
+t_ok "verify: the password is in no argv and no environ" test ! -s "$TMPD/leak"
+t_ok "verify: a private folder held the password file meanwhile" test -s "$TMPD/privdirs"
+t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify: the password file and its folder are removed"
 tb_run -c "$CONF" -s pg checknagios
 t_rc 0 "checknagios: OK after a successful verify"
 
@@ -105,6 +110,7 @@ t_rc 1 "verify of a corrupted dump: exit 1"
 t_eq "VERIFY|ERROR" "$(last_row pg "TYPE || '|' || status")" "verify: the corrupted dump is an ERROR row"
 t_match "damaged|invalid|incorrect|error" "$(last_row pg log)" "verify: the row says the dump is damaged"
 t_eq "" "$(scratch_dbs)" "verify ERROR: no scratch database left"
+t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify ERROR: no password file left"
 tb_run -c "$CONF" -s pg checknagios
 t_rc 2 "checknagios: CRITICAL when the last verify failed"
 t_match "CRITICAL : the last verify of pg failed" "$T_OUT" "checknagios: the verdict says the verify failed"

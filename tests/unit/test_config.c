@@ -975,6 +975,29 @@ test_parse_bool(void **state)
 }
 
 static void
+test_parse_percent(void **state)
+{
+	static const char *const bad[] = { "",   "0",   "0.0", "-1",     "100.001", "101",
+		                           "1.", ".5",  "1,5", "0.0001", "5 %",     "1e2",
+		                           "%",  "abc", "1%%", "1000",   NULL };
+	long v = -1;
+
+	(void)state;
+	assert_int_equal(config_parse_percent("1", &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(config_parse_percent("0.5", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(config_parse_percent("2.25%", &v), 0);
+	assert_int_equal(v, 2250);
+	assert_int_equal(config_parse_percent("0.001", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(config_parse_percent("100", &v), 0);
+	assert_int_equal(v, 100000);
+	for (size_t i = 0; bad[i] != NULL; i++)
+		assert_int_equal(config_parse_percent(bad[i], &v), -1);
+}
+
+static void
 test_collects_all(void **state)
 {
 	struct err err;
@@ -1310,6 +1333,7 @@ main(void)
 		cmocka_unit_test(test_preexec_needs_key),
 		cmocka_unit_test(test_value_types),
 		cmocka_unit_test(test_parse_bool),
+		cmocka_unit_test(test_parse_percent),
 		cmocka_unit_test(test_collects_all),
 		cmocka_unit_test(test_many_problems),
 		cmocka_unit_test(test_unreadable),

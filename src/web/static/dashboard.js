@@ -16,6 +16,7 @@ import { storagePanel } from './storage.js'; /* the storage section (disk usage,
 import { poolsNotice } from './pools.js'; /* worker pools without a live worker */
 import { fleetPanel } from './fleet.js'; /* the catalog's jobs of other configurations */
 import { progressBox, showProgress } from './progress.js'; /* live transfer progress */
+import { verifyBadge } from './verify.js'; /* the "verified" badge (tisbackup verify) */
 
 export const HEALTH = {
 	ok: 'OK',
@@ -157,7 +158,7 @@ function jobRow(job) {
 		h('td', { 'data-label': 'Server', text: job.server_name || '—' }),
 		h('td', { 'data-label': 'Target', class: 'mono truncate', title: job.target || '', text: job.target || '—' }),
 		h('td', { 'data-label': 'Last attempt', class: 'cell-attempt' }, lastAttempt(job), nextRun(job)),
-		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '', text: fmt.age(job.age_hours) }),
+		h('td', { 'data-label': 'Last good', title: job.last_ok_end ? fmt.date(job.last_ok_end) : '' }, fmt.age(job.age_hours), ' ', verifyBadge(job)),
 		h('td', { 'data-label': 'Duration', class: 'num', text: fmt.duration(job.last_duration_s) }),
 		h('td', { 'data-label': 'Written', class: 'num', text: fmt.bytes(job.last_written_bytes) }),
 		h('td', { 'data-label': 'Size', class: 'num', text: fmt.bytes(job.last_total_bytes) }),

@@ -14,6 +14,7 @@ import { healthBadge, runBadge, runButtons, runKey } from './dashboard.js';
 import { h, replace } from './dom.js';
 import * as fmt from './fmt.js';
 import { onRunChange, runFor } from './runs.js';
+import { verifyBadge } from './verify.js'; /* the "verified" badge (tisbackup verify) */
 
 function fact(label, value, title) {
 	return h('div', {}, h('dt', { text: label }), h('dd', { title: title || null }, value));
@@ -146,6 +147,7 @@ export async function render(main, name) {
 					fact('Type', j.type || '—'),
 					fact('Target', h('span', { class: 'mono', text: j.target || '—' })),
 					fact('Last good backup', fmt.age(j.age_hours), j.last_ok_end ? fmt.date(j.last_ok_end) : ''),
+					fact('Verified', verifyBadge(j) || h('span', { class: 'muted', text: 'never' })),
 					fact('Maximum age', j.maximum_backup_age != null ? `${j.maximum_backup_age} h` : '—'),
 					fact('Last run', [statusText(j.last_status), ` ${fmt.date(j.last_start)}`]),
 					fact('Last duration', fmt.duration(j.last_duration_s)),
