@@ -77,7 +77,7 @@ struct queue_run {
 	char *error;         /* why it failed or was cancelled, or NULL */
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
-	char *pool; /* the worker pool that may claim it (never NULL) */
+	char *pool;      /* the worker pool that may claim it (never NULL) */
 	char **options;  /* the request's extra words, NULL-terminated; NULL when none */
 	size_t noptions; /* unreadable stored options read as one word that no check accepts */
 };
