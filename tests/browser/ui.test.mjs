@@ -251,6 +251,12 @@ try {
 		const d = when.replace(/^OK /, '');
 		return ISO_OFFSET.test(d) || `attempt: ${when}`;
 	});
+	await step('the storage chart labels its days once each (no date repeated on the axis)', async () => {
+		const svg = page.locator('#storage svg.su-chart');
+		await svg.waitFor({ timeout: 30000 });
+		const labels = await svg.locator('.chart-grid text[text-anchor]').evaluateAll((ts) => ts.map((t) => t.textContent).filter((x) => /^\d{4}-\d{2}-\d{2}$/.test(x)));
+		return (labels.length >= 2 && new Set(labels).size === labels.length) || `day labels: ${labels.join(' ')}`;
+	});
 	await step('Cleanup asks for confirmation; declined, nothing is started', async () => {
 		const before = posts;
 		const asked = confirms.length;

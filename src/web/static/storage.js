@@ -95,9 +95,13 @@ function usageChart(samples, fc) {
 		grid.append(s('line', { x1: M.left, x2: M.left + iw, y1: y(v), y2: y(v) }));
 		grid.append(s('text', { x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end', text: (v / unit.div).toFixed(v / unit.div < 10 ? 1 : 0) }));
 	}
-	for (let i = 0; i < 4; i++) {
-		const t = new Date(t0 + ((t1 - t0) * i) / 3);
-		grid.append(s('text', { x: x(t.getTime()), y: M.top + ih + 18, 'text-anchor': i === 0 ? 'start' : i === 3 ? 'end' : 'middle', text: fmt.date(`${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, '0')}-${String(t.getDate()).padStart(2, '0')}T00:00:00`).slice(0, 10) }));
+	/* Day ticks on whole days, at most four, never the same date twice. */
+	const d0 = new Date(t0);
+	const span = Math.max(1, Math.round((t1 - t0) / DAY));
+	const nt = Math.min(3, span);
+	for (let i = 0; i <= nt; i++) {
+		const t = new Date(d0.getFullYear(), d0.getMonth(), d0.getDate() + Math.round((span * i) / nt));
+		grid.append(s('text', { x: x(t.getTime()), y: M.top + ih + 18, 'text-anchor': i === 0 ? 'start' : i === nt ? 'end' : 'middle', text: fmt.day(t) }));
 	}
 	svg.append(grid);
 	svg.append(
