@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "drivers/driver.h"
+#include "pool.h"
 
 static const struct cfg_entry *
 sec_entry(const struct cfg_section *sec, const char *key)
@@ -81,6 +82,14 @@ job_entry(const struct job *job, const char *key)
 	if ((e = sec_entry(job->sec, key)) != NULL)
 		return e;
 	return sec_entry(job->cfg->global, key);
+}
+
+const char *
+job_pool(const struct job *job)
+{
+	const char *p = job_get(job, "pool");
+
+	return p != NULL ? p : POOL_DEFAULT;
 }
 
 int

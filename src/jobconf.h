@@ -84,6 +84,8 @@ const struct job *config_find_job(const struct config *cfg, const char *name);
  * key table's default, else NULL. Empty values count as unset.
  */
 const char *job_get(const struct job *job, const char *key);
+/* The job's worker pool: its pool key (or [global]'s), else POOL_DEFAULT. Never NULL. */
+const char *job_pool(const struct job *job);
 /* The entry (for its line number) in the section or [global], or NULL. */
 const struct cfg_entry *job_entry(const struct job *job, const char *key);
 /*

@@ -293,8 +293,7 @@ take_schedules(struct scheduler *s, const struct config *cfg, const char *path, 
 			e->due = 0;
 			e->seen = 1;
 			free(e->pool);
-			e->pool = xstrdup(job_get(job, "pool") != NULL ? job_get(job, "pool")
-			                                               : QUEUE_POOL_DEFAULT);
+			e->pool = xstrdup(job_pool(job));
 		}
 	}
 	for (size_t i = s->nentries; i > 0; i--) {

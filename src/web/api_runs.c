@@ -62,7 +62,7 @@ runs_pool(struct req *r, struct reply *out, const struct config *cfg, const char
 
 		if (job == NULL)
 			continue;
-		p = job_get(job, "pool") != NULL ? job_get(job, "pool") : QUEUE_POOL_DEFAULT;
+		p = job_pool(job);
 		if (*pool == NULL) {
 			*pool = p;
 			first = sections[i];

@@ -563,30 +563,14 @@ api_pools(struct req *r, struct reply *out)
 		reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
 		goto out;
 	}
-	names = xcalloc(nps + cfg->njobs + 1, sizeof *names);
-	for (size_t i = 0; i < nps; i++)
-		names[nall++] = ps[i].name;
-	for (size_t i = 0; i < cfg->njobs; i++) {
-		const char *p = job_get(&cfg->jobs[i], "pool");
-		size_t k;
-
-		if (p == NULL)
-			p = QUEUE_POOL_DEFAULT;
-		for (k = 0; k < nall && strcmp(names[k], p) != 0; k++)
-			;
-		if (k == nall)
-			names[nall++] = p;
-	}
+	names = jobview_pool_names(ps, nps, cfg, &nall);
 	buf_init(&b, (size_t)1 << 24);
 	buf_puts(&b, "{\"items\":[");
 	for (size_t i = 0; i < nall; i++) {
 		size_t jobs = 0;
 
-		for (size_t j = 0; j < cfg->njobs; j++) {
-			const char *p = job_get(&cfg->jobs[j], "pool");
-
-			jobs += strcmp(p != NULL ? p : QUEUE_POOL_DEFAULT, names[i]) == 0;
-		}
+		for (size_t j = 0; j < cfg->njobs; j++)
+			jobs += strcmp(job_pool(&cfg->jobs[j]), names[i]) == 0;
 		buf_puts(&b, i > 0 ? ",{\"pool\":" : "{\"pool\":");
 		json_str(&b, names[i]);
 		buf_printf(&b, ",\"workers\":%d,\"queued\":%d,\"running\":%d,\"jobs\":%zu}",
@@ -683,12 +667,11 @@ api_fleet(struct req *r, struct reply *out)
 	buf_puts(&b, "{\"items\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct job *job = config_find_job(cfg, v[i].name);
-		const char *pool = job != NULL ? job_get(job, "pool") : NULL;
 
 		buf_puts(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
 		json_str(&b, v[i].name);
 		buf_printf(&b, ",\"in_config\":%s,\"pool\":", job != NULL ? "true" : "false");
-		json_str(&b, job != NULL ? (pool != NULL ? pool : QUEUE_POOL_DEFAULT) : NULL);
+		json_str(&b, job != NULL ? job_pool(job) : NULL);
 		buf_puts(&b, ",\"server_name\":");
 		json_str(&b, v[i].server);
 		buf_puts(&b, ",\"last_status\":");

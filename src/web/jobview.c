@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "progress_xfer.h"
+#include "queue.h"
 #include "drivers/driver.h"
 #include "schedule.h"
 #include "util/timefmt.h"
@@ -378,4 +379,25 @@ void
 jobview_api_row_json(struct buf *b, const struct catalog_row *r)
 {
 	row_json(b, r, 1);
+}
+
+const char **
+jobview_pool_names(const struct queue_pool_stat *ps, size_t nps, const struct config *cfg,
+                   size_t *n)
+{
+	const char **names = xcalloc(nps + cfg->njobs + 1, sizeof *names);
+	size_t k;
+
+	*n = 0;
+	for (size_t i = 0; i < nps; i++)
+		names[(*n)++] = ps[i].name;
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		const char *p = job_pool(&cfg->jobs[i]);
+
+		for (k = 0; k < *n && strcmp(names[k], p) != 0; k++)
+			;
+		if (k == *n)
+			names[(*n)++] = p;
+	}
+	return names;
 }

@@ -16,6 +16,16 @@
 #include "util/err.h"
 
 struct job;
+struct config;
+struct queue_pool_stat;
+
+/*
+ * Every pool name the queue knows (ps, in its order) followed by the pools
+ * of cfg's jobs not among them, each once, in *n. The strings are borrowed
+ * from ps and cfg; free() the array only.
+ */
+const char **jobview_pool_names(const struct queue_pool_stat *ps, size_t nps,
+                                const struct config *cfg, size_t *n);
 
 struct job_view {
 	const struct job *job;

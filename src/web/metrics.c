@@ -60,7 +60,7 @@ labels(struct buf *b, const struct job *j)
 	buf_puts(b, ",type=");
 	label(b, j->drv->name);
 	buf_puts(b, ",pool=");
-	label(b, job_get(j, "pool") != NULL ? job_get(j, "pool") : QUEUE_POOL_DEFAULT);
+	label(b, job_pool(j));
 }
 
 /*
@@ -84,20 +84,7 @@ pool_gauges(struct buf *b, struct queue *q, const struct config *cfg)
 
 	if (queue_pools(q, &ps, &nps, &err) == -1)
 		return; /* tisbackup_queue_up says the queue is down */
-	names = xcalloc(nps + cfg->njobs + 1, sizeof *names);
-	for (size_t i = 0; i < nps; i++)
-		names[nall++] = ps[i].name;
-	for (size_t i = 0; i < cfg->njobs; i++) {
-		const char *p = job_get(&cfg->jobs[i], "pool");
-		size_t k;
-
-		if (p == NULL)
-			p = QUEUE_POOL_DEFAULT;
-		for (k = 0; k < nall && strcmp(names[k], p) != 0; k++)
-			;
-		if (k == nall)
-			names[nall++] = p;
-	}
+	names = jobview_pool_names(ps, nps, cfg, &nall);
 	for (size_t m = 0; m < sizeof g / sizeof g[0]; m++) {
 		help(b, g[m].name, "gauge", g[m].help);
 		for (size_t i = 0; i < nall; i++) {
