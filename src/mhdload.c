@@ -1,8 +1,7 @@
 /*
- * Lazy loading of libmicrohttpd (see mhdload.h): dynlib_open() once per
- * process under pthread_once().
+ * Lazy loading of libmicrohttpd (see mhdload.h): dynlib_lazy_load() once per
+ * process.
  */
-#include <pthread.h>
 #include <stddef.h>
 
 #include "mhdload.h"
@@ -10,43 +9,29 @@
 
 struct mhd_api mhd_api;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int loaded;
-static struct err failure;
+static const char *const names[] = { "libmicrohttpd.so.12", NULL };
+static const struct dynsym syms[] = {
+	{ "MHD_add_response_header", &mhd_api.add_response_header },
+	{ "MHD_create_response_from_buffer", &mhd_api.create_response_from_buffer },
+	{ "MHD_create_response_from_buffer_with_free_callback_cls",
+	  &mhd_api.create_response_from_buffer_with_free_callback_cls },
+	{ "MHD_create_response_from_callback", &mhd_api.create_response_from_callback },
+	{ "MHD_create_response_from_fd_at_offset64", &mhd_api.create_response_from_fd_at_offset64 },
+	{ "MHD_destroy_response", &mhd_api.destroy_response },
+	{ "MHD_get_connection_info", &mhd_api.get_connection_info },
+	{ "MHD_is_feature_supported", &mhd_api.is_feature_supported },
+	{ "MHD_lookup_connection_value", &mhd_api.lookup_connection_value },
+	{ "MHD_queue_response", &mhd_api.queue_response },
+	{ "MHD_start_daemon", &mhd_api.start_daemon },
+	{ "MHD_stop_daemon", &mhd_api.stop_daemon },
+	{ NULL, NULL },
+};
 
-static void
-load(void)
-{
-	static const char *const names[] = { "libmicrohttpd.so.12", NULL };
-	const struct dynsym syms[] = {
-		{ "MHD_add_response_header", &mhd_api.add_response_header },
-		{ "MHD_create_response_from_buffer", &mhd_api.create_response_from_buffer },
-		{ "MHD_create_response_from_buffer_with_free_callback_cls",
-		  &mhd_api.create_response_from_buffer_with_free_callback_cls },
-		{ "MHD_create_response_from_callback", &mhd_api.create_response_from_callback },
-		{ "MHD_create_response_from_fd_at_offset64",
-		  &mhd_api.create_response_from_fd_at_offset64 },
-		{ "MHD_destroy_response", &mhd_api.destroy_response },
-		{ "MHD_get_connection_info", &mhd_api.get_connection_info },
-		{ "MHD_is_feature_supported", &mhd_api.is_feature_supported },
-		{ "MHD_lookup_connection_value", &mhd_api.lookup_connection_value },
-		{ "MHD_queue_response", &mhd_api.queue_response },
-		{ "MHD_start_daemon", &mhd_api.start_daemon },
-		{ "MHD_stop_daemon", &mhd_api.stop_daemon },
-		{ NULL, NULL },
-	};
-
-	if (dynlib_open("libmicrohttpd", "the package libmicrohttpd12", names, syms, &failure) == 0)
-		loaded = 1;
-}
+static struct dynlib_lazy lib =
+    DYNLIB_LAZY_INIT("libmicrohttpd", "the package libmicrohttpd12", names, syms, NULL);
 
 int
 mhdload(struct err *err)
 {
-	pthread_once(&once, load);
-	if (!loaded) {
-		err_set(err, "%s", failure.msg);
-		return -1;
-	}
-	return 0;
+	return dynlib_lazy_load(&lib, err);
 }

@@ -9,6 +9,27 @@
 #include "util/buf.h"
 
 int
+dynlib_lazy_load(struct dynlib_lazy *l, struct err *err)
+{
+	int state;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->state == 0) {
+		if (dynlib_open(l->label, l->package, l->names, l->syms, &l->failure) == 0 &&
+		    (l->after == NULL || l->after(&l->failure) == 0))
+			l->state = 1;
+		else
+			l->state = -1;
+	}
+	state = l->state;
+	pthread_mutex_unlock(&l->lock);
+	if (state == 1)
+		return 0;
+	err_set(err, "%s", l->failure.msg);
+	return -1;
+}
+
+int
 dynlib_open(const char *label, const char *package, const char *const *names,
             const struct dynsym *syms, struct err *err)
 {

@@ -8,6 +8,7 @@
 #ifndef TB_DYNLIB_H
 #define TB_DYNLIB_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "util/err.h"
@@ -23,10 +24,37 @@ struct dynsym {
  * then resolve every symbol of syms (terminated by a NULL name) into its
  * slot. 0, or -1 with err: "cannot load LABEL (tried A, B): install
  * PACKAGE" or "LABEL lacks SYMBOL". The library stays loaded for the
- * life of the process. Not thread-safe by itself: call it under
- * pthread_once() or before threads start.
+ * life of the process. Not thread-safe by itself: use dynlib_lazy_load().
  */
 int dynlib_open(const char *label, const char *package, const char *const *names,
                 const struct dynsym *syms, struct err *err);
+
+/*
+ * A library opened on first use, once per process: the arguments of
+ * dynlib_open(), an optional step run once after it loaded (e.g. the
+ * library's global init; 0 or -1 + err), and what happened. Define one
+ * static per library with DYNLIB_LAZY_INIT.
+ */
+struct dynlib_lazy {
+	const char *label, *package;
+	const char *const *names;
+	const struct dynsym *syms;
+	int (*after)(struct err *err);
+	pthread_mutex_t lock;
+	int state; /* 0 not tried, 1 loaded, -1 failed (failure says why) */
+	struct err failure;
+};
+#define DYNLIB_LAZY_INIT(LABEL, PACKAGE, NAMES, SYMS, AFTER)                                       \
+	{                                                                                          \
+		.label = (LABEL), .package = (PACKAGE), .names = (NAMES), .syms = (SYMS),          \
+		.after = (AFTER), .lock = PTHREAD_MUTEX_INITIALIZER                                \
+	}
+
+/*
+ * Open l's library the first time any thread asks (dynlib_open(), then
+ * l->after), and answer every later call from that outcome. Thread-safe.
+ * 0, or -1 + err (the same message on every call).
+ */
+int dynlib_lazy_load(struct dynlib_lazy *l, struct err *err);
 
 #endif
