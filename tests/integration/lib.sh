@@ -913,3 +913,23 @@ iso_ago() {
 
 # Log line prefix: "YYYY-MM-DD HH:MM:SS,mmm LEVEL ".
 LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) '
+
+# proc_scan FILE: the argv and environment of every process, as text, that
+# hold one of the strings of FILE (one per line); nothing when none does.
+proc_scan() {
+	cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' ' ' | grep -F -f "$1"
+}
+proc_scan_sees() { proc_scan "$1" >/dev/null; }
+# t_proc_scan_control FILE: a control for a secret sampler built on
+# proc_scan: a process holding the first string of FILE in its argv is
+# seen (so a sampler that reports nothing proves something).
+t_proc_scan_control() {
+	local pid
+	/bin/bash -c 'sleep 120; :' control "$(head -n1 "$1")" &
+	pid=$!
+	wait_until 60 proc_scan_sees "$1"
+	t_ok "control: the /proc scan sees a secret held in an argv" proc_scan_sees "$1"
+	pkill -P "$pid" sleep 2>/dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}

@@ -77,6 +77,7 @@ wait_until 60 grep -qaF -f "$TMPD/sentinel" "/proc/$CONTROL/cmdline"
 t_match "^/proc/$CONTROL/cmdline\$" \
 	"$(grep -laF -f "$TMPD/sentinel" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null)" \
 	"control: the /proc scan sees a password in an argv"
+pkill -P "$CONTROL" sleep 2>/dev/null
 kill "$CONTROL"
 wait "$CONTROL" 2>/dev/null
 sampler &

@@ -61,9 +61,10 @@ t_rc 1 "checknagios: a backup never verified is a WARNING"
 t_match "pg has no successful verify in the last 168 h" "$T_OUT" "checknagios: the warning names verify_max_age"
 
 # --- a good dump, with the cmdline of every process sampled meanwhile
+t_proc_scan_control "$TMPD/verify.pw"
 (
 	while :; do
-		cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' ' ' | grep -F -f "$TMPD/verify.pw" >>"$TMPD/leak"
+		proc_scan "$TMPD/verify.pw" >>"$TMPD/leak"
 		ls -d /tmp/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
 	done
 ) &

@@ -69,9 +69,10 @@ gz=$(ls "$BASE"/my/2*/*.sql.gz | tail -n 1)
 t_eq "" "$(gzip -dc "$gz" | grep -E '^(USE|CREATE DATABASE)')" "the driver's dumps hold no USE nor CREATE DATABASE"
 
 # --- a good dump, with the argv and environ of every process sampled meanwhile
+t_proc_scan_control "$TMPD/verify.pw"
 (
 	while :; do
-		cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' ' ' | grep -F -f "$TMPD/verify.pw" >>"$TMPD/leak"
+		proc_scan "$TMPD/verify.pw" >>"$TMPD/leak"
 		ls -d /tmp/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
 	done
 ) &
