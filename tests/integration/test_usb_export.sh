@@ -218,10 +218,12 @@ t_eq "ERROR" "$(csql "select status from stats where backup_name = 'nobackup' an
 # SIGTERM in the middle of the rsync: the export stops, the disk is
 # unmounted. rsync is slowed down with a popt alias in its $HOME/.popt
 # (spawn passes HOME through; the export's own options stay as they are).
+# At 40 KiB/s the 6 MiB take minutes: both exports that use it are stopped
+# long before, so a loaded machine cannot let one finish first.
 mkdir -p "$BASE/web/20250101-01h00m00" "$TMPD/home"
 head -c $((6 * 1048576)) /dev/urandom >"$BASE/web/20250101-01h00m00/big.bin"
 csql "update stats set backup_location = '$BASE/web/20250101-01h00m00' where backup_name = 'web' and TYPE = 'BACKUP'"
-echo 'rsync alias --partial --bwlimit=500 --inplace' >"$TMPD/home/.popt"
+echo 'rsync alias --partial --bwlimit=40 --inplace' >"$TMPD/home/.popt"
 (
 	cd "$TMPD" || exit 1
 	TB_SYSFS_ROOT=$ONLYA HOME=$TMPD/home exec "$TISBACKUP" -c "$CONF" --gui-config "$GUI" \
