@@ -243,6 +243,13 @@ action_restore(const struct action_ctx *a)
 		return EXIT_USAGE;
 	}
 	job = a->jobs[0];
+	if (o->import_to != NULL && strcmp(job->drv->name, "xen-xva") != 0) {
+		fprintf(stderr,
+		        "tisbackup: restore: --import-to SR imports an XVA into a XenServer/XCP-ng "
+		        "pool: it is for xen-xva jobs only, and %s is a %s job\n",
+		        job->name, job->drv->name);
+		return EXIT_USAGE;
+	}
 	if (job->drv->restore == NULL) {
 		fprintf(stderr,
 		        "tisbackup: restore: backups of type %s cannot be restored by "
@@ -256,13 +263,6 @@ action_restore(const struct action_ctx *a)
 	}
 	if (o->to_db != NULL && o->to != NULL) {
 		fprintf(stderr, "tisbackup: restore: --to is for files, --to-db for databases\n");
-		return EXIT_USAGE;
-	}
-	if (o->import_to != NULL && strcmp(job->drv->name, "xen-xva") != 0) {
-		fprintf(stderr,
-		        "tisbackup: restore: --import-to SR imports an XVA into a XenServer/XCP-ng "
-		        "pool: it is for xen-xva jobs only, and %s is a %s job\n",
-		        job->name, job->drv->name);
 		return EXIT_USAGE;
 	}
 	if (o->import_to != NULL &&

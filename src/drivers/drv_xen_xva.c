@@ -1126,6 +1126,16 @@ xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	log_info(job->name, "importing %s (%llu bytes) into SR '%s' on %s", r->location,
 	         (unsigned long long)u.size, label, xapi_host(x));
 	if (import_put(x, job, sr, taskref, &u, err) == -1) {
+		struct err terr;
+
+		/* xapi answers a failed import with an error status: its task says why */
+		err_clear(&terr);
+		if (err->code == HTTP_ERR_STATUS &&
+		    xapi_task_wait(x, taskref, NULL, 30, NULL, &terr) == -1 &&
+		    terr.code == XAPI_ERR_FAILURE) {
+			err_set(err, "XAPI import into SR '%s': %s", label, terr.msg);
+			goto out;
+		}
 		err_wrap(err, "uploading to %s", xapi_host(x));
 		goto out;
 	}

@@ -25,7 +25,8 @@ and 2.7), standard library only:
   Halted VM (ova.xml's name label) with its VDIs in the SR, and ends the
   task as xapi does: result the XML-RPC set of the new VM refs
   (<value><array><data><value>OpaqueRef:...), or failure with an
-  IMPORT_ERROR_* (fault "import_fail": [error description] forces one);
+  IMPORT_ERROR_* (fault "import_fail": [error description] forces one;
+  "import_delay": seconds keeps the task pending after the body came);
   each import is noted in /sim/state's "imports" (bytes, sha256, outcome);
 - faults set through POST /sim/faults (JSON), the database through
   GET /sim/state, a JSON-lines call log (--log): {port, method, args (the
@@ -817,7 +818,8 @@ class Handler(BaseHTTPRequestHandler):
         shown = {k: ("***" if k == "session_id" else v) for k, v in q.items()}
         self.close_connection = True
         length = self.headers.get("Content-Length")
-        note = {"bytes": 0, "sha256": "", "sr": q.get("sr_id"), "vm": None, "status": ""}
+        note = {"bytes": 0, "sha256": "", "sr": q.get("sr_id"), "vm": None, "status": "",
+                "session": q.get("session_id", "")}
         if not self.authorised(q):
             self.sim.log(self.port(), "PUT /import", shown, "401")
             return self.reply(401, b"<html><body><h1>HTTP 401 unauthorised</h1></body></html>", "text/html",
@@ -855,6 +857,11 @@ class Handler(BaseHTTPRequestHandler):
         elif faults.get("import_fail"):
             err = [str(x) for x in faults["import_fail"]]
         vm = None
+        if err is None and faults.get("import_delay"):
+            try:
+                self.sim.task_wait(task, float(faults["import_delay"]))
+            except Fail as f:
+                err = f.desc
         if err is None:
             try:
                 vm = self.import_tar(spool, sr)
