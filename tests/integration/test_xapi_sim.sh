@@ -4,7 +4,8 @@
 # just agree with our own client's mistakes: Debian's python3-os-xenapi
 # (its XenAPI.py session, Failure and HOST_IS_SLAVE handling), GNU tar,
 # Debian's xva-img (an XVA turned back into a raw disk, compared with the
-# simulator's own VDI content), xxhsum, gzip and zstd.
+# simulator's own VDI content), xxhsum, gzip and zstd; PUT /import with
+# os_xenapi's session and urllib, the new VM seen through XenAPI.
 #
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
