@@ -19,8 +19,10 @@ struct restore_opts {
 	const char *db;    /* --db NAME (database dumps) */
 	const char *to_db; /* --to-db TARGET; NULL = the same name */
 	int replace;       /* --replace: overwrite what exists at the target */
-	const char *import_to; /* --import-to SR (xen-xva): import the XVA into this SR over XAPI */
 	int given;         /* any of these options was on the command line */
+
+	/* --import-to SR (xen-xva): import the XVA into this SR over XAPI; NULL: none */
+	const char *import_to;
 };
 
 /*

@@ -1095,9 +1095,12 @@ xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	base = base != NULL ? base + 1 : r->location;
 	(void)xva_classify(base, stamp);
 	u.fd = open(r->location, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (u.fd == -1 || fstat(u.fd, &fst) == -1 || !S_ISREG(fst.st_mode)) {
-		err_sys(err, u.fd == -1 || errno != 0 ? errno : EINVAL, "opening the backup %s",
-		        r->location);
+	if (u.fd == -1 || fstat(u.fd, &fst) == -1) {
+		err_sys(err, errno, "opening the backup %s", r->location);
+		goto done;
+	}
+	if (!S_ISREG(fst.st_mode)) {
+		err_set(err, "the backup %s is not a regular file", r->location);
 		goto done;
 	}
 	u.size = (uint64_t)fst.st_size;
@@ -1114,8 +1117,7 @@ xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 		goto out;
 	}
 	name = xasprintf("tisbackup restore %s %s", job->name, stamp);
-	if (xapi_call(x, &task, err, "task.create", "ss", name, "") == -1 ||
-	    xv_str(task) == NULL)
+	if (xapi_call(x, &task, err, "task.create", "ss", name, "") == -1 || xv_str(task) == NULL)
 		goto out;
 	taskref = xstrdup(xv_str(task));
 	free(name);
@@ -1156,8 +1158,8 @@ xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	}
 	st->total_files = st->written_files = 1;
 	st->total_bytes = st->written_bytes = (int64_t)u.sent;
-	st->location = xasprintf("%s SR '%s' VM %s", xapi_host(x), label,
-	                         xv_member_str(rec, "uuid"));
+	st->location =
+	    xasprintf("%s SR '%s' VM %s", xapi_host(x), label, xv_member_str(rec, "uuid"));
 	st->log = xasprintf("import of %s into SR '%s' on %s OK: new VM '%s' uuid %s (%s), %llu "
 	                    "bytes uploaded",
 	                    r->location, label, xapi_host(x), name, xv_member_str(rec, "uuid"), vm,

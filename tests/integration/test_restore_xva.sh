@@ -42,6 +42,7 @@ FROM=1
 calls() { tail -n +"$FROM" "$XAPI_LOG" | jq -r 'select(.method != "export end") | .method + " " + .status'; }
 mark() { FROM=$(($(xapi_log_lines) + 1)); }
 nimports() { xapi_state '.imports | length'; }
+imports_past() { [ "$(nimports)" -gt "$1" ]; }
 restored_vms() { xapi_state '[.VM[] | select(.name_label | test("restored"))] | length'; }
 
 tb_run -c "$CONF" -s web backup
@@ -122,18 +123,21 @@ t_rc 2 "--import-to with --to: usage error"
 cp "$JOBDIR/$xva" "$TMPD/good.xva"
 printf '\xff\xff\xff\xff' | dd of="$JOBDIR/$xva" bs=1 seek=$((size / 2)) conv=notrunc status=none
 vms=$(restored_vms)
+n=$(nimports)
 mark
 tb_run -c "$CONF" -s web restore --import-to backup-sr
 t_rc 1 "corrupt XVA: exit 1"
+# the simulator notes the cut body when it sees it end, maybe after our logout
+wait_until 60 imports_past "$n"
 t_match "is not a sound XVA: upload stopped after [0-9]+ of $size bytes" "$T_ERR" "corrupt XVA: the error says so"
 t_eq "$vms" "$(restored_vms)" "corrupt XVA: no new VM"
 t_nomatch '^success' "$(xapi_state '.imports[-1].status')" "corrupt XVA: xapi never had the whole file"
-t_lt_size=$(xapi_state '.imports[-1].bytes')
-t_ok "corrupt XVA: fewer bytes than the file reached xapi" test "$t_lt_size" -lt "$size"
+got=$(xapi_state '.imports[-1].bytes')
+t_ok "corrupt XVA: fewer bytes than the file reached xapi" test "$got" -lt "$size"
 c=$(calls)
 t_match '^task.cancel Success$' "$c" "corrupt XVA: the task is cancelled"
 t_eq "task.destroy Success
-session.logout Success" "$(echo "$c" | tail -2)" "corrupt XVA: the task destroyed, logout"
+session.logout Success" "$(echo "$c" | grep -v '^PUT /import' | tail -2)" "corrupt XVA: the task destroyed, logout"
 t_eq "RESTORE|ERROR" "$(last_row web "TYPE || '|' || status")" "corrupt XVA: the RESTORE row is ERROR"
 cp "$TMPD/good.xva" "$JOBDIR/$xva"
 
