@@ -47,7 +47,8 @@ restored_vms() { xapi_state '[.VM[] | select(.name_label | test("restored"))] | 
 
 tb_run -c "$CONF" -s web backup
 t_rc 0 "a backup of web01 to restore"
-xva=$(ls "$JOBDIR" | grep -E '\.xva$')
+xva=
+for f in "$JOBDIR"/web-*.xva; do [ -f "$f" ] && xva=${f##*/}; done
 stamp=${xva#web-}
 stamp=${stamp%.xva}
 size=$(stat -c %s "$JOBDIR/$xva")
