@@ -60,6 +60,7 @@ const struct action_entry action_table[] = {
 	  "put one backup back (docs/restore.md): [--at STAMP|\n"
 	  "DATE|latest]; files: [--path P]... --to [HOST:]DIR\n"
 	  "or --in-place [--yes]; dumps: --db NAME [--to-db T];\n"
+	  "xen-xva: --to DIR or --import-to SR (a new VM);\n"
 	  "--replace overwrites what exists; -d lists changes",
 	  "restore", NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
 	  action_restore, NULL },

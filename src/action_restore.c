@@ -243,6 +243,13 @@ action_restore(const struct action_ctx *a)
 		return EXIT_USAGE;
 	}
 	job = a->jobs[0];
+	if (o->import_to != NULL && strcmp(job->drv->name, "xen-xva") != 0) {
+		fprintf(stderr,
+		        "tisbackup: restore: --import-to SR imports an XVA into a XenServer/XCP-ng "
+		        "pool: it is for xen-xva jobs only, and %s is a %s job\n",
+		        job->name, job->drv->name);
+		return EXIT_USAGE;
+	}
 	if (job->drv->restore == NULL) {
 		fprintf(stderr,
 		        "tisbackup: restore: backups of type %s cannot be restored by "
@@ -256,6 +263,17 @@ action_restore(const struct action_ctx *a)
 	}
 	if (o->to_db != NULL && o->to != NULL) {
 		fprintf(stderr, "tisbackup: restore: --to is for files, --to-db for databases\n");
+		return EXIT_USAGE;
+	}
+	if (o->import_to != NULL &&
+	    (o->to != NULL || o->in_place || o->paths.n > 0 || o->db != NULL || o->to_db != NULL)) {
+		fprintf(stderr, "tisbackup: restore: --import-to SR goes alone: not with --to, "
+		                "--in-place, --path, --db or --to-db\n");
+		return EXIT_USAGE;
+	}
+	if (o->import_to != NULL && (o->import_to[0] == '\0' || strlen(o->import_to) > 255)) {
+		fprintf(stderr, "tisbackup: restore: --import-to: expected an SR's name label or "
+		                "UUID (1 to 255 bytes)\n");
 		return EXIT_USAGE;
 	}
 	if (restore_pick(a, job, stamp, &loc, &err) == -1) {
@@ -279,6 +297,7 @@ action_restore(const struct action_ctx *a)
 	r.paths = (const char *const *)o->paths.v;
 	r.npaths = o->paths.n;
 	r.db = o->db;
+	r.import_sr = o->import_to;
 	r.progress = &pg;
 	if (job->drv->priv_size > 0)
 		r.priv = xcalloc(1, job->drv->priv_size);
@@ -351,7 +370,7 @@ static const struct restore_word {
 	{ "--to", "to", 1 },           { "--db", "db", 1 },
 	{ "--to-db", "to_db", 1 },     { "--replace", "replace", 0 },
 	{ "--dry-run", "dry_run", 0 }, { "--in-place", "in_place", 0 },
-	{ "--yes", "confirm", 0 },
+	{ "--yes", "confirm", 0 },     { "--import-to", "import_to", 1 },
 };
 
 #define RESTORE_NWORDS (sizeof restore_words / sizeof restore_words[0])
@@ -434,6 +453,11 @@ restore_value_bad(const struct restore_word *w, const char *v)
 			return "expected HOST:/DIR or an absolute /DIR, without '..'";
 		return NULL;
 	}
+	if (strcmp(w->opt, "--import-to") == 0)
+		return v[0] == '\0' || v[0] == '-' || strlen(v) > 255
+		           ? "expected an SR's name label or UUID (1 to 255 bytes, not starting "
+		             "with '-')"
+		           : NULL;
 	/* --db, --to-db */
 	return strlen(v) > 63 || !plain_name(v, strlen(v), "._$-")
 	           ? "expected a database name (letters, digits, '_', '.', '$', '-')"
@@ -470,8 +494,8 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 			err_set(
 			    err,
 			    "option '%.100s' is not allowed in a queued restore (allowed: --at=, "
-			    "--path=, --to=, --db=, --to-db=, --replace, --dry-run, --in-place, "
-			    "--yes)",
+			    "--path=, --to=, --db=, --to-db=, --import-to=, --replace, --dry-run, "
+			    "--in-place, --yes)",
 			    w);
 			goto fail;
 		}
@@ -503,6 +527,15 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 	if (restore_seen(seen, "--in-place") && restore_seen(seen, "--to")) {
 		f = "to";
 		err_set(err, "--to or --in-place, not both");
+		goto fail;
+	}
+	if (restore_seen(seen, "--import-to") &&
+	    (restore_seen(seen, "--to") || restore_seen(seen, "--in-place") ||
+	     restore_seen(seen, "--path") || restore_seen(seen, "--db") ||
+	     restore_seen(seen, "--to-db"))) {
+		f = "import_to";
+		err_set(err, "--import-to goes alone: not with --to, --in-place, --path, --db or "
+		             "--to-db");
 		goto fail;
 	}
 	if (restore_seen(seen, "--to-db") && restore_seen(seen, "--to")) {

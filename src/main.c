@@ -139,6 +139,7 @@ enum {
 	OPT_REPLACE,
 	OPT_FROM,
 	OPT_POOL,
+	OPT_IMPORT_TO,
 };
 
 /*
@@ -191,6 +192,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "to-db", required_argument, NULL, OPT_TO_DB },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "import-to", required_argument, NULL, OPT_IMPORT_TO },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -250,6 +252,10 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_REPLACE:
 			o->restore.replace = 1;
+			o->restore.given = 1;
+			break;
+		case OPT_IMPORT_TO:
+			o->restore.import_to = optarg;
 			o->restore.given = 1;
 			break;
 		case 'd':
@@ -394,8 +400,8 @@ main(int argc, char **argv)
 		return usage_rc(argc, argv);
 	}
 	if (o.restore.given && e->run != action_restore && e->command != cmd_catalog) {
-		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db "
-		                "and --replace are options of restore only\n");
+		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db, "
+		                "--replace and --import-to are options of restore only\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}

@@ -20,6 +20,9 @@ struct restore_opts {
 	const char *to_db; /* --to-db TARGET; NULL = the same name */
 	int replace;       /* --replace: overwrite what exists at the target */
 	int given;         /* any of these options was on the command line */
+
+	/* --import-to SR (xen-xva): import the XVA into this SR over XAPI; NULL: none */
+	const char *import_to;
 };
 
 /*
@@ -29,11 +32,13 @@ struct restore_opts {
  * --path=P (repeatable; relative, no ".." component), --to=/DIR or
  * --to=[USER@]HOST:/DIR (no ".." component, a host name that cannot be
  * read as an option), --db=NAME, --to-db=NAME (letters, digits, _ . $ -),
- * --replace, --dry-run, --in-place and --yes (only with --in-place);
+ * --import-to=SR (an SR's name label or UUID: no leading '-', at most
+ * 255 bytes), --replace, --dry-run, --in-place and --yes (only with
+ * --in-place);
  * each at most once but --path; no control characters, at most 4000
  * bytes a word. 0, or -1 + err naming the word; *field
  * (may be NULL) is then the REST API's name for it ("at", "paths", "to",
- * "db", "to_db", "replace", "dry_run", "in_place", "confirm", or
+ * "db", "to_db", "import_to", "replace", "dry_run", "in_place", "confirm", or
  * "options" for a word that is none of these).
  */
 int restore_queue_check(const char *action, const char *const *words, size_t n, const char **field,

@@ -746,7 +746,11 @@ sleep_ms(long ms)
 		;
 }
 
-/* The text inside a task result ("<value>OpaqueRef:...</value>"), or "" . */
+/*
+ * The text of the first scalar inside a task result: "<value>OpaqueRef:...
+ * </value>" (Async.VM.snapshot) or a set of refs, "<value><array><data>
+ * <value>OpaqueRef:...</value>..." (an /import's new VMs); "" when empty.
+ */
 static char *
 task_result_text(const char *result)
 {
@@ -755,8 +759,9 @@ task_result_text(const char *result)
 	if (a == NULL)
 		return xstrdup(result);
 	a += 7;
-	if (strncmp(a, "<string>", 8) == 0)
-		a += 8;
+	while (strncmp(a, "<array>", 7) == 0 || strncmp(a, "<data>", 6) == 0 ||
+	       strncmp(a, "<value>", 7) == 0 || strncmp(a, "<string>", 8) == 0)
+		a = strchr(a, '>') + 1;
 	b = strchr(a, '<');
 	return b != NULL ? xstrndup(a, (size_t)(b - a)) : xstrdup(a);
 }

@@ -118,7 +118,8 @@ int xapi_failed(const struct xapi *x, const char *code);
  * NULL) as progress; run's stall, deadline or interrupt, a terminating
  * signal, or timeout_sec (0: none) cancel the task (task.cancel) and fail.
  * 0 when the task succeeded, with *result (may be NULL) its result's text
- * (a ref for Async.VM.snapshot; malloc()ed), or -1 + err (a failed task:
+ * (a ref for Async.VM.snapshot, the first VM of an /import's set of refs;
+ * malloc()ed), or -1 + err (a failed task:
  * "CODE args" of its error_info, err->code XAPI_ERR_FAILURE).
  */
 int xapi_task_wait(struct xapi *x, const char *task, struct progress *run, long timeout_sec,

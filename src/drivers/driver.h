@@ -233,6 +233,12 @@ struct drv_restore {
 	int in_place; /* target NULL: back onto the job's own server and folder (confirmed) */
 	/* Dumps: the database of the backup to restore; target is the name to load it as. */
 	const char *db;
+	/*
+	 * xen-xva: the storage repository (name label or UUID) to import the
+	 * XVA into over XAPI's /import, instead of copying it to target.
+	 * The core refuses it for any other type of job.
+	 */
+	const char *import_sr;
 	/* The run's watchdog (watchdog.h), armed by the core; never NULL in a restore. */
 	struct progress *progress;
 };

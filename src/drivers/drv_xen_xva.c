@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,7 @@
 #include "jobconf.h"
 #include "log.h"
 #include "progress.h"
+#include "progress_xfer.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/timefmt.h"
@@ -192,6 +194,24 @@ static const struct drv_layout xva_layout = {
 	.classify = xva_classify,
 	.names = xva_names,
 };
+
+/* How a job reaches its pool's XAPI (backup and restore alike). */
+static struct xapi_opts
+xva_xapi_opts(const struct job *job)
+{
+	struct xapi_opts o = {
+		.host = job_get(job, "xcphost"),
+		.password_file = job_get(job, "password_file"),
+		.ca_file = job_get(job, "xcp_ca_file"),
+		.pin = job_get(job, "xcp_fingerprint"),
+		.insecure = !job_get_bool(job, "ssl_verify", 1),
+		.no_proxy = job_get_bool(job, "ignore_proxies", 1),
+		.call_timeout = job_get_long(job, "xapi_call_timeout", 300),
+		.log_section = job->name,
+	};
+
+	return o;
+}
 
 /* --- one run's state ------------------------------------------------------------- */
 
@@ -700,16 +720,7 @@ xva_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
 	struct xva_run r;
-	struct xapi_opts o = {
-		.host = job_get(job, "xcphost"),
-		.password_file = job_get(job, "password_file"),
-		.ca_file = job_get(job, "xcp_ca_file"),
-		.pin = job_get(job, "xcp_fingerprint"),
-		.insecure = !job_get_bool(job, "ssl_verify", 1),
-		.no_proxy = job_get_bool(job, "ignore_proxies", 1),
-		.call_timeout = job_get_long(job, "xapi_call_timeout", 300),
-		.log_section = job->name,
-	};
+	struct xapi_opts o = xva_xapi_opts(job);
 	struct xv *vmrec = NULL;
 	char *names[DRV_LAYOUT_NAMES], *snaplabel = NULL, *desc = NULL, when[32];
 	const char *source;
@@ -847,6 +858,344 @@ done:
 	return rc;
 }
 
+/* --- restore: --import-to SR ------------------------------------------------------ */
+
+#define XVA_UP_LIST 8 /* SR names listed when --import-to matches none */
+
+/* The upload of the .xva to /import: read, verified, counted, shown. */
+struct xva_upload {
+	const struct drv_restore *r;
+	const char *path;
+	int fd;
+	uint64_t size, sent;
+	struct xva_verify *verify;
+	struct xfer_report xr;
+};
+
+/*
+ * The PUT's body source: the next piece of the file, fed to the verifier
+ * before libcurl sends it. The last piece goes only once the verifier has
+ * seen the whole archive end properly, so xapi never receives all the
+ * bytes of an XVA that is not sound (it fails the import on the short
+ * body).
+ */
+static ssize_t
+upload_source(void *ctx, void *buf, size_t len, struct err *err)
+{
+	struct xva_upload *u = ctx;
+	struct xfer_sample xs = { .files = 0, .to_check = -1, .listed = -1 };
+	ssize_t n;
+
+	if (u->size - u->sent < len)
+		len = (size_t)(u->size - u->sent);
+	if (len == 0)
+		return 0;
+	do
+		n = read(u->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		err_sys(err, errno, "reading %s", u->path);
+		return -1;
+	}
+	if (n == 0) {
+		err_set(err, "%s shrank while it was uploaded (%llu of %llu bytes)", u->path,
+		        (unsigned long long)u->sent, (unsigned long long)u->size);
+		return -1;
+	}
+	if (xva_verify_feed(u->verify, buf, (size_t)n, err) == -1 ||
+	    (u->sent + (uint64_t)n == u->size &&
+	     xva_verify_finish(u->verify, NULL, (size_t)-1, err) == -1)) {
+		err_wrap(err,
+		         "%s is not a sound XVA: upload stopped after %llu of %llu bytes, before "
+		         "xapi had all of it",
+		         u->path, (unsigned long long)u->sent, (unsigned long long)u->size);
+		return -1;
+	}
+	u->sent += (uint64_t)n;
+	progress_feed(u->r->progress, (uint64_t)n);
+	xs.bytes = u->sent;
+	xs.percent = (int)(u->sent * 100 / (u->size > 0 ? u->size : 1));
+	xs.files = u->sent == u->size ? 1 : 0;
+	xfer_report_feed(&u->xr, &xs, progress_now());
+	return n;
+}
+
+/* 1 if s has the shape of a UUID (8-4-4-4-12 hex digits). */
+static int
+looks_like_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return 0;
+	for (size_t i = 0; i < 36; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : strchr("0123456789abcdefABCDEF", s[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The SR called want (a name label, or else a UUID) into *ref and
+ * *label (the caller frees both). None or several: -1 + err saying so
+ * (the SRs there are, or the UUIDs of the several).
+ */
+static int
+find_sr(struct xapi *x, const char *want, char **ref, char **label, struct err *err)
+{
+	struct xv *refs = NULL, *rec = NULL, *all = NULL;
+	struct buf list;
+	int rc = -1;
+
+	buf_init(&list, 4096);
+	if (xapi_call(x, &refs, err, "SR.get_by_name_label", "s", want) == -1)
+		goto out;
+	if (refs != NULL && refs->type == XV_ARRAY && refs->n > 1) {
+		for (size_t i = 0; i < refs->n && i < XVA_UP_LIST; i++) {
+			xv_free(rec);
+			rec = NULL;
+			if (xapi_call(x, &rec, err, "SR.get_uuid", "s", xv_str(&refs->items[i])) ==
+			    -1)
+				goto out;
+			buf_printf(&list, "%s%s", i > 0 ? ", " : "", xv_str(rec));
+		}
+		err_set(err,
+		        "--import-to %s: %zu storage repositories have that name label (%s): "
+		        "give the UUID of one; nothing was uploaded",
+		        want, refs->n, buf_str(&list));
+		goto out;
+	}
+	if (refs != NULL && refs->type == XV_ARRAY && refs->n == 1) {
+		*ref = xstrdup(xv_str(&refs->items[0]) != NULL ? xv_str(&refs->items[0]) : "");
+		*label = xstrdup(want);
+		rc = 0;
+		goto out;
+	}
+	if (looks_like_uuid(want)) {
+		xv_free(refs);
+		refs = NULL;
+		if (xapi_call(x, &refs, err, "SR.get_by_uuid", "s", want) == 0 &&
+		    xv_str(refs) != NULL) {
+			*ref = xstrdup(xv_str(refs));
+			if (xapi_call(x, &rec, err, "SR.get_name_label", "s", *ref) == -1) {
+				free(*ref);
+				*ref = NULL;
+				goto out;
+			}
+			*label = xstrdup(xv_str(rec) != NULL ? xv_str(rec) : want);
+			rc = 0;
+			goto out;
+		}
+		if (!xapi_failed(x, "UUID_INVALID"))
+			goto out;
+	}
+	/* none: say which there are */
+	err_clear(err);
+	if (xapi_call(x, &all, err, "SR.get_all_records", "") == 0 && all != NULL &&
+	    all->type == XV_STRUCT) {
+		for (size_t i = 0; i < all->n && i < XVA_UP_LIST; i++)
+			buf_printf(&list, "%s'%s'", i > 0 ? ", " : "",
+			           xv_member_str(&all->items[i], "name_label"));
+		if (all->n > XVA_UP_LIST)
+			buf_puts(&list, ", ...");
+	}
+	err_set(err,
+	        "--import-to %s: no storage repository with that name label or UUID on %s "
+	        "(there are: %s); nothing was uploaded",
+	        want, xapi_host(x), list.len > 0 ? buf_str(&list) : "none listed");
+out:
+	xv_free(refs);
+	xv_free(rec);
+	xv_free(all);
+	buf_free(&list);
+	return rc;
+}
+
+/*
+ * PUT the .xva (u->fd, u->size bytes) to /import into SR sr with task
+ * task; 0, or -1 + err (the verifier's words when the file is not sound).
+ */
+static int
+import_put(struct xapi *x, const struct job *job, const char *sr, const char *task,
+           struct xva_upload *u, struct err *err)
+{
+	static const char *const headers[] = { "Content-Type: application/octet-stream",
+		                               "Expect:", NULL };
+	struct http_client *hc = NULL;
+	struct http_response resp;
+	struct buf url;
+	int rc = -1;
+
+	memset(&resp, 0, sizeof resp);
+	buf_init(&url, 8192);
+	/* the session travels in the query, as xapi wants it; http.c masks it in messages */
+	buf_printf(&url, "%s://%s/import?session_id=",
+	           job_get_bool(job, "enable_https", 1) ? "https" : "http", xapi_host(x));
+	xapi_url_escape(&url, xapi_session(x));
+	buf_puts(&url, "&task_id=");
+	xapi_url_escape(&url, task);
+	buf_puts(&url, "&sr_id=");
+	xapi_url_escape(&url, sr);
+	if (xapi_http_client(x, &hc, err) == -1)
+		goto out;
+	{
+		struct http_request rq = {
+			.method = "PUT",
+			.url = buf_str(&url),
+			.headers = headers,
+			.source = upload_source,
+			.source_ctx = u,
+			.source_len = (int64_t)u->size,
+			.progress = u->r->progress,
+		};
+
+		if (http_request(hc, &rq, &resp, err) == -1)
+			goto out;
+	}
+	if (u->sent != u->size) {
+		err_set(err, "PUT /import: the server answered after %llu of %llu bytes",
+		        (unsigned long long)u->sent, (unsigned long long)u->size);
+		goto out;
+	}
+	rc = 0;
+out:
+	http_response_free(&resp);
+	http_client_free(hc);
+	buf_free(&url);
+	return rc;
+}
+
+/*
+ * The restore hook: with --import-to SR, upload the backup's XVA to the
+ * job's pool through XAPI's /import (task.create, PUT with the session
+ * and task in the query, the task polled to its end), then name the new
+ * VM "SERVER_NAME (restored STAMP)" so it cannot be taken for the VM the
+ * job backs up; without it, the generic copy to --to DIR.
+ */
+static int
+xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
+{
+	const struct job *job = r->job;
+	struct xapi_opts o = xva_xapi_opts(job);
+	struct xva_upload u;
+	struct xapi *x = NULL;
+	struct xv *task = NULL, *rec = NULL;
+	char *sr = NULL, *label = NULL, *vm = NULL, *name = NULL, *taskref = NULL;
+	char stamp[TIME_STAMP_LEN + 1] = "?";
+	const char *base = strrchr(r->location, '/');
+	struct stat fst;
+	int rc = -1, failed = 1;
+
+	if (r->import_sr == NULL)
+		return restore_file_copy(r, st, err);
+	memset(&u, 0, sizeof u);
+	u.fd = -1;
+	u.r = r;
+	u.path = r->location;
+	base = base != NULL ? base + 1 : r->location;
+	(void)xva_classify(base, stamp);
+	u.fd = open(r->location, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (u.fd == -1 || fstat(u.fd, &fst) == -1) {
+		err_sys(err, errno, "opening the backup %s", r->location);
+		goto done;
+	}
+	if (!S_ISREG(fst.st_mode)) {
+		err_set(err, "the backup %s is not a regular file", r->location);
+		goto done;
+	}
+	u.size = (uint64_t)fst.st_size;
+	if (xapi_open(&o, &x, err) == -1)
+		goto done;
+	if (find_sr(x, r->import_sr, &sr, &label, err) == -1)
+		goto out;
+	if (r->dry_run) {
+		st->log = xasprintf("dry run: would import %s (%llu bytes) into SR '%s' on %s as "
+		                    "a new VM",
+		                    r->location, (unsigned long long)u.size, label, xapi_host(x));
+		printf("would import %s into SR '%s' on %s\n", r->location, label, xapi_host(x));
+		failed = 0;
+		goto out;
+	}
+	name = xasprintf("tisbackup restore %s %s", job->name, stamp);
+	if (xapi_call(x, &task, err, "task.create", "ss", name, "") == -1 || xv_str(task) == NULL)
+		goto out;
+	taskref = xstrdup(xv_str(task));
+	free(name);
+	name = NULL;
+	u.verify = xva_verify_new(1);
+	xfer_report_open(&u.xr, job->name, job->dir, job_get_long(job, "progress_interval", 30),
+	                 u.size, isatty(STDERR_FILENO) ? STDERR_FILENO : -1);
+	log_info(job->name, "importing %s (%llu bytes) into SR '%s' on %s", r->location,
+	         (unsigned long long)u.size, label, xapi_host(x));
+	if (import_put(x, job, sr, taskref, &u, err) == -1) {
+		struct err terr;
+
+		/* xapi answers a failed import with an error status: its task says why */
+		err_clear(&terr);
+		if (err->code == HTTP_ERR_STATUS &&
+		    xapi_task_wait(x, taskref, NULL, 30, NULL, &terr) == -1 &&
+		    terr.code == XAPI_ERR_FAILURE) {
+			err_set(err, "XAPI import into SR '%s': %s", label, terr.msg);
+			goto out;
+		}
+		err_wrap(err, "uploading to %s", xapi_host(x));
+		goto out;
+	}
+	if (xapi_task_wait(x, taskref, r->progress, job_get_long(job, "xapi_call_timeout", 300) * 4,
+	                   &vm, err) == -1) {
+		err_wrap(err, "XAPI import into SR '%s'", label);
+		goto out;
+	}
+	if (vm == NULL || strncmp(vm, "OpaqueRef:", 10) != 0) {
+		err_set(err, "XAPI import into SR '%s': the task's result names no VM", label);
+		goto out;
+	}
+	name = xasprintf("%s (restored %s)", job->server_name, stamp);
+	if (xapi_call(x, NULL, err, "VM.set_name_label", "ss", vm, name) == -1 ||
+	    xapi_call(x, &rec, err, "VM.get_record", "s", vm) == -1) {
+		err_wrap(err, "the imported VM %s", vm);
+		goto out;
+	}
+	st->total_files = st->written_files = 1;
+	st->total_bytes = st->written_bytes = (int64_t)u.sent;
+	st->location =
+	    xasprintf("%s SR '%s' VM %s", xapi_host(x), label, xv_member_str(rec, "uuid"));
+	st->log = xasprintf("import of %s into SR '%s' on %s OK: new VM '%s' uuid %s (%s), %llu "
+	                    "bytes uploaded",
+	                    r->location, label, xapi_host(x), name, xv_member_str(rec, "uuid"), vm,
+	                    (unsigned long long)u.sent);
+	printf("imported VM '%s' uuid %s ref %s\n", name, xv_member_str(rec, "uuid"), vm);
+	failed = 0;
+out:
+	if (taskref != NULL) {
+		struct err e;
+
+		err_clear(&e);
+		if (failed && xapi_call(x, NULL, &e, "task.cancel", "s", taskref) == -1 &&
+		    !xapi_failed(x, "OPERATION_NOT_ALLOWED"))
+			log_warning(job->name, "XAPI: %s", e.msg);
+		err_clear(&e);
+		if (xapi_call(x, NULL, &e, "task.destroy", "s", taskref) == -1)
+			log_warning(job->name, "XAPI: %s", e.msg);
+	}
+	xapi_close(x);
+	rc = failed ? -1 : 0;
+done:
+	if (u.verify != NULL)
+		xfer_report_close(&u.xr);
+	if (u.fd != -1)
+		close(u.fd);
+	xva_verify_free(u.verify);
+	xv_free(task);
+	xv_free(rec);
+	free(sr);
+	free(label);
+	free(vm);
+	free(name);
+	free(taskref);
+	return rc;
+}
+
 const struct driver drv_xen_xva = {
 	.name = "xen-xva",
 	.description = "Exports a snapshot of a VM of an XCP-ng/XenServer pool over XAPI into one "
@@ -857,5 +1206,5 @@ const struct driver drv_xen_xva = {
 	.validate = xva_validate,
 	.backup = xva_backup,
 	.layout = &xva_layout,
-	.restore = restore_file_copy,
+	.restore = xva_restore,
 };

@@ -4,7 +4,8 @@
 # just agree with our own client's mistakes: Debian's python3-os-xenapi
 # (its XenAPI.py session, Failure and HOST_IS_SLAVE handling), GNU tar,
 # Debian's xva-img (an XVA turned back into a raw disk, compared with the
-# simulator's own VDI content), xxhsum, gzip and zstd.
+# simulator's own VDI content), xxhsum, gzip and zstd; PUT /import with
+# os_xenapi's session and urllib, the new VM seen through XenAPI.
 #
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -104,7 +105,72 @@ for comp in true zstd; do
 	cd "$TMPD" || exit 1
 done
 
-# 4. Faults as a client sees them.
+# 4. PUT /import with os_xenapi's session and a urllib PUT, as XenCenter-style
+#    clients do it: task.create, PUT ?session_id&task_id&sr_id with Content-Length,
+#    the task's result an XML-RPC set of VM refs, the new VM seen through XenAPI.
+xapi_faults '{}'
+out=$("$XAPI_PY" - "$XAPI_PORT" "$XAPI_CERT" "$TMPD/xtrue/e.xva" <<'PY' 2>&1
+import os, ssl, sys, time, urllib.parse, urllib.request, urllib.error, xmlrpc.client
+from os_xenapi.client import XenAPI
+port, cert, xva = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cert)
+ssl._create_default_https_context = lambda: ctx
+s = XenAPI.Session("https://127.0.0.1:" + port)
+s.xenapi.login_with_password("root", "secret", "1.0", "os-xenapi-test")
+sr = s.xenapi.SR.get_by_name_label("backup-sr")[0]
+before = len(s.xenapi.VM.get_all())
+
+def put(data, task, sr_ref):
+    q = urllib.parse.urlencode({"session_id": s._session, "task_id": task, "sr_id": sr_ref})
+    rq = urllib.request.Request("https://127.0.0.1:%s/import?%s" % (port, q), data=data, method="PUT",
+                                headers={"Content-Length": str(len(data))})
+    try:
+        return urllib.request.urlopen(rq, context=ctx).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+def wait(task):
+    while s.xenapi.task.get_status(task) == "pending":
+        time.sleep(0.05)
+    return s.xenapi.task.get_status(task)
+
+data = open(xva, "rb").read()
+task = s.xenapi.task.create("import", "")
+print("put", put(data, task, sr))
+print("status", wait(task))
+res = s.xenapi.task.get_result(task)
+(refs,), _ = xmlrpc.client.loads("<methodResponse><params><param>%s</param></params></methodResponse>" % res)
+vm = refs[0]
+print("result", type(refs).__name__, len(refs), vm.startswith("OpaqueRef:"))
+print("name", s.xenapi.VM.get_name_label(vm))
+print("power", s.xenapi.VM.get_power_state(vm))
+disks = [b for b in s.xenapi.VM.get_VBDs(vm) if s.xenapi.VBD.get_type(b) == "Disk"]
+print("disks", len(disks), all(s.xenapi.VDI.get_SR(s.xenapi.VBD.get_VDI(b)) == sr for b in disks))
+print("vms", len(s.xenapi.VM.get_all()) - before)
+s.xenapi.task.destroy(task)
+task = s.xenapi.task.create("import", "")
+print("bad", put(b"not a tar at all" * 64, task, sr), wait(task), s.xenapi.task.get_error_info(task)[0])
+s.xenapi.task.destroy(task)
+task = s.xenapi.task.create("import", "")
+print("nosr", put(data, task, "OpaqueRef:NULL"), wait(task), s.xenapi.task.get_error_info(task)[0])
+s.xenapi.task.destroy(task)
+s.xenapi.session.logout()
+PY
+)
+t_match '^put 200$' "$out" "import: the PUT of an XVA is answered 200"
+t_match '^status success$' "$out" "import: the task succeeds"
+t_match '^result list 1 True$' "$out" "import: the task's result is an XML-RPC set of one VM ref"
+t_match '^name web01$' "$out" "import: the new VM has the name label of the XVA's ova.xml"
+t_match '^power Halted$' "$out" "import: the new VM is halted"
+t_match '^disks 2 True$' "$out" "import: its two disks are in the SR of sr_id"
+t_match '^vms 1$' "$out" "import: exactly one new VM"
+t_match '^bad [0-9]+ failure IMPORT_ERROR_' "$out" "import: a body that is not an XVA fails the task"
+t_match '^nosr [0-9]+ failure HANDLE_INVALID$' "$out" "import: an unknown sr_id fails the task"
+t_eq "$(stat -c %s "$TMPD/xtrue/e.xva")" "$(xapi_state '.imports[0].bytes')" \
+	"import: the simulator received exactly Content-Length bytes"
+t_nomatch 'secret' "$(cat "$XAPI_LOG")" "the call log never shows the password"
+
+# 5. Faults as a client sees them.
 xapi_faults '{"export_status": 401}'
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url&session_id=x")
 t_eq 401 "$code" "fault: 401 on /export"

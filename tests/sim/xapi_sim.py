@@ -19,6 +19,15 @@ and 2.7), standard library only:
   ctypes) or `.checksum` (SHA-1) members, all-zero chunks skipped but the
   first and the last, optional 0-byte keep-alive members, the end blocks;
   gzip (zlib) or zstd (the zstd binary) around the whole tar;
+- PUT /import?session_id=|Basic&task_id=&sr_id= reads exactly
+  Content-Length bytes (no chunked body, as xapi), takes a plain, gzip or
+  zstd XVA whose first tar member is ova.xml, reads the whole tar, makes a
+  Halted VM (ova.xml's name label) with its VDIs in the SR, and ends the
+  task as xapi does: result the XML-RPC set of the new VM refs
+  (<value><array><data><value>OpaqueRef:...), or failure with an
+  IMPORT_ERROR_* (fault "import_fail": [error description] forces one;
+  "import_delay": seconds keeps the task pending after the body came);
+  each import is noted in /sim/state's "imports" (bytes, sha256, outcome);
 - faults set through POST /sim/faults (JSON), the database through
   GET /sim/state, a JSON-lines call log (--log): {port, method, args (the
   password masked), status, err}.
@@ -39,6 +48,7 @@ import ssl
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -97,6 +107,7 @@ class DB:
         self.vdi_in_use_left = 0
         self.restrictions = {"restrict_zstd_export": "false"}
         self.next_tar_ref = 10
+        self.imports = []
         host = self.add("host", name_label="sim-host", address="127.0.0.1", API_version_major="2",
                         API_version_minor="20")
         self.add("pool", name_label="sim-pool", master=host)
@@ -245,6 +256,7 @@ class DB:
             out[cls] = {}
             for ref, rec in objs.items():
                 out[cls][ref] = {k: v for k, v in rec.items() if k not in ("seed",)}
+        out["imports"] = list(self.imports)
         return out
 
 
@@ -779,6 +791,156 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/export":
             return self.export(u, q)
         return self.reply(404, b"not found", "text/plain")
+
+    def do_PUT(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        if u.path != "/import":
+            self.close_connection = True
+            return self.reply(404, b"not found", "text/plain")
+        return self.import_xva(q)
+
+    def authorised(self, q):
+        db = self.sim.db
+        auth = self.headers.get("Authorization", "")
+        with LOCK:
+            if q.get("session_id") in db.objs["session"]:
+                return True
+        if auth.startswith("Basic "):
+            user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
+            return user == db.user and pw == db.password
+        return False
+
+    def import_xva(self, q):
+        """PUT /import: the body into a spool file, checked, turned into a VM."""
+        db = self.sim.db
+        faults = dict(db.faults)
+        shown = {k: ("***" if k == "session_id" else v) for k, v in q.items()}
+        self.close_connection = True
+        length = self.headers.get("Content-Length")
+        note = {"bytes": 0, "sha256": "", "sr": q.get("sr_id"), "vm": None, "status": "",
+                "session": q.get("session_id", "")}
+        if not self.authorised(q):
+            self.sim.log(self.port(), "PUT /import", shown, "401")
+            return self.reply(401, b"<html><body><h1>HTTP 401 unauthorised</h1></body></html>", "text/html",
+                              [("WWW-Authenticate", 'Basic realm="xapi"')])
+        with LOCK:
+            task = q.get("task_id")
+            if task is not None and task not in db.objs["task"]:
+                self.sim.log(self.port(), "PUT /import", shown, "404")
+                return self.reply(404, b"task not found", "text/plain")
+            if task is None:
+                task = db.add("task", name_label="VM.import", status="pending", progress=0.0, result="",
+                              error_info=[], created=time.time(), cancel=False)
+            sr = q.get("sr_id")
+        if length is None or self.headers.get("Transfer-Encoding"):
+            self.sim.task_set(task, status="failure", error_info=["IMPORT_ERROR_CANNOT_HANDLE_CHUNKED"])
+            self.sim.log(self.port(), "PUT /import", shown, "chunked")
+            return self.reply(500, b"chunked encoding not supported", "text/plain", [("task-id", task)])
+        want = int(length)
+        spool = tempfile.TemporaryFile()
+        h = hashlib.sha256()
+        got = 0
+        while got < want:
+            b = self.rfile.read(min(1 << 16, want - got))
+            if not b:
+                break
+            spool.write(b)
+            h.update(b)
+            got += len(b)
+        note.update(bytes=got, sha256=h.hexdigest())
+        err = None
+        if got < want:
+            err = ["IMPORT_ERROR_PREMATURE_EOF"]
+        elif sr not in db.objs["SR"]:
+            err = ["HANDLE_INVALID", "SR", str(sr)]
+        elif faults.get("import_fail"):
+            err = [str(x) for x in faults["import_fail"]]
+        vm = None
+        if err is None and faults.get("import_delay"):
+            try:
+                self.sim.task_wait(task, float(faults["import_delay"]))
+            except Fail as f:
+                err = f.desc
+        if err is None:
+            try:
+                vm = self.import_tar(spool, sr)
+            except Fail as f:
+                err = f.desc
+        spool.close()
+        if err is not None:
+            self.sim.task_set(task, status="failure", progress=1.0, error_info=err)
+            note["status"] = "failure " + " ".join(err)
+        else:
+            self.sim.task_set(task, status="success", progress=1.0, result=enc([vm]))
+            note.update(status="success", vm=vm)
+        with LOCK:
+            db.imports.append(note)
+        self.sim.log(self.port(), "PUT /import", shown, note["status"], err)
+        if got < want:
+            return None
+        return self.reply(200 if err is None else 500, b"", "text/plain", [("task-id", task)])
+
+    def import_tar(self, spool, sr):
+        """The spooled XVA (plain, gzip, zstd) read to its end; the new VM's ref."""
+        spool.seek(0)
+        magic = spool.read(4)
+        spool.seek(0)
+        plain = tempfile.TemporaryFile()
+        try:
+            if magic[:2] == b"\x1f\x8b":
+                z = zlib.decompressobj(31)
+                for b in iter(lambda: spool.read(1 << 16), b""):
+                    plain.write(z.decompress(b))
+                if not z.eof:
+                    raise Fail("IMPORT_ERROR_PREMATURE_EOF")
+            elif magic == b"\x28\xb5\x2f\xfd":
+                if subprocess.run(["zstd", "-qdc"], stdin=spool, stdout=plain).returncode != 0:
+                    raise Fail("IMPORT_ERROR_GENERIC", "zstd: corrupt stream")
+            else:
+                for b in iter(lambda: spool.read(1 << 16), b""):
+                    plain.write(b)
+            plain.seek(0)
+            try:
+                with tarfile.open(fileobj=plain, mode="r:") as t:
+                    first = t.next()
+                    if first is None or first.name != "ova.xml":
+                        raise Fail("IMPORT_ERROR_UNEXPECTED_FILE", "ova.xml", first.name if first else "")
+                    meta = t.extractfile(first).read().decode()
+                    disks = {}
+                    for m in t:
+                        disks[m.name.split("/")[0]] = 1
+            except (tarfile.TarError, EOFError, zlib.error) as e:
+                raise Fail("IMPORT_ERROR_GENERIC", "tar: %s" % e)
+        finally:
+            plain.close()
+        body = meta.split("?>", 1)[-1]
+        try:
+            (hdr,), _ = xmlrpc.client.loads("<methodResponse><params><param>%s</param></params></methodResponse>"
+                                             % body)
+        except Exception as e:  # noqa: BLE001 - any parse error is the archive's
+            raise Fail("IMPORT_ERROR_GENERIC", "ova.xml: %s" % e)
+        objs = hdr.get("objects", [])
+        vmrec = next((o["snapshot"] for o in objs if o.get("class") == "VM"), None)
+        if vmrec is None:
+            raise Fail("IMPORT_ERROR_FAILED_TO_FIND_OBJECT", "VM")
+        for o in objs:
+            if o.get("class") == "VDI" and o["id"] not in disks:
+                raise Fail("IMPORT_ERROR_FAILED_TO_FIND_OBJECT", o["id"])
+        with LOCK:
+            db = self.sim.db
+            vm = db.add("VM", name_label=vmrec.get("name_label", ""), name_description="", power_state="Halted",
+                        is_a_snapshot=False, is_a_template=False, snapshot_of="OpaqueRef:NULL", snapshots=[],
+                        other_config={}, VBDs=[], VIFs=[])
+            for i, o in enumerate(x for x in objs if x.get("class") == "VDI"):
+                size = int(o["snapshot"].get("virtual_size", 0))
+                vdi = db.add("VDI", name_label=o["snapshot"].get("name_label", ""), virtual_size=size,
+                             physical_utilisation=size, SR=sr, seed=0, zeros=[], zero_from=0, tar_ref=db.tar_ref())
+                db.objs["SR"][sr]["VDIs"].append(vdi)
+                vbd = db.add("VBD", VM=vm, VDI=vdi, type="Disk", empty=False, userdevice=str(i),
+                             device="xvd" + "abcdefgh"[i % 8])
+                db.objs["VM"][vm]["VBDs"].append(vbd)
+        return vm
 
     def export(self, u, q):
         db = self.sim.db

@@ -194,6 +194,7 @@ test_queue_check(void **state)
 	const char *good2[] = { "--at=2026-11-26 18:00", "--in-place", "--yes" };
 	const char *good3[] = { "--db=shop", "--to-db=shop_2026", "--at=latest" };
 	const char *good4[] = { "--to=/srv/x y" };
+	const char *good5[] = { "--import-to=Local storage", "--at=latest", "--dry-run" };
 	const char *one[1];
 
 	(void)state;
@@ -201,6 +202,7 @@ test_queue_check(void **state)
 	check_words("restore", good2, 3, NULL, NULL);
 	check_words("restore", good3, 3, NULL, NULL);
 	check_words("restore", good4, 1, NULL, NULL);
+	check_words("restore", good5, 3, NULL, NULL);
 	check_words("restore", NULL, 0, NULL, NULL);
 	check_words("backup", NULL, 0, NULL, NULL);
 	/* Options of another action, or outside the list. */
@@ -230,6 +232,9 @@ test_queue_check(void **state)
 	ONE("--to-db=a;drop", "to_db", "database name");
 	ONE("--path=a\nb", "paths", "control characters");
 	ONE("--to=/srv/a\tb", "to", "control characters");
+	ONE("--import-to=", "import_to", "SR's name label or UUID");
+	ONE("--import-to=-x", "import_to", "not starting with '-'");
+	ONE("--import-to", "options", "not allowed");
 #undef ONE
 	{
 		const char *twice[] = { "--to=/a", "--to=/b" };
@@ -239,6 +244,11 @@ test_queue_check(void **state)
 		check_words("restore", twice, 2, "to", "twice");
 		check_words("restore", both, 3, "to", "not both");
 		check_words("restore", todb, 2, "to_db", NULL);
+		{
+			const char *imp[] = { "--import-to=sr1", "--to=/a" };
+
+			check_words("restore", imp, 2, "import_to", "goes alone");
+		}
 	}
 }
 
