@@ -234,8 +234,7 @@ walk_unique(struct walk *w)
  * (du_tree_visit_dino()). 0 or -1 + err.
  */
 static int
-walk_tree(struct walk *w, const char *section, const char *path, int *dino_exact,
-          struct err *err)
+walk_tree(struct walk *w, const char *section, const char *path, int *dino_exact, struct err *err)
 {
 	int64_t bytes, files;
 	int exact;
@@ -676,8 +675,8 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 
 		if (exact && s->v[k].row != NULL) {
 			/* Its listings suffice: see older_links(). */
-			if (older_links(&nw.own, job->name, s->v[k].path, s->v[k].row, &left, &ow.fig,
-			                err) == -1)
+			if (older_links(&nw.own, job->name, s->v[k].path, s->v[k].row, &left,
+			                &ow.fig, err) == -1)
 				goto out;
 			(*walked)++;
 			pending_add(&p, s->v[k].name, &ow.fig);

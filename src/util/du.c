@@ -474,8 +474,8 @@ du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, in
 }
 
 int
-du_tree_visit_dino(const char *path, du_visit_fn visit, void *arg, int64_t *bytes,
-                   int64_t *files, int *dino_exact, struct err *err)
+du_tree_visit_dino(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
+                   int *dino_exact, struct err *err)
 {
 	struct du_walk w = { .visit = visit, .arg = arg };
 	int rc = du_walk_tree(&w, path, bytes, files, err);
