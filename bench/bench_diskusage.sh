@@ -9,7 +9,9 @@
 # accounting's time is what the run logs ("disk usage: N of M snapshots
 # walked in X s"); the backup's is the whole `tisbackup backup` wall time.
 # Goal: accounting <= 5 % of the backup's time (medians). Prints figures;
-# not a test.
+# not a test. BASELINE=path of another tisbackup binary: each run then
+# makes one backup with it and one with TISBACKUP, in turn (the same
+# history, the same load), and both medians are printed.
 #
 # Then, as root with loop devices (BENCH_BTRFS=0 skips it), the same tree
 # as an rsync+btrfs+ssh job on a loop-mounted btrfs with a history of 30
@@ -87,11 +89,11 @@ done
 rm -rf "$SRC"
 cp -a "$J/$prev" "$SRC"
 
-run_backup() { # prints "WALL ACCOUNTING WALKED"
-	local t0 t1 log
+run_backup() { # [BINARY] prints "WALL ACCOUNTING WALKED"
+	local t0 t1 log bin=${1:-$TISBACKUP}
 	wait_next_second
 	t0=$(date +%s.%N)
-	log=$("$TISBACKUP" -c "$CONF" -l info backup 2>&1) || { echo "backup failed: $log" >&2; exit 1; }
+	log=$("$bin" -c "$CONF" -l info backup 2>&1) || { echo "backup failed: $log" >&2; exit 1; }
 	t1=$(date +%s.%N)
 	printf '%s %s\n' "$(awk "BEGIN{print $t1-$t0}")" \
 		"$(printf '%s\n' "$log" | sed -nE 's/.*disk usage: ([0-9]+) of [0-9]+ snapshots? walked in ([0-9.]+) s.*/\2 \1/p' | tail -n 1)"
@@ -104,8 +106,16 @@ printf 'first backup (every snapshot measured, %s walked): backup %.2f s, accoun
 median() {
 	sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
-walls=() accs=() ratios=()
+walls=() accs=() ratios=() b_accs=() b_ratios=()
 for ((r = 1; r <= RUNS; r++)); do
+	if [ -n "${BASELINE:-}" ]; then
+		change_files "$SRC" $((5000 + r))
+		read -r W A N < <(run_backup "$BASELINE")
+		[ -n "${A:-}" ] || { echo "baseline backup $r failed or logged no accounting" >&2; exit 1; }
+		b_accs+=("$A")
+		b_ratios+=("$(awk "BEGIN{print 100 * $A / ($W - $A)}")")
+		printf 'run %d, baseline: backup %.2f s, accounting %.3f s (%s snapshots walked), %.2f %%\n' "$r" "$W" "$A" "$N" "${b_ratios[-1]}"
+	fi
 	change_files "$SRC" $((1000 + r))
 	read -r W A N < <(run_backup)
 	[ -n "${A:-}" ] || { echo "backup $r failed or logged no accounting" >&2; exit 1; }
@@ -121,6 +131,10 @@ echo
 printf 'files: %d, snapshots in history: %d\n' "$NFILES" "$(snapshots "$J" | wc -l)"
 printf 'incremental accounting median: %.3f s; backup median: %.2f s (the accounting included)\n' "$m_a" "$m_w"
 printf 'accounting / rest of the backup: %.2f %% (goal <= 5 %%)\n' "$m_r"
+if [ -n "${BASELINE:-}" ]; then
+	printf 'baseline (%s): accounting median %.3f s, / rest of the backup %.2f %%\n' "$BASELINE" \
+		"$(printf '%s\n' "${b_accs[@]}" | median)" "$(printf '%s\n' "${b_ratios[@]}" | median)"
+fi
 
 # ================================================================ btrfs with qgroups
 if [ "${BENCH_BTRFS:-1}" = 0 ] || [ "$(id -u)" != 0 ] || ! command -v mkfs.btrfs >/dev/null; then

@@ -8,8 +8,9 @@
  * the new snapshot's unique bytes after a backup and by what a removal
  * frees after cleanup. Only the snapshots whose unique bytes can change
  * are walked again: after a backup, the older ones holding the other
- * links of the new snapshot's shared inodes; after cleanup, the remaining
- * snapshots next to each removed entry.
+ * links of the new snapshot's shared inodes (from their folder listings
+ * alone, see older_links()); after cleanup, the remaining snapshots next
+ * to each removed entry.
  *
  * A btrfs subvolume (inode 256 on btrfs) shares extents, not inodes: a
  * walk would count every snapshot whole, so such snapshots are never
@@ -50,6 +51,7 @@ struct du_ino {
 	ino_t ino;
 	uint32_t seen;  /* links met inside the walked tree(s) */
 	uint32_t nlink; /* st_nlink */
+	uint32_t cur;   /* links met in the older snapshot being listed */
 	int64_t size, blocks;
 	unsigned char used; /* the slot holds an inode */
 	unsigned char mark; /* caller's flag */
@@ -226,12 +228,20 @@ walk_unique(struct walk *w)
 	}
 }
 
-/* Walk path into w; a problem inside the tree is a warning. 0 or -1 + err. */
+/*
+ * Walk path into w; a problem inside the tree is a warning. *dino_exact
+ * (unless NULL) says whether its listings' inode numbers were its stats'
+ * (du_tree_visit_dino()). 0 or -1 + err.
+ */
 static int
-walk_tree(struct walk *w, const char *section, const char *path, struct err *err)
+walk_tree(struct walk *w, const char *section, const char *path, int *dino_exact, struct err *err)
 {
 	int64_t bytes, files;
-	int rc = du_tree_visit(path, visit, w, &bytes, &files, err);
+	int exact;
+	int rc = du_tree_visit_dino(path, visit, w, &bytes, &files, &exact, err);
+
+	if (dino_exact != NULL)
+		*dino_exact = exact;
 
 	if (rc == -1)
 		return -1;
@@ -455,7 +465,7 @@ rescan_snaps(struct catalog *cat, const struct job *job, const struct snaps *s, 
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct walk w = { .counted = 1, .global = &global };
-		int rc = walk_tree(&w, job->name, s->v[i].path, err);
+		int rc = walk_tree(&w, job->name, s->v[i].path, NULL, err);
 
 		walk_unique(&w);
 		map_free(&w.own);
@@ -570,6 +580,60 @@ consistent(const struct snaps *s, const struct catalog_du *job_row, size_t nrows
 	return with_row == nrows - 1 && s->v[skip].row == NULL;
 }
 
+/* du_tree_links()'s callback: one more link of m's inode (dev, ino) met. */
+static void
+count_link(void *arg, dev_t dev, ino_t ino)
+{
+	struct du_ino *e = map_find(arg, dev, ino);
+
+	if (e != NULL && e->cur < UINT32_MAX)
+		e->cur++;
+}
+
+/*
+ * The older snapshot at path, whose recorded figures are row, after a
+ * backup whose new snapshot's linked inodes are m: only its unique bytes
+ * can change, and only by the inodes of m it holds links to. Its listings
+ * alone (no stat per entry) count those links; an inode met here and in
+ * no newer snapshot (not yet marked) was unique to it before the backup
+ * when its links outside the new snapshot (st_nlink - seen) are all here,
+ * and no longer is. Marks those met, counting them down from *left; fig
+ * gets row's figures so updated. 0 or -1 + err.
+ */
+static int
+older_links(struct du_map *m, const char *section, const char *path, const struct catalog_du *row,
+            size_t *left, struct diskusage_fig *fig, struct err *err)
+{
+	int rc = du_tree_links(path, count_link, m, err);
+
+	if (rc == -1)
+		return -1;
+	if (rc == 1)
+		log_warning(section, "disk usage of %s counts what could be read: %s", path,
+		            err->msg);
+	fig_of_row(row, fig);
+	for (size_t i = 0; i < m->cap; i++) {
+		struct du_ino *e = &m->slots[i];
+
+		if (!e->used || e->cur == 0)
+			continue;
+		if (!e->mark && e->seen < e->nlink) {
+			e->mark = 1;
+			(*left)--;
+			if (e->cur == e->nlink - e->seen) {
+				fig->unique_bytes -= e->size;
+				fig->unique_disk_bytes -= e->blocks;
+			}
+		}
+		e->cur = 0;
+	}
+	if (fig->unique_bytes < 0)
+		fig->unique_bytes = 0;
+	if (fig->unique_disk_bytes < 0)
+		fig->unique_disk_bytes = 0;
+	return 0;
+}
+
 static int
 after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, size_t ni,
              const struct catalog_du *job_row, size_t *walked, struct err *err)
@@ -578,12 +642,12 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 	struct diskusage_fig total;
 	struct pending p = { 0 };
 	size_t left = 0;
-	int ret = -1;
+	int exact = 0, ret = -1;
 
 	/* The new snapshot is about as big as the one before it. */
 	if (ni > 0 && s->v[ni - 1].row != NULL)
 		map_reserve(&nw.own, s->v[ni - 1].row->files + s->v[ni - 1].row->files / 8);
-	if (walk_tree(&nw, job->name, s->v[ni].path, err) == -1)
+	if (walk_tree(&nw, job->name, s->v[ni].path, &exact, err) == -1)
 		goto out;
 	(*walked)++;
 	walk_unique(&nw);
@@ -609,9 +673,18 @@ after_backup(struct catalog *cat, const struct job *job, const struct snaps *s, 
 		struct walk ow = { .counted = 1, .wanted = &nw.own, .wanted_left = &left };
 		int rc;
 
+		if (exact && s->v[k].row != NULL) {
+			/* Its listings suffice: see older_links(). */
+			if (older_links(&nw.own, job->name, s->v[k].path, s->v[k].row, &left,
+			                &ow.fig, err) == -1)
+				goto out;
+			(*walked)++;
+			pending_add(&p, s->v[k].name, &ow.fig);
+			continue;
+		}
 		if (s->v[k].row != NULL)
 			map_reserve(&ow.own, s->v[k].row->files + s->v[k].row->files / 8);
-		rc = walk_tree(&ow, job->name, s->v[k].path, err);
+		rc = walk_tree(&ow, job->name, s->v[k].path, NULL, err);
 
 		walk_unique(&ow);
 		map_free(&ow.own);
@@ -886,7 +959,7 @@ cleanup_update(struct diskusage_cleanup *dc, struct catalog *cat, struct err *er
 
 		if (!walk[k])
 			continue;
-		rc = walk_tree(&w, job->name, s.v[k].path, err);
+		rc = walk_tree(&w, job->name, s.v[k].path, NULL, err);
 		walk_unique(&w);
 		map_free(&w.own);
 		if (rc == -1)

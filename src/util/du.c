@@ -6,6 +6,8 @@
  * is the folder it stat'ed, and climbs back through ".." checking it finds
  * the parent it left. Hard-linked files are remembered by device and inode
  * in an open-addressing hash set, as du does within one invocation.
+ * du_tree_links() walks the same way but stats only folders (and entries
+ * of unknown type): the others are reported by their listing's d_ino.
  */
 #include "util/du.h"
 
@@ -57,7 +59,9 @@ struct du_walk {
 	struct err *err;
 	struct du_cache *cache; /* may be NULL */
 	du_visit_fn visit;      /* du_tree_visit()'s callback, or NULL */
+	du_link_fn link;        /* du_tree_links()'s callback, or NULL */
 	void *arg;
+	unsigned dino_off; /* non-folders whose d_ino or device was not their lstat's */
 };
 
 /*
@@ -300,6 +304,11 @@ du_scan(struct du_walk *w, int fd)
 		if (de->d_name[0] == '.' &&
 		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
+		if (w->link != NULL && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+			/* Listing only: the entry is known by its folder's device and d_ino. */
+			w->link(w->arg, f->id.dev, (ino_t)de->d_ino);
+			continue;
+		}
 		if (w->cache != NULL && de->d_type == DT_REG) {
 			struct du_id seen = { f->id.dev, (ino_t)de->d_ino };
 			int64_t size;
@@ -320,7 +329,15 @@ du_scan(struct du_walk *w, int fd)
 			du_problem(w, errno, "cannot access", de->d_name);
 			continue;
 		}
-		du_count(w, &st);
+		if (!S_ISDIR(st.st_mode) &&
+		    (st.st_ino != (ino_t)de->d_ino || st.st_dev != f->id.dev))
+			w->dino_off++;
+		if (w->link != NULL) {
+			if (!S_ISDIR(st.st_mode))
+				w->link(w->arg, st.st_dev, st.st_ino);
+		} else {
+			du_count(w, &st);
+		}
 		/*
 		 * Remembered only where the listing's inode number is the stat's
 		 * and the file is on its folder's device, so that a later listing
@@ -427,35 +444,60 @@ du_step(struct du_walk *w, int fd)
 	return nfd;
 }
 
-static int du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *arg,
-                        int64_t *bytes, int64_t *files, struct err *err);
+static int du_walk_tree(struct du_walk *w, const char *path, int64_t *bytes, int64_t *files,
+                        struct err *err);
 
 int
 du_tree(const char *path, int64_t *bytes, int64_t *files, struct err *err)
 {
-	return du_walk_tree(path, NULL, NULL, NULL, bytes, files, err);
+	struct du_walk w = { 0 };
+
+	return du_walk_tree(&w, path, bytes, files, err);
 }
 
 int
 du_tree_cached(const char *path, struct du_cache *cache, int64_t *bytes, int64_t *files,
                struct err *err)
 {
-	return du_walk_tree(path, cache, NULL, NULL, bytes, files, err);
+	struct du_walk w = { .cache = cache };
+
+	return du_walk_tree(&w, path, bytes, files, err);
 }
 
 int
 du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
               struct err *err)
 {
-	return du_walk_tree(path, NULL, visit, arg, bytes, files, err);
+	struct du_walk w = { .visit = visit, .arg = arg };
+
+	return du_walk_tree(&w, path, bytes, files, err);
 }
 
-/* The walk of du_tree(), du_tree_cached() and du_tree_visit(). */
-static int
-du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *arg, int64_t *bytes,
-             int64_t *files, struct err *err)
+int
+du_tree_visit_dino(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
+                   int *dino_exact, struct err *err)
 {
-	struct du_walk w = { .root = path, .err = err, .cache = cache, .visit = visit, .arg = arg };
+	struct du_walk w = { .visit = visit, .arg = arg };
+	int rc = du_walk_tree(&w, path, bytes, files, err);
+
+	*dino_exact = rc != -1 && w.dino_off == 0;
+	return rc;
+}
+
+int
+du_tree_links(const char *path, du_link_fn link, void *arg, struct err *err)
+{
+	struct du_walk w = { .link = link, .arg = arg };
+	int64_t bytes, files;
+
+	return du_walk_tree(&w, path, &bytes, &files, err);
+}
+
+/* The walk of du_tree() and its variants, as set up in *wp (cache, visit, link, arg). */
+static int
+du_walk_tree(struct du_walk *wp, const char *path, int64_t *bytes, int64_t *files, struct err *err)
+{
+	struct du_walk w = *wp;
 	struct du_id id;
 	struct stat st;
 	int fd, rc = -1;
@@ -468,7 +510,12 @@ du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *
 		err->code = e;
 		return -1;
 	}
-	du_count(&w, &st);
+	w.root = path;
+	w.err = err;
+	if (w.link == NULL)
+		du_count(&w, &st);
+	else if (!S_ISDIR(st.st_mode))
+		w.link(w.arg, st.st_dev, st.st_ino);
 	if (!S_ISDIR(st.st_mode)) {
 		rc = 0;
 		goto out;
@@ -497,6 +544,7 @@ du_walk_tree(const char *path, struct du_cache *cache, du_visit_fn visit, void *
 out:
 	*bytes = w.bytes;
 	*files = w.files;
+	wp->dino_off = w.dino_off;
 	free(w.links.slots);
 	free(w.links.used);
 	free(w.stack);

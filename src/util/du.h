@@ -6,6 +6,8 @@
 #ifndef TB_DU_H
 #define TB_DU_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 
 #include "util/err.h"
@@ -59,5 +61,28 @@ struct stat;
 typedef void (*du_visit_fn)(void *arg, const struct stat *st);
 int du_tree_visit(const char *path, du_visit_fn visit, void *arg, int64_t *bytes, int64_t *files,
                   struct err *err);
+
+/*
+ * du_tree_visit() that also says whether the folder listings' inode
+ * numbers can be trusted for this tree: *dino_exact = 1 when every entry
+ * but folders had d_ino equal to its lstat's st_ino and lay on its
+ * folder's device (true of ext4, xfs, btrfs, tmpfs; not of a file
+ * bind-mounted into the tree, nor of some overlayfs setups), else 0. Same
+ * returns as du_tree().
+ */
+int du_tree_visit_dino(const char *path, du_visit_fn visit, void *arg, int64_t *bytes,
+                       int64_t *files, int *dino_exact, struct err *err);
+
+/*
+ * Walk the tree at path like du_tree(), but from its folder listings
+ * alone: link(arg, dev, ino) is called for every entry that is not a
+ * folder, with its folder's device and the listing's inode number (d_ino),
+ * so most entries cost no stat(2) at all (only folders, and entries whose
+ * type the listing does not give, are stat'ed). Meant for trees on a
+ * filesystem du_tree_visit_dino() found exact. path itself, when not a
+ * folder, is reported from its lstat. Same returns as du_tree().
+ */
+typedef void (*du_link_fn)(void *arg, dev_t dev, ino_t ino);
+int du_tree_links(const char *path, du_link_fn link, void *arg, struct err *err);
 
 #endif

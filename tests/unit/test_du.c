@@ -455,6 +455,99 @@ test_unreadable_dir(void **state)
 	free(locked);
 }
 
+/* The (dev, ino) pairs du_tree_links() reports, in order. */
+struct links_seen {
+	dev_t dev[16];
+	ino_t ino[16];
+	size_t n;
+};
+
+static void
+record_link(void *arg, dev_t dev, ino_t ino)
+{
+	struct links_seen *ls = arg;
+
+	assert_true(ls->n < 16);
+	ls->dev[ls->n] = dev;
+	ls->ino[ls->n++] = ino;
+}
+
+/* How many times ls holds the inode of root/rel (by lstat). */
+static size_t
+links_of(const struct links_seen *ls, const char *rel)
+{
+	char *path = at(rel);
+	struct stat st;
+	size_t k = 0;
+
+	assert_int_equal(lstat(path, &st), 0);
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->dev[i] == st.st_dev && ls->ino[i] == st.st_ino)
+			k++;
+	free(path);
+	return k;
+}
+
+static int count_visit_n;
+
+static void
+count_visit(void *arg, const struct stat *st)
+{
+	(void)arg;
+	(void)st;
+	count_visit_n++;
+}
+
+/*
+ * du_tree_links() reports every entry but folders, by the inode its lstat
+ * gives, each link once, from listings alone; du_tree_visit_dino() finds
+ * this filesystem's listings exact; a path that is not a folder is itself.
+ */
+static void
+test_links_listing(void **state)
+{
+	struct links_seen ls = { .n = 0 };
+	int64_t bytes, files;
+	struct err err;
+	char *path;
+	int exact = -1;
+
+	(void)state;
+	dir("t");
+	dir("t/a");
+	dir("t/a/b");
+	put("t/f1", 10);
+	put("t/a/f2", 20);
+	hlink("t/a/f2", "t/a/b/f2bis");
+	slink("f1", "t/l");
+	err_clear(&err);
+	path = at("t");
+	assert_int_equal(du_tree_links(path, record_link, &ls, &err), 0);
+	assert_int_equal(ls.n, 4);
+	assert_int_equal(links_of(&ls, "t/f1"), 1);
+	assert_int_equal(links_of(&ls, "t/a/f2"), 2);
+	assert_int_equal(links_of(&ls, "t/l"), 1);
+	assert_int_equal(links_of(&ls, "t/a"), 0);
+	count_visit_n = 0;
+	assert_int_equal(du_tree_visit_dino(path, count_visit, NULL, &bytes, &files, &exact, &err),
+	                 0);
+	assert_int_equal(exact, 1);
+	assert_int_equal(count_visit_n, 7); /* t, a, b and four names */
+	assert_int_equal(files, 3);
+	assert_int_equal(bytes, du_sb(path) + 20); /* every link counted */
+	free(path);
+	ls.n = 0;
+	path = at("t/f1");
+	assert_int_equal(du_tree_links(path, record_link, &ls, &err), 0);
+	assert_int_equal(ls.n, 1);
+	assert_int_equal(links_of(&ls, "t/f1"), 1);
+	free(path);
+	path = at("t/none");
+	assert_int_equal(du_tree_links(path, record_link, &ls, &err), -1);
+	assert_int_equal(err.code, ENOENT);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -470,6 +563,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_listing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
