@@ -1406,6 +1406,9 @@ sq_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *
 	sqlite3_stmt *st = NULL;
 	int rc = SQLITE_DONE, ret = -1;
 
+	/* Looked for again while absent: a run elsewhere may migrate meanwhile. */
+	if (cat->rh_state == -1)
+		cat->rh_state = 0;
 	if (part_ensure(cat, &part_rh, &cat->rh_state, 0, err) == -1)
 		return -1;
 	if (cat->rh_state != 1)
