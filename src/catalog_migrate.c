@@ -151,8 +151,8 @@ hosts_copy(struct catalog *dst, const struct catalog_run_host *sh, const int64_t
 
 /* How many of the source's run_host rows sh the destination lacks at map. 0 or -1 + err. */
 static int
-hosts_missing(struct catalog *dst, const struct catalog_run_host *sh, const int64_t *map,
-              size_t ns, size_t *missing, struct err *err)
+hosts_missing(struct catalog *dst, const struct catalog_run_host *sh, const int64_t *map, size_t ns,
+              size_t *missing, struct err *err)
 {
 	struct catalog_run_host *dh = xcalloc(ns + 1, sizeof *dh);
 	int ret = -1;
@@ -170,8 +170,8 @@ out:
 }
 
 int
-catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copied,
-                size_t *nhosts, struct err *err)
+catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copied, size_t *nhosts,
+                struct err *err)
 {
 	struct catalog *src = NULL, *dst = NULL;
 	struct catalog_row *srows = NULL, *drows = NULL;

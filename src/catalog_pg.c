@@ -96,9 +96,9 @@ struct pgcat {
 	char **keywords; /* PQconnectdbParams() arguments, NULL-terminated */
 	char **values;
 	size_t nkw;
-	int in_txn;      /* between begin() and commit()/rollback() */
+	int in_txn;       /* between begin() and commit()/rollback() */
 	int has_run_host; /* table run_host seen (a RW open makes it) */
-	uint64_t writes; /* rows this handle wrote (the version moves with them) */
+	uint64_t writes;  /* rows this handle wrote (the version moves with them) */
 };
 
 /* Append keyword = value (copied) to the connection parameters. */
@@ -1242,8 +1242,7 @@ pg_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *
 		.alert_swap = pg_alert_swap, .version = pg_version, .du_put = pg_du_put,           \
 		.du_delete = pg_du_delete, .du_find = pg_du_find,                                  \
 		.du_sample_put = pg_du_sample_put, .du_samples = pg_du_samples,                    \
-		.job_names = pg_job_names,                                                         \
-		.run_host_put = pg_run_host_put,                                                   \
+		.job_names = pg_job_names, .run_host_put = pg_run_host_put,                        \
 		.run_hosts = pg_run_hosts,                                                         \
 	}
 
