@@ -386,6 +386,45 @@ catalog_names_free(char **names, size_t n)
 	free(names);
 }
 
+int
+catalog_run_host_put(struct catalog *cat, const struct catalog_run_host *h, struct err *err)
+{
+	if (check_rw(cat, err) == -1)
+		return -1;
+	if (h->stats_id <= 0) {
+		err_set(err, "catalog %s: no stats row %lld to record the host of",
+		        cat->ops->label(cat->priv), (long long)h->stats_id);
+		return -1;
+	}
+	return cat->ops->run_host_put(cat->priv, h, err);
+}
+
+int
+catalog_run_hosts(struct catalog *cat, const int64_t *ids, size_t n, struct catalog_run_host *out,
+                  struct err *err)
+{
+	if (n == 0)
+		return 0;
+	memset(out, 0, n * sizeof *out);
+	if (cat->ops->run_hosts(cat->priv, ids, n, out, err) == -1) {
+		catalog_run_hosts_clear(out, n);
+		return -1;
+	}
+	return 0;
+}
+
+void
+catalog_run_hosts_clear(struct catalog_run_host *out, size_t n)
+{
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		free(out[i].host);
+		free(out[i].worker);
+		free(out[i].pool);
+		free(out[i].config);
+		memset(&out[i], 0, sizeof out[i]);
+	}
+}
+
 char *
 catalog_address(const char *base_dir, const char *url, const char *password_file)
 {

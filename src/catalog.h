@@ -95,11 +95,13 @@ char *catalog_address(const char *base_dir, const char *url, const char *passwor
  * catalog at to lacks (catalog_migrate.c): rows are matched by content, so
  * a second run copies nothing. The copy is one transaction; then to is
  * read again and must hold every source row. *nsource = the source's
- * rows, *copied = those inserted now. 0 or -1 + err (to unchanged when
- * the copy failed).
+ * rows, *copied = those inserted now. The run_host rows of the source
+ * (where each run ran) are copied for the destination rows that hold
+ * their stats rows, and verified too: *nhosts = how many. 0 or -1 + err
+ * (to unchanged when the copy failed).
  */
 int catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copied,
-                    struct err *err);
+                    size_t *nhosts, struct err *err);
 
 /*
  * Insert a Running row; *rowid receives its rowid. Like the original,
@@ -293,5 +295,38 @@ int catalog_du_samples(struct catalog *cat, const char *since_day, struct catalo
  */
 int catalog_job_names(struct catalog *cat, char ***names, size_t *n, struct err *err);
 void catalog_names_free(char **names, size_t n);
+
+/*
+ * ---- Where each run ran (runrec.c) ----
+ * A side table of our own, `run_host(stats_id INTEGER PRIMARY KEY, host,
+ * worker, pool, config)`, one row per stats row whose run recorded it
+ * (stats_id is that row's rowid), created by a migration recorded in
+ * schema_versions (part "run_host", version 1): in SQLite on the first
+ * write, in PostgreSQL on a read-write open. stats stays untouched. A
+ * catalog without the table (older, or opened read-only before any run
+ * wrote one) reads as "no host known". docs/catalog.md has the columns.
+ */
+
+/* One row of run_host. Strings are owned by the row; NULL when unknown. */
+struct catalog_run_host {
+	int64_t stats_id; /* the stats row's rowid; 0 in an entry with no row */
+	char *host;       /* gethostname() of the process that ran it */
+	char *worker;     /* the queue worker's id (HOST:PID/SLOT) when queued, else NULL */
+	char *pool;       /* the queue pool the run came from, else NULL */
+	char *config;     /* the configuration file's path, as the run resolved it */
+};
+
+/* Insert or replace the row of h->stats_id (> 0). 0 or -1 + err. */
+int catalog_run_host_put(struct catalog *cat, const struct catalog_run_host *h, struct err *err);
+/*
+ * The run_host rows of the stats rows ids[0..n-1]: out[i] (n entries,
+ * zeroed by the call) gets the row of ids[i], or stays zeroed (stats_id
+ * 0, strings NULL) when there is none. Free the entries with
+ * catalog_run_hosts_clear(). 0 or -1 + err.
+ */
+int catalog_run_hosts(struct catalog *cat, const int64_t *ids, size_t n,
+                      struct catalog_run_host *out, struct err *err);
+/* Free the strings of out[0..n-1] (not out itself) and zero them. */
+void catalog_run_hosts_clear(struct catalog_run_host *out, size_t n);
 
 #endif

@@ -91,6 +91,11 @@ struct catalog_ops {
 	int (*du_samples)(void *priv, const char *since_day, struct catalog_du_sample **s,
 	                  size_t *n, struct err *err);
 	int (*job_names)(void *priv, char ***names, size_t *n, struct err *err);
+	/* Where runs ran (catalog.h); a backend without the table reads it as empty. */
+	int (*run_host_put)(void *priv, const struct catalog_run_host *h, struct err *err);
+	/* n > 0; out zeroed. */
+	int (*run_hosts)(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *out,
+	                 struct err *err);
 };
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */

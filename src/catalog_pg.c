@@ -11,8 +11,8 @@
  *
  * The tables are the SQLite backend's, with the same columns and meaning:
  * stats (its rowid an identity column), alerts, disk_usage, disk_samples,
- * and schema_versions recording what each migration made (part
- * 'catalog'). Text columns compare byte-wise (COLLATE "C") and NULLs sort
+ * run_host, and schema_versions recording what each migration made (parts
+ * 'catalog' and 'run_host'). Text columns compare byte-wise (COLLATE "C") and NULLs sort
  * as SQLite sorts them, so every query returns what SQLite would. A RW
  * open creates or upgrades the schema in one transaction serialized by an
  * advisory lock; a RO open never writes.
@@ -70,6 +70,15 @@ static const char sql_schema_v1[] =
     "CREATE TABLE IF NOT EXISTS disk_samples (day TEXT COLLATE \"C\" PRIMARY KEY,"
     " used_bytes BIGINT NOT NULL, capacity_bytes BIGINT NOT NULL);";
 
+/*
+ * Where each run ran (runrec.c): a part of its own in schema_versions
+ * (part 'run_host', version 1), so a tisbackup that predates it still
+ * opens the catalog (it checks part 'catalog' only).
+ */
+static const char sql_run_host_v1[] =
+    "CREATE TABLE IF NOT EXISTS run_host (stats_id BIGINT PRIMARY KEY, host TEXT COLLATE \"C\","
+    " worker TEXT COLLATE \"C\", pool TEXT COLLATE \"C\", config TEXT COLLATE \"C\");";
+
 #define ROW_COLUMNS                                                                                \
 	"rowid, backup_name, server_name, description, backup_start, backup_end, "                 \
 	"backup_duration, total_files_count, written_files_count, total_bytes, "                   \
@@ -87,8 +96,9 @@ struct pgcat {
 	char **keywords; /* PQconnectdbParams() arguments, NULL-terminated */
 	char **values;
 	size_t nkw;
-	int in_txn;      /* between begin() and commit()/rollback() */
-	uint64_t writes; /* rows this handle wrote (the version moves with them) */
+	int in_txn;       /* between begin() and commit()/rollback() */
+	int has_run_host; /* table run_host seen (a RW open makes it) */
+	uint64_t writes;  /* rows this handle wrote (the version moves with them) */
 };
 
 /* Append keyword = value (copied) to the connection parameters. */
@@ -278,12 +288,29 @@ pg_write(struct pgcat *cat, const char *sql, int n, const char *const *params, i
 	return rows;
 }
 
+/* The version of part in schema_versions (0 when absent) into *v. 0 or -1 + err. */
+static int
+part_version(struct pgcat *cat, const char *part, int *v, struct err *err)
+{
+	const char *p[] = { part };
+	PGresult *res = pg_run(cat, "SELECT version FROM schema_versions WHERE part = $1", 1, p,
+	                       err, "reading schema_versions");
+
+	*v = 0;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) > 0)
+		*v = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
 /* Create or upgrade the schema, in one transaction, when it is older than ours. */
 static int
 schema_ensure(struct pgcat *cat, struct err *err)
 {
 	PGresult *res;
-	int v = 0;
+	int v = 0, vrh = 0;
 
 	if (pg_exec(cat, "BEGIN", 0, NULL, err, "starting the schema update") == -1)
 		return -1;
@@ -315,9 +342,19 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	                      "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
 	                      0, NULL, err, "recording the schema version") == -1))
 		goto fail;
+	if (part_version(cat, "run_host", &vrh, err) == -1)
+		goto fail;
+	if (vrh < 1 &&
+	    (pg_exec(cat, sql_run_host_v1, 0, NULL, err, "creating table run_host") == -1 ||
+	     pg_exec(cat,
+	             "INSERT INTO schema_versions (part, version) VALUES ('run_host', 1) "
+	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	             0, NULL, err, "recording the run_host schema version") == -1))
+		goto fail;
 	if (pg_exec(cat, "COMMIT", 0, NULL, err, "committing the schema update") == -1)
 		goto fail;
 	cat->in_txn = 0;
+	cat->has_run_host = 1;
 	return 0;
 fail:
 	cat->in_txn = 0;
@@ -1081,6 +1118,118 @@ pg_du_samples(void *priv, const char *since_day, struct catalog_du_sample **s, s
 	return 0;
 }
 
+/*
+ * ------------------------------------------------------------- run_host
+ * A RW open made the table; a RO handle on an older catalog looks for it
+ * on each read until it appears (a run elsewhere may migrate meanwhile).
+ */
+static int
+run_host_there(struct pgcat *cat, int *there, struct err *err)
+{
+	PGresult *res;
+
+	if (!cat->has_run_host) {
+		res = pg_run(cat, "SELECT to_regclass('run_host') IS NOT NULL", 0, NULL, err,
+		             "reading the schema");
+		if (res == NULL)
+			return -1;
+		cat->has_run_host = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+	}
+	*there = cat->has_run_host;
+	return 0;
+}
+
+static int
+pg_run_host_put(void *priv, const struct catalog_run_host *h, struct err *err)
+{
+	struct pgcat *cat = priv;
+	char b[32];
+	const char *p[] = { int_param(h->stats_id, b, sizeof b), h->host, h->worker, h->pool,
+		            h->config };
+
+	return pg_write(cat,
+	                "INSERT INTO run_host (stats_id, host, worker, pool, config) "
+	                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stats_id) DO UPDATE SET "
+	                "host = excluded.host, worker = excluded.worker, pool = excluded.pool, "
+	                "config = excluded.config",
+	                5, p, NULL, err, "recording where a run runs") < 0
+	           ? -1
+	           : 0;
+}
+
+/* id_index entries sorted by id, to match the result rows back to ids[]. */
+struct id_index {
+	int64_t id;
+	size_t i;
+};
+
+static int
+id_index_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct id_index *)a)->id, y = ((const struct id_index *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* One query for all ids: stats_id = ANY($1), the ids sent as one array. */
+static int
+pg_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *out,
+             struct err *err)
+{
+	struct pgcat *cat = priv;
+	struct id_index *idx;
+	struct buf arr;
+	const char *p[1];
+	PGresult *res;
+	int there, nt;
+
+	if (run_host_there(cat, &there, err) == -1)
+		return -1;
+	if (!there)
+		return 0;
+	buf_init(&arr, (size_t)1 << 28);
+	buf_putc(&arr, '{');
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&arr, "%s%" PRId64, i > 0 ? "," : "", ids[i]);
+	buf_putc(&arr, '}');
+	p[0] = buf_str(&arr);
+	res = pg_run(cat,
+	             "SELECT stats_id, host, worker, pool, config FROM run_host "
+	             "WHERE stats_id = ANY($1::bigint[])",
+	             1, p, err, "reading where runs ran");
+	buf_free(&arr);
+	if (res == NULL)
+		return -1;
+	idx = xcalloc(n, sizeof *idx);
+	for (size_t i = 0; i < n; i++) {
+		idx[i].id = ids[i];
+		idx[i].i = i;
+	}
+	qsort(idx, n, sizeof *idx, id_index_cmp);
+	nt = PQntuples(res);
+	for (int r = 0; r < nt; r++) {
+		struct id_index key = { .id = col_int(res, r, 0) };
+		struct id_index *hit = bsearch(&key, idx, n, sizeof *idx, id_index_cmp);
+
+		/* The same id asked twice: fill every entry that asks for it. */
+		while (hit != NULL && hit > idx && hit[-1].id == key.id)
+			hit--;
+		for (; hit != NULL && hit < idx + n && hit->id == key.id; hit++) {
+			struct catalog_run_host *o = &out[hit->i];
+
+			o->stats_id = key.id;
+			o->host = col_text(res, r, 1);
+			o->worker = col_text(res, r, 2);
+			o->pool = col_text(res, r, 3);
+			o->config = col_text(res, r, 4);
+		}
+	}
+	PQclear(res);
+	free(idx);
+	return 0;
+}
+
 #define PG_OPS(name)                                                                               \
 	{                                                                                          \
 		.scheme = name, .priv_size = sizeof(struct pgcat), .open = pg_open,                \
@@ -1093,7 +1242,8 @@ pg_du_samples(void *priv, const char *since_day, struct catalog_du_sample **s, s
 		.alert_swap = pg_alert_swap, .version = pg_version, .du_put = pg_du_put,           \
 		.du_delete = pg_du_delete, .du_find = pg_du_find,                                  \
 		.du_sample_put = pg_du_sample_put, .du_samples = pg_du_samples,                    \
-		.job_names = pg_job_names,                                                         \
+		.job_names = pg_job_names, .run_host_put = pg_run_host_put,                        \
+		.run_hosts = pg_run_hosts,                                                         \
 	}
 
 const struct catalog_ops catalog_pg_ops = PG_OPS("postgresql");

@@ -80,6 +80,7 @@ struct sqlcat {
 	sqlite3_stmt *last[CATALOG_ORDER_MAX][2][2];
 	int has_alerts; /* the alerts table exists (checked once per connection) */
 	int du_state;   /* disk-usage tables: 0 not checked yet, 1 there, -1 absent (read-only) */
+	int rh_state;   /* run_host, the same */
 };
 
 /*
@@ -1052,8 +1053,6 @@ out:
  * was. Read-only connections read missing tables as empty.
  */
 
-#define DU_SCHEMA_VERSION 1
-
 static const char sql_du_v1[] =
     "CREATE TABLE IF NOT EXISTS disk_usage (backup_name TEXT NOT NULL, "
     "snapshot TEXT NOT NULL, bytes INTEGER NOT NULL, disk_bytes INTEGER NOT NULL, "
@@ -1065,7 +1064,7 @@ static const char sql_du_v1[] =
 
 /* The version of part in schema_versions into *v (0 when absent). 0 or -1 + err. */
 static int
-du_schema_version(struct sqlcat *cat, int *v, struct err *err)
+part_version(struct sqlcat *cat, const char *part, int *v, struct err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -1078,11 +1077,14 @@ du_schema_version(struct sqlcat *cat, int *v, struct err *err)
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
 	    sqlite3_column_int(st, 0) > 0) {
 		sqlite3_finalize(st);
-		rc = sqlite3_prepare_v2(
-		    cat->c.db, "SELECT version FROM schema_versions WHERE part = 'disk_usage'", -1,
-		    &st, NULL);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-			*v = sqlite3_column_int(st, 0);
+		rc = sqlite3_prepare_v2(cat->c.db,
+		                        "SELECT version FROM schema_versions WHERE part = ?1", -1,
+		                        &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlu_bind_text(st, 1, part);
+			if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				*v = sqlite3_column_int(st, 0);
+		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -1092,21 +1094,32 @@ du_schema_version(struct sqlcat *cat, int *v, struct err *err)
 	return 0;
 }
 
+/* One part of the schema beyond stats, created by a migration of its own. */
+struct part {
+	const char *name;   /* its row in schema_versions */
+	const char *sql_v1; /* what version 1 creates */
+	const char *what;   /* for messages: "creating the disk-usage tables" */
+};
+
+static const struct part part_du = { "disk_usage", sql_du_v1, "creating the disk-usage tables" };
+
 /*
- * Make sure the disk-usage tables exist: read-only, note whether they do;
- * read-write, migrate to DU_SCHEMA_VERSION. 0 or -1 + err.
+ * Make sure part's tables exist (*state caches the answer): read-only,
+ * note whether they do; read-write, migrate to version 1 in one
+ * IMMEDIATE transaction (or inside the caller's). 0 or -1 + err.
  */
 static int
-du_ensure(struct sqlcat *cat, int write, struct err *err)
+part_ensure(struct sqlcat *cat, const struct part *p, int *state, int write, struct err *err)
 {
+	sqlite3_stmt *st = NULL;
 	int v, own, ret = -1;
 
-	if (cat->du_state == 1 || (cat->du_state == -1 && !write))
+	if (*state == 1 || (*state == -1 && !write))
 		return 0;
-	if (du_schema_version(cat, &v, err) == -1)
+	if (part_version(cat, p->name, &v, err) == -1)
 		return -1;
-	if (v >= DU_SCHEMA_VERSION) {
-		cat->du_state = 1;
+	if (v >= 1) {
+		*state = 1;
 		return 0;
 	}
 	if (cat->mode != CATALOG_RW) {
@@ -1114,34 +1127,44 @@ du_ensure(struct sqlcat *cat, int write, struct err *err)
 			err_set(err, "catalog %s: opened read-only", cat->c.path);
 			return -1;
 		}
-		cat->du_state = -1;
+		*state = -1;
 		return 0;
 	}
 	own = sqlite3_get_autocommit(cat->c.db);
-	if (own &&
-	    sqlu_exec(&cat->c, "BEGIN IMMEDIATE", err, "starting the disk-usage migration") == -1)
+	if (own && sqlu_exec(&cat->c, "BEGIN IMMEDIATE", err, "starting a schema migration") == -1)
 		return -1;
 	if (sqlu_exec(&cat->c,
 	              "CREATE TABLE IF NOT EXISTS schema_versions (part TEXT PRIMARY KEY, "
 	              "version INTEGER NOT NULL)",
 	              err, "creating table schema_versions") == -1 ||
-	    du_schema_version(cat, &v, err) == -1)
+	    part_version(cat, p->name, &v, err) == -1)
 		goto out;
-	if (v < 1 && sqlu_exec(&cat->c, sql_du_v1, err, "creating the disk-usage tables") == -1)
+	if (v < 1 && sqlu_exec(&cat->c, p->sql_v1, err, p->what) == -1)
 		goto out;
-	if (sqlu_exec(&cat->c,
-	              "INSERT INTO schema_versions (part, version) VALUES ('disk_usage', 1) "
-	              "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	              err, "recording the disk-usage schema version") == -1)
+	if (sqlu_prepare(&cat->c, &st,
+	                 "INSERT INTO schema_versions (part, version) VALUES (?1, 1) "
+	                 "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	                 err) == -1)
 		goto out;
-	if (own && sqlu_exec(&cat->c, "COMMIT", err, "committing the disk-usage migration") == -1)
+	sqlu_bind_text(st, 1, p->name);
+	if (sqlu_step_done(&cat->c, st, err, "recording a schema version") == -1)
 		goto out;
-	cat->du_state = 1;
+	if (own && sqlu_exec(&cat->c, "COMMIT", err, "committing a schema migration") == -1)
+		goto out;
+	*state = 1;
 	ret = 0;
 out:
+	sqlite3_finalize(st);
 	if (ret == -1 && own)
 		sqlu_rollback(&cat->c);
 	return ret;
+}
+
+/* part_ensure() of the disk-usage tables. */
+static int
+du_ensure(struct sqlcat *cat, int write, struct err *err)
+{
+	return part_ensure(cat, &part_du, &cat->du_state, write, err);
 }
 
 static int
@@ -1338,6 +1361,85 @@ out:
 	return ret;
 }
 
+/*
+ * ------------------------------------------------------------- run_host
+ * Where each run ran (runrec.c): one row per stats row, keyed by its
+ * rowid, migrated like the disk-usage tables (part "run_host").
+ */
+
+static const char sql_rh_v1[] =
+    "CREATE TABLE IF NOT EXISTS run_host (stats_id INTEGER PRIMARY KEY, host TEXT, "
+    "worker TEXT, pool TEXT, config TEXT);";
+
+static const struct part part_rh = { "run_host", sql_rh_v1, "creating table run_host" };
+
+static int
+sq_run_host_put(void *priv, const struct catalog_run_host *h, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (part_ensure(cat, &part_rh, &cat->rh_state, 1, err) == -1 ||
+	    sqlu_prepare(&cat->c, &st,
+	                 "INSERT OR REPLACE INTO run_host (stats_id, host, worker, pool, config) "
+	                 "VALUES (?1, ?2, ?3, ?4, ?5)",
+	                 err) == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, h->stats_id);
+	sqlu_bind_text(st, 2, h->host);
+	sqlu_bind_text(st, 3, h->worker);
+	sqlu_bind_text(st, 4, h->pool);
+	sqlu_bind_text(st, 5, h->config);
+	if (sqlu_step_done(&cat->c, st, err, "recording where a run runs") == 0)
+		ret = 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* One lookup by primary key per id: as fast as SQLite gets for a list of ids. */
+static int
+sq_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *out,
+             struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_DONE, ret = -1;
+
+	/* Looked for again while absent: a run elsewhere may migrate meanwhile. */
+	if (cat->rh_state == -1)
+		cat->rh_state = 0;
+	if (part_ensure(cat, &part_rh, &cat->rh_state, 0, err) == -1)
+		return -1;
+	if (cat->rh_state != 1)
+		return 0;
+	if (sqlu_prepare(&cat->c, &st,
+	                 "SELECT host, worker, pool, config FROM run_host WHERE stats_id = ?1",
+	                 err) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			out[i].stats_id = ids[i];
+			out[i].host = sqlu_col_text(st, 0);
+			out[i].worker = sqlu_col_text(st, 1);
+			out[i].pool = sqlu_col_text(st, 2);
+			out[i].config = sqlu_col_text(st, 3);
+		} else if (rc != SQLITE_DONE)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading where runs ran");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 const struct catalog_ops catalog_sqlite_ops = {
 	.scheme = "sqlite",
 	.priv_size = sizeof(struct sqlcat),
@@ -1366,4 +1468,6 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.du_sample_put = sq_du_sample_put,
 	.du_samples = sq_du_samples,
 	.job_names = sq_job_names,
+	.run_host_put = sq_run_host_put,
+	.run_hosts = sq_run_hosts,
 };

@@ -5,14 +5,48 @@
 #include "runrec.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
+#include "jobconf.h"
 #include "log.h"
 #include "util/xmalloc.h"
+
+/*
+ * Record where the run begun in rr runs (catalog_run_host_put()): this
+ * host, the queue worker and pool the worker passed in the environment
+ * (worker.c), the configuration file. A side record: when it cannot be
+ * written the run goes on, with a warning.
+ */
+static void
+record_host(const struct runrec *rr, const struct job *job)
+{
+	char host[HOST_NAME_MAX + 1], *config = NULL;
+	const char *worker = getenv(RUNREC_ENV_WORKER), *pool = getenv(RUNREC_ENV_POOL);
+	struct catalog_run_host h = { .stats_id = rr->rowid };
+	struct err err;
+
+	err_clear(&err);
+	if (gethostname(host, sizeof host) == 0) {
+		host[sizeof host - 1] = '\0';
+		h.host = host;
+	}
+	h.worker = worker != NULL && worker[0] != '\0' ? (char *)worker : NULL;
+	h.pool = pool != NULL && pool[0] != '\0' ? (char *)pool : NULL;
+	if (job->cfg != NULL && job->cfg->path != NULL) {
+		config = realpath(job->cfg->path, NULL);
+		h.config = config != NULL ? config : job->cfg->path;
+	}
+	if (catalog_run_host_put(rr->cat, &h, &err) == -1)
+		log_warning(job->name, "the %s goes on, but where it runs is not recorded: %s",
+		            rr->what, err.msg);
+	free(config);
+}
 
 int
 runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, const char *type,
@@ -31,8 +65,11 @@ runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, cons
 	else
 		gettimeofday(&rr->start, NULL);
 	time_iso(&rr->start, rr->start_iso);
-	return catalog_insert_running(cat, job->name, job->server_name, job->description,
-	                              rr->start_iso, type, location, &rr->rowid, err);
+	if (catalog_insert_running(cat, job->name, job->server_name, job->description,
+	                           rr->start_iso, type, location, &rr->rowid, err) == -1)
+		return -1;
+	record_host(rr, job);
+	return 0;
 }
 
 int

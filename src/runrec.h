@@ -16,6 +16,14 @@
 #include "util/err.h"
 #include "util/timefmt.h"
 
+/*
+ * What a queue worker puts in the environment of the run it starts
+ * (worker.c), so runrec_begin() records them: the worker's id
+ * (HOST:PID/SLOT) and the run's pool.
+ */
+#define RUNREC_ENV_WORKER "TISBACKUP_WORKER"
+#define RUNREC_ENV_POOL "TISBACKUP_POOL"
+
 struct catalog;
 struct drv_stats;
 struct job;
@@ -36,9 +44,11 @@ struct runrec {
 /*
  * Insert the Running row of a run of job: its name, server, description,
  * backup_start = start (NULL: now), TYPE type ("BACKUP", "EXPORT", ...),
- * backup_location location (may be NULL). rr is filled for
- * runrec_finish(); cat must stay open until then. 0, or -1 + err (the
- * catalog's error; nothing was recorded).
+ * backup_location location (may be NULL), and where it runs (run_host:
+ * this host, RUNREC_ENV_WORKER and RUNREC_ENV_POOL when set, the real
+ * path of job's configuration; a warning only when that part cannot be
+ * written). rr is filled for runrec_finish(); cat must stay open until
+ * then. 0, or -1 + err (the catalog's error; nothing was recorded).
  */
 int runrec_begin(struct runrec *rr, struct catalog *cat, const struct job *job, const char *type,
                  const struct timeval *start, const char *location, struct err *err);

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "queue.h"
 #include "restore.h"
+#include "runrec.h"
 #include "spawn.h"
 #include "usb.h"
 #include "util/buf.h"
@@ -375,6 +376,10 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	if (run->requested_by != NULL)
 		strv_pushf(&env, "TISBACKUP_REQUESTED_BY=%s", run->requested_by);
 	strv_pushf(&env, "TISBACKUP_RUN_ID=%s", run->id);
+	/* Where it runs, for its catalog rows (run_host). */
+	strv_pushf(&env, "%s=%s", RUNREC_ENV_WORKER, wid);
+	if (run->pool != NULL)
+		strv_pushf(&env, "%s=%s", RUNREC_ENV_POOL, run->pool);
 	x.last_flush = x.last_beat = mono_ms();
 
 	spawn_opts_init(&o);

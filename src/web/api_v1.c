@@ -589,6 +589,7 @@ out:
 struct fleet_job {
 	char *name;
 	char *status, *server, *start, *end, *location; /* its last BACKUP row, or NULL */
+	int64_t rowid;                                  /* that row's, 0 when none */
 	const char *worker, *worker_pool;               /* its last run in the queue, or NULL */
 };
 
@@ -604,15 +605,18 @@ fleet_take_row(void *arg, size_t i, const struct catalog_row *rows, size_t n)
 	f->start = rows[0].backup_start != NULL ? xstrdup(rows[0].backup_start) : NULL;
 	f->end = rows[0].backup_end != NULL ? xstrdup(rows[0].backup_end) : NULL;
 	f->location = rows[0].backup_location != NULL ? xstrdup(rows[0].backup_location) : NULL;
+	f->rowid = rows[0].rowid;
 }
 
 /*
  * GET /api/v1/fleet: every job the catalog knows (every configuration
  * writing to it: with a shared PostgreSQL catalog, every host's), sorted
  * by name, with its last BACKUP row, whether the current configuration
- * has it (and its pool there), and the worker (HOST:PID/SLOT) and pool of
- * its newest run among the queue's last 1000 (null when it ran outside
- * the queue, e.g. from cron). docs/scale-out.md.
+ * has it (and its pool there), and where that row's run ran, as the run
+ * recorded it in the catalog (run_host): the host, the configuration file,
+ * and when it came from the queue the worker (HOST:PID/SLOT) and pool.
+ * For rows older than run_host, the worker and pool of the job's newest
+ * run among the queue's last 1000, if any. docs/scale-out.md.
  */
 void
 api_fleet(struct req *r, struct reply *out)
@@ -622,6 +626,8 @@ api_fleet(struct req *r, struct reply *out)
 	struct queue *q = NULL;
 	struct queue_run *runs = NULL;
 	struct fleet_job *v = NULL;
+	struct catalog_run_host *hosts = NULL;
+	int64_t *ids = NULL;
 	char **names = NULL;
 	size_t n = 0, nruns = 0;
 	struct err err;
@@ -648,6 +654,19 @@ api_fleet(struct req *r, struct reply *out)
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		goto out;
 	}
+	hosts = xcalloc(n + 1, sizeof *hosts);
+	ids = xcalloc(n + 1, sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = v[i].rowid;
+	if (n > 0 && catalog_run_hosts(cat, ids, n, hosts, &err) == -1) {
+		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (hosts[i].stats_id != 0) {
+			v[i].worker = hosts[i].worker;
+			v[i].worker_pool = hosts[i].pool;
+		}
 	/* The queue is optional here: without it, no worker is known. */
 	q = req_queue(r, NULL, &err);
 	if (q != NULL && queue_list(q, 0, 1000, &runs, &nruns, &err) == -1)
@@ -657,7 +676,7 @@ api_fleet(struct req *r, struct reply *out)
 			continue;
 		for (size_t s = 0; s < runs[k].nsections; s++)
 			for (size_t i = 0; i < n; i++)
-				if (v[i].worker == NULL &&
+				if (v[i].worker == NULL && hosts[i].stats_id == 0 &&
 				    strcmp(v[i].name, runs[k].sections[s]) == 0) {
 					v[i].worker = runs[k].worker;
 					v[i].worker_pool = runs[k].pool;
@@ -686,6 +705,10 @@ api_fleet(struct req *r, struct reply *out)
 		json_str(&b, v[i].worker);
 		buf_puts(&b, ",\"worker_pool\":");
 		json_str(&b, v[i].worker_pool);
+		buf_puts(&b, ",\"host\":");
+		json_str(&b, hosts[i].host);
+		buf_puts(&b, ",\"config\":");
+		json_str(&b, hosts[i].config);
 		buf_putc(&b, '}');
 	}
 	buf_puts(&b, "]}\n");
@@ -699,6 +722,9 @@ out:
 		free(v[i].location);
 	}
 	free(v);
+	catalog_run_hosts_clear(hosts, hosts != NULL ? n : 0);
+	free(hosts);
+	free(ids);
 	catalog_names_free(names, n);
 	queue_runs_free(runs, nruns);
 	req_queue_put(r, q);

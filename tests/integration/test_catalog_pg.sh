@@ -96,6 +96,15 @@ t_eq "1" "$(cq "SELECT version FROM schema_versions WHERE part = 'catalog'")" \
 t_eq "0" "$(cq "SELECT count(*) FROM stats WHERE backup_end IS NULL OR backup_duration IS NULL")" \
 	"rows finished: backup_end and backup_duration set"
 
+HOST=$(hostname)
+t_eq "1" "$(cq "SELECT version FROM schema_versions WHERE part = 'run_host'")" \
+	"schema_versions records run_host"
+t_eq "alpha|$HOST|||$(realpath "$CONF")
+beta|$HOST|||$(realpath "$CONF")" \
+	"$(cq "SELECT s.backup_name, h.host, h.worker, h.pool, h.config FROM stats s
+		JOIN run_host h ON h.stats_id = s.rowid ORDER BY s.backup_name")" \
+	"run_host: each cron-style run's host and configuration file, no worker"
+
 tb_run -c "$CONF" backup
 t_rc 0 "a second backup (schema already there)"
 t_eq "4" "$(cq "SELECT count(*) FROM stats")" "four rows"
@@ -125,6 +134,10 @@ t_eq '1 2' "$(q 'job=alpha&limit=1' | jq_py 'str(len(d["items"]))+" "+str(d["tot
 r=$(hcurl -b "$JAR" "$WEB/api/v1/jobs/beta")
 t_eq '2 OK' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+d["history"][-1]["status"]')" \
 	"/api/v1/jobs/NAME: the job's history"
+r=$(hcurl -b "$JAR" "$WEB/api/v1/fleet")
+t_eq "alpha $HOST None|beta $HOST None" \
+	"$(body_of "$r" | jq_py "'|'.join(j['name']+' '+str(j['host'])+' '+str(j['worker']) for j in d['items'])")" \
+	"/api/v1/fleet: the host of each job's last backup, run from cron"
 
 # ================================================================ migrate
 # An SQLite catalog of another base: two real runs, then 300 rows more
@@ -156,11 +169,17 @@ t_eq 302 "$NSRC" "the SQLite catalog has 302 rows"
 MURL="$URL&password_file=$PWFILE"
 tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
 t_rc 0 "catalog migrate sqlite -> postgresql"
-t_match "302 source rows, 302 copied, 0 already there; verified" "$T_OUT" "migrate: counts verified"
+t_match "302 source rows, 302 copied, 0 already there; 1 run hosts; verified" "$T_OUT" "migrate: counts verified"
 t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: its 4 rows and the 302 copied"
+t_eq "gamma|$HOST|$(realpath "$CONF2")" \
+	"$(cq "SELECT s.backup_name, h.host, h.config FROM stats s JOIN run_host h ON h.stats_id = s.rowid
+		WHERE s.backup_name = 'gamma'")" \
+	"migrate: gamma's run_host row follows its stats row (a new rowid)"
 tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
 t_rc 0 "catalog migrate a second time"
-t_match "302 source rows, 0 copied, 302 already there; verified" "$T_OUT" "the second run copies nothing"
+t_match "302 source rows, 0 copied, 302 already there; 1 run hosts; verified" "$T_OUT" "the second run copies nothing"
+t_eq 1 "$(cq "SELECT count(*) FROM run_host h JOIN stats s ON h.stats_id = s.rowid WHERE s.backup_name = 'gamma'")" \
+	"still one run_host row for gamma"
 t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: still 306 rows"
 t_eq 2 "$(cq "SELECT count(*) FROM stats WHERE backup_name = 'dup'")" "the duplicate row kept twice"
 t_eq "$(sql "$DB2" "SELECT sum(total_bytes), count(total_bytes), sum(backup_duration IS NULL) FROM stats WHERE backup_name LIKE 'job%'")" \
@@ -168,6 +187,16 @@ t_eq "$(sql "$DB2" "SELECT sum(total_bytes), count(total_bytes), sum(backup_dura
 	"numbers and NULLs copied as they were"
 tb_run -c "$CONF" -s alpha checknagios
 t_rc 0 "checknagios after the migration"
+# A catalog made before run_host (its part 'catalog' only): read-only
+# opens leave it so, the next read-write open migrates it.
+cq "DROP TABLE run_host; DELETE FROM schema_versions WHERE part = 'run_host'" >/dev/null
+tb_run -c "$CONF" -s alpha checknagios
+t_rc 0 "checknagios on a catalog without run_host"
+t_eq "f" "$(cq "SELECT to_regclass('run_host') IS NOT NULL")" "checknagios created no run_host"
+tb_run -c "$CONF" -s alpha backup
+t_rc 0 "a backup on a catalog without run_host"
+t_eq "1|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'run_host'),
+	(SELECT count(*) FROM run_host)")" "the backup's open migrated it and recorded its run"
 tb_run catalog migrate --from "sqlite:$DB2"
 t_rc 2 "catalog migrate without --to: usage error"
 tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"
@@ -193,7 +222,7 @@ cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALU
 	('alpha', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'OK', 'BACKUP')" >/dev/null
 r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
 t_eq 200 "$(st_of "$r")" "serve answers after the server restarted (reconnected)"
-t_eq 307 "$(body_of "$r" | jq_py 'd["total"]')" \
+t_eq 308 "$(body_of "$r" | jq_py 'd["total"]')" \
 	"/api/v1/backups sees the row written after the restart"
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"

@@ -163,6 +163,8 @@ t_match ":$WB/" "$(jq_py "[j['worker'] for j in d['items'] if j['name']=='j01'][
 	"/api/v1/fleet: j01's last run was on site-b's worker"
 t_eq "site-a site-a" "$(jq_py "[j['pool']+' '+j['worker_pool'] for j in d['items'] if j['name']=='j00'][0]" <<<"$fleet")" \
 	"/api/v1/fleet: j00's pool in the config and of its run"
+t_eq "$(hostname) site-b" "$(jq_py "[str(j['host'])+' '+str(j['worker_pool']) for j in d['items'] if j['name']=='j01'][0]" <<<"$fleet")" \
+	"/api/v1/fleet: j01's host and pool as its queued run recorded them (run_host)"
 cq "INSERT INTO stats (backup_name, server_name, backup_start, backup_end, status, type) VALUES ('other-host-job', 'srv9', '2026-01-01 00:00:00', '2026-01-01 00:01:00', 'OK', 'BACKUP')" >/dev/null
 fleet_other() { get /api/v1/fleet | jq_py "[str(j['in_config'])+' '+str(j['worker']) for j in d['items'] if j['name']=='other-host-job']" | grep -q "False None"; }
 t_ok "/api/v1/fleet: a job of another configuration, no worker known" wait_until 10 fleet_other

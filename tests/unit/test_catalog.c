@@ -1415,6 +1415,102 @@ test_catalog_address(void **state)
 	free(a);
 }
 
+/*
+ * run_host: absent from a new catalog (stats alone, as the original
+ * makes it); a read-only handle reads it as empty and creates nothing; the
+ * first put migrates (schema_versions part run_host) and the rows read
+ * back by stats rowid, in any order, missing ones zeroed; a put replaces.
+ */
+static void
+test_run_host(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat = NULL, *ro = NULL;
+	struct catalog_run_host h[4];
+	struct catalog_run_host put = { 0 };
+	int64_t id1 = 0, id2 = 0, ids[4];
+	struct err err;
+	char *s;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "a", "srv", "", "2026-01-01 00:00:00",
+	                                        "BACKUP", NULL, &id1, &err),
+	                 0);
+	assert_int_equal(catalog_insert_running(cat, "b", "srv", "", "2026-01-01 00:00:01",
+	                                        "BACKUP", NULL, &id2, &err),
+	                 0);
+	assert_schema(f->db); /* stats alone so far */
+
+	ids[0] = id2;
+	ids[1] = id1;
+	ids[2] = 999;
+	ids[3] = id1;
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	assert_int_equal(catalog_run_hosts(ro, ids, 4, h, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(h[i].stats_id, 0);
+		assert_null(h[i].host);
+	}
+	put.stats_id = id1;
+	put.host = "h1";
+	assert_int_equal(catalog_run_host_put(ro, &put, &err), -1);
+	assert_non_null(strstr(err.msg, "read-only"));
+	err_clear(&err);
+	assert_schema(f->db); /* the read-only handle created nothing */
+
+	put.host = "h1";
+	put.config = "/etc/tis/a.ini";
+	assert_int_equal(catalog_run_host_put(cat, &put, &err), 0);
+	put.stats_id = id2;
+	put.host = "h2";
+	put.worker = "h2:42/0";
+	put.pool = "site-b";
+	put.config = NULL;
+	assert_int_equal(catalog_run_host_put(cat, &put, &err), 0);
+	s = raw_query(f->db, "SELECT part || ':' || version FROM schema_versions");
+	assert_string_equal(s, "run_host:1");
+	free(s);
+
+	/* The read-only handle sees the table once it exists. */
+	assert_int_equal(catalog_run_hosts(ro, ids, 4, h, &err), 0);
+	assert_int_equal(h[0].stats_id, id2);
+	assert_string_equal(h[0].host, "h2");
+	assert_string_equal(h[0].worker, "h2:42/0");
+	assert_string_equal(h[0].pool, "site-b");
+	assert_null(h[0].config);
+	assert_int_equal(h[1].stats_id, id1);
+	assert_string_equal(h[1].host, "h1");
+	assert_null(h[1].worker);
+	assert_null(h[1].pool);
+	assert_string_equal(h[1].config, "/etc/tis/a.ini");
+	assert_int_equal(h[2].stats_id, 0);
+	assert_null(h[2].host);
+	assert_int_equal(h[3].stats_id, id1);
+	assert_string_equal(h[3].host, "h1");
+	catalog_run_hosts_clear(h, 4);
+	assert_null(h[0].host);
+
+	/* A second put for the same row replaces it. */
+	put.stats_id = id1;
+	put.host = "h3";
+	put.worker = NULL;
+	put.pool = NULL;
+	assert_int_equal(catalog_run_host_put(cat, &put, &err), 0);
+	assert_int_equal(catalog_run_hosts(cat, &id1, 1, h, &err), 0);
+	assert_string_equal(h[0].host, "h3");
+	assert_null(h[0].config);
+	catalog_run_hosts_clear(h, 1);
+	s = raw_query(f->db, "SELECT count(*) FROM run_host");
+	assert_string_equal(s, "2");
+	free(s);
+
+	put.stats_id = 0;
+	assert_int_equal(catalog_run_host_put(cat, &put, &err), -1);
+	catalog_close(ro);
+	catalog_close(cat);
+}
+
 int
 main(void)
 {
@@ -1438,6 +1534,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_uri_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 		cmocka_unit_test(test_catalog_address),
 	};

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -352,6 +353,68 @@ test_repair_dead(void **state)
 	assert_int_equal(runrec_repair_dead(f->cat, &f->job, &err), 0);
 }
 
+/*
+ * runrec_begin() records where the run runs: this host, the worker and
+ * pool a queue worker passes in the environment (none from cron), the
+ * configuration file by its real path (none without one).
+ */
+static void
+test_run_host(void **state)
+{
+	struct fixture *f = *state;
+	struct config cfg = { 0 };
+	struct catalog_run_host h[2];
+	struct runrec rr;
+	char host[256], *ini, *link, *real;
+	int64_t ids[2];
+	struct err err;
+	FILE *fp;
+
+	err_clear(&err);
+	assert_int_equal(gethostname(host, sizeof host), 0);
+	host[sizeof host - 1] = '\0';
+	ini = xasprintf("%s/tisbackup.ini", f->dir);
+	fp = fopen(ini, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	link = xasprintf("%s/./tisbackup.ini", f->dir);
+	real = realpath(ini, NULL);
+	assert_non_null(real);
+	cfg.path = link;
+	f->job.cfg = &cfg;
+
+	setenv(RUNREC_ENV_WORKER, "w1:42/0", 1);
+	setenv(RUNREC_ENV_POOL, "site-a", 1);
+	begin(f, &rr, "BACKUP");
+	ids[0] = rr.rowid;
+	assert_int_equal(runrec_finish(&rr, NULL, NULL, &err), 0);
+	runrec_free(&rr);
+	unsetenv(RUNREC_ENV_WORKER);
+	unsetenv(RUNREC_ENV_POOL);
+	f->job.cfg = NULL;
+	begin(f, &rr, "BACKUP");
+	ids[1] = rr.rowid;
+
+	assert_int_equal(catalog_run_hosts(f->cat, ids, 2, h, &err), 0);
+	assert_int_equal(h[0].stats_id, ids[0]);
+	assert_string_equal(h[0].host, host);
+	assert_string_equal(h[0].worker, "w1:42/0");
+	assert_string_equal(h[0].pool, "site-a");
+	assert_string_equal(h[0].config, real);
+	/* The Running row already shows where it runs. */
+	assert_int_equal(h[1].stats_id, ids[1]);
+	assert_string_equal(h[1].host, host);
+	assert_null(h[1].worker);
+	assert_null(h[1].pool);
+	assert_null(h[1].config);
+	catalog_run_hosts_clear(h, 2);
+	assert_int_equal(runrec_finish(&rr, NULL, NULL, &err), 0);
+	runrec_free(&rr);
+	free(ini);
+	free(link);
+	free(real);
+}
+
 int
 main(void)
 {
@@ -365,6 +428,7 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_long_run_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

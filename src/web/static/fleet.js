@@ -1,8 +1,8 @@
 /*
  * The dashboard's fleet section (GET /api/v1/fleet): the jobs the catalog
  * knows that this configuration does not have (other hosts' jobs, with a
- * shared PostgreSQL catalog), with their last backup and the worker that
- * last ran them. Hidden when there are none. Its own piece: dashboard.js
+ * shared PostgreSQL catalog), with their last backup, the host (and queue
+ * worker, when queued) that ran it and its configuration file. Hidden when there are none. Its own piece: dashboard.js
  * only places it and calls load().
  */
 import { api } from './api.js';
@@ -21,7 +21,7 @@ export function fleetPanel() {
 			h(
 				'table',
 				{ class: 'su-table' },
-				h('thead', {}, h('tr', {}, h('th', { text: 'Job' }), h('th', { text: 'Server' }), h('th', { text: 'Last status' }), h('th', { text: 'Last backup' }), h('th', { text: 'Worker' }))),
+				h('thead', {}, h('tr', {}, h('th', { text: 'Job' }), h('th', { text: 'Server' }), h('th', { text: 'Last status' }), h('th', { text: 'Last backup' }), h('th', { text: 'Host' }), h('th', { text: 'Worker' }), h('th', { text: 'Config' }))),
 				h(
 					'tbody',
 					{},
@@ -33,7 +33,9 @@ export function fleetPanel() {
 							h('td', { text: j.server_name || '—' }),
 							h('td', { text: j.last_status || '—' }),
 							h('td', { text: j.last_backup_end ? fmt.date(j.last_backup_end) : '—' }),
-							h('td', { class: 'mono', text: j.worker ? `${j.worker} (${j.worker_pool})` : '—' }),
+							h('td', { class: 'mono', 'data-fleet-host': '', text: j.host || '—' }),
+							h('td', { class: 'mono', text: j.worker ? `${j.worker}${j.worker_pool ? ` (${j.worker_pool})` : ''}` : '—' }),
+							h('td', { class: 'mono', text: j.config || '—' }),
 						),
 					),
 				),
