@@ -52,7 +52,11 @@ for i in $(seq -w 0 $((NJOBS - 1))); do
 done
 mkdir -p "$TMPD/src/slow"
 echo slow >"$TMPD/src/slow/file"
-cfg_job "$CONF" slow "$TMPD/src/slow" "preexec = sleep 4" "max_per_server = 8" "pool = site-a"
+# slow's preexec (run over the loopback ssh) holds while $TMPD/hold exists:
+# the first attempt is still running when its worker is killed, however
+# loaded the machine; the retried attempt runs once the hold is removed.
+cfg_job "$CONF" slow "$TMPD/src/slow" "preexec = while [ -e $TMPD/hold ]; do sleep 0.2; done" \
+	"max_per_server = 8" "pool = site-a"
 
 web_config queue.backend=redis "queue.redis_url = $REDIS_URL" "queue.lease_seconds = 5" \
 	"queue.embedded_worker = no" "queue.workers = 2" "queue.stop_grace = 1" \
@@ -173,6 +177,7 @@ wait_until 30 workers_are site-a 1
 t_eq "1 0 0 21" "$(pool_stat site-a)" "/api/v1/pools: site-a has its worker, nothing queued"
 
 # ---------------------------------------------------------------- SIGKILL
+touch "$TMPD/hold"
 slow=$(post_run '"slow"' | run_id)
 slow_running() { [ "$(field "$slow" state)" = running ] &&
 	[ "$(cq "SELECT count(*) FROM stats WHERE backup_name = 'slow' AND status = 'Running'")" = 1 ]; }
@@ -186,6 +191,7 @@ settled is_queued || t_fail "the killed worker's run is queued again" "$(run_of 
 t_eq 1 "$(rq LLEN tb:queued:site-a)" "  ... in site-a's pending list"
 t_eq 0 "$(rq LLEN tb:queued:site-b)" "  ... not in site-b's"
 t_eq "queued" "$(field "$slow" state)" "site-b's idle worker did not take it"
+rm -f "$TMPD/hold"
 worker_start wa2 site-a "$ROOTA"
 WA2=$WPID
 is_done() { [ "$(field "$slow" state)" = "done" ]; }
