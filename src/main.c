@@ -136,6 +136,7 @@ enum {
 	OPT_YES,
 	OPT_DB,
 	OPT_TO_DB,
+	OPT_TO_SERVER,
 	OPT_REPLACE,
 	OPT_FROM,
 	OPT_POOL,
@@ -189,6 +190,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "to-db", required_argument, NULL, OPT_TO_DB },
+		{ "to-server", required_argument, NULL, OPT_TO_SERVER },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "pool", required_argument, NULL, OPT_POOL },
 		{ NULL, 0, NULL, 0 },
@@ -246,6 +248,10 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TO_DB:
 			o->restore.to_db = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_TO_SERVER:
+			o->restore.to_server = optarg;
 			o->restore.given = 1;
 			break;
 		case OPT_REPLACE:
@@ -394,8 +400,8 @@ main(int argc, char **argv)
 		return usage_rc(argc, argv);
 	}
 	if (o.restore.given && e->run != action_restore && e->command != cmd_catalog) {
-		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db "
-		                "and --replace are options of restore only\n");
+		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db, "
+		                "--to-server and --replace are options of restore only\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}

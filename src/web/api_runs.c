@@ -321,11 +321,14 @@ opt_bool(struct req *r, struct reply *out, json_t *o, const char *key, int *val)
 static int
 restore_words(struct req *r, struct reply *out, json_t *o, struct strv *words)
 {
-	static const char *const keys[] = { "at",      "paths",   "to",       "db",     "to_db",
-		                            "replace", "dry_run", "in_place", "confirm" };
-	static const char *const strs[][2] = {
-		{ "at", "--at" }, { "to", "--to" }, { "db", "--db" }, { "to_db", "--to-db" }
-	};
+	static const char *const keys[] = { "at",        "paths",   "to",      "db",
+		                            "to_db",     "replace", "dry_run", "in_place",
+		                            "confirm",   "to_server" };
+	static const char *const strs[][2] = { { "at", "--at" },
+		                               { "to", "--to" },
+		                               { "db", "--db" },
+		                               { "to_db", "--to-db" },
+		                               { "to_server", "--to-server" } };
 	int replace, dry_run, in_place, confirm;
 	const char *key, *field = NULL, *sv;
 	json_t *v, *e;
