@@ -194,6 +194,8 @@ test_queue_check(void **state)
 	const char *good2[] = { "--at=2026-11-26 18:00", "--in-place", "--yes" };
 	const char *good3[] = { "--db=shop", "--to-db=shop_2026", "--at=latest" };
 	const char *good4[] = { "--to=/srv/x y" };
+	const char *good5[] = { "--db=shop", "--to-server=db2.example.org", "--replace" };
+	const char *good6[] = { "--to-server=admin@10.0.0.12" };
 	const char *one[1];
 
 	(void)state;
@@ -201,6 +203,8 @@ test_queue_check(void **state)
 	check_words("restore", good2, 3, NULL, NULL);
 	check_words("restore", good3, 3, NULL, NULL);
 	check_words("restore", good4, 1, NULL, NULL);
+	check_words("restore", good5, 3, NULL, NULL);
+	check_words("restore", good6, 1, NULL, NULL);
 	check_words("restore", NULL, 0, NULL, NULL);
 	check_words("backup", NULL, 0, NULL, NULL);
 	/* Options of another action, or outside the list. */
@@ -230,6 +234,17 @@ test_queue_check(void **state)
 	ONE("--to-db=a;drop", "to_db", "database name");
 	ONE("--path=a\nb", "paths", "control characters");
 	ONE("--to=/srv/a\tb", "to", "control characters");
+	ONE("--to-server=-oProxyCommand=x", "to_server", "'-'");
+	ONE("--to-server=", "to_server", "empty");
+	ONE("--to-server=a b", "to_server", "as server_name");
+	ONE("--to-server=db2:2222", "to_server", "ssh_port");
+	ONE("--to-server=u@-x", "to_server", "as server_name");
+	ONE("--to-server=u@h@x", "to_server", "as server_name");
+	ONE("--to-server=-l@h", "to_server", "'-'");
+	ONE("--to-server=u v@h", "to_server", "as remote_user");
+	ONE("--to-server=h/x", "to_server", "as server_name");
+	ONE("--to-server=a\nb", "to_server", "control characters");
+	ONE("--to-server", "options", "not allowed");
 #undef ONE
 	{
 		const char *twice[] = { "--to=/a", "--to=/b" };
@@ -239,6 +254,15 @@ test_queue_check(void **state)
 		check_words("restore", twice, 2, "to", "twice");
 		check_words("restore", both, 3, "to", "not both");
 		check_words("restore", todb, 2, "to_db", NULL);
+		{
+			const char *srv_to[] = { "--to=/a", "--to-server=h" };
+			const char *srv_path[] = { "--path=x", "--to-server=h" };
+			const char *srv_twice[] = { "--to-server=h", "--to-server=i" };
+
+			check_words("restore", srv_to, 2, "to_server", "database dumps");
+			check_words("restore", srv_path, 2, "to_server", "database dumps");
+			check_words("restore", srv_twice, 2, "to_server", "twice");
+		}
 	}
 }
 
