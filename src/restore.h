@@ -21,7 +21,7 @@ struct restore_opts {
 	int replace;       /* --replace: overwrite what exists at the target */
 	/* --to-server [USER@]HOST: load a dump on this server, not the job's (dumps) */
 	const char *to_server;
-	int given;         /* any of these options was on the command line */
+	int given; /* any of these options was on the command line */
 };
 
 /*

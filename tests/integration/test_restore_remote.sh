@@ -26,7 +26,7 @@
 #    (proc_scan, with a control).
 
 # Literal SQL and shell text; T_* are read by lib.sh.
-# shellcheck disable=SC2016,SC2034
+# shellcheck disable=SC2016,SC2034,SC2153
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=web.sh
@@ -274,7 +274,7 @@ run_json() { curl -s "${A[@]}" "$WEB/api/v1/runs/$1"; }
 run_ended() {
 	local s
 	s=$(run_json "$1" | jq_py 'd["state"]')
-	[ "$s" = done ] || [ "$s" = failed ] || [ "$s" = cancelled ]
+	[ "$s" = "done" ] || [ "$s" = failed ] || [ "$s" = cancelled ]
 }
 state_of() { run_json "$1" | jq_py 'd["state"]+" "+str(d["exit_code"])'; }
 
@@ -297,6 +297,11 @@ for v in '"-oProxyCommand=touch x"' '""' '"a b"' '"h:22"' '"a\nb"' '7'; do
 	t_eq "400 options.to_server" "$(st_of "$r") $(body_of "$r" | jq_py 'd.get("field")')" \
 		"queue: to_server $v refused with 400 naming options.to_server"
 done
+r=$(apost '{"action": "restore", "sections": ["files"], "options": {"to": "/tmp/x", "to_server": "127.0.0.2"}}')
+t_eq "400 options.to_server" "$(st_of "$r") $(body_of "$r" | jq_py 'd.get("field")')" \
+	"queue: to_server on a file job refused with 400 naming options.to_server"
+r=$(apost '{"action": "restore", "sections": ["files"], "options": {"to_server": "127.0.0.2"}}')
+t_match "database dumps only" "$(body_of "$r")" "queue: ... saying it is for database dumps"
 t_eq "$nruns" "$(curl -s "${A[@]}" "$WEB/api/v1/runs?limit=1000" | jq_py 'len(d["items"])')" \
 	"queue: no refused request was queued"
 
