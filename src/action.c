@@ -59,9 +59,10 @@ const struct action_entry action_table[] = {
 	{ "restore", "restore -s JOB",
 	  "put one backup back (docs/restore.md): [--at STAMP|\n"
 	  "DATE|latest]; files: [--path P]... --to [HOST:]DIR\n"
-	  "or --in-place [--yes]; dumps: --db NAME [--to-db T];\n"
-	  "xen-xva: --to DIR or --import-to SR (a new VM);\n"
-	  "--replace overwrites what exists; -d lists changes",
+	  "or --in-place [--yes]; dumps: --db NAME [--to-db T]\n"
+	  "[--to-server [USER@]HOST]; xen-xva: --to DIR or\n"
+	  "--import-to SR (a new VM); --replace overwrites\n"
+	  "what exists; -d lists changes",
 	  "restore", NULL, ACTION_CONFIG | ACTION_WRITES | ACTION_FILES | ACTION_DRYRUN_READS,
 	  action_restore, NULL },
 	{ "verify", NULL,

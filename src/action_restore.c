@@ -28,6 +28,7 @@
 #include "restore.h"
 #include "runrec.h"
 #include "spawn.h"
+#include "ssh.h"
 #include "watchdog.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
@@ -229,7 +230,8 @@ action_restore(const struct action_ctx *a)
 	struct job_lock lk = { .fd = -1 };
 	struct runrec rr = { 0 };
 	char stamp[TIME_STAMP_LEN + 1], now[TIME_STAMP_LEN + 1];
-	char *loc = NULL, *who = NULL;
+	char *loc = NULL, *who = NULL, *tuser = NULL, *tdesc = NULL;
+	struct job tjob; /* --to-server: the job, aimed at the target server */
 	struct err err, derr;
 	int rc = EXIT_JOBS;
 
@@ -276,8 +278,33 @@ action_restore(const struct action_ctx *a)
 		                "UUID (1 to 255 bytes)\n");
 		return EXIT_USAGE;
 	}
+	if (o->to_server != NULL) {
+		const char *bad = restore_server_bad(o->to_server), *at;
+
+		if (!(job->drv->caps & DRV_CAP_DB_DUMP) || o->to != NULL || o->in_place ||
+		    o->paths.n > 0) {
+			fprintf(stderr,
+			        "tisbackup: restore: --to-server is for database dumps (--db, "
+			        "--to-db); files go to another host with --to HOST:DIR\n");
+			return EXIT_USAGE;
+		}
+		if (bad != NULL) {
+			fprintf(stderr, "tisbackup: restore: --to-server '%s': %s\n", o->to_server,
+			        bad);
+			return EXIT_USAGE;
+		}
+		/* The hook reaches "the job's server": a copy naming the target. */
+		tjob = *job;
+		at = strchr(o->to_server, '@');
+		if (at != NULL) {
+			tuser = xstrndup(o->to_server, (size_t)(at - o->to_server));
+			tjob.remote_user = tuser;
+		}
+		tjob.server_name = at != NULL ? at + 1 : o->to_server;
+	}
 	if (restore_pick(a, job, stamp, &loc, &err) == -1) {
 		action_print_err(err.msg);
+		free(tuser);
 		return err.code == EINVAL ? EXIT_USAGE : EXIT_JOBS;
 	}
 	if (o->in_place && !o->yes && !a->dry_run && restore_confirm(job, stamp, &err) == -1) {
@@ -287,7 +314,7 @@ action_restore(const struct action_ctx *a)
 	}
 	who = restore_who();
 	memset(&r, 0, sizeof r);
-	r.job = job;
+	r.job = o->to_server != NULL ? &tjob : job;
 	r.location = loc;
 	r.target = o->to_db != NULL ? o->to_db : o->to;
 	r.overwrite = o->replace || o->in_place;
@@ -302,8 +329,10 @@ action_restore(const struct action_ctx *a)
 	if (job->drv->priv_size > 0)
 		r.priv = xcalloc(1, job->drv->priv_size);
 	watchdog_arm(&pg, job);
-	log_info(job->name, "%srestore of backup %s (%s) asked by %s",
-	         a->dry_run ? "dry run: " : "", stamp, loc, who);
+	if (o->to_server != NULL)
+		tdesc = xasprintf(", to server %s@%s", tjob.remote_user, tjob.server_name);
+	log_info(job->name, "%srestore of backup %s (%s) asked by %s%s",
+	         a->dry_run ? "dry run: " : "", stamp, loc, who, tdesc != NULL ? tdesc : "");
 
 	if (a->dry_run) {
 		if (job->drv->restore(&r, &st, &err) == -1) {
@@ -327,10 +356,11 @@ action_restore(const struct action_ctx *a)
 	if (job->drv->restore(&r, &st, &derr) == -1) {
 		if (spawn_interrupted())
 			err_wrap(&derr, "interrupted by a signal");
-		err_wrap(&derr, "restore of backup %s by %s", stamp, who);
+		err_wrap(&derr, "restore of backup %s by %s%s", stamp, who,
+		         tdesc != NULL ? tdesc : "");
 	} else {
-		char *line =
-		    xasprintf("%s (backup %s, by %s)", st.log != NULL ? st.log : "", stamp, who);
+		char *line = xasprintf("%s (backup %s, by %s%s)", st.log != NULL ? st.log : "",
+		                       stamp, who, tdesc != NULL ? tdesc : "");
 
 		free(st.log);
 		st.log = line;
@@ -353,6 +383,8 @@ out:
 	free(r.priv);
 	free(loc);
 	free(who);
+	free(tuser);
+	free(tdesc);
 	return rc;
 }
 
@@ -371,6 +403,7 @@ static const struct restore_word {
 	{ "--to-db", "to_db", 1 },     { "--replace", "replace", 0 },
 	{ "--dry-run", "dry_run", 0 }, { "--in-place", "in_place", 0 },
 	{ "--yes", "confirm", 0 },     { "--import-to", "import_to", 1 },
+	{ "--to-server", "to_server", 1 },
 };
 
 #define RESTORE_NWORDS (sizeof restore_words / sizeof restore_words[0])
@@ -417,6 +450,39 @@ plain_name(const char *s, size_t len, const char *extra)
 	return 1;
 }
 
+const char *
+restore_server_bad(const char *v)
+{
+	const char *at = strchr(v, '@');
+	char user[256];
+	size_t ulen;
+
+	for (const char *c = v; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "no control characters";
+	if (v[0] == '\0')
+		return "empty: expected HOST or USER@HOST";
+	if (v[0] == '-')
+		return "may not start with '-' (it would be read as an ssh option): expected "
+		       "HOST or USER@HOST";
+	if (strchr(v, ':') != NULL)
+		return "expected HOST or USER@HOST without ':' (the job's ssh_port is used)";
+	if (at != NULL) {
+		ulen = (size_t)(at - v);
+		if (ulen >= sizeof user)
+			return "the user name is too long";
+		memcpy(user, v, ulen);
+		user[ulen] = '\0';
+		if (!ssh_user_ok(user))
+			return "expected USER@HOST, a user name of letters, digits, '.', '_', '-', "
+			       "'$', '\\' (as remote_user)";
+	}
+	if (strlen(v) > 255 || !ssh_host_ok(at != NULL ? at + 1 : v))
+		return "expected HOST or USER@HOST, a host name or address without blanks, '@', "
+		       "':' or '/', not starting with '-' (as server_name)";
+	return NULL;
+}
+
 /* A value of w; NULL when it is fine, else what it should be. */
 static const char *
 restore_value_bad(const struct restore_word *w, const char *v)
@@ -458,6 +524,8 @@ restore_value_bad(const struct restore_word *w, const char *v)
 		           ? "expected an SR's name label or UUID (1 to 255 bytes, not starting "
 		             "with '-')"
 		           : NULL;
+	if (strcmp(w->opt, "--to-server") == 0)
+		return restore_server_bad(v);
 	/* --db, --to-db */
 	return strlen(v) > 63 || !plain_name(v, strlen(v), "._$-")
 	           ? "expected a database name (letters, digits, '_', '.', '$', '-')"
@@ -494,8 +562,8 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 			err_set(
 			    err,
 			    "option '%.100s' is not allowed in a queued restore (allowed: --at=, "
-			    "--path=, --to=, --db=, --to-db=, --import-to=, --replace, --dry-run, "
-			    "--in-place, --yes)",
+			    "--path=, --to=, --db=, --to-db=, --to-server=, --import-to=, --replace, "
+			    "--dry-run, --in-place, --yes)",
 			    w);
 			goto fail;
 		}
@@ -536,6 +604,14 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 		f = "import_to";
 		err_set(err, "--import-to goes alone: not with --to, --in-place, --path, --db or "
 		             "--to-db");
+		goto fail;
+	}
+	if (restore_seen(seen, "--to-server") &&
+	    (restore_seen(seen, "--to") || restore_seen(seen, "--in-place") ||
+	     restore_seen(seen, "--path"))) {
+		f = "to_server";
+		err_set(err, "--to-server is for database dumps; files go to another host with "
+		             "--to HOST:DIR");
 		goto fail;
 	}
 	if (restore_seen(seen, "--to-db") && restore_seen(seen, "--to")) {

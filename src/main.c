@@ -136,6 +136,7 @@ enum {
 	OPT_YES,
 	OPT_DB,
 	OPT_TO_DB,
+	OPT_TO_SERVER,
 	OPT_REPLACE,
 	OPT_FROM,
 	OPT_POOL,
@@ -190,6 +191,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "to-db", required_argument, NULL, OPT_TO_DB },
+		{ "to-server", required_argument, NULL, OPT_TO_SERVER },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "pool", required_argument, NULL, OPT_POOL },
 		{ "import-to", required_argument, NULL, OPT_IMPORT_TO },
@@ -248,6 +250,10 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TO_DB:
 			o->restore.to_db = optarg;
+			o->restore.given = 1;
+			break;
+		case OPT_TO_SERVER:
+			o->restore.to_server = optarg;
 			o->restore.given = 1;
 			break;
 		case OPT_REPLACE:
@@ -401,7 +407,7 @@ main(int argc, char **argv)
 	}
 	if (o.restore.given && e->run != action_restore && e->command != cmd_catalog) {
 		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db, "
-		                "--replace and --import-to are options of restore only\n");
+		                "--to-server, --replace and --import-to are options of restore only\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}

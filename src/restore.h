@@ -23,6 +23,8 @@ struct restore_opts {
 
 	/* --import-to SR (xen-xva): import the XVA into this SR over XAPI; NULL: none */
 	const char *import_to;
+	/* --to-server [USER@]HOST: load a dump on this server, not the job's (dumps) */
+	const char *to_server;
 };
 
 /*
@@ -32,15 +34,25 @@ struct restore_opts {
  * --path=P (repeatable; relative, no ".." component), --to=/DIR or
  * --to=[USER@]HOST:/DIR (no ".." component, a host name that cannot be
  * read as an option), --db=NAME, --to-db=NAME (letters, digits, _ . $ -),
- * --import-to=SR (an SR's name label or UUID: no leading '-', at most
- * 255 bytes), --replace, --dry-run, --in-place and --yes (only with
- * --in-place);
+ * --to-server=[USER@]HOST (restore_server_bad()), --import-to=SR (an
+ * SR's name label or UUID: no leading '-', at most 255 bytes), --replace,
+ * --dry-run, --in-place and --yes (only with --in-place);
  * each at most once but --path; no control characters, at most 4000
  * bytes a word. 0, or -1 + err naming the word; *field
  * (may be NULL) is then the REST API's name for it ("at", "paths", "to",
- * "db", "to_db", "import_to", "replace", "dry_run", "in_place", "confirm", or
+ * "db", "to_db", "to_server", "import_to", "replace", "dry_run", "in_place",
+ * "confirm", or
  * "options" for a word that is none of these).
  */
+/*
+ * Why v cannot be the value of --to-server, or NULL when it can: HOST or
+ * USER@HOST, the host checked as the configuration checks server_name
+ * and the user as remote_user (ssh_host_ok(), ssh_user_ok(): nothing
+ * ssh could read as an option), no ':' (the job's ssh_port is used).
+ * The reason is a static string.
+ */
+const char *restore_server_bad(const char *v);
+
 int restore_queue_check(const char *action, const char *const *words, size_t n, const char **field,
                         struct err *err);
 

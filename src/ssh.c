@@ -189,6 +189,28 @@ ssh_base_argv(const struct job *job, struct strv *out)
 }
 
 int
+ssh_host_ok(const char *host)
+{
+	if (host[0] == '\0' || host[0] == '-' || strpbrk(host, " \t\n@:/") != NULL)
+		return 0;
+	for (const char *p = host; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+ssh_user_ok(const char *user)
+{
+	if (user[0] == '\0' || user[0] == '-')
+		return 0;
+	for (const char *p = user; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+int
 ssh_check_target(const struct job *job, struct err *err)
 {
 	static const char *const path_keys[] = { "private_key", "known_hosts_file" };
@@ -205,16 +227,12 @@ ssh_check_target(const struct job *job, struct err *err)
 		}
 	}
 
-	if (job->server_name[0] == '\0' || job->server_name[0] == '-' ||
-	    strpbrk(job->server_name, " \t\n@:/") != NULL) {
+	if (!ssh_host_ok(job->server_name)) {
 		err_set(err, "server_name: '%s' is not a host name", job->server_name);
 		return -1;
 	}
-	if (job->remote_user[0] == '\0' || job->remote_user[0] == '-')
+	if (!ssh_user_ok(job->remote_user))
 		goto bad_user;
-	for (p = job->remote_user; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr("._-$\\", *p) == NULL)
-			goto bad_user;
 	return 0;
 bad_user:
 	/* sqlserver+ssh takes the login from username when remote_user is unset */

@@ -28,6 +28,15 @@ void ssh_base_argv(const struct job *job, struct strv *out);
  */
 int ssh_check_target(const struct job *job, struct err *err);
 
+/*
+ * 1 if host can be given to ssh and rsync as a server_name: not empty, no
+ * leading '-' (it would be read as an option), no blank, control
+ * character, '@', ':' or '/'. The check ssh_check_target() applies.
+ */
+int ssh_host_ok(const char *host);
+/* 1 if user is a remote_user ssh_check_target() accepts (letters, digits, . _ - $ \, no leading '-'). */
+int ssh_user_ok(const char *user);
+
 /* "user@server" for job, into a string the caller frees. */
 char *ssh_destination(const struct job *job);
 

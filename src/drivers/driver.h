@@ -68,6 +68,13 @@ struct drv_key {
 #define DRV_CAP_SUBVOLUME 0x10
 /* Each backup is one regular file in the job folder (else a folder). */
 #define DRV_CAP_FILE 0x20
+/*
+ * Backups are database dumps restored with --db/--to-db into a database
+ * server reached over ssh: the restore hook may be handed, for
+ * `restore --to-server`, a copy of the job whose server_name (and
+ * remote_user) name another server (struct drv_restore).
+ */
+#define DRV_CAP_DB_DUMP 0x40
 
 /* What a backup produced; strings are owned by the core (free()d). */
 struct drv_stats {
@@ -215,6 +222,12 @@ typedef int (*drv_found_fn)(void *arg, const struct drv_found *f, struct err *er
  *   run (a RESTORE row) and logs the error once.
  */
 struct drv_restore {
+	/*
+	 * The job; with `restore --to-server` (DRV_CAP_DB_DUMP drivers only)
+	 * a copy whose server_name and remote_user name the target server,
+	 * everything else (key, port, host-key policy, credentials) the
+	 * job's: the hook reaches "the job's server" and so the target.
+	 */
 	const struct job *job;
 	const char *location; /* the backup to restore, as recorded in the catalog */
 	const char *target;   /* where to; NULL: where it was taken from */

@@ -557,7 +557,7 @@ const struct driver drv_mysql = {
 	               "file per database in a dated folder.",
 	.required = mysql_required,
 	.optional = mysql_optional,
-	.caps = DRV_CAP_SSH,
+	.caps = DRV_CAP_SSH | DRV_CAP_DB_DUMP,
 	.backup = mysql_backup,
 	.restore = mysql_restore,
 	.verify_kind = "mysql",

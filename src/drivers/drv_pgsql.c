@@ -517,7 +517,7 @@ const struct driver drv_pgsql = {
 	               "one gzip file per database in a dated folder.",
 	.required = pgsql_required,
 	.optional = pgsql_optional,
-	.caps = DRV_CAP_SSH,
+	.caps = DRV_CAP_SSH | DRV_CAP_DB_DUMP,
 	.validate = pgsql_validate,
 	.backup = pgsql_backup,
 	.restore = pgsql_restore,

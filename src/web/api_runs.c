@@ -323,13 +323,14 @@ restore_words(struct req *r, struct reply *out, json_t *o, struct strv *words)
 {
 	static const char *const keys[] = {
 		"at",      "paths",   "to",       "db",      "to_db",
-		"replace", "dry_run", "in_place", "confirm", "import_to"
+		"replace", "dry_run", "in_place", "confirm", "import_to", "to_server"
 	};
 	static const char *const strs[][2] = { { "at", "--at" },
 		                               { "to", "--to" },
 		                               { "db", "--db" },
 		                               { "to_db", "--to-db" },
-		                               { "import_to", "--import-to" } };
+		                               { "import_to", "--import-to" },
+		                               { "to_server", "--to-server" } };
 	int replace, dry_run, in_place, confirm;
 	const char *key, *field = NULL, *sv;
 	json_t *v, *e;
@@ -499,6 +500,18 @@ api_runs_post(struct req *r, struct reply *out)
 	    (restore_section(r, out, names, n, json_object_get(root, "sections")) == -1 ||
 	     restore_words(r, out, v, &words) == -1))
 		goto out;
+	if (restore && json_object_get(v, "to_server") != NULL &&
+	    !json_is_null(json_object_get(v, "to_server"))) {
+		const struct job *job = config_find_job(req_config(r, NULL), names[0]);
+
+		if (job != NULL && !(job->drv->caps & DRV_CAP_DB_DUMP)) {
+			reply_error(r, out, 400, "options.to_server",
+			            "options.to_server: for database dumps only (%s is a %s job); "
+			            "files go to another host with options.to (HOST:/DIR)",
+			            names[0], job->drv->name);
+			goto out;
+		}
+	}
 	if (runs_submit_opts(r, out, action, names, n, exportdir, (const char *const *)words.v,
 	                     words.n, &id, &existed) == -1)
 		goto out;

@@ -276,6 +276,10 @@ jobview_json(struct buf *b, const struct job_view *jv)
 	json_key(b, "single_file");
 	buf_puts(b, job->drv->caps & DRV_CAP_FILE ? "true" : "false");
 	buf_putc(b, ',');
+	/* database dumps: restored with db, to_db, to_server (docs/restore.md) */
+	json_key(b, "db_dump");
+	buf_puts(b, job->drv->caps & DRV_CAP_DB_DUMP ? "true" : "false");
+	buf_putc(b, ',');
 	/* a job that records a server needing no backup (null): no data, no runs */
 	json_key(b, "no_data");
 	buf_puts(b, job->drv->caps & DRV_CAP_NO_BACKUP ? "true" : "false");

@@ -147,7 +147,7 @@ t_eq 2 "$(curl -s -b "$JAR" "$WEB/api/v1/configs" | jq_py 'len(d["configs"])')" 
 # --- jobs ------------------------------------------------------------------
 r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs")
 t_eq 200 "$(st_of "$r")" "/api/v1/jobs answers"
-t_eq '["age_hours", "cleanup_schedule", "health", "health_message", "last_attempt_failed", "last_duration_s", "last_end", "last_error", "last_ok_end", "last_start", "last_status", "last_total_bytes", "last_verify", "last_written_bytes", "maximum_backup_age", "name", "next_cleanup", "next_run", "no_data", "progress", "schedule", "server_name", "single_file", "target", "type"]' \
+t_eq '["age_hours", "cleanup_schedule", "db_dump", "health", "health_message", "last_attempt_failed", "last_duration_s", "last_end", "last_error", "last_ok_end", "last_start", "last_status", "last_total_bytes", "last_verify", "last_written_bytes", "maximum_backup_age", "name", "next_cleanup", "next_run", "no_data", "progress", "schedule", "server_name", "single_file", "target", "type"]' \
 	"$(body_of "$r" | jq_py 'sorted(d["items"][0].keys())')" "job objects have api.md's fields"
 t_eq 'job001 OK 30 30' "$(body_of "$r" | jq_py '" ".join(str(x) for x in [d["items"][2]["name"], d["items"][2]["last_status"], d["items"][2]["last_duration_s"], d["items"][2]["maximum_backup_age"]])')" \
 	"job001: last status, duration in seconds, max age"

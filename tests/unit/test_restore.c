@@ -195,6 +195,8 @@ test_queue_check(void **state)
 	const char *good3[] = { "--db=shop", "--to-db=shop_2026", "--at=latest" };
 	const char *good4[] = { "--to=/srv/x y" };
 	const char *good5[] = { "--import-to=Local storage", "--at=latest", "--dry-run" };
+	const char *good6[] = { "--db=shop", "--to-server=db2.example.org", "--replace" };
+	const char *good7[] = { "--to-server=admin@10.0.0.12" };
 	const char *one[1];
 
 	(void)state;
@@ -203,6 +205,8 @@ test_queue_check(void **state)
 	check_words("restore", good3, 3, NULL, NULL);
 	check_words("restore", good4, 1, NULL, NULL);
 	check_words("restore", good5, 3, NULL, NULL);
+	check_words("restore", good6, 3, NULL, NULL);
+	check_words("restore", good7, 1, NULL, NULL);
 	check_words("restore", NULL, 0, NULL, NULL);
 	check_words("backup", NULL, 0, NULL, NULL);
 	/* Options of another action, or outside the list. */
@@ -235,6 +239,17 @@ test_queue_check(void **state)
 	ONE("--import-to=", "import_to", "SR's name label or UUID");
 	ONE("--import-to=-x", "import_to", "not starting with '-'");
 	ONE("--import-to", "options", "not allowed");
+	ONE("--to-server=-oProxyCommand=x", "to_server", "'-'");
+	ONE("--to-server=", "to_server", "empty");
+	ONE("--to-server=a b", "to_server", "as server_name");
+	ONE("--to-server=db2:2222", "to_server", "ssh_port");
+	ONE("--to-server=u@-x", "to_server", "as server_name");
+	ONE("--to-server=u@h@x", "to_server", "as server_name");
+	ONE("--to-server=-l@h", "to_server", "'-'");
+	ONE("--to-server=u v@h", "to_server", "as remote_user");
+	ONE("--to-server=h/x", "to_server", "as server_name");
+	ONE("--to-server=a\nb", "to_server", "control characters");
+	ONE("--to-server", "options", "not allowed");
 #undef ONE
 	{
 		const char *twice[] = { "--to=/a", "--to=/b" };
@@ -248,6 +263,15 @@ test_queue_check(void **state)
 			const char *imp[] = { "--import-to=sr1", "--to=/a" };
 
 			check_words("restore", imp, 2, "import_to", "goes alone");
+		}
+		{
+			const char *srv_to[] = { "--to=/a", "--to-server=h" };
+			const char *srv_path[] = { "--path=x", "--to-server=h" };
+			const char *srv_twice[] = { "--to-server=h", "--to-server=i" };
+
+			check_words("restore", srv_to, 2, "to_server", "database dumps");
+			check_words("restore", srv_path, 2, "to_server", "database dumps");
+			check_words("restore", srv_twice, 2, "to_server", "twice");
 		}
 	}
 }

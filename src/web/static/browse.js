@@ -12,7 +12,11 @@
  * restore, docs/restore.md): back in place on the job's server, to
  * another HOST:/DIR, or to a folder of the backup server; a dry run by
  * default; a real in-place restore needs the job's name typed as
- * confirmation. The queued run is linked in the Runs view.
+ * confirmation. For a job of database dumps the form asks instead for
+ * the database (guessed from the dump file clicked), the name to load it
+ * as and the server (empty: the job's own; else HOST or USER@HOST, over
+ * the job's ssh key and host-key policy). The queued run is linked in
+ * the Runs view.
  */
 import { api, isAdmin } from './api.js';
 import { h, replace } from './dom.js';
@@ -33,6 +37,59 @@ function stamps(ret) {
 		if (m && !it.partial && !out.includes(m[1])) out.push(m[1]);
 	}
 	return out.sort().reverse();
+}
+
+/* The database a dump file of the backup holds: "DB-STAMP.sql.gz" or "DB.sql.gz" ('' when neither). */
+function dumpDb(what) {
+	const base = (what || '').split('/').pop();
+	if (!base.endsWith('.sql.gz') || base === 'globals.sql.gz') return '';
+	return base.slice(0, -7).replace(/-\d{8}-\d{2}h\d{2}m\d{2}$/, '');
+}
+
+/*
+ * The restore form of a database dump (db, to_db, to_server), shown in
+ * host; a dry run by default. The API checks every field.
+ */
+function restoreDbForm(name, at, what, host) {
+	const msg = h('p', { class: 'form-error', role: 'alert', hidden: true });
+	const done = h('p', { class: 'restore-done', role: 'status', hidden: true });
+	const field = (id, label, placeholder, value) => {
+		const input = h('input', { type: 'text', id, placeholder, value: value || '', autocomplete: 'off', 'aria-label': label });
+		return [input, h('p', { class: 'indent' }, h('label', { for: id, text: `${label}: ` }), input)];
+	};
+	const [db, dbRow] = field('restore-db', 'Database', "the job's db_name", dumpDb(what));
+	const [toDb, toDbRow] = field('restore-to-db', 'Load as', 'the same name');
+	const [toServer, toServerRow] = field('restore-to-server', 'On server', "the job's own server (or host, user@host)");
+	const dry = h('input', { type: 'checkbox', id: 'restore-dry-run', checked: true });
+	const repl = h('input', { type: 'checkbox', id: 'restore-replace' });
+	const form = h(
+		'form',
+		{ class: 'restore-form', id: 'restore-form' },
+		h('fieldset', {}, h('legend', { text: `Restore a database of ${at}` }), dbRow, toDbRow, toServerRow, h('label', { class: 'check' }, dry, 'Dry run: say what would be done, change nothing'), h('label', { class: 'check' }, repl, 'Replace the database if it already exists there')),
+		msg,
+		h('p', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', id: 'restore-submit', text: 'Queue restore' }), ' ', h('button', { type: 'button', class: 'btn', text: 'Close', onclick: () => form.remove() })),
+		done,
+	);
+	form.addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		msg.hidden = true;
+		const options = { at, dry_run: dry.checked };
+		if (db.value.trim()) options.db = db.value.trim();
+		if (toDb.value.trim()) options.to_db = toDb.value.trim();
+		if (toServer.value.trim()) options.to_server = toServer.value.trim();
+		if (repl.checked) options.replace = true;
+		try {
+			const r = await api('/api/v1/runs', { method: 'POST', body: { action: 'restore', sections: [name], options } });
+			replace(done, `${options.dry_run ? 'Dry run' : 'Restore'} queued: run `, h('code', { text: String(r.id) }), r.existing ? ' (the same request was already queued)' : '', ' — follow it in ', h('a', { href: '#/runs', id: 'restore-run-link', text: 'Runs' }), '.');
+			done.hidden = false;
+		} catch (e) {
+			msg.textContent = e.message; /* names the field: "options.to_server: ..." */
+			msg.hidden = false;
+		}
+	});
+	host.querySelector('#restore-form')?.remove();
+	host.prepend(form);
+	form.querySelector('input').focus();
 }
 
 /*
@@ -144,7 +201,7 @@ function table(rows, admin) {
 	);
 }
 
-export function browsePanel(name, ret) {
+export function browsePanel(name, ret, dbDump) {
 	const list = stamps(ret);
 	const body = h('div', { class: 'browse-body' });
 	const admin = isAdmin();
@@ -169,7 +226,7 @@ export function browsePanel(name, ret) {
 		try {
 			restoreHost.replaceChildren();
 			const d = await api(url(name, 'browse', { at, path }));
-			const here = admin ? (p) => restoreForm(name, at, p, restoreHost) : null;
+			const here = admin ? (p) => (dbDump ? restoreDbForm : restoreForm)(name, at, p, restoreHost) : null;
 			const parts = path ? path.split('/') : [];
 			const crumbs = [h('button', { type: 'button', class: 'link', text: at, onclick: () => open('') })];
 			parts.forEach((c, i) => crumbs.push(' / ', h('button', { type: 'button', class: 'link', text: c, onclick: () => open(parts.slice(0, i + 1).join('/')) })));
@@ -201,7 +258,7 @@ export function browsePanel(name, ret) {
 		try {
 			const d = await api(url(name, 'search', { at, q: q.value }));
 			/* Results carry their path from the snapshot's root as their name. */
-			const here = admin ? (p) => restoreForm(name, at, p, restoreHost) : null;
+			const here = admin ? (p) => (dbDump ? restoreDbForm : restoreForm)(name, at, p, restoreHost) : null;
 			const rows = d.results.map((e) => entryRow(name, at, e, '', open, here));
 			replace(
 				body,

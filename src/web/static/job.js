@@ -205,7 +205,7 @@ export async function render(main, name) {
 						),
 			),
 			j.single_file ? versionsPanel(name, ret) : null,
-			j.single_file ? null : browsePanel(name, ret), /* browse.js: the snapshot browser */
+			j.single_file ? null : browsePanel(name, ret, j.db_dump), /* browse.js: the snapshot browser */
 			retentionPanel(ret),
 			h('section', { class: 'panel' }, h('h2', { text: 'Last run log' }), j.last_log ? h('pre', { class: 'log', id: 'last-log', tabindex: '0', text: j.last_log }) : h('p', { class: 'muted', text: 'No log recorded.' })),
 		);
