@@ -117,14 +117,16 @@ driver_find(const char *name)
  * optional, common optional) gives it, sorted by name for a binary search.
  * Made on first use and kept for the life of the process, like the tables.
  */
+struct key_slot {
+	const char *name;
+	const struct drv_key *key;
+	int required;
+	size_t order; /* position in lookup order: the first one wins */
+};
+
 struct key_index {
 	const struct driver *drv;
-	struct key_slot {
-		const char *name;
-		const struct drv_key *key;
-		int required;
-		size_t order; /* position in lookup order: the first one wins */
-	} *slots;
+	struct key_slot *slots;
 	size_t n;
 	struct key_index *next;
 };
