@@ -366,6 +366,13 @@ address_path(const struct catalog_address *a, struct err *err)
 	return path;
 }
 
+void
+catalog_sqlite_single_threaded(void)
+{
+	/* SQLITE_MISUSE once SQLite is initialised: then nothing changes. */
+	(void)sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+}
+
 static int
 sq_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, struct err *err)
 {
