@@ -43,10 +43,11 @@
 
 /*
  * 1 if the ISO timestamp s is at or after mindate. A value that does not
- * parse is compared as a string, like the original compared every value.
+ * parse is compared as a string, like the original compared every value,
+ * with mindate as text (mindate_iso, written on first need: "" until then).
  */
 static int
-at_or_after(const char *s, time_t mindate, const char *mindate_iso)
+at_or_after(const char *s, time_t mindate, char *mindate_iso)
 {
 	struct timeval tv;
 
@@ -54,6 +55,11 @@ at_or_after(const char *s, time_t mindate, const char *mindate_iso)
 		return 0;
 	if (time_parse_iso(s, &tv) == 0)
 		return tv.tv_sec >= mindate;
+	if (mindate_iso[0] == '\0') {
+		tv.tv_sec = mindate;
+		tv.tv_usec = 0;
+		time_iso(&tv, mindate_iso);
+	}
 	return strcmp(s, mindate_iso) >= 0;
 }
 
@@ -178,9 +184,7 @@ eval_original(const struct job *job, const struct catalog_row *rows, size_t n, t
 	}
 
 	mindate = now - (time_t)job->max_age_hours * 3600;
-	tv.tv_sec = mindate;
-	tv.tv_usec = 0;
-	time_iso(&tv, mindate_iso);
+	mindate_iso[0] = '\0'; /* at_or_after() writes it if a value needs it */
 
 	for (size_t i = 0; i < n; i++) {
 		const struct catalog_row *b = &rows[i];
