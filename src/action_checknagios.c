@@ -47,6 +47,7 @@ action_checknagios(const struct action_ctx *a)
 	 */
 	if (getenv("TZ") == NULL && access("/etc/localtime", R_OK) == 0)
 		setenv("TZ", ":/etc/localtime", 0);
+	catalog_single_threaded(); /* one thread, one read */
 	err_clear(&err);
 	if (catalog_open(path, CATALOG_RO, &cat, &err) == -1 && err.code != ENOENT) {
 		printf("UNKNOWN : cannot read the catalog: %s%s\n", err.msg, permission_hint(path));

@@ -116,6 +116,12 @@ catalog_open(const char *address, enum catalog_mode mode, struct catalog **out, 
 }
 
 void
+catalog_single_threaded(void)
+{
+	catalog_sqlite_single_threaded();
+}
+
+void
 catalog_close(struct catalog *cat)
 {
 	if (cat == NULL)

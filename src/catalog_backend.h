@@ -100,6 +100,8 @@ struct catalog_ops {
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */
 extern const struct catalog_ops catalog_sqlite_ops;
+/* catalog_single_threaded() for SQLite (catalog_sqlite.c). */
+void catalog_sqlite_single_threaded(void);
 /* The PostgreSQL backend (catalog_pg.c): postgresql:// and postgres:// URIs. */
 extern const struct catalog_ops catalog_pg_ops;
 extern const struct catalog_ops catalog_postgres_ops;

@@ -26,6 +26,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +369,13 @@ address_path(const struct catalog_address *a, struct err *err)
 	return path;
 }
 
+void
+catalog_sqlite_single_threaded(void)
+{
+	/* SQLITE_MISUSE once SQLite is initialised: then nothing changes. */
+	(void)sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+}
+
 static int
 sq_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, struct err *err)
 {
@@ -575,50 +584,22 @@ row_read(sqlite3_stmt *st, struct catalog_row *r)
 	row_read_at(st, 0, r);
 }
 
+static sqlite3_stmt **last_rows_stmt(struct sqlcat *cat, const char *backup_name, const char *type,
+                                     enum catalog_order order, int limit, struct err *err);
+
 /* sq_last_rows(), a failed step reported as `what`. */
 static int
 last_rows_read(struct sqlcat *cat, const char *backup_name, const char *type,
                enum catalog_order order, int limit, struct catalog_row **rows, size_t *n,
                const char *what, struct err *err)
 {
-	static const char *const order_sql[CATALOG_ORDER_MAX] = { "backup_start", "backup_end" };
 	struct catalog_row *r = NULL;
 	sqlite3_stmt **st;
 	size_t len = 0, cap = 0;
-	int hn = backup_name != NULL, ht = type != NULL, rc, ret = -1;
+	int rc, ret = -1;
 
-	st = &cat->last[order][hn][ht];
-	if (*st == NULL) {
-		/*
-		 * "backup_name = ? ORDER BY backup_start DESC, rowid DESC" walks
-		 * idx_stats_backup_name_start backwards (rowid is the index's
-		 * last key): no sort, only `limit` rows read. A database still
-		 * without TYPE (opened read-only, never upgraded) reads as
-		 * BACKUP rows, as the upgrade would make them.
-		 */
-		const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
-		char *sql;
-
-		sql = xasprintf("SELECT " ROW_COLUMNS ", %s FROM stats%s%s%s%s "
-		                "ORDER BY %s DESC, rowid DESC LIMIT ?3",
-		                type_col, hn || ht ? " WHERE " : "", hn ? "backup_name = ?1" : "",
-		                hn && ht ? " AND " : "",
-		                ht ? (cat->has_type ? "TYPE = ?2" : "'BACKUP' = ?2") : "",
-		                order_sql[order]);
-		rc = sqlu_prepare(&cat->c, st, sql, err);
-		free(sql);
-		if (rc == -1)
-			return -1;
-	} else {
-		sqlite3_reset(*st);
-		sqlite3_clear_bindings(*st);
-	}
-	if (hn)
-		sqlu_bind_text(*st, 1, backup_name);
-	if (ht)
-		sqlu_bind_text(*st, 2, type);
-	sqlite3_bind_int(*st, 3, limit);
-
+	if ((st = last_rows_stmt(cat, backup_name, type, order, limit, err)) == NULL)
+		return -1;
 	while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
 		if (len == cap) {
 			cap = cap == 0 ? 32 : cap * 2;
@@ -642,11 +623,121 @@ out:
 	return 0;
 }
 
+/*
+ * The statement of last_rows_read() (prepared once per catalog), reset
+ * and bound: backup_name and type when not NULL, limit. NULL + err when
+ * it cannot be prepared.
+ */
+static sqlite3_stmt **
+last_rows_stmt(struct sqlcat *cat, const char *backup_name, const char *type,
+               enum catalog_order order, int limit, struct err *err)
+{
+	static const char *const order_sql[CATALOG_ORDER_MAX] = { "backup_start", "backup_end" };
+	sqlite3_stmt **st;
+	int hn = backup_name != NULL, ht = type != NULL, rc;
+
+	st = &cat->last[order][hn][ht];
+	if (*st == NULL) {
+		/*
+		 * "backup_name = ? ORDER BY backup_start DESC, rowid DESC" walks
+		 * idx_stats_backup_name_start backwards (rowid is the index's
+		 * last key): no sort, only `limit` rows read. A database still
+		 * without TYPE (opened read-only, never upgraded) reads as
+		 * BACKUP rows, as the upgrade would make them.
+		 */
+		const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
+		char *sql;
+
+		sql = xasprintf("SELECT " ROW_COLUMNS ", %s FROM stats%s%s%s%s "
+		                "ORDER BY %s DESC, rowid DESC LIMIT ?3",
+		                type_col, hn || ht ? " WHERE " : "", hn ? "backup_name = ?1" : "",
+		                hn && ht ? " AND " : "",
+		                ht ? (cat->has_type ? "TYPE = ?2" : "'BACKUP' = ?2") : "",
+		                order_sql[order]);
+		rc = sqlu_prepare(&cat->c, st, sql, err);
+		free(sql);
+		if (rc == -1)
+			return NULL;
+	} else {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+	}
+	if (hn)
+		sqlu_bind_text(*st, 1, backup_name);
+	if (ht)
+		sqlu_bind_text(*st, 2, type);
+	sqlite3_bind_int(*st, 3, limit);
+	return st;
+}
+
 static int
 sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog_order order,
              int limit, struct catalog_row **rows, size_t *n, struct err *err)
 {
 	return last_rows_read(priv, backup_name, type, order, limit, rows, n, "reading rows", err);
+}
+
+/*
+ * The text columns of a row (ROW_COLUMNS, then TYPE) and where they go:
+ * row_read_packed() copies them into one buffer for all the rows of a
+ * job (one growing allocation instead of nine per row), packed_fix()
+ * points the rows into it once it no longer moves.
+ */
+#define PACKED_TEXTS 9
+static const struct {
+	int col;
+	size_t field; /* offsetof a char * of struct catalog_row */
+} packed_texts[PACKED_TEXTS] = {
+	{ 1, offsetof(struct catalog_row, backup_name) },
+	{ 2, offsetof(struct catalog_row, server_name) },
+	{ 3, offsetof(struct catalog_row, description) },
+	{ 4, offsetof(struct catalog_row, backup_start) },
+	{ 5, offsetof(struct catalog_row, backup_end) },
+	{ 11, offsetof(struct catalog_row, status) },
+	{ 12, offsetof(struct catalog_row, log) },
+	{ 13, offsetof(struct catalog_row, backup_location) },
+	{ 14, offsetof(struct catalog_row, type) },
+};
+#define PACKED_NULL ((size_t)-1)
+
+/* row_read_at(st, 0, r), the texts appended to texts (their offsets in off). */
+static void
+row_read_packed(sqlite3_stmt *st, struct catalog_row *r, size_t off[PACKED_TEXTS],
+                struct buf *texts)
+{
+	r->rowid = sqlite3_column_int64(st, 0);
+	r->backup_duration =
+	    sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6);
+	r->total_files_count = col_int(st, 7);
+	r->written_files_count = col_int(st, 8);
+	r->total_bytes = col_int(st, 9);
+	r->written_bytes = col_int(st, 10);
+	for (size_t t = 0; t < PACKED_TEXTS; t++) {
+		int c = packed_texts[t].col;
+		const unsigned char *s;
+
+		*(char **)((char *)r + packed_texts[t].field) = NULL;
+		if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+			off[t] = PACKED_NULL;
+			continue;
+		}
+		s = sqlite3_column_text(st, c);
+		off[t] = texts->len;
+		/* Cannot fail: the limit is SIZE_MAX (xrealloc aborts on no memory). */
+		(void)buf_append(texts, s, (size_t)sqlite3_column_bytes(st, c));
+		(void)buf_putc(texts, '\0');
+	}
+}
+
+/* Point the text fields of rows[0..n-1] into texts (offsets in offs). */
+static void
+packed_fix(struct catalog_row *rows, size_t (*offs)[PACKED_TEXTS], size_t n,
+           const struct buf *texts)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < PACKED_TEXTS; t++)
+			*(char **)((char *)&rows[i] + packed_texts[t].field) =
+			    offs[i][t] == PACKED_NULL ? NULL : texts->data + offs[i][t];
 }
 
 /*
@@ -657,6 +748,8 @@ sq_last_rows(void *priv, const char *backup_name, const char *type, enum catalog
  * idx_stats_backup_name_start backwards for that job's `limit` rows, no
  * sort. One big statement listing every job in a VALUES clause cost more
  * to compile (200 jobs: 2.5M instructions) than all the steps together.
+ * A job's rows and their texts are read into two buffers reused from job
+ * to job (row_read_packed()), not nine allocations per row.
  */
 static int
 sq_last_rows_each(void *priv, const char *const *names, size_t n, const char *type, int limit,
@@ -664,24 +757,47 @@ sq_last_rows_each(void *priv, const char *const *names, size_t n, const char *ty
 {
 	struct sqlcat *cat = priv;
 	int own_txn = sqlite3_get_autocommit(cat->c.db);
+	struct catalog_row *rows = NULL;
+	size_t(*offs)[PACKED_TEXTS] = NULL, cap = 0;
+	struct buf texts;
 	int ret = -1;
 
 	if (own_txn && sqlu_exec(&cat->c, "BEGIN", err, "starting a read") == -1)
 		return -1;
 	/* Held once for the whole read (it is recursive), not per column read. */
 	sqlite3_mutex_enter(sqlite3_db_mutex(cat->c.db));
+	buf_init(&texts, SIZE_MAX);
 	for (size_t i = 0; i < n; i++) {
-		struct catalog_row *rows;
-		size_t len;
+		sqlite3_stmt **st;
+		size_t len = 0;
+		int rc;
 
-		if (last_rows_read(cat, names[i], type, CATALOG_ORDER_START, limit, &rows, &len,
-		                   "reading the newest rows of each job", err) == -1)
+		st = last_rows_stmt(cat, names[i], type, CATALOG_ORDER_START, limit, err);
+		if (st == NULL)
 			goto out;
+		buf_reset(&texts);
+		while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+			if (len == cap) {
+				cap = cap == 0 ? 32 : cap * 2;
+				rows = xrealloc(rows, cap * sizeof *rows);
+				offs = xrealloc(offs, cap * sizeof *offs);
+			}
+			row_read_packed(*st, &rows[len], offs[len], &texts);
+			len++;
+		}
+		sqlite3_reset(*st);
+		if (rc != SQLITE_DONE) {
+			sqlu_error(&cat->c, rc, err, "reading the newest rows of each job");
+			goto out;
+		}
+		packed_fix(rows, offs, len, &texts);
 		fn(arg, i, rows, len);
-		catalog_rows_free(rows, len);
 	}
 	ret = 0;
 out:
+	free(rows);
+	free(offs);
+	buf_free(&texts);
 	sqlite3_mutex_leave(sqlite3_db_mutex(cat->c.db));
 	if (own_txn)
 		sqlu_rollback(&cat->c); /* nothing was written: ending the read is all */

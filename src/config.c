@@ -90,12 +90,14 @@ struct ctx {
 	struct config *cfg;
 	size_t cur; /* index of the section being read, or SEC_NONE/SEC_SKIP */
 	size_t nsec_cap;
-	int in_value;      /* the last key line may take continuation lines */
-	int value_skipped; /* ... but that key was a duplicate: drop them */
-	size_t key_indent; /* indentation of that key line */
-	int blanks;        /* blank lines seen since, kept if the value continues */
-	size_t value_len;  /* strlen() of that key's value so far */
-	size_t value_cap;  /* its allocated size */
+	int in_value;       /* the last key line may take continuation lines */
+	int value_skipped;  /* ... but that key was a duplicate: drop them */
+	size_t key_indent;  /* indentation of that key line */
+	int blanks;         /* blank lines seen since, kept if the value continues */
+	size_t value_len;   /* strlen() of that key's value so far */
+	size_t value_cap;   /* its allocated size */
+	size_t *sec_set;    /* open addressing: 1 + index of a section by name, 0 free */
+	size_t sec_set_cap; /* a power of two, at least twice the sections */
 };
 
 static void problem(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -473,6 +475,64 @@ check_section_name(struct ctx *c, const char *name, int line)
 		        c->path, line);
 }
 
+/* FNV-1a of a section name: the slot it starts probing from. */
+static size_t
+sec_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return (size_t)h;
+}
+
+/* The index of the section called name, or SEC_NONE. */
+static size_t
+sec_set_find(const struct ctx *c, const char *name)
+{
+	size_t mask = c->sec_set_cap - 1;
+
+	if (c->sec_set_cap == 0)
+		return SEC_NONE;
+	for (size_t i = sec_hash(name) & mask; c->sec_set[i] != 0; i = (i + 1) & mask)
+		if (strcmp(c->cfg->sections[c->sec_set[i] - 1].name, name) == 0)
+			return c->sec_set[i] - 1;
+	return SEC_NONE;
+}
+
+/* Index section idx by its name (not there yet): a duplicate is found in constant time. */
+static void
+sec_set_add(struct ctx *c, size_t idx)
+{
+	size_t mask;
+
+	if (2 * (idx + 1) > c->sec_set_cap) {
+		size_t *old = c->sec_set, oldcap = c->sec_set_cap;
+
+		c->sec_set_cap = oldcap != 0 ? 2 * oldcap : 64;
+		c->sec_set = xcalloc(c->sec_set_cap, sizeof *c->sec_set);
+		for (size_t j = 0; j < oldcap; j++) {
+			size_t k;
+
+			if (old[j] == 0)
+				continue;
+			mask = c->sec_set_cap - 1;
+			k = sec_hash(c->cfg->sections[old[j] - 1].name) & mask;
+			while (c->sec_set[k] != 0)
+				k = (k + 1) & mask;
+			c->sec_set[k] = old[j];
+		}
+		free(old);
+	}
+	mask = c->sec_set_cap - 1;
+	for (size_t k = sec_hash(c->cfg->sections[idx].name) & mask;; k = (k + 1) & mask) {
+		if (c->sec_set[k] == 0) {
+			c->sec_set[k] = idx + 1;
+			return;
+		}
+	}
+}
+
 /* "[name]" (whole trimmed line s, len > 0, s[0] == '['): returns 0, or -1 if not a header. */
 static int
 read_section(struct ctx *c, const char *s, size_t len, int line)
@@ -481,6 +541,7 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 	struct cfg_section *sec;
 	const char *close = NULL;
 	char *name;
+	size_t first;
 
 	for (size_t i = len; i > 1; i--)
 		if (s[i - 1] == ']') {
@@ -503,16 +564,14 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		free(name);
 		return 0;
 	}
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		if (strcmp(cfg->sections[i].name, name) == 0) {
-			problem(c,
-			        "%s:%d: [%.*s]: duplicate section (first at line %d); merge "
-			        "the two or rename one",
-			        c->path, line, SHOW_MAX, name, cfg->sections[i].line);
-			c->cur = SEC_SKIP;
-			free(name);
-			return 0;
-		}
+	if ((first = sec_set_find(c, name)) != SEC_NONE) {
+		problem(c,
+		        "%s:%d: [%.*s]: duplicate section (first at line %d); merge "
+		        "the two or rename one",
+		        c->path, line, SHOW_MAX, name, cfg->sections[first].line);
+		c->cur = SEC_SKIP;
+		free(name);
+		return 0;
 	}
 	if (strcmp(name, GLOBAL) != 0)
 		check_section_name(c, name, line);
@@ -523,6 +582,7 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 	sec->entries = NULL;
 	sec->n = 0;
 	c->cur = cfg->nsections++;
+	sec_set_add(c, c->cur);
 	return 0;
 }
 
@@ -1044,6 +1104,8 @@ parse_buffer(const char *name, const char *data, size_t len, const char *base_di
 	c.cfg = xcalloc(1, sizeof *c.cfg);
 	c.cfg->path = xstrdup(name);
 	read_lines(&c, data, len);
+	free(c.sec_set);
+	c.sec_set = NULL;
 	if (!raw)
 		validate(&c, base_dir_override);
 	if (c.omitted > 0)

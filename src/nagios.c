@@ -42,18 +42,65 @@
 #define NAGIOS_FIRST_ROWS 2
 
 /*
+ * time_parse_iso() of a value of the rows of the job being judged,
+ * remembered by the value's address for the job's other loops: each
+ * parse is a mktime(), and one backup_end is read up to five times.
+ * row_times_forget() starts each job (a freed row's address may come
+ * back with another value).
+ */
+static _Thread_local struct {
+	const char *s;
+	struct timeval tv;
+	int rc;
+} row_times[4];
+static _Thread_local size_t row_times_n;
+
+static void
+row_times_forget(void)
+{
+	row_times_n = 0;
+}
+
+static int
+row_time(const char *s, struct timeval *tv)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < row_times_n; i++)
+		if (row_times[i].s == s) {
+			*tv = row_times[i].tv;
+			return row_times[i].rc;
+		}
+	if (s == NULL)
+		return -1;
+	rc = time_parse_iso(s, tv);
+	i = row_times_n < 4 ? row_times_n++ : 3;
+	row_times[i].s = s;
+	row_times[i].tv = rc == 0 ? *tv : (struct timeval){ 0, 0 };
+	row_times[i].rc = rc;
+	return rc;
+}
+
+/*
  * 1 if the ISO timestamp s is at or after mindate. A value that does not
- * parse is compared as a string, like the original compared every value.
+ * parse is compared as a string, like the original compared every value,
+ * with mindate as text (mindate_iso, written on first need: "" until then).
  */
 static int
-at_or_after(const char *s, time_t mindate, const char *mindate_iso)
+at_or_after(const char *s, time_t mindate, char *mindate_iso)
 {
 	struct timeval tv;
 
 	if (s == NULL)
 		return 0;
-	if (time_parse_iso(s, &tv) == 0)
+	if (row_time(s, &tv) == 0)
 		return tv.tv_sec >= mindate;
+	if (mindate_iso[0] == '\0') {
+		tv.tv_sec = mindate;
+		tv.tv_usec = 0;
+		time_iso(&tv, mindate_iso);
+	}
 	return strcmp(s, mindate_iso) >= 0;
 }
 
@@ -68,7 +115,7 @@ end_text(const char *end, char *out, size_t outsz)
 
 	if (end == NULL)
 		snprintf(out, outsz, "None");
-	else if (time_parse_iso(end, &tv) == 0)
+	else if (row_time(end, &tv) == 0)
 		snprintf(out, outsz, "%.10s %.8s", end, end + 11);
 	else
 		snprintf(out, outsz, "%s", end);
@@ -116,7 +163,7 @@ eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_ve
 		double ctime_sec = (double)chk.ctime.tv_sec + (double)chk.ctime.tv_nsec / 1e9;
 
 		/* The original drops the start's fraction before comparing. */
-		if (time_parse_iso(b->backup_start, &start) == -1 ||
+		if (row_time(b->backup_start, &start) == -1 ||
 		    ctime_sec + 3600.0 > (double)start.tv_sec)
 			verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
 		else
@@ -168,7 +215,7 @@ eval_original(const struct job *job, const struct catalog_row *rows, size_t n, t
 		const struct catalog_row *b = &rows[i];
 
 		if (b->status == NULL || strcmp(b->status, "OK") != 0 ||
-		    time_parse_iso(b->backup_end, &tv) == -1)
+		    row_time(b->backup_end, &tv) == -1)
 			continue;
 		v->age_sec = now > tv.tv_sec ? (long)(now - tv.tv_sec) : 0;
 		v->bytes = b->total_bytes != CATALOG_NULL && b->total_bytes >= 0
@@ -178,9 +225,7 @@ eval_original(const struct job *job, const struct catalog_row *rows, size_t n, t
 	}
 
 	mindate = now - (time_t)job->max_age_hours * 3600;
-	tv.tv_sec = mindate;
-	tv.tv_usec = 0;
-	time_iso(&tv, mindate_iso);
+	mindate_iso[0] = '\0'; /* at_or_after() writes it if a value needs it */
 
 	for (size_t i = 0; i < n; i++) {
 		const struct catalog_row *b = &rows[i];
@@ -292,6 +337,7 @@ void
 nagios_eval(const struct job *job, const struct catalog_row *rows, size_t n, time_t now,
             struct nagios_verdict *v)
 {
+	row_times_forget();
 	eval_original(job, rows, n, now, v);
 	eval_refine(job, rows, n, v);
 }
@@ -394,7 +440,7 @@ prefix_decides(const struct job *job, const struct catalog_row *rows, size_t n, 
 
 	for (size_t i = 0; i < n; i++) {
 		if (rows[i].status == NULL || strcmp(rows[i].status, "OK") != 0 ||
-		    time_parse_iso(rows[i].backup_end, &tv) == -1)
+		    row_time(rows[i].backup_end, &tv) == -1)
 			continue;
 		return tv.tv_sec >= mindate;
 	}
@@ -471,12 +517,15 @@ judge_rows(void *arg, size_t k, const struct catalog_row *rows, size_t n)
 {
 	struct judge_ctx *ctx = arg;
 
+	row_times_forget();
 	if (ctx->again != NULL && n == (size_t)ctx->limit &&
 	    !prefix_decides(ctx->jobs[k], rows, n, ctx->now)) {
 		ctx->again[ctx->nagain++] = k;
 		return;
 	}
-	nagios_eval(ctx->jobs[k], rows, n, ctx->now, &ctx->v[ctx->at[k]]);
+	/* nagios_eval(), with the times prefix_decides() read */
+	eval_original(ctx->jobs[k], rows, n, ctx->now, &ctx->v[ctx->at[k]]);
+	eval_refine(ctx->jobs[k], rows, n, &ctx->v[ctx->at[k]]);
 }
 
 /*

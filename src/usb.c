@@ -7,7 +7,6 @@
  */
 #include "usb.h"
 
-#include <blkid.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blkidload.h"
 #include "log.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -324,9 +324,15 @@ probe_volume(const char *devnode, char **fstype, char **label)
 {
 	blkid_probe pr;
 	const char *val;
+	struct err err;
 
 	*fstype = NULL;
 	*label = NULL;
+	err_clear(&err);
+	if (blkidload(&err) == -1) {
+		log_debug(NULL, "usb: cannot probe %s: %s", devnode, err.msg);
+		return;
+	}
 	if ((pr = blkid_new_probe_from_filename(devnode)) == NULL) {
 		log_debug(NULL, "usb: cannot probe %s: %s", devnode, strerror(errno));
 		return;

@@ -16,8 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <nettle/sha1.h>
-#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +24,7 @@
 #include <zlib.h>
 
 #include "archiveload.h"
+#include "nettleload.h"
 #include "util/fmt.h"
 #include "util/xmalloc.h"
 #include "verify.h"
@@ -166,6 +165,8 @@ hash_file(const char *dir, const char *name, int sha256, char *hexout, struct er
 	int fd, rc = -1;
 	ssize_t n;
 
+	if (nettleload(err) == -1)
+		goto out;
 	sha256_init(&s2);
 	sha1_init(&s1);
 	if (strchr(name, '/') != NULL || name[0] == '.') {

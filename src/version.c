@@ -5,15 +5,18 @@
 #include "version.h"
 
 #include "archiveload.h"
+#include "blkidload.h"
 #include "catalog.h"
 #include "curlload.h"
 #include "drivers/driver.h"
 #include "drivers/switch.h"
 #include "mhdload.h"
+#include "nettleload.h"
 #include "pqload.h"
 #include "queue.h"
 #include "util/buf.h"
 #include "xml.h"
+#include "zstdload.h"
 
 void
 version_print(FILE *f)
@@ -64,4 +67,18 @@ version_print(FILE *f)
 		fprintf(f, "libarchive: yes\n");
 	else
 		fprintf(f, "libarchive: no (%s)\n", err.msg);
+	/* And: USB export, verify's hashes, zstd XVA exports. */
+	static const struct {
+		const char *label;
+		int (*load)(struct err *);
+	} more[] = { { "libblkid", blkidload },
+		     { "libnettle", nettleload },
+		     { "libzstd", zstdload } };
+	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+		err_clear(&err);
+		if (more[i].load(&err) == 0)
+			fprintf(f, "%s: yes\n", more[i].label);
+		else
+			fprintf(f, "%s: no (%s)\n", more[i].label, err.msg);
+	}
 }

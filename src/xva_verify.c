@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/sha1.h>
 #include <zlib.h>
-#include <zstd.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "nettleload.h"
 #include "util/xmalloc.h"
+#include "zstdload.h"
 
 #define XVA_OUT_BUF (256u << 10)
 #define XVA_MAX_DISKS 1024
@@ -300,8 +300,14 @@ tar_header(struct xva_verify *v, struct err *err)
 		v->mlen = size;
 		if (v->hash) {
 			XXH64_reset(&v->xxh, 0);
-			if (v->mode != SUM_XXH)
+			if (v->mode != SUM_XXH) {
+				struct err lerr;
+
+				err_clear(&lerr);
+				if (nettleload(&lerr) == -1)
+					return fail(v, err, "%s", lerr.msg);
 				sha1_init(&v->sha1);
+			}
 		}
 	} else if (v->mt == M_SUM) {
 		if (!v->pending)
@@ -491,6 +497,8 @@ zstd_feed(struct xva_verify *v, const unsigned char *p, size_t len, struct err *
 static int
 start(struct xva_verify *v, struct err *err)
 {
+	struct err lerr;
+
 	if (v->nmagic >= 2 && v->magic[0] == 0x1f && v->magic[1] == 0x8b) {
 		v->comp = COMP_GZIP;
 		v->st.compression = "gzip";
@@ -500,6 +508,9 @@ start(struct xva_verify *v, struct err *err)
 	} else if (v->nmagic == 4 && memcmp(v->magic, "\x28\xb5\x2f\xfd", 4) == 0) {
 		v->comp = COMP_ZSTD;
 		v->st.compression = "zstd";
+		err_clear(&lerr);
+		if (zstdload(&lerr) == -1)
+			return fail(v, err, "zstd: %s", lerr.msg);
 		if ((v->zs = ZSTD_createDStream()) == NULL || ZSTD_isError(ZSTD_initDStream(v->zs)))
 			return fail(v, err, "zstd: cannot start the decoder");
 		v->zs_ret = 1;

@@ -4,7 +4,11 @@
  */
 #include "drivers/driver.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/xmalloc.h"
 
 extern const struct driver drv_esx_vmdk;
 extern const struct driver drv_mysql;
@@ -107,21 +111,108 @@ driver_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The keys of one driver for driver_key(): every name of its four tables
+ * once, with the spec that the lookup order (common required, required,
+ * optional, common optional) gives it, sorted by name for a binary search.
+ * Made on first use and kept for the life of the process, like the tables.
+ */
+struct key_slot {
+	const char *name;
+	const struct drv_key *key;
+	int required;
+	size_t order; /* position in lookup order: the first one wins */
+};
+
+struct key_index {
+	const struct driver *drv;
+	struct key_slot *slots;
+	size_t n;
+	struct key_index *next;
+};
+
+static struct key_index *key_indexes;
+static pthread_mutex_t key_indexes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+	const struct key_slot *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The index of drv, made on first use (the caller holds key_indexes_lock). */
+static const struct key_index *
+key_index_get(const struct driver *drv)
+{
+	const struct drv_key *tables[] = {
+		drv_common_required,
+		drv->required,
+		drv->optional,
+		drv_common_optional,
+	};
+	struct key_index *ix, **prev;
+	size_t total = 0, n = 0;
+
+	for (prev = &key_indexes; (ix = *prev) != NULL; prev = &ix->next) {
+		if (ix->drv != drv)
+			continue;
+		/* To the front: a configuration's jobs mostly share a driver or two. */
+		*prev = ix->next;
+		ix->next = key_indexes;
+		key_indexes = ix;
+		return ix;
+	}
+	for (size_t t = 0; t < 4; t++)
+		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++)
+			total++;
+	ix = xcalloc(1, sizeof *ix);
+	ix->drv = drv;
+	ix->slots = xcalloc(total + 1, sizeof *ix->slots);
+	for (size_t t = 0; t < 4; t++)
+		for (const struct drv_key *k = tables[t]; k != NULL && k->name != NULL; k++) {
+			ix->slots[n] = (struct key_slot){ k->name, k, t < 2, n };
+			n++;
+		}
+	qsort(ix->slots, n, sizeof *ix->slots, slot_cmp);
+	/* Keep the first of each name (the lowest order after the sort). */
+	for (size_t i = 0; i < n; i++)
+		if (ix->n == 0 || strcmp(ix->slots[ix->n - 1].name, ix->slots[i].name) != 0)
+			ix->slots[ix->n++] = ix->slots[i];
+	ix->next = key_indexes;
+	key_indexes = ix;
+	return ix;
+}
+
 const struct drv_key *
 driver_key(const struct driver *drv, const char *name, int *required)
 {
-	const struct drv_key *k;
-	int req = 1;
+	const struct key_index *ix;
+	size_t lo = 0, hi;
 
-	if ((k = key_in(drv_common_required, name)) == NULL &&
-	    (k = key_in(drv->required, name)) == NULL) {
-		req = 0;
-		if ((k = key_in(drv->optional, name)) == NULL)
-			k = key_in(drv_common_optional, name);
+	pthread_mutex_lock(&key_indexes_lock);
+	ix = key_index_get(drv);
+	pthread_mutex_unlock(&key_indexes_lock);
+	hi = ix->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, ix->slots[mid].name);
+
+		if (c == 0) {
+			if (required != NULL)
+				*required = ix->slots[mid].required;
+			return ix->slots[mid].key;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	if (k != NULL && required != NULL)
-		*required = req;
-	return k;
+	return NULL;
 }
 
 /*

@@ -80,11 +80,19 @@ int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	size_t room = b->cap - b->len; /* 0 without data; else the NUL's byte and more */
 	int n;
 
+	/* Formatted once when it fits in the room left (most appends), else measured there. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
+	if (n >= 0 && (size_t)n < room && (size_t)n <= b->limit && b->len <= b->limit - (size_t)n) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (room > 0)
+		b->data[b->len] = '\0'; /* undo a refused or truncated write */
 	if (n < 0 || buf_reserve(b, (size_t)n) == -1)
 		return -1;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

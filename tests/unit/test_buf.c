@@ -38,6 +38,30 @@ test_buf_limit(void **state)
 	buf_free(&b);
 }
 
+/* buf_printf() formats in the room left, then grows when it did not fit. */
+static void
+test_buf_printf_room(void **state)
+{
+	struct buf b;
+	char sixty[61];
+
+	(void)state;
+	memset(sixty, 'a', 60);
+	sixty[60] = '\0';
+	buf_init(&b, 66);
+	assert_int_equal(buf_puts(&b, sixty), 0);
+	assert_true(b.cap - b.len < 10); /* the next append does not fit the room */
+	/* Refused by the limit after a truncated write into the room: unchanged. */
+	assert_int_equal(buf_printf(&b, "%s", "0123456789"), -1);
+	assert_int_equal(b.len, 60);
+	assert_string_equal(buf_str(&b), sixty);
+	/* Fits the limit: grown, formatted whole. */
+	assert_int_equal(buf_printf(&b, "%d-%s", 12, "xyz"), 0);
+	assert_int_equal(b.len, 66);
+	assert_string_equal(buf_str(&b) + 60, "12-xyz");
+	buf_free(&b);
+}
+
 static void
 test_buf_grow_and_steal(void **state)
 {
@@ -120,7 +144,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_limit),     cmocka_unit_test(test_buf_grow_and_steal),
 		cmocka_unit_test(test_strv),          cmocka_unit_test(test_err_chain),
-		cmocka_unit_test(test_err_truncates),
+		cmocka_unit_test(test_err_truncates), cmocka_unit_test(test_buf_printf_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
