@@ -9,6 +9,9 @@
 #    saying it was interrupted), the job's lock is free (a new run of the
 #    job is not "already running"), and nothing the worker started for the
 #    run is left (its only descendant is its guardian);
+#  - a child that does not end on SIGTERM (postexec_on_failure runs a
+#    hanging postexec) is killed after the worker's grace, and the worker
+#    ends its Running row itself;
 #  - without the queue: `tisbackup backup` receiving SIGTERM during the
 #    same preexec exits, with the same row and lock, and leaves no child.
 # Waits end on states; each gives up after STALL seconds (a wait that
@@ -32,7 +35,8 @@ echo "pre: started"
 ( trap '' TERM; exec sleep 600 ) &
 sleep 600
 SCRIPT
-chmod +x "$TMPD/pre.sh"
+printf '#!/bin/bash\necho "post: started"\nsleep 600\n' >"$TMPD/post.sh"
+chmod +x "$TMPD/pre.sh" "$TMPD/post.sh"
 mkdir -p "$TMPD/src"
 echo data >"$TMPD/src/file"
 cfg_global "$CONF"
@@ -58,7 +62,7 @@ others() {
 }
 no_others() { [ -z "$(others "$1")" ]; }
 # remote_hooks: the hook's processes on the "server" (the sshd's sessions).
-remote_hooks() { pgrep -f "$TMPD/pre.sh"; }
+remote_hooks() { pgrep -f "$TMPD/(pre|post)\.sh"; }
 
 # ================================================================ through the queue
 "$TISBACKUP" --gui-config "$GUI" worker >"$TMPD/worker.log" 2>&1 </dev/null &
@@ -83,6 +87,26 @@ t_ok "queue: no process of the run is left under the worker" no_others "$WPID"
 no_others "$WPID" || t_diag "left: $(others "$WPID")"
 t_match "ending it" "$(cat "$TMPD/worker.log")" "queue: the worker logged the cancel"
 t_diag "at ${SECONDS}s: the worker is alone"
+
+# A child that does not end on SIGTERM (postexec_on_failure runs postexec
+# after the interrupted preexec, and it hangs): the worker kills it after
+# its grace and ends the Running row itself.
+cfg_job "$CONF" stuck "$TMPD/src" "preexec = $TMPD/pre.sh" "postexec = $TMPD/post.sh" \
+	"postexec_on_failure = yes"
+id=$(q enqueue "$CONF" backup stuck | cut -d' ' -f1)
+wait_until "$STALL" eval 'q get "$id" | grep -q "preexec: pre: started"'
+t_eq running "$(q cancel "$id")" "stuck: cancel of the running run is accepted"
+wait_until "$STALL" eval 'q get "$id" | grep -q "running postexec"'
+t_match "running postexec" "$(q get "$id")" "stuck: postexec_on_failure runs postexec after the cancel"
+wait_until 120 eval '[ "$(q get "$id" | head -n1 | cut -d" " -f2)" = cancelled ]'
+t_match "^$id cancelled 1 .*cancelled during postexec" "$(q get "$id" | head -n1)" \
+	"stuck: the run ends cancelled during postexec"
+t_match "the child did not exit" "$(cat "$TMPD/worker.log")" "stuck: the worker had to kill the child"
+t_eq ERROR "$(last_row stuck status)" "stuck: the worker ended the Running row (ERROR)"
+t_match "interrupted: the run that wrote this row ended" "$(last_row stuck log)" \
+	"stuck: the row says its run ended without recording a result"
+wait_until "$STALL" no_others "$WPID"
+t_ok "stuck: no process of the run is left under the worker" no_others "$WPID"
 kill -TERM "$WPID"
 wait "$WPID" 2>/dev/null
 # The hook ran on the server through sshd, which does not signal a
