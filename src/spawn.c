@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,6 +53,8 @@
 #define SPAWN_POLL_MAX_MS 1000   /* how late a signal in another thread is noticed */
 #define SPAWN_POLL_NOPIDFD_MS 20 /* exit polling on kernels without pidfd_open() */
 #define SPAWN_READ_SIZE 16384
+#define SPAWN_GROUP_CHECK_MS 100 /* how often an ended child's group is looked for */
+#define SPAWN_DRAIN_READS 64     /* reads of what is left before pipes are abandoned */
 
 #define NSEC_PER_SEC INT64_C(1000000000)
 #define SPAWN_PROBE_MAX (5 * NSEC_PER_SEC) /* longest gap between progress() calls */
@@ -507,6 +510,62 @@ spawn_group_kill(pid_t pgid, int sig)
 	kill(-pgid, sig);
 }
 
+/*
+ * 1 when a process other than except (the child, exited but not reaped)
+ * is still in process group pgid; zombies do not count (they hold no
+ * descriptor). 1 too when /proc cannot be read: then nothing is concluded.
+ */
+static int
+spawn_group_alive(pid_t pgid, pid_t except)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int alive = 0;
+
+	if (d == NULL)
+		return 1;
+	while (!alive && (de = readdir(d)) != NULL) {
+		char path[64], stat[512], state;
+		const char *p;
+		long pid, ppid, pgrp;
+		char *end;
+		ssize_t n;
+		int fd;
+
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == except)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		stat[n] = '\0';
+		/* "PID (COMM) STATE PPID PGRP ...": COMM may hold ')' and blanks. */
+		if ((p = strrchr(stat, ')')) == NULL ||
+		    sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
+			continue;
+		alive = pgrp == (long)pgid && state != 'Z' && state != 'X';
+	}
+	closedir(d);
+	return alive;
+}
+
+/* Read what is left in the pipes without waiting, then close them. */
+static void
+spawn_pipes_abandon(const struct spawn_opts *o, struct spawn_pipe *pipes, size_t npipes,
+                    size_t max_line)
+{
+	for (size_t i = 0; i < npipes; i++) {
+		for (int r = 0; r < SPAWN_DRAIN_READS && pipes[i].fd != -1; r++)
+			if (spawn_pipe_read(o, &pipes[i], max_line) != 1)
+				break;
+		spawn_pipe_end(o, &pipes[i]);
+	}
+}
+
 static int64_t
 spawn_earlier(int64_t a, int64_t b)
 {
@@ -527,7 +586,7 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 	siginfo_t si;
 	int64_t now, start, last_out, grace, exit_at = 0, kill_at = 0, abandon_at = 0;
 	int64_t next, wait_ns, limit = 0, idle = 0, cap, probe_every = 0, next_probe = 0;
-	int64_t tick_every = 0, next_tick = 0;
+	int64_t tick_every = 0, next_tick = 0, next_group_check = 0;
 	long long progress = 0;
 	int64_t deadline = 0;
 	enum progress_state wst;
@@ -628,6 +687,21 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 				spawn_pipe_end(o, &pipes[i]);
 			continue;
 		}
+		/*
+		 * The child exited and is being ended (or its grace for the
+		 * pipes is over), yet a pipe is open and nobody is left in its
+		 * group: the holder is outside it (ssh's shared master
+		 * connection keeps a session's stderr until the remote command
+		 * ends), so waiting cannot help. Stop reading now.
+		 */
+		if (exited && open_pipes > 0 && (term_sent || now - exit_at >= grace) &&
+		    now >= next_group_check) {
+			next_group_check = now + SPAWN_GROUP_CHECK_MS * NSEC_PER_MSEC;
+			if (!spawn_group_alive(pid, pid)) {
+				spawn_pipes_abandon(o, pipes, npipes, max_line);
+				continue;
+			}
+		}
 
 		/*
 		 * Without a pidfd, the exit that follows the end of output is
@@ -654,6 +728,8 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 			next = spawn_earlier(next, kill_at);
 		else if (open_pipes > 0)
 			next = spawn_earlier(next, abandon_at);
+		if (term_sent && exited && open_pipes > 0)
+			next = spawn_earlier(next, next_group_check);
 		wait_ns = next > now ? next - now : 0;
 
 		nfds = 0;

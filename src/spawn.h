@@ -117,7 +117,10 @@ void spawn_opts_init(struct spawn_opts *o);
  * same treatment kill_grace_sec later (res then reports the child's own
  * exit); background processes that do not hold the pipes are left alone.
  * If a pipe is still open kill_grace_sec after the SIGKILL (its holder left
- * the group), it is abandoned. Blocks the calling thread throughout (the
+ * the group), it is abandoned; sooner, as soon as the child exited and no
+ * live process is left in its group while it is being ended (or
+ * kill_grace_sec after its exit otherwise): the holder is then outside the
+ * group (ssh's shared master connection), and waiting would not help. Blocks the calling thread throughout (the
  * child gets SIGTERM if that thread dies); safe to call from several
  * threads at once.
  */

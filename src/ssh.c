@@ -303,6 +303,7 @@ ssh_run_command(const struct job *job, struct progress *pg, const char *what, co
 		goto out;
 	}
 	if (res.exited && res.code == 0) {
+		log_info(job->name, "%s done on %s", what, job->server_name);
 		rc = 0;
 		goto out;
 	}

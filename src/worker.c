@@ -6,7 +6,11 @@
  * the batched output into the run's log, renews the lease every
  * lease_seconds / 3, and ends the child when a cancel arrives or a stop's
  * grace period is over. The child ignores the worker's own SIGTERM
- * (spawn's ignore_signals): a stop lets it finish first.
+ * (spawn's ignore_signals): a stop lets it finish first. Ending the child
+ * is SIGTERM to its group, then SIGKILL WORKER_END_GRACE_S later: the
+ * child records its run as interrupted in between. When it had to be
+ * killed all the same, the worker itself ends the Running catalog rows of
+ * the run's jobs whose lock is free (repair_rows()).
  *
  * Also cmd_worker(): `tisbackup worker`, the same threads in a process of
  * their own, until SIGTERM or SIGINT.
@@ -25,9 +29,11 @@
 
 #include "action.h"
 #include "actions.h"
+#include "catalog.h"
 #include "commands.h"
 #include "config.h"
 #include "guiconf.h"
+#include "lock.h"
 #include "log.h"
 #include "queue.h"
 #include "restore.h"
@@ -47,6 +53,8 @@
 #define WORKER_SETTLE_S 60            /* how long recording a run's end is retried */
 #define WORKER_BEAT_MS 5000           /* "this worker is alive" for its pools ... */
 #define WORKER_BEAT_TTL_S 20          /* ... counted as live this long after the last */
+/* SIGTERM to SIGKILL when a run is ended (cancel, lease lost, stop's grace over) */
+#define WORKER_END_GRACE_S 30
 
 struct worker;
 
@@ -82,6 +90,7 @@ struct exec {
 	struct buf batch;
 	int64_t last_flush, last_beat;
 	int cancelled, lost, handed_back;
+	const char *phase; /* "preexec", "the transfer", "postexec", from the child's log lines */
 	char last_error[1024];
 };
 
@@ -166,6 +175,15 @@ on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 
 	(void)stream;
 	note_error(x, line, len);
+	/* ssh.c logs "[JOB] running preexec on HOST" and "[JOB] preexec done on HOST". */
+	if (strstr(line, "] running preexec on ") != NULL)
+		x->phase = "preexec";
+	else if (strstr(line, "] preexec done on ") != NULL)
+		x->phase = "the transfer";
+	else if (strstr(line, "] running postexec on ") != NULL)
+		x->phase = "postexec";
+	else if (strstr(line, "] postexec done on ") != NULL)
+		x->phase = NULL;
 	if (x->batch.len + len + 1 > WORKER_BATCH_MAX)
 		flush_log(x);
 	if (len + 1 > WORKER_BATCH_MAX)
@@ -334,6 +352,54 @@ end_run(struct exec *x, enum queue_state state, int code, const char *error)
 		         error != NULL ? error : "");
 }
 
+/*
+ * The child was killed (it did not exit): the Running catalog rows it
+ * may have left for the run's jobs are ended now rather than at the
+ * job's next run. Only for jobs whose lock is free (a live run holds
+ * it; the killed child's went with it). Failures are logged and
+ * otherwise ignored: the next run of the job repairs its rows anyway.
+ */
+static void
+repair_rows(const struct exec *x)
+{
+	const struct queue_run *run = x->run;
+	struct config *cfg = NULL;
+	struct catalog *cat = NULL;
+	char *address = NULL;
+	struct err err;
+
+	err_clear(&err);
+	if (config_load(run->config, x->w->wc->base_dir, &cfg, &err) == -1)
+		goto fail;
+	address = config_catalog_address(cfg);
+	if (catalog_open(address, CATALOG_RW, &cat, &err) == -1)
+		goto fail;
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		const struct job *job = &cfg->jobs[i];
+		struct job_lock lk = { .fd = -1 };
+		int selected = run->nsections == 0;
+
+		for (size_t k = 0; k < run->nsections && !selected; k++)
+			selected = strcmp(run->sections[k], job->name) == 0;
+		if (!selected || !fs_exists(job->dir))
+			continue;
+		if (lock_acquire(job->dir, "repair", &lk, &err) == -1)
+			continue; /* busy: its run is alive and records its own row */
+		if (runrec_repair_dead(cat, job, &err) == -1)
+			log_warning(NULL, "worker %s: run %s: [%s] %s", x->wid, run->id, job->name,
+			            err.msg);
+		lock_release(&lk);
+	}
+	goto out;
+fail:
+	log_warning(NULL, "worker %s: run %s: ending its Running rows: %s", x->wid, run->id,
+	            err.msg);
+out:
+	catalog_close(cat);
+	free(address);
+	config_free(cfg);
+}
+
 static void
 execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue_run *run)
 {
@@ -345,7 +411,7 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	struct err err, werr;
 	const char *why;
 	char *devnode = NULL, *mountpoint = NULL;
-	char desc[128];
+	char desc[128], why_cancel[64];
 
 	log_info(NULL, "worker %s: run %s: %s of %zu section(s), pool %s, attempt %d", wid, run->id,
 	         run->action, run->nsections, run->pool, run->attempts);
@@ -391,6 +457,7 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	o.tick = on_tick;
 	o.tick_ctx = &x;
 	o.tick_ms = WORKER_TICK_MS;
+	o.kill_grace_sec = WORKER_END_GRACE_S;
 	o.ignore_signals = 1;
 	if (spawn_run(&o, &res, &err) == -1) {
 		flush_log(&x);
@@ -398,6 +465,12 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 		goto out;
 	}
 	flush_log(&x);
+	if (!res.exited) {
+		spawn_describe(&res, desc, sizeof desc);
+		log_warning(NULL, "worker %s: run %s: the child did not exit (%s): ending its rows",
+		            wid, run->id, desc);
+		repair_rows(&x);
+	}
 	if (mountpoint != NULL && usb_unmount(mountpoint, &err) == -1) {
 		/* The export may be incomplete: say so, whatever the child said. */
 		log_error(NULL, "worker %s: run %s: %s", wid, run->id, err.msg);
@@ -415,7 +488,9 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 		if (settle(&x, 1, QUEUE_QUEUED, -1, NULL) == 0)
 			log_info(NULL, "worker %s: run %s handed back to the queue", wid, run->id);
 	} else if (x.cancelled) {
-		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, "cancelled");
+		snprintf(why_cancel, sizeof why_cancel, "cancelled%s%s",
+		         x.phase != NULL ? " during " : "", x.phase != NULL ? x.phase : "");
+		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, why_cancel);
 	} else if (res.exited && res.code == 0) {
 		end_run(&x, QUEUE_DONE, 0, NULL);
 	} else {
