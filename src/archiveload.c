@@ -13,6 +13,7 @@ static const char *const names[] = { "libarchive.so.13", NULL };
 static const struct dynsym syms[] = {
 	{ "archive_entry_free", &archive_api.entry_free },
 	{ "archive_entry_new", &archive_api.entry_new },
+	{ "archive_entry_pathname", &archive_api.entry_pathname },
 	{ "archive_entry_set_gid", &archive_api.entry_set_gid },
 	{ "archive_entry_set_mode", &archive_api.entry_set_mode },
 	{ "archive_entry_set_mtime", &archive_api.entry_set_mtime },

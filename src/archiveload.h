@@ -22,6 +22,7 @@
 struct archive_api {
 	__typeof__(&archive_entry_free) entry_free;
 	__typeof__(&archive_entry_new) entry_new;
+	__typeof__(&archive_entry_pathname) entry_pathname;
 	__typeof__(&archive_entry_set_gid) entry_set_gid;
 	__typeof__(&archive_entry_set_mode) entry_set_mode;
 	__typeof__(&archive_entry_set_mtime) entry_set_mtime;
@@ -62,6 +63,7 @@ int archiveload(struct err *err);
 
 #define archive_entry_free (archive_api.entry_free)
 #define archive_entry_new (archive_api.entry_new)
+#define archive_entry_pathname (archive_api.entry_pathname)
 #define archive_entry_set_gid (archive_api.entry_set_gid)
 #define archive_entry_set_mode (archive_api.entry_set_mode)
 #define archive_entry_set_mtime (archive_api.entry_set_mtime)

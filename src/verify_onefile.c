@@ -7,7 +7,9 @@
  *    structure, every disk chunk against its xxhash or SHA-1);
  *  - .gz: inflated by zlib (its CRC-32 and length checked at the end);
  *  - .bz2, .tar, .tgz, .ova, .xz, .zst: read through by libarchive (tar
- *    header checksums, the compressor's own checks);
+ *    header checksums, the compressor's own checks); an .ova's members
+ *    are also hashed and compared with the manifest (*.mf) it holds, since
+ *    an uncompressed tar carries no checksum of its data;
  *  - a "*.mf" manifest (esx-vmdk: "SHA256(NAME)= HEX" lines): each file
  *    named hashed again and compared;
  *  - any other file: read fully.
@@ -109,13 +111,133 @@ out:
 	return rc;
 }
 
-/* Read the archive path through libarchive, every member's data. 0 or -1 + err. */
+/* The lowercase hex of n bytes of d into out[2n + 1]. */
+static void
+hex(const uint8_t *d, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/*
+ * Split a manifest line "SHA256(NAME)= HEX" or "SHA1(NAME)= HEX" in
+ * place: *name and *want point into line, *sha256 says which. 1 for such
+ * a line, 0 for any other.
+ */
 static int
-check_archive(const char *path, struct err *err)
+mf_parse(char *line, int *sha256, char **name, char **want)
+{
+	char *end = strstr(line, ")= ");
+
+	*sha256 = strncmp(line, "SHA256(", 7) == 0;
+	if ((!*sha256 && strncmp(line, "SHA1(", 5) != 0) || end == NULL)
+		return 0;
+	*name = line + (*sha256 ? 7 : 5);
+	*end = '\0';
+	*want = end + 3;
+	(*want)[strcspn(*want, "\r\n")] = '\0';
+	return 1;
+}
+
+/* A member of an .ova and its digests ("" where not computed). */
+struct ova_member {
+	char *name;
+	char sha256[2 * SHA256_DIGEST_SIZE + 1];
+	char sha1[2 * SHA1_DIGEST_SIZE + 1];
+};
+
+/* The manifest of an .ova, read from its member, and the members hashed. */
+struct ova_check {
+	struct buf mf; /* the manifest's text, NUL-terminated once read */
+	char *mf_name; /* NULL until the manifest member was read */
+	struct ova_member *m;
+	size_t n, cap;
+};
+
+#define OVA_MF_MAX (1024 * 1024)
+
+/* Does the manifest ask for algorithm sha256 (1) or SHA-1 (0) of name? */
+static int
+ova_wants(const struct ova_check *oc, const char *name, int sha256)
+{
+	const char *p = oc->mf.data != NULL ? oc->mf.data : "";
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "\n");
+		char line[4096], *nm, *want;
+		int s2;
+
+		if (len < sizeof line) {
+			memcpy(line, p, len);
+			line[len] = '\0';
+			if (mf_parse(line, &s2, &nm, &want) && s2 == sha256 &&
+			    strcmp(nm, name) == 0)
+				return 1;
+		}
+		p += len + (p[len] == '\n');
+	}
+	return 0;
+}
+
+/*
+ * Compare every line of the .ova's manifest with the digests of the
+ * members read. *n counts the members checked. 0 or -1 + err.
+ */
+static int
+ova_compare(const char *path, const struct ova_check *oc, long *n, struct err *err)
+{
+	const char *p = oc->mf.data != NULL ? oc->mf.data : "";
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "\n");
+		char line[4096], *name, *want;
+		const char *got = NULL;
+		int sha256;
+
+		if (len >= sizeof line) {
+			err_set(err, "%s: a line of its manifest %s is longer than %zu bytes", path,
+			        oc->mf_name, sizeof line - 1);
+			return -1;
+		}
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (p[len] == '\n');
+		if (!mf_parse(line, &sha256, &name, &want))
+			continue;
+		for (size_t i = 0; i < oc->n && got == NULL; i++)
+			if (strcmp(oc->m[i].name, name) == 0)
+				got = sha256 ? oc->m[i].sha256 : oc->m[i].sha1;
+		if (got == NULL || got[0] == '\0') {
+			err_set(
+			    err,
+			    "%s is damaged: its manifest %s lists %s, which the OVA does not hold",
+			    path, oc->mf_name, name);
+			return -1;
+		}
+		if (strcasecmp(got, want) != 0) {
+			err_set(
+			    err,
+			    "%s is damaged: its member %s has the %s %s, its manifest %s says %s",
+			    path, name, sha256 ? "SHA-256" : "SHA-1", got, oc->mf_name, want);
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * Read the archive path through libarchive, every member's data. With oc
+ * (an .ova), hash each member and keep its manifest's text (the first
+ * *.mf member): members before the manifest with SHA-256 and SHA-1 both,
+ * later ones with what the manifest asks for. 0 or -1 + err.
+ */
+static int
+check_archive(const char *path, struct ova_check *oc, struct err *err)
 {
 	struct archive *a;
 	struct archive_entry *e;
-	const void *buf;
+	const void *data;
 	size_t len;
 	la_int64_t off;
 	int r, rc = -1;
@@ -129,10 +251,73 @@ check_archive(const char *path, struct err *err)
 	if (archive_read_open_filename(a, path, READ_CHUNK) != ARCHIVE_OK)
 		goto bad;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-			;
+		const char *name =
+		    archive_entry_pathname(e) != NULL ? archive_entry_pathname(e) : "";
+		int is_mf = oc != NULL && oc->mf_name == NULL && ends_with(name, ".mf");
+		int h256 = 0, h1 = 0;
+		struct sha256_ctx s2;
+		struct sha1_ctx s1;
+		uint64_t pos = 0;
+
+		if (oc != NULL && !is_mf) {
+			h256 = oc->mf_name == NULL || ova_wants(oc, name, 1);
+			h1 = oc->mf_name == NULL || ova_wants(oc, name, 0);
+		}
+		sha256_init(&s2);
+		sha1_init(&s1);
+		while ((r = archive_read_data_block(a, &data, &len, &off)) == ARCHIVE_OK) {
+			static const uint8_t zero[4096];
+
+			/* A hole of a sparse member reads as zeros. */
+			while ((h256 || h1) && off >= 0 && pos < (uint64_t)off) {
+				size_t z = (uint64_t)off - pos < sizeof zero
+				               ? (size_t)((uint64_t)off - pos)
+				               : sizeof zero;
+
+				if (h256)
+					sha256_update(&s2, z, zero);
+				if (h1)
+					sha1_update(&s1, z, zero);
+				pos += z;
+			}
+			if (h256)
+				sha256_update(&s2, len, data);
+			if (h1)
+				sha1_update(&s1, len, data);
+			pos += len;
+			if (is_mf) {
+				if (buf_append(&oc->mf, data, len) == -1) {
+					err_set(err, "%s: its manifest %s is larger than %d bytes",
+					        path, name, OVA_MF_MAX);
+					goto out;
+				}
+			}
+		}
 		if (r != ARCHIVE_EOF)
 			goto bad;
+		if (is_mf) {
+			(void)buf_putc(&oc->mf, '\0'); /* the limit keeps room for it */
+			oc->mf_name = xstrdup(name);
+		} else if (oc != NULL) {
+			struct ova_member *m;
+			uint8_t dg[SHA256_DIGEST_SIZE];
+
+			if (oc->n == oc->cap) {
+				oc->cap = oc->cap != 0 ? 2 * oc->cap : 8;
+				oc->m = xrealloc(oc->m, oc->cap * sizeof *oc->m);
+			}
+			m = &oc->m[oc->n++];
+			memset(m, 0, sizeof *m);
+			m->name = xstrdup(name);
+			if (h256) {
+				sha256_digest(&s2, SHA256_DIGEST_SIZE, dg);
+				hex(dg, SHA256_DIGEST_SIZE, m->sha256);
+			}
+			if (h1) {
+				sha1_digest(&s1, SHA1_DIGEST_SIZE, dg);
+				hex(dg, SHA1_DIGEST_SIZE, m->sha1);
+			}
+		}
 	}
 	if (r != ARCHIVE_EOF)
 		goto bad;
@@ -146,12 +331,24 @@ out:
 	return rc;
 }
 
-/* The lowercase hex of n bytes of d into out[2n + 1]. */
-static void
-hex(const uint8_t *d, size_t n, char *out)
+/* Read the .ova path and check its members against its manifest. 0 or -1 + err. */
+static int
+check_ova(const char *path, long *hashed, struct err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	struct ova_check oc;
+	int rc;
+
+	memset(&oc, 0, sizeof oc);
+	buf_init(&oc.mf, OVA_MF_MAX + 1);
+	rc = check_archive(path, &oc, err);
+	if (rc == 0 && oc.mf_name != NULL)
+		rc = ova_compare(path, &oc, hashed, err);
+	for (size_t i = 0; i < oc.n; i++)
+		free(oc.m[i].name);
+	free(oc.m);
+	free(oc.mf_name);
+	buf_free(&oc.mf);
+	return rc;
 }
 
 /* Hash dir/name with SHA-256 (sha256 1) or SHA-1 into hexout. 0 or -1 + err. */
@@ -221,14 +418,11 @@ check_manifest(const char *dir, const char *mf, long *n, struct err *err)
 		return -1;
 	}
 	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
-		int sha256 = strncmp(line, "SHA256(", 7) == 0;
-		char *name = line + (sha256 ? 7 : 5), *end = strstr(line, ")= "), *want;
+		char *name, *want;
+		int sha256;
 
-		if ((!sha256 && strncmp(line, "SHA1(", 5) != 0) || end == NULL)
+		if (!mf_parse(line, &sha256, &name, &want))
 			continue;
-		*end = '\0';
-		want = end + 3;
-		want[strcspn(want, "\r\n")] = '\0';
 		if (hash_file(dir, name, sha256, got, err) == -1) {
 			rc = -1;
 			break;
@@ -245,18 +439,19 @@ check_manifest(const char *dir, const char *mf, long *n, struct err *err)
 	return rc;
 }
 
-/* Check one file by its name. 0 or -1 + err. */
+/* Check one file by its name; *hashed counts the manifest lines checked. 0 or -1 + err. */
 static int
-check_file(const char *path, struct err *err)
+check_file(const char *path, long *hashed, struct err *err)
 {
+	if (ends_with(path, ".ova"))
+		return check_ova(path, hashed, err);
 	if (ends_with(path, ".xva"))
 		return check_plain(path, 1, err);
 	if (ends_with(path, ".gz") && !ends_with(path, ".tar.gz"))
 		return check_gzip(path, err);
 	if (ends_with(path, ".bz2") || ends_with(path, ".tar") || ends_with(path, ".tgz") ||
-	    ends_with(path, ".tar.gz") || ends_with(path, ".ova") || ends_with(path, ".xz") ||
-	    ends_with(path, ".zst"))
-		return check_archive(path, err);
+	    ends_with(path, ".tar.gz") || ends_with(path, ".xz") || ends_with(path, ".zst"))
+		return check_archive(path, NULL, err);
 	return check_plain(path, 0, err);
 }
 
@@ -282,7 +477,7 @@ verify_onefile(const char *loc, long long catalog_bytes, struct buf *log, struct
 			        (long long)sb.st_size, catalog_bytes);
 			return -1;
 		}
-		if (check_file(loc, err) == -1)
+		if (check_file(loc, &hashed, err) == -1)
 			return -1;
 		nfiles = 1;
 		bytes = sb.st_size;
@@ -296,7 +491,7 @@ verify_onefile(const char *loc, long long catalog_bytes, struct buf *log, struct
 			char *p = xasprintf("%s/%s", loc, de->d_name);
 
 			if (de->d_name[0] != '.' && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
-				rc = check_file(p, err);
+				rc = check_file(p, &hashed, err);
 				if (rc == 0 && ends_with(de->d_name, ".mf"))
 					rc = check_manifest(loc, de->d_name, &hashed, err);
 				nfiles++;

@@ -6,7 +6,16 @@
 #    passes; one flipped byte of disk data fails on its chunk's checksum;
 #  - xcp-dump-metadata (a stub xe over the loopback sshd, a .dump.gz): a
 #    good dump passes; one flipped byte fails on gzip's check; a file cut
-#    short is refused (size differs from the catalog's).
+#    short is refused (size differs from the catalog's);
+#  - samba4 offline (a samba-backup-offline.tar.bz2 in the STAMP folder)
+#    and esx-vmdk (STAMP/VM.ova holding the descriptor, a SHA-256
+#    manifest and a disk; or the same three files in STAMP/): backups laid
+#    out as the drivers write them, registered with a catalog row (what is
+#    under test is the verifier, not the transport). A good one passes; a
+#    flipped byte fails with a message naming the file (bzip2's CRC; the
+#    OVA member or file whose SHA-256 differs from the manifest's, since an
+#    uncompressed tar carries no checksum of its data); a manifest naming
+#    a member the OVA lacks fails.
 
 # T_* are read by lib.sh.
 # shellcheck disable=SC2034
@@ -16,7 +25,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/xapi.sh"
 
 tb_require_binary
-tb_require openssl sqlite3 gzip ssh ssh-keygen
+tb_require openssl sqlite3 gzip ssh ssh-keygen bzip2 tar sha256sum
 tb_tmp
 
 # flip FILE OFFSET: invert one byte in place (size and mtime kept)
@@ -99,5 +108,103 @@ truncate -s -100 "$gz"
 tb_run -c "$CONF" -s pool verify
 t_rc 1 "verify of a .dump.gz cut short: exit 1"
 t_match "bytes, the catalog recorded" "$(last_row pool log)" "verify: the size differs from the catalog's"
+
+# add_backup JOB LOCATION: a good BACKUP row of JOB at LOCATION (a
+# folder: its size is not compared).
+add_backup() {
+	csql "INSERT INTO stats (backup_name, server_name, description, backup_start,
+	  backup_end, backup_duration, total_files_count, written_files_count, total_bytes,
+	  written_bytes, status, log, backup_location, TYPE) VALUES ('$1', 'srv-$1', '',
+	  strftime('%Y-%m-%dT%H:%M:%f000', 'now', 'localtime'),
+	  strftime('%Y-%m-%dT%H:%M:%f000', 'now', 'localtime'), 0, 1, 1, 0, 0, 'OK',
+	  'laid out by the test', '$2', 'BACKUP')"
+}
+# random_lines N: N lines of pseudo-random text (compresses, not to nothing)
+random_lines() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		printf 'dn: CN=user%d,CN=Users,DC=example,DC=test objectGUID: %s\n' "$i" "$RANDOM$RANDOM"
+	done
+}
+
+# ------------------------------------------------------------ samba4 offline (.tar.bz2)
+job_section "$CONF" dc type=samba4 server_name=127.0.0.1 "private_key=$CLIENT_KEY" \
+	samba_backup_mode=offline verify=yes
+SMB=$BASE/dc/20261201-03h00m00
+mkdir -p "$SMB" "$TMPD/smb/private/sam.ldb.d"
+random_lines 3000 >"$TMPD/smb/private/sam.ldb.d/DC=EXAMPLE,DC=TEST.ldb"
+random_lines 500 >"$TMPD/smb/private/secrets.ldb"
+tar -cjf "$SMB/samba-backup-offline.tar.bz2" -C "$TMPD/smb" private
+add_backup dc "$SMB"
+tb_run -c "$CONF" -s dc verify
+t_rc 0 "verify of a good samba4 .tar.bz2: exit 0"
+t_eq "VERIFY|OK" "$(last_row dc "TYPE || '|' || status")" "verify: a VERIFY row, OK"
+t_match "^1 file\(s\) of .*/20261201-03h00m00 \(.*\) read back intact$" "$(last_row dc log)" \
+	"verify: the row says the tarball was read back"
+bz=$SMB/samba-backup-offline.tar.bz2
+flip "$bz" $(($(stat -c %s "$bz") / 2))
+tb_run -c "$CONF" -s dc verify
+t_rc 1 "verify of a .tar.bz2 with a flipped byte: exit 1"
+t_eq "VERIFY|ERROR" "$(last_row dc "TYPE || '|' || status")" "verify: the damaged tarball is an ERROR row"
+t_match "samba-backup-offline\.tar\.bz2 is damaged: " "$(last_row dc log)" \
+	"verify: the row names the damaged tarball"
+
+# ------------------------------------------------------------ esx-vmdk (.ova and .mf)
+printf 'root\nunused\n' >"$TMPD/esxpw"
+chmod 600 "$TMPD/esxpw"
+job_section "$CONF" vm type=esx-vmdk server_name=vm01 esxhost=127.0.0.1 \
+	"password_file=$TMPD/esxpw" create_ovafile=yes verify=yes
+job_section "$CONF" vmdir type=esx-vmdk server_name=vm01 esxhost=127.0.0.1 \
+	"password_file=$TMPD/esxpw" verify=yes
+# The three files of an export, manifest last written but listed second
+# in the OVA (as the driver orders them).
+EXP=$TMPD/export
+mkdir -p "$EXP"
+printf '<?xml version="1.0"?>\n<Envelope><VirtualSystem ovf:id="vm01"/></Envelope>\n' >"$EXP/vm01.ovf"
+head -c $((2 * MIB)) /dev/urandom >"$EXP/vm01-disk-0.vmdk"
+(cd "$EXP" && sha256sum vm01.ovf vm01-disk-0.vmdk |
+	awk '{ printf "SHA256(%s)= %s\n", $2, $1 }' >vm01.mf)
+OVA_DIR=$BASE/vm/20261201-03h00m00
+mkdir -p "$OVA_DIR"
+tar -cf "$OVA_DIR/vm01.ova" -C "$EXP" vm01.ovf vm01.mf vm01-disk-0.vmdk
+add_backup vm "$OVA_DIR"
+ova=$OVA_DIR/vm01.ova
+cp "$ova" "$TMPD/good.ova"
+tb_run -c "$CONF" -s vm verify
+t_rc 0 "verify of a good .ova: exit 0"
+t_eq "VERIFY|OK" "$(last_row vm "TYPE || '|' || status")" "verify: a VERIFY row, OK"
+t_match "^1 file\(s\) of .* read back intact, 2 checked against the manifest$" "$(last_row vm log)" \
+	"verify: both members listed in the OVA's manifest were checked"
+# A byte of disk data: the tar is still well-formed, only the manifest sees it.
+flip "$ova" $(($(stat -c %s "$ova") / 2))
+t_ok "the flipped OVA still lists as a tar" tar -tf "$ova"
+tb_run -c "$CONF" -s vm verify
+t_rc 1 "verify of an .ova with a flipped byte of disk data: exit 1"
+t_eq "VERIFY|ERROR" "$(last_row vm "TYPE || '|' || status")" "verify: the damaged OVA is an ERROR row"
+t_match "vm01\.ova is damaged: its member vm01-disk-0\.vmdk has the SHA-256 [0-9a-f]{64}, its manifest vm01\.mf says [0-9a-f]{64}" \
+	"$(last_row vm log)" "verify: the row names the member whose SHA-256 differs"
+# A manifest listing a member the OVA does not hold.
+cp "$EXP/vm01.mf" "$TMPD/vm01.mf.good"
+echo "SHA256(vm01-disk-1.vmdk)= $(printf '%064d' 0)" >>"$EXP/vm01.mf"
+tar -cf "$ova" -C "$EXP" vm01.ovf vm01.mf vm01-disk-0.vmdk
+tb_run -c "$CONF" -s vm verify
+t_rc 1 "verify of an .ova whose manifest lists a missing disk: exit 1"
+t_match "vm01\.ova is damaged: its manifest vm01\.mf lists vm01-disk-1\.vmdk, which the OVA does not hold" \
+	"$(last_row vm log)" "verify: the row names the missing member"
+cp "$TMPD/vm01.mf.good" "$EXP/vm01.mf"
+# The folder form: descriptor, manifest and disk side by side.
+DIR_SNAP=$BASE/vmdir/20261201-03h00m00
+mkdir -p "$DIR_SNAP"
+cp "$EXP"/vm01.ovf "$EXP"/vm01.mf "$EXP"/vm01-disk-0.vmdk "$DIR_SNAP/"
+add_backup vmdir "$DIR_SNAP"
+tb_run -c "$CONF" -s vmdir verify
+t_rc 0 "verify of a good export folder: exit 0"
+t_match "^3 file\(s\) of .* read back intact, 2 checked against the manifest$" "$(last_row vmdir log)" \
+	"verify: the folder's manifest lines were checked"
+flip "$DIR_SNAP/vm01-disk-0.vmdk" $MIB
+tb_run -c "$CONF" -s vmdir verify
+t_rc 1 "verify of a folder whose disk has a flipped byte: exit 1"
+t_match "vm01-disk-0\.vmdk is damaged: its SHA-256 is [0-9a-f]{64}, the manifest vm01\.mf says [0-9a-f]{64}" \
+	"$(last_row vmdir log)" "verify: the row names the disk whose SHA-256 differs"
 
 t_done
