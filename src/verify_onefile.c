@@ -242,7 +242,7 @@ check_archive(const char *path, struct ova_check *oc, struct err *err)
 	la_int64_t off;
 	int r, rc = -1;
 
-	if (archiveload(err) == -1)
+	if (archiveload(err) == -1 || nettleload(err) == -1)
 		return -1;
 	a = archive_read_new();
 	archive_read_support_filter_all(a);
