@@ -398,11 +398,16 @@ static const struct restore_word {
 	const char *field;
 	int value;
 } restore_words[] = {
-	{ "--at", "at", 1 },           { "--path", "paths", 1 },
-	{ "--to", "to", 1 },           { "--db", "db", 1 },
-	{ "--to-db", "to_db", 1 },     { "--replace", "replace", 0 },
-	{ "--dry-run", "dry_run", 0 }, { "--in-place", "in_place", 0 },
-	{ "--yes", "confirm", 0 },     { "--import-to", "import_to", 1 },
+	{ "--at", "at", 1 },
+	{ "--path", "paths", 1 },
+	{ "--to", "to", 1 },
+	{ "--db", "db", 1 },
+	{ "--to-db", "to_db", 1 },
+	{ "--replace", "replace", 0 },
+	{ "--dry-run", "dry_run", 0 },
+	{ "--in-place", "in_place", 0 },
+	{ "--yes", "confirm", 0 },
+	{ "--import-to", "import_to", 1 },
 	{ "--to-server", "to_server", 1 },
 };
 

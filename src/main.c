@@ -406,8 +406,9 @@ main(int argc, char **argv)
 		return usage_rc(argc, argv);
 	}
 	if (o.restore.given && e->run != action_restore && e->command != cmd_catalog) {
-		fprintf(stderr, "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db, "
-		                "--to-server, --replace and --import-to are options of restore only\n");
+		fprintf(stderr,
+		        "tisbackup: --at, --path, --to, --in-place, --yes, --db, --to-db, "
+		        "--to-server, --replace and --import-to are options of restore only\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}

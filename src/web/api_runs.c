@@ -321,10 +321,9 @@ opt_bool(struct req *r, struct reply *out, json_t *o, const char *key, int *val)
 static int
 restore_words(struct req *r, struct reply *out, json_t *o, struct strv *words)
 {
-	static const char *const keys[] = {
-		"at",      "paths",   "to",       "db",      "to_db",
-		"replace", "dry_run", "in_place", "confirm", "import_to", "to_server"
-	};
+	static const char *const keys[] = { "at",      "paths",     "to",       "db",
+		                            "to_db",   "replace",   "dry_run",  "in_place",
+		                            "confirm", "import_to", "to_server" };
 	static const char *const strs[][2] = { { "at", "--at" },
 		                               { "to", "--to" },
 		                               { "db", "--db" },
