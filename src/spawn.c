@@ -30,7 +30,6 @@
 #include <sys/wait.h>
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,6 +44,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "util/procgrp.h"
 #include "util/xmalloc.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -510,6 +510,14 @@ spawn_group_kill(pid_t pgid, int sig)
 	kill(-pgid, sig);
 }
 
+/* procgrp_each() callback: stop at a live process other than *ctx. */
+static int
+spawn_group_member_alive(pid_t pid, char state, const char *comm, void *ctx)
+{
+	(void)comm;
+	return pid != *(pid_t *)ctx && state != 'Z' && state != 'X';
+}
+
 /*
  * 1 when a process other than except (the child, exited but not reaped)
  * is still in process group pgid; zombies do not count (they hold no
@@ -518,39 +526,7 @@ spawn_group_kill(pid_t pgid, int sig)
 static int
 spawn_group_alive(pid_t pgid, pid_t except)
 {
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	int alive = 0;
-
-	if (d == NULL)
-		return 1;
-	while (!alive && (de = readdir(d)) != NULL) {
-		char path[64], stat[512], state;
-		const char *p;
-		long pid, ppid, pgrp;
-		char *end;
-		ssize_t n;
-		int fd;
-
-		pid = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || pid <= 0 || pid == except)
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		n = read(fd, stat, sizeof stat - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		stat[n] = '\0';
-		/* "PID (COMM) STATE PPID PGRP ...": COMM may hold ')' and blanks. */
-		if ((p = strrchr(stat, ')')) == NULL ||
-		    sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
-			continue;
-		alive = pgrp == (long)pgid && state != 'Z' && state != 'X';
-	}
-	closedir(d);
-	return alive;
+	return procgrp_each(pgid, spawn_group_member_alive, &except) != 0;
 }
 
 /* Read what is left in the pipes without waiting, then close them. */

@@ -11,7 +11,6 @@
  */
 #include "watchdog.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,55 +18,38 @@
 #include "jobconf.h"
 #include "progress.h"
 #include "spawn.h"
+#include "util/procgrp.h"
 
-/*
- * rchar of process n if it belongs to process group pgid and is not ssh,
- * else 0. Processes that vanish meanwhile count 0.
- */
-static long long
-proc_rchar(const char *n, pid_t pgid)
+/* procgrp_each() callback: adds the process's rchar to *ctx, but ssh's. */
+static int
+add_rchar(pid_t pid, char state, const char *comm, void *ctx)
 {
-	char path[64], buf[512], *p;
+	char path[64], buf[256];
 	long long v = 0;
 	FILE *f;
-	long grp;
 
-	snprintf(path, sizeof path, "/proc/%s/stat", n);
-	if ((f = fopen(path, "re")) == NULL)
+	(void)state;
+	if (strcmp(comm, "ssh") == 0)
 		return 0;
-	p = fgets(buf, sizeof buf, f);
-	fclose(f);
-	/* "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'. */
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-		return 0;
-	if (sscanf(p + 1, " %*c %*d %ld", &grp) != 1 || grp != (long)pgid)
-		return 0;
-	if (strncmp(strchr(buf, '(') + 1, "ssh)", 4) == 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%s/io", n);
+	snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	while (fgets(buf, sizeof buf, f) != NULL)
 		if (sscanf(buf, "rchar: %lld", &v) == 1)
 			break;
 	fclose(f);
-	return v;
+	*(long long *)ctx += v;
+	return 0;
 }
 
+/* The bytes read by the processes of group pgid (rchar), ssh's left out. */
 static long long
 group_progress(void *ctx, pid_t pgid)
 {
-	struct dirent *de;
 	long long sum = 0;
-	DIR *d;
 
 	(void)ctx;
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
-			sum += proc_rchar(de->d_name, pgid);
-	closedir(d);
+	procgrp_each(pgid, add_rchar, &sum);
 	return sum;
 }
 
