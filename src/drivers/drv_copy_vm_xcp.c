@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "drivers/xapi_job.h"
 #include "jobconf.h"
 #include "log.h"
 #include "util/timefmt.h"
@@ -81,16 +82,7 @@ cvx_validate(const struct job *job, struct err *err)
 static int
 cvx_open(const struct job *job, struct xapi **x, struct err *err)
 {
-	struct xapi_opts o = {
-		.host = job->server_name,
-		.password_file = job_get(job, "password_file"),
-		.ca_file = job_get(job, "xcp_ca_file"),
-		.pin = job_get(job, "xcp_fingerprint"),
-		.insecure = !job_get_bool(job, "ssl_verify", 1),
-		.no_proxy = job_get_bool(job, "ignore_proxies", 1),
-		.call_timeout = job_get_long(job, "xapi_call_timeout", 300),
-		.log_section = job->name,
-	};
+	struct xapi_opts o = xapi_job_opts(job, job->server_name);
 
 	return xapi_open(&o, x, err);
 }

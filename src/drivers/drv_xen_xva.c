@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "drivers/xapi_job.h"
 #include "http.h"
 #include "jobconf.h"
 #include "log.h"
@@ -194,24 +195,6 @@ static const struct drv_layout xva_layout = {
 	.classify = xva_classify,
 	.names = xva_names,
 };
-
-/* How a job reaches its pool's XAPI (backup and restore alike). */
-static struct xapi_opts
-xva_xapi_opts(const struct job *job)
-{
-	struct xapi_opts o = {
-		.host = job_get(job, "xcphost"),
-		.password_file = job_get(job, "password_file"),
-		.ca_file = job_get(job, "xcp_ca_file"),
-		.pin = job_get(job, "xcp_fingerprint"),
-		.insecure = !job_get_bool(job, "ssl_verify", 1),
-		.no_proxy = job_get_bool(job, "ignore_proxies", 1),
-		.call_timeout = job_get_long(job, "xapi_call_timeout", 300),
-		.log_section = job->name,
-	};
-
-	return o;
-}
 
 /* --- one run's state ------------------------------------------------------------- */
 
@@ -720,7 +703,7 @@ xva_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = run->job;
 	struct xva_run r;
-	struct xapi_opts o = xva_xapi_opts(job);
+	struct xapi_opts o = xapi_job_opts(job, job_get(job, "xcphost"));
 	struct xv *vmrec = NULL;
 	char *names[DRV_LAYOUT_NAMES], *snaplabel = NULL, *desc = NULL, when[32];
 	const char *source;
@@ -1076,7 +1059,7 @@ static int
 xva_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = r->job;
-	struct xapi_opts o = xva_xapi_opts(job);
+	struct xapi_opts o = xapi_job_opts(job, job_get(job, "xcphost"));
 	struct xva_upload u;
 	struct xapi *x = NULL;
 	struct xv *task = NULL, *rec = NULL;
