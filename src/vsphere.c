@@ -3,15 +3,13 @@
  * xml_escape(), responses parsed with xml.h, the session cookie carried by
  * hand on two http.h clients (SOAP calls, NFC downloads), tasks and
  * leases polled through the PropertyCollector, SHA-1/SHA-256 through
- * libnettle loaded on first use (like libcurl and libxml2, so commands
- * that never export a VM do not map it).
+ * libnettle loaded on first use by nettleload.c (like libcurl and
+ * libxml2, so commands that never export a VM do not map it).
  */
 #include "vsphere.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nettle/sha1.h>
-#include <nettle/sha2.h>
-
+#include "nettleload.h"
 #include "progress.h"
 #include "spawn.h"
 #include "util/buf.h"
@@ -1099,37 +1095,7 @@ vs_download(struct vs_session *s, const char *url, http_sink_fn sink, void *ctx,
 	return rc;
 }
 
-/* --- hashing (libnettle on first use) --------------------------------------------------- */
-
-static struct {
-	void (*sha1_init)(struct sha1_ctx *);
-	void (*sha1_update)(struct sha1_ctx *, size_t, const uint8_t *);
-	void (*sha1_digest)(struct sha1_ctx *, size_t, uint8_t *);
-	void (*sha256_init)(struct sha256_ctx *);
-	void (*sha256_update)(struct sha256_ctx *, size_t, const uint8_t *);
-	void (*sha256_digest)(struct sha256_ctx *, size_t, uint8_t *);
-	int loaded;
-} nettle;
-static pthread_once_t nettle_once = PTHREAD_ONCE_INIT;
-
-static void
-nettle_load(void)
-{
-	void *lib = dlopen("libnettle.so.8", RTLD_NOW | RTLD_LOCAL);
-
-	if (lib == NULL)
-		lib = dlopen("libnettle.so", RTLD_NOW | RTLD_LOCAL);
-	if (lib == NULL)
-		return;
-	*(void **)&nettle.sha1_init = dlsym(lib, "nettle_sha1_init");
-	*(void **)&nettle.sha1_update = dlsym(lib, "nettle_sha1_update");
-	*(void **)&nettle.sha1_digest = dlsym(lib, "nettle_sha1_digest");
-	*(void **)&nettle.sha256_init = dlsym(lib, "nettle_sha256_init");
-	*(void **)&nettle.sha256_update = dlsym(lib, "nettle_sha256_update");
-	*(void **)&nettle.sha256_digest = dlsym(lib, "nettle_sha256_digest");
-	nettle.loaded = nettle.sha1_init && nettle.sha1_update && nettle.sha1_digest &&
-	                nettle.sha256_init && nettle.sha256_update && nettle.sha256_digest;
-}
+/* --- hashing (libnettle on first use, nettleload.c) ------------------------------------ */
 
 struct vs_hash {
 	struct sha1_ctx sha1;
@@ -1141,22 +1107,19 @@ vs_hash_new(struct err *err)
 {
 	struct vs_hash *h;
 
-	pthread_once(&nettle_once, nettle_load);
-	if (!nettle.loaded) {
-		err_set(err, "cannot load libnettle.so.8 for SHA-1/SHA-256: install libnettle8");
+	if (nettleload(err) == -1)
 		return NULL;
-	}
 	h = xmalloc(sizeof *h);
-	nettle.sha1_init(&h->sha1);
-	nettle.sha256_init(&h->sha256);
+	sha1_init(&h->sha1);
+	sha256_init(&h->sha256);
 	return h;
 }
 
 void
 vs_hash_update(struct vs_hash *h, const void *data, size_t len)
 {
-	nettle.sha1_update(&h->sha1, len, data);
-	nettle.sha256_update(&h->sha256, len, data);
+	sha1_update(&h->sha1, len, data);
+	sha256_update(&h->sha256, len, data);
 }
 
 static void
@@ -1176,8 +1139,8 @@ vs_hash_final(struct vs_hash *h, char sha1_hex[41], char sha256_hex[65])
 {
 	uint8_t d1[SHA1_DIGEST_SIZE], d2[SHA256_DIGEST_SIZE];
 
-	nettle.sha1_digest(&h->sha1, sizeof d1, d1);
-	nettle.sha256_digest(&h->sha256, sizeof d2, d2);
+	sha1_digest(&h->sha1, sizeof d1, d1);
+	sha256_digest(&h->sha256, sizeof d2, d2);
 	hex(d1, sizeof d1, sha1_hex);
 	hex(d2, sizeof d2, sha256_hex);
 }
