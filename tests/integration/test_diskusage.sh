@@ -197,7 +197,7 @@ else
 		cd "$BROWSER_DIR" &&
 			TB_URL=$WEB TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=src1 TB_SNAPSHOTS=2 \
 				TB_SAMPLES=10 TB_FULL_DAY=$FULL \
-				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs} \
+				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD} \
 				timeout -k 5 120 node storage.test.mjs
 	) >"$TMPD/ui.tap" 2>&1
 	node_rc=$?

@@ -174,7 +174,7 @@ else
 		cd "$BROWSER_DIR" &&
 			TB_URL=$WEB TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=gfs TB_ROWS=$N \
 				TB_KEEP=$NKEEP TB_KEEP_LIST=$EXPECT TB_INUSE=${STAMP[EXPORTED]} \
-				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs} \
+				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD} \
 				timeout -k 5 120 node retention.test.mjs
 	) >"$TMPD/ui.tap" 2>&1
 	node_rc=$?
