@@ -6,7 +6,8 @@
  * missing and WAL databases (side files absent, present, or impossible to
  * create), the version that keys the web cache, and the addresses
  * catalog_open() takes (plain path, sqlite: URIs, unknown schemes). Every
- * test works in its own temporary folder.
+ * test works in its own temporary folder, and on its own database when
+ * the cases that use only catalog.h run against PostgreSQL (see main()).
  */
 #include <errno.h>
 #include <math.h>
