@@ -22,6 +22,7 @@
 #include "fixture.h"
 #include "alert.h"
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "guiconf.h"
 #include "log.h"
 #include "util/xmalloc.h"
@@ -306,7 +307,7 @@ setup(void **state)
 
 	if (tb_tmpdir_make(f->dir, sizeof f->dir, "alert") == -1)
 		return -1;
-	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
+	f->db = tb_catalog_new(f->dir, "tisbackup");
 	if (catalog_open(f->db, CATALOG_RW, &f->cat, NULL) == -1)
 		return -1;
 	*state = f;
@@ -319,8 +320,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	catalog_close(f->cat);
+	tb_catalog_drop(f->db);
 	tb_tmpdir_remove(f->dir);
-	free(f->db);
 	free(f);
 	return 0;
 }
@@ -480,6 +481,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_catalog_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_run_rollback, setup, teardown),
 	};
+	/* Against PostgreSQL (unit_pg_alert): the cases that use a catalog. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_catalog_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_run_rollback, setup, teardown),
+	};
 
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("alert_pg", pg_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "diskusage.h"
 #include "fixture.h"
 
@@ -170,12 +171,11 @@ test_catalog_ops(void **state)
 	struct catalog_du_sample smp = { "2026-01-01", 100, 1000 }, *ss = NULL;
 	struct catalog_du *rows = NULL;
 	struct catalog *cat = NULL;
-	char db[512];
+	char *db = tb_catalog_new(t->path, "cat");
 	size_t n = 0;
 	struct err err;
 
 	err_clear(&err);
-	snprintf(db, sizeof db, "%s/cat.sqlite", t->path);
 	/* A catalog that never had the tables reads as empty read-only. */
 	assert_int_equal(catalog_open(db, CATALOG_RW, &cat, &err), 0);
 	catalog_close(cat);
@@ -232,6 +232,7 @@ test_catalog_ops(void **state)
 	assert_int_equal(n, 1);
 	free(ss);
 	catalog_close(cat);
+	assert_int_equal(tb_catalog_drop(db), 0);
 }
 
 static void
@@ -300,6 +301,13 @@ main(void)
 		                                tb_tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_walk, tb_tmpdir_setup, tb_tmpdir_teardown),
 	};
+	/* Against PostgreSQL (unit_pg_diskusage): the one case that uses a catalog. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_catalog_ops, tb_tmpdir_setup,
+		                                tb_tmpdir_teardown),
+	};
 
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("diskusage_pg", pg_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "fixture.h"
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "config.h"
 #include "dumpstat.h"
 #include "util/buf.h"
@@ -147,7 +147,6 @@ test_run(void **state)
 	char dir[TB_TMPDIR_MAX];
 	struct catalog *cat;
 	struct err err;
-	sqlite3 *raw;
 	char *db, *text = NULL;
 	size_t len = 0;
 	FILE *out;
@@ -158,7 +157,7 @@ test_run(void **state)
 
 	(void)state;
 	assert_int_equal(tb_tmpdir_make(dir, sizeof dir, "dumpstat"), 0);
-	db = xasprintf("%s/tisbackup.sqlite", dir);
+	db = tb_catalog_new(dir, "tisbackup");
 	err_clear(&err);
 	assert_int_equal(catalog_open(db, CATALOG_RW, &cat, &err), 0);
 	add(cat, "alpha", "2026-01-01T01:00:00", "BACKUP", "a1");
@@ -188,26 +187,29 @@ test_run(void **state)
 
 	/* A catalog error names the job. */
 	assert_int_equal(catalog_open(db, CATALOG_RO, &cat, &err), 0);
-	assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "DROP TABLE stats", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	tb_catalog_exec(db, "DROP TABLE stats");
 	text = NULL;
 	out = open_memstream(&text, &len);
 	assert_int_equal(dumpstat_run(cat, jobs, 3, 30, out, &err), -1);
 	fclose(out);
 	assert_string_equal(text, "");
 	free(text);
-	{
+	if (tb_catalog_pg_url() == NULL) {
 		char *want = xasprintf("[alpha] dumpstat: catalog %s: reading rows: no such "
 		                       "table: stats",
 		                       db);
 
 		assert_string_equal(err.msg, want);
 		free(want);
+	} else {
+		/* The server's own words, after the catalog's postgresql://user@host:port/db. */
+		assert_non_null(strstr(err.msg, "[alpha] dumpstat: catalog postgresql://"));
+		assert_non_null(strstr(err.msg, ": reading rows: "));
+		assert_non_null(strstr(err.msg, "relation \"stats\" does not exist"));
 	}
 	catalog_close(cat);
+	assert_int_equal(tb_catalog_drop(db), 0);
 	assert_int_equal(tb_tmpdir_remove(dir), 0);
-	free(db);
 }
 
 int
@@ -218,6 +220,12 @@ main(void)
 		cmocka_unit_test(test_format_nulls_and_newlines),
 		cmocka_unit_test(test_run),
 	};
+	/* Against PostgreSQL (unit_pg_dumpstat): the case that reads a catalog. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_run),
+	};
 
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("dumpstat_pg", pg_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

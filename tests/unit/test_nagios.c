@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "fixture.h"
@@ -421,7 +422,7 @@ test_run_mixed(void **state)
 	struct fixture *f = *state;
 	struct catalog *cat;
 	struct err err;
-	char *db = xasprintf("%s/tisbackup.sqlite", f->dir);
+	char *db = tb_catalog_new(f->dir, "tisbackup");
 	char *s1 = iso_at(f->now, -7200, 0), *e1 = iso_at(f->now, -3600, 123);
 	char *s2 = iso_at(f->now, -600, 0), *e3 = iso_at(f->now, -100, 0);
 	char *endtxt1 = end_at(f->now, -3600), *endtxt3 = end_at(f->now, -100);
@@ -540,7 +541,7 @@ test_run_mixed(void **state)
 		    text, "UNKNOWN : no backup section selected (tisbackup V" TB_VERSION ")\n");
 		free(text);
 	}
-	free(db);
+	assert_int_equal(tb_catalog_drop(db), 0);
 	free(s1);
 	free(e1);
 	free(s2);
@@ -676,6 +677,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_catalog_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_speed, setup, teardown),
 	};
+	/*
+	 * Against PostgreSQL (unit_pg_nagios): the check over a catalog.
+	 * test_run_catalog_error and test_run_speed stay SQLite's (its error
+	 * text for a dropped table; 100k rows written with sqlite3); the
+	 * test_eval_* cases read no catalog.
+	 */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_run_mixed, setup, teardown),
+	};
 
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("nagios_pg", pg_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

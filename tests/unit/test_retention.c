@@ -27,6 +27,7 @@
 
 #include "actions.h"
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "log.h"
@@ -131,7 +132,7 @@ setup(void **state)
 
 	if (tb_tmpdir_make(base, sizeof base, "retention") == -1)
 		return -1;
-	f->catpath = xasprintf("%s/tisbackup.sqlite", base);
+	f->catpath = tb_catalog_new(base, "tisbackup");
 	err_clear(&err);
 	if (catalog_open(f->catpath, CATALOG_RW, &f->cat, &err) == -1)
 		return -1;
@@ -146,11 +147,14 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rc;
 
 	catalog_close(f->cat);
-	free(f->catpath);
+	rc = tb_catalog_drop(f->catpath);
 	free(f);
-	return tb_tmpdir_remove(base);
+	if (tb_tmpdir_remove(base) == -1)
+		rc = -1;
+	return rc;
 }
 
 /* Stamp and ISO start of days ago at noon, local time. */
@@ -429,5 +433,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_leftovers_finished, setup, teardown),
 	};
 
+	/* Every case cleans up through the catalog: unit_pg_retention runs them all on PostgreSQL. */
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("retention_pg", tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

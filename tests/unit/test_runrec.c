@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "config.h"
 #include "drivers/driver.h"
 #include "fixture.h"
@@ -44,7 +44,7 @@ setup(void **state)
 
 	if (tb_tmpdir_make(f->dir, sizeof f->dir, "runrec") == -1)
 		return -1;
-	f->db = xasprintf("%s/tisbackup.sqlite", f->dir);
+	f->db = tb_catalog_new(f->dir, "tisbackup");
 	err_clear(&err);
 	if (catalog_open(f->db, CATALOG_RW, &f->cat, &err) == -1) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -64,8 +64,9 @@ teardown(void **state)
 	int rc;
 
 	catalog_close(f->cat);
-	rc = tb_tmpdir_remove(f->dir);
-	free(f->db);
+	rc = tb_catalog_drop(f->db);
+	if (tb_tmpdir_remove(f->dir) == -1)
+		rc = -1;
 	free(f);
 	return rc;
 }
@@ -74,13 +75,22 @@ teardown(void **state)
 static void
 raw_exec(const struct fixture *f, const char *sql)
 {
-	sqlite3 *db;
-	char *msg = NULL;
+	tb_catalog_exec(f->db, sql);
+}
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-	sqlite3_close(db);
+/* From now on the database refuses every update of stats with "disk on fire". */
+static void
+refuse_updates(const struct fixture *f)
+{
+	if (tb_catalog_pg_url() == NULL) {
+		raw_exec(f, "CREATE TRIGGER refuse BEFORE UPDATE ON stats "
+		            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+		return;
+	}
+	raw_exec(f, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+	            "$$BEGIN RAISE EXCEPTION 'disk on fire'; END$$;"
+	            "CREATE TRIGGER refuse BEFORE UPDATE ON stats "
+	            "FOR EACH ROW EXECUTE FUNCTION refuse()");
 }
 
 /* The newest row of name (must exist). Free with catalog_rows_free(row, 1). */
@@ -286,8 +296,7 @@ test_success_survives_refused_write(void **state)
 	struct err err;
 
 	begin(f, &rr, "EXPORT");
-	raw_exec(f, "CREATE TRIGGER refuse BEFORE UPDATE ON stats "
-	            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+	refuse_updates(f);
 	err_clear(&err);
 	assert_int_equal(runrec_finish(&rr, &st, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "recording the export's result failed: "));
@@ -308,8 +317,7 @@ test_long_run_error(void **state)
 	struct err run_err, err;
 
 	begin(f, &rr, "BACKUP");
-	raw_exec(f, "CREATE TRIGGER refuse BEFORE UPDATE ON stats "
-	            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+	refuse_updates(f);
 	err_clear(&run_err);
 	err_set(&run_err, "rsync failed");
 	while (strlen(run_err.msg) < ERR_MSG_MAX - 2)
@@ -431,5 +439,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 	};
 
+	/* Every case uses the catalog only: unit_pg_runrec runs them all on PostgreSQL. */
+	if (tb_catalog_pg_url() != NULL)
+		return cmocka_run_group_tests_name("runrec_pg", tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
