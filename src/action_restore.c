@@ -488,6 +488,13 @@ restore_server_bad(const char *v)
 	return NULL;
 }
 
+/* 1 when db is a plain database name: up to 63 letters, digits, '_', '.', '$', '-'. */
+static int
+restore_db_plain(const char *db)
+{
+	return strlen(db) <= 63 && plain_name(db, strlen(db), "._$-");
+}
+
 /* A value of w; NULL when it is fine, else what it should be. */
 static const char *
 restore_value_bad(const struct restore_word *w, const char *v)
@@ -531,10 +538,19 @@ restore_value_bad(const struct restore_word *w, const char *v)
 		           : NULL;
 	if (strcmp(w->opt, "--to-server") == 0)
 		return restore_server_bad(v);
-	/* --db, --to-db */
-	return strlen(v) > 63 || !plain_name(v, strlen(v), "._$-")
-	           ? "expected a database name (letters, digits, '_', '.', '$', '-')"
-	           : NULL;
+	/*
+	 * --db names a database of the backup (it only picks a dump file, as
+	 * restore_dump_dbs() lists them: any name, "a/b" or "my db%x");
+	 * --to-db is sent to the server, so it stays plain.
+	 */
+	if (strcmp(w->opt, "--db") == 0)
+		return v[0] == '\0' || v[0] == '-' || strlen(v) > 255
+		           ? "expected the name of a database of the backup (1 to 255 bytes, "
+		             "not starting with '-')"
+		           : NULL;
+	return restore_db_plain(v)
+	           ? NULL
+	           : "expected a database name (letters, digits, '_', '.', '$', '-')";
 }
 
 int
@@ -542,7 +558,7 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
                     struct err *err)
 {
 	int seen[RESTORE_NWORDS] = { 0 };
-	const char *f = "options";
+	const char *f = "options", *db = NULL;
 	size_t i, k;
 
 	if (n > 0 && (action == NULL || strcmp(action, "restore") != 0)) {
@@ -591,6 +607,16 @@ restore_queue_check(const char *action, const char *const *words, size_t n, cons
 			err_set(err, "%.300s: %s", w, bad);
 			goto fail;
 		}
+		if (strcmp(rw->opt, "--db") == 0)
+			db = w + strlen(rw->opt) + 1;
+	}
+	if (db != NULL && !restore_db_plain(db) && !restore_seen(seen, "--to-db")) {
+		f = "to_db";
+		err_set(err,
+		        "database '%.255s' is not a plain name: say which name to load it as "
+		        "(--to-db: letters, digits, '_', '.', '$', '-')",
+		        db);
+		goto fail;
 	}
 	if (restore_seen(seen, "--yes") && !restore_seen(seen, "--in-place")) {
 		f = "confirm";

@@ -33,7 +33,9 @@ struct restore_opts {
  * takes any, and only these self-contained words: --at=STAMP|DATE|latest,
  * --path=P (repeatable; relative, no ".." component), --to=/DIR or
  * --to=[USER@]HOST:/DIR (no ".." component, a host name that cannot be
- * read as an option), --db=NAME, --to-db=NAME (letters, digits, _ . $ -),
+ * read as an option), --db=NAME (a database of the backup: 1 to 255
+ * bytes, no leading '-'), --to-db=NAME (letters, digits, _ . $ -; needed
+ * when --db's NAME is not such a plain name, as "a/b" or "my db"),
  * --to-server=[USER@]HOST (restore_server_bad()), --import-to=SR (an
  * SR's name label or UUID: no leading '-', at most 255 bytes), --replace,
  * --dry-run, --in-place and --yes (only with --in-place);

@@ -88,6 +88,21 @@ int restore_stream_run(const struct drv_restore *r, const char *const *remote,
  */
 char *restore_dump_find(const char *dir, const char *db, struct err *err);
 
+/* The manifest of a mysql+ssh snapshot: "FILE<TAB>DATABASE" lines (drv_mysql.c). */
+#define RESTORE_DUMP_MANIFEST "manifest.tsv"
+
+/*
+ * The databases whose dumps the snapshot folder open as dirfd holds, by
+ * the names `restore --db` takes: for a file listed in its manifest
+ * (RESTORE_DUMP_MANIFEST, a mysql+ssh snapshot whose file names may be
+ * percent-encoded) the database the manifest names, else the file name
+ * without ".sql.gz" and without a trailing "-STAMP". globals.sql.gz (the
+ * server's roles) is not a database. Pushes the names into dbs and the
+ * files' names into files, both sorted by name (the same order); dirfd
+ * stays open. 0, or -1 + err (the folder or the manifest unreadable).
+ */
+int restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *err);
+
 /* The longest target database name (PostgreSQL's 63 bytes, less a staging suffix). */
 #define RESTORE_DB_NAME_MAX 54
 

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "config.h"
+#include "drivers/mysql_unescape.h"
 #include "log.h"
 #include "progress.h"
 #include "quote.h"
@@ -29,6 +30,7 @@
 #include "ssh.h"
 #include "watchdog.h"
 #include "util/buf.h"
+#include "util/timefmt.h"
 #include "util/xmalloc.h"
 
 #define STREAM_CHUNK (256 * 1024)
@@ -365,4 +367,141 @@ restore_db_names(const struct drv_restore *r, const char **db, const char **targ
 		return -1;
 	}
 	return 0;
+}
+
+#define DUMP_MANIFEST_MAX (16 << 20) /* as drv_mysql.c writes at most */
+
+/* One dump of a snapshot: its database and its file. */
+struct dump_entry {
+	char *db;
+	char *file;
+};
+
+static int
+dump_entry_cmp(const void *a, const void *b)
+{
+	const struct dump_entry *x = a, *y = b;
+	int c = strcmp(x->db, y->db);
+
+	return c != 0 ? c : strcmp(x->file, y->file);
+}
+
+/*
+ * The manifest of the snapshot open as dirfd into man ("" when it has
+ * none), NUL-terminated. 0 or -1 + err.
+ */
+static int
+dump_manifest_read(int dirfd, struct buf *man, struct err *err)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	fd = openat(dirfd, RESTORE_DUMP_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		err_sys(err, errno, "opening the backup's %s", RESTORE_DUMP_MANIFEST);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || buf_append(man, chunk, (size_t)n) == -1) {
+			err_set(err, "reading the backup's %s: %s", RESTORE_DUMP_MANIFEST,
+			        n == -1 ? strerror(errno) : "larger than 16 MiB");
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* The database of dump file name: from the manifest man when it lists it, else the name's head. */
+static char *
+dump_entry_db(const char *name, const char *man)
+{
+	size_t nl = strlen(name), hl = nl - (sizeof ".sql.gz" - 1);
+	const char *dash;
+
+	for (const char *line = man, *next; line != NULL && *line != '\0'; line = next) {
+		const char *tab, *end = strchr(line, '\n');
+
+		next = end != NULL ? end + 1 : NULL;
+		tab = memchr(line, '\t', end != NULL ? (size_t)(end - line) : strlen(line));
+		if (tab != NULL && (size_t)(tab - line) == nl && strncmp(line, name, nl) == 0) {
+			char *db = xstrndup(tab + 1, end != NULL ? (size_t)(end - tab - 1)
+			                                         : strlen(tab + 1));
+
+			mysql_unescape(db);
+			return db;
+		}
+	}
+	/* "DB-STAMP.sql.gz" (the stamp holds one '-') or "DB.sql.gz" */
+	dash = hl > TIME_STAMP_LEN + 1 ? name + hl - TIME_STAMP_LEN - 1 : NULL;
+	if (dash != NULL && *dash == '-') {
+		char stamp[TIME_STAMP_LEN + 1];
+		time_t t;
+
+		memcpy(stamp, dash + 1, TIME_STAMP_LEN);
+		stamp[TIME_STAMP_LEN] = '\0';
+		if (time_parse_stamp(stamp, &t) == 0)
+			return xstrndup(name, (size_t)(dash - name));
+	}
+	return xstrndup(name, hl);
+}
+
+int
+restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *err)
+{
+	struct dump_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	struct buf man;
+	DIR *d = NULL;
+	int fd, rc = -1;
+
+	buf_init(&man, DUMP_MANIFEST_MAX);
+	if (dump_manifest_read(dirfd, &man, err) == -1)
+		goto out;
+	fd = dup(dirfd);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		err_sys(err, errno, "listing the backup");
+		if (fd != -1)
+			close(fd);
+		goto out;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+
+		if (nl <= 7 || strcmp(de->d_name + nl - 7, ".sql.gz") != 0 ||
+		    strcmp(de->d_name, "globals.sql.gz") == 0)
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[n].file = xstrdup(de->d_name);
+		v[n].db = dump_entry_db(de->d_name, buf_str(&man));
+		n++;
+	}
+	if (n > 0)
+		qsort(v, n, sizeof *v, dump_entry_cmp);
+	for (size_t i = 0; i < n; i++) {
+		strv_push(dbs, v[i].db);
+		strv_push(files, v[i].file);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].db);
+		free(v[i].file);
+	}
+	free(v);
+	if (d != NULL)
+		closedir(d);
+	buf_free(&man);
+	return rc;
 }

@@ -5,6 +5,7 @@
  *   GET /api/v1/jobs/NAME/search?at=STAMP&q=TEXT[&path=P]   names containing TEXT
  *   GET /api/v1/jobs/NAME/file?at=STAMP&path=P     one file (Range, Content-Disposition)
  *   GET /api/v1/jobs/NAME/tar?at=STAMP&path=P[&format=tar.gz]   a folder, streamed
+ *   GET /api/v1/jobs/NAME/databases?at=STAMP   the databases of a dump backup
  * Admins always; viewers only with [web] viewers_download = yes.
  *
  * Paths never leave the snapshot: the backup is found by the driver's
@@ -30,6 +31,7 @@
 
 #include "config.h"
 #include "drivers/driver.h"
+#include "drivers/restore.h"
 #include "guiconf.h"
 #include "log.h"
 #include "util/buf.h"
@@ -469,6 +471,61 @@ out:
 }
 
 /* Content-Disposition for name: an ASCII fallback plus RFC 5987's UTF-8 form. */
+/*
+ * GET /api/v1/jobs/NAME/databases?at=STAMP: the databases a backup of
+ * database dumps holds, by the names `restore --db` (and the "db" field
+ * of a queued restore) takes, with their files: decoded from the
+ * snapshot's manifest where the file names are percent-encoded
+ * (restore_dump_dbs()). Same rights as browsing.
+ */
+void
+api_snap_databases(struct req *r, struct reply *out)
+{
+	struct strv dbs, files;
+	struct snap s;
+	struct err err;
+	struct buf b;
+
+	strv_init(&dbs);
+	strv_init(&files);
+	buf_init(&b, BROWSE_MAX_BODY);
+	if (snap_begin(r, out, "/databases", &s) == -1)
+		goto out;
+	if (!(s.job->drv->caps & DRV_CAP_DB_DUMP)) {
+		reply_error(r, out, 400, NULL,
+		            "the backups of %s (%s) are not database dumps: browse them instead",
+		            s.job->name, s.job->drv->name);
+		goto out;
+	}
+	err_clear(&err);
+	if (restore_dump_dbs(s.root, &dbs, &files, &err) == -1) {
+		reply_error(r, out, 500, NULL, "the backup of %s at %s: %s", s.job->name, s.stamp,
+		            err.msg);
+		goto out;
+	}
+	head_json(&b, &s);
+	json_key(&b, "databases");
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < dbs.n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		buf_putc(&b, '{');
+		json_key(&b, "name");
+		json_str(&b, dbs.v[i]);
+		buf_putc(&b, ',');
+		json_key(&b, "file");
+		json_str(&b, files.v[i]);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	reply_json(out, 200, &b);
+out:
+	strv_free(&dbs);
+	strv_free(&files);
+	buf_free(&b);
+	snap_free(&s);
+}
+
 static char *
 disposition(const char *name)
 {

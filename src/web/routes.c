@@ -34,6 +34,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/jobs/*/search", 0, api_snap_search },
 	{ "GET", "/api/v1/jobs/*/file", 0, api_snap_file },
 	{ "GET", "/api/v1/jobs/*/tar", 0, api_snap_tar },
+	{ "GET", "/api/v1/jobs/*/databases", 0, api_snap_databases },
 	{ "GET", "/api/v1/jobs/", ROUTE_PREFIX, api_job },
 	{ "GET", "/api/v1/backups", 0, api_backups },
 	{ "GET", "/api/v1/storage", 0, api_storage },                 /* api_storage.c */

@@ -58,7 +58,7 @@ route_fn api_fleet;    /* api_v1.c: GET /api/v1/fleet */
 route_fn api_job_diff; /* api_diff.c: GET /api/v1/jobs/NAME/diff */
 /* api_storage.c: GET /api/v1/storage[/NAME] */
 route_fn api_storage, api_storage_job;
-/* browse.c: GET /api/v1/jobs/NAME/{browse,search,file,tar} (the snapshot browser) */
-route_fn api_snap_browse, api_snap_search, api_snap_file, api_snap_tar;
+/* browse.c: GET /api/v1/jobs/NAME/{browse,search,file,tar,databases} (the snapshot browser) */
+route_fn api_snap_browse, api_snap_search, api_snap_file, api_snap_tar, api_snap_databases;
 
 #endif

@@ -233,6 +233,14 @@ S3=$(snapshots "$BASE/odd" | tail -n 1)
 t_eq 7 "$(last_row odd total_files_count)" "odd names: every database dumped (7 with broken dropped)"
 t_eq "100%25.sql.gz	100%" "$(grep -F '100%' "$BASE/odd/$S3/manifest.tsv")" \
 	"odd names: 100% is in the manifest"
+# The names GET /api/v1/jobs/NAME/databases offers (and the web form sends)
+# are the databases' own: restore --db takes them, not the file names.
+myq -e "GRANT ALL ON restored_pct.* TO 'tbuser'@'127.0.0.1'"
+tb_run -c "$CONF" -s odd restore --db '100%' --to-db restored_pct
+t_rc 0 "odd names: restore --db 100% (file 100%25.sql.gz): exit 0"
+t_eq "$(myq -e 'SELECT * FROM `100%`.t')" "$(myq -e 'SELECT * FROM restored_pct.t')" \
+	"odd names: restore --db 100% brought its rows back"
+myq -e "DROP DATABASE restored_pct; REVOKE ALL ON restored_pct.* FROM 'tbuser'@'127.0.0.1'"
 myq -e 'DROP DATABASE `../x`; DROP DATABASE `100%`; DROP DATABASE `.hidden`'
 
 # ================================================================ failures

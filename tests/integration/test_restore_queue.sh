@@ -157,7 +157,9 @@ bad "{$R, \"options\": {\"to\": \"-oProxyCommand=touch /tmp/x:/tmp/y\"}}" option
 bad "{$R, \"options\": {\"to\": \"127.0.0.1:$TMPD/../etc\"}}" options.to
 bad "{$R, \"options\": {\"to\": \"$TMPD/x\", \"in_place\": true, \"confirm\": true}}" options.to
 bad "{$R, \"options\": {\"at\": \"yesterday\", \"to\": \"$TMPD/x\"}}" options.at
-bad "{$R, \"options\": {\"db\": \"x; drop\"}}" options.db
+bad "{$R, \"options\": {\"db\": \"-x\"}}" options.db
+bad "{$R, \"options\": {\"db\": \"x; drop\"}}" options.to_db
+bad "{$R, \"options\": {\"db\": \"x\", \"to_db\": \"x; drop\"}}" options.to_db
 bad "{$R, \"options\": {\"import_to\": \"-x\"}}" options.import_to
 bad "{$R, \"options\": {\"import_to\": \"sr1\", \"to\": \"$TMPD/x\"}}" options.import_to
 bad "{$R, \"options\": {\"dry_run\": \"yes\"}}" options.dry_run

@@ -10,12 +10,15 @@
 # restore with XAPI's own words; each restore is a RESTORE row; the
 # option is refused for other job types; the password and the session are
 # in no argv, output, log or row; the task is destroyed and the session
-# logged out in every outcome.
+# logged out in every outcome; the same import queued through the REST
+# API (import_to, as the web form sends it) runs in serve's worker.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=xapi.sh
 . "$(dirname "${BASH_SOURCE[0]}")/xapi.sh"
+# shellcheck source=web.sh
+. "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 
 tb_require_binary
 tb_require openssl curl jq sqlite3 gzip tar sha256sum
@@ -153,6 +156,31 @@ t_match "SR_BACKEND_FAILURE_44" "$(last_row web log)" "failed import task: in th
 t_eq "RESTORE|ERROR" "$(last_row web "TYPE || '|' || status")" "failed import task: the row is ERROR"
 t_eq "task.destroy Success
 session.logout Success" "$(calls | tail -2)" "failed import task: the task destroyed, logout"
+
+# ---------------------------------------------------------------- through the queue
+# The web form's request ("Import into SR…", xva_import.js): POST runs with
+# import_to, run by serve's embedded worker.
+xapi_faults '{}'
+web_config
+PW_A="alice-$TB_ID-pw"
+web_user alice admin "$PW_A" || t_bail "tisbackup user add failed"
+printf 'machine 127.0.0.1 login alice password %s\n' "$PW_A" >"$TMPD/netrc.alice"
+web_start
+n=$(restored_vms)
+out=$(hcurl --netrc-file "$TMPD/netrc.alice" -X POST -H 'Content-Type: application/json' \
+	--data-binary "{\"action\": \"restore\", \"sections\": [\"web\"], \"options\": {\"at\": \"$stamp\", \"import_to\": \"local-sr\"}}" \
+	"$WEB/api/v1/runs")
+t_eq 202 "$(st_of "$out")" "queued import (POST runs, import_to): 202"
+qrun=$(body_of "$out" | jq_py 'd["id"]')
+qstate() { curl -s --netrc-file "$TMPD/netrc.alice" "$WEB/api/v1/runs/$qrun" | jq_py 'd["state"]'; }
+qended() { case $(qstate) in 'done' | failed | cancelled) return 0 ;; esac; return 1; }
+wait_until 120 qended
+t_eq 'done' "$(qstate)" "queued import: run $qrun done"
+[ "$(qstate)" = 'done' ] || t_diag "$(last_row web log)" "$(curl -s --netrc-file "$TMPD/netrc.alice" "$WEB/api/v1/runs/$qrun")"
+t_eq $((n + 1)) "$(restored_vms)" "queued import: a new restored VM on the pool"
+t_eq local-sr "$(xapi_state '.imports[-1].sr as $s | .SR[$s].name_label')" "queued import: into local-sr"
+t_match "by alice \\(queue run $qrun\\)" "$(last_row web log)" "queued import: the RESTORE row names alice and the run"
+web_stop
 
 # ---------------------------------------------------------------- secrets
 printf '%s\n' "$PW" >"$TMPD/secrets"

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "drivers/mysql_unescape.h"
 #include "drivers/restore.h"
 #include "jobconf.h"
 #include "progress.h"
@@ -91,6 +92,72 @@ test_dump_find(void **state)
 	err_clear(&err);
 	assert_null(restore_dump_find(base, "../a", &err));
 	assert_non_null(strstr(err.msg, "not a database name"));
+}
+
+/*
+ * The databases a snapshot holds, by the names restore --db takes: a
+ * mysql+ssh snapshot's percent-encoded files decoded by its manifest
+ * (the web form once offered "a%2Fb" for database "a/b"), other files by
+ * their name without "-STAMP", globals.sql.gz left out.
+ */
+static void
+test_dump_dbs(void **state)
+{
+	const char *const want_db[] = { "a/b", "my db%x", "plain", "tab\tx" };
+	const char *const want_file[] = { "a%2Fb.sql.gz", "my db%25x.sql.gz", "plain.sql.gz",
+		                          "tab%09x.sql.gz" };
+	struct strv dbs, files;
+	struct err err;
+	int fd;
+
+	(void)state;
+	put("my db%25x.sql.gz", "x");
+	put("a%2Fb.sql.gz", "x");
+	put("tab%09x.sql.gz", "x");
+	put("plain.sql.gz", "x");
+	put("globals.sql.gz", "x");
+	put("manifest.tsv", "a%2Fb.sql.gz\ta/b\nmy db%25x.sql.gz\tmy db%x\n"
+	                    "tab%09x.sql.gz\ttab\\tx\n");
+	strv_init(&dbs);
+	strv_init(&files);
+	err_clear(&err);
+	fd = open(base, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(restore_dump_dbs(fd, &dbs, &files, &err), 0);
+	assert_int_equal(dbs.n, 4);
+	for (size_t i = 0; i < dbs.n; i++) {
+		char *enc = mysql_file_name(dbs.v[i]), *name = xasprintf("%s.sql.gz", enc);
+
+		assert_string_equal(files.v[i], want_file[i]);
+		assert_string_equal(dbs.v[i], want_db[i]);
+		/* what the mysql restore hook looks for is the file listed */
+		assert_string_equal(name, files.v[i]);
+		free(enc);
+		free(name);
+	}
+	close(fd);
+	strv_free(&dbs);
+	strv_free(&files);
+
+	/* No manifest (pgsql+ssh, the original's snapshots): the name before -STAMP. */
+	{
+		char *man = xasprintf("%s/manifest.tsv", base);
+
+		assert_int_equal(unlink(man), 0);
+		free(man);
+	}
+	put("a-b-20261126-03h20m57.sql.gz", "x");
+	strv_init(&dbs);
+	strv_init(&files);
+	fd = open(base, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(restore_dump_dbs(fd, &dbs, &files, &err), 0);
+	assert_int_equal(dbs.n, 5);
+	assert_string_equal(dbs.v[0], "a%2Fb");
+	assert_string_equal(dbs.v[1], "a-b");
+	assert_string_equal(files.v[1], "a-b-20261126-03h20m57.sql.gz");
+	close(fd);
+	strv_free(&dbs);
+	strv_free(&files);
 }
 
 static void
@@ -197,6 +264,7 @@ test_queue_check(void **state)
 	const char *good5[] = { "--import-to=Local storage", "--at=latest", "--dry-run" };
 	const char *good6[] = { "--db=shop", "--to-server=db2.example.org", "--replace" };
 	const char *good7[] = { "--to-server=admin@10.0.0.12" };
+	const char *awkward[] = { "--db=my db%x", "--to-db=my_db" };
 	const char *one[1];
 
 	(void)state;
@@ -232,8 +300,11 @@ test_queue_check(void **state)
 	ONE("--to=-l:/tmp", "to", "host name");
 	ONE("--to=web2:relative", "to", "HOST:/DIR");
 	ONE("--to=we b2:/x", "to", "host name");
-	ONE("--db=-x", "db", "database name");
+	ONE("--db=-x", "db", "not starting with");
 	ONE("--to-db=a;drop", "to_db", "database name");
+	/* a database of the backup may have any name, then the target must be given plainly */
+	ONE("--db=a/b", "to_db", "not a plain name");
+	check_words("restore", awkward, 2, NULL, NULL);
 	ONE("--path=a\nb", "paths", "control characters");
 	ONE("--to=/srv/a\tb", "to", "control characters");
 	ONE("--import-to=", "import_to", "SR's name label or UUID");
@@ -281,6 +352,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dump_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_dbs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_copy, setup, teardown),
 		cmocka_unit_test(test_queue_check),
 	};

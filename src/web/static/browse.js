@@ -13,7 +13,7 @@
  * another HOST:/DIR, or to a folder of the backup server; a dry run by
  * default; a real in-place restore needs the job's name typed as
  * confirmation. For a job of database dumps the form asks instead for
- * the database (guessed from the dump file clicked), the name to load it
+ * the database (one of the backup's, listed by GET .../databases), the name to load it
  * as and the server (empty: the job's own; else HOST or USER@HOST, over
  * the job's ssh key and host-key policy). The queued run is linked in
  * the Runs view.
@@ -39,16 +39,12 @@ function stamps(ret) {
 	return out.sort().reverse();
 }
 
-/* The database a dump file of the backup holds: "DB-STAMP.sql.gz" or "DB.sql.gz" ('' when neither). */
-function dumpDb(what) {
-	const base = (what || '').split('/').pop();
-	if (!base.endsWith('.sql.gz') || base === 'globals.sql.gz') return '';
-	return base.slice(0, -7).replace(/-\d{8}-\d{2}h\d{2}m\d{2}$/, '');
-}
-
 /*
  * The restore form of a database dump (db, to_db, to_server), shown in
- * host; a dry run by default. The API checks every field.
+ * host; a dry run by default. The databases offered are the backup's own
+ * (GET .../databases: names decoded from the snapshot, as restore --db
+ * takes them; a mysql dump file name may be percent-encoded), the one of
+ * the dump file clicked preselected. The API checks every field.
  */
 function restoreDbForm(name, at, what, host) {
 	const msg = h('p', { class: 'form-error', role: 'alert', hidden: true });
@@ -57,7 +53,18 @@ function restoreDbForm(name, at, what, host) {
 		const input = h('input', { type: 'text', id, placeholder, value: value || '', autocomplete: 'off', 'aria-label': label });
 		return [input, h('p', { class: 'indent' }, h('label', { for: id, text: `${label}: ` }), input)];
 	};
-	const [db, dbRow] = field('restore-db', 'Database', "the job's db_name", dumpDb(what));
+	const db = h('select', { id: 'restore-db', 'aria-label': 'Database' }, h('option', { value: '', text: "the job's db_name" }));
+	const dbRow = h('p', { class: 'indent' }, h('label', { for: 'restore-db', text: 'Database: ' }), db);
+	const clicked = (what || '').split('/').pop();
+	api(url(name, 'databases', { at }))
+		.then((d) => {
+			for (const it of d.databases) db.append(h('option', { value: it.name, text: it.name, selected: it.file === clicked, dataset: { file: it.file } }));
+			db.dataset.loaded = String(d.databases.length);
+		})
+		.catch((e) => {
+			msg.textContent = `Cannot list the databases of ${at}: ${e.message}`;
+			msg.hidden = false;
+		});
 	const [toDb, toDbRow] = field('restore-to-db', 'Load as', 'the same name');
 	const [toServer, toServerRow] = field('restore-to-server', 'On server', "the job's own server (or host, user@host)");
 	const dry = h('input', { type: 'checkbox', id: 'restore-dry-run', checked: true });
@@ -74,7 +81,7 @@ function restoreDbForm(name, at, what, host) {
 		ev.preventDefault();
 		msg.hidden = true;
 		const options = { at, dry_run: dry.checked };
-		if (db.value.trim()) options.db = db.value.trim();
+		if (db.value) options.db = db.value; /* exact: a database name may hold blanks */
 		if (toDb.value.trim()) options.to_db = toDb.value.trim();
 		if (toServer.value.trim()) options.to_server = toServer.value.trim();
 		if (repl.checked) options.replace = true;
@@ -89,7 +96,7 @@ function restoreDbForm(name, at, what, host) {
 	});
 	host.querySelector('#restore-form')?.remove();
 	host.prepend(form);
-	form.querySelector('input').focus();
+	db.focus();
 }
 
 /*

@@ -15,6 +15,7 @@ import { h, replace } from './dom.js';
 import * as fmt from './fmt.js';
 import { onRunChange, runFor } from './runs.js';
 import { verifyBadge } from './verify.js'; /* the "verified" badge (tisbackup verify) */
+import { importPanel } from './xva_import.js'; /* xen-xva: restore --import-to SR */
 
 function fact(label, value, title) {
 	return h('div', {}, h('dt', { text: label }), h('dd', { title: title || null }, value));
@@ -205,6 +206,7 @@ export async function render(main, name) {
 						),
 			),
 			j.single_file ? versionsPanel(name, ret) : null,
+			j.type === 'xen-xva' ? importPanel(name, ret) : null,
 			j.single_file ? null : browsePanel(name, ret, j.db_dump), /* browse.js: the snapshot browser */
 			retentionPanel(ret),
 			h('section', { class: 'panel' }, h('h2', { text: 'Last run log' }), j.last_log ? h('pre', { class: 'log', id: 'last-log', tabindex: '0', text: j.last_log }) : h('p', { class: 'muted', text: 'No log recorded.' })),
