@@ -27,9 +27,12 @@ fi
 # A quiet server: no autovacuum and no standby snapshots, so the WAL
 # position (the catalog's version in PostgreSQL) moves only with the
 # tests' own statements and their "reads change nothing" checks hold.
+# No fsync: a throw-away server, and a database per case is created and
+# dropped, which otherwise waits for the disk each time.
 runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
 	-c "ALTER SYSTEM SET autovacuum = off" -c "ALTER SYSTEM SET wal_level = minimal" \
-	-c "ALTER SYSTEM SET max_wal_senders = 0" >/dev/null || t_bail "cannot configure the server"
+	-c "ALTER SYSTEM SET max_wal_senders = 0" -c "ALTER SYSTEM SET fsync = off" \
+	-c "ALTER SYSTEM SET full_page_writes = off" >/dev/null || t_bail "cannot configure the server"
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
 	-o "-k $PG/sock -p $PGPORT -c listen_addresses=" restart >/dev/null 2>&1 ||
 	t_bail "PostgreSQL did not restart: $(tail -5 "$PG/server.log")"
