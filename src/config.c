@@ -1232,8 +1232,38 @@ config_free(struct config *cfg)
 
 /* --- after loading -------------------------------------------------- */
 
+/*
+ * Whether path can be used as a key file: 0, else the errno of access(2)
+ * or stat(2), or -1 when it is not a regular file. Remembered in memo (if
+ * not NULL) by path, so that the same file named by many jobs is checked
+ * once per pass.
+ */
+static int
+file_state(const char *path, struct config_files_memo *memo)
+{
+	struct stat st;
+	int state;
+
+	for (size_t i = 0; memo != NULL && i < memo->n; i++)
+		if (strcmp(memo->ent[i].path, path) == 0)
+			return memo->ent[i].state;
+	if (access(path, R_OK) == -1 || stat(path, &st) == -1)
+		state = errno;
+	else
+		state = S_ISREG(st.st_mode) ? 0 : -1;
+	if (memo != NULL) {
+		if (memo->n == memo->cap) {
+			memo->cap = memo->cap == 0 ? 8 : memo->cap * 2;
+			memo->ent = xrealloc(memo->ent, memo->cap * sizeof *memo->ent);
+		}
+		memo->ent[memo->n].path = xstrdup(path);
+		memo->ent[memo->n++].state = state;
+	}
+	return state;
+}
+
 int
-config_check_files(const struct job *job, struct err *err)
+config_check_files_memo(const struct job *job, struct config_files_memo *memo, struct err *err)
 {
 	const struct drv_key *const *keys;
 	size_t n;
@@ -1243,24 +1273,38 @@ config_check_files(const struct job *job, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e;
 		const char *v;
-		struct stat st;
-		int line;
+		int line, state;
 
 		if (keys[i]->type != KEY_FILE || (v = job_get(job, keys[i]->name)) == NULL)
 			continue;
+		if ((state = file_state(v, memo)) == 0)
+			continue;
 		e = job_entry(job, keys[i]->name);
 		line = e != NULL ? e->line : job->sec->line;
-		if (access(v, R_OK) == -1 || stat(v, &st) == -1) {
+		if (state > 0)
 			err_append_line(err, "%s:%d: [%s] %s: cannot read %s: %s", job->cfg->path,
-			                line, job->name, keys[i]->name, v, strerror(errno));
-			rc = -1;
-		} else if (!S_ISREG(st.st_mode)) {
+			                line, job->name, keys[i]->name, v, strerror(state));
+		else
 			err_append_line(err, "%s:%d: [%s] %s: %s is not a regular file",
 			                job->cfg->path, line, job->name, keys[i]->name, v);
-			rc = -1;
-		}
+		rc = -1;
 	}
 	return rc;
+}
+
+int
+config_check_files(const struct job *job, struct err *err)
+{
+	return config_check_files_memo(job, NULL, err);
+}
+
+void
+config_files_memo_free(struct config_files_memo *memo)
+{
+	for (size_t i = 0; i < memo->n; i++)
+		free(memo->ent[i].path);
+	free(memo->ent);
+	memset(memo, 0, sizeof *memo);
 }
 
 int
