@@ -65,16 +65,16 @@ int config_check_files(const struct job *job, struct err *err);
  * short (one selection of jobs): a file that changes during it is not
  * seen again.
  */
+struct config_file_state {
+	char *path;
+	int state; /* 0 usable, -1 not a regular file, else an errno */
+};
 struct config_files_memo {
-	struct {
-		char *path;
-		int state; /* 0 usable, -1 not a regular file, else an errno */
-	} *ent;
+	struct config_file_state *ent;
 	size_t n, cap;
 };
 /* config_check_files() with the answers remembered in memo (NULL: none). */
-int config_check_files_memo(const struct job *job, struct config_files_memo *memo,
-                            struct err *err);
+int config_check_files_memo(const struct job *job, struct config_files_memo *memo, struct err *err);
 void config_files_memo_free(struct config_files_memo *memo);
 
 /*
