@@ -759,6 +759,25 @@ read_lines(struct ctx *c, const char *data, size_t len)
 /* --- validation ----------------------------------------------------- */
 
 /*
+ * driver_key() by a plain scan, in its order (the common required keys,
+ * the driver's required, its optional, the common optional): [global]
+ * asks every driver about a few keys, and driver_key() would build an
+ * index for each driver, most of which the jobs never use.
+ */
+static const struct drv_key *
+scan_driver_key(const struct driver *drv, const char *name)
+{
+	const struct drv_key *const tables[] = { drv_common_required, drv->required, drv->optional,
+		                                 drv_common_optional };
+	const struct drv_key *k;
+
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+		if (tables[t] != NULL && (k = table_key(tables[t], name)) != NULL)
+			return k;
+	return NULL;
+}
+
+/*
  * [global]: known keys are type-checked (a key drivers know is checked
  * as every driver that knows it would read it); an unknown key is only a
  * warning, so configurations written for other versions keep working.
@@ -780,7 +799,7 @@ check_global(struct ctx *c, const struct cfg_section *g)
 				bad = 1;
 		}
 		for (const struct driver *const *d = driver_table; *d != NULL && !bad; d++) {
-			if ((k = driver_key(*d, ent->key, NULL)) == NULL)
+			if ((k = scan_driver_key(*d, ent->key)) == NULL)
 				continue;
 			known = 1;
 			if (ent->value[0] != '\0' && check_value(k->type, ent->value, &e) == -1)
