@@ -222,6 +222,7 @@ static void
 select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
 {
 	const struct job **cfg_bad;
+	struct config_files_memo memo = { 0 };
 	size_t ncfg_bad, nvalid = 0;
 
 	config_select_invalid(a->cfg, a->select, &cfg_bad, &ncfg_bad);
@@ -235,7 +236,7 @@ select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
 		struct err ferr;
 
 		err_clear(&ferr);
-		if (files && config_check_files(a->jobs[i], &ferr) == -1) {
+		if (files && config_check_files_memo(a->jobs[i], &memo, &ferr) == -1) {
 			s->copies[s->ncopies] = *a->jobs[i]; /* dir stays the config's */
 			s->copies[s->ncopies].invalid = xstrdup(ferr.msg);
 			s->invalid[a->ninvalid++] = &s->copies[s->ncopies++];
@@ -243,6 +244,7 @@ select_jobs(struct action_ctx *a, int files, int quiet, struct selection *s)
 			s->valid[nvalid++] = a->jobs[i];
 		}
 	}
+	config_files_memo_free(&memo);
 	for (size_t i = 0; i < a->ninvalid && !quiet; i++)
 		action_print_err(s->invalid[i]->invalid);
 	/* The invalid jobs not selected: still said, as warnings. */

@@ -84,7 +84,10 @@ void catalog_close(struct catalog *cat);
 /*
  * Promise that this process uses catalogs from one thread only (a
  * one-shot command such as checknagios): SQLite then takes none of its
- * locks (about 1.5M instructions of a 200-job check). Call before the
+ * locks (about 1.5M instructions of a 200-job check) and keeps no memory
+ * statistics, and its read-only connections keep a small page cache (a
+ * one-shot read needs each page once; fewer fresh pages, fewer page
+ * faults: 540 -> 297 for a 200-job check). Call before the
  * first catalog or queue is opened; later it changes nothing. Never in a
  * process with worker or server threads.
  */

@@ -759,6 +759,25 @@ read_lines(struct ctx *c, const char *data, size_t len)
 /* --- validation ----------------------------------------------------- */
 
 /*
+ * driver_key() by a plain scan, in its order (the common required keys,
+ * the driver's required, its optional, the common optional): [global]
+ * asks every driver about a few keys, and driver_key() would build an
+ * index for each driver, most of which the jobs never use.
+ */
+static const struct drv_key *
+scan_driver_key(const struct driver *drv, const char *name)
+{
+	const struct drv_key *const tables[] = { drv_common_required, drv->required, drv->optional,
+		                                 drv_common_optional };
+	const struct drv_key *k;
+
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+		if (tables[t] != NULL && (k = table_key(tables[t], name)) != NULL)
+			return k;
+	return NULL;
+}
+
+/*
  * [global]: known keys are type-checked (a key drivers know is checked
  * as every driver that knows it would read it); an unknown key is only a
  * warning, so configurations written for other versions keep working.
@@ -780,7 +799,7 @@ check_global(struct ctx *c, const struct cfg_section *g)
 				bad = 1;
 		}
 		for (const struct driver *const *d = driver_table; *d != NULL && !bad; d++) {
-			if ((k = driver_key(*d, ent->key, NULL)) == NULL)
+			if ((k = scan_driver_key(*d, ent->key)) == NULL)
 				continue;
 			known = 1;
 			if (ent->value[0] != '\0' && check_value(k->type, ent->value, &e) == -1)
@@ -1232,8 +1251,38 @@ config_free(struct config *cfg)
 
 /* --- after loading -------------------------------------------------- */
 
+/*
+ * Whether path can be used as a key file: 0, else the errno of access(2)
+ * or stat(2), or -1 when it is not a regular file. Remembered in memo (if
+ * not NULL) by path, so that the same file named by many jobs is checked
+ * once per pass.
+ */
+static int
+file_state(const char *path, struct config_files_memo *memo)
+{
+	struct stat st;
+	int state;
+
+	for (size_t i = 0; memo != NULL && i < memo->n; i++)
+		if (strcmp(memo->ent[i].path, path) == 0)
+			return memo->ent[i].state;
+	if (access(path, R_OK) == -1 || stat(path, &st) == -1)
+		state = errno;
+	else
+		state = S_ISREG(st.st_mode) ? 0 : -1;
+	if (memo != NULL) {
+		if (memo->n == memo->cap) {
+			memo->cap = memo->cap == 0 ? 8 : memo->cap * 2;
+			memo->ent = xrealloc(memo->ent, memo->cap * sizeof *memo->ent);
+		}
+		memo->ent[memo->n].path = xstrdup(path);
+		memo->ent[memo->n++].state = state;
+	}
+	return state;
+}
+
 int
-config_check_files(const struct job *job, struct err *err)
+config_check_files_memo(const struct job *job, struct config_files_memo *memo, struct err *err)
 {
 	const struct drv_key *const *keys;
 	size_t n;
@@ -1243,24 +1292,38 @@ config_check_files(const struct job *job, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e;
 		const char *v;
-		struct stat st;
-		int line;
+		int line, state;
 
 		if (keys[i]->type != KEY_FILE || (v = job_get(job, keys[i]->name)) == NULL)
 			continue;
+		if ((state = file_state(v, memo)) == 0)
+			continue;
 		e = job_entry(job, keys[i]->name);
 		line = e != NULL ? e->line : job->sec->line;
-		if (access(v, R_OK) == -1 || stat(v, &st) == -1) {
+		if (state > 0)
 			err_append_line(err, "%s:%d: [%s] %s: cannot read %s: %s", job->cfg->path,
-			                line, job->name, keys[i]->name, v, strerror(errno));
-			rc = -1;
-		} else if (!S_ISREG(st.st_mode)) {
+			                line, job->name, keys[i]->name, v, strerror(state));
+		else
 			err_append_line(err, "%s:%d: [%s] %s: %s is not a regular file",
 			                job->cfg->path, line, job->name, keys[i]->name, v);
-			rc = -1;
-		}
+		rc = -1;
 	}
 	return rc;
+}
+
+int
+config_check_files(const struct job *job, struct err *err)
+{
+	return config_check_files_memo(job, NULL, err);
+}
+
+void
+config_files_memo_free(struct config_files_memo *memo)
+{
+	for (size_t i = 0; i < memo->n; i++)
+		free(memo->ent[i].path);
+	free(memo->ent);
+	memset(memo, 0, sizeof *memo);
 }
 
 int

@@ -59,6 +59,25 @@ const struct cfg_section *config_section(const struct config *cfg, const char *n
 int config_check_files(const struct job *job, struct err *err);
 
 /*
+ * What config_check_files_memo() learnt of each file in one pass (zero
+ * it before the first use; config_files_memo_free() after the last):
+ * files are checked once each, however many jobs name them. A pass is
+ * short (one selection of jobs): a file that changes during it is not
+ * seen again.
+ */
+struct config_file_state {
+	char *path;
+	int state; /* 0 usable, -1 not a regular file, else an errno */
+};
+struct config_files_memo {
+	struct config_file_state *ent;
+	size_t n, cap;
+};
+/* config_check_files() with the answers remembered in memo (NULL: none). */
+int config_check_files_memo(const struct job *job, struct config_files_memo *memo, struct err *err);
+void config_files_memo_free(struct config_files_memo *memo);
+
+/*
  * The invalid jobs (config.invalid) a -s value names (NULL or "" = all of
  * them), in config order, into an array the caller frees (not the jobs).
  * Names that are not invalid jobs are config_select()'s business.

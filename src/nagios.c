@@ -83,6 +83,41 @@ row_time(const char *s, struct timeval *tv)
 }
 
 /*
+ * Append the decimal digits of v: buf_printf("%lld") without the format
+ * parse, for the two numbers of each job in the performance data.
+ */
+static void
+put_ll(struct buf *b, long long v)
+{
+	char d[24];
+	size_t i = sizeof d;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	buf_append(b, d + i, sizeof d - i);
+}
+
+/* "OK Backup NAME (END), LOG": the OK message, without a format parse. */
+static char *
+ok_message(const char *name, const char *end, const char *log)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX);
+	buf_puts(&b, "OK Backup ");
+	buf_puts(&b, name);
+	buf_puts(&b, " (");
+	buf_puts(&b, end);
+	buf_puts(&b, "), ");
+	buf_puts(&b, log);
+	return buf_steal(&b);
+}
+
+/*
  * 1 if the ISO timestamp s is at or after mindate. A value that does not
  * parse is compared as a string, like the original compared every value,
  * with mindate as text (mindate_iso, written on first need: "" until then).
@@ -115,7 +150,12 @@ end_text(const char *end, char *out, size_t outsz)
 
 	if (end == NULL)
 		snprintf(out, outsz, "None");
-	else if (row_time(end, &tv) == 0)
+	else if (row_time(end, &tv) == 0 && outsz >= 20 && strnlen(end, 19) == 19) {
+		memcpy(out, end, 10);
+		out[10] = ' ';
+		memcpy(out + 11, end + 11, 8);
+		out[19] = '\0';
+	} else if (row_time(end, &tv) == 0)
 		snprintf(out, outsz, "%.10s %.8s", end, end + 11);
 	else
 		snprintf(out, outsz, "%s", end);
@@ -165,7 +205,7 @@ eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_ve
 		/* The original drops the start's fraction before comparing. */
 		if (row_time(b->backup_start, &start) == -1 ||
 		    ctime_sec + 3600.0 > (double)start.tv_sec)
-			verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
+			verdict(v, NAGIOS_OK, ok_message(name, end, log));
 		else
 			verdict(v, NAGIOS_CRITICAL,
 			        xasprintf("CRITICAL Backup %s (%s), %s seems older than start of "
@@ -175,7 +215,7 @@ eval_ok_row(const struct job *job, const struct catalog_row *b, struct nagios_ve
 	}
 	case DRV_FOLDER:
 	case DRV_ELSEWHERE:
-		verdict(v, NAGIOS_OK, xasprintf("OK Backup %s (%s), %s", name, end, log));
+		verdict(v, NAGIOS_OK, ok_message(name, end, log));
 		return;
 	case DRV_GONE:
 		break;
@@ -356,12 +396,21 @@ perf_age(struct buf *perf, const struct job *job, const struct nagios_verdict *v
 
 	if (job->drv != NULL && (job->drv->caps & DRV_CAP_NO_BACKUP))
 		return;
-	buf_printf(perf, "%s'%s_age'=", perf->len > 0 ? " " : "", job->name);
-	if (v->age_sec >= 0)
-		buf_printf(perf, "%lds", v->age_sec);
-	else
+	if (perf->len > 0)
+		buf_putc(perf, ' ');
+	buf_putc(perf, '\'');
+	buf_puts(perf, job->name);
+	buf_puts(perf, "_age'=");
+	if (v->age_sec >= 0) {
+		put_ll(perf, v->age_sec);
+		buf_putc(perf, 's');
+	} else
 		buf_putc(perf, 'U');
-	buf_printf(perf, ";%lld;%lld;0", warn > 0 ? (long long)warn : limit, limit);
+	buf_putc(perf, ';');
+	put_ll(perf, warn > 0 ? (long long)warn : limit);
+	buf_putc(perf, ';');
+	put_ll(perf, limit);
+	buf_puts(perf, ";0");
 }
 
 void
@@ -383,7 +432,9 @@ names_in(struct buf *b, const struct job *const *jobs, const struct nagios_verdi
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].state != st)
 			continue;
-		buf_printf(b, "%s%s", first ? "" : ",", jobs[i]->name);
+		if (!first)
+			buf_putc(b, ',');
+		buf_puts(b, jobs[i]->name);
 		first = 0;
 	}
 }
@@ -723,9 +774,13 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	buf_printf(&line, " (tisbackup V%s)", TB_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		perf_age(&perf, jobs[i], &v[i]);
-		if (v[i].bytes >= 0)
-			buf_printf(&perf, "%s'%s_bytes'=%lldB;;;0", perf.len > 0 ? " " : "",
-			           jobs[i]->name, v[i].bytes);
+		if (v[i].bytes >= 0) {
+			buf_puts(&perf, perf.len > 0 ? " '" : "'");
+			buf_puts(&perf, jobs[i]->name);
+			buf_puts(&perf, "_bytes'=");
+			put_ll(&perf, v[i].bytes);
+			buf_puts(&perf, "B;;;0");
+		}
 	}
 	if (disk && disk_state != NAGIOS_UNKNOWN) {
 		buf_printf(&perf, "%s'backup_fs_free'=%lluB;;;0;%llu", perf.len > 0 ? " " : "",
@@ -751,16 +806,26 @@ nagios_run(struct catalog *cat, const struct job *const *jobs, size_t n, time_t 
 	}
 	fprintf(out, "%s\n", buf_str(&line));
 
+	/* The per-job lines, into one buffer (no limit, as before): one write for all. */
+	buf_free(&line);
+	buf_init(&line, SIZE_MAX);
 	for (size_t k = 0; k < 4; k++) {
 		for (size_t i = 0; i < n; i++) {
-			if (v[i].state == order[k])
-				fprintf(out, "[%s]:%s\n", jobs[i]->name, v[i].message);
+			if (v[i].state != order[k])
+				continue;
+			buf_putc(&line, '[');
+			buf_puts(&line, jobs[i]->name);
+			buf_puts(&line, "]:");
+			buf_puts(&line, v[i].message != NULL ? v[i].message : "(null)");
+			buf_putc(&line, '\n');
 		}
 		if (disk_msg != NULL && (warn >= 0 || crit >= 0) && disk_state == order[k])
-			fprintf(out, "[backup filesystem]:%s\n", disk_msg);
+			buf_printf(&line, "[backup filesystem]:%s\n", disk_msg);
 		if (fc_msg != NULL && fc_state == order[k])
-			fprintf(out, "[backup filesystem forecast]:%s\n", fc_msg);
+			buf_printf(&line, "[backup filesystem forecast]:%s\n", fc_msg);
 	}
+	if (line.len > 0)
+		fwrite(line.data, 1, line.len, out);
 	fflush(out);
 	free(disk_msg);
 	free(fc_msg);

@@ -38,8 +38,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <hiredis/hiredis.h>
-
+#include "hiredisload.h" /* libhiredis loaded on first use: redis... are its table */
 #include "guiconf.h"
 #include "queue_backend.h"
 #include "redis_url.h"
@@ -352,6 +351,10 @@ queue_redis_open(const struct guiconf *gc, void **be, struct err *err)
 	const char *ping[] = { "PING" };
 
 	*be = NULL;
+	if (hiredisload(err) == -1) {
+		free(r);
+		return -1;
+	}
 	r->url = redis_url_redact(gc->redis_url);
 	r->max_attempts = gc->max_attempts;
 	if (redis_url_parse(gc->redis_url, &r->addr, err) == -1) {

@@ -5,9 +5,11 @@
 #include "version.h"
 
 #include "archiveload.h"
+#include "argon2load.h"
 #include "blkidload.h"
 #include "catalog.h"
 #include "curlload.h"
+#include "hiredisload.h"
 #include "drivers/driver.h"
 #include "drivers/switch.h"
 #include "mhdload.h"
@@ -67,13 +69,15 @@ version_print(FILE *f)
 		fprintf(f, "libarchive: yes\n");
 	else
 		fprintf(f, "libarchive: no (%s)\n", err.msg);
-	/* And: USB export, verify's hashes, zstd XVA exports. */
+	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue. */
 	static const struct {
 		const char *label;
 		int (*load)(struct err *);
 	} more[] = { { "libblkid", blkidload },
 		     { "libnettle", nettleload },
-		     { "libzstd", zstdload } };
+		     { "libzstd", zstdload },
+		     { "libargon2", argon2load },
+		     { "libhiredis", hiredisload } };
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		err_clear(&err);
 		if (more[i].load(&err) == 0)

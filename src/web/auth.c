@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
-#include <argon2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -29,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "argon2load.h" /* libargon2 loaded on first use: argon2... are its table */
 #include "guiconf.h"
 #include "log.h"
 #include "util/buf.h"
@@ -559,11 +559,15 @@ static char *
 hash_password(const char *password, struct err *err)
 {
 	unsigned char salt[SALT_LEN];
-	size_t elen = argon2_encodedlen(hash_t_cost, hash_m_kib, AUTH_ARGON2_P, SALT_LEN, HASH_LEN,
-	                                Argon2_id);
-	char *enc = xmalloc(elen);
+	size_t elen;
+	char *enc;
 	int r;
 
+	if (argon2load(err) == -1)
+		return NULL;
+	elen = argon2_encodedlen(hash_t_cost, hash_m_kib, AUTH_ARGON2_P, SALT_LEN, HASH_LEN,
+	                         Argon2_id);
+	enc = xmalloc(elen);
 	if (fill_random(salt, sizeof salt) == -1) {
 		err_sys(err, errno, "getrandom");
 		free(enc);
@@ -920,6 +924,10 @@ auth_new(const struct guiconf *gc, struct auth **out, struct err *err)
 
 	*out = NULL;
 	err_clear(&e);
+	if (argon2load(err) == -1) { /* every login checks a password */
+		free(a);
+		return -1;
+	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->hash_cv, NULL);
 	a->users_path = xstrdup(gc->users_file);
