@@ -188,7 +188,7 @@ rsync_link_dests(const char *job_dir, const char *current, struct strv *out, str
 	struct strv names;
 	struct dirent *de;
 	DIR *d;
-	int partial, added = 0;
+	int partial = 0, added = 0;
 
 	d = opendir(job_dir);
 	if (d == NULL) {
