@@ -311,6 +311,15 @@ free_port() {
 	return 1
 }
 
+# tb_listens PID PORT: process PID (itself, not a child) holds a listening
+# TCP socket on PORT. free_port reserves nothing: a test beside this one can
+# pick the same port and bind it first, and then port_open answers for the
+# other test's server. A start function checks its own pid holds the port,
+# and picks another port when its server exited.
+tb_listens() {
+	ss -Hltnp "( sport = :$2 )" 2>/dev/null | grep -q "pid=$1,"
+}
+
 # Generate the sshd host key (again, for the host-key-change test).
 _sshd_hostkey() {
 	rm -f "$SSHD_DIR/host_ed25519" "$SSHD_DIR/host_ed25519.pub"
@@ -570,7 +579,8 @@ redis_start() {
 			--logfile "$REDIS_DIR/redis.log" "$@" </dev/null >/dev/null 2>&1 &
 		REDIS_PID=$!
 		tb_track "$REDIS_PID"
-		if wait_until 10 port_open "$port"; then
+		if wait_until 10 eval '! kill -0 "$REDIS_PID" 2>/dev/null || tb_listens "$REDIS_PID" "$port"' &&
+			tb_listens "$REDIS_PID" "$port"; then
 			REDIS_PORT=$port
 			REDIS_URL=redis://127.0.0.1:$port/0
 			return 0
@@ -605,13 +615,26 @@ mariadb_start() {
 			--auth-root-authentication-method=normal --skip-test-db >"$MY/install.log" 2>&1 ||
 			{ t_diag "mariadb-install-db failed: $(tail -5 "$MY/install.log")"; return 1; }
 	fi
-	mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
-		--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
-		--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
-		</dev/null >/dev/null 2>&1 &
-	MYPID=$!
-	tb_track "$MYPID"
-	wait_until 60 mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1 ||
+	local i
+	for i in 1 2 3 4 5; do
+		: >"$MY/error.log"
+		mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
+			--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
+			--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
+			</dev/null >/dev/null 2>&1 &
+		MYPID=$!
+		tb_track "$MYPID"
+		wait_until 60 eval '! kill -0 "$MYPID" 2>/dev/null ||
+			mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1'
+		kill -0 "$MYPID" 2>/dev/null && break
+		wait "$MYPID" 2>/dev/null
+		# Its port taken by a test beside this one (free_port reserves
+		# nothing): another port; anything else is a failure.
+		grep -q 'Bind on TCP/IP port' "$MY/error.log" ||
+			{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
+		MYPORT=$(free_port) || return 1
+	done
+	mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1 ||
 		{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
 }
 
@@ -663,7 +686,8 @@ rsyncd_start() {
 			--address=127.0.0.1 </dev/null >>"$RSYNCD_DIR/stdout.log" 2>&1 &
 		RSYNCD_PID=$!
 		tb_track "$RSYNCD_PID"
-		if wait_until 5 port_open "$port"; then
+		if wait_until 5 eval '! kill -0 "$RSYNCD_PID" 2>/dev/null || tb_listens "$RSYNCD_PID" "$port"' &&
+			tb_listens "$RSYNCD_PID" "$port"; then
 			RSYNCD_PORT=$port
 			return 0
 		fi
