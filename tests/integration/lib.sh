@@ -188,6 +188,7 @@ _TB_BG_PIDS=()
 
 _tb_cleanup() {
 	local st=$? i
+	for i in "${!SSHD_I_PID[@]}"; do sshd_instance_stop "$i" 2>/dev/null; done
 	sshd_stop 2>/dev/null
 	# what loop_mount mounted, newest first, then its loop devices
 	for ((i = ${#_TB_MOUNTS[@]} - 1; i >= 0; i--)); do
@@ -310,18 +311,31 @@ free_port() {
 	return 1
 }
 
+# tb_listens PID PORT: process PID (itself, not a child) holds a listening
+# TCP socket on PORT. free_port reserves nothing: a test beside this one can
+# pick the same port and bind it first, and then port_open answers for the
+# other test's server. A start function checks its own pid holds the port,
+# and picks another port when its server exited.
+tb_listens() {
+	ss -Hltnp "( sport = :$2 )" 2>/dev/null | grep -q "pid=$1,"
+}
+
 # Generate the sshd host key (again, for the host-key-change test).
 _sshd_hostkey() {
 	rm -f "$SSHD_DIR/host_ed25519" "$SSHD_DIR/host_ed25519.pub"
 	ssh-keygen -q -t ed25519 -N '' -C tb-host -f "$SSHD_DIR/host_ed25519" || return 1
 }
 
+# _sshd_write_config PORT [DIR [ADDRESS]]: DIR/sshd_config for an sshd on
+# ADDRESS:PORT (127.0.0.1 and $SSHD_DIR by default) with DIR's host key. Every
+# instance accepts the client keys of $SSHD_DIR/authorized_keys.
 _sshd_write_config() {
-	cat >"$SSHD_DIR/sshd_config" <<EOF
-ListenAddress 127.0.0.1
+	local dir=${2:-$SSHD_DIR} addr=${3:-127.0.0.1}
+	cat >"$dir/sshd_config" <<EOF
+ListenAddress $addr
 Port $1
-HostKey $SSHD_DIR/host_ed25519
-PidFile $SSHD_DIR/sshd.pid
+HostKey $dir/host_ed25519
+PidFile $dir/sshd.pid
 AuthorizedKeysFile $SSHD_DIR/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
@@ -344,38 +358,53 @@ EOF
 # whose pyenv init takes a lock that a killed session can leave behind
 # (every later ssh command then waits 60 s).
 sshd_setenv() {
-	local kv
+	_sshd_setenv_in "$SSHD_DIR" "$@"
+}
+_sshd_setenv_in() {
+	local dir=$1 kv
+	shift
 	for kv in "$@"; do
 		awk -v kv="$kv" '/^SetEnv /{ $0 = $0 " " kv } { print }' \
-			"$SSHD_DIR/sshd_config" >"$SSHD_DIR/sshd_config.new" &&
-			mv "$SSHD_DIR/sshd_config.new" "$SSHD_DIR/sshd_config"
+			"$dir/sshd_config" >"$dir/sshd_config.new" &&
+			mv "$dir/sshd_config.new" "$dir/sshd_config"
 	done
 }
 
-# Try to run sshd on port $1; 0 once it accepts connections.
-_sshd_try_port() {
-	local port=$1 i
-	_sshd_write_config "$port"
-	: >"$SSHD_DIR/sshd.log"
-	/usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
-	SSHD_PID=$!
+# _sshd_launch DIR ADDRESS PORT: run sshd with DIR/sshd_config (already
+# written); 0 once it listens on ADDRESS:PORT, with its pid in _SSHD_NEWPID.
+# 1 when it exits (the port taken, say) or does not come up.
+_SSHD_NEWPID=
+_sshd_launch() {
+	local dir=$1 addr=$2 port=$3 pid i
+	: >"$dir/sshd.log"
+	/usr/sbin/sshd -D -e -f "$dir/sshd_config" >>"$dir/sshd.log" 2>&1 </dev/null &
+	pid=$!
+	_SSHD_NEWPID=
 	for i in $(seq 1 100); do
-		if ! kill -0 "$SSHD_PID" 2>/dev/null; then
-			wait "$SSHD_PID" 2>/dev/null
-			SSHD_PID=
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
 			return 1
 		fi
-		if grep -q "Server listening on 127.0.0.1 port $port" "$SSHD_DIR/sshd.log" &&
-			port_open "$port"; then
-			SSHD_PORT=$port
+		if grep -q "Server listening on $addr port $port" "$dir/sshd.log" &&
+			(exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
+			_SSHD_NEWPID=$pid
 			return 0
 		fi
 		sleep 0.1
 	done
-	kill "$SSHD_PID" 2>/dev/null
-	wait "$SSHD_PID" 2>/dev/null
-	SSHD_PID=
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	return 1
+}
+
+# Try to run the main sshd on port $1; 0 once it accepts connections.
+_sshd_try_port() {
+	local port=$1
+	_sshd_write_config "$port"
+	SSHD_PID=
+	_sshd_launch "$SSHD_DIR" 127.0.0.1 "$port" || return 1
+	SSHD_PID=$_SSHD_NEWPID
+	SSHD_PORT=$port
 }
 
 # sshd_start [KEYTYPE]: start /usr/sbin/sshd on a free loopback port with
@@ -403,6 +432,58 @@ sshd_start() {
 	done
 	[ -n "$SSHD_PORT" ] || t_bail "could not start sshd: $(tail -n 5 "$SSHD_DIR/sshd.log" 2>/dev/null)"
 	export SSHD_PORT CLIENT_KEY KNOWN_HOSTS SSHD_LOG
+}
+
+# More sshd instances, for tests that need several servers (a fleet, a
+# restore into another machine). Each has a NAME, its own folder
+# ($TMPD/sshd_NAME), host key, log and listen address; all accept the client
+# keys of the main one (sshd_start first). Per instance: SSHD_I_ADDR[NAME],
+# SSHD_I_PORT[NAME], SSHD_I_PID[NAME], SSHD_I_DIR[NAME], SSHD_I_LOG[NAME].
+declare -gA SSHD_I_ADDR=() SSHD_I_PORT=() SSHD_I_PID=() SSHD_I_DIR=() SSHD_I_LOG=()
+
+# sshd_instance_start NAME ADDRESS [PORT [NAME=VALUE...]]: start sshd
+# instance NAME on ADDRESS (a loopback address: 127.0.0.2, ...), on PORT or,
+# when PORT is empty, a free port (tried again on a bind failure), with the
+# session variables NAME=VALUE (as sshd_setenv). 1 when it does not start
+# (a diagnostic says why); the cleanup trap stops it.
+sshd_instance_start() {
+	local name=$1 addr=$2 port=${3:-} dir i p
+	shift 2
+	if [ $# -gt 0 ]; then shift; fi
+	[ -n "$SSHD_DIR" ] || { t_diag "sshd_instance_start $name: sshd_start first"; return 1; }
+	dir=$TMPD/sshd_$name
+	mkdir -p "$dir"
+	chmod 700 "$dir"
+	rm -f "$dir/host_ed25519" "$dir/host_ed25519.pub"
+	ssh-keygen -q -t ed25519 -N '' -C "tb-host-$name" -f "$dir/host_ed25519" || return 1
+	for i in $(seq 1 20); do
+		p=${port:-$(free_port)} || continue
+		_sshd_write_config "$p" "$dir" "$addr"
+		_sshd_setenv_in "$dir" "$@"
+		if _sshd_launch "$dir" "$addr" "$p"; then
+			SSHD_I_ADDR[$name]=$addr
+			SSHD_I_PORT[$name]=$p
+			SSHD_I_PID[$name]=$_SSHD_NEWPID
+			SSHD_I_DIR[$name]=$dir
+			SSHD_I_LOG[$name]=$dir/sshd.log
+			return 0
+		fi
+		[ -z "$port" ] || break # a chosen port: no other try
+	done
+	t_diag "sshd $name did not start on $addr: $(tail -n 5 "$dir/sshd.log" 2>/dev/null)"
+	return 1
+}
+
+# sshd_instance_stop NAME: stop instance NAME and every session it started.
+sshd_instance_stop() {
+	local pid=${SSHD_I_PID[$1]:-} kids
+	[ -n "$pid" ] || return 0
+	kids=$(tb_descendants "$pid")
+	kill "$pid" 2>/dev/null
+	# shellcheck disable=SC2086 # a list of pids
+	[ -n "$kids" ] && kill $kids 2>/dev/null
+	wait "$pid" 2>/dev/null
+	SSHD_I_PID[$1]=
 }
 
 # sshd_add_client_key TYPE: another authorized client key (rsa, ecdsa,
@@ -498,7 +579,8 @@ redis_start() {
 			--logfile "$REDIS_DIR/redis.log" "$@" </dev/null >/dev/null 2>&1 &
 		REDIS_PID=$!
 		tb_track "$REDIS_PID"
-		if wait_until 10 port_open "$port"; then
+		if wait_until 10 eval '! kill -0 "$REDIS_PID" 2>/dev/null || tb_listens "$REDIS_PID" "$port"' &&
+			tb_listens "$REDIS_PID" "$port"; then
 			REDIS_PORT=$port
 			REDIS_URL=redis://127.0.0.1:$port/0
 			return 0
@@ -533,13 +615,26 @@ mariadb_start() {
 			--auth-root-authentication-method=normal --skip-test-db >"$MY/install.log" 2>&1 ||
 			{ t_diag "mariadb-install-db failed: $(tail -5 "$MY/install.log")"; return 1; }
 	fi
-	mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
-		--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
-		--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
-		</dev/null >/dev/null 2>&1 &
-	MYPID=$!
-	tb_track "$MYPID"
-	wait_until 60 mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1 ||
+	local i
+	for i in 1 2 3 4 5; do
+		: >"$MY/error.log"
+		mariadbd --no-defaults --datadir="$MY/data" --socket="$MYSOCK" --port="$MYPORT" \
+			--bind-address=127.0.0.1 --user=root --pid-file="$MY/pid" \
+			--log-error="$MY/error.log" --skip-name-resolve --innodb-buffer-pool-size=64M \
+			</dev/null >/dev/null 2>&1 &
+		MYPID=$!
+		tb_track "$MYPID"
+		wait_until 60 eval '! kill -0 "$MYPID" 2>/dev/null ||
+			mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1'
+		kill -0 "$MYPID" 2>/dev/null && break
+		wait "$MYPID" 2>/dev/null
+		# Its port taken by a test beside this one (free_port reserves
+		# nothing): another port; anything else is a failure.
+		grep -q 'Bind on TCP/IP port' "$MY/error.log" ||
+			{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
+		MYPORT=$(free_port) || return 1
+	done
+	mariadb-admin --no-defaults -S "$MYSOCK" -uroot ping >/dev/null 2>&1 ||
 		{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
 }
 
@@ -591,7 +686,8 @@ rsyncd_start() {
 			--address=127.0.0.1 </dev/null >>"$RSYNCD_DIR/stdout.log" 2>&1 &
 		RSYNCD_PID=$!
 		tb_track "$RSYNCD_PID"
-		if wait_until 5 port_open "$port"; then
+		if wait_until 5 eval '! kill -0 "$RSYNCD_PID" 2>/dev/null || tb_listens "$RSYNCD_PID" "$port"' &&
+			tb_listens "$RSYNCD_PID" "$port"; then
 			RSYNCD_PORT=$port
 			return 0
 		fi

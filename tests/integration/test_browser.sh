@@ -120,9 +120,27 @@ t_check "tisbackup user add admin --role admin" $? "$(cat "$TMPD/user.log")"
 printf '%s\n' "$VIEWER_PW" | "$TISBACKUP" --gui-config "$GUI" user add watcher --role viewer >>"$TMPD/user.log" 2>&1
 t_check "tisbackup user add watcher --role viewer" $? "$(cat "$TMPD/user.log")"
 
-"$TISBACKUP" --gui-config "$GUI" serve >"$TMPD/serve.log" 2>&1 </dev/null &
-SERVE_PID=$!
-tb_track "$SERVE_PID"
+# serve_on GUI LOG PORTVAR: start serve; when a test beside this one took
+# the port first (free_port reserves nothing), again on another port,
+# written into GUI and PORTVAR. Sets SERVE_NEW; 0 once serve holds the port.
+serve_on() {
+	local gui=$1 log=$2 var=$3 port i
+	for i in 1 2 3 4 5; do
+		port=${!var}
+		"$TISBACKUP" --gui-config "$gui" serve >"$log" 2>&1 </dev/null &
+		SERVE_NEW=$!
+		tb_track "$SERVE_NEW"
+		wait_until 15 eval '! kill -0 "$SERVE_NEW" 2>/dev/null || tb_listens "$SERVE_NEW" "$port"'
+		tb_listens "$SERVE_NEW" "$port" && return 0
+		kill -0 "$SERVE_NEW" 2>/dev/null && return 1
+		grep -q 'cannot listen on' "$log" || return 1
+		printf -v "$var" %s "$(free_port)" || return 1
+		sed -i "s|^listen = 127.0.0.1:$port\$|listen = 127.0.0.1:${!var}|" "$gui"
+	done
+	return 1
+}
+serve_on "$GUI" "$TMPD/serve.log" PORT
+SERVE_PID=$SERVE_NEW
 health() { curl -fsS "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; }
 if ! wait_until 15 health; then
 	t_diag "$(tail -n 30 "$TMPD/serve.log")"
@@ -137,9 +155,8 @@ PORT2=$(free_port) || t_bail "no free port"
 sed -e "s|^backup_base_dir = .*|backup_base_dir = $TMPD/backups2|" "$CONF2" >"$TMPD/nousers.ini"
 sed -e "s|^listen = .*|listen = 127.0.0.1:$PORT2|" -e "s|^users_file = .*|users_file = $TMPD/no-users|" \
 	-e "s|^config_tisbackup = .*|config_tisbackup = $TMPD/nousers.ini|" "$GUI" >"$TMPD/gui-nousers.ini"
-"$TISBACKUP" --gui-config "$TMPD/gui-nousers.ini" serve >"$TMPD/serve2.log" 2>&1 </dev/null &
-SERVE2_PID=$!
-tb_track "$SERVE2_PID"
+serve_on "$TMPD/gui-nousers.ini" "$TMPD/serve2.log" PORT2
+SERVE2_PID=$SERVE_NEW
 health2() { curl -fsS "http://127.0.0.1:$PORT2/api/v1/health" >/dev/null 2>&1; }
 wait_until 15 health2 || t_diag "second serve: $(tail -n 5 "$TMPD/serve2.log")"
 t_match 'no users yet' "$(cat "$TMPD/serve2.log")" "serve without users says 'no users yet'"

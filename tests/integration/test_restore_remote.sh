@@ -84,34 +84,10 @@ sshd_reloaded() {
 }
 wait_until 30 sshd_reloaded || t_bail "sshd (server A) did not reload: $(tail -5 "$SSHD_LOG")"
 
-# B: another sshd, another host key, on 127.0.0.2 and the same port.
-SSHD_B=$TMPD/sshdB
-mkdir -p "$SSHD_B"
-chmod 700 "$SSHD_B"
-ssh-keygen -q -t ed25519 -N '' -C tb-host-b -f "$SSHD_B/host_ed25519" || t_bail "ssh-keygen (B) failed"
-cat >"$SSHD_B/sshd_config" <<CONF
-ListenAddress 127.0.0.2
-Port $SSHD_PORT
-HostKey $SSHD_B/host_ed25519
-PidFile $SSHD_B/sshd.pid
-AuthorizedKeysFile $SSHD_DIR/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-StrictModes no
-UsePAM no
-PrintMotd no
-MaxStartups 50:30:100
-MaxSessions 50
-LogLevel VERBOSE
-SetEnv SHLVL=1 PGHOST=$PG2/sock MYSQL_HOME=$TMPD/srvB
-CONF
-/usr/sbin/sshd -D -e -f "$SSHD_B/sshd_config" >"$SSHD_B/sshd.log" 2>&1 </dev/null &
-SSHD_B_PID=$!
-tb_track "$SSHD_B_PID"
-b_up() { grep -q "Server listening on 127.0.0.2 port $SSHD_PORT" "$SSHD_B/sshd.log"; }
-wait_until 30 b_up || t_bail "sshd (server B) did not start: $(tail -5 "$SSHD_B/sshd.log")"
+# B: another sshd instance, another host key, on 127.0.0.2 and the same port.
+sshd_instance_start B 127.0.0.2 "$SSHD_PORT" "PGHOST=$PG2/sock" "MYSQL_HOME=$TMPD/srvB" ||
+	t_bail "sshd (server B) did not start"
+SSHD_B=${SSHD_I_DIR[B]}
 # Commands B's sshd ran (one per ssh session, shared connection or not).
 b_sessions() { grep -c 'Starting session: command' "$SSHD_B/sshd.log"; }
 

@@ -84,6 +84,8 @@ PORT6=$(free_port)
 sed -i -e "s/^listen = .*/listen = [::1]:$PORT6/" \
 	-e 's/^trusted_proxies = .*/trusted_proxies = 0:0:0:0:0:0:0:1\nproxy_default_role = none/' "$GUI"
 WEB=http://[::1]:$PORT6
+# shellcheck disable=SC2034 # read by web_start
+WEB_PORT=$PORT6
 web_up() { curl -s -g -o /dev/null "$WEB/api/v1/health"; }
 if ! ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
 	t_skip "proxy over IPv6" "no ::1 on this host"

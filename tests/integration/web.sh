@@ -58,14 +58,31 @@ web_up() {
 	curl -s -o /dev/null "$WEB/api/v1/health"
 }
 
+# web_start: serve on $WEB_PORT; when serve could not listen there (a test
+# beside this one took the port: free_port reserves nothing), on another
+# free port, written into $GUI, $WEB_PORT and $WEB.
 web_start() {
-	"$TISBACKUP" --gui-config "$GUI" serve >"$TMPD/serve.out" 2>"$TMPD/serve.err" &
-	WEB_PID=$!
-	tb_track "$WEB_PID"
-	wait_until 10 web_up || {
-		cat "$TMPD/serve.err" >&2
-		t_bail "serve did not start"
-	}
+	local i port
+	for i in 1 2 3 4 5; do
+		"$TISBACKUP" --gui-config "$GUI" serve >"$TMPD/serve.out" 2>"$TMPD/serve.err" &
+		WEB_PID=$!
+		tb_track "$WEB_PID"
+		# Up when serve itself holds the port (port_open or a health
+		# answer may come from another test's server on the same port).
+		wait_until 10 eval '! kill -0 "$WEB_PID" 2>/dev/null || { tb_listens "$WEB_PID" "$WEB_PORT" && web_up; }'
+		if kill -0 "$WEB_PID" 2>/dev/null; then
+			tb_listens "$WEB_PID" "$WEB_PORT" && web_up && return 0
+			break
+		fi
+		wait "$WEB_PID" 2>/dev/null
+		grep -q 'cannot listen on' "$TMPD/serve.err" || break
+		port=$(free_port) || break
+		sed -i "s|^listen = \(.*\):$WEB_PORT\$|listen = \\1:$port|" "$GUI"
+		WEB=${WEB/:$WEB_PORT/:$port}
+		WEB_PORT=$port
+	done
+	cat "$TMPD/serve.err" >&2
+	t_bail "serve did not start"
 }
 
 # Stop with SIGTERM; returns serve's exit code.
