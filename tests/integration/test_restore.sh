@@ -100,13 +100,15 @@ t_eq "deep" "$(cat "$TMPD/r2/sub/deeper/deep.txt")" "restore --path: the content
 staged() { cat "$BASE"/log/*.log 2>/dev/null | grep -cF "into $1/ through the staging folder ${1#*:}.tisbackup-partial"; }
 t_eq "1" "$(staged "$TMPD/r1")" "restore --to a new DIR: staged (then kept without --replace, --replace: not staged)"
 t_ok "restore --to a new DIR: no staging folder left" test ! -e "$TMPD/r1.tisbackup-partial"
-tb_run -c "$CONF" -s files restore --to "127.0.0.1:$TMPD/r6"
+R6="$TMPD/r6 it's \$(cd;touch tb_pwned_$TB_ID)"
+tb_run -c "$CONF" -s files restore --to "127.0.0.1:$R6"
 t_rc 0 "restore --to HOST:NEWDIR: exit 0"
 t_ok "restore --to HOST:NEWDIR: the tree is equal (awkward names, symlinks, modes, owners, times)" \
-	tree_equal "$SRC" "$TMPD/r6"
-t_ok "restore --to HOST:NEWDIR: hardlinks are kept" same_inode "$TMPD/r6/sub/a.txt" "$TMPD/r6/sub/deeper/a_link"
-t_eq "1" "$(staged "root@127.0.0.1:$TMPD/r6")" "restore --to HOST:NEWDIR: staged"
-t_ok "restore --to HOST:NEWDIR: no staging folder left" test ! -e "$TMPD/r6.tisbackup-partial"
+	tree_equal "$SRC" "$R6"
+t_ok "restore --to HOST:NEWDIR: hardlinks are kept" same_inode "$R6/sub/a.txt" "$R6/sub/deeper/a_link"
+t_eq "1" "$(staged "root@127.0.0.1:$R6")" "restore --to HOST:NEWDIR: staged"
+t_ok "restore --to HOST:NEWDIR: no staging folder left" test ! -e "$R6.tisbackup-partial"
+t_ok "restore --to HOST:NEWDIR: no injected command ran" no_markers
 mkdir "$TMPD/r7"
 mkdir -p "$TMPD/r7.tisbackup-partial/stale"
 tb_run -c "$CONF" -s files restore --to "127.0.0.1:$TMPD/r7"
@@ -118,8 +120,8 @@ mkdir "$TMPD/r8"
 tb_run -c "$CONF" -s files restore --to "$TMPD/r8"
 t_ok "restore --to EMPTYDIR: the tree is equal" tree_equal "$SRC" "$TMPD/r8"
 t_eq "1" "$(staged "$TMPD/r8")" "restore --to EMPTYDIR: staged"
-printf 'kept\n' >"$TMPD/r9.txt"
-mkdir "$TMPD/r9" && mv "$TMPD/r9.txt" "$TMPD/r9/"
+mkdir "$TMPD/r9"
+printf 'kept\n' >"$TMPD/r9/r9.txt"
 tb_run -c "$CONF" -s files restore --to "127.0.0.1:$TMPD/r9"
 t_rc 0 "restore --to HOST:DIR with content: exit 0"
 t_eq "0" "$(staged "root@127.0.0.1:$TMPD/r9")" "restore --to HOST:DIR with content: not staged (--delay-updates)"
@@ -127,7 +129,7 @@ t_match "into root@127.0.0.1:$TMPD/r9/ \(files already there" "$(cat "$BASE"/log
 	"restore --to HOST:DIR with content: restored in place"
 t_eq "kept" "$(cat "$TMPD/r9/r9.txt")" "restore --to HOST:DIR with content: its own file is still there"
 t_ok "restore --to HOST:DIR with content: the backup's files are there" cmp "$SRC/plain.txt" "$TMPD/r9/plain.txt"
-rm -rf "$TMPD/r6" "$TMPD/r7" "$TMPD/r8" "$TMPD/r9"
+rm -rf "$R6" "$TMPD/r7" "$TMPD/r8" "$TMPD/r9"
 
 # --- paths out of the snapshot
 for p in ../etc sub/../../x abs_link/x rel_link/x nope; do
