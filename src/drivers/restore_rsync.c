@@ -401,14 +401,14 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 			if (restore_stage_local(r, dir, staging, &how, err) == -1)
 				goto out;
 		} else {
-			struct restore_sh_out so_;
+			struct restore_sh_out sh_out;
 
 			if (restore_remote_sh(r, userhost, "checking the target folder",
-			                      restore_probe_sh, dir, staging, &so_, err) == -1)
+			                      restore_probe_sh, dir, staging, &sh_out, err) == -1)
 				goto out;
-			if (strcmp(so_.word, "new") == 0)
+			if (strcmp(sh_out.word, "new") == 0)
 				how = RESTORE_STAGE_NEW;
-			else if (strcmp(so_.word, "empty") == 0)
+			else if (strcmp(sh_out.word, "empty") == 0)
 				how = RESTORE_STAGE_EMPTY;
 		}
 	}
@@ -507,10 +507,11 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 				goto out;
 			}
 		} else {
-			struct restore_sh_out so_;
+			struct restore_sh_out sh_out;
 
 			if (restore_remote_sh(r, userhost, "renaming the staging folder",
-			                      restore_finish_sh, dir, staging, &so_, err) == -1) {
+			                      restore_finish_sh, dir, staging, &sh_out,
+			                      err) == -1) {
 				err_append_line(
 				    err,
 				    "the restored files are in %s on %s: move it to %s yourself",
