@@ -23,6 +23,8 @@
 
 /* The staging folder rsync uses in each target folder (--delay-updates). */
 #define RESTORE_PARTIAL_DIR ".tisbackup-restore.partial"
+/* Added to a missing or empty target folder's name: the sibling a restore stages into. */
+#define RESTORE_STAGE_SUFFIX ".tisbackup-partial"
 
 /*
  * Restore the snapshot folder r->location of an rsync-based job (transport
@@ -34,9 +36,14 @@
  * ids), modes, times, symlinks, hardlinks, devices and sparse files are
  * restored; ACLs and xattrs when the job keeps them (preserve_acls,
  * preserve_xattrs). Nothing is deleted at the target; a file already
- * there is kept unless r->overwrite. Updated files are staged in
- * RESTORE_PARTIAL_DIR and renamed at the end (--delay-updates): an
- * interrupted restore leaves the old files plus that folder. r->dry_run
+ * there is kept unless r->overwrite. Into a target folder that is
+ * missing or empty (--to, local or over ssh), rsync writes the sibling
+ * DIR RESTORE_STAGE_SUFFIX (a leftover one is removed first), renamed to
+ * DIR at the end: an interrupted restore leaves no DIR (or the empty
+ * one) plus that folder. Otherwise (content there, r->in_place) updated
+ * files are staged in RESTORE_PARTIAL_DIR and renamed at the end
+ * (--delay-updates): an interrupted restore leaves the old files plus
+ * that folder. r->dry_run
  * prints on stdout what would change ("rsync --itemize-changes" lines)
  * and changes nothing. 0, or -1 + err (rsync's own words).
  */

@@ -7,12 +7,21 @@
  * folder. Each path the user names is checked inside the snapshot first,
  * component by component, without following a symlink, so "../x" or a
  * link pointing out of the snapshot cannot make rsync read elsewhere.
+ *
+ * Staging: into a target folder that does not exist yet or is empty,
+ * rsync writes a sibling folder DIR.tisbackup-partial (a leftover one of
+ * a killed restore is removed first) which is renamed to DIR at the end
+ * (rename(2) here, one `mv` over ssh); into a folder with content, in
+ * place or into a daemon module, rsync's --delay-updates stages each
+ * file instead (slower on many small files, but never mixes a
+ * half-written file in).
  */
 #include "drivers/restore.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +34,7 @@
 #include "ssh.h"
 #include "watchdog.h"
 #include "util/buf.h"
+#include "util/rmtree.h"
 #include "util/xmalloc.h"
 
 /*
@@ -169,6 +179,182 @@ restore_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	rsync_output_line(&o->ro, stream, line, len);
 }
 
+/* Where a restore writes (restore_stage_plan()). */
+enum restore_stage {
+	RESTORE_STAGE_NONE,  /* rsync --delay-updates straight into the target */
+	RESTORE_STAGE_NEW,   /* the target does not exist: stage, rename */
+	RESTORE_STAGE_EMPTY, /* the target is an empty folder: stage, rename over it */
+};
+
+/* One command through the remote shell (restore_remote_sh()). */
+struct restore_sh_out {
+	char word[16];  /* the first stdout line, cut */
+	char last[256]; /* the last stderr line */
+};
+
+static void
+restore_sh_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
+{
+	struct restore_sh_out *o = ctx;
+	char *to = stream == SPAWN_STDOUT ? o->word : o->last;
+	size_t max = stream == SPAWN_STDOUT ? sizeof o->word : sizeof o->last;
+
+	if (stream == SPAWN_STDOUT && o->word[0] != '\0')
+		return;
+	if (len >= max)
+		len = max - 1;
+	memcpy(to, line, len);
+	to[len] = '\0';
+}
+
+/*
+ * Run `sh -c script sh arg1 arg2` on userhost over the job's ssh options,
+ * the words quoted once by quote_sh_argv(); its first stdout line in
+ * o->word. 0 when it exited 0, else -1 + err naming what.
+ */
+static int
+restore_remote_sh(const struct drv_restore *r, const char *userhost, const char *what,
+                  const char *script, const char *arg1, const char *arg2, struct restore_sh_out *o,
+                  struct err *err)
+{
+	const char *words[] = { "sh", "-c", script, "sh", arg1, arg2, NULL };
+	struct spawn_opts so;
+	struct spawn_result res;
+	struct strv av;
+	char *cmd = quote_sh_argv(words);
+	char desc[128];
+	int rc = -1;
+
+	memset(o, 0, sizeof *o);
+	strv_init(&av);
+	ssh_base_argv(r->job, &av);
+	strv_push(&av, "--");
+	strv_push(&av, userhost);
+	strv_push(&av, cmd);
+	spawn_opts_init(&so);
+	so.argv = (const char *const *)strv_argv(&av);
+	so.timeout_sec = 600;
+	so.on_line = restore_sh_line;
+	so.ctx = o;
+	watchdog_spawn(r->progress, &so);
+	if (spawn_run(&so, &res, err) == -1) {
+		err_wrap(err, "%s on %s", what, userhost);
+		goto out;
+	}
+	if (!res.exited || res.code != 0) {
+		spawn_describe(&res, desc, sizeof desc);
+		err_set(err, "%s on %s failed (%s)%s%s", what, userhost, desc,
+		        o->last[0] != '\0' ? ": " : "", o->last);
+		goto out;
+	}
+	rc = 0;
+out:
+	strv_free(&av);
+	free(cmd);
+	return rc;
+}
+
+/*
+ * The remote side of restore_stage_plan(): $1 the target folder, $2 its
+ * staging sibling. Prints "new" or "empty" (after removing a leftover
+ * staging folder), or anything else for "no staging" (content, not a
+ * plain folder, a mount point, a tool missing).
+ */
+static const char restore_probe_sh[] =
+    "if [ -L \"$1\" ]; then echo other; exit 0; fi; "
+    "if [ ! -e \"$1\" ]; then w=new; "
+    "elif [ ! -d \"$1\" ]; then echo other; exit 0; "
+    "elif [ -n \"$(ls -A -- \"$1\" 2>&1)\" ]; then echo full; exit 0; "
+    "elif a=$(stat -c %d -- \"$1\") && b=$(stat -c %d -- \"$1/..\") && [ -n \"$a\" ] && "
+    "[ \"$a\" = \"$b\" ]; then w=empty; "
+    "else echo other; exit 0; fi; "
+    "if [ -e \"$2\" ] || [ -L \"$2\" ]; then rm -rf -- \"$2\" || { echo other; exit 0; }; fi; "
+    "echo $w";
+
+/* The remote side of restore_stage_finish(): $2 renamed to $1 (an empty $1 replaced). */
+static const char restore_finish_sh[] =
+    "if [ -d \"$1\" ] && [ ! -L \"$1\" ]; then rmdir -- \"$1\" || exit 1; fi; "
+    "mv -- \"$2\" \"$1\"";
+
+/*
+ * *dir (the target folder, no trailing '/') and *userhost (NULL: local)
+ * of dest ("[user@host:]DIR/"). NULL *dir when the folder cannot be
+ * staged beside (the root, ".", ".."). Caller frees both.
+ */
+static void
+restore_stage_split(const char *dest, int ssh, char **userhost, char **dir)
+{
+	const char *path = dest, *colon = ssh ? strchr(dest, ':') : NULL;
+	size_t len;
+	const char *base;
+
+	*userhost = *dir = NULL;
+	if (colon != NULL) {
+		*userhost = xstrndup(dest, (size_t)(colon - dest));
+		path = colon + 1;
+	}
+	len = strlen(path);
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return;
+	base = path + len;
+	while (base > path && base[-1] != '/')
+		base--;
+	if ((path + len - base == 1 && base[0] == '.') ||
+	    (path + len - base == 2 && base[0] == '.' && base[1] == '.'))
+		return;
+	*dir = xstrndup(path, len);
+}
+
+/*
+ * Which way to restore into the local folder dir: NEW (missing), EMPTY
+ * (an empty folder on the same filesystem as its parent), else NONE. A
+ * leftover staging folder of a killed restore is removed for NEW and
+ * EMPTY. 0 or -1 + err.
+ */
+static int
+restore_stage_local(const struct drv_restore *r, const char *dir, const char *staging,
+                    enum restore_stage *how, struct err *err)
+{
+	struct stat st, up;
+	char *parent;
+	DIR *d;
+	struct dirent *e;
+	int empty = 1;
+
+	*how = RESTORE_STAGE_NONE;
+	if (lstat(dir, &st) == -1) {
+		if (errno != ENOENT)
+			return 0;
+		*how = RESTORE_STAGE_NEW;
+	} else {
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		d = opendir(dir);
+		if (d == NULL)
+			return 0;
+		while (empty && (e = readdir(d)) != NULL)
+			empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+		closedir(d);
+		parent = xasprintf("%s/..", dir);
+		if (empty && stat(parent, &up) == 0 && up.st_dev == st.st_dev)
+			*how = RESTORE_STAGE_EMPTY;
+		free(parent);
+		if (*how == RESTORE_STAGE_NONE)
+			return 0;
+	}
+	if (lstat(staging, &st) == 0) {
+		log_info(r->job->name, "removing %s, left by an interrupted restore", staging);
+		if (rmtree(staging, err) == -1) {
+			err_wrap(err, "removing the staging folder %s of an interrupted restore",
+			         staging);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_stats *st,
                    struct err *err)
@@ -181,6 +367,8 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 	struct spawn_result res;
 	struct strv av, sshv;
 	char *dest = NULL, *rsh = NULL, *what = NULL;
+	char *userhost = NULL, *dir = NULL, *staging = NULL, *into = NULL;
+	enum restore_stage how = RESTORE_STAGE_NONE;
 	int rc = -1, ssh, daemon, partial = 0, warned = 0;
 
 	strv_init(&av);
@@ -204,6 +392,32 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 	dest = restore_dest(r, t, &ssh, &daemon);
 	if (daemon && rsync_check_transport(job, t, err) == -1)
 		goto out;
+	/* A missing or empty target folder: a staging sibling, renamed at the end. */
+	if (!r->dry_run && !r->in_place && !daemon)
+		restore_stage_split(dest, ssh, &userhost, &dir);
+	if (dir != NULL) {
+		staging = xasprintf("%s" RESTORE_STAGE_SUFFIX, dir);
+		if (userhost == NULL) {
+			if (restore_stage_local(r, dir, staging, &how, err) == -1)
+				goto out;
+		} else {
+			struct restore_sh_out sh_out;
+
+			if (restore_remote_sh(r, userhost, "checking the target folder",
+			                      restore_probe_sh, dir, staging, &sh_out, err) == -1)
+				goto out;
+			if (strcmp(sh_out.word, "new") == 0)
+				how = RESTORE_STAGE_NEW;
+			else if (strcmp(sh_out.word, "empty") == 0)
+				how = RESTORE_STAGE_EMPTY;
+		}
+	}
+	if (how == RESTORE_STAGE_NONE)
+		into = xstrdup(dest);
+	else if (userhost != NULL)
+		into = xasprintf("%s:%s/", userhost, staging);
+	else
+		into = xasprintf("%s/", staging);
 
 	strv_push(&av, "rsync");
 	strv_push(&av, "-rlptgoD");
@@ -215,9 +429,13 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 	if (job_get_bool(job, "preserve_xattrs", 0))
 		strv_push(&av, "--xattrs");
 	strv_push(&av, "--stats");
-	strv_push(&av, "--delay-updates");
-	strv_push(&av, "--partial-dir=" RESTORE_PARTIAL_DIR);
-	strv_push(&av, "--itemize-changes");
+	if (how == RESTORE_STAGE_NONE) {
+		strv_push(&av, "--delay-updates");
+		strv_push(&av, "--partial-dir=" RESTORE_PARTIAL_DIR);
+	}
+	/* One line per file: only for the dry run's listing and -v (the counts come from --stats). */
+	if (r->dry_run || r->verbose)
+		strv_push(&av, "--itemize-changes");
 	if (!r->overwrite)
 		strv_push(&av, "--ignore-existing");
 	if (r->dry_run)
@@ -252,11 +470,14 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 		strv_pushf(&av, "%s/./%s", r->location, clean);
 		free(clean);
 	}
-	strv_push(&av, dest);
+	strv_push(&av, into);
 
-	log_info(job->name, "%srestoring %s%s into %s%s", r->dry_run ? "dry run: " : "",
+	log_info(job->name, "%srestoring %s%s into %s%s%s%s", r->dry_run ? "dry run: " : "",
 	         r->location, r->npaths > 0 ? " (selected paths)" : "", dest,
-	         r->overwrite ? "" : " (files already there are kept)");
+	         how != RESTORE_STAGE_NONE ? " through the staging folder " : "",
+	         how != RESTORE_STAGE_NONE ? staging : "",
+	         r->overwrite || how != RESTORE_STAGE_NONE ? ""
+	                                                   : " (files already there are kept)");
 	spawn_opts_init(&so);
 	so.argv = (const char *const *)strv_argv(&av);
 	so.merge_stderr = 1;
@@ -267,8 +488,38 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 		goto out;
 	what = xasprintf("rsync of %s to %s", r->location, dest);
 	c.what = what;
-	if (rsync_judge(&c, &res, &o.ro, &partial, &warned, err) == -1)
+	if (rsync_judge(&c, &res, &o.ro, &partial, &warned, err) == -1) {
+		if (how != RESTORE_STAGE_NONE)
+			err_append_line(err,
+			                "%s holds what was restored so far, %s is %s; the next "
+			                "restore removes it and starts again",
+			                staging, dir,
+			                how == RESTORE_STAGE_NEW ? "not created" : "left empty");
 		goto out;
+	}
+	if (how != RESTORE_STAGE_NONE) {
+		if (userhost == NULL) {
+			if (rename(staging, dir) == -1) {
+				err_sys(err, errno,
+				        "restored into %s, but renaming it to %s failed: move it "
+				        "yourself",
+				        staging, dir);
+				goto out;
+			}
+		} else {
+			struct restore_sh_out sh_out;
+
+			if (restore_remote_sh(r, userhost, "renaming the staging folder",
+			                      restore_finish_sh, dir, staging, &sh_out,
+			                      err) == -1) {
+				err_append_line(
+				    err,
+				    "the restored files are in %s on %s: move it to %s yourself",
+				    staging, userhost, dir);
+				goto out;
+			}
+		}
+	}
 	st->total_files = o.ro.st.total_files;
 	st->written_files = r->dry_run ? o.changes : o.ro.st.written_files;
 	st->total_bytes = o.ro.st.total_bytes;
@@ -289,6 +540,10 @@ out:
 	free(dest);
 	free(rsh);
 	free(what);
+	free(userhost);
+	free(dir);
+	free(staging);
+	free(into);
 	strv_free(&av);
 	strv_free(&sshv);
 	return rc;

@@ -9,6 +9,10 @@
 #    --dry-run lists the changes and changes nothing; --in-place needs a
 #    terminal or --yes; a restore killed midway leaves the old files plus
 #    a .tisbackup-restore.partial folder, never a half-written file;
+#    into a missing or empty folder (here and HOST:DIR) the restore stages
+#    into DIR.tisbackup-partial and renames it; killed midway (SIGKILL on
+#    its process group) it leaves no DIR, only that folder, and a rerun
+#    completes; a folder with content still gets --delay-updates;
 #    each restore is a RESTORE row (who, what, where, result).
 #  - pgsql+ssh and mysql+ssh: --db into the same name is refused while it
 #    exists (and left untouched), --replace and --to-db load it, row by
@@ -91,6 +95,42 @@ t_eq "$(printf '%s\n' "dir with space" "dir with space/f.txt" sub sub/deeper sub
 	"restore --path: only the named paths, under their own folders"
 t_eq "deep" "$(cat "$TMPD/r2/sub/deeper/deep.txt")" "restore --path: the content is the backup's"
 
+# --- staging: a missing or empty target folder is written as DIR.tisbackup-partial, then renamed
+# staged [USER@HOST:]DIR: how many restores logged that they staged into DIR.
+staged() { cat "$BASE"/log/*.log 2>/dev/null | grep -cF "into $1/ through the staging folder ${1#*:}.tisbackup-partial"; }
+t_eq "1" "$(staged "$TMPD/r1")" "restore --to a new DIR: staged (then kept without --replace, --replace: not staged)"
+t_ok "restore --to a new DIR: no staging folder left" test ! -e "$TMPD/r1.tisbackup-partial"
+R6="$TMPD/r6 it's \$(cd;touch tb_pwned_$TB_ID)"
+tb_run -c "$CONF" -s files restore --to "127.0.0.1:$R6"
+t_rc 0 "restore --to HOST:NEWDIR: exit 0"
+t_ok "restore --to HOST:NEWDIR: the tree is equal (awkward names, symlinks, modes, owners, times)" \
+	tree_equal "$SRC" "$R6"
+t_ok "restore --to HOST:NEWDIR: hardlinks are kept" same_inode "$R6/sub/a.txt" "$R6/sub/deeper/a_link"
+t_eq "1" "$(staged "root@127.0.0.1:$R6")" "restore --to HOST:NEWDIR: staged"
+t_ok "restore --to HOST:NEWDIR: no staging folder left" test ! -e "$R6.tisbackup-partial"
+t_ok "restore --to HOST:NEWDIR: no injected command ran" no_markers
+mkdir "$TMPD/r7"
+mkdir -p "$TMPD/r7.tisbackup-partial/stale"
+tb_run -c "$CONF" -s files restore --to "127.0.0.1:$TMPD/r7"
+t_rc 0 "restore --to HOST:EMPTYDIR: exit 0"
+t_ok "restore --to HOST:EMPTYDIR: the tree is equal (a stale staging folder removed first)" \
+	tree_equal "$SRC" "$TMPD/r7"
+t_eq "1" "$(staged "root@127.0.0.1:$TMPD/r7")" "restore --to HOST:EMPTYDIR: staged"
+mkdir "$TMPD/r8"
+tb_run -c "$CONF" -s files restore --to "$TMPD/r8"
+t_ok "restore --to EMPTYDIR: the tree is equal" tree_equal "$SRC" "$TMPD/r8"
+t_eq "1" "$(staged "$TMPD/r8")" "restore --to EMPTYDIR: staged"
+mkdir "$TMPD/r9"
+printf 'kept\n' >"$TMPD/r9/r9.txt"
+tb_run -c "$CONF" -s files restore --to "127.0.0.1:$TMPD/r9"
+t_rc 0 "restore --to HOST:DIR with content: exit 0"
+t_eq "0" "$(staged "root@127.0.0.1:$TMPD/r9")" "restore --to HOST:DIR with content: not staged (--delay-updates)"
+t_match "into root@127.0.0.1:$TMPD/r9/ \(files already there" "$(cat "$BASE"/log/*.log)" \
+	"restore --to HOST:DIR with content: restored in place"
+t_eq "kept" "$(cat "$TMPD/r9/r9.txt")" "restore --to HOST:DIR with content: its own file is still there"
+t_ok "restore --to HOST:DIR with content: the backup's files are there" cmp "$SRC/plain.txt" "$TMPD/r9/plain.txt"
+rm -rf "$R6" "$TMPD/r7" "$TMPD/r8" "$TMPD/r9"
+
 # --- paths out of the snapshot
 for p in ../etc sub/../../x abs_link/x rel_link/x nope; do
 	tb_run -c "$CONF" -s files restore --to "$TMPD/r3" --path "$p"
@@ -140,6 +180,32 @@ t_rc 2 "--to with another action: usage error"
 head -c $((128 * 1024 * 1024)) /dev/urandom >"$SRC/big.bin"
 tb_run -c "$CONF" -s files backup
 t_rc 0 "files: second backup with a big file"
+# Killed (SIGKILL on tisbackup's process group) while rsync writes into a new folder:
+# no DIR, only DIR.tisbackup-partial; a second restore completes.
+for k in "$TMPD/k1" "127.0.0.1:$TMPD/k2"; do
+	kd=${k#127.0.0.1:}
+	setsid "$TISBACKUP" -c "$CONF" -s files restore --to "$k" >"$TMPD/kill.log" 2>&1 &
+	rpid=$!
+	staging_big() { find "$kd.tisbackup-partial" -name '.big.bin.*' -size +1M 2>/dev/null | grep -q .; }
+	if wait_until 60 staging_big; then
+		kill -KILL -- "-$rpid"
+		wait "$rpid" 2>/dev/null
+		gone() { ! pgrep -f -- "$kd.tisbackup-partial" >/dev/null; }
+		wait_until 60 gone
+		t_ok "killed restore --to $k: no $kd" test ! -e "$kd"
+		t_ok "killed restore --to $k: $kd.tisbackup-partial is left" test -d "$kd.tisbackup-partial"
+	else
+		wait "$rpid" 2>/dev/null
+		t_fail "killed restore --to $k: rsync's temporary file never appeared in the staging folder" \
+			"$(cat "$TMPD/kill.log")"
+	fi
+	tb_run -c "$CONF" -s files restore --to "$k"
+	t_rc 0 "restore --to $k after the killed one: exit 0"
+	t_ok "restore --to $k after the killed one: the tree is the backup's" \
+		tree_equal "$(ls -d "$BASE"/files/2*/ | tail -n 1)" "$kd"
+	t_ok "restore --to $k after the killed one: no staging folder left" test ! -e "$kd.tisbackup-partial"
+	rm -rf "$kd"
+done
 printf 'old big\n' >"$SRC/big.bin"
 printf 'old plain\n' >"$SRC/plain.txt"
 "$TISBACKUP" -c "$CONF" -s files restore --in-place --yes --replace >"$TMPD/kill.log" 2>&1 &
