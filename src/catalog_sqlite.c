@@ -1049,8 +1049,8 @@ sq_durable(void *priv, int on, struct err *err)
 		if (!wal)
 			return 0;
 	}
-	return sqlu_exec(&cat->c, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-	                 err, "setting synchronous");
+	return sqlu_exec(&cat->c, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err,
+	                 "setting synchronous");
 }
 
 static void
