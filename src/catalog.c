@@ -281,6 +281,14 @@ catalog_rollback(struct catalog *cat)
 }
 
 int
+catalog_durable(struct catalog *cat, int on, struct err *err)
+{
+	if (cat->ops->durable == NULL || check_rw(cat, err) == -1)
+		return cat->ops->durable == NULL ? 0 : -1;
+	return cat->ops->durable(cat->priv, on, err);
+}
+
+int
 catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err)
 {
 	if (check_rw(cat, err) == -1)

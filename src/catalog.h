@@ -204,6 +204,17 @@ int catalog_insert_row(struct catalog *cat, const struct catalog_row *r, int64_t
 int catalog_begin(struct catalog *cat, struct err *err);
 int catalog_commit(struct catalog *cat, struct err *err);
 void catalog_rollback(struct catalog *cat);
+/*
+ * Whether this handle's commits wait for the disk (on: the default) or not
+ * (off): a commit made with it off is atomic and ordered like any other,
+ * but a power failure (not a crash of the process) may lose it, until the
+ * next durable commit on this database or a checkpoint makes it durable
+ * too. A backup run records its Running row, where it runs, its alerts
+ * and its disk-usage figures with it off, and its result with it on
+ * (job.c, docs/architecture.md). A backend without the choice stays
+ * durable (SQLite: synchronous NORMAL or FULL in WAL mode). 0 or -1 + err.
+ */
+int catalog_durable(struct catalog *cat, int on, struct err *err);
 
 /* Set the TYPE of one row (cleanup marks removed backups CLEAN). 0 or -1 + err. */
 int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err);

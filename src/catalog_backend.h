@@ -96,6 +96,8 @@ struct catalog_ops {
 	/* n > 0; out zeroed. */
 	int (*run_hosts)(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *out,
 	                 struct err *err);
+	/* catalog_durable(); NULL: every commit is durable, whatever is asked. */
+	int (*durable)(void *priv, int on, struct err *err);
 };
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */

@@ -1042,6 +1042,34 @@ sq_commit(void *priv, struct err *err)
 	return sqlu_exec(&cat->c, "COMMIT", err, "committing");
 }
 
+/*
+ * In WAL mode, NORMAL writes a commit to the -wal without syncing it (the
+ * checkpoint syncs); FULL syncs the -wal at every commit, and so every
+ * NORMAL commit before it. Outside WAL mode (no shared memory) NORMAL
+ * would risk the database itself on a power failure: stay FULL there.
+ */
+static int
+sq_durable(void *priv, int on, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	sqlite3_stmt *st = NULL;
+	int wal = 0, rc;
+
+	if (!on) {
+		rc = sqlite3_prepare_v2(cat->c.db, "PRAGMA journal_mode", -1, &st, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+			const char *m = (const char *)sqlite3_column_text(st, 0);
+
+			wal = m != NULL && strcasecmp(m, "wal") == 0;
+		}
+		sqlite3_finalize(st);
+		if (!wal)
+			return 0;
+	}
+	return sqlu_exec(&cat->c, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err,
+	                 "setting synchronous");
+}
+
 static void
 sq_rollback(void *priv)
 {
@@ -1603,4 +1631,5 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.job_names = sq_job_names,
 	.run_host_put = sq_run_host_put,
 	.run_hosts = sq_run_hosts,
+	.durable = sq_durable,
 };

@@ -145,6 +145,24 @@ run_postexec_after_failure(const struct job *job, struct progress *pg, const str
 }
 
 /*
+ * catalog_durable() for the run's own records: off for the Running row,
+ * where the run runs, alerts and disk-usage figures (what a power failure
+ * may lose of them is harmless: a lost Running row is a run that left no
+ * trace, lost figures are measured again), on for the result. Failing to
+ * switch only costs speed or, when on fails, leaves the next commits
+ * lazy until the result's: logged at DEBUG.
+ */
+static void
+set_durable(struct catalog *cat, const struct job *job, int on)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (catalog_durable(cat, on, &e) == -1)
+		log_debug(job->name, "catalog: %s", e.msg);
+}
+
+/*
  * What the previous good backup of job moved (its written bytes), for the
  * progress report's ETA; 0 when unknown. A catalog error only costs the
  * ETA: logged at DEBUG.
@@ -220,6 +238,7 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 		}
 		goto fail_early;
 	}
+	set_durable(cat, job, 0);
 	if (runrec_repair_dead(cat, job, err) == -1)
 		goto fail_early;
 	if (runrec_begin(&rr, cat, job, "BACKUP", &start, NULL, err) == -1)
@@ -255,12 +274,18 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	else if (failed)
 		note_disk_full(job, &derr);
 
-	/* Recording may fail: err then says that and what the backup did. */
+	/*
+	 * Recording may fail: err then says that and what the backup did.
+	 * The result is durable when recorded (and with it every lazy commit
+	 * before it); the driver made the snapshot durable before that.
+	 */
+	set_durable(cat, job, 1);
 	if (runrec_finish(&rr, &st, failed ? &derr : NULL, err) == -1) {
 		log_error(job->name, "%s", err->msg);
 		outcome = JOB_FAILED;
 		goto out;
 	}
+	set_durable(cat, job, 0);
 	/* An interrupted run is being stopped on purpose: no alert, no delay. */
 	if (o->alerts != NULL && !spawn_interrupted()) {
 		char host[256] = "localhost";
@@ -304,6 +329,8 @@ fail_early:
 out:
 	pg.xfer = NULL;
 	xfer_report_close(&xr);
+	if (lk.fd != -1)
+		set_durable(cat, job, 1);
 	lock_release(&lk);
 	runrec_free(&rr);
 	stats_free(&st);

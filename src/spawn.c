@@ -590,7 +590,12 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, struct spawn_pipe *pipes, siz
 		probe_every = idle / 4 < SPAWN_PROBE_MAX ? idle / 4 : SPAWN_PROBE_MAX;
 		if (probe_every < NSEC_PER_SEC / 4)
 			probe_every = NSEC_PER_SEC / 4;
-		progress = o->progress(o->progress_ctx, pid);
+		/*
+		 * The baseline is 0, not a probe: the child has read next to
+		 * nothing yet, and a command shorter than one probe interval
+		 * (most small transfers) costs no walk of /proc at all.
+		 */
+		progress = 0;
 		next_probe = start + probe_every;
 	}
 

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,21 +62,82 @@ fs_fsync_dir(const char *path, struct err *err)
 	return 0;
 }
 
+/*
+ * The syncfs calls of this process on one filesystem (fs_sync_tree()):
+ * generations started and ended, whether one runs, the last one's errno.
+ * Never freed: one per filesystem a process syncs.
+ */
+struct fs_syncer {
+	dev_t dev;
+	int running;
+	uint64_t started, done;
+	int errnum;
+	struct fs_syncer *next;
+};
+
+static pthread_mutex_t fs_sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fs_sync_ended = PTHREAD_COND_INITIALIZER;
+static struct fs_syncer *fs_syncers;
+
+/* The syncer of dev, made on first use. Called with fs_sync_lock held. */
+static struct fs_syncer *
+fs_syncer_of(dev_t dev)
+{
+	struct fs_syncer *s;
+
+	for (s = fs_syncers; s != NULL; s = s->next)
+		if (s->dev == dev)
+			return s;
+	s = xcalloc(1, sizeof *s);
+	s->dev = dev;
+	s->next = fs_syncers;
+	fs_syncers = s;
+	return s;
+}
+
 int
 fs_sync_tree(const char *path, struct err *err)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), errnum;
+	struct fs_syncer *s;
+	struct stat st;
+	uint64_t want, gen;
 
 	if (fd == -1) {
 		err_sys(err, errno, "opening %s", path);
 		return -1;
 	}
-	if (syncfs(fd) == -1) {
-		err_sys(err, errno, "syncfs %s", path);
+	if (fstat(fd, &st) == -1) {
+		err_sys(err, errno, "opening %s", path);
 		close(fd);
 		return -1;
 	}
+	pthread_mutex_lock(&fs_sync_lock);
+	s = fs_syncer_of(st.st_dev);
+	/* A running syncfs may have passed our files already: the next one counts. */
+	want = s->started + 1;
+	while (s->done < want) {
+		if (s->running) {
+			pthread_cond_wait(&fs_sync_ended, &fs_sync_lock);
+			continue;
+		}
+		s->running = 1;
+		gen = ++s->started;
+		pthread_mutex_unlock(&fs_sync_lock);
+		errnum = syncfs(fd) == -1 ? errno : 0;
+		pthread_mutex_lock(&fs_sync_lock);
+		s->running = 0;
+		s->done = gen;
+		s->errnum = errnum;
+		pthread_cond_broadcast(&fs_sync_ended);
+	}
+	errnum = s->errnum;
+	pthread_mutex_unlock(&fs_sync_lock);
 	close(fd);
+	if (errnum != 0) {
+		err_sys(err, errnum, "syncfs %s", path);
+		return -1;
+	}
 	return 0;
 }
 

@@ -14,7 +14,12 @@ int fs_fsync_dir(const char *path, struct err *err);
  * syncfs(2) the filesystem holding path: every file and directory of a tree
  * just written (by rsync, which does not fsync) reaches the disk, so a crash
  * after a later rename never exposes a snapshot whose contents are not
- * there. One call instead of one fsync per file. 0 or -1 + err.
+ * there. One call instead of one fsync per file. Threads of one process
+ * share the calls on one filesystem: a caller returns once a syncfs that
+ * started after its own call began has ended (it starts one when none is
+ * running, else waits for the running one and then for the next, which
+ * serves every caller that came meanwhile). Thread-safe. 0 or -1 + err
+ * (that syncfs's error).
  */
 int fs_sync_tree(const char *path, struct err *err);
 /* 1 if path is an existing directory, 0 otherwise. */

@@ -2,8 +2,10 @@
  * Tests for util/fsutil.c's password-file reader: the first line without
  * its line end (LF, CRLF, none), later lines ignored; an empty first line,
  * an over-long one and a missing file refused with a message naming the
- * key and the file, never the content.
+ * key and the file, never the content. fs_sync_tree() from many threads
+ * at once: every call returns 0, a path that is not a folder is refused.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,6 +114,46 @@ test_free_null(void **state)
 	fs_secret_free(xstrdup("wiped"));
 }
 
+#define SYNC_THREADS 8
+#define SYNC_ROUNDS 5
+
+static void *
+sync_worker(void *arg)
+{
+	intptr_t failures = 0;
+	struct err err;
+
+	(void)arg;
+	for (int i = 0; i < SYNC_ROUNDS; i++) {
+		err_clear(&err);
+		failures += fs_sync_tree(dir, &err) != 0;
+	}
+	return (void *)failures;
+}
+
+/* Callers on one filesystem share syncfs calls; each still gets its own answer. */
+static void
+test_sync_tree_threads(void **state)
+{
+	pthread_t t[SYNC_THREADS];
+	struct err err;
+	void *failures;
+
+	(void)state;
+	for (int i = 0; i < SYNC_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, sync_worker, NULL), 0);
+	for (int i = 0; i < SYNC_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &failures), 0);
+		assert_int_equal((intptr_t)failures, 0);
+	}
+	err_clear(&err);
+	assert_int_equal(fs_sync_tree(secret_file("x", 1), &err), -1);
+	assert_non_null(strstr(err.msg, "secret"));
+	err_clear(&err);
+	assert_int_equal(fs_sync_tree("/nonexistent/tb-sync", &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/tb-sync"));
+}
+
 int
 main(void)
 {
@@ -119,6 +161,7 @@ main(void)
 		cmocka_unit_test(test_first_line),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_sync_tree_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
