@@ -795,7 +795,7 @@ sq_enqueue(void *be, const struct queue_request *req, const char *key, char **id
            struct err *err)
 {
 	struct sq *s = be;
-	int64_t v;
+	int64_t v = 0;
 
 	if (store_enqueue(s, req, key, now_s(), &v, existed, err) == -1)
 		return -1;
