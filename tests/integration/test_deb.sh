@@ -105,6 +105,10 @@ cp -n "$ROOT"/var/cache/apt/archives/*.deb "$PKG_CACHE/apt-archives/" 2>/dev/nul
 vers=$(inroot tisbackup --version 2>&1)
 t_match "^tisbackup ${VERSION%%-*}( |\$)" "$vers" "tisbackup --version in the chroot"
 t_match '^libcurl: yes$' "$vers" "the installed package loads libcurl (a Depends)"
+# Every library opened on first use (dlopen: dpkg-shlibdeps cannot see them)
+# must be a Depends of the package, or the installed binary lacks it.
+lazy=$(printf '%s\n' "$vers" | grep -E '^lib[a-z0-9]+: ' | grep -v ': yes$')
+t_eq "" "$lazy" "the installed package loads every library opened on first use"
 drv=$(inroot tisbackup listdrivers 2>&1)
 ntypes=$("$TISBACKUP" -c /nonexistent listdrivers | grep -c '^[a-z0-9+-]* : ')
 t_eq "$ntypes" "$(printf '%s\n' "$drv" | grep -c '^[a-z0-9+-]* : ')" "listdrivers lists the $ntypes types of this build"
