@@ -289,6 +289,16 @@ catalog_durable(struct catalog *cat, int on, struct err *err)
 }
 
 int
+catalog_analyze(struct catalog *cat, struct err *err)
+{
+	if (cat->ops->analyze == NULL)
+		return 0;
+	if (check_rw(cat, err) == -1)
+		return -1;
+	return cat->ops->analyze(cat->priv, err);
+}
+
+int
 catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err)
 {
 	if (check_rw(cat, err) == -1)

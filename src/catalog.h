@@ -216,6 +216,15 @@ void catalog_rollback(struct catalog *cat);
  */
 int catalog_durable(struct catalog *cat, int on, struct err *err);
 
+/*
+ * Refresh the database's planner statistics after a bulk load (catalog
+ * migrate): without them PostgreSQL plans checknagios' per-job reads on a
+ * freshly copied catalog as if it were empty (5x slower at 100k rows)
+ * until autovacuum gets to it. A backend that needs none does nothing.
+ * Needs a read-write handle. 0 or -1 + err.
+ */
+int catalog_analyze(struct catalog *cat, struct err *err);
+
 /* Set the TYPE of one row (cleanup marks removed backups CLEAN). 0 or -1 + err. */
 int catalog_set_type(struct catalog *cat, int64_t rowid, const char *type, struct err *err);
 /* *known = 1 if some row has backup_location == location. 0 or -1 + err. */

@@ -98,6 +98,8 @@ struct catalog_ops {
 	                 struct err *err);
 	/* catalog_durable(); NULL: every commit is durable, whatever is asked. */
 	int (*durable)(void *priv, int on, struct err *err);
+	/* catalog_analyze(); NULL: nothing to do. */
+	int (*analyze)(void *priv, struct err *err);
 };
 
 /* The SQLite backend (catalog_sqlite.c), also the one plain paths open. */

@@ -232,6 +232,9 @@ catalog_migrate(const char *from, const char *to, size_t *nsource, size_t *copie
 		        missing, *nhosts);
 		goto out;
 	}
+	/* Planner statistics for the rows just loaded (PostgreSQL), not when autovacuum wakes. */
+	if (*copied > 0 && catalog_analyze(dst, err) == -1)
+		goto out;
 	*nsource = ns;
 	ret = 0;
 out:

@@ -1230,6 +1230,13 @@ pg_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *
 	return 0;
 }
 
+static int
+pg_analyze(void *priv, struct err *err)
+{
+	return pg_exec(priv, "ANALYZE stats", 0, NULL, err,
+	               "refreshing the planner statistics (ANALYZE)");
+}
+
 #define PG_OPS(name)                                                                               \
 	{                                                                                          \
 		.scheme = name, .priv_size = sizeof(struct pgcat), .open = pg_open,                \
@@ -1243,7 +1250,7 @@ pg_run_hosts(void *priv, const int64_t *ids, size_t n, struct catalog_run_host *
 		.du_delete = pg_du_delete, .du_find = pg_du_find,                                  \
 		.du_sample_put = pg_du_sample_put, .du_samples = pg_du_samples,                    \
 		.job_names = pg_job_names, .run_host_put = pg_run_host_put,                        \
-		.run_hosts = pg_run_hosts,                                                         \
+		.run_hosts = pg_run_hosts, .analyze = pg_analyze,                                  \
 	}
 
 const struct catalog_ops catalog_pg_ops = PG_OPS("postgresql");

@@ -171,6 +171,8 @@ tb_run catalog migrate --from "sqlite:$DB2" --to "$MURL"
 t_rc 0 "catalog migrate sqlite -> postgresql"
 t_match "302 source rows, 302 copied, 0 already there; 1 run hosts; verified" "$T_OUT" "migrate: counts verified"
 t_eq 306 "$(cq "SELECT count(*) FROM stats")" "PostgreSQL: its 4 rows and the 302 copied"
+t_eq t "$(cq "SELECT reltuples >= 306 FROM pg_class WHERE relname = 'stats'")" \
+	"migrate refreshed the planner statistics (ANALYZE): checknagios' reads use the job index at once"
 t_eq "gamma|$HOST|$(realpath "$CONF2")" \
 	"$(cq "SELECT s.backup_name, h.host, h.config FROM stats s JOIN run_host h ON h.stats_id = s.rowid
 		WHERE s.backup_name = 'gamma'")" \
