@@ -7,7 +7,9 @@
 # Prints figures; not a test.
 #
 # Usage: bench/bench_nagios.sh [RUNS]   (TISBACKUP=path, default build/tisbackup;
-#        TISBACKUP_PY_SRC=DIR to time the original too)
+#        TISBACKUP_PY_SRC=DIR to time the original too; BENCH_PG=1 also times
+#        checknagios on the same catalog copied into a PostgreSQL server started
+#        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -96,6 +98,36 @@ if [ $have_orig = 1 ]; then
 	awk -v a="$w" -v b="$ow" 'BEGIN { printf "  ratio tisbackup/original: %.3f\n", a / b }'
 else
 	echo "  the original: not measured"
+fi
+# The same catalog on PostgreSQL (issue 19): a server of lib.sh's on a
+# socket, the rows copied by `catalog migrate`, the same config plus
+# [catalog] url; interleaved with SQLite runs so load falls on both alike.
+if [ "${BENCH_PG:-0}" = 1 ]; then
+	tb_require runuser
+	pg_start || { echo "PostgreSQL did not start"; exit 1; }
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
+		-c "CREATE ROLE \"$(id -un)\" LOGIN" -c "CREATE DATABASE tbbench OWNER \"$(id -un)\"" >/dev/null ||
+		{ echo "cannot create the bench database"; exit 1; }
+	PGURL="postgresql://$(id -un)@/tbbench?host=$PG/sock&port=$PGPORT"
+	"$TISBACKUP" catalog migrate --from "sqlite:$CATALOG" --to "$PGURL" >"$TMPD/migrate.out" 2>&1 ||
+		{ cat "$TMPD/migrate.out"; exit 1; }
+	{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$PGURL"; } >"$TMPD/pg.ini"
+	"$TISBACKUP" -c "$TMPD/pg.ini" checknagios >"$TMPD/pg.out" 2>&1
+	pgrc=$?
+	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out"); checknagios exit code: $pgrc"
+	cmp -s <(head -n 1 "$TMPD/out" | cut -d'|' -f1) <(head -n 1 "$TMPD/pg.out" | cut -d'|' -f1) || echo "  (the first lines differ: $(head -c 200 "$TMPD/pg.out" | head -n 1))"
+	for ((r = 0; r < 3; r++)); do "$TISBACKUP" -c "$TMPD/pg.ini" checknagios >/dev/null 2>&1; done
+	pg_w=() sq_w=()
+	for ((r = 0; r < RUNS; r++)); do
+		bench_measure "$TISBACKUP" -c "$TMPD/pg.ini" checknagios
+		pg_w+=("$BM_WALL")
+		bench_measure "$TISBACKUP" -c "$CONF" checknagios
+		sq_w+=("$BM_WALL")
+	done
+	pw=$(printf '%s\n' "${pg_w[@]}" | bench_median)
+	sw=$(printf '%s\n' "${sq_w[@]}" | bench_median)
+	printf '  on PostgreSQL: wall %8s ms (SQLite beside it: %s ms), ratio %s (goal <= 2)\n' \
+		"$(ms "$pw")" "$(ms "$sw")" "$(awk -v a="$pw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')"
 fi
 # Instructions do not move with the machine's load, unlike the times above.
 if command -v valgrind >/dev/null 2>&1; then
