@@ -24,47 +24,16 @@
 #include "drivers/restore.h"
 #include "log.h"
 #include "spawn.h"
+#include "util/fsutil.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
 #include "verify.h"
 
 /* A private folder holding one secret file, removed by secret_remove(). */
 struct secret {
-	char dir[64];
+	char *dir;  /* NULL: none made */
 	char *path; /* NULL: no secret */
 };
-
-/*
- * Create a private folder (mode 0700) and in it file name (mode 0600)
- * holding len bytes of text. 0 or -1 + err (nothing left behind).
- */
-static int
-secret_write(struct secret *sc, const char *name, const char *text, size_t len, struct err *err)
-{
-	int fd;
-
-	snprintf(sc->dir, sizeof sc->dir, "/tmp/tisbackup-verify-XXXXXX");
-	sc->path = NULL;
-	if (mkdtemp(sc->dir) == NULL) {
-		err_sys(err, errno, "creating a private folder for the verify password");
-		sc->dir[0] = '\0';
-		return -1;
-	}
-	sc->path = xasprintf("%s/%s", sc->dir, name);
-	fd = open(sc->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
-		err_sys(err, errno, "writing %s", sc->path);
-		if (fd != -1)
-			close(fd);
-		unlink(sc->path);
-		rmdir(sc->dir);
-		free(sc->path);
-		sc->path = NULL;
-		sc->dir[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
 
 /* Remove the file and the folder of secret_write(), if any. */
 static void
@@ -75,9 +44,41 @@ secret_remove(struct secret *sc)
 		free(sc->path);
 		sc->path = NULL;
 	}
-	if (sc->dir[0] != '\0')
+	if (sc->dir != NULL)
 		rmdir(sc->dir);
-	sc->dir[0] = '\0';
+	free(sc->dir);
+	sc->dir = NULL;
+}
+
+/*
+ * Create a private folder (mode 0700) in the folder for temporary files
+ * (fs_tmp_path()) and in it file name (mode 0600) holding len bytes of
+ * text. 0 or -1 + err (nothing left behind).
+ */
+static int
+secret_write(struct secret *sc, const char *name, const char *text, size_t len, struct err *err)
+{
+	int fd;
+
+	sc->dir = fs_tmp_path("tisbackup-verify-XXXXXX");
+	sc->path = NULL;
+	if (mkdtemp(sc->dir) == NULL) {
+		err_sys(err, errno, "creating a private folder for the verify password (%s)",
+		        sc->dir);
+		free(sc->dir);
+		sc->dir = NULL;
+		return -1;
+	}
+	sc->path = xasprintf("%s/%s", sc->dir, name);
+	fd = open(sc->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 || write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
+		err_sys(err, errno, "writing %s", sc->path);
+		if (fd != -1)
+			close(fd);
+		secret_remove(sc);
+		return -1;
+	}
+	return 0;
 }
 
 /* One client of a run: how to start it, and the job it runs for. */

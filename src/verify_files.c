@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,7 +182,7 @@ verify_files(const struct job *job, const char *loc, time_t started, struct buf 
 	struct spawn_result res;
 	unsigned long seed;
 	long per;
-	char tmpl[] = "/tmp/tisbackup-verify-XXXXXX", size[32];
+	char size[32];
 	int fd = -1, rc = -1;
 
 	memset(&sm, 0, sizeof sm);
@@ -217,12 +218,12 @@ verify_files(const struct job *job, const char *loc, time_t started, struct buf 
 	         sm.n, sm.total, loc, per / 1000, per % 1000, seed);
 	if (rsync_check_transport(job, t, err) == -1 || files_argv(job, t, loc, &argv, err) == -1)
 		goto out;
-	fd = mkstemp(tmpl);
+	/* The list in memory, rsync's stdin: no temporary file anywhere. */
+	fd = memfd_create("tisbackup-verify-sample", MFD_CLOEXEC);
 	if (fd == -1) {
-		err_sys(err, errno, "creating a temporary file for the sample's list");
+		err_sys(err, errno, "creating a memory file for the sample's list");
 		goto out;
 	}
-	unlink(tmpl);
 	if (write(fd, sm.list.data, sm.list.len) != (ssize_t)sm.list.len ||
 	    lseek(fd, 0, SEEK_SET) == -1) {
 		err_sys(err, errno, "writing the sample's list");

@@ -169,6 +169,14 @@ fs_join(const char *a, const char *b)
 	return xasprintf("%.*s/%s", (int)la, a, b);
 }
 
+char *
+fs_tmp_path(const char *name)
+{
+	const char *t = getenv("TMPDIR");
+
+	return fs_join(t != NULL && t[0] == '/' ? t : "/tmp", name);
+}
+
 int
 fs_read_secret_line(const char *path, const char *what, char **out, struct err *err)
 {

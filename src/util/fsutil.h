@@ -29,6 +29,12 @@ int fs_exists(const char *path);
 /* Join a and b with exactly one '/', into a new string the caller frees. */
 char *fs_join(const char *a, const char *b);
 /*
+ * name in the folder for temporary files: $TMPDIR when it is an absolute
+ * path, else /tmp (as mktemp(1) does). A new string the caller frees, e.g.
+ * a mkdtemp() template.
+ */
+char *fs_tmp_path(const char *name);
+/*
  * The first line of the password file at path, without its "\n" or
  * "\r\n", into *out (the caller wipes it with fs_secret_free()). what
  * names the key in messages ("[catalog] password_file"). -1 + err naming

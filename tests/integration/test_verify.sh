@@ -21,6 +21,10 @@
 tb_require_binary
 tb_require sqlite3 ssh ssh-keygen gzip
 tb_tmp
+# verify's private folders go to $TMPDIR (this test's own, so tests beside
+# it never see them, and the checks below prove TMPDIR is honoured).
+export TMPDIR=$TMPD/tmp
+mkdir -p "$TMPDIR"
 pg_find && pg_start || { t_skip "verify" "PostgreSQL is missing"; t_done; exit 0; }
 sshd_start
 
@@ -65,7 +69,7 @@ t_proc_scan_control "$TMPD/verify.pw"
 (
 	while :; do
 		proc_scan "$TMPD/verify.pw" >>"$TMPD/leak"
-		ls -d /tmp/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
+		ls -d "$TMPDIR"/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
 	done
 ) &
 SAMPLER=$!
@@ -82,7 +86,7 @@ shop/public.orders	50" "$(LC_ALL=C sort "$BASE/pg/.verify-counts")" "verify: per
 t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"
 t_ok "verify: the password is in no argv and no environ" test ! -s "$TMPD/leak"
 t_ok "verify: a private folder held the password file meanwhile" test -s "$TMPD/privdirs"
-t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify: the password file and its folder are removed"
+t_eq "" "$(ls -d "$TMPDIR"/tisbackup-verify-* 2>/dev/null)" "verify: the password file and its folder are removed"
 tb_run -c "$CONF" -s pg checknagios
 t_rc 0 "checknagios: OK after a successful verify"
 
@@ -111,7 +115,7 @@ t_rc 1 "verify of a corrupted dump: exit 1"
 t_eq "VERIFY|ERROR" "$(last_row pg "TYPE || '|' || status")" "verify: the corrupted dump is an ERROR row"
 t_match "damaged|invalid|incorrect|error" "$(last_row pg log)" "verify: the row says the dump is damaged"
 t_eq "" "$(scratch_dbs)" "verify ERROR: no scratch database left"
-t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify ERROR: no password file left"
+t_eq "" "$(ls -d "$TMPDIR"/tisbackup-verify-* 2>/dev/null)" "verify ERROR: no password file left"
 tb_run -c "$CONF" -s pg checknagios
 t_rc 2 "checknagios: CRITICAL when the last verify failed"
 t_match "CRITICAL : the last verify of pg failed" "$T_OUT" "checknagios: the verdict says the verify failed"

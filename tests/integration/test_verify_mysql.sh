@@ -24,6 +24,10 @@ for t in mariadbd mariadb-install-db mariadb mysqldump mysql; do
 	command -v "$t" >/dev/null 2>&1 || { t_skip "verify of mysql dumps" "$t is not installed"; t_done; exit 0; }
 done
 tb_tmp
+# verify's private folders go to $TMPDIR (this test's own, so tests beside
+# it never see them, and the checks below prove TMPDIR is honoured).
+export TMPDIR=$TMPD/tmp
+mkdir -p "$TMPDIR"
 sshd_start
 mariadb_start || t_bail "could not start MariaDB"
 myq() { mariadb --no-defaults -S "$MYSOCK" -uroot -N -B "$@"; }
@@ -73,7 +77,7 @@ t_proc_scan_control "$TMPD/verify.pw"
 (
 	while :; do
 		proc_scan "$TMPD/verify.pw" >>"$TMPD/leak"
-		ls -d /tmp/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
+		ls -d "$TMPDIR"/tisbackup-verify-* >>"$TMPD/privdirs" 2>/dev/null
 	done
 ) &
 SAMPLER=$!
@@ -91,7 +95,7 @@ shop/orders	50" "$(LC_ALL=C sort "$BASE/my/.verify-counts")" "verify: exact per-
 t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"
 t_ok "verify: the password is in no argv and no environ" test ! -s "$TMPD/leak"
 t_ok "verify: a private folder held the option file meanwhile" test -s "$TMPD/privdirs"
-t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify: the option file and its folder are removed"
+t_eq "" "$(ls -d "$TMPDIR"/tisbackup-verify-* 2>/dev/null)" "verify: the option file and its folder are removed"
 
 # --- a table shrank past 20 % and one is gone: a warning
 myq -e "DELETE FROM shop.items WHERE id > 500; DROP TABLE shop.orders"
@@ -117,7 +121,7 @@ t_rc 1 "verify of a corrupted mysql dump: exit 1"
 t_eq "VERIFY|ERROR" "$(last_row my "TYPE || '|' || status")" "verify: the corrupted dump is an ERROR row"
 t_match "damaged|invalid|incorrect|error" "$(last_row my log)" "verify: the row says the dump is damaged"
 t_eq "" "$(scratch_dbs)" "verify ERROR: no scratch database left"
-t_eq "" "$(ls -d /tmp/tisbackup-verify-* 2>/dev/null)" "verify ERROR: no option file left"
+t_eq "" "$(ls -d "$TMPDIR"/tisbackup-verify-* 2>/dev/null)" "verify ERROR: no option file left"
 
 # --- a dump that switches to the real database cannot touch it
 printf 'CREATE TABLE a (i INT);\nUSE shop;\nDROP TABLE items;\n' | gzip >"$gz"

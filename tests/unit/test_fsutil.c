@@ -154,14 +154,34 @@ test_sync_tree_threads(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/tb-sync"));
 }
 
+/* fs_tmp_path(): $TMPDIR when absolute, else /tmp, as mktemp(1). */
+static void
+test_tmp_path(void **state)
+{
+	char *p;
+
+	(void)state;
+	setenv("TMPDIR", "/var/tmp/x/", 1);
+	p = fs_tmp_path("tb-XXXXXX");
+	assert_string_equal(p, "/var/tmp/x/tb-XXXXXX");
+	free(p);
+	setenv("TMPDIR", "relative", 1);
+	p = fs_tmp_path("tb-XXXXXX");
+	assert_string_equal(p, "/tmp/tb-XXXXXX");
+	free(p);
+	unsetenv("TMPDIR");
+	p = fs_tmp_path("tb-XXXXXX");
+	assert_string_equal(p, "/tmp/tb-XXXXXX");
+	free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_line),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_free_null),
-		cmocka_unit_test(test_sync_tree_threads),
+		cmocka_unit_test(test_first_line), cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_free_null),  cmocka_unit_test(test_sync_tree_threads),
+		cmocka_unit_test(test_tmp_path),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
