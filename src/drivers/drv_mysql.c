@@ -147,7 +147,7 @@ mysql_run(const struct drv_run *run, const char *const *remote, const char *what
 	if (mysql_optfile_pipe(job, &in, err) == -1)
 		return -1;
 	c->stdin_fd = in;
-	rc = remote_cmd_run(run, remote, what, c, err);
+	rc = remote_cmd_run(run->job, run->progress, remote, what, c, err);
 	close(in);
 	c->stdin_fd = -1;
 	return rc;

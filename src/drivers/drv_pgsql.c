@@ -124,7 +124,8 @@ pgsql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
 	                   "WHERE NOT datistemplate AND datallowconn ORDER BY datname");
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);
-	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, (const char *const *)strv_argv(&remote), what,
+	                   &c, err) == -1)
 		goto out;
 	if (lines.n > REMOTE_CMD_MAX_LINES) {
 		err_set(err, "%s: more than %d databases", what, REMOTE_CMD_MAX_LINES);
@@ -195,7 +196,8 @@ pgsql_dump_to(const struct drv_run *run, const char *tool, struct strv *remote, 
 		goto out;
 	log_info(job->name, "%s into %s (gzip level %ld, on the %s)", what, path, pgsql_level(job),
 	         server_gz ? "server" : "backup host");
-	if (remote_cmd_run(run, (const char *const *)strv_argv(remote), what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, (const char *const *)strv_argv(remote), what,
+	                   &c, err) == -1)
 		goto out;
 	if (dumpfile_commit(c.df, err) == -1)
 		goto out;

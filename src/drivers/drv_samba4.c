@@ -280,7 +280,7 @@ smb_fetch(const struct drv_run *run, const char *tmp, const char *name, const ch
 	what = xasprintf("fetching the tdbbackup copy of %s from %s", name, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
-	if (remote_cmd_run(run, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_bytes_in(c.df) == 0) {
 		err_set(err, "%s: the copy is empty", what);
@@ -326,7 +326,7 @@ smb_tdbbackup(const struct drv_run *run, const char *dir, int64_t *files, int64_
 	what = xasprintf("tdbbackup of %s/private/sam.ldb.d/*.ldb on %s", root, job->server_name);
 	log_info(job->name, "backing up the samba databases of %s with tdbbackup into %s",
 	         job->server_name, dir);
-	if (remote_cmd_run(run, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, remote, what, &c, err) == -1)
 		goto out;
 	if (lines.n == 0 || lines.v[0][0] != '/' ||
 	    strstr(lines.v[0], "/" SMB_TMP_PREFIX) == NULL) {
@@ -356,8 +356,8 @@ out:
 	if (tmp != NULL) {
 		const char *const rmv[] = { "sh", "-c", SMB_RM_SCRIPT, "sh", tmp, NULL };
 
-		if (remote_cmd_run(run, rmv, "removing the remote temporary folder", &rm, &rmerr) ==
-		    -1)
+		if (remote_cmd_run(run->job, run->progress, rmv,
+		                   "removing the remote temporary folder", &rm, &rmerr) == -1)
 			log_warning(job->name, "%s: %s", tmp, rmerr.msg);
 	}
 	remote_cmd_free(&rm);

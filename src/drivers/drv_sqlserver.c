@@ -183,7 +183,8 @@ sqlsrv_run_backup(const struct drv_run *run, const char *bak, struct err *err)
 	c.lines = &lines;
 	log_info(job->name, "backing up database '%s' on %s into %s", job_get(job, "db_name"),
 	         job->server_name, bak);
-	if (remote_cmd_run(run, (const char *const *)strv_argv(&remote), what, &c, err) == -1) {
+	if (remote_cmd_run(run->job, run->progress, (const char *const *)strv_argv(&remote), what,
+	                   &c, err) == -1) {
 		/* osql reports the server's errors on stdout */
 		for (size_t i = lines.n > REMOTE_CMD_TAIL_LINES ? lines.n - REMOTE_CMD_TAIL_LINES
 		                                                : 0;
@@ -218,7 +219,7 @@ sqlsrv_fetch(const struct drv_run *run, const char *bak, const char *dir, const 
 	what = xasprintf("fetching %s from %s", bak, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
-	if (remote_cmd_run(run, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_bytes_in(c.df) == 0) {
 		err_set(err, "%s: the backup file is empty", what);
@@ -254,7 +255,7 @@ sqlsrv_remove(const struct drv_run *run, const char *bak)
 	strv_init(&lines);
 	c.lines = &lines;
 	what = xasprintf("removing %s from %s", bak, job->server_name);
-	if (remote_cmd_run(run, remote, what, &c, &err) == -1) {
+	if (remote_cmd_run(run->job, run->progress, remote, what, &c, &err) == -1) {
 		log_warning(job->name, "%s", err.msg);
 		rc = -1;
 	}

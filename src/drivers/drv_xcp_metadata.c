@@ -80,7 +80,7 @@ xcp_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
 	log_info(job->name, "dumping the pool database of %s into %s", job->server_name, path);
-	if (remote_cmd_run(run, remote, what, &c, err) == -1)
+	if (remote_cmd_run(run->job, run->progress, remote, what, &c, err) == -1)
 		goto out;
 	if (dumpfile_bytes_in(c.df) == 0) {
 		err_set(err, "%s: the dump is empty", what);

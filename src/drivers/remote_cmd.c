@@ -111,11 +111,11 @@ remote_explain(const struct job *job, const char *what, const struct spawn_resul
 }
 
 int
-remote_cmd_run(const struct drv_run *run, const char *const *remote, const char *what,
-               struct remote_cmd *c, struct err *err)
+remote_cmd_run(const struct job *job, struct progress *pg, const char *const *remote,
+               const char *what, struct remote_cmd *c, struct err *err)
 {
-	const struct job *job = run->job;
-	char *dest = ssh_destination(job), *quoted = quote_sh_argv(remote);
+	char *dest = ssh_destination(job);
+	char *quoted = quote_sh_argv(remote);
 	struct spawn_opts so;
 	struct spawn_result res;
 	struct strv av;
@@ -134,7 +134,7 @@ remote_cmd_run(const struct drv_run *run, const char *const *remote, const char 
 	if (c->df != NULL)
 		so.on_data = remote_on_data;
 	so.ctx = c;
-	watchdog_spawn(run->progress, &so);
+	watchdog_spawn(pg, &so);
 	if (c->df != NULL) {
 		/* Bytes of dump received: a better sign of life than reads. */
 		so.progress = remote_progress;

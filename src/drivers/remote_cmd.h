@@ -15,17 +15,20 @@
 #include "util/strv.h"
 
 struct dumpfile;
-struct drv_run;
+struct job;
+struct progress;
 
 #define REMOTE_CMD_TAIL_LINES 5
 #define REMOTE_CMD_MAX_LINES 10000 /* a listing longer than this is refused by the caller */
 
 /* One remote command. Zero-initialise, set the public fields. */
 struct remote_cmd {
-	const char *name;    /* job name, for the log */
-	const char *tool;    /* "mysqldump", "pg_dump", ...: in messages */
-	const char *prefix;  /* shell text before the command ("cd / && "), or NULL */
-	int stdin_fd;        /* given to the command as stdin (secrets); -1 or 0 = none */
+	const char *name;   /* job name, for the log */
+	const char *tool;   /* "mysqldump", "pg_dump", ...: in messages */
+	const char *prefix; /* shell text before the command ("cd / && "), or NULL */
+	const char
+	    *dest;    /* [user@]host to run it on (the job's ssh options); NULL: the job's server */
+	int stdin_fd; /* given to the command as stdin (secrets); -1 or 0 = none */
 	struct dumpfile *df; /* stdout goes here when set ... */
 	struct strv *lines;  /* ... else stdout lines (at most REMOTE_CMD_MAX_LINES + 1) */
 	/* private */
@@ -38,13 +41,14 @@ struct remote_cmd {
 
 /*
  * Run remote (an argv, quoted once for the remote shell by quote_sh_argv)
- * on the server of run->job under the run's watchdog (run->progress); with a dumpfile, progress is
- * the bytes received. Returns 0 when it exited 0 and every write
+ * on the server of job over the job's ssh options, under the
+ * watchdog pg (the run's or the restore's progress); with a dumpfile,
+ * progress is the bytes received. Returns 0 when it exited 0 and every write
  * succeeded, else -1 + err: `what` failed, why (exit code, stall, time
  * limit, ssh's 255, a missing tool's 127) and the tool's last stderr lines.
  */
-int remote_cmd_run(const struct drv_run *run, const char *const *remote, const char *what,
-                   struct remote_cmd *c, struct err *err);
+int remote_cmd_run(const struct job *job, struct progress *pg, const char *const *remote,
+                   const char *what, struct remote_cmd *c, struct err *err);
 /*
  * A pipe whose read end (*rfd, for remote_cmd.stdin_fd; caller closes)
  * yields the len bytes of data, then EOF: how a secret (an option file, a

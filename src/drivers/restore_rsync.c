@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "drivers/remote_cmd.h"
 #include "log.h"
 #include "quote.h"
 #include "spawn.h"
@@ -186,71 +187,39 @@ enum restore_stage {
 	RESTORE_STAGE_EMPTY, /* the target is an empty folder: stage, rename over it */
 };
 
-/* One command through the remote shell (restore_remote_sh()). */
-struct restore_sh_out {
-	char word[16];  /* the first stdout line, cut */
-	char last[256]; /* the last stderr line */
-};
-
-static void
-restore_sh_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
-{
-	struct restore_sh_out *o = ctx;
-	char *to = stream == SPAWN_STDOUT ? o->word : o->last;
-	size_t max = stream == SPAWN_STDOUT ? sizeof o->word : sizeof o->last;
-
-	if (stream == SPAWN_STDOUT && o->word[0] != '\0')
-		return;
-	if (len >= max)
-		len = max - 1;
-	memcpy(to, line, len);
-	to[len] = '\0';
-}
-
 /*
- * Run `sh -c script sh arg1 arg2` on userhost over the job's ssh options,
- * the words quoted once by quote_sh_argv(); its first stdout line in
- * o->word. 0 when it exited 0, else -1 + err naming what.
+ * Run `sh -c script sh dir staging` on userhost ([user@]host) over the
+ * job's ssh options: remote_cmd_run() on a copy of the job naming that
+ * host and user (as restore --to-server does), so its messages name them
+ * too; one quoted argv, the script constant, the paths its arguments.
+ * *word (when not NULL) gets its first stdout line, cut to size. 0 when it
+ * exited 0, else -1 + err naming what.
  */
 static int
 restore_remote_sh(const struct drv_restore *r, const char *userhost, const char *what,
-                  const char *script, const char *arg1, const char *arg2, struct restore_sh_out *o,
+                  const char *script, const char *dir, const char *staging, char *word, size_t size,
                   struct err *err)
 {
-	const char *words[] = { "sh", "-c", script, "sh", arg1, arg2, NULL };
-	struct spawn_opts so;
-	struct spawn_result res;
-	struct strv av;
-	char *cmd = quote_sh_argv(words);
-	char desc[128];
-	int rc = -1;
+	const char *const remote[] = { "sh", "-c", script, "sh", dir, staging, NULL };
+	const char *at = strchr(userhost, '@');
+	struct job there = *r->job;
+	struct strv lines;
+	struct remote_cmd c = { .name = r->job->name, .tool = "sh", .lines = &lines };
+	char *user = at != NULL ? xstrndup(userhost, (size_t)(at - userhost)) : NULL;
+	char *where = xasprintf("%s on %s", what, userhost);
+	int rc;
 
-	memset(o, 0, sizeof *o);
-	strv_init(&av);
-	ssh_base_argv(r->job, &av);
-	strv_push(&av, "--");
-	strv_push(&av, userhost);
-	strv_push(&av, cmd);
-	spawn_opts_init(&so);
-	so.argv = (const char *const *)strv_argv(&av);
-	so.timeout_sec = 600;
-	so.on_line = restore_sh_line;
-	so.ctx = o;
-	watchdog_spawn(r->progress, &so);
-	if (spawn_run(&so, &res, err) == -1) {
-		err_wrap(err, "%s on %s", what, userhost);
-		goto out;
-	}
-	if (!res.exited || res.code != 0) {
-		spawn_describe(&res, desc, sizeof desc);
-		err_set(err, "%s on %s failed (%s)%s%s", what, userhost, desc,
-		        o->last[0] != '\0' ? ": " : "", o->last);
-		goto out;
-	}
-	rc = 0;
-out:
-	strv_free(&av);
-	free(cmd);
+	if (user != NULL)
+		there.remote_user = user;
+	there.server_name = at != NULL ? at + 1 : userhost;
+	strv_init(&lines);
+	rc = remote_cmd_run(&there, r->progress, remote, where, &c, err);
+	if (rc == 0 && word != NULL)
+		snprintf(word, size, "%s", lines.n > 0 ? lines.v[0] : "");
+	free(where);
+	free(user);
+	remote_cmd_free(&c);
+	strv_free(&lines);
 	return rc;
 }
 
@@ -401,14 +370,15 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 			if (restore_stage_local(r, dir, staging, &how, err) == -1)
 				goto out;
 		} else {
-			struct restore_sh_out sh_out;
+			char word[16];
 
 			if (restore_remote_sh(r, userhost, "checking the target folder",
-			                      restore_probe_sh, dir, staging, &sh_out, err) == -1)
+			                      restore_probe_sh, dir, staging, word, sizeof word,
+			                      err) == -1)
 				goto out;
-			if (strcmp(sh_out.word, "new") == 0)
+			if (strcmp(word, "new") == 0)
 				how = RESTORE_STAGE_NEW;
-			else if (strcmp(sh_out.word, "empty") == 0)
+			else if (strcmp(word, "empty") == 0)
 				how = RESTORE_STAGE_EMPTY;
 		}
 	}
@@ -507,10 +477,8 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 				goto out;
 			}
 		} else {
-			struct restore_sh_out sh_out;
-
 			if (restore_remote_sh(r, userhost, "renaming the staging folder",
-			                      restore_finish_sh, dir, staging, &sh_out,
+			                      restore_finish_sh, dir, staging, NULL, 0,
 			                      err) == -1) {
 				err_append_line(
 				    err,

@@ -116,6 +116,11 @@ t_rc 0 "restore --to HOST:EMPTYDIR: exit 0"
 t_ok "restore --to HOST:EMPTYDIR: the tree is equal (a stale staging folder removed first)" \
 	tree_equal "$SRC" "$TMPD/r7"
 t_eq "1" "$(staged "root@127.0.0.1:$TMPD/r7")" "restore --to HOST:EMPTYDIR: staged"
+tb_run -c "$CONF" -s files restore --to "nosuchuser@127.0.0.1:$TMPD/r10"
+t_rc 1 "restore --to a HOST:DIR ssh refuses: exit 1"
+t_match "checking the target folder on nosuchuser@127.0.0.1 failed" "$T_ERR" \
+	"restore --to a HOST:DIR ssh refuses: the error names the step and the host"
+t_ok "restore --to a HOST:DIR ssh refuses: nothing made" test ! -e "$TMPD/r10" -a ! -e "$TMPD/r10.tisbackup-partial"
 mkdir "$TMPD/r8"
 tb_run -c "$CONF" -s files restore --to "$TMPD/r8"
 t_ok "restore --to EMPTYDIR: the tree is equal" tree_equal "$SRC" "$TMPD/r8"
