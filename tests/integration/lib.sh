@@ -1029,3 +1029,56 @@ t_proc_scan_control() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 }
+
+# ---------------------------------------------------------------- browser tests
+# browser_ready: 0 when node and Chromium are here and tests/browser's
+# node_modules is installed (`npm ci` run when it is missing, under a lock:
+# browser tests run side by side and must not install into one folder at
+# once); else 1 with BROWSER_WHY saying what is missing. Sets BROWSER_DIR.
+browser_ready() {
+	BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
+	BROWSER_WHY=
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		BROWSER_WHY="no node or npm"
+	elif [ ! -x "${TB_CHROMIUM:-/usr/bin/chromium}" ]; then
+		BROWSER_WHY="no chromium at ${TB_CHROMIUM:-/usr/bin/chromium}"
+	elif ! (
+		flock 9
+		[ -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ] ||
+			(cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1)
+	) 9>>"$BROWSER_DIR/.npm-ci.lock"; then
+		t_diag "$(tail -n 20 "$TMPD/npm.log" 2>/dev/null)"
+		BROWSER_WHY="npm ci in tests/browser failed (offline?)"
+	fi
+	[ -z "$BROWSER_WHY" ]
+}
+
+# browser_run SCRIPT SECONDS [VAR=VALUE...]: run tests/browser/SCRIPT with
+# node (those variables set, at most SECONDS), its output into
+# $TMPD/SCRIPT.tap, then relay that TAP as this test's points ("browser:
+# ..."): "# " lines echoed, anything else as a diagnostic. BROWSER_TAP
+# names the file (the caller reads its own "# KEY VALUE" notes there),
+# BROWSER_RC is node's exit code, BROWSER_STEPS the points relayed.
+browser_run() {
+	local script=$1 secs=$2 line
+	shift 2
+	BROWSER_TAP=$TMPD/$script.tap
+	(cd "$BROWSER_DIR" && env "$@" timeout -k 5 "$secs" node "$script") >"$BROWSER_TAP" 2>&1
+	BROWSER_RC=$?
+	BROWSER_STEPS=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)
+			BROWSER_STEPS=$((BROWSER_STEPS + 1))
+			t_pass "browser: ${line#ok * - }"
+			;;
+		"not ok "*)
+			BROWSER_STEPS=$((BROWSER_STEPS + 1))
+			t_fail "browser: ${line#not ok * - }"
+			;;
+		"# "*) echo "$line" ;;
+		1..*) ;;
+		*) [ -n "$line" ] && t_diag "$line" ;;
+		esac
+	done <"$BROWSER_TAP"
+}

@@ -22,16 +22,9 @@
 
 tb_require_binary
 tb_require sqlite3 rsync ssh ssh-keygen curl node npm
-[ -x "${TB_CHROMIUM:-/usr/bin/chromium}" ] || t_bail "no chromium at ${TB_CHROMIUM:-/usr/bin/chromium}"
 tb_tmp
 
-BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
-if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-	if ! (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1); then
-		t_diag "$(tail -n 20 "$TMPD/npm.log")"
-		t_bail "npm ci in tests/browser failed (offline?): cannot run the browser test"
-	fi
-fi
+browser_ready || t_bail "cannot run the browser test: $BROWSER_WHY"
 t_ok "playwright-core is installed in tests/browser" test -f "$BROWSER_DIR/node_modules/playwright-core/package.json"
 
 # ---------------------------------------------------------------- data
@@ -175,35 +168,15 @@ browser_restore_checks() {
 SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
 SHOT_DIR=${SHOT_DIR:-$TMPD}
 mkdir -p "$SHOT_DIR" "$TMPD/export"
-(
-	cd "$BROWSER_DIR" &&
-		TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
-			TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
-			TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_FLAKY_JOB=flaky-job TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
-			TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
-			TB_XFER_JOB=xfer-job TB_EMPTY_JOB=empty-job TB_SERVE_PID="$SERVE_PID" TB_RELOAD_CONF="$CONF2" \
-			TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" TB_RESTORE_DIR="$TMPD/restored" \
-			timeout -k 5 480 node ui.test.mjs
-) >"$TMPD/ui.tap" 2>&1
-node_rc=$?
-steps=0
-while IFS= read -r line; do
-	case $line in
-	"ok "*)
-		steps=$((steps + 1))
-		t_pass "browser: ${line#ok * - }"
-		;;
-	"not ok "*)
-		steps=$((steps + 1))
-		t_fail "browser: ${line#not ok * - }"
-		;;
-	"# "*) echo "$line" ;;
-	1..*) ;;
-	*) [ -n "$line" ] && t_diag "$line" ;;
-	esac
-done <"$TMPD/ui.tap"
-t_num_ge 25 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
-if [ "$node_rc" -ne 0 ]; then
+browser_run ui.test.mjs 480 TB_URL="http://127.0.0.1:$PORT" TB_ADMIN=admin TB_ADMIN_PW="$ADMIN_PW" \
+	TB_VIEWER=watcher TB_VIEWER_PW="$VIEWER_PW" \
+	TB_RSYNC_JOB=web-files TB_XSS_JOB=xss-job TB_SLOW_JOB=slow-job TB_FLAKY_JOB=flaky-job \
+	TB_NULL_JOBS=null-alpha,null-beta TB_OTHER_JOB=other-null \
+	TB_NOUSERS_URL="http://127.0.0.1:$PORT2" TB_SWITCH_JOB=sw-core \
+	TB_XFER_JOB=xfer-job TB_EMPTY_JOB=empty-job TB_SERVE_PID="$SERVE_PID" TB_RELOAD_CONF="$CONF2" \
+	TB_EXPORT_DIR="$TMPD/export" TB_SHOT_DIR="$SHOT_DIR" TB_RESTORE_DIR="$TMPD/restored"
+t_num_ge 25 "$BROWSER_STEPS" "the browser script ran its steps ($BROWSER_STEPS, node exit $BROWSER_RC)"
+if [ "$BROWSER_RC" -ne 0 ]; then
 	t_diag "serve log tail:" "$(tail -n 20 "$TMPD/serve.log")"
 fi
 t_ok "the export started in the UI copied web-files' newest backup into the folder" \

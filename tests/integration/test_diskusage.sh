@@ -185,38 +185,13 @@ t_match "^tisbackup_filesystem_full_in_days\{path=\"$BASE\"\} 5.0$" "$M" "/metri
 t_match "^tisbackup_filesystem_growth_bytes_per_day\{path=\"$BASE\"\} 10000000000$" "$M" "/metrics: the growth per day"
 
 # The dashboard's Storage section in a real browser (tests/browser/storage.test.mjs).
-BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
-if ! command -v node >/dev/null || [ ! -x "${TB_CHROMIUM:-/usr/bin/chromium}" ]; then
-	t_skip "the dashboard's storage section in a browser" "no node or no chromium"
+if ! browser_ready; then
+	t_skip "the dashboard's storage section in a browser" "$BROWSER_WHY"
 else
-	if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-		(cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1) ||
-			t_diag "$(tail -n 20 "$TMPD/npm.log")"
-	fi
-	(
-		cd "$BROWSER_DIR" &&
-			TB_URL=$WEB TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=src1 TB_SNAPSHOTS=2 \
-				TB_SAMPLES=10 TB_FULL_DAY=$FULL \
-				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD} \
-				timeout -k 5 120 node storage.test.mjs
-	) >"$TMPD/ui.tap" 2>&1
-	node_rc=$?
-	steps=0
-	while IFS= read -r line; do
-		case $line in
-		"ok "*)
-			steps=$((steps + 1))
-			t_pass "browser: ${line#ok * - }"
-			;;
-		"not ok "*)
-			steps=$((steps + 1))
-			t_fail "browser: ${line#not ok * - }"
-			;;
-		1..*) ;;
-		*) [ -n "$line" ] && t_diag "$line" ;;
-		esac
-	done <"$TMPD/ui.tap"
-	t_num_ge 6 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
+	browser_run storage.test.mjs 120 TB_URL="$WEB" TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=src1 \
+		TB_SNAPSHOTS=2 TB_SAMPLES=10 TB_FULL_DAY="$FULL" \
+		TB_SHOT_DIR="${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD}"
+	t_num_ge 6 "$BROWSER_STEPS" "the browser script ran its steps ($BROWSER_STEPS, node exit $BROWSER_RC)"
 fi
 web_stop
 

@@ -162,38 +162,13 @@ R=$(hcurl -b "$TMPD/jar" "$WEB/api/v1/jobs/nosuch/retention")
 t_eq "$(st_of "$R")" 404 "an unknown job's retention is 404"
 
 # The job page's table in a real browser (tests/browser/retention.test.mjs).
-BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
-if ! command -v node >/dev/null || [ ! -x "${TB_CHROMIUM:-/usr/bin/chromium}" ]; then
-	t_skip "the job page's retention table in a browser" "no node or no chromium"
+if ! browser_ready; then
+	t_skip "the job page's retention table in a browser" "$BROWSER_WHY"
 else
-	if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-		(cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1) ||
-			t_diag "$(tail -n 20 "$TMPD/npm.log")"
-	fi
-	(
-		cd "$BROWSER_DIR" &&
-			TB_URL=$WEB TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=gfs TB_ROWS=$N \
-				TB_KEEP=$NKEEP TB_KEEP_LIST=$EXPECT TB_INUSE=${STAMP[EXPORTED]} \
-				TB_SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD} \
-				timeout -k 5 120 node retention.test.mjs
-	) >"$TMPD/ui.tap" 2>&1
-	node_rc=$?
-	steps=0
-	while IFS= read -r line; do
-		case $line in
-		"ok "*)
-			steps=$((steps + 1))
-			t_pass "browser: ${line#ok * - }"
-			;;
-		"not ok "*)
-			steps=$((steps + 1))
-			t_fail "browser: ${line#not ok * - }"
-			;;
-		1..*) ;;
-		*) [ -n "$line" ] && t_diag "$line" ;;
-		esac
-	done <"$TMPD/ui.tap"
-	t_num_ge 7 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
+	browser_run retention.test.mjs 120 TB_URL="$WEB" TB_ADMIN=admin TB_ADMIN_PW='secret-pass-1' TB_JOB=gfs \
+		TB_ROWS="$N" TB_KEEP="$NKEEP" TB_KEEP_LIST="$EXPECT" TB_INUSE="${STAMP[EXPORTED]}" \
+		TB_SHOT_DIR="${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}${TB_BUILD_ROOT:-$TMPD}"
+	t_num_ge 7 "$BROWSER_STEPS" "the browser script ran its steps ($BROWSER_STEPS, node exit $BROWSER_RC)"
 fi
 web_stop
 

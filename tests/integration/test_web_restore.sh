@@ -23,16 +23,9 @@
 . "$(dirname "$0")/web.sh"
 tb_require curl python3 sqlite3 gzip ssh-keygen node
 tb_require_binary
-[ -x "${TB_CHROMIUM:-/usr/bin/chromium}" ] || t_bail "no chromium at ${TB_CHROMIUM:-/usr/bin/chromium}"
 tb_tmp
 
-BROWSER_DIR=$TB_SOURCE_ROOT/tests/browser
-if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-	if ! (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund >"$TMPD/npm.log" 2>&1); then
-		t_diag "$(tail -n 20 "$TMPD/npm.log")"
-		t_bail "npm ci in tests/browser failed (offline?): cannot run the browser test"
-	fi
-fi
+browser_ready || t_bail "cannot run the browser test: $BROWSER_WHY"
 
 # ---------------------------------------------------------------- data
 ssh-keygen -q -t ed25519 -N '' -f "$TMPD/key" || t_bail "ssh-keygen failed"
@@ -106,34 +99,11 @@ t_eq 403 "$(st_of "$out")" "a viewer's import: 403"
 SHOT_DIR=${TB_BUILD_ROOT:+$TB_BUILD_ROOT/meson-logs}
 SHOT_DIR=${SHOT_DIR:-$TMPD}
 mkdir -p "$SHOT_DIR"
-(
-	cd "$BROWSER_DIR" &&
-		TB_URL="$WEB" TB_ADMIN=alice TB_ADMIN_PW="$PW_A" TB_VIEWER=victor TB_VIEWER_PW="$PW_V" \
-			TB_JOB=shopdb TB_XVA_JOB=vm1 TB_AT="$AT" TB_SHOT_DIR="$SHOT_DIR" \
-			timeout -k 5 300 node restore_forms.test.mjs
-) >"$TMPD/restore_forms.tap" 2>&1
-node_rc=$?
-steps=0
-RUN=
-XRUN=
-while IFS= read -r line; do
-	case $line in
-	"ok "*)
-		steps=$((steps + 1))
-		t_pass "browser: ${line#ok * - }"
-		;;
-	"not ok "*)
-		steps=$((steps + 1))
-		t_fail "browser: ${line#not ok * - }"
-		;;
-	"# run "*) RUN=${line#\# run } ;;
-	"# import run "*) XRUN=${line#\# import run } ;;
-	"# "*) echo "$line" ;;
-	1..*) ;;
-	*) [ -n "$line" ] && t_diag "$line" ;;
-	esac
-done <"$TMPD/restore_forms.tap"
-t_num_ge 12 "$steps" "the browser script ran its steps ($steps, node exit $node_rc)"
+browser_run restore_forms.test.mjs 300 TB_URL="$WEB" TB_ADMIN=alice TB_ADMIN_PW="$PW_A" \
+	TB_VIEWER=victor TB_VIEWER_PW="$PW_V" TB_JOB=shopdb TB_XVA_JOB=vm1 TB_AT="$AT" TB_SHOT_DIR="$SHOT_DIR"
+RUN=$(sed -n 's/^# run //p' "$BROWSER_TAP" | tail -n 1)
+XRUN=$(sed -n 's/^# import run //p' "$BROWSER_TAP" | tail -n 1)
+t_num_ge 12 "$BROWSER_STEPS" "the browser script ran its steps ($BROWSER_STEPS, node exit $BROWSER_RC)"
 for shot in browser-restore-db browser-xva-import; do
 	t_ok "screenshot saved: $SHOT_DIR/$shot.png" test -s "$SHOT_DIR/$shot.png"
 done
