@@ -3,7 +3,7 @@
  * of database dumps (browse.js restoreDbForm) and "Import into SR…" of a
  * xen-xva job (xva_import.js): Playwright (playwright-core) drives Debian's
  * /usr/bin/chromium, headless, against the `tisbackup serve` started by
- * tests/integration/test_web_restore_db.sh (no embedded worker: what the
+ * tests/integration/test_web_restore.sh (no embedded worker: what the
  * form queues stays queued and the script checks it). Prints TAP lines
  * ("ok N - ..."), "# run ID" and "# import run ID" for the runs the
  * forms queued.
@@ -18,65 +18,21 @@
  *   TB_SHOT_DIR   where to save the screenshots
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { env, ok, step, launch, login as loginAt, done } from './lib.mjs';
 
-const env = (k, d) => {
-	const v = process.env[k] ?? d;
-	if (v === undefined) {
-		console.log(`Bail out! ${k} is not set`);
-		process.exit(1);
-	}
-	return v;
-};
 const BASE = env('TB_URL');
 const JOB = env('TB_JOB');
 const AT = env('TB_AT');
 const XVA_JOB = env('TB_XVA_JOB');
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
 
-let n = 0;
-let failed = 0;
-function ok(cond, desc, ...diag) {
-	n++;
-	if (cond) console.log(`ok ${n} - ${desc}`);
-	else {
-		failed++;
-		console.log(`not ok ${n} - ${desc}`);
-		for (const d of diag) for (const line of String(d).split('\n')) console.log(`# ${line}`);
-	}
-	return cond;
-}
-async function step(desc, fn) {
-	try {
-		const r = await fn();
-		if (typeof r === 'string') return ok(false, desc, r);
-		return ok(r !== false, desc);
-	} catch (e) {
-		return ok(false, desc, e.message.split('\n').slice(0, 8).join('\n'));
-	}
-}
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-	executablePath: env('TB_CHROMIUM', '/usr/bin/chromium'),
-	headless: true,
-	viewport: { width: 1280, height: 900 },
-	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-ctx.setDefaultTimeout(20000);
-const page = ctx.pages()[0] || (await ctx.newPage());
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const { ctx, page, problems, close } = await launch(20000);
 
 async function login(user, pw) {
 	await ctx.clearCookies();
-	await page.goto(`${BASE}/login`);
-	await page.fill('#username', user);
-	await page.fill('#password', pw);
-	await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('#login-form button[type=submit]')]);
+	await loginAt(page, BASE, user, pw);
 }
 
 /* The job page with the browser panel listing the backup's dump files. */
@@ -187,8 +143,6 @@ try {
 } catch (e) {
 	ok(false, 'browser session', e.stack || e.message);
 } finally {
-	await ctx.close().catch(() => {});
-	fs.rmSync(profile, { recursive: true, force: true });
+	await close();
 }
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();

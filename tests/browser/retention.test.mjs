@@ -15,19 +15,10 @@
  *   TB_SHOT_DIR   where to save the screenshot
  *   TB_CHROMIUM   the browser (default /usr/bin/chromium)
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { env, ok, step, launch, login, done } from './lib.mjs';
 
-const env = (k, d) => {
-	const v = process.env[k] ?? d;
-	if (v === undefined) {
-		console.log(`Bail out! ${k} is not set`);
-		process.exit(1);
-	}
-	return v;
-};
 const BASE = env('TB_URL');
 const JOB = env('TB_JOB');
 const ROWS = Number(env('TB_ROWS'));
@@ -36,48 +27,10 @@ const KEEP_LIST = env('TB_KEEP_LIST').split('\n').filter(Boolean).sort();
 const INUSE = env('TB_INUSE');
 const SHOTS = env('TB_SHOT_DIR', os.tmpdir());
 
-let n = 0;
-let failed = 0;
-function ok(cond, desc, ...diag) {
-	n++;
-	if (cond) console.log(`ok ${n} - ${desc}`);
-	else {
-		failed++;
-		console.log(`not ok ${n} - ${desc}`);
-		for (const d of diag) for (const line of String(d).split('\n')) console.log(`# ${line}`);
-	}
-	return cond;
-}
-async function step(desc, fn) {
-	try {
-		const r = await fn();
-		if (typeof r === 'string') return ok(false, desc, r);
-		return ok(r !== false, desc);
-	} catch (e) {
-		return ok(false, desc, e.message.split('\n').slice(0, 8).join('\n'));
-	}
-}
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-	executablePath: env('TB_CHROMIUM', '/usr/bin/chromium'),
-	headless: true,
-	viewport: { width: 1280, height: 900 },
-	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-ctx.setDefaultTimeout(15000);
-const page = ctx.pages()[0] || (await ctx.newPage());
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const { page, problems, close } = await launch(15000);
 
 try {
-	await step('log in', async () => {
-		await page.goto(`${BASE}/login`);
-		await page.fill('#username', env('TB_ADMIN'));
-		await page.fill('#password', env('TB_ADMIN_PW'));
-		await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('#login-form button[type=submit]')]);
-		return true;
-	});
+	await step('log in', async () => login(page, BASE, env('TB_ADMIN'), env('TB_ADMIN_PW')));
 	await step('the job page shows a Retention table with one row per backup', async () => {
 		await page.goto(`${BASE}/#/job/${encodeURIComponent(JOB)}`);
 		await page.waitForSelector('#retention table.retention tbody tr');
@@ -109,8 +62,6 @@ try {
 } catch (e) {
 	ok(false, 'browser session', e.stack || e.message);
 } finally {
-	await ctx.close().catch(() => {});
-	fs.rmSync(profile, { recursive: true, force: true });
+	await close();
 }
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();

@@ -33,16 +33,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { env, ok, step, launch, login as loginAt, done } from './lib.mjs';
 
-const env = (k, d) => {
-	const v = process.env[k] ?? d;
-	if (v === undefined) {
-		console.log(`Bail out! ${k} is not set`);
-		process.exit(1);
-	}
-	return v;
-};
 const BASE = env('TB_URL');
 const ADMIN = env('TB_ADMIN');
 const ADMIN_PW = env('TB_ADMIN_PW');
@@ -67,41 +59,8 @@ const RELOAD_CONF = process.env.TB_RELOAD_CONF;
 /* The UI's one date format: ISO, local time with its UTC offset. */
 const ISO_OFFSET = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
 
-let n = 0;
-let failed = 0;
-function ok(cond, desc, ...diag) {
-	n++;
-	if (cond) console.log(`ok ${n} - ${desc}`);
-	else {
-		failed++;
-		console.log(`not ok ${n} - ${desc}`);
-		for (const d of diag) for (const line of String(d).split('\n')) console.log(`# ${line}`);
-	}
-	return cond;
-}
-/* Run fn; a thrown error is a failed test with the message as diagnostic. */
-async function step(desc, fn) {
-	try {
-		const r = await fn();
-		if (r === false) return ok(false, desc);
-		if (typeof r === 'string') return ok(false, desc, r);
-		return ok(true, desc);
-	} catch (e) {
-		return ok(false, desc, e.message.split('\n').slice(0, 8).join('\n'));
-	}
-}
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-	executablePath: env('TB_CHROMIUM', '/usr/bin/chromium'),
-	headless: true,
-	viewport: { width: 1280, height: 900 },
-	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-ctx.setDefaultTimeout(10000);
-const page = ctx.pages()[0] || (await ctx.newPage());
+const { page, problems, close } = await launch(10000);
 const dialogs = [];
-const problems = [];
 /* confirm() questions asked, and the answer the next ones get. */
 const confirms = [];
 let confirmAnswer = false;
@@ -126,19 +85,13 @@ async function until(cond, ms, what) {
 		await new Promise((ok) => setTimeout(ok, 50));
 	}
 }
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('console', (m) => {
 	if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
 });
 
 const row = (name) => page.locator(`tr[data-job="${name}"]`);
 
-async function login(user, pw) {
-	await page.goto(`${BASE}/login`);
-	await page.fill('#username', user);
-	await page.fill('#password', pw);
-	await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('#login-form button[type=submit]')]);
-}
+const login = (user, pw) => loginAt(page, BASE, user, pw);
 
 try {
 	// ------------------------------------------------------------ anonymous
@@ -815,12 +768,10 @@ try {
 } catch (e) {
 	ok(false, 'browser session', e.stack || e.message);
 } finally {
-	await ctx.close().catch(() => {});
-	fs.rmSync(profile, { recursive: true, force: true });
+	await close();
 }
 console.log(`# screenshots in ${SHOTS}`);
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();
 
 /*
  * "Restore to host…" of the snapshot browser (browse.js), as the admin:
