@@ -204,15 +204,11 @@ out:
 	return rc;
 }
 
-/* The manifest of the snapshot folder: one "FILE<TAB>DATABASE" line per dump. */
-#define MYSQL_MANIFEST "manifest.tsv"
-#define MYSQL_MANIFEST_MAX (16 << 20)
-
 /* Write dir/manifest.tsv from man (already "file\tdb\n" lines), synced. 0 or -1 + err. */
 static int
 mysql_write_manifest(const char *dir, const struct buf *man, struct err *err)
 {
-	char *path = xasprintf("%s/" MYSQL_MANIFEST, dir);
+	char *path = xasprintf("%s/" RESTORE_DUMP_MANIFEST, dir);
 	size_t off = 0;
 	ssize_t n;
 	int fd, rc = -1;
@@ -281,7 +277,7 @@ mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64
 	         (unsigned long long)dumpfile_bytes_out(c.df));
 	if (buf_printf(man, "%s.sql.gz\t", file) == -1 || mysql_escape(man, db) == -1 ||
 	    buf_putc(man, '\n') == -1) {
-		err_set(err, "the manifest is over %d bytes", MYSQL_MANIFEST_MAX);
+		err_set(err, "the manifest is over %d bytes", RESTORE_DUMP_MANIFEST_MAX);
 		goto out;
 	}
 	rc = 0;
@@ -307,7 +303,7 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	int rc = -1;
 
 	strv_init(&dbs);
-	buf_init(&man, MYSQL_MANIFEST_MAX);
+	buf_init(&man, RESTORE_DUMP_MANIFEST_MAX);
 	buf_init(&failed, 1 << 16);
 	buf_puts(&man, "# file\tdatabase (escaped as mysql --batch prints it)\n");
 	snapdir_init(&sd, job, run->stamp);
@@ -475,10 +471,25 @@ mysql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	file = mysql_file_name(db);
 	gz = xasprintf("%s/%s.sql.gz", r->location, file);
 	if (access(gz, F_OK) == -1) {
+		char *real;
+
 		free(gz);
 		gz = restore_dump_find(r->location, db, err);
 		if (gz == NULL)
 			goto out;
+		/* db named the file ("100%25"), not its database ("100%"): say which. */
+		real = restore_dump_db_of(r->location, strrchr(gz, '/') + 1, err);
+		if (real == NULL)
+			goto out;
+		if (strcmp(real, db) != 0) {
+			err_set(err,
+			        "--db '%s' is the file name of database '%s' in this backup: use "
+			        "--db '%s' (GET /api/v1/jobs/%s/databases lists them)",
+			        db, real, real, job->name);
+			free(real);
+			goto out;
+		}
+		free(real);
 	}
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);

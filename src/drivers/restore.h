@@ -97,6 +97,8 @@ char *restore_dump_find(const char *dir, const char *db, struct err *err);
 
 /* The manifest of a mysql+ssh snapshot: "FILE<TAB>DATABASE" lines (drv_mysql.c). */
 #define RESTORE_DUMP_MANIFEST "manifest.tsv"
+/* The largest manifest drv_mysql.c writes and restore_dump_dbs() reads. */
+#define RESTORE_DUMP_MANIFEST_MAX (16 << 20)
 
 /*
  * The databases whose dumps the snapshot folder open as dirfd holds, by
@@ -109,6 +111,11 @@ char *restore_dump_find(const char *dir, const char *db, struct err *err);
  * stays open. 0, or -1 + err (the folder or the manifest unreadable).
  */
 int restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *err);
+/*
+ * The database the snapshot folder dir holds in its dump file (a name in
+ * dir), as restore_dump_dbs() lists it; a new string, or NULL + err.
+ */
+char *restore_dump_db_of(const char *dir, const char *file, struct err *err);
 
 /* The longest target database name (PostgreSQL's 63 bytes, less a staging suffix). */
 #define RESTORE_DB_NAME_MAX 54

@@ -369,8 +369,6 @@ restore_db_names(const struct drv_restore *r, const char **db, const char **targ
 	return 0;
 }
 
-#define DUMP_MANIFEST_MAX (16 << 20) /* as drv_mysql.c writes at most */
-
 /* One dump of a snapshot: its database and its file. */
 struct dump_entry {
 	char *db;
@@ -462,7 +460,7 @@ restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *er
 	DIR *d = NULL;
 	int fd, rc = -1;
 
-	buf_init(&man, DUMP_MANIFEST_MAX);
+	buf_init(&man, RESTORE_DUMP_MANIFEST_MAX);
 	if (dump_manifest_read(dirfd, &man, err) == -1)
 		goto out;
 	fd = dup(dirfd);
@@ -504,4 +502,30 @@ out:
 		closedir(d);
 	buf_free(&man);
 	return rc;
+}
+
+char *
+restore_dump_db_of(const char *dir, const char *file, struct err *err)
+{
+	struct strv dbs, files;
+	char *db = NULL;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	strv_init(&dbs);
+	strv_init(&files);
+	if (fd == -1) {
+		err_sys(err, errno, "opening the backup %s", dir);
+		return NULL;
+	}
+	if (restore_dump_dbs(fd, &dbs, &files, err) == 0) {
+		for (size_t i = 0; i < files.n && db == NULL; i++)
+			if (strcmp(files.v[i], file) == 0)
+				db = xstrdup(dbs.v[i]);
+		if (db == NULL)
+			err_set(err, "the backup %s holds no dump file %s", dir, file);
+	}
+	close(fd);
+	strv_free(&dbs);
+	strv_free(&files);
+	return db;
 }

@@ -470,7 +470,6 @@ out:
 	snap_free(&s);
 }
 
-/* Content-Disposition for name: an ASCII fallback plus RFC 5987's UTF-8 form. */
 /*
  * GET /api/v1/jobs/NAME/databases?at=STAMP: the databases a backup of
  * database dumps holds, by the names `restore --db` (and the "db" field
@@ -526,6 +525,7 @@ out:
 	snap_free(&s);
 }
 
+/* Content-Disposition for name: an ASCII fallback plus RFC 5987's UTF-8 form. */
 static char *
 disposition(const char *name)
 {

@@ -239,6 +239,10 @@ t_eq "100%25.sql.gz	100%" "$(grep -F '100%' "$BASE/odd/$S3/manifest.tsv")" \
 # The names GET /api/v1/jobs/NAME/databases offers (and the web form sends)
 # are the databases' own: restore --db takes them, not the file names.
 myq -e "GRANT ALL ON restored_pct.* TO 'tbuser'@'127.0.0.1'"
+tb_run -c "$CONF" -s odd restore --db '100%25' --to-db restored_pct
+t_rc 1 "odd names: restore --db 100%25 (the file's name, not the database's): refused"
+t_match "is the file name of database '100%' in this backup: use --db '100%'" "$T_ERR" \
+	"odd names: the refusal names the database to ask for"
 tb_run -c "$CONF" -s odd restore --db '100%' --to-db restored_pct
 t_rc 0 "odd names: restore --db 100% (file 100%25.sql.gz): exit 0"
 t_eq "$(myq -e 'SELECT * FROM `100%`.t')" "$(myq -e 'SELECT * FROM restored_pct.t')" \
