@@ -150,14 +150,13 @@ end_text(const char *end, char *out, size_t outsz)
 
 	if (end == NULL)
 		snprintf(out, outsz, "None");
-	else if (row_time(end, &tv) == 0 && outsz >= 20 && strnlen(end, 19) == 19) {
+	else if (row_time(end, &tv) == 0 && outsz > 19) {
+		/* It parsed, so it starts "YYYY-MM-DDTHH:MM:SS": no format parse needed. */
 		memcpy(out, end, 10);
 		out[10] = ' ';
 		memcpy(out + 11, end + 11, 8);
 		out[19] = '\0';
-	} else if (row_time(end, &tv) == 0)
-		snprintf(out, outsz, "%.10s %.8s", end, end + 11);
-	else
+	} else
 		snprintf(out, outsz, "%s", end);
 }
 
