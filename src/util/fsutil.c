@@ -108,7 +108,7 @@ fs_sync_tree(const char *path, struct err *err)
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		err_sys(err, errno, "opening %s", path);
+		err_sys(err, errno, "fstat %s", path);
 		close(fd);
 		return -1;
 	}

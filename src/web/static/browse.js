@@ -29,11 +29,14 @@ function url(name, what, args) {
 	return `/api/v1/jobs/${encodeURIComponent(name)}/${what}?${q.toString()}`;
 }
 
-/* The stamps of the backups still on disk, newest first, from the retention answer. */
-function stamps(ret) {
+/*
+ * The stamps of the backups still on disk, newest first, from the
+ * retention answer; with okOnly, of the good ones only.
+ */
+export function stamps(ret, okOnly = false) {
 	const out = [];
 	for (const it of (ret && ret.items) || []) {
-		const m = STAMP.exec(it.location || '');
+		const m = !okOnly || it.status === 'OK' ? STAMP.exec(it.location || '') : null;
 		if (m && !it.partial && !out.includes(m[1])) out.push(m[1]);
 	}
 	return out.sort().reverse();

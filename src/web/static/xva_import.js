@@ -8,23 +8,12 @@
  * The API checks every field and names the one it refuses.
  */
 import { api, isAdmin } from './api.js';
+import { stamps } from './browse.js';
 import { h, replace } from './dom.js';
-
-const STAMP = /(\d{8}-\d{2}h\d{2}m\d{2})/;
-
-/* The stamps of the job's good backups still on disk, newest first. */
-function stamps(ret) {
-	const out = [];
-	for (const it of (ret && ret.items) || []) {
-		const m = it.status === 'OK' && it.location ? STAMP.exec(it.location.split('/').pop()) : null;
-		if (m && !it.partial && !out.includes(m[1])) out.push(m[1]);
-	}
-	return out.sort().reverse();
-}
 
 /* The panel, or null for a viewer or a job without a backup. */
 export function importPanel(name, ret) {
-	const list = stamps(ret);
+	const list = stamps(ret, true);
 	if (!isAdmin() || list.length === 0) return null;
 	const host = h('div', { class: 'restore-host' });
 
