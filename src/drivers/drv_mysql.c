@@ -461,36 +461,16 @@ mysql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	const char *db, *target;
 	struct strv lines;
 	struct buf pre;
-	char *file = NULL, *gz = NULL, *what = NULL;
+	char *gz = NULL, *what = NULL;
 	int exists = 0, rc = -1;
 
 	strv_init(&lines);
 	buf_init(&pre, (size_t)-1);
 	if (restore_db_names(r, &db, &target, err) == -1)
 		goto out;
-	file = mysql_file_name(db);
-	gz = xasprintf("%s/%s.sql.gz", r->location, file);
-	if (access(gz, F_OK) == -1) {
-		char *real;
-
-		free(gz);
-		gz = restore_dump_find(r->location, db, err);
-		if (gz == NULL)
-			goto out;
-		/* db named the file ("100%25"), not its database ("100%"): say which. */
-		real = restore_dump_db_of(r->location, strrchr(gz, '/') + 1, err);
-		if (real == NULL)
-			goto out;
-		if (strcmp(real, db) != 0) {
-			err_set(err,
-			        "--db '%s' is the file name of database '%s' in this backup: use "
-			        "--db '%s' (GET /api/v1/jobs/%s/databases lists them)",
-			        db, real, real, job->name);
-			free(real);
-			goto out;
-		}
-		free(real);
-	}
+	gz = restore_dump_find(r->location, db, err);
+	if (gz == NULL)
+		goto out;
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);
 	if (mysql_run(&run, list, what, &c, err) == -1)
@@ -556,7 +536,6 @@ out:
 	buf_free(&pre);
 	remote_cmd_free(&c);
 	strv_free(&lines);
-	free(file);
 	free(gz);
 	free(what);
 	return rc;

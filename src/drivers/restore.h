@@ -88,10 +88,11 @@ int restore_stream_run(const struct drv_restore *r, const char *const *remote,
                        struct restore_stream *s, struct err *err);
 
 /*
- * The file of the dump of database db in the snapshot folder dir:
- * "DB-STAMP.sql.gz" (or any "DB-*.sql.gz", then "DB.sql.gz"). The caller
- * frees it. NULL + err (listing the databases the snapshot holds) when
- * there is none.
+ * The file of the dump of database db in the snapshot folder dir, db
+ * named as restore_dump_dbs() lists the databases (a mysql+ssh dump's own
+ * name, decoded by the manifest; else the file name without ".sql.gz"
+ * and its "-STAMP"). The caller frees it. NULL + err (listing the
+ * databases the snapshot holds) when there is none.
  */
 char *restore_dump_find(const char *dir, const char *db, struct err *err);
 
@@ -111,11 +112,6 @@ char *restore_dump_find(const char *dir, const char *db, struct err *err);
  * stays open. 0, or -1 + err (the folder or the manifest unreadable).
  */
 int restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *err);
-/*
- * The database the snapshot folder dir holds in its dump file (a name in
- * dir), as restore_dump_dbs() lists it; a new string, or NULL + err.
- */
-char *restore_dump_db_of(const char *dir, const char *file, struct err *err);
 
 /* The longest target database name (PostgreSQL's 63 bytes, less a staging suffix). */
 #define RESTORE_DB_NAME_MAX 54

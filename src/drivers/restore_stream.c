@@ -268,76 +268,6 @@ out:
 	return rc;
 }
 
-/* 1 if name is "DB-<anything>.sql.gz" for db. */
-static int
-dump_name_matches(const char *name, const char *db)
-{
-	size_t dl = strlen(db), nl = strlen(name);
-	static const char sfx[] = ".sql.gz";
-
-	return nl > dl + 1 + sizeof sfx - 1 && strncmp(name, db, dl) == 0 && name[dl] == '-' &&
-	       strcmp(name + nl - (sizeof sfx - 1), sfx) == 0 && strchr(name + dl + 1, '-') != NULL;
-}
-
-char *
-restore_dump_find(const char *dir, const char *db, struct err *err)
-{
-	struct strv names;
-	struct dirent *de;
-	char *found = NULL;
-	DIR *d;
-
-	if (strchr(db, '/') != NULL || strcmp(db, ".") == 0 || strcmp(db, "..") == 0 ||
-	    db[0] == '\0') {
-		err_set(err, "--db '%s': not a database name", db);
-		return NULL;
-	}
-	d = opendir(dir);
-	if (d == NULL) {
-		err_sys(err, errno, "opening the backup %s", dir);
-		return NULL;
-	}
-	strv_init(&names);
-	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name;
-		size_t nl = strlen(n);
-
-		if (nl > 7 && strcmp(n + nl - 7, ".sql.gz") == 0)
-			strv_push(&names, n);
-	}
-	closedir(d);
-	/*
-	 * "DB-STAMP.sql.gz": a database "a" must not take "a-b-STAMP.sql.gz"
-	 * of database "a-b", so the part after "DB-" must be the stamp (no
-	 * further '-' but the stamp's own one).
-	 */
-	for (size_t i = 0; i < names.n && found == NULL; i++) {
-		const char *rest = names.v[i] + strlen(db) + 1;
-
-		if (dump_name_matches(names.v[i], db) && strchr(rest, '-') == strrchr(rest, '-'))
-			found = xasprintf("%s/%s", dir, names.v[i]);
-	}
-	for (size_t i = 0; i < names.n && found == NULL; i++) {
-		char *plain = xasprintf("%s.sql.gz", db);
-
-		if (strcmp(names.v[i], plain) == 0)
-			found = xasprintf("%s/%s", dir, names.v[i]);
-		free(plain);
-	}
-	if (found == NULL) {
-		struct buf b;
-
-		buf_init(&b, 4096);
-		for (size_t i = 0; i < names.n; i++)
-			buf_printf(&b, "%s%s", i > 0 ? ", " : "", names.v[i]);
-		err_set(err, "the backup %s holds no dump of database '%s' (it holds: %s)", dir, db,
-		        names.n > 0 ? buf_str(&b) : "no dump at all");
-		buf_free(&b);
-	}
-	strv_free(&names);
-	return found;
-}
-
 int
 restore_db_names(const struct drv_restore *r, const char **db, const char **target, struct err *err)
 {
@@ -505,27 +435,35 @@ out:
 }
 
 char *
-restore_dump_db_of(const char *dir, const char *file, struct err *err)
+restore_dump_find(const char *dir, const char *db, struct err *err)
 {
 	struct strv dbs, files;
-	char *db = NULL;
+	char *found = NULL;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	strv_init(&dbs);
-	strv_init(&files);
 	if (fd == -1) {
 		err_sys(err, errno, "opening the backup %s", dir);
 		return NULL;
 	}
+	strv_init(&dbs);
+	strv_init(&files);
 	if (restore_dump_dbs(fd, &dbs, &files, err) == 0) {
-		for (size_t i = 0; i < files.n && db == NULL; i++)
-			if (strcmp(files.v[i], file) == 0)
-				db = xstrdup(dbs.v[i]);
-		if (db == NULL)
-			err_set(err, "the backup %s holds no dump file %s", dir, file);
+		for (size_t i = 0; i < dbs.n && found == NULL; i++)
+			if (strcmp(dbs.v[i], db) == 0)
+				found = xasprintf("%s/%s", dir, files.v[i]);
+		if (found == NULL) {
+			struct buf b;
+
+			buf_init(&b, 4096);
+			for (size_t i = 0; i < dbs.n; i++)
+				buf_printf(&b, "%s'%s'", i > 0 ? ", " : "", dbs.v[i]);
+			err_set(err, "the backup %s holds no dump of database '%s' (it holds: %s)",
+			        dir, db, dbs.n > 0 ? buf_str(&b) : "no dump at all");
+			buf_free(&b);
+		}
 	}
 	close(fd);
 	strv_free(&dbs);
 	strv_free(&files);
-	return db;
+	return found;
 }

@@ -241,8 +241,8 @@ t_eq "100%25.sql.gz	100%" "$(grep -F '100%' "$BASE/odd/$S3/manifest.tsv")" \
 myq -e "GRANT ALL ON restored_pct.* TO 'tbuser'@'127.0.0.1'"
 tb_run -c "$CONF" -s odd restore --db '100%25' --to-db restored_pct
 t_rc 1 "odd names: restore --db 100%25 (the file's name, not the database's): refused"
-t_match "is the file name of database '100%' in this backup: use --db '100%'" "$T_ERR" \
-	"odd names: the refusal names the database to ask for"
+t_match "holds no dump of database '100%25' \(it holds: .*'100%'" "$T_ERR" \
+	"odd names: the refusal lists the databases, 100% among them"
 tb_run -c "$CONF" -s odd restore --db '100%' --to-db restored_pct
 t_rc 0 "odd names: restore --db 100% (file 100%25.sql.gz): exit 0"
 t_eq "$(myq -e 'SELECT * FROM `100%`.t')" "$(myq -e 'SELECT * FROM restored_pct.t')" \

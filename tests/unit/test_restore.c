@@ -88,10 +88,22 @@ test_dump_find(void **state)
 	free(want);
 	assert_null(restore_dump_find(base, "nope", &err));
 	assert_non_null(strstr(err.msg, "no dump of database 'nope'"));
-	assert_non_null(strstr(err.msg, "a-20261126-03h20m57.sql.gz"));
+	assert_non_null(strstr(err.msg, "(it holds: 'a', 'a-b', 'plain')"));
 	err_clear(&err);
+	/* A name is only compared with the listing's, never used as a path. */
 	assert_null(restore_dump_find(base, "../a", &err));
-	assert_non_null(strstr(err.msg, "not a database name"));
+	assert_non_null(strstr(err.msg, "no dump of database '../a'"));
+	err_clear(&err);
+	/* A database's file name is not its name when the manifest says otherwise. */
+	put("manifest.tsv", "100%25.sql.gz\t100%\n");
+	put("100%25.sql.gz", "x");
+	p = restore_dump_find(base, "100%", &err);
+	want = xasprintf("%s/100%%25.sql.gz", base);
+	assert_string_equal(p, want);
+	free(p);
+	free(want);
+	assert_null(restore_dump_find(base, "100%25", &err));
+	assert_non_null(strstr(err.msg, "no dump of database '100%25'"));
 }
 
 /*
