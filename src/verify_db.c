@@ -471,7 +471,7 @@ verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s
 		size_t n = strlen(de->d_name);
 
 		if (n > 7 && strcmp(de->d_name + n - 7, ".sql.gz") == 0 &&
-		    strcmp(de->d_name, "globals.sql.gz") != 0)
+		    strcmp(de->d_name, RESTORE_DUMP_GLOBALS) != 0)
 			strv_push(&files, de->d_name);
 	}
 	closedir(d);

@@ -55,8 +55,6 @@
  * may not enter remote_user's home.
  */
 #define PGSQL_PREFIX "cd / && "
-/* The file of the roles and tablespaces (pg_dumpall --globals-only) in each backup. */
-#define PGSQL_GLOBALS "globals.sql.gz"
 
 static const struct drv_key pgsql_required[] = {
 	{ "private_key", KEY_FILE, NULL },
@@ -251,7 +249,7 @@ pgsql_dump_globals(const struct drv_run *run, const char *dir, int64_t *bytes, s
 {
 	const struct job *job = run->job;
 	struct strv remote;
-	char *path = xasprintf("%s/" PGSQL_GLOBALS, dir);
+	char *path = xasprintf("%s/" RESTORE_DUMP_GLOBALS, dir);
 	char *what = xasprintf("pg_dumpall --globals-only on %s", job->server_name);
 	int rc;
 

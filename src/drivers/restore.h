@@ -98,6 +98,8 @@ char *restore_dump_find(const char *dir, const char *db, struct err *err);
 
 /* The manifest of a mysql+ssh snapshot: "FILE<TAB>DATABASE" lines (drv_mysql.c). */
 #define RESTORE_DUMP_MANIFEST "manifest.tsv"
+/* A pgsql+ssh snapshot's dump of the server's roles (pg_dumpall --globals-only): no database. */
+#define RESTORE_DUMP_GLOBALS "globals.sql.gz"
 /* The largest manifest drv_mysql.c writes and restore_dump_dbs() reads. */
 #define RESTORE_DUMP_MANIFEST_MAX (16 << 20)
 

@@ -405,7 +405,7 @@ restore_dump_dbs(int dirfd, struct strv *dbs, struct strv *files, struct err *er
 		size_t nl = strlen(de->d_name);
 
 		if (nl <= 7 || strcmp(de->d_name + nl - 7, ".sql.gz") != 0 ||
-		    strcmp(de->d_name, "globals.sql.gz") == 0)
+		    strcmp(de->d_name, RESTORE_DUMP_GLOBALS) == 0)
 			continue;
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 16;
