@@ -1570,8 +1570,8 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT indexname FROM pg_indexes WHERE tablename = 'stats' "
 	                            "AND indexname LIKE 'idx%' ORDER BY indexname");
-	assert_string_equal(s, "idx_stats_backup_location|idx_stats_backup_name|"
-	                       "idx_stats_backup_name_start");
+	/* Schema version 2 dropped idx_stats_backup_name (a prefix of _start). */
+	assert_string_equal(s, "idx_stats_backup_location|idx_stats_backup_name_start");
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
 	                            "ORDER BY tablename");
@@ -1579,8 +1579,65 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT part || ':' || version FROM schema_versions "
 	                            "ORDER BY part");
-	assert_string_equal(s, "catalog:1|run_host:1");
+	assert_string_equal(s, "catalog:2|run_host:1");
 	free(s);
+}
+
+/*
+ * A version 1 catalog (the redundant idx_stats_backup_name, version 1
+ * recorded): a read-only open reads it as it is and changes nothing; the
+ * next read-write open upgrades it to version 2, rows kept.
+ */
+static void
+test_pg_schema_upgrade_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct err err;
+	size_t n;
+	int64_t id;
+	char *s;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "alpha", "srv", "d", "2025-01-01T03:00:00",
+	                                        "BACKUP", "/b/alpha", &id, &err),
+	                 0);
+	catalog_close(cat);
+	/* Back to what version 1 made. */
+	tb_catalog_exec(f->db, "CREATE INDEX idx_stats_backup_name ON stats (backup_name); "
+	                       "UPDATE schema_versions SET version = 1 WHERE part = 'catalog'");
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	assert_int_equal(catalog_last_rows(cat, "alpha", "BACKUP", "backup_start", 2, &rows, &n,
+	                                   &err),
+	                 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].status, "Running");
+	catalog_rows_free(rows, n);
+	catalog_close(cat);
+	s = tb_catalog_query(f->db, "SELECT (SELECT version FROM schema_versions WHERE part = "
+	                            "'catalog') || ':' || (SELECT count(*) FROM pg_indexes WHERE "
+	                            "indexname = 'idx_stats_backup_name')");
+	assert_string_equal(s, "1:1"); /* the read-only open wrote nothing */
+	free(s);
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+	s = tb_catalog_query(f->db, "SELECT (SELECT version FROM schema_versions WHERE part = "
+	                            "'catalog') || ':' || (SELECT count(*) FROM pg_indexes WHERE "
+	                            "indexname = 'idx_stats_backup_name') || ':' || "
+	                            "(SELECT count(*) FROM stats WHERE backup_name = 'alpha')");
+	assert_string_equal(s, "2:0:1");
+	free(s);
+
+	/* A catalog newer than this binary knows is refused, not downgraded. */
+	tb_catalog_exec(f->db, "UPDATE schema_versions SET version = 99 WHERE part = 'catalog'");
+	cat = (struct catalog *)1;
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), -1);
+	assert_null(cat);
+	assert_non_null(strstr(err.msg, "schema version 99 is newer"));
 }
 
 static void
@@ -1725,6 +1782,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_schema_upgrade_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_ro_no_catalog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_last_rows_plan, setup, teardown),
 	};
