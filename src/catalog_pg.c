@@ -12,8 +12,8 @@
  * The tables are the SQLite backend's, with the same columns and meaning:
  * stats (its rowid an identity column), alerts, disk_usage, disk_samples,
  * run_host, and schema_versions recording what each migration made (parts
- * 'catalog' and 'run_host'). Text columns compare byte-wise (COLLATE "C") and NULLs sort
- * as SQLite sorts them, so every query returns what SQLite would. A RW
+ * 'catalog', 'run_host' and 'stats_indexes'). Text columns compare
+ * byte-wise (COLLATE "C") and NULLs sort as SQLite sorts them, so every query returns what SQLite would. A RW
  * open creates or upgrades the schema in one transaction serialized by an
  * advisory lock; a RO open never writes.
  *
@@ -42,8 +42,7 @@
 #include "util/xmalloc.h"
 
 /* The schema version this file creates (schema_versions, part 'catalog'). */
-#define PG_SCHEMA_VERSION 2
-#define PG_SCHEMA_VERSION_TEXT "2"
+#define PG_SCHEMA_VERSION 1
 
 /* An arbitrary key for pg_advisory_xact_lock(): one schema update at a time. */
 #define PG_SCHEMA_LOCK "8387236800356075"
@@ -72,14 +71,18 @@ static const char sql_schema_v1[] =
     " used_bytes BIGINT NOT NULL, capacity_bytes BIGINT NOT NULL);";
 
 /*
- * Version 2 drops idx_stats_backup_name: idx_stats_backup_name_start
- * starts with the same column, so it answers every lookup by name, and
- * the planner, costing a job's ~500 rows, used to read them all through
- * the narrower index and sort them instead of reading the newest few in
- * order (checknagios, 200 jobs x 500 rows: 80 -> 68 ms). A read-only open
- * of a version 1 catalog reads it as it is: the same answers, slower.
+ * Part 'stats_indexes', version 1: idx_stats_backup_name dropped.
+ * idx_stats_backup_name_start starts with the same column, so it answers
+ * every lookup by name; with both, the planner, costing a job's ~500
+ * rows, read them all through the narrower index and sorted them instead
+ * of reading the newest few in order, and each new connection planned
+ * around one more index. A part of its own, like run_host: part
+ * 'catalog' stays 1, so a tisbackup that predates it still opens the
+ * catalog read-write (hosts sharing a catalog are upgraded one by one). A
+ * read-only open of a catalog without it reads it as it is: the same
+ * answers, slower plans.
  */
-static const char sql_schema_v2[] = "DROP INDEX IF EXISTS idx_stats_backup_name;";
+static const char sql_stats_indexes_v1[] = "DROP INDEX IF EXISTS idx_stats_backup_name;";
 
 /*
  * Where each run ran (runrec.c): a part of its own in schema_versions
@@ -365,7 +368,7 @@ static int
 schema_ensure(struct pgcat *cat, struct err *err)
 {
 	PGresult *res;
-	int v = 0, vrh = 0;
+	int v = 0, vrh = 0, vix = 0;
 
 	if (pg_exec(cat, "BEGIN", 0, NULL, err, "starting the schema update") == -1)
 		return -1;
@@ -391,22 +394,26 @@ schema_ensure(struct pgcat *cat, struct err *err)
 		        cat->label, v, PG_SCHEMA_VERSION);
 		goto fail;
 	}
-	/* Each step upgrades from the one before it; a new catalog takes them all. */
-	if (v < 1 && pg_exec(cat, sql_schema_v1, 0, NULL, err, "creating the tables") == -1)
+	if (v < 1 && (pg_exec(cat, sql_schema_v1, 0, NULL, err, "creating the tables") == -1 ||
+	              pg_exec(cat,
+	                      "INSERT INTO schema_versions (part, version) VALUES ('catalog', 1) "
+	                      "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	                      0, NULL, err, "recording the schema version") == -1))
 		goto fail;
-	if (v < 2 && pg_exec(cat, sql_schema_v2, 0, NULL, err,
-	                     "upgrading the schema to version 2 (dropping an index)") == -1)
+	if (part_version(cat, "stats_indexes", &vix, err) == -1)
 		goto fail;
-	if (v < PG_SCHEMA_VERSION &&
-	    pg_exec(cat,
-	            "INSERT INTO schema_versions (part, version) VALUES ('catalog', "
-	            PG_SCHEMA_VERSION_TEXT ") "
-	            "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	            0, NULL, err, "recording the schema version") == -1)
+	if (vix < 1 &&
+	    (pg_exec(cat, sql_stats_indexes_v1, 0, NULL, err, "dropping idx_stats_backup_name") ==
+	         -1 ||
+	     pg_exec(cat,
+	             "INSERT INTO schema_versions (part, version) VALUES ('stats_indexes', 1) "
+	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	             0, NULL, err, "recording the stats_indexes schema version") == -1))
 		goto fail;
-	if (v >= 1 && v < PG_SCHEMA_VERSION)
-		log_info(NULL, "catalog %s: schema upgraded from version %d to %d", cat->label, v,
-		         PG_SCHEMA_VERSION);
+	if (vix < 1 && v >= 1)
+		log_info(NULL, "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
+		               "dropped)",
+		         cat->label);
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;
 	if (vrh < 1 &&

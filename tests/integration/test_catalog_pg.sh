@@ -91,7 +91,7 @@ t_eq "alpha|OK|BACKUP
 beta|OK|BACKUP" "$(cq "SELECT backup_name, status, type FROM stats ORDER BY backup_name")" \
 	"one OK BACKUP row per job in stats"
 t_not "no SQLite catalog written" test -e "$BASE/log/tisbackup.sqlite"
-t_eq "2" "$(cq "SELECT version FROM schema_versions WHERE part = 'catalog'")" \
+t_eq "1" "$(cq "SELECT version FROM schema_versions WHERE part = 'catalog'")" \
 	"schema_versions records the schema"
 t_eq "0" "$(cq "SELECT count(*) FROM stats WHERE backup_end IS NULL OR backup_duration IS NULL")" \
 	"rows finished: backup_end and backup_duration set"
@@ -199,20 +199,21 @@ tb_run -c "$CONF" -s alpha backup
 t_rc 0 "a backup on a catalog without run_host"
 t_eq "1|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'run_host'),
 	(SELECT count(*) FROM run_host)")" "the backup's open migrated it and recorded its run"
-# A version 1 catalog (with idx_stats_backup_name, dropped by version 2):
-# checknagios reads it as it is, the next backup upgrades it.
+# A catalog made before part 'stats_indexes' (with idx_stats_backup_name):
+# checknagios reads it as it is, the next backup drops the index.
 cq "CREATE INDEX idx_stats_backup_name ON stats (backup_name);
-	UPDATE schema_versions SET version = 1 WHERE part = 'catalog'" >/dev/null
+	DELETE FROM schema_versions WHERE part = 'stats_indexes'" >/dev/null
 tb_run -c "$CONF" -s alpha checknagios
-t_rc 0 "checknagios on a version 1 catalog"
-t_eq "1|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'catalog'),
+t_rc 0 "checknagios on a catalog with idx_stats_backup_name"
+t_eq "0|1" "$(cq "SELECT (SELECT count(*) FROM schema_versions WHERE part = 'stats_indexes'),
 	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name')")" \
-	"checknagios (read-only) left the version 1 schema as it was"
+	"checknagios (read-only) left the schema as it was"
 tb_run -c "$CONF" -s alpha backup
-t_rc 0 "a backup on a version 1 catalog"
-t_eq "2|0" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'catalog'),
-	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name')")" \
-	"the backup's open upgraded it to version 2 (the redundant index dropped)"
+t_rc 0 "a backup on a catalog with idx_stats_backup_name"
+t_eq "1|0|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'stats_indexes'),
+	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name'),
+	(SELECT version FROM schema_versions WHERE part = 'catalog')")" \
+	"the backup's open dropped the redundant index (stats_indexes 1), part catalog stays 1"
 tb_run catalog migrate --from "sqlite:$DB2"
 t_rc 2 "catalog migrate without --to: usage error"
 tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"

@@ -1570,7 +1570,7 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT indexname FROM pg_indexes WHERE tablename = 'stats' "
 	                            "AND indexname LIKE 'idx%' ORDER BY indexname");
-	/* Schema version 2 dropped idx_stats_backup_name (a prefix of _start). */
+	/* stats_indexes 1 dropped idx_stats_backup_name (a prefix of _start). */
 	assert_string_equal(s, "idx_stats_backup_location|idx_stats_backup_name_start");
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
@@ -1579,17 +1579,17 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT part || ':' || version FROM schema_versions "
 	                            "ORDER BY part");
-	assert_string_equal(s, "catalog:2|run_host:1");
+	assert_string_equal(s, "catalog:1|run_host:1|stats_indexes:1");
 	free(s);
 }
 
 /*
- * A version 1 catalog (the redundant idx_stats_backup_name, version 1
- * recorded): a read-only open reads it as it is and changes nothing; the
- * next read-write open upgrades it to version 2, rows kept.
+ * A catalog made before part 'stats_indexes' (with the redundant
+ * idx_stats_backup_name): a read-only open reads it as it is and changes
+ * nothing; the next read-write open drops the index, rows kept.
  */
 static void
-test_pg_schema_upgrade_v1(void **state)
+test_pg_stats_indexes_upgrade(void **state)
 {
 	struct fixture *f = *state;
 	struct catalog *cat;
@@ -1605,9 +1605,9 @@ test_pg_schema_upgrade_v1(void **state)
 	                                        "BACKUP", "/b/alpha", &id, &err),
 	                 0);
 	catalog_close(cat);
-	/* Back to what version 1 made. */
+	/* Back to what a tisbackup before stats_indexes made. */
 	tb_catalog_exec(f->db, "CREATE INDEX idx_stats_backup_name ON stats (backup_name); "
-	                       "UPDATE schema_versions SET version = 1 WHERE part = 'catalog'");
+	                       "DELETE FROM schema_versions WHERE part = 'stats_indexes'");
 
 	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
 	assert_int_equal(catalog_last_rows(cat, "alpha", "BACKUP", "backup_start", 2, &rows, &n,
@@ -1617,19 +1617,21 @@ test_pg_schema_upgrade_v1(void **state)
 	assert_string_equal(rows[0].status, "Running");
 	catalog_rows_free(rows, n);
 	catalog_close(cat);
-	s = tb_catalog_query(f->db, "SELECT (SELECT version FROM schema_versions WHERE part = "
-	                            "'catalog') || ':' || (SELECT count(*) FROM pg_indexes WHERE "
-	                            "indexname = 'idx_stats_backup_name')");
-	assert_string_equal(s, "1:1"); /* the read-only open wrote nothing */
+	s = tb_catalog_query(f->db, "SELECT (SELECT count(*) FROM schema_versions WHERE part = "
+	                            "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
+	                            "WHERE indexname = 'idx_stats_backup_name')");
+	assert_string_equal(s, "0:1"); /* the read-only open wrote nothing */
 	free(s);
 
 	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
 	catalog_close(cat);
 	s = tb_catalog_query(f->db, "SELECT (SELECT version FROM schema_versions WHERE part = "
-	                            "'catalog') || ':' || (SELECT count(*) FROM pg_indexes WHERE "
-	                            "indexname = 'idx_stats_backup_name') || ':' || "
-	                            "(SELECT count(*) FROM stats WHERE backup_name = 'alpha')");
-	assert_string_equal(s, "2:0:1");
+	                            "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
+	                            "WHERE indexname = 'idx_stats_backup_name') || ':' || "
+	                            "(SELECT count(*) FROM stats WHERE backup_name = 'alpha') || ':' "
+	                            "|| (SELECT version FROM schema_versions WHERE part = "
+	                            "'catalog')");
+	assert_string_equal(s, "1:0:1:1");
 	free(s);
 
 	/* A catalog newer than this binary knows is refused, not downgraded. */
@@ -1782,7 +1784,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_schema_upgrade_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_stats_indexes_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_ro_no_catalog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_last_rows_plan, setup, teardown),
 	};
