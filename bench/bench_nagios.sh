@@ -114,15 +114,17 @@ pg_faults() {
 
 # pg_floor LABEL CONNINFO: median wall of bench_pgfloor (connect + SELECT 1), RUNS runs.
 pg_floor() {
-	local fl=() r fw flt
+	local fl=() fc=() r fw fcpu flt
 	"$floor" "$2" || { echo "  floor ($1): bench_pgfloor failed"; return 0; }
 	for ((r = 0; r < RUNS; r++)); do
 		bench_measure "$floor" "$2"
-		fl+=("$BM_WALL")
+		fl+=("$BM_WALL") fc+=("$BM_CPU")
 	done
 	fw=$(printf '%s\n' "${fl[@]}" | bench_median)
+	fcpu=$(printf '%s\n' "${fc[@]}" | bench_median)
 	flt=$([ -x /usr/bin/time ] && /usr/bin/time -f %R "$floor" "$2" 2>&1 | tail -n 1)
-	printf '  floor, %s: connect + SELECT 1 wall %8s ms, %s page faults\n' "$1" "$(ms "$fw")" "${flt:-?}"
+	printf '  floor, %s: connect + SELECT 1 wall %8s ms, CPU %s ms, %s page faults\n' \
+		"$1" "$(ms "$fw")" "$(ms "$fcpu")" "${flt:-?}"
 }
 
 # pg_tcp_setup: the bench's server (lib.sh's, socket only, peer) restarted
@@ -163,17 +165,22 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
 	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out"); checknagios exit code: $pgrc"
 	cmp -s <(head -n 1 "$TMPD/out" | cut -d'|' -f1) <(head -n 1 "$TMPD/pg.out" | cut -d'|' -f1) || echo "  (the first lines differ: $(head -c 200 "$TMPD/pg.out" | head -n 1))"
 	for ((r = 0; r < 3; r++)); do "$TISBACKUP" -c "$TMPD/pg.ini" checknagios >/dev/null 2>&1; done
-	pg_w=() sq_w=()
+	pg_w=() sq_w=() pg_c=() sq_c=()
 	for ((r = 0; r < RUNS; r++)); do
 		bench_measure "$TISBACKUP" -c "$TMPD/pg.ini" checknagios
-		pg_w+=("$BM_WALL")
+		pg_w+=("$BM_WALL") pg_c+=("$BM_CPU")
 		bench_measure "$TISBACKUP" -c "$CONF" checknagios
-		sq_w+=("$BM_WALL")
+		sq_w+=("$BM_WALL") sq_c+=("$BM_CPU")
 	done
 	pw=$(printf '%s\n' "${pg_w[@]}" | bench_median)
 	sw=$(printf '%s\n' "${sq_w[@]}" | bench_median)
 	printf '  on PostgreSQL: wall %8s ms (SQLite beside it: %s ms), ratio %s (goal <= 2)\n' \
 		"$(ms "$pw")" "$(ms "$sw")" "$(awk -v a="$pw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')"
+	# CPU of the client and of the server's backend (both in the bench's cgroup, if any).
+	pc=$(printf '%s\n' "${pg_c[@]}" | bench_median)
+	sc=$(printf '%s\n' "${sq_c[@]}" | bench_median)
+	printf '  CPU, client + server: PostgreSQL %s ms, SQLite %s ms, ratio %s\n' \
+		"$(ms "$pc")" "$(ms "$sc")" "$(awk -v a="$pc" -v b="$sc" 'BEGIN { printf "%.2f", a / b }')"
 	pg_faults "  page faults (minor, one run): SQLite %s, PostgreSQL %s\n" \
 		"$TISBACKUP" -c "$CONF" checknagios -- "$TISBACKUP" -c "$TMPD/pg.ini" checknagios
 	# The floor: a process that loads libpq as tisbackup does, connects
@@ -191,18 +198,19 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
 		{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$TCPURL"; } >"$TMPD/tcp.ini"
 		export PGPASSFILE=$TMPD/pgpass
 		"$TISBACKUP" -c "$TMPD/tcp.ini" checknagios >"$TMPD/tcp.out" 2>&1
-		echo "  over TCP: checknagios exit code $? (sslmode=allow, gssencmode=disable: loopback defaults)"
-		tcp_w=() sq_w=()
+		echo "  over TCP: checknagios exit code $?"
+		tcp_w=() sq_w=() tcp_c=()
 		for ((r = 0; r < RUNS; r++)); do
 			bench_measure "$TISBACKUP" -c "$TMPD/tcp.ini" checknagios
-			tcp_w+=("$BM_WALL")
+			tcp_w+=("$BM_WALL") tcp_c+=("$BM_CPU")
 			bench_measure "$TISBACKUP" -c "$CONF" checknagios
 			sq_w+=("$BM_WALL")
 		done
 		tw=$(printf '%s\n' "${tcp_w[@]}" | bench_median)
 		sw=$(printf '%s\n' "${sq_w[@]}" | bench_median)
-		printf '  on PostgreSQL over TCP (127.0.0.1, password): wall %8s ms (SQLite beside it: %s ms), ratio %s\n' \
-			"$(ms "$tw")" "$(ms "$sw")" "$(awk -v a="$tw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')"
+		tc=$(printf '%s\n' "${tcp_c[@]}" | bench_median)
+		printf '  on PostgreSQL over TCP (127.0.0.1, password): wall %8s ms (SQLite beside it: %s ms), ratio %s; CPU %s ms\n' \
+			"$(ms "$tw")" "$(ms "$sw")" "$(awk -v a="$tw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')" "$(ms "$tc")"
 		if [ -x "$floor" ]; then
 			# tisbackup's loopback defaults, then libpq's own (TLS, GSSAPI probe)
 			pg_floor "TCP, scram, loopback defaults" "$TCPURL?sslmode=allow&gssencmode=disable"
