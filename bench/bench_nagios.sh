@@ -9,7 +9,9 @@
 # Usage: bench/bench_nagios.sh [RUNS]   (TISBACKUP=path, default build/tisbackup;
 #        TISBACKUP_PY_SRC=DIR to time the original too; BENCH_PG=1 also times
 #        checknagios on the same catalog copied into a PostgreSQL server started
-#        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's)
+#        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's; then
+#        the floor (bench_pgfloor next to TISBACKUP: connect + SELECT 1) over
+#        the socket, and checknagios and the floor over TCP + password + TLS)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
