@@ -40,7 +40,8 @@ main(int argc, char **argv)
 	vals[0] = argv[1];
 	conn = PQconnectdbParams(kw, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "connect: %s", conn != NULL ? PQerrorMessage(conn) : "out of memory\n");
+		fprintf(stderr, "connect: %s",
+		        conn != NULL ? PQerrorMessage(conn) : "out of memory\n");
 		PQfinish(conn);
 		return 1;
 	}

@@ -411,8 +411,9 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	             0, NULL, err, "recording the stats_indexes schema version") == -1))
 		goto fail;
 	if (vix < 1 && v >= 1)
-		log_info(NULL, "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
-		               "dropped)",
+		log_info(NULL,
+		         "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
+		         "dropped)",
 		         cat->label);
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;

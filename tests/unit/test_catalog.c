@@ -1610,9 +1610,8 @@ test_pg_stats_indexes_upgrade(void **state)
 	                       "DELETE FROM schema_versions WHERE part = 'stats_indexes'");
 
 	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
-	assert_int_equal(catalog_last_rows(cat, "alpha", "BACKUP", "backup_start", 2, &rows, &n,
-	                                   &err),
-	                 0);
+	assert_int_equal(
+	    catalog_last_rows(cat, "alpha", "BACKUP", "backup_start", 2, &rows, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].status, "Running");
 	catalog_rows_free(rows, n);
@@ -1625,12 +1624,13 @@ test_pg_stats_indexes_upgrade(void **state)
 
 	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
 	catalog_close(cat);
-	s = tb_catalog_query(f->db, "SELECT (SELECT version FROM schema_versions WHERE part = "
-	                            "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
-	                            "WHERE indexname = 'idx_stats_backup_name') || ':' || "
-	                            "(SELECT count(*) FROM stats WHERE backup_name = 'alpha') || ':' "
-	                            "|| (SELECT version FROM schema_versions WHERE part = "
-	                            "'catalog')");
+	s = tb_catalog_query(f->db,
+	                     "SELECT (SELECT version FROM schema_versions WHERE part = "
+	                     "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
+	                     "WHERE indexname = 'idx_stats_backup_name') || ':' || "
+	                     "(SELECT count(*) FROM stats WHERE backup_name = 'alpha') || ':' "
+	                     "|| (SELECT version FROM schema_versions WHERE part = "
+	                     "'catalog')");
 	assert_string_equal(s, "1:0:1:1");
 	free(s);
 
