@@ -138,9 +138,8 @@ kw_get(const struct pgcat *cat, const char *k)
 	return NULL;
 }
 
-/* 1 if the comma-separated host list names loopback addresses only. */
-static int
-hosts_loopback(const char *list)
+int
+catalog_pg_hosts_loopback(const char *list)
 {
 	size_t len;
 
@@ -174,7 +173,8 @@ loopback_defaults(struct pgcat *cat)
 {
 	const char *host = kw_get(cat, "host"), *hostaddr = kw_get(cat, "hostaddr");
 
-	if (hostaddr != NULL ? !hosts_loopback(hostaddr) : !hosts_loopback(host))
+	if (hostaddr != NULL ? !catalog_pg_hosts_loopback(hostaddr)
+	                     : !catalog_pg_hosts_loopback(host))
 		return;
 	if (kw_get(cat, "sslmode") == NULL && getenv("PGSSLMODE") == NULL)
 		kw_add(cat, "sslmode", "allow");

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "catalog_backend.h"
 #include "catalog_fixture.h"
 #include "fixture.h"
 #include "util/timefmt.h"
@@ -1418,6 +1419,27 @@ test_uri_errors(void **state)
 	}
 }
 
+/* Which hosts get the PostgreSQL backend's loopback defaults (no TLS, no GSSAPI probe). */
+static void
+test_pg_hosts_loopback(void **state)
+{
+	(void)state;
+	assert_true(catalog_pg_hosts_loopback("localhost"));
+	assert_true(catalog_pg_hosts_loopback("127.0.0.1"));
+	assert_true(catalog_pg_hosts_loopback("127.1.2.3,::1,localhost"));
+	assert_false(catalog_pg_hosts_loopback(NULL));
+	assert_false(catalog_pg_hosts_loopback(""));
+	assert_false(catalog_pg_hosts_loopback("/run/postgresql")); /* a socket: libpq skips both */
+	assert_false(catalog_pg_hosts_loopback("db.example"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1,db.example")); /* one remote is enough */
+	assert_false(catalog_pg_hosts_loopback("localhost.example.org"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1.example.org"));
+	assert_false(catalog_pg_hosts_loopback("127.evil"));
+	assert_false(catalog_pg_hosts_loopback("10.0.0.1"));
+	assert_false(catalog_pg_hosts_loopback("::10"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1,"));
+}
+
 /* catalog_address(): the default file, a URL as given, password_file escaped into it. */
 static void
 test_catalog_address(void **state)
@@ -1771,6 +1793,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 		cmocka_unit_test(test_catalog_address),
+		cmocka_unit_test(test_pg_hosts_loopback),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
