@@ -13,9 +13,10 @@
  * stats (its rowid an identity column), alerts, disk_usage, disk_samples,
  * run_host, and schema_versions recording what each migration made (parts
  * 'catalog', 'run_host' and 'stats_indexes'). Text columns compare
- * byte-wise (COLLATE "C") and NULLs sort as SQLite sorts them, so every query returns what SQLite would. A RW
- * open creates or upgrades the schema in one transaction serialized by an
- * advisory lock; a RO open never writes.
+ * byte-wise (COLLATE "C") and NULLs sort as SQLite sorts them, so every
+ * query returns what SQLite would. A RW open creates or upgrades the
+ * schema in one transaction serialized by an advisory lock; a RO open
+ * never writes.
  *
  * A long-running process (serve, worker) outlives a server restart: a
  * statement that fails because the connection broke, outside a
@@ -410,11 +411,6 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
 	             0, NULL, err, "recording the stats_indexes schema version") == -1))
 		goto fail;
-	if (vix < 1 && v >= 1)
-		log_info(NULL,
-		         "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
-		         "dropped)",
-		         cat->label);
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;
 	if (vrh < 1 &&
@@ -428,6 +424,11 @@ schema_ensure(struct pgcat *cat, struct err *err)
 		goto fail;
 	cat->in_txn = 0;
 	cat->has_run_host = 1;
+	if (vix < 1 && v >= 1) /* an existing catalog, not a new one */
+		log_info(NULL,
+		         "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
+		         "dropped)",
+		         cat->label);
 	return 0;
 fail:
 	cat->in_txn = 0;
