@@ -9,7 +9,9 @@
 # Usage: bench/bench_nagios.sh [RUNS]   (TISBACKUP=path, default build/tisbackup;
 #        TISBACKUP_PY_SRC=DIR to time the original too; BENCH_PG=1 also times
 #        checknagios on the same catalog copied into a PostgreSQL server started
-#        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's)
+#        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's; then
+#        the floor (bench_pgfloor next to TISBACKUP: connect + SELECT 1) over
+#        the socket, and checknagios and the floor over TCP + password + TLS)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -99,6 +101,54 @@ if [ $have_orig = 1 ]; then
 else
 	echo "  the original: not measured"
 fi
+# pg_faults FORMAT CMD1... -- CMD2...: the minor page faults of one run of each.
+pg_faults() {
+	local fmt=$1 a=() f1 f2
+	shift
+	while [ "$1" != -- ]; do a+=("$1") && shift; done
+	shift
+	[ -x /usr/bin/time ] || return 0
+	f1=$(/usr/bin/time -f %R "${a[@]}" 2>&1 >/dev/null | tail -n 1)
+	f2=$(/usr/bin/time -f %R "$@" 2>&1 >/dev/null | tail -n 1)
+	# shellcheck disable=SC2059 # the format is the caller's
+	printf "$fmt" "$f1" "$f2"
+}
+
+# pg_floor LABEL CONNINFO: median wall of bench_pgfloor (connect + SELECT 1), RUNS runs.
+pg_floor() {
+	local fl=() fc=() r fw fcpu flt
+	"$floor" "$2" || { echo "  floor ($1): bench_pgfloor failed"; return 0; }
+	for ((r = 0; r < RUNS; r++)); do
+		bench_measure "$floor" "$2"
+		fl+=("$BM_WALL") fc+=("$BM_CPU")
+	done
+	fw=$(printf '%s\n' "${fl[@]}" | bench_median)
+	fcpu=$(printf '%s\n' "${fc[@]}" | bench_median)
+	flt=$([ -x /usr/bin/time ] && /usr/bin/time -f %R "$floor" "$2" 2>&1 | tail -n 1)
+	printf '  floor, %s: connect + SELECT 1 wall %8s ms, CPU %s ms, %s page faults\n' \
+		"$1" "$(ms "$fw")" "$(ms "$fcpu")" "${flt:-?}"
+}
+
+# pg_tcp_setup: the bench's server (lib.sh's, socket only, peer) restarted
+# to listen on 127.0.0.1 with TLS (a self-signed certificate) and
+# scram-sha-256 for this user, whose password goes to $TMPD/pgpass.
+pg_tcp_setup() {
+	local pw
+	command -v openssl >/dev/null 2>&1 || return 1
+	pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		-keyout "$PG/data/server.key" -out "$PG/data/server.crt" >/dev/null 2>&1 || return 1
+	chown postgres "$PG/data/server.key" "$PG/data/server.crt"
+	chmod 600 "$PG/data/server.key"
+	sed -i '1i host all all 127.0.0.1/32 scram-sha-256' "$PG/data/pg_hba.conf"
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres \
+		-c "ALTER ROLE \"$(id -un)\" PASSWORD '$pw'" >/dev/null || return 1
+	printf '127.0.0.1:%s:tbbench:%s:%s\n' "$PGPORT" "$(id -un)" "$pw" >"$TMPD/pgpass"
+	chmod 600 "$TMPD/pgpass"
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
+		-o "-k $PG/sock -p $PGPORT -c listen_addresses=127.0.0.1 -c ssl=on" restart >/dev/null 2>&1
+}
+
 # The same catalog on PostgreSQL (issue 19): a server of lib.sh's on a
 # socket, the rows copied by `catalog migrate`, the same config plus
 # [catalog] url; interleaved with SQLite runs so load falls on both alike.
@@ -117,17 +167,61 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
 	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out"); checknagios exit code: $pgrc"
 	cmp -s <(head -n 1 "$TMPD/out" | cut -d'|' -f1) <(head -n 1 "$TMPD/pg.out" | cut -d'|' -f1) || echo "  (the first lines differ: $(head -c 200 "$TMPD/pg.out" | head -n 1))"
 	for ((r = 0; r < 3; r++)); do "$TISBACKUP" -c "$TMPD/pg.ini" checknagios >/dev/null 2>&1; done
-	pg_w=() sq_w=()
+	pg_w=() sq_w=() pg_c=() sq_c=()
 	for ((r = 0; r < RUNS; r++)); do
 		bench_measure "$TISBACKUP" -c "$TMPD/pg.ini" checknagios
-		pg_w+=("$BM_WALL")
+		pg_w+=("$BM_WALL") pg_c+=("$BM_CPU")
 		bench_measure "$TISBACKUP" -c "$CONF" checknagios
-		sq_w+=("$BM_WALL")
+		sq_w+=("$BM_WALL") sq_c+=("$BM_CPU")
 	done
 	pw=$(printf '%s\n' "${pg_w[@]}" | bench_median)
 	sw=$(printf '%s\n' "${sq_w[@]}" | bench_median)
 	printf '  on PostgreSQL: wall %8s ms (SQLite beside it: %s ms), ratio %s (goal <= 2)\n' \
 		"$(ms "$pw")" "$(ms "$sw")" "$(awk -v a="$pw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')"
+	# CPU of the client and of the server's backend (both in the bench's cgroup, if any).
+	pc=$(printf '%s\n' "${pg_c[@]}" | bench_median)
+	sc=$(printf '%s\n' "${sq_c[@]}" | bench_median)
+	printf '  CPU, client + server: PostgreSQL %s ms, SQLite %s ms, ratio %s\n' \
+		"$(ms "$pc")" "$(ms "$sc")" "$(awk -v a="$pc" -v b="$sc" 'BEGIN { printf "%.2f", a / b }')"
+	pg_faults "  page faults (minor, one run): SQLite %s, PostgreSQL %s\n" \
+		"$TISBACKUP" -c "$CONF" checknagios -- "$TISBACKUP" -c "$TMPD/pg.ini" checknagios
+	# The floor: a process that loads libpq as tisbackup does, connects
+	# with the same address and runs SELECT 1 (bench/bench_pgfloor.c).
+	floor=$(dirname "$TISBACKUP")/bench_pgfloor
+	if [ -x "$floor" ]; then
+		pg_floor "socket, peer" "$PGURL"
+	else
+		echo "  floor: not measured (ninja -C $(dirname "$TISBACKUP") bench_pgfloor)"
+	fi
+	# What a server on another host needs, on loopback: TCP, a password
+	# (scram-sha-256, from a pgpass file) and TLS on (Debian's default).
+	if pg_tcp_setup; then
+		TCPURL="postgresql://$(id -un)@127.0.0.1:$PGPORT/tbbench"
+		{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$TCPURL"; } >"$TMPD/tcp.ini"
+		export PGPASSFILE=$TMPD/pgpass
+		"$TISBACKUP" -c "$TMPD/tcp.ini" checknagios >"$TMPD/tcp.out" 2>&1
+		echo "  over TCP: checknagios exit code $?"
+		tcp_w=() sq_w=() tcp_c=()
+		for ((r = 0; r < RUNS; r++)); do
+			bench_measure "$TISBACKUP" -c "$TMPD/tcp.ini" checknagios
+			tcp_w+=("$BM_WALL") tcp_c+=("$BM_CPU")
+			bench_measure "$TISBACKUP" -c "$CONF" checknagios
+			sq_w+=("$BM_WALL")
+		done
+		tw=$(printf '%s\n' "${tcp_w[@]}" | bench_median)
+		sw=$(printf '%s\n' "${sq_w[@]}" | bench_median)
+		tc=$(printf '%s\n' "${tcp_c[@]}" | bench_median)
+		printf '  on PostgreSQL over TCP (127.0.0.1, password): wall %8s ms (SQLite beside it: %s ms), ratio %s; CPU %s ms\n' \
+			"$(ms "$tw")" "$(ms "$sw")" "$(awk -v a="$tw" -v b="$sw" 'BEGIN { printf "%.2f", a / b }')" "$(ms "$tc")"
+		if [ -x "$floor" ]; then
+			# tisbackup's loopback defaults, then libpq's own (TLS, GSSAPI probe)
+			pg_floor "TCP, scram, loopback defaults" "$TCPURL?sslmode=allow&gssencmode=disable"
+			pg_floor "TCP, scram, TLS (libpq defaults)" "$TCPURL"
+		fi
+		unset PGPASSFILE
+	else
+		echo "  over TCP: not measured (the server did not restart with TCP and TLS)"
+	fi
 fi
 # Instructions do not move with the machine's load, unlike the times above.
 if command -v valgrind >/dev/null 2>&1; then

@@ -109,5 +109,12 @@ void catalog_sqlite_single_threaded(void);
 /* The PostgreSQL backend (catalog_pg.c): postgresql:// and postgres:// URIs. */
 extern const struct catalog_ops catalog_pg_ops;
 extern const struct catalog_ops catalog_postgres_ops;
+/*
+ * 1 if list, a libpq host or hostaddr value (comma-separated), names this
+ * machine's loopback only ("localhost", "127.x.x.x", "::1"); 0 for NULL,
+ * "", a socket folder or any other host. Where it is 1 the PostgreSQL
+ * backend adds sslmode=allow and gssencmode=disable (catalog_pg.c).
+ */
+int catalog_pg_hosts_loopback(const char *list);
 
 #endif

@@ -12,10 +12,11 @@
  * The tables are the SQLite backend's, with the same columns and meaning:
  * stats (its rowid an identity column), alerts, disk_usage, disk_samples,
  * run_host, and schema_versions recording what each migration made (parts
- * 'catalog' and 'run_host'). Text columns compare byte-wise (COLLATE "C") and NULLs sort
- * as SQLite sorts them, so every query returns what SQLite would. A RW
- * open creates or upgrades the schema in one transaction serialized by an
- * advisory lock; a RO open never writes.
+ * 'catalog', 'run_host' and 'stats_indexes'). Text columns compare
+ * byte-wise (COLLATE "C") and NULLs sort as SQLite sorts them, so every
+ * query returns what SQLite would. A RW open creates or upgrades the
+ * schema in one transaction serialized by an advisory lock; a RO open
+ * never writes.
  *
  * A long-running process (serve, worker) outlives a server restart: a
  * statement that fails because the connection broke, outside a
@@ -71,6 +72,20 @@ static const char sql_schema_v1[] =
     " used_bytes BIGINT NOT NULL, capacity_bytes BIGINT NOT NULL);";
 
 /*
+ * Part 'stats_indexes', version 1: idx_stats_backup_name dropped.
+ * idx_stats_backup_name_start starts with the same column, so it answers
+ * every lookup by name; with both, the planner, costing a job's ~500
+ * rows, read them all through the narrower index and sorted them instead
+ * of reading the newest few in order, and each new connection planned
+ * around one more index. A part of its own, like run_host: part
+ * 'catalog' stays 1, so a tisbackup that predates it still opens the
+ * catalog read-write (hosts sharing a catalog are upgraded one by one). A
+ * read-only open of a catalog without it reads it as it is: the same
+ * answers, slower plans.
+ */
+static const char sql_stats_indexes_v1[] = "DROP INDEX IF EXISTS idx_stats_backup_name;";
+
+/*
  * Where each run ran (runrec.c): a part of its own in schema_versions
  * (part 'run_host', version 1), so a tisbackup that predates it still
  * opens the catalog (it checks part 'catalog' only).
@@ -122,6 +137,50 @@ kw_get(const struct pgcat *cat, const char *k)
 		if (strcmp(cat->keywords[i], k) == 0)
 			return cat->values[i];
 	return NULL;
+}
+
+int
+catalog_pg_hosts_loopback(const char *list)
+{
+	size_t len;
+
+	if (list == NULL || list[0] == '\0')
+		return 0;
+	for (const char *h = list;; h += len + 1) {
+		len = strcspn(h, ",");
+		if (!((len == 9 && strncmp(h, "localhost", 9) == 0) ||
+		      (len == 3 && strncmp(h, "::1", 3) == 0) ||
+		      (len > 4 && len < 16 && strncmp(h, "127.", 4) == 0 &&
+		       strspn(h, "0123456789.") >= len)))
+			return 0;
+		if (h[len] == '\0')
+			return 1;
+	}
+}
+
+/*
+ * Start-up defaults for a server on this host's loopback interface, where
+ * encryption protects nothing that the kernel does not already: libpq's
+ * defaults would negotiate TLS (a handshake, the first round trips and
+ * most of a connection's CPU) and first look for a Kerberos ticket
+ * (GSSAPI, its libraries and a credential-cache lookup). sslmode=allow
+ * still falls back to TLS when the server insists (hostssl), so it never
+ * connects where libpq's default would not. Unix sockets need nothing
+ * (libpq negotiates neither there); a remote host keeps libpq's defaults;
+ * a value given in the url (or PGSSLMODE, PGGSSENCMODE) always wins.
+ */
+static void
+loopback_defaults(struct pgcat *cat)
+{
+	const char *host = kw_get(cat, "host"), *hostaddr = kw_get(cat, "hostaddr");
+
+	if (hostaddr != NULL ? !catalog_pg_hosts_loopback(hostaddr)
+	                     : !catalog_pg_hosts_loopback(host))
+		return;
+	if (kw_get(cat, "sslmode") == NULL && getenv("PGSSLMODE") == NULL)
+		kw_add(cat, "sslmode", "allow");
+	if (kw_get(cat, "gssencmode") == NULL && getenv("PGGSSENCMODE") == NULL)
+		kw_add(cat, "gssencmode", "disable");
 }
 
 /*
@@ -310,7 +369,7 @@ static int
 schema_ensure(struct pgcat *cat, struct err *err)
 {
 	PGresult *res;
-	int v = 0, vrh = 0;
+	int v = 0, vrh = 0, vix = 0;
 
 	if (pg_exec(cat, "BEGIN", 0, NULL, err, "starting the schema update") == -1)
 		return -1;
@@ -342,6 +401,16 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	                      "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
 	                      0, NULL, err, "recording the schema version") == -1))
 		goto fail;
+	if (part_version(cat, "stats_indexes", &vix, err) == -1)
+		goto fail;
+	if (vix < 1 &&
+	    (pg_exec(cat, sql_stats_indexes_v1, 0, NULL, err, "dropping idx_stats_backup_name") ==
+	         -1 ||
+	     pg_exec(cat,
+	             "INSERT INTO schema_versions (part, version) VALUES ('stats_indexes', 1) "
+	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	             0, NULL, err, "recording the stats_indexes schema version") == -1))
+		goto fail;
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;
 	if (vrh < 1 &&
@@ -355,6 +424,11 @@ schema_ensure(struct pgcat *cat, struct err *err)
 		goto fail;
 	cat->in_txn = 0;
 	cat->has_run_host = 1;
+	if (vix < 1 && v >= 1) /* an existing catalog, not a new one */
+		log_info(NULL,
+		         "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
+		         "dropped)",
+		         cat->label);
 	return 0;
 fail:
 	cat->in_txn = 0;
@@ -408,6 +482,7 @@ pg_open(void *priv, const struct catalog_address *a, enum catalog_mode mode, str
 		kw_add(cat, "connect_timeout", "10");
 	if (kw_get(cat, "application_name") == NULL)
 		kw_add(cat, "application_name", "tisbackup");
+	loopback_defaults(cat);
 	user = kw_get(cat, "user");
 	host = kw_get(cat, "host");
 	port = kw_get(cat, "port");

@@ -199,6 +199,21 @@ tb_run -c "$CONF" -s alpha backup
 t_rc 0 "a backup on a catalog without run_host"
 t_eq "1|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'run_host'),
 	(SELECT count(*) FROM run_host)")" "the backup's open migrated it and recorded its run"
+# A catalog made before part 'stats_indexes' (with idx_stats_backup_name):
+# checknagios reads it as it is, the next backup drops the index.
+cq "CREATE INDEX idx_stats_backup_name ON stats (backup_name);
+	DELETE FROM schema_versions WHERE part = 'stats_indexes'" >/dev/null
+tb_run -c "$CONF" -s alpha checknagios
+t_rc 0 "checknagios on a catalog with idx_stats_backup_name"
+t_eq "0|1" "$(cq "SELECT (SELECT count(*) FROM schema_versions WHERE part = 'stats_indexes'),
+	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name')")" \
+	"checknagios (read-only) left the schema as it was"
+tb_run -c "$CONF" -s alpha backup
+t_rc 0 "a backup on a catalog with idx_stats_backup_name"
+t_eq "1|0|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'stats_indexes'),
+	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name'),
+	(SELECT version FROM schema_versions WHERE part = 'catalog')")" \
+	"the backup's open dropped the redundant index (stats_indexes 1), part catalog stays 1"
 tb_run catalog migrate --from "sqlite:$DB2"
 t_rc 2 "catalog migrate without --to: usage error"
 tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"
@@ -224,7 +239,8 @@ cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALU
 	('alpha', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'OK', 'BACKUP')" >/dev/null
 r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
 t_eq 200 "$(st_of "$r")" "serve answers after the server restarted (reconnected)"
-t_eq 308 "$(body_of "$r" | jq_py 'd["total"]')" \
+# 306, the run_host backup's, the stats_indexes backup's, the one inserted now
+t_eq 309 "$(body_of "$r" | jq_py 'd["total"]')" \
 	"/api/v1/backups sees the row written after the restart"
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "catalog_backend.h"
 #include "catalog_fixture.h"
 #include "fixture.h"
 #include "util/timefmt.h"
@@ -1418,6 +1419,27 @@ test_uri_errors(void **state)
 	}
 }
 
+/* Which hosts get the PostgreSQL backend's loopback defaults (no TLS, no GSSAPI probe). */
+static void
+test_pg_hosts_loopback(void **state)
+{
+	(void)state;
+	assert_true(catalog_pg_hosts_loopback("localhost"));
+	assert_true(catalog_pg_hosts_loopback("127.0.0.1"));
+	assert_true(catalog_pg_hosts_loopback("127.1.2.3,::1,localhost"));
+	assert_false(catalog_pg_hosts_loopback(NULL));
+	assert_false(catalog_pg_hosts_loopback(""));
+	assert_false(catalog_pg_hosts_loopback("/run/postgresql")); /* a socket: libpq skips both */
+	assert_false(catalog_pg_hosts_loopback("db.example"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1,db.example")); /* one remote is enough */
+	assert_false(catalog_pg_hosts_loopback("localhost.example.org"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1.example.org"));
+	assert_false(catalog_pg_hosts_loopback("127.evil"));
+	assert_false(catalog_pg_hosts_loopback("10.0.0.1"));
+	assert_false(catalog_pg_hosts_loopback("::10"));
+	assert_false(catalog_pg_hosts_loopback("127.0.0.1,"));
+}
+
 /* catalog_address(): the default file, a URL as given, password_file escaped into it. */
 static void
 test_catalog_address(void **state)
@@ -1570,8 +1592,8 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT indexname FROM pg_indexes WHERE tablename = 'stats' "
 	                            "AND indexname LIKE 'idx%' ORDER BY indexname");
-	assert_string_equal(s, "idx_stats_backup_location|idx_stats_backup_name|"
-	                       "idx_stats_backup_name_start");
+	/* stats_indexes 1 dropped idx_stats_backup_name (a prefix of _start). */
+	assert_string_equal(s, "idx_stats_backup_location|idx_stats_backup_name_start");
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
 	                            "ORDER BY tablename");
@@ -1579,8 +1601,67 @@ test_pg_schema(void **state)
 	free(s);
 	s = tb_catalog_query(f->db, "SELECT part || ':' || version FROM schema_versions "
 	                            "ORDER BY part");
-	assert_string_equal(s, "catalog:1|run_host:1");
+	assert_string_equal(s, "catalog:1|run_host:1|stats_indexes:1");
 	free(s);
+}
+
+/*
+ * A catalog made before part 'stats_indexes' (with the redundant
+ * idx_stats_backup_name): a read-only open reads it as it is and changes
+ * nothing; the next read-write open drops the index, rows kept.
+ */
+static void
+test_pg_stats_indexes_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct catalog_row *rows;
+	struct err err;
+	size_t n;
+	int64_t id;
+	char *s;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	assert_int_equal(catalog_insert_running(cat, "alpha", "srv", "d", "2025-01-01T03:00:00",
+	                                        "BACKUP", "/b/alpha", &id, &err),
+	                 0);
+	catalog_close(cat);
+	/* Back to what a tisbackup before stats_indexes made. */
+	tb_catalog_exec(f->db, "CREATE INDEX idx_stats_backup_name ON stats (backup_name); "
+	                       "DELETE FROM schema_versions WHERE part = 'stats_indexes'");
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	assert_int_equal(
+	    catalog_last_rows(cat, "alpha", "BACKUP", "backup_start", 2, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].status, "Running");
+	catalog_rows_free(rows, n);
+	catalog_close(cat);
+	s = tb_catalog_query(f->db, "SELECT (SELECT count(*) FROM schema_versions WHERE part = "
+	                            "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
+	                            "WHERE indexname = 'idx_stats_backup_name')");
+	assert_string_equal(s, "0:1"); /* the read-only open wrote nothing */
+	free(s);
+
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	catalog_close(cat);
+	s = tb_catalog_query(f->db,
+	                     "SELECT (SELECT version FROM schema_versions WHERE part = "
+	                     "'stats_indexes') || ':' || (SELECT count(*) FROM pg_indexes "
+	                     "WHERE indexname = 'idx_stats_backup_name') || ':' || "
+	                     "(SELECT count(*) FROM stats WHERE backup_name = 'alpha') || ':' "
+	                     "|| (SELECT version FROM schema_versions WHERE part = "
+	                     "'catalog')");
+	assert_string_equal(s, "1:0:1:1");
+	free(s);
+
+	/* A catalog newer than this binary knows is refused, not downgraded. */
+	tb_catalog_exec(f->db, "UPDATE schema_versions SET version = 99 WHERE part = 'catalog'");
+	cat = (struct catalog *)1;
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), -1);
+	assert_null(cat);
+	assert_non_null(strstr(err.msg, "schema version 99 is newer"));
 }
 
 static void
@@ -1712,6 +1793,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 		cmocka_unit_test(test_catalog_address),
+		cmocka_unit_test(test_pg_hosts_loopback),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
@@ -1725,6 +1807,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_stats_indexes_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_ro_no_catalog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_last_rows_plan, setup, teardown),
 	};
