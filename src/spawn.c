@@ -858,8 +858,8 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 		if (c.fail.stage == SPAWN_STAGE_EXEC)
 			err_sys(err, c.fail.errnum, "cannot run '%s'", name);
 		else if (c.fail.stage == SPAWN_STAGE_CHDIR)
-			err_sys(err, c.fail.errnum, "cannot run '%s': cannot change directory to '%s'",
-			        name, o->cwd);
+			err_sys(err, c.fail.errnum,
+			        "cannot run '%s': cannot change directory to '%s'", name, o->cwd);
 		else
 			err_sys(err, c.fail.errnum, "cannot run '%s': %s", name,
 			        spawn_stage_name(c.fail.stage));
