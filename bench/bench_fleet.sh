@@ -21,6 +21,7 @@
 # Usage: bench/bench_fleet.sh [RUNS] [JOBS]   (TISBACKUP=path; JOBS is -j, default 8;
 #        TISBACKUP_PY_SRC=DIR to time the original too)
 
+# shellcheck source-path=SCRIPTDIR
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/integration/lib.sh
@@ -36,7 +37,7 @@ tb_require rsync ssh ssh-keygen sshd
 tb_tmp
 bench_cg_setup
 bench_original && have_orig=1 || have_orig=0
-sshd_start
+sshd_start ""
 sshd_stop
 for i in $(seq 2 16); do echo "ListenAddress 127.0.0.$i" >>"$SSHD_DIR/sshd_config"; done
 /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_DIR/sshd.log" 2>&1 </dev/null &
@@ -103,18 +104,18 @@ run_once() {
 	W[$label]+="$BM_WALL "
 	C[$label]+="$BM_CPU "
 }
+# shellcheck disable=SC2086 # $1 is a list of figures
 med() { printf '%s\n' $1 | bench_median; }
 
-for r in $(seq 1 "$RUNS"); do
-	[ $have_orig = 1 ] && run_once orig "${ORIG_CMD[@]}" -c "$TMPD/fleet-orig.ini" backup
+for _ in $(seq 1 "$RUNS"); do
+	[ "$have_orig" = 1 ] && run_once orig "${ORIG_CMD[@]}" -c "$TMPD/fleet-orig.ini" backup
 	run_once model "$TISBACKUP" -c "$TMPD/fleet-noshare.ini" -j 1 backup
 	run_once seq "$TISBACKUP" -c "$CONF" -j 1 backup
 	run_once par "$TISBACKUP" -c "$CONF" -j "$J" backup
 done
 
 # The floor: each job's transfer alone, a bare rsync over the same ssh.
-floor_cpu=0 floor_wall=0
-for r in $(seq 1 "$RUNS"); do
+for _ in $(seq 1 "$RUNS"); do
 	rm -rf "$BASE"
 	cpu=0 wall=0
 	for i in $(seq 1 $NJOBS); do
@@ -131,7 +132,7 @@ done
 echo
 printf 'fleet of %d jobs on 16 hosts, %d runs each (medians), %d cores\n' "$NJOBS" "$RUNS" "$BENCH_CORES"
 p=$(med "${W[par]}")
-if [ $have_orig = 1 ]; then
+if [ "$have_orig" = 1 ]; then
 	o=$(med "${W[orig]}")
 	bench_row "the original (sequential, no shared ssh)" "$o" "$(med "${C[orig]}")"
 else

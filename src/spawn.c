@@ -1,28 +1,35 @@
 /*
  * Running programs: the only file in tisbackup that creates processes.
  *
- * A child is made with fork() and execve() of an argv array, never through
- * a shell. Everything the child needs (the resolved program path, /dev/null,
- * the pipes) is prepared before fork(), so the child only makes system
- * calls: that keeps it safe when several threads run jobs at once. Every
- * descriptor we create is close-on-exec and the child closes all but 0-2
- * anyway, so no job's pipe ends up in another job's child.
+ * A child is made with clone(CLONE_VM | CLONE_VFORK) and execve() of an
+ * argv array, never through a shell: the child borrows our memory (no page
+ * tables are copied, which fork() of a process with many threads and a big
+ * catalog cache paid on every command) and this thread waits until it has
+ * exec'd or exited. Because the child shares our memory, it only makes
+ * system calls (libc's async-signal-safe wrappers) on data prepared before
+ * the clone: the resolved program path, /dev/null, the pipes. It runs on a
+ * stack of its own, never returns into our frames, and writes to our
+ * memory only its failure report. Every descriptor we create is
+ * close-on-exec and the child closes all but 0-2 anyway, so no job's pipe
+ * ends up in another job's child.
  *
  * The child leads a new process group and gets SIGTERM if the thread that
- * forked it dies, even by SIGKILL (PR_SET_PDEATHSIG); a guardian process
+ * made it dies, even by SIGKILL (PR_SET_PDEATHSIG); a guardian process
  * (below) then ends the whole group, what the child started itself
  * included: SIGTERM, and SIGKILL a second later. Ending a child always
  * means the whole group: SIGTERM, a grace period, then SIGKILL.
  * The child is reaped only at the very end, so its pid (and so the group
  * id) cannot be recycled while we may still send signals to the group.
  *
- * Exec failures travel back on a close-on-exec "error pipe" as a stage and
- * an errno, so the caller gets "cannot run 'x': Permission denied" rather
- * than an unexplained exit status 127.
+ * Exec failures come back as a stage and an errno that the child stores in
+ * the shared struct spawn_child before it exits (we run again only then),
+ * so the caller gets "cannot run 'x': Permission denied" rather than an
+ * unexplained exit status 127.
  */
 #include "spawn.h"
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +42,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,8 +68,9 @@
 #define SPAWN_PROBE_MAX (5 * NSEC_PER_SEC) /* longest gap between progress() calls */
 #define NSEC_PER_MSEC INT64_C(1000000)
 
-/* Where the child was when it failed, sent back on the error pipe. */
+/* Where the child was when it failed, stored in struct spawn_child. */
 enum spawn_stage {
+	SPAWN_STAGE_NONE, /* it did not fail (it exec'd, or was killed first) */
 	SPAWN_STAGE_EXEC,
 	SPAWN_STAGE_SETPGID,
 	SPAWN_STAGE_PDEATHSIG,
@@ -74,7 +83,10 @@ struct spawn_failure {
 	int errnum;
 };
 
-/* What the child needs, all prepared by the parent before fork(). */
+/*
+ * What the child needs, all prepared by the parent before the clone, and
+ * the one thing the child writes back (fail).
+ */
 struct spawn_child {
 	const char *path;
 	char *const *argv;
@@ -83,10 +95,10 @@ struct spawn_child {
 	int in_fd;
 	int out_fd;
 	int err_fd;
-	int report_fd; /* write end of the error pipe */
-	long max_fd;   /* for the close() loop when close_range() is missing */
+	long max_fd; /* for the close() loop when close_range() is missing */
 	pid_t parent;
 	int pty; /* in/out/err are a pty's slave: a new session, its controlling tty */
+	struct spawn_failure fail; /* stage SPAWN_STAGE_NONE until the child fails */
 };
 
 /* One pipe from the child, with the line being assembled. */
@@ -124,54 +136,55 @@ spawn_close(int *fd)
 }
 
 /*
- * In the child: report why we could not get to the program and leave. Only
- * async-signal-safe calls from here on.
+ * The child runs on our memory, on a stack of its own: no sanitizer
+ * instrumentation there (it would write the shared shadow memory from a
+ * stack the runtime does not know).
  */
-static _Noreturn void
-spawn_child_fail(int report_fd, enum spawn_stage stage, int errnum)
-{
-	struct spawn_failure f;
-	ssize_t n;
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define SPAWN_CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+#else
+#define SPAWN_CHILD_CODE __attribute__((noinline))
+#endif
 
-	f.stage = stage;
-	f.errnum = errnum;
-	do
-		n = write(report_fd, &f, sizeof f);
-	while (n == -1 && errno == EINTR);
+/*
+ * In the child: store why we could not get to the program and leave. The
+ * parent reads c->fail once we are gone.
+ */
+SPAWN_CHILD_CODE static _Noreturn void
+spawn_child_fail(struct spawn_child *c, enum spawn_stage stage, int errnum)
+{
+	c->fail.errnum = errnum;
+	c->fail.stage = stage;
 	_exit(127);
 }
 
-/* In the child: close every descriptor from 3 up except keep. */
-static void
-spawn_child_close_from3(int keep, long max_fd)
+/* In the child: close every descriptor from 3 up. */
+SPAWN_CHILD_CODE static void
+spawn_child_close_from3(long max_fd)
 {
-	int r = 0;
-
-	if (keep > 3)
-		r = close_range(3, (unsigned)keep - 1, 0);
-	if (r == 0)
-		r = close_range((unsigned)keep + 1, ~0U, 0);
-	if (r == 0)
+	if (close_range(3, ~0U, 0) == 0)
 		return;
-	for (long fd = 3; fd < max_fd; fd++) {
-		if (fd != keep)
-			close((int)fd);
-	}
+	for (long fd = 3; fd < max_fd; fd++)
+		close((int)fd);
 }
 
 /*
  * In the child: become the program. Signals are all blocked on entry (see
- * spawn_run()), so no handler of ours can run here.
+ * spawn_clone()), so no handler of ours can run here: one would run on
+ * our memory. Only system calls, on what the parent prepared.
  */
-static _Noreturn void
-spawn_child_exec(const struct spawn_child *c)
+SPAWN_CHILD_CODE static int
+spawn_child_exec(void *arg)
 {
+	struct spawn_child *c = arg;
 	struct sigaction sa;
 	sigset_t none;
-	int report, in, out, errout;
+	int in, out, errout;
 
-	report = c->report_fd;
-
+	/*
+	 * Our handlers must go before signals are let in, and what we ignore
+	 * (SIGPIPE) must not stay ignored in the program.
+	 */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -187,16 +200,16 @@ spawn_child_exec(const struct spawn_child *c)
 	 */
 	if (c->pty) {
 		if (setsid() == -1 || ioctl(c->in_fd, TIOCSCTTY, 0) == -1)
-			spawn_child_fail(report, SPAWN_STAGE_SETPGID, errno);
+			spawn_child_fail(c, SPAWN_STAGE_SETPGID, errno);
 	} else if (setpgid(0, 0) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_SETPGID, errno);
+		spawn_child_fail(c, SPAWN_STAGE_SETPGID, errno);
 	/*
 	 * SIGTERM rather than SIGKILL: a child that can still run its handler
 	 * takes its own children down with it (rsync kills its receiver, and
 	 * ssh loses its pipes), where SIGKILL would orphan them mid-transfer.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_PDEATHSIG, errno);
+		spawn_child_fail(c, SPAWN_STAGE_PDEATHSIG, errno);
 	if (getppid() != c->parent)
 		_exit(127); /* the parent died before PDEATHSIG was armed */
 
@@ -205,26 +218,24 @@ spawn_child_exec(const struct spawn_child *c)
 	 * (when tisbackup was started with those closed), and dup2() onto a
 	 * different number is what clears close-on-exec.
 	 */
-	if ((report = fcntl(report, F_DUPFD_CLOEXEC, 3)) == -1)
-		spawn_child_fail(c->report_fd, SPAWN_STAGE_FDS, errno);
 	if ((in = fcntl(c->in_fd, F_DUPFD_CLOEXEC, 3)) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+		spawn_child_fail(c, SPAWN_STAGE_FDS, errno);
 	if ((out = fcntl(c->out_fd, F_DUPFD_CLOEXEC, 3)) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+		spawn_child_fail(c, SPAWN_STAGE_FDS, errno);
 	errout = out;
 	if (c->err_fd != c->out_fd && (errout = fcntl(c->err_fd, F_DUPFD_CLOEXEC, 3)) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
+		spawn_child_fail(c, SPAWN_STAGE_FDS, errno);
 	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(errout, 2) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_FDS, errno);
-	spawn_child_close_from3(report, c->max_fd);
+		spawn_child_fail(c, SPAWN_STAGE_FDS, errno);
+	spawn_child_close_from3(c->max_fd);
 
 	if (c->cwd != NULL && chdir(c->cwd) == -1)
-		spawn_child_fail(report, SPAWN_STAGE_CHDIR, errno);
+		spawn_child_fail(c, SPAWN_STAGE_CHDIR, errno);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(c->path, c->argv, c->envp);
-	spawn_child_fail(report, SPAWN_STAGE_EXEC, errno);
+	spawn_child_fail(c, SPAWN_STAGE_EXEC, errno);
 }
 
 /*
@@ -378,23 +389,34 @@ spawn_reap(pid_t pid, int *status)
 }
 
 /*
- * Fork with every signal blocked (the child must not run our handlers
- * before spawn_child_exec() resets them) and exec c in the child. The
- * parent's mask is restored. The child's pid, or -1 with errno.
+ * The child's stack: enough for the child's few frames and libc's system
+ * call wrappers (a sanitizer's interceptors included), on the stack of the
+ * thread that waits for it.
+ */
+#define SPAWN_CHILD_STACK (64 * 1024)
+
+/*
+ * Start c's program: clone(CLONE_VM | CLONE_VFORK) with every signal
+ * blocked (the child must not run our handlers before
+ * spawn_child_exec() resets them), returning once the child has exec'd or
+ * exited; c->fail then says whether it got to the program. The parent's
+ * mask is restored. The child's pid, or -1 with errno.
  */
 static pid_t
-spawn_fork(const struct spawn_child *c)
+spawn_clone(struct spawn_child *c)
 {
+	_Alignas(16) char stack[SPAWN_CHILD_STACK];
 	sigset_t all, old;
 	pid_t pid;
 	int saved;
 
 	spawn_guard_start();
+	c->fail.stage = SPAWN_STAGE_NONE;
+	c->fail.errnum = 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child_exec(c);
+	/* The stack grows down on every architecture Linux runs us on. */
+	pid = clone(spawn_child_exec, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0)
@@ -779,12 +801,10 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	const char *name;
 	struct spawn_child c;
 	struct spawn_pipe pipes[2];
-	struct spawn_failure f;
 	size_t npipes = 0, max_line;
-	ssize_t n;
 	pid_t pid = -1, w;
 	sig_atomic_t signals_at_start;
-	int devnull = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int devnull = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int status, rv = -1;
 	char *path = NULL;
 
@@ -805,7 +825,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 		goto out;
 	}
 	if ((o->stdout_fd == -1 && pipe2(outp, O_CLOEXEC) == -1) ||
-	    (!o->merge_stderr && pipe2(errp, O_CLOEXEC) == -1) || pipe2(rep, O_CLOEXEC) == -1) {
+	    (!o->merge_stderr && pipe2(errp, O_CLOEXEC) == -1)) {
 		err_sys(err, errno, "cannot run '%s': pipe", name);
 		goto out;
 	}
@@ -817,7 +837,6 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	c.in_fd = o->stdin_fd != -1 ? o->stdin_fd : devnull;
 	c.out_fd = o->stdout_fd != -1 ? o->stdout_fd : outp[1];
 	c.err_fd = o->merge_stderr ? c.out_fd : errp[1];
-	c.report_fd = rep[1];
 	c.max_fd = sysconf(_SC_OPEN_MAX);
 	if (c.max_fd <= 0 || c.max_fd > 65536)
 		c.max_fd = 65536;
@@ -825,31 +844,25 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *res, struct err *err)
 	c.pty = 0;
 
 	signals_at_start = spawn_signals;
-	pid = spawn_fork(&c);
+	pid = spawn_clone(&c);
 	if (pid == -1) {
-		err_sys(err, errno, "cannot run '%s': fork", name);
+		err_sys(err, errno, "cannot run '%s': clone", name);
 		goto out;
 	}
-	setpgid(pid, pid); /* also here, so the group exists before we signal it */
-
+	/* The child has exec'd (its group exists) or has failed and exited. */
 	spawn_close(&devnull);
 	spawn_close(&outp[1]);
 	spawn_close(&errp[1]);
-	spawn_close(&rep[1]);
 
-	do
-		n = read(rep[0], &f, sizeof f);
-	while (n == -1 && errno == EINTR);
-	spawn_close(&rep[0]);
-	if (n == (ssize_t)sizeof f) {
-		if (f.stage == SPAWN_STAGE_EXEC)
-			err_sys(err, f.errnum, "cannot run '%s'", name);
-		else if (f.stage == SPAWN_STAGE_CHDIR)
-			err_sys(err, f.errnum, "cannot run '%s': cannot change directory to '%s'",
-			        name, o->cwd);
+	if (c.fail.stage != SPAWN_STAGE_NONE) {
+		if (c.fail.stage == SPAWN_STAGE_EXEC)
+			err_sys(err, c.fail.errnum, "cannot run '%s'", name);
+		else if (c.fail.stage == SPAWN_STAGE_CHDIR)
+			err_sys(err, c.fail.errnum,
+			        "cannot run '%s': cannot change directory to '%s'", name, o->cwd);
 		else
-			err_sys(err, f.errnum, "cannot run '%s': %s", name,
-			        spawn_stage_name(f.stage));
+			err_sys(err, c.fail.errnum, "cannot run '%s': %s", name,
+			        spawn_stage_name(c.fail.stage));
 		goto reap;
 	}
 
@@ -894,8 +907,6 @@ out:
 	spawn_close(&outp[1]);
 	spawn_close(&errp[0]);
 	spawn_close(&errp[1]);
-	spawn_close(&rep[0]);
-	spawn_close(&rep[1]);
 	free(path);
 	return rv;
 }
@@ -907,12 +918,10 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 	const char *const *envp = o->envp != NULL ? o->envp : spawn_default_env();
 	const char *name;
 	struct winsize ws = { .ws_row = 48, .ws_col = 200 };
-	struct spawn_failure f;
 	struct spawn_child c;
 	struct spawn_proc *p;
 	char slave_name[128], *path = NULL;
-	int master = -1, slave = -1, rep[2] = { -1, -1 }, status;
-	ssize_t n;
+	int master = -1, slave = -1, status;
 	pid_t pid;
 
 	assert(o->argv != NULL && o->argv[0] != NULL);
@@ -930,38 +939,28 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 		goto fail;
 	}
 	ioctl(master, TIOCSWINSZ, &ws);
-	if (pipe2(rep, O_CLOEXEC) == -1) {
-		err_sys(err, errno, "cannot run '%s': pipe", name);
-		goto fail;
-	}
 	memset(&c, 0, sizeof c);
 	c.path = path;
 	c.argv = (char *const *)o->argv;
 	c.envp = (char *const *)envp;
 	c.cwd = o->cwd;
 	c.in_fd = c.out_fd = c.err_fd = slave;
-	c.report_fd = rep[1];
 	c.max_fd = sysconf(_SC_OPEN_MAX);
 	if (c.max_fd <= 0 || c.max_fd > 65536)
 		c.max_fd = 65536;
 	c.parent = getpid();
 	c.pty = 1;
 
-	pid = spawn_fork(&c);
+	pid = spawn_clone(&c);
 	if (pid == -1) {
-		err_sys(err, errno, "cannot run '%s': fork", name);
+		err_sys(err, errno, "cannot run '%s': clone", name);
 		goto fail;
 	}
 	spawn_close(&slave);
-	spawn_close(&rep[1]);
-	do
-		n = read(rep[0], &f, sizeof f);
-	while (n == -1 && errno == EINTR);
-	spawn_close(&rep[0]);
-	if (n == (ssize_t)sizeof f) {
-		err_sys(err, f.errnum, "cannot run '%s'%s%s", name,
-		        f.stage == SPAWN_STAGE_EXEC ? "" : ": ",
-		        f.stage == SPAWN_STAGE_EXEC ? "" : spawn_stage_name(f.stage));
+	if (c.fail.stage != SPAWN_STAGE_NONE) {
+		err_sys(err, c.fail.errnum, "cannot run '%s'%s%s", name,
+		        c.fail.stage == SPAWN_STAGE_EXEC ? "" : ": ",
+		        c.fail.stage == SPAWN_STAGE_EXEC ? "" : spawn_stage_name(c.fail.stage));
 		spawn_reap(pid, &status);
 		goto fail;
 	}
@@ -977,8 +976,6 @@ spawn_start_pty(const struct spawn_opts *o, struct spawn_proc **out, int *master
 fail:
 	spawn_close(&master);
 	spawn_close(&slave);
-	spawn_close(&rep[0]);
-	spawn_close(&rep[1]);
 	free(path);
 	return -1;
 }
