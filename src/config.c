@@ -1147,54 +1147,63 @@ config_parse_buffer(const char *name, const char *data, size_t len, const char *
 	return parse_buffer(name, data, len, base_dir_override, 0, out, err);
 }
 
-/* Read path whole (at most CONFIG_MAX_SIZE) and parse it. */
+/*
+ * Read path whole (at most CONFIG_MAX_SIZE) and parse it. A regular
+ * file is read into one buffer of its size (one read; the extra byte sees
+ * the end): a buffer grown by doubling would touch, and copy, twice the
+ * file's size of fresh memory for nothing.
+ */
 static int
 load_file(const char *path, const char *base_dir_override, int raw, struct config **out,
           struct err *err)
 {
-	struct buf b;
-	char chunk[8192];
-	int fd, rc = -1;
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0, cap = 8192;
+	int fd, e = 0, rc = -1;
 	ssize_t r;
 
-	buf_init(&b, CONFIG_MAX_SIZE);
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		int e = errno;
-
-		err_sys(err, e, "cannot read configuration %s", path);
-		if (err != NULL)
-			err->code = e;
+		e = errno;
 		goto out;
 	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (off_t)CONFIG_MAX_SIZE)
+		cap = (size_t)st.st_size + 1;
+	data = xmalloc(cap);
 	for (;;) {
-		r = read(fd, chunk, sizeof chunk);
+		if (len == cap) {
+			if (len > CONFIG_MAX_SIZE) {
+				err_set(err, "cannot read configuration %s: larger than %u MiB",
+				        path, CONFIG_MAX_SIZE >> 20);
+				if (err != NULL)
+					err->code = EFBIG;
+				goto out;
+			}
+			cap = cap > CONFIG_MAX_SIZE / 2 ? CONFIG_MAX_SIZE + 1 : 2 * cap;
+			data = xrealloc(data, cap);
+		}
+		r = read(fd, data + len, cap - len);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			int e = errno;
-
-			err_sys(err, e, "cannot read configuration %s", path);
-			if (err != NULL)
-				err->code = e;
+			e = errno;
 			goto out;
 		}
 		if (r == 0)
 			break;
-		if (buf_append(&b, chunk, (size_t)r) == -1) {
-			err_set(err, "cannot read configuration %s: larger than %u MiB", path,
-			        CONFIG_MAX_SIZE >> 20);
-			if (err != NULL)
-				err->code = EFBIG;
-			goto out;
-		}
+		len += (size_t)r;
 	}
-	rc = parse_buffer(path, b.data != NULL ? b.data : "", b.len, base_dir_override, raw, out,
-	                  err);
+	rc = parse_buffer(path, data, len, base_dir_override, raw, out, err);
 out:
+	if (e != 0) {
+		err_sys(err, e, "cannot read configuration %s", path);
+		if (err != NULL)
+			err->code = e;
+	}
 	if (fd != -1)
 		close(fd);
-	buf_free(&b);
+	free(data);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include "archiveload.h"
 #include "argon2load.h"
+#include "btrfsload.h"
 #include "blkidload.h"
 #include "catalog.h"
 #include "curlload.h"
@@ -69,7 +70,7 @@ version_print(FILE *f)
 		fprintf(f, "libarchive: yes\n");
 	else
 		fprintf(f, "libarchive: no (%s)\n", err.msg);
-	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue. */
+	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue, btrfs. */
 	static const struct {
 		const char *label;
 		int (*load)(struct err *);
@@ -77,7 +78,8 @@ version_print(FILE *f)
 		     { "libnettle", nettleload },
 		     { "libzstd", zstdload },
 		     { "libargon2", argon2load },
-		     { "libhiredis", hiredisload } };
+		     { "libhiredis", hiredisload },
+		     { "libbtrfsutil", btrfsload } };
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		err_clear(&err);
 		if (more[i].load(&err) == 0)
