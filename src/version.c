@@ -19,6 +19,7 @@
 #include "queue.h"
 #include "util/buf.h"
 #include "xml.h"
+#include "zload.h"
 #include "zstdload.h"
 
 void
@@ -70,7 +71,7 @@ version_print(FILE *f)
 		fprintf(f, "libarchive: yes\n");
 	else
 		fprintf(f, "libarchive: no (%s)\n", err.msg);
-	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue, btrfs. */
+	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue, btrfs, gzip. */
 	static const struct {
 		const char *label;
 		int (*load)(struct err *);
@@ -79,7 +80,8 @@ version_print(FILE *f)
 		     { "libzstd", zstdload },
 		     { "libargon2", argon2load },
 		     { "libhiredis", hiredisload },
-		     { "libbtrfsutil", btrfsload } };
+		     { "libbtrfsutil", btrfsload },
+		     { "libz", zload } };
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		err_clear(&err);
 		if (more[i].load(&err) == 0)
