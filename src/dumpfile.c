@@ -29,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
 #include "zload.h"
