@@ -88,6 +88,7 @@ for ((r = 0; r < RUNS; r++)); do
 	fi
 done
 ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
+
 w=$(printf '%s\n' "${ours_w[@]}" | bench_median)
 c=$(printf '%s\n' "${ours_c[@]}" | bench_median)
 echo
@@ -148,6 +149,36 @@ pg_tcp_setup() {
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/server.log" -w -t 60 \
 		-o "-k $PG/sock -p $PGPORT -c listen_addresses=127.0.0.1 -c ssl=on" restart >/dev/null 2>&1
 }
+# What of the time is ours: the floors of this machine, run interleaved
+# with the check (bench/runstat.py: wall, CPU and page faults of each
+# process alone). /bin/true is an exec; true-linked is an empty C program
+# linked against the same shared libraries as the binary (the loader's
+# share); sqlite3 is the CLI reading the same rows (every job's two newest
+# BACKUP rows, one statement) without the configuration, the verdicts or
+# the stats of the snapshots.
+if command -v python3 >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
+	printf 'int main(void) { return 0; }\n' >"$TMPD/true.c"
+	# -l:libNAME.so.N needs the full soname: take it from readelf as is.
+	mapfile -t libs < <(readelf -d "$TISBACKUP" | sed -n 's/.*Shared library: \[\(lib[^]]*\)\].*/-l:\1/p' |
+		grep -v -e '^-l:libc\.so' -e '^-l:ld-linux')
+	cc -O2 -o "$TMPD/true-linked" "$TMPD/true.c" -Wl,--no-as-needed "${libs[@]}"
+	vals=
+	for ((j = 0; j < NJOBS; j++)); do
+		printf -v v "('job%03d')" "$j"
+		vals+=${vals:+,}$v
+	done
+	sql="WITH j(n) AS (VALUES $vals)"
+	sql+=" SELECT s.* FROM j JOIN stats s ON s.rowid IN (SELECT rowid FROM stats WHERE backup_name = j.n"
+	sql+=" AND TYPE = 'BACKUP' ORDER BY backup_start DESC, rowid DESC LIMIT 2)"
+	echo
+	echo "floors in this VM, interleaved with the check ($RUNS runs each, medians; the linked libraries: ${libs[*]#-l:}):"
+	python3 "$here/runstat.py" "$RUNS" /bin/true /bin/true \
+		"empty C program, same libraries" "$TMPD/true-linked" \
+		"sqlite3 CLI, the same rows" "sqlite3 -readonly $CATALOG $(printf '%q' "$sql")" \
+		"tisbackup checknagios" "$TISBACKUP -c $CONF checknagios"
+else
+	echo "floors: not measured (needs python3 and cc)"
+fi
 
 # The same catalog on PostgreSQL (issue 19): a server of lib.sh's on a
 # socket, the rows copied by `catalog migrate`, the same config plus

@@ -12,7 +12,6 @@
 
 #include <sys/ioctl.h>
 
-#include <btrfsutil.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "btrfsload.h"
 #include "util/xmalloc.h"
 
 /* Newer kernels' simple quotas (not in every linux/btrfs_tree.h). */
@@ -165,6 +165,8 @@ btrfs_qgroup_read(const char *path, struct btrfs_qgroups *q, struct err *err)
 	int fd, ret = -1;
 
 	memset(q, 0, sizeof *q);
+	if (btrfsload(err) == -1)
+		return -1;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1) {
 		err_sys(err, errno, "opening %s", path);

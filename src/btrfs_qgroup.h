@@ -56,7 +56,9 @@ void btrfs_qgroup_judge(struct btrfs_qgroups *q);
  * Sync the btrfs filesystem holding path (so the figures include every
  * write so far), then read its quota status and level-0 qgroups into *q
  * (zeroed first; free with btrfs_qgroup_free). Quotas off is not an
- * error: q->state is BTRFS_QG_OFF. Needs CAP_SYS_ADMIN. 0, or -1 + err.
+ * error: q->state is BTRFS_QG_OFF. Needs CAP_SYS_ADMIN. Loads
+ * libbtrfsutil (btrfsload()) first: after a 0, its functions may be
+ * called. 0, or -1 + err.
  */
 int btrfs_qgroup_read(const char *path, struct btrfs_qgroups *q, struct err *err);
 

@@ -390,6 +390,13 @@ catalog_sqlite_single_threaded(void)
 	/* SQLITE_MISUSE once SQLite is initialised: then nothing changes. */
 	(void)sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/*
+	 * No page cache slots allocated ahead: SQLite otherwise writes a
+	 * header into each of 20 page buffers per cache when the cache is
+	 * made (about 40 fresh memory pages, each a page fault), while the
+	 * one-shot read keeps ONE_SHOT_CACHE_PAGES pages, allocated as read.
+	 */
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	one_shot = 1;
 }
 

@@ -46,6 +46,7 @@
 #include "ssh.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
+#include "util/strarena.h"
 #include "util/strv.h"
 #include "util/suggest.h"
 #include "util/xmalloc.h"
@@ -95,7 +96,6 @@ struct ctx {
 	size_t key_indent;  /* indentation of that key line */
 	int blanks;         /* blank lines seen since, kept if the value continues */
 	size_t value_len;   /* strlen() of that key's value so far */
-	size_t value_cap;   /* its allocated size */
 	size_t *sec_set;    /* open addressing: 1 + index of a section by name, 0 free */
 	size_t sec_set_cap; /* a power of two, at least twice the sections */
 };
@@ -550,7 +550,7 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		}
 	if (close == NULL)
 		return -1;
-	name = xstrndup(s + 1, (size_t)(close - s - 1));
+	name = strarena_ndup(&cfg->strings, s + 1, (size_t)(close - s - 1));
 	if (close + 1 < s + len)
 		strv_pushf(&c->cfg->warnings, "%s:%d: [%.*s]: text after ']' ignored", c->path,
 		           line, SHOW_MAX, name);
@@ -561,7 +561,6 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		        "every section); put shared defaults in [global]",
 		        c->path, line);
 		c->cur = SEC_SKIP;
-		free(name);
 		return 0;
 	}
 	if ((first = sec_set_find(c, name)) != SEC_NONE) {
@@ -570,7 +569,6 @@ read_section(struct ctx *c, const char *s, size_t len, int line)
 		        "the two or rename one",
 		        c->path, line, SHOW_MAX, name, cfg->sections[first].line);
 		c->cur = SEC_SKIP;
-		free(name);
 		return 0;
 	}
 	if (strcmp(name, GLOBAL) != 0)
@@ -631,14 +629,13 @@ read_key(struct ctx *c, const char *s, size_t len, size_t indent, int line)
 	c->value_skipped = 1;
 	if (sec == NULL)
 		return; /* the lines of a rejected section are ignored */
-	key = xstrndup(s, klen);
+	key = strarena_ndup(&c->cfg->strings, s, klen);
 	for (char *p = key; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	for (size_t i = 0; i < sec->n; i++) {
 		if (strcmp(sec->entries[i].key, key) == 0) {
 			problem(c, "%s:%d: [%s] %s: duplicate key (first at line %d)", c->path,
 			        line, sec->name, key, sec->entries[i].line);
-			free(key);
 			return;
 		}
 	}
@@ -648,11 +645,10 @@ read_key(struct ctx *c, const char *s, size_t len, size_t indent, int line)
 	sec->entries = grow(sec->entries, sec->n, sizeof *sec->entries);
 	e = &sec->entries[sec->n++];
 	e->key = key;
-	e->value = xstrndup(delim, (size_t)(s + len - delim));
+	e->value = strarena_ndup(&c->cfg->strings, delim, (size_t)(s + len - delim));
 	e->line = line;
 	c->value_skipped = 0;
 	c->value_len = strlen(e->value);
-	c->value_cap = c->value_len + 1;
 }
 
 /* Append a continuation line (trimmed s of len > 0) to the last value. */
@@ -663,11 +659,8 @@ read_continuation(struct ctx *c, const char *s, size_t len)
 	struct cfg_entry *e = &sec->entries[sec->n - 1];
 	size_t old = c->value_len, nl = (size_t)c->blanks + 1;
 
-	/* Grow geometrically: a value may have many continuation lines. */
-	if (old + nl + len + 1 > c->value_cap) {
-		c->value_cap = 2 * (old + nl + len + 1);
-		e->value = xrealloc(e->value, c->value_cap);
-	}
+	/* In place: the value is the arena's last string (read_key()). */
+	e->value = strarena_grow(&c->cfg->strings, e->value, old, nl + len);
 	memset(e->value + old, '\n', nl);
 	memcpy(e->value + old + nl, s, len);
 	c->value_len = old + nl + len;
@@ -1122,6 +1115,8 @@ parse_buffer(const char *name, const char *data, size_t len, const char *base_di
 	c.cur = SEC_NONE;
 	c.cfg = xcalloc(1, sizeof *c.cfg);
 	c.cfg->path = xstrdup(name);
+	/* Every name, key and value is a piece of data: they fit in len + 1 bytes. */
+	strarena_init(&c.cfg->strings, len + 1);
 	read_lines(&c, data, len);
 	free(c.sec_set);
 	c.sec_set = NULL;
@@ -1147,54 +1142,63 @@ config_parse_buffer(const char *name, const char *data, size_t len, const char *
 	return parse_buffer(name, data, len, base_dir_override, 0, out, err);
 }
 
-/* Read path whole (at most CONFIG_MAX_SIZE) and parse it. */
+/*
+ * Read path whole (at most CONFIG_MAX_SIZE) and parse it. A regular
+ * file is read into one buffer of its size (one read; the extra byte sees
+ * the end): a buffer grown by doubling would touch, and copy, twice the
+ * file's size of fresh memory for nothing.
+ */
 static int
 load_file(const char *path, const char *base_dir_override, int raw, struct config **out,
           struct err *err)
 {
-	struct buf b;
-	char chunk[8192];
-	int fd, rc = -1;
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0, cap = 8192;
+	int fd, e = 0, rc = -1;
 	ssize_t r;
 
-	buf_init(&b, CONFIG_MAX_SIZE);
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		int e = errno;
-
-		err_sys(err, e, "cannot read configuration %s", path);
-		if (err != NULL)
-			err->code = e;
+		e = errno;
 		goto out;
 	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (off_t)CONFIG_MAX_SIZE)
+		cap = (size_t)st.st_size + 1;
+	data = xmalloc(cap);
 	for (;;) {
-		r = read(fd, chunk, sizeof chunk);
+		if (len == cap) {
+			if (len > CONFIG_MAX_SIZE) {
+				err_set(err, "cannot read configuration %s: larger than %u MiB",
+				        path, CONFIG_MAX_SIZE >> 20);
+				if (err != NULL)
+					err->code = EFBIG;
+				goto out;
+			}
+			cap = cap > CONFIG_MAX_SIZE / 2 ? CONFIG_MAX_SIZE + 1 : 2 * cap;
+			data = xrealloc(data, cap);
+		}
+		r = read(fd, data + len, cap - len);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			int e = errno;
-
-			err_sys(err, e, "cannot read configuration %s", path);
-			if (err != NULL)
-				err->code = e;
+			e = errno;
 			goto out;
 		}
 		if (r == 0)
 			break;
-		if (buf_append(&b, chunk, (size_t)r) == -1) {
-			err_set(err, "cannot read configuration %s: larger than %u MiB", path,
-			        CONFIG_MAX_SIZE >> 20);
-			if (err != NULL)
-				err->code = EFBIG;
-			goto out;
-		}
+		len += (size_t)r;
 	}
-	rc = parse_buffer(path, b.data != NULL ? b.data : "", b.len, base_dir_override, raw, out,
-	                  err);
+	rc = parse_buffer(path, data, len, base_dir_override, raw, out, err);
 out:
+	if (e != 0) {
+		err_sys(err, e, "cannot read configuration %s", path);
+		if (err != NULL)
+			err->code = e;
+	}
 	if (fd != -1)
 		close(fd);
-	buf_free(&b);
+	free(data);
 	return rc;
 }
 
@@ -1227,13 +1231,9 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		struct cfg_section *s = &cfg->sections[i];
 
-		for (size_t j = 0; j < s->n; j++) {
-			free(s->entries[j].key);
-			free(s->entries[j].value);
-		}
 		free(s->entries);
-		free(s->name);
 	}
+	strarena_free(&cfg->strings);
 	for (size_t i = 0; i < cfg->njobs; i++)
 		free(cfg->jobs[i].dir);
 	for (size_t i = 0; i < cfg->ninvalid; i++) {

@@ -29,9 +29,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <btrfsutil.h>
-
 #include "btrfs_qgroup.h"
+#include "btrfsload.h"
 #include "catalog.h"
 #include "config.h"
 #include "drivers/driver.h"
@@ -529,7 +528,7 @@ qgroup_account(struct catalog *cat, const struct job *job, const struct snaps *s
 		enum btrfs_util_error e;
 		uint64_t id = 0;
 
-		errno = 0;
+		errno = 0; /* libbtrfsutil: loaded by btrfs_qgroup_read() */
 		e = btrfs_util_subvolume_id(s->v[i].path, &id);
 		if (e != BTRFS_UTIL_OK) {
 			err_sys(err, errno, "reading the subvolume ID of %s: %s", s->v[i].path,

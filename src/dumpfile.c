@@ -29,10 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "util/fsutil.h"
 #include "util/xmalloc.h"
+#include "zload.h"
 
 #define DUMPFILE_OUT_SIZE 65536
 #define DUMPFILE_DEFAULT_LEVEL 6
@@ -128,7 +127,7 @@ dumpfile_open(const char *path, int level, struct dumpfile **out, struct err *er
 	*out = NULL;
 	if (level < 1 || level > 9)
 		level = DUMPFILE_DEFAULT_LEVEL;
-	if ((df = dumpfile_create(path, err)) == NULL)
+	if (zload(err) == -1 || (df = dumpfile_create(path, err)) == NULL)
 		return -1;
 	/* 15 + 16: the largest window, with a gzip header and trailer. */
 	if (deflateInit2(&df->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -147,7 +146,7 @@ dumpfile_open_gzip(const char *path, struct dumpfile **out, struct err *err)
 	struct dumpfile *df;
 
 	*out = NULL;
-	if ((df = dumpfile_create(path, err)) == NULL)
+	if (zload(err) == -1 || (df = dumpfile_create(path, err)) == NULL)
 		return -1;
 	df->verify = 1;
 	/* 15 + 16: any window size, gzip wrapper only (no zlib or raw deflate). */

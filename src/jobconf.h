@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "util/strarena.h"
 #include "util/strv.h"
 
 struct driver;
@@ -74,6 +75,8 @@ struct config {
 	struct strv warnings;
 	/* [catalog] (docs/catalog.md): not a job; NULL when absent. */
 	const struct cfg_section *catalog;
+	/* Owns the sections' names and the entries' keys and values. */
+	struct strarena strings;
 };
 
 /* The job called name, or NULL. */

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "archiveload.h"
 #include "nettleload.h"
@@ -31,6 +30,7 @@
 #include "util/xmalloc.h"
 #include "verify.h"
 #include "xva_verify.h"
+#include "zload.h"
 
 #define READ_CHUNK (1024 * 1024)
 
@@ -84,9 +84,14 @@ out:
 static int
 check_gzip(const char *path, struct err *err)
 {
-	char *chunk = xmalloc(READ_CHUNK);
-	gzFile gz = gzopen(path, "rb");
+	char *chunk;
+	gzFile gz;
 	int n = 0, zerr, rc = -1;
+
+	if (zload(err) == -1)
+		return -1;
+	chunk = xmalloc(READ_CHUNK);
+	gz = gzopen(path, "rb");
 
 	if (gz == NULL) {
 		err_sys(err, errno, "opening %s", path);

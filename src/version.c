@@ -6,6 +6,7 @@
 
 #include "archiveload.h"
 #include "argon2load.h"
+#include "btrfsload.h"
 #include "blkidload.h"
 #include "catalog.h"
 #include "curlload.h"
@@ -18,6 +19,7 @@
 #include "queue.h"
 #include "util/buf.h"
 #include "xml.h"
+#include "zload.h"
 #include "zstdload.h"
 
 void
@@ -69,7 +71,7 @@ version_print(FILE *f)
 		fprintf(f, "libarchive: yes\n");
 	else
 		fprintf(f, "libarchive: no (%s)\n", err.msg);
-	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue. */
+	/* And: USB export, verify's hashes, zstd XVA exports, web passwords, the Redis queue, btrfs, gzip. */
 	static const struct {
 		const char *label;
 		int (*load)(struct err *);
@@ -77,7 +79,9 @@ version_print(FILE *f)
 		     { "libnettle", nettleload },
 		     { "libzstd", zstdload },
 		     { "libargon2", argon2load },
-		     { "libhiredis", hiredisload } };
+		     { "libhiredis", hiredisload },
+		     { "libbtrfsutil", btrfsload },
+		     { "libz", zload } };
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		err_clear(&err);
 		if (more[i].load(&err) == 0)

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "nettleload.h"
 #include "util/xmalloc.h"
+#include "zload.h"
 #include "zstdload.h"
 
 #define XVA_OUT_BUF (256u << 10)
@@ -502,6 +502,9 @@ start(struct xva_verify *v, struct err *err)
 	if (v->nmagic >= 2 && v->magic[0] == 0x1f && v->magic[1] == 0x8b) {
 		v->comp = COMP_GZIP;
 		v->st.compression = "gzip";
+		err_clear(&lerr);
+		if (zload(&lerr) == -1)
+			return fail(v, err, "gzip: %s", lerr.msg);
 		if (inflateInit2(&v->z, 15 + 16) != Z_OK)
 			return fail(v, err, "gzip: cannot start zlib");
 		v->z_init = 1;

@@ -24,7 +24,6 @@
 #include "drivers/snapdir.h"
 #include "drivers/restore.h"
 
-#include <btrfsutil.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +35,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "btrfsload.h"
 #include "config.h"
 #include "log.h"
 #include "util/fsutil.h"
@@ -292,7 +292,7 @@ btrfs_backup(struct drv_run *run, const struct btrfs_flavour *fl, struct drv_sta
 	int jobfd = -1, lbfd = -1, rc = -1, partial = 0, warned = 0;
 
 	p.dest = work;
-	if (rsync_check_transport(job, fl->transport, err) == -1)
+	if (rsync_check_transport(job, fl->transport, err) == -1 || btrfsload(err) == -1)
 		goto out;
 	/* The preflight: before any transfer, whatever it would cost. */
 	jobfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -395,6 +395,8 @@ btrfs_expire(const struct drv_expire *x, struct err *err)
 
 	if (!x->other_fs)
 		return rmtree_at(x->dirfd, x->name, err);
+	if (btrfsload(err) == -1)
+		return -1;
 	fd = openat(x->dirfd, x->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1) {
 		err_sys(err, errno, "opening %s", x->location);
@@ -444,6 +446,8 @@ btrfs_expire_commit(const struct job *job, struct err *err)
 	char why[256];
 	int fd, errnum;
 
+	if (btrfsload(err) == -1)
+		return -1;
 	fd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1) {
 		err_sys(err, errno, "opening %s", job->dir);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "config.h"
 #include "drivers/mysql_unescape.h"
@@ -28,10 +27,11 @@
 #include "quote.h"
 #include "spawn.h"
 #include "ssh.h"
-#include "watchdog.h"
 #include "util/buf.h"
 #include "util/timefmt.h"
 #include "util/xmalloc.h"
+#include "watchdog.h"
+#include "zload.h"
 
 #define STREAM_CHUNK (256 * 1024)
 #define STREAM_TAIL 5
@@ -179,6 +179,10 @@ restore_stream_run(const struct drv_restore *r, const char *const *remote, struc
 	strv_init(&av);
 	err_clear(&x.werr);
 	if (s->gz_path != NULL) {
+		if (zload(err) == -1) {
+			err_wrap(err, "%s", s->what);
+			goto out;
+		}
 		x.gzfd = open(s->gz_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (x.gzfd == -1) {
 			err_sys(err, errno, "%s: opening %s", s->what, s->gz_path);

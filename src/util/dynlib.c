@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include "util/buf.h"
+#include "util/xmalloc.h"
 
 int
 dynlib_lazy_load(struct dynlib_lazy *l, struct err *err)
@@ -15,17 +16,22 @@ dynlib_lazy_load(struct dynlib_lazy *l, struct err *err)
 
 	pthread_mutex_lock(&l->lock);
 	if (l->state == 0) {
-		if (dynlib_open(l->label, l->package, l->names, l->syms, &l->failure) == 0 &&
-		    (l->after == NULL || l->after(&l->failure) == 0))
+		struct err failure;
+
+		err_clear(&failure);
+		if (dynlib_open(l->label, l->package, l->names, l->syms, &failure) == 0 &&
+		    (l->after == NULL || l->after(&failure) == 0)) {
 			l->state = 1;
-		else
+		} else {
 			l->state = -1;
+			l->failure = xstrdup(failure.msg);
+		}
 	}
 	state = l->state;
 	pthread_mutex_unlock(&l->lock);
 	if (state == 1)
 		return 0;
-	err_set(err, "%s", l->failure.msg);
+	err_set(err, "%s", l->failure);
 	return -1;
 }
 

@@ -33,7 +33,10 @@ int dynlib_open(const char *label, const char *package, const char *const *names
  * A library opened on first use, once per process: the arguments of
  * dynlib_open(), an optional step run once after it loaded (e.g. the
  * library's global init; 0 or -1 + err), and what happened. Define one
- * static per library with DYNLIB_LAZY_INIT.
+ * static per library with DYNLIB_LAZY_INIT. It is kept small (the failure
+ * is a pointer, not an error buffer): its pointers are relocated when the
+ * program starts, and a descriptor per memory page was a page written,
+ * so a page fault, per library at every start.
  */
 struct dynlib_lazy {
 	const char *label, *package;
@@ -41,8 +44,8 @@ struct dynlib_lazy {
 	const struct dynsym *syms;
 	int (*after)(struct err *err);
 	pthread_mutex_t lock;
-	int state; /* 0 not tried, 1 loaded, -1 failed (failure says why) */
-	struct err failure;
+	int state;     /* 0 not tried, 1 loaded, -1 failed (failure says why) */
+	char *failure; /* allocated when the load failed, kept for later calls */
 };
 #define DYNLIB_LAZY_INIT(LABEL, PACKAGE, NAMES, SYMS, AFTER)                                       \
 	{                                                                                          \

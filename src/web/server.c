@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -35,6 +34,7 @@
 #include "web/html.h"
 #include "web/json.h"
 #include "web/routes.h"
+#include "zload.h"
 
 #define POOL_MAX 16
 #define CHOICES_MAX 4096
@@ -737,7 +737,9 @@ blob_gzip(const struct blob *b)
 	struct blob *g;
 	size_t cap;
 
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* Without zlib (zload() failed) the answer goes uncompressed. */
+	if (zload(NULL) == -1 ||
+	    deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return NULL;
 	cap = deflateBound(&z, b->len) + 32;
 	g = xmalloc(sizeof *g + cap);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -1085,6 +1086,71 @@ test_unreadable(void **state)
 	free(p);
 }
 
+/*
+ * The file is read whole whatever its size and kind: a regular file in
+ * one buffer of its size, a pipe (no size known) in a growing one; more
+ * than 16 MiB is refused.
+ */
+static void
+test_read_sizes(void **state)
+{
+	struct config *cfg = NULL;
+	struct buf text;
+	struct err err;
+	char *fifo;
+	pid_t pid;
+	int fd, status;
+
+	(void)state;
+	buf_init(&text, SIZE_MAX);
+	buf_puts(&text, GLOBAL_OK);
+	for (int i = 0; i < 2000; i++) /* 60 KB: more than any first buffer */
+		buf_printf(&text, "; padding line %05d of the configuration\n", i);
+	buf_puts(&text, "max_copies = 7\n");
+
+	err_clear(&err);
+	write_file(cfgpath, buf_str(&text));
+	assert_int_equal(config_load(cfgpath, NULL, &cfg, &err), 0);
+	assert_string_equal(config_global_get(cfg, "max_copies"), "7");
+	config_free(cfg);
+
+	fifo = xasprintf("%s/fifo.ini", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		size_t off = 0;
+
+		fd = open(fifo, O_WRONLY);
+		while (fd != -1 && off < text.len) {
+			ssize_t w = write(fd, text.data + off, text.len - off);
+
+			if (w <= 0)
+				_exit(1);
+			off += (size_t)w;
+		}
+		_exit(fd == -1);
+	}
+	assert_int_equal(config_load(fifo, NULL, &cfg, &err), 0);
+	assert_string_equal(config_global_get(cfg, "max_copies"), "7");
+	config_free(cfg);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+
+	fd = open(cfgpath, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (16 << 20) + 1), 0); /* sparse: no disk used */
+	assert_int_equal(close(fd), 0);
+	err_clear(&err);
+	cfg = (struct config *)&cfg;
+	assert_int_equal(config_load(cfgpath, NULL, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_int_equal(err.code, EFBIG);
+	assert_contains(err.msg, ": larger than 16 MiB");
+	free(fifo);
+	buf_free(&text);
+}
+
 static void
 test_empty_file(void **state)
 {
@@ -1338,6 +1404,7 @@ main(void)
 		cmocka_unit_test(test_many_problems),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_read_sizes),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_check_files),
 	};
