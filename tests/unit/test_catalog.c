@@ -1377,7 +1377,7 @@ test_version(void **state)
 
 	/*
 	 * A rolled-back write leaves the others' versions alone in SQLite; in
-	 * PostgreSQL (the WAL position) it may move them (a spurious change, as
+	 * PostgreSQL (the snapshot) it may move them (a spurious change, as
 	 * the contract allows), but then they stay.
 	 */
 	a = version_of(ro);
