@@ -111,6 +111,9 @@ lat() {
 		export BENCH_LOAD=${q:1}
 	else
 		args=("$base/api/v1/backups?$q")
+		# Cached from the first answer on: that one (16 misses at once
+		# on a cold server) is not what the load measures.
+		curl -s -o /dev/null -H "Cookie: $cookie" "${args[0]}"
 	fi
 	out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $cookie" "${args[@]}")
 	printf '%s %s %s %s\n' \
