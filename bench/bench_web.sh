@@ -7,6 +7,14 @@
 # not a test.
 #
 # Usage: bench/bench_web.sh [DURATION]   (TISBACKUP=path, default build/tisbackup)
+#
+# BENCH_PG=1: the same catalog is also copied (`catalog migrate`) into a
+# PostgreSQL server started here (lib.sh's pg_start), a second serve reads
+# it through [catalog] url, and the /api/v1/backups loads run on both
+# servers, one after the other, and are printed side by side (p50/p99):
+# the cached page, then pages the response cache cannot answer (random
+# offsets; the job, status and since/until filters of the web UI), each
+# request a new query. Issue 19's goal: p99 <= 20 ms on PostgreSQL.
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +49,137 @@ bench() {
 	wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "$@" |
 		grep -E 'Requests/sec|Transfer/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
 }
+# The /api/v1/backups loads of BENCH_PG=1: NAME|QUERY, where QUERY is the
+# fixed query string or @LOAD, a load of $TMPD/loads.lua: every request
+# draws its parameters, so (with the 32-entry response cache) nearly each
+# one runs the count and the page query on the catalog.
+PG_LOADS=(
+	'cached page (limit=100)|limit=100'
+	'pages (random offset 0-2000)|@page'
+	'job=jobNNN (random job, offset 0-900)|@job'
+	'status=ERROR (offset 0-9900)|@status'
+	'since/until (one random day)|@day'
+	'job + status + since (30 days)|@mixed'
+)
+
+# BENCH_PG_INDEXES=1: the indexes the list's ORDER BY and filters need
+# across jobs, which the catalog's schema does not have (yet): made on the
+# PostgreSQL copy before the loads.
+PG_INDEXES="CREATE INDEX idx_stats_type_start ON stats (type, backup_start DESC NULLS LAST, rowid DESC);
+CREATE INDEX idx_stats_type_status_start ON stats (type, status, backup_start DESC NULLS LAST, rowid DESC)"
+
+write_loads() {
+	cat >"$TMPD/loads.lua" <<'LUA'
+-- One request per call, its parameters drawn at random (BENCH_LOAD).
+local load = os.getenv("BENCH_LOAD")
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000003)
+end
+local function day(n) return os.date("%Y-%m-%d", os.time() - n * 86400) end
+request = function()
+  local q
+  if load == "page" then
+    q = "limit=100&offset=" .. math.random(0, 2000)
+  elseif load == "job" then
+    q = string.format("job=job%03d&limit=100&offset=%d", math.random(0, 99), math.random(0, 900))
+  elseif load == "status" then
+    q = "status=ERROR&limit=100&offset=" .. math.random(0, 9900)
+  elseif load == "day" then
+    local d = day(math.random(1, 68))
+    q = "since=" .. d .. "&until=" .. d .. "&limit=100&offset=" .. math.random(0, 1300)
+  else
+    q = string.format("job=job%03d&status=ERROR&since=%s&limit=100&offset=%d",
+      math.random(0, 99), day(30), math.random(0, 40))
+  end
+  return wrk.format(nil, "/api/v1/backups?" .. q)
+end
+LUA
+}
+
+# lat_ms "170.00us": the latency in ms.
+lat_ms() {
+	awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); n = v + 0
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+		printf "%.2f", n }'
+}
+
+# lat BASE COOKIE QUERY: "requests/s p50 p99 non2xx" of one wrk run.
+lat() {
+	local base=$1 cookie=$2 q=$3 out args=()
+	if [ "${q:0:1}" = @ ]; then
+		args=(-s "$TMPD/loads.lua" "$base/")
+		export BENCH_LOAD=${q:1}
+	else
+		args=("$base/api/v1/backups?$q")
+		# Cached from the first answer on: that one (16 misses at once
+		# on a cold server) is not what the load measures.
+		curl -s -o /dev/null -H "Cookie: $cookie" "${args[0]}"
+	fi
+	out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $cookie" "${args[@]}")
+	printf '%s %s %s %s\n' \
+		"$(printf '%s\n' "$out" | awk '/^Requests\/sec/ { printf "%d", $2 }')" \
+		"$(lat_ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")" \
+		"$(lat_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")" \
+		"$(printf '%s\n' "$out" | awk '/Non-2xx/ { print $NF }')"
+}
+
+# bench_pg: the catalog into PostgreSQL, a second serve on it, the loads
+# of PG_LOADS on both servers, a table. Runs beside the SQLite server
+# ($WEB_PID), which it leaves running.
+bench_pg() {
+	local sq_pid=$WEB_PID sq_web=$WEB sq_cookie=$COOKIE sq_gui=$GUI pg_web pg_cookie
+	local url i name q a b
+	tb_require runuser
+	pg_start || { echo "PostgreSQL did not start"; return 1; }
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
+		-c "CREATE ROLE \"$(id -un)\" LOGIN" -c "CREATE DATABASE tbbench OWNER \"$(id -un)\"" >/dev/null ||
+		{ echo "cannot create the bench database"; return 1; }
+	url="postgresql://$(id -un)@/tbbench?host=$PG/sock&port=$PGPORT"
+	"$TISBACKUP" catalog migrate --from "sqlite:$CATALOG" --to "$url" >"$TMPD/migrate.out" 2>&1 ||
+		{ cat "$TMPD/migrate.out"; return 1; }
+	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out")"
+	# What autovacuum would do during the loads, done before them.
+	local idx=()
+	if [ "${BENCH_PG_INDEXES:-0}" = 1 ]; then
+		echo "with the indexes of BENCH_PG_INDEXES=1"
+		idx=(-c "$PG_INDEXES")
+	fi
+	psql -X -q -h "$PG/sock" -p "$PGPORT" -d tbbench -v ON_ERROR_STOP=1 \
+		"${idx[@]}" -c "VACUUM (ANALYZE) stats" >/dev/null ||
+		{ echo "cannot vacuum the bench database"; return 1; }
+	{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$url"; } >"$TMPD/pg.ini"
+	# A second serve (web.sh's helpers work on $GUI/$WEB/$WEB_PID: swapped).
+	sed "s|^config_tisbackup = .*|config_tisbackup = $TMPD/pg.ini|" "$sq_gui" >"$TMPD/gui-pg.ini"
+	GUI=$TMPD/gui-pg.ini
+	WEB_PORT=$(free_port)
+	WEB=http://127.0.0.1:$WEB_PORT
+	sed -i "s|^listen = .*|listen = 127.0.0.1:$WEB_PORT|" "$GUI"
+	web_start
+	web_login bench bench-pw-1 "$TMPD/jar-pg"
+	pg_web=$WEB
+	pg_cookie=$(awk '$6 == "tb_session" { print "tb_session=" $7 }' "$TMPD/jar-pg")
+	a=$(curl -s -H "Cookie: $sq_cookie" "$sq_web/api/v1/backups?limit=100&status=ERROR&offset=37" | md5sum)
+	b=$(curl -s -H "Cookie: $pg_cookie" "$pg_web/api/v1/backups?limit=100&status=ERROR&offset=37" | md5sum)
+	[ "$a" = "$b" ] || echo "  (SQLite and PostgreSQL answer different pages)"
+	write_loads
+	echo
+	echo "/api/v1/backups, wrk -t2 -c16 -d${DURATION}s, $NROWS rows; SQLite then PostgreSQL per load"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-36s | %8s %8s %8s | %8s %8s %8s\n' load 'SQ req/s' 'SQ p50' 'SQ p99' 'PG req/s' 'PG p50' 'PG p99'
+	for i in "${PG_LOADS[@]}"; do
+		name=${i%%|*} q=${i#*|}
+		read -r -a a <<<"$(lat "$sq_web" "$sq_cookie" "$q")"
+		read -r -a b <<<"$(lat "$pg_web" "$pg_cookie" "$q")"
+		printf '%-36s | %8s %8s %8s | %8s %8s %8s%s\n' "$name" "${a[0]}" "${a[1]}" "${a[2]}" \
+			"${b[0]}" "${b[1]}" "${b[2]}" "$([ -n "${a[3]:-}${b[3]:-}" ] && echo "  non-2xx: ${a[3]:-0}/${b[3]:-0}")"
+	done
+	echo "(latencies in ms; goal: PG p99 <= 20 ms)"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	web_stop
+	GUI=$sq_gui WEB=$sq_web WEB_PID=$sq_pid
+	WEB_PORT=${sq_web##*:}
+}
+
 for path in /backups.json '/api/v1/backups?limit=100' /api/v1/jobs /metrics; do
 	bench "$WEB$path"
 done
@@ -48,6 +187,7 @@ done
 bench -H 'Accept-Encoding: gzip' "$WEB/backups.json"
 sleep 2
 echo "VmRSS after the load: $(rss)"
+[ "${BENCH_PG:-0}" = 1 ] && bench_pg
 web_stop
 # A fresh server, untouched: the idle figure of the goal.
 web_start

@@ -22,9 +22,10 @@
  * statement that fails because the connection broke, outside a
  * transaction, is retried once on a new connection.
  *
- * The version (catalog_version()) is the server's WAL insert position,
- * which moves on every commit of every connection.
+ * The version (catalog_version()) is a hash of the server's snapshot,
+ * which changes when any transaction that wrote ends.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -103,6 +104,21 @@ static const char sql_run_host_v1[] =
 #define NEWEST_FIRST "backup_start DESC NULLS LAST, rowid DESC"
 #define OLDEST_FIRST "backup_start ASC NULLS FIRST, rowid ASC"
 
+/*
+ * A count pg_count() made, valid while the server's snapshot (xmin:xmax:
+ * xip of pg_current_snapshot()) is the one it was made under: the rows a
+ * statement sees depend on nothing else, so an equal snapshot means an
+ * equal count (the web UI pages through one filter: one count per commit
+ * instead of one per page).
+ */
+#define COUNT_MEMO_MAX 8
+struct count_memo {
+	char *key;  /* the WHERE clause and its parameters; NULL when unused */
+	char *snap; /* the snapshot the count was made under */
+	int64_t count;
+	uint64_t used; /* pgcat.count_tick at the last use */
+};
+
 /* The private state catalog.c allocates (zeroed) for each open catalog. */
 struct pgcat {
 	PGconn *conn;
@@ -114,6 +130,8 @@ struct pgcat {
 	int in_txn;       /* between begin() and commit()/rollback() */
 	int has_run_host; /* table run_host seen (a RW open makes it) */
 	uint64_t writes;  /* rows this handle wrote (the version moves with them) */
+	struct count_memo counts[COUNT_MEMO_MAX]; /* pg_count()'s recent answers */
+	uint64_t count_tick;                      /* their last-use clock */
 };
 
 /* Append keyword = value (copied) to the connection parameters. */
@@ -537,6 +555,10 @@ pg_close(void *priv)
 	free(cat->keywords);
 	free(cat->values);
 	free(cat->label);
+	for (size_t i = 0; i < COUNT_MEMO_MAX; i++) {
+		free(cat->counts[i].key);
+		free(cat->counts[i].snap);
+	}
 }
 
 static const char *
@@ -855,23 +877,79 @@ pg_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, s
 	return 0;
 }
 
+/* The memo of key (the least recently used one, emptied, when none). */
+static struct count_memo *
+count_memo_of(struct pgcat *cat, const char *key)
+{
+	struct count_memo *m = &cat->counts[0];
+
+	for (size_t i = 0; i < COUNT_MEMO_MAX; i++) {
+		if (cat->counts[i].key != NULL && strcmp(cat->counts[i].key, key) == 0)
+			return &cat->counts[i];
+		if (cat->counts[i].used < m->used)
+			m = &cat->counts[i];
+	}
+	free(m->key);
+	free(m->snap);
+	m->key = xstrdup(key);
+	m->snap = NULL;
+	m->count = 0;
+	return m;
+}
+
+/*
+ * One statement, one round trip: the snapshot, and the count unless the
+ * snapshot is the memo's (the count's subquery is an InitPlan, run only
+ * when the CASE needs it). Inside a transaction this handle's own writes
+ * are not in the snapshot's text: no memo then.
+ */
 static int
 pg_count(void *priv, const struct catalog_filter *f, int64_t *count, struct err *err)
 {
 	struct pgcat *cat = priv;
-	const char *p[8];
+	struct count_memo *m = NULL;
+	const char *p[9];
 	int np = 0;
-	struct buf sql;
+	struct buf where, sql;
 	PGresult *res;
 
-	buf_init(&sql, 4096);
-	buf_puts(&sql, "SELECT count(*) FROM stats");
-	filter_sql(f, &sql, p, &np);
+	buf_init(&where, 4096);
+	filter_sql(f, &where, p, &np);
+	buf_init(&sql, 8192);
+	if (cat->in_txn) {
+		buf_printf(&sql, "SELECT NULL, count(*) FROM stats%s", buf_str(&where));
+	} else {
+		struct buf key;
+
+		buf_init(&key, 8192);
+		buf_puts(&key, buf_str(&where));
+		for (int i = 0; i < np; i++)
+			buf_printf(&key, "|%zu:%s", strlen(p[i]), p[i]);
+		m = count_memo_of(cat, buf_str(&key));
+		m->used = ++cat->count_tick;
+		buf_free(&key);
+		p[np++] = m->snap;
+		buf_printf(&sql,
+		           "SELECT v.s, CASE WHEN v.s = $%d THEN NULL ELSE (SELECT count(*) FROM "
+		           "stats%s) END FROM (SELECT pg_current_snapshot()::text AS s) AS v",
+		           np, buf_str(&where));
+	}
+	buf_free(&where);
 	res = pg_run(cat, buf_str(&sql), np, p, err, "counting rows");
 	buf_free(&sql);
 	if (res == NULL)
 		return -1;
-	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!PQgetisnull(res, 0, 1)) {
+		*count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		if (m != NULL) {
+			free(m->snap);
+			m->snap = xstrdup(PQgetvalue(res, 0, 0));
+			m->count = *count;
+		}
+	} else {
+		assert(m != NULL);
+		*count = m->count;
+	}
 	PQclear(res);
 	return 0;
 }
@@ -991,20 +1069,28 @@ pg_job_names(void *priv, char ***names, size_t *n, struct err *err)
 }
 
 /*
- * The WAL insert position moves on every commit of any connection (and
- * on other WAL traffic: a spurious change is allowed, a missed one not);
- * this handle's writes are added so that its own uncommitted rows count.
+ * The server's snapshot (pg_current_snapshot(): xmin, xmax and the
+ * transactions in progress), hashed (FNV-1a): it changes when any
+ * transaction that wrote ends, and the rows a statement sees depend on it
+ * alone, so a commit is never missed, even one whose WAL record was
+ * written before this call and that became visible after it (the WAL
+ * position moved then already: a cached answer made in between would have
+ * been kept). Vacuum and checkpoints do not change it. This handle's
+ * writes are added so that its own uncommitted rows count.
  */
 static int
 pg_version(void *priv, uint64_t *version, struct err *err)
 {
 	struct pgcat *cat = priv;
-	PGresult *res = pg_run(cat, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text", 0,
-	                       NULL, err, "reading the data version");
+	PGresult *res = pg_run(cat, "SELECT pg_current_snapshot()::text", 0, NULL, err,
+	                       "reading the data version");
+	uint64_t h = 14695981039346656037ULL;
 
 	if (res == NULL)
 		return -1;
-	*version = strtoull(PQgetvalue(res, 0, 0), NULL, 10) + cat->writes;
+	for (const unsigned char *c = (const unsigned char *)PQgetvalue(res, 0, 0); *c != '\0'; c++)
+		h = (h ^ *c) * 1099511628211ULL;
+	*version = h + cat->writes;
 	PQclear(res);
 	return 0;
 }

@@ -24,9 +24,10 @@ if [ "$ME" != postgres ]; then
 		-v ON_ERROR_STOP=1 -c "CREATE ROLE \"$ME\" LOGIN CREATEDB" >/dev/null ||
 		t_bail "cannot create the role $ME"
 fi
-# A quiet server: no autovacuum and no standby snapshots, so the WAL
-# position (the catalog's version in PostgreSQL) moves only with the
-# tests' own statements and their "reads change nothing" checks hold.
+# A quiet server: no autovacuum and no standby snapshots, so the
+# catalog's version in PostgreSQL (its snapshot: an autovacuum ANALYZE
+# moves it) moves only with the tests' own statements and their "reads
+# change nothing" checks hold.
 # No fsync: a throw-away server, and a database per case is created and
 # dropped, which otherwise waits for the disk each time.
 runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \

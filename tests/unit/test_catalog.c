@@ -1191,6 +1191,86 @@ test_transactions(void **state)
 	catalog_close(cat);
 }
 
+/* catalog_count() of rows of name (all rows when NULL) on cat. */
+static int64_t
+count_of(struct catalog *cat, const char *name)
+{
+	struct catalog_filter flt = { .backup_name = name };
+	struct err err;
+	int64_t count = -1;
+
+	err_clear(&err);
+	if (catalog_count(cat, &flt, &count, &err) == -1)
+		fail_msg("catalog_count: %s", err.msg);
+	return count;
+}
+
+/*
+ * A handle asked the same count again answers what the catalog holds
+ * then (PostgreSQL remembers counts while its snapshot stays): after
+ * another connection's commit, not before; after an update; after more
+ * filters than it remembers; its own rows inside a transaction.
+ */
+static void
+test_count_again(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *rw, *ro, *other;
+	struct catalog_filter flt = { .type = "BACKUP" };
+	struct err err;
+	int64_t id, count;
+	char name[16];
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &rw, &err), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &other, &err), 0);
+	put_row(rw, "a", "2026-01-01T00:00:00", "OK", "BACKUP", "/b/a/1", NULL);
+	put_row(rw, "a", "2026-01-02T00:00:00", "OK", "BACKUP", "/b/a/2", &id);
+	put_row(rw, "b", "2026-01-01T00:00:00", "OK", "BACKUP", "/b/b/1", NULL);
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	assert_int_equal(count_of(ro, NULL), 3);
+	assert_int_equal(count_of(ro, "a"), 2);
+	assert_int_equal(count_of(ro, "a"), 2);
+
+	/* Another connection's row: seen once committed. */
+	assert_int_equal(catalog_begin(other, &err), 0);
+	put_row(other, "a", "2026-01-03T00:00:00", "OK", "BACKUP", "/b/a/3", NULL);
+	assert_int_equal(count_of(ro, "a"), 2);
+	assert_int_equal(catalog_commit(other, &err), 0);
+	assert_int_equal(count_of(ro, "a"), 3);
+	assert_int_equal(count_of(ro, NULL), 4);
+
+	/* An update. */
+	assert_int_equal(catalog_count(ro, &flt, &count, &err), 0);
+	assert_int_equal(count, 4);
+	assert_int_equal(catalog_set_type(other, id, "CLEAN", &err), 0);
+	assert_int_equal(catalog_count(ro, &flt, &count, &err), 0);
+	assert_int_equal(count, 3);
+
+	/* More filters than a handle remembers, then a new row of the first. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof name, "none%d", i);
+		assert_int_equal(count_of(ro, name), 0);
+	}
+	put_row(other, "a", "2026-01-04T00:00:00", "OK", "BACKUP", "/b/a/4", NULL);
+	assert_int_equal(count_of(ro, "a"), 4);
+	assert_int_equal(count_of(ro, "none3"), 0);
+
+	/* Its own rows inside a transaction, gone with the rollback. */
+	assert_int_equal(count_of(rw, "a"), 4);
+	assert_int_equal(catalog_begin(rw, &err), 0);
+	put_row(rw, "a", "2026-01-05T00:00:00", "OK", "BACKUP", "/b/a/5", NULL);
+	assert_int_equal(count_of(rw, "a"), 5);
+	assert_int_equal(count_of(ro, "a"), 4);
+	catalog_rollback(rw);
+	assert_int_equal(count_of(rw, "a"), 4);
+	assert_int_equal(count_of(ro, "a"), 4);
+
+	catalog_close(ro);
+	catalog_close(other);
+	catalog_close(rw);
+}
+
 /* The handle's version now. */
 static uint64_t
 version_of(struct catalog *cat)
@@ -1298,7 +1378,7 @@ test_version(void **state)
 
 	/*
 	 * A rolled-back write leaves the others' versions alone in SQLite; in
-	 * PostgreSQL (the WAL position) it may move them (a spurious change, as
+	 * PostgreSQL (the snapshot) it may move them (a spurious change, as
 	 * the contract allows), but then they stay.
 	 */
 	a = version_of(ro);
@@ -1774,6 +1854,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_count_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_old_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_running, setup, teardown),
@@ -1798,6 +1879,7 @@ main(void)
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_count_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ordering, setup, teardown),
