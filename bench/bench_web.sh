@@ -62,12 +62,6 @@ PG_LOADS=(
 	'job + status + since (30 days)|@mixed'
 )
 
-# BENCH_PG_INDEXES=1: the indexes the list's ORDER BY and filters need
-# across jobs, which the catalog's schema does not have (yet): made on the
-# PostgreSQL copy before the loads.
-PG_INDEXES="CREATE INDEX idx_stats_type_start ON stats (type, backup_start DESC NULLS LAST, rowid DESC);
-CREATE INDEX idx_stats_type_status_start ON stats (type, status, backup_start DESC NULLS LAST, rowid DESC)"
-
 write_loads() {
 	cat >"$TMPD/loads.lua" <<'LUA'
 -- One request per call, its parameters drawn at random (BENCH_LOAD).
@@ -139,13 +133,8 @@ bench_pg() {
 		{ cat "$TMPD/migrate.out"; return 1; }
 	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out")"
 	# What autovacuum would do during the loads, done before them.
-	local idx=()
-	if [ "${BENCH_PG_INDEXES:-0}" = 1 ]; then
-		echo "with the indexes of BENCH_PG_INDEXES=1"
-		idx=(-c "$PG_INDEXES")
-	fi
 	psql -X -q -h "$PG/sock" -p "$PGPORT" -d tbbench -v ON_ERROR_STOP=1 \
-		"${idx[@]}" -c "VACUUM (ANALYZE) stats" >/dev/null ||
+		-c "VACUUM (ANALYZE) stats" >/dev/null ||
 		{ echo "cannot vacuum the bench database"; return 1; }
 	{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$url"; } >"$TMPD/pg.ini"
 	# A second serve (web.sh's helpers work on $GUI/$WEB/$WEB_PID: swapped).

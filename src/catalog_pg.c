@@ -87,6 +87,21 @@ static const char sql_schema_v1[] =
 static const char sql_stats_indexes_v1[] = "DROP INDEX IF EXISTS idx_stats_backup_name;";
 
 /*
+ * Part 'stats_indexes', version 2: the lists across jobs (the web's
+ * /api/v1/backups and its pages, status and date filters) ordered newest
+ * first. Without them every uncached page, status or day read all of
+ * stats and sorted it (EXPLAIN ANALYZE at 100k rows: a day at offset 500,
+ * 290 ms; with them 0.5 ms). The order is the lists' own (NEWEST_FIRST),
+ * so the newest N come off the index without a sort; OLDEST_FIRST walks
+ * it backwards.
+ */
+static const char sql_stats_indexes_v2[] =
+    "CREATE INDEX IF NOT EXISTS idx_stats_type_start ON stats "
+    " (type, backup_start DESC NULLS LAST, rowid DESC);"
+    "CREATE INDEX IF NOT EXISTS idx_stats_type_status_start ON stats "
+    " (type, status, backup_start DESC NULLS LAST, rowid DESC);";
+
+/*
  * Where each run ran (runrec.c): a part of its own in schema_versions
  * (part 'run_host', version 1), so a tisbackup that predates it still
  * opens the catalog (it checks part 'catalog' only).
@@ -429,6 +444,13 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
 	             0, NULL, err, "recording the stats_indexes schema version") == -1))
 		goto fail;
+	if (vix < 2 &&
+	    (pg_exec(cat, sql_stats_indexes_v2, 0, NULL, err, "creating the list indexes") == -1 ||
+	     pg_exec(cat,
+	             "INSERT INTO schema_versions (part, version) VALUES ('stats_indexes', 2) "
+	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	             0, NULL, err, "recording the stats_indexes schema version") == -1))
+		goto fail;
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;
 	if (vrh < 1 &&
@@ -442,11 +464,11 @@ schema_ensure(struct pgcat *cat, struct err *err)
 		goto fail;
 	cat->in_txn = 0;
 	cat->has_run_host = 1;
-	if (vix < 1 && v >= 1) /* an existing catalog, not a new one */
-		log_info(NULL,
-		         "catalog %s: schema upgraded (stats_indexes 1: idx_stats_backup_name "
-		         "dropped)",
-		         cat->label);
+	if (vix < 2 && v >= 1) /* an existing catalog, not a new one */
+		log_info(NULL, "catalog %s: schema upgraded (stats_indexes %d -> 2: %s)", cat->label,
+		         vix,
+		         vix < 1 ? "idx_stats_backup_name dropped, the list indexes made"
+		                 : "the list indexes made");
 	return 0;
 fail:
 	cat->in_txn = 0;

@@ -210,10 +210,23 @@ t_eq "0|1" "$(cq "SELECT (SELECT count(*) FROM schema_versions WHERE part = 'sta
 	"checknagios (read-only) left the schema as it was"
 tb_run -c "$CONF" -s alpha backup
 t_rc 0 "a backup on a catalog with idx_stats_backup_name"
-t_eq "1|0|1" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'stats_indexes'),
+t_eq "2|0|1|2" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'stats_indexes'),
 	(SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_stats_backup_name'),
-	(SELECT version FROM schema_versions WHERE part = 'catalog')")" \
-	"the backup's open dropped the redundant index (stats_indexes 1), part catalog stays 1"
+	(SELECT version FROM schema_versions WHERE part = 'catalog'),
+	(SELECT count(*) FROM pg_indexes WHERE indexname IN ('idx_stats_type_start',
+		'idx_stats_type_status_start'))")" \
+	"the backup's open dropped the redundant index and made the list indexes (stats_indexes 2), part catalog stays 1"
+# A catalog at stats_indexes 1 (without the list indexes): the next
+# read-write open makes them.
+cq "DROP INDEX idx_stats_type_start; DROP INDEX idx_stats_type_status_start;
+	UPDATE schema_versions SET version = 1 WHERE part = 'stats_indexes'" >/dev/null
+tb_run -c "$CONF" -s alpha backup
+t_rc 0 "a backup on a catalog at stats_indexes 1"
+t_eq "2|2" "$(cq "SELECT (SELECT version FROM schema_versions WHERE part = 'stats_indexes'),
+	(SELECT count(*) FROM pg_indexes WHERE indexname IN ('idx_stats_type_start',
+		'idx_stats_type_status_start'))")" "its open made the list indexes (stats_indexes 1 -> 2)"
+t_match 'schema upgraded \(stats_indexes 1 -> 2: the list indexes made\)' "$T_OUT$T_ERR" \
+	"the upgrade is logged"
 tb_run catalog migrate --from "sqlite:$DB2"
 t_rc 2 "catalog migrate without --to: usage error"
 tb_run catalog migrate --from "sqlite:$TMPD/none.sqlite" --to "$MURL"
@@ -239,8 +252,8 @@ cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALU
 	('alpha', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'OK', 'BACKUP')" >/dev/null
 r=$(hcurl -b "$JAR" "$WEB/api/v1/backups")
 t_eq 200 "$(st_of "$r")" "serve answers after the server restarted (reconnected)"
-# 306, the run_host backup's, the stats_indexes backup's, the one inserted now
-t_eq 309 "$(body_of "$r" | jq_py 'd["total"]')" \
+# 306, the run_host backup's, the two stats_indexes backups', the one inserted now
+t_eq 310 "$(body_of "$r" | jq_py 'd["total"]')" \
 	"/api/v1/backups sees the row written after the restart"
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"
