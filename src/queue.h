@@ -78,9 +78,9 @@ struct queue_run {
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
 	char *cancelled_by; /* who cancelled it (a web user, "cli:USER"), or NULL */
-	char *pool;      /* the worker pool that may claim it (never NULL) */
-	char **options;  /* the request's extra words, NULL-terminated; NULL when none */
-	size_t noptions; /* unreadable stored options read as one word that no check accepts */
+	char *pool;         /* the worker pool that may claim it (never NULL) */
+	char **options;     /* the request's extra words, NULL-terminated; NULL when none */
+	size_t noptions;    /* unreadable stored options read as one word that no check accepts */
 };
 
 /* The pool of a job without a pool key, and of runs queued before pools existed. */

@@ -511,15 +511,16 @@ store_release(struct sq *s, int64_t id, const char *worker, int64_t now, int *he
 {
 	sqlite3_stmt **st = &s->st[QSTMT_RELEASE];
 
-	if (sqlu_prepare(&s->c, st,
-	                 "UPDATE queue_runs SET "
-	                 "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
-	                 "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
-	                 "error = CASE WHEN cancel_requested "
-	                 "  THEN 'cancelled' || coalesce(' by ' || cancelled_by, '') ELSE error END, "
-	                 "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
-	                 "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
-	                 err) == -1)
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "UPDATE queue_runs SET "
+	        "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
+	        "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
+	        "error = CASE WHEN cancel_requested "
+	        "  THEN 'cancelled' || coalesce(' by ' || cancelled_by, '') ELSE error END, "
+	        "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
+	        "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	        err) == -1)
 		return -1;
 	sqlite3_bind_int64(*st, 1, id);
 	sqlu_bind_text(*st, 2, worker);

@@ -305,7 +305,7 @@ hook_env_build(void)
 	const char *const *d = spawn_default_env();
 	size_t n = 0;
 
-	for (; d[n] != NULL && n < sizeof hook_env / sizeof hook_env[0] - 2; n++)
+	for (; n < sizeof hook_env / sizeof hook_env[0] - 2 && d[n] != NULL; n++)
 		hook_env[n] = d[n];
 	hook_env[n++] = "TERM=dumb";
 	hook_env[n] = NULL;

@@ -93,9 +93,9 @@ struct exec {
 	int cancelled, lost, handed_back;
 	const char *phase; /* "preexec", "the transfer", "postexec", from the child's log lines */
 	char last_error[1024];
-	char by[128];      /* who cancelled the run ("" when unknown) */
-	char *note;        /* the child's RUNREC_ENV_CANCEL_NOTE file */
-	int note_written;  /* ... which this worker wrote (and removes) */
+	char by[128];     /* who cancelled the run ("" when unknown) */
+	char *note;       /* the child's RUNREC_ENV_CANCEL_NOTE file */
+	int note_written; /* ... which this worker wrote (and removes) */
 };
 
 static atomic_int note_seq;
@@ -232,7 +232,9 @@ note_cancel(struct exec *x)
 	queue_run_free(r);
 	log_info(NULL, "worker %s: run %s: cancel requested%s%s, ending it", x->wid, x->run->id,
 	         x->by[0] != '\0' ? " by " : "", x->by);
-	n = snprintf(line, sizeof line, "cancelled%s%s", x->by[0] != '\0' ? " by " : "", x->by);
+	n = snprintf(line, sizeof line - 1, "cancelled%s%s", x->by[0] != '\0' ? " by " : "", x->by);
+	if (n < 0 || (size_t)n >= sizeof line - 1)
+		n = (int)strlen(line);
 	buf_printf(&x->batch, "worker %s: %s: ending the run\n", x->wid, line);
 	fd = open(x->note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
@@ -243,7 +245,8 @@ note_cancel(struct exec *x)
 	x->note_written = 1;
 	line[n] = '\n';
 	if (write(fd, line, (size_t)n + 1) != n + 1)
-		log_warning(NULL, "worker %s: run %s: %s: short write", x->wid, x->run->id, x->note);
+		log_warning(NULL, "worker %s: run %s: %s: short write", x->wid, x->run->id,
+		            x->note);
 	close(fd);
 }
 
