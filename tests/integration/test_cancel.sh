@@ -102,7 +102,7 @@ t_ok "queue: no process of the run is left under the worker" no_others "$WPID"
 no_others "$WPID" || t_diag "left: $(others "$WPID")"
 t_match "cancel requested by cli:$ME, ending it" "$(cat "$TMPD/worker.log")" \
 	"queue: the worker logged the cancel and who asked"
-t_eq "" "$(ls "${TMPDIR:-/tmp}" | grep "^tisbackup-cancel-$WPID-")" "queue: the worker removed its cancel note"
+t_eq "" "$(compgen -G "${TMPDIR:-/tmp}/tisbackup-cancel-$WPID-*")" "queue: the worker removed its cancel note"
 t_diag "at ${SECONDS}s: the worker is alone"
 wait_until "$STALL" no_remote_hooks
 t_ok "queue: nothing of the hook is left on the server (its terminal was hung up)" no_remote_hooks
