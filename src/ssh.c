@@ -331,11 +331,13 @@ ssh_run_command(const struct job *job, struct progress *pg, const char *what, co
 	 * ending ssh, or a lost connection), sshd hangs that terminal up and
 	 * the kernel sends SIGHUP to the command's process group. Without a
 	 * terminal sshd signals nothing, and the command would live on.
+	 * Its input stays /dev/null, as without a terminal: a command that
+	 * reads it sees its end instead of waiting on the terminal.
 	 */
 	strv_push(&av, "-tt");
 	strv_push(&av, "--");
 	strv_push(&av, dest);
-	strv_push(&av, command);
+	strv_pushf(&av, "exec </dev/null\n%s", command);
 
 	pthread_once(&hook_env_once, hook_env_build);
 	spawn_opts_init(&so);
