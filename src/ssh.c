@@ -335,6 +335,13 @@ ssh_run_command(const struct job *job, struct progress *pg, const char *what, co
 	 * reads it sees its end instead of waiting on the terminal.
 	 */
 	strv_push(&av, "-tt");
+	/*
+	 * Its own connection, not the shared master's (-S none overrides
+	 * ControlPath): a session of a shared master whose earlier session
+	 * was hung up could end with 255 (it_queue's hand-back).
+	 */
+	strv_push(&av, "-S");
+	strv_push(&av, "none");
 	strv_push(&av, "--");
 	strv_push(&av, dest);
 	strv_pushf(&av, "exec </dev/null\n%s", command);

@@ -135,7 +135,7 @@ no_remote_hooks || t_diag "on the server, still running: $(remote_hooks | tr '\n
 for p in $(remote_hooks); do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 
 # ================================================================ without the queue
-# Without ssh's shared connection: ssh itself holds the session.
+# ssh_connection_sharing = no (hooks never share; the transfer does not either here).
 sed -i 's/^preexec = .*pre\.sh$/&\nssh_connection_sharing = no/' "$CONF"
 wait_next_second
 "$TISBACKUP" -c "$CONF" -s slow backup >"$TMPD/direct.out" 2>&1 </dev/null &
