@@ -354,8 +354,10 @@ action_restore(const struct action_ctx *a)
 		goto out;
 	}
 	if (job->drv->restore(&r, &st, &derr) == -1) {
-		if (spawn_interrupted())
+		if (spawn_interrupted()) {
 			err_wrap(&derr, "interrupted by a signal");
+			runrec_cancel_note(&derr);
+		}
 		err_wrap(&derr, "restore of backup %s by %s%s", stamp, who,
 		         tdesc != NULL ? tdesc : "");
 	} else {

@@ -383,8 +383,10 @@ export_job(struct catalog *cat, const struct job *job, const char *exportdir, in
 		goto out;
 	}
 	failed = export_copy(cat, job, &pg, exportdir, dest, dry_run, &eo, &st, &xerr) == -1;
-	if (failed && spawn_interrupted())
+	if (failed && spawn_interrupted()) {
 		err_wrap(&xerr, "interrupted by a signal");
+		runrec_cancel_note(&xerr);
+	}
 	if (dry_run) {
 		rc = failed ? -1 : 0;
 		if (failed) {

@@ -269,9 +269,10 @@ job_backup(struct catalog *cat, const struct job *job, const struct run_opts *o,
 	if (failed && strcmp(failed_step, "postexec") != 0 && job->postexec != NULL &&
 	    job_get_bool(job, "postexec_on_failure", 0))
 		run_postexec_after_failure(job, &pg, o, &derr);
-	if (failed && spawn_interrupted())
+	if (failed && spawn_interrupted()) {
 		err_wrap(&derr, "interrupted by a signal");
-	else if (failed)
+		runrec_cancel_note(&derr); /* "cancelled by USER: ...", from the queue worker */
+	} else if (failed)
 		note_disk_full(job, &derr);
 
 	/*

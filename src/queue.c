@@ -146,6 +146,7 @@ run_clear(struct queue_run *r)
 	free(r->exportdir);
 	free(r->config);
 	free(r->requested_by);
+	free(r->cancelled_by);
 	free(r->worker);
 	free(r->error);
 	free(r->log);
@@ -453,10 +454,11 @@ queue_release(struct queue *q, const char *id, const char *worker, struct err *e
 }
 
 int
-queue_cancel(struct queue *q, const char *id, int *found, enum queue_state *state, struct err *err)
+queue_cancel(struct queue *q, const char *id, const char *by, int *found, enum queue_state *state,
+             struct err *err)
 {
 	*found = 0;
-	return q->ops->cancel(q->be, id, found, state, err);
+	return q->ops->cancel(q->be, id, by, found, state, err);
 }
 
 int

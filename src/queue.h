@@ -77,9 +77,10 @@ struct queue_run {
 	char *error;         /* why it failed or was cancelled, or NULL */
 	char *log;           /* the run's output so far (bounded, tail kept), "" when none */
 	int cancel_requested;
-	char *pool;      /* the worker pool that may claim it (never NULL) */
-	char **options;  /* the request's extra words, NULL-terminated; NULL when none */
-	size_t noptions; /* unreadable stored options read as one word that no check accepts */
+	char *cancelled_by; /* who cancelled it (a web user, "cli:USER"), or NULL */
+	char *pool;         /* the worker pool that may claim it (never NULL) */
+	char **options;     /* the request's extra words, NULL-terminated; NULL when none */
+	size_t noptions;    /* unreadable stored options read as one word that no check accepts */
 };
 
 /* The pool of a job without a pool key, and of runs queued before pools existed. */
@@ -190,12 +191,15 @@ int queue_finish(struct queue *q, const char *id, const char *worker, enum queue
 int queue_release(struct queue *q, const char *id, const char *worker, struct err *err);
 
 /*
- * Cancel: a queued run becomes cancelled at once; a running one gets
- * cancel_requested for its worker. *found = 0 for an unknown id, *state
+ * Cancel: a queued run becomes cancelled at once ("cancelled by BY before
+ * it started"); a running one gets cancel_requested for its worker. by
+ * (who asks: the web user's name, "cli:USER"; NULL: unknown) is kept as
+ * the run's cancelled_by, for its error and the worker's messages. A run
+ * that already ended keeps its own. *found = 0 for an unknown id, *state
  * the state afterwards. 0 or -1 + err.
  */
-int queue_cancel(struct queue *q, const char *id, int *found, enum queue_state *state,
-                 struct err *err);
+int queue_cancel(struct queue *q, const char *id, const char *by, int *found,
+                 enum queue_state *state, struct err *err);
 
 /* The run with id, or *out = NULL. 0 or -1 + err. */
 int queue_get(struct queue *q, const char *id, struct queue_run **out, struct err *err);

@@ -22,7 +22,7 @@ struct queue_ops {
 	int (*finish)(void *be, const char *id, const char *worker, enum queue_state state,
 	              int exit_code, const char *error, struct err *err);
 	int (*release)(void *be, const char *id, const char *worker, struct err *err);
-	int (*cancel)(void *be, const char *id, int *found, enum queue_state *state,
+	int (*cancel)(void *be, const char *id, const char *by, int *found, enum queue_state *state,
 	              struct err *err);
 	int (*get)(void *be, const char *id, struct queue_run **out, struct err *err);
 	int (*list)(void *be, int active_only, int limit, struct queue_run **runs, size_t *n,

@@ -93,15 +93,17 @@ static const char lua_claim[] = LUA_NOW LUA_QKEY
     "local max = tonumber(ARGV[1])\n"
     "for _, id in ipairs(redis.call('ZRANGEBYSCORE', 'tb:running', '-inf', '(' .. now)) do\n"
     "  local k = 'tb:run:' .. id\n"
-    "  local h = redis.call('HMGET', k, 'attempts', 'cancel_requested', 'key', 'pool')\n"
+    "  local h = redis.call('HMGET', k, 'attempts', 'cancel_requested', 'key', 'pool', "
+    "'cancelled_by')\n"
     "  local att = tonumber(h[1]) or 0\n"
     "  redis.call('ZREM', 'tb:running', id)\n"
     "  redis.call('SREM', 'tb:poolrun:' .. (h[4] or 'default'), id)\n"
     "  redis.call('HDEL', k, 'worker')\n"
     "  redis.call('HSET', k, 'lease_until', 0)\n"
     "  if h[2] == '1' then\n"
+    "    local by = h[5] and (' by ' .. h[5]) or ''\n"
     "    redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
-    "'error', 'cancelled (its worker was lost)')\n"
+    "'error', 'cancelled' .. by .. ' (its worker was lost)')\n"
     "    redis.call('HDEL', 'tb:active', h[3])\n"
     "    redis.call('ZADD', 'tb:finished', now, id)\n"
     "  elseif att >= max then\n"
@@ -171,7 +173,7 @@ static const char lua_finish[] =
 static const char lua_release[] = LUA_NOW LUA_QKEY
     "local k = 'tb:run:' .. ARGV[1]\n"
     "local h = redis.call('HMGET', k, 'state', 'worker', 'key', 'cancel_requested', "
-    "'attempts', 'pool')\n"
+    "'attempts', 'pool', 'cancelled_by')\n"
     "if h[1] ~= 'running' or h[2] ~= ARGV[2] then return 0 end\n"
     "redis.call('SREM', 'tb:poolrun:' .. (h[6] or 'default'), ARGV[1])\n"
     "redis.call('ZREM', 'tb:running', ARGV[1])\n"
@@ -180,7 +182,9 @@ static const char lua_release[] = LUA_NOW LUA_QKEY
     "if att < 0 then att = 0 end\n"
     "redis.call('HSET', k, 'lease_until', 0, 'attempts', att)\n"
     "if h[4] == '1' then\n"
-    "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, 'error', 'cancelled')\n"
+    "  local by = h[7] and (' by ' .. h[7]) or ''\n"
+    "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, 'error', "
+    "'cancelled' .. by)\n"
     "  redis.call('HDEL', 'tb:active', h[3])\n"
     "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
     "else\n"
@@ -189,15 +193,20 @@ static const char lua_release[] = LUA_NOW LUA_QKEY
     "end\n"
     "return 1\n";
 
-/* The state afterwards, or false for no such run. */
+/* ARGV[2]: who cancels, "" when unknown. The state afterwards, or false for no such run. */
 static const char lua_cancel[] =
     LUA_NOW LUA_QKEY "local k = 'tb:run:' .. ARGV[1]\n"
                      "local h = redis.call('HMGET', k, 'state', 'key', 'pool')\n"
                      "if not h[1] then return false end\n"
+                     "local by = ''\n"
+                     "if (h[1] == 'queued' or h[1] == 'running') and ARGV[2] ~= '' then\n"
+                     "  redis.call('HSET', k, 'cancelled_by', ARGV[2])\n"
+                     "  by = ' by ' .. ARGV[2]\n"
+                     "end\n"
                      "if h[1] == 'queued' then\n"
                      "  redis.call('LREM', qkey(h[3]), 0, ARGV[1])\n"
                      "  redis.call('HSET', k, 'state', 'cancelled', 'finished', now, "
-                     "'error', 'cancelled before it started')\n"
+                     "'error', 'cancelled' .. by .. ' before it started')\n"
                      "  redis.call('HDEL', 'tb:active', h[2])\n"
                      "  redis.call('ZADD', 'tb:finished', now, ARGV[1])\n"
                      "  return 'cancelled'\n"
@@ -439,6 +448,8 @@ run_from_reply(const redisReply *rep)
 			run->log = xstrndup(v, rep->element[i + 1]->len);
 		else if (strcmp(f, "cancel_requested") == 0)
 			run->cancel_requested = (int)num(v);
+		else if (strcmp(f, "cancelled_by") == 0)
+			run->cancelled_by = xstrdup(v);
 		else if (strcmp(f, "pool") == 0)
 			run->pool = xstrdup(v);
 		else if (strcmp(f, "options") == 0)
@@ -768,10 +779,11 @@ rd_release(void *be, const char *id, const char *worker, struct err *err)
 }
 
 static int
-rd_cancel(void *be, const char *id, int *found, enum queue_state *state, struct err *err)
+rd_cancel(void *be, const char *id, const char *by, int *found, enum queue_state *state,
+          struct err *err)
 {
 	struct rd *r = be;
-	const char *args[] = { id, NULL };
+	const char *args[] = { id, by != NULL ? by : "", NULL };
 	redisReply *rep;
 
 	if ((rep = rd_eval(r, lua_cancel, args, err)) == NULL)

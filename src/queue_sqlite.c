@@ -117,13 +117,14 @@ static const struct queue_schema_step {
 	     "  alive_until INTEGER NOT NULL,\n"
 	     "  PRIMARY KEY (worker, pool));\n" },
 	{ 2, "ALTER TABLE queue_runs ADD COLUMN options TEXT" },
+	{ 3, "ALTER TABLE queue_runs ADD COLUMN cancelled_by TEXT" },
 	{ 0, NULL },
 };
 
 #define QUEUE_COLUMNS                                                                              \
 	"id, action, sections, exportdir, config, requested_by, state, attempts, created, "        \
 	"started, finished, lease_until, worker, exit_code, error, log, cancel_requested, pool, "  \
-	"options"
+	"options, cancelled_by"
 
 static int store_upgrade(struct sq *s, struct err *err);
 
@@ -266,6 +267,7 @@ queue_row_read(sqlite3_stmt *st, struct queue_run *r)
 	if (r->pool == NULL)
 		r->pool = xstrdup(QUEUE_POOL_DEFAULT);
 	queue_run_set_options(r, (const char *)sqlite3_column_text(st, 18));
+	r->cancelled_by = sqlu_col_text(st, 19);
 	return r;
 }
 
@@ -388,7 +390,8 @@ store_claim(struct sq *s, const char *worker, const char *pools, int lease_s, in
 	        "UPDATE queue_runs SET "
 	        "state = CASE WHEN cancel_requested THEN 'cancelled' "
 	        "  WHEN attempts >= ?2 THEN 'failed' ELSE 'queued' END, "
-	        "error = CASE WHEN cancel_requested THEN 'cancelled (its worker was lost)' "
+	        "error = CASE WHEN cancel_requested THEN "
+	        "  'cancelled' || coalesce(' by ' || cancelled_by, '') || ' (its worker was lost)' "
 	        "  WHEN attempts >= ?2 THEN printf('worker lost %d times', attempts) "
 	        "  ELSE error END, "
 	        "finished = CASE WHEN cancel_requested OR attempts >= ?2 THEN ?1 ELSE 0 END, "
@@ -508,14 +511,16 @@ store_release(struct sq *s, int64_t id, const char *worker, int64_t now, int *he
 {
 	sqlite3_stmt **st = &s->st[QSTMT_RELEASE];
 
-	if (sqlu_prepare(&s->c, st,
-	                 "UPDATE queue_runs SET "
-	                 "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
-	                 "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
-	                 "error = CASE WHEN cancel_requested THEN 'cancelled' ELSE error END, "
-	                 "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
-	                 "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
-	                 err) == -1)
+	if (sqlu_prepare(
+	        &s->c, st,
+	        "UPDATE queue_runs SET "
+	        "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
+	        "finished = CASE WHEN cancel_requested THEN ?3 ELSE 0 END, "
+	        "error = CASE WHEN cancel_requested "
+	        "  THEN 'cancelled' || coalesce(' by ' || cancelled_by, '') ELSE error END, "
+	        "attempts = max(attempts - 1, 0), worker = NULL, lease_until = 0 "
+	        "WHERE id = ?1 AND worker = ?2 AND state = 'running'",
+	        err) == -1)
 		return -1;
 	sqlite3_bind_int64(*st, 1, id);
 	sqlu_bind_text(*st, 2, worker);
@@ -527,8 +532,8 @@ store_release(struct sq *s, int64_t id, const char *worker, int64_t now, int *he
 }
 
 static int
-store_cancel(struct sq *s, int64_t id, int64_t now, int *found, enum queue_state *state,
-             struct err *err)
+store_cancel(struct sq *s, int64_t id, int64_t now, const char *by, int *found,
+             enum queue_state *state, struct err *err)
 {
 	sqlite3_stmt **st = &s->st[QSTMT_CANCEL];
 	struct queue_run *r = NULL;
@@ -538,8 +543,11 @@ store_cancel(struct sq *s, int64_t id, int64_t now, int *found, enum queue_state
 	                 "UPDATE queue_runs SET "
 	                 "state = CASE state WHEN 'queued' THEN 'cancelled' ELSE state END, "
 	                 "finished = CASE state WHEN 'queued' THEN ?2 ELSE finished END, "
-	                 "error = CASE state WHEN 'queued' THEN 'cancelled before it started' "
+	                 "error = CASE state WHEN 'queued' THEN "
+	                 "  'cancelled' || coalesce(' by ' || ?3, '') || ' before it started' "
 	                 "  ELSE error END, "
+	                 "cancelled_by = CASE WHEN state IN ('queued', 'running') THEN ?3 "
+	                 "  ELSE cancelled_by END, "
 	                 "cancel_requested = CASE state WHEN 'running' THEN 1 "
 	                 "  ELSE cancel_requested END "
 	                 "WHERE id = ?1 RETURNING " QUEUE_COLUMNS,
@@ -547,6 +555,7 @@ store_cancel(struct sq *s, int64_t id, int64_t now, int *found, enum queue_state
 		return -1;
 	sqlite3_bind_int64(*st, 1, id);
 	sqlite3_bind_int64(*st, 2, now);
+	sqlu_bind_text(*st, 3, by);
 	rc = step_one(s, *st, &r, NULL, err, "cancelling a run");
 	if (rc == -1)
 		return -1;
@@ -997,7 +1006,8 @@ sq_release(void *be, const char *id, const char *worker, struct err *err)
 }
 
 static int
-sq_cancel(void *be, const char *id, int *found, enum queue_state *state, struct err *err)
+sq_cancel(void *be, const char *id, const char *by, int *found, enum queue_state *state,
+          struct err *err)
 {
 	struct sq *s = be;
 	int64_t v;
@@ -1005,7 +1015,7 @@ sq_cancel(void *be, const char *id, int *found, enum queue_state *state, struct 
 
 	if (parse_id(s, id, &v, &ignored) == -1)
 		return 0; /* not an id of ours: not found */
-	return store_cancel(s, v, now_s(), found, state, err);
+	return store_cancel(s, v, now_s(), by, found, state, err);
 }
 
 static int

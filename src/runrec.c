@@ -5,9 +5,11 @@
 #include "runrec.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -16,6 +18,30 @@
 #include "jobconf.h"
 #include "log.h"
 #include "util/xmalloc.h"
+
+void
+runrec_cancel_note(struct err *e)
+{
+	const char *path = getenv(RUNREC_ENV_CANCEL_NOTE);
+	char note[RUNREC_CANCEL_NOTE_MAX];
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	if (path == NULL || path[0] == '\0' ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	/* Only the worker's own note (it runs as this user): not one planted in /tmp. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		n = read(fd, note, sizeof note - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	note[n] = '\0';
+	note[strcspn(note, "\r\n")] = '\0';
+	if (note[0] != '\0')
+		err_wrap(e, "%s", note);
+}
 
 /*
  * Record where the run begun in rr runs (catalog_run_host_put()): this

@@ -23,6 +23,12 @@
  */
 #define RUNREC_ENV_WORKER "TISBACKUP_WORKER"
 #define RUNREC_ENV_POOL "TISBACKUP_POOL"
+/*
+ * The file where the queue worker writes why it ends the run ("cancelled
+ * by USER") just before its SIGTERM; runrec_cancel_note() reads it.
+ */
+#define RUNREC_ENV_CANCEL_NOTE "TISBACKUP_CANCEL_NOTE"
+#define RUNREC_CANCEL_NOTE_MAX 256
 
 struct catalog;
 struct drv_stats;
@@ -78,6 +84,15 @@ int runrec_finish(struct runrec *rr, const struct drv_stats *st, const struct er
  */
 int runrec_record_invalid(struct catalog *cat, const struct job *job, const char *type,
                           struct err *err);
+
+/*
+ * For a run interrupted by a signal: when the queue worker left a note
+ * saying why (RUNREC_ENV_CANCEL_NOTE names the file; its first line, at
+ * most RUNREC_CANCEL_NOTE_MAX - 1 bytes), prefix e with it ("cancelled by
+ * admin: ..."), so the catalog row, the run log and the alert say who
+ * stopped the run. Nothing otherwise (no note, unreadable, empty).
+ */
+void runrec_cancel_note(struct err *e);
 
 /* Seconds from the run's start to its end (runrec_finish()). */
 double runrec_seconds(const struct runrec *rr);

@@ -257,12 +257,31 @@ struct cmd_tail {
 	struct ssh_diag diag;
 };
 
+static int starts(const char *s, size_t len, const char *prefix);
+
+/*
+ * 1 for ssh's own goodbye when it ran the command on a terminal
+ * ("Connection to HOST closed.", "Shared connection to HOST closed."):
+ * not the hook's output.
+ */
+static int
+tty_goodbye(const char *s, size_t len)
+{
+	static const char end[] = " closed.";
+	size_t n = sizeof end - 1;
+
+	return (starts(s, len, "Connection to ") || starts(s, len, "Shared connection to ")) &&
+	       len > n && memcmp(s + len - n, end, n) == 0;
+}
+
 static void
 cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 {
 	struct cmd_tail *t = ctx;
 
 	(void)stream;
+	if (tty_goodbye(line, len))
+		return;
 	/* A hook's output is the admin's own: always in the run log. */
 	log_msg(LOG_INFO, t->job->name, "%s: %.*s", t->what, (int)len, line);
 	if (ssh_diag_feed(&t->diag, line, len))
@@ -270,6 +289,26 @@ cmd_on_line(void *ctx, enum spawn_stream stream, const char *line, size_t len)
 	free(t->lines[t->next]);
 	t->lines[t->next] = xstrndup(line, len);
 	t->next = (t->next + 1) % 5;
+}
+
+static pthread_once_t hook_env_once = PTHREAD_ONCE_INIT;
+static const char *hook_env[16];
+
+/*
+ * spawn's default environment plus TERM=dumb, the terminal type ssh asks
+ * for the hook's terminal: programs that would page or colour their
+ * output on a terminal (systemctl, git, ls) print plain lines.
+ */
+static void
+hook_env_build(void)
+{
+	const char *const *d = spawn_default_env();
+	size_t n = 0;
+
+	for (; n < sizeof hook_env / sizeof hook_env[0] - 2 && d[n] != NULL; n++)
+		hook_env[n] = d[n];
+	hook_env[n++] = "TERM=dumb";
+	hook_env[n] = NULL;
 }
 
 int
@@ -286,12 +325,31 @@ ssh_run_command(const struct job *job, struct progress *pg, const char *what, co
 
 	strv_init(&av);
 	ssh_base_argv(job, &av);
+	/*
+	 * On a terminal (-tt: though ours is not one): when the session ends
+	 * before the command (a cancel, a signal, exec_timeout, the watchdog
+	 * ending ssh, or a lost connection), sshd hangs that terminal up and
+	 * the kernel sends SIGHUP to the command's process group. Without a
+	 * terminal sshd signals nothing, and the command would live on.
+	 * Its input stays /dev/null, as without a terminal: a command that
+	 * reads it sees its end instead of waiting on the terminal.
+	 */
+	strv_push(&av, "-tt");
+	/*
+	 * Its own connection, not the shared master's (-S none overrides
+	 * ControlPath): a session of a shared master whose earlier session
+	 * was hung up could end with 255 (it_queue's hand-back).
+	 */
+	strv_push(&av, "-S");
+	strv_push(&av, "none");
 	strv_push(&av, "--");
 	strv_push(&av, dest);
-	strv_push(&av, command);
+	strv_pushf(&av, "exec </dev/null\n%s", command);
 
+	pthread_once(&hook_env_once, hook_env_build);
 	spawn_opts_init(&so);
 	so.argv = (const char *const *)strv_argv(&av);
+	so.envp = hook_env;
 	so.merge_stderr = 1;
 	so.timeout_sec = timeout_sec;
 	watchdog_spawn(pg, &so);

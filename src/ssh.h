@@ -42,7 +42,9 @@ char *ssh_destination(const struct job *job);
 
 /*
  * Run `command`, a shell command line written by the admin (preexec,
- * postexec), on the job's host, under the run's watchdog pg
+ * postexec), on the job's host (on a terminal, so it gets SIGHUP when its
+ * session ends early; its input /dev/null, read by a POSIX-like login
+ * shell), under the run's watchdog pg
  * (watchdog_spawn(); NULL: only timeout_sec). Its output is logged at INFO
  * under the job's name.
  * Returns 0 on exit status 0; else -1 and err holds the exit status and

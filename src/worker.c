@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,7 +93,12 @@ struct exec {
 	int cancelled, lost, handed_back;
 	const char *phase; /* "preexec", "the transfer", "postexec", from the child's log lines */
 	char last_error[1024];
+	char by[128];     /* who cancelled the run ("" when unknown) */
+	char *note;       /* the child's RUNREC_ENV_CANCEL_NOTE file */
+	int note_written; /* ... which this worker wrote (and removes) */
 };
+
+static atomic_int note_seq;
 
 static int64_t
 mono_ms(void)
@@ -208,6 +214,42 @@ run_lost(struct exec *x)
 	return lost;
 }
 
+/*
+ * A cancel arrived: learn who asked (the run's cancelled_by), say it in
+ * the run's log and leave it in the child's note file, so the catalog
+ * row the child records on its SIGTERM names them too.
+ */
+static void
+note_cancel(struct exec *x)
+{
+	struct queue_run *r = NULL;
+	struct err err;
+	char line[256];
+	int fd, n;
+
+	if (queue_get(x->q, x->run->id, &r, &err) == 0 && r != NULL && r->cancelled_by != NULL)
+		snprintf(x->by, sizeof x->by, "%s", r->cancelled_by);
+	queue_run_free(r);
+	log_info(NULL, "worker %s: run %s: cancel requested%s%s, ending it", x->wid, x->run->id,
+	         x->by[0] != '\0' ? " by " : "", x->by);
+	n = snprintf(line, sizeof line - 1, "cancelled%s%s", x->by[0] != '\0' ? " by " : "", x->by);
+	if (n < 0 || (size_t)n >= sizeof line - 1)
+		n = (int)strlen(line);
+	buf_printf(&x->batch, "worker %s: %s: ending the run\n", x->wid, line);
+	fd = open(x->note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warning(NULL, "worker %s: run %s: %s: %s", x->wid, x->run->id, x->note,
+		            strerror(errno));
+		return;
+	}
+	x->note_written = 1;
+	line[n] = '\n';
+	if (write(fd, line, (size_t)n + 1) != n + 1)
+		log_warning(NULL, "worker %s: run %s: %s: short write", x->wid, x->run->id,
+		            x->note);
+	close(fd);
+}
+
 /* spawn's tick: log, lease, cancel, stop. 1 ends the child. */
 static int
 on_tick(void *ctx, pid_t pid)
@@ -233,8 +275,7 @@ on_tick(void *ctx, pid_t pid)
 				return 1;
 			}
 		} else if (cancel) {
-			log_info(NULL, "worker %s: run %s: cancel requested, ending it", x->wid,
-			         x->run->id);
+			note_cancel(x);
 			x->cancelled = 1;
 			return 1;
 		}
@@ -411,7 +452,7 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	struct err err, werr;
 	const char *why;
 	char *devnode = NULL, *mountpoint = NULL;
-	char desc[128], why_cancel[64];
+	char desc[128], why_cancel[256];
 
 	log_info(NULL, "worker %s: run %s: %s of %zu section(s), pool %s, attempt %d", wid, run->id,
 	         run->action, run->nsections, run->pool, run->attempts);
@@ -446,6 +487,16 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	strv_pushf(&env, "%s=%s", RUNREC_ENV_WORKER, wid);
 	if (run->pool != NULL)
 		strv_pushf(&env, "%s=%s", RUNREC_ENV_POOL, run->pool);
+	/* Where a cancel's note goes, written only when one comes (note_cancel()). */
+	{
+		char *name = xasprintf("tisbackup-cancel-%ld-%d", (long)getpid(),
+		                       atomic_fetch_add(&note_seq, 1));
+
+		x.note = fs_tmp_path(name);
+		free(name);
+		unlink(x.note); /* a leftover of an earlier worker with our pid */
+		strv_pushf(&env, "%s=%s", RUNREC_ENV_CANCEL_NOTE, x.note);
+	}
 	x.last_flush = x.last_beat = mono_ms();
 
 	spawn_opts_init(&o);
@@ -488,8 +539,9 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 		if (settle(&x, 1, QUEUE_QUEUED, -1, NULL) == 0)
 			log_info(NULL, "worker %s: run %s handed back to the queue", wid, run->id);
 	} else if (x.cancelled) {
-		snprintf(why_cancel, sizeof why_cancel, "cancelled%s%s",
-		         x.phase != NULL ? " during " : "", x.phase != NULL ? x.phase : "");
+		snprintf(why_cancel, sizeof why_cancel, "cancelled%s%s%s%s",
+		         x.by[0] != '\0' ? " by " : "", x.by, x.phase != NULL ? " during " : "",
+		         x.phase != NULL ? x.phase : "");
 		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, why_cancel);
 	} else if (res.exited && res.code == 0) {
 		end_run(&x, QUEUE_DONE, 0, NULL);
@@ -501,6 +553,9 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 out:
 	if (mountpoint != NULL && fs_exists(mountpoint) && usb_unmount(mountpoint, &err) == -1)
 		log_error(NULL, "worker %s: run %s: %s", wid, run->id, err.msg);
+	if (x.note_written)
+		unlink(x.note);
+	free(x.note);
 	free(devnode);
 	free(mountpoint);
 	buf_free(&x.batch);

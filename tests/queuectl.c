@@ -11,13 +11,16 @@
  *   tb_queuectl GUI_INI CATALOG_DIR list [active]
  *       one line per run, oldest first: ID STATE ATTEMPTS SECTIONS WORKER EXIT ERROR
  *   tb_queuectl GUI_INI CATALOG_DIR get ID        the run's fields, then its log
- *   tb_queuectl GUI_INI CATALOG_DIR cancel ID     prints the state afterwards
+ *   tb_queuectl GUI_INI CATALOG_DIR cancel ID     prints the state afterwards; the
+ *       cancel is recorded as by "cli:USER" (the user of the process's uid)
  *
  * Exit status 0, 1 on a queue error (printed on stderr), 2 on bad usage.
  */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guiconf.h"
 #include "queue.h"
@@ -114,10 +117,16 @@ main(int argc, char **argv)
 				err_set(&err, "no run %s", argv[4]);
 		}
 	} else if (strcmp(argv[3], "cancel") == 0 && argc > 4) {
+		const struct passwd *pw = getpwuid(getuid());
+		char *by = pw != NULL ? xasprintf("cli:%s", pw->pw_name)
+		                      : xasprintf("cli:%u", (unsigned)getuid());
 		enum queue_state st;
 		int found;
 
-		if (queue_cancel(q, argv[4], &found, &st, &err) == 0) {
+		int cancelled = queue_cancel(q, argv[4], by, &found, &st, &err);
+
+		free(by);
+		if (cancelled == 0) {
 			if (found) {
 				printf("%s\n", queue_state_name(st));
 				rc = 0;

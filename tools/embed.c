@@ -4,10 +4,12 @@
  * table of {path, content type, data, length, etag} sorted by path, the
  * `struct static_file` table of src/web/static.h. The folder is read at
  * build time, so adding a file to it needs no change to any C or meson
- * file. The output is rewritten only when its content changes, so an
- * unchanged folder relinks nothing.
+ * file. DEPFILE (Makefile syntax, ninja's depfile) names the folder and
+ * every file read: ninja runs embed again only when one of them changed
+ * or the folder's entries did (a file added, removed or renamed), so an
+ * unchanged folder generates, compiles and relinks nothing.
  *
- * Usage: embed DIR OUT.c
+ * Usage: embed DIR OUT.c DEPFILE
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -117,18 +119,47 @@ emit(FILE *o, const struct item *items, size_t n)
 	fprintf(o, "};\nconst size_t static_nfiles = %zu;\n", n);
 }
 
-/* 1 if path holds exactly len bytes equal to data. */
-static int
-same_content(const char *path, const char *data, size_t len)
+/* Write path as one depfile word: blanks, '#', '$' and '\\' escaped. */
+static void
+dep_word(FILE *o, const char *path)
 {
-	struct item old = { 0 };
-	int same;
+	fputc(' ', o);
+	for (; *path != '\0'; path++) {
+		if (*path == '$')
+			fputc('$', o);
+		else if (strchr(" \t#\\", *path) != NULL)
+			fputc('\\', o);
+		fputc(*path, o);
+	}
+}
 
-	if (slurp(path, &old) == -1)
-		return 0;
-	same = old.len == len && memcmp(old.data, data, len) == 0;
-	free(old.data);
-	return same;
+/*
+ * The depfile: "OUT: DIR DIR/NAME..." for the n files read. 0, or -1
+ * with errno set.
+ */
+static int
+write_depfile(const char *depfile, const char *out, const char *dir, const struct item *items,
+              size_t n)
+{
+	FILE *o = fopen(depfile, "w");
+
+	if (o == NULL)
+		return -1;
+	fputs(out, o);
+	fputc(':', o);
+	dep_word(o, dir);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof path, "%s/%s", dir, items[i].name);
+		dep_word(o, path);
+	}
+	fputc('\n', o);
+	if (ferror(o)) {
+		fclose(o);
+		return -1;
+	}
+	return fclose(o) == 0 ? 0 : -1;
 }
 
 int
@@ -142,8 +173,8 @@ main(int argc, char **argv)
 	FILE *o;
 	DIR *d;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: embed DIR OUT.c\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: embed DIR OUT.c DEPFILE\n");
 		return 2;
 	}
 	d = opendir(argv[1]);
@@ -182,12 +213,15 @@ main(int argc, char **argv)
 	o = must(open_memstream(&text, &textlen));
 	emit(o, items, n);
 	fclose(o);
-	if (!same_content(argv[2], text, textlen)) {
-		o = fopen(argv[2], "wb");
-		if (o == NULL || fwrite(text, 1, textlen, o) != textlen || fclose(o) != 0) {
-			perror(argv[2]);
-			return 1;
-		}
+	/* Run only when an input changed: the output is written every time. */
+	o = fopen(argv[2], "wb");
+	if (o == NULL || fwrite(text, 1, textlen, o) != textlen || fclose(o) != 0) {
+		perror(argv[2]);
+		return 1;
+	}
+	if (write_depfile(argv[3], argv[2], argv[1], items, n) == -1) {
+		perror(argv[3]);
+		return 1;
 	}
 	free(text);
 	for (size_t i = 0; i < n; i++) {

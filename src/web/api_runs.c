@@ -200,6 +200,8 @@ run_json(struct buf *b, const struct config *cfg, const struct queue_run *run, i
 	buf_puts(b, ",\"requested_by\":");
 	json_str(b, run->requested_by);
 	buf_printf(b, ",\"cancel_requested\":%s", run->cancel_requested ? "true" : "false");
+	buf_puts(b, ",\"cancelled_by\":"); /* who cancelled it, or null */
+	json_str(b, run->cancelled_by);
 	buf_puts(b, ",\"worker\":"); /* HOST:PID/SLOT of the worker holding or last holding it */
 	json_str(b, run->worker);
 	buf_puts(b, ",\"pool\":");
@@ -591,7 +593,7 @@ run_one(struct req *r, struct reply *out, int cancel)
 	q = req_queue(r, out, &err);
 	if (q == NULL)
 		return;
-	if ((cancel && queue_cancel(q, id, &found, &st, &err) == -1) ||
+	if ((cancel && queue_cancel(q, id, r->id.user, &found, &st, &err) == -1) ||
 	    (found && queue_get(q, id, &run, &err) == -1)) {
 		reply_error(r, out, 503, NULL, "queue (%s): %s", req_opts(r)->queue_addr, err.msg);
 		goto out;

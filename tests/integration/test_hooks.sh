@@ -121,6 +121,20 @@ t_check "hung preexec: ended after exec_timeout, not 60 s (${el}s)" "$([ "$el" -
 t_match 'preexec.*timed out' "$(last_row hung log)" "hung preexec: the row says it timed out"
 t_eq "" "$(ls "$BASE/hung" 2>/dev/null)" "hung preexec: nothing written"
 
+# ================================================================ input
+# Hooks run on a terminal (so they end with their session, see
+# it_cancel), but their input is still empty: a read sees its end at once
+# rather than waiting on the terminal until exec_timeout.
+# shellcheck disable=SC2016 # expanded by the remote shell, not here
+cfg_job "$CONF" reads "$SRC" 'preexec = read -r x; echo "read-rc=$?"; cat; echo "cat-rc=$?"; test -t 1 && echo "on-a-terminal"' \
+	"exec_timeout = 60"
+tb_run -c "$CONF" -s reads backup
+t_rc 0 "a preexec reading its input: exit 0"
+t_match "preexec: read-rc=1" "$(runlog)" "the hook's read sees the end of its input"
+t_match "preexec: cat-rc=0" "$(runlog)" "... and so does a second reader"
+t_match "preexec: on-a-terminal" "$(runlog)" "the hook's output is a terminal"
+t_nomatch "Connection to .* closed" "$(runlog)" "ssh's goodbye is not in the hook's output"
+
 # ================================================================ dry run
 cfg_job "$CONF" dry "$SRC" "preexec = touch $M/dry_pre" "postexec = touch $M/dry_post"
 tb_run -c "$CONF" -s dry -d backup

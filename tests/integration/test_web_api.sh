@@ -227,6 +227,10 @@ t_match "$ISO_TZ" "$(body_of "$r" | jq_py 'd["created"]')" "a run's times carry 
 t_eq 2 "$(curl -s "${A[@]}" "$WEB/api/v1/runs?active=1" | jq_py 'len(d["items"])')" "active runs listed (slow, cleanup)"
 r=$(hcurl "${A[@]}" -X DELETE -H 'X-Requested-With: tisbackup' "$WEB/api/v1/runs/$ID")
 t_eq '202 cancelled' "$(st_of "$r") $(body_of "$r" | jq_py 'd["state"]')" "DELETE cancels a queued run"
+t_eq "alice|cancelled by alice before it started" "$(body_of "$r" | jq_py 'd["cancelled_by"]+"|"+d["error"]')" \
+	"the cancel names who asked (cancelled_by, error)"
+t_eq "None" "$(curl -s "${A[@]}" "$WEB/api/v1/runs/$SLOW" | jq_py 'str(d["cancelled_by"])')" \
+	"a run nobody cancelled: cancelled_by null"
 r=$(hcurl "${A[@]}" "$WEB/api/v1/runs/nosuchid")
 t_eq 404 "$(st_of "$r")" "unknown run: 404"
 r=$(post '{"action": "export", "sections": ["job000"], "exportdir": "'"$TMPD"'/exp1"}')

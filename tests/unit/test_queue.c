@@ -349,27 +349,34 @@ test_heartbeat_cancel(void **state)
 	assert_int_equal(queue_heartbeat(f->q, id1, "w2", 100, &cancel, &err), -1);
 	assert_int_equal(queue_heartbeat(f->q, id2, "w1", 100, &cancel, &err), -1);
 
-	/* Queued: cancelled at once. Running: flagged for its worker. */
-	assert_int_equal(queue_cancel(f->q, id2, &found, &st, &err), 0);
+	/* Queued: cancelled at once. Running: flagged for its worker. Who asked is kept. */
+	assert_int_equal(queue_cancel(f->q, id2, "admin", &found, &st, &err), 0);
 	assert_int_equal(found, 1);
 	assert_int_equal(st, QUEUE_CANCELLED);
-	assert_int_equal(queue_cancel(f->q, id1, &found, &st, &err), 0);
+	assert_int_equal(queue_cancel(f->q, id1, "cli:root", &found, &st, &err), 0);
 	assert_int_equal(found, 1);
 	assert_int_equal(st, QUEUE_RUNNING);
 	assert_int_equal(queue_heartbeat(f->q, id1, "w1", 100, &cancel, &err), 0);
 	assert_int_equal(cancel, 1);
 	r = get(f->q, id1);
 	assert_int_equal(r->cancel_requested, 1);
+	assert_string_equal(r->cancelled_by, "cli:root");
 	queue_run_free(r);
 	assert_int_equal(queue_finish(f->q, id1, "w1", QUEUE_CANCELLED, -1, "cancelled", &err), 0);
-	assert_int_equal(queue_cancel(f->q, id1, &found, &st, &err), 0);
+	/* An ended run keeps who cancelled it. */
+	assert_int_equal(queue_cancel(f->q, id1, "someone", &found, &st, &err), 0);
 	assert_int_equal(st, QUEUE_CANCELLED);
-	assert_int_equal(queue_cancel(f->q, "424242", &found, &st, &err), 0);
+	r = get(f->q, id1);
+	assert_string_equal(r->cancelled_by, "cli:root");
+	queue_run_free(r);
+	assert_int_equal(queue_cancel(f->q, "424242", NULL, &found, &st, &err), 0);
 	assert_int_equal(found, 0);
 	assert_null(claim(f->q, "w1", 5, 0));
 	r = get(f->q, id2);
 	assert_int_equal(r->state, QUEUE_CANCELLED);
 	assert_true(r->finished > 0);
+	assert_string_equal(r->cancelled_by, "admin");
+	assert_string_equal(r->error, "cancelled by admin before it started");
 	queue_run_free(r);
 	free(id1);
 	free(id2);

@@ -239,7 +239,7 @@ drain(void)
 		int found = 0;
 		enum queue_state st;
 
-		assert_int_equal(queue_cancel(q, runs[i].id, &found, &st, &e), 0);
+		assert_int_equal(queue_cancel(q, runs[i].id, NULL, &found, &st, &e), 0);
 	}
 	queue_close(q);
 	queue_runs_free(runs, n);

@@ -114,7 +114,7 @@ export async function render(main) {
 									h('td', { 'data-label': 'Run' }, h('button', { type: 'button', class: 'link', 'aria-label': `Show run ${r.id}`, onclick: () => showRun(r.id).then(load) }, String(r.id))),
 									h('td', { 'data-label': 'Action', text: r.action }),
 									h('td', { 'data-label': 'Jobs', class: 'truncate', title: (r.sections || []).join(', '), text: (r.sections || []).join(', ') }),
-									h('td', { 'data-label': 'State' }, h('span', { class: `badge run run-${r.state}`, text: r.cancel_requested && !['done', 'failed', 'cancelled'].includes(r.state) ? 'cancelling' : r.state }), runProgress(r)),
+									h('td', { 'data-label': 'State' }, h('span', { class: `badge run run-${r.state}`, title: r.cancelled_by ? `cancelled by ${r.cancelled_by}` : '', text: r.cancel_requested && !['done', 'failed', 'cancelled'].includes(r.state) ? 'cancelling' : r.state }), runProgress(r)),
 									h('td', { 'data-label': 'Asked by', text: r.requested_by || '—' }),
 									h('td', { 'data-label': 'Created', text: fmt.date(r.created) }),
 									h('td', { 'data-label': 'Duration', class: 'num', text: r.started ? fmt.duration(secondsBetween(r.started, r.finished || new Date().toISOString())) : '—' }),
