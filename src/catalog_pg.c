@@ -465,8 +465,8 @@ schema_ensure(struct pgcat *cat, struct err *err)
 	cat->in_txn = 0;
 	cat->has_run_host = 1;
 	if (vix < 2 && v >= 1) /* an existing catalog, not a new one */
-		log_info(NULL, "catalog %s: schema upgraded (stats_indexes %d -> 2: %s)", cat->label,
-		         vix,
+		log_info(NULL, "catalog %s: schema upgraded (stats_indexes %d -> 2: %s)",
+		         cat->label, vix,
 		         vix < 1 ? "idx_stats_backup_name dropped, the list indexes made"
 		                 : "the list indexes made");
 	return 0;
