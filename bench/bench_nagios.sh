@@ -184,14 +184,8 @@ fi
 # socket, the rows copied by `catalog migrate`, the same config plus
 # [catalog] url; interleaved with SQLite runs so load falls on both alike.
 if [ "${BENCH_PG:-0}" = 1 ]; then
-	tb_require runuser
-	pg_start || { echo "PostgreSQL did not start"; exit 1; }
-	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
-		-c "CREATE ROLE \"$(id -un)\" LOGIN" -c "CREATE DATABASE tbbench OWNER \"$(id -un)\"" >/dev/null ||
-		{ echo "cannot create the bench database"; exit 1; }
-	PGURL="postgresql://$(id -un)@/tbbench?host=$PG/sock&port=$PGPORT"
-	"$TISBACKUP" catalog migrate --from "sqlite:$CATALOG" --to "$PGURL" >"$TMPD/migrate.out" 2>&1 ||
-		{ cat "$TMPD/migrate.out"; exit 1; }
+	bench_pg_copy "$CATALOG" || exit 1
+	PGURL=$BENCH_PGURL
 	{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$PGURL"; } >"$TMPD/pg.ini"
 	"$TISBACKUP" -c "$TMPD/pg.ini" checknagios >"$TMPD/pg.out" 2>&1
 	pgrc=$?

@@ -22,6 +22,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../tests/integration/lib.sh"
 # shellcheck source=../tests/integration/web.sh
 . "$here/../tests/integration/web.sh"
+# shellcheck source=lib_bench.sh
+. "$here/lib_bench.sh"
 
 DURATION=${1:-10}
 NROWS=${BENCH_ROWS:-100000}
@@ -123,14 +125,8 @@ lat() {
 bench_pg() {
 	local sq_pid=$WEB_PID sq_web=$WEB sq_cookie=$COOKIE sq_gui=$GUI pg_web pg_cookie
 	local url i name q a b
-	tb_require runuser
-	pg_start || { echo "PostgreSQL did not start"; return 1; }
-	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
-		-c "CREATE ROLE \"$(id -un)\" LOGIN" -c "CREATE DATABASE tbbench OWNER \"$(id -un)\"" >/dev/null ||
-		{ echo "cannot create the bench database"; return 1; }
-	url="postgresql://$(id -un)@/tbbench?host=$PG/sock&port=$PGPORT"
-	"$TISBACKUP" catalog migrate --from "sqlite:$CATALOG" --to "$url" >"$TMPD/migrate.out" 2>&1 ||
-		{ cat "$TMPD/migrate.out"; return 1; }
+	bench_pg_copy "$CATALOG" || return 1
+	url=$BENCH_PGURL
 	echo "PostgreSQL catalog: $(tail -n 1 "$TMPD/migrate.out")"
 	# What autovacuum would do during the loads, done before them.
 	psql -X -q -h "$PG/sock" -p "$PGPORT" -d tbbench -v ON_ERROR_STOP=1 \

@@ -154,3 +154,18 @@ bench_row() {
 		if (r != "" && r > 0) printf "   %.3fx", w / r
 		printf "\n" }'
 }
+
+# bench_pg_copy SQLITE_CATALOG: a PostgreSQL server of lib.sh's (pg_start,
+# on a socket in $TMPD), a role for this user and a database tbbench, the
+# catalog copied into it by `catalog migrate` (its output in
+# $TMPD/migrate.out). Sets BENCH_PGURL; 1 with the reason printed.
+bench_pg_copy() {
+	tb_require runuser
+	pg_start || { echo "PostgreSQL did not start"; return 1; }
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 \
+		-c "CREATE ROLE \"$(id -un)\" LOGIN" -c "CREATE DATABASE tbbench OWNER \"$(id -un)\"" >/dev/null ||
+		{ echo "cannot create the bench database"; return 1; }
+	BENCH_PGURL="postgresql://$(id -un)@/tbbench?host=$PG/sock&port=$PGPORT"
+	"$TISBACKUP" catalog migrate --from "sqlite:$1" --to "$BENCH_PGURL" >"$TMPD/migrate.out" 2>&1 ||
+		{ cat "$TMPD/migrate.out"; return 1; }
+}
