@@ -69,6 +69,11 @@ struct version_probe {
 	char *path;
 	struct catalog *cat; /* NULL until the catalog can be opened */
 	uint64_t gen;
+	uint64_t id;       /* which catalog the slot holds now (slots are reused) */
+	uint64_t started;  /* probes started on this slot */
+	uint64_t answered; /* the start number of the newest finished probe */
+	int busy;          /* a probe's I/O runs (outside vmu): cat, gen are its own */
+	char state[REQ_CACHE_STATE_MAX]; /* that probe's answer */
 };
 
 /* Which config a session (or Basic/proxy user) looks at. */
@@ -147,10 +152,12 @@ struct server {
 	size_t cache_bytes;
 	unsigned long cache_clock;
 
-	pthread_mutex_t vmu; /* guards the probes, apart: asking a version is I/O */
+	pthread_mutex_t vmu;  /* guards the probes, apart: asking a version is I/O */
+	pthread_cond_t vcond; /* a probe finished */
 	struct version_probe probes[POOL_MAX];
 	size_t nprobes;
-	uint64_t probe_gen; /* last handle or failure number given out */
+	uint64_t probe_ids; /* last slot id given out (vmu) */
+	uint64_t probe_gen; /* last handle or failure number given out (atomic) */
 };
 
 /* Per-request state between the calls of the access handler. */
@@ -663,33 +670,83 @@ blob_unref(void *p)
 		free(b);
 }
 
-/* The probe of path, made (without a handle yet) when missing (vmu is held). */
+/*
+ * The probe slot of path, made (without a handle yet) when missing; vmu is
+ * held. Slots stay where they are (a waiter keeps its pointer): with every
+ * slot taken, a free one is reused for path, never one whose probe runs;
+ * NULL when all of them run (more catalogs than slots: never with sane
+ * configs).
+ */
 static struct version_probe *
 probe_for(struct server *s, const char *path)
 {
-	struct version_probe *p;
+	struct version_probe *p = NULL;
 
 	for (size_t i = 0; i < s->nprobes; i++)
 		if (strcmp(s->probes[i].path, path) == 0)
 			return &s->probes[i];
-	if (s->nprobes == POOL_MAX) {
-		/* More catalogs than slots (never with sane configs): forget the first. */
-		catalog_close(s->probes[0].cat);
-		free(s->probes[0].path);
-		s->probes[0] = s->probes[--s->nprobes];
+	if (s->nprobes < POOL_MAX) {
+		p = &s->probes[s->nprobes++];
+	} else {
+		for (size_t i = 0; i < s->nprobes && p == NULL; i++)
+			if (!s->probes[i].busy)
+				p = &s->probes[i];
+		if (p == NULL)
+			return NULL;
+		catalog_close(p->cat);
+		free(p->path);
 	}
-	p = &s->probes[s->nprobes++];
+	memset(p, 0, sizeof *p);
 	p->path = xstrdup(path);
-	p->cat = NULL;
-	p->gen = 0;
+	p->id = ++s->probe_ids;
 	return p;
+}
+
+/* One probe of p's catalog into out (vmu is not held; p is busy, so ours). */
+static void
+probe_run(struct server *s, struct version_probe *p, char *out, size_t sz)
+{
+	struct err err;
+	uint64_t v;
+
+	out[0] = '\0';
+	err_clear(&err);
+	if (p->cat == NULL) {
+		if (catalog_open(p->path, CATALOG_RO, &p->cat, &err) == -1) {
+			p->cat = NULL;
+			if (err.code != ENOENT)
+				snprintf(out, sz, "!%llu",
+				         (unsigned long long)__atomic_add_fetch(&s->probe_gen, 1,
+				                                                __ATOMIC_RELAXED));
+			return;
+		}
+		p->gen = __atomic_add_fetch(&s->probe_gen, 1, __ATOMIC_RELAXED);
+	}
+	if (catalog_version(p->cat, &v, &err) == -1) {
+		catalog_close(p->cat);
+		p->cat = NULL;
+		snprintf(
+		    out, sz, "!%llu",
+		    (unsigned long long)__atomic_add_fetch(&s->probe_gen, 1, __ATOMIC_RELAXED));
+		return;
+	}
+	snprintf(out, sz, "%llu:%llu", (unsigned long long)p->gen, (unsigned long long)v);
 }
 
 /*
  * The state of the current config's catalog, which a cached answer must
  * match: "GEN:VERSION", its catalog_version() on the probe handle GEN;
- * "" when the config has no catalog yet; a never repeated "!N" when the
- * catalog cannot be read (so nothing is answered from the cache then).
+ * "" when the config has no catalog yet; "!N" when the catalog cannot be
+ * read, a number no later probe gives again (only the requests that
+ * waited on that probe share it).
+ *
+ * Requests share probes: any probe that *started* after this request
+ * arrived saw every commit made before it, so its answer is good for this
+ * request. One runs at a time per catalog, outside vmu; a request that
+ * finds one running waits for it to end, then takes the next one's answer
+ * (or starts it), so under N concurrent requests a catalog gets about one
+ * round trip per batch instead of N in a row (PostgreSQL: one per request
+ * held every other request behind it).
  */
 static void
 catalog_state(struct req *r, char *out, size_t sz)
@@ -697,34 +754,45 @@ catalog_state(struct req *r, char *out, size_t sz)
 	struct server *s = r->srv;
 	const struct config *cfg = req_config(r, NULL);
 	struct version_probe *p;
-	struct err err;
-	uint64_t v;
+	char state[REQ_CACHE_STATE_MAX];
+	uint64_t id = 0, need = 0, mine;
 	char *path;
 
 	out[0] = '\0';
 	if (cfg == NULL)
 		return;
 	path = server_catalog_path(cfg);
-	err_clear(&err);
 	pthread_mutex_lock(&s->vmu);
-	p = probe_for(s, path);
-	if (p->cat == NULL) {
-		if (catalog_open(p->path, CATALOG_RO, &p->cat, &err) == -1) {
-			p->cat = NULL;
-			if (err.code != ENOENT)
-				snprintf(out, sz, "!%llu", (unsigned long long)++s->probe_gen);
-			goto out;
+	for (;;) {
+		p = probe_for(s, path);
+		if (p == NULL) {
+			snprintf(out, sz, "!%llu",
+			         (unsigned long long)__atomic_add_fetch(&s->probe_gen, 1,
+			                                                __ATOMIC_RELAXED));
+			break;
 		}
-		p->gen = ++s->probe_gen;
+		if (p->id != id) { /* first look, or the slot was reused meanwhile */
+			id = p->id;
+			need = p->started + 1;
+		}
+		if (p->answered >= need) {
+			snprintf(out, sz, "%s", p->state);
+			break;
+		}
+		if (p->busy) {
+			pthread_cond_wait(&s->vcond, &s->vmu);
+			continue;
+		}
+		mine = ++p->started;
+		p->busy = 1;
+		pthread_mutex_unlock(&s->vmu);
+		probe_run(s, p, state, sizeof state);
+		pthread_mutex_lock(&s->vmu);
+		p->busy = 0;
+		p->answered = mine;
+		memcpy(p->state, state, sizeof p->state);
+		pthread_cond_broadcast(&s->vcond);
 	}
-	if (catalog_version(p->cat, &v, &err) == -1) {
-		catalog_close(p->cat);
-		p->cat = NULL;
-		snprintf(out, sz, "!%llu", (unsigned long long)++s->probe_gen);
-		goto out;
-	}
-	snprintf(out, sz, "%llu:%llu", (unsigned long long)p->gen, (unsigned long long)v);
-out:
 	pthread_mutex_unlock(&s->vmu);
 	free(path);
 }
@@ -1548,6 +1616,7 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 	pthread_mutex_init(&s->tmu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->vmu, NULL);
+	pthread_cond_init(&s->vcond, NULL);
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%d", gc->listen_port);
@@ -1620,6 +1689,7 @@ fail:
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
+	pthread_cond_destroy(&s->vcond);
 	pthread_mutex_destroy(&s->tmu);
 	free(s);
 	return -1;
@@ -1658,6 +1728,7 @@ server_stop(struct server *s)
 	free(s->metrics_token);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
+	pthread_cond_destroy(&s->vcond);
 	pthread_mutex_destroy(&s->tmu);
 	free(s);
 }

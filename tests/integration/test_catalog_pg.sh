@@ -257,6 +257,25 @@ t_eq 310 "$(body_of "$r" | jq_py 'd["total"]')" \
 	"/api/v1/backups sees the row written after the restart"
 t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.out")" \
 	"serve logs the reconnection"
+# Requests share the catalog's version probes (server.c catalog_state):
+# whatever they share, every answer must see each commit made before it
+# was asked. 8 requests at once after each of 12 commits.
+stale=0
+for ((i = 1; i <= 12; i++)); do
+	cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALUES
+		('alpha', '2026-01-02 00:00:00', '2026-01-02 00:00:01', 'OK', 'BACKUP')" >/dev/null
+	pids=()
+	for ((j = 1; j <= 8; j++)); do
+		hcurl -b "$JAR" "$WEB/api/v1/backups?limit=1" >"$TMPD/par.$j" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for ((j = 1; j <= 8; j++)); do
+		[ "$(tail -n +2 "$TMPD/par.$j" | jq_py 'd["total"]' 2>/dev/null)" = $((310 + i)) ] ||
+			stale=$((stale + 1))
+	done
+done
+t_eq 0 "$stale" "96 requests, 8 at a time after each of 12 commits: none answers without the commit"
 web_stop
 
 # ================================================================ cleanup on a full log disk
