@@ -380,6 +380,25 @@ pg_write(struct pgcat *cat, const char *sql, int n, const char *const *params, i
 	return rows;
 }
 
+/*
+ * One schema step inside the schema transaction: sql, then part's row in
+ * schema_versions set to version. what names the step in errors.
+ */
+static int
+part_step(struct pgcat *cat, const char *part, int version, const char *sql, const char *what,
+          struct err *err)
+{
+	char v[16];
+	const char *p[2] = { part, v };
+
+	snprintf(v, sizeof v, "%d", version);
+	if (pg_exec(cat, sql, 0, NULL, err, what) == -1)
+		return -1;
+	return pg_exec(cat,
+	               "INSERT INTO schema_versions (part, version) VALUES ($1, $2::int) "
+	               "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+	               2, p, err, "recording a schema version");
+}
 /* The version of part in schema_versions (0 when absent) into *v. 0 or -1 + err. */
 static int
 part_version(struct pgcat *cat, const char *part, int *v, struct err *err)
@@ -428,37 +447,20 @@ schema_ensure(struct pgcat *cat, struct err *err)
 		        cat->label, v, PG_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (v < 1 && (pg_exec(cat, sql_schema_v1, 0, NULL, err, "creating the tables") == -1 ||
-	              pg_exec(cat,
-	                      "INSERT INTO schema_versions (part, version) VALUES ('catalog', 1) "
-	                      "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	                      0, NULL, err, "recording the schema version") == -1))
+	if (v < 1 && part_step(cat, "catalog", 1, sql_schema_v1, "creating the tables", err) == -1)
 		goto fail;
 	if (part_version(cat, "stats_indexes", &vix, err) == -1)
 		goto fail;
-	if (vix < 1 &&
-	    (pg_exec(cat, sql_stats_indexes_v1, 0, NULL, err, "dropping idx_stats_backup_name") ==
-	         -1 ||
-	     pg_exec(cat,
-	             "INSERT INTO schema_versions (part, version) VALUES ('stats_indexes', 1) "
-	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	             0, NULL, err, "recording the stats_indexes schema version") == -1))
+	if (vix < 1 && part_step(cat, "stats_indexes", 1, sql_stats_indexes_v1,
+	                         "dropping idx_stats_backup_name", err) == -1)
 		goto fail;
-	if (vix < 2 &&
-	    (pg_exec(cat, sql_stats_indexes_v2, 0, NULL, err, "creating the list indexes") == -1 ||
-	     pg_exec(cat,
-	             "INSERT INTO schema_versions (part, version) VALUES ('stats_indexes', 2) "
-	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	             0, NULL, err, "recording the stats_indexes schema version") == -1))
+	if (vix < 2 && part_step(cat, "stats_indexes", 2, sql_stats_indexes_v2,
+	                         "creating the list indexes", err) == -1)
 		goto fail;
 	if (part_version(cat, "run_host", &vrh, err) == -1)
 		goto fail;
 	if (vrh < 1 &&
-	    (pg_exec(cat, sql_run_host_v1, 0, NULL, err, "creating table run_host") == -1 ||
-	     pg_exec(cat,
-	             "INSERT INTO schema_versions (part, version) VALUES ('run_host', 1) "
-	             "ON CONFLICT (part) DO UPDATE SET version = excluded.version",
-	             0, NULL, err, "recording the run_host schema version") == -1))
+	    part_step(cat, "run_host", 1, sql_run_host_v1, "creating table run_host", err) == -1)
 		goto fail;
 	if (pg_exec(cat, "COMMIT", 0, NULL, err, "committing the schema update") == -1)
 		goto fail;
