@@ -75,14 +75,27 @@ export async function render(main) {
 		const rowsBox = h('div');
 		const log = h('pre', { class: 'log', hidden: true });
 		replace(progress, h('h2', { text: 'Progress' }), head, rowsBox, log);
+		/*
+		 * The state and the rows are shown together, once the rows read
+		 * after that state are in: a "done" badge never sits above rows
+		 * still saying Running. An answer that comes back after a newer
+		 * one was shown is dropped.
+		 */
+		let asked = 0;
+		let shown = 0;
 		const show = async (run) => {
-			replace(head, h('span', { class: `badge run run-${run.state}`, dataset: { runState: run.state } }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `export ${run.state}`), ` ${(run.sections || []).join(', ')}`, run.error ? h('span', { class: 'form-error', text: ` — ${run.error}` }) : null);
+			const mine = ++asked;
+			let st;
+			let stFailed = false;
 			try {
-				const st = await api('/status.json');
-				replace(rowsBox, statusTable(st), st && st.error ? h('p', { class: 'form-error', text: st.error }) : null);
+				st = await api('/status.json');
 			} catch {
-				/* keep the previous rows */
+				stFailed = true; /* keep the previous rows */
 			}
+			if (mine < shown) return;
+			shown = mine;
+			replace(head, h('span', { class: `badge run run-${run.state}`, dataset: { runState: run.state } }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `export ${run.state}`), ` ${(run.sections || []).join(', ')}`, run.error ? h('span', { class: 'form-error', text: ` — ${run.error}` }) : null);
+			if (!stFailed) replace(rowsBox, statusTable(st), st && st.error ? h('p', { class: 'form-error', text: st.error }) : null);
 			if (run.log) {
 				log.textContent = run.log;
 				log.hidden = false;
