@@ -4,6 +4,7 @@
  * job is then reported as never backed up.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,37 @@
  * checknagios as an unprivileged user): what to do, else "".
  */
 static const char *
-permission_hint(const char *path)
+permission_hint(const char *path, const char *base)
 {
+	static char hint[2 * PATH_MAX + 320];
+	char dir[PATH_MAX];
+	size_t blen = strlen(base);
+
 	if (access(path, R_OK) == 0 || (errno != EACCES && errno != EPERM))
 		return "";
+	while (blen > 1 && base[blen - 1] == '/')
+		blen--;
+	/*
+	 * A folder above backup_base_dir that this user cannot enter: the
+	 * group key does not reach it (a /backup made 0750 by the first run).
+	 */
+	snprintf(dir, sizeof dir, "%s", path);
+	for (char *s = strchr(dir + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		size_t n = (size_t)(s - dir);
+
+		*s = '\0';
+		if (n < blen && strncmp(dir, base, n) == 0 && base[n] == '/' &&
+		    access(dir, X_OK) == -1 && errno == EACCES) {
+			snprintf(
+			    hint, sizeof hint,
+			    " (a permission problem: this user cannot enter %s, a folder above "
+			    "backup_base_dir, which [global] group does not change: make it "
+			    "searchable, chmod o+x %s, or give it to the group)",
+			    dir, dir);
+			return hint;
+		}
+		*s = '/';
+	}
 	return " (a permission problem: give checknagios's user read access with [global] "
 	       "group = GROUP in the configuration and add the user to that group; the next "
 	       "backup applies it)";
@@ -50,7 +78,8 @@ action_checknagios(const struct action_ctx *a)
 	catalog_single_threaded(); /* one thread, one read */
 	err_clear(&err);
 	if (catalog_open(path, CATALOG_RO, &cat, &err) == -1 && err.code != ENOENT) {
-		printf("UNKNOWN : cannot read the catalog: %s%s\n", err.msg, permission_hint(path));
+		printf("UNKNOWN : cannot read the catalog: %s%s\n", err.msg,
+		       permission_hint(path, a->cfg->backup_base_dir));
 		free(path);
 		return 3;
 	}

@@ -219,6 +219,31 @@ restore_confirm(const struct job *job, const char *stamp, struct err *err)
 	return 0;
 }
 
+/*
+ * A restore of files with no target (no --to, --in-place or --import-to)
+ * is a usage error, caught before any catalog row: print where a restore
+ * of this job's kind of backup can go.
+ */
+static void
+restore_where_usage(const struct job *job)
+{
+	const char *dir = job_get(job, "remote_dir");
+
+	if (job->drv->restore == restore_file_copy || (job->drv->caps & DRV_CAP_FILE)) {
+		fprintf(stderr,
+		        "tisbackup: restore: where to? --to DIR: a folder of this host to write "
+		        "the backup's file(s) into (created when missing)%s\n",
+		        strcmp(job->drv->name, "xen-xva") == 0
+		            ? ", or --import-to SR: a new VM in the pool's storage repository"
+		            : "");
+		return;
+	}
+	fprintf(stderr,
+	        "tisbackup: restore: where to? --to DIR (a folder of this host), --to HOST:DIR "
+	        "(over ssh), or --in-place (back into %s%son %s; try -d first)\n",
+	        dir != NULL ? dir : "", dir != NULL ? " " : "", job->server_name);
+}
+
 int
 action_restore(const struct action_ctx *a)
 {
@@ -301,6 +326,12 @@ action_restore(const struct action_ctx *a)
 			tjob.remote_user = tuser;
 		}
 		tjob.server_name = at != NULL ? at + 1 : o->to_server;
+	}
+	if (!(job->drv->caps & DRV_CAP_DB_DUMP) && o->to == NULL && !o->in_place &&
+	    o->import_to == NULL) {
+		restore_where_usage(job);
+		free(tuser);
+		return EXIT_USAGE;
 	}
 	if (restore_pick(a, job, stamp, &loc, &err) == -1) {
 		action_print_err(err.msg);

@@ -1143,6 +1143,38 @@ config_parse_buffer(const char *name, const char *data, size_t len, const char *
 }
 
 /*
+ * A password written in the file itself (not a *_file key) while every
+ * user may read the file: one warning naming the first such key, so an
+ * original configuration copied with its 0644 mode does not stay
+ * readable by all. Nothing is changed.
+ */
+static void
+warn_open_secret(struct config *cfg, mode_t mode)
+{
+	static const char *const secret[] = { "db_passwd", "db_password", "switch_password",
+		                              "switch_enable_password" };
+
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		const struct cfg_section *sec = &cfg->sections[i];
+
+		for (size_t j = 0; j < sec->n; j++) {
+			for (size_t k = 0; k < sizeof secret / sizeof secret[0]; k++) {
+				if (strcmp(sec->entries[j].key, secret[k]) != 0 ||
+				    sec->entries[j].value[0] == '\0')
+					continue;
+				strv_pushf(
+				    &cfg->warnings,
+				    "%s:%d: [%s] %s: a password in a file every user can read "
+				    "(mode %04o): chmod 600 %s (640 with [global] group)",
+				    cfg->path, sec->entries[j].line, sec->name, secret[k],
+				    (unsigned)(mode & 07777), cfg->path);
+				return;
+			}
+		}
+	}
+}
+
+/*
  * Read path whole (at most CONFIG_MAX_SIZE) and parse it. A regular
  * file is read into one buffer of its size (one read; the extra byte sees
  * the end): a buffer grown by doubling would touch, and copy, twice the
@@ -1155,7 +1187,7 @@ load_file(const char *path, const char *base_dir_override, int raw, struct confi
 	struct stat st;
 	char *data = NULL;
 	size_t len = 0, cap = 8192;
-	int fd, e = 0, rc = -1;
+	int fd, e = 0, rc = -1, statted = 0;
 	ssize_t r;
 
 	*out = NULL;
@@ -1163,7 +1195,8 @@ load_file(const char *path, const char *base_dir_override, int raw, struct confi
 		e = errno;
 		goto out;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (off_t)CONFIG_MAX_SIZE)
+	statted = fstat(fd, &st) == 0;
+	if (statted && S_ISREG(st.st_mode) && st.st_size < (off_t)CONFIG_MAX_SIZE)
 		cap = (size_t)st.st_size + 1;
 	data = xmalloc(cap);
 	for (;;) {
@@ -1190,6 +1223,8 @@ load_file(const char *path, const char *base_dir_override, int raw, struct confi
 		len += (size_t)r;
 	}
 	rc = parse_buffer(path, data, len, base_dir_override, raw, out, err);
+	if (rc == 0 && !raw && statted && (st.st_mode & S_IROTH))
+		warn_open_secret(*out, st.st_mode);
 out:
 	if (e != 0) {
 		err_sys(err, e, "cannot read configuration %s", path);

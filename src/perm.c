@@ -18,6 +18,7 @@
 #include "jobconf.h"
 #include "log.h"
 #include "util/fsutil.h"
+#include "util/xmalloc.h"
 
 int
 perm_group(const struct config *cfg, gid_t *gid, struct err *err)
@@ -74,6 +75,42 @@ give(const char *path, gid_t gid, mode_t add)
 	return 0;
 }
 
+/*
+ * The folders above backup_base_dir are not ours to change, but a member
+ * of the group must be able to enter them: say which one stops it (a
+ * /backup the first run made 0750 root:root, say), once. 1 if one does.
+ */
+static int
+warn_blocked_parent(const char *base, gid_t gid)
+{
+	static int warned; /* once per process: perm_apply runs before and after a run */
+	char *dir = xstrdup(base);
+	char *s = dir + strlen(dir);
+	struct stat sb;
+	int blocked = 0;
+
+	while (s > dir + 1 && s[-1] == '/')
+		*--s = '\0';
+	while ((s = strrchr(dir, '/')) != NULL && s != dir) {
+		*s = '\0';
+		if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+			break;
+		if ((sb.st_mode & S_IXOTH) || (sb.st_gid == gid && (sb.st_mode & S_IXGRP)))
+			continue;
+		if (!warned++)
+			log_warning(
+			    NULL,
+			    "[global] group: %s (mode %04o, group %u) is above backup_base_dir and "
+			    "its group's members cannot enter it, so checknagios run by them "
+			    "cannot reach the catalog: chmod o+x %s, or give it to the group",
+			    dir, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_gid, dir);
+		blocked = 1;
+		break;
+	}
+	free(dir);
+	return blocked;
+}
+
 int
 perm_apply(const struct config *cfg, gid_t gid)
 {
@@ -84,6 +121,7 @@ perm_apply(const struct config *cfg, gid_t gid)
 	int bad = 0;
 
 	bad += give(cfg->backup_base_dir, gid, S_IRGRP | S_IXGRP) == -1;
+	bad += warn_blocked_parent(cfg->backup_base_dir, gid);
 	bad += give(logdir, gid, dir_bits) == -1;
 	if ((d = opendir(logdir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {

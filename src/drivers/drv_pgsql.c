@@ -452,7 +452,8 @@ pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 		rc = 0;
 		goto out;
 	}
-	buf_puts(&sql, "DROP DATABASE IF EXISTS ");
+	/* No "does not exist, skipping" NOTICE in the restore's log. */
+	buf_puts(&sql, "SET client_min_messages = warning;\nDROP DATABASE IF EXISTS ");
 	pgsql_ident(&sql, staging);
 	buf_puts(&sql, ";\nCREATE DATABASE ");
 	pgsql_ident(&sql, staging);

@@ -206,6 +206,24 @@ for what in missing directory; do
 	t_eq "BACKUP" "$(last_row srv1 TYPE)" "private_key $what: the ERROR row is a BACKUP run"
 done
 
+# ---- a password in a file every user can read: a warning naming it, the run goes on
+new_case
+cfg_global "$CONF"
+: >"$TMPD/pw_key"
+chmod 600 "$TMPD/pw_key"
+job_section "$CONF" db1 "type = mysql+ssh" "server_name = 127.0.0.1" "private_key = $TMPD/pw_key" \
+	"db_user = root" "db_passwd = s3cret"
+chmod 644 "$CONF"
+L=$(line_of "$CONF" db_passwd)
+tb_run -c "$CONF" -d backup
+t_rc 0 "db_passwd in a 0644 file: the dry run still exits 0"
+t_match "warning: .*case_$N\.ini:$L: \[db1\] db_passwd: a password in a file every user can read \(mode 0644\): chmod 600" \
+	"$T_ERR" "db_passwd in a 0644 file: a warning says which key and what to do"
+t_nomatch 's3cret' "$T_ERR$T_OUT" "db_passwd in a 0644 file: the warning does not print the password"
+chmod 640 "$CONF"
+tb_run -c "$CONF" -d backup
+t_nomatch 'every user can read' "$T_ERR" "db_passwd in a 0640 file: no warning"
+
 # ---- a VALID config whose remote_dir is full of metacharacters backs up
 sshd_start
 new_case

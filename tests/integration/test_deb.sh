@@ -113,6 +113,13 @@ drv=$(inroot tisbackup listdrivers 2>&1)
 ntypes=$("$TISBACKUP" -c /nonexistent listdrivers | grep -c '^[a-z0-9+-]* : ')
 t_eq "$ntypes" "$(printf '%s\n' "$drv" | grep -c '^[a-z0-9+-]* : ')" "listdrivers lists the $ntypes types of this build"
 t_ok "the tisbackup group exists" inroot getent group tisbackup
+# The units' Documentation= files and the pages --help names are installed.
+docs=$(sed -n 's/^Documentation=//p' "$ROOT"/lib/systemd/system/tisbackup* | tr ' ' '\n' | sed -n 's/^file://p' | sort -u)
+t_ne "" "$docs" "the units name documentation files"
+for d in $docs /usr/share/doc/tisbackup/restore.md.gz /usr/share/doc/tisbackup/migrating.md.gz \
+	/usr/share/doc/tisbackup/web-auth.md.gz; do
+	t_ok "installed: $d" test -s "$ROOT$d"
+done
 t_eq "750 root tisbackup" "$(inroot stat -c '%a %U %G' /var/lib/tisbackup)" "/var/lib/tisbackup: 0750 root:tisbackup"
 t_ok "systemd-tmpfiles makes /run/tisbackup" systemd-tmpfiles --root="$ROOT" --create tisbackup.conf
 t_eq "750 root tisbackup" "$(inroot stat -c '%a %U %G' /run/tisbackup 2>&1)" "/run/tisbackup: 0750 root:tisbackup"

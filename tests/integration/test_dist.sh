@@ -31,6 +31,10 @@ if command -v systemd-analyze >/dev/null; then
 	t_match '^ExecReload=/bin/kill -HUP \$MAINPID$' "$(cat "$serve")" "serve: reload is SIGHUP (tests/integration/test_reload.sh)"
 	t_match '^ReadWritePaths=/var/lib/tisbackup ' "$(cat "$serve")" "serve: the backup root is writable"
 	t_match '^ProtectSystem=strict$' "$(cat "$serve")" "serve: ProtectSystem=strict"
+	for u in tisbackup-serve.service tisbackup-worker@.service tisbackup-backup.service; do
+		t_match '^RuntimeDirectory=tisbackup$' "$(cat "$DIST/systemd/$u")" \
+			"$u: /run/tisbackup writable under ProtectSystem=strict (ssh connection sharing)"
+	done
 	timer=$(cat "$DIST/systemd/tisbackup-backup.timer")
 	t_match '^Persistent=true$' "$timer" "the timer is persistent"
 	next=$(systemd-analyze calendar --iterations=1 "$(sed -n 's/^OnCalendar=//p' <<<"$timer")" 2>&1)

@@ -96,6 +96,24 @@ t_match '^ALL backups OK web,other ' "$T_OUT" "every job OK"
 as_nagios -c "$CONF" -s web dumpstat
 t_rc 0 "dumpstat as $NAG works too"
 
+# ================================================================ a folder above backup_base_dir
+# A missing parent made 0750 root:root (as the first run makes /backup for
+# /backup/data): the group cannot reach it; the backup and checknagios say which.
+UP=$TMPD/up
+mkdir -p "$UP"
+chmod 0750 "$UP"
+tb_run -c "$CONF" -b "$UP/data" -s web backup
+t_rc 0 "a backup into a folder under a 0750 root:root parent"
+t_match "WARNING \[global\] group: $UP \(mode 0750, group 0\) is above backup_base_dir.*chmod o\+x" \
+	"$T_ERR" "the backup warns that the group cannot enter the parent folder"
+as_nagios -c "$CONF" -b "$UP/data" checknagios
+t_rc 3 "checknagios as $NAG under that parent: UNKNOWN (exit 3)"
+t_match "a permission problem: this user cannot enter $UP, a folder above backup_base_dir.*chmod o\+x" \
+	"$T_OUT" "checknagios names the folder it cannot enter"
+chmod 0751 "$UP"
+as_nagios -c "$CONF" -b "$UP/data" -s web checknagios
+t_rc 0 "checknagios OK once the parent is searchable"
+
 # ================================================================ a wrong group
 cfg_global "$CONF" "group = no-such-group-$TB_ID"
 cfg_job "$CONF" web "$SRC"

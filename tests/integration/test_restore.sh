@@ -167,9 +167,13 @@ t_ok "restore --in-place: the source equals the backup again" tree_equal "$TMPD/
 t_ok "restore --in-place: the hardlink is back" same_inode "$SRC/sub/a.txt" "$SRC/sub/deeper/a_link"
 
 # --- usage errors
+nrows=$(rows RESTORE)
 tb_run -c "$CONF" -s files restore
-t_rc 1 "restore without --to or --in-place: refused"
-t_match 'where to. --to DIR' "$T_ERR" "restore without a target: the error says how"
+t_rc 2 "restore without --to or --in-place: a usage error"
+t_match 'where to. --to DIR .*--to HOST:DIR .*--in-place \(back into .* on 127\.0\.0\.1' "$T_ERR" \
+	"restore without a target: the error says how"
+t_eq "$nrows" "$(rows RESTORE)" \
+	"restore without a target: no RESTORE row"
 tb_run -c "$CONF" -s files restore --at 2001-01-01 --to "$TMPD/r4"
 t_rc 1 "restore --at a date before any backup: no backup"
 tb_run -c "$CONF" -s files restore --at yesterday --to "$TMPD/r4"
@@ -279,6 +283,7 @@ SQL
 
 	tb_run -c "$CONF" -s pg restore --db "we're db" --to-db 'copy "of" it'
 	t_rc 0 "pgsql: restore --to-db NEW: exit 0"
+	t_nomatch 'NOTICE' "$T_ERR" "pgsql: restore --to-db: no psql NOTICE in its log"
 	t_eq "$want" "$(canon 'copy "of" it')" "pgsql: restore --to-db: the copy equals the backed-up database"
 
 	# A damaged dump: the load fails, no database and no staging one is left.

@@ -412,6 +412,9 @@ t_ok "exportbackup copies the newest configuration file" cmp "$BASE/pc/$(newest 
 tb_run -c "$CONF" -s pc restore --to "$TMPD/restored"
 t_rc 0 "restore --to DIR of a switch configuration"
 t_ok "restore: the file equals the newest backup" cmp "$BASE/pc/$(newest pc)" "$TMPD/restored/$(newest pc)"
+tb_run -c "$CONF" -s pc restore
+t_rc 2 "restore of a one-file backup without --to: a usage error"
+t_match 'where to. --to DIR: a folder of this host' "$T_ERR" "restore without --to: the error says how"
 
 # --- versions: GET /api/v1/jobs/NAME/diff through serve
 # shellcheck source=web.sh
