@@ -162,14 +162,13 @@ runrec_free(struct runrec *rr)
 }
 
 int
-runrec_repair_killed(struct catalog *cat, const struct job *job, const char *cause,
-                     struct err *err)
+runrec_repair_killed(struct catalog *cat, const struct job *job, const char *cause, struct err *err)
 {
-	char *log = cause != NULL
-	                ? xasprintf("interrupted: %s; the run ended without recording a result",
-	                            cause)
-	                : xstrdup("interrupted: the run that wrote this row ended without "
-	                          "recording a result (process killed or machine stopped)");
+	char *log =
+	    cause != NULL
+	        ? xasprintf("interrupted: %s; the run ended without recording a result", cause)
+	        : xstrdup("interrupted: the run that wrote this row ended without "
+	                  "recording a result (process killed or machine stopped)");
 	int repaired = 0, rc;
 
 	rc = catalog_repair_running(cat, job->name, log, &repaired, err);

@@ -410,14 +410,14 @@ kill_cause(const struct exec *x, const char *desc)
 		                 x->phase != NULL ? " during " : "",
 		                 x->phase != NULL ? x->phase : "", id, WORKER_END_GRACE_S, x->wid);
 	if (x->handed_back)
-		return xasprintf("queue worker %s stopped, and the run (queue run %s) was still going "
-		                 "%d s later (stop_grace): killed, and handed back to the queue",
-		                 x->wid, id, x->w->grace_sec);
+		return xasprintf(
+		    "queue worker %s stopped, and the run (queue run %s) was still going "
+		    "%d s later (stop_grace): killed, and handed back to the queue",
+		    x->wid, id, x->w->grace_sec);
 	if (x->lost)
 		return xasprintf("queue worker %s lost the lease of queue run %s: killed", x->wid,
 		                 id);
-	return xasprintf("the run's process (queue run %s, worker %s) ended: %s", id, x->wid,
-	                 desc);
+	return xasprintf("the run's process (queue run %s, worker %s) ended: %s", id, x->wid, desc);
 }
 
 /*
