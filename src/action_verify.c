@@ -34,22 +34,74 @@
 #include "verify.h"
 
 #define VERIFY_COUNTS ".verify-counts"
+/*
+ * The first line of a counts file whose keys name the databases as
+ * restore does (verify_dumps()); a file without it has the keys of
+ * earlier versions, renamed when read. No tab: older readers skip it.
+ */
+#define VERIFY_COUNTS_HEADER "# tisbackup verify-counts 2"
 
-/* "NAME\tN" lines of path into names/values (missing file: none). */
-static void
+/*
+ * "NAME\tN" lines of path into lines (missing file: none). 1 when the
+ * file starts with VERIFY_COUNTS_HEADER, else 0.
+ */
+static int
 counts_read(const char *path, struct strv *lines)
 {
 	FILE *f = fopen(path, "r");
 	char line[4096];
+	int current = 0, first = 1;
 
 	if (f == NULL)
-		return;
+		return 1;
 	while (fgets(line, sizeof line, f) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
+		if (first && strcmp(line, VERIFY_COUNTS_HEADER) == 0)
+			current = 1;
+		first = 0;
 		if (strchr(line, '\t') != NULL)
 			strv_push(lines, line);
 	}
 	fclose(f);
+	return current;
+}
+
+/*
+ * Rename the keys of lines, read from a counts file of an earlier
+ * version, to the current ones: renames holds verify_dumps()'s
+ * "OLD\tDB" lines, and a line "OLD/TABLE\tN" becomes "DB/TABLE\tN" (an
+ * old key never holds a '/': it was a file name). A line whose OLD two
+ * dumps shared (their counts were mixed) is dropped; one that no dump
+ * has is kept as it is (its database is gone).
+ */
+static void
+counts_migrate(struct strv *lines, const struct strv *renames)
+{
+	struct strv out;
+
+	strv_init(&out);
+	for (size_t i = 0; i < lines->n; i++) {
+		const char *line = lines->v[i];
+		size_t k = strcspn(line, "/\t");
+		const char *to = NULL;
+		int n = 0;
+
+		for (size_t j = 0; j < renames->n; j++) {
+			const char *r = renames->v[j];
+
+			if (strncmp(r, line, k) == 0 && r[k] == '\t' &&
+			    (to == NULL || strcmp(to, r + k + 1) != 0)) {
+				to = r + k + 1;
+				n++;
+			}
+		}
+		if (n == 0 || line[k] != '/')
+			strv_push(&out, line);
+		else if (n == 1)
+			strv_pushf(&out, "%s%s", to, line + k);
+	}
+	strv_free(lines);
+	*lines = out;
 }
 
 /* The count of "NAME\t" in lines, or -1. */
@@ -76,6 +128,7 @@ counts_write(const char *path, const struct strv *counts, struct err *err)
 		err_sys(err, errno, "writing %s", tmp);
 		goto out;
 	}
+	fprintf(f, "%s\n", VERIFY_COUNTS_HEADER);
 	for (size_t i = 0; i < counts->n; i++)
 		fprintf(f, "%s\n", counts->v[i]);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
@@ -146,7 +199,7 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 	const char *kind = verify_kind(job);
 	time_t started = 0;
 	long long bytes = 0;
-	struct strv counts, prev;
+	struct strv counts, prev, renames;
 	struct runrec rr = { 0 };
 	struct drv_stats st;
 	struct job_lock lk = { .fd = -1 };
@@ -159,6 +212,7 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 
 	strv_init(&counts);
 	strv_init(&prev);
+	strv_init(&renames);
 	buf_init(&log, (size_t)-1);
 	buf_init(&warn, 4000);
 	err_clear(&err);
@@ -187,9 +241,10 @@ verify_job(const struct action_ctx *a, const struct job *job, const struct verif
 			st.log = buf_steal(&log);
 		goto finish;
 	}
-	if (verify_dumps(job, kind, s, loc, &counts, &ndumps, &derr) == -1)
+	if (verify_dumps(job, kind, s, loc, &counts, &renames, &ndumps, &derr) == -1)
 		goto finish;
-	counts_read(cpath, &prev);
+	if (!counts_read(cpath, &prev))
+		counts_migrate(&prev, &renames);
 	for (size_t i = 0; i < prev.n; i++) {
 		long long was = counts_get(&prev, prev.v[i]), is = counts_get(&counts, prev.v[i]);
 		int k = (int)strcspn(prev.v[i], "\t");
@@ -236,6 +291,7 @@ out:
 	lock_release(&lk);
 	strv_free(&counts);
 	strv_free(&prev);
+	strv_free(&renames);
 	buf_free(&log);
 	buf_free(&warn);
 	free(st.location);

@@ -162,20 +162,29 @@ runrec_free(struct runrec *rr)
 }
 
 int
-runrec_repair_dead(struct catalog *cat, const struct job *job, struct err *err)
+runrec_repair_killed(struct catalog *cat, const struct job *job, const char *cause, struct err *err)
 {
-	int repaired = 0;
+	char *log =
+	    cause != NULL
+	        ? xasprintf("interrupted: %s; the run ended without recording a result", cause)
+	        : xstrdup("interrupted: the run that wrote this row ended without "
+	                  "recording a result (process killed or machine stopped)");
+	int repaired = 0, rc;
 
-	if (catalog_repair_running(cat, job->name,
-	                           "interrupted: the run that wrote this row ended without "
-	                           "recording a result (process killed or machine stopped)",
-	                           &repaired, err) == -1)
+	rc = catalog_repair_running(cat, job->name, log, &repaired, err);
+	free(log);
+	if (rc == -1)
 		return -1;
 	if (repaired > 0)
-		log_warning(job->name,
-		            "marked %d unfinished run(s) left by a dead process as ERROR",
-		            repaired);
+		log_warning(job->name, "marked %d unfinished run(s) left by a %s process as ERROR",
+		            repaired, cause != NULL ? "killed" : "dead");
 	return 0;
+}
+
+int
+runrec_repair_dead(struct catalog *cat, const struct job *job, struct err *err)
+{
+	return runrec_repair_killed(cat, job, NULL, err);
 }
 
 int

@@ -108,4 +108,13 @@ void runrec_free(struct runrec *rr);
  */
 int runrec_repair_dead(struct catalog *cat, const struct job *job, struct err *err);
 
+/*
+ * runrec_repair_dead() by a caller that knows what ended the run that
+ * left the rows (the queue worker that killed it): their log says
+ * "interrupted: CAUSE; ..." instead of guessing. cause NULL: the same as
+ * runrec_repair_dead(). 0, or -1 + err.
+ */
+int runrec_repair_killed(struct catalog *cat, const struct job *job, const char *cause,
+                         struct err *err);
+
 #endif

@@ -34,10 +34,17 @@ struct verify_srv {
  * "DB/TABLE\tROWS" (exact counts) and "DB/#objects\tN". The scratch
  * database is dropped in every outcome; the password reaches the client
  * only through a 0600 file in a private folder removed before returning.
- * *ndumps is the number of dumps loaded. 0 or -1 + err.
+ * DB is the database as restore_dump_dbs() names it (what `restore --db`
+ * takes: a mysql+ssh dump's name decoded by its manifest), bytes below
+ * 0x20 shown as '?'. When renames is not NULL, one "OLD\tDB" line per
+ * dump is appended to it, OLD being the key earlier versions of tisbackup
+ * gave that dump (its file name without ".sql.gz" and "-STAMP", the
+ * manifest ignored), to read the counts they wrote. *ndumps is the number
+ * of dumps loaded. 0 or -1 + err.
  */
 int verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s,
-                 const char *loc, struct strv *counts, int *ndumps, struct err *err);
+                 const char *loc, struct strv *counts, struct strv *renames, int *ndumps,
+                 struct err *err);
 
 /*
  * Compare a sample of the regular files of the snapshot folder loc (a

@@ -273,9 +273,29 @@ client_close(struct client *c)
 	strv_free(&c->env);
 }
 
-/* The database name of a dump file "DB-STAMP.sql.gz" (or "DB.sql.gz"). */
+/*
+ * The key of database db in the counts (restore_dump_dbs()'s name, so
+ * verify and restore call a database the same): its bytes below 0x20
+ * shown as '?', as the counts file is "KEY\tN" lines.
+ */
 static char *
-dump_db_name(const char *file)
+dump_key(const char *db)
+{
+	char *k = xstrdup(db);
+
+	for (char *p = k; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = '?';
+	return k;
+}
+
+/*
+ * The key earlier versions gave the dump file "DB-STAMP.sql.gz" (or
+ * "DB.sql.gz"): its file name without ".sql.gz" and "-STAMP", the
+ * manifest ignored (verify_dumps()'s renames).
+ */
+static char *
+dump_legacy_key(const char *file)
 {
 	size_t n = strlen(file) - strlen(".sql.gz");
 	time_t t;
@@ -444,54 +464,48 @@ out:
 	return rc;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s, const char *loc,
-             struct strv *counts, int *ndumps, struct err *err)
+             struct strv *counts, struct strv *renames, int *ndumps, struct err *err)
 {
 	struct client c;
-	struct strv files;
-	struct dirent *de;
-	DIR *d;
-	int rc = -1;
+	struct strv dbs, files;
+	int fd, rc = -1;
 
 	*ndumps = 0;
+	strv_init(&dbs);
 	strv_init(&files);
-	d = opendir(loc);
-	if (d == NULL) {
+	fd = open(loc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1) {
 		err_sys(err, errno, "reading %s", loc);
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		if (n > 7 && strcmp(de->d_name + n - 7, ".sql.gz") == 0 &&
-		    strcmp(de->d_name, RESTORE_DUMP_GLOBALS) != 0)
-			strv_push(&files, de->d_name);
+	rc = restore_dump_dbs(fd, &dbs, &files, err);
+	close(fd);
+	if (rc == -1) {
+		err_wrap(err, "reading %s", loc);
+		goto done;
 	}
-	closedir(d);
+	rc = -1;
 	if (files.n == 0) {
 		err_set(err, "%s holds no database dump", loc);
-		strv_free(&files);
-		return -1;
+		goto done;
 	}
-	qsort(files.v, files.n, sizeof *files.v, cmp_str);
 	if (client_open(&c, job, kind, s, err) == -1) {
 		client_close(&c);
-		strv_free(&files);
-		return -1;
+		goto done;
 	}
 	for (size_t i = 0; i < files.n; i++) {
-		char *gz = xasprintf("%s/%s", loc, files.v[i]), *db = dump_db_name(files.v[i]);
-		int r = verify_one(&c, gz, db, counts, err);
+		char *gz = xasprintf("%s/%s", loc, files.v[i]), *db = dump_key(dbs.v[i]);
+		char *legacy = dump_legacy_key(files.v[i]);
+		int r;
 
+		if (renames != NULL)
+			strv_pushf(renames, "%s\t%s", legacy, db);
+		r = verify_one(&c, gz, db, counts, err);
 		free(gz);
 		free(db);
+		free(legacy);
 		if (r == -1)
 			goto out;
 		(*ndumps)++;
@@ -499,6 +513,8 @@ verify_dumps(const struct job *job, const char *kind, const struct verify_srv *s
 	rc = 0;
 out:
 	client_close(&c);
+done:
+	strv_free(&dbs);
 	strv_free(&files);
 	return rc;
 }

@@ -394,6 +394,33 @@ end_run(struct exec *x, enum queue_state state, int code, const char *error)
 }
 
 /*
+ * What ended the child x ran, which did not exit (desc: spawn_describe()),
+ * for the log of the Running rows it left: the cancel and who asked, the
+ * worker's stop, the lost lease, else desc. The caller frees it.
+ */
+static char *
+kill_cause(const struct exec *x, const char *desc)
+{
+	const char *id = x->run->id;
+
+	if (x->cancelled)
+		return xasprintf("cancelled%s%s%s%s (queue run %s), and it did not end within %d s "
+		                 "of its SIGTERM: killed by queue worker %s",
+		                 x->by[0] != '\0' ? " by " : "", x->by,
+		                 x->phase != NULL ? " during " : "",
+		                 x->phase != NULL ? x->phase : "", id, WORKER_END_GRACE_S, x->wid);
+	if (x->handed_back)
+		return xasprintf(
+		    "queue worker %s stopped, and the run (queue run %s) was still going "
+		    "%d s later (stop_grace): killed, and handed back to the queue",
+		    x->wid, id, x->w->grace_sec);
+	if (x->lost)
+		return xasprintf("queue worker %s lost the lease of queue run %s: killed", x->wid,
+		                 id);
+	return xasprintf("the run's process (queue run %s, worker %s) ended: %s", id, x->wid, desc);
+}
+
+/*
  * The child was killed (it did not exit): the Running catalog rows it
  * may have left for the run's jobs are ended now rather than at the
  * job's next run. Only for jobs whose lock is free (a live run holds
@@ -401,7 +428,7 @@ end_run(struct exec *x, enum queue_state state, int code, const char *error)
  * otherwise ignored: the next run of the job repairs its rows anyway.
  */
 static void
-repair_rows(const struct exec *x)
+repair_rows(const struct exec *x, const char *cause)
 {
 	const struct queue_run *run = x->run;
 	struct config *cfg = NULL;
@@ -426,7 +453,7 @@ repair_rows(const struct exec *x)
 			continue;
 		if (lock_acquire(job->dir, "repair", &lk, &err) == -1)
 			continue; /* busy: its run is alive and records its own row */
-		if (runrec_repair_dead(cat, job, &err) == -1)
+		if (runrec_repair_killed(cat, job, cause, &err) == -1)
 			log_warning(NULL, "worker %s: run %s: [%s] %s", x->wid, run->id, job->name,
 			            err.msg);
 		lock_release(&lk);
@@ -517,10 +544,14 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 	}
 	flush_log(&x);
 	if (!res.exited) {
+		char *cause;
+
 		spawn_describe(&res, desc, sizeof desc);
 		log_warning(NULL, "worker %s: run %s: the child did not exit (%s): ending its rows",
 		            wid, run->id, desc);
-		repair_rows(&x);
+		cause = kill_cause(&x, desc);
+		repair_rows(&x, cause);
+		free(cause);
 	}
 	if (mountpoint != NULL && usb_unmount(mountpoint, &err) == -1) {
 		/* The export may be incomplete: say so, whatever the child said. */
@@ -542,6 +573,13 @@ execute(struct worker *w, struct slot *slot, struct queue *q, const struct queue
 		snprintf(why_cancel, sizeof why_cancel, "cancelled%s%s%s%s",
 		         x.by[0] != '\0' ? " by " : "", x.by, x.phase != NULL ? " during " : "",
 		         x.phase != NULL ? x.phase : "");
+		if (!res.exited) {
+			size_t n = strlen(why_cancel);
+
+			snprintf(why_cancel + n, sizeof why_cancel - n,
+			         " (killed: it did not end within %d s of its SIGTERM)",
+			         WORKER_END_GRACE_S);
+		}
 		end_run(&x, QUEUE_CANCELLED, res.exited ? res.code : -1, why_cancel);
 	} else if (res.exited && res.code == 0) {
 		end_run(&x, QUEUE_DONE, 0, NULL);

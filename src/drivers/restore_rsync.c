@@ -11,7 +11,8 @@
  * Staging: into a target folder that does not exist yet or is empty,
  * rsync writes a sibling folder DIR.tisbackup-partial (a leftover one of
  * a killed restore is removed first) which is renamed to DIR at the end
- * (rename(2) here, one `mv` over ssh); into a folder with content, in
+ * by one rename(2) (here, or `mv -T` over ssh) that replaces an empty DIR
+ * in one step, so DIR never goes missing; into a folder with content, in
  * place or into a daemon module, rsync's --delay-updates stages each
  * file instead (slower on many small files, but never mixes a
  * half-written file in).
@@ -240,10 +241,14 @@ static const char restore_probe_sh[] =
     "if [ -e \"$2\" ] || [ -L \"$2\" ]; then rm -rf -- \"$2\" || { echo other; exit 0; }; fi; "
     "echo $w";
 
-/* The remote side of restore_stage_finish(): $2 renamed to $1 (an empty $1 replaced). */
-static const char restore_finish_sh[] =
-    "if [ -d \"$1\" ] && [ ! -L \"$1\" ]; then rmdir -- \"$1\" || exit 1; fi; "
-    "mv -- \"$2\" \"$1\"";
+/*
+ * The remote side of the final rename: $2 renamed to $1 in one rename(2)
+ * (GNU mv -T: $1 is the name itself, never a folder to move into), which
+ * replaces an empty folder $1 atomically, so $1 is never missing, and
+ * fails when $1 has content (ENOTEMPTY: something wrote there meanwhile)
+ * or is not a folder (ENOTDIR: a symlink, a file).
+ */
+static const char restore_finish_sh[] = "exec mv -T -- \"$2\" \"$1\"";
 
 /*
  * *dir (the target folder, no trailing '/') and *userhost (NULL: local)

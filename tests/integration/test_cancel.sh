@@ -13,7 +13,8 @@
 #    sshd hangs up when the session goes: SIGHUP to its group);
 #  - a child that does not end on SIGTERM (postexec_on_failure runs a
 #    hanging postexec) is killed after the worker's grace, and the worker
-#    ends its Running row itself;
+#    ends its Running row itself, saying who cancelled and that it killed
+#    the run (so does the run's error);
 #  - without the queue: `tisbackup backup` receiving SIGTERM during the
 #    same preexec exits, with the same row and lock, and leaves no child,
 #    here nor on the server (without ssh's shared connection this time).
@@ -123,8 +124,10 @@ t_match "^$id cancelled 1 .*cancelled by cli:$ME during postexec" "$(q get "$id"
 	"stuck: the run ends cancelled during postexec"
 t_match "the child did not exit" "$(cat "$TMPD/worker.log")" "stuck: the worker had to kill the child"
 t_eq ERROR "$(last_row stuck status)" "stuck: the worker ended the Running row (ERROR)"
-t_match "interrupted: the run that wrote this row ended" "$(last_row stuck log)" \
-	"stuck: the row says its run ended without recording a result"
+t_match "^interrupted: cancelled by cli:$ME during postexec \(queue run $id\), and it did not end within 30 s of its SIGTERM: killed by queue worker [^ ]+; the run ended without recording a result$" \
+	"$(last_row stuck log)" "stuck: the row the worker ended says who cancelled, and that the worker killed the run"
+t_match "cancelled by cli:$ME during postexec \(killed: it did not end within 30 s of its SIGTERM\)" \
+	"$(q get "$id" | head -n1)" "stuck: the run's error says it was killed after the grace"
 wait_until "$STALL" no_others "$WPID"
 t_ok "stuck: no process of the run is left under the worker" no_others "$WPID"
 kill -TERM "$WPID"

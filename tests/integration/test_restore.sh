@@ -10,7 +10,9 @@
 #    terminal or --yes; a restore killed midway leaves the old files plus
 #    a .tisbackup-restore.partial folder, never a half-written file;
 #    into a missing or empty folder (here and HOST:DIR) the restore stages
-#    into DIR.tisbackup-partial and renames it; killed midway (SIGKILL on
+#    into DIR.tisbackup-partial and renames it (over ssh one rename over
+#    the empty DIR, which never goes missing, refused when DIR got content
+#    meanwhile); killed midway (SIGKILL on
 #    its process group) it leaves no DIR, only that folder, and a rerun
 #    completes; a folder with content still gets --delay-updates;
 #    each restore is a RESTORE row (who, what, where, result).
@@ -116,6 +118,49 @@ t_rc 0 "restore --to HOST:EMPTYDIR: exit 0"
 t_ok "restore --to HOST:EMPTYDIR: the tree is equal (a stale staging folder removed first)" \
 	tree_equal "$SRC" "$TMPD/r7"
 t_eq "1" "$(staged "root@127.0.0.1:$TMPD/r7")" "restore --to HOST:EMPTYDIR: staged"
+# The final step into an empty HOST:DIR is one rename over it: a second
+# sshd (127.0.0.2) runs its sessions with shims of mv and rmdir first in
+# PATH, which log whether the target is there when mv starts; with
+# $SHIMS/fill present, mv first writes a file into the target (someone
+# else created content meanwhile), and the rename must refuse it.
+SHIMS=$TMPD/shims
+mkdir -p "$SHIMS"
+REAL_MV=$(command -v mv)
+REAL_RMDIR=$(command -v rmdir)
+cat >"$SHIMS/mv" <<SHIM
+#!/bin/sh
+for last in "\$@"; do :; done
+[ -e "$SHIMS/fill" ] && echo theirs >"\$last/theirs.txt"
+if [ -d "\$last" ]; then echo "mv: target there" >>"$SHIMS/log"; else echo "mv: target missing" >>"$SHIMS/log"; fi
+exec "$REAL_MV" "\$@"
+SHIM
+cat >"$SHIMS/rmdir" <<SHIM
+#!/bin/sh
+echo "rmdir \$*" >>"$SHIMS/log"
+exec "$REAL_RMDIR" "\$@"
+SHIM
+chmod 755 "$SHIMS/mv" "$SHIMS/rmdir"
+sshd_instance_start shim 127.0.0.2 "$SSHD_PORT" "PATH=$SHIMS:$PATH" || t_bail "could not start the second sshd"
+printf '[127.0.0.2]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "${SSHD_I_DIR[shim]}/host_ed25519.pub")" >>"$KNOWN_HOSTS"
+R11="$TMPD/r11 it's \$(cd;touch tb_pwned_$TB_ID)"
+mkdir "$R11"
+tb_run -c "$CONF" -s files restore --to "127.0.0.2:$R11"
+t_rc 0 "restore --to HOST:EMPTYDIR (shimmed PATH): exit 0"
+t_ok "restore --to HOST:EMPTYDIR (shimmed PATH): the tree is equal" tree_equal "$SRC" "$R11"
+t_eq "mv: target there" "$(cat "$SHIMS/log")" \
+	"restore --to HOST:EMPTYDIR: the target is still there when the final mv runs, and nothing is rmdir'ed"
+t_ok "restore --to HOST:EMPTYDIR (shimmed PATH): no staging folder left" test ! -e "$R11.tisbackup-partial"
+t_ok "restore --to HOST:EMPTYDIR (shimmed PATH): no injected command ran" no_markers
+R12=$TMPD/r12
+mkdir "$R12"
+: >"$SHIMS/fill"
+tb_run -c "$CONF" -s files restore --to "127.0.0.2:$R12"
+rm -f "$SHIMS/fill"
+t_rc 1 "restore --to HOST:EMPTYDIR that gets content before the rename: exit 1"
+t_match "move it to $R12 yourself" "$T_ERR" "restore --to HOST:DIR filled meanwhile: the error says where the files are"
+t_eq "theirs.txt" "$(ls -A "$R12")" "restore --to HOST:DIR filled meanwhile: its content is left alone"
+t_ok "restore --to HOST:DIR filled meanwhile: the restored tree is kept in the staging folder" \
+	tree_equal "$SRC" "$R12.tisbackup-partial"
 tb_run -c "$CONF" -s files restore --to "nosuchuser@127.0.0.1:$TMPD/r10"
 t_rc 1 "restore --to a HOST:DIR ssh refuses: exit 1"
 t_match "checking the target folder on nosuchuser@127.0.0.1 failed" "$T_ERR" \

@@ -80,7 +80,8 @@ wait "$SAMPLER" 2>/dev/null
 t_rc 0 "verify of a good dump: exit 0"
 t_eq "VERIFY|OK" "$(last_row pg "TYPE || '|' || status")" "verify: a VERIFY row, OK"
 t_match "^1 dump\(s\) of .* load; 2 tables, 1050 rows$" "$(last_row pg log)" "verify: the row counts tables and rows"
-t_eq "shop/#objects	4
+t_eq "# tisbackup verify-counts 2
+shop/#objects	4
 shop/public.items	1000
 shop/public.orders	50" "$(LC_ALL=C sort "$BASE/pg/.verify-counts")" "verify: per-table counts and objects kept"
 t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"

@@ -11,7 +11,11 @@
 #  - a flipped byte in the .sql.gz fails (VERIFY row ERROR);
 #  - a dump that switches to another database (USE) cannot touch it;
 #  - no scratch database and no password file are left after any outcome;
-#  - the password is in no argv or environ (/proc sampled during the run).
+#  - the password is in no argv or environ (/proc sampled during the run);
+#  - a database whose name is not a safe file name ("a/b%c", percent-encoded
+#    in its dump's file name, decoded by the manifest) is counted under the
+#    name restore gives it, and the counts an earlier version wrote under
+#    the file name are read under that name too.
 
 # Literal SQL; T_* are read by lib.sh.
 # shellcheck disable=SC2016,SC2034
@@ -50,6 +54,9 @@ USE shop;
 CREATE VIEW v AS SELECT id FROM items WHERE id > 10;
 CREATE PROCEDURE p() SELECT COUNT(*) FROM items;
 CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW SET NEW.id = NEW.id;
+CREATE DATABASE \`a/b%c\`;
+CREATE TABLE \`a/b%c\`.t (i INT);
+INSERT INTO \`a/b%c\`.t SELECT seq FROM shop.seq_1_to_5;
 SQL
 printf '%s\n' "$SECRET" >"$TMPD/verify.pw"
 chmod 600 "$TMPD/verify.pw"
@@ -63,6 +70,10 @@ EOF2
 cfg_global "$CONF"
 job_section "$CONF" my "type = mysql+ssh" "server_name = 127.0.0.1" "ssh_port = $SSHD_PORT" \
 	"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS" "db_name = shop" \
+	"db_user = tbuser" "db_passwd = $BPW" "db_host = 127.0.0.1" "db_port = $MYPORT" \
+	"verify = yes" "verify_shrink_warn = 20"
+job_section "$CONF" odd "type = mysql+ssh" "server_name = 127.0.0.1" "ssh_port = $SSHD_PORT" \
+	"private_key = $CLIENT_KEY" "known_hosts_file = $KNOWN_HOSTS" "db_name = a/b%c" \
 	"db_user = tbuser" "db_passwd = $BPW" "db_host = 127.0.0.1" "db_port = $MYPORT" \
 	"verify = yes" "verify_shrink_warn = 20"
 scratch_dbs() { myq -e "SHOW DATABASES LIKE 'tisbackup_verify%'"; }
@@ -88,7 +99,8 @@ wait "$SAMPLER" 2>/dev/null
 t_rc 0 "verify of a good mysql dump: exit 0"
 t_eq "VERIFY|OK" "$(last_row my "TYPE || '|' || status")" "verify: a VERIFY row, OK"
 t_match "^1 dump\(s\) of .* load; 3 tables, 1053 rows$" "$(last_row my log)" "verify: the row counts tables and rows"
-t_eq "shop/#objects	6
+t_eq "# tisbackup verify-counts 2
+shop/#objects	6
 shop/items	1000
 shop/odd\`name	3
 shop/orders	50" "$(LC_ALL=C sort "$BASE/my/.verify-counts")" "verify: exact per-table counts and objects (tables, view, routine, trigger) kept"
@@ -96,6 +108,28 @@ t_eq "" "$(scratch_dbs)" "verify OK: the scratch database is dropped"
 t_ok "verify: the password is in no argv and no environ" test ! -s "$TMPD/leak"
 t_ok "verify: a private folder held the option file meanwhile" test -s "$TMPD/privdirs"
 t_eq "" "$(ls -d "$TMPDIR"/tisbackup-verify-* 2>/dev/null)" "verify: the option file and its folder are removed"
+
+# --- a database name that is not a file name: counted under restore's name
+tb_run -c "$CONF" -s odd backup
+t_rc 0 "mysql a/b%c: backup OK"
+t_eq "a%2Fb%25c.sql.gz" "$(basename "$(ls "$BASE"/odd/2*/*.sql.gz)")" "mysql a/b%c: the dump's file name is percent-encoded"
+tb_run -c "$CONF" -s odd restore --db nosuch --to-db x
+t_match "it holds: 'a/b%c'" "$T_ERR" "mysql a/b%c: restore names the database a/b%c"
+tb_run -c "$CONF" --gui-config "$GUI" -s odd verify
+t_rc 0 "verify of a/b%c: exit 0"
+t_eq "# tisbackup verify-counts 2
+a/b%c/#objects	1
+a/b%c/t	5" "$(LC_ALL=C sort "$BASE/odd/.verify-counts")" "verify of a/b%c: counted under the name restore gives it"
+# The counts an earlier version wrote: keys from the file name, no header.
+printf 'a%%2Fb%%25c/#objects\t1\na%%2Fb%%25c/t\t10\n' >"$BASE/odd/.verify-counts"
+tb_run -c "$CONF" --gui-config "$GUI" -s odd verify
+t_rc 0 "verify of a/b%c after an earlier version's counts: exit 0"
+log=$(last_row odd log)
+t_match "table a/b%c/t shrank from 10 to 5 rows" "$log" "verify: the earlier version's key a%2Fb%25c is read as a/b%c"
+t_nomatch "gone" "$log" "verify: no table of the earlier counts is taken for gone"
+t_eq "# tisbackup verify-counts 2
+a/b%c/#objects	1
+a/b%c/t	5" "$(LC_ALL=C sort "$BASE/odd/.verify-counts")" "verify: the counts are rewritten under restore's names"
 
 # --- a table shrank past 20 % and one is gone: a warning
 myq -e "DELETE FROM shop.items WHERE id > 500; DROP TABLE shop.orders"
