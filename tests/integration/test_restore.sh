@@ -234,11 +234,18 @@ t_rc 2 "--to with another action: usage error"
 head -c $((128 * 1024 * 1024)) /dev/urandom >"$SRC/big.bin"
 tb_run -c "$CONF" -s files backup
 t_rc 0 "files: second backup with a big file"
+# The killed restores below run an rsync held to 4 MB/s (a PATH shim adding
+# --bwlimit), so the 128 MB copy is still under way when the test sees its
+# temporary file, however fast or busy the machine: the kill lands mid-copy.
+mkdir -p "$TMPD/slowbin"
+printf '#!/bin/sh\nexec %s --bwlimit=4096 "$@"\n' "$(command -v rsync)" >"$TMPD/slowbin/rsync"
+chmod 755 "$TMPD/slowbin/rsync"
+SLOWPATH="$TMPD/slowbin:$PATH"
 # Killed (SIGKILL on tisbackup's process group) while rsync writes into a new folder:
 # no DIR, only DIR.tisbackup-partial; a second restore completes.
 for k in "$TMPD/k1" "127.0.0.1:$TMPD/k2"; do
 	kd=${k#127.0.0.1:}
-	setsid "$TISBACKUP" -c "$CONF" -s files restore --to "$k" >"$TMPD/kill.log" 2>&1 &
+	PATH=$SLOWPATH setsid "$TISBACKUP" -c "$CONF" -s files restore --to "$k" >"$TMPD/kill.log" 2>&1 &
 	rpid=$!
 	staging_big() { find "$kd.tisbackup-partial" -name '.big.bin.*' -size +1M 2>/dev/null | grep -q .; }
 	if wait_until 60 staging_big; then
@@ -262,7 +269,7 @@ for k in "$TMPD/k1" "127.0.0.1:$TMPD/k2"; do
 done
 printf 'old big\n' >"$SRC/big.bin"
 printf 'old plain\n' >"$SRC/plain.txt"
-"$TISBACKUP" -c "$CONF" -s files restore --in-place --yes --replace >"$TMPD/kill.log" 2>&1 &
+PATH=$SLOWPATH "$TISBACKUP" -c "$CONF" -s files restore --in-place --yes --replace >"$TMPD/kill.log" 2>&1 &
 rpid=$!
 # rsync writes .big.bin.XXXXXX, moved into .tisbackup-restore.partial when complete.
 partial_big() { find "$SRC" -name '.big.bin.*' -size +1M 2>/dev/null | grep -q .; }
