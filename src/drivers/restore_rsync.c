@@ -227,12 +227,15 @@ restore_remote_sh(const struct drv_restore *r, const char *userhost, const char 
 /*
  * The remote side of restore_stage_plan(): $1 the target folder, $2 its
  * staging sibling. Prints "new" or "empty" (after removing a leftover
- * staging folder), or anything else for "no staging" (content, not a
- * plain folder, a mount point, a tool missing).
+ * staging folder), "noparent" (a missing target whose parent is not a
+ * folder), or anything else for "no staging" (content, not a plain
+ * folder, a mount point, a tool missing).
  */
 static const char restore_probe_sh[] =
     "if [ -L \"$1\" ]; then echo other; exit 0; fi; "
     "if [ ! -e \"$1\" ]; then w=new; "
+    "case $1 in */*) p=${1%/*}; p=${p:-/} ;; *) p=. ;; esac; "
+    "if [ ! -d \"$p\" ]; then echo noparent; exit 0; fi; "
     "elif [ ! -d \"$1\" ]; then echo other; exit 0; "
     "elif [ -n \"$(ls -A -- \"$1\" 2>&1)\" ]; then echo full; exit 0; "
     "elif a=$(stat -c %d -- \"$1\") && b=$(stat -c %d -- \"$1/..\") && [ -n \"$a\" ] && "
@@ -281,11 +284,25 @@ restore_stage_split(const char *dest, int ssh, char **userhost, char **dir)
 	*dir = xstrndup(path, len);
 }
 
+/* The folder holding path ("." for a bare name, "/" at the top). Caller frees. */
+static char *
+parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
 /*
  * Which way to restore into the local folder dir: NEW (missing), EMPTY
  * (an empty folder on the same filesystem as its parent), else NONE. A
  * leftover staging folder of a killed restore is removed for NEW and
- * EMPTY. 0 or -1 + err.
+ * EMPTY. A missing dir whose parent is not a folder is an error. 0 or
+ * -1 + err.
  */
 static int
 restore_stage_local(const struct drv_restore *r, const char *dir, const char *staging,
@@ -301,6 +318,16 @@ restore_stage_local(const struct drv_restore *r, const char *dir, const char *st
 	if (lstat(dir, &st) == -1) {
 		if (errno != ENOENT)
 			return 0;
+		parent = parent_of(dir);
+		if (stat(parent, &up) == -1 || !S_ISDIR(up.st_mode)) {
+			err_set(err,
+			        "--to %s: its parent folder %s does not exist: create it (mkdir -p "
+			        "%s) or choose another --to",
+			        dir, parent, parent);
+			free(parent);
+			return -1;
+		}
+		free(parent);
 		*how = RESTORE_STAGE_NEW;
 	} else {
 		if (!S_ISDIR(st.st_mode))
@@ -381,6 +408,13 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 			                      restore_probe_sh, dir, staging, word, sizeof word,
 			                      err) == -1)
 				goto out;
+			if (strcmp(word, "noparent") == 0) {
+				err_set(err,
+				        "--to %s:%s: its parent folder does not exist on %s: create "
+				        "it (mkdir -p) or choose another --to",
+				        userhost, dir, userhost);
+				goto out;
+			}
 			if (strcmp(word, "new") == 0)
 				how = RESTORE_STAGE_NEW;
 			else if (strcmp(word, "empty") == 0)

@@ -229,6 +229,13 @@ tb_run -c "$CONF" -s files restore --at "$(date +%F)" --to "$TMPD/r5" --path pla
 t_rc 0 "restore --at DATE: exit 0"
 tb_run -c "$CONF" -s files backup --to x
 t_rc 2 "--to with another action: usage error"
+for k in "$TMPD/noparent/x" "127.0.0.1:$TMPD/noparent/y"; do
+	tb_run -c "$CONF" -s files restore --to "$k"
+	t_rc 1 "restore --to $k whose parent is missing: exit 1"
+	t_match "parent folder .*noparent.* does not exist.*mkdir -p" "$T_ERR" \
+		"restore --to $k whose parent is missing: the error names the parent and what to do"
+	t_ok "restore --to $k whose parent is missing: nothing created" test ! -e "$TMPD/noparent"
+done
 
 # --- killed midway: old files plus a clearly named partial folder
 head -c $((128 * 1024 * 1024)) /dev/urandom >"$SRC/big.bin"
