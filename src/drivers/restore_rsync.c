@@ -409,10 +409,13 @@ restore_rsync_push(struct drv_restore *r, enum rsync_transport t, struct drv_sta
 			                      err) == -1)
 				goto out;
 			if (strcmp(word, "noparent") == 0) {
+				char *parent = parent_of(dir);
+
 				err_set(err,
-				        "--to %s:%s: its parent folder does not exist on %s: create "
-				        "it (mkdir -p) or choose another --to",
-				        userhost, dir, userhost);
+				        "--to %s:%s: its parent folder %s does not exist on %s: "
+				        "create it (mkdir -p %s) or choose another --to",
+				        userhost, dir, parent, userhost, parent);
+				free(parent);
 				goto out;
 			}
 			if (strcmp(word, "new") == 0)
