@@ -15,6 +15,16 @@
 # the cached page, then pages the response cache cannot answer (random
 # offsets; the job, status and since/until filters of the web UI), each
 # request a new query. Issue 19's goal: p99 <= 20 ms on PostgreSQL.
+#
+# BENCH_HERD=1: only the herd load instead: a writer commits one row every
+# ~100 ms (another process, as workers finishing backups do) while wrk
+# reads one page (BENCH_HERD_PATH, default /api/v1/backups?limit=100) at
+# 16 connections for DURATION seconds. Each commit makes the cached answer
+# stale, and every request that misses it then reads the catalog unless
+# the builds are single-flight. Prints requests/s, p50/p99, commits/s, the
+# catalog answers built per second (/metrics' tisbackup_web_cache_builds_total,
+# n/a on a serve without it) and what serve read per second (/proc/PID/io
+# rchar: the catalog's pages, whichever build it is).
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -164,6 +174,58 @@ bench_pg() {
 	GUI=$sq_gui WEB=$sq_web WEB_PID=$sq_pid
 	WEB_PORT=${sq_web##*:}
 }
+
+# cache_builds: serve's response-cache builds but /metrics' own, or n/a.
+cache_builds() {
+	curl -s -H "Cookie: $COOKIE" "$WEB/metrics" | awk '
+		/^tisbackup_web_cache_builds_total/ && !/kind="metrics"/ { n += $2; seen = 1 }
+		END { if (seen) print n; else print "n/a" }'
+}
+rchar() { awk '$1 == "rchar:" { print $2 }' "/proc/$WEB_PID/io"; }
+
+# bench_herd: the BENCH_HERD=1 load (see the top).
+bench_herd() {
+	local path=${BENCH_HERD_PATH:-/api/v1/backups?limit=100} out b0 b1 r0 r1 t0 t1 n0 n1 writer
+	local secs rps p50 p99
+	curl -s -o /dev/null -H "Cookie: $COOKIE" "$WEB$path"
+	n0=$(sqlite3 "$CATALOG" "SELECT count(*) FROM stats")
+	b0=$(cache_builds) r0=$(rchar) t0=$(date +%s.%N)
+	(
+		while [ ! -e "$TMPD/herd.stop" ]; do
+			sqlite3 -cmd '.timeout 5000' "$CATALOG" "INSERT INTO stats (backup_name,
+			  server_name, backup_start, backup_end, backup_duration, status, log, TYPE)
+			  VALUES ('job000', 'srv000', strftime('%Y-%m-%dT%H:%M:%f000', 'now'),
+			  strftime('%Y-%m-%dT%H:%M:%f000', 'now'), 0.01, 'OK', 'herd', 'BACKUP')"
+			sleep 0.1
+		done
+	) &
+	writer=$!
+	out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "$WEB$path")
+	touch "$TMPD/herd.stop"
+	wait "$writer"
+	t1=$(date +%s.%N) r1=$(rchar) b1=$(cache_builds)
+	n1=$(sqlite3 "$CATALOG" "SELECT count(*) FROM stats")
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+	rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ { printf "%d", $2 }')
+	p50=$(lat_ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
+	p99=$(lat_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
+	echo "== herd: wrk -t2 -c16 -d${DURATION}s $path, a commit every ~100 ms"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v c=$((n1 - n0)) -v s="$secs" \
+		-v b0="$b0" -v b1="$b1" -v r=$((r1 - r0)) 'BEGIN {
+		printf "  requests/s %s   p50 %s ms   p99 %s ms\n", rps, p50, p99
+		printf "  commits %d (%.1f/s)   ", c, c / s
+		if (b0 == "n/a" || b1 == "n/a") printf "catalog builds/s n/a"
+		else printf "catalog builds %d (%.1f/s, %.2f per commit)", b1 - b0, (b1 - b0) / s, (b1 - b0) / (c > 0 ? c : 1)
+		printf "   serve read %.1f MiB/s\n", r / s / 1048576 }'
+	printf '%s\n' "$out" | grep -E 'Non-2xx|Socket errors'
+}
+
+if [ "${BENCH_HERD:-0}" = 1 ]; then
+	bench_herd
+	web_stop
+	exit 0
+fi
 
 for path in /backups.json '/api/v1/backups?limit=100' /api/v1/jobs /metrics; do
 	bench "$WEB$path"

@@ -8,7 +8,8 @@
  * values are escaped as the format says (backslash, double quote,
  * newline). Every job series also carries the job's worker pool (pool);
  * per pool: its live workers and its queued and running runs (a pool with
- * jobs and no worker shows 0 workers).
+ * jobs and no worker shows 0 workers). Then serve's response cache
+ * counters (hits, misses, builds, shared builds) per kind of answer.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,40 @@ static void
 help(struct buf *b, const char *name, const char *type, const char *text)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/*
+ * serve's response cache, per kind of answer: hits, misses, builds from
+ * the catalog, and misses that waited for another request's build and
+ * sent its body (their count as of this exposition's build).
+ */
+static void
+cache_series(struct buf *b, struct req *r)
+{
+	static const struct {
+		const char *name, *text;
+	} series[] = {
+		{ "tisbackup_web_cache_hits_total", "Answers sent from serve's response cache." },
+		{ "tisbackup_web_cache_misses_total",
+		  "Answers not in the cache (built or shared)." },
+		{ "tisbackup_web_cache_builds_total", "Answers built from the catalog on a miss." },
+		{ "tisbackup_web_cache_shared_total",
+		  "Misses answered with the body of another request's build." },
+	};
+	struct cache_counters c[16];
+	size_t n = req_cache_counters(r, c, sizeof c / sizeof c[0]);
+
+	for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
+		help(b, series[k].name, "counter", series[k].text);
+		for (size_t i = 0; i < n; i++) {
+			unsigned long long v = k == 0   ? c[i].hit
+			                       : k == 1 ? c[i].miss
+			                       : k == 2 ? c[i].build
+			                                : c[i].shared;
+
+			buf_printf(b, "%s{kind=\"%s\"} %llu\n", series[k].name, c[i].kind, v);
+		}
+	}
 }
 
 static void
@@ -397,6 +432,7 @@ metrics_get(struct req *r, struct reply *out)
 		help(b, "tisbackup_queue_up", "gauge", "1 when the queue answers.");
 		buf_puts(b, "tisbackup_queue_up 0\n");
 	}
+	cache_series(b, r);
 	req_cache_put(r, "metrics", out);
 out:
 	queue_runs_free(runs, nruns);

@@ -50,7 +50,8 @@
 #define POOL_THREADS 4
 #define CACHE_ENTRIES 32
 #define CACHE_BYTES ((size_t)96 << 20)
-#define GZIP_MIN 1024 /* smaller cached bodies are sent as they are */
+#define GZIP_MIN 1024   /* smaller cached bodies are sent as they are */
+#define CACHE_WAIT_S 10 /* a request waits this long for another's build of its answer */
 
 static const char csp[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                           "script-src 'self'; frame-ancestors 'none'";
@@ -75,6 +76,27 @@ struct version_probe {
 	int busy;          /* a probe's I/O runs (outside vmu): cat, gen are its own */
 	char state[REQ_CACHE_STATE_MAX]; /* that probe's answer */
 };
+
+/*
+ * An answer being built (see req_cache_get()): the requests that miss the
+ * same key at the same catalog state wait for it and share its body.
+ * Linked in s->flights while the build runs; freed by the last of the
+ * builder and the waiters (refs, under mu).
+ */
+struct cache_flight {
+	struct cache_flight *next;
+	char *key;
+	char state[REQ_CACHE_STATE_MAX];
+	int done;          /* 0 building, 1 built (blob set), -1 failed */
+	struct blob *blob; /* a reference, once built */
+	const char *content_type;
+	int refs;
+};
+
+/* The kinds of cached answers the counters are kept for (the key's first word). */
+static const char *const cache_kinds[] = { "backups.json", "backups", "jobs",
+	                                   "metrics",      "storage", "other" };
+#define CACHE_KINDS (sizeof cache_kinds / sizeof cache_kinds[0])
 
 /* Which config a session (or Basic/proxy user) looks at. */
 struct choice {
@@ -151,6 +173,9 @@ struct server {
 	struct cache_entry cache[CACHE_ENTRIES];
 	size_t cache_bytes;
 	unsigned long cache_clock;
+	struct cache_flight *flights; /* builds running */
+	pthread_cond_t fcond;         /* a build ended (with mu) */
+	struct cache_counters counts[CACHE_KINDS];
 
 	pthread_mutex_t vmu;  /* guards the probes, apart: asking a version is I/O */
 	pthread_cond_t vcond; /* a probe finished */
@@ -897,11 +922,102 @@ cache_key(struct req *r, const char *key)
 	return xasprintf("%zu %p %s", n, (const void *)cfg, key);
 }
 
+/* The index in cache_kinds of a handler key. */
+static size_t
+cache_kind(const char *key)
+{
+	size_t n = strcspn(key, " ");
+
+	for (size_t i = 0; i + 1 < CACHE_KINDS; i++)
+		if (strlen(cache_kinds[i]) == n && strncmp(key, cache_kinds[i], n) == 0)
+			return i;
+	return CACHE_KINDS - 1;
+}
+
+/* Drop a reference to f (mu is held); the last one frees it. */
+static void
+flight_unref(struct cache_flight *f)
+{
+	if (--f->refs > 0)
+		return;
+	blob_unref(f->blob);
+	free(f->key);
+	free(f);
+}
+
+/*
+ * End r's build (mu is held): b (not NULL) is its body, which the waiters
+ * take a reference to; NULL: it failed, they build their own.
+ */
+static void
+flight_end(struct server *s, struct req *r, struct blob *b, const char *content_type)
+{
+	struct cache_flight *f = r->flight, **pp;
+
+	if (f == NULL)
+		return;
+	r->flight = NULL;
+	for (pp = &s->flights; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	f->done = b != NULL ? 1 : -1;
+	if (b != NULL) {
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+		f->blob = b;
+		f->content_type = content_type;
+	}
+	pthread_cond_broadcast(&s->fcond);
+	flight_unref(f);
+}
+
+/* A handler returned: a build it started and did not give the cache failed. */
+static void
+cache_flight_abandon(struct req *r)
+{
+	struct server *s = r->srv;
+
+	if (r->flight == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	flight_end(s, r, NULL, NULL);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Wait (mu is held) for f's build, at most CACHE_WAIT_S: 1 and out set to
+ * its body, or 0 when it failed or took too long.
+ */
+static int
+flight_wait(struct server *s, struct cache_flight *f, struct reply *out)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += CACHE_WAIT_S;
+	f->refs++;
+	while (f->done == 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->fcond, &s->mu, &until);
+	if (f->done == 1) {
+		__atomic_add_fetch(&f->blob->refs, 1, __ATOMIC_ACQ_REL);
+		out->shared = f->blob;
+		out->status = 200;
+		out->content_type = f->content_type;
+	}
+	rc = f->done == 1;
+	flight_unref(f);
+	return rc;
+}
+
 int
 req_cache_get(struct req *r, const char *key, int max_age, struct reply *out)
 {
 	struct server *s = r->srv;
 	char *k = cache_key(r, key);
+	struct cache_counters *c = &s->counts[cache_kind(key)];
+	struct cache_flight *f;
 	time_t now = time(NULL);
 	int hit = 0;
 
@@ -929,11 +1045,56 @@ req_cache_get(struct req *r, const char *key, int max_age, struct reply *out)
 		}
 		break;
 	}
+	if (hit) {
+		c->hit++;
+		goto out;
+	}
+	c->miss++;
+	/*
+	 * Single flight: a build of this key at this state running, its
+	 * body answers this request too (its state was taken after this
+	 * request arrived, and the build reads the catalog after that).
+	 * An unreadable catalog ("!N") is never shared.
+	 */
+	for (f = s->flights; f != NULL; f = f->next)
+		if (strcmp(f->key, k) == 0 && strcmp(f->state, r->cache_state) == 0)
+			break;
+	if (f != NULL && flight_wait(s, f, out)) {
+		c->shared++;
+		hit = 1;
+		goto out;
+	}
+	c->build++;
+	if (f == NULL && r->cache_state[0] != '!' && r->flight == NULL) {
+		f = xcalloc(1, sizeof *f);
+		f->key = xstrdup(k);
+		memcpy(f->state, r->cache_state, sizeof f->state);
+		f->refs = 1; /* the builder's */
+		f->next = s->flights;
+		s->flights = f;
+		r->flight = f;
+	}
+out:
 	pthread_mutex_unlock(&s->mu);
 	free(k);
 	if (hit && out->shared->len >= GZIP_MIN && accepts_gzip(r))
 		cache_gzip(r, out);
 	return hit;
+}
+
+size_t
+req_cache_counters(struct req *r, struct cache_counters *out, size_t max)
+{
+	struct server *s = r->srv;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < CACHE_KINDS && n < max; i++) {
+		out[n] = s->counts[i];
+		out[n++].kind = cache_kinds[i];
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 void
@@ -946,8 +1107,10 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 	char *k;
 
 	if (out->status != 200 || out->shared != NULL || out->static_data != NULL ||
-	    out->body.len > CACHE_BYTES / 2)
+	    out->body.len > CACHE_BYTES / 2) {
+		cache_flight_abandon(r);
 		return;
+	}
 	b = xmalloc(sizeof *b + out->body.len + 1);
 	b->refs = 2; /* the cache and this reply */
 	b->len = out->body.len;
@@ -982,6 +1145,8 @@ req_cache_put(struct req *r, const char *key, struct reply *out)
 	e->used = ++s->cache_clock;
 	memcpy(e->state, state, sizeof state);
 	s->cache_bytes += b->len;
+	/* In the same critical section: a request that misses from now on finds the entry. */
+	flight_end(s, r, b, out->content_type);
 	/* Over budget: drop the least recently used others. */
 	while (s->cache_bytes > CACHE_BYTES) {
 		struct cache_entry *old = NULL;
@@ -1485,6 +1650,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	client_ip(c, r.ip, sizeof r.ip);
 	reply_init(&out);
 	dispatch(&r, &out);
+	cache_flight_abandon(&r);
 	ret = send_reply(s, c, &out);
 	reply_free(&out);
 	return ret;
@@ -1617,6 +1783,14 @@ server_start(const struct server_opts *o, struct server **out, struct err *err)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->vmu, NULL);
 	pthread_cond_init(&s->vcond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->fcond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%d", gc->listen_port);
@@ -1690,6 +1864,7 @@ fail:
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
 	pthread_cond_destroy(&s->vcond);
+	pthread_cond_destroy(&s->fcond);
 	pthread_mutex_destroy(&s->tmu);
 	free(s);
 	return -1;
@@ -1729,6 +1904,7 @@ server_stop(struct server *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->vmu);
 	pthread_cond_destroy(&s->vcond);
+	pthread_cond_destroy(&s->fcond);
 	pthread_mutex_destroy(&s->tmu);
 	free(s);
 }

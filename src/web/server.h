@@ -45,6 +45,7 @@ struct server_opts {
 struct server;
 struct req;
 struct blob;
+struct cache_flight;
 
 /* A response being built by a handler. */
 struct reply {
@@ -88,10 +89,32 @@ struct reply {
  * max_age (seconds, 0 = no limit) bounds answers that also depend on the
  * time (ages, health).
  */
-/* 1 and out set from the cache, or 0. */
+/*
+ * 1 and out set from the cache, or 0: the caller builds the answer and
+ * gives it to req_cache_put(). Single flight: the first request that
+ * misses a key (at one catalog state) builds it; the others that miss it
+ * meanwhile wait for that build (at most CACHE_WAIT_S) and are answered
+ * with its body, shared by reference (1). When the build fails (no
+ * req_cache_put() of a 200 before the handler returns) or the wait ends,
+ * they get 0 and build their own answer.
+ */
 int req_cache_get(struct req *r, const char *key, int max_age, struct reply *out);
 /* Keep out's body (a 200 reply) under key; out then refers to the cached copy. */
 void req_cache_put(struct req *r, const char *key, struct reply *out);
+
+/* The response cache's counters since serve started, for one kind of answer. */
+struct cache_counters {
+	const char *kind;          /* static: "backups.json", "backups", "jobs", "metrics"... */
+	unsigned long long hit;    /* answered from a cached body */
+	unsigned long long miss;   /* not cached (or stale): built or shared */
+	unsigned long long build;  /* built from the catalog by the request */
+	unsigned long long shared; /* waited for another request's build and sent its body */
+};
+/*
+ * The cache's counters per kind of answer (the handler key's first word)
+ * into out (at most max); returns how many.
+ */
+size_t req_cache_counters(struct req *r, struct cache_counters *out, size_t max);
 
 /* Room for the catalog state a cached answer is keyed on ("GEN:VERSION"). */
 #define REQ_CACHE_STATE_MAX 48
@@ -113,6 +136,7 @@ struct req {
 	/* The catalog's state when req_cache_get() looked, for req_cache_put(). */
 	char cache_state[REQ_CACHE_STATE_MAX];
 	int cache_state_set;
+	struct cache_flight *flight; /* the build this request owes the others, or NULL */
 };
 
 /* --- for the handlers ---------------------------------------------------- */

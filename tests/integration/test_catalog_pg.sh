@@ -259,8 +259,12 @@ t_match 'connection lost, reconnecting' "$(cat "$TMPD/serve.err" "$TMPD/serve.ou
 	"serve logs the reconnection"
 # Requests share the catalog's version probes (server.c catalog_state):
 # whatever they share, every answer must see each commit made before it
-# was asked. 8 requests at once after each of 12 commits.
-stale=0
+# was asked. 8 requests at once after each of 12 commits. They also share
+# the build of the answer (server.c req_cache_get, single flight): one
+# request reads the catalog, the others wait for it and send its body.
+# /metrics after each round is built anew (the commit changed the state).
+stale=0 herd=0
+read -r b0 s0 h0 < <(cache_counts "$JAR" backups)
 for ((i = 1; i <= 12; i++)); do
 	cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALUES
 		('alpha', '2026-01-02 00:00:00', '2026-01-02 00:00:01', 'OK', 'BACKUP')" >/dev/null
@@ -274,8 +278,15 @@ for ((i = 1; i <= 12; i++)); do
 		[ "$(tail -n +2 "$TMPD/par.$j" | jq_py 'd["total"]' 2>/dev/null)" = $((310 + i)) ] ||
 			stale=$((stale + 1))
 	done
+	read -r b1 s1 h1 < <(cache_counts "$JAR" backups)
+	if [ "$((b1 - b0))" != 1 ] || [ "$((s1 - s0 + h1 - h0))" != 7 ]; then
+		herd=$((herd + 1))
+		t_diag "round $i: $((b1 - b0)) builds, $((s1 - s0)) shared, $((h1 - h0)) hits"
+	fi
+	b0=$b1 s0=$s1 h0=$h1
 done
 t_eq 0 "$stale" "96 requests, 8 at a time after each of 12 commits: none answers without the commit"
+t_eq 0 "$herd" "each round of 8 built the answer once (1 build, the 7 others shared it or hit the cache)"
 web_stop
 
 # ================================================================ cleanup on a full log disk

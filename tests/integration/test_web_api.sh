@@ -278,7 +278,44 @@ t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${T
 t_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$WEB/api/v1/jobs")" \
 	"the scrape token opens /metrics only"
 
-# --- a real backup through the queue and serve's embedded worker ---------------------
+# --- the response cache's single flight ------------------------------------------
+# 8 requests for /backups.json at once after each of 8 commits (another
+# process's, like a worker finishing a backup): every answer has the commit,
+# and one request per round built it from the catalog, the 7 others waited
+# for that build or found it cached (the counters of /metrics, which each
+# commit makes build anew).
+herd_commit() {
+	sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, backup_end,
+	  backup_duration, status, log, TYPE) VALUES ('job003', 'srv003',
+	  '2020-02-01T00:00:00.000000', '2020-02-01T00:01:00.000000', 0.01, 'OK', 'herd', 'BACKUP')"
+}
+herd_commit
+read -r b0 s0 h0 < <(cache_counts "$JAR" backups.json)
+stale=0 herd=0
+for ((i = 1; i <= 8; i++)); do
+	herd_commit
+	want=$(sqlite3 "$CATALOG" "SELECT count(*) FROM stats WHERE TYPE = 'BACKUP'")
+	pids=()
+	for ((j = 1; j <= 8; j++)); do
+		curl -s --max-time 10 -b "$JAR" "$WEB/backups.json" >"$TMPD/herd.$j" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for ((j = 1; j <= 8; j++)); do
+		[ "$(jq_py 'len(d)' <"$TMPD/herd.$j" 2>/dev/null)" = "$want" ] || stale=$((stale + 1))
+	done
+	read -r b1 s1 h1 < <(cache_counts "$JAR" backups.json)
+	if [ "$((b1 - b0))" != 1 ] || [ "$((s1 - s0 + h1 - h0))" != 7 ]; then
+		herd=$((herd + 1))
+		t_diag "round $i: $((b1 - b0)) builds, $((s1 - s0)) shared, $((h1 - h0)) hits"
+	fi
+	b0=$b1 s0=$s1 h0=$h1
+done
+t_eq 0 "$stale" "64 requests for /backups.json, 8 at once after each of 8 commits: all have the commit"
+t_eq 0 "$herd" "each round of 8 built the answer once (1 build, the 7 others shared it or hit the cache)"
+t_match '^tisbackup_web_cache_shared_total\{kind="backups\.json"\} [0-9]+$' \
+	"$(curl -s -b "$JAR" "$WEB/metrics")" "/metrics counts the answers shared with a build, per kind"
+
 # /backups.json is cached from here; the backup's row must show in it (the cache
 # is keyed on the catalog's version, which another process's commit moves).
 NBACKUPS=$(curl -s "${A[@]}" "$WEB/backups.json" | jq_py 'len(d)')

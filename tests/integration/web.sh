@@ -163,3 +163,14 @@ web_conf_jobs() {
 		done
 	} >>"$CONF"
 }
+
+# cache_counts JAR KIND: serve's response-cache counters for answers of
+# KIND (/metrics, tisbackup_web_cache_*_total{kind="KIND"}) as
+# "BUILDS SHARED HITS".
+cache_counts() {
+	curl -s --max-time 10 -b "$1" "$WEB/metrics" | awk -v k="{kind=\"$2\"}" '
+		$1 == "tisbackup_web_cache_builds_total" k { b = $2 }
+		$1 == "tisbackup_web_cache_shared_total" k { s = $2 }
+		$1 == "tisbackup_web_cache_hits_total" k { h = $2 }
+		END { print b + 0, s + 0, h + 0 }'
+}
