@@ -72,6 +72,11 @@ PG_LOADS=(
 	'status=ERROR (offset 0-9900)|@status'
 	'since/until (one random day)|@day'
 	'job + status + since (30 days)|@mixed'
+	'next pages (after=, from offset 0-2000)|@walk_page'
+	'job=jobNNN, next pages (after=)|@walk_job'
+	'status=ERROR, next pages (after=)|@walk_status'
+	'one random day, next pages (after=)|@walk_day'
+	'job + status + since, next pages|@walk_mixed'
 )
 
 write_loads() {
@@ -82,7 +87,16 @@ function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000003)
 end
 local function day(n) return os.date("%Y-%m-%d", os.time() - n * 86400) end
-request = function()
+-- The walk_ loads walk the list: a request is the next page (after=) of
+-- an earlier answer, its filter read back from that answer's rows (job
+-- name, day), its cursor that answer's next (the cursors waiting are per
+-- wrk thread); with none waiting, a first page at a random offset of the
+-- load without walk_. So nearly every request is a keyset page of a walk,
+-- none of them cached.
+local walk = load:match("^walk_(.*)$")
+if walk ~= nil then load = walk end
+local pending = {}
+local function first_query()
   local q
   if load == "page" then
     q = "limit=100&offset=" .. math.random(0, 2000)
@@ -97,7 +111,36 @@ request = function()
     q = string.format("job=job%03d&status=ERROR&since=%s&limit=100&offset=%d",
       math.random(0, 99), day(30), math.random(0, 40))
   end
+  return q
+end
+request = function()
+  local q = first_query()
+  if walk ~= nil then
+    q = table.remove(pending) or q
+  end
   return wrk.format(nil, "/api/v1/backups?" .. q)
+end
+if walk ~= nil then
+  response = function(status, headers, body)
+    local next = body:match('"next":"([^"]+)"')
+    local job = body:match('"backup_name":"([^"]+)"')
+    local d = body:match('"backup_start":"(%d+%-%d+%-%d+)')
+    local q
+    if status ~= 200 or next == nil or #pending >= 64 then
+      return
+    elseif load == "page" then
+      q = "limit=100"
+    elseif load == "job" then
+      q = "job=" .. job .. "&limit=100"
+    elseif load == "status" then
+      q = "status=ERROR&limit=100"
+    elseif load == "day" then
+      q = "since=" .. d .. "&until=" .. d .. "&limit=100"
+    else
+      q = "job=" .. job .. "&status=ERROR&since=" .. day(30) .. "&limit=100"
+    end
+    table.insert(pending, q .. "&after=" .. next)
+  end
 end
 LUA
 }

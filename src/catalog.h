@@ -184,12 +184,21 @@ struct catalog_filter {
 	int limit;                /* 0 = no limit */
 	int offset;
 	int oldest_first; /* default: newest backup_start first */
+	/*
+	 * Keyset paging (catalog_find only): when after_rowid > 0, only the
+	 * rows that come after the row (after_start, after_rowid) in the
+	 * list's order (after_start NULL: that row's backup_start was NULL),
+	 * read as an index range, not by skipping rows; offset is then
+	 * ignored. A row added later before that point is not returned.
+	 */
+	int64_t after_rowid;
+	const char *after_start;
 };
 
 /* Rows matching f; *rows is freed with catalog_rows_free(). 0 or -1 + err. */
 int catalog_find(struct catalog *cat, const struct catalog_filter *f, struct catalog_row **rows,
                  size_t *n, struct err *err);
-/* How many rows match f (limit and offset ignored). 0 or -1 + err. */
+/* How many rows match f (limit, offset and the after_ keyset ignored). 0 or -1 + err. */
 int catalog_count(struct catalog *cat, const struct catalog_filter *f, int64_t *count,
                   struct err *err);
 /* Insert a complete row (register_existing); *rowid may be NULL. 0 or -1 + err. */

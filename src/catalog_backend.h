@@ -34,6 +34,42 @@ enum catalog_order {
 	CATALOG_ORDER_MAX
 };
 
+/*
+ * The index ranges of a keyset page (catalog_filter.after_rowid > 0) in
+ * the order a backend reads them, $S/$R the cursor's start and rowid.
+ */
+enum catalog_keyset {
+	CATALOG_KS_NONE,        /* no keyset: the filter's offset */
+	CATALOG_KS_BEFORE,      /* (backup_start, rowid) < ($S, $R) */
+	CATALOG_KS_AFTER,       /* (backup_start, rowid) > ($S, $R) */
+	CATALOG_KS_NULL,        /* backup_start IS NULL */
+	CATALOG_KS_NULL_BEFORE, /* backup_start IS NULL AND rowid < $R */
+	CATALOG_KS_NULL_AFTER,  /* backup_start IS NULL AND rowid > $R */
+	CATALOG_KS_NOT_NULL,    /* backup_start IS NOT NULL */
+};
+
+/*
+ * The ranges f's page is read from: *first, then *second (CATALOG_KS_NONE
+ * when there is none) while the page is not full. NULL starts come last
+ * newest first and first oldest first, so a cursor on a non-NULL start
+ * continues into them, and one on a NULL start out of them.
+ */
+static inline void
+catalog_keyset_ranges(const struct catalog_filter *f, enum catalog_keyset *first,
+                      enum catalog_keyset *second)
+{
+	*first = *second = CATALOG_KS_NONE;
+	if (f->after_rowid <= 0)
+		return;
+	if (!f->oldest_first) {
+		*first = f->after_start != NULL ? CATALOG_KS_BEFORE : CATALOG_KS_NULL_BEFORE;
+		*second = f->after_start != NULL ? CATALOG_KS_NULL : CATALOG_KS_NONE;
+	} else {
+		*first = f->after_start != NULL ? CATALOG_KS_AFTER : CATALOG_KS_NULL_AFTER;
+		*second = f->after_start != NULL ? CATALOG_KS_NONE : CATALOG_KS_NOT_NULL;
+	}
+}
+
 struct catalog_ops {
 	const char *scheme; /* the URI scheme naming the backend */
 	size_t priv_size;   /* bytes of private state catalog.c allocates, zeroed */

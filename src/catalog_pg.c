@@ -874,31 +874,98 @@ filter_sql(const struct catalog_filter *f, struct buf *sql, const char **p, int 
 		buf_printf(sql, "%sbackup_location IS NOT NULL AND backup_location != ''", sep);
 }
 
+/* The rows matching f in range ks, at most lim (0: all), appended to *rows, *n. */
 static int
-pg_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, size_t *n,
-        struct err *err)
+find_part(struct pgcat *cat, const struct catalog_filter *f, enum catalog_keyset ks, int lim,
+          struct catalog_row **rows, size_t *n, struct err *err)
 {
-	struct pgcat *cat = priv;
-	const char *p[8];
-	char lim[32], off[32];
+	const char *p[10];
+	char lb[32], ob[32], rb[32];
+	const char *sep;
 	int np = 0;
+	size_t len;
 	struct buf sql;
+	struct catalog_row *got = NULL;
+	size_t ngot = 0;
 	PGresult *res;
 
 	buf_init(&sql, 4096);
 	buf_puts(&sql, "SELECT " ROW_COLUMNS " FROM stats");
+	len = sql.len;
 	filter_sql(f, &sql, p, &np);
-	p[np++] = f->limit > 0 ? int_param(f->limit, lim, sizeof lim) : NULL;
-	p[np++] = int_param(f->offset > 0 ? f->offset : 0, off, sizeof off);
+	sep = sql.len > len ? " AND " : " WHERE ";
+	int_param(f->after_rowid, rb, sizeof rb);
+	switch (ks) {
+	case CATALOG_KS_NONE:
+		break;
+	case CATALOG_KS_BEFORE:
+	case CATALOG_KS_AFTER:
+		p[np++] = f->after_start;
+		p[np++] = rb;
+		buf_printf(
+		    &sql, "%sbackup_start %s $%d AND (backup_start %s $%d OR rowid %s $%d::bigint)",
+		    sep, ks == CATALOG_KS_BEFORE ? "<=" : ">=", np - 1,
+		    ks == CATALOG_KS_BEFORE ? "<" : ">", np - 1,
+		    ks == CATALOG_KS_BEFORE ? "<" : ">", np);
+		break;
+	case CATALOG_KS_NULL:
+	case CATALOG_KS_NOT_NULL:
+		buf_printf(&sql, "%sbackup_start IS %sNULL", sep,
+		           ks == CATALOG_KS_NULL ? "" : "NOT ");
+		break;
+	case CATALOG_KS_NULL_BEFORE:
+	case CATALOG_KS_NULL_AFTER:
+		p[np++] = rb;
+		buf_printf(&sql, "%sbackup_start IS NULL AND rowid %s $%d::bigint", sep,
+		           ks == CATALOG_KS_NULL_BEFORE ? "<" : ">", np);
+		break;
+	}
+	p[np++] = lim > 0 ? int_param(lim, lb, sizeof lb) : NULL;
+	p[np++] = int_param(ks == CATALOG_KS_NONE && f->offset > 0 ? f->offset : 0, ob, sizeof ob);
 	buf_printf(&sql, " ORDER BY %s LIMIT $%d::bigint OFFSET $%d::bigint",
 	           f->oldest_first ? OLDEST_FIRST : NEWEST_FIRST, np - 1, np);
 	res = pg_run(cat, buf_str(&sql), np, p, err, "reading rows");
 	buf_free(&sql);
 	if (res == NULL)
 		return -1;
-	rows_read(res, rows, n);
+	rows_read(res, &got, &ngot);
 	PQclear(res);
+	if (ngot > 0) {
+		*rows = xrealloc(*rows, (*n + ngot) * sizeof **rows);
+		memcpy(*rows + *n, got, ngot * sizeof *got);
+		*n += ngot;
+	}
+	free(got);
 	return 0;
+}
+
+/*
+ * After a keyset (after_rowid > 0) the rows come from at most two index
+ * ranges, neither with an OFFSET: the rows whose backup_start is on the
+ * far side of the cursor's, and those whose backup_start is NULL (last
+ * newest first, first oldest first); the second range is read only when
+ * the first does not fill the page.
+ */
+static int
+pg_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, size_t *n,
+        struct err *err)
+{
+	struct pgcat *cat = priv;
+	enum catalog_keyset first, second;
+	int lim = f->limit, ret;
+
+	*rows = NULL;
+	*n = 0;
+	catalog_keyset_ranges(f, &first, &second);
+	ret = find_part(cat, f, first, lim, rows, n, err);
+	if (ret == 0 && second != CATALOG_KS_NONE && (lim == 0 || *n < (size_t)lim))
+		ret = find_part(cat, f, second, lim > 0 ? lim - (int)*n : 0, rows, n, err);
+	if (ret == -1) {
+		catalog_rows_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return ret;
 }
 
 /* The memo of key (the least recently used one, emptied, when none). */

@@ -67,6 +67,19 @@ static const char sql_create_indexes[] =
 	"backup_duration, total_files_count, written_files_count, total_bytes, "                   \
 	"written_bytes, status, log, backup_location"
 
+/*
+ * A count sq_count() made, valid while sq_version() answers the version
+ * it was made at: no commit by anyone since, so the same rows (paging
+ * through one filter counts once per commit instead of once per page).
+ */
+#define SQ_COUNT_MEMO_MAX 8
+struct sq_count_memo {
+	char *key;        /* the filter's WHERE clause and parameters; NULL when unused */
+	uint64_t version; /* sq_version() before the count */
+	int64_t count;
+	uint64_t used; /* sqlcat.count_tick at the last use */
+};
+
 /* The private state catalog.c allocates (zeroed) for each open catalog. */
 struct sqlcat {
 	struct sqlu_db c;
@@ -80,6 +93,8 @@ struct sqlcat {
 	sqlite3_stmt *version;
 	/* [order column][backup_name given][type given] */
 	sqlite3_stmt *last[CATALOG_ORDER_MAX][2][2];
+	struct sq_count_memo counts[SQ_COUNT_MEMO_MAX]; /* sq_count()'s recent answers */
+	uint64_t count_tick;                            /* their last-use clock */
 	int has_alerts; /* the alerts table exists (checked once per connection) */
 	int du_state;   /* disk-usage tables: 0 not checked yet, 1 there, -1 absent (read-only) */
 	int rh_state;   /* run_host, the same */
@@ -460,6 +475,8 @@ sq_close(void *priv)
 		for (int i = 0; i < 2; i++)
 			for (int j = 0; j < 2; j++)
 				sqlite3_finalize(cat->last[o][i][j]);
+	for (size_t i = 0; i < SQ_COUNT_MEMO_MAX; i++)
+		free(cat->counts[i].key);
 	sqlu_close(&cat->c);
 }
 
@@ -873,36 +890,59 @@ filter_bind(sqlite3_stmt *st, const struct catalog_filter *f)
 		sqlu_bind_text(st, 5, f->start_before);
 }
 
+/* The rows matching f in range ks, at most lim (0: all), appended to *r, *len, *cap. */
 static int
-sq_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, size_t *n,
-        struct err *err)
+find_part(struct sqlcat *cat, const struct catalog_filter *f, enum catalog_keyset ks, int lim,
+          struct catalog_row **r, size_t *len, size_t *cap, struct err *err)
 {
-	struct sqlcat *cat = priv;
-	struct catalog_row *r = NULL;
+	const char *lt = ks == CATALOG_KS_BEFORE || ks == CATALOG_KS_NULL_BEFORE ? "<" : ">";
 	sqlite3_stmt *st = NULL;
-	size_t len = 0, cap = 0;
+	const char *sep;
 	struct buf sql;
+	size_t flen;
 	int rc, ret = -1;
 
-	*rows = NULL;
-	*n = 0;
 	buf_init(&sql, 4096);
 	buf_printf(&sql, "SELECT " ROW_COLUMNS ", %s FROM stats",
 	           cat->has_type ? "TYPE" : "'BACKUP'");
+	flen = sql.len;
 	filter_sql(cat, f, &sql);
+	sep = sql.len > flen ? " AND " : " WHERE ";
+	switch (ks) {
+	case CATALOG_KS_NONE:
+		break;
+	case CATALOG_KS_BEFORE:
+	case CATALOG_KS_AFTER:
+		buf_printf(&sql, "%sbackup_start %s= ?8 AND (backup_start %s ?8 OR rowid %s ?9)",
+		           sep, lt, lt, lt);
+		break;
+	case CATALOG_KS_NULL:
+	case CATALOG_KS_NOT_NULL:
+		buf_printf(&sql, "%sbackup_start IS %sNULL", sep,
+		           ks == CATALOG_KS_NULL ? "" : "NOT ");
+		break;
+	case CATALOG_KS_NULL_BEFORE:
+	case CATALOG_KS_NULL_AFTER:
+		buf_printf(&sql, "%sbackup_start IS NULL AND rowid %s ?9", sep, lt);
+		break;
+	}
 	buf_printf(&sql, " ORDER BY backup_start %s, rowid %s LIMIT ?6 OFFSET ?7",
 	           f->oldest_first ? "ASC" : "DESC", f->oldest_first ? "ASC" : "DESC");
 	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
 		goto out;
 	filter_bind(st, f);
-	sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : -1);
-	sqlite3_bind_int(st, 7, f->offset > 0 ? f->offset : 0);
+	sqlite3_bind_int(st, 6, lim > 0 ? lim : -1);
+	sqlite3_bind_int(st, 7, ks == CATALOG_KS_NONE && f->offset > 0 ? f->offset : 0);
+	if (ks == CATALOG_KS_BEFORE || ks == CATALOG_KS_AFTER)
+		sqlu_bind_text(st, 8, f->after_start);
+	if (ks != CATALOG_KS_NONE && ks != CATALOG_KS_NULL && ks != CATALOG_KS_NOT_NULL)
+		sqlite3_bind_int64(st, 9, f->after_rowid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap == 0 ? 32 : cap * 2;
-			r = xrealloc(r, cap * sizeof *r);
+		if (*len == *cap) {
+			*cap = *cap == 0 ? 32 : *cap * 2;
+			*r = xrealloc(*r, *cap * sizeof **r);
 		}
-		row_read(st, &r[len++]);
+		row_read(st, &(*r)[(*len)++]);
 	}
 	if (rc != SQLITE_DONE) {
 		sqlu_error(&cat->c, rc, err, "reading rows");
@@ -912,6 +952,29 @@ sq_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, s
 out:
 	sqlite3_finalize(st);
 	buf_free(&sql);
+	return ret;
+}
+
+/*
+ * A keyset page (after_rowid > 0) is read from at most two ranges
+ * (catalog_keyset_ranges()), neither with an OFFSET.
+ */
+static int
+sq_find(void *priv, const struct catalog_filter *f, struct catalog_row **rows, size_t *n,
+        struct err *err)
+{
+	struct sqlcat *cat = priv;
+	struct catalog_row *r = NULL;
+	enum catalog_keyset first, second;
+	size_t len = 0, cap = 0;
+	int lim = f->limit, ret;
+
+	*rows = NULL;
+	*n = 0;
+	catalog_keyset_ranges(f, &first, &second);
+	ret = find_part(cat, f, first, lim, &r, &len, &cap, err);
+	if (ret == 0 && second != CATALOG_KS_NONE && (lim == 0 || len < (size_t)lim))
+		ret = find_part(cat, f, second, lim > 0 ? lim - (int)len : 0, &r, &len, &cap, err);
 	if (ret == -1) {
 		catalog_rows_free(r, len);
 		return -1;
@@ -921,17 +984,66 @@ out:
 	return 0;
 }
 
+static int sq_version(void *priv, uint64_t *version, struct err *err);
+
+/* The memo of key (the least recently used one, emptied, when none). */
+static struct sq_count_memo *
+sq_count_memo_of(struct sqlcat *cat, const char *key)
+{
+	struct sq_count_memo *m = &cat->counts[0];
+
+	for (size_t i = 0; i < SQ_COUNT_MEMO_MAX; i++) {
+		if (cat->counts[i].key != NULL && strcmp(cat->counts[i].key, key) == 0)
+			return &cat->counts[i];
+		if (cat->counts[i].used < m->used)
+			m = &cat->counts[i];
+	}
+	free(m->key);
+	m->key = xstrdup(key);
+	m->version = 0;
+	m->count = -1;
+	return m;
+}
+
+/*
+ * Counted once per catalog version and filter: the version is read
+ * before the count, so a commit racing the count moves it and the next
+ * call counts again. No memo for an immutable handle (a new version
+ * every call) nor inside this handle's transaction (a rollback takes
+ * its rows back but not the version).
+ */
 static int
 sq_count(void *priv, const struct catalog_filter *f, int64_t *count, struct err *err)
 {
 	struct sqlcat *cat = priv;
+	struct sq_count_memo *m = NULL;
 	sqlite3_stmt *st = NULL;
-	struct buf sql;
+	uint64_t version = 0;
+	struct buf sql, key;
 	int rc, ret = -1;
 
 	buf_init(&sql, 4096);
+	buf_init(&key, 8192);
 	buf_puts(&sql, "SELECT count(*) FROM stats");
 	filter_sql(cat, f, &sql);
+	if (!cat->immutable && sqlite3_get_autocommit(cat->c.db)) {
+		const char *v[] = { f->backup_name, f->type, f->status, f->start_since,
+			            f->start_before };
+
+		buf_puts(&key, buf_str(&sql));
+		for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+			buf_printf(&key, "|%zd:%s", v[i] != NULL ? (ssize_t)strlen(v[i]) : -1,
+			           v[i] != NULL ? v[i] : "");
+		if (sq_version(cat, &version, err) == -1)
+			goto out;
+		m = sq_count_memo_of(cat, buf_str(&key));
+		m->used = ++cat->count_tick;
+		if (m->count >= 0 && m->version == version) {
+			*count = m->count;
+			ret = 0;
+			goto out;
+		}
+	}
 	if (sqlu_prepare(&cat->c, &st, buf_str(&sql), err) == -1)
 		goto out;
 	filter_bind(st, f);
@@ -941,10 +1053,15 @@ sq_count(void *priv, const struct catalog_filter *f, int64_t *count, struct err 
 		goto out;
 	}
 	*count = sqlite3_column_int64(st, 0);
+	if (m != NULL) {
+		m->version = version;
+		m->count = *count;
+	}
 	ret = 0;
 out:
 	sqlite3_finalize(st);
 	buf_free(&sql);
+	buf_free(&key);
 	return ret;
 }
 

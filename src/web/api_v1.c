@@ -476,6 +476,77 @@ bad:
 	return -1;
 }
 
+/* The longest after= value taken (a cursor of a 2 KiB backup_start). */
+#define CURSOR_MAX 4120
+
+/*
+ * The cursor of the page after row: "ROWID.HEX" (HEX the bytes of its
+ * backup_start), or "ROWID" when its backup_start is NULL. Opaque to
+ * clients; only URL-safe characters. Appended to b as a JSON string.
+ */
+static void
+cursor_json(struct buf *b, const struct catalog_row *row)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_printf(b, "\"%lld", (long long)row->rowid);
+	if (row->backup_start != NULL) {
+		buf_putc(b, '.');
+		for (const unsigned char *p = (const unsigned char *)row->backup_start; *p != '\0';
+		     p++) {
+			buf_putc(b, hex[*p >> 4]);
+			buf_putc(b, hex[*p & 15]);
+		}
+	}
+	buf_putc(b, '"');
+}
+
+/*
+ * The after= parameter (a cursor_json() string) into f's keyset; its
+ * start is decoded into *start (owned by the caller, freed with free()).
+ * 0, or -1 with 400 naming after set.
+ */
+static int
+cursor_param(struct req *r, struct reply *out, struct catalog_filter *f, char **start)
+{
+	const char *s = req_arg(r, "after"), *dot;
+	char *end;
+	long long id;
+	size_t nhex;
+
+	*start = NULL;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || errno != 0 || id <= 0 || (*end != '\0' && *end != '.') ||
+	    strlen(s) > CURSOR_MAX)
+		goto bad;
+	dot = *end == '.' ? end + 1 : NULL;
+	if (dot != NULL) {
+		nhex = strlen(dot);
+		if (nhex % 2 != 0)
+			goto bad;
+		*start = xmalloc(nhex / 2 + 1);
+		for (size_t i = 0; i < nhex; i += 2) {
+			char two[3] = { dot[i], dot[i + 1], '\0' };
+
+			if (!isxdigit((unsigned char)two[0]) || !isxdigit((unsigned char)two[1]) ||
+			    ((*start)[i / 2] = (char)strtol(two, NULL, 16)) == '\0')
+				goto bad;
+		}
+		(*start)[nhex / 2] = '\0';
+	}
+	f->after_rowid = id;
+	f->after_start = *start;
+	return 0;
+bad:
+	free(*start);
+	*start = NULL;
+	reply_error(r, out, 400, "after", "after: the next cursor of an earlier answer");
+	return -1;
+}
+
 void
 api_backups(struct req *r, struct reply *out)
 {
@@ -483,7 +554,8 @@ api_backups(struct req *r, struct reply *out)
 	struct catalog_row *rows = NULL;
 	struct catalog *cat = NULL;
 	char since[32], until[32];
-	char *key = NULL;
+	char *key = NULL, *start = NULL;
+	int limit;
 	int64_t total = 0;
 	size_t n = 0;
 	struct err err;
@@ -496,21 +568,31 @@ api_backups(struct req *r, struct reply *out)
 	    date_param(r, out, "since", 0, since, sizeof since) == -1 ||
 	    date_param(r, out, "until", 1, until, sizeof until) == -1 ||
 	    int_param(r, out, "limit", 1, 1000, &f.limit) == -1 ||
-	    int_param(r, out, "offset", 0, 1000000000, &f.offset) == -1)
+	    int_param(r, out, "offset", 0, 1000000000, &f.offset) == -1 ||
+	    cursor_param(r, out, &f, &start) == -1)
 		return;
+	if (f.after_rowid > 0 && f.offset > 0) {
+		reply_error(r, out, 400, "offset",
+		            "offset: not with after (the cursor is the position)");
+		goto out;
+	}
 	if (f.type == NULL) {
 		f.type = "BACKUP";
 	} else if (strcmp(f.type, "BACKUP") != 0 && strcmp(f.type, "EXPORT") != 0 &&
 	           strcmp(f.type, "CLEAN") != 0 && strcmp(f.type, "RESTORE") != 0) {
 		reply_error(r, out, 400, "type", "type: BACKUP, EXPORT, CLEAN or RESTORE");
-		return;
+		goto out;
 	}
 	f.start_since = since[0] != '\0' ? since : NULL;
 	f.start_before = until[0] != '\0' ? until : NULL;
-	key = xasprintf("backups %s|%s|%s|%s|%s|%d|%d", f.backup_name != NULL ? f.backup_name : "",
-	                f.status != NULL ? f.status : "", f.type, since, until, f.limit, f.offset);
+	key =
+	    xasprintf("backups %s|%s|%s|%s|%s|%d|%d|%s", f.backup_name != NULL ? f.backup_name : "",
+	              f.status != NULL ? f.status : "", f.type, since, until, f.limit, f.offset,
+	              req_arg(r, "after") != NULL ? req_arg(r, "after") : "");
 	if (req_cache_get(r, key, 0, out))
 		goto out;
+	/* One row more than asked: whether there is a next page. */
+	limit = f.limit++;
 	if (req_catalog(r, &cat, &err) == -1 ||
 	    (cat != NULL && (catalog_count(cat, &f, &total, &err) == -1 ||
 	                     catalog_find(cat, &f, &rows, &n, &err) == -1))) {
@@ -519,17 +601,24 @@ api_backups(struct req *r, struct reply *out)
 	}
 	buf_init(&b, (size_t)1 << 30);
 	buf_puts(&b, "{\"items\":[");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
 		jobview_api_row_json(&b, &rows[i]);
 	}
-	buf_printf(&b, "],\"total\":%lld,\"limit\":%d,\"offset\":%d}\n", (long long)total, f.limit,
-	           f.offset);
+	buf_printf(&b, "],\"total\":%lld,\"limit\":%d,\"offset\":%d,\"next\":", (long long)total,
+	           limit, f.offset);
+	if (n > (size_t)limit) {
+		cursor_json(&b, &rows[limit - 1]);
+	} else {
+		buf_puts(&b, "null");
+	}
+	buf_puts(&b, "}\n");
 	reply_json(out, 200, &b);
 	req_cache_put(r, key, out);
 out:
 	free(key);
+	free(start);
 	catalog_rows_free(rows, n);
 	req_catalog_put(r, cat);
 }

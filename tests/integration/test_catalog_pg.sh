@@ -131,6 +131,32 @@ t_eq '4 4' "$(body_of "$r" | jq_py 'str(d["total"])+" "+str(len(d["items"]))')" 
 	"/api/v1/backups lists the four rows"
 t_eq '1 2' "$(q 'job=alpha&limit=1' | jq_py 'str(len(d["items"]))+" "+str(d["total"])')" \
 	"/api/v1/backups: job filter, limit, total"
+# Keyset paging (next / after=) on PostgreSQL: rows with equal and NULL
+# starts, walked two a page while a newer row is added: the rows of the
+# list as it was, each once, in order; a bad cursor is a 400 naming after.
+cq "INSERT INTO stats (backup_name, server_name, backup_start, status, type) VALUES
+  ('w1', 's', '2021-01-01T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('w2', 's', '2021-01-01T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('w3', 's', '2021-01-01T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('w4', 's', '2021-01-02T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('w5', 's', '2020-12-31T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('w6', 's', NULL, 'WALK', 'BACKUP'), ('w7', 's', NULL, 'WALK', 'BACKUP'),
+  ('w8', 's', NULL, 'WALK', 'BACKUP')"
+add_walk_row() {
+	cq "INSERT INTO stats (backup_name, server_name, backup_start, status, type)
+	  VALUES ('w9', 's', '2021-02-01T00:00:00.000000', 'WALK', 'BACKUP')"
+}
+backups_walk q 'status=WALK&limit=2' "$TMPD/walked" add_walk_row
+t_eq 'w4 w3 w2 w1 w5 w8 w7 w6' "$(cut -d' ' -f1 "$TMPD/walked" | xargs)" \
+	"/api/v1/backups walked by next cursor: every row once, newest first, equal starts by rowid, NULL starts last, the row added meanwhile not"
+backups_walk q 'status=WALK&limit=1' "$TMPD/walked"
+t_eq 'w9 w4 w3 w2 w1 w5 w8 w7 w6' "$(cut -d' ' -f1 "$TMPD/walked" | xargs)" "... and one row a page: all, the new one first"
+t_eq "$(q 'status=WALK' | jq_py '"\n".join(i["backup_name"]+" "+str(i["backup_start"])+" "+i["status"] for i in d["items"])')" \
+	"$(cat "$TMPD/walked")" "... the same items as one page"
+r=$(hcurl -b "$JAR" "$WEB/api/v1/backups?after=7.4g")
+t_eq "400 after" "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "a bad cursor: 400 naming after"
+cq "DELETE FROM stats WHERE status = 'WALK'"
+t_eq 4 "$(q '' | jq_py 'd["total"]')" "the walk's rows gone again"
 r=$(hcurl -b "$JAR" "$WEB/api/v1/jobs/beta")
 t_eq '2 OK' "$(body_of "$r" | jq_py 'str(len(d["history"]))+" "+d["history"][-1]["status"]')" \
 	"/api/v1/jobs/NAME: the job's history"

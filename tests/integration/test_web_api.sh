@@ -193,6 +193,44 @@ for bad in 'limit=0:limit' 'limit=1001:limit' 'limit=abc:limit' 'offset=-1:offse
 	t_eq "400 ${bad##*:}" "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "bad ${bad%%:*}: 400 naming the field"
 done
 
+# --- backups: keyset paging (next / after=) -----------------------------------
+# The whole list by offset, then walked by cursor, 37 rows a page, while
+# a newer row is added after the first page: every row once, in order,
+# and the new one not (it sorts before the cursor).
+{ q 'limit=1000' | jq_py '"\n".join(i["backup_name"]+" "+str(i["backup_start"])+" "+i["status"] for i in d["items"])'
+  q 'limit=1000&offset=1000' | jq_py '"\n".join(i["backup_name"]+" "+str(i["backup_start"])+" "+i["status"] for i in d["items"])'; } |
+	sed '/^$/d' >"$TMPD/by_offset"
+t_eq 1001 "$(wc -l <"$TMPD/by_offset")" "the list by offset: every BACKUP row"
+add_newer() {
+	sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, status, TYPE)
+	  VALUES ('job000', 'srv000', strftime('%Y-%m-%dT%H:%M:%f000', 'now', 'localtime', '+1 hours'), 'OK', 'BACKUP')"
+}
+backups_walk q 'limit=37' "$TMPD/walked" add_newer
+t_eq "" "$(diff "$TMPD/by_offset" "$TMPD/walked")" \
+	"walking next cursors (a row added meanwhile): every row exactly once, in order"
+t_eq 1002 "$(q 'limit=1' | jq_py 'd["total"]')" "... and the added row is there for a new walk"
+t_eq null "$(q 'limit=1000&offset=1000' | jq_py 'd["next"]')" "the last page: next is null"
+# Rows without a backup_start come last; a cursor walks into and through them.
+sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, status, TYPE) VALUES
+  ('job001', 'srv001', NULL, 'WALK', 'BACKUP'), ('job002', 'srv002', NULL, 'WALK', 'BACKUP'),
+  ('job003', 'srv003', '2021-01-01T00:00:00.000000', 'WALK', 'BACKUP'),
+  ('job004', 'srv004', '2021-01-01T00:00:00.000000', 'WALK', 'BACKUP')"
+backups_walk q 'status=WALK&limit=1' "$TMPD/walked"
+t_eq "$(q 'status=WALK' | jq_py '"\n".join(i["backup_name"]+" "+str(i["backup_start"])+" "+i["status"] for i in d["items"])')" \
+	"$(cat "$TMPD/walked")" "one row a page through equal starts and NULL starts: the same rows, in order"
+t_eq 'job004 job003 job002 job001' "$(cut -d' ' -f1 "$TMPD/walked" | xargs)" \
+	"equal starts newest rowid first, NULL starts last"
+sqlite3 "$CATALOG" "DELETE FROM stats WHERE status = 'WALK' OR backup_start > strftime('%Y-%m-%dT%H:%M:%f000', 'now', 'localtime', '+30 minutes')"
+n1=$(q 'job=job005&limit=4' | jq_py 'd["next"]')
+t_eq '4 job005' "$(q "job=job005&limit=4&after=$n1" | jq_py 'str(len(d["items"]))+" "+",".join(set(i["backup_name"] for i in d["items"]))')" \
+	"after= with a filter: the filter's next rows"
+for bad in 'after=abc' 'after=0' 'after=-3' 'after=12.4' 'after=12.zz' 'after=12.00' 'after=12x'; do
+	r=$(hcurl "${A[@]}" "$WEB/api/v1/backups?$bad")
+	t_eq "400 after" "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "bad $bad: 400 naming after"
+done
+r=$(hcurl "${A[@]}" "$WEB/api/v1/backups?after=$n1&offset=5")
+t_eq "400 offset" "$(st_of "$r") $(body_of "$r" | jq_py 'd["field"]')" "after with offset: 400 naming offset"
+
 # --- runs: input errors ------------------------------------------------------
 post() { hcurl "${A[@]}" -H 'Content-Type: application/json' -d "$1" "$WEB/api/v1/runs"; }
 r=$(post '{"action": "backup", "sections": [')

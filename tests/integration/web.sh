@@ -107,6 +107,24 @@ hcurl() {
 st_of() { printf '%s\n' "$1" | head -n 1; }
 body_of() { printf '%s\n' "$1" | tail -n +2; }
 
+# backups_walk QFUNC QUERY OUT [HOOK]: every page of /api/v1/backups?QUERY
+# through QFUNC (a function that GETs its argument's query string),
+# following each answer's next cursor (after=) until it is null: one line
+# "backup_name backup_start status" per item into OUT. HOOK, when given,
+# runs once after the first page (rows added while walking).
+backups_walk() {
+	local qf=$1 qs=$2 out=$3 hook=${4:-} after='' page
+	: >"$out"
+	while :; do
+		page=$("$qf" "$qs${after:+&after=$after}")
+		printf '%s\n' "$page" | jq_py '"\n".join(i["backup_name"]+" "+str(i["backup_start"])+" "+i["status"] for i in d["items"])' |
+			sed '/^$/d' >>"$out"
+		after=$(printf '%s\n' "$page" | jq_py 'd["next"] or ""')
+		[ -n "$after" ] || break
+		[ -z "$hook" ] || { "$hook"; hook=; }
+	done
+}
+
 # jq_py EXPR: print the python expression EXPR over the JSON on stdin (d).
 jq_py() {
 	python3 -c 'import json,sys

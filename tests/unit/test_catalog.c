@@ -1153,6 +1153,72 @@ test_find_count_set_type(void **state)
 	catalog_close(cat);
 }
 
+/*
+ * Keyset paging (catalog_filter.after_rowid): walking a list page by page,
+ * each page after the last row of the one before, gives the whole list,
+ * each row once, in order, both orders and every page size, through equal
+ * starts and NULL starts (last newest first, first oldest first).
+ */
+static void
+test_find_keyset(void **state)
+{
+	static const char *starts[] = { "2026-11-02T01:00:00", NULL, "2026-11-01T01:00:00",
+		                        "2026-11-02T01:00:00", NULL, "2026-11-03T01:00:00",
+		                        "2026-11-02T01:00:00", NULL };
+	struct fixture *f = *state;
+	struct catalog_filter flt;
+	struct catalog_row *all, *rows;
+	struct catalog *cat;
+	struct err err;
+	int64_t id;
+	size_t nall, n;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	for (size_t i = 0; i < sizeof starts / sizeof *starts; i++)
+		put_row(cat, "a", starts[i], "OK", "BACKUP", NULL, &id);
+	put_row(cat, "b", "2026-11-02T01:00:00", "OK", "EXPORT", NULL, &id); /* filtered out */
+	for (int oldest = 0; oldest <= 1; oldest++) {
+		memset(&flt, 0, sizeof flt);
+		flt.type = "BACKUP";
+		flt.oldest_first = oldest;
+		assert_int_equal(catalog_find(cat, &flt, &all, &nall, &err), 0);
+		assert_int_equal(nall, 8);
+		for (int lim = 1; lim <= 9; lim++) {
+			size_t seen = 0;
+			char *last_start = NULL;
+
+			flt.limit = lim;
+			flt.after_rowid = 0;
+			flt.after_start = NULL;
+			flt.offset = 0;
+			for (;;) {
+				assert_int_equal(catalog_find(cat, &flt, &rows, &n, &err), 0);
+				assert_true(seen + n <= nall);
+				for (size_t i = 0; i < n; i++)
+					assert_int_equal(rows[i].rowid, all[seen + i].rowid);
+				seen += n;
+				if (n == 0) {
+					catalog_rows_free(rows, n);
+					break;
+				}
+				free(last_start);
+				last_start = rows[n - 1].backup_start != NULL
+				                 ? xstrdup(rows[n - 1].backup_start)
+				                 : NULL;
+				flt.after_rowid = rows[n - 1].rowid;
+				flt.after_start = last_start;
+				flt.offset = 3; /* ignored once after_rowid is set */
+				catalog_rows_free(rows, n);
+			}
+			free(last_start);
+			assert_int_equal(seen, nall);
+		}
+		catalog_rows_free(all, nall);
+	}
+	catalog_close(cat);
+}
+
 static void
 test_transactions(void **state)
 {
@@ -1859,6 +1925,7 @@ main(void)
 	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_keyset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_old_db, setup, teardown),
@@ -1884,6 +1951,7 @@ main(void)
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_count_set_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_keyset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),

@@ -21,7 +21,19 @@ const COLS = [
 	{ key: 'backup_location', label: 'Location', mono: true, fmt: fmt.location },
 ];
 
-const state = { job: '', status: '', type: 'BACKUP', since: '', until: '', limit: 50, offset: 0, sort: 'backup_start', desc: true };
+/*
+ * Pages by the API's next cursor (after=): `after` is the current page's
+ * cursor ('' for the first), `trail` the cursors of the pages before it
+ * (for "Newer"), `offset` only counts rows for the "1–50 of N" label.
+ */
+const state = { job: '', status: '', type: 'BACKUP', since: '', until: '', limit: 50, offset: 0, after: '', trail: [], sort: 'backup_start', desc: true };
+
+/* Back to the first page (a filter or the page size changed). */
+function firstPage() {
+	state.offset = 0;
+	state.after = '';
+	state.trail = [];
+}
 
 function cmp(a, b, col) {
 	const x = a[col.key];
@@ -43,10 +55,11 @@ export async function render(main) {
 	const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
 	let rows = [];
 	let total = 0;
+	let next = '';
 
 	const set = (k) => (ev) => {
 		state[k] = ev.currentTarget.value;
-		state.offset = 0;
+		firstPage();
 		load();
 	};
 
@@ -123,9 +136,9 @@ export async function render(main) {
 		const to = state.offset + rows.length;
 		replace(
 			pager,
-			h('button', { type: 'button', class: 'btn', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - state.limit); load(); } }, '← Newer'),
+			h('button', { type: 'button', class: 'btn', disabled: state.trail.length === 0, onclick: () => { state.after = state.trail.pop() ?? ''; state.offset = Math.max(0, state.offset - state.limit); load(); } }, '← Newer'),
 			h('span', { class: 'muted', text: `${from}–${to} of ${total}` }),
-			h('button', { type: 'button', class: 'btn', disabled: to >= total, onclick: () => { state.offset += state.limit; load(); } }, 'Older →'),
+			h('button', { type: 'button', class: 'btn', disabled: !next, onclick: () => { state.trail.push(state.after); state.after = next; state.offset += state.limit; load(); } }, 'Older →'),
 		);
 	}
 
@@ -133,11 +146,12 @@ export async function render(main) {
 		const q = new URLSearchParams();
 		for (const k of ['job', 'status', 'type', 'since', 'until']) if (state[k]) q.set(k, state[k]);
 		q.set('limit', String(state.limit));
-		q.set('offset', String(state.offset));
+		if (state.after) q.set('after', state.after);
 		try {
 			const data = await api(`/api/v1/backups?${q}`);
 			rows = data.items || [];
 			total = data.total ?? rows.length;
+			next = data.next || '';
 			err.hidden = true;
 		} catch (e) {
 			if (e.status === 401) return;
@@ -145,6 +159,7 @@ export async function render(main) {
 			err.hidden = false;
 			rows = [];
 			total = 0;
+			next = '';
 		}
 		draw();
 	}
@@ -169,7 +184,7 @@ export async function render(main) {
 				input.setAttribute('aria-invalid', okDay ? 'false' : 'true');
 				if (!okDay) return;
 				state[key] = v;
-				state.offset = 0;
+				firstPage();
 				load();
 			},
 		});
@@ -186,7 +201,7 @@ export async function render(main) {
 		dayField('f-until', 'Until', 'until'),
 		select('f-limit', 'Per page', [['20', '20'], ['50', '50'], ['100', '100'], ['500', '500']], String(state.limit), (ev) => {
 			state.limit = Number(ev.currentTarget.value);
-			state.offset = 0;
+			firstPage();
 			load();
 		}),
 	);
