@@ -11,7 +11,9 @@
 #        checknagios on the same catalog copied into a PostgreSQL server started
 #        here, by `catalog migrate`: issue 19's goal is <= 2x SQLite's; then
 #        the floor (bench_pgfloor next to TISBACKUP: connect + SELECT 1) over
-#        the socket, and checknagios and the floor over TCP + password + TLS)
+#        the socket, checknagios and the floors through pgbouncer in
+#        transaction mode (socket and TCP) when it is installed, and
+#        checknagios and the floor over TCP + password + TLS)
 
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -217,6 +219,58 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
 		pg_floor "socket, peer" "$PGURL"
 	else
 		echo "  floor: not measured (ninja -C $(dirname "$TISBACKUP") bench_pgfloor)"
+	fi
+	# Through a pooler: pgbouncer on the backup host (lib.sh's
+	# pgbouncer_start, pool_mode = transaction), in front of the same
+	# server; each check connects to pgbouncer, the backend stays. On its
+	# socket (peer) and on 127.0.0.1 (scram-sha-256, the role's secret in
+	# pgbouncer's auth_file, the password from a PGPASSFILE), interleaved
+	# with SQLite and the direct socket by runstat.py: "all" is the bench
+	# cgroup's CPU during the run (client, backend, pgbouncer), then
+	# pgbouncer's own and the pooled backend's (/proc/PID/schedstat).
+	if command -v pgbouncer >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+		me=$(id -un)
+		pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+		runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -d postgres \
+			-c "ALTER ROLE \"$me\" PASSWORD '$pw'" >/dev/null
+		(umask 077 && printf '127.0.0.1:*:tbbench:%s:%s\n' "$me" "$pw" >"$TMPD/pgbpass")
+		if pgbouncer_start transaction "$me" peer; then
+			PGBURL="postgresql://$me@/tbbench?host=$PGB/sock&port=$PGB_PORT"
+			PGBTCP="postgresql://$me@127.0.0.1:$PGB_PORT/tbbench"
+			{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$PGBURL"; } >"$TMPD/pgb.ini"
+			{ cat "$CONF"; printf '\n[catalog]\nurl = %s\n' "$PGBTCP"; } >"$TMPD/pgbtcp.ini"
+			export PGPASSFILE=$TMPD/pgbpass
+			for i in pgb pgbtcp; do
+				"$TISBACKUP" -c "$TMPD/$i.ini" checknagios >"$TMPD/$i.out" 2>&1
+				echo "  through pgbouncer ($i): checknagios exit code $?"
+				cmp -s <(head -n 1 "$TMPD/out" | cut -d'|' -f1) <(head -n 1 "$TMPD/$i.out" | cut -d'|' -f1) ||
+					echo "  (the first lines differ: $(head -c 200 "$TMPD/$i.out" | head -n 1))"
+			done
+			# The pooled backends (one, when the checks run one at a time).
+			cpu_of=(--cpu-of "pgbouncer=$PGB_PID")
+			for p in $(pgbouncer_admin "SHOW SERVERS" | cut -d'|' -f16); do
+				cpu_of+=(--cpu-of "backend=$p")
+			done
+			fl=()
+			if [ -x "$floor" ]; then
+				fl=("floor: direct, socket" "$floor $PGURL"
+					"floor: pgbouncer, socket" "$floor $PGBURL"
+					"floor: pgbouncer, TCP" "$floor $PGBTCP")
+			fi
+			echo
+			echo "checknagios through pgbouncer (transaction pooling), interleaved ($RUNS runs, medians; ratios to SQLite's):"
+			python3 "$here/runstat.py" ${BENCH_CG:+--cgroup "$BENCH_CG"} "${cpu_of[@]}" --ratio "$RUNS" \
+				"SQLite" "$TISBACKUP -c $CONF checknagios" \
+				"PostgreSQL direct, socket" "$TISBACKUP -c $TMPD/pg.ini checknagios" \
+				"pgbouncer, socket (peer)" "$TISBACKUP -c $TMPD/pgb.ini checknagios" \
+				"pgbouncer, TCP (scram)" "$TISBACKUP -c $TMPD/pgbtcp.ini checknagios" \
+				"${fl[@]}"
+			unset PGPASSFILE
+		else
+			echo "  through pgbouncer: not measured (pgbouncer did not start)"
+		fi
+	else
+		echo "  through pgbouncer: not measured (needs pgbouncer and python3)"
 	fi
 	# What a server on another host needs, on loopback: TCP, a password
 	# (scram-sha-256, from a pgpass file) and TLS on (Debian's default).

@@ -26,6 +26,7 @@ if [ "${1:-}" != "--demo" ]; then
 		# what the tests start or use on loopback
 		e2fsprogs util-linux mount iproute2 btrfs-progs stress-ng
 		mariadb-server mariadb-client postgresql postgresql-client tdb-tools
+		pgbouncer # the PostgreSQL catalog through a pooler (it_catalog_pg, bench_nagios.sh)
 		redis-server curl wrk chromium python3 openssl python3-prometheus-client
 		# the switch simulators' independent client
 		python3-pexpect expect

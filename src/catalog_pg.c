@@ -22,6 +22,14 @@
  * statement that fails because the connection broke, outside a
  * transaction, is retried once on a new connection.
  *
+ * Nothing here keeps state in the server session between statements (no
+ * SET, prepared statement, temporary table, session lock or LISTEN; the
+ * schema lock is a transaction's; the version and the count memo read the
+ * server-wide snapshot), so the url may name a connection pooler in
+ * transaction mode (pgbouncer pool_mode = transaction), where each
+ * transaction may run on another server connection. A pooler in
+ * statement mode refuses the transactions: said so, naming the fix.
+ *
  * The version (catalog_version()) is a hash of the server's snapshot,
  * which changes when any transaction that wrote ends.
  */
@@ -273,21 +281,58 @@ notice_ignore(void *arg, const char *message)
 	(void)message;
 }
 
+/*
+ * What to do about a refusal by a connection pooler between us and the
+ * server (pgbouncer's wording, relayed by libpq as the server's), or NULL
+ * when msg is not one. A pooler closes the connection after these, and a
+ * new connection gets the same answer: no retry.
+ */
+static const char *
+pooler_advice(const char *msg)
+{
+	/* pool_mode = statement: BEGIN refused, or a statement that left a transaction open. */
+	if (strstr(msg, "statement pooling mode") != NULL ||
+	    strstr(msg, "ong transactions not allowed") != NULL)
+		return "[catalog] url points at a connection pooler in statement mode (pgbouncer "
+		       "pool_mode = statement), where the catalog's transactions cannot run: point "
+		       "it at a pool in transaction or session mode (docs/catalog.md, \"Through a "
+		       "connection pooler\")";
+	/* The pooler cannot log in to PostgreSQL. */
+	if (strstr(msg, "server login has been failing") != NULL ||
+	    strstr(msg, "pgbouncer cannot connect to server") != NULL)
+		return "the connection pooler at [catalog] url cannot reach PostgreSQL: check that "
+		       "the server behind it is running and that the pooler can log in to it (its "
+		       "log says why), then retry";
+	/* It waited query_wait_timeout for a server connection. */
+	if (strstr(msg, "query_wait_timeout") != NULL)
+		return "the connection pooler at [catalog] url got no PostgreSQL connection in time "
+		       "(the server is down or restarting, or the pool is full): check the server "
+		       "and the pooler's log and pool size, then retry";
+	return NULL;
+}
+
 /* Connect with the saved parameters. -1 + err naming the server, never the password. */
 static int
 pg_connect(struct pgcat *cat, struct err *err)
 {
 	char msg[512];
+	const char *advice;
 
 	if (cat->conn != NULL)
 		PQfinish(cat->conn);
 	cat->conn = PQconnectdbParams((const char *const *)cat->keywords,
 	                              (const char *const *)cat->values, 0);
 	if (cat->conn == NULL || PQstatus(cat->conn) != CONNECTION_OK) {
-		err_set(err,
-		        "catalog %s: cannot connect to PostgreSQL (%s); check that the server "
-		        "is running and [catalog] url, then retry",
-		        cat->label, pg_msg(cat->conn, msg, sizeof msg));
+		pg_msg(cat->conn, msg, sizeof msg);
+		advice = pooler_advice(msg);
+		if (advice != NULL)
+			err_set(err, "catalog %s: cannot connect to PostgreSQL (%s); %s",
+			        cat->label, msg, advice);
+		else
+			err_set(err,
+			        "catalog %s: cannot connect to PostgreSQL (%s); check that the "
+			        "server is running and [catalog] url, then retry",
+			        cat->label, msg);
 		if (err != NULL)
 			err->code = ECONNREFUSED;
 		return -1;
@@ -317,9 +362,18 @@ pg_run(struct pgcat *cat, const char *sql, int n, const char *const *params, str
 		                    : PQexecParams(cat->conn, sql, n, NULL, params, NULL, NULL, 0);
 		ExecStatusType st = PQresultStatus(res);
 
+		const char *advice;
+
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 			return res;
 		PQclear(res);
+		advice = pooler_advice(pg_msg(cat->conn, msg, sizeof msg));
+		if (advice != NULL) {
+			err_set(err, "catalog %s: %s: %s; %s", cat->label, what, msg, advice);
+			if (err != NULL)
+				err->code = ECONNREFUSED;
+			return NULL;
+		}
 		if (attempt == 0 && !cat->in_txn && PQstatus(cat->conn) == CONNECTION_BAD) {
 			struct err e2;
 

@@ -6,7 +6,7 @@
 #   - a per-test temporary directory cleaned on exit (tb_tmp);
 #   - a real OpenSSH server on loopback with its own keys (sshd_start);
 #   - real servers on loopback, each torn down on exit: redis_start,
-#     mariadb_start, pg_start, rsyncd_start;
+#     mariadb_start, pg_start, pgbouncer_start, rsyncd_start;
 #   - config writers (cfg_global, cfg_job, job_section, make_config), a
 #     sample tree full of awkward names (make_tree) and a tree comparison
 #     (tree_equal);
@@ -667,6 +667,102 @@ pg_start() {
 		{ t_diag "postgres did not start: $(tail -20 "$PG/server.log")"; return 1; }
 	PGPID=$(head -n 1 "$PG/data/postmaster.pid")
 	tb_track "$PGPID"
+}
+
+PGB=
+PGB_PORT=
+PGB_PID=
+PGB_SETTINGS=
+# pgbouncer_start POOL_MODE ROLE [SOCKET_AUTH]: a real pgbouncer in front
+# of pg_start's server, in $TMPD/pgbouncer ($PGB), run as the postgres
+# user, pool_mode POOL_MODE (session, transaction or statement), listening
+# on its socket folder $PGB/sock and on 127.0.0.1:$PGB_PORT (one port for
+# both, as PostgreSQL). Every database of the server is reachable under
+# its own name (a "*" entry); lines in PGB_SETTINGS are added to its
+# [pgbouncer] section (default_pool_size = 1, query_wait_timeout = 5...).
+# To the server, pgbouncer logs in as ROLE by peer authentication: the
+# server's "local all all peer" line gets a map (pg_ident.conf) letting the
+# postgres system user be ROLE, every other user staying itself. Clients
+# log in as ROLE with ROLE's password on the server: its SCRAM secret is
+# copied from pg_authid into pgbouncer's auth_file (0600, no clear text),
+# scram-sha-256 over TCP and on the socket unless SOCKET_AUTH is peer; a
+# ROLE without a password, by peer on the socket only. The postgres system
+# user opens the admin console by peer (pgbouncer_admin). Sets PGB,
+# PGB_PORT, PGB_PID; stopped by the test's cleanup.
+pgbouncer_start() {
+	local mode=$1 role=$2 sockauth=${3:-scram-sha-256} secret port _
+	[ -n "$PG" ] || { t_diag "pgbouncer_start: pg_start first"; return 1; }
+	command -v pgbouncer >/dev/null || { t_diag "pgbouncer is not installed"; return 1; }
+	PGB=$TMPD/pgbouncer
+	mkdir -p "$PGB/sock"
+	if ! grep -q '^tbpgb ' "$PG/data/pg_ident.conf"; then
+		printf 'tbpgb postgres "%s"\ntbpgb /^(.*)$ \\1\n' "$role" >>"$PG/data/pg_ident.conf"
+		sed -i -E 's/^(local[[:space:]]+all[[:space:]]+all[[:space:]]+peer)[[:space:]]*$/\1 map=tbpgb/' \
+			"$PG/data/pg_hba.conf"
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" reload >/dev/null ||
+			{ t_diag "pg_ctl reload failed"; return 1; }
+	fi
+	secret=$(runuser -u postgres -- psql -X -q -At -h "$PG/sock" -p "$PGPORT" -d postgres \
+		-v role="$role" <<<"SELECT rolpassword FROM pg_authid WHERE rolname = :'role'") ||
+		{ t_diag "pgbouncer_start: cannot read the role $role"; return 1; }
+	[ -n "$secret" ] || sockauth=peer
+	{
+		echo "local pgbouncer postgres peer"
+		echo "local all \"$role\" $sockauth"
+		[ -z "$secret" ] || echo "host all \"$role\" 127.0.0.1/32 scram-sha-256"
+	} >"$PGB/hba.conf"
+	(
+		umask 077
+		printf '"%s" "%s"\n"postgres" ""\n' "$role" "$secret" >"$PGB/userlist.txt"
+	)
+	chown -R postgres "$PGB"
+	for _ in 1 2 3 4 5; do
+		port=$(free_port) || continue
+		cat >"$PGB/pgbouncer.ini" <<PGBINI
+[databases]
+* = host=$PG/sock port=$PGPORT
+
+[pgbouncer]
+pool_mode = $mode
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $PGB/sock
+auth_type = hba
+auth_hba_file = $PGB/hba.conf
+auth_file = $PGB/userlist.txt
+admin_users = postgres
+logfile = $PGB/pgbouncer.log
+pidfile = $PGB/pgbouncer.pid
+user = postgres
+$PGB_SETTINGS
+PGBINI
+		pgbouncer "$PGB/pgbouncer.ini" </dev/null >>"$PGB/stdout.log" 2>&1 &
+		PGB_PID=$!
+		tb_track "$PGB_PID"
+		if wait_until 10 eval '! kill -0 "$PGB_PID" 2>/dev/null || tb_listens "$PGB_PID" "$port"' &&
+			tb_listens "$PGB_PID" "$port" && [ -S "$PGB/sock/.s.PGSQL.$port" ]; then
+			PGB_PORT=$port
+			return 0
+		fi
+		kill "$PGB_PID" 2>/dev/null
+		wait "$PGB_PID" 2>/dev/null
+	done
+	t_diag "pgbouncer did not start: $(tail -5 "$PGB/pgbouncer.log" "$PGB/stdout.log" 2>/dev/null)"
+	return 1
+}
+# pgbouncer_stop: stop pgbouncer_start's pgbouncer at once (SIGTERM:
+# its clients are disconnected) and wait for it.
+pgbouncer_stop() {
+	[ -n "$PGB_PID" ] || return 0
+	kill -TERM "$PGB_PID" 2>/dev/null
+	wait "$PGB_PID" 2>/dev/null
+	PGB_PID=
+}
+# pgbouncer_admin COMMAND: run COMMAND (SHOW POOLS, ...) on pgbouncer's
+# admin console; its rows unaligned, '|' between columns.
+pgbouncer_admin() {
+	runuser -u postgres -- psql -X -q -At -h "$PGB/sock" -p "$PGB_PORT" -U postgres -d pgbouncer \
+		-c "$1"
 }
 
 RSYNCD_DIR=
