@@ -83,9 +83,10 @@ struct reply {
 /*
  * Response cache. Answers that only depend on the catalog (and the
  * request) are kept, keyed by the request's config, a key the handler
- * builds from its validated parameters, and the catalog files' state
- * (device, inode, size and mtime of the database and its -wal file): any
- * write to the catalog changes the state, so nothing stale is served.
+ * builds from its validated parameters, and the catalog's version
+ * (catalog_version(), probed after the request arrived: SQLite's
+ * data_version, PostgreSQL's snapshot): any commit by any process changes
+ * it, so nothing older than the catalog is served.
  * max_age (seconds, 0 = no limit) bounds answers that also depend on the
  * time (ages, health).
  */
