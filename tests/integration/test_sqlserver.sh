@@ -240,7 +240,7 @@ t_match "^sqlcmd\\|.*\\|E=0\\|U=sa\\|b=1\\|r=1\\|Q=BACKUP DATABASE \\[we're \\]\
 	"$(tail -n 1 "$STUB/calls")" "SQL login: -U sa, ] and ' escaped"
 t_eq "" "$(sort -u "$TMPD/seen")" "SQL login: the password is in no /proc/*/cmdline"
 t_eq "" "$(remote_baks)" "SQL login: the .bak is removed"
-t_nomatch 'password' "$T_ERR" "sqlcmd: no password warning"
+t_nomatch 'password variable|command line' "$T_ERR" "sqlcmd: no password-on-the-command-line warning"
 
 # ================================================================ osql
 scan_start
