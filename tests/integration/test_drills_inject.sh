@@ -102,6 +102,7 @@ refusal() {
 f=$TMPD/base.ini
 cfg_global "$f"
 for drv in $DRIVERS; do job_text "$drv" "base_${drv//[^a-z0-9]/_}" >>"$f"; done
+chmod 600 "$f" # it holds passwords: readable by all, the check warns about it
 tb_run -c "$f" -d backup
 for drv in $DRIVERS; do
 	if [ -n "$(refusal "base_${drv//[^a-z0-9]/_}")" ]; then
@@ -132,6 +133,7 @@ t_diag "config written at ${SECONDS}s"
 t_num_ge 100 "$swept" "the sweep covers at least 100 (driver, string key) pairs ($swept)"
 
 # The configuration check (a dry run): refused jobs must name their key.
+chmod 600 "$ALL"
 tb_run -c "$ALL" -d backup
 refused=0 unnamed=0 torun=0
 # The first refusal line of each job, in one pass: REFUSED[i].
