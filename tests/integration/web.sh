@@ -96,9 +96,11 @@ web_stop() {
 }
 
 # hcurl ARGS...: prints the status code on the first line, then the body.
+# The 60 s limit only catches a hung server: a first Basic login verifies
+# an Argon2 hash, which under ASan beside a CPU hog took over 10 s.
 hcurl() {
 	local out
-	out=$(curl -s -w '\n%{http_code}' --max-time 10 "$@")
+	out=$(curl -s -w '\n%{http_code}' --max-time 60 "$@")
 	printf '%s\n' "${out##*$'\n'}"
 	printf '%s' "${out%$'\n'*}"
 }
