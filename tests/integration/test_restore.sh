@@ -241,18 +241,31 @@ done
 head -c $((128 * 1024 * 1024)) /dev/urandom >"$SRC/big.bin"
 tb_run -c "$CONF" -s files backup
 t_rc 0 "files: second backup with a big file"
-# The killed restores below run an rsync held to 4 MB/s (a PATH shim adding
-# --bwlimit), so the 128 MB copy is still under way when the test sees its
-# temporary file, however fast or busy the machine: the kill lands mid-copy.
-mkdir -p "$TMPD/slowbin"
-printf '#!/bin/sh\nexec %s --bwlimit=4096 "$@"\n' "$(command -v rsync)" >"$TMPD/slowbin/rsync"
-chmod 755 "$TMPD/slowbin/rsync"
-SLOWPATH="$TMPD/slowbin:$PATH"
+# The killed restores below run in a cgroup allowed 5 % of one CPU (tisbackup
+# starts no process but by a fixed PATH, so no shim can slow its rsync): the
+# 128 MB copy takes seconds there however fast or busy the machine, and the
+# kill lands mid-copy. Without a writable cpu controller they run as is.
+SLOWCG=
+for d in /sys/fs/cgroup/cpu /sys/fs/cgroup; do
+	[ -w "$d/cgroup.procs" ] || continue
+	if [ -e "$d/cpu.cfs_quota_us" ] && mkdir "$d/tbit-restore-$$" 2>/dev/null; then
+		echo 5000 >"$d/tbit-restore-$$/cpu.cfs_quota_us" && SLOWCG=$d/tbit-restore-$$
+	elif grep -qw cpu "$d/cgroup.subtree_control" 2>/dev/null && mkdir "$d/tbit-restore-$$" 2>/dev/null; then
+		echo "5000 100000" >"$d/tbit-restore-$$/cpu.max" && SLOWCG=$d/tbit-restore-$$
+	fi
+	break
+done
+[ -n "$SLOWCG" ] || t_diag "no writable cpu cgroup: the killed restores run at full speed"
+# slowly CMD...: CMD (exec'ed, same pid) inside $SLOWCG.
+slowly() {
+	[ -z "$SLOWCG" ] || echo "$BASHPID" >"$SLOWCG/cgroup.procs"
+	exec "$@"
+}
 # Killed (SIGKILL on tisbackup's process group) while rsync writes into a new folder:
 # no DIR, only DIR.tisbackup-partial; a second restore completes.
 for k in "$TMPD/k1" "127.0.0.1:$TMPD/k2"; do
 	kd=${k#127.0.0.1:}
-	PATH=$SLOWPATH setsid "$TISBACKUP" -c "$CONF" -s files restore --to "$k" >"$TMPD/kill.log" 2>&1 &
+	(slowly setsid "$TISBACKUP" -c "$CONF" -s files restore --to "$k") >"$TMPD/kill.log" 2>&1 &
 	rpid=$!
 	staging_big() { find "$kd.tisbackup-partial" -name '.big.bin.*' -size +1M 2>/dev/null | grep -q .; }
 	if wait_until 60 staging_big; then
@@ -276,7 +289,7 @@ for k in "$TMPD/k1" "127.0.0.1:$TMPD/k2"; do
 done
 printf 'old big\n' >"$SRC/big.bin"
 printf 'old plain\n' >"$SRC/plain.txt"
-PATH=$SLOWPATH "$TISBACKUP" -c "$CONF" -s files restore --in-place --yes --replace >"$TMPD/kill.log" 2>&1 &
+(slowly "$TISBACKUP" -c "$CONF" -s files restore --in-place --yes --replace) >"$TMPD/kill.log" 2>&1 &
 rpid=$!
 # rsync writes .big.bin.XXXXXX, moved into .tisbackup-restore.partial when complete.
 partial_big() { find "$SRC" -name '.big.bin.*' -size +1M 2>/dev/null | grep -q .; }
@@ -299,6 +312,7 @@ t_ok "restore after the killed one: the big file is back" cmp -s "$SRC/big.bin" 
 t_eq "" "$(find "$SRC" -name .tisbackup-restore.partial)" "restore after the killed one: no partial folder left"
 rm -f "$SRC/big.bin"
 rm -rf "$BASE/files"
+[ -z "$SLOWCG" ] || rmdir "$SLOWCG" 2>/dev/null
 
 # ================================================================ pgsql+ssh
 if pg_find && pg_start; then
