@@ -27,10 +27,17 @@ TISBACKUP=${TISBACKUP:-$TB_SOURCE_ROOT/build/tisbackup}
 # first in PATH runs bash scripts before python on every call (0.15 s
 # quiet, 1.4 s beside a CPU hog, against 0.02-0.18 s), and a stale shim
 # lock hangs it. Tests use only the standard library and Debian's
-# python3-* packages, which only Debian's python3 sees anyway.
-if [ -x /usr/bin/python3 ]; then
-	python3() { /usr/bin/python3 "$@"; }
-	export -f python3
+# python3-* packages, which only Debian's python3 sees anyway. A link
+# first in PATH, not a shell function: `python3 ... &` must leave $! the
+# python process itself, which the tests kill.
+if [ -x /usr/bin/python3 ] && [ -n "${TB_BUILD_ROOT:-}" ] && [ -d "$TB_BUILD_ROOT" ]; then
+	mkdir -p "$TB_BUILD_ROOT/tb-pybin" 2>/dev/null
+	[ -L "$TB_BUILD_ROOT/tb-pybin/python3" ] ||
+		ln -s /usr/bin/python3 "$TB_BUILD_ROOT/tb-pybin/python3" 2>/dev/null
+	case ":$PATH:" in
+	*":$TB_BUILD_ROOT/tb-pybin:"*) ;;
+	*) PATH=$TB_BUILD_ROOT/tb-pybin:$PATH ;;
+	esac
 fi
 
 # ---------------------------------------------------------------- TAP
