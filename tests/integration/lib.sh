@@ -655,6 +655,12 @@ mariadb_start() {
 		{ t_diag "mariadbd did not start: $(tail -20 "$MY/error.log")"; return 1; }
 }
 
+# psql_su ARGS...: psql as the postgres superuser on pg_start's socket (peer
+# authentication), quiet, unaligned, stopping at the first error.
+psql_su() {
+	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
+}
+
 PG=
 PGBIN=
 PGPORT=

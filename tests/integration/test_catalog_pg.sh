@@ -22,10 +22,6 @@ mkdir -p "$SRC"
 printf 'one\n' >"$SRC/a"
 pg_start || t_bail "PostgreSQL did not start"
 
-# psql as the superuser over the socket (peer authentication).
-psql_su() {
-	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
-}
 cq() { psql_su -d tisbackup -c "$1"; }
 
 # A password nobody would type, the sentinel looked for in /proc.

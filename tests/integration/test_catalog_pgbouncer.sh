@@ -30,10 +30,6 @@ mkdir -p "$SRC"
 printf 'one\n' >"$SRC/a"
 pg_start || t_bail "PostgreSQL did not start"
 
-# psql as the superuser on the server's own socket (peer authentication).
-psql_su() {
-	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
-}
 SECRET="tbpgb-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
 psql_su -d postgres -c "CREATE ROLE tbcat LOGIN PASSWORD '$SECRET'" || t_bail "cannot create the role"
 PWFILE=$TMPD/catalog.pw

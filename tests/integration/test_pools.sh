@@ -25,9 +25,6 @@ sshd_start
 pg_start || t_bail "PostgreSQL did not start"
 redis_start || t_bail "could not start redis-server"
 
-psql_su() {
-	runuser -u postgres -- psql -X -q -h "$PG/sock" -p "$PGPORT" -v ON_ERROR_STOP=1 -At "$@"
-}
 cq() { psql_su -d tbpools -c "$1"; }
 psql_su -d postgres -c "CREATE ROLE root LOGIN" || t_bail "cannot create the role"
 psql_su -d postgres -c "CREATE DATABASE tbpools OWNER root" || t_bail "cannot create the db"
