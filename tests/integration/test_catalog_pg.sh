@@ -290,16 +290,7 @@ read -r b0 s0 h0 < <(cache_counts "$JAR" backups)
 for ((i = 1; i <= 12; i++)); do
 	cq "INSERT INTO stats (backup_name, backup_start, backup_end, status, type) VALUES
 		('alpha', '2026-01-02 00:00:00', '2026-01-02 00:00:01', 'OK', 'BACKUP')" >/dev/null
-	pids=()
-	for ((j = 1; j <= 8; j++)); do
-		hcurl -b "$JAR" "$WEB/api/v1/backups?limit=1" >"$TMPD/par.$j" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	for ((j = 1; j <= 8; j++)); do
-		[ "$(tail -n +2 "$TMPD/par.$j" | jq_py 'd["total"]' 2>/dev/null)" = $((310 + i)) ] ||
-			stale=$((stale + 1))
-	done
+	stale=$((stale + $(stale_answers 8 "$WEB/api/v1/backups?limit=1" 'd["total"]' $((310 + i)))))
 	read -r b1 s1 h1 < <(cache_counts "$JAR" backups)
 	if [ "$((b1 - b0))" != 1 ] || [ "$((s1 - s0 + h1 - h0))" != 7 ]; then
 		herd=$((herd + 1))

@@ -333,15 +333,7 @@ stale=0 herd=0
 for ((i = 1; i <= 8; i++)); do
 	herd_commit
 	want=$(sqlite3 "$CATALOG" "SELECT count(*) FROM stats WHERE TYPE = 'BACKUP'")
-	pids=()
-	for ((j = 1; j <= 8; j++)); do
-		curl -s --max-time 10 -b "$JAR" "$WEB/backups.json" >"$TMPD/herd.$j" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	for ((j = 1; j <= 8; j++)); do
-		[ "$(jq_py 'len(d)' <"$TMPD/herd.$j" 2>/dev/null)" = "$want" ] || stale=$((stale + 1))
-	done
+	stale=$((stale + $(stale_answers 8 "$WEB/backups.json" 'len(d)' "$want")))
 	read -r b1 s1 h1 < <(cache_counts "$JAR" backups.json)
 	if [ "$((b1 - b0))" != 1 ] || [ "$((s1 - s0 + h1 - h0))" != 7 ]; then
 		herd=$((herd + 1))

@@ -105,6 +105,22 @@ hcurl() {
 	printf '%s' "${out%$'\n'*}"
 }
 
+# stale_answers N URL EXPR WANT: N requests for URL at once (cookie jar
+# $JAR); prints how many answered a body whose EXPR (jq_py) is not WANT.
+stale_answers() {
+	local n=$1 url=$2 expr=$3 want=$4 j bad=0 pids=()
+	for ((j = 1; j <= n; j++)); do
+		hcurl -b "$JAR" "$url" >"$TMPD/par.$j" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for ((j = 1; j <= n; j++)); do
+		[ "$(tail -n +2 "$TMPD/par.$j" | jq_py "$expr" 2>/dev/null)" = "$want" ] ||
+			bad=$((bad + 1))
+	done
+	echo "$bad"
+}
+
 # status of hcurl output / body of hcurl output
 st_of() { printf '%s\n' "$1" | head -n 1; }
 body_of() { printf '%s\n' "$1" | tail -n +2; }
