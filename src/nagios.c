@@ -44,7 +44,7 @@
 /*
  * time_parse_iso() of a value of the rows of the job being judged,
  * remembered by the value's address for the job's other loops: each
- * parse is a mktime(), and one backup_end is read up to five times.
+ * parse is a timegm() and four localtime_r(), and one backup_end is read up to five times.
  * row_times_forget() starts each job (a freed row's address may come
  * back with another value).
  */
