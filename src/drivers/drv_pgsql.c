@@ -143,7 +143,8 @@ pgsql_hex_names(const struct strv *lines, struct strv *names, const char *what, 
 
 			/* not hex, or a NUL: no name holds one */
 			bad = hi < 0 || lo < 0 || (hi | lo) == 0;
-			name[j] = (char)(hi << 4 | lo);
+			if (!bad)
+				name[j] = (char)(hi << 4 | lo);
 		}
 		name[n / 2] = '\0';
 		if (bad) {
