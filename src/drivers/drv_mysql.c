@@ -18,7 +18,7 @@
  * and sys (views of the server's state, which mysqldump cannot or should
  * not restore); `mysql`, which holds the accounts, is kept. A database
  * name is its file name, percent-encoded where it would not be a safe one
- * (mysql_file_name(): '%', '/', control bytes, a leading '.'), and
+ * (dumpname_file(): '%', '/', control bytes, a leading '.'), and
  * STAMP/manifest.tsv maps each file back to its database. When some
  * databases fail, the others are still dumped: the job fails naming the
  * ones that did not, and their dumps stay in the .partial folder (swept by
@@ -29,14 +29,13 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "drivers/dumpname.h"
 #include "drivers/mysql_unescape.h"
 #include "drivers/remote_cmd.h"
 #include "drivers/restore.h"
@@ -204,44 +203,8 @@ out:
 	return rc;
 }
 
-/* Write dir/manifest.tsv from man (already "file\tdb\n" lines), synced. 0 or -1 + err. */
-static int
-mysql_write_manifest(const char *dir, const struct buf *man, struct err *err)
-{
-	char *path = xasprintf("%s/" RESTORE_DUMP_MANIFEST, dir);
-	size_t off = 0;
-	ssize_t n;
-	int fd, rc = -1;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		err_sys(err, errno, "%s", path);
-		goto out;
-	}
-	while (off < man->len) {
-		n = write(fd, man->data + off, man->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "writing %s", path);
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		err_sys(err, errno, "syncing %s", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	free(path);
-	return rc;
-}
-
 /*
- * Dump db into dir/FILE.sql.gz (FILE: mysql_file_name()); adds the
+ * Dump db into dir/FILE.sql.gz (FILE: dumpname_file()); adds the
  * compressed size to *bytes and a manifest line to man.
  */
 static int
@@ -259,10 +222,11 @@ mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64
 		                       db,
 		                       NULL };
 	struct remote_cmd c = { .name = job->name, .tool = "mysqldump" };
-	char *file = mysql_file_name(db), *path = NULL, *what = NULL;
+	char *file = dumpname_file(db), *name = NULL, *path = NULL, *what = NULL;
 	int rc = -1;
 
-	path = xasprintf("%s/%s.sql.gz", dir, file);
+	name = xasprintf("%s.sql.gz", file);
+	path = xasprintf("%s/%s", dir, name);
 	what = xasprintf("mysqldump of database '%s' on %s", db, job->server_name);
 	if (dumpfile_open(path, 6, &c.df, err) == -1)
 		goto out;
@@ -275,16 +239,14 @@ mysql_dump_one(const struct drv_run *run, const char *dir, const char *db, int64
 	log_info(job->name, "database '%s': %llu bytes, %llu compressed", db,
 	         (unsigned long long)dumpfile_bytes_in(c.df),
 	         (unsigned long long)dumpfile_bytes_out(c.df));
-	if (buf_printf(man, "%s.sql.gz\t", file) == -1 || mysql_escape(man, db) == -1 ||
-	    buf_putc(man, '\n') == -1) {
-		err_set(err, "the manifest is over %d bytes", RESTORE_DUMP_MANIFEST_MAX);
+	if (dumpname_manifest_add(man, name, db, err) == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	dumpfile_abort(c.df);
 	remote_cmd_free(&c);
 	free(file);
+	free(name);
 	free(path);
 	free(what);
 	return rc;
@@ -303,9 +265,8 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	int rc = -1;
 
 	strv_init(&dbs);
-	buf_init(&man, RESTORE_DUMP_MANIFEST_MAX);
+	dumpname_manifest_init(&man);
 	buf_init(&failed, 1 << 16);
-	buf_puts(&man, "# file\tdatabase (escaped as mysql --batch prints it)\n");
 	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		const char *name = job_get(job, "db_name");
@@ -340,7 +301,7 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 			        nfailed, dbs.n, buf_str(&failed), dbs.n - nfailed, sd.partial);
 			sd.made = 0; /* keep them: cleanup sweeps the staging folder */
 			err_clear(&one);
-			if (mysql_write_manifest(sd.partial, &man, &one) == -1)
+			if (dumpname_manifest_write(sd.partial, &man, &one) == -1)
 				log_warning(job->name, "%s", one.msg);
 		} else if (nfailed > 1) {
 			err_wrap(err, "no database could be dumped (%s); the first",
@@ -348,7 +309,7 @@ mysql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		}
 		goto out;
 	}
-	if (mysql_write_manifest(sd.partial, &man, err) == -1 ||
+	if (dumpname_manifest_write(sd.partial, &man, err) == -1 ||
 	    snapdir_commit(&sd, job, err) == -1)
 		goto out;
 	st->location = xstrdup(sd.final);

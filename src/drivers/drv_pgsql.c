@@ -22,11 +22,19 @@
  * compression_level (default 1) is the gzip level either way: on
  * pg_dump's output level 1 is within a few per cent of level 9's size in
  * a quarter to 60 % of its time (bench/README.md). Files go into {job}/STAMP.partial/,
- * renamed {job}/STAMP when every database is dumped; any failure removes
- * the .partial folder. An empty db_name means every database that is not
- * a template and accepts connections.
+ * renamed {job}/STAMP when every database is dumped. An empty db_name
+ * means every database that is not a template and accepts connections,
+ * listed hex-encoded so that a name survives whatever bytes it holds
+ * (a newline, a backslash). A database's file is named after it,
+ * percent-encoded where the name is not a safe file name (dumpname_file():
+ * '%', '/', control bytes, a leading '.'), and STAMP/manifest.tsv maps each
+ * file back to its database, as for mysql+ssh. When some databases fail
+ * the others (and the roles) are still dumped: the job fails naming the
+ * ones that did not, and the dumps made stay in the .partial folder (swept
+ * by cleanup like any staging folder); any other failure removes it.
  */
 #include "drivers/driver.h"
+#include "drivers/dumpname.h"
 #include "drivers/snapdir.h"
 
 #include <ctype.h>
@@ -96,6 +104,61 @@ pgsql_tool_argv(const struct job *job, const char *tool, struct strv *av)
 	strv_pushf(av, "--port=%ld", job_get_long(job, "db_port", 5432));
 }
 
+/*
+ * A database name as one line of hexadecimal digits: its bytes as they
+ * are stored, whatever they are (decode(..., 'escape') with every
+ * backslash doubled gives them back unchanged and checks no encoding).
+ */
+#define PGSQL_HEX_DATNAME                                                                          \
+	"encode(decode(replace(datname::text, chr(92), chr(92) || chr(92)), 'escape'), 'hex')"
+
+/* The value of hex digit c, or -1. */
+static int
+pgsql_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode lines, one PGSQL_HEX_DATNAME each (empty lines skipped), into
+ * names. 0, or -1 + err (what, and the line that is no such name).
+ */
+static int
+pgsql_hex_names(const struct strv *lines, struct strv *names, const char *what, struct err *err)
+{
+	for (size_t i = 0; i < lines->n; i++) {
+		const char *h = lines->v[i];
+		size_t n = strlen(h);
+		char *name = xmalloc(n / 2 + 1);
+		int bad = n % 2 != 0;
+
+		for (size_t j = 0; j < n / 2 && !bad; j++) {
+			int hi = pgsql_hexval(h[2 * j]), lo = pgsql_hexval(h[2 * j + 1]);
+
+			/* not hex, or a NUL: no name holds one */
+			bad = hi < 0 || lo < 0 || (hi | lo) == 0;
+			if (!bad)
+				name[j] = (char)(hi << 4 | lo);
+		}
+		name[n / 2] = '\0';
+		if (bad) {
+			err_set(err, "%s: '%.80s' is not a hex-encoded database name", what, h);
+			free(name);
+			return -1;
+		}
+		if (n > 0)
+			strv_push(names, name);
+		free(name);
+	}
+	return 0;
+}
+
 /* The databases to dump: db_name, or what the server lists. 0 or -1 + err. */
 static int
 pgsql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
@@ -118,7 +181,7 @@ pgsql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
 	strv_push(&remote, "--no-align");
 	strv_push(&remote, "--tuples-only");
 	strv_push(&remote, "--dbname=postgres");
-	strv_push(&remote, "--command=SELECT datname FROM pg_database "
+	strv_push(&remote, "--command=SELECT " PGSQL_HEX_DATNAME " FROM pg_database "
 	                   "WHERE NOT datistemplate AND datallowconn ORDER BY datname");
 	c.lines = &lines;
 	what = xasprintf("listing the databases of %s", job->server_name);
@@ -129,9 +192,8 @@ pgsql_databases(const struct drv_run *run, struct strv *dbs, struct err *err)
 		err_set(err, "%s: more than %d databases", what, REMOTE_CMD_MAX_LINES);
 		goto out;
 	}
-	for (size_t i = 0; i < lines.n; i++)
-		if (lines.v[i][0] != '\0')
-			strv_push(dbs, lines.v[i]);
+	if (pgsql_hex_names(&lines, dbs, what, err) == -1)
+		goto out;
 	if (dbs->n == 0) {
 		err_set(err, "%s: the server lists no database to back up", what);
 		goto out;
@@ -143,17 +205,6 @@ out:
 	strv_free(&remote);
 	free(what);
 	return rc;
-}
-
-/* A database name usable as a file name in the snapshot folder. */
-static int
-pgsql_check_db_name(const char *db, struct err *err)
-{
-	if (strcmp(db, ".") == 0 || strcmp(db, "..") == 0 || strchr(db, '/') != NULL) {
-		err_set(err, "database '%s': its name cannot be used as a file name", db);
-		return -1;
-	}
-	return 0;
 }
 
 #define PGSQL_DEFAULT_LEVEL 1
@@ -210,29 +261,54 @@ out:
 	return rc;
 }
 
-/* Dump db into dir/db-STAMP.sql.gz; adds the compressed size to *bytes. */
+/* "--dbname=dbname='NAME'": a connection string, so no name is taken for one. */
+static char *
+pgsql_dbname_arg(const char *db)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "--dbname=dbname='");
+	for (const char *p = db; *p != '\0'; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf_putc(&b, '\\');
+		buf_putc(&b, *p);
+	}
+	buf_putc(&b, '\'');
+	return buf_steal(&b);
+}
+
+/*
+ * Dump db into dir/FILE-STAMP.sql.gz (FILE: dumpname_file(), db itself
+ * for an ordinary name, as the original named it); adds the compressed
+ * size to *bytes and a manifest line to man. 0 or -1 + err.
+ */
 static int
 pgsql_dump_one(const struct drv_run *run, const char *dir, const char *stamp, const char *db,
-               int64_t *bytes, struct err *err)
+               int64_t *bytes, struct buf *man, struct err *err)
 {
 	const struct job *job = run->job;
 	struct strv remote;
-	char *path = NULL, *what = NULL;
+	char *file = dumpname_file(db), *dbarg = pgsql_dbname_arg(db);
+	char *name = NULL, *path = NULL, *what = NULL;
 	int rc;
 
-	if (pgsql_check_db_name(db, err) == -1)
-		return -1;
 	strv_init(&remote);
 	pgsql_tool_argv(job, "pg_dump", &remote);
 	strv_pushf(&remote, "--encoding=%s", job_get(job, "encoding"));
 	if (pgsql_server_side(job))
 		strv_pushf(&remote, "--compress=%ld", pgsql_level(job));
-	strv_push(&remote, "--");
-	strv_push(&remote, db);
-	path = xasprintf("%s/%s-%s.sql.gz", dir, db, stamp);
+	strv_push(&remote, dbarg);
+	name = xasprintf("%s-%s.sql.gz", file, stamp);
+	path = xasprintf("%s/%s", dir, name);
 	what = xasprintf("pg_dump of database '%s' on %s", db, job->server_name);
 	rc = pgsql_dump_to(run, "pg_dump", &remote, pgsql_server_side(job), path, what, bytes, err);
+	if (rc == 0)
+		rc = dumpname_manifest_add(man, name, db, err);
 	strv_free(&remote);
+	free(file);
+	free(dbarg);
+	free(name);
 	free(path);
 	free(what);
 	return rc;
@@ -270,10 +346,15 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 	const struct job *job = run->job;
 	struct strv dbs;
 	struct snapdir sd;
+	struct buf man, failed;
+	struct err one;
+	size_t nfailed = 0;
 	int64_t bytes = 0;
 	int rc = -1;
 
 	strv_init(&dbs);
+	dumpname_manifest_init(&man);
+	buf_init(&failed, 1 << 16);
 	snapdir_init(&sd, job, run->stamp);
 	if (run->dry_run) {
 		const char *name = job_get(job, "db_name");
@@ -291,12 +372,46 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 		goto out;
 	if (snapdir_create(&sd, err) == -1)
 		goto out;
-	for (size_t i = 0; i < dbs.n; i++)
-		if (pgsql_dump_one(run, sd.partial, run->stamp, dbs.v[i], &bytes, err) == -1)
-			goto out;
-	if (pgsql_dump_globals(run, sd.partial, &bytes, err) == -1)
+	for (size_t i = 0; i < dbs.n; i++) {
+		err_clear(&one);
+		if (pgsql_dump_one(run, sd.partial, run->stamp, dbs.v[i], &bytes, &man, &one) ==
+		    -1) {
+			/* Logged here; the others are still dumped. */
+			log_error(job->name, "%s", one.msg);
+			buf_printf(&failed, "%s'%s'", nfailed > 0 ? ", " : "", dbs.v[i]);
+			if (nfailed++ == 0)
+				err_set(err, "%s", one.msg);
+		}
+	}
+	if (nfailed == dbs.n) {
+		if (nfailed > 1)
+			err_wrap(err, "no database could be dumped (%s); the first",
+			         buf_str(&failed));
 		goto out;
-	if (snapdir_commit(&sd, job, err) == -1)
+	}
+	err_clear(&one);
+	if (pgsql_dump_globals(run, sd.partial, &bytes, &one) == -1) {
+		if (nfailed == 0) {
+			err_set(err, "%s", one.msg);
+			goto out;
+		}
+		log_error(job->name, "%s", one.msg);
+	}
+	if (nfailed > 0) {
+		err_set(err,
+		        "%zu of %zu databases could not be dumped: %s (see the lines above); "
+		        "the %zu others are in %s",
+		        nfailed, dbs.n, buf_str(&failed), dbs.n - nfailed, sd.partial);
+		if (one.msg[0] != '\0')
+			err_append_line(err, "and the roles were not dumped: %s", one.msg);
+		sd.made = 0; /* keep them: cleanup sweeps the staging folder */
+		err_clear(&one);
+		if (dumpname_manifest_write(sd.partial, &man, &one) == -1)
+			log_warning(job->name, "%s", one.msg);
+		goto out;
+	}
+	if (dumpname_manifest_write(sd.partial, &man, err) == -1 ||
+	    snapdir_commit(&sd, job, err) == -1)
 		goto out;
 	st->location = xstrdup(sd.final);
 	st->total_files = st->written_files = (int64_t)dbs.n;
@@ -307,6 +422,8 @@ pgsql_backup(struct drv_run *run, struct drv_stats *st, struct err *err)
 out:
 	snapdir_free(&sd, job);
 	strv_free(&dbs);
+	buf_free(&man);
+	buf_free(&failed);
 	return rc;
 }
 
@@ -315,11 +432,6 @@ pgsql_validate(const struct job *job, struct err *err)
 {
 	const char *p;
 
-	if ((p = job_get(job, "db_name")) != NULL && p[0] != '\0' &&
-	    pgsql_check_db_name(p, err) == -1) {
-		err_wrap(err, "db_name");
-		return -1;
-	}
 	p = job_get(job, "compress_on");
 	if (p != NULL && strcmp(p, "server") != 0 && strcmp(p, "local") != 0) {
 		err_set(err, "compress_on: '%s' is neither 'server' nor 'local'", p);
@@ -344,23 +456,6 @@ pgsql_ident(struct buf *b, const char *s)
 		buf_putc(b, *s);
 	}
 	buf_putc(b, '"');
-}
-
-/* "--dbname=dbname='NAME'": a connection string, so no name is taken for one. */
-static char *
-pgsql_dbname_arg(const char *db)
-{
-	struct buf b;
-
-	buf_init(&b, (size_t)-1);
-	buf_puts(&b, "--dbname=dbname='");
-	for (const char *p = db; *p != '\0'; p++) {
-		if (*p == '\'' || *p == '\\')
-			buf_putc(&b, '\\');
-		buf_putc(&b, *p);
-	}
-	buf_putc(&b, '\'');
-	return buf_steal(&b);
 }
 
 /*
@@ -418,13 +513,14 @@ pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 {
 	const struct job *job = r->job;
 	const char *db, *target;
-	struct strv lines;
+	struct strv lines, names;
 	struct buf sql;
 	char *gz = NULL, *staging = NULL, *what = NULL;
 	long long bytes = 0;
 	int exists = 0, rc = -1;
 
 	strv_init(&lines);
+	strv_init(&names);
 	buf_init(&sql, (size_t)-1);
 	if (restore_db_names(r, &db, &target, err) == -1)
 		goto out;
@@ -432,10 +528,11 @@ pgsql_restore(struct drv_restore *r, struct drv_stats *st, struct err *err)
 	if (gz == NULL)
 		goto out;
 	what = xasprintf("listing the databases of %s", job->server_name);
-	if (pgsql_restore_psql(r, "postgres", "SELECT datname FROM pg_database;\n", NULL, what,
-	                       &lines, NULL, err) == -1)
+	if (pgsql_restore_psql(r, "postgres", "SELECT " PGSQL_HEX_DATNAME " FROM pg_database;\n",
+	                       NULL, what, &lines, NULL, err) == -1 ||
+	    pgsql_hex_names(&lines, &names, what, err) == -1)
 		goto out;
-	exists = strv_contains(&lines, target);
+	exists = strv_contains(&names, target);
 	if (exists && !r->overwrite) {
 		err_set(err,
 		        "database '%s' already exists on %s: nothing was changed; add --replace "
@@ -504,6 +601,7 @@ drop : {
 }
 out:
 	strv_free(&lines);
+	strv_free(&names);
 	buf_free(&sql);
 	free(gz);
 	free(staging);

@@ -22,25 +22,6 @@ mysql_unescape(char *s)
 	*w = '\0';
 }
 
-char *
-mysql_file_name(const char *db)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf b;
-
-	buf_init(&b, 1 << 16);
-	for (const unsigned char *p = (const unsigned char *)db; *p != '\0'; p++) {
-		if (*p == '%' || *p == '/' || *p < 0x20 || *p == 0x7f ||
-		    (*p == '.' && p == (const unsigned char *)db)) {
-			buf_putc(&b, '%');
-			buf_putc(&b, hex[*p >> 4]);
-			buf_putc(&b, hex[*p & 0xf]);
-		} else
-			buf_putc(&b, (char)*p);
-	}
-	return buf_steal(&b);
-}
-
 int
 mysql_escape(struct buf *b, const char *db)
 {

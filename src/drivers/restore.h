@@ -89,26 +89,27 @@ int restore_stream_run(const struct drv_restore *r, const char *const *remote,
 
 /*
  * The file of the dump of database db in the snapshot folder dir, db
- * named as restore_dump_dbs() lists the databases (a mysql+ssh dump's own
- * name, decoded by the manifest; else the file name without ".sql.gz"
- * and its "-STAMP"). The caller frees it. NULL + err (listing the
- * databases the snapshot holds) when there is none.
+ * named as restore_dump_dbs() lists the databases (a mysql+ssh or
+ * pgsql+ssh dump's own name, decoded by the manifest; else the file name
+ * without ".sql.gz" and its "-STAMP"). The caller frees it. NULL + err
+ * (listing the databases the snapshot holds) when there is none.
  */
 char *restore_dump_find(const char *dir, const char *db, struct err *err);
 
-/* The manifest of a mysql+ssh snapshot: "FILE<TAB>DATABASE" lines (drv_mysql.c). */
+/* The manifest of a mysql+ssh or pgsql+ssh snapshot: "FILE<TAB>DATABASE" lines (dumpname.c). */
 #define RESTORE_DUMP_MANIFEST "manifest.tsv"
 /* A pgsql+ssh snapshot's dump of the server's roles (pg_dumpall --globals-only): no database. */
 #define RESTORE_DUMP_GLOBALS "globals.sql.gz"
-/* The largest manifest drv_mysql.c writes and restore_dump_dbs() reads. */
+/* The largest manifest dumpname.c writes and restore_dump_dbs() reads. */
 #define RESTORE_DUMP_MANIFEST_MAX (16 << 20)
 
 /*
  * The databases whose dumps the snapshot folder open as dirfd holds, by
  * the names `restore --db` takes: for a file listed in its manifest
- * (RESTORE_DUMP_MANIFEST, a mysql+ssh snapshot whose file names may be
- * percent-encoded) the database the manifest names, else the file name
- * without ".sql.gz" and without a trailing "-STAMP". globals.sql.gz (the
+ * (RESTORE_DUMP_MANIFEST, a mysql+ssh or pgsql+ssh snapshot whose file
+ * names may be percent-encoded) the database the manifest names, else the
+ * file name without ".sql.gz" and without a trailing "-STAMP".
+ * globals.sql.gz (the
  * server's roles) is not a database. Pushes the names into dbs and the
  * files' names into files, both sorted by name (the same order); dirfd
  * stays open. 0, or -1 + err (the folder or the manifest unreadable).

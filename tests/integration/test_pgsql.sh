@@ -8,6 +8,12 @@
 # empty; an unknown database, a missing pg_dump and the server stopping
 # mid-dump each give an ERROR row with the tool's own words, leave no
 # .partial and leave earlier backups untouched.
+# Names: every database is dumped whatever its name holds ('/', '%', "..",
+# a newline, a tab, a quote, a backslash, '=', non-ASCII), under a safe
+# file name (percent-encoded where needed) that STAMP/manifest.tsv maps
+# back; restore --db takes the real name. A database pg_dump cannot reach
+# (pg_hba.conf rejects it) fails the job, named, and the others are still
+# dumped, kept in STAMP.partial.
 # Compression: by default pg_dump gzips on the server (--compress=1) and
 # the stream is stored as received after a check; compression_level
 # reaches pg_dump; compress_on = local sends plain SQL and gzips here; a
@@ -109,13 +115,15 @@ t_rc 0 "backup of every database: exit 0"
 t_eq OK "$(last_row all status)" "OK row"
 S1=$(snapshots "$BASE/all" | tail -n 1)
 t_ne "" "$S1" "a STAMP folder was made"
-t_eq "$(printf '%s\n' "big-$S1.sql.gz" globals.sql.gz "p1-$S1.sql.gz" "postgres-$S1.sql.gz" "we're db-$S1.sql.gz")" \
-	"$(ls -1 "$BASE/all/$S1" | sort)" "one DB-STAMP.sql.gz per non-template database, and globals.sql.gz"
+t_eq "$(printf '%s\n' "big-$S1.sql.gz" globals.sql.gz manifest.tsv "p1-$S1.sql.gz" "postgres-$S1.sql.gz" "we're db-$S1.sql.gz" | sort)" \
+	"$(ls -1 "$BASE/all/$S1" | sort)" "one DB-STAMP.sql.gz per non-template database, globals.sql.gz and the manifest"
 t_match "CREATE ROLE postgres;" "$(gzip -dc "$BASE/all/$S1/globals.sql.gz")" \
 	"globals.sql.gz holds the roles (pg_dumpall --globals-only)"
 t_eq "" "$(partial_dirs "$BASE/all")" "no STAMP.partial left"
 t_eq "$BASE/all/$S1" "$(last_row all backup_location)" "backup_location is the STAMP folder"
 t_eq 4 "$(last_row all total_files_count)" "total_files = number of databases"
+t_eq "we're db-$S1.sql.gz	we're db" "$(grep "^we're" "$BASE/all/$S1/manifest.tsv")" \
+	"the manifest maps each file to its database"
 t_eq "$(cat "$BASE/all/$S1"/*.gz | wc -c)" "$(last_row all written_bytes)" \
 	"written_bytes = compressed bytes"
 t_match '^pgsql backup of 4 databases from 127\.0\.0\.1 OK' "$(last_row all log)" "catalog log line"
@@ -135,10 +143,101 @@ wait_next_second
 tb_run -c "$CONF" -s one backup
 t_rc 0 "db_name = we're db: exit 0"
 S2=$(snapshots "$BASE/one" | tail -n 1)
-t_eq "$(printf '%s\n' globals.sql.gz "we're db-$S2.sql.gz")" "$(ls -1 "$BASE/one/$S2" | sort)" \
-	"db_name: only that database (and the roles)"
+t_eq "$(printf '%s\n' globals.sql.gz manifest.tsv "we're db-$S2.sql.gz")" "$(ls -1 "$BASE/one/$S2" | sort)" \
+	"db_name: only that database (and the roles, and the manifest)"
 t_match "^SET client_encoding = 'LATIN1';" "$(gzip -dc "$BASE/one/$S2/we're db-$S2.sql.gz")" \
 	"encoding = LATIN1 reaches pg_dump"
+
+# ================================================================ names that are no file names
+# Databases whose names hold '/', '%', "..", a newline, a tab, a quote, a
+# backslash, '=' (pg_dump would take a bare "x=y" for a connection string)
+# and non-ASCII letters: each dumped under a safe file name the manifest
+# maps back. "locked" is rejected by pg_hba.conf (pg_dump cannot connect):
+# the job fails naming it, and the others are still dumped.
+NL=$'new\nline\t\'q\' \\ x=y'
+pq -d postgres -v "nl=$NL" <<'EOF' >/dev/null || t_bail "creating the oddly named databases failed"
+CREATE DATABASE "a/b%c";
+CREATE DATABASE "..";
+CREATE DATABASE :"nl";
+CREATE DATABASE "données";
+CREATE DATABASE locked;
+\c "a/b%c"
+CREATE TABLE t (i int PRIMARY KEY, s text);
+INSERT INTO t VALUES (1, 'slash percent'), (2, E'two\nlines');
+\c "données"
+CREATE TABLE été (i int PRIMARY KEY);
+INSERT INTO été VALUES (7);
+EOF
+# nl_file / nl_man: the newline database's file name and manifest field.
+nl_file=$'new%0Aline%09\'q\' \\ x=y'
+nl_man=$'new\\nline\\t\'q\' \\\\ x=y'
+hba=$PG/data/pg_hba.conf
+cp "$hba" "$TMPD/pg_hba.orig"
+{ echo "local locked all reject"; cat "$TMPD/pg_hba.orig"; } >"$hba"
+pq -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+locked_out() { ! pq -d locked -c 'SELECT 1' >/dev/null 2>&1; }
+wait_until 30 locked_out || t_bail "pg_hba.conf's reject of 'locked' never took effect"
+pgjob odd
+wait_next_second
+tb_run -c "$CONF" -s odd backup
+t_rc 1 "odd names, one database rejected: exit 1"
+t_eq ERROR "$(last_row odd status)" "odd names, one database rejected: ERROR row"
+t_match "1 of 9 databases could not be dumped: 'locked' \(see the lines above\); the 8 others are in .*\.partial" \
+	"$(last_row odd log)" "odd names: the log names the one database that failed, and where the others are"
+t_match "ERROR \[odd\] pg_dump of database 'locked' on 127\.0\.0\.1 failed" "$T_ERR" \
+	"odd names: its own error is in the run log"
+t_imatch 'pg_hba\.conf rejects connection' "$T_ERR" "odd names: in pg_dump's own words"
+t_eq "" "$(snapshots "$BASE/odd")" "odd names: no STAMP folder (the backup is incomplete)"
+P=$(partial_dirs "$BASE/odd")
+t_ne "" "$P" "odd names: the dumps made are kept in STAMP.partial"
+SP=${P%.partial}
+t_eq "$(printf '%s\n' "%2E.-$SP.sql.gz" "a%2Fb%25c-$SP.sql.gz" "big-$SP.sql.gz" "données-$SP.sql.gz" \
+	globals.sql.gz manifest.tsv "$nl_file-$SP.sql.gz" "p1-$SP.sql.gz" "postgres-$SP.sql.gz" \
+	"we're db-$SP.sql.gz" | sort)" "$(ls -1 "$BASE/odd/$P" | sort)" \
+	"odd names: each database under a safe file name, the roles, the manifest; none for locked"
+t_eq "" "$(find "$BASE/odd" -mindepth 2 -type d)" "odd names: no folder made from a name's '/'"
+t_eq "$(printf '%s\t%s\n' "%2E.-$SP.sql.gz" .. "a%2Fb%25c-$SP.sql.gz" 'a/b%c' \
+	"données-$SP.sql.gz" données "$nl_file-$SP.sql.gz" "$nl_man" | sort)" \
+	"$(grep -v "^#" "$BASE/odd/$P/manifest.tsv" | grep -E '^(%|a%|donn|new)' | sort)" \
+	"odd names: the manifest maps each file back to its database"
+t_ok "odd names: a/b%c's dump loads into a fresh database, equal to its source" \
+	restore_check "$BASE/odd/$P/a%2Fb%25c-$SP.sql.gz" 'a/b%c'
+t_ok "odd names: données's dump loads into a fresh database, equal to its source" \
+	restore_check "$BASE/odd/$P/données-$SP.sql.gz" données
+
+# pg_hba.conf back as it was: every database is dumped, the job is OK.
+cp "$TMPD/pg_hba.orig" "$hba"
+pq -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+wait_until 30 eval '! locked_out' || t_bail "pg_hba.conf's reject of 'locked' never went away"
+wait_next_second
+tb_run -c "$CONF" -s odd backup
+t_rc 0 "odd names, nothing rejected: exit 0"
+S3=$(snapshots "$BASE/odd" | tail -n 1)
+t_eq 9 "$(last_row odd total_files_count)" "odd names: every database dumped"
+t_eq "$nl_file-$S3.sql.gz	$nl_man" "$(grep -F "$nl_file" "$BASE/odd/$S3/manifest.tsv")" \
+	"odd names: the newline database is in the manifest under its escaped name"
+# restore --db takes the databases' own names (what the listing shows), not the files'.
+tb_run -c "$CONF" -s odd restore --db 'a%2Fb%25c' --to-db scratch
+t_rc 1 "odd names: restore --db with the file's name: refused"
+t_match "holds no dump of database 'a%2Fb%25c' \(it holds: .*'a/b%c'.*'données'" "$T_ERR" \
+	"odd names: the refusal lists the backup's databases by their own names"
+tb_run -c "$CONF" -s odd restore --db 'a/b%c' --to-db scratch
+t_rc 0 "odd names: restore --db a/b%c --to-db scratch: exit 0"
+t_eq "$(pq -d 'a/b%c' -c 'SELECT * FROM t ORDER BY i')" "$(pq -d scratch -c 'SELECT * FROM t ORDER BY i')" \
+	"odd names: restore --db a/b%c brought its rows into scratch"
+tb_run -c "$CONF" -s odd restore --db "$NL" --to-db nlcopy
+t_rc 0 "odd names: restore --db of the newline database (--to-db nlcopy): exit 0"
+t_eq 1 "$(pq -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'nlcopy'")" \
+	"odd names: the newline database was restored as nlcopy"
+pq -d postgres -c 'DROP DATABASE "a/b%c"' >/dev/null
+tb_run -c "$CONF" -s odd restore --db 'a/b%c'
+t_rc 0 "odd names: restore --db a/b%c after it was dropped: exit 0"
+t_eq "$(pq -d scratch -c 'SELECT * FROM t ORDER BY i')" "$(pq -d 'a/b%c' -c 'SELECT * FROM t ORDER BY i')" \
+	"odd names: a/b%c is back under its own name with its rows"
+tb_run -c "$CONF" -s odd restore --db 'a/b%c'
+t_rc 1 "odd names: restore --db a/b%c again, without --replace: refused (the listing finds it)"
+t_match "database 'a/b%c' already exists" "$T_ERR" "odd names: the refusal names it"
+pq -d postgres -c 'DROP DATABASE scratch' -c 'DROP DATABASE nlcopy' >/dev/null
 
 # ================================================================ compression
 # A key whose forced command records the remote command line, then runs it.
@@ -161,7 +260,7 @@ pgjob local "db_name = p1" "compress_on = local" "compression_level = 2" "privat
 tb_run -c "$CONF" -s nine backup
 t_rc 0 "compression_level = 9: exit 0"
 SN=$(snapshots "$BASE/nine" | tail -n 1)
-t_match "'pg_dump' .*'--compress=9' '--' 'p1'" "$(grep pg_dump "$TMPD/cmds")" \
+t_match "'pg_dump' .*'--compress=9' '--dbname=dbname=.*p1.*'$" "$(grep pg_dump "$TMPD/cmds")" \
 	"server side: pg_dump runs with --compress=9"
 t_eq 02 "$(xfl "$BASE/nine/$SN/p1-$SN.sql.gz")" "server side: the file is pg_dump's level 9 gzip"
 t_ok "server side, level 9: restored equals its source" \
@@ -170,7 +269,7 @@ t_ok "server side, level 9: restored equals its source" \
 tb_run -c "$CONF" -s local backup
 t_rc 0 "compress_on = local: exit 0"
 SL=$(snapshots "$BASE/local" | tail -n 1)
-t_match "'pg_dump' .*'--' 'p1'" "$(grep pg_dump "$TMPD/cmds")" "compress_on = local: pg_dump ran"
+t_match "'pg_dump' .*'--dbname=dbname=.*p1.*'$" "$(grep pg_dump "$TMPD/cmds")" "compress_on = local: pg_dump ran"
 t_nomatch "compress" "$(grep pg_dump "$TMPD/cmds")" "compress_on = local: no --compress"
 t_ok "compress_on = local: gzip -t" gzip -t "$BASE/local/$SL/p1-$SL.sql.gz"
 t_ok "compress_on = local: restored equals its source" \

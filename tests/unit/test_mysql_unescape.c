@@ -14,7 +14,6 @@
 
 #include "drivers/mysql_unescape.h"
 #include "util/buf.h"
-#include "util/pct.h"
 #include "util/xmalloc.h"
 
 static void
@@ -47,40 +46,6 @@ test_table(void **state)
 	}
 }
 
-/* Database names as file names: safe, and read back by percent-decoding. */
-static void
-test_file_name(void **state)
-{
-	static const char *const cases[][2] = {
-		{ "plain", "plain" },
-		{ "we're db", "we're db" },
-		{ "../x", "%2E.%2Fx" },
-		{ ".", "%2E" },
-		{ "..", "%2E." },
-		{ ".hidden", "%2Ehidden" },
-		{ "a.b", "a.b" },
-		{ "100%", "100%25" },
-		{ "a/b/c", "a%2Fb%2Fc" },
-		{ "tab\there\n", "tab%09here%0A" },
-		{ "UTF-8 é 日本", "UTF-8 é 日本" },
-		{ "del\x7f", "del%7F" },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *f = mysql_file_name(cases[i][0]);
-		char *back = pct_decode_strict(f, strlen(f));
-
-		if (strcmp(f, cases[i][1]) != 0)
-			fail_msg("'%s': expected '%s', got '%s'", cases[i][0], cases[i][1], f);
-		assert_non_null(back);
-		assert_string_equal(back, cases[i][0]);
-		assert_null(strchr(f, '/'));
-		free(back);
-		free(f);
-	}
-}
-
 /* Manifest lines: escaped the way mysql_unescape() reads back. */
 static void
 test_escape(void **state)
@@ -102,7 +67,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_file_name),
 		cmocka_unit_test(test_escape),
 	};
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "drivers/mysql_unescape.h"
+#include "drivers/dumpname.h"
 #include "drivers/restore.h"
 #include "jobconf.h"
 #include "progress.h"
@@ -138,7 +138,7 @@ test_dump_dbs(void **state)
 	assert_int_equal(restore_dump_dbs(fd, &dbs, &files, &err), 0);
 	assert_int_equal(dbs.n, 4);
 	for (size_t i = 0; i < dbs.n; i++) {
-		char *enc = mysql_file_name(dbs.v[i]), *name = xasprintf("%s.sql.gz", enc);
+		char *enc = dumpname_file(dbs.v[i]), *name = xasprintf("%s.sql.gz", enc);
 
 		assert_string_equal(files.v[i], want_file[i]);
 		assert_string_equal(dbs.v[i], want_db[i]);
