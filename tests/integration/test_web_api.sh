@@ -330,6 +330,13 @@ t_eq null "$(body_of "$r" | jq_py '[j["last_verify"] for j in d["items"] if j["n
 r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/job004")
 t_eq '2021-03-04T10:05:00.000000 warning' "$(body_of "$r" | jq_py '" ".join([d["last_verify"]["end"], d["last_verify"]["result"]])')" \
 	"GET /api/v1/jobs/NAME: the same last_verify"
+# Five verifies still running after it (more than the job page's first read).
+sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, backup_end, status, log, TYPE)
+  SELECT 'job004', 'srv004', '2021-03-0' || d || 'T10:00:00.000000', '2021-03-0' || d || 'T10:00:00.000000',
+  'Running', '', 'VERIFY' FROM (SELECT 6 AS d UNION SELECT 7 UNION SELECT 8 UNION SELECT 9)"
+t_eq '2021-03-04T10:05:00.000000 2021-03-04T10:05:00.000000' \
+	"$(curl -s "${A[@]}" "$WEB/api/v1/jobs" | jq_py '[j["last_verify"]["end"] for j in d["items"] if j["name"] == "job004"][0]') $(curl -s "${A[@]}" "$WEB/api/v1/jobs/job004" | jq_py 'd["last_verify"]["end"]')" \
+	"last_verify behind 5 running verifies: the same on /api/v1/jobs and the job's page"
 # An independent parser of the text format (Debian's python3-prometheus-client).
 t_eq "ok" "$(printf '%s' "$m" | /usr/bin/python3 -c '
 import sys
