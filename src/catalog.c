@@ -35,10 +35,29 @@ catalog_backend_names(struct buf *out, const char *sep)
 		buf_printf(out, "%s%s", i > 0 ? sep : "", backends[i]->scheme);
 }
 
+/*
+ * The last answers of catalog_run_counts() and catalog_last_finished(),
+ * each valid while catalog_version() still answers the version read
+ * before its query.
+ */
+struct catalog_memo {
+	int counts_valid;
+	uint64_t counts_version;
+	struct catalog_run_count *counts;
+	size_t ncounts;
+	int finished_valid;
+	uint64_t finished_version;
+	char *finished_type;
+	struct catalog_row *finished;
+	size_t nfinished;
+};
+
 struct catalog {
 	const struct catalog_ops *ops;
 	enum catalog_mode mode;
 	void *priv; /* ops->priv_size bytes, zeroed at open */
+	int in_txn; /* between a catalog_begin() and its commit or rollback: no memo */
+	struct catalog_memo memo;
 };
 
 /*
@@ -121,11 +140,14 @@ catalog_single_threaded(void)
 	catalog_sqlite_single_threaded();
 }
 
+static void memo_clear(struct catalog_memo *m);
+
 void
 catalog_close(struct catalog *cat)
 {
 	if (cat == NULL)
 		return;
+	memo_clear(&cat->memo);
 	cat->ops->close(cat->priv);
 	free(cat->priv);
 	free(cat);
@@ -265,19 +287,208 @@ catalog_begin(struct catalog *cat, struct err *err)
 {
 	if (check_rw(cat, err) == -1)
 		return -1;
-	return cat->ops->begin(cat->priv, err);
+	if (cat->ops->begin(cat->priv, err) == -1)
+		return -1;
+	cat->in_txn = 1;
+	return 0;
 }
 
+/* A failed commit leaves the memo off until the caller's rollback. */
 int
 catalog_commit(struct catalog *cat, struct err *err)
 {
-	return cat->ops->commit(cat->priv, err);
+	if (cat->ops->commit(cat->priv, err) == -1)
+		return -1;
+	cat->in_txn = 0;
+	return 0;
 }
 
 void
 catalog_rollback(struct catalog *cat)
 {
 	cat->ops->rollback(cat->priv);
+	cat->in_txn = 0;
+}
+
+/* ---- The answers about every job, remembered per version ---- */
+
+static void
+memo_clear(struct catalog_memo *m)
+{
+	catalog_run_counts_free(m->counts, m->ncounts);
+	catalog_rows_free(m->finished, m->nfinished);
+	free(m->finished_type);
+	memset(m, 0, sizeof *m);
+}
+
+/* strcmp() with NULL first. */
+static int
+strcmp_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static int
+run_count_cmp(const void *pa, const void *pb)
+{
+	const struct catalog_run_count *a = pa, *b = pb;
+	int c = strcmp_null(a->backup_name, b->backup_name);
+
+	if (c == 0)
+		c = strcmp_null(a->type, b->type);
+	return c != 0 ? c : strcmp_null(a->status, b->status);
+}
+
+static int
+row_name_cmp(const void *pa, const void *pb)
+{
+	const struct catalog_row *a = pa, *b = pb;
+
+	return strcmp_null(a->backup_name, b->backup_name);
+}
+
+static char *
+strdup_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* A copy of counts[0..n-1] (NULL when n is 0). */
+static struct catalog_run_count *
+run_counts_copy(const struct catalog_run_count *counts, size_t n)
+{
+	struct catalog_run_count *c = n > 0 ? xcalloc(n, sizeof *c) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		c[i].backup_name = strdup_null(counts[i].backup_name);
+		c[i].type = strdup_null(counts[i].type);
+		c[i].status = strdup_null(counts[i].status);
+		c[i].count = counts[i].count;
+	}
+	return c;
+}
+
+/* A copy of rows[0..n-1] (NULL when n is 0). */
+static struct catalog_row *
+rows_copy(const struct catalog_row *rows, size_t n)
+{
+	struct catalog_row *c = n > 0 ? xcalloc(n, sizeof *c) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		c[i] = rows[i];
+		c[i].backup_name = strdup_null(rows[i].backup_name);
+		c[i].server_name = strdup_null(rows[i].server_name);
+		c[i].description = strdup_null(rows[i].description);
+		c[i].backup_start = strdup_null(rows[i].backup_start);
+		c[i].backup_end = strdup_null(rows[i].backup_end);
+		c[i].status = strdup_null(rows[i].status);
+		c[i].log = strdup_null(rows[i].log);
+		c[i].backup_location = strdup_null(rows[i].backup_location);
+		c[i].type = strdup_null(rows[i].type);
+	}
+	return c;
+}
+
+/*
+ * Whether a memo made at the version read now may be used or kept: 1
+ * with *version set, 0 inside a transaction (its rows may be rolled back
+ * without the version moving back), -1 + err when the version cannot be
+ * read.
+ */
+static int
+memo_usable(struct catalog *cat, uint64_t *version, struct err *err)
+{
+	if (cat->in_txn)
+		return 0;
+	if (cat->ops->version(cat->priv, version, err) == -1)
+		return -1;
+	return 1;
+}
+
+int
+catalog_run_counts(struct catalog *cat, struct catalog_run_count **counts, size_t *n,
+                   struct err *err)
+{
+	struct catalog_memo *m = &cat->memo;
+	struct catalog_run_count *c = NULL;
+	uint64_t version = 0;
+	size_t len = 0;
+	int memo;
+
+	*counts = NULL;
+	*n = 0;
+	if ((memo = memo_usable(cat, &version, err)) == -1)
+		return -1;
+	if (memo && m->counts_valid && m->counts_version == version) {
+		*counts = run_counts_copy(m->counts, m->ncounts);
+		*n = m->ncounts;
+		return 0;
+	}
+	if (cat->ops->run_counts(cat->priv, &c, &len, err) == -1)
+		return -1;
+	if (len > 1)
+		qsort(c, len, sizeof *c, run_count_cmp);
+	if (memo) {
+		catalog_run_counts_free(m->counts, m->ncounts);
+		m->counts = run_counts_copy(c, len);
+		m->ncounts = len;
+		m->counts_version = version;
+		m->counts_valid = 1;
+	}
+	*counts = c;
+	*n = len;
+	return 0;
+}
+
+void
+catalog_run_counts_free(struct catalog_run_count *counts, size_t n)
+{
+	for (size_t i = 0; counts != NULL && i < n; i++) {
+		free(counts[i].backup_name);
+		free(counts[i].type);
+		free(counts[i].status);
+	}
+	free(counts);
+}
+
+int
+catalog_last_finished(struct catalog *cat, const char *type, struct catalog_row **rows, size_t *n,
+                      struct err *err)
+{
+	struct catalog_memo *m = &cat->memo;
+	struct catalog_row *r = NULL;
+	uint64_t version = 0;
+	size_t len = 0;
+	int memo;
+
+	*rows = NULL;
+	*n = 0;
+	if ((memo = memo_usable(cat, &version, err)) == -1)
+		return -1;
+	if (memo && m->finished_valid && m->finished_version == version &&
+	    strcmp(m->finished_type, type) == 0) {
+		*rows = rows_copy(m->finished, m->nfinished);
+		*n = m->nfinished;
+		return 0;
+	}
+	if (cat->ops->last_finished(cat->priv, type, &r, &len, err) == -1)
+		return -1;
+	if (len > 1)
+		qsort(r, len, sizeof *r, row_name_cmp);
+	if (memo) {
+		catalog_rows_free(m->finished, m->nfinished);
+		free(m->finished_type);
+		m->finished = rows_copy(r, len);
+		m->nfinished = len;
+		m->finished_type = xstrdup(type);
+		m->finished_version = version;
+		m->finished_valid = 1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
 }
 
 int

@@ -201,6 +201,46 @@ int catalog_find(struct catalog *cat, const struct catalog_filter *f, struct cat
 /* How many rows match f (limit, offset and the after_ keyset ignored). 0 or -1 + err. */
 int catalog_count(struct catalog *cat, const struct catalog_filter *f, int64_t *count,
                   struct err *err);
+/*
+ * ---- Every job at once (the web's /metrics and /api/v1/jobs) ----
+ * Both read the whole of stats in one query (no index of the original's
+ * serves them), and are remembered per catalog_version(): asked again
+ * with no commit since (and not inside this handle's transaction), the
+ * answer is a copy of the last one, read from no table. The version is
+ * read before the query, so a commit racing it makes the next call read
+ * again.
+ */
+
+/* How many finished rows one job has of one TYPE and status. Strings owned. */
+struct catalog_run_count {
+	char *backup_name;
+	char *type;
+	char *status; /* never NULL nor "Running" */
+	int64_t count;
+};
+
+/*
+ * The finished rows (status neither NULL nor "Running") of every job
+ * counted by (backup_name, TYPE, status), one entry per group that has
+ * rows, sorted by backup_name, then TYPE, then status (byte order); rows
+ * with a NULL backup_name or TYPE are not counted. *counts is freed with
+ * catalog_run_counts_free(). 0 or -1 + err.
+ */
+int catalog_run_counts(struct catalog *cat, struct catalog_run_count **counts, size_t *n,
+                       struct err *err);
+void catalog_run_counts_free(struct catalog_run_count *counts, size_t n);
+
+/*
+ * For every job that has one, its newest finished row (status neither
+ * NULL nor "Running") of TYPE type: newest backup_start first (NULL
+ * last), ties broken by rowid, newest first, as catalog_last_rows()
+ * orders. One row per job, sorted by backup_name (byte order); rows with
+ * a NULL backup_name are left out. *rows is freed with
+ * catalog_rows_free(). 0 or -1 + err.
+ */
+int catalog_last_finished(struct catalog *cat, const char *type, struct catalog_row **rows,
+                          size_t *n, struct err *err);
+
 /* Insert a complete row (register_existing); *rowid may be NULL. 0 or -1 + err. */
 int catalog_insert_row(struct catalog *cat, const struct catalog_row *r, int64_t *rowid,
                        struct err *err);

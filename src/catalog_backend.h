@@ -104,6 +104,14 @@ struct catalog_ops {
 	int (*find)(void *priv, const struct catalog_filter *f, struct catalog_row **rows,
 	            size_t *n, struct err *err);
 	int (*count)(void *priv, const struct catalog_filter *f, int64_t *count, struct err *err);
+	/*
+	 * One query each, no memo (catalog.c remembers the answers per
+	 * version); the order of the result is free, catalog.c sorts it.
+	 */
+	int (*run_counts)(void *priv, struct catalog_run_count **counts, size_t *n,
+	                  struct err *err);
+	int (*last_finished)(void *priv, const char *type, struct catalog_row **rows, size_t *n,
+	                     struct err *err);
 	int (*insert_row)(void *priv, const struct catalog_row *r, int64_t *rowid, struct err *err);
 	int (*begin)(void *priv, struct err *err);
 	int (*commit)(void *priv, struct err *err);

@@ -1214,6 +1214,61 @@ pg_job_names(void *priv, char ***names, size_t *n, struct err *err)
 }
 
 /*
+ * /metrics' run counters for every job: TYPE and status are in no index
+ * with backup_name, so one sequential scan and a hash aggregate.
+ */
+static int
+pg_run_counts(void *priv, struct catalog_run_count **counts, size_t *n, struct err *err)
+{
+	struct pgcat *cat = priv;
+	PGresult *res = pg_run(cat,
+	                       "SELECT backup_name, type, status, count(*) FROM stats "
+	                       "WHERE backup_name IS NOT NULL AND type IS NOT NULL AND status IS "
+	                       "NOT NULL AND status <> 'Running' GROUP BY 1, 2, 3",
+	                       0, NULL, err, "counting the runs of every job");
+	int rows;
+
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	*counts = rows > 0 ? xcalloc((size_t)rows, sizeof **counts) : NULL;
+	for (int i = 0; i < rows; i++) {
+		(*counts)[i].backup_name = col_text(res, i, 0);
+		(*counts)[i].type = col_text(res, i, 1);
+		(*counts)[i].status = col_text(res, i, 2);
+		(*counts)[i].count = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * /api/v1/jobs' last verify of every job: the type's rows come off
+ * idx_stats_type_start newest first; DISTINCT ON keeps each job's first
+ * rowid, and only those rows are read whole.
+ */
+static int
+pg_last_finished(void *priv, const char *type, struct catalog_row **rows, size_t *n,
+                 struct err *err)
+{
+	struct pgcat *cat = priv;
+	const char *p[] = { type };
+	PGresult *res = pg_run(cat,
+	                       "SELECT " ROW_COLUMNS " FROM stats WHERE rowid IN (SELECT DISTINCT "
+	                       "ON (backup_name) rowid FROM stats WHERE backup_name IS NOT NULL "
+	                       "AND type = $1 AND status IS NOT NULL AND status <> 'Running' "
+	                       "ORDER BY backup_name, " NEWEST_FIRST ")",
+	                       1, p, err, "reading the last finished row of every job");
+
+	if (res == NULL)
+		return -1;
+	rows_read(res, rows, n);
+	PQclear(res);
+	return 0;
+}
+
+/*
  * The server's snapshot (pg_current_snapshot(): xmin, xmax and the
  * transactions in progress), hashed (FNV-1a): it changes when any
  * transaction that wrote ends, and the rows a statement sees depend on it
@@ -1556,6 +1611,7 @@ pg_analyze(void *priv, struct err *err)
 		.du_delete = pg_du_delete, .du_find = pg_du_find,                                  \
 		.du_sample_put = pg_du_sample_put, .du_samples = pg_du_samples,                    \
 		.job_names = pg_job_names, .run_host_put = pg_run_host_put,                        \
+		.run_counts = pg_run_counts, .last_finished = pg_last_finished,                    \
 		.run_hosts = pg_run_hosts, .analyze = pg_analyze,                                  \
 	}
 

@@ -1065,6 +1065,104 @@ out:
 	return ret;
 }
 
+/*
+ * ------------------------------------------------------ every job at once
+ * /metrics' run counters and /api/v1/jobs' last verify, for every job in
+ * one statement each. The original's indexes hold neither TYPE nor status,
+ * so whatever the plan, every row of the table is read: in one pass over
+ * it (NOT INDEXED), not through idx_stats_backup_name, which the planner
+ * would pick for the GROUP BY or PARTITION BY order and which fetches each
+ * row by its rowid, one random page read each (100k rows, a table bigger
+ * than the page cache: 1.9 s against 0.5 s). A database still without
+ * TYPE (read-only, never upgraded) reads as BACKUP rows.
+ */
+static int
+sq_run_counts(void *priv, struct catalog_run_count **counts, size_t *n, struct err *err)
+{
+	struct sqlcat *cat = priv;
+	const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
+	struct catalog_run_count *c = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len = 0, cap = 0;
+	char *sql;
+	int rc;
+
+	sql = xasprintf("SELECT backup_name, %s, status, count(*) FROM stats NOT INDEXED "
+	                "WHERE backup_name IS NOT NULL AND %s IS NOT NULL AND status IS NOT NULL "
+	                "AND status <> 'Running' GROUP BY 1, 2, 3",
+	                type_col, type_col);
+	rc = sqlu_prepare(&cat->c, &st, sql, err);
+	free(sql);
+	if (rc == -1)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			c = xrealloc(c, cap * sizeof *c);
+		}
+		c[len].backup_name = sqlu_col_text(st, 0);
+		c[len].type = sqlu_col_text(st, 1);
+		c[len].status = sqlu_col_text(st, 2);
+		c[len].count = sqlite3_column_int64(st, 3);
+		len++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "counting the runs of every job");
+		catalog_run_counts_free(c, len);
+		return -1;
+	}
+	*counts = c;
+	*n = len;
+	return 0;
+}
+
+/*
+ * The window sorts the (backup_name, backup_start, rowid) of the type's
+ * finished rows only; the whole rows, texts and all, are then read by
+ * rowid, one per job.
+ */
+static int
+sq_last_finished(void *priv, const char *type, struct catalog_row **rows, size_t *n,
+                 struct err *err)
+{
+	struct sqlcat *cat = priv;
+	const char *type_col = cat->has_type ? "TYPE" : "'BACKUP'";
+	struct catalog_row *r = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t len = 0, cap = 0;
+	char *sql;
+	int rc;
+
+	sql = xasprintf("SELECT " ROW_COLUMNS ", %s FROM stats WHERE rowid IN (SELECT rid FROM "
+	                "(SELECT rowid AS rid, row_number() OVER (PARTITION BY backup_name "
+	                "ORDER BY backup_start DESC, rowid DESC) AS rn FROM stats NOT INDEXED "
+	                "WHERE backup_name IS NOT NULL AND %s = ?1 AND status IS NOT NULL AND "
+	                "status <> 'Running') WHERE rn = 1)",
+	                type_col, type_col);
+	rc = sqlu_prepare(&cat->c, &st, sql, err);
+	free(sql);
+	if (rc == -1)
+		return -1;
+	sqlu_bind_text(st, 1, type);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			r = xrealloc(r, cap * sizeof *r);
+		}
+		row_read(st, &r[len++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		sqlu_error(&cat->c, rc, err, "reading the last finished row of every job");
+		catalog_rows_free(r, len);
+		return -1;
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
 static int
 sq_insert_row(void *priv, const struct catalog_row *r, int64_t *rowid, struct err *err)
 {
@@ -1753,6 +1851,8 @@ const struct catalog_ops catalog_sqlite_ops = {
 	.du_sample_put = sq_du_sample_put,
 	.du_samples = sq_du_samples,
 	.job_names = sq_job_names,
+	.run_counts = sq_run_counts,
+	.last_finished = sq_last_finished,
 	.run_host_put = sq_run_host_put,
 	.run_hosts = sq_run_hosts,
 	.durable = sq_durable,

@@ -173,27 +173,15 @@ filesystem_json(struct buf *b, const struct config *cfg)
 
 /*
  * Reopen the job object just written into b (its closing brace dropped)
- * and add "last_verify": the newest finished VERIFY row of job as {end,
- * result ("ok", "warning" when it passed with warnings, "failed"),
- * age_hours (since end, at now)}, or null when there is none (api.md).
- * On a catalog error the field is null (the view is still shown).
+ * and add "last_verify": v, the newest finished VERIFY row of the job, as
+ * {end, result ("ok", "warning" when it passed with warnings, "failed"),
+ * age_hours (since end, at now)}, or null when v is NULL (api.md).
  */
 static void
-last_verify_json(struct buf *b, struct catalog *cat, const struct job *job, time_t now)
+last_verify_json(struct buf *b, const struct catalog_row *v, time_t now)
 {
-	struct catalog_row *rows = NULL;
-	const struct catalog_row *v = NULL;
-	size_t n = 0;
-	struct err err;
-
-	err_clear(&err);
 	if (b->len > 0 && b->data[b->len - 1] == '}')
 		b->len--;
-	if (cat != NULL &&
-	    catalog_last_rows(cat, job->name, "VERIFY", "backup_start", 5, &rows, &n, &err) == 0)
-		for (size_t i = 0; i < n && v == NULL; i++)
-			if (rows[i].status != NULL && strcmp(rows[i].status, "Running") != 0)
-				v = &rows[i];
 	buf_puts(b, ",\"last_verify\":");
 	if (v == NULL) {
 		buf_puts(b, "null}");
@@ -217,14 +205,64 @@ last_verify_json(struct buf *b, struct catalog *cat, const struct job *job, time
 		json_num(b, end >= 0 ? ((double)now - end) / 3600.0 : NAN);
 		buf_puts(b, "}}");
 	}
+}
+
+/* The row of job name in rows[0..n-1] (sorted by name, one per job), or NULL. */
+static const struct catalog_row *
+row_of_job(const struct catalog_row *rows, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(rows[mid].backup_name, name);
+
+		if (c == 0)
+			return &rows[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * last_verify_json() of one job: the newest finished of its last 5 VERIFY
+ * rows (one index range), or when those 5 are all still running, its row
+ * among every job's (catalog_last_finished()). On a catalog error the
+ * field is null (the view is still shown).
+ */
+static void
+last_verify_json_of(struct buf *b, struct catalog *cat, const struct job *job, time_t now)
+{
+	struct catalog_row *rows = NULL, *all = NULL;
+	const struct catalog_row *v = NULL;
+	size_t n = 0, nall = 0;
+	struct err err;
+
+	err_clear(&err);
+	if (cat != NULL &&
+	    catalog_last_rows(cat, job->name, "VERIFY", "backup_start", 5, &rows, &n, &err) == 0) {
+		for (size_t i = 0; i < n && v == NULL; i++)
+			if (rows[i].status != NULL && strcmp(rows[i].status, "Running") != 0)
+				v = &rows[i];
+		if (v == NULL && n == 5 &&
+		    catalog_last_finished(cat, "VERIFY", &all, &nall, &err) == 0)
+			v = row_of_job(all, nall, job->name);
+	}
+	last_verify_json(b, v, now);
 	catalog_rows_free(rows, n);
+	catalog_rows_free(all, nall);
 }
 
 void
 api_jobs(struct req *r, struct reply *out)
 {
 	const struct config *cfg = req_config(r, NULL);
+	struct catalog_row *verifies = NULL;
 	struct catalog *cat = NULL;
+	size_t nverifies = 0;
 	time_t now = time(NULL);
 	struct err err;
 	struct buf b;
@@ -240,6 +278,13 @@ api_jobs(struct req *r, struct reply *out)
 		reply_error(r, out, 500, NULL, "catalog: %s", err.msg);
 		return;
 	}
+	/*
+	 * Every job's last verify in one read, remembered until the next
+	 * commit; on a catalog error the fields are null (the views are still
+	 * shown).
+	 */
+	if (cat != NULL && catalog_last_finished(cat, "VERIFY", &verifies, &nverifies, &err) == -1)
+		err_clear(&err);
 	buf_init(&b, (size_t)1 << 28);
 	buf_puts(&b, "{\"items\":[");
 	for (size_t i = 0; i < cfg->njobs; i++) {
@@ -254,7 +299,7 @@ api_jobs(struct req *r, struct reply *out)
 		if (i > 0)
 			buf_putc(&b, ',');
 		jobview_json(&b, &jv);
-		last_verify_json(&b, cat, &cfg->jobs[i], now);
+		last_verify_json(&b, row_of_job(verifies, nverifies, cfg->jobs[i].name), now);
 		jobview_free(&jv);
 	}
 	buf_puts(&b, "]");
@@ -263,6 +308,7 @@ api_jobs(struct req *r, struct reply *out)
 	reply_json(out, 200, &b);
 	req_cache_put(r, "jobs", out);
 out:
+	catalog_rows_free(verifies, nverifies);
 	req_catalog_put(r, cat);
 }
 
@@ -381,7 +427,7 @@ api_job(struct req *r, struct reply *out)
 	}
 	buf_init(&b, (size_t)1 << 28);
 	jobview_json(&b, &jv);
-	last_verify_json(&b, cat, job, time(NULL));
+	last_verify_json_of(&b, cat, job, time(NULL));
 	b.len--; /* reopen the object */
 	buf_puts(&b, ",\"history\":[");
 	for (size_t i = nh; i-- > 0;) {

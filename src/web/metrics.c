@@ -269,43 +269,63 @@ next_run_gauges(struct buf *b, const struct job_view *views, size_t nv, time_t n
 	}
 }
 
+/* The first of counts[0..n-1] (sorted by name) of job name, or n. */
+static size_t
+counts_of(const struct catalog_run_count *counts, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(counts[mid].backup_name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * tisbackup_job_runs_total: the job's finished backup runs by result,
  * from its BACKUP rows and the CLEAN rows cleanup left of them (so the
- * count never goes down). 0 or -1 + err.
+ * count never goes down). All jobs' counts come from one read of the
+ * catalog, remembered until its next commit. 0 or -1 + err.
  */
 static int
 runs_by_result(struct buf *b, struct catalog *cat, const struct job_view *views, size_t nv,
                struct err *err)
 {
-	static const char *const types[] = { "BACKUP", "CLEAN" };
 	static const struct {
 		const char *status, *result;
 	} results[] = { { "OK", "ok" }, { "ERROR", "error" } };
+	struct catalog_run_count *counts = NULL;
+	size_t ncounts = 0;
 
+	/* No catalog yet (nothing ever ran): no runs. */
+	if (cat != NULL && catalog_run_counts(cat, &counts, &ncounts, err) == -1)
+		return -1;
 	help(b, "tisbackup_job_runs_total", "counter",
 	     "Finished backup runs of the job, by result (ok, error).");
 	for (size_t i = 0; i < nv; i++) {
+		const char *name = views[i].job->name;
+		size_t first = counts_of(counts, ncounts, name);
+
 		for (size_t k = 0; k < sizeof results / sizeof results[0]; k++) {
-			int64_t total = 0;
+			long long total = 0;
 
-			for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-				struct catalog_filter f = { .backup_name = views[i].job->name,
-					                    .type = types[t],
-					                    .status = results[k].status };
-				int64_t c = 0;
-
-				/* No catalog yet (nothing ever ran): no runs. */
-				if (cat != NULL && catalog_count(cat, &f, &c, err) == -1)
-					return -1;
-				total += c;
-			}
+			for (size_t c = first;
+			     c < ncounts && strcmp(counts[c].backup_name, name) == 0; c++)
+				if ((strcmp(counts[c].type, "BACKUP") == 0 ||
+				     strcmp(counts[c].type, "CLEAN") == 0) &&
+				    strcmp(counts[c].status, results[k].status) == 0)
+					total += (long long)counts[c].count;
 			buf_puts(b, "tisbackup_job_runs_total");
 			labels(b, views[i].job);
-			buf_printf(b, ",result=\"%s\"} %lld\n", results[k].result,
-			           (long long)total);
+			buf_printf(b, ",result=\"%s\"} %lld\n", results[k].result, total);
 		}
 	}
+	catalog_run_counts_free(counts, ncounts);
 	return 0;
 }
 

@@ -299,6 +299,44 @@ want_ok=$(sqlite3 "$CATALOG" "select count(*) from stats where backup_name='job0
 want_err=$(sqlite3 "$CATALOG" "select count(*) from stats where backup_name='job004' and status='ERROR' and TYPE in ('BACKUP','CLEAN')")
 t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"ok\"\\} $want_ok\$" "$m" "runs counter, ok ($want_ok)"
 t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"error\"\\} $want_err\$" "$m" "runs counter, error ($want_err)"
+# After a commit the counters move (serve remembers every job's counts
+# until the next commit): a CLEAN row counts as a run, a Running row, a
+# VERIFY row and the rows of a job no config names do not; and
+# /api/v1/jobs' last_verify is the newest finished VERIFY row, not a
+# running one.
+sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, backup_end,
+  backup_duration, status, log, TYPE) VALUES
+  ('job004', 'srv004', '2021-03-01T10:00:00.000000', '2021-03-01T10:01:00.000000', 0.01, 'OK', 'x', 'CLEAN'),
+  ('job004', 'srv004', '2021-03-02T10:00:00.000000', '2021-03-02T10:01:00.000000', 0.01, 'ERROR', 'x', 'CLEAN'),
+  ('job004', 'srv004', '2021-03-03T10:00:00.000000', '2021-03-03T10:00:00.000000', 0.0, 'Running', '', 'BACKUP'),
+  ('job004', 'srv004', '2021-03-04T10:00:00.000000', '2021-03-04T10:05:00.000000', 0.1, 'OK', 'WARNING: shrank', 'VERIFY'),
+  ('job004', 'srv004', '2021-03-05T10:00:00.000000', '2021-03-05T10:00:00.000000', 0.0, 'Running', '', 'VERIFY'),
+  ('ghost', 'srv', '2021-03-01T10:00:00.000000', '2021-03-01T10:01:00.000000', 0.01, 'OK', 'x', 'BACKUP')"
+m2=$(curl -s "${A[@]}" "$WEB/metrics")
+t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"ok\"\\} $((want_ok + 1))\$" "$m2" \
+	"runs counter after a commit: a CLEAN row counts, a VERIFY one not ($((want_ok + 1)))"
+t_match "^tisbackup_job_runs_total\\{backup_job=\"job004\",.*,result=\"error\"\\} $((want_err + 1))\$" "$m2" \
+	"... and a failed CLEAN row too, a Running one not ($((want_err + 1)))"
+t_eq "$(printf '%s\n' "$m" | grep -c '^tisbackup_job_runs_total')" "$(printf '%s\n' "$m2" | grep -c '^tisbackup_job_runs_total')" \
+	"no runs counter for a job that only the catalog knows"
+t_eq "$(printf '%s\n' "$m" | grep '^tisbackup_job_runs_total{backup_job="job003"')" \
+	"$(printf '%s\n' "$m2" | grep '^tisbackup_job_runs_total{backup_job="job003"')" "the other jobs' counters unchanged"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs")
+t_eq '2021-03-04T10:05:00.000000 warning' \
+	"$(body_of "$r" | jq_py '[" ".join([j["last_verify"]["end"], j["last_verify"]["result"]]) for j in d["items"] if j["name"] == "job004"][0]')" \
+	"last_verify: the newest finished VERIFY row (a running one after it aside)"
+t_eq null "$(body_of "$r" | jq_py '[j["last_verify"] for j in d["items"] if j["name"] == "job003"][0]')" \
+	"last_verify: null for a job without a VERIFY row"
+r=$(hcurl "${A[@]}" "$WEB/api/v1/jobs/job004")
+t_eq '2021-03-04T10:05:00.000000 warning' "$(body_of "$r" | jq_py '" ".join([d["last_verify"]["end"], d["last_verify"]["result"]])')" \
+	"GET /api/v1/jobs/NAME: the same last_verify"
+# Five verifies still running after it (more than the job page's first read).
+sqlite3 "$CATALOG" "INSERT INTO stats (backup_name, server_name, backup_start, backup_end, status, log, TYPE)
+  SELECT 'job004', 'srv004', '2021-03-0' || d || 'T10:00:00.000000', '2021-03-0' || d || 'T10:00:00.000000',
+  'Running', '', 'VERIFY' FROM (SELECT 6 AS d UNION SELECT 7 UNION SELECT 8 UNION SELECT 9)"
+t_eq '2021-03-04T10:05:00.000000 2021-03-04T10:05:00.000000' \
+	"$(curl -s "${A[@]}" "$WEB/api/v1/jobs" | jq_py '[j["last_verify"]["end"] for j in d["items"] if j["name"] == "job004"][0]') $(curl -s "${A[@]}" "$WEB/api/v1/jobs/job004" | jq_py 'd["last_verify"]["end"]')" \
+	"last_verify behind 5 running verifies: the same on /api/v1/jobs and the job's page"
 # An independent parser of the text format (Debian's python3-prometheus-client).
 t_eq "ok" "$(printf '%s' "$m" | /usr/bin/python3 -c '
 import sys

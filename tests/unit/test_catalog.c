@@ -1375,6 +1375,263 @@ insert_in_child(const char *db)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* catalog_run_counts() as "name/TYPE/status=N ...". Caller frees. */
+static char *
+run_counts_str(struct catalog *cat)
+{
+	struct catalog_run_count *c;
+	struct err err;
+	size_t n;
+	char *acc = xstrdup(""), *tmp;
+
+	err_clear(&err);
+	if (catalog_run_counts(cat, &c, &n, &err) == -1)
+		fail_msg("catalog_run_counts: %s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		tmp = xasprintf("%s%s%s/%s/%s=%lld", acc, i > 0 ? " " : "", c[i].backup_name,
+		                c[i].type, c[i].status, (long long)c[i].count);
+		free(acc);
+		acc = tmp;
+	}
+	catalog_run_counts_free(c, n);
+	return acc;
+}
+
+/* catalog_last_finished() as "name:backup_start:status:log ...". Caller frees. */
+static char *
+last_finished_str(struct catalog *cat, const char *type)
+{
+	struct catalog_row *r;
+	struct err err;
+	size_t n;
+	char *acc = xstrdup(""), *tmp;
+
+	err_clear(&err);
+	if (catalog_last_finished(cat, type, &r, &n, &err) == -1)
+		fail_msg("catalog_last_finished: %s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(r[i].type, type);
+		tmp = xasprintf("%s%s%s:%s:%s:%s", acc, i > 0 ? " " : "", r[i].backup_name,
+		                r[i].backup_start != NULL ? r[i].backup_start : "NULL", r[i].status,
+		                r[i].log);
+		free(acc);
+		acc = tmp;
+	}
+	catalog_rows_free(r, n);
+	return acc;
+}
+
+/* put_row() with a log that tells the rows apart. */
+static void
+put_logged(struct catalog *cat, const char *name, const char *start, const char *status,
+           const char *type, const char *log)
+{
+	struct catalog_row r = {
+		.backup_name = (char *)name,
+		.server_name = (char *)"srv",
+		.backup_start = (char *)start,
+		.backup_end = (char *)start,
+		.backup_duration = NAN,
+		.total_files_count = CATALOG_NULL,
+		.written_files_count = CATALOG_NULL,
+		.total_bytes = CATALOG_NULL,
+		.written_bytes = CATALOG_NULL,
+		.status = (char *)status,
+		.log = (char *)log,
+		.type = (char *)type,
+	};
+	struct err err;
+
+	err_clear(&err);
+	assert_int_equal(catalog_insert_row(cat, &r, NULL, &err), 0);
+}
+
+#define ASSERT_STR(expr, want)                                                                     \
+	do {                                                                                       \
+		char *got_ = (expr);                                                               \
+		assert_string_equal(got_, want);                                                   \
+		free(got_);                                                                        \
+	} while (0)
+
+/*
+ * What /metrics and /api/v1/jobs read about every job at once: the
+ * finished rows counted by (job, TYPE, status), Running and NULL statuses
+ * and NULL names or types left out, sorted byte-wise; the newest finished
+ * row of a type per job (start order, NULL starts last, equal starts the
+ * newest rowid), jobs with none left out.
+ */
+static void
+test_every_job(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *cat;
+	struct err err;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &cat, &err), 0);
+	ASSERT_STR(run_counts_str(cat), "");
+	ASSERT_STR(last_finished_str(cat, "VERIFY"), "");
+	put_logged(cat, "b", "2026-03-01T00:00:00", "OK", "BACKUP", "b1");
+	put_logged(cat, "b", "2026-03-02T00:00:00", "OK", "BACKUP", "b2");
+	put_logged(cat, "b", "2026-03-03T00:00:00", "ERROR", "BACKUP", "b3");
+	put_logged(cat, "b", "2026-03-04T00:00:00", "Running", "BACKUP", "b4");
+	put_logged(cat, "b", "2026-02-01T00:00:00", "OK", "CLEAN", "b5");
+	put_logged(cat, "b", "2026-03-01T01:00:00", "OK", "VERIFY", "bv1");
+	put_logged(cat, "b", "2026-03-02T01:00:00", "ERROR", "VERIFY", "bv2");
+	put_logged(cat, "b", "2026-03-03T01:00:00", "Running", "VERIFY", "bv3");
+	put_logged(cat, "b", "2026-03-05T01:00:00", NULL, "VERIFY", "bv4");
+	/* Equal starts: the newer row wins; a NULL start is older than any. */
+	put_logged(cat, "a", "2026-03-01T00:00:00", "OK", "VERIFY", "av1");
+	put_logged(cat, "a", "2026-03-01T00:00:00", "ERROR", "VERIFY", "av2");
+	put_logged(cat, "a", NULL, "OK", "VERIFY", "av3");
+	put_logged(cat, "a", "2026-03-01T00:00:00", "WARNING", "BACKUP", "a1");
+	put_logged(cat, "n", NULL, "OK", "VERIFY", "nv1");
+	put_logged(cat, "r", "2026-03-01T00:00:00", "Running", "VERIFY", "rv1");
+	put_logged(cat, "B", "2026-03-01T00:00:00", "OK", "EXPORT", "B1");
+	put_logged(cat, NULL, "2026-03-01T00:00:00", "OK", "VERIFY", "nameless");
+	put_logged(cat, "t", "2026-03-01T00:00:00", "OK", NULL, "typeless");
+	ASSERT_STR(run_counts_str(cat),
+	           "B/EXPORT/OK=1 a/BACKUP/WARNING=1 a/VERIFY/ERROR=1 "
+	           "a/VERIFY/OK=2 b/BACKUP/ERROR=1 b/BACKUP/OK=2 "
+	           "b/CLEAN/OK=1 b/VERIFY/ERROR=1 b/VERIFY/OK=1 n/VERIFY/OK=1");
+	ASSERT_STR(last_finished_str(cat, "VERIFY"),
+	           "a:2026-03-01T00:00:00:ERROR:av2 b:2026-03-02T01:00:00:ERROR:bv2 "
+	           "n:NULL:OK:nv1");
+	ASSERT_STR(last_finished_str(cat, "BACKUP"), "a:2026-03-01T00:00:00:WARNING:a1 "
+	                                             "b:2026-03-03T00:00:00:ERROR:b3");
+	ASSERT_STR(last_finished_str(cat, "NONE"), "");
+	catalog_close(cat);
+
+	/* A handle that only reads gets the same. */
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	ASSERT_STR(last_finished_str(cat, "VERIFY"),
+	           "a:2026-03-01T00:00:00:ERROR:av2 b:2026-03-02T01:00:00:ERROR:bv2 "
+	           "n:NULL:OK:nv1");
+	ASSERT_STR(run_counts_str(cat),
+	           "B/EXPORT/OK=1 a/BACKUP/WARNING=1 a/VERIFY/ERROR=1 "
+	           "a/VERIFY/OK=2 b/BACKUP/ERROR=1 b/BACKUP/OK=2 "
+	           "b/CLEAN/OK=1 b/VERIFY/ERROR=1 b/VERIFY/OK=1 n/VERIFY/OK=1");
+	catalog_close(cat);
+
+	/* A database without TYPE (SQLite only), read-only: every row reads as BACKUP. */
+	if (tb_catalog_pg_url() != NULL)
+		return;
+	raw_exec(f->db, "CREATE TABLE old AS SELECT backup_name, server_name, description, "
+	                "backup_start, backup_end, backup_duration, total_files_count, "
+	                "written_files_count, total_bytes, written_bytes, status, log, "
+	                "backup_location FROM stats WHERE backup_name = 'b'; DROP TABLE stats; "
+	                "ALTER TABLE old RENAME TO stats;");
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
+	ASSERT_STR(run_counts_str(cat), "b/BACKUP/ERROR=2 b/BACKUP/OK=4");
+	ASSERT_STR(last_finished_str(cat, "BACKUP"), "b:2026-03-03T00:00:00:ERROR:b3");
+	ASSERT_STR(last_finished_str(cat, "VERIFY"), "");
+	catalog_close(cat);
+}
+
+/*
+ * The answers about every job are remembered per version: asked again
+ * with no commit, the same; after another connection's commit, another
+ * process's, an update or the handle's own write, the new one; inside the
+ * handle's transaction its own rows, gone again after the rollback.
+ */
+static void
+test_every_job_memo(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog *rw, *ro, *other;
+	struct err err;
+	int64_t id;
+
+	err_clear(&err);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &rw, &err), 0);
+	assert_int_equal(catalog_open(f->db, CATALOG_RW, &other, &err), 0);
+	put_logged(rw, "a", "2026-01-01T00:00:00", "OK", "BACKUP", "a1");
+	put_logged(rw, "a", "2026-01-01T01:00:00", "OK", "VERIFY", "av1");
+	assert_int_equal(catalog_open(f->db, CATALOG_RO, &ro, &err), 0);
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/OK=1 a/VERIFY/OK=1");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/OK=1 a/VERIFY/OK=1");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-01T01:00:00:OK:av1");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-01T01:00:00:OK:av1");
+
+	/* Another connection's commit: seen once committed, not before. */
+	assert_int_equal(catalog_begin(other, &err), 0);
+	put_logged(other, "a", "2026-01-02T00:00:00", "ERROR", "BACKUP", "a2");
+	put_logged(other, "a", "2026-01-02T01:00:00", "ERROR", "VERIFY", "av2");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/OK=1 a/VERIFY/OK=1");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-01T01:00:00:OK:av1");
+	assert_int_equal(catalog_commit(other, &err), 0);
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2");
+
+	/* Another type asked in between, then the first again. */
+	ASSERT_STR(last_finished_str(ro, "BACKUP"), "a:2026-01-02T00:00:00:ERROR:a2");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2");
+
+	/* Another process's commit (a Running row: counted nowhere), then its finish. */
+	assert_int_equal(insert_in_child(f->db), 0);
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1");
+	tb_catalog_exec(f->db, "UPDATE stats SET status = 'OK' WHERE status = 'Running'");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 child/BACKUP/OK=1");
+
+	/* An update through the catalog: cleanup marking a backup CLEAN. */
+	put_logged(other, "c", "2026-01-03T00:00:00", "OK", "BACKUP", "c1");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 child/BACKUP/OK=1");
+	assert_int_equal(catalog_insert_running(other, "c", "h", "", "2026-01-04T00:00:00",
+	                                        "BACKUP", NULL, &id, &err),
+	                 0);
+	assert_int_equal(catalog_set_type(other, id, "CLEAN", &err), 0);
+	tb_catalog_exec(f->db, "UPDATE stats SET status = 'ERROR' WHERE backup_name = 'c' AND "
+	                       "status = 'Running'");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 c/CLEAN/ERROR=1 "
+	                               "child/BACKUP/OK=1");
+	/* A verify that starts, then ends. */
+	assert_int_equal(catalog_insert_running(other, "c", "h", "", "2026-01-04T00:00:00",
+	                                        "VERIFY", NULL, &id, &err),
+	                 0);
+	ASSERT_STR(last_finished_str(ro, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2");
+	tb_catalog_exec(f->db, "UPDATE stats SET status = 'OK', log = 'cv1' WHERE backup_name = "
+	                       "'c' AND status = 'Running'");
+	ASSERT_STR(last_finished_str(ro, "VERIFY"),
+	           "a:2026-01-02T01:00:00:ERROR:av2 c:2026-01-04T00:00:00:OK:cv1");
+
+	/* The handle's own write, then its own rows inside a transaction, gone with the
+	 * rollback. */
+	ASSERT_STR(run_counts_str(rw), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 c/CLEAN/ERROR=1 c/VERIFY/OK=1 "
+	                               "child/BACKUP/OK=1");
+	put_logged(rw, "d", "2026-01-05T00:00:00", "OK", "VERIFY", "dv1");
+	ASSERT_STR(last_finished_str(rw, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2 "
+	                                            "c:2026-01-04T00:00:00:OK:cv1 "
+	                                            "d:2026-01-05T00:00:00:OK:dv1");
+	assert_int_equal(catalog_begin(rw, &err), 0);
+	put_logged(rw, "e", "2026-01-06T00:00:00", "OK", "VERIFY", "ev1");
+	ASSERT_STR(last_finished_str(rw, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2 "
+	                                            "c:2026-01-04T00:00:00:OK:cv1 "
+	                                            "d:2026-01-05T00:00:00:OK:dv1 "
+	                                            "e:2026-01-06T00:00:00:OK:ev1");
+	ASSERT_STR(run_counts_str(rw), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 c/CLEAN/ERROR=1 c/VERIFY/OK=1 "
+	                               "child/BACKUP/OK=1 d/VERIFY/OK=1 e/VERIFY/OK=1");
+	catalog_rollback(rw);
+	ASSERT_STR(last_finished_str(rw, "VERIFY"), "a:2026-01-02T01:00:00:ERROR:av2 "
+	                                            "c:2026-01-04T00:00:00:OK:cv1 "
+	                                            "d:2026-01-05T00:00:00:OK:dv1");
+	ASSERT_STR(run_counts_str(rw), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 c/CLEAN/ERROR=1 c/VERIFY/OK=1 "
+	                               "child/BACKUP/OK=1 d/VERIFY/OK=1");
+	ASSERT_STR(run_counts_str(ro), "a/BACKUP/ERROR=1 a/BACKUP/OK=1 a/VERIFY/ERROR=1 "
+	                               "a/VERIFY/OK=1 c/BACKUP/OK=1 c/CLEAN/ERROR=1 c/VERIFY/OK=1 "
+	                               "child/BACKUP/OK=1 d/VERIFY/OK=1");
+	catalog_close(other);
+	catalog_close(ro);
+	catalog_close(rw);
+}
+
 /*
  * catalog_version(): reads, on this handle or another, leave it; a commit
  * by another connection, another process, or this handle's own write
@@ -1945,6 +2202,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_job_memo, setup, teardown),
 		cmocka_unit_test(test_uri_errors),
 		cmocka_unit_test(test_catalog_address),
 		cmocka_unit_test(test_pg_hosts_loopback),
@@ -1962,6 +2221,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_rows_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_rows_each_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_job_memo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_stats_indexes_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_ro_no_catalog, setup, teardown),
