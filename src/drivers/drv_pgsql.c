@@ -55,6 +55,7 @@
 #include "ssh.h"
 #include "watchdog.h"
 #include "util/buf.h"
+#include "util/pct.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
@@ -112,19 +113,6 @@ pgsql_tool_argv(const struct job *job, const char *tool, struct strv *av)
 #define PGSQL_HEX_DATNAME                                                                          \
 	"encode(decode(replace(datname::text, chr(92), chr(92) || chr(92)), 'escape'), 'hex')"
 
-/* The value of hex digit c, or -1. */
-static int
-pgsql_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode lines, one PGSQL_HEX_DATNAME each (empty lines skipped), into
  * names. 0, or -1 + err (what, and the line that is no such name).
@@ -139,7 +127,8 @@ pgsql_hex_names(const struct strv *lines, struct strv *names, const char *what, 
 		int bad = n % 2 != 0;
 
 		for (size_t j = 0; j < n / 2 && !bad; j++) {
-			int hi = pgsql_hexval(h[2 * j]), lo = pgsql_hexval(h[2 * j + 1]);
+			int hi = pct_hexval((unsigned char)h[2 * j]),
+			    lo = pct_hexval((unsigned char)h[2 * j + 1]);
 
 			/* not hex, or a NUL: no name holds one */
 			bad = hi < 0 || lo < 0 || (hi | lo) == 0;
