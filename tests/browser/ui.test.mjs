@@ -542,6 +542,38 @@ try {
 		const badDates = starts.filter((d) => !ISO_OFFSET.test(d));
 		return (badDates.length === 0 && /\d{8}-\d{2}h\d{2}m\d{2}$/.test(text) && sw <= cw + 1) || `dates ${badDates.join(', ')}; location "${text}" ${sw}/${cw} px`;
 	});
+	await step('the pager walks the list: "Older" shows the next rows, "Newer" the first ones again', async () => {
+		const rowsSel = 'table.backups tbody tr[data-job]';
+		const keys = () => page.locator(rowsSel).evaluateAll((rs) => rs.map((r) => `${r.dataset.job}|${r.querySelector('td[data-label="Start"]').textContent}`).sort());
+		const label = () => page.locator('.pager span.muted').textContent();
+		const older = page.locator('.pager button', { hasText: 'Older' });
+		const newer = page.locator('.pager button', { hasText: 'Newer' });
+		await page.selectOption('#f-limit', '20');
+		await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 20, rowsSel);
+		const first = await keys();
+		const l1 = await label();
+		const total = Number((/of (\d+)$/.exec(l1) || [])[1]);
+		if (!(total > 20)) return `first page "${l1}": the catalog needs more than 20 rows`;
+		const newerOff = await newer.isDisabled();
+		await older.click();
+		await page.waitForFunction(() => /^21–/.test(document.querySelector('.pager span.muted')?.textContent || ''));
+		await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length === n, [rowsSel, Math.min(20, total - 20)]);
+		const second = await keys();
+		const l2 = await label();
+		const olderOff = await older.isDisabled();
+		await newer.click();
+		await page.waitForFunction(() => /^1–20 /.test(document.querySelector('.pager span.muted')?.textContent || ''));
+		await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 20, rowsSel);
+		const back = await keys();
+		const overlap = second.filter((k) => first.includes(k));
+		await page.selectOption('#f-limit', '50');
+		await page.waitForFunction((sel) => document.querySelectorAll(sel).length > 20, rowsSel);
+		return (
+			(newerOff && l1 === `1–20 of ${total}` && l2 === `21–${Math.min(40, total)} of ${total}` && overlap.length === 0 &&
+				(total > 40 || olderOff) && JSON.stringify(back) === JSON.stringify(first)) ||
+			`labels "${l1}" / "${l2}", newer disabled first ${newerOff}, older disabled last ${olderOff}, overlap ${overlap.join(',')}, back ${JSON.stringify(back) === JSON.stringify(first)}`
+		);
+	});
 	await step('the date filters take YYYY-MM-DD (no locale format) and filter', async () => {
 		const type = await page.locator('#f-since').getAttribute('type');
 		const ph = await page.locator('#f-since').getAttribute('placeholder');
