@@ -21,6 +21,7 @@
 
 #include "util/buf.h"
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum log_level log_level = LOG_INFO;
@@ -170,22 +171,6 @@ log_close_file(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
-/* Write all of p to fd, ignoring errors: logging must never fail a run. */
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /* The syslog priority of a level (sd-daemon(3)'s "<N>" prefixes). */
 static int
 journal_priority(enum log_level l)
@@ -281,6 +266,7 @@ log_vmsg(enum log_level l, const char *section, const char *fmt, va_list ap)
 		buf_printf(&line, "[%s] ", section);
 	buf_puts(&line, buf_str(&msg));
 	buf_putc(&line, '\n');
+	/* Write errors are ignored: logging must never fail a run. */
 	if (log_to_stderr) {
 		switch (log_format) {
 		case LOG_FORMAT_JSON:
@@ -289,19 +275,19 @@ log_vmsg(enum log_level l, const char *section, const char *fmt, va_list ap)
 			snprintf(iso + strlen(iso), sizeof iso - strlen(iso), ".%03ld%.3s:%s",
 			         (long)(tv.tv_usec / 1000), off, off + 3);
 			json_line(&err_line, iso, l, section, buf_str(&msg));
-			write_all(STDERR_FILENO, err_line.data, err_line.len);
+			(void)fs_write_all(STDERR_FILENO, err_line.data, err_line.len);
 			break;
 		case LOG_FORMAT_JOURNAL:
 			journal_line(&err_line, l, section, buf_str(&msg));
-			write_all(STDERR_FILENO, err_line.data, err_line.len);
+			(void)fs_write_all(STDERR_FILENO, err_line.data, err_line.len);
 			break;
 		default:
-			write_all(STDERR_FILENO, line.data, line.len);
+			(void)fs_write_all(STDERR_FILENO, line.data, line.len);
 			break;
 		}
 	}
 	if (log_fd != -1)
-		write_all(log_fd, line.data, line.len);
+		(void)fs_write_all(log_fd, line.data, line.len);
 	pthread_mutex_unlock(&log_lock);
 	buf_free(&msg);
 	buf_free(&line);

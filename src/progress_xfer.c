@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/fmt.h"
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 #define NSEC_PER_SEC INT64_C(1000000000)
 #define TTY_EVERY (NSEC_PER_SEC / 2) /* the live line is redrawn at most this often */
@@ -161,23 +162,6 @@ xfer_report_open(struct xfer_report *r, const char *name, const char *job_dir, l
 	r->started = time(NULL);
 }
 
-/* Write all of s to fd, retrying short writes; errors are ignored (display only). */
-static void
-write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w <= 0) {
-			if (w == -1 && errno == EINTR)
-				continue;
-			return;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
 /*
  * Replace the state file: written beside it, then renamed over it, so a
  * reader sees the old content or the new, never half. A failure only
@@ -201,7 +185,7 @@ state_write(const struct xfer_report *r, const struct xfer_view *v)
 		log_debug(r->name, "progress: %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	write_all(fd, buf_str(&b), strlen(buf_str(&b)));
+	(void)fs_write_all(fd, buf_str(&b), strlen(buf_str(&b)));
 	close(fd);
 	if (rename(tmp, r->state_path) == -1) {
 		log_debug(r->name, "progress: renaming %s: %s", tmp, strerror(errno));
@@ -249,8 +233,8 @@ xfer_report_feed(struct xfer_report *r, const struct xfer_sample *s, int64_t now
 		/* Drawn from column 0, the cursor left there: a log line overwrites it. */
 		n = snprintf(line, sizeof line, "\r\033[K[%s] %s\r", r->name, words);
 		if (n > 0)
-			write_all(r->tty_fd, line,
-			          (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+			(void)fs_write_all(r->tty_fd, line,
+			                   (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 		r->shown = 1;
 	}
 	if (r->state_path != NULL &&
@@ -264,7 +248,7 @@ void
 xfer_report_close(struct xfer_report *r)
 {
 	if (r->shown && r->tty_fd >= 0)
-		write_all(r->tty_fd, "\r\033[K", 4);
+		(void)fs_write_all(r->tty_fd, "\r\033[K", 4);
 	r->shown = 0;
 	if (r->state_path != NULL && r->last_state_ns != 0)
 		unlink(r->state_path);

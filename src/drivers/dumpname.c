@@ -14,6 +14,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 char *
 dumpname_file(const char *db)
@@ -59,8 +60,6 @@ int
 dumpname_manifest_write(const char *dir, const struct buf *man, struct err *err)
 {
 	char *path = xasprintf("%s/" RESTORE_DUMP_MANIFEST, dir);
-	size_t off = 0;
-	ssize_t n;
 	int fd, rc = -1;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -68,15 +67,9 @@ dumpname_manifest_write(const char *dir, const struct buf *man, struct err *err)
 		err_sys(err, errno, "%s", path);
 		goto out;
 	}
-	while (off < man->len) {
-		n = write(fd, man->data + off, man->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "writing %s", path);
-			goto out;
-		}
-		off += (size_t)n;
+	if (fs_write_all(fd, man->data, man->len) == -1) {
+		err_sys(err, errno, "writing %s", path);
+		goto out;
 	}
 	if (fsync(fd) == -1) {
 		err_sys(err, errno, "syncing %s", path);

@@ -32,6 +32,7 @@
 #include "util/xmalloc.h"
 #include "watchdog.h"
 #include "zload.h"
+#include "util/fsutil.h"
 
 #define STREAM_CHUNK (256 * 1024)
 #define STREAM_TAIL 5
@@ -52,22 +53,6 @@ struct stream_ctx {
 	size_t next;
 };
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void *
 stream_writer(void *arg)
 {
@@ -77,7 +62,7 @@ stream_writer(void *arg)
 	char *chunk = NULL;
 	int rc = 0;
 
-	if (s->preamble_len > 0 && write_all(x->wfd, s->preamble, s->preamble_len) == -1)
+	if (s->preamble_len > 0 && fs_write_all(x->wfd, s->preamble, s->preamble_len) == -1)
 		goto out; /* the command is gone: its own exit says why */
 	if (x->gzfd == -1)
 		goto out;
@@ -106,7 +91,7 @@ stream_writer(void *arg)
 			rc = -1;
 			break;
 		}
-		if (write_all(x->wfd, chunk, (size_t)n) == -1)
+		if (fs_write_all(x->wfd, chunk, (size_t)n) == -1)
 			break; /* EPIPE: the command ended; its exit says why */
 		atomic_fetch_add(&x->sent, n);
 		if (x->progress != NULL)

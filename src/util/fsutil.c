@@ -215,3 +215,21 @@ fs_secret_free(char *s)
 		free(s);
 	}
 }
+
+int
+fs_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

@@ -4,6 +4,8 @@
 #ifndef TB_FSUTIL_H
 #define TB_FSUTIL_H
 
+#include <stddef.h>
+
 #include "util/err.h"
 
 /* mkdir -p with the given mode for created components. 0 or -1 + err. */
@@ -22,6 +24,11 @@ int fs_fsync_dir(const char *path, struct err *err);
  * (that syncfs's error).
  */
 int fs_sync_tree(const char *path, struct err *err);
+/*
+ * write(2) all n bytes of p to fd, again after a short write or EINTR.
+ * 0, or -1 with errno set (nothing says how much was written).
+ */
+int fs_write_all(int fd, const void *p, size_t n);
 /* 1 if path is an existing directory, 0 otherwise. */
 int fs_is_dir(const char *path);
 /* 1 if path exists (lstat), 0 otherwise. */

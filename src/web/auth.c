@@ -498,7 +498,6 @@ write_file_atomic(const char *path, const char *data, size_t len, struct err *er
 	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
-	size_t off = 0;
 	int fd, rc = -1;
 
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
@@ -509,16 +508,9 @@ write_file_atomic(const char *path, const char *data, size_t len, struct err *er
 		err_sys(err, errno, "%s: chmod", tmp);
 		goto fail;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_sys(err, errno, "%s: write", tmp);
-			goto fail;
-		}
-		off += (size_t)n;
+	if (fs_write_all(fd, data, len) == -1) {
+		err_sys(err, errno, "%s: write", tmp);
+		goto fail;
 	}
 	if (fsync(fd) == -1) {
 		err_sys(err, errno, "%s: fsync", tmp);

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -175,13 +178,50 @@ test_tmp_path(void **state)
 	free(p);
 }
 
+/* 1 MiB through a pipe (64 KiB a write at most): every byte, in order; a bad descriptor is -1 + errno. */
+static void
+test_write_all(void **state)
+{
+	size_t n = 1 << 20, got = 0;
+	char *data = xmalloc(n), *back = xmalloc(n);
+	int p[2], st;
+	pid_t pid;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)(i * 7 + i / 251);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(fs_write_all(p[1], data, n) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	while (got < n) {
+		ssize_t r = read(p[0], back + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_memory_equal(back, data, n);
+	errno = 0;
+	assert_int_equal(fs_write_all(-1, data, 1), -1);
+	assert_int_equal(errno, EBADF);
+	free(data);
+	free(back);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_line), cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_free_null),  cmocka_unit_test(test_sync_tree_threads),
-		cmocka_unit_test(test_tmp_path),
+		cmocka_unit_test(test_tmp_path),   cmocka_unit_test(test_write_all),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
