@@ -88,6 +88,21 @@ raw_exec(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* stats rebuilt without its TYPE column (an old database), keeping the rows matching where. */
+static void
+drop_type_column(const char *db, const char *where)
+{
+	char *sql = xasprintf("CREATE TABLE old AS SELECT backup_name, server_name, description, "
+	                      "backup_start, backup_end, backup_duration, total_files_count, "
+	                      "written_files_count, total_bytes, written_bytes, status, log, "
+	                      "backup_location FROM stats%s; DROP TABLE stats; "
+	                      "ALTER TABLE old RENAME TO stats;",
+	                      where);
+
+	raw_exec(db, sql);
+	free(sql);
+}
+
 /* First column of the rows of sql joined with '|'. Caller frees. */
 static char *
 raw_query(const char *path, const char *sql)
@@ -666,11 +681,7 @@ test_last_rows_each(void **state)
 	 * every row reads as BACKUP. */
 	if (tb_catalog_pg_url() != NULL)
 		return;
-	raw_exec(f->db, "CREATE TABLE old AS SELECT backup_name, server_name, description, "
-	                "backup_start, backup_end, backup_duration, total_files_count, "
-	                "written_files_count, total_bytes, written_bytes, status, log, "
-	                "backup_location FROM stats; DROP TABLE stats; "
-	                "ALTER TABLE old RENAME TO stats;");
+	drop_type_column(f->db, "");
 	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
 	each_check(cat, names, 5, "BACKUP", 30);
 	each_check(cat, names, 5, "EXPORT", 30);
@@ -1516,11 +1527,7 @@ test_every_job(void **state)
 	/* A database without TYPE (SQLite only), read-only: every row reads as BACKUP. */
 	if (tb_catalog_pg_url() != NULL)
 		return;
-	raw_exec(f->db, "CREATE TABLE old AS SELECT backup_name, server_name, description, "
-	                "backup_start, backup_end, backup_duration, total_files_count, "
-	                "written_files_count, total_bytes, written_bytes, status, log, "
-	                "backup_location FROM stats WHERE backup_name = 'b'; DROP TABLE stats; "
-	                "ALTER TABLE old RENAME TO stats;");
+	drop_type_column(f->db, " WHERE backup_name = 'b'");
 	assert_int_equal(catalog_open(f->db, CATALOG_RO, &cat, &err), 0);
 	ASSERT_STR(run_counts_str(cat), "b/BACKUP/ERROR=2 b/BACKUP/OK=4");
 	ASSERT_STR(last_finished_str(cat, "BACKUP"), "b:2026-03-03T00:00:00:ERROR:b3");
